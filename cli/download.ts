@@ -1,0 +1,45 @@
+import type { Command } from './command.js';
+import { parsePort, runTorrent } from './torrent-runner.js';
+import { parseCount, parseTorrentArgs, SHARED_HELP } from './torrent-options.js';
+import { UsageError } from '../src/util/errors.js';
+
+export const download: Command = {
+  name: 'download',
+  summary: 'download a torrent (then keep seeding it until stopped)',
+  help: `Usage: sixswarm download <torrent|magnet> [-o DIR] [--peer HOST:PORT]... [--port N]
+                          [--no-ipv4] [--no-ipv6] [--exit-on-complete] [--json]
+
+Downloads into DIR (the torrent's name is created inside it), verifying every piece with SHA-1
+before it counts. Data already in DIR is checked first, so an interrupted download (even one
+killed with kill -9) resumes where it was. After completion it keeps seeding until Ctrl-C,
+unless --exit-on-complete is given.
+
+Options:
+  -o, --output DIR    download folder (default: the current folder)
+  --exit-on-complete  exit with code 0 once every piece is verified on disk
+${SHARED_HELP}
+
+Exit codes: 0 done (or stopped by SIGINT/SIGTERM after saving state), 1 runtime failure,
+2 bad usage or a bad torrent.`,
+  async run(argv) {
+    const { values, positionals } = parseTorrentArgs(argv, {
+      output: { type: 'string', short: 'o' },
+      'exit-on-complete': { type: 'boolean' },
+    });
+    if (positionals.length !== 1) throw new UsageError('download needs exactly one torrent file or magnet link. Run with --help for usage.');
+    return runTorrent({
+      source: positionals[0]!,
+      dir: values.output ?? '.',
+      mode: 'download',
+      peers: values.peer ?? [],
+      port: parsePort(values.port, 6881),
+      ipv4: !values['no-ipv4'],
+      ipv6: !values['no-ipv6'],
+      json: !!values.json,
+      exitOnComplete: !!values['exit-on-complete'],
+      recheck: !!values.recheck,
+      stateDir: values['state-dir'],
+      maxPeers: parseCount(values['max-peers'], '--max-peers'),
+    });
+  },
+};

@@ -1,0 +1,130 @@
+/** `sixswarm info`: show what a .torrent file or a magnet link describes. */
+import { parseArgs } from 'node:util';
+import { isMagnet, parseMagnet, toMagnet } from '../src/metainfo/magnet.js';
+import { readTorrentFile } from '../src/metainfo/torrent.js';
+import type { MagnetLink, Metainfo } from '../src/metainfo/types.js';
+import { formatHostPort } from '../src/net/hostport.js';
+import { UsageError, errorMessage } from '../src/util/errors.js';
+import { formatSize } from '../src/util/size.js';
+import type { Command } from './command.js';
+
+const help = `Usage: sixswarm info <file.torrent | magnet-link> [--json]
+
+Show what a torrent describes: name, infohash, magnet link, size, pieces, trackers and files.
+A malformed or unsafe torrent is reported on stderr with exit code 2.
+
+Options:
+  --json    print one JSON object on stdout instead
+
+Examples:
+  sixswarm info debian.torrent
+  sixswarm info 'magnet:?xt=urn:btih:...' --json
+`;
+
+/** Text from a torrent may hold terminal escape sequences: show control characters as \\xNN. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function torrentJson(m: Metainfo): object {
+  return {
+    type: 'torrent',
+    name: m.name,
+    infoHash: m.infoHashHex,
+    magnet: toMagnet(m),
+    totalLength: m.totalLength,
+    pieceLength: m.pieceLength,
+    pieceCount: m.pieceCount,
+    private: m.private,
+    multiFile: m.multiFile,
+    announce: m.announce,
+    urlList: m.urlList,
+    comment: m.comment,
+    createdBy: m.createdBy,
+    creationDate: m.creationDate,
+    files: m.files.map((f) => ({ path: f.path, length: f.length, offset: f.offset, pad: f.pad })),
+  };
+}
+
+function torrentText(m: Metainfo): string {
+  const lines: string[] = [];
+  const row = (label: string, value: string): void => {
+    lines.push(`${label.padEnd(12)}${printable(value)}`);
+  };
+  row('name', m.name);
+  row('infohash', m.infoHashHex);
+  row('magnet', toMagnet(m));
+  row('size', `${formatSize(m.totalLength)} (${m.totalLength} bytes)`);
+  row('pieces', `${m.pieceCount} x ${formatSize(m.pieceLength)} (${m.pieceLength} bytes)`);
+  row('private', m.private ? 'yes' : 'no');
+  if (m.createdBy !== undefined) row('created by', m.createdBy);
+  if (m.creationDate !== undefined) {
+    const date = new Date(m.creationDate * 1000);
+    row('created', Number.isNaN(date.getTime()) ? String(m.creationDate) : date.toISOString());
+  }
+  if (m.comment !== undefined) row('comment', m.comment);
+  if (m.announce.length === 0) {
+    row('trackers', 'none');
+  } else {
+    lines.push('trackers');
+    m.announce.forEach((tier, i) => tier.forEach((url, j) => row(j === 0 ? `  tier ${i + 1}` : '', url)));
+  }
+  if (m.urlList.length > 0) {
+    lines.push('web seeds');
+    for (const url of m.urlList) row('', url);
+  }
+  const real = m.files.filter((f) => !f.pad);
+  const pads = m.files.length - real.length;
+  lines.push(`files (${real.length}${pads > 0 ? `, plus ${pads} padding` : ''})`);
+  const sizes = real.map((f) => formatSize(f.length));
+  const width = Math.max(...sizes.map((s) => s.length));
+  real.forEach((f, i) => lines.push(`  ${sizes[i]!.padStart(width)}  ${printable(f.path.join('/'))}`));
+  return `${lines.join('\n')}\n`;
+}
+
+function magnetJson(m: MagnetLink): object {
+  return { type: 'magnet', infoHash: m.infoHashHex, name: m.name, trackers: m.trackers, peers: m.peers };
+}
+
+function magnetText(m: MagnetLink): string {
+  const lines: string[] = [];
+  const row = (label: string, value: string): void => {
+    lines.push(`${label.padEnd(12)}${printable(value)}`);
+  };
+  if (m.name !== undefined) row('name', m.name);
+  row('infohash', m.infoHashHex);
+  row('size', 'unknown until the metadata is fetched from peers');
+  if (m.trackers.length === 0) row('trackers', 'none');
+  else m.trackers.forEach((url, i) => row(i === 0 ? 'trackers' : '', url));
+  m.peers.forEach((p, i) => row(i === 0 ? 'peers' : '', formatHostPort(p.host, p.port)));
+  return `${lines.join('\n')}\n`;
+}
+
+async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { json: { type: 'boolean' } } });
+  } catch (e) {
+    throw new UsageError(errorMessage(e));
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError(`expected one torrent file or magnet link, got ${positionals.length}; see \`sixswarm info --help\``);
+  const target = positionals[0]!;
+  let out: string;
+  if (isMagnet(target)) {
+    const m = parseMagnet(target);
+    out = values.json ? `${JSON.stringify(magnetJson(m))}\n` : magnetText(m);
+  } else {
+    const m = await readTorrentFile(target);
+    out = values.json ? `${JSON.stringify(torrentJson(m))}\n` : torrentText(m);
+  }
+  process.stdout.write(out);
+  return 0;
+}
+
+export const info: Command = {
+  name: 'info',
+  summary: 'show what a .torrent file or magnet link describes',
+  help,
+  run,
+};

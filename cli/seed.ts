@@ -1,0 +1,38 @@
+import type { Command } from './command.js';
+import { parsePort, runTorrent } from './torrent-runner.js';
+import { parseCount, parseTorrentArgs, SHARED_HELP } from './torrent-options.js';
+import { UsageError } from '../src/util/errors.js';
+
+export const seed: Command = {
+  name: 'seed',
+  summary: 'seed a torrent from data already on disk',
+  help: `Usage: sixswarm seed <torrent> <dir> [--port N] [--peer HOST:PORT]... [--json]
+
+Seeds the data in <dir>, the folder that holds the torrent's name (what \`download -o\` was given),
+so a finished download can be seeded as it lies. The data is checked first (resume state makes
+later starts instant); only verified pieces are offered. Runs until Ctrl-C / SIGTERM.
+--peer makes the seed dial a leecher itself (useful for clients that only accept connections).
+
+Options:
+${SHARED_HELP}
+
+Exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad usage or a bad torrent.`,
+  async run(argv) {
+    const { values, positionals } = parseTorrentArgs(argv, {});
+    if (positionals.length !== 2) throw new UsageError('seed needs a torrent file and the folder that holds its data. Run with --help for usage.');
+    return runTorrent({
+      source: positionals[0]!,
+      dir: positionals[1]!,
+      mode: 'seed',
+      peers: values.peer ?? [],
+      port: parsePort(values.port, 6881),
+      ipv4: !values['no-ipv4'],
+      ipv6: !values['no-ipv6'],
+      json: !!values.json,
+      exitOnComplete: false,
+      recheck: !!values.recheck,
+      stateDir: values['state-dir'],
+      maxPeers: parseCount(values['max-peers'], '--max-peers'),
+    });
+  },
+};

@@ -1,0 +1,165 @@
+/**
+ * The part `download` and `seed` share: load the torrent, listen, check the data, connect to the
+ * given peers, report, and shut down cleanly on completion or a signal.
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Client } from '../src/client/client.js';
+import { isMagnet } from '../src/metainfo/magnet.js';
+import { readTorrentFile } from '../src/metainfo/torrent.js';
+import type { Metainfo } from '../src/metainfo/types.js';
+import { resolveTargets } from '../src/net/dial.js';
+import { parseHostPort, type HostPort } from '../src/net/hostport.js';
+import { defaultStateDir } from '../src/storage/resume.js';
+import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
+import { createReporter, type ProgressSnapshot } from './reporter.js';
+
+export interface RunOptions {
+  source: string;
+  dir: string;
+  mode: 'download' | 'seed';
+  peers: string[];
+  port: number;
+  ipv4: boolean;
+  ipv6: boolean;
+  json: boolean;
+  exitOnComplete: boolean;
+  recheck: boolean;
+  stateDir?: string;
+  maxPeers?: number;
+}
+
+export function parsePort(text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError(`--port must be 0-65535, not "${text}"`);
+  return Number(text);
+}
+
+export function parsePeers(list: string[]): HostPort[] {
+  return list.map((p) => {
+    try {
+      return parseHostPort(p, '--peer');
+    } catch (e) {
+      throw new UsageError(errorMessage(e));
+    }
+  });
+}
+
+async function loadTorrent(source: string): Promise<Metainfo> {
+  if (isMagnet(source)) {
+    throw new InputError('magnet links cannot be downloaded yet (fetching metadata from peers is not implemented); use the .torrent file');
+  }
+  return readTorrentFile(source);
+}
+
+export async function runTorrent(o: RunOptions): Promise<number> {
+  if (!o.ipv4 && !o.ipv6) throw new UsageError('--no-ipv4 and --no-ipv6 together leave nothing to connect with');
+  const peers = parsePeers(o.peers);
+  const meta = await loadTorrent(o.source);
+  const dir = resolve(o.dir);
+  if (o.mode === 'seed') {
+    const s = await stat(dir).catch(() => undefined);
+    if (!s?.isDirectory()) throw new UsageError(`${dir} is not a folder: give seed the folder that holds "${meta.name}"`);
+  } else {
+    await mkdir(dir, { recursive: true });
+  }
+
+  const reporter = createReporter(o.json);
+  const client = new Client({ port: o.port, ipv4: o.ipv4, ipv6: o.ipv6, stateDir: o.stateDir ?? defaultStateDir(), maxPeersPerTorrent: o.maxPeers });
+  let finish!: (code: number) => void;
+  const finished = new Promise<number>((r) => (finish = r));
+  let shuttingDown = false;
+  let progressTimer: NodeJS.Timeout | undefined;
+  const snapshot = (): ProgressSnapshot => {
+    const have = session.storage.have;
+    let haveBytes = 0;
+    for (let i = 0; i < meta.pieceCount; i++) if (have.has(i)) haveBytes += session.storage.layout.pieceSize(i);
+    const s = session.swarm?.stats();
+    return {
+      name: meta.name,
+      pieces: meta.pieceCount,
+      have: have.count,
+      totalBytes: meta.totalLength,
+      haveBytes,
+      downRate: Math.round(s?.downRate ?? 0),
+      upRate: Math.round(s?.upRate ?? 0),
+      downloaded: s?.downloaded ?? 0,
+      uploaded: s?.uploaded ?? 0,
+      peers: s?.peers ?? 0,
+      peers4: s?.peers4 ?? 0,
+      peers6: s?.peers6 ?? 0,
+      seeds: s?.seeds ?? 0,
+      candidates: s?.candidates ?? 0,
+    };
+  };
+  const shutdown = async (code: number, why?: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    clearInterval(progressTimer);
+    if (why) reporter.note(why);
+    try {
+      await client.close();
+    } catch (e) {
+      reporter.event({ event: 'error', message: `while shutting down: ${errorMessage(e)}` });
+      code = code || 1;
+    }
+    if (session.swarm) reporter.progress(snapshot());
+    reporter.event({ event: 'stopped', code });
+    reporter.close();
+    finish(code);
+  };
+  const onSignal = (sig: NodeJS.Signals) => void shutdown(0, `${sig}: closing peers and saving resume state…`);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const session = client.addTorrent(meta, dir, { writable: o.mode === 'download' });
+  try {
+    for (const l of await client.listen()) reporter.event({ event: 'listening', family: l.family, address: l.address, port: l.port });
+    let lastCheckReport = 0;
+    session.on('checking', (p) => {
+      const now = Date.now();
+      if (now - lastCheckReport < 500 && p.checkedBytes < p.totalBytes) return;
+      lastCheckReport = now;
+      reporter.event({ event: 'checking', checkedBytes: p.checkedBytes, totalBytes: p.totalBytes });
+    });
+    const checked = await session.start(o.recheck);
+    reporter.event({ event: 'checked', have: session.storage.have.count, pieces: meta.pieceCount, ...checked });
+    if (o.mode === 'seed' && !session.storage.have.complete) {
+      reporter.note(`warning: only ${session.storage.have.count} of ${meta.pieceCount} pieces are present in ${dir}; seeding those`);
+    }
+  } catch (e) {
+    await shutdown(1);
+    throw e;
+  } finally {
+    if (shuttingDown) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+  if (shuttingDown) return finished;
+
+  session.on('event', (e) => {
+    reporter.event(e);
+    if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void session.saveResume().then(() => shutdown(0));
+    if (e.event === 'error') void shutdown(1, `stopping: ${e.message}`);
+  });
+  if (session.storage.have.complete && o.exitOnComplete && o.mode === 'download') {
+    reporter.event({ event: 'complete' });
+    void shutdown(0);
+    return finished;
+  }
+  progressTimer = setInterval(() => reporter.progress(snapshot()), 1000);
+  for (const p of peers) {
+    if (p.family) session.swarm!.addPeers([{ host: p.host, port: p.port }], 'manual');
+    else {
+      resolveTargets(p.host, p.port).then(
+        (targets) => session.swarm?.addPeerTargets(targets, 'manual'),
+        (e: Error) => reporter.event({ event: 'error', message: `cannot resolve --peer ${p.host}: ${e.message}` }),
+      );
+    }
+  }
+  const code = await finished;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  return code;
+}

@@ -1,0 +1,96 @@
+/**
+ * The engine: one peer id, the dual-stack listeners, the hashing pool, and the torrents. It
+ * routes incoming connections to the torrent their handshake names.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { Family } from '../net/address.js';
+import { DualStackListener, type Listening } from '../net/listeners.js';
+import type { Metainfo } from '../metainfo/types.js';
+import { HashPool } from '../storage/hash-pool.js';
+import { PeerWire } from '../wire/peer-wire.js';
+import { OwnAddresses } from './own-addresses.js';
+import { TorrentSession, type TorrentSessionOptions } from './torrent-session.js';
+
+export const CLIENT_NAME = 'sixswarm 0.1.0';
+const PEER_ID_PREFIX = '-SX0010-';
+
+export interface ClientOptions {
+  port: number;
+  ipv4: boolean;
+  ipv6: boolean;
+  stateDir: string;
+  /** Bind outgoing connections of a family to this local address (the tunnel's address). */
+  localAddress?: Partial<Record<Family, string>>;
+  maxPeersPerTorrent?: number;
+}
+
+export class Client extends EventEmitter {
+  readonly peerId = Buffer.concat([Buffer.from(PEER_ID_PREFIX, 'latin1'), randomBytes(12)]);
+  readonly hashPool = new HashPool();
+  readonly ownAddresses = new OwnAddresses();
+  private readonly listener = new DualStackListener((s) => this.onIncoming(s));
+  private readonly torrents = new Map<string, TorrentSession>();
+  private readonly handshaking = new Set<PeerWire>();
+
+  constructor(readonly opts: ClientOptions) {
+    super();
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  listen(): Promise<Listening[]> {
+    return this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
+  }
+
+  addTorrent(meta: Metainfo, dir: string, opts: Pick<TorrentSessionOptions, 'writable'>): TorrentSession {
+    if (this.torrents.has(meta.infoHashHex)) throw new Error(`torrent ${meta.infoHashHex} is already running`);
+    const t = new TorrentSession(meta, dir, {
+      ...opts,
+      stateDir: this.opts.stateDir,
+      hashPool: this.hashPool,
+      swarm: {
+        peerId: this.peerId,
+        clientName: CLIENT_NAME,
+        port: () => this.port,
+        ownAddresses: () => this.ownAddresses.get(),
+        families: { 4: this.opts.ipv4, 6: this.opts.ipv6 },
+        localAddress: this.opts.localAddress,
+        maxPeers: this.opts.maxPeersPerTorrent,
+      },
+    });
+    this.torrents.set(meta.infoHashHex, t);
+    return t;
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.handshaking) w.close('shutting down');
+    await this.listener.close();
+    await Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    this.torrents.clear();
+    await this.hashPool.close();
+  }
+
+  private onIncoming(socket: Socket): void {
+    const wire = new PeerWire(socket, false);
+    this.handshaking.add(wire);
+    const timer = setTimeout(() => wire.close('no handshake within 20 s'), 20_000);
+    timer.unref();
+    wire.attach({
+      onHandshake: (h) => {
+        clearTimeout(timer);
+        this.handshaking.delete(wire);
+        const t = this.torrents.get(h.infoHash.toString('hex'));
+        return !!t?.swarm && t.swarm.acceptIncoming(wire, h);
+      },
+      onMessage: () => {},
+      onClose: () => {
+        clearTimeout(timer);
+        this.handshaking.delete(wire);
+      },
+    });
+  }
+}

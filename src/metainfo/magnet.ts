@@ -1,0 +1,100 @@
+/** Magnet links (BEP 9): parsing with clear errors, and building one for a parsed torrent. */
+import { parseHostPort } from '../net/hostport.js';
+import { InputError, errorMessage } from '../util/errors.js';
+import type { MagnetLink, Metainfo } from './types.js';
+import { isTrackerUrl } from './urls.js';
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+export function isMagnet(s: string): boolean {
+  return /^magnet:\?/i.test(s);
+}
+
+function decodeBase32(text: string): Buffer {
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const ch of text.toUpperCase()) {
+    const v = BASE32.indexOf(ch);
+    if (v < 0) throw new InputError(`bad magnet link: "${ch}" is not a base32 digit in the infohash`);
+    value = (value << 5) | v;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >>> bits) & 0xff);
+    }
+  }
+  return Buffer.from(out);
+}
+
+function btih(value: string): Buffer {
+  const hash = value.slice('urn:btih:'.length);
+  if (/^[0-9a-fA-F]{40}$/.test(hash)) return Buffer.from(hash, 'hex');
+  if (hash.length === 32) return decodeBase32(hash);
+  throw new InputError(`bad magnet link: infohash "${hash}" is neither 40 hex digits nor 32 base32 digits`);
+}
+
+/** BEP 9 allows numbered forms (xt.1, tr.2) beside the plain parameter names. */
+const named = (key: string, name: string): boolean =>
+  key === name || (key.startsWith(`${name}.`) && /^\d+$/.test(key.slice(name.length + 1)));
+
+export function parseMagnet(uri: string): MagnetLink {
+  if (!isMagnet(uri)) throw new InputError('not a magnet link: it must start with "magnet:?"');
+  let params: URLSearchParams;
+  try {
+    params = new URLSearchParams(uri.slice('magnet:?'.length));
+  } catch (e) {
+    throw new InputError(`bad magnet link: ${errorMessage(e)}`);
+  }
+  let infoHash: Buffer | undefined;
+  let sawV2 = false;
+  let name: string | undefined;
+  const trackers: string[] = [];
+  const peers: MagnetLink['peers'] = [];
+  const peerKeys = new Set<string>();
+
+  for (const [key, value] of params) {
+    if (named(key, 'xt')) {
+      const lower = value.toLowerCase();
+      if (lower.startsWith('urn:btih:')) {
+        const hash = btih(value);
+        if (infoHash && !infoHash.equals(hash)) throw new InputError('bad magnet link: it names two different infohashes');
+        infoHash = hash;
+      } else if (lower.startsWith('urn:btmh:')) {
+        sawV2 = true;
+      }
+    } else if (key === 'dn') {
+      name = value;
+    } else if (named(key, 'tr')) {
+      // Other schemes (wss:// WebRTC trackers) are legal in magnets but nothing sixswarm can announce to.
+      if (isTrackerUrl(value) && !trackers.includes(value)) trackers.push(value);
+    } else if (key === 'x.pe') {
+      let peer;
+      try {
+        peer = parseHostPort(value, 'peer (x.pe)');
+      } catch (e) {
+        throw new InputError(`bad magnet link: ${errorMessage(e)}`);
+      }
+      const id = `${peer.host}|${peer.port}`;
+      if (!peerKeys.has(id)) {
+        peerKeys.add(id);
+        peers.push(peer.family ? { host: peer.host, port: peer.port, family: peer.family } : { host: peer.host, port: peer.port });
+      }
+    }
+  }
+
+  if (!infoHash) {
+    if (sawV2) throw new InputError('v2-only magnet not supported: it has a "urn:btmh:" hash but no v1 "urn:btih:" infohash');
+    throw new InputError('bad magnet link: it has no "xt=urn:btih:" infohash');
+  }
+  const magnet: MagnetLink = { infoHash, infoHashHex: infoHash.toString('hex'), trackers, peers };
+  if (name !== undefined && name !== '') magnet.name = name;
+  return magnet;
+}
+
+/** xt, dn and every tracker tier flattened in order: what `info` prints and clients accept. */
+export function toMagnet(m: Metainfo): string {
+  const parts = [`xt=urn:btih:${m.infoHashHex}`, `dn=${encodeURIComponent(m.name)}`];
+  for (const url of m.announce.flat()) parts.push(`tr=${encodeURIComponent(url)}`);
+  return `magnet:?${parts.join('&')}`;
+}

@@ -1,0 +1,272 @@
+/**
+ * .torrent parsing (BEP 3, with BEP 12 tiers, BEP 19 web seeds, BEP 27 private, BEP 47 pad files).
+ * Everything a hostile file could get wrong becomes an InputError naming the problem; nothing
+ * past this module sees an unchecked length, count or path.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { BDict, BencodeError, FieldError, asBytes, asDict, asInt, asList, decode, type BValue, type DecodeLimits } from '../bencode/index.js';
+import { InputError, errorMessage } from '../util/errors.js';
+import { componentProblem, pathConflict, pathProblem, quote, showPath } from './paths.js';
+import type { Metainfo, TorrentFile } from './types.js';
+import { isTrackerUrl, isWebSeedUrl } from './urls.js';
+
+/** Bounds for decoding a torrent file or an info dictionary: nothing legitimate comes close. */
+export const TORRENT_LIMITS: Required<Omit<DecodeLimits, 'allowTrailing'>> = {
+  maxDepth: 64,
+  maxItems: 4_000_000,
+  maxBytes: 64 * 1024 * 1024,
+};
+export const MAX_PIECE_LENGTH = 256 * 1024 * 1024;
+export const MAX_TOTAL_LENGTH = 2 ** 50;
+
+/** What a torrent file carries outside its info dictionary (a magnet link supplies these for fetched metadata). */
+export type MetainfoExtras = Partial<Pick<Metainfo, 'announce' | 'urlList' | 'comment' | 'createdBy' | 'creationDate'>>;
+
+export function parseTorrent(buf: Buffer): Metainfo {
+  const root = decodeChecked(buf, 'not a valid torrent file');
+  if (!(root instanceof BDict)) throw new InputError('not a valid torrent file: the top level is not a dictionary');
+  const info = root.get('info');
+  if (info === undefined) throw new InputError('not a valid torrent file: it has no "info" dictionary');
+  if (!(info instanceof BDict)) throw new InputError('not a valid torrent file: "info" is not a dictionary');
+  return buildMetainfo(info, buf.subarray(info.span[0], info.span[1]), rootExtras(root));
+}
+
+/** A Metainfo from raw info dictionary bytes (as fetched with ut_metadata); the infohash is their SHA-1. */
+export function parseInfoDict(info: Buffer, extras: MetainfoExtras = {}): Metainfo {
+  const dict = decodeChecked(info, 'not a valid info dictionary');
+  if (!(dict instanceof BDict)) throw new InputError('not a valid info dictionary: it is not a dictionary');
+  return buildMetainfo(dict, info, extras);
+}
+
+/** Read and parse a .torrent file, refusing anything larger than the decoder would accept before reading it. */
+export async function readTorrentFile(file: string): Promise<Metainfo> {
+  let buf: Buffer;
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) throw new InputError(`"${file}" is not a file`);
+    if (st.size > TORRENT_LIMITS.maxBytes) {
+      throw new InputError(`"${file}" is ${st.size} bytes, larger than any torrent file sixswarm accepts (${TORRENT_LIMITS.maxBytes})`);
+    }
+    buf = await readFile(file);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new InputError(`no such torrent file: "${file}"`);
+    throw new InputError(`cannot read torrent file "${file}": ${errorMessage(e)}`);
+  }
+  try {
+    return parseTorrent(buf);
+  } catch (e) {
+    if (e instanceof InputError) throw new InputError(`${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+function decodeChecked(buf: Buffer, what: string): BValue {
+  try {
+    return decode(buf, TORRENT_LIMITS);
+  } catch (e) {
+    if (e instanceof BencodeError) throw new InputError(`${what}: ${e.message}`);
+    throw e;
+  }
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function validUtf8(b: Buffer): string | undefined {
+  try {
+    return strictUtf8.decode(b);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `key.utf-8` when present and valid UTF-8 (old clients put the real name there), else `key`. */
+function preferUtf8(dict: BDict, key: string): BValue | undefined {
+  const alt = dict.get(`${key}.utf-8`);
+  if (Buffer.isBuffer(alt) && validUtf8(alt) !== undefined) return alt;
+  if (Array.isArray(alt) && alt.length > 0 && alt.every((c) => Buffer.isBuffer(c) && validUtf8(c) !== undefined)) return alt;
+  return dict.get(key);
+}
+
+/** Optional text fields (comment, created by) are advisory: a wrong type drops them instead of failing. */
+function optionalText(dict: BDict, key: string): string | undefined {
+  const v = preferUtf8(dict, key);
+  return Buffer.isBuffer(v) ? v.toString('utf8') : undefined;
+}
+
+function rootExtras(root: BDict): MetainfoExtras {
+  const extras: MetainfoExtras = { announce: trackerTiers(root), urlList: webSeeds(root.get('url-list')) };
+  const comment = optionalText(root, 'comment');
+  if (comment !== undefined) extras.comment = comment;
+  const createdBy = optionalText(root, 'created by');
+  if (createdBy !== undefined) extras.createdBy = createdBy;
+  const date = root.get('creation date');
+  if (typeof date === 'number' && date >= 0) extras.creationDate = date;
+  return extras;
+}
+
+/** BEP 12: announce-list tiers when it yields any usable tracker, else the single announce URL. */
+function trackerTiers(root: BDict): string[][] {
+  const seen = new Set<string>();
+  const take = (v: BValue | undefined): string | undefined => {
+    if (!Buffer.isBuffer(v)) return undefined;
+    const url = v.toString('utf8').trim();
+    if (!isTrackerUrl(url) || seen.has(url)) return undefined;
+    seen.add(url);
+    return url;
+  };
+  const tiers: string[][] = [];
+  const list = root.get('announce-list');
+  if (Array.isArray(list)) {
+    for (const tier of list) {
+      if (!Array.isArray(tier)) continue;
+      const urls = tier.map(take).filter((u): u is string => u !== undefined);
+      if (urls.length > 0) tiers.push(urls);
+    }
+  }
+  if (tiers.length === 0) {
+    const single = take(root.get('announce'));
+    if (single) tiers.push([single]);
+  }
+  return tiers;
+}
+
+function webSeeds(v: BValue | undefined): string[] {
+  const items = Array.isArray(v) ? v : v === undefined ? [] : [v];
+  const urls = items.filter(Buffer.isBuffer).map((b) => b.toString('utf8').trim()).filter(isWebSeedUrl);
+  return [...new Set(urls)];
+}
+
+/**
+ * The info dictionary's bytes are hashed as they are, so a non-canonical encoding (unsorted keys)
+ * would make peers that re-encode it disagree on the infohash: such torrents are refused.
+ */
+function checkSortedKeys(v: BValue, where: string): void {
+  if (Array.isArray(v)) {
+    v.forEach((item, i) => checkSortedKeys(item, `${where}[${i}]`));
+  } else if (v instanceof BDict) {
+    let prev: Buffer | undefined;
+    for (const [key, value] of v) {
+      const raw = Buffer.from(key, 'latin1');
+      if (prev && Buffer.compare(prev, raw) >= 0) {
+        throw new InputError(
+          `not a valid torrent file: keys of ${quote(where)} are not sorted (${quote(key)} comes after ${quote(prev.toString('latin1'))})`,
+        );
+      }
+      prev = raw;
+      checkSortedKeys(value, `${where}.${key}`);
+    }
+  }
+}
+
+function nonNegativeLength(v: BValue | undefined, field: string): number {
+  const n = asInt(v, field);
+  if (n < 0) throw new InputError(`bad torrent: "${field}" is negative (${n})`);
+  return n;
+}
+
+function pathComponents(v: BValue | undefined, field: string): string[] {
+  const list = asList(v, field);
+  if (list.length === 0) throw new InputError(`bad torrent: "${field}" is an empty list`);
+  return list.map((c, i) => asBytes(c, `${field}[${i}]`).toString('utf8'));
+}
+
+function buildMetainfo(info: BDict, infoBytes: Buffer, extras: MetainfoExtras): Metainfo {
+  try {
+    return buildChecked(info, infoBytes, extras);
+  } catch (e) {
+    if (e instanceof FieldError) throw new InputError(`bad torrent: ${e.message}`);
+    throw e;
+  }
+}
+
+function buildChecked(info: BDict, infoBytes: Buffer, extras: MetainfoExtras): Metainfo {
+  const pieces = info.get('pieces');
+  if (pieces === undefined) {
+    if (info.get('meta version') === 2 || info.has('file tree')) {
+      throw new InputError('BitTorrent v2-only torrents are not supported (the info dictionary has no v1 "pieces")');
+    }
+    throw new InputError('bad torrent: the info dictionary has no "pieces"');
+  }
+  checkSortedKeys(info, 'info');
+
+  const nameValue = preferUtf8(info, 'name');
+  if (nameValue === undefined) throw new InputError('bad torrent: the info dictionary has no "name"');
+  const name = asBytes(nameValue, 'info.name').toString('utf8');
+  const nameProblem = componentProblem(name);
+  if (nameProblem) throw new InputError(`unsafe name in torrent: ${showPath([name])} (${nameProblem})`);
+
+  const pieceLength = asInt(info.get('piece length'), 'info.piece length');
+  if (pieceLength <= 0 || pieceLength > MAX_PIECE_LENGTH) {
+    throw new InputError(`bad torrent: piece length ${pieceLength} is not between 1 and ${MAX_PIECE_LENGTH}`);
+  }
+
+  const hasLength = info.has('length');
+  const hasFiles = info.has('files');
+  if (hasLength === hasFiles) {
+    throw new InputError(`bad torrent: the info dictionary must have exactly one of "length" (single file) and "files" (multi-file), it has ${hasLength ? 'both' : 'neither'}`);
+  }
+
+  const files: TorrentFile[] = [];
+  let total = 0;
+  const addFile = (path: string[], length: number, pad: boolean): void => {
+    const problem = pathProblem(path);
+    if (problem) throw new InputError(`unsafe path in torrent: ${showPath(path)} (${problem})`);
+    files.push({ path, length, offset: total, pad });
+    total += length;
+    if (total > MAX_TOTAL_LENGTH) throw new InputError(`bad torrent: total size is huge (over ${MAX_TOTAL_LENGTH} bytes)`);
+  };
+
+  if (hasLength) {
+    addFile([name], nonNegativeLength(info.get('length'), 'info.length'), false);
+  } else {
+    asList(info.get('files'), 'info.files').forEach((entry, i) => {
+      const field = `info.files[${i}]`;
+      const file = asDict(entry, field);
+      const length = nonNegativeLength(file.get('length'), `${field}.length`);
+      const path = pathComponents(preferUtf8(file, 'path'), `${field}.path`);
+      const attr = file.get('attr');
+      addFile([name, ...path], length, Buffer.isBuffer(attr) && attr.includes('p'));
+    });
+  }
+  if (total === 0) throw new InputError('bad torrent: it describes no data (total size is 0)');
+
+  // Pad files are never written, and libtorrent names them by size (".pad/16384"), so they may repeat.
+  const conflict = pathConflict(files.filter((f) => !f.pad).map((f) => f.path));
+  if (conflict) throw new InputError(conflict);
+
+  const hashes = asBytes(pieces, 'info.pieces');
+  const pieceCount = Math.ceil(total / pieceLength);
+  if (hashes.length % 20 !== 0) {
+    throw new InputError(`bad torrent: "pieces" is ${hashes.length} bytes, not a multiple of 20`);
+  }
+  if (hashes.length !== pieceCount * 20) {
+    throw new InputError(
+      `bad torrent: "pieces" is ${hashes.length} bytes (${hashes.length / 20} hashes) but ${total} bytes in pieces of ${pieceLength} need ${pieceCount * 20} bytes (${pieceCount} hashes)`,
+    );
+  }
+
+  const infoBuffer = Buffer.from(infoBytes);
+  const infoHash = createHash('sha1').update(infoBuffer).digest();
+  const meta: Metainfo = {
+    infoHash,
+    infoHashHex: infoHash.toString('hex'),
+    name,
+    pieceLength,
+    pieceHashes: Buffer.from(hashes),
+    pieceCount,
+    totalLength: total,
+    files,
+    multiFile: hasFiles,
+    private: info.get('private') === 1,
+    announce: extras.announce ?? [],
+    urlList: extras.urlList ?? [],
+    infoBuffer,
+  };
+  if (extras.comment !== undefined) meta.comment = extras.comment;
+  if (extras.createdBy !== undefined) meta.createdBy = extras.createdBy;
+  if (extras.creationDate !== undefined) meta.creationDate = extras.creationDate;
+  return meta;
+}

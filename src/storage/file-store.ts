@@ -1,0 +1,137 @@
+/**
+ * Positional reads and writes of piece data across a torrent's files. Handles are opened lazily
+ * and kept in a small LRU so a torrent with thousands of files never exhausts descriptors.
+ */
+import { constants } from 'node:fs';
+import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { TorrentFile } from '../metainfo/types.js';
+import type { PieceLayout } from './layout.js';
+import { filePath } from './paths.js';
+
+export interface FileStoreOptions {
+  /** Open files for writing (downloading) or only for reading (seeding). */
+  writable: boolean;
+  maxOpenFiles?: number;
+}
+
+export class FileStore {
+  private readonly handles = new Map<number, { fh: Promise<FileHandle>; users: number }>();
+  private readonly maxOpen: number;
+
+  constructor(
+    readonly root: string,
+    private readonly layout: PieceLayout,
+    private readonly opts: FileStoreOptions,
+  ) {
+    this.maxOpen = opts.maxOpenFiles ?? 64;
+  }
+
+  get files(): readonly TorrentFile[] {
+    return this.layout.files;
+  }
+
+  path(fileIndex: number): string {
+    return filePath(this.root, this.layout.files[fileIndex]!);
+  }
+
+  /** Read `length` bytes at `offset` of piece `index`. Missing data is an error: we only serve verified pieces. */
+  async read(index: number, offset: number, length: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafe(length);
+    for (const seg of this.layout.segments(index, offset, length)) {
+      const file = this.layout.files[seg.fileIndex]!;
+      if (file.pad) {
+        out.fill(0, seg.rangeOffset, seg.rangeOffset + seg.length);
+        continue;
+      }
+      await this.withHandle(seg.fileIndex, async (fh) => {
+        for (let done = 0; done < seg.length; ) {
+          const { bytesRead } = await fh.read(out, seg.rangeOffset + done, seg.length - done, seg.fileOffset + done);
+          if (bytesRead === 0) throw new Error(`${this.path(seg.fileIndex)} is shorter than the torrent says`);
+          done += bytesRead;
+        }
+      });
+    }
+    return out;
+  }
+
+  /** Write a whole verified piece. */
+  async writePiece(index: number, data: Buffer): Promise<void> {
+    for (const seg of this.layout.segments(index, 0, data.length)) {
+      if (this.layout.files[seg.fileIndex]!.pad) continue;
+      await this.withHandle(seg.fileIndex, async (fh) => {
+        for (let done = 0; done < seg.length; ) {
+          const { bytesWritten } = await fh.write(data, seg.rangeOffset + done, seg.length - done, seg.fileOffset + done);
+          done += bytesWritten;
+        }
+      });
+    }
+  }
+
+  /** Create the empty files and folders of the torrent (a finished download has every file). */
+  async createEmptyFiles(): Promise<void> {
+    for (let i = 0; i < this.layout.files.length; i++) {
+      const file = this.layout.files[i]!;
+      if (file.length === 0 && !file.pad) await this.withHandle(i, async () => {});
+    }
+  }
+
+  /** Size and modification time (ns) of each file, or undefined where it is missing. */
+  async fileStats(): Promise<({ size: number; mtimeNs: string } | undefined)[]> {
+    return Promise.all(
+      this.layout.files.map(async (f, i) => {
+        if (f.pad) return undefined;
+        const s = await stat(this.path(i), { bigint: true }).catch(() => undefined);
+        return s?.isFile() ? { size: Number(s.size), mtimeNs: s.mtimeNs.toString() } : undefined;
+      }),
+    );
+  }
+
+  async sync(): Promise<void> {
+    await Promise.all([...this.handles.values()].map(async (e) => (await e.fh.catch(() => undefined))?.sync().catch(() => {})));
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.all(all.map(async (e) => (await e.fh.catch(() => undefined))?.close().catch(() => {})));
+  }
+
+  /** Run `fn` with the file's handle; handles in use are never evicted from the LRU. */
+  private async withHandle<T>(fileIndex: number, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+    let entry = this.handles.get(fileIndex);
+    if (entry) {
+      this.handles.delete(fileIndex); // re-insert: most recently used last
+    } else {
+      this.evictIdle();
+      entry = { fh: this.openFile(fileIndex), users: 0 };
+    }
+    this.handles.set(fileIndex, entry);
+    entry.users++;
+    try {
+      return await fn(await entry.fh);
+    } catch (e) {
+      if (this.handles.get(fileIndex) === entry && entry.users === 1) this.handles.delete(fileIndex);
+      throw e;
+    } finally {
+      entry.users--;
+    }
+  }
+
+  private evictIdle(): void {
+    for (const [index, e] of this.handles) {
+      if (this.handles.size < this.maxOpen) return;
+      if (e.users > 0) continue;
+      this.handles.delete(index);
+      void e.fh.then((fh) => fh.close()).catch(() => {});
+    }
+  }
+
+  private async openFile(fileIndex: number): Promise<FileHandle> {
+    const full = this.path(fileIndex);
+    // O_NOFOLLOW: a symlink planted at a file's place must not redirect our writes elsewhere.
+    if (!this.opts.writable) return open(full, constants.O_RDONLY | constants.O_NOFOLLOW);
+    await mkdir(dirname(full), { recursive: true });
+    return open(full, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+  }
+}

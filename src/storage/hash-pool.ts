@@ -1,0 +1,130 @@
+/**
+ * A pool of hashing workers (one per core). Downloaded pieces are hashed off the main thread;
+ * resume checks and torrent creation split their piece ranges across all workers.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { compiledSibling } from '../util/compiled-path.js';
+import type { RangeFile, WorkerReply, WorkerTask } from './hash-protocol.js';
+
+export type { RangeFile } from './hash-protocol.js';
+
+interface Pending {
+  resolve(reply: WorkerReply): void;
+  reject(e: Error): void;
+  onProgress?: (bytes: number) => void;
+  worker: PoolWorker;
+}
+interface PoolWorker {
+  worker: Worker;
+  busy: number;
+}
+
+/** Pieces per range task: small enough to balance the cores and report progress, big enough to amortize. */
+const RANGE_BYTES = 32 * 1024 * 1024;
+
+export class HashPool {
+  private readonly workers: PoolWorker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(size = availableParallelism()) {
+    const url = compiledSibling(import.meta.url, 'hash-worker.js');
+    for (let i = 0; i < Math.max(1, size); i++) {
+      const pw: PoolWorker = { worker: new Worker(url), busy: 0 };
+      pw.worker.unref();
+      pw.worker.on('message', (m: WorkerReply) => this.onReply(m));
+      pw.worker.on('error', (e) => this.failWorker(pw, e));
+      this.workers.push(pw);
+    }
+  }
+
+  /**
+   * SHA-1 of `data`. The buffer's memory travels to the worker and back, so `data` must own its
+   * ArrayBuffer (Buffer.allocUnsafeSlow) and must not be touched until the promise resolves;
+   * use the returned buffer afterwards.
+   */
+  async hash(data: Buffer): Promise<{ digest: Buffer; data: Buffer }> {
+    // Read these before the transfer detaches `data` (its length becomes 0).
+    const { byteOffset, length } = data;
+    const buffer = data.buffer as ArrayBuffer;
+    const r = await this.submit({ id: 0, type: 'hash', data: buffer, byteOffset, length }, [buffer]);
+    if (r.type !== 'hash') throw new Error('hash worker sent the wrong reply');
+    return { digest: Buffer.from(r.digest), data: Buffer.from(r.data, byteOffset, length) };
+  }
+
+  /**
+   * Hashes of pieces [first, last] read from disk, spread over all workers. `present[i]` is 0 where
+   * the data is missing or short (such pieces were not hashed).
+   */
+  async hashFiles(
+    files: RangeFile[],
+    pieceLength: number,
+    totalLength: number,
+    first: number,
+    last: number,
+    onProgress?: (bytes: number) => void,
+  ): Promise<{ hashes: Buffer; present: Uint8Array }> {
+    const count = last - first + 1;
+    const hashes = Buffer.alloc(count * 20);
+    const present = new Uint8Array(count);
+    const step = Math.max(1, Math.floor(RANGE_BYTES / pieceLength));
+    const jobs: Promise<void>[] = [];
+    for (let a = first; a <= last; a += step) {
+      const b = Math.min(last, a + step - 1);
+      jobs.push(
+        this.submit({ id: 0, type: 'range', files, pieceLength, totalLength, first: a, last: b }, [], onProgress).then((r) => {
+          if (r.type !== 'range') throw new Error('hash worker sent the wrong reply');
+          hashes.set(r.hashes, (a - first) * 20);
+          present.set(r.present, a - first);
+          onProgress?.(r.bytes);
+        }),
+      );
+    }
+    await Promise.all(jobs);
+    return { hashes, present };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    for (const p of this.pending.values()) p.reject(new Error('hash pool closed'));
+    this.pending.clear();
+  }
+
+  private submit(task: WorkerTask, transfer: ArrayBuffer[], onProgress?: (bytes: number) => void): Promise<WorkerReply> {
+    if (this.closed) return Promise.reject(new Error('hash pool closed'));
+    const pw = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const id = this.nextId++;
+    task.id = id;
+    return new Promise<WorkerReply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onProgress, worker: pw });
+      // Keep the process alive only while a worker has work.
+      if (pw.busy++ === 0) pw.worker.ref();
+      pw.worker.postMessage(task, transfer);
+    });
+  }
+
+  private onReply(m: WorkerReply): void {
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    if (m.type === 'progress') {
+      p.onProgress?.(m.bytes);
+      return;
+    }
+    this.pending.delete(m.id);
+    if (--p.worker.busy === 0) p.worker.worker.unref();
+    if (m.type === 'error') p.reject(new Error(m.message));
+    else p.resolve(m);
+  }
+
+  private failWorker(pw: PoolWorker, e: Error): void {
+    for (const [id, p] of this.pending) {
+      if (p.worker !== pw) continue;
+      this.pending.delete(id);
+      p.reject(e);
+    }
+    pw.busy = 0;
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Resume state: which pieces were verified, and the size and mtime of every file at that moment.
+ * A file whose size or mtime changed since (a crash after the last save, an edit by hand) is not
+ * trusted: its pieces are hashed again on start.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-write.js';
+
+export interface FileStat {
+  size: number;
+  mtimeNs: string;
+}
+
+export interface ResumeState {
+  version: 1;
+  infoHash: string;
+  dir: string;
+  pieceCount: number;
+  /** Base64 bitfield of verified pieces. */
+  have: string;
+  files: (FileStat | null)[];
+  savedAt: string;
+}
+
+/** $SIXSWARM_STATE_DIR, else $XDG_STATE_HOME/sixswarm, else ~/.local/state/sixswarm. */
+export function defaultStateDir(): string {
+  if (process.env.SIXSWARM_STATE_DIR) return process.env.SIXSWARM_STATE_DIR;
+  const xdg = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(xdg, 'sixswarm');
+}
+
+/** One resume file per torrent and download folder: the same torrent may live in two places. */
+export function resumePath(stateDir: string, infoHashHex: string, dir: string): string {
+  const where = createHash('sha1').update(resolve(dir)).digest('hex').slice(0, 12);
+  return join(stateDir, 'resume', `${infoHashHex}-${where}.json`);
+}
+
+export async function loadResume(file: string, infoHashHex: string, pieceCount: number): Promise<ResumeState | undefined> {
+  let raw: string;
+  try {
+    raw = await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const s = JSON.parse(raw) as ResumeState;
+    if (s.version !== 1 || s.infoHash !== infoHashHex || s.pieceCount !== pieceCount || !Array.isArray(s.files)) return undefined;
+    return s;
+  } catch {
+    return undefined; // A damaged resume file only costs a full check.
+  }
+}
+
+export async function saveResume(file: string, state: ResumeState): Promise<void> {
+  await mkdir(join(file, '..'), { recursive: true });
+  await writeFileAtomic(file, JSON.stringify(state));
+}

@@ -1,0 +1,166 @@
+/**
+ * One torrent's data on disk: checks what is already there (trusting resume state only for
+ * files that did not change), verifies every downloaded piece before it is written, serves
+ * verified pieces, and keeps the resume file current.
+ */
+import type { Metainfo } from '../metainfo/types.js';
+import { Bitfield } from '../util/bitfield.js';
+import { FileStore } from './file-store.js';
+import type { HashPool, RangeFile } from './hash-pool.js';
+import { PieceLayout } from './layout.js';
+import { PieceCache } from './piece-cache.js';
+import { loadResume, resumePath, saveResume, type FileStat } from './resume.js';
+
+export interface CheckProgress {
+  checkedBytes: number;
+  totalBytes: number;
+}
+
+export interface CheckResult {
+  /** Pieces that were hashed (not trusted from resume state). */
+  hashed: number;
+  /** Of those, pieces that matched. */
+  valid: number;
+  trusted: number;
+}
+
+export class TorrentStorage {
+  readonly layout: PieceLayout;
+  readonly have: Bitfield;
+  private readonly store: FileStore;
+  private readonly resumeFile: string;
+  private writes = new Set<Promise<void>>();
+  private readonly cache: PieceCache;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly meta: Metainfo,
+    readonly root: string,
+    private readonly pool: HashPool,
+    opts: { writable: boolean; stateDir: string },
+  ) {
+    this.layout = new PieceLayout(meta.files, meta.pieceLength, meta.totalLength);
+    this.have = new Bitfield(meta.pieceCount);
+    this.store = new FileStore(root, this.layout, { writable: opts.writable });
+    this.resumeFile = resumePath(opts.stateDir, meta.infoHashHex, root);
+    this.cache = new PieceCache((i) => this.store.read(i, 0, this.layout.pieceSize(i)));
+  }
+
+  /** Find the verified pieces on disk. `force` ignores the resume state and hashes everything present. */
+  async check(force: boolean, onProgress?: (p: CheckProgress) => void): Promise<CheckResult> {
+    const stats = await this.store.fileStats();
+    const resume = force ? undefined : await loadResume(this.resumeFile, this.meta.infoHashHex, this.meta.pieceCount);
+    const saved = resume ? new Bitfield(this.meta.pieceCount, Buffer.from(resume.have, 'base64')) : undefined;
+    const unchanged = this.meta.files.map((f, i) => {
+      if (f.pad) return true;
+      const now = stats[i], then = resume?.files[i];
+      return !!now && !!then && now.size === then.size && now.mtimeNs === then.mtimeNs;
+    });
+    const toHash: number[] = [];
+    let trusted = 0;
+    for (let p = 0; p < this.meta.pieceCount; p++) {
+      const segs = this.layout.segments(p);
+      const filesOk = segs.every((s) => unchanged[s.fileIndex]);
+      if (saved?.has(p) && filesOk) {
+        this.have.set(p);
+        trusted++;
+        continue;
+      }
+      // Only hash pieces whose bytes all exist: a missing or short file means the piece is missing.
+      const present = segs.every((s) => this.meta.files[s.fileIndex]!.pad || (stats[s.fileIndex]?.size ?? -1) >= s.fileOffset + s.length);
+      if (present) toHash.push(p);
+    }
+    const totalBytes = toHash.reduce((n, p) => n + this.layout.pieceSize(p), 0);
+    let checkedBytes = 0;
+    onProgress?.({ checkedBytes, totalBytes });
+    let valid = 0;
+    const files: RangeFile[] = this.meta.files.map((f, i) => ({ path: f.pad ? null : this.store.path(i), offset: f.offset, length: f.length }));
+    // Contiguous runs of pieces go to the pool as ranges, which it spreads over the cores.
+    await Promise.all(
+      runs(toHash).map(async ([a, b]) => {
+        const { hashes, present } = await this.pool.hashFiles(files, this.meta.pieceLength, this.meta.totalLength, a, b, (bytes) => {
+          checkedBytes += bytes;
+          onProgress?.({ checkedBytes, totalBytes });
+        });
+        for (let p = a; p <= b; p++) {
+          const k = p - a;
+          if (present[k] && hashes.subarray(k * 20, k * 20 + 20).equals(this.expected(p))) {
+            this.have.set(p);
+            valid++;
+          }
+        }
+      }),
+    );
+    return { hashed: toHash.length, valid, trusted };
+  }
+
+  expected(index: number): Buffer {
+    return this.meta.pieceHashes.subarray(index * 20, index * 20 + 20);
+  }
+
+  /**
+   * Hash a downloaded piece off the main thread; write it only if it matches. `data` must own its
+   * ArrayBuffer (see HashPool.hash). Resolves to whether the piece was good.
+   */
+  async verifyAndWrite(index: number, data: Buffer): Promise<boolean> {
+    const { digest, data: back } = await this.pool.hash(data);
+    if (!digest.equals(this.expected(index))) return false;
+    const w = this.store.writePiece(index, back);
+    this.writes.add(w);
+    try {
+      await w;
+    } finally {
+      this.writes.delete(w);
+    }
+    this.have.set(index);
+    return true;
+  }
+
+  /** A block of a verified piece, for uploading. */
+  readBlock(index: number, begin: number, length: number): Promise<Buffer> {
+    return this.cache.block(index, begin, length);
+  }
+
+  async createEmptyFiles(): Promise<void> {
+    await this.store.createEmptyFiles();
+  }
+
+  /** Record the verified pieces with the files' current stats; waits for writes in flight first. */
+  saveResume(): Promise<void> {
+    // One save at a time, in order: a later save always reflects at least as much as an earlier one.
+    const next = this.saving.then(() => this.writeResume());
+    this.saving = next.catch(() => {});
+    return next;
+  }
+
+  private async writeResume(): Promise<void> {
+    await Promise.allSettled([...this.writes]);
+    await this.store.sync();
+    const stats = await this.store.fileStats();
+    await saveResume(this.resumeFile, {
+      version: 1,
+      infoHash: this.meta.infoHashHex,
+      dir: this.root,
+      pieceCount: this.meta.pieceCount,
+      have: Buffer.from(this.have.bytes).toString('base64'),
+      files: stats.map((s): FileStat | null => s ?? null),
+      savedAt: new Date().toISOString(),
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.writes]);
+    await this.store.close();
+  }
+}
+
+/** [first, last] runs of consecutive numbers in a sorted list. */
+function runs(sorted: number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const n of sorted) {
+    const last = out[out.length - 1];
+    if (last && last[1] === n - 1) last[1] = n;
+    else out.push([n, n]);
+  }
+  return out;
+}

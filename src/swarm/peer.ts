@@ -1,0 +1,71 @@
+/** What the swarm knows about one connected peer: protocol state, its pieces, requests both ways, rates. */
+import { formatHostPort } from '../net/hostport.js';
+import { Bitfield } from '../util/bitfield.js';
+import type { ExtensionHandshake } from '../wire/extension-handshake.js';
+import { BLOCK_SIZE, type BlockRef } from '../wire/messages.js';
+import type { PeerWire } from '../wire/peer-wire.js';
+import { RateMeter } from './rate.js';
+
+export function blockKey(r: { index: number; begin: number }): number {
+  // Unique per block: a piece has at most 2^16 blocks of 16 KiB (pieces up to 1 GiB).
+  return r.index * 65536 + r.begin / BLOCK_SIZE;
+}
+
+export class Peer {
+  readonly id: Buffer;
+  /** Address key used for bans and blame: the IP. */
+  readonly ip: string;
+  readonly label: string;
+  readonly bits: Bitfield;
+  amChoking = true;
+  amInterested = false;
+  peerChoking = true;
+  peerInterested = false;
+  ext?: ExtensionHandshake;
+  /** Requests we sent and are waiting for. */
+  readonly requests = new Map<number, BlockRef & { at: number }>();
+  /** Requests the peer sent us, in order. */
+  readonly uploadQueue: BlockRef[] = [];
+  uploadReads = 0;
+  readonly down = new RateMeter();
+  readonly up = new RateMeter();
+  readonly connectedAt = Date.now();
+  lastPieceAt = Date.now();
+  lastUnchokedAt = 0;
+  optimistic = false;
+  /** Pieces the peer may request while choked (BEP 6 allowed fast), not used for now beyond bookkeeping. */
+  readonly fast: boolean;
+
+  constructor(
+    readonly wire: PeerWire,
+    pieceCount: number,
+  ) {
+    const h = wire.handshake!;
+    this.id = h.peerId;
+    this.fast = h.fast;
+    this.ip = wire.remote.host;
+    this.label = formatHostPort(wire.remote.host, wire.remote.port);
+    this.bits = new Bitfield(pieceCount);
+  }
+
+  get family(): 4 | 6 {
+    return this.wire.remote.family;
+  }
+
+  get isSeed(): boolean {
+    return this.bits.complete;
+  }
+
+  /** How many requests to keep in flight: enough for about half a second of its current rate. */
+  pipelineDepth(): number {
+    const limit = Math.min(this.ext?.reqq ?? 250, 1000);
+    const byRate = Math.ceil((this.down.rate() * 0.5) / BLOCK_SIZE) + 16;
+    return Math.max(16, Math.min(limit, byRate, 1000));
+  }
+
+  client(): string {
+    if (this.ext?.client) return this.ext.client;
+    const id = this.id.toString('latin1', 0, 8);
+    return /^-[A-Za-z0-9]{6}-$/.test(id) ? id : 'unknown';
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Which blocks to request next: pieces already started first (to finish them), then the rarest
+ * pieces the peer has, with random tie-breaking; in endgame the last blocks may be requested
+ * from several peers at once. It also assembles received blocks into whole pieces.
+ */
+import type { Bitfield } from '../util/bitfield.js';
+import { BLOCK_SIZE, type BlockRef } from '../wire/messages.js';
+
+export interface PeerPieces {
+  /** Whether the peer has piece i. */
+  has(i: number): boolean;
+}
+
+export class PieceInProgress {
+  readonly blockCount: number;
+  /** Allocated on first block; owns its ArrayBuffer so it can travel to a hash worker. */
+  buffer: Buffer | undefined;
+  readonly received: Uint8Array;
+  /** Outstanding requests per block (more than one only in endgame). */
+  readonly requested: Uint8Array;
+  receivedCount = 0;
+  /** Peers (by address key) that sent blocks of this piece: blamed if it fails its hash. */
+  readonly contributors = new Set<string>();
+
+  constructor(
+    readonly index: number,
+    readonly size: number,
+  ) {
+    this.blockCount = Math.ceil(size / BLOCK_SIZE);
+    this.received = new Uint8Array(this.blockCount);
+    this.requested = new Uint8Array(this.blockCount);
+  }
+
+  block(b: number): BlockRef {
+    const begin = b * BLOCK_SIZE;
+    return { index: this.index, begin, length: Math.min(BLOCK_SIZE, this.size - begin) };
+  }
+}
+
+export type ReceiveResult = 'new' | 'duplicate' | 'unwanted';
+
+/** Endgame allows this many requests of one block at once. */
+const ENDGAME_DUPLICATES = 3;
+
+export class PiecePicker {
+  readonly availability: Uint32Array;
+  readonly inProgress = new Map<number, PieceInProgress>();
+  /** Pieces complete in memory and being hashed/written. */
+  readonly verifying = new Set<number>();
+  private inProgressBytes = 0;
+
+  constructor(
+    readonly pieceCount: number,
+    private readonly pieceSize: (i: number) => number,
+    private readonly have: Bitfield,
+    /** Memory bound for partly downloaded pieces; at least one piece is always allowed. */
+    private readonly maxInProgressBytes = 256 * 1024 * 1024,
+  ) {
+    this.availability = new Uint32Array(pieceCount);
+  }
+
+  wanted(i: number): boolean {
+    return !this.have.has(i) && !this.verifying.has(i);
+  }
+
+  /** Whether a peer with these pieces has anything we want. */
+  interesting(peer: PeerPieces): boolean {
+    for (let i = 0; i < this.pieceCount; i++) if (this.wanted(i) && peer.has(i)) return true;
+    return false;
+  }
+
+  addPeer(peer: PeerPieces): void {
+    for (let i = 0; i < this.pieceCount; i++) if (peer.has(i)) this.availability[i]!++;
+  }
+
+  removePeer(peer: PeerPieces): void {
+    for (let i = 0; i < this.pieceCount; i++) if (peer.has(i) && this.availability[i]! > 0) this.availability[i]!--;
+  }
+
+  /**
+   * Up to `max` blocks to request from a peer. `alreadyAsked` tells whether this peer already has
+   * a request out for a block (only matters in endgame).
+   */
+  pick(peer: PeerPieces, max: number, alreadyAsked: (r: BlockRef) => boolean): BlockRef[] {
+    const out: BlockRef[] = [];
+    for (const p of this.inProgress.values()) {
+      if (out.length >= max) return out;
+      if (peer.has(p.index)) this.takeFree(p, max, out);
+    }
+    while (out.length < max) {
+      const next = this.rarestNewPiece(peer);
+      if (next === undefined) break;
+      const p = new PieceInProgress(next, this.pieceSize(next));
+      this.inProgress.set(next, p);
+      this.inProgressBytes += p.size;
+      this.takeFree(p, max, out);
+    }
+    if (out.length === 0 && this.inEndgame()) {
+      for (const p of this.inProgress.values()) {
+        if (out.length >= max) break;
+        if (!peer.has(p.index)) continue;
+        for (let b = 0; b < p.blockCount && out.length < max; b++) {
+          if (p.received[b] || p.requested[b]! >= ENDGAME_DUPLICATES) continue;
+          const r = p.block(b);
+          if (alreadyAsked(r)) continue;
+          p.requested[b]!++;
+          out.push(r);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** True when every block we still need is already requested from someone. */
+  inEndgame(): boolean {
+    for (let i = 0; i < this.pieceCount; i++) if (this.wanted(i) && !this.inProgress.has(i)) return false;
+    for (const p of this.inProgress.values()) for (let b = 0; b < p.blockCount; b++) if (!p.received[b] && !p.requested[b]) return false;
+    return true;
+  }
+
+  /** A request we made is gone (rejected, choked, timed out, peer left): the block is free again. */
+  release(r: BlockRef): void {
+    const p = this.inProgress.get(r.index);
+    const b = r.begin / BLOCK_SIZE;
+    if (p && Number.isInteger(b) && b < p.blockCount && p.requested[b]! > 0) p.requested[b]!--;
+  }
+
+  /**
+   * Store a received block. Returns 'new' if it was needed, 'duplicate' when another peer's copy
+   * came first, 'unwanted' when it fits no piece in progress (a late or unsolicited block).
+   */
+  receive(index: number, begin: number, data: Buffer, from: string): ReceiveResult {
+    const p = this.inProgress.get(index);
+    if (!p) return this.have.has(index) || this.verifying.has(index) ? 'duplicate' : 'unwanted';
+    const b = begin / BLOCK_SIZE;
+    if (!Number.isInteger(b) || b >= p.blockCount || data.length !== p.block(b).length) return 'unwanted';
+    if (p.received[b]) return 'duplicate';
+    if (!p.buffer) p.buffer = Buffer.allocUnsafeSlow(p.size);
+    data.copy(p.buffer, begin);
+    p.received[b] = 1;
+    p.receivedCount++;
+    p.contributors.add(from);
+    return 'new';
+  }
+
+  /** If piece `index` has every block, hand it over for verification and return it. */
+  takeComplete(index: number): PieceInProgress | undefined {
+    const p = this.inProgress.get(index);
+    if (!p || p.receivedCount !== p.blockCount) return undefined;
+    this.inProgress.delete(index);
+    this.inProgressBytes -= p.size;
+    this.verifying.add(index);
+    return p;
+  }
+
+  /** Verification finished: a good piece is now in `have` (the caller sets it); a bad one is wanted again. */
+  verified(index: number): void {
+    this.verifying.delete(index);
+  }
+
+  private takeFree(p: PieceInProgress, max: number, out: BlockRef[]): void {
+    for (let b = 0; b < p.blockCount && out.length < max; b++) {
+      if (p.received[b] || p.requested[b]) continue;
+      p.requested[b] = 1;
+      out.push(p.block(b));
+    }
+  }
+
+  /** The rarest wanted piece the peer has that is not started yet; ties broken from a random start. */
+  private rarestNewPiece(peer: PeerPieces): number | undefined {
+    if (this.inProgressBytes >= this.maxInProgressBytes && this.inProgress.size > 0) return undefined;
+    const n = this.pieceCount;
+    const start = Math.floor(Math.random() * n);
+    let best: number | undefined;
+    let bestAvail = Infinity;
+    for (let k = 0; k < n; k++) {
+      const i = (start + k) % n;
+      if (!this.wanted(i) || this.inProgress.has(i) || !peer.has(i)) continue;
+      const a = this.availability[i]!;
+      if (a < bestAvail) {
+        best = i;
+        bestAvail = a;
+        if (a <= 1) break; // nothing is rarer than a single source
+      }
+    }
+    return best;
+  }
+}

@@ -1,0 +1,92 @@
+/** BEP 3 and BEP 6 messages: ids, the decoded shapes, and encoders. */
+
+export const MSG = {
+  choke: 0,
+  unchoke: 1,
+  interested: 2,
+  notInterested: 3,
+  have: 4,
+  bitfield: 5,
+  request: 6,
+  piece: 7,
+  cancel: 8,
+  port: 9,
+  // BEP 6 (fast extension)
+  suggest: 0x0d,
+  haveAll: 0x0e,
+  haveNone: 0x0f,
+  reject: 0x10,
+  allowedFast: 0x11,
+  // BEP 10
+  extended: 20,
+} as const;
+
+/** The block size we request; the de facto standard every client serves. */
+export const BLOCK_SIZE = 16 * 1024;
+
+export interface BlockRef {
+  index: number;
+  begin: number;
+  length: number;
+}
+
+export type Message =
+  | { type: 'keep-alive' }
+  | { type: 'choke' }
+  | { type: 'unchoke' }
+  | { type: 'interested' }
+  | { type: 'not-interested' }
+  | { type: 'have'; index: number }
+  | { type: 'bitfield'; bits: Buffer }
+  | ({ type: 'request' } & BlockRef)
+  | { type: 'piece'; index: number; begin: number; block: Buffer }
+  | ({ type: 'cancel' } & BlockRef)
+  | { type: 'port'; port: number }
+  | { type: 'suggest'; index: number }
+  | { type: 'have-all' }
+  | { type: 'have-none' }
+  | ({ type: 'reject' } & BlockRef)
+  | { type: 'allowed-fast'; index: number }
+  | { type: 'extended'; id: number; payload: Buffer };
+
+function frame(id: number, payloadLength: number): Buffer {
+  const b = Buffer.allocUnsafe(5 + payloadLength);
+  b.writeUInt32BE(1 + payloadLength, 0);
+  b[4] = id;
+  return b;
+}
+
+export const encode = {
+  keepAlive: (): Buffer => Buffer.alloc(4),
+  simple: (id: number): Buffer => frame(id, 0),
+  index(id: number, index: number): Buffer {
+    const b = frame(id, 4);
+    b.writeUInt32BE(index, 5);
+    return b;
+  },
+  block(id: number, r: BlockRef): Buffer {
+    const b = frame(id, 12);
+    b.writeUInt32BE(r.index, 5);
+    b.writeUInt32BE(r.begin, 9);
+    b.writeUInt32BE(r.length, 13);
+    return b;
+  },
+  bitfield(bits: Uint8Array): Buffer {
+    const b = frame(MSG.bitfield, bits.length);
+    b.set(bits, 5);
+    return b;
+  },
+  /** Header of a piece message; the block follows in a second write to avoid a copy. */
+  pieceHeader(index: number, begin: number, length: number): Buffer {
+    const b = frame(MSG.piece, 8 + length).subarray(0, 13);
+    b.writeUInt32BE(index, 5);
+    b.writeUInt32BE(begin, 9);
+    return b;
+  },
+  extended(id: number, payload: Uint8Array): Buffer {
+    const b = frame(MSG.extended, 1 + payload.length);
+    b[5] = id;
+    b.set(payload, 6);
+    return b;
+  },
+};
