@@ -3,6 +3,9 @@ import { create } from './create.js';
 import { info } from './info.js';
 import { download } from './download.js';
 import { seed } from './seed.js';
+import { tracker } from './tracker.js';
+import { tunnel } from './tunnel.js';
+import { tunnelServer } from './tunnel-server.js';
 
 /** Every subcommand, in the order `sixswarm --help` lists them. */
-export const commands: Command[] = [download, seed, create, info];
+export const commands: Command[] = [download, seed, create, info, tracker, tunnel, tunnelServer];

@@ -1,6 +1,6 @@
 import type { Command } from './command.js';
 import { parsePort, runTorrent } from './torrent-runner.js';
-import { parseCount, parseTorrentArgs, SHARED_HELP } from './torrent-options.js';
+import { parseAnnounceIp, parseCount, parseTorrentArgs, parseTrackers, parseTunnel, SHARED_HELP } from './torrent-options.js';
 import { UsageError } from '../src/util/errors.js';
 
 export const download: Command = {
@@ -40,6 +40,8 @@ Exit codes: 0 done (or stopped by SIGINT/SIGTERM after saving state), 1 runtime 
       recheck: !!values.recheck,
       stateDir: values['state-dir'],
       maxPeers: parseCount(values['max-peers'], '--max-peers'),
+      tunnel: parseTunnel(values),
+      trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
     });
   },
 };

@@ -3,6 +3,8 @@
  * and nothing else; a terminal gets a progress line that rewrites itself; anything else (a log
  * file, a pipe) gets plain lines.
  */
+import type { TunnelStatus } from '../src/tunnel/client.js';
+
 export interface ProgressSnapshot {
   name: string;
   pieces: number;
@@ -18,6 +20,8 @@ export interface ProgressSnapshot {
   peers6: number;
   seeds: number;
   candidates: number;
+  /** The session's tunnel, when one is up or trying. */
+  tunnel?: TunnelStatus;
 }
 
 export type ReportEvent = { event: string } & Record<string, unknown>;
@@ -86,8 +90,7 @@ class TtyReporter implements Reporter {
     this.redraw();
   }
   close(): void {
-    this.clear();
-    if (this.line) process.stdout.write(`${this.line}\n`);
+    if (this.line) process.stdout.write('\n'); // keep the last progress line on screen
   }
   private clear(): void {
     process.stdout.write('\r\x1b[2K');
@@ -117,7 +120,8 @@ function progressLine(p: ProgressSnapshot): string {
   return (
     `${p.name}: ${percent(p).toFixed(1)}% ${formatBytes(p.haveBytes)}/${formatBytes(p.totalBytes)} ` +
     `down ${formatBytes(p.downRate)}/s up ${formatBytes(p.upRate)}/s ` +
-    `peers ${p.peers} (v4 ${p.peers4}, v6 ${p.peers6}, seeds ${p.seeds})${eta}`
+    `peers ${p.peers} (v4 ${p.peers4}, v6 ${p.peers6}, seeds ${p.seeds})${eta}` +
+    (p.tunnel ? ` tunnel ${p.tunnel.state}${p.tunnel.prefix ? ` ${p.tunnel.prefix}` : ''}` : '')
   );
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from './command.js';
 import { parsePort, runTorrent } from './torrent-runner.js';
-import { parseCount, parseTorrentArgs, SHARED_HELP } from './torrent-options.js';
+import { parseAnnounceIp, parseCount, parseTorrentArgs, parseTrackers, parseTunnel, SHARED_HELP } from './torrent-options.js';
 import { UsageError } from '../src/util/errors.js';
 
 export const seed: Command = {
@@ -33,6 +33,8 @@ Exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad usage or a bad
       recheck: !!values.recheck,
       stateDir: values['state-dir'],
       maxPeers: parseCount(values['max-peers'], '--max-peers'),
+      tunnel: parseTunnel(values),
+      trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
     });
   },
 };

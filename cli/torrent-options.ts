@@ -1,6 +1,8 @@
 /** Options `download` and `seed` share, parsed the same way for both. */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../src/util/errors.js';
+import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/session.js';
+import { isTrackerUrl } from '../src/metainfo/urls.js';
 
 export const SHARED_OPTIONS = {
   peer: { type: 'string', multiple: true },
@@ -11,6 +13,12 @@ export const SHARED_OPTIONS = {
   recheck: { type: 'boolean' },
   'state-dir': { type: 'string' },
   'max-peers': { type: 'string' },
+  tracker: { type: 'string', multiple: true },
+  'no-trackers': { type: 'boolean' },
+  'announce-ip': { type: 'string' },
+  tunnel: { type: 'string' },
+  'tunnel-id': { type: 'string' },
+  'tunnel-token': { type: 'string' },
 } as const;
 
 export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatable): 1.2.3.4:6881, [2001:db8::1]:6881, host.example:6881
@@ -25,6 +33,19 @@ export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatab
   --state-dir DIR     where resume state lives (default $SIXSWARM_STATE_DIR, else $XDG_STATE_HOME/sixswarm,
                       else ~/.local/state/sixswarm)
   --max-peers N       connected peers per torrent (default 60)
+  --tracker URL       announce to this tracker too (repeatable; http, https or udp; IPv6 literals
+                      in brackets: udp://[2001:db8::1]:6969). Every tracker is announced to once per
+                      address family we can use (BEP 7), each from a socket of that family.
+  --no-trackers       do not announce to any tracker (peers only from --peer)
+${ANNOUNCE_IP_HELP.split('\n').map((l) => `  ${l}`).join('\n')}
+  --tunnel HOST:PORT|auto|off
+                      bring up the built-in IPv6-over-IPv4 tunnel for this session: a routed /64
+                      from that tunnel server (needs root and /dev/net/tun); the engine then binds,
+                      announces and advertises the tunnel's address (prefix::1) and accepts IPv6
+                      peers on it. auto (the default when $SIXSWARM_TUNNEL_SERVER is set): only
+                      when this host has no global IPv6 address of its own. off: never.
+  --tunnel-id ID      Id to present to the tunnel server (default: the MAC of the uplink)
+  --tunnel-token T    token for a tunnel server that requires one
   -h, --help          this help`;
 
 export function parseTorrentArgs<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(argv: string[], extra: T) {
@@ -39,4 +60,39 @@ export function parseCount(text: string | undefined, name: string): number | und
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`${name} must be a positive number, not "${text}"`);
   return Number(text);
+}
+
+export function parseAnnounceIp(text: string | undefined): AnnounceIpPolicy {
+  if (text === undefined) return 'auto';
+  if (text === 'auto' || text === 'always' || text === 'never') return text;
+  throw new UsageError(`--announce-ip must be auto, always or never, not "${text}"`);
+}
+
+/** Extra --tracker URLs, one tier each. */
+export function parseTrackers(list: string[] | undefined): string[][] {
+  return (list ?? []).map((url) => {
+    if (!isTrackerUrl(url)) throw new UsageError(`--tracker "${url}" is not an http://, https:// or udp:// tracker URL`);
+    return [url];
+  });
+}
+
+export interface TunnelChoice {
+  server: string;
+  /** Only when the host has no global IPv6 address. */
+  auto: boolean;
+  id?: string;
+  token?: string;
+}
+
+/** --tunnel HOST:PORT | auto | off, with $SIXSWARM_TUNNEL_SERVER as the configured server. */
+export function parseTunnel(values: { tunnel?: string; 'tunnel-id'?: string; 'tunnel-token'?: string }): TunnelChoice | undefined {
+  const configured = process.env.SIXSWARM_TUNNEL_SERVER || undefined;
+  const mode = values.tunnel ?? (configured ? 'auto' : 'off');
+  if (mode === 'off') return undefined;
+  const extra = { id: values['tunnel-id'], token: values['tunnel-token'] };
+  if (mode === 'auto') {
+    if (!configured) throw new UsageError('--tunnel auto needs a tunnel server: set SIXSWARM_TUNNEL_SERVER=HOST:PORT or give --tunnel HOST:PORT');
+    return { server: configured, auto: true, ...extra };
+  }
+  return { server: mode, auto: false, ...extra };
 }

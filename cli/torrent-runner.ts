@@ -12,6 +12,10 @@ import { resolveTargets } from '../src/net/dial.js';
 import { parseHostPort, type HostPort } from '../src/net/hostport.js';
 import { defaultStateDir } from '../src/storage/resume.js';
 import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
+import type { AnnounceIpPolicy } from '../src/tracker/session.js';
+import { bindTunnel } from '../src/client/tunnel-binding.js';
+import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
+import type { TunnelChoice } from './torrent-options.js';
 import { createReporter, type ProgressSnapshot } from './reporter.js';
 
 export interface RunOptions {
@@ -27,6 +31,26 @@ export interface RunOptions {
   recheck: boolean;
   stateDir?: string;
   maxPeers?: number;
+  /** undefined: no trackers at all (--no-trackers). */
+  trackers?: { announceIp: AnnounceIpPolicy; extraTiers: string[][] };
+  tunnel?: TunnelChoice;
+}
+
+/** Start the session's tunnel unless `auto` finds native IPv6; a tunnel that cannot start is a runtime failure. */
+async function startTunnel(choice: TunnelChoice | undefined, note: (text: string) => void): Promise<TunnelClient | undefined> {
+  if (!choice) return undefined;
+  if (choice.auto && hostHasGlobalIPv6()) {
+    note('tunnel: not needed, this host has a global IPv6 address');
+    return undefined;
+  }
+  let tunnel: TunnelClient;
+  try {
+    tunnel = new TunnelClient({ server: choice.server, id: choice.id, token: choice.token });
+  } catch (e) {
+    throw new UsageError(`--tunnel: ${errorMessage(e)}`);
+  }
+  await tunnel.start();
+  return tunnel;
 }
 
 export function parsePort(text: string | undefined, fallback: number): number {
@@ -65,7 +89,15 @@ export async function runTorrent(o: RunOptions): Promise<number> {
   }
 
   const reporter = createReporter(o.json);
-  const client = new Client({ port: o.port, ipv4: o.ipv4, ipv6: o.ipv6, stateDir: o.stateDir ?? defaultStateDir(), maxPeersPerTorrent: o.maxPeers });
+  const tunnel = await startTunnel(o.tunnel, (t) => reporter.note(t));
+  const client = new Client({
+    port: o.port,
+    ipv4: o.ipv4,
+    ipv6: o.ipv6,
+    stateDir: o.stateDir ?? defaultStateDir(),
+    maxPeersPerTorrent: o.maxPeers,
+    trackers: o.trackers,
+  });
   let finish!: (code: number) => void;
   const finished = new Promise<number>((r) => (finish = r));
   let shuttingDown = false;
@@ -90,6 +122,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
       peers6: s?.peers6 ?? 0,
       seeds: s?.seeds ?? 0,
       candidates: s?.candidates ?? 0,
+      ...(tunnel ? { tunnel: tunnel.status() } : {}),
     };
   };
   const shutdown = async (code: number, why?: string) => {
@@ -99,6 +132,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     if (why) reporter.note(why);
     try {
       await client.close();
+      await tunnel?.stop();
     } catch (e) {
       reporter.event({ event: 'error', message: `while shutting down: ${errorMessage(e)}` });
       code = code || 1;
@@ -112,9 +146,15 @@ export async function runTorrent(o: RunOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  if (tunnel) {
+    bindTunnel(client, tunnel);
+    tunnel.on('status', (st) => reporter.event({ ...st, event: 'tunnel' }));
+    tunnel.on('fatal', (e) => void shutdown(1, `tunnel failed: ${e.message}`));
+  }
   const session = client.addTorrent(meta, dir, { writable: o.mode === 'download' });
   try {
     for (const l of await client.listen()) reporter.event({ event: 'listening', family: l.family, address: l.address, port: l.port });
+    session.on('tracker', (ev) => reporter.event({ ...ev, event: 'tracker', announce: ev.event }));
     let lastCheckReport = 0;
     session.on('checking', (p) => {
       const now = Date.now();

@@ -37,6 +37,9 @@ const DEFAULTS: Required<DecodeLimits> = {
   allowTrailing: false,
 };
 
+/** The decoder recurses once per nesting level: far deeper than this would overflow the stack. */
+const MAX_SAFE_DEPTH = 1000;
+
 const D = 0x64, L = 0x6c, I = 0x69, E = 0x65, COLON = 0x3a, MINUS = 0x2d, ZERO = 0x30, NINE = 0x39;
 
 /** Decode exactly one value. With `allowTrailing`, use decodePrefix to learn where it ended. */
@@ -47,6 +50,7 @@ export function decode(buf: Buffer, limits: DecodeLimits = {}): BValue {
 /** Decode one value off the front of `buf`; returns it and the offset just past it. */
 export function decodePrefix(buf: Buffer, limits: DecodeLimits = {}): { value: BValue; end: number } {
   const lim = { ...DEFAULTS, ...limits };
+  lim.maxDepth = Math.min(lim.maxDepth, MAX_SAFE_DEPTH);
   if (buf.length > lim.maxBytes) throw new BencodeError(`input of ${buf.length} bytes exceeds the ${lim.maxBytes}-byte limit`, 0);
   if (buf.length === 0) throw new BencodeError('empty input', 0);
   let pos = 0;

@@ -3,6 +3,7 @@
  * routes incoming connections to the torrent their handshake names.
  */
 import { randomBytes } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Family } from '../net/address.js';
@@ -12,6 +13,8 @@ import { HashPool } from '../storage/hash-pool.js';
 import { PeerWire } from '../wire/peer-wire.js';
 import { OwnAddresses } from './own-addresses.js';
 import { TorrentSession, type TorrentSessionOptions } from './torrent-session.js';
+import type { AnnounceIpPolicy } from '../tracker/session.js';
+import { canonicalIp } from '../net/address.js';
 
 export const CLIENT_NAME = 'sixswarm 0.1.0';
 const PEER_ID_PREFIX = '-SX0010-';
@@ -24,6 +27,8 @@ export interface ClientOptions {
   /** Bind outgoing connections of a family to this local address (the tunnel's address). */
   localAddress?: Partial<Record<Family, string>>;
   maxPeersPerTorrent?: number;
+  /** Tracker announces: policy for ipv4=/ipv6=, extra tracker tiers; undefined turns trackers off. */
+  trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
 }
 
 export class Client extends EventEmitter {
@@ -33,9 +38,12 @@ export class Client extends EventEmitter {
   private readonly listener = new DualStackListener((s) => this.onIncoming(s));
   private readonly torrents = new Map<string, TorrentSession>();
   private readonly handshaking = new Set<PeerWire>();
+  /** Local address per family for outgoing connections; shared by reference with every swarm. */
+  readonly localAddress: Partial<Record<Family, string>>;
 
   constructor(readonly opts: ClientOptions) {
     super();
+    this.localAddress = { ...opts.localAddress };
   }
 
   get port(): number {
@@ -58,12 +66,28 @@ export class Client extends EventEmitter {
         port: () => this.port,
         ownAddresses: () => this.ownAddresses.get(),
         families: { 4: this.opts.ipv4, 6: this.opts.ipv6 },
-        localAddress: this.opts.localAddress,
+        localAddress: this.localAddress,
         maxPeers: this.opts.maxPeersPerTorrent,
       },
+      trackers: this.opts.trackers && { ...this.opts.trackers, isSelf: (host, port) => this.isSelf(host, port) },
     });
     this.torrents.set(meta.infoHashHex, t);
     return t;
+  }
+
+  /** Our addresses changed (a tunnel came up): tell the trackers soon instead of at the next interval. */
+  announceSoon(): void {
+    for (const t of this.torrents.values()) t.trackers?.requestMorePeers();
+  }
+
+  /** Whether an address is one of our own listeners (trackers hand us back to ourselves). */
+  isSelf(host: string, port: number): boolean {
+    if (port !== this.port) return false;
+    const h = canonicalIp(host);
+    if (!h) return false;
+    const own = this.ownAddresses.get();
+    if (h === own[4] || h === own[6]) return true;
+    return Object.values(networkInterfaces()).some((list) => list?.some((a) => canonicalIp(a.address) === h));
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import type { Metainfo } from '../metainfo/types.js';
 import type { HashPool } from '../storage/hash-pool.js';
 import { TorrentStorage, type CheckProgress, type CheckResult } from '../storage/torrent-storage.js';
 import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
+import { TrackerSession, type AnnounceEvent, type AnnounceIpPolicy } from '../tracker/session.js';
 
 export interface TorrentSessionOptions {
   writable: boolean;
@@ -14,11 +15,14 @@ export interface TorrentSessionOptions {
   hashPool: HashPool;
   swarm: SwarmOptions;
   resumeSaveIntervalMs?: number;
+  /** Announce to the torrent's trackers (off for tests that give peers directly, or `--no-trackers`). */
+  trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][]; isSelf(host: string, port: number): boolean };
 }
 
-export class TorrentSession extends EventEmitter<{ event: [SwarmEvent]; checking: [CheckProgress] }> {
+export class TorrentSession extends EventEmitter<{ event: [SwarmEvent]; checking: [CheckProgress]; tracker: [AnnounceEvent] }> {
   readonly storage: TorrentStorage;
   swarm?: Swarm;
+  trackers?: TrackerSession;
   private saveTimer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
 
@@ -38,14 +42,44 @@ export class TorrentSession extends EventEmitter<{ event: [SwarmEvent]; checking
     this.swarm = swarm;
     swarm.on('event', (e) => {
       this.emit('event', e);
-      if (e.event === 'complete') void this.saveResume();
+      if (e.event !== 'complete') return;
+      void this.saveResume();
+      this.trackers?.completed();
     });
     swarm.start();
+    this.startTrackers(swarm);
     // Saved for seeds too: the next start then trusts the check instead of hashing everything again.
     await this.saveResume();
     this.saveTimer = setInterval(() => void this.saveResume(), this.opts.resumeSaveIntervalMs ?? 30_000);
     this.saveTimer.unref();
     return result;
+  }
+
+  private startTrackers(swarm: Swarm): void {
+    const t = this.opts.trackers;
+    const tiers = [...this.meta.announce, ...(t?.extraTiers ?? [])];
+    if (!t || tiers.length === 0) return;
+    const port = this.opts.swarm.port();
+    if (port === 0) return;
+    const trackers = new TrackerSession({
+      infoHash: this.meta.infoHash,
+      peerId: this.opts.swarm.peerId,
+      port,
+      tiers,
+      families: this.opts.swarm.families,
+      getStats: () => {
+        const s = swarm.stats();
+        return { uploaded: s.uploaded, downloaded: s.downloaded, left: swarm.left() };
+      },
+      ownAddresses: () => this.opts.swarm.ownAddresses(),
+      isSelf: (p) => t.isSelf(p.host, p.port),
+      announceIp: t.announceIp,
+    });
+    trackers.on('announce', (ev) => this.emit('tracker', ev));
+    trackers.on('peers', (peers) => swarm.addPeers(peers, 'tracker'));
+    this.trackers = trackers;
+    // A torrent that is already complete announces as a seed from the start (left=0).
+    trackers.start();
   }
 
   async saveResume(): Promise<void> {
@@ -60,7 +94,7 @@ export class TorrentSession extends EventEmitter<{ event: [SwarmEvent]; checking
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       clearInterval(this.saveTimer);
-      await this.swarm?.stop();
+      await Promise.all([this.trackers?.stop(), this.swarm?.stop()]);
       await this.saveResume();
       await this.storage.close();
     })();

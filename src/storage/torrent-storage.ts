@@ -9,6 +9,7 @@ import { FileStore } from './file-store.js';
 import type { HashPool, RangeFile } from './hash-pool.js';
 import { PieceLayout } from './layout.js';
 import { PieceCache } from './piece-cache.js';
+import { PieceBuffers } from './piece-buffers.js';
 import { loadResume, resumePath, saveResume, type FileStat } from './resume.js';
 
 export interface CheckProgress {
@@ -32,6 +33,8 @@ export class TorrentStorage {
   private writes = new Set<Promise<void>>();
   private readonly cache: PieceCache;
   private saving: Promise<void> = Promise.resolve();
+  /** Buffers for pieces being downloaded; returned here once the piece is written or rejected. */
+  readonly buffers: PieceBuffers;
 
   constructor(
     readonly meta: Metainfo,
@@ -43,6 +46,7 @@ export class TorrentStorage {
     this.have = new Bitfield(meta.pieceCount);
     this.store = new FileStore(root, this.layout, { writable: opts.writable });
     this.resumeFile = resumePath(opts.stateDir, meta.infoHashHex, root);
+    this.buffers = new PieceBuffers(meta.pieceLength);
     this.cache = new PieceCache((i) => this.store.read(i, 0, this.layout.pieceSize(i)));
   }
 
@@ -104,16 +108,20 @@ export class TorrentStorage {
    */
   async verifyAndWrite(index: number, data: Buffer): Promise<boolean> {
     const { digest, data: back } = await this.pool.hash(data);
-    if (!digest.equals(this.expected(index))) return false;
-    const w = this.store.writePiece(index, back);
-    this.writes.add(w);
     try {
-      await w;
+      if (!digest.equals(this.expected(index))) return false;
+      const w = this.store.writePiece(index, back);
+      this.writes.add(w);
+      try {
+        await w;
+      } finally {
+        this.writes.delete(w);
+      }
+      this.have.set(index);
+      return true;
     } finally {
-      this.writes.delete(w);
+      this.buffers.give(back);
     }
-    this.have.set(index);
-    return true;
   }
 
   /** A block of a verified piece, for uploading. */

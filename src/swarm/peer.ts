@@ -58,9 +58,9 @@ export class Peer {
 
   /** How many requests to keep in flight: enough for about half a second of its current rate. */
   pipelineDepth(): number {
-    const limit = Math.min(this.ext?.reqq ?? 250, 1000);
+    const limit = Math.min(this.ext?.reqq ?? 250, 2000);
     const byRate = Math.ceil((this.down.rate() * 0.5) / BLOCK_SIZE) + 16;
-    return Math.max(16, Math.min(limit, byRate, 1000));
+    return Math.max(16, Math.min(limit, byRate));
   }
 
   client(): string {

@@ -13,7 +13,7 @@ export interface PeerPieces {
 
 export class PieceInProgress {
   readonly blockCount: number;
-  /** Allocated on first block; owns its ArrayBuffer so it can travel to a hash worker. */
+  /** Allocated on first block; must own its ArrayBuffer so it can travel to a hash worker. */
   buffer: Buffer | undefined;
   readonly received: Uint8Array;
   /** Outstanding requests per block (more than one only in endgame). */
@@ -53,6 +53,8 @@ export class PiecePicker {
     readonly pieceCount: number,
     private readonly pieceSize: (i: number) => number,
     private readonly have: Bitfield,
+    /** Where piece buffers come from (a free list that storage refills). */
+    private readonly allocate: (size: number) => Buffer = (n) => Buffer.allocUnsafeSlow(n),
     /** Memory bound for partly downloaded pieces; at least one piece is always allowed. */
     private readonly maxInProgressBytes = 256 * 1024 * 1024,
   ) {
@@ -135,7 +137,7 @@ export class PiecePicker {
     const b = begin / BLOCK_SIZE;
     if (!Number.isInteger(b) || b >= p.blockCount || data.length !== p.block(b).length) return 'unwanted';
     if (p.received[b]) return 'duplicate';
-    if (!p.buffer) p.buffer = Buffer.allocUnsafeSlow(p.size);
+    if (!p.buffer) p.buffer = this.allocate(p.size);
     data.copy(p.buffer, begin);
     p.received[b] = 1;
     p.receivedCount++;

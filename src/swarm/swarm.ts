@@ -68,7 +68,7 @@ export interface SwarmStats {
   banned: number;
 }
 
-const OUR_REQQ = 500;
+const OUR_REQQ = 2000;
 const MAX_UNSOLICITED = 64;
 
 export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
@@ -112,7 +112,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     };
     this.pieceCount = meta.pieceCount;
     this.bans = new BanList(this.opts.banThreshold);
-    this.picker = new PiecePicker(meta.pieceCount, (i) => storage.layout.pieceSize(i), storage.have);
+    this.picker = new PiecePicker(meta.pieceCount, (i) => storage.layout.pieceSize(i), storage.have, (n) => storage.buffers.take(n));
   }
 
   get complete(): boolean {
@@ -512,18 +512,16 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
 
   private fillRequests(peer: Peer): void {
     if (peer.peerChoking || !peer.amInterested || peer.wire.closed) return;
-    const want = peer.pipelineDepth() - peer.requests.size;
-    if (want <= 0) return;
+    const depth = peer.pipelineDepth();
+    const want = depth - peer.requests.size;
+    // Top up in batches: one write per batch instead of one per block.
+    if (want <= 0 || (peer.requests.size > 0 && want < Math.min(16, depth / 4))) return;
     const picks = this.picker.pick(peer.bits, want, (r) => peer.requests.has(blockKey(r)));
     if (picks.length === 0) return;
     const now = Date.now();
     if (peer.requests.size === 0) peer.lastPieceAt = now; // the timeout counts from the first request
-    peer.wire.socket.cork();
-    for (const r of picks) {
-      peer.requests.set(blockKey(r), { ...r, at: now });
-      peer.wire.send.request(r);
-    }
-    peer.wire.socket.uncork();
+    for (const r of picks) peer.requests.set(blockKey(r), { ...r, at: now });
+    peer.wire.send.requests(picks);
   }
 
   /** Give back every outstanding request of a peer (choked, snubbed); optionally tell it. */

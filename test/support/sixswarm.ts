@@ -40,7 +40,14 @@ export class SixswarmProcess {
       });
     });
     proc.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((r) => proc.on('exit', (code) => r(code)));
+    this.exited = new Promise((r) => {
+      proc.on('exit', (code) => r(code));
+      // A program that cannot be started (not installed) reports here, not through 'exit'.
+      proc.on('error', (e) => {
+        this.stderr += `cannot run ${label}: ${e.message}\n`;
+        r(null);
+      });
+    });
   }
 
   /** Resolve with the first event (past or future) matching `pred`; reject after `timeoutMs` or on exit. */
@@ -79,8 +86,16 @@ const running = new Set<SixswarmProcess>();
 
 export function sixswarm(args: string[], opts: { env?: NodeJS.ProcessEnv; label?: string; cwd?: string; wrap?: string[] } = {}): SixswarmProcess {
   const cmd = opts.wrap ? [...opts.wrap, process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
-  const proc = spawn(cmd[0]!, cmd.slice(1), { env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  const p = new SixswarmProcess(proc, opts.label ?? args[0] ?? 'sixswarm');
+  return spawnTracked(cmd[0]!, cmd.slice(1), { env: opts.env, cwd: opts.cwd, label: opts.label ?? args[0] ?? 'sixswarm' });
+}
+
+/**
+ * Any program run the way the CLI is (third-party peers too): JSON lines on stdout become events,
+ * every line is kept, and `stopAll` kills it.
+ */
+export function spawnTracked(command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; label: string }): SixswarmProcess {
+  const proc = spawn(command, args, { env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = new SixswarmProcess(proc, opts.label);
   running.add(p);
   void p.exited.then(() => running.delete(p));
   return p;

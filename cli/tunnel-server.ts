@@ -1,0 +1,221 @@
+/** `sixswarm tunnel-server`: hand out /64s to tunnel clients and route IPv6 to them. */
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseHostPort, type HostPort } from '../src/net/hostport.js';
+import { AssignmentStore } from '../src/tunnel/assignments.js';
+import { PrefixRange } from '../src/tunnel/prefix.js';
+import {
+  DEFAULT_MAX_CLIENTS,
+  DEFAULT_SERVER_IFNAME,
+  DEFAULT_TUNNEL_PORT,
+  TunnelServer,
+  type ServerEvent,
+} from '../src/tunnel/server.js';
+import { TokenPolicy } from '../src/tunnel/tokens.js';
+import { DEFAULT_MTU, MTU_MAX, MTU_MIN } from '../src/tunnel/tun.js';
+import { UsageError, errorMessage } from '../src/util/errors.js';
+import { readIni } from '../src/util/ini.js';
+import { parseSize } from '../src/util/size.js';
+import type { Command } from './command.js';
+
+const help = `Usage: sixswarm tunnel-server [--listen ADDR:PORT] [--prefix-range P/LEN] [--assignments FILE]
+                              [--config config.ini] [--tokens FILE] [--token T] [--max-clients N]
+                              [--client-rate BYTES/s] [--client-pps N] [--mtu N] [--ifname NAME] [--json]
+
+Run the tunnel server of the stateful IPv6-over-IPv4 tunnel. Clients (\`sixswarm tunnel up\` or
+the original client) connect over TCP, send their Id, and get a /64 of the prefix range, the
+first free one, and the same one whenever they come back. IPv6 packets for that /64 are
+routed to the client over its TCP connection, and the client's packets into the network.
+
+One TUN device serves the whole range (the kernel routes the range to it; the server picks the
+client by destination). Packets from a client whose source is outside its own /64 are dropped.
+IPv6 forwarding must be on for clients to reach beyond this host
+(sysctl -w net.ipv6.conf.all.forwarding=1). Needs root (or CAP_NET_ADMIN), /dev/net/tun,
+iproute2 and the native addon (npm run build:native).
+
+Options:
+  --listen ADDR:PORT     TCP address to listen on (default 0.0.0.0:${DEFAULT_TUNNEL_PORT}; [::]:PORT for both families)
+  --prefix-range P/LEN   the pool of /64s to hand out, e.g. 2001:db8:100::/56 (required here or in --config)
+  --assignments FILE     remembers Id -> prefix across restarts (JSON, the original's format,
+                         replaced atomically); without it assignments last until the server stops
+  --config FILE          read these from the [server] section of a config.ini (the original's):
+                         localhost, listenport, prefixrange, assignments; options given here win
+  --tokens FILE          require a token: lines of "ID TOKEN", or "* TOKEN" for a shared one
+  --token T              require this shared token (with or without --tokens)
+  --max-clients N        live sessions at most (default ${DEFAULT_MAX_CLIENTS})
+  --client-rate BYTES/s  per client and direction, e.g. 1M (default unlimited); excess is dropped
+  --client-pps N         packets per second per client and direction (default unlimited)
+  --mtu N                MTU of the device, ${MTU_MIN}-${MTU_MAX} (default ${DEFAULT_MTU})
+  --ifname NAME          name of the TUN device (default ${DEFAULT_SERVER_IFNAME})
+  --json                 one JSON object per line: listening, session-up, session-replaced,
+                         session-down (with byte, packet and drop counts), refused, warning
+
+A second connection with the Id of a live session replaces the old session: the usual cause is
+the same client reconnecting after a NAT timeout while its old connection still looks alive.
+A refused client gets {"Error": "..."} and is disconnected.
+Stops on SIGINT or SIGTERM, removing the device and its route.
+
+Examples:
+  sudo sixswarm tunnel-server --prefix-range 2001:db8:100::/56 --assignments /var/lib/sixswarm/assignments.json
+  sudo sixswarm tunnel-server --config config.ini --tokens tokens.txt --client-rate 2M --json
+`;
+
+interface ServerSettings {
+  listen: HostPort;
+  range: PrefixRange;
+  assignments?: string;
+}
+
+/** Merges --config's [server] section under the command-line options. */
+async function settings(values: { listen?: string; 'prefix-range'?: string; assignments?: string; config?: string }): Promise<ServerSettings> {
+  let host = '0.0.0.0';
+  let port = DEFAULT_TUNNEL_PORT;
+  let rangeText: string | undefined;
+  let assignments: string | undefined;
+  if (values.config) {
+    const server = (await readIni(values.config)).get('server');
+    if (!server) throw new UsageError(`${values.config} has no [server] section`);
+    const base = dirname(resolve(values.config));
+    host = server.get('localhost') || host;
+    const p = server.get('listenport');
+    if (p !== undefined) {
+      if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new UsageError(`${values.config}: listenport must be 1-65535`);
+      port = Number(p);
+    }
+    rangeText = server.get('prefixrange') || undefined;
+    const a = server.get('assignments');
+    if (a) assignments = resolve(base, a);
+  }
+  let listen: HostPort;
+  try {
+    listen = parseHostPort(values.listen ?? (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`), '--listen address');
+  } catch (e) {
+    throw new UsageError(errorMessage(e));
+  }
+  rangeText = values['prefix-range'] ?? rangeText;
+  if (!rangeText) throw new UsageError('--prefix-range P/LEN is required (or prefixrange in the [server] section of --config)');
+  let range: PrefixRange;
+  try {
+    range = new PrefixRange(rangeText);
+  } catch (e) {
+    throw new UsageError(`bad prefix range: ${errorMessage(e)}`);
+  }
+  assignments = values.assignments ?? assignments;
+  return { listen, range, ...(assignments ? { assignments } : {}) };
+}
+
+function positiveInt(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw new UsageError(`${name} must be a positive whole number, got "${text}"`);
+  return Number(text);
+}
+
+function describe(e: ServerEvent): string {
+  switch (e.event) {
+    case 'listening':
+      return `listening on ${e.listen}: handing out /64s of ${e.range} via ${e.ifname} (MTU ${e.mtu}, max ${e.maxClients} clients${e.tokens ? ', tokens required' : ''})`;
+    case 'warning':
+      return `warning: ${e.message}`;
+    case 'session-up':
+      return `${e.id} (${e.remote}) up: ${e.prefix}`;
+    case 'session-replaced':
+      return `${e.id} reconnected from ${e.remote}: replacing its session from ${e.oldRemote}`;
+    case 'session-down':
+      return `${e.id} (${e.remote}) down after ${e.seconds} s: ${e.reason} [in ${e.packetsIn} pkts/${e.bytesIn} B, out ${e.packetsOut} pkts/${e.bytesOut} B, dropped: ${e.droppedSpoofed} spoofed, ${e.droppedRate} over rate, ${e.droppedQueue} queue full, ${e.droppedInvalid} invalid]`;
+    case 'refused':
+      return `refused ${e.id ?? 'a client'} (${e.remote}): ${e.reason}`;
+    case 'stopped':
+      return 'stopped';
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        listen: { type: 'string' },
+        'prefix-range': { type: 'string' },
+        assignments: { type: 'string' },
+        config: { type: 'string' },
+        tokens: { type: 'string' },
+        token: { type: 'string' },
+        'max-clients': { type: 'string' },
+        'client-rate': { type: 'string' },
+        'client-pps': { type: 'string' },
+        mtu: { type: 'string' },
+        ifname: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError(errorMessage(e));
+  }
+  const conf = await settings(values);
+  const maxClients = positiveInt(values['max-clients'], '--max-clients');
+  const clientPps = positiveInt(values['client-pps'], '--client-pps');
+  const mtu = positiveInt(values.mtu, '--mtu');
+  let clientRate: number | undefined;
+  if (values['client-rate'] !== undefined) {
+    clientRate = parseSize(values['client-rate'].replace(/\/s$/i, ''));
+    if (!clientRate) throw new UsageError(`--client-rate must be bytes per second like 262144, 256K or 2M, got "${values['client-rate']}"`);
+  }
+  let tokens: TokenPolicy | undefined;
+  if (values.tokens) tokens = await TokenPolicy.fromFile(values.tokens);
+  if (values.token !== undefined) {
+    if (!values.token) throw new UsageError('--token must not be empty');
+    tokens ??= new TokenPolicy();
+    tokens.addShared(values.token);
+  }
+  const store = await AssignmentStore.load(conf.range, conf.assignments);
+
+  let server: TunnelServer;
+  try {
+    server = new TunnelServer({
+      listen: conf.listen,
+      store,
+      ...(tokens ? { tokens } : {}),
+      ...(maxClients !== undefined ? { maxClients } : {}),
+      ...(clientRate !== undefined ? { clientRate } : {}),
+      ...(clientPps !== undefined ? { clientPps } : {}),
+      ...(mtu !== undefined ? { mtu } : {}),
+      ...(values.ifname !== undefined ? { ifname: values.ifname } : {}),
+    });
+  } catch (e) {
+    throw new UsageError(errorMessage(e));
+  }
+  const json = values.json ?? false;
+  server.on('log', (e) => process.stdout.write(`${json ? JSON.stringify(e) : describe(e)}\n`));
+  if (!conf.assignments) {
+    server.emit('log', { event: 'warning', message: 'no --assignments file: clients get a different prefix after a server restart' });
+  }
+  for (const id of store.foreignIds) {
+    server.emit('log', { event: 'warning', message: `assignment of "${id}" lies outside ${conf.range.prefix.text}; it gets a new prefix when it returns` });
+  }
+
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await server.start();
+    await stopped;
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await server.stop();
+  }
+}
+
+export const tunnelServer: Command = {
+  name: 'tunnel-server',
+  summary: 'run the tunnel server: hand out IPv6 /64s to tunnel clients over IPv4 TCP',
+  help,
+  run,
+};

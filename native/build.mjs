@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * Builds the TUN addon (native/build/Release/sixswarm_tun.node) with node-gyp, offline.
+ *
+ * Run by `npm install` (and `npm run build:native`). It never fails the install: without a
+ * compiler or Node's headers everything in sixswarm still works except `sixswarm tunnel` and
+ * `tunnel-server`, which then say exactly what is missing.
+ *
+ * Node's headers: node-gyp would otherwise download them. When npm has no `nodedir` configured
+ * and the distribution's headers are installed (/usr/include/node), they are used; Node-API is
+ * ABI-stable, so headers of another Node version work as well.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const nativeDir = dirname(fileURLToPath(import.meta.url));
+const note = (msg) => process.stderr.write(`sixswarm: ${msg}\n`);
+const giveUp = (why) => {
+  note(`the native TUN addon was not built (${why}).`);
+  note('everything works except `sixswarm tunnel` and `sixswarm tunnel-server`;');
+  note('to enable them install a C compiler, make, python3 and Node\'s headers (Debian: build-essential python3 libnode-dev), then run `npm run build:native`.');
+  process.exit(0);
+};
+
+if (process.platform !== 'linux') giveUp(`the TUN device is Linux-only, this is ${process.platform}`);
+
+/** npm passes its bundled node-gyp in npm_config_node_gyp; outside npm, look beside node. */
+function findNodeGyp() {
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    '/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js',
+    '/usr/share/nodejs/node-gyp/bin/node-gyp.js',
+  ];
+  return candidates.find((p) => p && existsSync(p));
+}
+
+const nodeGyp = findNodeGyp();
+if (!nodeGyp) giveUp('node-gyp was not found');
+
+const args = [nodeGyp, 'rebuild', '-C', nativeDir];
+if (!process.env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
+
+const run = spawnSync(process.execPath, args, { stdio: 'inherit' });
+if (run.error) giveUp(`node-gyp could not run: ${run.error.message}`);
+if (run.status !== 0) giveUp(`node-gyp exited with ${run.status ?? run.signal}`);

@@ -1,0 +1,16 @@
+/**
+ * The seam between the tunnel and the engine: when the tunnel is up, its address becomes one of
+ * ours (advertised in BEP 10 and ipv6=, used for outgoing IPv6), and the trackers hear from us
+ * over IPv6 soon. The engine never looks at the tunnel itself.
+ */
+import type { TunnelClient } from '../tunnel/client.js';
+import type { Client } from './client.js';
+
+export function bindTunnel(client: Client, tunnel: TunnelClient): void {
+  tunnel.on('up', ({ address }) => {
+    client.ownAddresses.set(6, address);
+    // With source routing (the host has other IPv6 routes) only connections from this address use the tunnel.
+    if (tunnel.status().routing === 'source') client.localAddress[6] = address;
+    client.announceSoon();
+  });
+}

@@ -1,0 +1,48 @@
+/** One announce to one tracker over one address family, HTTP(S) or UDP, normalised to AnnounceReply. */
+import type { Family } from '../net/address.js';
+import { httpAnnounce } from './http-announce.js';
+import { resolveFor } from './resolve.js';
+import type { AnnounceParams, AnnounceReply } from './types.js';
+import type { UdpTrackerClient } from './udp-client.js';
+import type { TrackerUrl } from './url.js';
+
+export interface AnnounceContext {
+  family: Family;
+  timeoutMs: number;
+  udp: () => UdpTrackerClient;
+  signal?: AbortSignal;
+  ca?: string | Buffer;
+}
+
+export async function announceOnce(t: TrackerUrl, p: AnnounceParams, ctx: AnnounceContext): Promise<AnnounceReply> {
+  const address = await resolveFor(t, ctx.family, ctx.timeoutMs, ctx.signal);
+  if (t.protocol !== 'udp') {
+    return httpAnnounce(t, p, { address, family: ctx.family, timeoutMs: ctx.timeoutMs, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.ca ? { ca: ctx.ca } : {}) });
+  }
+  const r = await ctx.udp().announce(
+    address,
+    t.port,
+    {
+      infoHash: p.infoHash,
+      peerId: p.peerId,
+      downloaded: p.downloaded,
+      left: p.left,
+      uploaded: p.uploaded,
+      ...(p.event ? { event: p.event } : {}),
+      ip: 0,
+      key: p.key,
+      numwant: p.numwant,
+      port: p.port,
+    },
+    ctx.signal,
+  );
+  return {
+    interval: r.interval,
+    warnings: r.trailingBytes ? [`ignored ${r.trailingBytes} trailing bytes after the last whole peer entry`] : [],
+    complete: r.seeders,
+    incomplete: r.leechers,
+    peers4: ctx.family === 4 ? r.peers : [],
+    peers6: ctx.family === 6 ? r.peers : [],
+    dropped: r.dropped,
+  };
+}

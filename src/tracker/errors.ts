@@ -1,0 +1,27 @@
+/** Tracker failures, classified so the scheduler can tell "unreachable over this family" apart. */
+
+export class TrackerError extends Error {
+  /**
+   * The tracker could not be reached over the family tried (no address of that family, connection
+   * refused, no route, no UDP reply at all): BEP 7 `ipv4=`/`ipv6=` may then be sent over the other family.
+   */
+  readonly unreachable: boolean;
+  constructor(message: string, opts: { unreachable?: boolean } = {}) {
+    super(message);
+    this.name = 'TrackerError';
+    this.unreachable = opts.unreachable ?? false;
+  }
+}
+
+const UNREACHABLE_CODES = new Set([
+  'ENOTFOUND', 'EAI_AGAIN', 'EAI_NODATA', 'EAI_NONAME', 'EAI_ADDRFAMILY',
+  'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'ENETDOWN', 'EHOSTDOWN',
+]);
+
+/** Turn a socket or DNS error into a TrackerError with a readable message. */
+export function toTrackerError(e: unknown, what: string): TrackerError {
+  if (e instanceof TrackerError) return e;
+  const code = (e as { code?: unknown }).code;
+  const msg = e instanceof Error ? e.message : String(e);
+  return new TrackerError(`${what}: ${msg}`, { unreachable: typeof code === 'string' && UNREACHABLE_CODES.has(code) });
+}

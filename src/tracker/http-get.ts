@@ -1,0 +1,79 @@
+/**
+ * One bounded HTTP(S) GET pinned to an address of one family: the TCP connection goes to
+ * `address` while the Host header (and TLS server name) stay the tracker's hostname.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
+import type { Family } from '../net/address.js';
+import { TrackerError, toTrackerError } from './errors.js';
+import type { TrackerUrl } from './url.js';
+
+export interface HttpGetOptions {
+  address: string;
+  family: Family;
+  timeoutMs: number;
+  maxBody: number;
+  signal?: AbortSignal;
+  /** Extra trusted CA certificates (PEM) for HTTPS trackers with a private CA. */
+  ca?: string | Buffer;
+}
+
+export interface HttpGetResult {
+  status: number;
+  body: Buffer;
+}
+
+export function httpGet(t: TrackerUrl, path: string, o: HttpGetOptions): Promise<HttpGetResult> {
+  return new Promise((resolve, reject) => {
+    const pinned: LookupFunction = (_host, opts, cb) => {
+      if ((opts as { all?: boolean }).all) (cb as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: o.address, family: o.family }]);
+      else cb(null, o.address, o.family);
+    };
+    const mod = t.protocol === 'https' ? https : http;
+    let settled = false;
+    const finish = (err: TrackerError | undefined, res?: HttpGetResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        req.destroy();
+        reject(err);
+      } else resolve(res!);
+    };
+    const req = mod.request({
+      host: t.host,
+      port: t.port,
+      path,
+      method: 'GET',
+      family: o.family,
+      lookup: pinned,
+      agent: false,
+      headers: { 'user-agent': 'sixswarm', accept: '*/*', connection: 'close' },
+      ...(t.protocol === 'https' && o.ca ? { ca: o.ca } : {}),
+    });
+    const timer = setTimeout(() => finish(new TrackerError(`no complete reply within ${Math.round(o.timeoutMs / 100) / 10} s`)), o.timeoutMs);
+    const onAbort = () => finish(new TrackerError('cancelled'));
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (e) => finish(toTrackerError(e, `HTTP request to ${o.address} failed`)));
+    req.on('response', (res) => {
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > o.maxBody) {
+        finish(new TrackerError(`reply of ${declared} bytes exceeds the ${o.maxBody}-byte limit`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > o.maxBody) finish(new TrackerError(`reply exceeds the ${o.maxBody}-byte limit; connection dropped`));
+        else chunks.push(c);
+      });
+      res.on('aborted', () => finish(new TrackerError('reply cut short (connection closed before the declared length)')));
+      res.on('error', (e) => finish(toTrackerError(e, 'reply cut short')));
+      res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    });
+    req.end();
+  });
+}

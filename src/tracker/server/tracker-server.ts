@@ -1,0 +1,174 @@
+/**
+ * The built-in tracker: HTTP and UDP (BEP 15) on every bind address, both families, one shared
+ * store. With port 0 every socket gets the same (first free) port, so one URL per family works.
+ */
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { canonicalIp, familyOf, type Family } from '../../net/address.js';
+import { httpHandler } from './http-handler.js';
+import type { StoreLimits } from './swarm-store.js';
+import { TrackerCore, type ServerAnnounceEvent } from './tracker-core.js';
+import { UdpTrackerHandler } from './udp-handler.js';
+
+export type { ServerAnnounceEvent } from './tracker-core.js';
+
+export interface TrackerServerOptions {
+  /** 0 (default) picks a free port, the same for every socket. */
+  port?: number;
+  /** Neither given: both. */
+  http?: boolean;
+  udp?: boolean;
+  /** IP literals; default 0.0.0.0 and :: (IPv6 sockets are always ipv6Only). */
+  bind?: string[];
+  honorIpParams?: boolean;
+  /** Seconds; default 1800. Peers expire after twice this. */
+  intervalSec?: number;
+  limits?: Partial<Omit<StoreLimits, 'peerTtlMs'>>;
+}
+
+export interface BoundSocket {
+  type: 'listening';
+  transport: 'http' | 'udp';
+  address: string;
+  family: Family;
+  port: number;
+}
+
+export interface BadRequestEvent {
+  type: 'bad-request';
+  transport: 'http' | 'udp';
+  source: string;
+  reason: string;
+}
+
+export interface TrackerServerEvents {
+  announce: [ev: ServerAnnounceEvent];
+  'bad-request': [ev: BadRequestEvent];
+}
+
+type Closer = () => Promise<void>;
+
+const PORT_ATTEMPTS = 10;
+
+export class TrackerServer extends EventEmitter<TrackerServerEvents> {
+  readonly bound: BoundSocket[] = [];
+  readonly core: TrackerCore;
+  private readonly closers: Closer[] = [];
+  private readonly udp: UdpTrackerHandler;
+  private readonly handle: ReturnType<typeof httpHandler>;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly binds: { address: string; family: Family }[];
+
+  constructor(private readonly opts: TrackerServerOptions = {}) {
+    super();
+    const intervalSec = opts.intervalSec ?? 1800;
+    if (!Number.isInteger(intervalSec) || intervalSec < 1 || intervalSec > 86_400) throw new RangeError('interval must be 1-86400 seconds');
+    this.binds = (opts.bind ?? ['0.0.0.0', '::']).map((raw) => {
+      const text = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
+      const family = familyOf(text);
+      if (!family) throw new RangeError(`--bind needs an IP address, got "${raw}"`);
+      return { address: canonicalIp(text)!, family };
+    });
+    const onBad = (transport: 'http' | 'udp', source: string, reason: string) =>
+      this.emit('bad-request', { type: 'bad-request', transport, source, reason });
+    this.core = new TrackerCore({ intervalSec, honorIpParams: opts.honorIpParams ?? false, ...(opts.limits ? { limits: opts.limits } : {}) }, (ev) =>
+      this.emit('announce', ev),
+    );
+    this.udp = new UdpTrackerHandler(this.core, onBad);
+    this.handle = httpHandler(this.core, onBad);
+  }
+
+  /** Bind every socket; resolves to what was bound. Rejects (with nothing left open) when a bind fails. */
+  async listen(): Promise<BoundSocket[]> {
+    const wantHttp = this.opts.http ?? !this.opts.udp;
+    const wantUdp = this.opts.udp ?? !this.opts.http;
+    const requested = this.opts.port ?? 0;
+    for (let attempt = 1; ; attempt++) {
+      let port = requested;
+      try {
+        for (const b of this.binds) {
+          if (wantHttp) port = await this.listenHttp(b.address, b.family, port);
+          if (wantUdp) port = await this.listenUdp(b.address, b.family, port);
+        }
+        break;
+      } catch (e) {
+        await this.closeSockets();
+        // Port 0: the port the first socket got may be taken on another address or protocol; pick again.
+        if (requested !== 0 || (e as { code?: string }).code !== 'EADDRINUSE' || attempt >= PORT_ATTEMPTS) throw e;
+      }
+    }
+    const sweepMs = Math.min(60_000, this.core.intervalSec * 1000);
+    this.sweepTimer = setInterval(() => this.core.sweep(), sweepMs);
+    this.sweepTimer.unref();
+    return this.bound;
+  }
+
+  /** The port all sockets share. */
+  get port(): number {
+    return this.bound[0]?.port ?? 0;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    await this.closeSockets();
+  }
+
+  private async closeSockets(): Promise<void> {
+    const closers = this.closers.splice(0);
+    this.bound.length = 0;
+    await Promise.all(closers.map((c) => c()));
+  }
+
+  private listenHttp(address: string, family: Family, port: number): Promise<number> {
+    const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 10_000, maxHeaderSize: 8192 }, this.handle);
+    server.keepAliveTimeout = 5000;
+    server.maxConnections = 2000;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: address, port, ipv6Only: family === 6 }, () => {
+        server.off('error', reject);
+        server.on('error', () => undefined);
+        this.closers.push(
+          () =>
+            new Promise<void>((done) => {
+              server.close(() => done());
+              server.closeAllConnections();
+            }),
+        );
+        const bound = (server.address() as AddressInfo).port;
+        this.bound.push({ type: 'listening', transport: 'http', address, family, port: bound });
+        resolve(bound);
+      });
+    });
+  }
+
+  private listenUdp(address: string, family: Family, port: number): Promise<number> {
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    return new Promise((resolve, reject) => {
+      const onErr = (e: Error) => {
+        socket.close();
+        reject(e);
+      };
+      socket.once('error', onErr);
+      socket.bind({ address, port, exclusive: true }, () => {
+        socket.off('error', onErr);
+        // A send error (e.g. ICMP from a vanished client) concerns one packet only.
+        socket.on('error', () => undefined);
+        socket.on('message', (msg, rinfo) => {
+          try {
+            this.udp.onMessage(socket, family, msg, rinfo);
+          } catch (e) {
+            // A bug must cost this one datagram, not the whole tracker.
+            this.emit('bad-request', { type: 'bad-request', transport: 'udp', source: rinfo.address, reason: `internal error: ${(e as Error).message}` });
+          }
+        });
+        this.closers.push(() => new Promise<void>((done) => socket.close(() => done())));
+        const bound = socket.address().port;
+        this.bound.push({ type: 'listening', transport: 'udp', address, family, port: bound });
+        resolve(bound);
+      });
+    });
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * The engine's view of the trackers of one torrent: one announce schedule per address family
+ * (BEP 7), the same `key` on all of them, BEP 7 ipv4=/ipv6= by policy, and events for
+ * everything. No tracker failure ever escapes as an exception.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { canonicalIp, type Family } from '../net/address.js';
+import type { PeerAddress } from '../net/compact.js';
+import { advertisable, ownAddressParams, type AnnounceIpPolicy } from './announce-ip.js';
+import { FamilyAnnouncer } from './family-announcer.js';
+import { Reachability } from './reachability.js';
+import { resolveFor } from './resolve.js';
+import type { AnnounceEvent } from './types.js';
+import { UdpTrackerClient } from './udp-client.js';
+import type { TrackerUrl } from './url.js';
+
+export { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from './announce-ip.js';
+export { scrape, type ScrapeOptions } from './scrape.js';
+export type { AnnounceEvent, ScrapeEntry } from './types.js';
+export type { PeerAddress } from '../net/compact.js';
+
+export interface AnnounceStats {
+  uploaded: number;
+  downloaded: number;
+  left: number;
+}
+
+export interface TrackerSessionOptions {
+  infoHash: Buffer;
+  peerId: Buffer;
+  /** Our listening port (same on both families). */
+  port: number;
+  /** Announce URLs by tier (BEP 12). */
+  tiers: string[][];
+  /** Which families we listen on / may announce on. */
+  families: { 4: boolean; 6: boolean };
+  getStats(): AnnounceStats;
+  /** Our addresses for ipv4=/ipv6= (re-checked here: only global unicast is ever sent). */
+  ownAddresses(): { 4?: string; 6?: string };
+  /** Drop our own listener addresses from replies. */
+  isSelf?(p: PeerAddress): boolean;
+  /** Default 'auto'. */
+  announceIp?: AnnounceIpPolicy;
+  /** Default 50 (per family). */
+  numwant?: number;
+  /** Default 30 000: no tracker makes us announce more often than this. */
+  minIntervalFloorMs?: number;
+  /** Default 15 000 (BEP 15). */
+  udpRetransmitBaseMs?: number;
+  /** HTTP timeout, default 20 000. */
+  timeoutMs?: number;
+  /** Extra trusted CA certificates (PEM) for HTTPS trackers with a private CA. */
+  ca?: string | Buffer;
+}
+
+export interface TrackerSessionEvents {
+  peers: [peers: PeerAddress[], ev: AnnounceEvent];
+  announce: [ev: AnnounceEvent];
+}
+
+/** How long stop() waits for the stopped announces. */
+const STOP_BUDGET_MS = 3000;
+/** How long the 'auto' policy waits to learn whether a tracker has an address of the other family. */
+const PROBE_TIMEOUT_MS = 5000;
+
+export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
+  /** The BEP 7 `key`: 32 random bits, sent on every family (HTTP as 8 hex digits). */
+  readonly key: number;
+  private readonly announcers: FamilyAnnouncer[] = [];
+  private readonly udpClients = new Map<Family, UdpTrackerClient>();
+  private readonly reach: Reachability;
+  private readonly policy: AnnounceIpPolicy;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly opts: TrackerSessionOptions) {
+    super();
+    if (opts.infoHash.length !== 20) throw new RangeError('infoHash must be 20 bytes');
+    if (opts.peerId.length !== 20) throw new RangeError('peerId must be 20 bytes');
+    if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) throw new RangeError(`bad port ${opts.port}`);
+    this.key = randomBytes(4).readUInt32BE(0);
+    this.policy = opts.announceIp ?? 'auto';
+    this.reach = new Reachability((tracker, family) => this.onUnreachable(tracker, family));
+    const isSelf = (p: PeerAddress) => this.isSelf(p);
+    for (const family of [6, 4] as const) {
+      if (!opts.families[family]) continue;
+      this.announcers.push(
+        new FamilyAnnouncer({
+          family,
+          tiers: opts.tiers,
+          infoHash: opts.infoHash,
+          peerId: opts.peerId,
+          port: opts.port,
+          key: this.key,
+          numwant: Math.max(0, Math.min(opts.numwant ?? 50, 1000)),
+          minIntervalFloorMs: opts.minIntervalFloorMs ?? 30_000,
+          timeoutMs: opts.timeoutMs ?? 20_000,
+          ...(opts.ca ? { ca: opts.ca } : {}),
+          getStats: () => opts.getStats(),
+          isSelf,
+          udp: () => this.udp(family),
+          reach: this.reach,
+          ownAddressParams: (t, signal) => this.ownAddressParams(t, family, signal),
+          emit: (ev, peers) => {
+            this.emit('announce', ev);
+            if (peers.length > 0) this.emit('peers', peers, ev);
+          },
+        }),
+      );
+    }
+  }
+
+  /** event=started on every family's tier. */
+  start(): void {
+    if (this.stopping) return;
+    for (const a of this.announcers) a.start();
+  }
+
+  /** event=completed now. */
+  completed(): void {
+    for (const a of this.announcers) a.completed();
+  }
+
+  /** Ask for more peers soon (respecting min interval), e.g. when the swarm runs low. */
+  requestMorePeers(): void {
+    for (const a of this.announcers) a.announceSoon();
+  }
+
+  /** event=stopped, bounded to a few seconds, then sockets and timers are closed. */
+  stop(): Promise<void> {
+    this.stopping ??= Promise.all(this.announcers.map((a) => a.stop(STOP_BUDGET_MS))).then(() => {
+      for (const c of this.udpClients.values()) c.close();
+      this.udpClients.clear();
+    });
+    return this.stopping;
+  }
+
+  private udp(family: Family): UdpTrackerClient {
+    let c = this.udpClients.get(family);
+    if (!c) {
+      c = new UdpTrackerClient({ family, retransmitBaseMs: this.opts.udpRetransmitBaseMs ?? 15_000 });
+      this.udpClients.set(family, c);
+    }
+    return c;
+  }
+
+  private isSelf(p: PeerAddress): boolean {
+    if (this.opts.isSelf?.(p)) return true;
+    if (p.port !== this.opts.port) return false;
+    const own = this.ownAddresses();
+    return canonicalIp(own[p.family] ?? '') === p.host;
+  }
+
+  private ownAddresses(): { 4?: string; 6?: string } {
+    try {
+      return this.opts.ownAddresses();
+    } catch {
+      return {};
+    }
+  }
+
+  /** Our advertisable address of `family`, when we listen on that family at all. */
+  private ownAddress(family: Family): string | undefined {
+    return this.opts.families[family] ? advertisable(this.ownAddresses()[family], family) : undefined;
+  }
+
+  private async ownAddressParams(t: TrackerUrl, over: Family, signal: AbortSignal): Promise<{ ipv4?: string; ipv6?: string }> {
+    const other: Family = over === 4 ? 6 : 4;
+    const own = this.ownAddress(other);
+    if (!own || this.policy === 'never') return {};
+    if (this.policy === 'auto' && this.reach.get(t.text, other) === undefined) {
+      // Not tried over the other family yet: a failed lookup already tells us it is unreachable there.
+      await resolveFor(t, other, PROBE_TIMEOUT_MS, signal).then(
+        () => undefined,
+        (e: { unreachable?: boolean }) => {
+          if (e.unreachable) this.reach.set(t.text, other, false);
+        },
+      );
+    }
+    return ownAddressParams(this.policy, over, own, this.reach.get(t.text, other) === false);
+  }
+
+  /** Auto policy: the tracker just proved unreachable over `family`; tell it our address over the other one soon. */
+  private onUnreachable(tracker: string, family: Family): void {
+    if (this.policy !== 'auto' || !this.ownAddress(family)) return;
+    for (const a of this.announcers) if (a.family !== family) a.announceSoon(tracker);
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * BEP 15 client for one address family. One connected socket per tracker endpoint: the kernel
+ * then drops datagrams from anyone else and reports ICMP "port unreachable" as ECONNREFUSED,
+ * so a tracker that is not there fails fast instead of after every retransmission.
+ */
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import type { Family } from '../net/address.js';
+import { TrackerError, toTrackerError } from './errors.js';
+import { printable } from './http-reply.js';
+import type { ScrapeEntry } from './types.js';
+import {
+  ACTION, MAX_SCRAPE_HASHES, announceRequest, connectRequest, parseAnnounceReply, parseScrapeReplyBody,
+  replyHeader, scrapeRequest, type UdpAnnounceFields, type UdpAnnounceReply,
+} from './udp-protocol.js';
+
+/** BEP 15: a connection id may be used for one minute after it was received. */
+const CONNECTION_ID_TTL_MS = 60_000;
+/** BEP 15: retransmit after 15 * 2^n s, n = 0..8. */
+const MAX_N = 8;
+
+export interface UdpClientOptions {
+  family: Family;
+  /** 15 000 in BEP 15; tests shrink it. */
+  retransmitBaseMs: number;
+}
+
+interface Pending {
+  resolve(b: Buffer): void;
+  reject(e: TrackerError): void;
+}
+
+class Endpoint {
+  connId: Buffer | undefined;
+  connIdAt = 0;
+  readonly pending = new Map<number, Pending>();
+  /** Datagrams that matched no outstanding transaction (late, spoofed or wrong transaction ids). */
+  ignored = 0;
+  readonly ready: Promise<void>;
+
+  constructor(readonly socket: dgram.Socket, address: string, port: number) {
+    socket.on('message', (msg) => {
+      const h = replyHeader(msg);
+      const p = h && this.pending.get(h.tx);
+      if (!p) {
+        this.ignored++;
+        return;
+      }
+      this.pending.delete(h.tx);
+      p.resolve(msg);
+    });
+    socket.on('error', (e) => this.failAll(toTrackerError(e, `UDP tracker ${address} port ${port}`)));
+    this.ready = new Promise((resolve, reject) => {
+      const onErr = (e: Error) => reject(toTrackerError(e, `UDP tracker ${address} port ${port}`));
+      socket.once('error', onErr);
+      socket.connect(port, address, () => {
+        socket.off('error', onErr);
+        resolve();
+      });
+    });
+  }
+
+  failAll(e: TrackerError): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  /** Send `packet` and wait up to `waitMs` for the reply with transaction id `tx`; undefined on timeout. */
+  async exchange(packet: Buffer, tx: number, waitMs: number, signal?: AbortSignal): Promise<Buffer | undefined> {
+    await this.ready;
+    return new Promise<Buffer | undefined>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.pending.delete(tx);
+      };
+      const onAbort = () => {
+        done();
+        reject(new TrackerError('cancelled'));
+      };
+      const timer = setTimeout(() => {
+        done();
+        resolve(undefined);
+      }, waitMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(tx, {
+        resolve: (b) => { done(); resolve(b); },
+        reject: (e) => { done(); reject(e); },
+      });
+      this.socket.send(packet, (err) => {
+        if (err && this.pending.has(tx)) {
+          done();
+          reject(toTrackerError(err, 'UDP send failed'));
+        }
+      });
+    });
+  }
+}
+
+export class UdpTrackerClient {
+  private readonly endpoints = new Map<string, Endpoint>();
+  private closed = false;
+
+  constructor(private readonly opts: UdpClientOptions) {}
+
+  async announce(address: string, port: number, fields: UdpAnnounceFields, signal?: AbortSignal): Promise<UdpAnnounceReply> {
+    const reply = await this.transact(address, port, (id, tx) => announceRequest(id, tx, fields), ACTION.announce, signal);
+    const parsed = parseAnnounceReply(reply, this.opts.family);
+    if (!parsed) throw new TrackerError(`announce reply of ${reply.length} bytes is too short`);
+    return parsed;
+  }
+
+  async scrape(address: string, port: number, hashes: Buffer[], signal?: AbortSignal): Promise<Map<string, ScrapeEntry>> {
+    const out = new Map<string, ScrapeEntry>();
+    for (let i = 0; i < hashes.length; i += MAX_SCRAPE_HASHES) {
+      const chunk = hashes.slice(i, i + MAX_SCRAPE_HASHES);
+      const reply = await this.transact(address, port, (id, tx) => scrapeRequest(id, tx, chunk), ACTION.scrape, signal);
+      for (const [k, v] of parseScrapeReplyBody(reply, chunk)) out.set(k, v);
+    }
+    return out;
+  }
+
+  /** Datagrams ignored so far because no transaction was waiting for them. */
+  ignoredPackets(): number {
+    let n = 0;
+    for (const ep of this.endpoints.values()) n += ep.ignored;
+    return n;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const ep of this.endpoints.values()) {
+      ep.failAll(new TrackerError('cancelled'));
+      closeQuietly(ep.socket);
+    }
+    this.endpoints.clear();
+  }
+
+  private endpoint(address: string, port: number): Endpoint {
+    if (this.closed) throw new TrackerError('cancelled');
+    const k = `${address}|${port}`;
+    let ep = this.endpoints.get(k);
+    if (!ep) {
+      const created = new Endpoint(dgram.createSocket(this.opts.family === 6 ? 'udp6' : 'udp4'), address, port);
+      this.endpoints.set(k, created);
+      // A socket that could not connect (no route, no such family) is retried fresh next time.
+      created.ready.catch(() => {
+        if (this.endpoints.get(k) === created) this.endpoints.delete(k);
+        closeQuietly(created.socket);
+      });
+      ep = created;
+    }
+    return ep;
+  }
+
+  /**
+   * Connect (when the cached connection id is missing or older than a minute), then one request,
+   * each retransmitted with the same transaction id after base * 2^n; n counts over the whole exchange.
+   */
+  private async transact(address: string, port: number, build: (connId: Buffer, tx: number) => Buffer, expect: number, signal?: AbortSignal): Promise<Buffer> {
+    const ep = this.endpoint(address, port);
+    let n = 0;
+    const wait = () => this.opts.retransmitBaseMs * 2 ** n;
+    const timedOut = () =>
+      new TrackerError(`no reply from UDP tracker ${address} port ${port} after ${MAX_N + 1} tries`, { unreachable: true });
+    for (;;) {
+      if (!ep.connId || Date.now() - ep.connIdAt > CONNECTION_ID_TTL_MS) {
+        ep.connId = undefined;
+        const tx = randomTx();
+        const packet = connectRequest(tx);
+        let reply: Buffer | undefined;
+        while (!(reply = await ep.exchange(packet, tx, wait(), signal))) if (++n > MAX_N) throw timedOut();
+        checkAction(reply, ACTION.connect, 16);
+        ep.connId = Buffer.from(reply.subarray(8, 16));
+        ep.connIdAt = Date.now();
+      }
+      const connId = ep.connId;
+      const tx = randomTx();
+      const packet = build(connId, tx);
+      let reply: Buffer | undefined;
+      while (!(reply = await ep.exchange(packet, tx, wait(), signal))) {
+        if (++n > MAX_N) throw timedOut();
+        if (Date.now() - ep.connIdAt > CONNECTION_ID_TTL_MS) break; // id aged out while retrying: reconnect
+      }
+      if (!reply) continue;
+      try {
+        checkAction(reply, expect, expect === ACTION.scrape ? 8 : 20);
+      } catch (e) {
+        // An error reply often means our connection id was refused: get a fresh one next time.
+        ep.connId = undefined;
+        throw e;
+      }
+      return reply;
+    }
+  }
+}
+
+function checkAction(reply: Buffer, expect: number, minLength: number): void {
+  const action = reply.readUInt32BE(0);
+  if (action === ACTION.error) throw new TrackerError(`tracker error: ${printable(reply.subarray(8)) || '(no message)'}`);
+  if (action !== expect) throw new TrackerError(`reply has action ${action}, expected ${expect}`);
+  if (reply.length < minLength) throw new TrackerError(`reply of ${reply.length} bytes is too short`);
+}
+
+function closeQuietly(s: dgram.Socket): void {
+  try {
+    s.close();
+  } catch {
+    // Already closed: nothing left to release.
+  }
+}
+
+const randomTx = (): number => randomBytes(4).readUInt32BE(0);

@@ -1,0 +1,109 @@
+/**
+ * The tunnel stream has no framing of its own: after the handshake both sides write raw IPv6
+ * packets back to back. Packets are therefore delimited by their own header (version nibble 6,
+ * total length = 40 + payload length), never by how TCP happened to cut the stream.
+ */
+
+export const IPV6_HEADER_BYTES = 40;
+/** Bytes needed to know a packet's length: version (byte 0) .. payload length (bytes 4-5). */
+const LENGTH_KNOWN_AT = 6;
+
+export class FramingError extends Error {
+  constructor(message: string) {
+    super(`corrupt tunnel stream: ${message}`);
+    this.name = 'FramingError';
+  }
+}
+
+/**
+ * Reassembles IPv6 packets from stream chunks. `push` returns the complete packets (views into
+ * the chunks: use or copy them before the next push) and throws FramingError when the stream
+ * stops making sense; the framer is then unusable and the connection must be dropped.
+ *
+ * Each byte is copied at most twice whatever the chunking, so a peer that trickles a 64 KiB
+ * packet byte by byte costs linear, not quadratic, work.
+ */
+export class PacketFramer {
+  private parts: Buffer[] = [];
+  private held = 0;
+  /** Total length of the held partial packet once its header says so; 0 while unknown. */
+  private need = 0;
+  private broken: FramingError | undefined;
+
+  /** Bytes waiting for the rest of their packet. */
+  get pending(): number {
+    return this.held;
+  }
+
+  push(chunk: Buffer): Buffer[] {
+    if (this.broken) throw this.broken;
+    if (chunk.length === 0) return [];
+    if (this.held === 0) return this.parse(chunk);
+    this.parts.push(chunk);
+    this.held += chunk.length;
+    if (this.need === 0 ? this.held < LENGTH_KNOWN_AT && !this.versionBad() : this.held < this.need) return [];
+    const joined = Buffer.concat(this.parts, this.held);
+    this.parts = [];
+    this.held = 0;
+    this.need = 0;
+    return this.parse(joined);
+  }
+
+  /** A bad version nibble is reported as soon as the first byte is in, not 6 bytes later. */
+  private versionBad(): boolean {
+    const first = this.parts[0];
+    return first !== undefined && first.length > 0 && first[0]! >> 4 !== 6;
+  }
+
+  private parse(buf: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let off = 0;
+    while (off < buf.length) {
+      const version = buf[off]! >> 4;
+      if (version !== 6) return this.fail(`IP version ${version} at a packet boundary (expected 6)`);
+      const left = buf.length - off;
+      if (left < LENGTH_KNOWN_AT) break;
+      const payload = buf.readUInt16BE(off + 4);
+      if (payload === 0) return this.fail('payload length 0 (jumbograms are not carried by this tunnel)');
+      const total = IPV6_HEADER_BYTES + payload;
+      if (left < total) {
+        this.need = total;
+        break;
+      }
+      out.push(buf.subarray(off, off + total));
+      off += total;
+    }
+    if (off < buf.length) {
+      this.parts = [buf.subarray(off)];
+      this.held = buf.length - off;
+    }
+    return out;
+  }
+
+  private fail(message: string): never {
+    this.broken = new FramingError(message);
+    this.parts = [];
+    this.held = 0;
+    throw this.broken;
+  }
+}
+
+/** Source address bytes of an IPv6 packet (a view). */
+export function sourceOf(packet: Buffer): Buffer {
+  return packet.subarray(8, 24);
+}
+
+/** Destination address bytes of an IPv6 packet (a view). */
+export function destinationOf(packet: Buffer): Buffer {
+  return packet.subarray(24, 40);
+}
+
+/** Whether `packet` looks like a whole IPv6 packet (as read from a TUN device). */
+export function isIpv6Packet(packet: Buffer): boolean {
+  return (
+    packet.length >= IPV6_HEADER_BYTES &&
+    packet[0]! >> 4 === 6 &&
+    packet.readUInt16BE(4) !== 0 &&
+    packet.length === IPV6_HEADER_BYTES + packet.readUInt16BE(4)
+  );
+}

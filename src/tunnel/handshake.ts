@@ -1,0 +1,194 @@
+/**
+ * The handshake: the client sends `{"Id": "<mac>"}` (we add an optional `"Token"`), the server
+ * answers `{"Prefix": "2001:db8:aa:bb::/64"}` (or, from our server, `{"Error": "..."}` before
+ * closing). Neither side sends a delimiter, and packets may follow in the same read, so exactly
+ * ONE balanced JSON object is cut off the stream and the rest is packet data.
+ */
+import type { Socket } from 'node:net';
+import { parsePrefix, type Prefix } from './prefix.js';
+
+export const HANDSHAKE_MAX_BYTES = 4096;
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Limits on what we accept as an Id or Token: generous for MACs, hostnames, UUIDs. */
+const ID_MAX_CHARS = 256;
+const TOKEN_MAX_CHARS = 1024;
+
+export class HandshakeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HandshakeError';
+  }
+}
+
+export interface ScannedObject {
+  value: Record<string, unknown>;
+  /** Bytes after the object's closing brace: the start of the packet stream. */
+  rest: Buffer;
+}
+
+const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+/**
+ * Finds the end of one JSON object in a byte stream, chunk by chunk, without rescanning:
+ * it tracks string/escape state and nesting depth, then leaves the real parsing to JSON.parse.
+ */
+export class JsonObjectScanner {
+  private parts: Buffer[] = [];
+  private seen = 0;
+  private started = false;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+
+  constructor(private readonly maxBytes = HANDSHAKE_MAX_BYTES) {}
+
+  /** The object once complete, undefined while more bytes are needed; throws HandshakeError. */
+  push(chunk: Buffer): ScannedObject | undefined {
+    for (let i = 0; i < chunk.length; i++) {
+      if (this.seen + i >= this.maxBytes) {
+        throw new HandshakeError(`handshake larger than ${this.maxBytes} bytes`);
+      }
+      const c = chunk[i]!;
+      if (!this.started) {
+        if (WHITESPACE.has(c)) continue;
+        if (c !== 0x7b) throw new HandshakeError('handshake is not a JSON object');
+        this.started = true;
+        this.depth = 1;
+        continue;
+      }
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === 0x5c) this.escaped = true;
+        else if (c === 0x22) this.inString = false;
+        continue;
+      }
+      if (c === 0x22) this.inString = true;
+      else if (c === 0x7b || c === 0x5b) this.depth++;
+      else if (c === 0x7d || c === 0x5d) {
+        if (--this.depth === 0) return this.finish(chunk, i + 1);
+      }
+    }
+    this.parts.push(chunk);
+    this.seen += chunk.length;
+    return undefined;
+  }
+
+  private finish(chunk: Buffer, end: number): ScannedObject {
+    const text = Buffer.concat([...this.parts, chunk.subarray(0, end)]).toString('utf8');
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      throw new HandshakeError(`handshake is not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new HandshakeError('handshake is not a JSON object');
+    }
+    return { value: value as Record<string, unknown>, rest: chunk.subarray(end) };
+  }
+}
+
+/**
+ * A field by name, matched like Go's encoding/json (the original server): exact name first,
+ * then case-insensitively, so any client that worked with the original works with ours.
+ */
+function field(obj: Record<string, unknown>, name: string): unknown {
+  if (Object.hasOwn(obj, name)) return obj[name];
+  const lower = name.toLowerCase();
+  const key = Object.keys(obj).find((k) => k.toLowerCase() === lower);
+  return key === undefined ? undefined : obj[key];
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export interface Hello {
+  id: string;
+  token?: string;
+}
+
+export function encodeHello(hello: Hello): Buffer {
+  const msg: Record<string, string> = { Id: hello.id };
+  if (hello.token !== undefined) msg.Token = hello.token;
+  return Buffer.from(JSON.stringify(msg));
+}
+
+export function parseHello(obj: Record<string, unknown>): Hello {
+  const id = field(obj, 'Id');
+  if (typeof id !== 'string' || id.length === 0) throw new HandshakeError('hello has no "Id" string');
+  if (id.length > ID_MAX_CHARS || CONTROL.test(id)) throw new HandshakeError(`"Id" must be 1-${ID_MAX_CHARS} printable characters`);
+  const token = field(obj, 'Token');
+  if (token === undefined || token === null) return { id };
+  if (typeof token !== 'string' || token.length > TOKEN_MAX_CHARS) throw new HandshakeError('"Token" must be a string');
+  return { id, token };
+}
+
+export type Reply = { kind: 'prefix'; prefix: Prefix } | { kind: 'error'; message: string };
+
+export function encodeReply(reply: Reply): Buffer {
+  return Buffer.from(JSON.stringify(reply.kind === 'prefix' ? { Prefix: reply.prefix.text } : { Error: reply.message }));
+}
+
+/** The server's answer; a prefix must be a /64 (the only size the protocol hands out). */
+export function parseReply(obj: Record<string, unknown>): Reply {
+  const prefix = field(obj, 'Prefix');
+  if (typeof prefix === 'string') {
+    let parsed: Prefix;
+    try {
+      parsed = parsePrefix(prefix, { maskHostBits: true });
+    } catch (e) {
+      throw new HandshakeError(`server sent a bad prefix: ${(e as Error).message}`);
+    }
+    if (parsed.length !== 64) throw new HandshakeError(`server sent a /${parsed.length} prefix; the tunnel needs a /64`);
+    return { kind: 'prefix', prefix: parsed };
+  }
+  const error = field(obj, 'Error');
+  if (typeof error === 'string') {
+    // Shown to the user: keep it one short printable line whatever the server sent.
+    return { kind: 'error', message: error.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 200) || 'no reason given' };
+  }
+  throw new HandshakeError('server reply has neither "Prefix" nor "Error"');
+}
+
+/**
+ * Reads one JSON object off `socket` within the size and time bounds. On success the socket is
+ * left paused with its data listener removed, and `rest` holds the bytes that followed the
+ * object, so the packet reader can take over without losing or reordering a byte.
+ */
+export function readHandshake(
+  socket: Socket,
+  opts: { maxBytes?: number; timeoutMs?: number } = {},
+): Promise<ScannedObject> {
+  const scanner = new JsonObjectScanner(opts.maxBytes ?? HANDSHAKE_MAX_BYTES);
+  const timeoutMs = opts.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | undefined, result?: ScannedObject) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.off('error', onError);
+      if (err) reject(err);
+      else resolve(result!);
+    };
+    const onData = (chunk: Buffer) => {
+      let result: ScannedObject | undefined;
+      try {
+        result = scanner.push(chunk);
+      } catch (e) {
+        return done(e as Error);
+      }
+      if (result) {
+        socket.pause();
+        done(undefined, result);
+      }
+    };
+    const onEnd = () => done(new HandshakeError('connection closed during the handshake'));
+    const onError = (e: Error) => done(new HandshakeError(`connection failed during the handshake: ${e.message}`));
+    const timer = setTimeout(() => done(new HandshakeError(`no handshake within ${timeoutMs / 1000} s`)), timeoutMs);
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
+    socket.on('error', onError);
+    socket.resume();
+  });
+}

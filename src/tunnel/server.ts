@@ -1,0 +1,359 @@
+/**
+ * The tunnel server: accepts clients over TCP, gives each a /64 of its range, and routes IPv6
+ * between them and the host's network.
+ *
+ * Unlike the original (one TUN device per client, 16 at most) it uses ONE device for the whole
+ * range, with `route <range> dev <tun>` in the kernel and the choice of client made here, by
+ * the destination's /64. Per client it enforces: one live session per Id, a source address
+ * inside the client's own /64 (no spoofing), and optional byte and packet rate limits.
+ */
+import { EventEmitter } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { unmapIp } from '../net/address.js';
+import { formatHostPort, type HostPort } from '../net/hostport.js';
+import { errorMessage } from '../util/errors.js';
+import type { AssignmentStore } from './assignments.js';
+import { destinationOf, isIpv6Packet, sourceOf } from './framer.js';
+import { encodeReply, HANDSHAKE_MAX_BYTES, HANDSHAKE_TIMEOUT_MS, parseHello, readHandshake } from './handshake.js';
+import { addRoute6, setLinkUp } from './iproute.js';
+import { TunnelLink, tuneTunnelSocket } from './link.js';
+import { key64, type Prefix } from './prefix.js';
+import { TokenBucket } from './token-bucket.js';
+import type { TokenPolicy } from './tokens.js';
+import { checkIfname, checkMtu, TunDevice } from './tun.js';
+
+export const DEFAULT_SERVER_IFNAME = 'sixsrv0';
+export const DEFAULT_TUNNEL_PORT = 14629;
+export const DEFAULT_MAX_CLIENTS = 1024;
+/** Connections still in their handshake; more are closed at once (the handshake is 10 s max). */
+const MAX_PENDING_HANDSHAKES = 256;
+/**
+ * A refusal is answered after this delay: the original client reconnects as soon as the server
+ * closes, so without it a refused original client would retry once per round trip.
+ */
+const REFUSAL_DELAY_MS = 1000;
+/** How long a refused client gets to read its {"Error": ...} before the socket is destroyed. */
+const REFUSAL_LINGER_MS = 1000;
+/** A byte bucket must hold at least one largest packet, or such packets could never pass. */
+const MIN_BYTE_BURST = 40 + 65535;
+
+export interface TunnelServerOptions {
+  listen: HostPort;
+  store: AssignmentStore;
+  tokens?: TokenPolicy;
+  maxClients?: number;
+  /** Per client and direction, bytes per second; unlimited when absent. */
+  clientRate?: number;
+  /** Per client and direction, packets per second; unlimited when absent. */
+  clientPps?: number;
+  mtu?: number;
+  ifname?: string;
+  handshakeTimeoutMs?: number;
+}
+
+export interface SessionCounters {
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+  /** From the client with a source outside its /64. */
+  droppedSpoofed: number;
+  /** Over the client's byte or packet rate, either direction. */
+  droppedRate: number;
+  /** To the client, with its socket queue full. */
+  droppedQueue: number;
+  /** From the client, refused by the kernel. */
+  droppedInvalid: number;
+}
+
+/** Everything the server reports, one object per line with --json. */
+export type ServerEvent =
+  | { event: 'listening'; listen: string; ifname: string; range: string; mtu: number; tokens: boolean; maxClients: number }
+  | { event: 'warning'; message: string }
+  | { event: 'session-up'; id: string; prefix: string; remote: string }
+  | { event: 'session-replaced'; id: string; prefix: string; oldRemote: string; remote: string; why: string }
+  | ({ event: 'session-down'; id: string; prefix: string; remote: string; reason: string; seconds: number } & SessionCounters)
+  | { event: 'refused'; remote: string; id?: string; reason: string }
+  | { event: 'stopped' };
+
+export interface TunnelServerStats {
+  clients: number;
+  pending: number;
+  /** Packets from the kernel for a /64 with no live session (or not IPv6 at all). */
+  droppedNoSession: number;
+  sessions: Array<{ id: string; prefix: string; remote: string; since: number } & SessionCounters>;
+}
+
+interface Session {
+  id: string;
+  prefix: Prefix;
+  remote: string;
+  link: TunnelLink;
+  since: number;
+  /** All but droppedQueue, which the link counts. */
+  counters: Omit<SessionCounters, 'droppedQueue'>;
+  limitIn: Limiter | undefined;
+  limitOut: Limiter | undefined;
+}
+
+function countersOf(s: Session): SessionCounters {
+  return { ...s.counters, droppedQueue: s.link.counters.droppedQueue };
+}
+
+/** Byte and packet buckets for one direction of one client. */
+class Limiter {
+  private readonly bytes: TokenBucket | undefined;
+  private readonly packets: TokenBucket | undefined;
+  constructor(rate: number | undefined, pps: number | undefined) {
+    this.bytes = rate ? new TokenBucket(rate, Math.max(rate, MIN_BYTE_BURST)) : undefined;
+    this.packets = pps ? new TokenBucket(pps) : undefined;
+  }
+  allow(len: number): boolean {
+    return (this.packets?.take(1) ?? true) && (this.bytes?.take(len) ?? true);
+  }
+}
+
+export class TunnelServer extends EventEmitter<{ log: [ServerEvent] }> {
+  private readonly maxClients: number;
+  private readonly mtu: number;
+  private readonly ifname: string;
+  private tun: TunDevice | undefined;
+  private server: Server | undefined;
+  private readonly byKey = new Map<bigint, Session>();
+  private readonly byId = new Map<string, Session>();
+  private readonly pending = new Set<Socket>();
+  private droppedNoSession = 0;
+  private stopped = false;
+
+  constructor(private readonly opts: TunnelServerOptions) {
+    super();
+    this.maxClients = opts.maxClients ?? DEFAULT_MAX_CLIENTS;
+    if (!Number.isInteger(this.maxClients) || this.maxClients < 1) throw new Error('max clients must be a positive integer');
+    this.mtu = checkMtu(opts.mtu);
+    this.ifname = opts.ifname ?? DEFAULT_SERVER_IFNAME;
+    checkIfname(this.ifname);
+    for (const [name, v] of [['client rate', opts.clientRate], ['client packet rate', opts.clientPps]] as const) {
+      if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new Error(`${name} must be a positive number`);
+    }
+  }
+
+  /**
+   * Creates the device, routes the range to it, and listens. Rejects with what is missing
+   * (root, tun module, addon, iproute2, the port); nothing stays configured then.
+   */
+  async start(): Promise<void> {
+    const range = this.opts.store.range.prefix.text;
+    const tun = TunDevice.open(this.ifname);
+    try {
+      await setLinkUp(tun.name, this.mtu);
+      await addRoute6(range, tun.name);
+      this.server = await this.listen();
+    } catch (e) {
+      tun.close();
+      throw new Error(`cannot start the tunnel server: ${errorMessage(e)}`);
+    }
+    this.tun = tun;
+    tun.on('packet', (p) => this.fromKernel(p));
+    tun.on('error', (e) => {
+      this.log({ event: 'warning', message: e.message });
+      void this.stop();
+    });
+    tun.start();
+    const address = this.server.address();
+    const listen = typeof address === 'object' && address ? formatHostPort(address.address, address.port) : String(address);
+    this.log({ event: 'listening', listen, ifname: tun.name, range, mtu: this.mtu, tokens: this.opts.tokens?.required ?? false, maxClients: this.maxClients });
+    await this.warnIfNotForwarding();
+  }
+
+  private listen(): Promise<Server> {
+    const { host, port } = this.opts.listen;
+    return new Promise((resolve, reject) => {
+      const server = createServer({ pauseOnConnect: true }, (s) => this.accept(s));
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        reject(new Error(`cannot listen on ${formatHostPort(host, port)}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.message}`)),
+      );
+      server.listen({ host, port }, () => {
+        server.removeAllListeners('error');
+        server.on('error', (e) => this.log({ event: 'warning', message: `listener: ${e.message}` }));
+        resolve(server);
+      });
+    });
+  }
+
+  /** Forwarding between the device and the rest of the network is the kernel's job. */
+  private async warnIfNotForwarding(): Promise<void> {
+    const on = await readFile('/proc/sys/net/ipv6/conf/all/forwarding', 'utf8').then((t) => t.trim() === '1', () => true);
+    if (!on) {
+      this.log({
+        event: 'warning',
+        message: 'IPv6 forwarding is off, so clients reach only this host: enable it with `sysctl -w net.ipv6.conf.all.forwarding=1`',
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.server?.close();
+    for (const s of this.pending) s.destroy();
+    for (const session of [...this.byId.values()]) session.link.close('server stopped');
+    if (!this.tun) return;
+    this.tun.close();
+    this.log({ event: 'stopped' });
+  }
+
+  stats(): TunnelServerStats {
+    return {
+      clients: this.byId.size,
+      pending: this.pending.size,
+      droppedNoSession: this.droppedNoSession,
+      sessions: [...this.byId.values()].map((s) => ({ id: s.id, prefix: s.prefix.text, remote: s.remote, since: s.since, ...countersOf(s) })),
+    };
+  }
+
+  private log(e: ServerEvent): void {
+    this.emit('log', e);
+  }
+
+  private accept(socket: Socket): void {
+    const remote = formatHostPort(unmapIp(socket.remoteAddress ?? '?'), socket.remotePort ?? 0);
+    socket.on('error', () => {}); // reported through the handshake or the link
+    if (this.stopped || this.pending.size >= MAX_PENDING_HANDSHAKES) {
+      socket.destroy();
+      return;
+    }
+    tuneTunnelSocket(socket);
+    this.pending.add(socket);
+    this.handshake(socket, remote).finally(() => this.pending.delete(socket));
+  }
+
+  private async handshake(socket: Socket, remote: string): Promise<void> {
+    let id: string | undefined;
+    try {
+      const { value, rest } = await readHandshake(socket, {
+        maxBytes: HANDSHAKE_MAX_BYTES,
+        timeoutMs: this.opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+      });
+      const hello = parseHello(value);
+      id = hello.id;
+      const verdict = this.opts.tokens?.check(hello.id, hello.token) ?? { ok: true };
+      if (!verdict.ok) return await this.refuse(socket, remote, verdict.reason, id);
+      if (this.full(hello.id)) return await this.refuse(socket, remote, `server full (${this.maxClients} clients)`, id);
+      const prefix = await this.opts.store.assign(hello.id);
+      if (this.stopped || socket.destroyed) {
+        socket.destroy();
+        return;
+      }
+      // Checked again: other handshakes may have completed while the assignment was stored.
+      if (this.full(hello.id)) return await this.refuse(socket, remote, `server full (${this.maxClients} clients)`, id);
+      this.open(socket, remote, hello.id, prefix, rest);
+    } catch (e) {
+      await this.refuse(socket, remote, errorMessage(e), id);
+    }
+  }
+
+  /** No room for `id` (a returning Id replaces its own session, so it always fits). */
+  private full(id: string): boolean {
+    return !this.byId.has(id) && this.byId.size >= this.maxClients;
+  }
+
+  /** Tells the client why (the original client just reconnects on it), then closes. */
+  private async refuse(socket: Socket, remote: string, reason: string, id?: string): Promise<void> {
+    this.log({ event: 'refused', remote, ...(id !== undefined ? { id } : {}), reason });
+    // Still counted as pending meanwhile, so refused clients cannot pile up without bound.
+    await new Promise((resolve) => setTimeout(resolve, REFUSAL_DELAY_MS).unref());
+    if (socket.destroyed) return;
+    socket.end(encodeReply({ kind: 'error', message: reason }));
+    setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
+  }
+
+  private open(socket: Socket, remote: string, id: string, prefix: Prefix, rest: Buffer): void {
+    const old = this.byId.get(id);
+    if (old) {
+      // One session per Id, and the newcomer wins: the usual cause is the same client coming
+      // back after a NAT or link timeout while its old connection still looks alive here.
+      this.log({
+        event: 'session-replaced',
+        id,
+        prefix: prefix.text,
+        oldRemote: old.remote,
+        remote,
+        why: 'a reconnecting client (e.g. after a NAT timeout) replaces its stale session',
+      });
+      old.link.close('replaced by a new session of the same Id');
+    }
+    socket.write(encodeReply({ kind: 'prefix', prefix }));
+    const session: Session = {
+      id,
+      prefix,
+      remote,
+      link: new TunnelLink(socket, rest),
+      since: Date.now(),
+      counters: { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, droppedSpoofed: 0, droppedRate: 0, droppedInvalid: 0 },
+      limitIn: this.limiter(),
+      limitOut: this.limiter(),
+    };
+    this.byId.set(id, session);
+    this.byKey.set(prefix.key, session);
+    session.link.on('packet', (p) => this.fromClient(session, p));
+    session.link.on('close', (reason) => this.closed(session, reason));
+    this.log({ event: 'session-up', id, prefix: prefix.text, remote });
+    session.link.start();
+  }
+
+  private limiter(): Limiter | undefined {
+    const { clientRate, clientPps } = this.opts;
+    return clientRate || clientPps ? new Limiter(clientRate, clientPps) : undefined;
+  }
+
+  private closed(session: Session, reason: string): void {
+    if (this.byId.get(session.id) === session) this.byId.delete(session.id);
+    if (this.byKey.get(session.prefix.key) === session) this.byKey.delete(session.prefix.key);
+    this.log({
+      event: 'session-down',
+      id: session.id,
+      prefix: session.prefix.text,
+      remote: session.remote,
+      reason,
+      seconds: Math.round((Date.now() - session.since) / 1000),
+      ...countersOf(session),
+    });
+  }
+
+  /** A packet from a client: only from its own /64, within its rate, into the kernel. */
+  private fromClient(session: Session, packet: Buffer): void {
+    const c = session.counters;
+    if (key64(sourceOf(packet)) !== session.prefix.key) {
+      c.droppedSpoofed++;
+      return;
+    }
+    if (session.limitIn && !session.limitIn.allow(packet.length)) {
+      c.droppedRate++;
+      return;
+    }
+    if (!this.tun?.write(packet)) {
+      c.droppedInvalid++;
+      return;
+    }
+    c.packetsIn++;
+    c.bytesIn += packet.length;
+  }
+
+  /** A packet the kernel routed into the range: to the client owning the destination's /64. */
+  private fromKernel(packet: Buffer): void {
+    const session = isIpv6Packet(packet) ? this.byKey.get(key64(destinationOf(packet))) : undefined;
+    if (!session) {
+      this.droppedNoSession++;
+      return;
+    }
+    const c = session.counters;
+    if (session.limitOut && !session.limitOut.allow(packet.length)) {
+      c.droppedRate++;
+      return;
+    }
+    if (!session.link.send(packet)) return; // counted by the link (queue full)
+    c.packetsOut++;
+    c.bytesOut += packet.length;
+  }
+}

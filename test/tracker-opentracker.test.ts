@@ -1,0 +1,180 @@
+/**
+ * TrackerSession against the real opentracker (Debian build: IPv4 only, no peers6, lists the
+ * announcer to itself, whitelist mode). IPv4 works over HTTP and UDP; the IPv6 announce fails
+ * cleanly as an event while IPv4 keeps working.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { scrape, TrackerSession, type AnnounceEvent, type PeerAddress, type TrackerSessionOptions } from '../src/tracker/session.js';
+
+const IH = randomBytes(20);
+let dir = '';
+let port = 0;
+let ot: ChildProcess | undefined;
+let otLog = '';
+
+/** A port free for both TCP and UDP on 127.0.0.1. */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const p = (srv.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => srv.close(() => r()));
+    const udp = dgram.createSocket('udp4');
+    const free = await new Promise<boolean>((r) => {
+      udp.once('error', () => r(false));
+      udp.bind(p, '127.0.0.1', () => r(true));
+    });
+    udp.close();
+    if (free) return p;
+  }
+}
+
+async function waitListening(p: number, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect(p, '127.0.0.1', () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`opentracker not listening on ${p}: ${otLog}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sixswarm-ot-'));
+  // opentracker chroots into -d and drops to "nobody": the whitelist path is relative to the chroot.
+  await chmod(dir, 0o755);
+  await writeFile(join(dir, 'whitelist.txt'), `${IH.toString('hex')}\n`, { mode: 0o644 });
+  await writeFile(join(dir, 'ot.conf'), 'access.whitelist /whitelist.txt\n', { mode: 0o644 });
+  port = await freePort();
+  ot = spawn('opentracker', ['-i', '127.0.0.1', '-p', String(port), '-P', String(port), '-f', join(dir, 'ot.conf'), '-d', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  ot.stdout!.on('data', (d: Buffer) => (otLog += d.toString()));
+  ot.stderr!.on('data', (d: Buffer) => (otLog += d.toString()));
+  await waitListening(port, 10_000);
+});
+
+afterAll(async () => {
+  if (ot && ot.exitCode === null) {
+    const exited = new Promise((r) => ot!.once('exit', r));
+    ot.kill('SIGTERM');
+    const t = setTimeout(() => ot!.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(t);
+  }
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const sessions: TrackerSession[] = [];
+afterEach(async () => {
+  await Promise.all(sessions.splice(0).map((s) => s.stop()));
+});
+
+function session(ourPort: number, tiers: string[][], extra: Partial<TrackerSessionOptions> = {}) {
+  const events: AnnounceEvent[] = [];
+  const peers: PeerAddress[] = [];
+  const s = new TrackerSession({
+    infoHash: IH,
+    peerId: randomBytes(20),
+    port: ourPort,
+    tiers,
+    families: { 4: true, 6: true },
+    getStats: () => ({ uploaded: 0, downloaded: 0, left: 1000 }),
+    ownAddresses: () => ({ 6: '2001:db8::5' }),
+    // opentracker lists the announcer to itself: the engine tells us our listener addresses.
+    isSelf: (p) => p.port === ourPort,
+    minIntervalFloorMs: 300,
+    udpRetransmitBaseMs: 300,
+    timeoutMs: 3000,
+    ...extra,
+  });
+  s.on('announce', (e) => events.push(e));
+  s.on('peers', (p) => peers.push(...p));
+  sessions.push(s);
+  return { s, events, peers };
+}
+
+async function until(cond: () => boolean, what: string, ms = 8000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; opentracker log: ${otLog}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const has = (list: PeerAddress[], p: number) => list.some((x) => x.host === '127.0.0.1' && x.port === p);
+
+describe('opentracker (IPv4-only Debian build)', () => {
+  it('HTTP: two sessions see each other over IPv4; the IPv6 announce fails cleanly', async () => {
+    const tiers = [[`http://127.0.0.1:${port}/announce`, `http://[::1]:${port}/announce`]];
+    const a = session(42001, tiers);
+    a.s.start();
+    await until(() => a.events.some((e) => e.family === 4 && !e.error), 'A announced over IPv4');
+    const b = session(42002, tiers);
+    b.s.start();
+    await until(() => has(b.peers, 42001), 'B got A');
+    // opentracker's min interval is long; completed goes out at once and brings B back.
+    a.s.completed();
+    await until(() => has(a.peers, 42002), 'A got B');
+    const aOk = a.events.filter((e) => !e.error);
+    expect(aOk.map((e) => [e.family, e.event])).toEqual([
+      [4, 'started'],
+      [4, 'completed'],
+    ]);
+    expect(aOk[0]!.dropped).toBe(1); // itself
+    expect(aOk[0]!.peers6).toBe(0); // never sends peers6
+    expect(aOk[0]!.nextAnnounceInMs).toBeGreaterThan(60_000); // its interval is honoured
+    // IPv6: [::1] refuses the connection, the IPv4 literal cannot be used: both are events, nothing throws.
+    await until(() => a.events.filter((e) => e.family === 6).length >= 2, 'both IPv6 failures');
+    const v6 = a.events.filter((e) => e.family === 6);
+    expect(v6.every((e) => e.error)).toBe(true);
+    expect(v6.map((e) => e.error).join('\n')).toMatch(/ECONNREFUSED/);
+    expect(v6.map((e) => e.error).join('\n')).toMatch(/127\.0\.0\.1 is an IPv4 address: no IPv6 announce possible/);
+    expect(v6[0]!.nextAnnounceInMs).toBeUndefined(); // the next tracker of the tier is tried at once
+    expect(v6[1]!.nextAnnounceInMs).toBe(300); // then backoff from the floor
+  });
+
+  it('UDP: two sessions see each other over IPv4; udp://[::1] fails cleanly', async () => {
+    const tiers = [[`udp://127.0.0.1:${port}`], [`udp://[::1]:${port}`]];
+    const a = session(42011, tiers);
+    a.s.start();
+    await until(() => a.events.some((e) => e.family === 4 && !e.error), 'A announced over IPv4');
+    const b = session(42012, tiers);
+    b.s.start();
+    await until(() => has(b.peers, 42011), 'B got A');
+    // BEP 15 has no min interval: a request for more peers goes out after the floor.
+    a.s.requestMorePeers();
+    await until(() => has(a.peers, 42012), 'A got B');
+    await until(() => a.events.some((e) => e.family === 6 && e.tracker.includes('[::1]')), 'IPv6 failure');
+    expect(a.events.find((e) => e.family === 6 && e.tracker.includes('[::1]'))!.error).toMatch(/ECONNREFUSED/);
+    expect(a.events.filter((e) => e.family === 4).every((e) => !e.error)).toBe(true);
+  });
+
+  it('a hash outside the whitelist gives the failure reason as an error event', async () => {
+    const a = session(42021, [[`http://127.0.0.1:${port}/announce`]], { infoHash: randomBytes(20), families: { 4: true, 6: false } });
+    a.s.start();
+    await until(() => a.events.length > 0, 'event');
+    expect(a.events[0]!.error).toMatch(/^tracker refused: Requested download is not authorized/);
+  });
+
+  it('scrape over HTTP and UDP', async () => {
+    const a = session(42031, [[`http://127.0.0.1:${port}/announce`]], { families: { 4: true, 6: false } });
+    a.s.start();
+    await until(() => a.events.some((e) => !e.error), 'announce');
+    for (const url of [`http://127.0.0.1:${port}/announce`, `udp://127.0.0.1:${port}`]) {
+      const r = await scrape(url, [IH], { timeoutMs: 3000, udpRetransmitBaseMs: 300 });
+      expect(r.get(IH.toString('hex'))!.incomplete).toBeGreaterThanOrEqual(1);
+    }
+  });
+});

@@ -1,0 +1,314 @@
+/**
+ * The tunnel's wire protocol and bookkeeping, in-process: the IPv6 packet framer, the one-JSON-
+ * object handshake scanner, hello/reply validation, prefix math, the assignments file, tokens,
+ * the rate limiter and the config.ini reader. The namespace tests cover the same code live.
+ */
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AssignmentStore } from '../src/tunnel/assignments.js';
+import { FramingError, isIpv6Packet, PacketFramer } from '../src/tunnel/framer.js';
+import { encodeHello, encodeReply, HandshakeError, JsonObjectScanner, parseHello, parseReply } from '../src/tunnel/handshake.js';
+import { firstHost, parsePrefix, PrefixRange } from '../src/tunnel/prefix.js';
+import { TokenBucket } from '../src/tunnel/token-bucket.js';
+import { TokenPolicy } from '../src/tunnel/tokens.js';
+import { InputError } from '../src/util/errors.js';
+import { parseIni } from '../src/util/ini.js';
+
+/** An IPv6 packet with `payloadLen` payload bytes, its bytes tagged so mix-ups show. */
+function packet(payloadLen: number, tag: number): Buffer {
+  const p = Buffer.alloc(40 + payloadLen, tag);
+  p.writeUInt32BE(0x60000000 | tag, 0);
+  p.writeUInt16BE(payloadLen, 4);
+  p[6] = 59; // no next header
+  p[7] = 64;
+  return p;
+}
+
+/** Same packets, same order, same bytes (cheaper than a deep toEqual over thousands of splits). */
+function expectPackets(got: Buffer[], want: Buffer[], label = ''): void {
+  expect(got.map((p) => p.length), label).toEqual(want.map((p) => p.length));
+  expect(got.every((p, i) => p.equals(want[i]!)), label).toBe(true);
+}
+
+function feed(framer: PacketFramer, chunks: Buffer[]): Buffer[] {
+  // Copy each packet at once: the framer returns views valid until the next push.
+  return chunks.flatMap((c) => framer.push(c).map((p) => Buffer.from(p)));
+}
+
+describe('PacketFramer', () => {
+  const packets = [packet(8, 1), packet(1, 2), packet(1240, 3), packet(20, 4)];
+  const stream = Buffer.concat(packets);
+
+  it('delimits packets by their header when the stream is split at every possible byte boundary', () => {
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const got = feed(new PacketFramer(), [stream.subarray(0, cut), stream.subarray(cut)]);
+      expectPackets(got, packets, `split at ${cut}`);
+    }
+  });
+
+  it('reassembles a stream delivered one byte at a time, and in uneven chunks', () => {
+    const bytes = [...Array(stream.length).keys()].map((i) => stream.subarray(i, i + 1));
+    expectPackets(feed(new PacketFramer(), bytes), packets);
+    for (const size of [3, 7, 39, 40, 41, 1000]) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < stream.length; i += size) chunks.push(stream.subarray(i, i + size));
+      expectPackets(feed(new PacketFramer(), chunks), packets, `chunks of ${size}`);
+    }
+  });
+
+  it('holds a partial packet until the rest arrives, and only that', () => {
+    const f = new PacketFramer();
+    const big = packet(65535, 9);
+    expect(f.push(big.subarray(0, 5))).toEqual([]);
+    expect(f.pending).toBe(5);
+    expect(f.push(big.subarray(5, 30000))).toEqual([]);
+    const done = f.push(Buffer.concat([big.subarray(30000), packet(8, 1)]));
+    expect(done.map((p) => p.length)).toEqual([40 + 65535, 48]);
+    expect(Buffer.from(done[0]!).equals(big)).toBe(true);
+    expect(f.pending).toBe(0);
+  });
+
+  it('calls a stream corrupt on a version other than 6, as soon as the first byte shows it', () => {
+    const f = new PacketFramer();
+    expect(f.push(packet(8, 1))).toHaveLength(1);
+    expect(() => f.push(Buffer.from([0x45]))).toThrow(FramingError);
+    // Once broken it stays broken: the connection must be dropped.
+    expect(() => f.push(packet(8, 1))).toThrow(/corrupt tunnel stream/);
+
+    const g = new PacketFramer();
+    expect(g.push(packet(8, 1).subarray(0, 3))).toEqual([]);
+    expect(() => g.push(Buffer.concat([packet(8, 1).subarray(3), Buffer.from('GET / HTTP/1.1')]))).toThrow(/IP version 4/);
+  });
+
+  it('refuses payload length 0 (jumbograms)', () => {
+    const jumbo = packet(8, 1);
+    jumbo.writeUInt16BE(0, 4);
+    expect(() => new PacketFramer().push(jumbo)).toThrow(/payload length 0/);
+    expect(isIpv6Packet(jumbo)).toBe(false);
+    expect(isIpv6Packet(packet(8, 1))).toBe(true);
+  });
+});
+
+describe('handshake', () => {
+  it('cuts exactly one JSON object off the stream, whatever the split, and keeps the rest as packets', () => {
+    const reply = encodeReply({ kind: 'prefix', prefix: parsePrefix('2001:db8:100::/64') });
+    const packets = [packet(8, 1), packet(100, 2)];
+    const stream = Buffer.concat([reply, ...packets]);
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const scanner = new JsonObjectScanner();
+      const framer = new PacketFramer();
+      let got: Buffer[] = [];
+      let prefix: string | undefined;
+      for (const chunk of [stream.subarray(0, cut), stream.subarray(cut)]) {
+        if (prefix === undefined) {
+          const r = scanner.push(chunk);
+          if (!r) continue;
+          const parsed = parseReply(r.value);
+          prefix = parsed.kind === 'prefix' ? parsed.prefix.text : 'error';
+          got = got.concat(feed(framer, [r.rest]));
+        } else {
+          got = got.concat(feed(framer, [chunk]));
+        }
+      }
+      expect(prefix, `split at ${cut}`).toBe('2001:db8:100::/64');
+      expectPackets(got, packets, `split at ${cut}`);
+    }
+  });
+
+  it('is not fooled by braces and escaped quotes inside strings', () => {
+    const text = ' \n{"Id":"a}b\\"{[","Token":"x"}{"next":1}';
+    const r = new JsonObjectScanner().push(Buffer.from(text));
+    expect(r?.value).toEqual({ Id: 'a}b"{[', Token: 'x' });
+    expect(r?.rest.toString()).toBe('{"next":1}');
+  });
+
+  it('bounds the handshake size', () => {
+    const s = new JsonObjectScanner(4096);
+    const big = Buffer.from(`{"Id":"${'a'.repeat(5000)}"}`);
+    expect(() => s.push(big.subarray(0, 4000))).not.toThrow();
+    expect(() => s.push(big.subarray(4000))).toThrow(/larger than 4096 bytes/);
+    // Exactly at the bound is fine.
+    const exact = Buffer.from(`{"Id":"${'b'.repeat(4096 - 9)}"}`);
+    expect(exact.length).toBe(4096);
+    expect(new JsonObjectScanner(4096).push(exact)?.value).toEqual({ Id: 'b'.repeat(4087) });
+    expect(() => new JsonObjectScanner(4096).push(Buffer.from(`{"Id":"${'b'.repeat(4096 - 8)}"}`))).toThrow(/larger than/);
+  });
+
+  it('rejects what is not one JSON object', () => {
+    expect(() => new JsonObjectScanner().push(Buffer.from('GET / HTTP/1.1\r\n'))).toThrow(HandshakeError);
+    expect(() => new JsonObjectScanner().push(Buffer.from('["Id"]'))).toThrow(/not a JSON object/);
+    expect(() => new JsonObjectScanner().push(Buffer.from('{"Id":}'))).toThrow(/not valid JSON/);
+    expect(() => new JsonObjectScanner().push(Buffer.from('{"Id":"x"]'))).toThrow(/not valid JSON/);
+  });
+
+  it('validates the hello like the original server reads it (Go: field names case-insensitive)', () => {
+    expect(parseHello({ Id: '00:11:22:aa:bb:cc' })).toEqual({ id: '00:11:22:aa:bb:cc' });
+    expect(parseHello({ id: 'x', token: 't' })).toEqual({ id: 'x', token: 't' });
+    expect(parseHello({ Id: 'x', Token: null })).toEqual({ id: 'x' });
+    expect(() => parseHello({})).toThrow(/no "Id"/);
+    expect(() => parseHello({ Id: 5 })).toThrow(/no "Id"/);
+    expect(() => parseHello({ Id: '' })).toThrow(/no "Id"/);
+    expect(() => parseHello({ Id: 'a\nb' })).toThrow(/printable/);
+    expect(() => parseHello({ Id: 'a'.repeat(257) })).toThrow(/printable/);
+    expect(() => parseHello({ Id: 'a', Token: 7 })).toThrow(/Token/);
+    expect(encodeHello({ id: 'ab' }).toString()).toBe('{"Id":"ab"}');
+    expect(encodeHello({ id: 'ab', token: 't' }).toString()).toBe('{"Id":"ab","Token":"t"}');
+  });
+
+  it('validates the reply: a /64, or an error to show', () => {
+    expect(parseReply({ Prefix: '2001:DB8:0100:0000::/64' })).toMatchObject({ kind: 'prefix', prefix: { text: '2001:db8:100::/64' } });
+    // Host bits from a server are masked rather than refused.
+    expect(parseReply({ Prefix: '2001:db8:100::1/64' })).toMatchObject({ prefix: { text: '2001:db8:100::/64' } });
+    expect(() => parseReply({ Prefix: '2001:db8:100::/56' })).toThrow(/needs a \/64/);
+    expect(() => parseReply({ Prefix: '10.0.0.0/8' })).toThrow(/bad prefix/);
+    expect(parseReply({ Error: 'invalid token\r\n\u0007x' })).toEqual({ kind: 'error', message: 'invalid token x' });
+    expect(() => parseReply({ Hello: 1 })).toThrow(/neither "Prefix" nor "Error"/);
+    expect(encodeReply({ kind: 'error', message: 'no' }).toString()).toBe('{"Error":"no"}');
+  });
+});
+
+describe('prefixes', () => {
+  it('parses, canonicalises and refuses host bits in configuration', () => {
+    expect(parsePrefix('2001:0db8:0100::/56').text).toBe('2001:db8:100::/56');
+    expect(() => parsePrefix('2001:db8:100::1/56')).toThrow(/bits set past \/56.*2001:db8:100::\/56/);
+    expect(() => parsePrefix('2001:db8::/129')).toThrow(/0-128/);
+    expect(() => parsePrefix('192.0.2.0/24')).toThrow(/not an IPv6 prefix/);
+    expect(firstHost(parsePrefix('2001:db8:100:5::/64'))).toBe('2001:db8:100:5::1');
+  });
+
+  it('hands out /64s of a range in order, first free', () => {
+    const range = new PrefixRange('2001:db8:100::/62');
+    expect(range.size).toBe(4n);
+    const taken = new Set<bigint>();
+    const got: string[] = [];
+    for (;;) {
+      const p = range.firstFree((k) => taken.has(k));
+      if (!p) break;
+      taken.add(p.key);
+      got.push(p.text);
+    }
+    expect(got).toEqual(['2001:db8:100::/64', '2001:db8:100:1::/64', '2001:db8:100:2::/64', '2001:db8:100:3::/64']);
+    taken.delete(parsePrefix('2001:db8:100:1::/64').key);
+    expect(range.firstFree((k) => taken.has(k))?.text).toBe('2001:db8:100:1::/64');
+    expect(range.contains(parsePrefix('2001:db8:100:4::/64').key)).toBe(false);
+    expect(() => new PrefixRange('2001:db8::/96')).toThrow(/smaller than one \/64/);
+  });
+});
+
+describe('AssignmentStore', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sixswarm-assign-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('assigns first free, persists atomically in the original format, and returns the same prefix after a reload', async () => {
+    const file = join(dir, 'assignments.json');
+    const range = new PrefixRange('2001:db8:100::/56');
+    const store = await AssignmentStore.load(range, file);
+    const [a, b] = await Promise.all([store.assign('aa:aa'), store.assign('bb:bb')]);
+    expect([a.text, b.text].sort()).toEqual(['2001:db8:100:1::/64', '2001:db8:100::/64']);
+    expect((await store.assign('aa:aa')).text).toBe(a.text);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ 'aa:aa': a.text, 'bb:bb': b.text });
+    expect(await readdir(dir)).toEqual(['assignments.json']); // no temp files left behind
+
+    const again = await AssignmentStore.load(range, file);
+    expect(again.get('bb:bb')?.text).toBe(b.text);
+    expect((await again.assign('cc:cc')).text).toBe('2001:db8:100:2::/64');
+  });
+
+  it('treats an absent or empty (touched) file as no assignments', async () => {
+    const range = new PrefixRange('2001:db8:100::/56');
+    expect((await AssignmentStore.load(range, join(dir, 'absent.json'))).size).toBe(0);
+    await writeFile(join(dir, 'empty.json'), '');
+    expect((await AssignmentStore.load(range, join(dir, 'empty.json'))).size).toBe(0);
+  });
+
+  it('refuses a malformed file rather than risk giving a prefix away twice', async () => {
+    const range = new PrefixRange('2001:db8:100::/56');
+    const cases: Array<[string, RegExp]> = [
+      ['{"a": ', /not valid JSON/],
+      ['[1]', /JSON object/],
+      ['{"a": 5}', /not a prefix string/],
+      ['{"a": "2001:db8:100::/56"}', /not a \/64/],
+      ['{"a": "2001:db8:100::/64", "b": "2001:db8:100::/64"}', /assigned twice/],
+    ];
+    for (const [text, message] of cases) {
+      await writeFile(join(dir, 'bad.json'), text);
+      await expect(AssignmentStore.load(range, join(dir, 'bad.json'))).rejects.toThrow(message);
+      await expect(AssignmentStore.load(range, join(dir, 'bad.json'))).rejects.toBeInstanceOf(InputError);
+    }
+  });
+
+  it('keeps entries outside the range in the file but hands out only prefixes inside it', async () => {
+    const file = join(dir, 'a.json');
+    await writeFile(file, JSON.stringify({ old: '2001:db8:9999::/64', kept: '2001:db8:100::/64' }));
+    const store = await AssignmentStore.load(new PrefixRange('2001:db8:100::/56'), file);
+    expect(store.foreignIds).toEqual(['old']);
+    expect((await store.assign('new')).text).toBe('2001:db8:100:1::/64');
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ old: '2001:db8:9999::/64', kept: '2001:db8:100::/64', new: '2001:db8:100:1::/64' });
+    expect((await store.assign('old')).text).toBe('2001:db8:100:2::/64');
+  });
+
+  it('says so when the range is exhausted', async () => {
+    const store = await AssignmentStore.load(new PrefixRange('2001:db8:100::/63'));
+    await store.assign('a');
+    await store.assign('b');
+    await expect(store.assign('c')).rejects.toThrow(/no free \/64 left in 2001:db8:100::\/63/);
+  });
+});
+
+describe('TokenPolicy', () => {
+  it('reads "ID TOKEN" lines and "* TOKEN" shared tokens', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sixswarm-tokens-'));
+    try {
+      const file = join(dir, 'tokens');
+      await writeFile(file, '# comment\n\naa:bb secret-a\n* shared\n');
+      const p = await TokenPolicy.fromFile(file);
+      expect(p.check('aa:bb', 'secret-a')).toEqual({ ok: true });
+      expect(p.check('aa:bb', 'shared')).toEqual({ ok: true });
+      expect(p.check('cc:dd', 'shared')).toEqual({ ok: true });
+      expect(p.check('cc:dd', 'secret-a')).toEqual({ ok: false, reason: 'invalid token for this Id' });
+      expect(p.check('aa:bb', undefined)).toMatchObject({ ok: false, reason: expect.stringMatching(/requires a token/) });
+      await writeFile(file, 'aa:bb\n');
+      await expect(TokenPolicy.fromFile(file)).rejects.toThrow(/line 1: expected "ID TOKEN"/);
+      await writeFile(file, '# nothing\n');
+      await expect(TokenPolicy.fromFile(file)).rejects.toThrow(/holds no tokens/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lets everyone in when no token is configured', () => {
+    expect(new TokenPolicy().check('x', undefined)).toEqual({ ok: true });
+  });
+});
+
+describe('TokenBucket', () => {
+  it('allows the burst, then the rate', () => {
+    let now = 0;
+    const b = new TokenBucket(1000, 1500, () => now);
+    expect(b.take(1500)).toBe(true);
+    expect(b.take(1)).toBe(false);
+    now += 500; // 500 tokens later
+    expect(b.take(600)).toBe(false);
+    expect(b.take(500)).toBe(true);
+    now += 10_000; // capped at the burst
+    expect(b.take(1501)).toBe(false);
+    expect(b.take(1500)).toBe(true);
+  });
+});
+
+describe('parseIni', () => {
+  it("reads the original's config.ini", () => {
+    const ini = parseIni('; tunnel\n[Server]\nlocalhost = 192.0.2.1\nlistenport=14629 ; the port\nprefixrange = 2001:db8:100::/56\n\n[client]\nremotehost = x\n');
+    expect(ini.get('server')?.get('listenport')).toBe('14629');
+    expect(ini.get('server')?.get('prefixrange')).toBe('2001:db8:100::/56');
+    expect(ini.get('client')?.get('remotehost')).toBe('x');
+    expect(() => parseIni('[server]\nnonsense\n', 'config.ini')).toThrow(/config.ini, line 2/);
+  });
+});
