@@ -35,7 +35,7 @@ export interface Reporter {
 }
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
-const NOTABLE = new Set(['listening', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'error', 'tracker', 'tunnel']);
+const NOTABLE = new Set(['listening', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel']);
 
 export function createReporter(json: boolean): Reporter {
   if (json) return new JsonReporter();
@@ -142,6 +142,8 @@ function describe(e: ReportEvent): string {
       return `peer ${String(rest.address)} left: ${String(rest.reason)}`;
     case 'complete':
       return 'download complete: every piece verified';
+    case 'warning':
+      return `warning: ${String(rest.message)}`;
     case 'error':
       return `error: ${String(rest.message)}`;
     default:

@@ -11,12 +11,14 @@ import type { Metainfo } from '../src/metainfo/types.js';
 import { resolveTargets } from '../src/net/dial.js';
 import { parseHostPort, type HostPort } from '../src/net/hostport.js';
 import { defaultStateDir } from '../src/storage/resume.js';
+import type { SwarmEvent } from '../src/swarm/swarm.js';
 import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
 import type { AnnounceIpPolicy } from '../src/tracker/session.js';
 import { bindTunnel } from '../src/client/tunnel-binding.js';
 import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
 import type { TunnelChoice } from './torrent-options.js';
 import { createReporter, type ProgressSnapshot } from './reporter.js';
+import { stopSignals } from './stop-signals.js';
 
 export interface RunOptions {
   source: string;
@@ -142,9 +144,9 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     reporter.close();
     finish(code);
   };
-  const onSignal = (sig: NodeJS.Signals) => void shutdown(0, `${sig}: closing peers and saving resume state…`);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // A second signal during shutdown gets the default behaviour: exit at once.
+  const signals = stopSignals();
+  void signals.stopped.then((sig) => shutdown(0, `${sig}: closing peers and saving resume state…`));
 
   if (tunnel) {
     bindTunnel(client, tunnel);
@@ -152,6 +154,11 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     tunnel.on('fatal', (e) => void shutdown(1, `tunnel failed: ${e.message}`));
   }
   const session = client.addTorrent(meta, dir, { writable: o.mode === 'download' });
+  // Peers (from a tracker, or incoming) can connect while start() still saves resume state: what
+  // they report then is kept and replayed once the handler below is attached.
+  const early: SwarmEvent[] = [];
+  const keepEarly = (e: SwarmEvent) => void early.push(e);
+  session.on('event', keepEarly);
   try {
     for (const l of await client.listen()) reporter.event({ event: 'listening', family: l.family, address: l.address, port: l.port });
     session.on('tracker', (ev) => reporter.event({ ...ev, event: 'tracker', announce: ev.event }));
@@ -172,17 +179,21 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     throw e;
   } finally {
     if (shuttingDown) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      signals.dispose();
     }
   }
   if (shuttingDown) return finished;
 
-  session.on('event', (e) => {
+  const onEvent = (e: SwarmEvent) => {
     reporter.event(e);
     if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void session.saveResume().then(() => shutdown(0));
     if (e.event === 'error') void shutdown(1, `stopping: ${e.message}`);
-  });
+  };
+  session.off('event', keepEarly);
+  session.on('event', onEvent);
+  // A 'complete' during start() is handled just below (data already complete, or finished while saving).
+  for (const e of early) if (e.event !== 'complete') onEvent(e);
+  if (shuttingDown) return finished;
   if (session.storage.have.complete && o.exitOnComplete && o.mode === 'download') {
     reporter.event({ event: 'complete' });
     void shutdown(0);
@@ -199,7 +210,6 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     }
   }
   const code = await finished;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  signals.dispose();
   return code;
 }

@@ -4,6 +4,7 @@ import { formatHostPort } from '../src/net/hostport.js';
 import { TrackerServer } from '../src/tracker/server/tracker-server.js';
 import { UsageError, errorMessage } from '../src/util/errors.js';
 import type { Command } from './command.js';
+import { stopSignals } from './stop-signals.js';
 
 const help = `Usage: sixswarm tracker [--port N] [--http] [--udp] [--bind ADDR]... [--honor-ip-params] [--interval SECONDS] [--json]
 
@@ -82,12 +83,7 @@ async function run(argv: string[]): Promise<number> {
     if (json) out(JSON.stringify(ev));
     else out(`${ev.transport} ${ev.source} refused: ${ev.reason}`);
   });
-  let stop: () => void = () => undefined;
-  const stopped = new Promise<void>((resolve) => {
-    stop = resolve;
-  });
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const signals = stopSignals();
   try {
     try {
       await server.listen();
@@ -98,11 +94,10 @@ async function run(argv: string[]): Promise<number> {
       if (json) out(JSON.stringify(b));
       else out(`listening: ${b.transport} ${formatHostPort(b.address, b.port)}`);
     }
-    await stopped;
+    await signals.stopped;
     return 0;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    signals.dispose();
     await server.close();
   }
 }

@@ -17,6 +17,7 @@ import { UsageError, errorMessage } from '../src/util/errors.js';
 import { readIni } from '../src/util/ini.js';
 import { parseSize } from '../src/util/size.js';
 import type { Command } from './command.js';
+import { stopSignals } from './stop-signals.js';
 
 const help = `Usage: sixswarm tunnel-server [--listen ADDR:PORT] [--prefix-range P/LEN] [--assignments FILE]
                               [--config config.ini] [--tokens FILE] [--token T] [--max-clients N]
@@ -196,19 +197,13 @@ async function run(argv: string[]): Promise<number> {
     server.emit('log', { event: 'warning', message: `assignment of "${id}" lies outside ${conf.range.prefix.text}; it gets a new prefix when it returns` });
   }
 
-  let stop: () => void = () => undefined;
-  const stopped = new Promise<void>((resolve) => {
-    stop = resolve;
-  });
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const signals = stopSignals();
   try {
     await server.start();
-    await stopped;
+    await signals.stopped;
     return 0;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    signals.dispose();
     await server.stop();
   }
 }

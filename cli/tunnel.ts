@@ -4,6 +4,7 @@ import { DEFAULT_CLIENT_IFNAME, RECONNECT_MS, TunnelClient, type TunnelStatus } 
 import { DEFAULT_MTU, MTU_MAX, MTU_MIN } from '../src/tunnel/tun.js';
 import { UsageError, errorMessage } from '../src/util/errors.js';
 import type { Command } from './command.js';
+import { stopSignals } from './stop-signals.js';
 
 const help = `Usage: sixswarm tunnel up --server HOST:PORT [--id ID] [--token T] [--mtu N] [--ifname NAME] [--json]
 
@@ -104,13 +105,12 @@ async function run(argv: string[]): Promise<number> {
   const finished = new Promise<number>((resolve) => {
     finish = resolve;
   });
-  const onSignal = () => finish(0);
+  const signals = stopSignals();
+  void signals.stopped.then(() => finish(0));
   client.on('fatal', (e) => {
     process.stderr.write(`sixswarm tunnel: ${e.message}\n`);
     finish(1);
   });
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
     await client.start();
     const s = client.status();
@@ -118,8 +118,7 @@ async function run(argv: string[]): Promise<number> {
       `tunnel device ${s.ifname} ready (Id ${s.id}, ${s.routing === 'default' ? 'default IPv6 route through the tunnel' : 'only traffic from the tunnel prefix uses the tunnel'}); connecting to ${s.server}`);
     return await finished;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.dispose();
     await client.stop();
   }
 }

@@ -80,6 +80,11 @@ export class Client extends EventEmitter {
     for (const t of this.torrents.values()) t.trackers?.requestMorePeers();
   }
 
+  /** Our addresses changed: peers that could not be reached (no IPv6 route yet) are dialed again now. */
+  redialFailedPeers(): void {
+    for (const t of this.torrents.values()) t.swarm?.redialFailed();
+  }
+
   /** Whether an address is one of our own listeners (trackers hand us back to ourselves). */
   isSelf(host: string, port: number): boolean {
     if (port !== this.port) return false;

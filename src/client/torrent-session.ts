@@ -38,6 +38,7 @@ export class TorrentSession extends EventEmitter<{ event: [SwarmEvent]; checking
   /** Check existing data (resume-aware), then join the swarm. */
   async start(forceRecheck = false): Promise<CheckResult> {
     const result = await this.storage.check(forceRecheck, (p) => this.emit('checking', p));
+    if (this.stopping) return result; // stopped while checking: never join the swarm
     const swarm = new Swarm(this.meta, this.storage, this.opts.swarm);
     this.swarm = swarm;
     swarm.on('event', (e) => {

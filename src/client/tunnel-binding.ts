@@ -1,7 +1,8 @@
 /**
  * The seam between the tunnel and the engine: when the tunnel is up, its address becomes one of
- * ours (advertised in BEP 10 and ipv6=, used for outgoing IPv6), and the trackers hear from us
- * over IPv6 soon. The engine never looks at the tunnel itself.
+ * ours (advertised in BEP 10 and ipv6=, used for outgoing IPv6), the trackers hear from us
+ * over IPv6 soon, and peers dialed before it was up (unreachable then) are dialed again at once.
+ * The engine never looks at the tunnel itself.
  */
 import type { TunnelClient } from '../tunnel/client.js';
 import type { Client } from './client.js';
@@ -12,5 +13,6 @@ export function bindTunnel(client: Client, tunnel: TunnelClient): void {
     // With source routing (the host has other IPv6 routes) only connections from this address use the tunnel.
     if (tunnel.status().routing === 'source') client.localAddress[6] = address;
     client.announceSoon();
+    client.redialFailedPeers();
   });
 }

@@ -65,9 +65,12 @@ export class TorrentStorage {
     for (let p = 0; p < this.meta.pieceCount; p++) {
       const segs = this.layout.segments(p);
       const filesOk = segs.every((s) => unchanged[s.fileIndex]);
-      if (saved?.has(p) && filesOk) {
-        this.have.set(p);
-        trusted++;
+      if (saved && filesOk) {
+        // Files unchanged since the save: what was verified is still there, what was missing still is.
+        if (saved.has(p)) {
+          this.have.set(p);
+          trusted++;
+        }
         continue;
       }
       // Only hash pieces whose bytes all exist: a missing or short file means the piece is missing.
@@ -104,12 +107,15 @@ export class TorrentStorage {
 
   /**
    * Hash a downloaded piece off the main thread; write it only if it matches. `data` must own its
-   * ArrayBuffer (see HashPool.hash). Resolves to whether the piece was good.
+   * ArrayBuffer (see HashPool.hash). Resolves to whether the piece was good. `inspect` sees the
+   * data once hashed (before its buffer is reused), with the verdict.
    */
-  async verifyAndWrite(index: number, data: Buffer): Promise<boolean> {
+  async verifyAndWrite(index: number, data: Buffer, inspect?: (data: Buffer, ok: boolean) => void): Promise<boolean> {
     const { digest, data: back } = await this.pool.hash(data);
     try {
-      if (!digest.equals(this.expected(index))) return false;
+      const ok = digest.equals(this.expected(index));
+      inspect?.(back, ok);
+      if (!ok) return false;
       const w = this.store.writePiece(index, back);
       this.writes.add(w);
       try {

@@ -1,24 +1,74 @@
 /**
- * Blame for pieces that fail their hash. Every peer that contributed to a bad piece gets a strike;
- * a peer that was the only contributor gets two, since the blame is certain. Enough strikes ban
- * the IP for the rest of the session.
+ * Who to blame for pieces that fail their hash, without banning honest peers that happened to
+ * share a piece with a liar. A failed piece's blocks are remembered (a hash per block and who
+ * sent it); when the piece later passes, every block that differs from the good data convicts
+ * its sender. A piece that came from one peer alone convicts it at once. Two convictions ban the
+ * IP for the rest of the session.
  */
+import { createHash } from 'node:crypto';
+import { BLOCK_SIZE } from '../wire/messages.js';
+
+interface FailedCopy {
+  blockHashes: Buffer[];
+  senders: (string | undefined)[];
+}
+
+/** Failed copies kept per piece, and pieces kept at all: a liar must not make us hoard memory. */
+const MAX_COPIES = 4;
+const MAX_PIECES = 256;
+
 export class BanList {
   private readonly strikes = new Map<string, number>();
   private readonly banned = new Set<string>();
+  private readonly failed = new Map<number, FailedCopy[]>();
 
-  constructor(private readonly threshold = 3) {}
+  constructor(private readonly threshold = 2) {}
 
   isBanned(ip: string): boolean {
     return this.banned.has(ip);
   }
 
-  /** Blame the contributors of a failed piece; returns the IPs that are banned now. */
-  blame(contributors: Set<string>): string[] {
-    const weight = contributors.size === 1 ? 2 : 1;
+  get size(): number {
+    return this.banned.size;
+  }
+
+  /** Whether a piece has failed before, so its good data will tell who lied. */
+  suspect(index: number): boolean {
+    return this.failed.has(index);
+  }
+
+  /** Record a failed piece; returns the IPs banned because of it. */
+  pieceFailed(index: number, data: Buffer, senders: (string | undefined)[]): string[] {
+    const distinct = new Set(senders.filter((s): s is string => s !== undefined));
+    if (distinct.size === 1) return this.convict(distinct);
+    const copies = this.failed.get(index) ?? [];
+    if (copies.length < MAX_COPIES && (this.failed.has(index) || this.failed.size < MAX_PIECES)) {
+      copies.push({ blockHashes: blockHashes(data), senders });
+      this.failed.set(index, copies);
+    }
+    return [];
+  }
+
+  /** The piece passed: convict the senders of every block that differed in an earlier failed copy. */
+  piecePassed(index: number, data: Buffer): string[] {
+    const copies = this.failed.get(index);
+    if (!copies) return [];
+    this.failed.delete(index);
+    const good = blockHashes(data);
+    const liars = new Set<string>();
+    for (const copy of copies) {
+      copy.blockHashes.forEach((h, b) => {
+        const sender = copy.senders[b];
+        if (sender !== undefined && !h.equals(good[b]!)) liars.add(sender);
+      });
+    }
+    return this.convict(liars);
+  }
+
+  private convict(ips: Set<string>): string[] {
     const newlyBanned: string[] = [];
-    for (const ip of contributors) {
-      const s = (this.strikes.get(ip) ?? 0) + weight;
+    for (const ip of ips) {
+      const s = (this.strikes.get(ip) ?? 0) + 1;
       this.strikes.set(ip, s);
       if (s >= this.threshold && !this.banned.has(ip)) {
         this.banned.add(ip);
@@ -27,8 +77,12 @@ export class BanList {
     }
     return newlyBanned;
   }
+}
 
-  get size(): number {
-    return this.banned.size;
+function blockHashes(data: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let off = 0; off < data.length; off += BLOCK_SIZE) {
+    out.push(createHash('sha1').update(data.subarray(off, off + BLOCK_SIZE)).digest());
   }
+  return out;
 }

@@ -59,10 +59,20 @@ export class PeerPool {
     if (c.source !== 'manual' && c.failures >= 8) this.byKey.delete(c.key);
   }
 
+  /** Our connectivity changed (a tunnel came up): addresses waiting out a backoff may work now. */
+  retryNow(): void {
+    for (const c of this.byKey.values()) if (c.state === 'idle') c.nextAttempt = 0;
+  }
+
   /** A connection that worked ended normally: allow a reconnect later. */
   disconnected(c: Candidate, now: number): void {
     c.state = 'idle';
     c.nextAttempt = now + 5_000;
+  }
+
+  /** Forget every address of a banned host. */
+  dropHost(ip: string): void {
+    for (const [key, c] of this.byKey) if (c.targets.some((t) => t.host === ip)) this.byKey.delete(key);
   }
 
   get size(): number {

@@ -27,6 +27,8 @@ export class Peer {
   /** Requests the peer sent us, in order. */
   readonly uploadQueue: BlockRef[] = [];
   uploadReads = 0;
+  /** Requests received since we last unchoked it (all answered with nothing or a reject). */
+  requestsWhileChoked = 0;
   readonly down = new RateMeter();
   readonly up = new RateMeter();
   readonly connectedAt = Date.now();
@@ -56,10 +58,13 @@ export class Peer {
     return this.bits.complete;
   }
 
-  /** How many requests to keep in flight: enough for about half a second of its current rate. */
+  /**
+   * How many requests to keep in flight: about 3 s of its current rate (as libtorrent does), so a
+   * peer that answers in batches (Transmission: every 500 ms) never runs dry.
+   */
   pipelineDepth(): number {
     const limit = Math.min(this.ext?.reqq ?? 250, 2000);
-    const byRate = Math.ceil((this.down.rate() * 0.5) / BLOCK_SIZE) + 16;
+    const byRate = Math.ceil((this.down.rate() * 3) / BLOCK_SIZE) + 16;
     return Math.max(16, Math.min(limit, byRate));
   }
 

@@ -19,8 +19,8 @@ export class PieceInProgress {
   /** Outstanding requests per block (more than one only in endgame). */
   readonly requested: Uint8Array;
   receivedCount = 0;
-  /** Peers (by address key) that sent blocks of this piece: blamed if it fails its hash. */
-  readonly contributors = new Set<string>();
+  /** Who (by IP) sent each block: the evidence if the piece fails its hash. */
+  readonly senders: (string | undefined)[];
 
   constructor(
     readonly index: number,
@@ -29,6 +29,7 @@ export class PieceInProgress {
     this.blockCount = Math.ceil(size / BLOCK_SIZE);
     this.received = new Uint8Array(this.blockCount);
     this.requested = new Uint8Array(this.blockCount);
+    this.senders = new Array<string | undefined>(this.blockCount);
   }
 
   block(b: number): BlockRef {
@@ -141,7 +142,7 @@ export class PiecePicker {
     data.copy(p.buffer, begin);
     p.received[b] = 1;
     p.receivedCount++;
-    p.contributors.add(from);
+    p.senders[b] = from;
     return 'new';
   }
 

@@ -3,6 +3,7 @@ export class RateMeter {
   private readonly buckets: Float64Array;
   private head = 0;
   private headSecond = Math.floor(Date.now() / 1000);
+  private readonly started = Date.now();
   total = 0;
 
   constructor(private readonly windowSeconds = 5) {
@@ -19,7 +20,9 @@ export class RateMeter {
     this.advance(now);
     let sum = 0;
     for (const b of this.buckets) sum += b;
-    return sum / this.windowSeconds;
+    // A young meter averages over the time it has existed, so a fast start shows as fast at once.
+    const span = Math.min(this.windowSeconds, Math.max(1, (now - this.started) / 1000));
+    return sum / span;
   }
 
   private advance(now: number): void {

@@ -40,7 +40,7 @@ export interface SwarmOptions {
   maxRequestBytes?: number;
   /** Requests a peer may queue with us before it is disconnected for flooding. */
   maxQueuedRequests?: number;
-  /** Ban threshold in strikes (see BanList). */
+  /** Convictions (certain hash-failure blame) before an IP is banned; see BanList. */
   banThreshold?: number;
   requestTimeoutMs?: number;
 }
@@ -52,6 +52,7 @@ export type SwarmEvent =
   | { event: 'piece-failed'; index: number; peers: string[] }
   | { event: 'peer-banned'; ip: string }
   | { event: 'complete' }
+  | { event: 'warning'; message: string }
   | { event: 'error'; message: string };
 
 export interface SwarmStats {
@@ -107,7 +108,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       maxConnecting: opts.maxConnecting ?? 12,
       maxRequestBytes: opts.maxRequestBytes ?? 128 * 1024,
       maxQueuedRequests: opts.maxQueuedRequests ?? 2 * OUR_REQQ,
-      banThreshold: opts.banThreshold ?? 3,
+      banThreshold: opts.banThreshold ?? 2,
       requestTimeoutMs: opts.requestTimeoutMs ?? 20_000,
     };
     this.pieceCount = meta.pieceCount;
@@ -153,6 +154,13 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
   /** One peer known by several addresses (a host name with A and AAAA records): dialed Happy-Eyeballs style. */
   addPeerTargets(targets: DialTarget[], source: PeerSource): void {
     if (this.pool.add(targets, source)) this.connectMore();
+  }
+
+  /** Our addresses changed (a tunnel came up): dial now the peers that failed, e.g. for want of a route. */
+  redialFailed(): void {
+    if (this.stopped) return;
+    this.pool.retryNow();
+    this.connectMore();
   }
 
   /** A connection that arrived on our listener and named this torrent in its handshake. */
@@ -287,7 +295,8 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
   private sendExtensionHandshake(peer: Peer): void {
     const own = this.opts.ownAddresses();
     // Tell the peer our address in the family it did not reach us on, so it can reach us both ways.
-    const other = peer.family === 4 ? { ipv6: own[6] } : { ipv4: own[4] };
+    const fam = this.opts.families;
+    const other = peer.family === 4 ? { ipv6: fam[6] ? own[6] : undefined } : { ipv4: fam[4] ? own[4] : undefined };
     peer.wire.send.extended(
       0,
       encodeExtensionHandshake({
@@ -312,7 +321,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     if (this.optimistic === peer) this.optimistic = undefined;
     const c = this.candidateOf.get(peer);
     this.candidateOf.delete(peer);
-    if (c && c.state !== 'self') this.pool.disconnected(c, Date.now());
+    if (c && c.state !== 'self' && !this.bans.isBanned(peer.ip)) this.pool.disconnected(c, Date.now());
     this.emit('event', { event: 'peer-disconnected', address: peer.label, family: peer.family, reason });
     if (!this.stopped) {
       this.fillAll();
@@ -410,6 +419,8 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     if (r.begin + r.length > this.storage.layout.pieceSize(r.index)) throw new Error(`request past the end of piece ${r.index}`);
     if (!this.storage.have.has(r.index)) throw new Error(`request for piece ${r.index}, which we never announced`);
     if (peer.amChoking) {
+      // Each one costs us a reject: a peer that keeps asking while choked is flooding.
+      if (++peer.requestsWhileChoked > this.opts.maxQueuedRequests) throw new Error('too many requests while choked (request flood)');
       if (peer.fast) peer.wire.send.reject(r);
       return;
     }
@@ -448,23 +459,39 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       other.wire.send.cancel(dup);
     }
     const done = this.picker.takeComplete(index);
-    if (done) this.verify(done.index, done.buffer!, done.contributors);
+    if (done) this.verify(done.index, done.buffer!, done.senders);
     this.fillRequests(peer);
   }
 
-  private verify(index: number, data: Buffer, contributors: Set<string>): void {
-    this.storage.verifyAndWrite(index, data).then(
+  private verify(index: number, data: Buffer, senders: (string | undefined)[]): void {
+    let banned: string[] = [];
+    // The data itself is the evidence: look at it before its buffer is reused.
+    const inspect = (piece: Buffer, ok: boolean) => {
+      if (!ok) banned = this.bans.pieceFailed(index, piece, senders);
+      else if (this.bans.suspect(index)) banned = this.bans.piecePassed(index, piece);
+    };
+    this.storage.verifyAndWrite(index, data, inspect).then(
       (ok) => {
         this.picker.verified(index);
         if (this.stopped) return;
         if (ok) this.onVerified(index);
-        else this.onHashFailure(index, contributors);
+        else this.emit('event', { event: 'piece-failed', index, peers: [...new Set(senders.filter((x) => x !== undefined))] });
+        this.ban(banned);
+        if (!ok) this.fillAll();
       },
       (e: Error) => {
         this.picker.verified(index);
         this.emit('event', { event: 'error', message: `cannot write piece ${index}: ${e.message}` });
       },
     );
+  }
+
+  private ban(ips: string[]): void {
+    for (const ip of ips) {
+      this.emit('event', { event: 'peer-banned', ip });
+      this.pool.dropHost(ip);
+      for (const p of [...this.peers]) if (p.ip === ip) p.wire.close('banned: sent data that failed the hash check');
+    }
   }
 
   private onVerified(index: number): void {
@@ -475,15 +502,6 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     }
     if (this.complete) this.markComplete();
     else this.fillAll();
-  }
-
-  private onHashFailure(index: number, contributors: Set<string>): void {
-    this.emit('event', { event: 'piece-failed', index, peers: [...contributors] });
-    for (const ip of this.bans.blame(contributors)) {
-      this.emit('event', { event: 'peer-banned', ip });
-      for (const p of [...this.peers]) if (p.ip === ip) p.wire.close(`banned: sent data that failed the hash check`);
-    }
-    this.fillAll();
   }
 
   private markComplete(): void {
@@ -551,7 +569,8 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
         },
         (e: Error) => {
           peer.uploadReads--;
-          this.emit('event', { event: 'error', message: `cannot read piece ${r.index} for upload: ${e.message}` });
+          // The data went missing under us (a file deleted or truncated): this peer goes, seeding the rest goes on.
+          this.emit('event', { event: 'warning', message: `cannot read piece ${r.index} for upload: ${e.message}` });
           peer.wire.close('upload read failed');
         },
       );
@@ -567,6 +586,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
 
   private unchoke(peer: Peer, now: number): void {
     peer.amChoking = false;
+    peer.requestsWhileChoked = 0;
     peer.lastUnchokedAt = now;
     peer.wire.send.unchoke();
   }

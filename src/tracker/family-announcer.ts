@@ -110,7 +110,10 @@ export class FamilyAnnouncer {
     if (this.nextAt === undefined || earliest < this.nextAt) this.schedule(Math.max(0, earliest - Date.now()));
   }
 
-  /** event=stopped to every tracker that saw started, bounded by `budgetMs`; then idle for good. */
+  /**
+   * event=stopped to every tracker that saw started, bounded by `budgetMs`; then idle for good. A
+   * completed not yet confirmed (stopping right after the download finished) goes out first.
+   */
   async stop(budgetMs: number): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -121,9 +124,15 @@ export class FamilyAnnouncer {
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), budgetMs);
     try {
-      const results = await Promise.all(targets.map((url) => this.attempt(url, 'stopped', ac.signal, Math.min(this.d.timeoutMs, budgetMs))));
-      for (const r of results) {
-        if (r.ev.error === 'cancelled') r.ev.error = `no reply to the stopped announce within ${budgetMs} ms`;
+      const timeoutMs = Math.min(this.d.timeoutMs, budgetMs);
+      const results = await Promise.all(
+        targets.map(async (url) => {
+          const completed = this.needCompleted && !this.state(url).completedSent ? [await this.attempt(url, 'completed', ac.signal, timeoutMs)] : [];
+          return [...completed, await this.attempt(url, 'stopped', ac.signal, timeoutMs)];
+        }),
+      );
+      for (const r of results.flat()) {
+        if (r.ev.error === 'cancelled') r.ev.error = `no reply to the ${r.ev.event} announce within ${budgetMs} ms`;
         this.d.emit(r.ev, []);
       }
     } finally {
@@ -202,7 +211,7 @@ export class FamilyAnnouncer {
     return undefined;
   }
 
-  private async attempt(url: string, forced: 'stopped' | undefined, signal: AbortSignal, timeoutMs: number): Promise<Outcome> {
+  private async attempt(url: string, forced: 'completed' | 'stopped' | undefined, signal: AbortSignal, timeoutMs: number): Promise<Outcome> {
     const st = this.state(url);
     const event = forced ?? this.eventFor(st);
     const ev: AnnounceEvent = { tracker: url, family: this.d.family, ...(event ? { event } : {}), peers4: 0, peers6: 0, dropped: 0 };
