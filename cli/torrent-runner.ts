@@ -11,7 +11,6 @@ import type { Metainfo } from '../src/metainfo/types.js';
 import { resolveTargets } from '../src/net/dial.js';
 import { parseHostPort, type HostPort } from '../src/net/hostport.js';
 import { defaultStateDir } from '../src/storage/resume.js';
-import type { SwarmEvent } from '../src/swarm/swarm.js';
 import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
 import type { AnnounceIpPolicy } from '../src/tracker/session.js';
 import { bindTunnel } from '../src/client/tunnel-binding.js';
@@ -154,50 +153,39 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     tunnel.on('fatal', (e) => void shutdown(1, `tunnel failed: ${e.message}`));
   }
   const session = client.addTorrent(meta, dir, { writable: o.mode === 'download' });
-  // Peers (from a tracker, or incoming) can connect while start() still saves resume state: what
-  // they report then is kept and replayed once the handler below is attached.
-  const early: SwarmEvent[] = [];
-  const keepEarly = (e: SwarmEvent) => void early.push(e);
-  session.on('event', keepEarly);
-  try {
-    for (const l of await client.listen()) reporter.event({ event: 'listening', family: l.family, address: l.address, port: l.port });
-    session.on('tracker', (ev) => reporter.event({ ...ev, event: 'tracker', announce: ev.event }));
-    let lastCheckReport = 0;
-    session.on('checking', (p) => {
-      const now = Date.now();
-      if (now - lastCheckReport < 500 && p.checkedBytes < p.totalBytes) return;
-      lastCheckReport = now;
-      reporter.event({ event: 'checking', checkedBytes: p.checkedBytes, totalBytes: p.totalBytes });
-    });
-    const checked = await session.start(o.recheck);
+  session.on('tracker', (ev) => reporter.event({ ...ev, event: 'tracker', announce: ev.event }));
+  let lastCheckReport = 0;
+  session.on('checking', (p) => {
+    const now = Date.now();
+    if (now - lastCheckReport < 500 && p.checkedBytes < p.totalBytes) return;
+    lastCheckReport = now;
+    reporter.event({ event: 'checking', checkedBytes: p.checkedBytes, totalBytes: p.totalBytes });
+  });
+  session.on('checked', (checked) => {
     reporter.event({ event: 'checked', have: session.storage.have.count, pieces: meta.pieceCount, ...checked });
     if (o.mode === 'seed' && !session.storage.have.complete) {
       reporter.note(`warning: only ${session.storage.have.count} of ${meta.pieceCount} pieces are present in ${dir}; seeding those`);
     }
-  } catch (e) {
-    await shutdown(1);
-    throw e;
-  } finally {
-    if (shuttingDown) {
-      signals.dispose();
-    }
-  }
-  if (shuttingDown) return finished;
-
-  const onEvent = (e: SwarmEvent) => {
+  });
+  // Attached before start: peers (from trackers, incoming) may report while it still runs, and data
+  // that is complete already is reported as `complete` from within it.
+  session.on('event', (e) => {
     reporter.event(e);
     if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void session.saveResume().then(() => shutdown(0));
     if (e.event === 'error') void shutdown(1, `stopping: ${e.message}`);
-  };
-  session.off('event', keepEarly);
-  session.on('event', onEvent);
-  // A 'complete' during start() is handled just below (data already complete, or finished while saving).
-  for (const e of early) if (e.event !== 'complete') onEvent(e);
-  if (shuttingDown) return finished;
-  if (session.storage.have.complete && o.exitOnComplete && o.mode === 'download') {
-    reporter.event({ event: 'complete' });
-    void shutdown(0);
-    return finished;
+  });
+  try {
+    for (const l of await client.listen()) reporter.event({ event: 'listening', family: l.family, address: l.address, port: l.port });
+    await session.start(o.recheck);
+  } catch (e) {
+    await shutdown(1);
+    signals.dispose();
+    throw e;
+  }
+  if (shuttingDown) {
+    const code = await finished;
+    signals.dispose();
+    return code;
   }
   progressTimer = setInterval(() => reporter.progress(snapshot()), 1000);
   for (const p of peers) {

@@ -19,7 +19,12 @@ export interface TorrentSessionOptions {
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][]; isSelf(host: string, port: number): boolean };
 }
 
-export class TorrentSession extends EventEmitter<{ event: [SwarmEvent]; checking: [CheckProgress]; tracker: [AnnounceEvent] }> {
+export class TorrentSession extends EventEmitter<{
+  event: [SwarmEvent];
+  checking: [CheckProgress];
+  checked: [CheckResult];
+  tracker: [AnnounceEvent];
+}> {
   readonly storage: TorrentStorage;
   swarm?: Swarm;
   trackers?: TrackerSession;
@@ -35,10 +40,11 @@ export class TorrentSession extends EventEmitter<{ event: [SwarmEvent]; checking
     this.storage = new TorrentStorage(meta, dir, opts.hashPool, { writable: opts.writable, stateDir: opts.stateDir });
   }
 
-  /** Check existing data (resume-aware), then join the swarm. */
-  async start(forceRecheck = false): Promise<CheckResult> {
+  /** Check existing data (resume-aware, reported as `checking` then `checked`), then join the swarm. */
+  async start(forceRecheck = false): Promise<void> {
     const result = await this.storage.check(forceRecheck, (p) => this.emit('checking', p));
-    if (this.stopping) return result; // stopped while checking: never join the swarm
+    this.emit('checked', result);
+    if (this.stopping) return; // stopped while checking: never join the swarm
     const swarm = new Swarm(this.meta, this.storage, this.opts.swarm);
     this.swarm = swarm;
     swarm.on('event', (e) => {
@@ -50,10 +56,9 @@ export class TorrentSession extends EventEmitter<{ event: [SwarmEvent]; checking
     swarm.start();
     this.startTrackers(swarm);
     // Saved for seeds too: the next start then trusts the check instead of hashing everything again.
-    await this.saveResume();
+    void this.saveResume();
     this.saveTimer = setInterval(() => void this.saveResume(), this.opts.resumeSaveIntervalMs ?? 30_000);
     this.saveTimer.unref();
-    return result;
   }
 
   private startTrackers(swarm: Swarm): void {

@@ -101,6 +101,17 @@ export function spawnTracked(command: string, args: string[], opts: { env?: Node
   return p;
 }
 
+/**
+ * `sixswarm tracker --port 0 --json ARGS`, resolved once every socket listens, with the port they
+ * share. Its --json lines carry `type` (listening, announce, bad-request), not `event`.
+ */
+export async function builtInTracker(args: string[], opts: { env?: NodeJS.ProcessEnv; wrap?: string[] } = {}): Promise<{ proc: SixswarmProcess; port: number }> {
+  const proc = sixswarm(['tracker', '--port', '0', '--json', ...args], { ...opts, label: 'sixswarm tracker' });
+  const first = await proc.waitFor((e) => e.type === 'listening', 15_000, 'listening');
+  // Every socket is bound before the first line is printed; the rest follow in the same tick.
+  return { proc, port: first.port as number };
+}
+
 /** Run to completion; returns exit code and output. */
 export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}) {
   const p = sixswarm(args, opts);
