@@ -33,6 +33,7 @@ export class TorrentStorage {
   private writes = new Set<Promise<void>>();
   private readonly cache: PieceCache;
   private saving: Promise<void> = Promise.resolve();
+  private lastWrite: Promise<void> = Promise.resolve();
   /** Buffers for pieces being downloaded; returned here once the piece is written or rejected. */
   readonly buffers: PieceBuffers;
 
@@ -116,7 +117,10 @@ export class TorrentStorage {
       const ok = digest.equals(this.expected(index));
       inspect?.(back, ok);
       if (!ok) return false;
-      const w = this.store.writePiece(index, back);
+      // One write at a time: concurrent writers to one file contend for its inode lock in the
+      // kernel, which costs CPU and gains nothing (the page cache absorbs a single writer easily).
+      const w = this.lastWrite.then(() => this.store.writePiece(index, back));
+      this.lastWrite = w.catch(() => {});
       this.writes.add(w);
       try {
         await w;

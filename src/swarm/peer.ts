@@ -70,7 +70,11 @@ export class Peer {
 
   client(): string {
     if (this.ext?.client) return this.ext.client;
-    const id = this.id.toString('latin1', 0, 8);
-    return /^-[A-Za-z0-9]{6}-$/.test(id) ? id : 'unknown';
+    // Azureus style (-TR3000-), else the printable prefix of Mainline/aria2 style ids (M7-2-3--, A2-1-36-0-).
+    const id = this.id.toString('latin1');
+    const azureus = /^-[A-Za-z0-9]{6}-/.exec(id);
+    if (azureus) return azureus[0];
+    const dashed = /^[A-Za-z][A-Za-z0-9]?-[0-9]+-[0-9]+-[0-9-]*/.exec(id);
+    return dashed ? dashed[0].replace(/-+$/, '') : 'unknown';
   }
 }
