@@ -1,0 +1,159 @@
+/**
+ * Dual-stack behaviour of the engine: one connection per peer across families (and for two
+ * peers that dial each other at once), and Happy-Eyeballs connects to a name with A and AAAA.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { dial, orderAddresses } from '../src/net/dial.js';
+import { ensureBuilt } from './support/build.js';
+import { freePort, makeTree, removeDir, ROOT, runCli, sixswarm, stopAll, tempDir, treeDigest, type SixswarmProcess } from './support/sixswarm.js';
+
+let dir: string | undefined;
+beforeAll(ensureBuilt);
+afterEach(async () => {
+  await stopAll();
+  await removeDir(dir);
+  dir = undefined;
+});
+
+async function torrent(): Promise<{ torrentFile: string; env: NodeJS.ProcessEnv }> {
+  dir = await tempDir();
+  await makeTree(join(dir, 'seed', 'payload'), { 'a.bin': 900_000, 'b/c.bin': 123_457 });
+  const torrentFile = join(dir, 't.torrent');
+  const made = await runCli(['create', join(dir, 'seed', 'payload'), '-o', torrentFile, '--piece-length', '32768']);
+  expect(made.code, made.stderr).toBe(0);
+  return { torrentFile, env: { SIXSWARM_STATE_DIR: join(dir, 'state') } };
+}
+
+const connected = (p: SixswarmProcess) => p.events.filter((e) => e.event === 'peer-connected');
+const disconnected = (p: SixswarmProcess) => p.events.filter((e) => e.event === 'peer-disconnected');
+/** The most connections a process had open at once, from its event stream. */
+function maxLive(p: SixswarmProcess): number {
+  let live = 0, max = 0;
+  for (const e of p.events) {
+    if (e.event === 'peer-connected') max = Math.max(max, ++live);
+    if (e.event === 'peer-disconnected') live--;
+  }
+  return max;
+}
+
+describe('one connection per peer', () => {
+  it('keeps one connection when the same seed is given over IPv4 and IPv6', async () => {
+    const { torrentFile, env } = await torrent();
+    const port = await freePort();
+    const seed = sixswarm(['seed', torrentFile, join(dir!, 'seed'), '--port', String(port), '--json'], { env, label: 'seed' });
+    await seed.event('checked');
+    const leech = sixswarm(
+      ['download', torrentFile, '-o', join(dir!, 'leech'), '--port', '0', '--peer', `127.0.0.1:${port}`, '--peer', `[::1]:${port}`, '--json'],
+      { env, label: 'leech' },
+    );
+    await leech.event('complete');
+    await new Promise((r) => setTimeout(r, 1000));
+    // The second handshake was refused on both ends: never two connections to one peer.
+    expect(connected(leech)).toHaveLength(1);
+    expect(connected(seed)).toHaveLength(1);
+    expect(maxLive(leech)).toBe(1);
+    expect(await treeDigest(join(dir!, 'leech', 'payload'))).toEqual(await treeDigest(join(dir!, 'seed', 'payload')));
+  });
+
+  it('keeps one connection when two peers dial each other at the same time, one over each family', async () => {
+    const { torrentFile, env } = await torrent();
+    const [seedPort, leechPort] = [await freePort(), await freePort()];
+    // The seed dials the leecher over IPv4 while the leecher dials the seed over IPv6.
+    const leech = sixswarm(['download', torrentFile, '-o', join(dir!, 'leech'), '--port', String(leechPort), '--peer', `[::1]:${seedPort}`, '--json'], { env, label: 'leech' });
+    const seed = sixswarm(['seed', torrentFile, join(dir!, 'seed'), '--port', String(seedPort), '--peer', `127.0.0.1:${leechPort}`, '--json'], { env, label: 'seed' });
+    await leech.event('complete');
+    await new Promise((r) => setTimeout(r, 1000));
+    // Both ends agree on which connection survives (the one opened by the smaller peer id), so
+    // neither ever has two open, and the transfer did not lose its connection along the way.
+    expect(maxLive(leech)).toBe(1);
+    expect(maxLive(seed)).toBe(1);
+    const before = (p: SixswarmProcess) => disconnected(p).filter((e) => e.reason !== 'both sides are seeds' && e.reason !== 'connection closed by peer');
+    expect([...before(leech), ...before(seed)].every((e) => e.reason === 'duplicate connection to the same peer')).toBe(true);
+    expect(await treeDigest(join(dir!, 'leech', 'payload'))).toEqual(await treeDigest(join(dir!, 'seed', 'payload')));
+  });
+});
+
+describe('Happy Eyeballs', () => {
+  const servers: Server[] = [];
+  afterEach(() => servers.splice(0).forEach((s) => s.close()));
+  const listen = (host: string) =>
+    new Promise<number>((resolve) => {
+      const s = createServer((c) => c.destroy());
+      servers.push(s);
+      s.listen(0, host, () => resolve((s.address() as { port: number }).port));
+    });
+
+  it('orders addresses IPv6 first, interleaving the families', () => {
+    const t = (host: string) => ({ host, port: 1 });
+    expect(orderAddresses([t('192.0.2.1'), t('192.0.2.2'), t('2001:db8::1'), t('2001:db8::2'), t('192.0.2.3')]).map((x) => x.host)).toEqual([
+      '2001:db8::1', '192.0.2.1', '2001:db8::2', '192.0.2.2', '192.0.2.3',
+    ]);
+  });
+
+  it('prefers IPv6 when both answer, and falls back to IPv4 at once when IPv6 is refused', async () => {
+    const port6 = await listen('::1');
+    const s6 = await dial([{ host: '127.0.0.1', port: await listen('127.0.0.1') }, { host: '::1', port: port6 }]);
+    expect(s6.remoteFamily).toBe('IPv6');
+    s6.destroy();
+    const closed = await freePort();
+    const port4 = await listen('127.0.0.1');
+    const t0 = Date.now();
+    const s4 = await dial([{ host: '::1', port: closed }, { host: '127.0.0.1', port: port4 }], { staggerMs: 5000 });
+    expect(s4.remoteFamily).toBe('IPv4');
+    expect(Date.now() - t0).toBeLessThan(2000); // a refusal does not wait for the stagger delay
+    s4.destroy();
+  });
+
+  it('starts the next address after the stagger delay when the first hangs (in a namespace)', async () => {
+    // A namespace whose IPv6 subnet lies on a veth pair nobody answers on: neighbour discovery gets
+    // no reply, so the connect hangs, as on a network with broken IPv6. The dial runs inside it.
+    const ns = `sx-he-${process.pid}`;
+    const ip = (...a: string[]) => execFileSync('ip', a);
+    ip('netns', 'add', ns);
+    try {
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+      ip('-n', ns, 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1');
+      ip('-n', ns, 'link', 'set', 'd0', 'up');
+      ip('-n', ns, 'link', 'set', 'd1', 'up');
+      ip('-n', ns, '-6', 'addr', 'add', '2001:db8:1::1/64', 'dev', 'd0', 'nodad');
+      const script = `
+        import { createServer } from 'node:net';
+        import { dial } from ${JSON.stringify(join(ROOT, 'dist/src/net/dial.js'))};
+        const s = createServer((c) => c.destroy()).listen(0, '127.0.0.1', async () => {
+          const t0 = Date.now();
+          const c = await dial([{ host: '2001:db8:1::99', port: 80 }, { host: '127.0.0.1', port: s.address().port }], { staggerMs: 300 });
+          console.log(JSON.stringify({ family: c.remoteFamily, ms: Date.now() - t0 }));
+          process.exit(0);
+        });`;
+      const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', script], { timeout: 20_000 }).toString();
+      const r = JSON.parse(out) as { family: string; ms: number };
+      expect(r.family).toBe('IPv4');
+      expect(r.ms).toBeGreaterThanOrEqual(290);
+      expect(r.ms).toBeLessThan(3000);
+    } finally {
+      ip('netns', 'del', ns);
+    }
+  });
+
+  it('dials a host name with A and AAAA records IPv6 first (sixswarm download --peer name:port)', async () => {
+    const { torrentFile, env } = await torrent();
+    const port = await freePort();
+    const seed = sixswarm(['seed', torrentFile, join(dir!, 'seed'), '--port', String(port), '--json'], { env, label: 'seed' });
+    await seed.event('checked');
+    const hosts = join(dir!, 'hosts');
+    await writeFile(hosts, '127.0.0.1 dual.test\n::1 dual.test\n');
+    // A private mount namespace gets its own /etc/hosts, so the name resolves to both families.
+    const leech = sixswarm(['download', torrentFile, '-o', join(dir!, 'leech'), '--port', '0', '--peer', `dual.test:${port}`, '--exit-on-complete', '--json'], {
+      env,
+      label: 'leech',
+      wrap: ['unshare', '--mount', 'sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts],
+    });
+    const c = await leech.event('peer-connected');
+    expect(c.family).toBe(6);
+    expect(await leech.exited).toBe(0);
+  });
+});
