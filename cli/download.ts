@@ -1,6 +1,6 @@
 import type { Command } from './command.js';
-import { parsePort, runTorrent } from './torrent-runner.js';
-import { parseAnnounceIp, parseCount, parseTorrentArgs, parseTrackers, parseTunnel, SHARED_HELP } from './torrent-options.js';
+import { runTorrent } from './torrent-runner.js';
+import { parseTorrentArgs, sharedRunOptions, SHARED_HELP } from './torrent-options.js';
 import { UsageError } from '../src/util/errors.js';
 
 export const download: Command = {
@@ -28,20 +28,11 @@ Exit codes: 0 done (or stopped by SIGINT/SIGTERM after saving state), 1 runtime 
     });
     if (positionals.length !== 1) throw new UsageError('download needs exactly one torrent file or magnet link. Run with --help for usage.');
     return runTorrent({
+      ...sharedRunOptions(values),
       source: positionals[0]!,
       dir: values.output ?? '.',
       mode: 'download',
-      peers: values.peer ?? [],
-      port: parsePort(values.port, 6881),
-      ipv4: !values['no-ipv4'],
-      ipv6: !values['no-ipv6'],
-      json: !!values.json,
       exitOnComplete: !!values['exit-on-complete'],
-      recheck: !!values.recheck,
-      stateDir: values['state-dir'],
-      maxPeers: parseCount(values['max-peers'], '--max-peers'),
-      tunnel: parseTunnel(values),
-      trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
     });
   },
 };

@@ -3,8 +3,8 @@
 import type { Command } from './command.js';
 import { errorMessage } from '../src/util/errors.js';
 import { commands } from './commands.js';
+import { VERSION } from '../src/version.js';
 
-const VERSION = '0.1.0';
 
 function mainHelp(list: Command[]): string {
   const width = Math.max(...list.map((c) => c.name.length));
@@ -24,9 +24,13 @@ function mainHelp(list: Command[]): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name) {
+    process.stderr.write(mainHelp(commands));
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(mainHelp(commands));
-    return name ? 0 : 2;
+    return 0;
   }
   if (name === '--version' || name === '-V') {
     process.stdout.write(`sixswarm ${VERSION}\n`);
@@ -37,7 +41,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sixswarm: unknown command "${name}". Run \`sixswarm --help\` for the list.\n`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // `-h` only as the first argument: later it may be the value of an option (a comment, a path).
+  if (rest.includes('--help') || rest[0] === '-h') {
     process.stdout.write(cmd.help.endsWith('\n') ? cmd.help : `${cmd.help}\n`);
     return 0;
   }
@@ -48,6 +53,17 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`sixswarm ${name}: ${errorMessage(e)}\n`);
     return code === 2 ? 2 : 1;
   }
+}
+
+// Whoever reads our output went away (`sixswarm seed --json | head`): stop as on SIGTERM, cleanly
+// (resume saved, trackers told), instead of dying on an unhandled EPIPE.
+let outputGone = false;
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' || outputGone) return;
+    outputGone = true;
+    process.kill(process.pid, 'SIGTERM');
+  });
 }
 
 // Exit explicitly: a command that finished must not linger on a stray handle.

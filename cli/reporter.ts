@@ -4,6 +4,7 @@
  * file, a pipe) gets plain lines.
  */
 import type { TunnelStatus } from '../src/tunnel/client.js';
+import { formatSize } from '../src/util/size.js';
 
 export interface ProgressSnapshot {
   name: string;
@@ -105,21 +106,11 @@ function percent(p: ProgressSnapshot): number {
   return p.totalBytes === 0 ? 100 : Math.floor((p.haveBytes / p.totalBytes) * 10000) / 100;
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
-
 function progressLine(p: ProgressSnapshot): string {
   const eta = p.downRate > 0 && p.haveBytes < p.totalBytes ? ` eta ${formatDuration((p.totalBytes - p.haveBytes) / p.downRate)}` : '';
   return (
-    `${p.name}: ${percent(p).toFixed(1)}% ${formatBytes(p.haveBytes)}/${formatBytes(p.totalBytes)} ` +
-    `down ${formatBytes(p.downRate)}/s up ${formatBytes(p.upRate)}/s ` +
+    `${p.name}: ${percent(p).toFixed(1)}% ${formatSize(p.haveBytes)}/${formatSize(p.totalBytes)} ` +
+    `down ${formatSize(p.downRate)}/s up ${formatSize(p.upRate)}/s ` +
     `peers ${p.peers} (v4 ${p.peers4}, v6 ${p.peers6}, seeds ${p.seeds})${eta}` +
     (p.tunnel ? ` tunnel ${p.tunnel.state}${p.tunnel.prefix ? ` ${p.tunnel.prefix}` : ''}` : '')
   );

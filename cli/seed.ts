@@ -1,6 +1,6 @@
 import type { Command } from './command.js';
-import { parsePort, runTorrent } from './torrent-runner.js';
-import { parseAnnounceIp, parseCount, parseTorrentArgs, parseTrackers, parseTunnel, SHARED_HELP } from './torrent-options.js';
+import { runTorrent } from './torrent-runner.js';
+import { parseTorrentArgs, sharedRunOptions, SHARED_HELP } from './torrent-options.js';
 import { UsageError } from '../src/util/errors.js';
 
 export const seed: Command = {
@@ -21,20 +21,11 @@ Exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad usage or a bad
     const { values, positionals } = parseTorrentArgs(argv, {});
     if (positionals.length !== 2) throw new UsageError('seed needs a torrent file and the folder that holds its data. Run with --help for usage.');
     return runTorrent({
+      ...sharedRunOptions(values),
       source: positionals[0]!,
       dir: positionals[1]!,
       mode: 'seed',
-      peers: values.peer ?? [],
-      port: parsePort(values.port, 6881),
-      ipv4: !values['no-ipv4'],
-      ipv6: !values['no-ipv6'],
-      json: !!values.json,
       exitOnComplete: false,
-      recheck: !!values.recheck,
-      stateDir: values['state-dir'],
-      maxPeers: parseCount(values['max-peers'], '--max-peers'),
-      tunnel: parseTunnel(values),
-      trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
     });
   },
 };

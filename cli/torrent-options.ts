@@ -1,6 +1,7 @@
 /** Options `download` and `seed` share, parsed the same way for both. */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../src/util/errors.js';
+import { parsePort, type RunOptions } from './torrent-runner.js';
 import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/session.js';
 import { isTrackerUrl } from '../src/metainfo/urls.js';
 
@@ -28,7 +29,7 @@ export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatab
   --no-ipv6           do not listen on or connect over IPv6
   --json              print one JSON object per line on stdout (events: listening, checking, checked,
                       peer-connected, peer-disconnected, piece-verified, piece-failed, peer-banned,
-                      progress, complete, error, stopped) and nothing else
+                      tracker, tunnel, progress, complete, warning, error, stopped) and nothing else
   --recheck           hash all data on disk, ignoring saved resume state
   --state-dir DIR     where resume state lives (default $SIXSWARM_STATE_DIR, else $XDG_STATE_HOME/sixswarm,
                       else ~/.local/state/sixswarm)
@@ -95,4 +96,22 @@ export function parseTunnel(values: { tunnel?: string; 'tunnel-id'?: string; 'tu
     return { server: configured, auto: true, ...extra };
   }
   return { server: mode, auto: false, ...extra };
+}
+
+type SharedValues = { [K in keyof typeof SHARED_OPTIONS]?: (typeof SHARED_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof SHARED_OPTIONS)[K] extends { type: 'boolean' } ? boolean : string };
+
+/** The run options `download` and `seed` take from the shared flags. */
+export function sharedRunOptions(values: SharedValues): Omit<RunOptions, 'source' | 'dir' | 'mode' | 'exitOnComplete'> {
+  return {
+    peers: values.peer ?? [],
+    port: parsePort(values.port, 6881),
+    ipv4: !values['no-ipv4'],
+    ipv6: !values['no-ipv6'],
+    json: !!values.json,
+    recheck: !!values.recheck,
+    stateDir: values['state-dir'],
+    maxPeers: parseCount(values['max-peers'], '--max-peers'),
+    tunnel: parseTunnel(values),
+    trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
+  };
 }

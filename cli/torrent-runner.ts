@@ -90,7 +90,15 @@ export async function runTorrent(o: RunOptions): Promise<number> {
   }
 
   const reporter = createReporter(o.json);
-  const tunnel = await startTunnel(o.tunnel, (t) => reporter.note(t));
+  // A signal while the tunnel device is being configured must not leave it half set up.
+  const early = stopSignals();
+  let interrupted = false;
+  void early.stopped.then(() => (interrupted = true));
+  const tunnel = await startTunnel(o.tunnel, (t) => reporter.note(t)).finally(() => early.dispose());
+  if (interrupted) {
+    await tunnel?.stop();
+    return 0;
+  }
   const client = new Client({
     port: o.port,
     ipv4: o.ipv4,
@@ -178,9 +186,12 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     for (const l of await client.listen()) reporter.event({ event: 'listening', family: l.family, address: l.address, port: l.port });
     await session.start(o.recheck);
   } catch (e) {
-    await shutdown(1);
-    signals.dispose();
-    throw e;
+    // Interrupted by a signal (the pool and storage closed under the check): that is a clean stop.
+    if (!shuttingDown) {
+      await shutdown(1);
+      signals.dispose();
+      throw e;
+    }
   }
   if (shuttingDown) {
     const code = await finished;
@@ -193,7 +204,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     else {
       resolveTargets(p.host, p.port).then(
         (targets) => session.swarm?.addPeerTargets(targets, 'manual'),
-        (e: Error) => reporter.event({ event: 'error', message: `cannot resolve --peer ${p.host}: ${e.message}` }),
+        (e: Error) => reporter.event({ event: 'warning', message: `cannot resolve --peer ${p.host}: ${e.message}` }),
       );
     }
   }

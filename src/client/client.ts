@@ -12,12 +12,12 @@ import type { Metainfo } from '../metainfo/types.js';
 import { HashPool } from '../storage/hash-pool.js';
 import { PeerWire } from '../wire/peer-wire.js';
 import { OwnAddresses } from './own-addresses.js';
+import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
 import { TorrentSession, type TorrentSessionOptions } from './torrent-session.js';
 import type { AnnounceIpPolicy } from '../tracker/session.js';
 import { canonicalIp } from '../net/address.js';
 
-export const CLIENT_NAME = 'sixswarm 0.1.0';
-const PEER_ID_PREFIX = '-SX0010-';
+const MAX_HANDSHAKING = 256;
 
 export interface ClientOptions {
   port: number;
@@ -104,9 +104,15 @@ export class Client extends EventEmitter {
   }
 
   private onIncoming(socket: Socket): void {
+    // Connections that have not said which torrent they want cost a descriptor each: bounded, so
+    // a flood of idle connections cannot starve our own files of descriptors.
+    if (this.handshaking.size >= MAX_HANDSHAKING) {
+      socket.destroy();
+      return;
+    }
     const wire = new PeerWire(socket, false);
     this.handshaking.add(wire);
-    const timer = setTimeout(() => wire.close('no handshake within 20 s'), 20_000);
+    const timer = setTimeout(() => wire.close('no handshake within 15 s'), 15_000);
     timer.unref();
     wire.attach({
       onHandshake: (h) => {

@@ -135,3 +135,14 @@ export function isDialable(ip: string): boolean {
 export function unmapIp(ip: string): string {
   return ip.toLowerCase().startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
 }
+
+/**
+ * The network a host stands for when limiting per host: the IPv4 address, or the IPv6 /64 (one
+ * end site gets a whole /64, so counting /128s would let it multiply itself). Loopback and
+ * unparsable addresses give undefined: no limit applies to them.
+ */
+export function hostNetwork(ip: string): string | undefined {
+  const c = classify(ip);
+  if (!c || c.kind === 'loopback') return undefined;
+  return c.family === 4 ? c.text : `${bytesToIp(Buffer.concat([c.bytes.subarray(0, 8), Buffer.alloc(8)]))}/64`;
+}

@@ -3,8 +3,8 @@
  * and kept in a small LRU so a torrent with thousands of files never exhausts descriptors.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, sep } from 'node:path';
 import type { TorrentFile } from '../metainfo/types.js';
 import type { PieceLayout } from './layout.js';
 import { filePath } from './paths.js';
@@ -18,6 +18,7 @@ export interface FileStoreOptions {
 export class FileStore {
   private readonly handles = new Map<number, { fh: Promise<FileHandle>; users: number }>();
   private readonly maxOpen: number;
+  private readonly safeDirs = new Set<string>();
 
   constructor(
     readonly root: string,
@@ -111,7 +112,11 @@ export class FileStore {
     try {
       return await fn(await entry.fh);
     } catch (e) {
-      if (this.handles.get(fileIndex) === entry && entry.users === 1) this.handles.delete(fileIndex);
+      // Drop (and close) a handle that failed, so the next use reopens it; never leak the descriptor.
+      if (this.handles.get(fileIndex) === entry && entry.users === 1) {
+        this.handles.delete(fileIndex);
+        void entry.fh.then((fh) => fh.close()).catch(() => {});
+      }
       throw e;
     } finally {
       entry.users--;
@@ -123,15 +128,33 @@ export class FileStore {
       if (this.handles.size < this.maxOpen) return;
       if (e.users > 0) continue;
       this.handles.delete(index);
-      void e.fh.then((fh) => fh.close()).catch(() => {});
+      // fsync before closing: resume state may record these pieces, and the data must really be there.
+      void e.fh.then(async (fh) => {
+        if (this.opts.writable) await fh.sync().catch(() => {});
+        await fh.close();
+      }).catch(() => {});
     }
   }
 
   private async openFile(fileIndex: number): Promise<FileHandle> {
     const full = this.path(fileIndex);
     // O_NOFOLLOW: a symlink planted at a file's place must not redirect our writes elsewhere.
+    if (this.opts.writable) await mkdir(dirname(full), { recursive: true });
+    await this.checkInsideRoot(dirname(full));
     if (!this.opts.writable) return open(full, constants.O_RDONLY | constants.O_NOFOLLOW);
-    await mkdir(dirname(full), { recursive: true });
     return open(full, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+  }
+
+  /**
+   * O_NOFOLLOW guards the file name only: a folder on the way that is a symlink (planted, or left
+   * from something else) could still lead outside the download folder. Resolve it once per folder.
+   */
+  private async checkInsideRoot(dir: string): Promise<void> {
+    if (this.safeDirs.has(dir)) return;
+    const [realRoot, realDir] = await Promise.all([realpath(this.root), realpath(dir)]);
+    if (realDir !== realRoot && !realDir.startsWith(realRoot + sep)) {
+      throw new Error(`refusing ${dir}: it leads outside the download folder (${realDir}); remove the symlink`);
+    }
+    this.safeDirs.add(dir);
   }
 }

@@ -29,15 +29,19 @@ export class HashPool {
   private nextId = 1;
   private closed = false;
 
+  private readonly url = compiledSibling(import.meta.url, 'hash-worker.js');
+
   constructor(size = availableParallelism()) {
-    const url = compiledSibling(import.meta.url, 'hash-worker.js');
-    for (let i = 0; i < Math.max(1, size); i++) {
-      const pw: PoolWorker = { worker: new Worker(url), busy: 0 };
-      pw.worker.unref();
-      pw.worker.on('message', (m: WorkerReply) => this.onReply(m));
-      pw.worker.on('error', (e) => this.failWorker(pw, e));
-      this.workers.push(pw);
-    }
+    for (let i = 0; i < Math.max(1, size); i++) this.spawn();
+  }
+
+  private spawn(): void {
+    const pw: PoolWorker = { worker: new Worker(this.url), busy: 0 };
+    pw.worker.unref();
+    pw.worker.on('message', (m: WorkerReply) => this.onReply(m));
+    pw.worker.on('error', (e) => this.failWorker(pw, e));
+    pw.worker.on('exit', (code) => this.failWorker(pw, new Error(`hash worker exited with code ${code}`)));
+    this.workers.push(pw);
   }
 
   /**
@@ -88,7 +92,8 @@ export class HashPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    const workers = this.workers.splice(0);
+    await Promise.all(workers.map((w) => w.worker.terminate()));
     for (const p of this.pending.values()) p.reject(new Error('hash pool closed'));
     this.pending.clear();
   }
@@ -119,12 +124,16 @@ export class HashPool {
     else p.resolve(m);
   }
 
+  /** A worker died: its tasks fail (their pieces are simply fetched or checked again) and a fresh one takes its place. */
   private failWorker(pw: PoolWorker, e: Error): void {
+    const i = this.workers.indexOf(pw);
+    if (i < 0) return;
+    this.workers.splice(i, 1);
     for (const [id, p] of this.pending) {
       if (p.worker !== pw) continue;
       this.pending.delete(id);
       p.reject(e);
     }
-    pw.busy = 0;
+    if (!this.closed) this.spawn();
   }
 }

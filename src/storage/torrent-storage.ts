@@ -34,6 +34,8 @@ export class TorrentStorage {
   private readonly cache: PieceCache;
   private saving: Promise<void> = Promise.resolve();
   private lastWrite: Promise<void> = Promise.resolve();
+  /** Resume state is only written once `have` reflects the disk: an interrupted check knows nothing yet. */
+  private checked = false;
   /** Buffers for pieces being downloaded; returned here once the piece is written or rejected. */
   readonly buffers: PieceBuffers;
 
@@ -48,7 +50,11 @@ export class TorrentStorage {
     this.store = new FileStore(root, this.layout, { writable: opts.writable });
     this.resumeFile = resumePath(opts.stateDir, meta.infoHashHex, root);
     this.buffers = new PieceBuffers(meta.pieceLength);
-    this.cache = new PieceCache((i) => this.store.read(i, 0, this.layout.pieceSize(i)));
+    this.cache = new PieceCache(
+      (i) => this.store.read(i, 0, this.layout.pieceSize(i)),
+      (i, begin, length) => this.store.read(i, begin, length),
+      (i) => this.layout.pieceSize(i),
+    );
   }
 
   /** Find the verified pieces on disk. `force` ignores the resume state and hashes everything present. */
@@ -99,6 +105,7 @@ export class TorrentStorage {
         }
       }),
     );
+    this.checked = true;
     return { hashed: toHash.length, valid, trusted };
   }
 
@@ -152,6 +159,9 @@ export class TorrentStorage {
   }
 
   private async writeResume(): Promise<void> {
+    if (!this.checked) return;
+    // `have` first: a piece written after this point is simply not recorded yet.
+    const have = Buffer.from(this.have.bytes).toString('base64');
     await Promise.allSettled([...this.writes]);
     await this.store.sync();
     const stats = await this.store.fileStats();
@@ -160,7 +170,7 @@ export class TorrentStorage {
       infoHash: this.meta.infoHashHex,
       dir: this.root,
       pieceCount: this.meta.pieceCount,
-      have: Buffer.from(this.have.bytes).toString('base64'),
+      have,
       files: stats.map((s): FileStat | null => s ?? null),
       savedAt: new Date().toISOString(),
     });

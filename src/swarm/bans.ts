@@ -3,10 +3,16 @@
  * share a piece with a liar. A failed piece's blocks are remembered (a hash per block and who
  * sent it); when the piece later passes, every block that differs from the good data convicts
  * its sender. A piece that came from one peer alone convicts it at once. Two convictions ban the
- * IP for the rest of the session.
+ * address (an IPv6 host: its /64) for the rest of the session.
  */
 import { createHash } from 'node:crypto';
+import { hostNetwork } from '../net/address.js';
 import { BLOCK_SIZE } from '../wire/messages.js';
+
+/** What a ban covers: an IPv4 address or an IPv6 /64 (a host can use every address of its /64). */
+export function banKey(ip: string): string {
+  return hostNetwork(ip) ?? ip;
+}
 
 interface FailedCopy {
   blockHashes: Buffer[];
@@ -25,7 +31,7 @@ export class BanList {
   constructor(private readonly threshold = 2) {}
 
   isBanned(ip: string): boolean {
-    return this.banned.has(ip);
+    return this.banned.has(banKey(ip));
   }
 
   get size(): number {
@@ -65,9 +71,10 @@ export class BanList {
     return this.convict(liars);
   }
 
+  /** Returns the ban keys (see banKey) that are banned now. */
   private convict(ips: Set<string>): string[] {
     const newlyBanned: string[] = [];
-    for (const ip of ips) {
+    for (const ip of new Set([...ips].map(banKey))) {
       const s = (this.strikes.get(ip) ?? 0) + 1;
       this.strikes.set(ip, s);
       if (s >= this.threshold && !this.banned.has(ip)) {

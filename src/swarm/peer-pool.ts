@@ -5,7 +5,7 @@
 import type { DialTarget } from '../net/dial.js';
 import { formatHostPort } from '../net/hostport.js';
 
-export type PeerSource = 'manual' | 'tracker' | 'pex' | 'incoming' | 'bep10';
+export type PeerSource = 'manual' | 'tracker';
 
 export interface Candidate {
   key: string;
@@ -30,10 +30,6 @@ export class PeerPool {
     return true;
   }
 
-  get(key: string): Candidate | undefined {
-    return this.byKey.get(key);
-  }
-
   /** Candidates ready to dial now, manual ones first. */
   ready(now: number, max: number): Candidate[] {
     const out: Candidate[] = [];
@@ -42,12 +38,6 @@ export class PeerPool {
     }
     out.sort((a, b) => Number(b.source === 'manual') - Number(a.source === 'manual') || a.failures - b.failures);
     return out.slice(0, max);
-  }
-
-  connecting(): number {
-    let n = 0;
-    for (const c of this.byKey.values()) if (c.state === 'connecting') n++;
-    return n;
   }
 
   /** A dial or connection ended: back off exponentially (manual peers retry sooner and forever). */
@@ -70,9 +60,15 @@ export class PeerPool {
     c.nextAttempt = now + 5_000;
   }
 
-  /** Forget every address of a banned host. */
-  dropHost(ip: string): void {
-    for (const [key, c] of this.byKey) if (c.targets.some((t) => t.host === ip)) this.byKey.delete(key);
+  /** Forget every candidate with an address the predicate picks (a banned host). */
+  dropWhere(pick: (host: string) => boolean): void {
+    for (const [key, c] of this.byKey) if (c.targets.some((t) => pick(t.host))) this.byKey.delete(key);
+  }
+
+  /** A seed while we are complete too: try again only much later (it may become a leecher of a new torrent version, or we may lose data). */
+  park(c: Candidate, now: number): void {
+    c.state = 'idle';
+    c.nextAttempt = now + 30 * 60_000;
   }
 
   get size(): number {

@@ -24,6 +24,8 @@ export class Peer {
   ext?: ExtensionHandshake;
   /** Requests we sent and are waiting for. */
   readonly requests = new Map<number, BlockRef & { at: number }>();
+  /** Blocks we cancelled or gave up on, which may still arrive (bounded, oldest forgotten first). */
+  private readonly cancelled = new Set<number>();
   /** Requests the peer sent us, in order. */
   readonly uploadQueue: BlockRef[] = [];
   uploadReads = 0;
@@ -34,8 +36,7 @@ export class Peer {
   readonly connectedAt = Date.now();
   lastPieceAt = Date.now();
   lastUnchokedAt = 0;
-  optimistic = false;
-  /** Pieces the peer may request while choked (BEP 6 allowed fast), not used for now beyond bookkeeping. */
+  /** The peer speaks BEP 6 (fast extension): have-all/none, rejects, no implicit drop on choke. */
   readonly fast: boolean;
 
   constructor(
@@ -48,6 +49,16 @@ export class Peer {
     this.ip = wire.remote.host;
     this.label = formatHostPort(wire.remote.host, wire.remote.port);
     this.bits = new Bitfield(pieceCount);
+  }
+
+  rememberCancelled(key: number): void {
+    this.cancelled.add(key);
+    if (this.cancelled.size > 4096) this.cancelled.delete(this.cancelled.values().next().value!);
+  }
+
+  /** True (and forgotten) if this block was one we cancelled: its late arrival is no offence. */
+  forgetCancelled(key: number): boolean {
+    return this.cancelled.delete(key);
   }
 
   get family(): 4 | 6 {

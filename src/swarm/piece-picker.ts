@@ -121,6 +121,13 @@ export class PiecePicker {
     return true;
   }
 
+  /** How many requests for this block are out (more than one only in endgame). */
+  requestCount(index: number, begin: number): number {
+    const p = this.inProgress.get(index);
+    const b = begin / BLOCK_SIZE;
+    return p && Number.isInteger(b) && b < p.blockCount ? p.requested[b]! : 0;
+  }
+
   /** A request we made is gone (rejected, choked, timed out, peer left): the block is free again. */
   release(r: BlockRef): void {
     const p = this.inProgress.get(r.index);

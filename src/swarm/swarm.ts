@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Family } from '../net/address.js';
-import { isDialable } from '../net/address.js';
+import { hostNetwork, isDialable } from '../net/address.js';
 import type { PeerAddress } from '../net/compact.js';
 import { dial, type DialTarget } from '../net/dial.js';
 import type { Metainfo } from '../metainfo/types.js';
@@ -16,7 +16,7 @@ import { encodeExtensionHandshake, parseExtensionHandshake } from '../wire/exten
 import type { Handshake } from '../wire/handshake.js';
 import type { BlockRef, Message } from '../wire/messages.js';
 import { PeerWire } from '../wire/peer-wire.js';
-import { BanList } from './bans.js';
+import { BanList, banKey } from './bans.js';
 import { decideUnchokes, RECHOKE_INTERVAL_MS } from './choker.js';
 import { Peer, blockKey } from './peer.js';
 import { PeerPool, type Candidate, type PeerSource } from './peer-pool.js';
@@ -70,6 +70,7 @@ export interface SwarmStats {
 }
 
 const OUR_REQQ = 2000;
+const MAX_PER_HOST = 8;
 const MAX_UNSOLICITED = 64;
 
 export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
@@ -93,6 +94,8 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
   /** Outgoing attempts in flight (sockets not yet handed to a PeerWire). */
   private readonly dialing = new Set<Candidate>();
   private readonly pendingWires = new Set<PeerWire>();
+  /** Pieces being hashed and written: stop() waits for them so nothing is written after it. */
+  private readonly verifications = new Set<Promise<void>>();
 
   constructor(
     readonly meta: Metainfo,
@@ -139,6 +142,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     clearInterval(this.timer);
     for (const w of this.pendingWires) w.close('shutting down');
     for (const p of [...this.peers]) p.wire.close('shutting down');
+    await Promise.allSettled([...this.verifications]);
   }
 
   addPeers(addrs: (PeerAddress | DialTarget)[], source: PeerSource): number {
@@ -257,6 +261,9 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     if (h.peerId.equals(this.opts.peerId)) return false; // we reached ourselves
     if (this.bans.isBanned(wire.remote.host)) return false;
     if (direction === 'in' && this.peers.size >= this.opts.maxPeers) return false;
+    // One host (an IPv4 address, an IPv6 /64) may not take over the swarm with many connections.
+    const net = hostNetwork(wire.remote.host);
+    if (net && [...this.peers].filter((p) => hostNetwork(p.ip) === net).length >= MAX_PER_HOST) return false;
     const existing = this.byId.get(h.peerId.toString('hex'));
     if (existing) {
       // One connection per peer: both ends keep the one opened by the side with the smaller peer id,
@@ -321,7 +328,11 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     if (this.optimistic === peer) this.optimistic = undefined;
     const c = this.candidateOf.get(peer);
     this.candidateOf.delete(peer);
-    if (c && c.state !== 'self' && !this.bans.isBanned(peer.ip)) this.pool.disconnected(c, Date.now());
+    if (c && c.state !== 'self' && !this.bans.isBanned(peer.ip)) {
+      // A seed has nothing for us once we are complete: do not knock on its door every few seconds.
+      if (this.complete && peer.isSeed) this.pool.park(c, Date.now());
+      else this.pool.disconnected(c, Date.now());
+    }
     this.emit('event', { event: 'peer-disconnected', address: peer.label, family: peer.family, reason });
     if (!this.stopped) {
       this.fillAll();
@@ -434,7 +445,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     const req = peer.requests.get(key);
     if (req && req.length === block.length) {
       peer.requests.delete(key);
-    } else {
+    } else if (!peer.forgetCancelled(key)) {
       // Unrequested data: accept it if it is useful, but a peer that keeps pushing it is broken.
       const n = (this.unsolicited.get(peer) ?? 0) + 1;
       this.unsolicited.set(peer, n);
@@ -443,6 +454,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     peer.lastPieceAt = Date.now();
     peer.down.add(block.length);
     this.down.add(block.length);
+    const duplicated = this.picker.requestCount(index, begin) > 1; // endgame: others were asked too
     const result = this.picker.receive(index, begin, block, peer.ip);
     if (result !== 'new') {
       this.wasted += block.length;
@@ -451,12 +463,14 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       return;
     }
     // Endgame: the same block may be on its way from others; cancel those requests.
-    for (const other of this.peers) {
-      if (other === peer) continue;
-      const dup = other.requests.get(key);
-      if (!dup) continue;
-      other.requests.delete(key);
-      other.wire.send.cancel(dup);
+    if (duplicated) {
+      for (const other of this.peers) {
+        const dup = other === peer ? undefined : other.requests.get(key);
+        if (!dup) continue;
+        other.requests.delete(key);
+        other.rememberCancelled(key);
+        other.wire.send.cancel(dup);
+      }
     }
     const done = this.picker.takeComplete(index);
     if (done) this.verify(done.index, done.buffer!, done.senders);
@@ -470,7 +484,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       if (!ok) banned = this.bans.pieceFailed(index, piece, senders);
       else if (this.bans.suspect(index)) banned = this.bans.piecePassed(index, piece);
     };
-    this.storage.verifyAndWrite(index, data, inspect).then(
+    const v = this.storage.verifyAndWrite(index, data, inspect).then(
       (ok) => {
         this.picker.verified(index);
         if (this.stopped) return;
@@ -481,16 +495,18 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       },
       (e: Error) => {
         this.picker.verified(index);
-        this.emit('event', { event: 'error', message: `cannot write piece ${index}: ${e.message}` });
+        this.emit('event', { event: 'error', message: `cannot write piece ${index}: ${e.message}. Free some space or fix the folder's permissions and run again: verified data is kept` });
       },
     );
+    this.verifications.add(v);
+    void v.finally(() => this.verifications.delete(v));
   }
 
-  private ban(ips: string[]): void {
-    for (const ip of ips) {
-      this.emit('event', { event: 'peer-banned', ip });
-      this.pool.dropHost(ip);
-      for (const p of [...this.peers]) if (p.ip === ip) p.wire.close('banned: sent data that failed the hash check');
+  private ban(keys: string[]): void {
+    for (const key of keys) {
+      this.emit('event', { event: 'peer-banned', ip: key });
+      this.pool.dropWhere((host) => banKey(host) === key);
+      for (const p of [...this.peers]) if (banKey(p.ip) === key) p.wire.close('banned: sent data that failed the hash check');
     }
   }
 
@@ -498,7 +514,8 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     this.emit('event', { event: 'piece-verified', index });
     for (const p of this.peers) {
       if (!p.bits.has(index)) p.wire.send.have(index);
-      if (p.amInterested && !this.picker.interesting(p.bits)) this.setInterested(p, false);
+      // Only a peer that has this piece can have just lost the last piece we wanted from it.
+      if (p.amInterested && p.bits.has(index) && !this.picker.interesting(p.bits)) this.setInterested(p, false);
     }
     if (this.complete) this.markComplete();
     else this.fillAll();
@@ -544,9 +561,10 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
 
   /** Give back every outstanding request of a peer (choked, snubbed); optionally tell it. */
   private releaseRequests(peer: Peer, cancel: boolean): void {
-    for (const r of peer.requests.values()) {
+    for (const [key, r] of peer.requests) {
       this.picker.release(r);
       if (cancel) peer.wire.send.cancel(r);
+      peer.rememberCancelled(key); // it may already be on the wire
     }
     peer.requests.clear();
     this.fillAll();

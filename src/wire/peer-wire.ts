@@ -154,7 +154,10 @@ export class PeerWire {
         }
         chunk = rest;
       }
-      this.decoder!.push(chunk, (m) => this.handlers!.onMessage(m));
+      // A handler may close the wire mid-chunk (a ban): the rest of that chunk is not delivered.
+      this.decoder!.push(chunk, (m) => {
+        if (!this.closed) this.handlers!.onMessage(m);
+      });
     } catch (e) {
       this.close(e instanceof ProtocolError ? `protocol error: ${e.message}` : `error: ${(e as Error).message}`);
     }
