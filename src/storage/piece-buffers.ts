@@ -3,6 +3,9 @@
  * once written saves the allocation and, above all, the garbage collection of hundreds of
  * megabytes of short-lived external memory per second.
  */
+/** Memory for piece buffers (downloading + verifying + writing) the picker stays within. */
+export const PIECE_MEMORY = 64 * 1024 * 1024;
+
 export class PieceBuffers {
   private readonly free: Buffer[] = [];
 

@@ -9,7 +9,7 @@ import { FileStore } from './file-store.js';
 import type { HashPool, RangeFile } from './hash-pool.js';
 import { PieceLayout } from './layout.js';
 import { PieceCache } from './piece-cache.js';
-import { PieceBuffers } from './piece-buffers.js';
+import { PIECE_MEMORY, PieceBuffers } from './piece-buffers.js';
 import { loadResume, resumePath, saveResume, type FileStat } from './resume.js';
 
 export interface CheckProgress {
@@ -49,7 +49,8 @@ export class TorrentStorage {
     this.have = new Bitfield(meta.pieceCount);
     this.store = new FileStore(root, this.layout, { writable: opts.writable });
     this.resumeFile = resumePath(opts.stateDir, meta.infoHashHex, root);
-    this.buffers = new PieceBuffers(meta.pieceLength);
+    // Enough spare buffers to cover the picker's piece memory: steady downloading allocates nothing.
+    this.buffers = new PieceBuffers(meta.pieceLength, Math.ceil(PIECE_MEMORY / meta.pieceLength) + 2);
     this.cache = new PieceCache(
       (i) => this.store.read(i, 0, this.layout.pieceSize(i)),
       (i, begin, length) => this.store.read(i, begin, length),

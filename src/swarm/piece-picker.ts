@@ -5,6 +5,7 @@
  */
 import type { Bitfield } from '../util/bitfield.js';
 import { BLOCK_SIZE, type BlockRef } from '../wire/messages.js';
+import { PIECE_MEMORY } from '../storage/piece-buffers.js';
 
 export interface PeerPieces {
   /** Whether the peer has piece i. */
@@ -48,7 +49,8 @@ export class PiecePicker {
   readonly inProgress = new Map<number, PieceInProgress>();
   /** Pieces complete in memory and being hashed/written. */
   readonly verifying = new Set<number>();
-  private inProgressBytes = 0;
+  /** Bytes of pieces started and not yet verified and written: their buffers are all alive. */
+  private bufferedBytes = 0;
 
   constructor(
     readonly pieceCount: number,
@@ -56,8 +58,11 @@ export class PiecePicker {
     private readonly have: Bitfield,
     /** Where piece buffers come from (a free list that storage refills). */
     private readonly allocate: (size: number) => Buffer = (n) => Buffer.allocUnsafeSlow(n),
-    /** Memory bound for partly downloaded pieces; at least one piece is always allowed. */
-    private readonly maxInProgressBytes = 256 * 1024 * 1024,
+    /**
+     * Memory bound for pieces being downloaded, hashed or written; at least one piece is always
+     * allowed. When verification falls behind, new pieces wait: that is the backpressure.
+     */
+    private readonly maxBufferedBytes = PIECE_MEMORY,
   ) {
     this.availability = new Uint32Array(pieceCount);
   }
@@ -95,7 +100,7 @@ export class PiecePicker {
       if (next === undefined) break;
       const p = new PieceInProgress(next, this.pieceSize(next));
       this.inProgress.set(next, p);
-      this.inProgressBytes += p.size;
+      this.bufferedBytes += p.size;
       this.takeFree(p, max, out);
     }
     if (out.length === 0 && this.inEndgame()) {
@@ -158,14 +163,13 @@ export class PiecePicker {
     const p = this.inProgress.get(index);
     if (!p || p.receivedCount !== p.blockCount) return undefined;
     this.inProgress.delete(index);
-    this.inProgressBytes -= p.size;
     this.verifying.add(index);
     return p;
   }
 
   /** Verification finished: a good piece is now in `have` (the caller sets it); a bad one is wanted again. */
   verified(index: number): void {
-    this.verifying.delete(index);
+    if (this.verifying.delete(index)) this.bufferedBytes -= this.pieceSize(index);
   }
 
   private takeFree(p: PieceInProgress, max: number, out: BlockRef[]): void {
@@ -178,7 +182,7 @@ export class PiecePicker {
 
   /** The rarest wanted piece the peer has that is not started yet; ties broken from a random start. */
   private rarestNewPiece(peer: PeerPieces): number | undefined {
-    if (this.inProgressBytes >= this.maxInProgressBytes && this.inProgress.size > 0) return undefined;
+    if (this.bufferedBytes >= this.maxBufferedBytes && this.bufferedBytes > 0) return undefined;
     const n = this.pieceCount;
     const start = Math.floor(Math.random() * n);
     let best: number | undefined;
