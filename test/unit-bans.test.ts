@@ -3,11 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { BanList } from '../src/swarm/bans.js';
 import { BLOCK_SIZE } from '../src/wire/messages.js';
 
-const good = Buffer.alloc(4 * BLOCK_SIZE, 7);
-function corrupt(blocks: number[]): Buffer {
-  const b = Buffer.from(good);
-  for (const k of blocks) b[k * BLOCK_SIZE + 5] ^= 0xff;
-  return b;
+/** A piece of four blocks, as the picker hands it over. */
+const good = [0, 1, 2, 3].map(() => Buffer.alloc(BLOCK_SIZE, 7));
+function corrupt(blocks: number[]): Buffer[] {
+  const piece = good.map((b) => Buffer.from(b));
+  for (const k of blocks) piece[k]![5]! ^= 0xff;
+  return piece;
 }
 
 describe('BanList', () => {

@@ -3,6 +3,7 @@
  * requests only in endgame (and at most three per block), released blocks requested again, and
  * blocks assembled into whole pieces for verification.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { PiecePicker } from '../src/swarm/piece-picker.js';
 import { Bitfield } from '../src/util/bitfield.js';
@@ -19,7 +20,7 @@ function peer(pieces: number, has: (i: number) => boolean = () => true): Bitfiel
 
 function picker(pieces: number, opts: { pieceSize?: (i: number) => number; have?: Bitfield; maxBytes?: number } = {}) {
   const have = opts.have ?? new Bitfield(pieces);
-  return { have, p: new PiecePicker(pieces, opts.pieceSize ?? (() => PIECE), have, undefined, opts.maxBytes) };
+  return { have, p: new PiecePicker(pieces, opts.pieceSize ?? (() => PIECE), have, opts.maxBytes) };
 }
 
 const never = () => false;
@@ -108,7 +109,7 @@ describe('piece picker: pieces in progress first', () => {
     ]);
   });
 
-  it('does not start new pieces past the memory bound, but always allows one', () => {
+  it('does not start new pieces past the memory bound (verifying pieces count), but always allows one', () => {
     const { p } = picker(4, { maxBytes: PIECE });
     const a = peer(4, (i) => i === 0), b = peer(4, (i) => i === 1);
     p.addPeer(a);
@@ -117,6 +118,9 @@ describe('piece picker: pieces in progress first', () => {
     expect(p.pick(b, 100, never)).toEqual([]);
     for (let k = 0; k < BLOCKS_PER_PIECE; k++) p.receive(0, k * BLOCK_SIZE, Buffer.alloc(BLOCK_SIZE), 'a');
     expect(p.takeComplete(0)).toBeDefined();
+    // Still being checked and written: its memory is still in use, so nothing new starts yet.
+    expect(p.pick(b, 100, never)).toEqual([]);
+    p.verified(0);
     expect(pieceOf(p.pick(b, 100, never))).toEqual([1]);
   });
 });
@@ -157,7 +161,8 @@ describe('piece picker: endgame', () => {
     expect(p.receive(0, 0, Buffer.alloc(BLOCK_SIZE, 2), 'peer0')).toBe('duplicate');
     const done = p.takeComplete(0)!;
     expect(done.senders).toEqual(['peer1']);
-    expect(done.buffer).toEqual(Buffer.alloc(BLOCK_SIZE, 1));
+    expect(Buffer.concat(done.blocks as Buffer[])).toEqual(Buffer.alloc(BLOCK_SIZE, 1));
+    expect(done.digest()).toEqual(createHash('sha1').update(Buffer.alloc(BLOCK_SIZE, 1)).digest());
     expect(p.receive(0, 0, Buffer.alloc(BLOCK_SIZE), 'peer2')).toBe('duplicate'); // now verifying
   });
 });
@@ -201,7 +206,9 @@ describe('piece picker: release and receive', () => {
     }
     expect(p.receive(0, BLOCK_SIZE, data.subarray(BLOCK_SIZE, 2 * BLOCK_SIZE), '192.0.2.1')).toBe('new');
     const done = p.takeComplete(0)!;
-    expect(done.buffer).toEqual(data);
+    expect(Buffer.concat(done.blocks as Buffer[])).toEqual(data);
+    // Hashed as the blocks arrived, in order, whatever order they came in.
+    expect(done.digest()).toEqual(createHash('sha1').update(data).digest());
     expect(done.senders).toEqual(['192.0.2.1', '192.0.2.1', '192.0.2.1', '2001:db8::2']);
     expect(p.takeComplete(0)).toBeUndefined();
   });

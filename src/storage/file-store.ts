@@ -56,14 +56,17 @@ export class FileStore {
     return out;
   }
 
-  /** Write a whole verified piece. */
-  async writePiece(index: number, data: Buffer): Promise<void> {
-    for (const seg of this.layout.segments(index, 0, data.length)) {
+  /** Write a whole verified piece, given as its blocks in order: one writev per file it touches. */
+  async writePiece(index: number, blocks: readonly Buffer[]): Promise<void> {
+    const size = blocks.reduce((n, b) => n + b.length, 0);
+    for (const seg of this.layout.segments(index, 0, size)) {
       if (this.layout.files[seg.fileIndex]!.pad) continue;
+      let views = slice(blocks, seg.rangeOffset, seg.length);
       await this.withHandle(seg.fileIndex, async (fh) => {
         for (let done = 0; done < seg.length; ) {
-          const { bytesWritten } = await fh.write(data, seg.rangeOffset + done, seg.length - done, seg.fileOffset + done);
+          const { bytesWritten } = await fh.writev(views, seg.fileOffset + done);
           done += bytesWritten;
+          if (done < seg.length) views = slice(views, bytesWritten, seg.length - done);
         }
       });
     }
@@ -157,4 +160,21 @@ export class FileStore {
     }
     this.safeDirs.add(dir);
   }
+}
+
+/** Views of `length` bytes at `offset` of the concatenation of `parts`, without copying. */
+function slice(parts: readonly Buffer[], offset: number, length: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const p of parts) {
+    if (length === 0) break;
+    if (offset >= p.length) {
+      offset -= p.length;
+      continue;
+    }
+    const take = Math.min(p.length - offset, length);
+    out.push(p.subarray(offset, offset + take));
+    offset = 0;
+    length -= take;
+  }
+  return out;
 }

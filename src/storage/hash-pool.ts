@@ -1,6 +1,6 @@
 /**
- * A pool of hashing workers (one per core). Downloaded pieces are hashed off the main thread;
- * resume checks and torrent creation split their piece ranges across all workers.
+ * A pool of hashing workers (one per core): resume checks split their piece ranges across all
+ * of them, reading the files themselves. (Downloaded pieces are hashed as their blocks arrive.)
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -42,20 +42,6 @@ export class HashPool {
     pw.worker.on('error', (e) => this.failWorker(pw, e));
     pw.worker.on('exit', (code) => this.failWorker(pw, new Error(`hash worker exited with code ${code}`)));
     this.workers.push(pw);
-  }
-
-  /**
-   * SHA-1 of `data`. The buffer's memory travels to the worker and back, so `data` must own its
-   * ArrayBuffer (Buffer.allocUnsafeSlow) and must not be touched until the promise resolves;
-   * use the returned buffer afterwards.
-   */
-  async hash(data: Buffer): Promise<{ digest: Buffer; data: Buffer }> {
-    // Read these before the transfer detaches `data` (its length becomes 0).
-    const { byteOffset, length } = data;
-    const buffer = data.buffer as ArrayBuffer;
-    const r = await this.submit({ id: 0, type: 'hash', data: buffer, byteOffset, length }, [buffer]);
-    if (r.type !== 'hash') throw new Error('hash worker sent the wrong reply');
-    return { digest: Buffer.from(r.digest), data: Buffer.from(r.data, byteOffset, length) };
   }
 
   /**

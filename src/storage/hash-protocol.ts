@@ -7,12 +7,9 @@ export interface RangeFile {
   length: number;
 }
 
-export type WorkerTask =
-  | { id: number; type: 'hash'; data: ArrayBuffer; byteOffset: number; length: number }
-  | { id: number; type: 'range'; files: RangeFile[]; pieceLength: number; totalLength: number; first: number; last: number };
+export type WorkerTask = { id: number; type: 'range'; files: RangeFile[]; pieceLength: number; totalLength: number; first: number; last: number };
 
 export type WorkerReply =
-  | { id: number; type: 'hash'; digest: Uint8Array; data: ArrayBuffer }
   | { id: number; type: 'range'; hashes: Uint8Array; present: Uint8Array; bytes: number }
   | { id: number; type: 'progress'; bytes: number }
   | { id: number; type: 'error'; message: string };

@@ -1,7 +1,6 @@
 /**
- * Hashing worker: SHA-1 of downloaded pieces (buffers travel here and back without copies)
- * and of piece ranges read straight from disk (resume checks and torrent creation), so that
- * hashing uses every core while the main thread keeps moving bytes.
+ * Hashing worker: SHA-1 of piece ranges read straight from disk (resume checks), so that a check
+ * uses every core.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, constants } from 'node:fs';
@@ -12,13 +11,7 @@ const port = parentPort!;
 
 port.on('message', (task: WorkerTask) => {
   try {
-    if (task.type === 'hash') {
-      const view = new Uint8Array(task.data, task.byteOffset, task.length);
-      const digest = createHash('sha1').update(view).digest();
-      reply({ id: task.id, type: 'hash', digest: new Uint8Array(digest), data: task.data }, [task.data]);
-    } else {
-      hashRange(task.id, task.files, task.pieceLength, task.totalLength, task.first, task.last);
-    }
+    hashRange(task.id, task.files, task.pieceLength, task.totalLength, task.first, task.last);
   } catch (e) {
     reply({ id: task.id, type: 'error', message: e instanceof Error ? e.message : String(e) });
   }

@@ -7,7 +7,6 @@
  */
 import { createHash } from 'node:crypto';
 import { hostNetwork } from '../net/address.js';
-import { BLOCK_SIZE } from '../wire/messages.js';
 
 /** What a ban covers: an IPv4 address or an IPv6 /64 (a host can use every address of its /64). */
 export function banKey(ip: string): string {
@@ -44,23 +43,23 @@ export class BanList {
   }
 
   /** Record a failed piece; returns the IPs banned because of it. */
-  pieceFailed(index: number, data: Buffer, senders: (string | undefined)[]): string[] {
+  pieceFailed(index: number, blocks: readonly Buffer[], senders: (string | undefined)[]): string[] {
     const distinct = new Set(senders.filter((s): s is string => s !== undefined));
     if (distinct.size === 1) return this.convict(distinct);
     const copies = this.failed.get(index) ?? [];
     if (copies.length < MAX_COPIES && (this.failed.has(index) || this.failed.size < MAX_PIECES)) {
-      copies.push({ blockHashes: blockHashes(data), senders });
+      copies.push({ blockHashes: blockHashes(blocks), senders });
       this.failed.set(index, copies);
     }
     return [];
   }
 
   /** The piece passed: convict the senders of every block that differed in an earlier failed copy. */
-  piecePassed(index: number, data: Buffer): string[] {
+  piecePassed(index: number, blocks: readonly Buffer[]): string[] {
     const copies = this.failed.get(index);
     if (!copies) return [];
     this.failed.delete(index);
-    const good = blockHashes(data);
+    const good = blockHashes(blocks);
     const liars = new Set<string>();
     for (const copy of copies) {
       copy.blockHashes.forEach((h, b) => {
@@ -86,10 +85,6 @@ export class BanList {
   }
 }
 
-function blockHashes(data: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  for (let off = 0; off < data.length; off += BLOCK_SIZE) {
-    out.push(createHash('sha1').update(data.subarray(off, off + BLOCK_SIZE)).digest());
-  }
-  return out;
+function blockHashes(blocks: readonly Buffer[]): Buffer[] {
+  return blocks.map((b) => createHash('sha1').update(b).digest());
 }

@@ -1,11 +1,14 @@
 /**
  * Which blocks to request next: pieces already started first (to finish them), then the rarest
  * pieces the peer has, with random tie-breaking; in endgame the last blocks may be requested
- * from several peers at once. It also assembles received blocks into whole pieces.
+ * from several peers at once. It also collects received blocks into whole pieces.
  */
+import { createHash, type Hash } from 'node:crypto';
 import type { Bitfield } from '../util/bitfield.js';
 import { BLOCK_SIZE, type BlockRef } from '../wire/messages.js';
-import { PIECE_MEMORY } from '../storage/piece-buffers.js';
+
+/** Memory for pieces being downloaded, hashed or written that the picker stays within. */
+export const PIECE_MEMORY = 64 * 1024 * 1024;
 
 export interface PeerPieces {
   /** Whether the peer has piece i. */
@@ -14,20 +17,26 @@ export interface PeerPieces {
 
 export class PieceInProgress {
   readonly blockCount: number;
-  /** Allocated on first block; must own its ArrayBuffer so it can travel to a hash worker. */
-  buffer: Buffer | undefined;
+  /**
+   * The blocks as they arrived (views of the socket's reads: no copy). They are hashed in order
+   * as soon as the run from the start is complete, and written with one writev per file.
+   */
+  readonly blocks: (Buffer | undefined)[];
   readonly received: Uint8Array;
   /** Outstanding requests per block (more than one only in endgame). */
   readonly requested: Uint8Array;
   receivedCount = 0;
   /** Who (by IP) sent each block: the evidence if the piece fails its hash. */
   readonly senders: (string | undefined)[];
+  private readonly hash: Hash = createHash('sha1');
+  private hashed = 0;
 
   constructor(
     readonly index: number,
     readonly size: number,
   ) {
     this.blockCount = Math.ceil(size / BLOCK_SIZE);
+    this.blocks = new Array<Buffer | undefined>(this.blockCount);
     this.received = new Uint8Array(this.blockCount);
     this.requested = new Uint8Array(this.blockCount);
     this.senders = new Array<string | undefined>(this.blockCount);
@@ -36,6 +45,21 @@ export class PieceInProgress {
   block(b: number): BlockRef {
     const begin = b * BLOCK_SIZE;
     return { index: this.index, begin, length: Math.min(BLOCK_SIZE, this.size - begin) };
+  }
+
+  store(b: number, data: Buffer, from: string): void {
+    this.blocks[b] = data;
+    this.received[b] = 1;
+    this.receivedCount++;
+    this.senders[b] = from;
+    // SHA-1 is sequential: feed every block that now continues the hashed prefix.
+    while (this.hashed < this.blockCount && this.blocks[this.hashed]) this.hash.update(this.blocks[this.hashed++]!);
+  }
+
+  /** SHA-1 of the whole piece; only once every block is in. */
+  digest(): Buffer {
+    if (this.hashed !== this.blockCount) throw new Error(`piece ${this.index} is not complete`);
+    return this.hash.digest();
   }
 }
 
@@ -47,7 +71,7 @@ const ENDGAME_DUPLICATES = 3;
 export class PiecePicker {
   readonly availability: Uint32Array;
   readonly inProgress = new Map<number, PieceInProgress>();
-  /** Pieces complete in memory and being hashed/written. */
+  /** Pieces complete in memory and being checked and written. */
   readonly verifying = new Set<number>();
   /** Bytes of pieces started and not yet verified and written: their buffers are all alive. */
   private bufferedBytes = 0;
@@ -56,8 +80,6 @@ export class PiecePicker {
     readonly pieceCount: number,
     private readonly pieceSize: (i: number) => number,
     private readonly have: Bitfield,
-    /** Where piece buffers come from (a free list that storage refills). */
-    private readonly allocate: (size: number) => Buffer = (n) => Buffer.allocUnsafeSlow(n),
     /**
      * Memory bound for pieces being downloaded, hashed or written; at least one piece is always
      * allowed. When verification falls behind, new pieces wait: that is the backpressure.
@@ -150,11 +172,7 @@ export class PiecePicker {
     const b = begin / BLOCK_SIZE;
     if (!Number.isInteger(b) || b >= p.blockCount || data.length !== p.block(b).length) return 'unwanted';
     if (p.received[b]) return 'duplicate';
-    if (!p.buffer) p.buffer = this.allocate(p.size);
-    data.copy(p.buffer, begin);
-    p.received[b] = 1;
-    p.receivedCount++;
-    p.senders[b] = from;
+    p.store(b, data, from);
     return 'new';
   }
 

@@ -20,7 +20,7 @@ import { BanList, banKey } from './bans.js';
 import { decideUnchokes, RECHOKE_INTERVAL_MS } from './choker.js';
 import { Peer, blockKey } from './peer.js';
 import { PeerPool, type Candidate, type PeerSource } from './peer-pool.js';
-import { PiecePicker } from './piece-picker.js';
+import { PiecePicker, type PieceInProgress } from './piece-picker.js';
 import { RateMeter } from './rate.js';
 
 export interface SwarmOptions {
@@ -116,7 +116,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     };
     this.pieceCount = meta.pieceCount;
     this.bans = new BanList(this.opts.banThreshold);
-    this.picker = new PiecePicker(meta.pieceCount, (i) => storage.layout.pieceSize(i), storage.have, (n) => storage.buffers.take(n));
+    this.picker = new PiecePicker(meta.pieceCount, (i) => storage.layout.pieceSize(i), storage.have);
   }
 
   get complete(): boolean {
@@ -473,18 +473,19 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       }
     }
     const done = this.picker.takeComplete(index);
-    if (done) this.verify(done.index, done.buffer!, done.senders);
+    if (done) this.verify(done);
     this.fillRequests(peer);
   }
 
-  private verify(index: number, data: Buffer, senders: (string | undefined)[]): void {
+  private verify(piece: PieceInProgress): void {
+    const { index, senders } = piece;
     let banned: string[] = [];
-    // The data itself is the evidence: look at it before its buffer is reused.
-    const inspect = (piece: Buffer, ok: boolean) => {
-      if (!ok) banned = this.bans.pieceFailed(index, piece, senders);
-      else if (this.bans.suspect(index)) banned = this.bans.piecePassed(index, piece);
+    // The blocks themselves are the evidence of who sent what.
+    const inspect = (blocks: readonly Buffer[], ok: boolean) => {
+      if (!ok) banned = this.bans.pieceFailed(index, blocks, senders);
+      else if (this.bans.suspect(index)) banned = this.bans.piecePassed(index, blocks);
     };
-    const v = this.storage.verifyAndWrite(index, data, inspect).then(
+    const v = this.storage.verifyAndWrite(index, piece.blocks as Buffer[], piece.digest(), inspect).then(
       (ok) => {
         this.picker.verified(index);
         if (this.stopped) return;
