@@ -11,7 +11,8 @@ import type { Command } from './command.js';
 
 const help = `Usage: sixswarm create <path> [options]
 
-Make a .torrent for a file or a folder (all files below it, in a stable order).
+Make a .torrent for a file or a folder (all files below it, in a stable order). Symlinks are
+refused (seeding never follows them): copy the file into place, or pass the real folder.
 
 Options:
   -o, --output FILE          where to write it (default: <name>.torrent in the current folder)
@@ -21,6 +22,10 @@ Options:
   -p, --private              set the private flag (BEP 27): peers come from the trackers only
   -c, --comment TEXT         a comment stored in the torrent
   -f, --force                replace the output file if it exists
+  -h, --help                 this help
+
+Exit codes: 0 written, 1 runtime failure (e.g. a read error while hashing), 2 bad usage or
+bad input (bad options, nothing to share, an unsafe file name, a symlink, an existing output).
 
 Examples:
   sixswarm create ./photos --tracker udp://[2001:db8::1]:6969/announce

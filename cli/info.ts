@@ -5,26 +5,26 @@ import { readTorrentFile } from '../src/metainfo/torrent.js';
 import type { MagnetLink, Metainfo } from '../src/metainfo/types.js';
 import { formatHostPort } from '../src/net/hostport.js';
 import { UsageError, errorMessage } from '../src/util/errors.js';
+import { printable } from '../src/util/sanitize.js';
 import { formatSize } from '../src/util/size.js';
 import type { Command } from './command.js';
 
 const help = `Usage: sixswarm info <file.torrent | magnet-link> [--json]
 
 Show what a torrent describes: name, infohash, magnet link, size, pieces, trackers and files.
-A malformed or unsafe torrent is reported on stderr with exit code 2.
+Control characters in names and other text are shown as \\xNN.
 
 Options:
-  --json    print one JSON object on stdout instead
+  --json        print one JSON object on stdout instead
+  -h, --help    this help
+
+Exit codes: 0 shown, 1 runtime failure, 2 bad usage or bad input (a missing, unreadable,
+malformed or unsafe torrent, or a bad magnet link; the reason goes to stderr).
 
 Examples:
   sixswarm info debian.torrent
   sixswarm info 'magnet:?xt=urn:btih:...' --json
 `;
-
-/** Text from a torrent may hold terminal escape sequences: show control characters as \\xNN. */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
 
 function torrentJson(m: Metainfo): object {
   return {

@@ -1,7 +1,8 @@
 /** Options `download` and `seed` share, parsed the same way for both. */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../src/util/errors.js';
-import { parsePort, type RunOptions } from './torrent-runner.js';
+import type { RunOptions } from './torrent-runner.js';
+import { parseIntOption } from './numbers.js';
 import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/session.js';
 import { isTrackerUrl } from '../src/metainfo/urls.js';
 
@@ -57,11 +58,6 @@ export function parseTorrentArgs<T extends Record<string, { type: 'string' | 'bo
   }
 }
 
-export function parseCount(text: string | undefined, name: string): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`${name} must be a positive number, not "${text}"`);
-  return Number(text);
-}
 
 export function parseAnnounceIp(text: string | undefined): AnnounceIpPolicy {
   if (text === undefined) return 'auto';
@@ -104,13 +100,13 @@ type SharedValues = { [K in keyof typeof SHARED_OPTIONS]?: (typeof SHARED_OPTION
 export function sharedRunOptions(values: SharedValues): Omit<RunOptions, 'source' | 'dir' | 'mode' | 'exitOnComplete'> {
   return {
     peers: values.peer ?? [],
-    port: parsePort(values.port, 6881),
+    port: parseIntOption(values.port, '--port', 0, 65535) ?? 6881,
     ipv4: !values['no-ipv4'],
     ipv6: !values['no-ipv6'],
     json: !!values.json,
     recheck: !!values.recheck,
     stateDir: values['state-dir'],
-    maxPeers: parseCount(values['max-peers'], '--max-peers'),
+    maxPeers: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
     tunnel: parseTunnel(values),
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
   };

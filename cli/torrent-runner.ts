@@ -54,12 +54,6 @@ async function startTunnel(choice: TunnelChoice | undefined, note: (text: string
   return tunnel;
 }
 
-export function parsePort(text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError(`--port must be 0-65535, not "${text}"`);
-  return Number(text);
-}
-
 export function parsePeers(list: string[]): HostPort[] {
   return list.map((p) => {
     try {

@@ -4,6 +4,7 @@ import { formatHostPort } from '../src/net/hostport.js';
 import { TrackerServer } from '../src/tracker/server/tracker-server.js';
 import { UsageError, errorMessage } from '../src/util/errors.js';
 import type { Command } from './command.js';
+import { parseIntOption } from './numbers.js';
 import { stopSignals } from './stop-signals.js';
 
 const help = `Usage: sixswarm tracker [--port N] [--http] [--udp] [--bind ADDR]... [--honor-ip-params] [--interval SECONDS] [--json]
@@ -25,9 +26,13 @@ Options:
                        announced for twice this long are forgotten
   --json               one JSON object per line: a "listening" event per socket, then one
                        "announce" event per announce and a "bad-request" event per refused request
+  -h, --help           this help
 
-Limits: 5000 peers per torrent, 100000 peers and 10000 torrents in total.
+Limits: 5000 peers per torrent, of which 16 from one source host (one IPv4 address or one
+IPv6 /64), 100000 peers and 10000 torrents in total. A torrent is forgotten when its last peer
+is; its completion count (scrape's "downloaded") is kept for the last 10000 torrents that had one.
 Stops cleanly on SIGINT or SIGTERM.
+Exit codes: 0 stopped by a signal, 1 runtime failure (e.g. the port is taken), 2 bad options.
 
 Examples:
   sixswarm tracker
@@ -54,12 +59,8 @@ async function run(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(errorMessage(e));
   }
-  const port = values.port === undefined ? 6969 : Number(values.port);
-  if (!/^\d{1,5}$/.test(values.port ?? '6969') || port > 65535) throw new UsageError(`--port must be 0-65535, got "${values.port}"`);
-  const interval = values.interval === undefined ? 1800 : Number(values.interval);
-  if (!/^\d{1,5}$/.test(values.interval ?? '1800') || interval < 1 || interval > 86_400) {
-    throw new UsageError(`--interval must be 1-86400 seconds, got "${values.interval}"`);
-  }
+  const port = parseIntOption(values.port ?? '6969', '--port', 0, 65535);
+  const interval = parseIntOption(values.interval ?? '1800', '--interval', 1, 86_400);
   let server: TrackerServer;
   try {
     server = new TrackerServer({
@@ -77,7 +78,7 @@ async function run(argv: string[]): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   server.on('announce', (ev) => {
     if (json) out(JSON.stringify(ev));
-    else out(`${ev.transport} ${ev.peer} ${ev.event ?? 'update'} ${ev.infoHash} -> ${ev.returned4} IPv4 + ${ev.returned6} IPv6 peers${ev.stored || ev.event === 'stopped' ? '' : ' (not stored: tracker full)'}`);
+    else out(`${ev.transport} ${ev.peer} ${ev.event ?? 'update'} ${ev.infoHash} -> ${ev.returned4} IPv4 + ${ev.returned6} IPv6 peers${ev.notStored ? ` (not stored: ${ev.notStored})` : ''}`);
   });
   server.on('bad-request', (ev) => {
     if (json) out(JSON.stringify(ev));

@@ -2,7 +2,7 @@
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseHostPort, type HostPort } from '../src/net/hostport.js';
-import { AssignmentStore } from '../src/tunnel/assignments.js';
+import { AssignmentStore, MAX_ASSIGNMENTS } from '../src/tunnel/assignments.js';
 import { PrefixRange } from '../src/tunnel/prefix.js';
 import {
   DEFAULT_MAX_CLIENTS,
@@ -17,11 +17,13 @@ import { UsageError, errorMessage } from '../src/util/errors.js';
 import { readIni } from '../src/util/ini.js';
 import { parseSize } from '../src/util/size.js';
 import type { Command } from './command.js';
+import { parseIntOption } from './numbers.js';
 import { stopSignals } from './stop-signals.js';
 
 const help = `Usage: sixswarm tunnel-server [--listen ADDR:PORT] [--prefix-range P/LEN] [--assignments FILE]
-                              [--config config.ini] [--tokens FILE] [--token T] [--max-clients N]
-                              [--client-rate BYTES/s] [--client-pps N] [--mtu N] [--ifname NAME] [--json]
+                              [--max-assignments N] [--config config.ini] [--tokens FILE] [--token T]
+                              [--max-clients N] [--client-rate BYTES/s] [--client-pps N] [--mtu N]
+                              [--ifname NAME] [--json]
 
 Run the tunnel server of the stateful IPv6-over-IPv4 tunnel. Clients (\`sixswarm tunnel up\` or
 the original client) connect over TCP, send their Id, and get a /64 of the prefix range, the
@@ -37,8 +39,12 @@ iproute2 and the native addon (npm run build:native).
 Options:
   --listen ADDR:PORT     TCP address to listen on (default 0.0.0.0:${DEFAULT_TUNNEL_PORT}; [::]:PORT for both families)
   --prefix-range P/LEN   the pool of /64s to hand out, e.g. 2001:db8:100::/56 (required here or in --config)
-  --assignments FILE     remembers Id -> prefix across restarts (JSON, the original's format,
-                         replaced atomically); without it assignments last until the server stops
+  --assignments FILE     remembers Id -> prefix (and when each Id was last seen) across restarts:
+                         JSON, replaced atomically; the original server's file is read as well.
+                         Without it assignments last until the server stops
+  --max-assignments N    Ids to remember at most, 1-${MAX_ASSIGNMENTS} (default: the number of /64s in the
+                         range, at most ${MAX_ASSIGNMENTS}). When full, or when the range has no free /64,
+                         a new Id gets the prefix of the Id seen least recently that is not connected
   --config FILE          read these from the [server] section of a config.ini (the original's):
                          localhost, listenport, prefixrange, assignments; options given here win
   --tokens FILE          require a token: lines of "ID TOKEN", or "* TOKEN" for a shared one
@@ -49,12 +55,17 @@ Options:
   --mtu N                MTU of the device, ${MTU_MIN}-${MTU_MAX} (default ${DEFAULT_MTU})
   --ifname NAME          name of the TUN device (default ${DEFAULT_SERVER_IFNAME})
   --json                 one JSON object per line: listening, session-up, session-replaced,
-                         session-down (with byte, packet and drop counts), refused, warning
+                         session-down (with byte, packet and drop counts), prefix-reused, refused,
+                         warning, stopped
+  -h, --help             this help
 
 A second connection with the Id of a live session replaces the old session: the usual cause is
 the same client reconnecting after a NAT timeout while its old connection still looks alive.
 A refused client gets {"Error": "..."} and is disconnected.
 Stops on SIGINT or SIGTERM, removing the device and its route.
+Exit codes: 0 stopped by a signal, 1 runtime failure (cannot create the device or listen, or the
+device failed while running: a message on stderr says why), 2 bad options or a bad config,
+tokens or assignments file.
 
 Examples:
   sudo sixswarm tunnel-server --prefix-range 2001:db8:100::/56 --assignments /var/lib/sixswarm/assignments.json
@@ -79,10 +90,7 @@ async function settings(values: { listen?: string; 'prefix-range'?: string; assi
     const base = dirname(resolve(values.config));
     host = server.get('localhost') || host;
     const p = server.get('listenport');
-    if (p !== undefined) {
-      if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new UsageError(`${values.config}: listenport must be 1-65535`);
-      port = Number(p);
-    }
+    if (p !== undefined) port = parseIntOption(p, `${values.config}: listenport`, 1, 65535);
     rangeText = server.get('prefixrange') || undefined;
     const a = server.get('assignments');
     if (a) assignments = resolve(base, a);
@@ -105,12 +113,6 @@ async function settings(values: { listen?: string; 'prefix-range'?: string; assi
   return { listen, range, ...(assignments ? { assignments } : {}) };
 }
 
-function positiveInt(text: string | undefined, name: string): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw new UsageError(`${name} must be a positive whole number, got "${text}"`);
-  return Number(text);
-}
-
 function describe(e: ServerEvent): string {
   switch (e.event) {
     case 'listening':
@@ -123,10 +125,12 @@ function describe(e: ServerEvent): string {
       return `${e.id} reconnected from ${e.remote}: replacing its session from ${e.oldRemote}`;
     case 'session-down':
       return `${e.id} (${e.remote}) down after ${e.seconds} s: ${e.reason} [in ${e.packetsIn} pkts/${e.bytesIn} B, out ${e.packetsOut} pkts/${e.bytesOut} B, dropped: ${e.droppedSpoofed} spoofed, ${e.droppedRate} over rate, ${e.droppedQueue} queue full, ${e.droppedInvalid} invalid]`;
+    case 'prefix-reused':
+      return `${e.id} gets ${e.prefix}, taken from ${e.fromId} (${e.lastSeen ? `last seen ${e.lastSeen}` : 'not seen since last-seen times were kept'}): no free /64 left`;
     case 'refused':
       return `refused ${e.id ?? 'a client'} (${e.remote}): ${e.reason}`;
     case 'stopped':
-      return 'stopped';
+      return `stopped${e.droppedNoSession ? ` (${e.droppedNoSession} packets for /64s without a session were dropped)` : ''}`;
   }
 }
 
@@ -141,6 +145,7 @@ async function run(argv: string[]): Promise<number> {
         listen: { type: 'string' },
         'prefix-range': { type: 'string' },
         assignments: { type: 'string' },
+        'max-assignments': { type: 'string' },
         config: { type: 'string' },
         tokens: { type: 'string' },
         token: { type: 'string' },
@@ -156,9 +161,10 @@ async function run(argv: string[]): Promise<number> {
     throw new UsageError(errorMessage(e));
   }
   const conf = await settings(values);
-  const maxClients = positiveInt(values['max-clients'], '--max-clients');
-  const clientPps = positiveInt(values['client-pps'], '--client-pps');
-  const mtu = positiveInt(values.mtu, '--mtu');
+  const maxClients = parseIntOption(values['max-clients'], '--max-clients', 1, 1_000_000);
+  const clientPps = parseIntOption(values['client-pps'], '--client-pps', 1, 1_000_000_000);
+  const mtu = parseIntOption(values.mtu, '--mtu', MTU_MIN, MTU_MAX);
+  const maxAssignments = parseIntOption(values['max-assignments'], '--max-assignments', 1, MAX_ASSIGNMENTS);
   let clientRate: number | undefined;
   if (values['client-rate'] !== undefined) {
     clientRate = parseSize(values['client-rate'].replace(/\/s$/i, ''));
@@ -171,7 +177,7 @@ async function run(argv: string[]): Promise<number> {
     tokens ??= new TokenPolicy();
     tokens.addShared(values.token);
   }
-  const store = await AssignmentStore.load(conf.range, conf.assignments);
+  const store = await AssignmentStore.load(conf.range, conf.assignments, maxAssignments !== undefined ? { maxAssignments } : {});
 
   let server: TunnelServer;
   try {
@@ -197,10 +203,13 @@ async function run(argv: string[]): Promise<number> {
     server.emit('log', { event: 'warning', message: `assignment of "${id}" lies outside ${conf.range.prefix.text}; it gets a new prefix when it returns` });
   }
 
+  // The device can fail under a running server (removed by hand, say): the server stops itself, and so must we.
+  const fatal = new Promise<Error>((resolve) => server.once('fatal', resolve));
   const signals = stopSignals();
   try {
     await server.start();
-    await signals.stopped;
+    const outcome = await Promise.race([signals.stopped.then(() => undefined), fatal]);
+    if (outcome) throw new Error(`stopped: ${outcome.message}`);
     return 0;
   } finally {
     signals.dispose();

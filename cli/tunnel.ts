@@ -4,6 +4,7 @@ import { DEFAULT_CLIENT_IFNAME, RECONNECT_MS, TunnelClient, type TunnelStatus } 
 import { DEFAULT_MTU, MTU_MAX, MTU_MIN } from '../src/tunnel/tun.js';
 import { UsageError, errorMessage } from '../src/util/errors.js';
 import type { Command } from './command.js';
+import { parseIntOption } from './numbers.js';
 import { stopSignals } from './stop-signals.js';
 
 const help = `Usage: sixswarm tunnel up --server HOST:PORT [--id ID] [--token T] [--mtu N] [--ifname NAME] [--json]
@@ -27,11 +28,14 @@ Options:
   --token T            a token for servers that require one (ignored by servers that do not)
   --mtu N              MTU of the device, ${MTU_MIN}-${MTU_MAX} (default ${DEFAULT_MTU})
   --ifname NAME        name of the TUN device (default ${DEFAULT_CLIENT_IFNAME})
-  --json               one JSON object per line: "up", "down", "status" events
+  --json               one JSON object per line: "starting", "up", "down", "status" events
+  -h, --help           this help
 
 Stops on SIGINT or SIGTERM, removing the device and its routes.
+A server that hands out anything but a global unicast /64, or a /64 that overlaps an address
+of another interface of this host, is refused like an error reply (and retried).
 Exit codes: 0 stopped by a signal, 1 the tunnel cannot run here (a message says what is
-missing), 2 bad options.
+missing) or its device failed while running, 2 bad options.
 
 Examples:
   sudo sixswarm tunnel up --server 192.0.2.1:14629
@@ -62,7 +66,7 @@ async function run(argv: string[]): Promise<number> {
     throw new UsageError(`expected \`sixswarm tunnel up --server HOST:PORT\`${positionals.length ? `, not "${positionals.join(' ')}"` : ''}`);
   }
   if (!values.server) throw new UsageError('--server HOST:PORT is required');
-  if (values.mtu !== undefined && !/^\d{1,5}$/.test(values.mtu)) throw new UsageError(`--mtu must be a number, got "${values.mtu}"`);
+  const mtu = parseIntOption(values.mtu, '--mtu', MTU_MIN, MTU_MAX);
   if (values.id !== undefined && (values.id.length === 0 || values.id.length > 256)) throw new UsageError('--id must be 1-256 characters');
 
   let client: TunnelClient;
@@ -71,7 +75,7 @@ async function run(argv: string[]): Promise<number> {
       server: values.server,
       ...(values.id !== undefined ? { id: values.id } : {}),
       ...(values.token !== undefined ? { token: values.token } : {}),
-      ...(values.mtu !== undefined ? { mtu: Number(values.mtu) } : {}),
+      ...(mtu !== undefined ? { mtu } : {}),
       ...(values.ifname !== undefined ? { ifname: values.ifname } : {}),
     });
   } catch (e) {

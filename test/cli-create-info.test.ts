@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,10 +125,29 @@ describe('sixswarm create', () => {
     expect(readdirSync(cwd)).toEqual([]);
   });
 
-  it('prints help', () => {
+  it('refuses a folder holding a symlink (seeding could not open it): exit 2, names the link, writes nothing', () => {
+    const cwd = emptyDir();
+    const folder = join(work, 'with-link');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'real.bin'), Buffer.alloc(1000, 5));
+    symlinkSync('real.bin', join(folder, 'alias.bin'));
+    const r = sixswarm(['create', folder], cwd);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      `sixswarm create: "${join(folder, 'alias.bin')}" is a symlink, and seeding never follows symlinks: copy the file it points to into its place, or make the torrent from the folder that really holds the files\n`,
+    );
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('prints help with every option and the exit codes', () => {
     const r = sixswarm(['create', '--help'], work);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: sixswarm create <path>/);
+    for (const option of ['-o, --output', '-t, --tracker', '-l, --piece-length', '-p, --private', '-c, --comment', '-f, --force', '-h, --help']) {
+      expect(r.stdout).toContain(option);
+    }
+    expect(r.stdout).toMatch(/Exit codes: 0 written, 1 runtime failure .*, 2 bad usage or\s+bad input/s);
   });
 });
 
@@ -151,6 +170,24 @@ describe('sixswarm info', () => {
     expect(lines).toContain('files (4)');
     expect(lines).toContain('  39.1 KiB  multi/a.bin');
     expect(lines).toContain('  32.2 KiB  multi/sub/ünï 文件.txt');
+  });
+
+  it('shows C0, DEL and C1 control characters from a torrent as \\xNN, and lists the exit codes in its help', () => {
+    const file = join(work, 'controls.torrent');
+    writeFileSync(
+      file,
+      encode({ comment: 'a\u001b[2Jb\u007fc\u009b31md', 'created by': 'x\u0007y', info: { name: 'n', 'piece length': 16384, length: 10, pieces: Buffer.alloc(20) } }),
+    );
+    const r = sixswarm(['info', file], work);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('comment     a\\x1b[2Jb\\x7fc\\x9b31md\n');
+    expect(r.stdout).toContain('created by  x\\x07y\n');
+    expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    const h = sixswarm(['info', '--help'], work);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/--json/);
+    expect(h.stdout).toMatch(/-h, --help/);
+    expect(h.stdout).toMatch(/Exit codes: 0 shown, 1 runtime failure, 2 bad usage or bad input/);
   });
 
   it('counts pad files apart in a libtorrent hybrid', () => {
@@ -229,8 +266,8 @@ describe('sixswarm info on hostile torrents', () => {
     ['slash', multi([['a/../../b']]), /separator in component/],
     ['backslash', multi([['..\\..\\b']]), /separator in component/],
     ['absolute', multi([['/etc/passwd']]), /absolute path in component "\/etc\/passwd"/],
-    ['nul', multi([['a\u0000b']]), /control character in component "a\\u0000b"/],
-    ['escape', multi([['\u001b]0;pwned\u0007']]), /control character in component "\\u001b\]0;pwned\\u0007"/],
+    ['nul', multi([['a\u0000b']]), /control character in component "a\\x00b"/],
+    ['escape', multi([['\u001b]0;pwned\u0007']]), /control character in component "\\x1b\]0;pwned\\x07"/],
     ['drive', multi([['C:', 'Windows']]), /drive letter in component "C:"/],
     ['long-component', multi([['z'.repeat(300)]]), /component longer than 255 bytes/],
     ['long-path', multi([Array.from({ length: 17 }, () => 'p'.repeat(255))]), /path of \d+ bytes is longer than 4096/],

@@ -71,8 +71,10 @@ describe('one connection per peer', () => {
     // neither ever has two open, and the transfer did not lose its connection along the way.
     expect(maxLive(leech)).toBe(1);
     expect(maxLive(seed)).toBe(1);
-    const before = (p: SixswarmProcess) => disconnected(p).filter((e) => e.reason !== 'both sides are seeds' && e.reason !== 'connection closed by peer');
-    expect([...before(leech), ...before(seed)].every((e) => e.reason === 'duplicate connection to the same peer')).toBe(true);
+    // No churn either: at most the two crossing connections were ever set up on each side (the
+    // loser is closed by one side, so the other may see it as closed by the peer).
+    expect(connected(leech).length).toBeLessThanOrEqual(2);
+    expect(connected(seed).length).toBeLessThanOrEqual(2);
     expect(await treeDigest(join(dir!, 'leech', 'payload'))).toEqual(await treeDigest(join(dir!, 'seed', 'payload')));
   });
 });

@@ -255,6 +255,23 @@ describe('hostile leechers against a seed', () => {
     await expectComplete(leech, out);
   }
 
+  it('keeps serving a leecher that resends its bitfield mid-stream (aria2 does), never taking it for a seed', async () => {
+    const p = await dialSeed();
+    p.sendHandshake(meta.infoHash);
+    await p.readHandshake();
+    await p.waitForMessage(MSG.bitfield);
+    p.sendMessage(MSG.interested);
+    await p.waitForMessage(MSG.unchoke);
+    // The same partial bitfield again and again: the seed must count pieces, not messages.
+    const partial = Buffer.alloc(Math.ceil(meta.pieceCount / 8));
+    partial[0] = 0x80; // piece 0 only
+    for (let i = 0; i < meta.pieceCount + 2; i++) p.sendMessage(MSG.bitfield, partial);
+    p.sendMessage(MSG.request, u32(1, 0, PIECE));
+    const piece = await p.waitForMessage(MSG.piece);
+    expect(piece.payload.readUInt32BE(0)).toBe(1);
+    p.close();
+  });
+
   it('drops a leecher that requests a piece index past the last piece', async () => {
     const reason = await leechHostile((p) => p.sendMessage(MSG.request, u32(meta.pieceCount, 0, PIECE)));
     expect(reason).toMatch(new RegExp(`request for piece ${meta.pieceCount} of ${meta.pieceCount}`));

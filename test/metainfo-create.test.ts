@@ -186,27 +186,34 @@ describe('createTorrent', () => {
     expect(await usageError(createTorrent({ path: join(dir, 'nope') }))).toMatch(/no such file or folder/);
   });
 
-  it('shares symlinks to files inside the folder and refuses links outside, to folders, or broken', async () => {
+  it('refuses every symlink, naming it and saying what to do (seeding never follows links)', async () => {
+    const advice = /copy the file it points to into its place, or make the torrent from the folder that really holds the files/;
     const inside = tree({ 'real.bin': pseudoRandom(1000, 3), 'sub/other': 'x' });
     symlinkSync('real.bin', join(inside, 'link.bin'));
-    const m = parseTorrent(await createTorrent({ path: inside }));
-    expect(m.files.map((f) => [f.path.slice(1).join('/'), f.length])).toEqual([['link.bin', 1000], ['real.bin', 1000], ['sub/other', 1]]);
+    const msg = await usageError(createTorrent({ path: inside }));
+    expect(msg).toContain(`"${join(inside, 'link.bin')}" is a symlink, and seeding never follows symlinks`);
+    expect(msg).toMatch(advice);
 
     const outside = tree({ f: 'x' });
     symlinkSync('/etc/passwd', join(outside, 'passwd'));
-    expect(await usageError(createTorrent({ path: outside }))).toMatch(/symlink pointing outside the folder/);
-
-    const escape = tree({ 'sub/f': 'x' });
-    symlinkSync('../../', join(escape, 'sub', 'up'));
-    expect(await usageError(createTorrent({ path: escape }))).toMatch(/outside the folder/);
+    expect(await usageError(createTorrent({ path: outside }))).toMatch(/passwd" is a symlink/);
 
     const toDir = tree({ 'sub/f': 'x' });
     symlinkSync('sub', join(toDir, 'dirlink'));
-    expect(await usageError(createTorrent({ path: toDir }))).toMatch(/symlink to something other than a regular file/);
+    expect(await usageError(createTorrent({ path: toDir }))).toMatch(/dirlink" is a symlink/);
 
     const broken = tree({ f: 'x' });
-    symlinkSync('missing', join(broken, 'dangling'));
-    expect(await usageError(createTorrent({ path: broken }))).toMatch(/broken symlink/);
+    symlinkSync('missing', join(broken, 'sub-dangling'));
+    expect(await usageError(createTorrent({ path: broken }))).toMatch(/sub-dangling" is a symlink/);
+
+    // The path given itself: the torrent's name would be the link's, which is not where the data is.
+    const real = tree({ 'data.bin': 'y' });
+    const top = join(dir, `toplink${counter++}`);
+    symlinkSync(real, top);
+    expect(await usageError(createTorrent({ path: top }))).toBe(
+      `"${top}" is a symlink to "${real}": seeding opens files where the torrent says they are and never follows symlinks; pass the real file or folder instead`,
+    );
+    expect(parseTorrent(await createTorrent({ path: real })).name).toBe(real.split('/').at(-1));
   });
 
   it('refuses special files (FIFO, socket)', async () => {

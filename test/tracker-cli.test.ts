@@ -183,9 +183,12 @@ describe('sixswarm tracker', () => {
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err).toMatch(/^sixswarm tracker: /);
     }
+    expect((await run(['tracker', '--port', '70000'])).err).toBe('sixswarm tracker: --port must be a whole number from 0 to 65535, got "70000"\n');
+    expect((await run(['tracker', '--interval', '1e3'])).err).toBe('sixswarm tracker: --interval must be a whole number from 1 to 86400, got "1e3"\n');
     const h = await run(['tracker', '--help']);
     expect(h.code).toBe(0);
-    expect(h.out).toMatch(/--honor-ip-params/);
+    for (const option of ['--port N', '--http', '--udp', '--bind ADDR', '--honor-ip-params', '--interval SECONDS', '--json', '-h, --help']) expect(h.out).toContain(option);
+    expect(h.out).toMatch(/Exit codes: 0 stopped by a signal, 1 runtime failure .*, 2 bad options/);
   });
 
   it('a port already taken is a runtime failure (exit 1), not a crash', async () => {

@@ -206,7 +206,36 @@ describe('hostile HTTP tracker', () => {
 
   it('failure reason is surfaced as the error', async () => {
     const t = await rawHttpTracker(4, [(sock) => sock.end(httpResponse(encode({ 'failure reason': 'torrent not registered\u0007' }))), ok]);
-    await expectErrorThenRecovery(newSession(t.url, 4), /tracker refused: torrent not registered\?$/);
+    await expectErrorThenRecovery(newSession(t.url, 4), /tracker refused: torrent not registered\\x07$/);
+  });
+
+  it('C1 controls in a failure reason or warning are escaped too (U+009B starts a terminal sequence)', async () => {
+    const t = await rawHttpTracker(4, [
+      (sock) => sock.end(httpResponse(encode({ 'failure reason': 'gone\u009b2J\u001b[1m' }))),
+      (sock) => sock.end(httpResponse(goodBody({ 'warning message': 'w\u0085x' }))),
+    ]);
+    const s = newSession(t.url, 4);
+    await until(() => s.events.length >= 2, 'an error event and a retry');
+    expect(s.events[0]!.error).toBe('tracker refused: gone\\x9b2J\\x1b[1m');
+    expect(s.events[1]!.warning).toBe('tracker warning: w\\x85x');
+  });
+
+  it('a listener that throws neither crashes the process nor stops the announce schedule', async () => {
+    const t = await rawHttpTracker(4, [(sock) => sock.end(httpResponse(goodBody({ interval: 0 })))]);
+    const s = newSession(t.url, 4);
+    let thrown = 0;
+    s.session.on('announce', () => {
+      thrown++;
+      throw new Error('announce listener bug');
+    });
+    s.session.on('peers', () => {
+      throw new Error('peers listener bug');
+    });
+    await until(() => t.requests.length >= 3 && s.events.length >= 3, 'three announces despite the throwing listeners');
+    expect(thrown).toBeGreaterThanOrEqual(3);
+    // 'peers' still goes out after a throwing 'announce' listener.
+    expect(s.peers.length).toBeGreaterThanOrEqual(3);
+    expect(s.events.every((e) => e.error === undefined)).toBe(true);
   });
 
   it('HTTP error status and non-dictionary replies', async () => {
@@ -248,7 +277,7 @@ describe('hostile HTTP tracker', () => {
       'tracker id': 'tid-1',
       'warning message': 'be nice',
       peers: encodeCompactPeers(junk, 4),
-      peers6: encodeCompactPeers([{ host: 'ff02::1', port: 5, family: 6 }, { host: '::ffff:192.0.2.3', port: 5, family: 6 }, PEER6], 6),
+      peers6: encodeCompactPeers([{ host: 'ff02::1', port: 5 }, { host: '::ffff:192.0.2.3', port: 5 }, PEER6], 6),
     });
     const dict = encode({ interval: 60, peers: [{ ip: '2001:db8::9', port: 9, 'peer id': 'x' }, { ip: 'not-an-ip', port: 1 }, { port: 3 }, 'junk'] });
     const t = await rawHttpTracker(4, [(sock) => sock.end(httpResponse(body)), (sock) => sock.end(httpResponse(dict))]);
@@ -326,13 +355,14 @@ describe('HTTPS, caps and shutdown', () => {
   it('stop() is bounded: a silent UDP tracker is given up after the stop budget', async () => {
     let announces = 0;
     const t = await rawUdpTracker(4, [bep15((msg, reply) => (announces++ === 0 ? reply(announceOk(msg, Buffer.alloc(0))) : undefined))]);
-    const s = newSession(t.url, 4, { udpRetransmitBaseMs: 200 });
+    // Sends at 0, 0.5 and 1.5 s; the give-up point (3.5 s) lies beyond the 3 s budget.
+    const s = newSession(t.url, 4, { udpRetransmitBaseMs: 500 });
     await until(() => s.events.length > 0, 'started');
     const t0 = Date.now();
     await s.session.stop();
     expect(Date.now() - t0).toBeLessThan(3500);
     expect(s.events[1]).toMatchObject({ event: 'stopped', error: 'no reply to the stopped announce within 3000 ms' });
-    expect(t.packets.length).toBeGreaterThan(3); // retransmitted until the budget ran out
+    expect(t.packets.length).toBe(5); // connect + announce, then the stopped announce sent three times
   });
 });
 
@@ -404,14 +434,34 @@ describe('hostile UDP tracker (BEP 15)', () => {
     expect(t.packets[1]!.at - t.packets[0]!.at).toBeGreaterThanOrEqual(120);
   });
 
-  it('retransmission backs off 2^n and gives up after 9 tries', async () => {
+  it('retransmission backs off 2^n and gives up after 3 tries (BEP 15 timing, bounded)', async () => {
     const t = await rawUdpTracker(4, [() => undefined]);
-    const s = newSession(t.url, 4, { udpRetransmitBaseMs: 4 });
-    await until(() => s.events.length >= 1, 'timeout event', 8000);
-    expect(s.events[0]!.error).toMatch(/no reply from UDP tracker 127.0.0.1 port \d+ after 9 tries/);
-    const gaps = t.packets.slice(0, 9).map((p, i, a) => (i ? p.at - a[i - 1]!.at : 0)).slice(1);
-    expect(t.packets.length).toBeGreaterThanOrEqual(9);
-    expect(gaps[7]).toBeGreaterThanOrEqual(4 * 2 ** 7 - 10); // 512 ms before the 9th try
+    const started = Date.now();
+    const s = newSession(t.url, 4, { udpRetransmitBaseMs: 100 });
+    await until(() => s.events.length >= 1, 'timeout event', 3000);
+    const gaveUpAfter = Date.now() - started;
+    expect(s.events[0]!.error).toMatch(/no reply from UDP tracker 127.0.0.1 port \d+ after 3 tries/);
+    const attempt = t.packets.filter((p) => p.at - started < gaveUpAfter);
+    expect(attempt.map((p) => p.action)).toEqual([0, 0, 0]); // the connect, sent three times
+    expect(new Set(attempt.map((p) => p.tx)).size).toBe(1);
+    expect(attempt[1]!.at - attempt[0]!.at).toBeGreaterThanOrEqual(90); // 100 ms
+    expect(attempt[2]!.at - attempt[1]!.at).toBeGreaterThanOrEqual(190); // 200 ms
+    expect(gaveUpAfter).toBeGreaterThanOrEqual(680); // and 400 ms more for the last reply
+    expect(gaveUpAfter).toBeLessThan(1500);
+  });
+
+  it('a UDP tracker that never answers does not hold up the next tier', async () => {
+    const silent = await rawUdpTracker(6, [() => undefined]);
+    const http = await rawHttpTracker(6, [ok]);
+    const started = Date.now();
+    // BEP 15's full schedule with this base would be 100 * (2^9 - 1) ms = 51 s of silence.
+    const s = newSession(silent.url, 6, { tiers: [[silent.url], [http.url]], udpRetransmitBaseMs: 100 });
+    await until(() => s.events.some((e) => e.tracker === http.url), 'the announce to the second tier', 3000);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(s.events[0]).toMatchObject({ tracker: silent.url, error: expect.stringMatching(/no reply .* after 3 tries/) });
+    expect(s.events[1]).toMatchObject({ tracker: http.url, event: 'started' });
+    expect(s.events[1]!.error).toBeUndefined();
+    expect(s.peers[0]).toEqual([PEER4, PEER6]);
   });
 
   it('connection refused (nothing listening) fails fast, as an event', async () => {

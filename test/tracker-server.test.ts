@@ -245,7 +245,7 @@ describe('UDP (BEP 15)', () => {
 
 describe('swarm store expiry', () => {
   it('forgets addresses after the TTL and empty torrents on sweep', () => {
-    const store = new SwarmStore({ maxPeersPerTorrent: 10, maxPeers: 10, maxTorrents: 10, peerTtlMs: 1000 });
+    const store = new SwarmStore({ maxPeersPerTorrent: 10, maxPeersPerSource: 10, maxPeers: 10, maxTorrents: 10, peerTtlMs: 1000 });
     const ih = randomBytes(20);
     const ann = (port: number, now: number, host = '192.0.2.1') =>
       store.announce({ infoHash: ih, peerId: randomBytes(20), identity: `id${port}`, source: { host, port, family: 4 }, extra: [], left: 5, numwant: 50 }, now);
@@ -258,5 +258,64 @@ describe('swarm store expiry', () => {
     store.sweep(5000);
     expect(store.peerCount).toBe(0);
     expect(store.torrentCount).toBe(0);
+  });
+
+  it('a completed torrent whose peers expired frees its slot: it cannot fill the tracker for good', () => {
+    const store = new SwarmStore({ maxPeersPerTorrent: 10, maxPeersPerSource: 10, maxPeers: 10, maxTorrents: 1, peerTtlMs: 1000 });
+    const [done, next] = [randomBytes(20), randomBytes(20)];
+    const ann = (ih: Buffer, now: number, event?: 'completed') =>
+      store.announce({ infoHash: ih, peerId: randomBytes(20), identity: 'one', source: { host: '192.0.2.1', port: 1, family: 4 }, extra: [], left: 0, numwant: 50, ...(event ? { event } : {}) }, now);
+    expect(ann(done, 0, 'completed').stored).toBe(true);
+    expect(ann(next, 10)).toMatchObject({ stored: false, reason: 'tracker full' }); // one torrent at most
+    store.sweep(5000); // the seed's address expired
+    expect(store.torrentCount).toBe(0);
+    expect(ann(next, 5000).stored).toBe(true);
+    // The completion count outlives the torrent (in a table bounded like the torrents).
+    expect(store.scrape(done, 5000)).toEqual({ complete: 0, incomplete: 0, downloaded: 1 });
+    ann(next, 5001, 'completed');
+    expect(store.scrape(next, 5001).downloaded).toBe(1);
+    expect(store.scrape(done, 5001).downloaded).toBe(0); // pushed out: one table entry at most
+  });
+
+  it('a refused announce leaves no empty torrent behind', () => {
+    const store = new SwarmStore({ maxPeersPerTorrent: 10, maxPeersPerSource: 10, maxPeers: 1, maxTorrents: 10, peerTtlMs: 1000 });
+    const ann = (ih: Buffer, port: number) =>
+      store.announce({ infoHash: ih, peerId: randomBytes(20), identity: `id${port}`, source: { host: '192.0.2.1', port, family: 4 }, extra: [], left: 5, numwant: 50 }, 0);
+    expect(ann(randomBytes(20), 1).stored).toBe(true);
+    expect(ann(randomBytes(20), 2)).toMatchObject({ stored: false, reason: 'tracker full' });
+    expect(store.torrentCount).toBe(1);
+  });
+});
+
+describe('peers per source host', () => {
+  it('one IPv4 address or one IPv6 /64 holds at most maxPeersPerSource peers of a torrent', () => {
+    const store = new SwarmStore({ maxPeersPerTorrent: 100, maxPeersPerSource: 3, maxPeers: 100, maxTorrents: 10, peerTtlMs: 1000 });
+    const ih = randomBytes(20);
+    const ann = (identity: string, host: string, now = 0) =>
+      store.announce({ infoHash: ih, peerId: randomBytes(20), identity, source: { host, port: 7000, family: host.includes(':') ? 6 : 4 }, extra: [], left: 5, numwant: 50 }, now);
+    for (const id of ['a', 'b', 'c']) expect(ann(id, '192.0.2.1').stored).toBe(true);
+    expect(ann('d', '192.0.2.1')).toMatchObject({ stored: false, reason: 'too many peers from this address' });
+    expect(ann('a', '192.0.2.1').stored).toBe(true); // one already listed re-announces as usual
+    expect(ann('d', '192.0.2.2').stored).toBe(true); // another host
+    // IPv6: the /64 is the host.
+    for (const [id, host] of [['e', '2001:db8:0:1::1'], ['f', '2001:db8:0:1::2'], ['g', '2001:db8:0:1:ffff::9']]) expect(ann(id!, host!).stored).toBe(true);
+    expect(ann('h', '2001:db8:0:1::77')).toMatchObject({ stored: false, reason: 'too many peers from this address' });
+    expect(ann('h', '2001:db8:0:2::77').stored).toBe(true);
+    // An identity listed elsewhere cannot add an address in a full group either.
+    expect(ann('d', '2001:db8:0:1::99')).toMatchObject({ stored: false, reason: 'too many peers from this address' });
+    // Expired peers no longer count.
+    expect(ann('i', '192.0.2.1', 2000).stored).toBe(true);
+  });
+
+  it('over HTTP: the 17th peer from one address gets a warning and is not listed; other addresses still are', async () => {
+    const { port, seen } = await startServer();
+    const ih = randomBytes(20);
+    const ann = async (host: string, p: number) => (await get(host, port, annPath({ ih, id: randomBytes(20), port: p, key: `k${p}` }))).body;
+    for (let i = 0; i < 16; i++) expect((await ann('127.0.0.1', 8000 + i)).get('warning message')).toBeUndefined();
+    const refused = await ann('127.0.0.1', 8016);
+    expect(refused.get('warning message')?.toString()).toBe('too many peers from your address for this torrent: you are not listed');
+    expect(seen.at(-1)).toMatchObject({ stored: false, notStored: 'too many peers from this address' });
+    expect((await ann('::1', 8017)).get('warning message')).toBeUndefined();
+    expect(asInt(refused.get('incomplete'), 'incomplete')).toBe(16);
   });
 });

@@ -79,7 +79,7 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
     expect(out.stdout).toContain(`from ${topo.addresses.peerV6}`);
     const back = await topo.peer.exec('ping', ['-6', '-c', '3', '-i', '0.2', '-W', '2', up.address]);
     expect(back.code, back.stdout + back.stderr).toBe(0);
-    expect(JSON.parse(await readFile(join(dir, 'assignments.json'), 'utf8'))).toEqual({ [mac]: '2001:db8:100::/64' });
+    expect(JSON.parse(await readFile(join(dir, 'assignments.json'), 'utf8'))).toEqual({ [mac]: { Prefix: '2001:db8:100::/64', LastSeen: expect.any(String) } });
   });
 
   it('comes back within 3 s on the same prefix when the server is killed mid-ping-stream and restarted', async () => {
@@ -145,6 +145,22 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
     }
   });
 
+  it('the server exits 1 with a message when its device fails under it, instead of hanging', async () => {
+    const srv = topo.broker.spawn(process.execPath, [
+      CLI, 'tunnel-server', '--json', '--listen', `${topo.addresses.brokerV4}:${PORT + 10}`, '--prefix-range', '2001:db8:500::/56', '--ifname', 'sxfail0',
+    ]);
+    try {
+      await srv.waitForLine((l) => l.includes('"listening"'));
+      await topo.broker.ip(['link', 'del', 'sxfail0']);
+      const exited = await Promise.race([srv.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
+      expect(exited, 'still running 5 s after its device was removed').toEqual({ code: 1, signal: null });
+      expect(srv.stderr).toMatch(/^sixswarm tunnel-server: stopped: reading the tunnel device sxfail0 failed: /);
+      expect(srv.json().at(-1)).toMatchObject({ event: 'stopped' });
+    } finally {
+      await srv.stop('SIGKILL');
+    }
+  });
+
   describe('without the privileges or the device it needs', () => {
     async function assertNothingLeft(ifname: string): Promise<void> {
       expect((await topo.client.exec('ip', ['link', 'show', ifname])).code).not.toBe(0);
@@ -195,7 +211,7 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
     it('rejects bad options with exit 2', async () => {
       const r = await topo.client.exec(process.execPath, [CLI, 'tunnel', 'up', '--server', `${topo.addresses.brokerV4}:${PORT}`, '--mtu', '9000']);
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain('MTU must be an integer from 1280 to 1400');
+      expect(r.stderr).toContain('--mtu must be a whole number from 1280 to 1400, got "9000"');
       const s = await topo.client.exec(process.execPath, [CLI, 'tunnel-server', '--prefix-range', '2001:db8::/96']);
       expect(s.code).toBe(2);
       expect(s.stderr).toContain('smaller than one /64');

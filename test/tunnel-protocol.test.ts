@@ -3,13 +3,16 @@
  * object handshake scanner, hello/reply validation, prefix math, the assignments file, tokens,
  * the rate limiter and the config.ini reader. The namespace tests cover the same code live.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AssignmentStore } from '../src/tunnel/assignments.js';
+import { tunnel } from '../cli/tunnel.js';
+import { tunnelServer } from '../cli/tunnel-server.js';
+import { AssignmentStore, type AssignResult } from '../src/tunnel/assignments.js';
 import { FramingError, isIpv6Packet, PacketFramer } from '../src/tunnel/framer.js';
 import { encodeHello, encodeReply, HandshakeError, JsonObjectScanner, parseHello, parseReply } from '../src/tunnel/handshake.js';
+import { overlappingAddress } from '../src/tunnel/host.js';
 import { firstHost, parsePrefix, PrefixRange } from '../src/tunnel/prefix.js';
 import { TokenBucket } from '../src/tunnel/token-bucket.js';
 import { TokenPolicy } from '../src/tunnel/tokens.js';
@@ -151,10 +154,30 @@ describe('handshake', () => {
     expect(() => parseHello({ Id: 5 })).toThrow(/no "Id"/);
     expect(() => parseHello({ Id: '' })).toThrow(/no "Id"/);
     expect(() => parseHello({ Id: 'a\nb' })).toThrow(/printable/);
+    expect(() => parseHello({ Id: 'a\u009b2Jb' })).toThrow(/printable/); // C1: a terminal escape in the server's log
     expect(() => parseHello({ Id: 'a'.repeat(257) })).toThrow(/printable/);
     expect(() => parseHello({ Id: 'a', Token: 7 })).toThrow(/Token/);
     expect(encodeHello({ id: 'ab' }).toString()).toBe('{"Id":"ab"}');
     expect(encodeHello({ id: 'ab', token: 't' }).toString()).toBe('{"Id":"ab","Token":"t"}');
+  });
+
+  it('refuses a prefix that is not global unicast: link-local, multicast, ULA, loopback, special', () => {
+    for (const [prefix, kind] of [
+      ['fe80::/64', 'link-local'],
+      ['ff00::/64', 'multicast'],
+      ['ff02::/64', 'multicast'],
+      ['fd00:1:2:3::/64', 'ula'],
+      ['::/64', 'unspecified'],
+      ['2002:c000:201::/64', '6to4'],
+      ['2001:0:1:2::/64', 'teredo'],
+      ['4000::/64', 'reserved'],
+    ] as const) {
+      expect(() => parseReply({ Prefix: prefix }), prefix).toThrow(HandshakeError);
+      expect(() => parseReply({ Prefix: prefix }), prefix).toThrow(`(${kind}), not a global unicast /64; refusing it`);
+    }
+    // Documentation space counts as global on purpose (test topologies use it as their Internet).
+    expect(parseReply({ Prefix: '2001:db8:1::/64' })).toMatchObject({ kind: 'prefix' });
+    expect(parseReply({ Prefix: '2a01:4f8:1:2::/64' })).toMatchObject({ kind: 'prefix' });
   });
 
   it('validates the reply: a /64, or an error to show', () => {
@@ -163,7 +186,9 @@ describe('handshake', () => {
     expect(parseReply({ Prefix: '2001:db8:100::1/64' })).toMatchObject({ prefix: { text: '2001:db8:100::/64' } });
     expect(() => parseReply({ Prefix: '2001:db8:100::/56' })).toThrow(/needs a \/64/);
     expect(() => parseReply({ Prefix: '10.0.0.0/8' })).toThrow(/bad prefix/);
-    expect(parseReply({ Error: 'invalid token\r\n\u0007x' })).toEqual({ kind: 'error', message: 'invalid token x' });
+    expect(parseReply({ Error: 'invalid token\r\n\u0007\u009bx' })).toEqual({ kind: 'error', message: 'invalid token\\x0d\\x0a\\x07\\x9bx' });
+    expect(parseReply({ Error: 'e'.repeat(500) })).toEqual({ kind: 'error', message: 'e'.repeat(200) });
+    expect(() => parseReply({ Prefix: '\u001b[2J/64' })).toThrow(/bad prefix: "\\x1b\[2J\/64" is not an IPv6 prefix/);
     expect(() => parseReply({ Hello: 1 })).toThrow(/neither "Prefix" nor "Error"/);
     expect(encodeReply({ kind: 'error', message: 'no' }).toString()).toBe('{"Error":"no"}');
   });
@@ -193,7 +218,33 @@ describe('prefixes', () => {
     taken.delete(parsePrefix('2001:db8:100:1::/64').key);
     expect(range.firstFree((k) => taken.has(k))?.text).toBe('2001:db8:100:1::/64');
     expect(range.contains(parsePrefix('2001:db8:100:4::/64').key)).toBe(false);
+    // A caller that knows everything before some key is taken starts there.
+    expect(range.firstFree(() => false, parsePrefix('2001:db8:100:2::/64').key)?.text).toBe('2001:db8:100:2::/64');
+    expect(range.firstFree(() => false, parsePrefix('2001:db8:100:4::/64').key)).toBeUndefined();
     expect(() => new PrefixRange('2001:db8::/96')).toThrow(/smaller than one \/64/);
+  });
+});
+
+describe('the host as the tunnel client sees it', () => {
+  it('finds an interface address that overlaps a /64 (in it, or on a link prefix containing it)', async () => {
+    // Loopback's ::1/128 is the one IPv6 address every Linux host has.
+    expect(await overlappingAddress(parsePrefix('::/64'), 'sixtun-test')).toBe('::1/128 on lo');
+    expect(await overlappingAddress(parsePrefix('::/64'), 'lo')).toBeUndefined(); // our own device does not count
+    expect(await overlappingAddress(parsePrefix('2001:db8:7777:1::/64'), 'sixtun-test')).toBeUndefined();
+  });
+});
+
+describe('help texts', () => {
+  it('tunnel and tunnel-server list every option and their exit codes', () => {
+    for (const option of ['--server HOST:PORT', '--id ID', '--token T', '--mtu N', '--ifname NAME', '--json', '-h, --help']) expect(tunnel.help).toContain(option);
+    expect(tunnel.help).toMatch(/Exit codes: 0 stopped by a signal, 1 .*, 2 bad options/s);
+    for (const option of [
+      '--listen ADDR:PORT', '--prefix-range P/LEN', '--assignments FILE', '--max-assignments N', '--config FILE', '--tokens FILE', '--token T',
+      '--max-clients N', '--client-rate BYTES/s', '--client-pps N', '--mtu N', '--ifname NAME', '--json', '-h, --help',
+    ]) {
+      expect(tunnelServer.help).toContain(option);
+    }
+    expect(tunnelServer.help).toMatch(/Exit codes: 0 stopped by a signal, 1 runtime failure .*, 2 bad options/s);
   });
 });
 
@@ -206,19 +257,89 @@ describe('AssignmentStore', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('assigns first free, persists atomically in the original format, and returns the same prefix after a reload', async () => {
+  const none = () => false;
+  const text = async (p: Promise<AssignResult>) => (await p).prefix.text;
+  const readJson = async (file: string) => JSON.parse(await readFile(file, 'utf8')) as Record<string, { Prefix: string; LastSeen?: string }>;
+
+  it('assigns first free, persists atomically with last-seen times, and returns the same prefix after a reload', async () => {
     const file = join(dir, 'assignments.json');
     const range = new PrefixRange('2001:db8:100::/56');
     const store = await AssignmentStore.load(range, file);
-    const [a, b] = await Promise.all([store.assign('aa:aa'), store.assign('bb:bb')]);
-    expect([a.text, b.text].sort()).toEqual(['2001:db8:100:1::/64', '2001:db8:100::/64']);
-    expect((await store.assign('aa:aa')).text).toBe(a.text);
-    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ 'aa:aa': a.text, 'bb:bb': b.text });
+    const before = Date.now();
+    const [a, b] = await Promise.all([text(store.assign('aa:aa', none)), text(store.assign('bb:bb', none))]);
+    expect([a, b].sort()).toEqual(['2001:db8:100:1::/64', '2001:db8:100::/64']);
+    expect(await text(store.assign('aa:aa', none))).toBe(a);
+    const saved = await readJson(file);
+    expect(saved).toEqual({ 'aa:aa': { Prefix: a, LastSeen: expect.any(String) }, 'bb:bb': { Prefix: b, LastSeen: expect.any(String) } });
+    expect(Date.parse(saved['aa:aa']!.LastSeen!)).toBeGreaterThanOrEqual(before - 1);
     expect(await readdir(dir)).toEqual(['assignments.json']); // no temp files left behind
 
     const again = await AssignmentStore.load(range, file);
-    expect(again.get('bb:bb')?.text).toBe(b.text);
-    expect((await again.assign('cc:cc')).text).toBe('2001:db8:100:2::/64');
+    expect(again.get('bb:bb')?.text).toBe(b);
+    expect(await text(again.assign('cc:cc', none))).toBe('2001:db8:100:2::/64');
+  });
+
+  it("reads the original server's format (Id -> prefix string), those Ids counting as never seen", async () => {
+    const file = join(dir, 'original.json');
+    await writeFile(file, JSON.stringify({ old: '2001:db8:100::/64', newer: { Prefix: '2001:db8:100:1::/64', LastSeen: '2024-01-01T00:00:00.000Z' } }));
+    const store = await AssignmentStore.load(new PrefixRange('2001:db8:100::/63'), file);
+    expect(store.get('old')?.text).toBe('2001:db8:100::/64');
+    // The range is full: the never-seen Id is the first whose prefix is reused.
+    expect(await store.assign('fresh', none)).toEqual({ prefix: expect.objectContaining({ text: '2001:db8:100::/64' }), reused: { id: 'old', seen: 0 } });
+    expect(Object.keys(await readJson(file))).toEqual(['newer', 'fresh']);
+  });
+
+  it('when full, reuses the prefix of the Id seen least recently that is not connected', async () => {
+    const file = join(dir, 'lru.json');
+    const store = await AssignmentStore.load(new PrefixRange('2001:db8:100::/56'), file, { maxAssignments: 3 });
+    expect(store.maxAssignments).toBe(3);
+    for (const id of ['a', 'b', 'c']) await store.assign(id, none);
+    store.seen('a'); // a came back (or left) after b and c: now b is the least recently seen
+    const connected = new Set(['b']);
+    const d = await store.assign('d', (id) => connected.has(id));
+    expect(d).toMatchObject({ prefix: { text: '2001:db8:100:2::/64' }, reused: { id: 'c' } }); // b is connected: skipped
+    expect(store.get('c')).toBeUndefined();
+    expect(store.size).toBe(3);
+    connected.clear();
+    expect(await store.assign('e', none)).toMatchObject({ prefix: { text: '2001:db8:100:1::/64' }, reused: { id: 'b' } });
+    // The file holds the current holders, least recently seen first, and a reload keeps that order.
+    await store.flush();
+    expect(Object.entries(await readJson(file)).map(([id, v]) => [id, v.Prefix])).toEqual([
+      ['a', '2001:db8:100::/64'],
+      ['d', '2001:db8:100:2::/64'],
+      ['e', '2001:db8:100:1::/64'],
+    ]);
+    const reloaded = await AssignmentStore.load(new PrefixRange('2001:db8:100::/56'), file, { maxAssignments: 3 });
+    expect((await reloaded.assign('f', none)).reused?.id).toBe('a');
+  });
+
+  it('last-seen times reach the file on flush()', async () => {
+    const file = join(dir, 'seen.json');
+    const store = await AssignmentStore.load(new PrefixRange('2001:db8:100::/56'), file);
+    await store.assign('x', none);
+    await store.assign('y', none);
+    const first = (await readJson(file)).x!.LastSeen!;
+    await new Promise((r) => setTimeout(r, 5));
+    store.seen('x');
+    await store.flush();
+    const saved = await readJson(file);
+    expect(Object.keys(saved)).toEqual(['y', 'x']);
+    expect(Date.parse(saved.x!.LastSeen!)).toBeGreaterThan(Date.parse(first));
+  });
+
+  it('caps the assignments at the range size and at 65536 by default', async () => {
+    expect((await AssignmentStore.load(new PrefixRange('2001:db8:100::/60'))).maxAssignments).toBe(16);
+    expect((await AssignmentStore.load(new PrefixRange('2001:db8::/32'))).maxAssignments).toBe(65_536);
+    expect((await AssignmentStore.load(new PrefixRange('2001:db8:100::/60'), undefined, { maxAssignments: 100 })).maxAssignments).toBe(16);
+    await expect(AssignmentStore.load(new PrefixRange('2001:db8::/32'), undefined, { maxAssignments: 70_000 })).rejects.toThrow(/1 to 65536/);
+  });
+
+  it('hands out a /32 range quickly (the free-prefix scan does not restart from the range start)', async () => {
+    const store = await AssignmentStore.load(new PrefixRange('2001:db8::/32'), undefined, { maxAssignments: 20_000 });
+    const started = Date.now();
+    for (let i = 0; i < 20_000; i++) await store.assign(`id${i}`, none);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(store.get('id19999')?.text).toBe('2001:db8:0:4e1f::/64');
   });
 
   it('treats an absent or empty (touched) file as no assignments', async () => {
@@ -233,12 +354,14 @@ describe('AssignmentStore', () => {
     const cases: Array<[string, RegExp]> = [
       ['{"a": ', /not valid JSON/],
       ['[1]', /JSON object/],
-      ['{"a": 5}', /not a prefix string/],
+      ['{"a": 5}', /neither a prefix string nor an object/],
+      ['{"a": {"LastSeen": "2024-01-01T00:00:00Z"}}', /no "Prefix" string/],
+      ['{"a": {"Prefix": "2001:db8:100::/64", "LastSeen": "yesterday"}}', /"LastSeen" that is not a date/],
       ['{"a": "2001:db8:100::/56"}', /not a \/64/],
-      ['{"a": "2001:db8:100::/64", "b": "2001:db8:100::/64"}', /assigned twice/],
+      ['{"a": "2001:db8:100::/64", "b": {"Prefix": "2001:db8:100::/64"}}', /assigned twice/],
     ];
-    for (const [text, message] of cases) {
-      await writeFile(join(dir, 'bad.json'), text);
+    for (const [content, message] of cases) {
+      await writeFile(join(dir, 'bad.json'), content);
       await expect(AssignmentStore.load(range, join(dir, 'bad.json'))).rejects.toThrow(message);
       await expect(AssignmentStore.load(range, join(dir, 'bad.json'))).rejects.toBeInstanceOf(InputError);
     }
@@ -249,16 +372,33 @@ describe('AssignmentStore', () => {
     await writeFile(file, JSON.stringify({ old: '2001:db8:9999::/64', kept: '2001:db8:100::/64' }));
     const store = await AssignmentStore.load(new PrefixRange('2001:db8:100::/56'), file);
     expect(store.foreignIds).toEqual(['old']);
-    expect((await store.assign('new')).text).toBe('2001:db8:100:1::/64');
-    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ old: '2001:db8:9999::/64', kept: '2001:db8:100::/64', new: '2001:db8:100:1::/64' });
-    expect((await store.assign('old')).text).toBe('2001:db8:100:2::/64');
+    expect(await text(store.assign('new', none))).toBe('2001:db8:100:1::/64');
+    expect(await readJson(file)).toEqual({ old: '2001:db8:9999::/64', kept: { Prefix: '2001:db8:100::/64' }, new: { Prefix: '2001:db8:100:1::/64', LastSeen: expect.any(String) } });
+    expect(await text(store.assign('old', none))).toBe('2001:db8:100:2::/64');
   });
 
-  it('says so when the range is exhausted', async () => {
+  it('says so when the range is exhausted and every Id holding a prefix is connected', async () => {
     const store = await AssignmentStore.load(new PrefixRange('2001:db8:100::/63'));
-    await store.assign('a');
-    await store.assign('b');
-    await expect(store.assign('c')).rejects.toThrow(/no free \/64 left in 2001:db8:100::\/63/);
+    await store.assign('a', none);
+    await store.assign('b', none);
+    await expect(store.assign('c', () => true)).rejects.toThrow(/no free \/64 left in 2001:db8:100::\/63: all 2 assigned prefixes are in use/);
+    expect(await store.assign('c', (id) => id === 'a')).toMatchObject({ reused: { id: 'b' } });
+  });
+
+  it('a failed write takes nothing away: the reused Id keeps its prefix and its place', async () => {
+    const file = join(dir, 'sub', 'a.json'); // its folder does not exist: every write fails
+    const store = await AssignmentStore.load(new PrefixRange('2001:db8:100::/63'), file);
+    await expect(store.assign('a', none)).rejects.toThrow(/cannot store the assignment/);
+    expect(store.size).toBe(0);
+    await mkdir(join(dir, 'sub'));
+    await store.assign('a', none);
+    await store.assign('b', none);
+    await rm(join(dir, 'sub'), { recursive: true });
+    await expect(store.assign('c', none)).rejects.toThrow(/cannot store the assignment/);
+    expect(store.get('a')?.text).toBe('2001:db8:100::/64');
+    expect(store.get('c')).toBeUndefined();
+    await mkdir(join(dir, 'sub'));
+    expect((await store.assign('c', none)).reused?.id).toBe('a'); // still first in line
   });
 });
 

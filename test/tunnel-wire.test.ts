@@ -8,7 +8,7 @@
  *   packet in one write, a corrupt stream, an Error reply, a changed prefix.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -261,6 +261,38 @@ describe.skipIf(unavailable !== undefined)('tunnel wire behaviour (network names
       expect((await topo.broker.exec('ip', ['link', 'show', 'sxsmall0'])).code).not.toBe(0);
     });
 
+    it('--max-assignments: a new Id takes the prefix of the Id seen least recently that is not connected', async () => {
+      const port = SERVER_PORT + 3;
+      const lru = topo.broker.spawn(process.execPath, [
+        CLI, 'tunnel-server', '--json', '--listen', `${topo.addresses.brokerV4}:${port}`, '--prefix-range', '2001:db8:600::/56',
+        '--max-assignments', '2', '--assignments', join(dir, 'lru.json'), '--ifname', 'sxlru0',
+      ]);
+      try {
+        await lru.waitForLine((l) => l.includes('"listening"'));
+        const a = await session('lru-a', null, port);
+        const b = await session('lru-b', null, port);
+        expect([a.reply, b.reply].map((r) => (r.kind === 'prefix' ? r.prefix.text : r.message))).toEqual(['2001:db8:600::/64', '2001:db8:600:1::/64']);
+        a.end.socket.destroy();
+        await lru.waitForLine((l) => l.includes('"session-down"') && l.includes('lru-a'));
+        // b was seen before a left, but b is connected: a's prefix is the one to reuse.
+        const c = await session('lru-c', null, port);
+        expect(c.reply).toMatchObject({ kind: 'prefix', prefix: { text: '2001:db8:600::/64' } });
+        expect(JSON.parse(await lru.waitForLine((l) => l.includes('"prefix-reused"')))).toMatchObject({
+          id: 'lru-c', prefix: '2001:db8:600::/64', fromId: 'lru-a', lastSeen: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        });
+        // Both holders connected: a fourth Id is refused, nobody loses a prefix.
+        const d = await session('lru-d', null, port);
+        expect(d.reply).toEqual({ kind: 'error', message: 'no free /64 left in 2001:db8:600::/56: all 2 assigned prefixes are in use' });
+        b.end.socket.destroy();
+        c.end.socket.destroy();
+        expect((await lru.stop()).code).toBe(0);
+        const saved = JSON.parse(await readFile(join(dir, 'lru.json'), 'utf8')) as Record<string, { Prefix: string }>;
+        expect(Object.fromEntries(Object.entries(saved).map(([id, v]) => [id, v.Prefix]))).toEqual({ 'lru-b': '2001:db8:600:1::/64', 'lru-c': '2001:db8:600::/64' });
+      } finally {
+        await lru.stop('SIGKILL');
+      }
+    });
+
     it('also listens on an IPv6 address', async () => {
       const port = SERVER_PORT + 2;
       const v6 = topo.broker.spawn(process.execPath, [
@@ -389,6 +421,58 @@ describe.skipIf(unavailable !== undefined)('tunnel wire behaviour (network names
       expect(c.json().some((e) => e.event === 'status' && e.lastError === 'server refused the tunnel: not today')).toBe(true);
       expect(connections.length).toBe(2);
       await stopClient();
+    });
+
+    it('refuses a prefix that is not global unicast or overlaps another interface, says why, and keeps trying', async () => {
+      const good = parsePrefix('2001:db8:100:47::/64');
+      // A stand-in LAN interface holding 2001:db8:eeee::2/64: a server handing out that /64 would capture it.
+      await topo.client.ip(['link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan1']);
+      await topo.client.ip(['-6', 'addr', 'add', '2001:db8:eeee::2/64', 'dev', 'lan0', 'nodad']);
+      try {
+        const replies = [Buffer.from('{"Prefix":"fe80::/64"}'), Buffer.from('{"Prefix":"ff02::/64"}'), Buffer.from('{"Prefix":"2001:db8:eeee::/64"}'), encodeReply({ kind: 'prefix', prefix: good })];
+        handlers = replies.map((reply) => (socket, _h, rest) => {
+          rawEnd(socket, rest);
+          socket.write(reply);
+        });
+        const c = await startClient();
+        await until(() => events(c, 'up').length === 1, 15_000, 'the client up on the good prefix');
+        expect(events(c, 'up')[0]).toMatchObject({ prefix: good.text });
+        const errors = c.json().filter((e) => e.event === 'status' && e.lastError).map((e) => e.lastError);
+        expect(errors).toContain('server sent fe80::/64 (link-local), not a global unicast /64; refusing it');
+        expect(errors).toContain('server sent ff02::/64 (multicast), not a global unicast /64; refusing it');
+        expect(errors).toContain('server sent 2001:db8:eeee::/64, which overlaps 2001:db8:eeee::2/64 on lan0; refusing it');
+        expect(connections.length).toBe(4);
+        const addrs = await topo.client.ip(['-6', 'addr', 'show', 'dev', 'sxraw0']);
+        expect(addrs).toContain(`${firstHost(good)}/64`);
+        expect(addrs).not.toMatch(/fe80::1\/64|ff02::1|2001:db8:eeee::1/);
+        await stopClient();
+      } finally {
+        await topo.client.ip(['link', 'del', 'lan0']);
+      }
+    }, 30_000);
+
+    it('drops incoming packets addressed outside its /64, counting them in droppedIn', async () => {
+      const prefix = parsePrefix('2001:db8:100:48::/64');
+      let end: RawEnd | undefined;
+      handlers = [
+        (socket, _h, rest) => {
+          end = rawEnd(socket, rest);
+          socket.write(
+            Buffer.concat([
+              encodeReply({ kind: 'prefix', prefix }),
+              // Another /64 (the host would forward it on if routing allowed), multicast, then our own address last.
+              icmp6Echo(128, topo.addresses.peerV6, '2001:db8:100:49::1', 5, 1),
+              icmp6Echo(128, topo.addresses.peerV6, 'ff02::1', 5, 2),
+              icmp6Echo(128, topo.addresses.peerV6, firstHost(prefix), 5, 3),
+            ]),
+          );
+        },
+      ];
+      const c = await startClient();
+      await until(() => end?.packets.some((p) => parseEcho(p)?.type === 129) ?? false, 8000, 'the echo reply to the packet for us');
+      expect(end!.packets.map(parseEcho).filter((e) => e?.type === 129).map((e) => e!.seq)).toEqual([3]);
+      await stopClient();
+      expect(c.json().filter((e) => e.event === 'status').at(-1)).toMatchObject({ packetsIn: 1, droppedIn: 2 });
     });
 
     it('moves its address when the server hands out a different prefix', async () => {

@@ -4,8 +4,8 @@
  * memory stays at two chunks whatever the size; SHA-1 on one core outruns the disk here.
  */
 import { createHash } from 'node:crypto';
-import { lstat, open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { lstat, open, readdir, realpath, type FileHandle } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { encode, type Encodable } from '../bencode/index.js';
 import { UsageError } from '../util/errors.js';
 import { componentProblem, pathProblem, showPath } from './paths.js';
@@ -95,23 +95,26 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 async function collect(target: string): Promise<{ name: string; files: SourceFile[]; multiFile: boolean }> {
   const abs = resolve(target);
-  const top = await stat(abs).catch((e: NodeJS.ErrnoException) => {
+  const top = await lstat(abs).catch((e: NodeJS.ErrnoException) => {
     throw new UsageError(e.code === 'ENOENT' ? `no such file or folder: ${showPath([target])}` : `cannot read ${showPath([target])}: ${e.message}`);
   });
+  if (top.isSymbolicLink()) {
+    const real = await realpath(abs).catch(() => undefined);
+    throw new UsageError(`${showPath([target])} is a symlink${real ? ` to ${showPath([real])}` : ' (broken)'}: seeding opens files where the torrent says they are and never follows symlinks; pass the real file or folder instead`);
+  }
   const name = basename(abs);
   const problem = componentProblem(name);
   if (problem) throw new UsageError(`cannot use ${showPath([name])} as the torrent's name (${problem})`);
   if (top.isFile()) return { name, files: [{ abs, path: [], length: top.size }], multiFile: false };
   if (!top.isDirectory()) throw new UsageError(`${showPath([target])} is neither a regular file nor a folder`);
-  const root = await realpath(abs);
   const files: SourceFile[] = [];
-  await walk(root, abs, [], name, files);
+  await walk(abs, [], name, files);
   if (files.length === 0) throw new UsageError(`nothing to share: the folder ${showPath([target])} has no files`);
   return { name, files, multiFile: true };
 }
 
 /** Depth-first, entries sorted by their name bytes at each level: a stable order every run gives. */
-async function walk(root: string, dir: string, rel: string[], name: string, out: SourceFile[]): Promise<void> {
+async function walk(dir: string, rel: string[], name: string, out: SourceFile[]): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true, encoding: 'buffer' });
   entries.sort((a, b) => Buffer.compare(a.name, b.name));
   for (const entry of entries) {
@@ -126,30 +129,19 @@ async function walk(root: string, dir: string, rel: string[], name: string, out:
     const problem = pathProblem([name, ...path]);
     if (problem) throw new UsageError(`cannot put ${showPath([abs])} in a torrent (${problem})`);
     if (entry.isDirectory()) {
-      await walk(root, abs, path, name, out);
+      await walk(abs, path, name, out);
     } else if (entry.isFile()) {
       out.push({ abs, path, length: (await lstat(abs)).size });
     } else if (entry.isSymbolicLink()) {
-      out.push({ abs, path, length: await symlinkedFileSize(root, abs) });
+      // Seeding opens every file with O_NOFOLLOW (a planted link must never redirect reads or
+      // writes), so a torrent listing a link could not be seeded from this very folder.
+      throw new UsageError(
+        `${showPath([abs])} is a symlink, and seeding never follows symlinks: copy the file it points to into its place, or make the torrent from the folder that really holds the files`,
+      );
     } else {
       throw new UsageError(`${showPath([abs])} is a special file (device, FIFO or socket); only regular files can be shared`);
     }
   }
-}
-
-/** A symlink is shared as the file it points to, but only when that file lies inside the folder. */
-async function symlinkedFileSize(root: string, link: string): Promise<number> {
-  const target = await realpath(link).catch(() => {
-    throw new UsageError(`${showPath([link])} is a broken symlink`);
-  });
-  const rel = relative(root, target);
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-    throw new UsageError(`${showPath([link])} is a symlink pointing outside the folder (to ${showPath([target])})`);
-  }
-  const st = await stat(target);
-  // Following folder links could loop or share the same data twice; they are refused outright.
-  if (!st.isFile()) throw new UsageError(`${showPath([link])} is a symlink to something other than a regular file`);
-  return st.size;
 }
 
 /** Reads the files one after another as if they were one stream. */

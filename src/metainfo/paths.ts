@@ -3,17 +3,16 @@
  * layer will ever join onto the download folder passes `componentProblem`, so a hostile torrent
  * cannot climb out of the folder, hit a device name form, or smuggle separators.
  */
+import { hasControl, printable } from '../util/sanitize.js';
 
 /** Longest path (name included, components joined with '/') a torrent may describe, in bytes. */
 export const MAX_PATH_BYTES = 4096;
 /** Longest single component, in bytes: the common file-system limit. */
 export const MAX_COMPONENT_BYTES = 255;
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
-/** A string in double quotes with every control character escaped, safe to print in messages. */
+/** A string in double quotes (inner quotes and backslashes escaped, controls as \\xNN), safe to print in messages. */
 export function quote(text: string): string {
-  return JSON.stringify(text).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `"${printable(text.replace(/["\\]/g, (c) => `\\${c}`))}"`;
 }
 
 /** Why one path component is unsafe, or undefined when it is fine. */
@@ -24,7 +23,7 @@ export function componentProblem(component: string): string | undefined {
   if (/^[A-Za-z]:/.test(component)) return `drive letter in component ${quote(component)}`;
   if (component.includes('/') || component.includes('\\')) return `separator in component ${quote(component)}`;
   // NUL, the C0 and C1 controls and DEL never belong in a file name; in a terminal they are escape sequences.
-  if (CONTROL.test(component)) return `control character in component ${quote(component)}`;
+  if (hasControl(component)) return `control character in component ${quote(component)}`;
   if (Buffer.byteLength(component, 'utf8') > MAX_COMPONENT_BYTES) {
     return `component longer than ${MAX_COMPONENT_BYTES} bytes`;
   }

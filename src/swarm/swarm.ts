@@ -412,10 +412,9 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     if (m.type === 'bitfield' && !Bitfield.isValidWire(m.bits, this.pieceCount)) throw new Error('bitfield with spare bits set');
     // A repeated bitfield (aria2 sends one mid-stream) replaces the earlier one.
     this.picker.removePeer(peer.bits);
-    peer.bits.bytes.fill(0);
     const fresh = new Bitfield(this.pieceCount, m.type === 'bitfield' ? m.bits : undefined);
     if (m.type === 'have-all') fresh.setAll();
-    for (let i = 0; i < this.pieceCount; i++) peer.bits.set(i, fresh.has(i));
+    peer.bits.assign(fresh);
     this.picker.addPeer(peer.bits);
     this.setInterested(peer, this.picker.interesting(peer.bits));
     this.closeIfBothSeeds(peer);

@@ -146,8 +146,12 @@ export class FamilyAnnouncer {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.nextAt = undefined;
-      // A throwing 'announce'/'peers' listener is the listener's bug: surface it like any emitter would.
-      this.round().catch((e: unknown) => process.nextTick(() => { throw e; }));
+      // round() handles every tracker outcome and the session guards its listeners, so only a
+      // bug of ours lands here: say so, and keep announcing rather than take the process down.
+      this.round().catch((e: unknown) => {
+        process.stderr.write(`sixswarm: announce round failed (continuing): ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+        if (!this.stopped && !this.timer) this.schedule(MAX_BACKOFF_MS);
+      });
     }, delayMs);
   }
 

@@ -5,6 +5,7 @@
 import { asDict, asInt, BDict, decode, optBytes, optDict, optInt, type BValue } from '../bencode/index.js';
 import { canonicalIp, familyOf, type Family } from '../net/address.js';
 import { COMPACT_SIZE, decodeCompactPeers, type PeerAddress } from '../net/compact.js';
+import { printable } from '../util/sanitize.js';
 import { TrackerError } from './errors.js';
 import { LIMITS, type AnnounceReply, type ScrapeEntry } from './types.js';
 
@@ -21,15 +22,10 @@ function decodeReply(body: Buffer): BDict {
   if (!(v instanceof BDict)) throw new TrackerError('reply is not a bencoded dictionary');
   const failure = v.get('failure reason');
   if (failure !== undefined) {
-    const text = Buffer.isBuffer(failure) ? printable(failure) : '(not a string)';
+    const text = Buffer.isBuffer(failure) ? printable(failure.toString('utf8'), LIMITS.maxMessageChars) : '(not a string)';
     throw new TrackerError(`tracker refused: ${text}`);
   }
   return v;
-}
-
-/** Tracker text shown to users: bounded and without control characters. */
-export function printable(b: Buffer): string {
-  return b.toString('utf8', 0, Math.min(b.length, 300)).replace(/[\u0000-\u001f\u007f]/g, '?');
 }
 
 export function parseAnnounceReply(body: Buffer): AnnounceReply {
@@ -60,7 +56,7 @@ export function parseAnnounceReply(body: Buffer): AnnounceReply {
   const trackerId = field('tracker id', () => optBytes(d.get('tracker id'), 'tracker id'));
   if (trackerId !== undefined && trackerId.length <= 256) out.trackerId = Buffer.from(trackerId);
   const warning = field('warning message', () => optBytes(d.get('warning message'), 'warning message'));
-  if (warning) out.warnings.unshift(`tracker warning: ${printable(warning)}`);
+  if (warning) out.warnings.unshift(`tracker warning: ${printable(warning.toString('utf8'), LIMITS.maxMessageChars)}`);
 
   const peers = d.get('peers');
   if (Buffer.isBuffer(peers)) {

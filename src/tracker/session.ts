@@ -46,7 +46,7 @@ export interface TrackerSessionOptions {
   numwant?: number;
   /** Default 30 000: no tracker makes us announce more often than this. */
   minIntervalFloorMs?: number;
-  /** Default 15 000 (BEP 15). */
+  /** Default 15 000 (BEP 15); a UDP announce gives up after 7 x this (three sends). */
   udpRetransmitBaseMs?: number;
   /** HTTP timeout, default 20 000. */
   timeoutMs?: number;
@@ -102,8 +102,8 @@ export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
           reach: this.reach,
           ownAddressParams: (t, signal) => this.ownAddressParams(t, family, signal),
           emit: (ev, peers) => {
-            this.emit('announce', ev);
-            if (peers.length > 0) this.emit('peers', peers, ev);
+            this.deliver(() => this.emit('announce', ev));
+            if (peers.length > 0) this.deliver(() => this.emit('peers', peers, ev));
           },
         }),
       );
@@ -133,6 +133,19 @@ export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
       this.udpClients.clear();
     });
     return this.stopping;
+  }
+
+  /**
+   * Runs one emit. A listener that throws has a bug, but it must not stop the announce schedule
+   * (the throw would unwind through it) nor crash the process: it is noted on stderr, and the
+   * 'peers' event of the same announce and all later events still go out.
+   */
+  private deliver(emit: () => void): void {
+    try {
+      emit();
+    } catch (e) {
+      process.stderr.write(`sixswarm: a tracker event listener failed (ignored): ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+    }
   }
 
   private udp(family: Family): UdpTrackerClient {

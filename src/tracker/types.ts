@@ -50,6 +50,8 @@ export const LIMITS = {
   maxPeersPerList: 1000,
   /** Longest interval we accept from a tracker, seconds. */
   maxIntervalSec: 2 * 60 * 60,
+  /** Tracker text shown to users (failure reason, warning, UDP error message), in characters. */
+  maxMessageChars: 300,
 } as const;
 
 /** One announce attempt, as the engine (and `--json`) sees it. */

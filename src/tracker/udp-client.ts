@@ -6,9 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import type { Family } from '../net/address.js';
+import { printable } from '../util/sanitize.js';
 import { TrackerError, toTrackerError } from './errors.js';
-import { printable } from './http-reply.js';
-import type { ScrapeEntry } from './types.js';
+import { LIMITS, type ScrapeEntry } from './types.js';
 import {
   ACTION, MAX_SCRAPE_HASHES, announceRequest, connectRequest, parseAnnounceReply, parseScrapeReplyBody,
   replyHeader, scrapeRequest, type UdpAnnounceFields, type UdpAnnounceReply,
@@ -16,12 +16,18 @@ import {
 
 /** BEP 15: a connection id may be used for one minute after it was received. */
 const CONNECTION_ID_TTL_MS = 60_000;
-/** BEP 15: retransmit after 15 * 2^n s, n = 0..8. */
-const MAX_N = 8;
+/**
+ * BEP 15 retransmits after 15 * 2^n s up to n = 8: over two hours (7665 s) of silence before a
+ * dead tracker counts as failed, during which the family's announce round (and with it every
+ * later tier) would wait. We keep BEP 15's schedule but stop at n = 2, i.e. three sends over
+ * 105 s in all (15 + 30 + 60 s) with the default base: enough for two lost datagrams, and then
+ * the round moves on to the next tracker; the announce schedule's backoff retries this one later.
+ */
+const MAX_N = 2;
 
 export interface UdpClientOptions {
   family: Family;
-  /** 15 000 in BEP 15; tests shrink it. */
+  /** 15 000 in BEP 15; tests shrink it. One exchange gives up after base * (1 + 2 + 4). */
   retransmitBaseMs: number;
 }
 
@@ -34,18 +40,13 @@ class Endpoint {
   connId: Buffer | undefined;
   connIdAt = 0;
   readonly pending = new Map<number, Pending>();
-  /** Datagrams that matched no outstanding transaction (late, spoofed or wrong transaction ids). */
-  ignored = 0;
   readonly ready: Promise<void>;
 
   constructor(readonly socket: dgram.Socket, address: string, port: number) {
     socket.on('message', (msg) => {
       const h = replyHeader(msg);
       const p = h && this.pending.get(h.tx);
-      if (!p) {
-        this.ignored++;
-        return;
-      }
+      if (!p) return; // late, spoofed or a wrong transaction id
       this.pending.delete(h.tx);
       p.resolve(msg);
     });
@@ -120,13 +121,6 @@ export class UdpTrackerClient {
     return out;
   }
 
-  /** Datagrams ignored so far because no transaction was waiting for them. */
-  ignoredPackets(): number {
-    let n = 0;
-    for (const ep of this.endpoints.values()) n += ep.ignored;
-    return n;
-  }
-
   close(): void {
     this.closed = true;
     for (const ep of this.endpoints.values()) {
@@ -197,7 +191,7 @@ export class UdpTrackerClient {
 
 function checkAction(reply: Buffer, expect: number, minLength: number): void {
   const action = reply.readUInt32BE(0);
-  if (action === ACTION.error) throw new TrackerError(`tracker error: ${printable(reply.subarray(8)) || '(no message)'}`);
+  if (action === ACTION.error) throw new TrackerError(`tracker error: ${printable(reply.toString('utf8', 8), LIMITS.maxMessageChars) || '(no message)'}`);
   if (action !== expect) throw new TrackerError(`reply has action ${action}, expected ${expect}`);
   if (reply.length < minLength) throw new TrackerError(`reply of ${reply.length} bytes is too short`);
 }

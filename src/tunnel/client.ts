@@ -18,9 +18,9 @@ import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { parseHostPort, formatHostPort, type HostPort } from '../net/hostport.js';
 import { errorMessage } from '../util/errors.js';
-import { isIpv6Packet, sourceOf } from './framer.js';
+import { destinationOf, isIpv6Packet, sourceOf } from './framer.js';
 import { encodeHello, HandshakeError, parseReply, readHandshake } from './handshake.js';
-import { defaultTunnelId } from './host.js';
+import { defaultTunnelId, overlappingAddress } from './host.js';
 import {
   addAddress6,
   addRoute6,
@@ -85,7 +85,7 @@ export interface TunnelStatus {
   packetsOut: number;
   /** Outgoing packets dropped: while disconnected, queue full, or a source outside our prefix. */
   droppedOut: number;
-  /** Incoming packets the kernel refused. */
+  /** Incoming packets dropped: addressed outside our /64, or refused by the kernel. */
   droppedIn: number;
   lastError: string | null;
 }
@@ -217,6 +217,8 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
         if (this.socket !== socket) return;
         const reply = parseReply(value);
         if (reply.kind === 'error') throw new HandshakeError(`server refused the tunnel: ${reply.message}`);
+        const clash = await overlappingAddress(reply.prefix, this.tun?.name ?? this.ifname);
+        if (clash) throw new HandshakeError(`server sent ${reply.prefix.text}, which overlaps ${clash}; refusing it`);
         await this.configure(reply.prefix);
         if (this.socket !== socket) return;
         this.attach(socket, rest);
@@ -231,8 +233,10 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   private attach(socket: Socket, rest: Buffer): void {
     const link = new TunnelLink(socket, rest);
     this.link = link;
+    const ours = this.prefix!.key;
     link.on('packet', (p) => {
-      if (this.tun?.write(p)) {
+      // Only traffic for our own /64 belongs here: anything else the kernel might forward on.
+      if (isIpv6Packet(p) && key64(destinationOf(p)) === ours && this.tun?.write(p)) {
         this.counts.packetsIn++;
         this.counts.bytesIn += p.length;
       } else {

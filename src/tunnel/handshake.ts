@@ -5,6 +5,8 @@
  * ONE balanced JSON object is cut off the stream and the rest is packet data.
  */
 import type { Socket } from 'node:net';
+import { bytesToIp, classify } from '../net/address.js';
+import { hasControl, printable } from '../util/sanitize.js';
 import { parsePrefix, type Prefix } from './prefix.js';
 
 export const HANDSHAKE_MAX_BYTES = 4096;
@@ -12,6 +14,8 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Limits on what we accept as an Id or Token: generous for MACs, hostnames, UUIDs. */
 const ID_MAX_CHARS = 256;
 const TOKEN_MAX_CHARS = 1024;
+/** A server's error message is cut to this many characters before it is shown. */
+const ERROR_MAX_CHARS = 200;
 
 export class HandshakeError extends Error {
   constructor(message: string) {
@@ -99,8 +103,6 @@ function field(obj: Record<string, unknown>, name: string): unknown {
   return key === undefined ? undefined : obj[key];
 }
 
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
 export interface Hello {
   id: string;
   token?: string;
@@ -115,7 +117,7 @@ export function encodeHello(hello: Hello): Buffer {
 export function parseHello(obj: Record<string, unknown>): Hello {
   const id = field(obj, 'Id');
   if (typeof id !== 'string' || id.length === 0) throw new HandshakeError('hello has no "Id" string');
-  if (id.length > ID_MAX_CHARS || CONTROL.test(id)) throw new HandshakeError(`"Id" must be 1-${ID_MAX_CHARS} printable characters`);
+  if (id.length > ID_MAX_CHARS || hasControl(id)) throw new HandshakeError(`"Id" must be 1-${ID_MAX_CHARS} printable characters`);
   const token = field(obj, 'Token');
   if (token === undefined || token === null) return { id };
   if (typeof token !== 'string' || token.length > TOKEN_MAX_CHARS) throw new HandshakeError('"Token" must be a string');
@@ -128,7 +130,11 @@ export function encodeReply(reply: Reply): Buffer {
   return Buffer.from(JSON.stringify(reply.kind === 'prefix' ? { Prefix: reply.prefix.text } : { Error: reply.message }));
 }
 
-/** The server's answer; a prefix must be a /64 (the only size the protocol hands out). */
+/**
+ * The server's answer. A prefix must be a /64 (the only size the protocol hands out) of global
+ * unicast space: a link-local, multicast, ULA or otherwise special prefix on our device would
+ * let the server capture or inject traffic it has no business with.
+ */
 export function parseReply(obj: Record<string, unknown>): Reply {
   const prefix = field(obj, 'Prefix');
   if (typeof prefix === 'string') {
@@ -136,15 +142,17 @@ export function parseReply(obj: Record<string, unknown>): Reply {
     try {
       parsed = parsePrefix(prefix, { maskHostBits: true });
     } catch (e) {
-      throw new HandshakeError(`server sent a bad prefix: ${(e as Error).message}`);
+      throw new HandshakeError(`server sent a bad prefix: ${printable((e as Error).message, ERROR_MAX_CHARS)}`);
     }
     if (parsed.length !== 64) throw new HandshakeError(`server sent a /${parsed.length} prefix; the tunnel needs a /64`);
+    const kind = classify(bytesToIp(parsed.bytes))!.kind;
+    if (kind !== 'global') throw new HandshakeError(`server sent ${parsed.text} (${kind}), not a global unicast /64; refusing it`);
     return { kind: 'prefix', prefix: parsed };
   }
   const error = field(obj, 'Error');
   if (typeof error === 'string') {
     // Shown to the user: keep it one short printable line whatever the server sent.
-    return { kind: 'error', message: error.replace(/[\u0000-\u001f\u007f]+/g, ' ').slice(0, 200) || 'no reason given' };
+    return { kind: 'error', message: printable(error, ERROR_MAX_CHARS) || 'no reason given' };
   }
   throw new HandshakeError('server reply has neither "Prefix" nor "Error"');
 }

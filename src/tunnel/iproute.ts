@@ -53,10 +53,6 @@ export async function addRoute6(dst: string, dev: string, extra: readonly string
   await ip(['-6', 'route', 'add', dst, 'dev', dev, ...extra]);
 }
 
-export async function delRoute6(dst: string, dev: string, extra: readonly string[] = []): Promise<void> {
-  await ip(['-6', 'route', 'del', dst, 'dev', dev, ...extra]);
-}
-
 export async function addSourceRule6(from: string, table: number, priority: number): Promise<void> {
   await ip(['-6', 'rule', 'add', 'from', from, 'lookup', String(table), 'priority', String(priority)]);
 }
@@ -72,6 +68,25 @@ export async function hasDefaultRoute6(): Promise<boolean> {
     const type = (r as { type?: unknown }).type;
     return type === undefined || type === 'unicast';
   });
+}
+
+export interface InterfaceAddress6 {
+  dev: string;
+  address: string;
+  prefixLength: number;
+}
+
+/** Every IPv6 address of every interface, up or down (a down one may come back up). */
+export async function addresses6(): Promise<InterfaceAddress6[]> {
+  const out: InterfaceAddress6[] = [];
+  for (const link of await ipJson(['-6', 'addr', 'show'])) {
+    const { ifname, addr_info: info } = link as { ifname?: unknown; addr_info?: unknown };
+    if (typeof ifname !== 'string' || !Array.isArray(info)) continue;
+    for (const a of info as Array<{ local?: unknown; prefixlen?: unknown }>) {
+      if (typeof a.local === 'string' && typeof a.prefixlen === 'number') out.push({ dev: ifname, address: a.local, prefixLength: a.prefixlen });
+    }
+  }
+  return out;
 }
 
 /** The device of the IPv4 default route (the uplink), if there is one. */

@@ -49,10 +49,6 @@ export class TunnelLink extends EventEmitter<TunnelLinkEvents> {
     super();
   }
 
-  get isOpen(): boolean {
-    return !this.closed;
-  }
-
   start(): void {
     const s = this.socket;
     s.on('data', (chunk: Buffer) => this.receive(chunk));

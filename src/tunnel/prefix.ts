@@ -72,10 +72,14 @@ export class PrefixRange {
     return key >= this.prefix.key && key - this.prefix.key < this.size;
   }
 
-  /** The first /64 whose key is not `taken`, in range order, or undefined when all are. */
-  firstFree(taken: (key: bigint) => boolean): Prefix | undefined {
-    for (let i = 0n; i < this.size; i++) {
-      const key = this.prefix.key + i;
+  /**
+   * The first /64 whose key is not `taken`, in range order from the key `from` (default: the
+   * range's start; callers that know everything before some key is taken skip it), or
+   * undefined when all are.
+   */
+  firstFree(taken: (key: bigint) => boolean, from = this.prefix.key): Prefix | undefined {
+    const end = this.prefix.key + this.size;
+    for (let key = from > this.prefix.key ? from : this.prefix.key; key < end; key++) {
       if (!taken(key)) return prefix64(key);
     }
     return undefined;

@@ -72,18 +72,12 @@ export type ServerEvent =
   | { event: 'listening'; listen: string; ifname: string; range: string; mtu: number; tokens: boolean; maxClients: number }
   | { event: 'warning'; message: string }
   | { event: 'session-up'; id: string; prefix: string; remote: string }
+  /** The range (or the assignment store) was full: `id` got the prefix of `fromId`, the Id seen least recently (null: before last-seen times were kept). */
+  | { event: 'prefix-reused'; id: string; prefix: string; fromId: string; lastSeen: string | null }
   | { event: 'session-replaced'; id: string; prefix: string; oldRemote: string; remote: string; why: string }
   | ({ event: 'session-down'; id: string; prefix: string; remote: string; reason: string; seconds: number } & SessionCounters)
   | { event: 'refused'; remote: string; id?: string; reason: string }
-  | { event: 'stopped' };
-
-export interface TunnelServerStats {
-  clients: number;
-  pending: number;
-  /** Packets from the kernel for a /64 with no live session (or not IPv6 at all). */
-  droppedNoSession: number;
-  sessions: Array<{ id: string; prefix: string; remote: string; since: number } & SessionCounters>;
-}
+  | { event: 'stopped'; droppedNoSession: number };
 
 interface Session {
   id: string;
@@ -114,7 +108,13 @@ class Limiter {
   }
 }
 
-export class TunnelServer extends EventEmitter<{ log: [ServerEvent] }> {
+export interface TunnelServerEvents {
+  log: [ServerEvent];
+  /** The TUN device failed while running: the server has stopped itself. */
+  fatal: [Error];
+}
+
+export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   private readonly maxClients: number;
   private readonly mtu: number;
   private readonly ifname: string;
@@ -123,6 +123,7 @@ export class TunnelServer extends EventEmitter<{ log: [ServerEvent] }> {
   private readonly byKey = new Map<bigint, Session>();
   private readonly byId = new Map<string, Session>();
   private readonly pending = new Set<Socket>();
+  /** Packets from the kernel for a /64 with no live session (or not IPv6 at all). */
   private droppedNoSession = 0;
   private stopped = false;
 
@@ -155,10 +156,7 @@ export class TunnelServer extends EventEmitter<{ log: [ServerEvent] }> {
     }
     this.tun = tun;
     tun.on('packet', (p) => this.fromKernel(p));
-    tun.on('error', (e) => {
-      this.log({ event: 'warning', message: e.message });
-      void this.stop();
-    });
+    tun.on('error', (e) => void this.fail(e));
     tun.start();
     const address = this.server.address();
     const listen = typeof address === 'object' && address ? formatHostPort(address.address, address.port) : String(address);
@@ -198,18 +196,17 @@ export class TunnelServer extends EventEmitter<{ log: [ServerEvent] }> {
     this.server?.close();
     for (const s of this.pending) s.destroy();
     for (const session of [...this.byId.values()]) session.link.close('server stopped');
-    if (!this.tun) return;
-    this.tun.close();
-    this.log({ event: 'stopped' });
+    const tun = this.tun;
+    tun?.close();
+    await this.opts.store.flush().catch((e: unknown) => this.log({ event: 'warning', message: `cannot save last-seen times: ${errorMessage(e)}` }));
+    if (tun) this.log({ event: 'stopped', droppedNoSession: this.droppedNoSession });
   }
 
-  stats(): TunnelServerStats {
-    return {
-      clients: this.byId.size,
-      pending: this.pending.size,
-      droppedNoSession: this.droppedNoSession,
-      sessions: [...this.byId.values()].map((s) => ({ id: s.id, prefix: s.prefix.text, remote: s.remote, since: s.since, ...countersOf(s) })),
-    };
+  /** The device failed under us (e.g. removed by hand): nothing can be routed any more, so stop and say why. */
+  private async fail(err: Error): Promise<void> {
+    if (this.stopped) return;
+    await this.stop();
+    this.emit('fatal', err);
   }
 
   private log(e: ServerEvent): void {
@@ -240,11 +237,16 @@ export class TunnelServer extends EventEmitter<{ log: [ServerEvent] }> {
       const verdict = this.opts.tokens?.check(hello.id, hello.token) ?? { ok: true };
       if (!verdict.ok) return await this.refuse(socket, remote, verdict.reason, id);
       if (this.full(hello.id)) return await this.refuse(socket, remote, `server full (${this.maxClients} clients)`, id);
-      const prefix = await this.opts.store.assign(hello.id);
+      const { prefix, reused } = await this.opts.store.assign(hello.id, (other) => this.byId.has(other));
+      if (reused) {
+        this.log({ event: 'prefix-reused', id: hello.id, prefix: prefix.text, fromId: reused.id, lastSeen: reused.seen ? new Date(reused.seen).toISOString() : null });
+      }
       if (this.stopped || socket.destroyed) {
         socket.destroy();
         return;
       }
+      // With the store full, a concurrent handshake may have taken this not-yet-connected Id's prefix.
+      if (this.opts.store.get(hello.id)?.key !== prefix.key) return await this.refuse(socket, remote, 'the prefix was just given to another Id; try again', id);
       // Checked again: other handshakes may have completed while the assignment was stored.
       if (this.full(hello.id)) return await this.refuse(socket, remote, `server full (${this.maxClients} clients)`, id);
       this.open(socket, remote, hello.id, prefix, rest);
@@ -309,6 +311,7 @@ export class TunnelServer extends EventEmitter<{ log: [ServerEvent] }> {
 
   private closed(session: Session, reason: string): void {
     if (this.byId.get(session.id) === session) this.byId.delete(session.id);
+    this.opts.store.seen(session.id);
     if (this.byKey.get(session.prefix.key) === session) this.byKey.delete(session.prefix.key);
     this.log({
       event: 'session-down',

@@ -32,6 +32,12 @@ export class Bitfield {
     this.setCount += on ? 1 : -1;
   }
 
+  /** Replace every bit with those of `other` (same length), keeping the count right. */
+  assign(other: Bitfield): void {
+    this.bytes.set(other.bytes);
+    this.setCount = other.count;
+  }
+
   setAll(): void {
     this.bytes.fill(0xff);
     this.clearSpareBits();

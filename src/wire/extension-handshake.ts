@@ -6,6 +6,7 @@ import { asDict, BDict, decode, encode, type BValue } from '../bencode/index.js'
 import { ipToBytes } from '../net/address.js';
 import { decodeCompactIp } from '../net/compact.js';
 import { ProtocolError } from './frame-decoder.js';
+import { printable } from '../util/sanitize.js';
 
 export interface ExtensionHandshake {
   /** Extension name -> the message id the sender wants to receive it on (0 = disabled). */
@@ -69,7 +70,7 @@ export function parseExtensionHandshake(payload: Buffer): ExtensionHandshake {
   return {
     m,
     port: int(d.get('p'), 1, 65535),
-    client: v && v.length <= 100 ? v.toString('utf8').replace(/[\x00-\x1f\x7f]/g, '?') : undefined,
+    client: v && v.length <= 100 ? printable(v.toString('utf8')) : undefined,
     reqq: int(d.get('reqq'), 1, 100_000),
     yourIp: yours ? decodeCompactIp(yours) : undefined,
     ipv4: ip(bytes(d.get('ipv4')), 4),

@@ -29,7 +29,6 @@ export class PeerWire {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private decoder?: FrameDecoder;
-  private corked = false;
 
   constructor(
     readonly socket: Socket,
@@ -83,17 +82,10 @@ export class PeerWire {
     extended: (id: number, payload: Uint8Array) => this.write(encode.extended(id, payload)),
     piece: (index: number, begin: number, block: Buffer) => {
       if (this.closed) return;
-      // Blocks sent in one turn of the event loop leave in one writev, not one syscall each.
-      if (!this.corked) {
-        this.corked = true;
-        this.socket.cork();
-        setImmediate(() => {
-          this.corked = false;
-          this.socket.uncork();
-        });
-      }
+      this.socket.cork();
       this.write(encode.pieceHeader(index, begin, block.length));
       this.write(block);
+      this.socket.uncork();
     },
   };
 

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { encode, type Encodable } from '../../bencode/index.js';
 import { familyOf, unmapIp } from '../../net/address.js';
 import { encodeCompactPeers } from '../../net/compact.js';
+import { printable } from '../../util/sanitize.js';
 import type { AnnounceEventName } from '../types.js';
 import { normaliseKey, type TrackerCore } from './tracker-core.js';
 import { parseQuery, Query, QueryError } from './query.js';
@@ -34,7 +35,7 @@ export function httpHandler(core: TrackerCore, onBad: BadRequestReporter) {
       const query = new Query(parseQuery(q < 0 ? '' : url.slice(q + 1)));
       if (path === '/announce') return send(200, announce(core, query, { host: source, family }));
       if (path === '/scrape') return send(200, scrape(core, query));
-      onBad('http', source, `no such path ${path.slice(0, 100)}`);
+      onBad('http', source, `no such path ${printable(path, 100)}`);
       send(404, { 'failure reason': 'not found (use /announce or /scrape)' });
     } catch (e) {
       if (e instanceof QueryError) return fail(e.message);
@@ -52,7 +53,7 @@ function announce(core: TrackerCore, q: Query, source: { host: string; family: 4
   const port = q.int('port', 1, 65535);
   if (port === undefined) throw new QueryError('missing port');
   const eventText = q.text('event');
-  if (eventText !== undefined && eventText !== '' && !EVENTS.has(eventText)) throw new QueryError(`unknown event "${eventText.slice(0, 20)}"`);
+  if (eventText !== undefined && eventText !== '' && !EVENTS.has(eventText)) throw new QueryError(`unknown event "${printable(eventText, 20)}"`);
   const event = eventText === 'started' || eventText === 'completed' || eventText === 'stopped' ? (eventText as AnnounceEventName) : undefined;
   const key = q.text('key');
   if (key !== undefined && key.length > 64) throw new QueryError('key longer than 64 bytes');

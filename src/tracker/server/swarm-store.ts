@@ -1,22 +1,30 @@
 /**
- * The built-in tracker's memory: torrents -> peers -> addresses, bounded per torrent and in
- * total, with expiry. A peer may hold one source address per family (from the announce's own
- * packets) and, when the server honours them, one extra address per family (ipv4=/ipv6=).
+ * The built-in tracker's memory: torrents -> peers -> addresses, bounded per torrent, per source
+ * host and in total, with expiry. A peer may hold one source address per family (from the
+ * announce's own packets) and, when the server honours them, one extra address per family
+ * (ipv4=/ipv6=). A torrent lives only while it has peers; its completion count (scrape's
+ * `downloaded`) outlives it in a table bounded like the torrents themselves.
  */
 import { randomInt } from 'node:crypto';
-import type { Family } from '../../net/address.js';
+import { ipToBytes, type Family } from '../../net/address.js';
 import type { PeerAddress } from '../../net/compact.js';
 import type { AnnounceEventName, ScrapeEntry } from '../types.js';
 
 export interface StoreLimits {
   maxPeersPerTorrent: number;
+  /**
+   * Peers of one torrent whose source is one host: one IPv4 address, or one IPv6 /64 (what a
+   * single host or LAN typically gets). Identity is the client's own peer_id and key, so
+   * without it one host could fill a torrent with made-up peers.
+   */
+  maxPeersPerSource: number;
   maxPeers: number;
   maxTorrents: number;
   /** An address not re-announced for this long is forgotten (2 x interval). */
   peerTtlMs: number;
 }
 
-export const DEFAULT_STORE_LIMITS: Omit<StoreLimits, 'peerTtlMs'> = { maxPeersPerTorrent: 5000, maxPeers: 100_000, maxTorrents: 10_000 };
+export const DEFAULT_STORE_LIMITS: Omit<StoreLimits, 'peerTtlMs'> = { maxPeersPerTorrent: 5000, maxPeersPerSource: 16, maxPeers: 100_000, maxTorrents: 10_000 };
 
 type Slot = 'src4' | 'src6' | 'extra4' | 'extra6';
 
@@ -34,8 +42,10 @@ interface PeerEntry {
 
 interface Swarm {
   peers: Map<string, PeerEntry>;
-  downloaded: number;
 }
+
+/** Why an announce was not recorded. */
+export type NotStoredReason = 'tracker full' | 'too many peers from this address';
 
 export interface StoreAnnounce {
   infoHash: Buffer;
@@ -59,12 +69,15 @@ export interface StoreReply {
   peers6: PeerWithId[];
   complete: number;
   incomplete: number;
-  /** False when the tracker is full and this peer was not recorded. */
+  /** False when this peer was not recorded (then `reason` says why); always false for stopped. */
   stored: boolean;
+  reason?: NotStoredReason;
 }
 
 export class SwarmStore {
   private readonly swarms = new Map<string, Swarm>();
+  /** Completions per torrent (hex info hash), least recently changed first, at most maxTorrents. */
+  private readonly downloads = new Map<string, number>();
   private totalPeers = 0;
 
   constructor(private readonly limits: StoreLimits) {}
@@ -80,17 +93,19 @@ export class SwarmStore {
   announce(a: StoreAnnounce, now = Date.now()): StoreReply {
     const hash = a.infoHash.toString('hex');
     let swarm = this.swarms.get(hash);
-    let stored = false;
+    let reason: NotStoredReason | undefined;
     if (a.event === 'stopped') {
       if (swarm) this.removePeer(swarm, hash, a.identity);
     } else {
       if (!swarm && this.swarms.size < this.limits.maxTorrents) {
-        swarm = { peers: new Map(), downloaded: 0 };
+        swarm = { peers: new Map() };
         this.swarms.set(hash, swarm);
       }
-      if (swarm) stored = this.record(swarm, a, now);
+      reason = swarm ? this.record(swarm, hash, a, now) : 'tracker full';
+      if (swarm && swarm.peers.size === 0) this.swarms.delete(hash);
     }
-    const reply: StoreReply = { peers4: [], peers6: [], complete: 0, incomplete: 0, stored };
+    const stored = a.event !== 'stopped' && reason === undefined;
+    const reply: StoreReply = { peers4: [], peers6: [], complete: 0, incomplete: 0, stored, ...(reason ? { reason } : {}) };
     if (!swarm) return reply;
     const counts = this.counts(swarm, now);
     reply.complete = counts.complete;
@@ -100,9 +115,11 @@ export class SwarmStore {
   }
 
   scrape(infoHash: Buffer, now = Date.now()): ScrapeEntry {
-    const swarm = this.swarms.get(infoHash.toString('hex'));
-    if (!swarm) return { complete: 0, incomplete: 0, downloaded: 0 };
-    return { ...this.counts(swarm, now), downloaded: swarm.downloaded };
+    const hash = infoHash.toString('hex');
+    const swarm = this.swarms.get(hash);
+    const downloaded = this.downloads.get(hash) ?? 0;
+    if (!swarm) return { complete: 0, incomplete: 0, downloaded };
+    return { ...this.counts(swarm, now), downloaded };
   }
 
   /** Forget expired addresses, peers without addresses and empty torrents. */
@@ -112,14 +129,18 @@ export class SwarmStore {
         this.expire(peer, now);
         if (peer.addrs.size === 0) this.removePeer(swarm, hash, id);
       }
-      if (swarm.peers.size === 0 && swarm.downloaded === 0) this.swarms.delete(hash);
     }
   }
 
-  private record(swarm: Swarm, a: StoreAnnounce, now: number): boolean {
+  /** Stores the announce; why not, when it cannot. */
+  private record(swarm: Swarm, hash: string, a: StoreAnnounce, now: number): NotStoredReason | undefined {
     let peer = swarm.peers.get(a.identity);
+    if (!peer && (swarm.peers.size >= this.limits.maxPeersPerTorrent || this.totalPeers >= this.limits.maxPeers)) return 'tracker full';
+    const host = sourceHost(a.source);
+    if (!(peer && this.fromHost(peer, host, now)) && this.peersFromHost(swarm, host, now) >= this.limits.maxPeersPerSource) {
+      return 'too many peers from this address';
+    }
     if (!peer) {
-      if (swarm.peers.size >= this.limits.maxPeersPerTorrent || this.totalPeers >= this.limits.maxPeers) return false;
       peer = { peerId: a.peerId, addrs: new Map(), left: a.left, completed: false };
       swarm.peers.set(a.identity, peer);
       this.totalPeers++;
@@ -128,18 +149,40 @@ export class SwarmStore {
     if (a.left !== undefined) peer.left = a.left;
     if (a.event === 'completed' && !peer.completed) {
       peer.completed = true;
-      swarm.downloaded++;
+      this.countDownload(hash);
     }
     peer.addrs.set(`src${a.source.family}` as Slot, { ...a.source, seen: now });
     for (const e of a.extra) {
       if (e.host !== a.source.host || e.port !== a.source.port) peer.addrs.set(`extra${e.family}` as Slot, { ...e, seen: now });
     }
-    return true;
+    return undefined;
+  }
+
+  private countDownload(hash: string): void {
+    const n = (this.downloads.get(hash) ?? 0) + 1;
+    this.downloads.delete(hash);
+    this.downloads.set(hash, n);
+    if (this.downloads.size > this.limits.maxTorrents) this.downloads.delete(this.downloads.keys().next().value!);
+  }
+
+  /** Whether `peer` has a live source address on `host`. */
+  private fromHost(peer: PeerEntry, host: string, now: number): boolean {
+    for (const slot of ['src4', 'src6'] as const) {
+      const addr = peer.addrs.get(slot);
+      if (addr && now - addr.seen <= this.limits.peerTtlMs && sourceHost(addr) === host) return true;
+    }
+    return false;
+  }
+
+  private peersFromHost(swarm: Swarm, host: string, now: number): number {
+    let n = 0;
+    for (const peer of swarm.peers.values()) if (this.fromHost(peer, host, now)) n++;
+    return n;
   }
 
   private removePeer(swarm: Swarm, hash: string, identity: string): void {
     if (swarm.peers.delete(identity)) this.totalPeers--;
-    if (swarm.peers.size === 0 && swarm.downloaded === 0) this.swarms.delete(hash);
+    if (swarm.peers.size === 0) this.swarms.delete(hash);
   }
 
   private expire(peer: PeerEntry, now: number): void {
@@ -182,4 +225,11 @@ export class SwarmStore {
       }
     }
   }
+}
+
+/** The host a source address stands for: the IPv4 address itself, or the /64 of an IPv6 one. */
+function sourceHost(addr: PeerAddress): string {
+  if (addr.family === 4) return addr.host;
+  const bytes = ipToBytes(addr.host);
+  return bytes ? `${bytes.subarray(0, 8).toString('hex')}::/64` : addr.host;
 }

@@ -3,7 +3,7 @@ import { classify, type Family } from '../../net/address.js';
 import type { PeerAddress } from '../../net/compact.js';
 import { formatHostPort } from '../../net/hostport.js';
 import type { AnnounceEventName, ScrapeEntry } from '../types.js';
-import { DEFAULT_STORE_LIMITS, SwarmStore, type PeerWithId, type StoreLimits } from './swarm-store.js';
+import { DEFAULT_STORE_LIMITS, SwarmStore, type NotStoredReason, type PeerWithId, type StoreLimits } from './swarm-store.js';
 
 export const DEFAULT_NUMWANT = 50;
 export const MAX_NUMWANT = 200;
@@ -59,6 +59,8 @@ export interface ServerAnnounceEvent {
   returned4: number;
   returned6: number;
   stored: boolean;
+  /** Why the announce was not stored (never set for stopped). */
+  notStored?: NotStoredReason;
 }
 
 export class TrackerCore {
@@ -103,6 +105,7 @@ export class TrackerCore {
       returned4: r.peers4.length,
       returned6: r.peers6.length,
       stored: r.stored,
+      ...(r.reason ? { notStored: r.reason } : {}),
     });
     return {
       interval: this.opts.intervalSec,
@@ -111,7 +114,7 @@ export class TrackerCore {
       incomplete: r.incomplete,
       peers4: r.peers4,
       peers6: r.peers6,
-      ...(r.stored || a.event === 'stopped' ? {} : { warning: 'tracker is full: you are not listed' }),
+      ...(r.reason ? { warning: `${r.reason === 'tracker full' ? 'tracker is full' : 'too many peers from your address for this torrent'}: you are not listed` } : {}),
     };
   }
 
