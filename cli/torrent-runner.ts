@@ -79,8 +79,6 @@ export async function runTorrent(o: RunOptions): Promise<number> {
   if (o.mode === 'seed') {
     const s = await stat(dir).catch(() => undefined);
     if (!s?.isDirectory()) throw new UsageError(`${dir} is not a folder: give seed the folder that holds "${meta.name}"`);
-  } else {
-    await mkdir(dir, { recursive: true });
   }
 
   const reporter = createReporter(o.json);
@@ -92,6 +90,13 @@ export async function runTorrent(o: RunOptions): Promise<number> {
   if (interrupted) {
     await tunnel?.stop();
     return 0;
+  }
+  // Only now: a tunnel that refuses to start must not leave an empty download folder behind.
+  if (o.mode === 'download') {
+    await mkdir(dir, { recursive: true }).catch(async (e: unknown) => {
+      await tunnel?.stop();
+      throw new Error(`cannot create the download folder ${dir}: ${errorMessage(e)}`);
+    });
   }
   const client = new Client({
     port: o.port,
