@@ -112,20 +112,14 @@ export class Client extends EventEmitter {
     }
     const wire = new PeerWire(socket, false);
     this.handshaking.add(wire);
-    const timer = setTimeout(() => wire.close('no handshake within 15 s'), 15_000);
-    timer.unref();
     wire.attach({
       onHandshake: (h) => {
-        clearTimeout(timer);
         this.handshaking.delete(wire);
         const t = this.torrents.get(h.infoHash.toString('hex'));
         return !!t?.swarm && t.swarm.acceptIncoming(wire, h);
       },
       onMessage: () => {},
-      onClose: () => {
-        clearTimeout(timer);
-        this.handshaking.delete(wire);
-      },
+      onClose: () => this.handshaking.delete(wire),
     });
   }
 }

@@ -92,7 +92,8 @@ export class TorrentSession extends EventEmitter<{
     try {
       await this.storage.saveResume();
     } catch (e) {
-      this.emit('event', { event: 'error', message: `cannot save resume state: ${(e as Error).message}` });
+      // Not fatal: the data is safe on disk, only the next start has to check it again.
+      this.emit('event', { event: 'warning', message: `cannot save resume state: ${(e as Error).message}; make the state folder writable or pick another with --state-dir (the next start will re-check the data)` });
     }
   }
 

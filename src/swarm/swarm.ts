@@ -233,11 +233,8 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     }
     const wire = new PeerWire(socket, true);
     this.pendingWires.add(wire);
-    const handshakeTimer = setTimeout(() => wire.close('no handshake within 20 s'), 20_000);
-    handshakeTimer.unref();
     wire.attach({
       onHandshake: (h) => {
-        clearTimeout(handshakeTimer);
         this.pendingWires.delete(wire);
         if (!h.infoHash.equals(this.meta.infoHash)) return false;
         if (h.peerId.equals(this.opts.peerId)) c.state = 'self';
@@ -247,7 +244,6 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       },
       onMessage: () => {},
       onClose: () => {
-        clearTimeout(handshakeTimer);
         this.pendingWires.delete(wire);
         if (c.state === 'connecting') this.pool.failed(c, Date.now());
       },

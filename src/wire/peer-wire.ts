@@ -10,6 +10,8 @@ import { FrameDecoder, ProtocolError, type FrameLimits } from './frame-decoder.j
 import { encodeHandshake, HANDSHAKE_LENGTH, parseHandshake, type Handshake } from './handshake.js';
 import { encode, MSG, type BlockRef, type Message } from './messages.js';
 
+const HANDSHAKE_TIMEOUT_MS = 15_000;
+
 export interface WireHandlers {
   /** The peer's handshake arrived. Return false to refuse it (the wire closes). */
   onHandshake(h: Handshake): boolean;
@@ -29,6 +31,7 @@ export class PeerWire {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private decoder?: FrameDecoder;
+  private readonly handshakeTimer: NodeJS.Timeout;
 
   constructor(
     readonly socket: Socket,
@@ -41,6 +44,9 @@ export class PeerWire {
     socket.on('error', (e) => this.close(`socket error: ${e.message}`));
     socket.on('close', () => this.close('connection closed by peer'));
     socket.on('end', () => this.close('connection closed by peer'));
+    // A connection that never says who it is holds a descriptor for nothing.
+    this.handshakeTimer = setTimeout(() => this.close(`no handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`), HANDSHAKE_TIMEOUT_MS);
+    this.handshakeTimer.unref();
   }
 
   /** Start reading. Bytes already received wait until then. */
@@ -92,6 +98,7 @@ export class PeerWire {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.handshakeTimer);
     this.socket.destroy();
     this.pending = [];
     this.handlers?.onClose(reason);
@@ -141,6 +148,7 @@ export class PeerWire {
         this.pendingBytes = 0;
         const h = parseHandshake(all);
         if (!h) throw new ProtocolError('not a BitTorrent handshake');
+        clearTimeout(this.handshakeTimer);
         this.handshake = h;
         if (!this.handlers!.onHandshake(h)) {
           this.close('handshake refused');
