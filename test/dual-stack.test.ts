@@ -29,7 +29,6 @@ async function torrent(): Promise<{ torrentFile: string; env: NodeJS.ProcessEnv 
 }
 
 const connected = (p: SixswarmProcess) => p.events.filter((e) => e.event === 'peer-connected');
-const disconnected = (p: SixswarmProcess) => p.events.filter((e) => e.event === 'peer-disconnected');
 /** The most connections a process had open at once, from its event stream. */
 function maxLive(p: SixswarmProcess): number {
   let live = 0, max = 0;

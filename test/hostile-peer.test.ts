@@ -5,14 +5,12 @@
  *
  * Bans and blame are per IP, so hostile peers live on 127.0.0.2 and honest ones on 127.0.0.1.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readTorrentFile } from '../src/metainfo/torrent.js';
 import type { Metainfo } from '../src/metainfo/types.js';
 import { ensureBuilt } from './support/build.js';
 import { frame, fullBitfield, MSG, rawFrame, RawPeer, RawPeerServer, u32 } from './support/raw-peer.js';
-import { freePort, makeTree, removeDir, runCli, sixswarm, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
+import { freePort, removeDir, seedPayload, sixswarm, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
 
 const PIECE = 16 * 1024; // one block per piece: a failed piece has exactly one contributor to blame
 const TREE = { 'a.bin': 40 * PIECE + 123, 'sub/b.bin': 20 * PIECE + 7 }; // 61 pieces, short last piece
@@ -50,12 +48,7 @@ async function dialSeed(): Promise<RawPeer> {
 beforeAll(async () => {
   ensureBuilt();
   dir = await tempDir();
-  await makeTree(join(dir, 'seed', 'payload'), TREE);
-  torrent = join(dir, 't.torrent');
-  const created = await runCli(['create', join(dir, 'seed', 'payload'), '-o', torrent, '--piece-length', String(PIECE)]);
-  expect(created.code, created.stderr).toBe(0);
-  meta = await readTorrentFile(torrent);
-  payload = Buffer.concat(await Promise.all(meta.files.map((f) => readFile(join(dir, 'seed', ...f.path)))));
+  ({ torrent, meta, payload } = await seedPayload(dir, TREE, PIECE));
   expect(payload.length).toBe(meta.totalLength);
   seed = sixswarm(['seed', torrent, join(dir, 'seed'), '--port', '0', '--json'], { env: { SIXSWARM_STATE_DIR: join(dir, 'seed-state') }, label: 'seed' });
   expect((await seed.event('checked')).have).toBe(meta.pieceCount);

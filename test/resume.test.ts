@@ -4,14 +4,13 @@
  * be stopped reliably halfway through; restarts get it at full speed.
  */
 import { execFileSync } from 'node:child_process';
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readTorrentFile } from '../src/metainfo/torrent.js';
 import type { Metainfo } from '../src/metainfo/types.js';
 import { ensureBuilt } from './support/build.js';
 import { RawPeerServer, type ServeOptions } from './support/raw-peer.js';
-import { makeTree, removeDir, runCli, sixswarm, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
+import { removeDir, seedPayload, sixswarm, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
 
 const PIECE = 64 * 1024;
 const TREE = { 'big.bin': 12 * 1024 * 1024 + 4321, 'sub/mid.bin': 4 * 1024 * 1024 - 99, 'sub/small.txt': 777 }; // 257 pieces
@@ -29,12 +28,7 @@ const procs: SixswarmProcess[] = [];
 beforeAll(async () => {
   ensureBuilt();
   dir = await tempDir();
-  await makeTree(join(dir, 'seed', 'payload'), TREE);
-  torrent = join(dir, 't.torrent');
-  const created = await runCli(['create', join(dir, 'seed', 'payload'), '-o', torrent, '--piece-length', String(PIECE)]);
-  expect(created.code, created.stderr).toBe(0);
-  meta = await readTorrentFile(torrent);
-  payload = Buffer.concat(await Promise.all(meta.files.map((f) => readFile(join(dir, 'seed', ...f.path)))));
+  ({ torrent, meta, payload } = await seedPayload(dir, TREE, PIECE));
   harness = await RawPeerServer.listen('127.0.0.1');
   harness.onPeer(async (p) => {
     await p.readHandshake();

@@ -3,7 +3,7 @@
  * names: a client runs in a private mount namespace whose /etc/hosts maps `dual.test` to
  * 127.0.0.1 and ::1 and `v4only.test` to 127.0.0.1 only, so getaddrinfo gives A and AAAA records.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -145,10 +145,6 @@ describe.skipIf(unavailable !== undefined)('tunnel wire behaviour (network names
     return { reply: parseReply(value), end: rawEnd(socket, rest) };
   }
 
-  function serverEvents(event: string, from = 0): Array<Record<string, unknown>> {
-    return server.json().slice(from).filter((e) => e.event === event);
-  }
-
   describe('our server against raw clients', () => {
     it('refuses a wrong or missing token with an {"Error"} object, then closes', async () => {
       const wrong = await session('token-owner', 'guess');

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { readTorrentFile } from '../../src/metainfo/torrent.js';
+import type { Metainfo } from '../../src/metainfo/types.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -176,4 +178,18 @@ export async function freePort(): Promise<number> {
     });
     if (ok) return port;
   }
+}
+
+/**
+ * A payload of random files under `<dir>/seed/payload` and its torrent `<dir>/t.torrent`, made
+ * by `sixswarm create`; returns the parsed torrent and its bytes in file order.
+ */
+export async function seedPayload(dir: string, tree: Record<string, number>, pieceLength: number): Promise<{ torrent: string; meta: Metainfo; payload: Buffer }> {
+  await makeTree(join(dir, 'seed', 'payload'), tree);
+  const torrent = join(dir, 't.torrent');
+  const created = await runCli(['create', join(dir, 'seed', 'payload'), '-o', torrent, '--piece-length', String(pieceLength)]);
+  if (created.code !== 0) throw new Error(`sixswarm create failed: ${created.stderr}`);
+  const meta = await readTorrentFile(torrent);
+  const payload = Buffer.concat(await Promise.all(meta.files.map((f) => readFile(join(dir, 'seed', ...f.path)))));
+  return { torrent, meta, payload };
 }
