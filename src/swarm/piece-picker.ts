@@ -26,6 +26,8 @@ export class PieceInProgress {
   /** Outstanding requests per block (more than one only in endgame). */
   readonly requested: Uint8Array;
   receivedCount = 0;
+  /** Every block before this one is received or requested: picking starts here, not at 0. */
+  firstFree = 0;
   /** Who (by IP) sent each block: the evidence if the piece fails its hash. */
   readonly senders: (string | undefined)[];
   private readonly hash: Hash = createHash('sha1');
@@ -159,7 +161,10 @@ export class PiecePicker {
   release(r: BlockRef): void {
     const p = this.inProgress.get(r.index);
     const b = r.begin / BLOCK_SIZE;
-    if (p && Number.isInteger(b) && b < p.blockCount && p.requested[b]! > 0) p.requested[b]!--;
+    if (p && Number.isInteger(b) && b < p.blockCount && p.requested[b]! > 0) {
+      p.requested[b]!--;
+      if (!p.requested[b] && !p.received[b]) p.firstFree = Math.min(p.firstFree, b);
+    }
   }
 
   /**
@@ -191,11 +196,13 @@ export class PiecePicker {
   }
 
   private takeFree(p: PieceInProgress, max: number, out: BlockRef[]): void {
-    for (let b = 0; b < p.blockCount && out.length < max; b++) {
+    let b = p.firstFree;
+    for (; b < p.blockCount && out.length < max; b++) {
       if (p.received[b] || p.requested[b]) continue;
       p.requested[b] = 1;
       out.push(p.block(b));
     }
+    p.firstFree = b; // every block before b was examined and is taken now
   }
 
   /** The rarest wanted piece the peer has that is not started yet; ties broken from a random start. */

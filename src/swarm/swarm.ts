@@ -545,8 +545,8 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     if (peer.peerChoking || !peer.amInterested || peer.wire.closed) return;
     const depth = peer.pipelineDepth();
     const want = depth - peer.requests.size;
-    // Top up in batches: one write per batch instead of one per block.
-    if (want <= 0 || (peer.requests.size > 0 && want < Math.min(16, depth / 4))) return;
+    // Top up in batches (an eighth of the pipeline): one write per batch instead of one per block.
+    if (want <= 0 || (peer.requests.size > 0 && want < Math.max(16, depth / 8))) return;
     const picks = this.picker.pick(peer.bits, want, (r) => peer.requests.has(blockKey(r)));
     if (picks.length === 0) return;
     const now = Date.now();

@@ -71,6 +71,19 @@ export const encode = {
     b.writeUInt32BE(r.length, 13);
     return b;
   },
+  /** Many requests in one buffer (one write for a whole batch). */
+  requests(list: readonly BlockRef[]): Buffer {
+    const b = Buffer.allocUnsafe(17 * list.length);
+    list.forEach((r, i) => {
+      const o = i * 17;
+      b.writeUInt32BE(13, o);
+      b[o + 4] = MSG.request;
+      b.writeUInt32BE(r.index, o + 5);
+      b.writeUInt32BE(r.begin, o + 9);
+      b.writeUInt32BE(r.length, o + 13);
+    });
+    return b;
+  },
   bitfield(bits: Uint8Array): Buffer {
     const b = frame(MSG.bitfield, bits.length);
     b.set(bits, 5);

@@ -82,7 +82,7 @@ export class PeerWire {
     haveNone: () => this.write(encode.simple(MSG.haveNone)),
     request: (r: BlockRef) => this.write(encode.block(MSG.request, r)),
     /** Many requests in one write. */
-    requests: (list: BlockRef[]) => this.write(Buffer.concat(list.map((r) => encode.block(MSG.request, r)))),
+    requests: (list: BlockRef[]) => this.write(encode.requests(list)),
     cancel: (r: BlockRef) => this.write(encode.block(MSG.cancel, r)),
     reject: (r: BlockRef) => this.write(encode.block(MSG.reject, r)),
     extended: (id: number, payload: Uint8Array) => this.write(encode.extended(id, payload)),
