@@ -328,6 +328,18 @@ describe('hostile leechers against a seed', () => {
     await honestLeecherCompletes();
   });
 
+  it('refuses idle connections beyond its bound on unfinished handshakes, and keeps seeding', async () => {
+    // 300 connections that never say hello: only 256 may wait; the rest are closed at once.
+    const idle = await Promise.all(Array.from({ length: 300 }, () => dialSeed()));
+    await new Promise((r) => setTimeout(r, 1000));
+    const closed = idle.filter((p) => p.closedBy === 'remote').length;
+    expect(closed).toBeGreaterThanOrEqual(300 - 256);
+    expect(closed).toBeLessThan(300);
+    for (const p of idle) p.close();
+    await new Promise((r) => setTimeout(r, 300));
+    await honestLeecherCompletes();
+  });
+
   it('survived every hostile leecher and stops cleanly', async () => {
     expect(seed.proc.exitCode, `the seed died: ${seed.stderr}`).toBeNull();
     seed.kill('SIGTERM');

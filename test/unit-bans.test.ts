@@ -1,6 +1,8 @@
 /** Blame for failed pieces: only the peers whose blocks were wrong are convicted. */
 import { describe, expect, it } from 'vitest';
-import { BanList } from '../src/swarm/bans.js';
+import { hostNetwork } from '../src/net/address.js';
+import { BanList, banKey } from '../src/swarm/bans.js';
+import { PeerPool } from '../src/swarm/peer-pool.js';
 import { BLOCK_SIZE } from '../src/wire/messages.js';
 
 /** A piece of four blocks, as the picker hands it over. */
@@ -43,5 +45,46 @@ describe('BanList', () => {
     let kept = 0;
     for (let piece = 0; piece < 1000; piece++) if (bans.suspect(piece)) kept++;
     expect(kept).toBe(256);
+  });
+});
+
+describe('what a ban or a per-host limit covers', () => {
+  it('an IPv4 address, an IPv6 /64, and no grouping for loopback', () => {
+    expect(hostNetwork('192.0.2.7')).toBe('192.0.2.7');
+    expect(hostNetwork('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(hostNetwork('2001:db8:1:2:bbbb::9')).toBe(hostNetwork('2001:db8:1:2:aaaa::1'));
+    expect(hostNetwork('2001:db8:1:3::1')).not.toBe(hostNetwork('2001:db8:1:2::1'));
+    expect(hostNetwork('::1')).toBeUndefined();
+    expect(hostNetwork('127.0.0.1')).toBeUndefined();
+    expect(banKey('::1')).toBe('::1');
+  });
+
+  it('a banned IPv6 host cannot come back from another address of its /64', () => {
+    const bans = new BanList();
+    const sole = (ip: string) => [ip, ip, ip, ip];
+    bans.pieceFailed(0, corrupt([0]), sole('2001:db8:9:9::1'));
+    expect(bans.pieceFailed(1, corrupt([0]), sole('2001:db8:9:9::2'))).toEqual(['2001:db8:9:9::/64']);
+    expect(bans.isBanned('2001:db8:9:9:ffff::77')).toBe(true);
+    expect(bans.isBanned('2001:db8:9:a::1')).toBe(false);
+  });
+});
+
+describe('PeerPool', () => {
+  it('parks a seed for half an hour, backs off failures, and forgets a banned host', () => {
+    const pool = new PeerPool();
+    pool.add([{ host: '192.0.2.1', port: 1 }], 'tracker');
+    pool.add([{ host: '192.0.2.2', port: 1 }], 'tracker');
+    pool.add([{ host: '2001:db8::5', port: 1 }], 'tracker');
+    const now = 1_000_000;
+    const [a, b] = pool.ready(now, 3);
+    pool.park(a!, now);
+    pool.failed(b!, now);
+    const readyAt = (t: number) => pool.ready(t, 10).map((c) => c.key);
+    expect(readyAt(now)).toEqual(['[2001:db8::5]:1']);
+    expect(readyAt(now + 60_000)).toContain(b!.key);
+    expect(readyAt(now + 60_000)).not.toContain(a!.key);
+    expect(readyAt(now + 31 * 60_000)).toContain(a!.key);
+    pool.dropWhere((host) => banKey(host) === '2001:db8::/64');
+    expect(pool.size).toBe(2);
   });
 });
