@@ -6,18 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { dial, orderAddresses } from '../src/net/dial.js';
-import { ensureBuilt } from './support/build.js';
-import { freePort, makeTree, removeDir, ROOT, runCli, sixswarm, stopAll, tempDir, treeDigest, type SixswarmProcess } from './support/sixswarm.js';
+import { cleanUpAfterEach, freePort, makeTree, ROOT, runCli, sixswarm, type SixswarmProcess, tempDir, treeDigest } from './support/sixswarm.js';
 
 let dir: string | undefined;
-beforeAll(ensureBuilt);
-afterEach(async () => {
-  await stopAll();
-  await removeDir(dir);
-  dir = undefined;
-});
+cleanUpAfterEach(() => dir);
 
 async function torrent(): Promise<{ torrentFile: string; env: NodeJS.ProcessEnv }> {
   dir = await tempDir();

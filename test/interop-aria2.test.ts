@@ -3,10 +3,9 @@
  * either sixswarm dials the aria2c seed, or the sixswarm seed dials the aria2c leecher.
  */
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt } from './support/build.js';
+import { describe, expect, it } from 'vitest';
 import { aria2Leech, aria2Seed, downloadOverIPv6, expectIPv6Only, logTiming, mktorrent, seedOverIPv6, since, stopSeed, waitListening, waitOutput } from './support/peers.js';
-import { freePort, makeTree, removeDir, runCli, stopAll, tempDir, treeDigest } from './support/sixswarm.js';
+import { cleanUpAfterEach, freePort, makeTree, runCli, tempDir, treeDigest } from './support/sixswarm.js';
 
 const MiB = 1024 * 1024;
 /** Files that do not line up with pieces, one far smaller than a piece. */
@@ -18,12 +17,7 @@ const TREE = {
 const TREE_BYTES = Object.values(TREE).reduce((a, b) => a + b, 0);
 
 let dir: string | undefined;
-beforeAll(ensureBuilt);
-afterEach(async () => {
-  await stopAll();
-  await removeDir(dir);
-  dir = undefined;
-});
+cleanUpAfterEach(() => dir);
 
 async function setup() {
   dir = await tempDir('sixswarm-interop-aria2-');

@@ -4,10 +4,9 @@
  * writes but must read (and serve) as zeros.
  */
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt } from './support/build.js';
+import { describe, expect, it } from 'vitest';
 import { downloadOverIPv6, expectIPv6Only, libtorrentCreate, libtorrentPeer, libtorrentPeers, logTiming, mktorrent, seedOverIPv6, since, stopSeed } from './support/peers.js';
-import { freePort, makeTree, removeDir, runCli, stopAll, tempDir, treeDigest } from './support/sixswarm.js';
+import { cleanUpAfterEach, freePort, makeTree, runCli, tempDir, treeDigest } from './support/sixswarm.js';
 
 const MiB = 1024 * 1024;
 const TREE = {
@@ -19,12 +18,7 @@ const TREE = {
 const TREE_BYTES = Object.values(TREE).reduce((a, b) => a + b, 0);
 
 let dir: string | undefined;
-beforeAll(ensureBuilt);
-afterEach(async () => {
-  await stopAll();
-  await removeDir(dir);
-  dir = undefined;
-});
+cleanUpAfterEach(() => dir);
 
 async function setup() {
   dir = await tempDir('sixswarm-interop-lt-');

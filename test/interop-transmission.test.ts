@@ -5,20 +5,14 @@
  * timer, so each transfer takes 10-20 s; the timeouts leave room for that.
  */
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt } from './support/build.js';
+import { describe, expect, it } from 'vitest';
 import { downloadOverIPv6, expectIPv6Only, logTiming, mktorrent, seedOverIPv6, since, startTransmission, stopSeed, waitUntil, type Transmission } from './support/peers.js';
-import { freePort, makeTree, removeDir, runCli, stopAll, tempDir, treeDigest } from './support/sixswarm.js';
+import { cleanUpAfterEach, freePort, makeTree, runCli, tempDir, treeDigest } from './support/sixswarm.js';
 
 const MiB = 1024 * 1024;
 
 let dir: string | undefined;
-beforeAll(ensureBuilt);
-afterEach(async () => {
-  await stopAll();
-  await removeDir(dir);
-  dir = undefined;
-});
+cleanUpAfterEach(() => dir);
 
 /** Add the torrent and wait for transmission's check of the data in `dir`: a peer arriving during it is dropped. */
 async function addChecked(tr: Transmission, torrent: string, dir: string): Promise<Map<string, string>> {

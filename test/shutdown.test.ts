@@ -6,17 +6,11 @@ import { spawn } from 'node:child_process';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt } from './support/build.js';
-import { CLI, freePort, removeDir, runCli, sixswarm, stopAll, tempDir } from './support/sixswarm.js';
+import { describe, expect, it } from 'vitest';
+import { cleanUpAfterEach, CLI, freePort, runCli, sixswarm, tempDir } from './support/sixswarm.js';
 
 let dir: string | undefined;
-beforeAll(ensureBuilt);
-afterEach(async () => {
-  await stopAll();
-  await removeDir(dir);
-  dir = undefined;
-});
+cleanUpAfterEach(() => dir);
 
 /** A large file that is quick to make: written sparsely, with some data at both ends. */
 async function bigPayload(root: string, bytes: number): Promise<void> {

@@ -4,10 +4,9 @@
  * has no way to be told a peer (no DHT, LPD or PEX here).
  */
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt } from './support/build.js';
+import { describe, expect, it } from 'vitest';
 import { aria2Leech, logTiming, since, stopSeed, waitListening, waitOutput } from './support/peers.js';
-import { builtInTracker, freePort, makeTree, removeDir, runCli, sixswarm, stopAll, tempDir, treeDigest } from './support/sixswarm.js';
+import { builtInTracker, cleanUpAfterEach, freePort, makeTree, runCli, sixswarm, tempDir, treeDigest } from './support/sixswarm.js';
 
 const MiB = 1024 * 1024;
 const TREE = { 'a.bin': 3 * MiB + 4321, 'sub/b.bin': 500_003 };
@@ -15,12 +14,7 @@ const TREE = { 'a.bin': 3 * MiB + 4321, 'sub/b.bin': 500_003 };
 const ARIA2_PEER_ID = Buffer.from('A2-').toString('hex');
 
 let dir: string | undefined;
-beforeAll(ensureBuilt);
-afterEach(async () => {
-  await stopAll();
-  await removeDir(dir);
-  dir = undefined;
-});
+cleanUpAfterEach(() => dir);
 
 describe('aria2c finds a sixswarm seed through the built-in tracker over IPv6', () => {
   it('downloads identical files from it', async () => {

@@ -6,22 +6,16 @@
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt } from './support/build.js';
+import { describe, expect, it } from 'vitest';
 import { since, stopSeed, waitListening } from './support/peers.js';
-import { builtInTracker, freePort, makeTree, removeDir, runCli, sixswarm, spawnTracked, stopAll, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
+import { builtInTracker, cleanUpAfterEach, freePort, type JsonEvent, makeTree, runCli, sixswarm, type SixswarmProcess, spawnTracked, tempDir, treeDigest } from './support/sixswarm.js';
 
 const MiB = 1024 * 1024;
 /** Two files, neither a whole number of pieces. */
 const TREE = { 'a.bin': 2 * MiB + 333, 'sub/b.bin': 700_001 };
 
 let dir: string | undefined;
-beforeAll(ensureBuilt);
-afterEach(async () => {
-  await stopAll();
-  await removeDir(dir);
-  dir = undefined;
-});
+cleanUpAfterEach(() => dir);
 
 /** A payload under d/seed/payload and its torrent, whose only tier is `trackers` (comma-separated). */
 async function payload(trackers: string): Promise<{ d: string; torrent: string; infoHash: string }> {

@@ -3,9 +3,8 @@
  * piece) over one address family only; the files must come out byte-identical.
  */
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt } from './support/build.js';
-import { freePort, makeTree, removeDir, runCli, sixswarm, stopAll, tempDir, treeDigest } from './support/sixswarm.js';
+import { describe, expect, it } from 'vitest';
+import { cleanUpAfterEach, freePort, makeTree, runCli, sixswarm, tempDir, treeDigest } from './support/sixswarm.js';
 
 const TREE = {
   'big.bin': 3 * 65536 + 12345, // spans several pieces
@@ -16,12 +15,7 @@ const TREE = {
 };
 
 let dir: string | undefined;
-beforeAll(ensureBuilt);
-afterEach(async () => {
-  await stopAll();
-  await removeDir(dir);
-  dir = undefined;
-});
+cleanUpAfterEach(() => dir);
 
 async function transfer(host: string, familyFlag: string) {
   dir = await tempDir();

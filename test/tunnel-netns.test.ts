@@ -4,14 +4,13 @@
  * it, survives a server crash, routes only its own traffic on a host that has IPv6 already,
  * and refuses cleanly without the privileges it needs.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTunnelTopology, netnsUnavailable, type NsProcess, type TunnelTopology } from './support/netns.js';
+import { createTunnelTopology, netnsUnavailable, type NsProcess, type TunnelTopology, NOBODY, nobodyCanRunCli } from './support/netns.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -167,24 +166,15 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
       expect(await topo.client.ip(['-6', 'rule', 'show'])).not.toMatch(/lookup 2\d{4}/);
     }
 
-    const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
-    /** Whether user nobody can read the built CLI where this checkout lives. */
-    const nobodyCanRun = (() => {
-      try {
-        execFileSync('setpriv', [...nobody, process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(CLI)}, require('fs').constants.R_OK)`], { stdio: 'ignore' });
-        return true;
-      } catch {
-        return false;
-      }
-    })();
+    const nobodyCanRun = nobodyCanRunCli();
 
     it.skipIf(!nobodyCanRun)('as an unprivileged user: the client and the server say root is needed, exit 1, leave nothing', async () => {
-      const up = await topo.client.exec('setpriv', [...nobody, process.execPath, CLI, 'tunnel', 'up', '--server', `${topo.addresses.brokerV4}:${PORT}`, '--id', 'x', '--ifname', 'sxnobody0']);
+      const up = await topo.client.exec('setpriv', [...NOBODY, process.execPath, CLI, 'tunnel', 'up', '--server', `${topo.addresses.brokerV4}:${PORT}`, '--id', 'x', '--ifname', 'sxnobody0']);
       expect(up.code).toBe(1);
       expect(up.stderr).toContain('sixswarm tunnel: cannot create the tunnel device: no permission to open /dev/net/tun: run as root (sudo) or with the CAP_NET_ADMIN capability');
       await assertNothingLeft('sxnobody0');
 
-      const srv = await topo.client.exec('setpriv', [...nobody, process.execPath, CLI, 'tunnel-server', '--prefix-range', '2001:db8:300::/56', '--ifname', 'sxnobody1']);
+      const srv = await topo.client.exec('setpriv', [...NOBODY, process.execPath, CLI, 'tunnel-server', '--prefix-range', '2001:db8:300::/56', '--ifname', 'sxnobody1']);
       expect(srv.code).toBe(1);
       expect(srv.stderr).toMatch(/no permission to open \/dev\/net\/tun: run as root/);
       await assertNothingLeft('sxnobody1');

@@ -11,7 +11,7 @@ import { chmod, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from './support/build.js';
-import { createTunnelTopology, netnsUnavailable, type Netns, type NsProcess, type TunnelTopology } from './support/netns.js';
+import { createTunnelTopology, netnsUnavailable, type Netns, type NsProcess, type TunnelTopology, NOBODY, nobodyCanRunCli } from './support/netns.js';
 import { waitUntil } from './support/peers.js';
 import { CLI, makeTree, runCli, sixswarm, spawnTracked, stopAll, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
 
@@ -227,16 +227,7 @@ describe.skipIf(unavailable !== undefined)('the engine over the tunnel (network 
   }, 90_000);
 
   describe('without root', () => {
-    const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
-    /** Whether user nobody can read the built CLI where this checkout lives. */
-    const nobodyCanRun = (() => {
-      try {
-        execFileSync('setpriv', [...nobody, process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(CLI)}, require('fs').constants.R_OK)`], { stdio: 'ignore' });
-        return true;
-      } catch {
-        return false;
-      }
-    })();
+    const nobodyCanRun = nobodyCanRunCli();
 
     it.skipIf(!nobodyCanRun)('download --tunnel says root is needed, exits 1 and leaves no device, route or data behind', async () => {
       const p = await payload('a.bin', 6 * 1024 * 1024 + 12345);
@@ -247,7 +238,7 @@ describe.skipIf(unavailable !== undefined)('the engine over the tunnel (network 
       await chmod(p.torrent, 0o644);
       const out = join(mine, 'out');
       const r = await topo.client.exec('setpriv', [
-        ...nobody, process.execPath, CLI, 'download', p.torrent, '-o', out, '--no-trackers', '--state-dir', join(mine, 'state'),
+        ...NOBODY, process.execPath, CLI, 'download', p.torrent, '-o', out, '--no-trackers', '--state-dir', join(mine, 'state'),
         '--tunnel', `${topo.addresses.brokerV4}:${TUNNEL_PORT}`, '--peer', `[${topo.addresses.peerV6}]:6881`,
       ]);
       expect(r.code, r.stderr).toBe(1);

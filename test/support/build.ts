@@ -1,8 +1,2 @@
-/** Tests run the compiled CLI. `npm test` builds first; a lone `npx vitest` builds once if dist/ is missing. */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { CLI, ROOT } from './sixswarm.js';
-
-export function ensureBuilt(): void {
-  if (!existsSync(CLI)) execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
-}
+/** Tests run the compiled CLI; `ensureBuilt` lives with the process helpers. */
+export { ensureBuilt } from './sixswarm.js';

@@ -38,12 +38,27 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface ExecResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** setpriv arguments that run a command as user nobody (for the "without root" cases). */
+export const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+
+/** Whether user nobody can read the built CLI where this checkout lives (a home folder may forbid it). */
+export function nobodyCanRunCli(): boolean {
+  const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'main.js');
+  try {
+    execFileSync('setpriv', [...NOBODY, process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(cli)}, require('fs').constants.R_OK)`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Why namespace tests cannot run here, or undefined when they can. */

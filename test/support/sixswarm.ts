@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { afterEach, beforeAll } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readTorrentFile } from '../../src/metainfo/torrent.js';
 import type { Metainfo } from '../../src/metainfo/types.js';
 
@@ -192,4 +195,21 @@ export async function seedPayload(dir: string, tree: Record<string, number>, pie
   const meta = await readTorrentFile(torrent);
   const payload = Buffer.concat(await Promise.all(meta.files.map((f) => readFile(join(dir, 'seed', ...f.path)))));
   return { torrent, meta, payload };
+}
+
+/** Tests run the compiled CLI. `npm test` builds first; a lone `npx vitest` builds once if dist/ is missing. */
+export function ensureBuilt(): void {
+  if (!existsSync(CLI)) execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+/**
+ * For a test file: build once, and after each test kill every process it started and remove its
+ * temp folder (`dir()` reads the file's current one).
+ */
+export function cleanUpAfterEach(dir: () => string | undefined): void {
+  beforeAll(ensureBuilt);
+  afterEach(async () => {
+    await stopAll();
+    await removeDir(dir());
+  });
 }
