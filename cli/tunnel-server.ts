@@ -7,6 +7,7 @@ import { PrefixRange } from '../src/tunnel/prefix.js';
 import {
   DEFAULT_MAX_CLIENTS,
   DEFAULT_SERVER_IFNAME,
+  SERVER_IFNAME_MAX,
   DEFAULT_TUNNEL_PORT,
   TunnelServer,
   type ServerEvent,
@@ -23,7 +24,7 @@ import { stopSignals } from './stop-signals.js';
 const help = `Usage: sixswarm tunnel-server [--listen ADDR:PORT] [--prefix-range P/LEN] [--assignments FILE]
                               [--max-assignments N] [--config config.ini] [--tokens FILE] [--token T]
                               [--max-clients N] [--client-rate BYTES/s] [--client-pps N] [--mtu N]
-                              [--ifname NAME] [--json]
+                              [--ifname NAME] [--no-offload] [--json]
 
 Run the tunnel server of the stateful IPv6-over-IPv4 tunnel. Clients (\`sixswarm tunnel up\` or
 the original client) connect over TCP, send their Id, and get a /64 of the prefix range, the
@@ -31,7 +32,9 @@ first free one, and the same one whenever they come back. IPv6 packets for that 
 routed to the client over its TCP connection, and the client's packets into the network.
 
 One TUN device serves the whole range (the kernel routes the range to it; the server picks the
-client by destination). Packets from a client whose source is outside its own /64 are dropped.
+client by destination). sixswarm clients that ask for offload are served by a second device,
+NAME-o, with a route to their /64 while they are connected: TCP then crosses the tunnel in
+segments of up to 64 KiB rather than one MTU-sized packet per write. Packets from a client whose source is outside its own /64 are dropped.
 IPv6 forwarding must be on for clients to reach beyond this host
 (sysctl -w net.ipv6.conf.all.forwarding=1). Needs root (or CAP_NET_ADMIN), /dev/net/tun,
 iproute2 and the native addon (npm run build:native).
@@ -53,7 +56,8 @@ Options:
   --client-rate BYTES/s  per client and direction, e.g. 1M (default unlimited); excess is dropped
   --client-pps N         packets per second per client and direction (default unlimited)
   --mtu N                MTU of the device, ${MTU_MIN}-${MTU_MAX} (default ${DEFAULT_MTU})
-  --ifname NAME          name of the TUN device (default ${DEFAULT_SERVER_IFNAME})
+  --ifname NAME          name of the TUN device, at most ${SERVER_IFNAME_MAX} characters (default ${DEFAULT_SERVER_IFNAME})
+  --no-offload           serve every client without offload (no NAME-o device)
   --json                 one JSON object per line: listening, session-up, session-replaced,
                          session-down (with byte, packet and drop counts), prefix-reused, refused,
                          warning, stopped
@@ -116,15 +120,15 @@ async function settings(values: { listen?: string; 'prefix-range'?: string; assi
 function describe(e: ServerEvent): string {
   switch (e.event) {
     case 'listening':
-      return `listening on ${e.listen}: handing out /64s of ${e.range} via ${e.ifname} (MTU ${e.mtu}, max ${e.maxClients} clients${e.tokens ? ', tokens required' : ''})`;
+      return `listening on ${e.listen}: handing out /64s of ${e.range} via ${e.ifname}${e.offloadIfname ? ` and ${e.offloadIfname} (offload)` : ''} (MTU ${e.mtu}, max ${e.maxClients} clients${e.tokens ? ', tokens required' : ''})`;
     case 'warning':
       return `warning: ${e.message}`;
     case 'session-up':
-      return `${e.id} (${e.remote}) up: ${e.prefix}`;
+      return `${e.id} (${e.remote}) up: ${e.prefix}${e.offload ? ' (with offload)' : ''}`;
     case 'session-replaced':
       return `${e.id} reconnected from ${e.remote}: replacing its session from ${e.oldRemote}`;
     case 'session-down':
-      return `${e.id} (${e.remote}) down after ${e.seconds} s: ${e.reason} [in ${e.packetsIn} pkts/${e.bytesIn} B, out ${e.packetsOut} pkts/${e.bytesOut} B, dropped: ${e.droppedSpoofed} spoofed, ${e.droppedRate} over rate, ${e.droppedQueue} queue full, ${e.droppedInvalid} invalid]`;
+      return `${e.id} (${e.remote}) down after ${e.seconds} s: ${e.reason} [in ${e.packetsIn} pkts/${e.bytesIn} B, out ${e.packetsOut} pkts/${e.bytesOut} B, dropped: ${e.droppedSpoofed} spoofed, ${e.droppedRate} over rate, ${e.droppedQueue} queue full, ${e.droppedInvalid} invalid, ${e.droppedOffload} offloaded while switching]`;
     case 'prefix-reused':
       return `${e.id} gets ${e.prefix}, taken from ${e.fromId} (${e.lastSeen ? `last seen ${e.lastSeen}` : 'not seen since last-seen times were kept'}): no free /64 left`;
     case 'refused':
@@ -154,6 +158,7 @@ async function run(argv: string[]): Promise<number> {
         'client-pps': { type: 'string' },
         mtu: { type: 'string' },
         ifname: { type: 'string' },
+        'no-offload': { type: 'boolean' },
         json: { type: 'boolean' },
       },
     }));
@@ -190,6 +195,7 @@ async function run(argv: string[]): Promise<number> {
       ...(clientPps !== undefined ? { clientPps } : {}),
       ...(mtu !== undefined ? { mtu } : {}),
       ...(values.ifname !== undefined ? { ifname: values.ifname } : {}),
+      offload: !values['no-offload'],
     });
   } catch (e) {
     throw new UsageError(errorMessage(e));

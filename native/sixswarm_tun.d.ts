@@ -25,10 +25,17 @@ export declare class Poller {
   stop(): void;
 }
 
-/** Opens /dev/net/tun and attaches a TUN device (created if absent; removed when the fd closes). */
-export declare function open(name: string): OpenedTun;
+/**
+ * Opens /dev/net/tun and attaches a TUN device (created if absent; removed when the fd closes).
+ * With `vnetHdr` (IFF_VNET_HDR) every packet read or written starts with a 10-byte virtio_net_hdr.
+ */
+export declare function open(name: string, vnetHdr?: boolean): OpenedTun;
+
+/** TUNSETOFFLOAD: the offloads (TUN_F_* bits) the kernel may leave to the reader of `fd`. */
+export declare function setOffload(fd: number, flags: number): void;
 
 export interface TunAddon {
   open: typeof open;
+  setOffload: typeof setOffload;
   Poller: typeof Poller;
 }

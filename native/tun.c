@@ -1,7 +1,12 @@
 /*
  * sixswarm_tun: the smallest native piece the tunnel needs.
  *
- *   open(name)            -> { fd, name }   a TUN device (IFF_TUN | IFF_NO_PI), O_NONBLOCK | O_CLOEXEC
+ *   open(name, vnetHdr)   -> { fd, name }   a TUN device (IFF_TUN | IFF_NO_PI, plus IFF_VNET_HDR when
+ *                            vnetHdr: every packet then starts with a 10-byte struct virtio_net_hdr),
+ *                            O_NONBLOCK | O_CLOEXEC
+ *   setOffload(fd, flags) -> TUNSETOFFLOAD: which offloads (TUN_F_CSUM, TUN_F_TSO6, ...) the kernel
+ *                            may leave to us, i.e. whether reads may carry partial checksums and
+ *                            TCP segments up to 64 KiB (only meaningful with vnetHdr)
  *   new Poller(fd, cb)    -> cb(null) each time fd is readable (libuv uv_poll, level triggered),
  *                            cb(Error) once if polling fails; poller.stop() ends it.
  *
@@ -15,6 +20,7 @@
 #include <uv.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
@@ -58,8 +64,8 @@ static void throw_errno(napi_env env, const char *what, int e) {
 }
 
 static napi_value tun_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char name[IFNAMSIZ + 1] = {0};
   size_t len = 0;
@@ -71,6 +77,11 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, "EINVAL", "open(name): interface names have at most 15 characters");
     return NULL;
   }
+  bool vnet_hdr = false;
+  if (argc >= 2 && napi_get_value_bool(env, argv[1], &vnet_hdr) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "open(name, vnetHdr): vnetHdr must be a boolean");
+    return NULL;
+  }
 
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
@@ -79,7 +90,7 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0);
   memcpy(ifr.ifr_name, name, len);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int e = errno;
@@ -95,6 +106,24 @@ static napi_value tun_open(napi_env env, napi_callback_info info) {
   CHECK(env, napi_set_named_property(env, result, "fd", fd_value));
   CHECK(env, napi_set_named_property(env, result, "name", name_value));
   return result;
+}
+
+static napi_value tun_set_offload(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  uint32_t flags = 0;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_get_value_uint32(env, argv[1], &flags) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "setOffload(fd, flags): fd must be a file descriptor, flags a number");
+    return NULL;
+  }
+  if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)flags) < 0) {
+    throw_errno(env, "TUNSETOFFLOAD", errno);
+    return NULL;
+  }
+  return NULL;
 }
 
 /*
@@ -237,9 +266,11 @@ static napi_value poller_stop_js(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  napi_value open_fn, poller_class;
+  napi_value open_fn, offload_fn, poller_class;
   CHECK(env, napi_create_function(env, "open", NAPI_AUTO_LENGTH, tun_open, NULL, &open_fn));
   CHECK(env, napi_set_named_property(env, exports, "open", open_fn));
+  CHECK(env, napi_create_function(env, "setOffload", NAPI_AUTO_LENGTH, tun_set_offload, NULL, &offload_fn));
+  CHECK(env, napi_set_named_property(env, exports, "setOffload", offload_fn));
   napi_property_descriptor methods[] = {
       {"stop", NULL, poller_stop_js, NULL, NULL, NULL, napi_default, NULL},
   };

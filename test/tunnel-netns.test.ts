@@ -4,12 +4,15 @@
  * it, survives a server crash, routes only its own traffic on a host that has IPv6 already,
  * and refuses cleanly without the privileges it needs.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from './support/peers.js';
 import { createTunnelTopology, netnsUnavailable, type NsProcess, type TunnelTopology, NOBODY, nobodyCanRunCli } from './support/netns.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,8 +37,39 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
   }
 
   /** Without `id` the client introduces itself with its uplink's MAC, as the original does. */
-  function startClient(id?: string): NsProcess {
-    return topo.client.spawn(process.execPath, [CLI, 'tunnel', 'up', '--json', '--server', `${topo.addresses.brokerV4}:${PORT}`, ...(id ? ['--id', id] : [])]);
+  function startClient(id?: string, extra: string[] = []): NsProcess {
+    return topo.client.spawn(process.execPath, [CLI, 'tunnel', 'up', '--json', '--server', `${topo.addresses.brokerV4}:${PORT}`, ...(id ? ['--id', id] : []), ...extra]);
+  }
+
+  /** Sends `bytes` each way at once between the client and the peer; resolves with what each side received. */
+  async function streamBothWays(bytes: Buffer, port: number): Promise<{ atClient: Buffer; atPeer: Buffer }> {
+    const listener = await topo.peer.listen(topo.addresses.peerV6, port);
+    try {
+      const accepted = new Promise<Socket>((resolve) => listener.server.once('connection', resolve));
+      const atClientSide = await topo.client.connect(topo.addresses.peerV6, port);
+      const atPeerSide = await accepted;
+      const receive = (s: Socket) =>
+        new Promise<Buffer>((resolve, reject) => {
+          const parts: Buffer[] = [];
+          let got = 0;
+          s.on('data', (d: Buffer) => {
+            parts.push(d);
+            got += d.length;
+            if (got >= bytes.length) resolve(Buffer.concat(parts));
+          });
+          s.once('error', reject);
+          s.once('close', () => reject(new Error(`connection closed after ${got} of ${bytes.length} bytes`)));
+        });
+      const received = Promise.all([receive(atClientSide), receive(atPeerSide)]);
+      atPeerSide.write(bytes);
+      atClientSide.write(bytes);
+      const [atClient, atPeer] = await received;
+      atClientSide.destroy();
+      atPeerSide.destroy();
+      return { atClient, atPeer };
+    } finally {
+      await listener.close();
+    }
   }
 
   /** hostHasGlobalIPv6() as seen from inside a namespace. */
@@ -64,9 +98,9 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
     await server.waitForLine((l) => l.includes('"listening"'));
     client = startClient();
     const up = JSON.parse(await client.waitForLine((l) => l.includes('"up"')));
-    expect(up).toMatchObject({ prefix: '2001:db8:100::/64', address: '2001:db8:100::1', ifname: 'sixtun0', routing: 'default' });
+    expect(up).toMatchObject({ prefix: '2001:db8:100::/64', address: '2001:db8:100::1', ifname: 'sixtun0', routing: 'default', offload: true });
     const mac = (JSON.parse(await topo.client.ip(['-j', 'link', 'show', 'up0'])) as Array<{ address: string }>)[0]!.address;
-    expect(JSON.parse(await server.waitForLine((l) => l.includes('"session-up"')))).toMatchObject({ id: mac, prefix: up.prefix });
+    expect(JSON.parse(await server.waitForLine((l) => l.includes('"session-up"')))).toMatchObject({ id: mac, prefix: up.prefix, offload: true });
     expect(await hasGlobalIPv6(topo.client)).toBe(true);
 
     const link = await topo.client.ip(['link', 'show', 'sixtun0']);
@@ -143,6 +177,42 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
       await topo.client.ip(['link', 'del', 'native0']);
     }
   });
+
+  it('with offload, TCP crosses in segments larger than the MTU; without (the original framing), in MTU-sized packets; intact either way', async () => {
+    const payload = randomBytes(8 << 20);
+    const digest = createHash('sha1').update(payload).digest('hex');
+    for (const offload of [true, false]) {
+      const id = offload ? 'offload-on' : 'offload-off';
+      const mark = server.lines.length;
+      const c = startClient(id, offload ? [] : ['--no-offload']);
+      const up = JSON.parse(await c.waitForLine((l) => l.includes('"up"')));
+      expect(up.offload).toBe(offload);
+      expect(JSON.parse(await server.waitForLine((l) => l.includes('"session-up"') && l.includes(id), { from: mark })).offload).toBe(offload);
+      // While connected, an offload client's /64 is routed to the offload device.
+      const routed = () => topo.broker.ip(['-6', 'route', 'show', up.prefix]);
+      if (offload) await waitUntil(async () => (await routed()).includes('dev sixsrv0-o'), 5000, () => 'the route to the offload device');
+
+      const { atClient, atPeer } = await streamBothWays(payload, offload ? 15001 : 15002);
+      expect(createHash('sha1').update(atClient).digest('hex')).toBe(digest);
+      expect(createHash('sha1').update(atPeer).digest('hex')).toBe(digest);
+
+      expect((await c.stop('SIGTERM')).code).toBe(0);
+      const down = JSON.parse(await server.waitForLine((l) => l.includes('"session-down"') && l.includes(id), { from: mark }));
+      expect(down.bytesIn).toBeGreaterThan(payload.length);
+      expect(down.bytesOut).toBeGreaterThan(payload.length);
+      const meanIn = down.bytesIn / down.packetsIn;
+      const meanOut = down.bytesOut / down.packetsOut;
+      if (offload) {
+        // No packet on a 1280-byte link can be larger: these were carried as segments.
+        expect(meanIn).toBeGreaterThan(1280);
+        expect(meanOut).toBeGreaterThan(1280);
+        await waitUntil(async () => !(await routed()).includes('sixsrv0-o'), 5000, () => 'the offload route to go with the session');
+      } else {
+        expect(Math.max(meanIn, meanOut)).toBeLessThanOrEqual(1280);
+      }
+      expect(down).toMatchObject({ droppedSpoofed: 0, droppedInvalid: 0, droppedOffload: 0 });
+    }
+  }, 60_000);
 
   it('the server exits 1 with a message when its device fails under it, instead of hanging', async () => {
     const srv = topo.broker.spawn(process.execPath, [

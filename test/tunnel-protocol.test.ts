@@ -13,6 +13,7 @@ import { AssignmentStore, type AssignResult } from '../src/tunnel/assignments.js
 import { FramingError, isIpv6Packet, PacketFramer } from '../src/tunnel/framer.js';
 import { encodeHello, encodeReply, HandshakeError, JsonObjectScanner, parseHello, parseReply } from '../src/tunnel/handshake.js';
 import { overlappingAddress } from '../src/tunnel/host.js';
+import { kernelHeader, OFFLOAD_FEATURE, offloadProblem, PLAIN_HEADER, segmentCount, VNET_HDR_BYTES, wireHeader } from '../src/tunnel/offload.js';
 import { firstHost, parsePrefix, PrefixRange } from '../src/tunnel/prefix.js';
 import { TokenBucket } from '../src/tunnel/token-bucket.js';
 import { TokenPolicy } from '../src/tunnel/tokens.js';
@@ -92,6 +93,79 @@ describe('PacketFramer', () => {
     expect(isIpv6Packet(jumbo)).toBe(false);
     expect(isIpv6Packet(packet(8, 1))).toBe(true);
   });
+
+  it('with offload headers: frames header + packet whatever the split, and checks the version behind the header', () => {
+    const header = (tag: number) => Buffer.alloc(VNET_HDR_BYTES, tag);
+    const frames = packets.map((p, i) => Buffer.concat([header(0x10 + i), p]));
+    const stream = Buffer.concat(frames);
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const f = new PacketFramer(VNET_HDR_BYTES);
+      expectPackets(feed(f, [stream.subarray(0, cut), stream.subarray(cut)]), frames, `split at ${cut}`);
+    }
+    const bytes = [...Array(stream.length).keys()].map((i) => stream.subarray(i, i + 1));
+    expectPackets(feed(new PacketFramer(VNET_HDR_BYTES), bytes), frames);
+    // The header's own bytes are not taken for a version; the byte after it is.
+    const f = new PacketFramer(VNET_HDR_BYTES);
+    expect(f.push(Buffer.alloc(VNET_HDR_BYTES, 0x45))).toEqual([]);
+    expect(() => f.push(Buffer.from([0x45]))).toThrow(/IP version 4/);
+  });
+});
+
+/** A TCP/IPv6 packet with `payload` bytes after a 20-byte TCP header. */
+function tcpPacket(payload: number): Buffer {
+  const p = packet(20 + payload, 0);
+  p[6] = 6;
+  p[40 + 12] = 5 << 4; // data offset: 5 words
+  return p;
+}
+
+/** A virtio_net_hdr: flags, gso_type, gso_size, csum_start, csum_offset. */
+function vnet(flags: number, gsoType: number, gsoSize = 0, csumStart = 0, csumOffset = 0): Buffer {
+  const h = Buffer.alloc(VNET_HDR_BYTES);
+  h[0] = flags;
+  h[1] = gsoType;
+  h.writeUInt16LE(60, 2);
+  h.writeUInt16LE(gsoSize, 4);
+  h.writeUInt16LE(csumStart, 6);
+  h.writeUInt16LE(csumOffset, 8);
+  return h;
+}
+
+describe('offload headers', () => {
+  const seg = tcpPacket(64000);
+
+  it('accepts what the kernel produces for TCP over IPv6: a partial checksum, a segment to cut at gso_size', () => {
+    expect(offloadProblem(vnet(1, 0, 0, 40, 16), tcpPacket(100))).toBeNull();
+    expect(offloadProblem(vnet(1, 4, 1220, 40, 16), seg)).toBeNull();
+    expect(wireHeader(PLAIN_HEADER, tcpPacket(10))).toBeNull();
+    expect(wireHeader(vnet(1, 4, 1220, 40, 16), seg)).not.toBeNull();
+  });
+
+  it('refuses what no honest end sends, so the kernel never checksums or cuts outside a packet', () => {
+    expect(offloadProblem(vnet(0x80, 0), seg)).toMatch(/unknown offload flags 0x80/);
+    expect(offloadProblem(vnet(1, 3, 1220, 40, 6), seg)).toMatch(/segmentation type 3/); // UDP
+    expect(offloadProblem(vnet(1, 5, 1220, 40, 6), seg)).toMatch(/segmentation type 5/);
+    expect(offloadProblem(vnet(1, 4, 1220, 40, 16), packet(2000, 1))).toMatch(/not TCP/);
+    expect(offloadProblem(vnet(1, 4, 0, 40, 16), seg)).toMatch(/segment size 0/);
+    expect(offloadProblem(vnet(0, 4, 1220), seg)).toMatch(/without a partial checksum/);
+    expect(offloadProblem(vnet(1, 0, 0, 39, 16), seg)).toMatch(/outside the packet/);
+    expect(offloadProblem(vnet(1, 0, 0, 40, 60), tcpPacket(40))).toMatch(/outside the packet/);
+    expect(() => wireHeader(vnet(2, 0), seg)).toThrow(/unknown offload flags 0x2/);
+  });
+
+  it("clears the kernel's own DATA_VALID flag on what it reads, and leaves out what it cannot carry", () => {
+    expect(kernelHeader(vnet(2, 0), tcpPacket(10))).toBeNull();
+    const partial = vnet(3, 0, 0, 40, 16);
+    expect(kernelHeader(partial, tcpPacket(10))?.[0]).toBe(1);
+    expect(kernelHeader(vnet(1, 3, 1200, 40, 6), seg)).toBeUndefined();
+  });
+
+  it('counts a segment as the packets it will be cut into (for the packet rate limit)', () => {
+    expect(segmentCount(null, seg)).toBe(1);
+    expect(segmentCount(vnet(1, 0, 0, 40, 16), seg)).toBe(1);
+    expect(segmentCount(vnet(1, 4, 1000, 40, 16), seg)).toBe(64);
+    expect(segmentCount(vnet(1, 4, 1220, 40, 16), seg)).toBe(53);
+  });
 });
 
 describe('handshake', () => {
@@ -159,6 +233,20 @@ describe('handshake', () => {
     expect(() => parseHello({ Id: 'a', Token: 7 })).toThrow(/Token/);
     expect(encodeHello({ id: 'ab' }).toString()).toBe('{"Id":"ab"}');
     expect(encodeHello({ id: 'ab', token: 't' }).toString()).toBe('{"Id":"ab","Token":"t"}');
+  });
+
+  it('negotiates offload only when both ends name the same kind: the original (and unknown kinds) get plain packets', () => {
+    const hello = encodeHello({ id: 'ab', offload: true });
+    expect(hello.toString()).toBe(`{"Id":"ab","Offload":"${OFFLOAD_FEATURE}"}`);
+    expect(parseHello(JSON.parse(hello.toString()) as Record<string, unknown>)).toEqual({ id: 'ab', offload: true });
+    expect(parseHello({ Id: 'ab', Offload: 'vnet-tcp7' })).toEqual({ id: 'ab' });
+    expect(parseHello({ Id: 'ab', Offload: true })).toEqual({ id: 'ab' });
+    const prefix = parsePrefix('2001:db8:100::/64');
+    const reply = encodeReply({ kind: 'prefix', prefix, offload: true });
+    expect(parseReply(JSON.parse(reply.toString()) as Record<string, unknown>)).toMatchObject({ kind: 'prefix', offload: true });
+    // What the original server sends: no Offload field.
+    expect(parseReply({ Prefix: '2001:db8:100::/64' })).toMatchObject({ kind: 'prefix', offload: false });
+    expect(encodeReply({ kind: 'prefix', prefix }).toString()).toBe('{"Prefix":"2001:db8:100::/64"}');
   });
 
   it('refuses a prefix that is not global unicast: link-local, multicast, ULA, loopback, special', () => {

@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytesToIp, ipToBytes } from '../src/net/address.js';
 import { PacketFramer } from '../src/tunnel/framer.js';
-import { encodeHello, encodeReply, parseHello, parseReply, readHandshake, type Reply } from '../src/tunnel/handshake.js';
+import { encodeHello, encodeReply, parseHello, parseReply, readHandshake, type Hello, type Reply } from '../src/tunnel/handshake.js';
+import { PLAIN_HEADER, VNET_HDR_BYTES, wireHeader } from '../src/tunnel/offload.js';
 import { firstHost, parsePrefix } from '../src/tunnel/prefix.js';
 import { createTunnelTopology, netnsUnavailable, type NsListener, type NsProcess, type TunnelTopology } from './support/netns.js';
 
@@ -84,15 +85,15 @@ async function peerEchoRequests(topo: TunnelTopology): Promise<number> {
 
 interface RawEnd {
   socket: Socket;
-  /** Every whole packet received after the handshake. */
+  /** Every whole packet received after the handshake (with its offload header in front, on an offload link). */
   packets: Buffer[];
   /** Resolves when the socket has closed (either side). */
   closed: Promise<void>;
 }
 
 /** Takes over `socket` after its handshake: frames incoming packets into `packets`. */
-function rawEnd(socket: Socket, rest: Buffer): RawEnd {
-  const framer = new PacketFramer();
+function rawEnd(socket: Socket, rest: Buffer, headerBytes = 0): RawEnd {
+  const framer = new PacketFramer(headerBytes);
   const packets: Buffer[] = [];
   const take = (chunk: Buffer) => {
     for (const p of framer.push(chunk)) packets.push(Buffer.from(p));
@@ -131,7 +132,7 @@ describe.skipIf(unavailable !== undefined)('tunnel wire behaviour (network names
   });
 
   /** A raw client: connects from the client namespace and sends `hello` (a Buffer or an object). */
-  async function rawClient(hello: Buffer | { id: string; token?: string } | undefined, port = SERVER_PORT): Promise<Socket> {
+  async function rawClient(hello: Buffer | Hello | undefined, port = SERVER_PORT): Promise<Socket> {
     const socket = await topo.client.connect(topo.addresses.brokerV4, port);
     socket.on('error', () => {});
     if (hello) socket.write(Buffer.isBuffer(hello) ? hello : encodeHello(hello));
@@ -195,6 +196,35 @@ describe.skipIf(unavailable !== undefined)('tunnel wire behaviour (network names
       const next = await session('after-garbage');
       expect(next.reply.kind).toBe('prefix');
       next.end.socket.destroy();
+    });
+
+    it('agrees on offload with a client that asks: packets go behind offload headers; a header no honest end sends closes only that session', async () => {
+      const mark = server.lines.length;
+      const socket = await rawClient({ id: 'raw-offload', token: SHARED_TOKEN, offload: true });
+      const { value, rest } = await readHandshake(socket);
+      const reply = parseReply(value);
+      if (reply.kind !== 'prefix') throw new Error('no prefix');
+      expect(reply.offload).toBe(true);
+      expect(JSON.parse(await server.waitForLine((l) => l.includes('"session-up"') && l.includes('raw-offload'), { from: mark }))).toMatchObject({ offload: true });
+      const end = rawEnd(socket, rest, VNET_HDR_BYTES);
+      const ours = firstHost(reply.prefix);
+      socket.write(Buffer.concat([PLAIN_HEADER, icmp6Echo(128, ours, topo.addresses.peerV6, 11, 1)]));
+      const isReply = (f: Buffer) => parseEcho(f.subarray(VNET_HDR_BYTES))?.type === 129;
+      await until(() => end.packets.some(isReply), 5000, 'the echo reply behind its offload header');
+      const frame = end.packets.find(isReply)!;
+      expect(() => wireHeader(frame.subarray(0, VNET_HDR_BYTES), frame.subarray(VNET_HDR_BYTES))).not.toThrow();
+      expect(parseEcho(frame.subarray(VNET_HDR_BYTES))).toMatchObject({ src: topo.addresses.peerV6, dst: ours, ident: 11, seq: 1 });
+
+      // UDP segmentation: the kernel would accept it, but no sixswarm end ever sends it.
+      const udpGso = Buffer.from(PLAIN_HEADER);
+      udpGso[0] = 1;
+      udpGso[1] = 3;
+      socket.write(Buffer.concat([udpGso, icmp6Echo(128, ours, topo.addresses.peerV6, 11, 2)]));
+      await end.closed;
+      const down = JSON.parse(await server.waitForLine((l) => l.includes('"session-down"') && l.includes('raw-offload'), { from: mark }));
+      expect(down.reason).toMatch(/corrupt tunnel stream: segmentation type 3/);
+      expect(down).toMatchObject({ packetsIn: 1, packetsOut: 1 });
+      expect(server.running).toBe(true);
     });
 
     it('forwards packets from the client\'s own /64 and drops spoofed sources, counting them', async () => {
@@ -368,7 +398,7 @@ describe.skipIf(unavailable !== undefined)('tunnel wire behaviour (network names
       ];
       const c = await startClient();
       await until(() => end?.packets.some((p) => parseEcho(p)?.type === 129) ?? false, 8000, 'the client\'s echo reply');
-      expect(parseHello(hello!)).toEqual({ id: 'raw-test', token: 't0k' });
+      expect(parseHello(hello!)).toEqual({ id: 'raw-test', token: 't0k', offload: true });
       expect(parseEcho(end!.packets.find((p) => parseEcho(p)?.type === 129)!)).toMatchObject({
         src: firstHost(prefix),
         dst: topo.addresses.peerV6,
@@ -400,6 +430,36 @@ describe.skipIf(unavailable !== undefined)('tunnel wire behaviour (network names
       expect(events(c, 'down')[0]?.reason).toMatch(/corrupt tunnel stream: IP version 4/);
       expect(second!.socket.destroyed).toBe(false);
       expect(c.running).toBe(true);
+      await stopClient();
+    });
+
+    it('with a server that agrees on offload, answers behind offload headers; drops a stream with a header no honest end sends; then works plain', async () => {
+      const prefix = parsePrefix('2001:db8:100:4a::/64');
+      const ping = (seq: number) => icmp6Echo(128, topo.addresses.peerV6, firstHost(prefix), 77, seq);
+      let first: RawEnd | undefined;
+      let second: RawEnd | undefined;
+      handlers = [
+        (socket, _h, rest) => {
+          first = rawEnd(socket, rest, VNET_HDR_BYTES);
+          socket.write(Buffer.concat([encodeReply({ kind: 'prefix', prefix, offload: true }), PLAIN_HEADER, ping(1)]));
+        },
+        (socket, _h, rest) => {
+          // Like the original server: no Offload in the reply, so plain packets from here on.
+          second = rawEnd(socket, rest);
+          socket.write(Buffer.concat([encodeReply({ kind: 'prefix', prefix }), ping(2)]));
+        },
+      ];
+      const c = await startClient();
+      const isReply = (p: Buffer, seq: number) => parseEcho(p)?.type === 129 && parseEcho(p)?.seq === seq;
+      await until(() => first?.packets.some((f) => isReply(f.subarray(VNET_HDR_BYTES), 1)) ?? false, 8000, 'the echo reply behind its header');
+      expect(events(c, 'up')[0]).toMatchObject({ prefix: prefix.text, offload: true });
+      const bad = Buffer.from(PLAIN_HEADER);
+      bad[0] = 0x40;
+      first!.socket.write(Buffer.concat([bad, ping(9)]));
+      await first!.closed;
+      await until(() => second?.packets.some((p) => isReply(p, 2)) ?? false, 8000, 'the plain echo reply after reconnecting');
+      expect(events(c, 'down')[0]?.reason).toMatch(/corrupt tunnel stream: unknown offload flags 0x40/);
+      expect(events(c, 'up')[1]).toMatchObject({ prefix: prefix.text, offload: false });
       await stopClient();
     });
 

@@ -32,6 +32,7 @@ import {
   setLinkUp,
 } from './iproute.js';
 import { TunnelLink, tuneTunnelSocket } from './link.js';
+import type { OffloadHeader } from './offload.js';
 import { firstHost, key64, type Prefix } from './prefix.js';
 import { checkIfname, checkMtu, TunDevice } from './tun.js';
 
@@ -58,6 +59,8 @@ export interface TunnelClientOptions {
   mtu?: number;
   /** TUN device name, default `sixtun0`. */
   ifname?: string;
+  /** Offer segmentation offload to the server (default true; see offload.ts). */
+  offload?: boolean;
 }
 
 export interface TunnelUp {
@@ -73,6 +76,8 @@ export interface TunnelStatus {
   id: string | null;
   ifname: string;
   routing: TunnelRouting | null;
+  /** Whether the current session carries offloaded (up to 64 KiB) packets; null while not up. */
+  offload: boolean | null;
   prefix: string | null;
   address: string | null;
   /** Date.now() when the current session came up; null while not up. */
@@ -113,6 +118,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   private tun: TunDevice | undefined;
   private socket: Socket | undefined;
   private link: TunnelLink | undefined;
+  private linkOffload = false;
   private prefix: Prefix | undefined;
   private ruleFor: Prefix | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -139,6 +145,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       id: this.id,
       ifname: this.tun?.name ?? this.ifname,
       routing: this.routing,
+      offload: this.link ? this.linkOffload : null,
       prefix: this.prefix?.text ?? null,
       address: this.prefix ? firstHost(this.prefix) : null,
       connectedSince: this.connectedSince,
@@ -157,7 +164,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.id ??= await defaultTunnelId();
     const otherDefault = await hasDefaultRoute6();
     if (this.stopped) return;
-    const tun = TunDevice.open(this.ifname);
+    const tun = TunDevice.open(this.ifname, { vnetHdr: this.opts.offload !== false });
     try {
       await setLinkUp(tun.name, this.mtu);
       this.routing = otherDefault ? 'source' : 'default';
@@ -171,7 +178,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       return;
     }
     this.tun = tun;
-    tun.on('packet', (p) => this.outgoing(p));
+    tun.on('packet', (p, h) => this.outgoing(p, h));
     tun.on('error', (e) => void this.fail(e));
     tun.start();
     this.connect();
@@ -210,7 +217,8 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     socket.once('connect', () => {
       connected = true;
       tuneTunnelSocket(socket);
-      socket.write(encodeHello({ id: this.id!, ...(this.opts.token !== undefined ? { token: this.opts.token } : {}) }));
+      const token = this.opts.token !== undefined ? { token: this.opts.token } : {};
+      socket.write(encodeHello({ id: this.id!, ...token, offload: this.tun?.vnetHdr ?? false }));
     });
     readHandshake(socket)
       .then(async ({ value, rest }) => {
@@ -220,8 +228,11 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
         const clash = await overlappingAddress(reply.prefix, this.tun?.name ?? this.ifname);
         if (clash) throw new HandshakeError(`server sent ${reply.prefix.text}, which overlaps ${clash}; refusing it`);
         await this.configure(reply.prefix);
-        if (this.socket !== socket) return;
-        this.attach(socket, rest);
+        if (this.socket !== socket || !this.tun) return;
+        // Only when we asked: a server that claims it unasked gets the original framing.
+        const offload = (reply.offload ?? false) && this.tun.vnetHdr;
+        this.tun.setOffload(offload);
+        this.attach(socket, rest, offload);
       })
       .catch((e: unknown) => {
         if (this.socket !== socket) return;
@@ -230,13 +241,14 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       });
   }
 
-  private attach(socket: Socket, rest: Buffer): void {
-    const link = new TunnelLink(socket, rest);
+  private attach(socket: Socket, rest: Buffer, offload: boolean): void {
+    const link = new TunnelLink(socket, rest, { offload });
     this.link = link;
+    this.linkOffload = offload;
     const ours = this.prefix!.key;
-    link.on('packet', (p) => {
+    link.on('packet', (p, h) => {
       // Only traffic for our own /64 belongs here: anything else the kernel might forward on.
-      if (isIpv6Packet(p) && key64(destinationOf(p)) === ours && this.tun?.write(p)) {
+      if (isIpv6Packet(p) && key64(destinationOf(p)) === ours && this.tun?.write(p, h)) {
         this.counts.packetsIn++;
         this.counts.bytesIn += p.length;
       } else {
@@ -291,12 +303,12 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   }
 
   /** Packets the host sends into the tunnel. */
-  private outgoing(packet: Buffer): void {
+  private outgoing(packet: Buffer, header: OffloadHeader): void {
     const link = this.link;
     const prefix = this.prefix;
     // Only our own prefix's traffic belongs in the tunnel (the server would drop the rest as
     // spoofed anyway): link-local router solicitations and MLD reports stay here.
-    if (!link || !prefix || !isIpv6Packet(packet) || key64(sourceOf(packet)) !== prefix.key || !link.send(packet)) {
+    if (!link || !prefix || !isIpv6Packet(packet) || key64(sourceOf(packet)) !== prefix.key || !link.send(packet, header)) {
       this.counts.droppedOut++;
       return;
     }

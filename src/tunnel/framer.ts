@@ -5,7 +5,7 @@
  */
 
 export const IPV6_HEADER_BYTES = 40;
-/** Bytes needed to know a packet's length: version (byte 0) .. payload length (bytes 4-5). */
+/** Bytes of the IPv6 header needed to know its length: version (byte 0) .. payload length (bytes 4-5). */
 const LENGTH_KNOWN_AT = 6;
 
 export class FramingError extends Error {
@@ -19,6 +19,8 @@ export class FramingError extends Error {
  * Reassembles IPv6 packets from stream chunks. `push` returns the complete packets (views into
  * the chunks: use or copy them before the next push) and throws FramingError when the stream
  * stops making sense; the framer is then unusable and the connection must be dropped.
+ * With `headerBytes`, each packet follows a fixed-size header of its own (the offload header),
+ * and what is returned is header and packet together.
  *
  * Each byte is copied at most twice whatever the chunking, so a peer that trickles a 64 KiB
  * packet byte by byte costs linear, not quadratic, work.
@@ -29,6 +31,12 @@ export class PacketFramer {
   /** Total length of the held partial packet once its header says so; 0 while unknown. */
   private need = 0;
   private broken: FramingError | undefined;
+  /** Bytes needed to know a frame's length. */
+  private readonly lengthAt: number;
+
+  constructor(private readonly headerBytes = 0) {
+    this.lengthAt = headerBytes + LENGTH_KNOWN_AT;
+  }
 
   /** Bytes waiting for the rest of their packet. */
   get pending(): number {
@@ -41,7 +49,7 @@ export class PacketFramer {
     if (this.held === 0) return this.parse(chunk);
     this.parts.push(chunk);
     this.held += chunk.length;
-    if (this.need === 0 ? this.held < LENGTH_KNOWN_AT && !this.versionBad() : this.held < this.need) return [];
+    if (this.need === 0 ? this.held < this.lengthAt && !this.versionBad() : this.held < this.need) return [];
     const joined = Buffer.concat(this.parts, this.held);
     this.parts = [];
     this.held = 0;
@@ -49,23 +57,29 @@ export class PacketFramer {
     return this.parse(joined);
   }
 
-  /** A bad version nibble is reported as soon as the first byte is in, not 6 bytes later. */
+  /** A bad version nibble is reported as soon as its byte is in, not 6 bytes later. */
   private versionBad(): boolean {
-    const first = this.parts[0];
-    return first !== undefined && first.length > 0 && first[0]! >> 4 !== 6;
+    let i = this.headerBytes;
+    for (const part of this.parts) {
+      if (i < part.length) return part[i]! >> 4 !== 6;
+      i -= part.length;
+    }
+    return false;
   }
 
   private parse(buf: Buffer): Buffer[] {
     const out: Buffer[] = [];
     let off = 0;
+    const hb = this.headerBytes;
     while (off < buf.length) {
-      const version = buf[off]! >> 4;
-      if (version !== 6) return this.fail(`IP version ${version} at a packet boundary (expected 6)`);
       const left = buf.length - off;
-      if (left < LENGTH_KNOWN_AT) break;
-      const payload = buf.readUInt16BE(off + 4);
+      if (left <= hb) break;
+      const version = buf[off + hb]! >> 4;
+      if (version !== 6) return this.fail(`IP version ${version} at a packet boundary (expected 6)`);
+      if (left < this.lengthAt) break;
+      const payload = buf.readUInt16BE(off + hb + 4);
       if (payload === 0) return this.fail('payload length 0 (jumbograms are not carried by this tunnel)');
-      const total = IPV6_HEADER_BYTES + payload;
+      const total = hb + IPV6_HEADER_BYTES + payload;
       if (left < total) {
         this.need = total;
         break;

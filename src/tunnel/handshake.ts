@@ -1,12 +1,15 @@
 /**
- * The handshake: the client sends `{"Id": "<mac>"}` (we add an optional `"Token"`), the server
- * answers `{"Prefix": "2001:db8:aa:bb::/64"}` (or, from our server, `{"Error": "..."}` before
- * closing). Neither side sends a delimiter, and packets may follow in the same read, so exactly
+ * The handshake: the client sends `{"Id": "<mac>"}` (we add an optional `"Token"`, and
+ * `"Offload"` when it can carry offload headers), the server answers
+ * `{"Prefix": "2001:db8:aa:bb::/64"}` (with `"Offload"` echoed when it agrees; or, from our
+ * server, `{"Error": "..."}` before closing). The original ignores fields it does not know, so
+ * with it both extensions are simply off. Neither side sends a delimiter, and packets may follow in the same read, so exactly
  * ONE balanced JSON object is cut off the stream and the rest is packet data.
  */
 import type { Socket } from 'node:net';
 import { bytesToIp, classify } from '../net/address.js';
 import { hasControl, printable } from '../util/sanitize.js';
+import { OFFLOAD_FEATURE } from './offload.js';
 import { parsePrefix, type Prefix } from './prefix.js';
 
 export const HANDSHAKE_MAX_BYTES = 4096;
@@ -106,11 +109,14 @@ function field(obj: Record<string, unknown>, name: string): unknown {
 export interface Hello {
   id: string;
   token?: string;
+  /** The client can carry offload headers (see offload.ts). */
+  offload?: boolean;
 }
 
 export function encodeHello(hello: Hello): Buffer {
   const msg: Record<string, string> = { Id: hello.id };
   if (hello.token !== undefined) msg.Token = hello.token;
+  if (hello.offload) msg.Offload = OFFLOAD_FEATURE;
   return Buffer.from(JSON.stringify(msg));
 }
 
@@ -118,16 +124,19 @@ export function parseHello(obj: Record<string, unknown>): Hello {
   const id = field(obj, 'Id');
   if (typeof id !== 'string' || id.length === 0) throw new HandshakeError('hello has no "Id" string');
   if (id.length > ID_MAX_CHARS || hasControl(id)) throw new HandshakeError(`"Id" must be 1-${ID_MAX_CHARS} printable characters`);
+  // An offload kind we do not know is a newer client's: it gets the original framing.
+  const offload = field(obj, 'Offload') === OFFLOAD_FEATURE ? { offload: true } : {};
   const token = field(obj, 'Token');
-  if (token === undefined || token === null) return { id };
+  if (token === undefined || token === null) return { id, ...offload };
   if (typeof token !== 'string' || token.length > TOKEN_MAX_CHARS) throw new HandshakeError('"Token" must be a string');
-  return { id, token };
+  return { id, token, ...offload };
 }
 
-export type Reply = { kind: 'prefix'; prefix: Prefix } | { kind: 'error'; message: string };
+export type Reply = { kind: 'prefix'; prefix: Prefix; offload?: boolean } | { kind: 'error'; message: string };
 
 export function encodeReply(reply: Reply): Buffer {
-  return Buffer.from(JSON.stringify(reply.kind === 'prefix' ? { Prefix: reply.prefix.text } : { Error: reply.message }));
+  if (reply.kind === 'error') return Buffer.from(JSON.stringify({ Error: reply.message }));
+  return Buffer.from(JSON.stringify(reply.offload ? { Prefix: reply.prefix.text, Offload: OFFLOAD_FEATURE } : { Prefix: reply.prefix.text }));
 }
 
 /**
@@ -147,7 +156,7 @@ export function parseReply(obj: Record<string, unknown>): Reply {
     if (parsed.length !== 64) throw new HandshakeError(`server sent a /${parsed.length} prefix; the tunnel needs a /64`);
     const kind = classify(bytesToIp(parsed.bytes))!.kind;
     if (kind !== 'global') throw new HandshakeError(`server sent ${parsed.text} (${kind}), not a global unicast /64; refusing it`);
-    return { kind: 'prefix', prefix: parsed };
+    return { kind: 'prefix', prefix: parsed, offload: field(obj, 'Offload') === OFFLOAD_FEATURE };
   }
   const error = field(obj, 'Error');
   if (typeof error === 'string') {

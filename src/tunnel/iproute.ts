@@ -53,6 +53,15 @@ export async function addRoute6(dst: string, dev: string, extra: readonly string
   await ip(['-6', 'route', 'add', dst, 'dev', dev, ...extra]);
 }
 
+/** Adds or takes over the route to `dst` (a more specific one wins over the range's). */
+export async function replaceRoute6(dst: string, dev: string): Promise<void> {
+  await ip(['-6', 'route', 'replace', dst, 'dev', dev]);
+}
+
+export async function delRoute6(dst: string, dev: string): Promise<void> {
+  await ip(['-6', 'route', 'del', dst, 'dev', dev]);
+}
+
 export async function addSourceRule6(from: string, table: number, priority: number): Promise<void> {
   await ip(['-6', 'rule', 'add', 'from', from, 'lookup', String(table), 'priority', String(priority)]);
 }

@@ -1,13 +1,18 @@
 /**
  * One tunnel connection after its handshake: IPv6 packets in both directions over a TCP socket.
- * Used by the client and by each of the server's sessions.
+ * Used by the client and by each of the server's sessions. Framing is the original's (packets
+ * back to back) or, when both ends agreed on offload, each packet behind its offload header.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { PacketFramer } from './framer.js';
+import { FramingError, PacketFramer } from './framer.js';
+import { adjacent, PLAIN_HEADER, VNET_HDR_BYTES, wireHeader, type OffloadHeader } from './offload.js';
 
-/** Bytes queued in user space before packets are dropped instead of buffered without bound. */
-export const DEFAULT_MAX_QUEUE_BYTES = 512 * 1024;
+/**
+ * Bytes queued in user space before packets are dropped instead of buffered without bound:
+ * room for a few dozen offloaded 64 KiB segments, a few milliseconds at the speeds seen here.
+ */
+export const DEFAULT_MAX_QUEUE_BYTES = 2 * 1024 * 1024;
 
 export interface LinkCounters {
   bytesIn: number;
@@ -16,10 +21,13 @@ export interface LinkCounters {
   packetsOut: number;
   /** Outgoing packets dropped because the socket's queue was full. */
   droppedQueue: number;
+  /** Outgoing packets with offload metadata on a link without offload (only around a switch of mode). */
+  droppedOffload: number;
 }
 
 export interface TunnelLinkEvents {
-  packet: [Buffer];
+  /** A packet from the other end with its offload header (always null without offload). */
+  packet: [packet: Buffer, header: OffloadHeader];
   /** Emitted once; `reason` says why (peer closed, corrupt stream, socket error, local close). */
   close: [reason: string];
 }
@@ -32,8 +40,10 @@ export function tuneTunnelSocket(socket: Socket): void {
 }
 
 export class TunnelLink extends EventEmitter<TunnelLinkEvents> {
-  readonly counters: LinkCounters = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, droppedQueue: 0 };
-  private readonly framer = new PacketFramer();
+  readonly counters: LinkCounters = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, droppedQueue: 0, droppedOffload: 0 };
+  private readonly framer: PacketFramer;
+  private readonly offload: boolean;
+  private readonly maxQueueBytes: number;
   private closed = false;
   private corked = false;
 
@@ -44,9 +54,12 @@ export class TunnelLink extends EventEmitter<TunnelLinkEvents> {
   constructor(
     readonly socket: Socket,
     private readonly rest: Buffer,
-    private readonly maxQueueBytes = DEFAULT_MAX_QUEUE_BYTES,
+    opts: { offload?: boolean; maxQueueBytes?: number } = {},
   ) {
     super();
+    this.offload = opts.offload ?? false;
+    this.maxQueueBytes = opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
+    this.framer = new PacketFramer(this.offload ? VNET_HDR_BYTES : 0);
   }
 
   start(): void {
@@ -63,27 +76,44 @@ export class TunnelLink extends EventEmitter<TunnelLinkEvents> {
 
   private receive(chunk: Buffer): void {
     if (this.closed) return;
-    let packets: Buffer[];
+    let frames: Buffer[];
     try {
-      packets = this.framer.push(chunk);
+      frames = this.framer.push(chunk);
     } catch (e) {
       this.close((e as Error).message);
       return;
     }
-    for (const p of packets) {
+    for (const frame of frames) {
       if (this.closed) return;
+      let packet = frame;
+      let header: OffloadHeader = null;
+      if (this.offload) {
+        packet = frame.subarray(VNET_HDR_BYTES);
+        try {
+          header = wireHeader(frame.subarray(0, VNET_HDR_BYTES), packet);
+        } catch (e) {
+          // The framing held, but no honest end sends this: the stream cannot be trusted.
+          this.close(new FramingError((e as Error).message).message);
+          return;
+        }
+      }
       this.counters.packetsIn++;
-      this.counters.bytesIn += p.length;
-      this.emit('packet', p);
+      this.counters.bytesIn += packet.length;
+      this.emit('packet', packet, header);
     }
   }
 
   /**
-   * Queues one packet; false when it was dropped (link closed, or the queue is full: it is IP,
-   * TCP above retransmits). Packets sent in the same tick go out in one writev.
+   * Queues one packet; false when it was dropped (link closed, the queue is full, or offload
+   * metadata this link cannot carry: it is IP, TCP above retransmits). Packets sent in the same
+   * tick go out in one writev.
    */
-  send(packet: Buffer): boolean {
+  send(packet: Buffer, header: OffloadHeader): boolean {
     if (this.closed) return false;
+    if (header && !this.offload) {
+      this.counters.droppedOffload++;
+      return false;
+    }
     if (this.socket.writableLength + packet.length > this.maxQueueBytes) {
       this.counters.droppedQueue++;
       return false;
@@ -96,7 +126,16 @@ export class TunnelLink extends EventEmitter<TunnelLinkEvents> {
         this.socket.uncork();
       });
     }
-    this.socket.write(packet);
+    if (this.offload) {
+      const h = header ?? PLAIN_HEADER;
+      if (adjacent(h, packet)) this.socket.write(Buffer.from(h.buffer, h.byteOffset, h.length + packet.length));
+      else {
+        this.socket.write(h);
+        this.socket.write(packet);
+      }
+    } else {
+      this.socket.write(packet);
+    }
     this.counters.packetsOut++;
     this.counters.bytesOut += packet.length;
     return true;

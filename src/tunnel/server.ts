@@ -6,6 +6,11 @@
  * range, with `route <range> dev <tun>` in the kernel and the choice of client made here, by
  * the destination's /64. Per client it enforces: one live session per Id, a source address
  * inside the client's own /64 (no spoofing), and optional byte and packet rate limits.
+ *
+ * Clients that agree on offload (offload.ts) are served by a second device, `<ifname>-o`,
+ * opened with offload on, and a route `<their /64> dev <ifname>-o` while they are connected:
+ * the kernel then hands their traffic over in 64 KiB TCP segments, while the original's clients
+ * keep getting finished, MTU-sized packets from the first device.
  */
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
@@ -16,14 +21,18 @@ import { errorMessage } from '../util/errors.js';
 import type { AssignmentStore } from './assignments.js';
 import { destinationOf, isIpv6Packet, sourceOf } from './framer.js';
 import { encodeReply, HANDSHAKE_MAX_BYTES, HANDSHAKE_TIMEOUT_MS, parseHello, readHandshake } from './handshake.js';
-import { addRoute6, setLinkUp } from './iproute.js';
+import { addRoute6, delRoute6, replaceRoute6, setLinkUp } from './iproute.js';
 import { TunnelLink, tuneTunnelSocket } from './link.js';
+import { segmentCount, type OffloadHeader } from './offload.js';
 import { key64, type Prefix } from './prefix.js';
 import { TokenBucket } from './token-bucket.js';
 import type { TokenPolicy } from './tokens.js';
 import { checkIfname, checkMtu, TunDevice } from './tun.js';
 
 export const DEFAULT_SERVER_IFNAME = 'sixsrv0';
+/** The offload device is named after the main one plus this, so the main name has 13 characters at most. */
+const OFFLOAD_IFNAME_SUFFIX = '-o';
+export const SERVER_IFNAME_MAX = 15 - OFFLOAD_IFNAME_SUFFIX.length;
 export const DEFAULT_TUNNEL_PORT = 14629;
 export const DEFAULT_MAX_CLIENTS = 1024;
 /** Connections still in their handshake; more are closed at once (the handshake is 10 s max). */
@@ -49,6 +58,8 @@ export interface TunnelServerOptions {
   clientPps?: number;
   mtu?: number;
   ifname?: string;
+  /** Offer segmentation offload to clients that ask (default true). */
+  offload?: boolean;
   handshakeTimeoutMs?: number;
 }
 
@@ -63,15 +74,17 @@ export interface SessionCounters {
   droppedRate: number;
   /** To the client, with its socket queue full. */
   droppedQueue: number;
+  /** To the client, offloaded while its session has no offload (only around a route change). */
+  droppedOffload: number;
   /** From the client, refused by the kernel. */
   droppedInvalid: number;
 }
 
 /** Everything the server reports, one object per line with --json. */
 export type ServerEvent =
-  | { event: 'listening'; listen: string; ifname: string; range: string; mtu: number; tokens: boolean; maxClients: number }
+  | { event: 'listening'; listen: string; ifname: string; offloadIfname: string | null; range: string; mtu: number; tokens: boolean; maxClients: number }
   | { event: 'warning'; message: string }
-  | { event: 'session-up'; id: string; prefix: string; remote: string }
+  | { event: 'session-up'; id: string; prefix: string; remote: string; offload: boolean }
   /** The range (or the assignment store) was full: `id` got the prefix of `fromId`, the Id seen least recently (null: before last-seen times were kept). */
   | { event: 'prefix-reused'; id: string; prefix: string; fromId: string; lastSeen: string | null }
   | { event: 'session-replaced'; id: string; prefix: string; oldRemote: string; remote: string; why: string }
@@ -84,15 +97,17 @@ interface Session {
   prefix: Prefix;
   remote: string;
   link: TunnelLink;
+  /** Served by the offload device (the client agreed on offload). */
+  offload: boolean;
   since: number;
-  /** All but droppedQueue, which the link counts. */
-  counters: Omit<SessionCounters, 'droppedQueue'>;
+  /** All but what the link counts. */
+  counters: Omit<SessionCounters, 'droppedQueue' | 'droppedOffload'>;
   limitIn: Limiter | undefined;
   limitOut: Limiter | undefined;
 }
 
 function countersOf(s: Session): SessionCounters {
-  return { ...s.counters, droppedQueue: s.link.counters.droppedQueue };
+  return { ...s.counters, droppedQueue: s.link.counters.droppedQueue, droppedOffload: s.link.counters.droppedOffload };
 }
 
 /** Byte and packet buckets for one direction of one client. */
@@ -103,8 +118,9 @@ class Limiter {
     this.bytes = rate ? new TokenBucket(rate, Math.max(rate, MIN_BYTE_BURST)) : undefined;
     this.packets = pps ? new TokenBucket(pps) : undefined;
   }
-  allow(len: number): boolean {
-    return (this.packets?.take(1) ?? true) && (this.bytes?.take(len) ?? true);
+  /** `packets`: an offloaded TCP segment counts as the packets it will be cut into. */
+  allow(len: number, packets: number): boolean {
+    return (this.packets?.take(packets) ?? true) && (this.bytes?.take(len) ?? true);
   }
 }
 
@@ -119,6 +135,9 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   private readonly mtu: number;
   private readonly ifname: string;
   private tun: TunDevice | undefined;
+  private offloadTun: TunDevice | undefined;
+  /** Route changes for offload sessions, one at a time, in the order the sessions came and went. */
+  private routeChanges: Promise<void> = Promise.resolve();
   private server: Server | undefined;
   private readonly byKey = new Map<bigint, Session>();
   private readonly byId = new Map<string, Session>();
@@ -134,6 +153,9 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     this.mtu = checkMtu(opts.mtu);
     this.ifname = opts.ifname ?? DEFAULT_SERVER_IFNAME;
     checkIfname(this.ifname);
+    if (this.ifname.length > SERVER_IFNAME_MAX) {
+      throw new Error(`the server's interface name has at most ${SERVER_IFNAME_MAX} characters (its offload device adds "${OFFLOAD_IFNAME_SUFFIX}")`);
+    }
     for (const [name, v] of [['client rate', opts.clientRate], ['client packet rate', opts.clientPps]] as const) {
       if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new Error(`${name} must be a positive number`);
     }
@@ -155,13 +177,46 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       throw new Error(`cannot start the tunnel server: ${errorMessage(e)}`);
     }
     this.tun = tun;
-    tun.on('packet', (p) => this.fromKernel(p));
+    tun.on('packet', (p, h) => this.fromKernel(p, h));
     tun.on('error', (e) => void this.fail(e));
     tun.start();
+    const offloadProblem = this.opts.offload === false ? undefined : await this.openOffloadDevice();
     const address = this.server.address();
     const listen = typeof address === 'object' && address ? formatHostPort(address.address, address.port) : String(address);
-    this.log({ event: 'listening', listen, ifname: tun.name, range, mtu: this.mtu, tokens: this.opts.tokens?.required ?? false, maxClients: this.maxClients });
+    this.log({
+      event: 'listening',
+      listen,
+      ifname: tun.name,
+      offloadIfname: this.offloadTun?.name ?? null,
+      range,
+      mtu: this.mtu,
+      tokens: this.opts.tokens?.required ?? false,
+      maxClients: this.maxClients,
+    });
+    if (offloadProblem) this.log({ event: 'warning', message: `serving every client without offload: ${offloadProblem}` });
     await this.warnIfNotForwarding();
+  }
+
+  /** Opens the offload device; what went wrong if it could not (the server then runs without). */
+  private async openOffloadDevice(): Promise<string | undefined> {
+    let tun: TunDevice | undefined;
+    try {
+      tun = TunDevice.open(this.ifname + OFFLOAD_IFNAME_SUFFIX, { vnetHdr: true });
+      await setLinkUp(tun.name, this.mtu);
+      tun.setOffload(true);
+    } catch (e) {
+      tun?.close();
+      return errorMessage(e);
+    }
+    if (this.stopped) {
+      tun.close();
+      return undefined;
+    }
+    this.offloadTun = tun;
+    tun.on('packet', (p, h) => this.fromKernel(p, h));
+    tun.on('error', (e) => void this.fail(e));
+    tun.start();
+    return undefined;
   }
 
   private listen(): Promise<Server> {
@@ -198,6 +253,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     for (const session of [...this.byId.values()]) session.link.close('server stopped');
     const tun = this.tun;
     tun?.close();
+    this.offloadTun?.close();
     await this.opts.store.flush().catch((e: unknown) => this.log({ event: 'warning', message: `cannot save last-seen times: ${errorMessage(e)}` }));
     if (tun) this.log({ event: 'stopped', droppedNoSession: this.droppedNoSession });
   }
@@ -249,7 +305,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       if (this.opts.store.get(hello.id)?.key !== prefix.key) return await this.refuse(socket, remote, 'the prefix was just given to another Id; try again', id);
       // Checked again: other handshakes may have completed while the assignment was stored.
       if (this.full(hello.id)) return await this.refuse(socket, remote, `server full (${this.maxClients} clients)`, id);
-      this.open(socket, remote, hello.id, prefix, rest);
+      this.open(socket, remote, hello.id, prefix, rest, (hello.offload ?? false) && this.offloadTun !== undefined);
     } catch (e) {
       await this.refuse(socket, remote, errorMessage(e), id);
     }
@@ -270,7 +326,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
   }
 
-  private open(socket: Socket, remote: string, id: string, prefix: Prefix, rest: Buffer): void {
+  private open(socket: Socket, remote: string, id: string, prefix: Prefix, rest: Buffer, offload: boolean): void {
     const old = this.byId.get(id);
     if (old) {
       // One session per Id, and the newcomer wins: the usual cause is the same client coming
@@ -285,12 +341,13 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       });
       old.link.close('replaced by a new session of the same Id');
     }
-    socket.write(encodeReply({ kind: 'prefix', prefix }));
+    socket.write(encodeReply({ kind: 'prefix', prefix, offload }));
     const session: Session = {
       id,
       prefix,
       remote,
-      link: new TunnelLink(socket, rest),
+      link: new TunnelLink(socket, rest, { offload }),
+      offload,
       since: Date.now(),
       counters: { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, droppedSpoofed: 0, droppedRate: 0, droppedInvalid: 0 },
       limitIn: this.limiter(),
@@ -298,10 +355,23 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     };
     this.byId.set(id, session);
     this.byKey.set(prefix.key, session);
-    session.link.on('packet', (p) => this.fromClient(session, p));
+    session.link.on('packet', (p, h) => this.fromClient(session, p, h));
     session.link.on('close', (reason) => this.closed(session, reason));
-    this.log({ event: 'session-up', id, prefix: prefix.text, remote });
+    // Until the route is in, its packets still come (finished) from the main device: no loss.
+    if (offload) this.changeRoute(prefix, replaceRoute6);
+    this.log({ event: 'session-up', id, prefix: prefix.text, remote, offload });
     session.link.start();
+  }
+
+  /** Queues a route change for `prefix` on the offload device; a failure is a warning. */
+  private changeRoute(prefix: Prefix, change: (dst: string, dev: string) => Promise<void>): void {
+    const dev = this.offloadTun?.name;
+    if (!dev) return;
+    this.routeChanges = this.routeChanges.then(() =>
+      change(prefix.text, dev).catch((e: unknown) => {
+        if (!this.stopped) this.log({ event: 'warning', message: `route for ${prefix.text}: ${errorMessage(e)}` });
+      }),
+    );
   }
 
   private limiter(): Limiter | undefined {
@@ -312,7 +382,11 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   private closed(session: Session, reason: string): void {
     if (this.byId.get(session.id) === session) this.byId.delete(session.id);
     this.opts.store.seen(session.id);
-    if (this.byKey.get(session.prefix.key) === session) this.byKey.delete(session.prefix.key);
+    if (this.byKey.get(session.prefix.key) === session) {
+      this.byKey.delete(session.prefix.key);
+      // Gone with the device when the server stops.
+      if (session.offload && !this.stopped) this.changeRoute(session.prefix, delRoute6);
+    }
     this.log({
       event: 'session-down',
       id: session.id,
@@ -325,17 +399,17 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   }
 
   /** A packet from a client: only from its own /64, within its rate, into the kernel. */
-  private fromClient(session: Session, packet: Buffer): void {
+  private fromClient(session: Session, packet: Buffer, header: OffloadHeader): void {
     const c = session.counters;
     if (key64(sourceOf(packet)) !== session.prefix.key) {
       c.droppedSpoofed++;
       return;
     }
-    if (session.limitIn && !session.limitIn.allow(packet.length)) {
+    if (session.limitIn && !session.limitIn.allow(packet.length, segmentCount(header, packet))) {
       c.droppedRate++;
       return;
     }
-    if (!this.tun?.write(packet)) {
+    if (!(session.offload ? this.offloadTun : this.tun)?.write(packet, header)) {
       c.droppedInvalid++;
       return;
     }
@@ -344,18 +418,18 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   }
 
   /** A packet the kernel routed into the range: to the client owning the destination's /64. */
-  private fromKernel(packet: Buffer): void {
+  private fromKernel(packet: Buffer, header: OffloadHeader): void {
     const session = isIpv6Packet(packet) ? this.byKey.get(key64(destinationOf(packet))) : undefined;
     if (!session) {
       this.droppedNoSession++;
       return;
     }
     const c = session.counters;
-    if (session.limitOut && !session.limitOut.allow(packet.length)) {
+    if (session.limitOut && !session.limitOut.allow(packet.length, segmentCount(header, packet))) {
       c.droppedRate++;
       return;
     }
-    if (!session.link.send(packet)) return; // counted by the link (queue full)
+    if (!session.link.send(packet, header)) return; // counted by the link
     c.packetsOut++;
     c.bytesOut += packet.length;
   }

@@ -2,11 +2,15 @@
  * A TUN device carrying raw IPv6 packets (no packet-info header), read when the kernel says
  * it is readable and written one packet per write. Closing it removes the device, and with it
  * every address and route on it.
+ *
+ * Opened with `vnetHdr`, each packet also has offload metadata (see offload.ts), so that with
+ * `setOffload(true)` the kernel can hand over and take back TCP segments of up to 64 KiB.
  */
 import { EventEmitter } from 'node:events';
-import { closeSync, readSync, writeSync } from 'node:fs';
+import { closeSync, readSync, writeSync, writevSync } from 'node:fs';
 import type { Poller, TunAddonError } from '../../native/sixswarm_tun.js';
 import { loadTunAddon } from './native.js';
+import { adjacent, kernelHeader, PLAIN_HEADER, TUN_F_CSUM, TUN_F_TSO6, VNET_HDR_BYTES, type OffloadHeader } from './offload.js';
 
 /** The tunnel's MTU bounds: IPv6's minimum, and low enough to stay clear of fragmentation
  * on the paths the TCP stream itself takes. */
@@ -28,14 +32,14 @@ export function checkIfname(name: string): void {
   }
 }
 
-/** Largest IPv6 packet without jumbograms: a read buffer this size never truncates one. */
-const READ_BUFFER_BYTES = 40 + 65535;
+/** Largest IPv6 packet without jumbograms, behind its offload header: a read never truncates one. */
+const READ_BUFFER_BYTES = VNET_HDR_BYTES + 40 + 65535;
 /** Reads per readiness callback: the poll is level triggered, so leftovers come next turn. */
 const READS_PER_WAKEUP = 256;
 
 export interface TunDeviceEvents {
-  /** One packet read from the device; the buffer is the caller's to keep. */
-  packet: [Buffer];
+  /** One packet read from the device, with its offload header; both buffers are the caller's to keep. */
+  packet: [packet: Buffer, header: OffloadHeader];
   /** Reading failed for good (the device was removed under us): close it. */
   error: [Error];
 }
@@ -59,23 +63,40 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> {
   private fd: number;
   private poller: Poller | undefined;
   private readonly buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  /** Packets read that carried offload metadata we do not forward (see kernelHeader). */
+  droppedUnknownOffload = 0;
 
-  private constructor(fd: number, name: string) {
+  private constructor(
+    fd: number,
+    name: string,
+    /** Every packet read or written has a virtio_net_hdr in front (IFF_VNET_HDR). */
+    readonly vnetHdr: boolean,
+  ) {
     super();
     this.fd = fd;
     this.name = name;
   }
 
   /** Creates (or attaches to) the device `name`; throws an Error that says what is missing. */
-  static open(name: string): TunDevice {
+  static open(name: string, opts: { vnetHdr?: boolean } = {}): TunDevice {
     const addon = loadTunAddon();
+    const vnetHdr = opts.vnetHdr ?? false;
     let opened;
     try {
-      opened = addon.open(name);
+      opened = addon.open(name, vnetHdr);
     } catch (e) {
       throw explainOpenError(e as TunAddonError, name);
     }
-    return new TunDevice(opened.fd, opened.name);
+    return new TunDevice(opened.fd, opened.name, vnetHdr);
+  }
+
+  /**
+   * Lets the kernel hand us partial checksums and TCP segments up to 64 KiB (on), or not (off:
+   * it finishes and cuts every packet itself). Only for devices opened with vnetHdr.
+   */
+  setOffload(on: boolean): void {
+    if (!this.vnetHdr || this.closed) return;
+    loadTunAddon().setOffload(this.fd, on ? TUN_F_CSUM | TUN_F_TSO6 : 0);
   }
 
   get closed(): boolean {
@@ -101,8 +122,25 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> {
         return;
       }
       if (n <= 0) return;
-      this.emit('packet', Buffer.from(this.buffer.subarray(0, n)));
+      this.deliver(n);
     }
+  }
+
+  private deliver(n: number): void {
+    if (!this.vnetHdr) {
+      this.emit('packet', Buffer.from(this.buffer.subarray(0, n)), null);
+      return;
+    }
+    if (n <= VNET_HDR_BYTES) return;
+    // One copy holds both, so header and packet can leave in one write.
+    const copy = Buffer.from(this.buffer.subarray(0, n));
+    const packet = copy.subarray(VNET_HDR_BYTES);
+    const header = kernelHeader(copy.subarray(0, VNET_HDR_BYTES), packet);
+    if (header === undefined) {
+      this.droppedUnknownOffload++;
+      return;
+    }
+    this.emit('packet', packet, header);
   }
 
   private fail(err: Error): void {
@@ -112,12 +150,19 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> {
 
   /**
    * Hands one packet to the kernel. False when it refused it (malformed, or the device is
-   * down): it is IP, the sender's TCP retransmits, so the caller only counts the drop.
+   * down), or when it has offload metadata and this device takes none: it is IP, the sender's
+   * TCP retransmits, so the caller only counts the drop.
    */
-  write(packet: Uint8Array): boolean {
+  write(packet: Buffer, header: OffloadHeader): boolean {
     if (this.closed) return false;
     try {
-      return writeSync(this.fd, packet) === packet.length;
+      if (!this.vnetHdr) return header === null && writeSync(this.fd, packet) === packet.length;
+      const h = header ?? PLAIN_HEADER;
+      if (adjacent(h, packet)) {
+        const both = Buffer.from(h.buffer, h.byteOffset, h.length + packet.length);
+        return writeSync(this.fd, both) === both.length;
+      }
+      return writevSync(this.fd, [h, packet]) === h.length + packet.length;
     } catch {
       return false;
     }
