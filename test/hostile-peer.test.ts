@@ -191,6 +191,48 @@ describe('hostile peers against a downloader', () => {
     expect(reason).toMatch(/never requested/);
   });
 
+  it('takes blocks that arrive after a choke dropped their requests (already on the wire), without counting them as unsolicited', async () => {
+    // Its own torrent: 128 blocks, twice the unsolicited-block allowance, all delivered late.
+    const own = join(dir, 'late');
+    const late = await seedPayload(own, { 'late.bin': 8 * 256 * 1024 }, 256 * 1024);
+    const server = await hostileServer();
+    let lateBlocks = 0;
+    server.onPeer(async (p) => {
+      await p.readHandshake();
+      p.sendHandshake(late.meta.infoHash);
+      p.sendMessage(MSG.bitfield, fullBitfield(late.meta.pieceCount));
+      let batch: Buffer[] = [];
+      let timer: NodeJS.Timeout | undefined;
+      // Each batch of requests: choke (which drops them, BEP 3), then send the blocks anyway, then unchoke.
+      const flush = () => {
+        p.sendMessage(MSG.choke);
+        for (const r of batch) {
+          const index = r.readUInt32BE(0), begin = r.readUInt32BE(4), length = r.readUInt32BE(8);
+          const at = index * late.meta.pieceLength + begin;
+          p.sendMessage(MSG.piece, Buffer.concat([u32(index, begin), late.payload.subarray(at, at + length)]));
+          lateBlocks++;
+        }
+        batch = [];
+        p.sendMessage(MSG.unchoke);
+      };
+      p.onMessage((m) => {
+        if (m.id === MSG.interested) p.sendMessage(MSG.unchoke);
+        if (m.id !== MSG.request) return;
+        batch.push(m.payload);
+        clearTimeout(timer);
+        timer = setTimeout(flush, 20);
+      });
+    });
+    const out = join(own, 'out');
+    const leech = start(['download', late.torrent, '-o', out, '--peer', server.address, '--port', '0', '--json'], 'leech');
+    await leech.event('complete', 20_000);
+    // Connected until the end: only finishing (two seeds have nothing to say) parts them.
+    expect(leech.events.filter(disconnectedFrom(server.address)).map((e) => e.reason)).toEqual(['both sides are seeds']);
+    expect(new Set(leech.events.filter((e) => e.event === 'piece-verified').map((e) => e.index)).size).toBe(late.meta.pieceCount);
+    expect(lateBlocks).toBeGreaterThanOrEqual(128);
+    expect(await treeDigest(out)).toEqual(await treeDigest(join(own, 'seed')));
+  });
+
   it('hangs up on a peer that answers with garbage instead of a handshake', async () => {
     const garbage = Buffer.from('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'.repeat(2));
     let closedAfter = -1;
