@@ -1,6 +1,7 @@
 /**
  * Dual-stack behaviour of the engine: one connection per peer across families (and for two
- * peers that dial each other at once), and Happy-Eyeballs connects to a name with A and AAAA.
+ * peers that dial each other at once), at most 8 connections per host (an IPv4 address or an
+ * IPv6 /64), and Happy-Eyeballs connects to a name with A and AAAA.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -69,6 +70,64 @@ describe('one connection per peer', () => {
     expect(connected(leech).length).toBeLessThanOrEqual(2);
     expect(connected(seed).length).toBeLessThanOrEqual(2);
     expect(await treeDigest(join(dir!, 'leech', 'payload'))).toEqual(await treeDigest(join(dir!, 'seed', 'payload')));
+  });
+});
+
+describe('connections per host', () => {
+  it('admits at most 8 connections from one IPv4 address and from one IPv6 /64, whatever the peer ids (in a namespace)', async () => {
+    // Loopback is exempt (every test peer lives there), so the hosts are documentation addresses
+    // on a veth inside a namespace of our own: connections between them are local, not loopback.
+    const { torrentFile, env } = await torrent();
+    const info = await runCli(['info', torrentFile, '--json']);
+    const infoHash = (JSON.parse(info.stdout) as { infoHash: string }).infoHash;
+    const ns = `sx-cap-${process.pid}`;
+    const ip = (...a: string[]) => execFileSync('ip', a);
+    ip('netns', 'add', ns);
+    try {
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+      ip('-n', ns, 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1');
+      ip('-n', ns, 'link', 'set', 'd0', 'up');
+      ip('-n', ns, 'link', 'set', 'd1', 'up');
+      for (const a of ['192.0.2.1/24', '192.0.2.2/24']) ip('-n', ns, 'addr', 'add', a, 'dev', 'd0');
+      const many6 = Array.from({ length: 10 }, (_, i) => `2001:db8:1::${(0x10 + i).toString(16)}`);
+      for (const a of ['2001:db8:1::1', ...many6, '2001:db8:2::10']) ip('-n', ns, '-6', 'addr', 'add', `${a}/64`, 'dev', 'd0', 'nodad');
+      const port = 16881;
+      const seed = sixswarm(['seed', torrentFile, join(dir!, 'seed'), '--port', String(port), '--no-trackers', '--json'], { env, label: 'seed', wrap: ['ip', 'netns', 'exec', ns] });
+      await seed.event('checked');
+      // Each connection: a BitTorrent handshake with a peer id of its own, then 1.5 s to see who is still connected.
+      const attempts = [
+        ...Array.from({ length: 10 }, () => ({ from: '192.0.2.2', to: '192.0.2.1' })),
+        ...many6.map((from) => ({ from, to: '2001:db8:1::1' })),
+        { from: '2001:db8:2::10', to: '2001:db8:1::1' },
+      ];
+      const script = `
+        import { connect } from 'node:net';
+        import { randomBytes } from 'node:crypto';
+        const attempts = ${JSON.stringify(attempts)};
+        const handshake = () => Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocol'), Buffer.alloc(8),
+          Buffer.from(${JSON.stringify(infoHash)}, 'hex'), Buffer.from('-XX0001-'), randomBytes(12)]);
+        const open = attempts.map(() => false);
+        attempts.forEach((a, i) => {
+          const s = connect({ host: a.to, port: ${port}, localAddress: a.from });
+          s.on('error', () => {});
+          s.on('connect', () => { open[i] = true; s.write(handshake()); });
+          s.on('close', () => { open[i] = false; });
+          s.resume();
+        });
+        setTimeout(() => { console.log(JSON.stringify(open)); process.exit(0); }, 1500);`;
+      const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', script], { timeout: 20_000 }).toString();
+      const open = JSON.parse(out) as boolean[];
+      expect(open.slice(0, 10).filter(Boolean)).toHaveLength(8); // one IPv4 address
+      expect(open.slice(10, 20).filter(Boolean)).toHaveLength(8); // ten addresses of one /64
+      expect(open[20]).toBe(true); // another /64 is another host
+      // The seed's events were not read while execFileSync held this process.
+      await seed.waitFor(() => connected(seed).length >= 17, 5000, '17 peer-connected events');
+      expect(connected(seed)).toHaveLength(17);
+      seed.kill('SIGTERM');
+      expect(await seed.exited).toBe(0);
+    } finally {
+      ip('netns', 'del', ns);
+    }
   });
 });
 
