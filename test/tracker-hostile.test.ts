@@ -66,6 +66,15 @@ async function rawHttpTracker(family: 4 | 6, script: HttpScript[], tlsCert?: { k
   return { url: `${tlsCert ? 'https' : 'http'}://${family === 4 ? host : `[${host}]`}:${port}/announce`, port, requests };
 }
 
+/** A self-signed certificate for "localhost" (openssl), removed after the test. */
+function localhostCert(): { key: Buffer; cert: Buffer } {
+  const dir = mkdtempSync(join(tmpdir(), 'sixswarm-tls-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'k.pem'),
+    '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+  return { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) };
+}
+
 type UdpScript = (msg: Buffer, reply: (b: Buffer) => void) => void;
 
 /** Raw BEP 15 tracker: each datagram goes to script[n] (the last one repeats). */
@@ -252,6 +261,63 @@ describe('hostile HTTP tracker', () => {
     expect(s.events[2]!.error).toBeUndefined();
   });
 
+  describe('redirects', () => {
+    const redirect = (status: number, location: string | ((requestLine: string) => string)): HttpScript => (sock, line) =>
+      sock.end(`HTTP/1.1 ${status} Moved\r\nLocation: ${typeof location === 'string' ? location : location(line)}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    const queryOf = (line: string) => line.split(' ')[1]!.replace(/^[^?]*/, '');
+
+    it('follows relative and absolute redirects (301, 302, 307, 308) to another path and another server, the query intact', async () => {
+      const moved = await rawHttpTracker(4, [ok]);
+      const t = await rawHttpTracker(4, [
+        redirect(302, (line) => `/v2/announce${queryOf(line)}`),
+        redirect(307, (line) => `http://127.0.0.1:${moved.port}/elsewhere${queryOf(line)}`),
+      ]);
+      const s = newSession(t.url, 4);
+      await until(() => s.events.length >= 1, 'the announce');
+      expect(s.events[0]!.error).toBeUndefined();
+      expect(s.peers[0]).toEqual([PEER4, PEER6]);
+      expect(t.requests.map((r) => r.line.split('?')[0])).toEqual(['GET /announce', 'GET /v2/announce']);
+      expect(moved.requests[0]!.line).toMatch(/^GET \/elsewhere\?info_hash=[^ ]+&peer_id=.*&port=6881&/);
+      for (const status of [301, 308]) {
+        const again = await rawHttpTracker(4, [redirect(status, (line) => `http://127.0.0.1:${moved.port}/announce${queryOf(line)}`)]);
+        const s2 = newSession(again.url, 4);
+        await until(() => s2.events.length >= 1, `the announce after a ${status}`);
+        expect(s2.events[0]!.error).toBeUndefined();
+      }
+    });
+
+    it('gives up after 5 redirects (a loop), then announces again normally', async () => {
+      const loop = redirect(302, (line) => line.split(' ')[1]!);
+      const t = await rawHttpTracker(4, [loop, loop, loop, loop, loop, loop, ok]);
+      const s = newSession(t.url, 4);
+      await expectErrorThenRecovery(s, /more than 5 redirects/);
+      expect(t.requests).toHaveLength(7);
+    });
+
+    it('refuses redirects to UDP, to another family, to nothing parseable, and from HTTPS to HTTP', async () => {
+      const t = await rawHttpTracker(4, [
+        redirect(302, 'udp://127.0.0.1:6969/announce'),
+        redirect(302, 'http://[::1]:6969/announce'),
+        redirect(302, 'http://user:pw@127.0.0.1:1/announce'),
+        ok,
+      ]);
+      const s = newSession(t.url, 4);
+      await until(() => s.events.length >= 4, 'four announces');
+      expect(s.events[0]!.error).toMatch(/redirected to a UDP URL/);
+      expect(s.events[1]!.error).toMatch(/::1 is an IPv6 address: no IPv4 announce possible/);
+      expect(s.events[2]!.error).toMatch(/redirected to "http:\/\/user:pw@127\.0\.0\.1:1\/announce": .*carries credentials/);
+      expect(s.events[3]!.error).toBeUndefined();
+
+      const cert = localhostCert();
+      const plain = await rawHttpTracker(4, [ok]);
+      const secure = await rawHttpTracker(4, [redirect(301, `http://localhost:${plain.port}/announce`)], cert);
+      const down = newSession(`https://localhost:${secure.port}/announce`, 4, { ca: cert.cert });
+      await until(() => down.events.length >= 1, 'the refused downgrade');
+      expect(down.events[0]!.error).toMatch(/refusing a redirect from HTTPS to plain HTTP/);
+      expect(plain.requests).toHaveLength(0);
+    });
+  });
+
   it('peers blob of the wrong length next to a valid peers6: peers6 is still used', async () => {
     const body = encode({ interval: 60, peers: Buffer.alloc(7, 1), peers6: encodeCompactPeers([PEER6], 6) });
     const t = await rawHttpTracker(4, [(sock) => sock.end(httpResponse(body))]);
@@ -311,11 +377,7 @@ describe('hostile HTTP tracker', () => {
 
 describe('HTTPS, caps and shutdown', () => {
   it('HTTPS to a host name: pinned to its IPv4 address, Host header and certificate name kept; the IPv6 announce fails cleanly', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sixswarm-tls-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'k.pem'),
-      '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
-    const cert = { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) };
+    const cert = localhostCert();
     const t = await rawHttpTracker(4, [ok], cert);
     // "localhost" has an A record only on this machine (see /etc/hosts): one working family.
     const url = `https://localhost:${t.port}/announce`;

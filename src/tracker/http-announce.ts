@@ -1,10 +1,12 @@
 /** HTTP(S) announce and scrape (BEP 3, BEP 23, BEP 7 parameters, BEP 48 scrape). */
 import type { Family } from '../net/address.js';
+import { printable } from '../util/sanitize.js';
 import { TrackerError } from './errors.js';
-import { httpGet } from './http-get.js';
+import { httpGet, type HttpGetResult } from './http-get.js';
 import { parseAnnounceReply, parseScrapeReply } from './http-reply.js';
+import { resolveFor } from './resolve.js';
 import { LIMITS, type AnnounceParams, type AnnounceReply, type ScrapeEntry } from './types.js';
-import { scrapePath, type TrackerUrl } from './url.js';
+import { parseTrackerUrl, scrapePath, type TrackerUrl } from './url.js';
 
 export interface HttpCallOptions {
   address: string;
@@ -56,8 +58,43 @@ function statusError(status: number, body: Buffer): TrackerError | undefined {
   return new TrackerError(`HTTP status ${status}`);
 }
 
+/** Redirects followed per request: trackers move (to HTTPS, to another host), loops must end. */
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
+
+/** Where a redirect from `path` on `t` leads; refuses other protocols and HTTPS -> HTTP. */
+function redirectTarget(t: TrackerUrl, path: string, location: string): TrackerUrl {
+  const origin = `${t.protocol}://${t.literalFamily === 6 ? `[${t.host}]` : t.host}:${t.port}`;
+  let next: TrackerUrl;
+  try {
+    next = parseTrackerUrl(new URL(location, origin + path).href);
+  } catch (e) {
+    throw new TrackerError(`redirected to "${printable(location, 200)}": ${(e as Error).message}`);
+  }
+  if (next.protocol === 'udp') throw new TrackerError(`redirected to a UDP URL (${printable(location, 200)}); only HTTP(S) redirects are followed`);
+  // The query carries our peer id and the torrent's hash: never let a redirect strip TLS.
+  if (t.protocol === 'https' && next.protocol === 'http') throw new TrackerError(`refusing a redirect from HTTPS to plain HTTP (${printable(location, 200)})`);
+  return next;
+}
+
+/** One GET, following redirects over the same address family (BEP 7: this is that family's announce). */
+async function get(t: TrackerUrl, path: string, o: HttpCallOptions): Promise<HttpGetResult> {
+  let target = t;
+  let at = path;
+  let address = o.address;
+  for (let hops = 0; ; hops++) {
+    const res = await httpGet(target, at, { ...o, address, maxBody: LIMITS.maxHttpBody });
+    if (!REDIRECT_STATUS.has(res.status) || res.location === undefined) return res;
+    if (hops === MAX_REDIRECTS) throw new TrackerError(`more than ${MAX_REDIRECTS} redirects`);
+    const next = redirectTarget(target, at, res.location);
+    if (next.host !== target.host) address = await resolveFor(next, o.family, o.timeoutMs, o.signal);
+    target = next;
+    at = next.path;
+  }
+}
+
 export async function httpAnnounce(t: TrackerUrl, p: AnnounceParams, o: HttpCallOptions): Promise<AnnounceReply> {
-  const res = await httpGet(t, withQuery(t.path, announceQuery(p)), { ...o, maxBody: LIMITS.maxHttpBody });
+  const res = await get(t, withQuery(t.path, announceQuery(p)), o);
   const bad = statusError(res.status, res.body);
   if (bad) throw bad;
   return parseAnnounceReply(res.body);
@@ -71,7 +108,7 @@ export async function httpScrape(t: TrackerUrl, infoHashes: Buffer[], o: HttpCal
   const path = scrapePath(t);
   for (let i = 0; i < infoHashes.length; i += SCRAPE_CHUNK) {
     const query = infoHashes.slice(i, i + SCRAPE_CHUNK).map((h) => `info_hash=${escapeBytes(h)}`).join('&');
-    const res = await httpGet(t, withQuery(path, query), { ...o, maxBody: LIMITS.maxHttpBody });
+    const res = await get(t, withQuery(path, query), o);
     const bad = statusError(res.status, res.body);
     if (bad) throw bad;
     for (const [k, v] of parseScrapeReply(res.body)) out.set(k, v);

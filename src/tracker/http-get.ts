@@ -22,6 +22,8 @@ export interface HttpGetOptions {
 export interface HttpGetResult {
   status: number;
   body: Buffer;
+  /** The Location header, for redirects. */
+  location?: string;
 }
 
 export function httpGet(t: TrackerUrl, path: string, o: HttpGetOptions): Promise<HttpGetResult> {
@@ -72,7 +74,8 @@ export function httpGet(t: TrackerUrl, path: string, o: HttpGetOptions): Promise
       });
       res.on('aborted', () => finish(new TrackerError('reply cut short (connection closed before the declared length)')));
       res.on('error', (e) => finish(toTrackerError(e, 'reply cut short')));
-      res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      const location = res.headers.location;
+      res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, body: Buffer.concat(chunks), ...(location !== undefined ? { location } : {}) }));
     });
     req.end();
   });
