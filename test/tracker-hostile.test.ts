@@ -486,6 +486,32 @@ describe('hostile UDP tracker (BEP 15)', () => {
     expect(t.packets.map((p) => p.action)).toEqual([0, 1, 0, 0, 1]);
   });
 
+  it('renews the connection id once it is older than its lifetime (BEP 15: a minute; shortened here), and only then', async () => {
+    const TTL = 600;
+    const t = await rawUdpTracker(4, [bep15((msg, reply) => reply(announceOk(msg, encodeCompactPeers([PEER4], 4), 0)))]);
+    const s = newSession(t.url, 4, { udpConnectionIdTtlMs: TTL });
+    await until(() => s.events.length >= 8, 'eight announces', 10_000);
+    expect(s.events.every((e) => e.error === undefined)).toBe(true);
+    // Judged by when each packet reached the tracker (loopback: within milliseconds of the decision).
+    let connectAt = -Infinity;
+    let reused = 0;
+    let renewed = 0;
+    for (const p of t.packets) {
+      if (p.action === 0) {
+        if (Number.isFinite(connectAt)) {
+          renewed++;
+          expect(p.at - connectAt, 'renewed before the id expired').toBeGreaterThan(TTL - 50);
+        }
+        connectAt = p.at;
+      } else {
+        expect(p.at - connectAt, 'announced with an expired id').toBeLessThan(TTL + 50);
+        if (p.at - connectAt > 100) reused++;
+      }
+    }
+    expect(reused).toBeGreaterThan(0);
+    expect(renewed).toBeGreaterThan(0);
+  });
+
   it('retransmission: the first connect is dropped, the retransmit after the base gets the reply', async () => {
     const t = await rawUdpTracker(4, [() => undefined, bep15((msg, reply) => reply(announceOk(msg, encodeCompactPeers([PEER4], 4))))]);
     const s = newSession(t.url, 4, { udpRetransmitBaseMs: 150 });

@@ -48,6 +48,8 @@ export interface TrackerSessionOptions {
   minIntervalFloorMs?: number;
   /** Default 15 000 (BEP 15); a UDP announce gives up after 7 x this (three sends). */
   udpRetransmitBaseMs?: number;
+  /** Default 60 000 (BEP 15): a UDP connection id older than this is renewed before the next request. */
+  udpConnectionIdTtlMs?: number;
   /** HTTP timeout, default 20 000. */
   timeoutMs?: number;
   /** Extra trusted CA certificates (PEM) for HTTPS trackers with a private CA. */
@@ -151,7 +153,11 @@ export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
   private udp(family: Family): UdpTrackerClient {
     let c = this.udpClients.get(family);
     if (!c) {
-      c = new UdpTrackerClient({ family, retransmitBaseMs: this.opts.udpRetransmitBaseMs ?? 15_000 });
+      c = new UdpTrackerClient({
+        family,
+        retransmitBaseMs: this.opts.udpRetransmitBaseMs ?? 15_000,
+        ...(this.opts.udpConnectionIdTtlMs !== undefined ? { connectionIdTtlMs: this.opts.udpConnectionIdTtlMs } : {}),
+      });
       this.udpClients.set(family, c);
     }
     return c;

@@ -29,6 +29,8 @@ export interface UdpClientOptions {
   family: Family;
   /** 15 000 in BEP 15; tests shrink it. One exchange gives up after base * (1 + 2 + 4). */
   retransmitBaseMs: number;
+  /** How long a connection id is used, default 60 000 (BEP 15: one minute); tests shrink it. */
+  connectionIdTtlMs?: number;
 }
 
 interface Pending {
@@ -102,7 +104,11 @@ export class UdpTrackerClient {
   private readonly endpoints = new Map<string, Endpoint>();
   private closed = false;
 
-  constructor(private readonly opts: UdpClientOptions) {}
+  private readonly ttlMs: number;
+
+  constructor(private readonly opts: UdpClientOptions) {
+    this.ttlMs = opts.connectionIdTtlMs ?? CONNECTION_ID_TTL_MS;
+  }
 
   async announce(address: string, port: number, fields: UdpAnnounceFields, signal?: AbortSignal): Promise<UdpAnnounceReply> {
     const reply = await this.transact(address, port, (id, tx) => announceRequest(id, tx, fields), ACTION.announce, signal);
@@ -158,7 +164,7 @@ export class UdpTrackerClient {
     const timedOut = () =>
       new TrackerError(`no reply from UDP tracker ${address} port ${port} after ${MAX_N + 1} tries`, { unreachable: true });
     for (;;) {
-      if (!ep.connId || Date.now() - ep.connIdAt > CONNECTION_ID_TTL_MS) {
+      if (!ep.connId || Date.now() - ep.connIdAt > this.ttlMs) {
         ep.connId = undefined;
         const tx = randomTx();
         const packet = connectRequest(tx);
@@ -174,7 +180,7 @@ export class UdpTrackerClient {
       let reply: Buffer | undefined;
       while (!(reply = await ep.exchange(packet, tx, wait(), signal))) {
         if (++n > MAX_N) throw timedOut();
-        if (Date.now() - ep.connIdAt > CONNECTION_ID_TTL_MS) break; // id aged out while retrying: reconnect
+        if (Date.now() - ep.connIdAt > this.ttlMs) break; // id aged out while retrying: reconnect
       }
       if (!reply) continue;
       try {
