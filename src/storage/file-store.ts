@@ -15,6 +15,18 @@ export interface FileStoreOptions {
   maxOpenFiles?: number;
 }
 
+/** Bytes per write when storing a piece (see writePiece). */
+const WRITE_CHUNK = 64 * 1024;
+
+/** pwritev until all `length` bytes of `views` are at `position` (a short write continues). */
+async function writeFully(fh: FileHandle, views: Buffer[], position: number, length: number): Promise<void> {
+  for (let done = 0; done < length; ) {
+    const { bytesWritten } = await fh.writev(views, position + done);
+    done += bytesWritten;
+    if (done < length) views = slice(views, bytesWritten, length - done);
+  }
+}
+
 export class FileStore {
   private readonly handles = new Map<number, { fh: Promise<FileHandle>; users: number }>();
   private readonly maxOpen: number;
@@ -56,18 +68,25 @@ export class FileStore {
     return out;
   }
 
-  /** Write a whole verified piece, given as its blocks in order: one writev per file it touches. */
+  /**
+   * Write a whole verified piece, given as its blocks in order, in writes of at most WRITE_CHUNK
+   * bytes issued together. The kernel sizes page-cache folios after each write, and large folios
+   * are expensive to fill where the hypervisor hands memory back lazily (free page reporting, as
+   * on the machines this was measured on): one 1 MiB writev per piece cost the leecher 3.7-4.2 s
+   * of system time per GiB, 64 KiB writes 1.4-1.9 s (32 KiB: no better, more calls).
+   */
   async writePiece(index: number, blocks: readonly Buffer[]): Promise<void> {
     const size = blocks.reduce((n, b) => n + b.length, 0);
     for (const seg of this.layout.segments(index, 0, size)) {
       if (this.layout.files[seg.fileIndex]!.pad) continue;
-      let views = slice(blocks, seg.rangeOffset, seg.length);
+      const views = slice(blocks, seg.rangeOffset, seg.length);
       await this.withHandle(seg.fileIndex, async (fh) => {
-        for (let done = 0; done < seg.length; ) {
-          const { bytesWritten } = await fh.writev(views, seg.fileOffset + done);
-          done += bytesWritten;
-          if (done < seg.length) views = slice(views, bytesWritten, seg.length - done);
+        const writes: Promise<void>[] = [];
+        for (let at = 0; at < seg.length; at += WRITE_CHUNK) {
+          const length = Math.min(WRITE_CHUNK, seg.length - at);
+          writes.push(writeFully(fh, slice(views, at, length), seg.fileOffset + at, length));
         }
+        await Promise.all(writes);
       });
     }
   }
