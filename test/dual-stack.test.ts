@@ -23,6 +23,21 @@ async function torrent(): Promise<{ torrentFile: string; env: NodeJS.ProcessEnv 
   return { torrentFile, env: { SIXSWARM_STATE_DIR: join(dir, 'state') } };
 }
 
+/** Runs `fn` with a namespace of our own holding a veth pair d0/d1 (both up), removed afterwards. */
+async function inNamespace(ns: string, fn: (ns: string, ip: (...a: string[]) => Buffer) => Promise<void>): Promise<void> {
+  const ip = (...a: string[]) => execFileSync('ip', a);
+  ip('netns', 'add', ns);
+  try {
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    ip('-n', ns, 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1');
+    ip('-n', ns, 'link', 'set', 'd0', 'up');
+    ip('-n', ns, 'link', 'set', 'd1', 'up');
+    await fn(ns, ip);
+  } finally {
+    ip('netns', 'del', ns);
+  }
+}
+
 const connected = (p: SixswarmProcess) => p.events.filter((e) => e.event === 'peer-connected');
 /** The most connections a process had open at once, from its event stream. */
 function maxLive(p: SixswarmProcess): number {
@@ -80,14 +95,7 @@ describe('connections per host', () => {
     const { torrentFile, env } = await torrent();
     const info = await runCli(['info', torrentFile, '--json']);
     const infoHash = (JSON.parse(info.stdout) as { infoHash: string }).infoHash;
-    const ns = `sx-cap-${process.pid}`;
-    const ip = (...a: string[]) => execFileSync('ip', a);
-    ip('netns', 'add', ns);
-    try {
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
-      ip('-n', ns, 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1');
-      ip('-n', ns, 'link', 'set', 'd0', 'up');
-      ip('-n', ns, 'link', 'set', 'd1', 'up');
+    await inNamespace(`sx-cap-${process.pid}`, async (ns, ip) => {
       for (const a of ['192.0.2.1/24', '192.0.2.2/24']) ip('-n', ns, 'addr', 'add', a, 'dev', 'd0');
       const many6 = Array.from({ length: 10 }, (_, i) => `2001:db8:1::${(0x10 + i).toString(16)}`);
       for (const a of ['2001:db8:1::1', ...many6, '2001:db8:2::10']) ip('-n', ns, '-6', 'addr', 'add', `${a}/64`, 'dev', 'd0', 'nodad');
@@ -125,9 +133,7 @@ describe('connections per host', () => {
       expect(connected(seed)).toHaveLength(17);
       seed.kill('SIGTERM');
       expect(await seed.exited).toBe(0);
-    } finally {
-      ip('netns', 'del', ns);
-    }
+    });
   });
 });
 
@@ -165,14 +171,7 @@ describe('Happy Eyeballs', () => {
   it('starts the next address after the stagger delay when the first hangs (in a namespace)', async () => {
     // A namespace whose IPv6 subnet lies on a veth pair nobody answers on: neighbour discovery gets
     // no reply, so the connect hangs, as on a network with broken IPv6. The dial runs inside it.
-    const ns = `sx-he-${process.pid}`;
-    const ip = (...a: string[]) => execFileSync('ip', a);
-    ip('netns', 'add', ns);
-    try {
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
-      ip('-n', ns, 'link', 'add', 'd0', 'type', 'veth', 'peer', 'name', 'd1');
-      ip('-n', ns, 'link', 'set', 'd0', 'up');
-      ip('-n', ns, 'link', 'set', 'd1', 'up');
+    await inNamespace(`sx-he-${process.pid}`, async (ns, ip) => {
       ip('-n', ns, '-6', 'addr', 'add', '2001:db8:1::1/64', 'dev', 'd0', 'nodad');
       const script = `
         import { createServer } from 'node:net';
@@ -188,9 +187,7 @@ describe('Happy Eyeballs', () => {
       expect(r.family).toBe('IPv4');
       expect(r.ms).toBeGreaterThanOrEqual(290);
       expect(r.ms).toBeLessThan(3000);
-    } finally {
-      ip('netns', 'del', ns);
-    }
+    });
   });
 
   it('dials a host name with A and AAAA records IPv6 first (sixswarm download --peer name:port)', async () => {

@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { TickCork } from '../net/tick-cork.js';
 import { FramingError, PacketFramer } from './framer.js';
 import { adjacent, PLAIN_HEADER, VNET_HDR_BYTES, wireHeader, type OffloadHeader } from './offload.js';
 
@@ -45,7 +46,7 @@ export class TunnelLink extends EventEmitter<TunnelLinkEvents> {
   private readonly offload: boolean;
   private readonly maxQueueBytes: number;
   private closed = false;
-  private corked = false;
+  private readonly cork: TickCork;
 
   /**
    * `rest` is what followed the handshake object in the same read: the first packet bytes.
@@ -60,6 +61,7 @@ export class TunnelLink extends EventEmitter<TunnelLinkEvents> {
     this.offload = opts.offload ?? false;
     this.maxQueueBytes = opts.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
     this.framer = new PacketFramer(this.offload ? VNET_HDR_BYTES : 0);
+    this.cork = new TickCork(socket);
   }
 
   start(): void {
@@ -118,14 +120,7 @@ export class TunnelLink extends EventEmitter<TunnelLinkEvents> {
       this.counters.droppedQueue++;
       return false;
     }
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    this.cork.hold();
     if (this.offload) {
       const h = header ?? PLAIN_HEADER;
       if (adjacent(h, packet)) this.socket.write(Buffer.from(h.buffer, h.byteOffset, h.length + packet.length));

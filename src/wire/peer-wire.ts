@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { PeerAddress } from '../net/compact.js';
 import { familyOf, unmapIp } from '../net/address.js';
+import { TickCork } from '../net/tick-cork.js';
 import { FrameDecoder, ProtocolError, type FrameLimits } from './frame-decoder.js';
 import { encodeHandshake, HANDSHAKE_LENGTH, parseHandshake, type Handshake } from './handshake.js';
 import { encode, MSG, type BlockRef, type Message } from './messages.js';
@@ -27,7 +28,7 @@ export class PeerWire {
   lastReceived = Date.now();
   lastSent = Date.now();
   closed = false;
-  private corked = false;
+  private readonly cork: TickCork;
   private handlers?: WireHandlers;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -41,6 +42,7 @@ export class PeerWire {
     const host = unmapIp(socket.remoteAddress ?? '');
     this.remote = { host, port: socket.remotePort ?? 0, family: familyOf(host) ?? 4 };
     socket.setNoDelay(true);
+    this.cork = new TickCork(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (e) => this.close(`socket error: ${e.message}`));
     socket.on('close', () => this.close('connection closed by peer'));
@@ -90,14 +92,7 @@ export class PeerWire {
     /** Blocks sent in the same tick leave in one writev: per-write costs dominate 16 KiB writes. */
     piece: (index: number, begin: number, block: Buffer) => {
       if (this.closed) return;
-      if (!this.corked) {
-        this.corked = true;
-        this.socket.cork();
-        process.nextTick(() => {
-          this.corked = false;
-          this.socket.uncork();
-        });
-      }
+      this.cork.hold();
       this.write(encode.pieceHeader(index, begin, block.length));
       this.write(block);
     },
