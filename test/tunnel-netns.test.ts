@@ -214,6 +214,31 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
     }
   }, 60_000);
 
+  it('with offload, carries what GRO merged from a NIC (checksums verified, not partial): the peer checksums in software, the broker merges', async () => {
+    // Like a real uplink: the peer's veth computes checksums itself (so no partial ones, no TSO),
+    // and the broker's side merges received segments (GRO), marking them verified.
+    await topo.peer.must('ethtool', ['-K', 'eth0', 'tx', 'off']);
+    await topo.broker.must('ethtool', ['-K', 'side0', 'gro', 'on']);
+    try {
+      const payload = randomBytes(8 << 20);
+      const mark = server.lines.length;
+      const c = startClient('offload-gro');
+      expect(JSON.parse(await c.waitForLine((l) => l.includes('"up"'))).offload).toBe(true);
+      const prefix = JSON.parse(await server.waitForLine((l) => l.includes('"session-up"') && l.includes('offload-gro'), { from: mark })).prefix as string;
+      await waitUntil(async () => (await topo.broker.ip(['-6', 'route', 'show', prefix])).includes('dev sixsrv0-o'), 5000, () => 'the route to the offload device');
+      const { atClient, atPeer } = await streamBothWays(payload, 15003);
+      expect(atClient.equals(payload)).toBe(true);
+      expect(atPeer.equals(payload)).toBe(true);
+      expect((await c.stop('SIGTERM')).code).toBe(0);
+      const down = JSON.parse(await server.waitForLine((l) => l.includes('"session-down"') && l.includes('offload-gro'), { from: mark }));
+      // Merged on the way to the client: more than one MTU per packet on average.
+      expect(down.bytesOut / down.packetsOut).toBeGreaterThan(1280);
+    } finally {
+      await topo.peer.must('ethtool', ['-K', 'eth0', 'tx', 'on']);
+      await topo.broker.must('ethtool', ['-K', 'side0', 'gro', 'off']);
+    }
+  }, 60_000);
+
   it('the server exits 1 with a message when its device fails under it, instead of hanging', async () => {
     const srv = topo.broker.spawn(process.execPath, [
       CLI, 'tunnel-server', '--json', '--listen', `${topo.addresses.brokerV4}:${PORT + 10}`, '--prefix-range', '2001:db8:500::/56', '--ifname', 'sxfail0',
