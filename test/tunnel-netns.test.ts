@@ -214,7 +214,7 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
     }
   }, 60_000);
 
-  it('with offload, carries what GRO merged from a NIC (checksums verified, not partial): the peer checksums in software, the broker merges', async () => {
+  it('with offload, carries segments that GRO merged from a NIC-like link: the peer checksums in software, the broker merges', async () => {
     // Like a real uplink: the peer's veth computes checksums itself (so no partial ones, no TSO),
     // and the broker's side merges received segments (GRO), marking them verified.
     await topo.peer.must('ethtool', ['-K', 'eth0', 'tx', 'off']);
