@@ -72,8 +72,9 @@ export class FileStore {
    * Write a whole verified piece, given as its blocks in order, in writes of at most WRITE_CHUNK
    * bytes issued together. The kernel sizes page-cache folios after each write, and large folios
    * are expensive to fill where the hypervisor hands memory back lazily (free page reporting, as
-   * on the machines this was measured on): one 1 MiB writev per piece cost the leecher 3.7-4.2 s
-   * of system time per GiB, 64 KiB writes 1.4-1.9 s (32 KiB: no better, more calls).
+   * on the machines this was measured on): in paired runs one 1 MiB writev per piece cost the
+   * leecher 3.7-4.2 s of system time per GiB, 64 KiB writes 1.4-1.9 s (32 KiB: no better, more
+   * calls). libtorrent writes 16 KiB blocks for the same reason. See bench/README.md.
    */
   async writePiece(index: number, blocks: readonly Buffer[]): Promise<void> {
     const size = blocks.reduce((n, b) => n + b.length, 0);
