@@ -118,7 +118,6 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   private tun: TunDevice | undefined;
   private socket: Socket | undefined;
   private link: TunnelLink | undefined;
-  private linkOffload = false;
   private prefix: Prefix | undefined;
   private ruleFor: Prefix | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -145,7 +144,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       id: this.id,
       ifname: this.tun?.name ?? this.ifname,
       routing: this.routing,
-      offload: this.link ? this.linkOffload : null,
+      offload: this.link?.offload ?? null,
       prefix: this.prefix?.text ?? null,
       address: this.prefix ? firstHost(this.prefix) : null,
       connectedSince: this.connectedSince,
@@ -244,7 +243,6 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   private attach(socket: Socket, rest: Buffer, offload: boolean): void {
     const link = new TunnelLink(socket, rest, { offload });
     this.link = link;
-    this.linkOffload = offload;
     const ours = this.prefix!.key;
     link.on('packet', (p, h) => {
       // Only traffic for our own /64 belongs here: anything else the kernel might forward on.

@@ -43,7 +43,8 @@ export function tuneTunnelSocket(socket: Socket): void {
 export class TunnelLink extends EventEmitter<TunnelLinkEvents> {
   readonly counters: LinkCounters = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, droppedQueue: 0, droppedOffload: 0 };
   private readonly framer: PacketFramer;
-  private readonly offload: boolean;
+  /** Packets travel behind offload headers (both ends agreed). */
+  readonly offload: boolean;
   private readonly maxQueueBytes: number;
   private closed = false;
   private readonly cork: TickCork;
