@@ -134,7 +134,8 @@ function describe(e: ServerEvent): string {
     case 'refused':
       return `refused ${e.id ?? 'a client'} (${e.remote}): ${e.reason}`;
     case 'stopped':
-      return `stopped${e.droppedNoSession ? ` (${e.droppedNoSession} packets for /64s without a session were dropped)` : ''}`;
+      return `stopped${e.droppedNoSession ? ` (${e.droppedNoSession} packets for /64s without a session were dropped)` : ''}${
+        e.droppedUnknownOffload ? ` (${e.droppedUnknownOffload} packets with offload the tunnel does not carry were dropped)` : ''}`;
   }
 }
 

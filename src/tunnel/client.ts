@@ -88,7 +88,7 @@ export interface TunnelStatus {
   bytesOut: number;
   packetsIn: number;
   packetsOut: number;
-  /** Outgoing packets dropped: while disconnected, queue full, or a source outside our prefix. */
+  /** Outgoing packets dropped: while disconnected, queue full, a source outside our prefix, or offload the tunnel does not carry. */
   droppedOut: number;
   /** Incoming packets dropped: addressed outside our /64, or refused by the kernel. */
   droppedIn: number;
@@ -149,6 +149,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       address: this.prefix ? firstHost(this.prefix) : null,
       connectedSince: this.connectedSince,
       ...this.counts,
+      droppedOut: this.counts.droppedOut + (this.tun?.droppedUnknownOffload ?? 0),
       lastError: this.lastError,
     };
   }

@@ -90,7 +90,8 @@ export type ServerEvent =
   | { event: 'session-replaced'; id: string; prefix: string; oldRemote: string; remote: string; why: string }
   | ({ event: 'session-down'; id: string; prefix: string; remote: string; reason: string; seconds: number } & SessionCounters)
   | { event: 'refused'; remote: string; id?: string; reason: string }
-  | { event: 'stopped'; droppedNoSession: number };
+  /** droppedUnknownOffload: packets the offload device handed over with offload we do not carry. */
+  | { event: 'stopped'; droppedNoSession: number; droppedUnknownOffload: number };
 
 interface Session {
   id: string;
@@ -253,9 +254,10 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     for (const session of [...this.byId.values()]) session.link.close('server stopped');
     const tun = this.tun;
     tun?.close();
-    this.offloadTun?.close();
+    const offloadTun = this.offloadTun;
+    offloadTun?.close();
     await this.opts.store.flush().catch((e: unknown) => this.log({ event: 'warning', message: `cannot save last-seen times: ${errorMessage(e)}` }));
-    if (tun) this.log({ event: 'stopped', droppedNoSession: this.droppedNoSession });
+    if (tun) this.log({ event: 'stopped', droppedNoSession: this.droppedNoSession, droppedUnknownOffload: offloadTun?.droppedUnknownOffload ?? 0 });
   }
 
   /** The device failed under us (e.g. removed by hand): nothing can be routed any more, so stop and say why. */

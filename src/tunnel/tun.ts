@@ -63,8 +63,7 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> {
   private fd: number;
   private poller: Poller | undefined;
   private readonly buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-  /** Packets read that carried offload metadata we do not forward (see kernelHeader). */
-  droppedUnknownOffload = 0;
+  private unknownOffload = 0;
 
   private constructor(
     fd: number,
@@ -97,6 +96,11 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> {
   setOffload(on: boolean): void {
     if (!this.vnetHdr || this.closed) return;
     loadTunAddon().setOffload(this.fd, on ? TUN_F_CSUM | TUN_F_TSO6 : 0);
+  }
+
+  /** Packets read that carried offload metadata we do not forward (see kernelHeader). */
+  get droppedUnknownOffload(): number {
+    return this.unknownOffload;
   }
 
   get closed(): boolean {
@@ -137,7 +141,7 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> {
     const packet = copy.subarray(VNET_HDR_BYTES);
     const header = kernelHeader(copy.subarray(0, VNET_HDR_BYTES), packet);
     if (header === undefined) {
-      this.droppedUnknownOffload++;
+      this.unknownOffload++;
       return;
     }
     this.emit('packet', packet, header);
