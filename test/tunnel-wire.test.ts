@@ -259,6 +259,28 @@ describe.skipIf(unavailable !== undefined)('tunnel wire behaviour (network names
       second.end.socket.destroy();
     });
 
+    it('keeps the offload route of an Id whose offload session is replaced by another, and removes it when the last one goes', async () => {
+      const offloadSession = async () => {
+        const socket = await rawClient({ id: 'offload-twice', token: SHARED_TOKEN, offload: true });
+        const { value, rest } = await readHandshake(socket);
+        const reply = parseReply(value);
+        if (reply.kind !== 'prefix' || !reply.offload) throw new Error('no offload session');
+        return { prefix: reply.prefix.text, end: rawEnd(socket, rest, VNET_HDR_BYTES) };
+      };
+      const routed = async (prefix: string) => (await topo.broker.ip(['-6', 'route', 'show', prefix])).includes('dev sixsrv0-o');
+      const first = await offloadSession();
+      const second = await offloadSession();
+      expect(second.prefix).toBe(first.prefix);
+      await first.end.closed;
+      // The old session's removal and the new one's addition run in order: the route stays.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await routed(second.prefix)).toBe(true);
+      second.end.socket.destroy();
+      const end = Date.now() + 5000;
+      while ((await routed(second.prefix)) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      expect(await routed(second.prefix)).toBe(false);
+    });
+
     it('reads config.ini, enforces --max-clients and the per-client packet rate', async () => {
       const port = SERVER_PORT + 1;
       const config = join(dir, 'config.ini');
@@ -285,6 +307,53 @@ describe.skipIf(unavailable !== undefined)('tunnel wire behaviour (network names
 
       expect((await small.stop()).code).toBe(0);
       expect((await topo.broker.exec('ip', ['link', 'show', 'sxsmall0'])).code).not.toBe(0);
+    });
+
+    it('counts an offloaded segment as the packets it will be cut into against --client-pps; --no-offload never agrees to offload', async () => {
+      const port = SERVER_PORT + 4;
+      const pps = topo.broker.spawn(process.execPath, [
+        CLI, 'tunnel-server', '--json', '--listen', `${topo.addresses.brokerV4}:${port}`, '--prefix-range', '2001:db8:700::/56', '--client-pps', '5', '--ifname', 'sxpps0',
+      ]);
+      expect(JSON.parse(await pps.waitForLine((l) => l.includes('"listening"')))).toMatchObject({ offloadIfname: 'sxpps0-o' });
+      const socket = await rawClient({ id: 'pps-offload', offload: true }, port);
+      const { value, rest } = await readHandshake(socket);
+      const reply = parseReply(value);
+      if (reply.kind !== 'prefix') throw new Error('no prefix');
+      expect(reply.offload).toBe(true);
+      const end = rawEnd(socket, rest, VNET_HDR_BYTES);
+      const src = firstHost(reply.prefix);
+      // A TCP segment of 1000 payload bytes to be cut at 100: ten packets, over the burst of five.
+      const tcp = Buffer.alloc(40 + 20 + 1000);
+      tcp.writeUInt32BE(0x60000000, 0);
+      tcp.writeUInt16BE(20 + 1000, 4);
+      tcp[6] = 6;
+      tcp[7] = 64;
+      ipToBytes(src)!.copy(tcp, 8);
+      ipToBytes(topo.addresses.peerV6)!.copy(tcp, 24);
+      tcp[40 + 12] = 5 << 4;
+      const gso = Buffer.alloc(VNET_HDR_BYTES);
+      gso[0] = 1; // NEEDS_CSUM
+      gso[1] = 4; // TCPV6
+      gso.writeUInt16LE(100, 4);
+      gso.writeUInt16LE(40, 6);
+      gso.writeUInt16LE(16, 8);
+      socket.write(Buffer.concat([gso, tcp, PLAIN_HEADER, icmp6Echo(128, src, topo.addresses.peerV6, 12, 1)]));
+      await until(() => end.packets.some((f) => parseEcho(f.subarray(VNET_HDR_BYTES))?.type === 129), 5000, 'the echo reply');
+      socket.destroy();
+      const down = JSON.parse(await pps.waitForLine((l) => l.includes('"session-down"') && l.includes('pps-offload')));
+      expect(down).toMatchObject({ packetsIn: 1, droppedRate: 1 });
+      expect((await pps.stop()).code).toBe(0);
+
+      const plainPort = SERVER_PORT + 5;
+      const plain = topo.broker.spawn(process.execPath, [
+        CLI, 'tunnel-server', '--json', '--listen', `${topo.addresses.brokerV4}:${plainPort}`, '--prefix-range', '2001:db8:800::/56', '--no-offload', '--ifname', 'sxnooff0',
+      ]);
+      expect(JSON.parse(await plain.waitForLine((l) => l.includes('"listening"')))).toMatchObject({ offloadIfname: null });
+      expect((await topo.broker.exec('ip', ['link', 'show', 'sxnooff0-o'])).code).not.toBe(0);
+      const asked = await rawClient({ id: 'wants-offload', offload: true }, plainPort);
+      expect(parseReply((await readHandshake(asked)).value)).toMatchObject({ kind: 'prefix', offload: false });
+      asked.destroy();
+      expect((await plain.stop()).code).toBe(0);
     });
 
     it('--max-assignments: a new Id takes the prefix of the Id seen least recently that is not connected', async () => {
