@@ -300,6 +300,9 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
       const s = await topo.client.exec(process.execPath, [CLI, 'tunnel-server', '--prefix-range', '2001:db8::/96']);
       expect(s.code).toBe(2);
       expect(s.stderr).toContain('smaller than one /64');
+      const long = await topo.client.exec(process.execPath, [CLI, 'tunnel-server', '--prefix-range', '2001:db8:100::/56', '--ifname', 'abcdefghijklmn']);
+      expect(long.code).toBe(2);
+      expect(long.stderr).toContain('at most 13 characters (its offload device adds "-o")');
     });
   });
 });
