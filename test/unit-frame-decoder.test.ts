@@ -182,6 +182,34 @@ describe('frame decoder chunking', () => {
     }
   });
 
+  it('decodes transient chunks (one reused read buffer, overwritten after every push) the same', () => {
+    const bytes = stream();
+    const whole = feed(bytes);
+    const shared = Buffer.alloc(40_000);
+    for (let round = 0; round < 20; round++) {
+      const d = new FrameDecoder(LIMITS);
+      const out: string[] = [];
+      const kept: Message[] = [];
+      for (let i = 0; i < bytes.length; ) {
+        const n = Math.min(1 + Math.floor(Math.random() * (round < 3 ? 7 : 40_000)), bytes.length - i);
+        bytes.copy(shared, 0, i, i + n);
+        d.push(
+          shared.subarray(0, n),
+          (m) => {
+            // A piece's block is valid while its message is handled; what a handler keeps must be a copy.
+            out.push(norm([m]));
+            if (m.type === 'bitfield' || m.type === 'extended') kept.push(m);
+          },
+          true,
+        );
+        shared.fill(0xee); // the next read overwrites everything
+        i += n;
+      }
+      expect(`[${out.map((x) => x.slice(1, -1)).join(',')}]`).toBe(norm(whole));
+      expect(norm(kept)).toBe(norm(whole.filter((m) => m.type === 'bitfield' || m.type === 'extended')));
+    }
+  });
+
   it('holds back an incomplete frame until its last byte arrives', () => {
     const d = new FrameDecoder(LIMITS);
     const out: Message[] = [];

@@ -125,6 +125,37 @@ describe('piece picker: pieces in progress first', () => {
   });
 });
 
+describe('piece picker: piece memory', () => {
+  it('copies blocks into the piece (the sender may reuse its buffer) and reuses a piece\'s memory only once it is verified', () => {
+    const { p } = picker(4, { maxBytes: 2 * PIECE });
+    const all = peer(4);
+    p.addPeer(all);
+    const fill = (index: number, byte: number) => {
+      const scratch = Buffer.alloc(BLOCK_SIZE); // one reused "read buffer", as with a shared socket buffer
+      for (let k = 0; k < BLOCKS_PER_PIECE; k++) {
+        scratch.fill(byte + k);
+        p.receive(index, k * BLOCK_SIZE, scratch, 'x');
+        scratch.fill(0xee);
+      }
+      return p.takeComplete(index)!;
+    };
+    const first = pieceOf(p.pick(all, BLOCKS_PER_PIECE, never))[0]!;
+    const a = fill(first, 1);
+    expect(Buffer.concat(a.blocks())).toEqual(Buffer.concat([1, 2, 3, 4].map((v) => Buffer.alloc(BLOCK_SIZE, v))));
+    // While `a` is being checked and written its memory is not handed out again.
+    const second = pieceOf(p.pick(all, BLOCKS_PER_PIECE, never))[0]!;
+    const b = fill(second, 10);
+    expect(b.data.buffer).not.toBe(a.data.buffer);
+    expect(a.data[0]).toBe(1);
+    p.verified(first);
+    const third = pieceOf(p.pick(all, BLOCKS_PER_PIECE, never))[0]!;
+    const c = fill(third, 20);
+    expect(c.data.buffer).toBe(a.data.buffer); // reused: no fresh allocation per piece
+    expect(c.digest()).toEqual(createHash('sha1').update(Buffer.concat([20, 21, 22, 23].map((v) => Buffer.alloc(BLOCK_SIZE, v)))).digest());
+    expect(b.digest()).toEqual(createHash('sha1').update(Buffer.concat([10, 11, 12, 13].map((v) => Buffer.alloc(BLOCK_SIZE, v)))).digest());
+  });
+});
+
 describe('piece picker: endgame', () => {
   it('requests no block twice while some wanted piece is not started', () => {
     const { p } = picker(3, { pieceSize: () => BLOCK_SIZE });
@@ -161,7 +192,7 @@ describe('piece picker: endgame', () => {
     expect(p.receive(0, 0, Buffer.alloc(BLOCK_SIZE, 2), 'peer0')).toBe('duplicate');
     const done = p.takeComplete(0)!;
     expect(done.senders).toEqual(['peer1']);
-    expect(Buffer.concat(done.blocks as Buffer[])).toEqual(Buffer.alloc(BLOCK_SIZE, 1));
+    expect(Buffer.concat(done.blocks())).toEqual(Buffer.alloc(BLOCK_SIZE, 1));
     expect(done.digest()).toEqual(createHash('sha1').update(Buffer.alloc(BLOCK_SIZE, 1)).digest());
     expect(p.receive(0, 0, Buffer.alloc(BLOCK_SIZE), 'peer2')).toBe('duplicate'); // now verifying
   });
@@ -206,7 +237,7 @@ describe('piece picker: release and receive', () => {
     }
     expect(p.receive(0, BLOCK_SIZE, data.subarray(BLOCK_SIZE, 2 * BLOCK_SIZE), '192.0.2.1')).toBe('new');
     const done = p.takeComplete(0)!;
-    expect(Buffer.concat(done.blocks as Buffer[])).toEqual(data);
+    expect(Buffer.concat(done.blocks())).toEqual(data);
     // Hashed as the blocks arrived, in order, whatever order they came in.
     expect(done.digest()).toEqual(createHash('sha1').update(data).digest());
     expect(done.senders).toEqual(['192.0.2.1', '192.0.2.1', '192.0.2.1', '2001:db8::2']);

@@ -4,9 +4,10 @@
  * that succeeds and abort the rest.
  */
 import { lookup } from 'node:dns/promises';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Family } from './address.js';
 import { familyOf } from './address.js';
+import { connectSharedRead } from './shared-read.js';
 
 export interface DialTarget {
   host: string;
@@ -70,7 +71,7 @@ export function dial(targets: DialTarget[], opts: DialOptions = {}): Promise<Soc
       const t = ordered[next++]!;
       const family = familyOf(t.host) ?? 4;
       const local = opts.localAddress?.[family];
-      const s = connect({ host: t.host, port: t.port, noDelay: true, ...(local ? { localAddress: local } : {}) });
+      const s = connectSharedRead({ host: t.host, port: t.port, noDelay: true, ...(local ? { localAddress: local } : {}) });
       attempts.push(s);
       s.once('connect', () => finish(undefined, s));
       s.once('error', (e) => {

@@ -18,12 +18,11 @@ export interface FileStoreOptions {
 /** Bytes per write when storing a piece (see writePiece). */
 const WRITE_CHUNK = 64 * 1024;
 
-/** pwritev until all `length` bytes of `views` are at `position` (a short write continues). */
-async function writeFully(fh: FileHandle, views: Buffer[], position: number, length: number): Promise<void> {
-  for (let done = 0; done < length; ) {
-    const { bytesWritten } = await fh.writev(views, position + done);
+/** pwrite until all of `data` is at `position` (a short write continues). */
+async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < data.length; ) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
     done += bytesWritten;
-    if (done < length) views = slice(views, bytesWritten, length - done);
   }
 }
 
@@ -69,25 +68,25 @@ export class FileStore {
   }
 
   /**
-   * Write a whole verified piece, given as its blocks in order, in writes of at most WRITE_CHUNK
-   * bytes issued together. The kernel sizes page-cache folios after each write, and large folios
-   * are expensive to fill where the hypervisor hands memory back lazily (free page reporting, as
-   * on the machines this was measured on): in paired runs one 1 MiB writev per piece cost the
-   * leecher 3.7-4.2 s of system time per GiB, 64 KiB writes 1.4-1.9 s (32 KiB: no better, more
-   * calls). libtorrent writes 16 KiB blocks for the same reason. See bench/README.md.
+   * Write a whole verified piece in writes of at most WRITE_CHUNK bytes issued together. The
+   * kernel sizes page-cache folios after each write, and large folios are expensive to fill where
+   * the hypervisor hands memory back lazily (free page reporting, as on the machines this was
+   * measured on): in paired runs one 1 MiB writev per piece cost the leecher 3.7-4.2 s of system
+   * time per GiB, 64 KiB writes 1.4-1.9 s (32 KiB: no better, more calls). libtorrent writes
+   * 16 KiB blocks for the same reason. See bench/README.md. Settles only once every write has:
+   * the caller reuses `data` afterwards.
    */
-  async writePiece(index: number, blocks: readonly Buffer[]): Promise<void> {
-    const size = blocks.reduce((n, b) => n + b.length, 0);
-    for (const seg of this.layout.segments(index, 0, size)) {
+  async writePiece(index: number, data: Buffer): Promise<void> {
+    for (const seg of this.layout.segments(index, 0, data.length)) {
       if (this.layout.files[seg.fileIndex]!.pad) continue;
-      const views = slice(blocks, seg.rangeOffset, seg.length);
       await this.withHandle(seg.fileIndex, async (fh) => {
         const writes: Promise<void>[] = [];
         for (let at = 0; at < seg.length; at += WRITE_CHUNK) {
           const length = Math.min(WRITE_CHUNK, seg.length - at);
-          writes.push(writeFully(fh, slice(views, at, length), seg.fileOffset + at, length));
+          writes.push(writeFully(fh, data.subarray(seg.rangeOffset + at, seg.rangeOffset + at + length), seg.fileOffset + at));
         }
-        await Promise.all(writes);
+        const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
       });
     }
   }
@@ -180,21 +179,4 @@ export class FileStore {
     }
     this.safeDirs.add(dir);
   }
-}
-
-/** Views of `length` bytes at `offset` of the concatenation of `parts`, without copying. */
-function slice(parts: readonly Buffer[], offset: number, length: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (const p of parts) {
-    if (length === 0) break;
-    if (offset >= p.length) {
-      offset -= p.length;
-      continue;
-    }
-    const take = Math.min(p.length - offset, length);
-    out.push(p.subarray(offset, offset + take));
-    offset = 0;
-    length -= take;
-  }
-  return out;
 }

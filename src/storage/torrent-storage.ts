@@ -109,16 +109,16 @@ export class TorrentStorage {
   }
 
   /**
-   * Check a downloaded piece against its expected hash and write it only if it matches. `blocks`
-   * are its data in order, `digest` their SHA-1. `inspect` sees the blocks with the verdict
-   * first (the evidence for blame). Resolves to whether the piece was good.
+   * Check a downloaded piece against its expected hash and write it only if it matches. `data`
+   * is the piece, `digest` its SHA-1. `inspect` learns the verdict first (the evidence for
+   * blame). Resolves to whether the piece was good, once nothing reads `data` any more.
    */
-  async verifyAndWrite(index: number, blocks: readonly Buffer[], digest: Buffer, inspect?: (blocks: readonly Buffer[], ok: boolean) => void): Promise<boolean> {
+  async verifyAndWrite(index: number, data: Buffer, digest: Buffer, inspect?: (ok: boolean) => void): Promise<boolean> {
     const ok = digest.equals(this.expected(index));
-    inspect?.(blocks, ok);
+    inspect?.(ok);
     if (!ok) return false;
     // Writes run in parallel on libuv's threads: measured faster than one at a time here.
-    const w = this.store.writePiece(index, blocks);
+    const w = this.store.writePiece(index, data);
     this.writes.add(w);
     try {
       await w;

@@ -6,6 +6,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Bitfield } from '../util/bitfield.js';
 import { BLOCK_SIZE, type BlockRef } from '../wire/messages.js';
+import { PieceBuffers } from './piece-buffers.js';
 
 /** Memory for pieces being downloaded, hashed or written that the picker stays within. */
 export const PIECE_MEMORY = 64 * 1024 * 1024;
@@ -18,10 +19,11 @@ export interface PeerPieces {
 export class PieceInProgress {
   readonly blockCount: number;
   /**
-   * The blocks as they arrived (views of the socket's reads: no copy). They are hashed in order
-   * as soon as the run from the start is complete, and written with one writev per file.
+   * The piece's bytes, blocks copied in as they arrive (a block is only a view of the socket's
+   * read buffer while its message is handled). Hashed in order as soon as the run from the start
+   * is complete; written from here once verified.
    */
-  readonly blocks: (Buffer | undefined)[];
+  readonly data: Buffer;
   readonly received: Uint8Array;
   /** Outstanding requests per block (more than one only in endgame). */
   readonly requested: Uint8Array;
@@ -36,9 +38,10 @@ export class PieceInProgress {
   constructor(
     readonly index: number,
     readonly size: number,
+    data: Buffer,
   ) {
+    this.data = data;
     this.blockCount = Math.ceil(size / BLOCK_SIZE);
-    this.blocks = new Array<Buffer | undefined>(this.blockCount);
     this.received = new Uint8Array(this.blockCount);
     this.requested = new Uint8Array(this.blockCount);
     this.senders = new Array<string | undefined>(this.blockCount);
@@ -49,13 +52,22 @@ export class PieceInProgress {
     return { index: this.index, begin, length: Math.min(BLOCK_SIZE, this.size - begin) };
   }
 
-  store(b: number, data: Buffer, from: string): void {
-    this.blocks[b] = data;
+  store(b: number, block: Buffer, from: string): void {
+    block.copy(this.data, b * BLOCK_SIZE);
     this.received[b] = 1;
     this.receivedCount++;
     this.senders[b] = from;
-    // SHA-1 is sequential: feed every block that now continues the hashed prefix.
-    while (this.hashed < this.blockCount && this.blocks[this.hashed]) this.hash.update(this.blocks[this.hashed++]!);
+    // SHA-1 is sequential: feed the run of blocks that now continues the hashed prefix, at once.
+    let end = this.hashed;
+    while (end < this.blockCount && this.received[end]) end++;
+    if (end === this.hashed) return;
+    this.hash.update(this.data.subarray(this.hashed * BLOCK_SIZE, Math.min(end * BLOCK_SIZE, this.size)));
+    this.hashed = end;
+  }
+
+  /** Views of the piece's blocks, in order (the evidence for blame). */
+  blocks(): Buffer[] {
+    return Array.from({ length: this.blockCount }, (_, b) => this.data.subarray(b * BLOCK_SIZE, Math.min((b + 1) * BLOCK_SIZE, this.size)));
   }
 
   /** SHA-1 of the whole piece; only once every block is in. */
@@ -74,7 +86,8 @@ export class PiecePicker {
   readonly availability: Uint32Array;
   readonly inProgress = new Map<number, PieceInProgress>();
   /** Pieces complete in memory and being checked and written. */
-  readonly verifying = new Set<number>();
+  private readonly verifying = new Map<number, PieceInProgress>();
+  private readonly buffers: PieceBuffers;
   /** Bytes of pieces started and not yet verified and written: their buffers are all alive. */
   private bufferedBytes = 0;
 
@@ -89,6 +102,8 @@ export class PiecePicker {
     private readonly maxBufferedBytes = PIECE_MEMORY,
   ) {
     this.availability = new Uint32Array(pieceCount);
+    const largest = pieceCount > 0 ? pieceSize(0) : 0;
+    this.buffers = new PieceBuffers(largest, Math.max(1, Math.floor(maxBufferedBytes / Math.max(1, largest))));
   }
 
   wanted(i: number): boolean {
@@ -122,7 +137,8 @@ export class PiecePicker {
     while (out.length < max) {
       const next = this.rarestNewPiece(peer);
       if (next === undefined) break;
-      const p = new PieceInProgress(next, this.pieceSize(next));
+      const size = this.pieceSize(next);
+      const p = new PieceInProgress(next, size, this.buffers.take(size));
       this.inProgress.set(next, p);
       this.bufferedBytes += p.size;
       this.takeFree(p, max, out);
@@ -186,13 +202,20 @@ export class PiecePicker {
     const p = this.inProgress.get(index);
     if (!p || p.receivedCount !== p.blockCount) return undefined;
     this.inProgress.delete(index);
-    this.verifying.add(index);
+    this.verifying.set(index, p);
     return p;
   }
 
-  /** Verification finished: a good piece is now in `have` (the caller sets it); a bad one is wanted again. */
+  /**
+   * Verification finished and nothing reads the piece's data any more: a good piece is now in
+   * `have` (the caller sets it); a bad one is wanted again.
+   */
   verified(index: number): void {
-    if (this.verifying.delete(index)) this.bufferedBytes -= this.pieceSize(index);
+    const p = this.verifying.get(index);
+    if (!p) return;
+    this.verifying.delete(index);
+    this.bufferedBytes -= p.size;
+    this.buffers.give(p.data);
   }
 
   private takeFree(p: PieceInProgress, max: number, out: BlockRef[]): void {

@@ -476,11 +476,11 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     const { index, senders } = piece;
     let banned: string[] = [];
     // The blocks themselves are the evidence of who sent what.
-    const inspect = (blocks: readonly Buffer[], ok: boolean) => {
-      if (!ok) banned = this.bans.pieceFailed(index, blocks, senders);
-      else if (this.bans.suspect(index)) banned = this.bans.piecePassed(index, blocks);
+    const inspect = (ok: boolean) => {
+      if (!ok) banned = this.bans.pieceFailed(index, piece.blocks(), senders);
+      else if (this.bans.suspect(index)) banned = this.bans.piecePassed(index, piece.blocks());
     };
-    const v = this.storage.verifyAndWrite(index, piece.blocks as Buffer[], piece.digest(), inspect).then(
+    const v = this.storage.verifyAndWrite(index, piece.data, piece.digest(), inspect).then(
       (ok) => {
         this.picker.verified(index);
         if (this.stopped) return;

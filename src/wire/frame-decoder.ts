@@ -41,16 +41,31 @@ export class FrameDecoder {
   private head = 0; // read offset in chunks[0]
   private avail = 0;
   private need = -1; // payload length of the frame being read, -1 while reading a length
+  private transient = false; // whether the chunk being read is overwritten after push returns
   private readonly maxFrame: number;
 
   constructor(private readonly limits: FrameLimits) {
     this.maxFrame = Math.max(1 + limits.bitfieldBytes, 9 + limits.maxBlock, 2 + limits.maxExtended);
   }
 
-  /** Feed bytes; calls `onMessage` for every complete message. Throws ProtocolError on a rule break. */
-  push(chunk: Buffer, onMessage: (m: Message) => void): void {
+  /**
+   * Feed bytes; calls `onMessage` for every complete message. Throws ProtocolError on a rule
+   * break. A `transient` chunk is overwritten after this returns: what is left of it is copied,
+   * and so are the payloads of messages a handler may keep (bitfield, extended); a piece's block
+   * stays a view, valid only while its message is handled.
+   */
+  push(chunk: Buffer, onMessage: (m: Message) => void, transient = false): void {
     this.chunks.push(chunk);
     this.avail += chunk.length;
+    this.transient = transient;
+    try {
+      this.drain(onMessage);
+    } finally {
+      if (transient) this.ownRest(chunk);
+    }
+  }
+
+  private drain(onMessage: (m: Message) => void): void {
     for (;;) {
       if (this.need < 0) {
         if (this.avail < 4) return;
@@ -68,6 +83,14 @@ export class FrameDecoder {
       const m = this.parse(body);
       if (m) onMessage(m);
     }
+  }
+
+  /** Copy the unread rest of a transient chunk (only the newest chunk can be one). */
+  private ownRest(chunk: Buffer): void {
+    const last = this.chunks.length - 1;
+    if (last < 0 || this.chunks[last] !== chunk) return;
+    this.chunks[last] = Buffer.from(chunk.subarray(last === 0 ? this.head : 0));
+    if (last === 0) this.head = 0;
   }
 
   /** Next `n` buffered bytes: a view when they sit in one chunk, else a copy. */
@@ -114,7 +137,7 @@ export class FrameDecoder {
         if (this.limits.bitfieldBytes > 0 && len !== this.limits.bitfieldBytes) {
           throw new ProtocolError(`bitfield of ${len} bytes (expected ${this.limits.bitfieldBytes})`);
         }
-        return { type: 'bitfield', bits: b.subarray(1) };
+        return { type: 'bitfield', bits: this.own(b.subarray(1)) };
       case MSG.request:
       case MSG.cancel:
       case MSG.reject: {
@@ -133,9 +156,13 @@ export class FrameDecoder {
       case MSG.extended:
         if (len < 1) throw new ProtocolError('extended message without an id');
         if (len - 1 > this.limits.maxExtended) throw new ProtocolError(`extended message of ${len - 1} bytes`);
-        return { type: 'extended', id: b[1]!, payload: b.subarray(2) };
+        return { type: 'extended', id: b[1]!, payload: this.own(b.subarray(2)) };
       default:
         return undefined; // BEP 3: unknown messages are ignored (their size is already bounded).
     }
+  }
+
+  private own(view: Buffer): Buffer {
+    return this.transient ? Buffer.from(view) : view;
   }
 }

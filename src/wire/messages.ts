@@ -91,7 +91,9 @@ export const encode = {
   },
   /** Header of a piece message; the block follows in a second write to avoid a copy. */
   pieceHeader(index: number, begin: number, length: number): Buffer {
-    const b = frame(MSG.piece, 8 + length).subarray(0, 13);
+    const b = Buffer.allocUnsafe(13);
+    b.writeUInt32BE(9 + length, 0);
+    b[4] = MSG.piece;
     b.writeUInt32BE(index, 5);
     b.writeUInt32BE(begin, 9);
     return b;

@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import type { PeerAddress } from '../net/compact.js';
 import { familyOf, unmapIp } from '../net/address.js';
+import { receive } from '../net/shared-read.js';
 import { TickCork } from '../net/tick-cork.js';
 import { FrameDecoder, ProtocolError, type FrameLimits } from './frame-decoder.js';
 import { encodeHandshake, HANDSHAKE_LENGTH, parseHandshake, type Handshake } from './handshake.js';
@@ -43,7 +44,7 @@ export class PeerWire {
     this.remote = { host, port: socket.remotePort ?? 0, family: familyOf(host) ?? 4 };
     socket.setNoDelay(true);
     this.cork = new TickCork(socket);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    receive(socket, (chunk, transient) => this.onData(chunk, transient));
     socket.on('error', (e) => this.close(`socket error: ${e.message}`));
     socket.on('close', () => this.close('connection closed by peer'));
     socket.on('end', () => this.close('connection closed by peer'));
@@ -114,15 +115,16 @@ export class PeerWire {
     this.socket.write(b);
   }
 
-  private onData(chunk: Buffer): void {
+  /** `transient` bytes are overwritten once this returns: whatever waits for later is copied. */
+  private onData(chunk: Buffer, transient: boolean): void {
     if (this.closed) return;
     this.bytesIn += chunk.length;
     this.lastReceived = Date.now();
     if (!this.handlers || (this.handshake && !this.decoder)) {
-      this.queue(chunk);
+      this.queue(transient ? Buffer.from(chunk) : chunk);
       return;
     }
-    this.consume(chunk);
+    this.consume(chunk, transient);
   }
 
   private queue(chunk: Buffer): void {
@@ -137,18 +139,19 @@ export class PeerWire {
     this.pending = [];
     this.pendingBytes = 0;
     if (queued.length === 0 || this.closed) return;
-    this.consume(queued.length === 1 ? queued[0]! : Buffer.concat(queued));
+    this.consume(queued.length === 1 ? queued[0]! : Buffer.concat(queued), false);
   }
 
-  private consume(chunk: Buffer): void {
+  private consume(chunk: Buffer, transient: boolean): void {
     try {
       if (!this.handshake) {
-        this.pending.push(chunk);
+        this.pending.push(transient ? Buffer.from(chunk) : chunk);
         this.pendingBytes += chunk.length;
         if (this.pendingBytes < HANDSHAKE_LENGTH) return;
         const all = Buffer.concat(this.pending);
         this.pending = [];
         this.pendingBytes = 0;
+        transient = false;
         const h = parseHandshake(all);
         if (!h) throw new ProtocolError('not a BitTorrent handshake');
         clearTimeout(this.handshakeTimer);
@@ -166,9 +169,13 @@ export class PeerWire {
         chunk = rest;
       }
       // A handler may close the wire mid-chunk (a ban): the rest of that chunk is not delivered.
-      this.decoder!.push(chunk, (m) => {
-        if (!this.closed) this.handlers!.onMessage(m);
-      });
+      this.decoder!.push(
+        chunk,
+        (m) => {
+          if (!this.closed) this.handlers!.onMessage(m);
+        },
+        transient,
+      );
     } catch (e) {
       this.close(e instanceof ProtocolError ? `protocol error: ${e.message}` : `error: ${(e as Error).message}`);
     }
