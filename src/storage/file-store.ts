@@ -2,7 +2,7 @@
  * Positional reads and writes of piece data across a torrent's files. Handles are opened lazily
  * and kept in a small LRU so a torrent with thousands of files never exhausts descriptors.
  */
-import { constants } from 'node:fs';
+import { constants, write } from 'node:fs';
 import { mkdir, open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, sep } from 'node:path';
 import type { TorrentFile } from '../metainfo/types.js';
@@ -18,11 +18,15 @@ export interface FileStoreOptions {
 /** Bytes per write when storing a piece (see writePiece). */
 const WRITE_CHUNK = 64 * 1024;
 
-/** pwrite until all of `data` is at `position` (a short write continues). */
+/**
+ * pwrite until all of `data` is at `position` (a short write continues). The callback API, not
+ * FileHandle.write: its promise requests cost the leecher's main thread measurably more per write.
+ */
 async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
   for (let done = 0; done < data.length; ) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
+    done += await new Promise<number>((resolve, reject) =>
+      write(fh.fd, data, done, data.length - done, position + done, (e, n) => (e ? reject(e) : resolve(n))),
+    );
   }
 }
 
