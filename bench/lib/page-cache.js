@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { nodeSha1 } from './sha1.js';
 
-/** Whether clean pages can be dropped here (root, /proc writable). */
+/** Drop clean pages once; returns whether that is allowed here (root, /proc writable). */
 export function canDropCaches() {
   try {
     writeFileSync('/proc/sys/vm/drop_caches', '1');
