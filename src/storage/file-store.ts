@@ -54,7 +54,13 @@ export class FileStore {
   /** Read `length` bytes at `offset` of piece `index`. Missing data is an error: we only serve verified pieces. */
   async read(index: number, offset: number, length: number): Promise<Buffer> {
     const out = Buffer.allocUnsafe(length);
-    for (const seg of this.layout.segments(index, offset, length)) {
+    await this.readInto(index, offset, out);
+    return out;
+  }
+
+  /** Fill `out` with the bytes at `offset` of piece `index`. */
+  async readInto(index: number, offset: number, out: Buffer): Promise<void> {
+    for (const seg of this.layout.segments(index, offset, out.length)) {
       const file = this.layout.files[seg.fileIndex]!;
       if (file.pad) {
         out.fill(0, seg.rangeOffset, seg.rangeOffset + seg.length);
@@ -68,7 +74,6 @@ export class FileStore {
         }
       });
     }
-    return out;
   }
 
   /**

@@ -8,7 +8,7 @@ import { Bitfield } from '../util/bitfield.js';
 import { FileStore } from './file-store.js';
 import type { HashPool, RangeFile } from './hash-pool.js';
 import { PieceLayout } from './layout.js';
-import { PieceCache } from './piece-cache.js';
+import { PieceCache, type BlockLease } from './piece-cache.js';
 import { loadResume, resumePath, saveResume, type FileStat } from './resume.js';
 
 export interface CheckProgress {
@@ -46,9 +46,10 @@ export class TorrentStorage {
     this.store = new FileStore(root, this.layout, { writable: opts.writable });
     this.resumeFile = resumePath(opts.stateDir, meta.infoHashHex, root);
     this.cache = new PieceCache(
-      (i) => this.store.read(i, 0, this.layout.pieceSize(i)),
+      (i, into) => this.store.readInto(i, 0, into),
       (i, begin, length) => this.store.read(i, begin, length),
       (i) => this.layout.pieceSize(i),
+      meta.pieceLength,
     );
   }
 
@@ -129,8 +130,8 @@ export class TorrentStorage {
     return true;
   }
 
-  /** A block of a verified piece, for uploading. */
-  readBlock(index: number, begin: number, length: number): Promise<Buffer> {
+  /** A block of a verified piece, for uploading; release it once the socket has taken it. */
+  readBlock(index: number, begin: number, length: number): Promise<BlockLease> {
     return this.cache.block(index, begin, length);
   }
 

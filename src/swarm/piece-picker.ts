@@ -6,7 +6,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Bitfield } from '../util/bitfield.js';
 import { BLOCK_SIZE, type BlockRef } from '../wire/messages.js';
-import { PieceBuffers } from './piece-buffers.js';
+import { PieceBuffers } from '../storage/piece-buffers.js';
 
 /** Memory for pieces being downloaded, hashed or written that the picker stays within. */
 export const PIECE_MEMORY = 64 * 1024 * 1024;

@@ -573,10 +573,10 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       const r = peer.uploadQueue.shift()!;
       peer.uploadReads++;
       this.storage.readBlock(r.index, r.begin, r.length).then(
-        (block) => {
+        ({ block, release }) => {
           peer.uploadReads--;
-          if (peer.amChoking || peer.wire.closed) return;
-          peer.wire.send.piece(r.index, r.begin, block);
+          if (peer.amChoking || peer.wire.closed) return release();
+          peer.wire.send.piece(r.index, r.begin, block, release);
           peer.up.add(block.length);
           this.up.add(block.length);
           this.serveUploads(peer);

@@ -90,12 +90,15 @@ export class PeerWire {
     cancel: (r: BlockRef) => this.write(encode.block(MSG.cancel, r)),
     reject: (r: BlockRef) => this.write(encode.block(MSG.reject, r)),
     extended: (id: number, payload: Uint8Array) => this.write(encode.extended(id, payload)),
-    /** Blocks sent in the same tick leave in one writev: per-write costs dominate 16 KiB writes. */
-    piece: (index: number, begin: number, block: Buffer) => {
-      if (this.closed) return;
+    /**
+     * Blocks sent in the same tick leave in one writev: per-write costs dominate 16 KiB writes.
+     * `sent` runs once the socket no longer needs `block` (written, or the connection gone).
+     */
+    piece: (index: number, begin: number, block: Buffer, sent: () => void) => {
+      if (this.closed) return sent();
       this.cork.hold();
       this.write(encode.pieceHeader(index, begin, block.length));
-      this.write(block);
+      this.write(block, sent);
     },
   };
 
@@ -108,11 +111,11 @@ export class PeerWire {
     this.handlers?.onClose(reason);
   }
 
-  private write(b: Buffer): void {
-    if (this.closed) return;
+  private write(b: Buffer, done?: () => void): void {
+    if (this.closed) return done?.();
     this.bytesOut += b.length;
     this.lastSent = Date.now();
-    this.socket.write(b);
+    this.socket.write(b, done && (() => done()));
   }
 
   /** `transient` bytes are overwritten once this returns: whatever waits for later is copied. */

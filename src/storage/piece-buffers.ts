@@ -1,8 +1,8 @@
 /**
- * Piece-sized buffers reused from one downloaded piece to the next. Blocks are copied into them
- * as they arrive, so the socket's read buffers die young and nothing per block lives until the
- * piece is written: measured, keeping 16 KiB views of the read buffers instead cost the leecher
- * more in garbage collection and fresh-page faults than the copy costs.
+ * Piece-sized buffers reused from one piece to the next, for downloads (blocks are copied in as
+ * they arrive, so the socket's read buffers die young: measured, keeping 16 KiB views of them
+ * cost the leecher more in garbage collection and fresh-page faults than the copy) and for
+ * uploads (pieces read from disk). Fresh 1 MiB buffers per piece cost major collections.
  */
 export class PieceBuffers {
   private readonly free: Buffer[] = [];
@@ -19,7 +19,7 @@ export class PieceBuffers {
     return (this.free.pop() ?? Buffer.allocUnsafeSlow(this.pieceLength)).subarray(0, size);
   }
 
-  /** The buffer is no longer read or written by anyone (its piece is written or dropped). */
+  /** The buffer is no longer read or written by anyone. */
   give(b: Buffer): void {
     if (b.buffer.byteLength !== this.pieceLength || this.free.length >= this.maxFree) return;
     this.free.push(Buffer.from(b.buffer, 0, this.pieceLength));
