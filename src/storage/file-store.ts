@@ -16,7 +16,7 @@ export interface FileStoreOptions {
 }
 
 /** Bytes per write when storing a piece (see writePiece). */
-const WRITE_CHUNK = 64 * 1024;
+const WRITE_CHUNK = 32 * 1024;
 
 /**
  * pwrite until all of `data` is at `position` (a short write continues). The callback API, not
@@ -80,10 +80,10 @@ export class FileStore {
    * Write a whole verified piece in writes of at most WRITE_CHUNK bytes issued together. The
    * kernel sizes page-cache folios after each write, and large folios are expensive to fill where
    * the hypervisor hands memory back lazily (free page reporting, as on the machines this was
-   * measured on): in paired runs one 1 MiB writev per piece cost the leecher 3.7-4.2 s of system
-   * time per GiB, 64 KiB writes 1.4-1.9 s (32 KiB: no better, more calls). libtorrent writes
-   * 16 KiB blocks for the same reason. See bench/README.md. Settles only once every write has:
-   * the caller reuses `data` afterwards.
+   * measured on): in paired runs one 1 MiB write per piece cost the leecher 3.0-4.2 s of system
+   * time per GiB; 64 KiB writes 1.0-2.2 s, 32 KiB writes 0.9-1.35 s (seven alternating pairs),
+   * 16 KiB more again (more calls). See bench/README.md. Settles only once every write has: the
+   * caller reuses `data` afterwards.
    */
   async writePiece(index: number, data: Buffer): Promise<void> {
     for (const seg of this.layout.segments(index, 0, data.length)) {
