@@ -7,11 +7,16 @@
 export class PieceBuffers {
   private readonly free: Buffer[] = [];
 
+  /** Buffers kept for reuse; more are allocated when needed and dropped when given back. */
+  private readonly maxFree: number;
+
+  /** `memoryBytes`: what the kept buffers may add up to (at least one is kept). */
   constructor(
     private readonly pieceLength: number,
-    /** Buffers kept for reuse; more are allocated when needed and dropped when given back. */
-    private readonly maxFree: number,
-  ) {}
+    memoryBytes: number,
+  ) {
+    this.maxFree = Math.max(1, Math.floor(memoryBytes / Math.max(1, pieceLength)));
+  }
 
   /** A buffer of `size` bytes (uninitialised). */
   take(size: number): Buffer {

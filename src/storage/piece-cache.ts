@@ -34,7 +34,7 @@ export class PieceCache {
     pieceLength: number,
     private readonly maxBytes = 64 * 1024 * 1024,
   ) {
-    this.buffers = new PieceBuffers(pieceLength, Math.max(1, Math.floor(maxBytes / Math.max(1, pieceLength))));
+    this.buffers = new PieceBuffers(pieceLength, maxBytes);
   }
 
   async block(index: number, begin: number, length: number): Promise<BlockLease> {

@@ -102,8 +102,7 @@ export class PiecePicker {
     private readonly maxBufferedBytes = PIECE_MEMORY,
   ) {
     this.availability = new Uint32Array(pieceCount);
-    const largest = pieceCount > 0 ? pieceSize(0) : 0;
-    this.buffers = new PieceBuffers(largest, Math.max(1, Math.floor(maxBufferedBytes / Math.max(1, largest))));
+    this.buffers = new PieceBuffers(pieceCount > 0 ? pieceSize(0) : 0, maxBufferedBytes);
   }
 
   wanted(i: number): boolean {

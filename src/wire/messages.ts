@@ -91,9 +91,8 @@ export const encode = {
   },
   /** Header of a piece message; the block follows in a second write to avoid a copy. */
   pieceHeader(index: number, begin: number, length: number): Buffer {
-    const b = Buffer.allocUnsafe(13);
-    b.writeUInt32BE(9 + length, 0);
-    b[4] = MSG.piece;
+    const b = frame(MSG.piece, 8);
+    b.writeUInt32BE(9 + length, 0); // the frame's length counts the block that follows
     b.writeUInt32BE(index, 5);
     b.writeUInt32BE(begin, 9);
     return b;

@@ -115,7 +115,7 @@ export class PeerWire {
     if (this.closed) return done?.();
     this.bytesOut += b.length;
     this.lastSent = Date.now();
-    this.socket.write(b, done && (() => done()));
+    this.socket.write(b, done);
   }
 
   /** `transient` bytes are overwritten once this returns: whatever waits for later is copied. */
