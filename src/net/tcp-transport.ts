@@ -16,6 +16,8 @@ export class TcpTransport implements Transport {
   readonly remote: PeerAddress;
   readonly encrypted = false;
   closed = false;
+  /** close() was called: no handler runs any more. */
+  private closedHere = false;
   private handlers?: TransportHandlers;
   private early: Buffer[] = [];
   private earlyBytes = 0;
@@ -44,11 +46,12 @@ export class TcpTransport implements Transport {
     const early = this.early;
     this.early = [];
     this.earlyBytes = 0;
+    // A peer that sent its bytes and hung up before anyone read still has them read.
     for (const chunk of early) {
-      if (this.closed) break;
+      if (this.closedHere) return;
       handlers.data(chunk, false);
     }
-    if (this.endedEarly !== undefined) handlers.close(this.endedEarly);
+    if (this.endedEarly !== undefined && !this.closedHere) handlers.close(this.endedEarly);
   }
 
   write(b: Buffer, done?: () => void): void {
@@ -61,6 +64,7 @@ export class TcpTransport implements Transport {
   }
 
   close(): void {
+    this.closedHere = true;
     if (this.closed) return;
     this.closed = true;
     this.early = [];
