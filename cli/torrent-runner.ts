@@ -16,7 +16,8 @@ import type { AnnounceIpPolicy } from '../src/tracker/session.js';
 import { bindTunnel } from '../src/client/tunnel-binding.js';
 import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
 import type { TunnelChoice } from './torrent-options.js';
-import { createReporter, type ProgressSnapshot } from './reporter.js';
+import { createReporter } from './reporter.js';
+import { StatusFeed } from '../src/client/status.js';
 import { stopSignals } from './stop-signals.js';
 
 export interface RunOptions {
@@ -106,47 +107,25 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     maxPeersPerTorrent: o.maxPeers,
     trackers: o.trackers,
   });
+  const feed = new StatusFeed(client, { tunnel: () => tunnel?.status() });
+  feed.on('event', (e) => reporter.event(e));
   let finish!: (code: number) => void;
   const finished = new Promise<number>((r) => (finish = r));
   let shuttingDown = false;
-  let progressTimer: NodeJS.Timeout | undefined;
-  const snapshot = (): ProgressSnapshot => {
-    const have = session.storage.have;
-    let haveBytes = 0;
-    for (let i = 0; i < meta.pieceCount; i++) if (have.has(i)) haveBytes += session.storage.layout.pieceSize(i);
-    const s = session.swarm?.stats();
-    return {
-      name: meta.name,
-      pieces: meta.pieceCount,
-      have: have.count,
-      totalBytes: meta.totalLength,
-      haveBytes,
-      downRate: Math.round(s?.downRate ?? 0),
-      upRate: Math.round(s?.upRate ?? 0),
-      downloaded: s?.downloaded ?? 0,
-      uploaded: s?.uploaded ?? 0,
-      peers: s?.peers ?? 0,
-      peers4: s?.peers4 ?? 0,
-      peers6: s?.peers6 ?? 0,
-      seeds: s?.seeds ?? 0,
-      candidates: s?.candidates ?? 0,
-      ...(tunnel ? { tunnel: tunnel.status() } : {}),
-    };
-  };
   const shutdown = async (code: number, why?: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
-    clearInterval(progressTimer);
+    feed.stopProgress();
     if (why) reporter.note(why);
     try {
       await client.close();
       await tunnel?.stop();
     } catch (e) {
-      reporter.event({ event: 'error', message: `while shutting down: ${errorMessage(e)}` });
+      feed.publish({ event: 'error', message: `while shutting down: ${errorMessage(e)}` });
       code = code || 1;
     }
-    if (session.swarm) reporter.progress(snapshot());
-    reporter.event({ event: 'stopped', code });
+    feed.publishProgress();
+    feed.publish({ event: 'stopped', code });
     reporter.close();
     finish(code);
   };
@@ -156,33 +135,24 @@ export async function runTorrent(o: RunOptions): Promise<number> {
 
   if (tunnel) {
     bindTunnel(client, tunnel);
-    tunnel.on('status', (st) => reporter.event({ ...st, event: 'tunnel' }));
+    tunnel.on('status', (st) => feed.publish({ ...st, event: 'tunnel' }));
     tunnel.on('fatal', (e) => void shutdown(1, `tunnel failed: ${e.message}`));
   }
   const session = client.addTorrent(meta, dir, { writable: o.mode === 'download' });
-  session.on('tracker', (ev) => reporter.event({ ...ev, event: 'tracker', announce: ev.event }));
-  let lastCheckReport = 0;
-  session.on('checking', (p) => {
-    const now = Date.now();
-    if (now - lastCheckReport < 500 && p.checkedBytes < p.totalBytes) return;
-    lastCheckReport = now;
-    reporter.event({ event: 'checking', checkedBytes: p.checkedBytes, totalBytes: p.totalBytes });
-  });
-  session.on('checked', (checked) => {
-    reporter.event({ event: 'checked', have: session.storage.have.count, pieces: meta.pieceCount, ...checked });
+  // Attached before start: peers (from trackers, incoming) may report while it still runs, and data
+  // that is complete already is reported as `complete` from within it.
+  feed.watch(session);
+  session.on('checked', () => {
     if (o.mode === 'seed' && !session.storage.have.complete) {
       reporter.note(`warning: only ${session.storage.have.count} of ${meta.pieceCount} pieces are present in ${dir}; seeding those`);
     }
   });
-  // Attached before start: peers (from trackers, incoming) may report while it still runs, and data
-  // that is complete already is reported as `complete` from within it.
   session.on('event', (e) => {
-    reporter.event(e);
     if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void session.saveResume().then(() => shutdown(0));
     if (e.event === 'error') void shutdown(1, `stopping: ${e.message}`);
   });
   try {
-    for (const l of await client.listen()) reporter.event({ event: 'listening', family: l.family, address: l.address, port: l.port });
+    for (const l of await client.listen()) feed.publish({ event: 'listening', family: l.family, address: l.address, port: l.port });
     await session.start(o.recheck);
   } catch (e) {
     // Interrupted by a signal (the pool and storage closed under the check): that is a clean stop.
@@ -197,13 +167,13 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     signals.dispose();
     return code;
   }
-  progressTimer = setInterval(() => reporter.progress(snapshot()), 1000);
+  feed.startProgress();
   for (const p of peers) {
-    if (p.family) session.swarm!.addPeers([{ host: p.host, port: p.port }], 'manual');
+    if (p.family) session.swarm!.addPeers([{ host: p.host, port: p.port }], { kind: 'manual' });
     else {
       resolveTargets(p.host, p.port).then(
-        (targets) => session.swarm?.addPeerTargets(targets, 'manual'),
-        (e: Error) => reporter.event({ event: 'warning', message: `cannot resolve --peer ${p.host}: ${e.message}` }),
+        (targets) => session.swarm?.addPeerTargets(targets, { kind: 'manual' }),
+        (e: Error) => feed.publish({ event: 'warning', message: `cannot resolve --peer ${p.host}: ${e.message}` }),
       );
     }
   }

@@ -1,7 +1,8 @@
 /** Blame for failed pieces: only the peers whose blocks were wrong are convicted. */
 import { describe, expect, it } from 'vitest';
 import { hostNetwork } from '../src/net/address.js';
-import { BanList, banKey } from '../src/swarm/bans.js';
+import { BanList } from '../src/swarm/bans.js';
+import { hostKey } from '../src/net/address.js';
 import { PeerPool } from '../src/swarm/peer-pool.js';
 import { BLOCK_SIZE } from '../src/wire/messages.js';
 
@@ -56,7 +57,7 @@ describe('what a ban or a per-host limit covers', () => {
     expect(hostNetwork('2001:db8:1:3::1')).not.toBe(hostNetwork('2001:db8:1:2::1'));
     expect(hostNetwork('::1')).toBeUndefined();
     expect(hostNetwork('127.0.0.1')).toBeUndefined();
-    expect(banKey('::1')).toBe('::1');
+    expect(hostKey('::1')).toBe('::1');
   });
 
   it('a banned IPv6 host cannot come back from another address of its /64', () => {
@@ -72,9 +73,9 @@ describe('what a ban or a per-host limit covers', () => {
 describe('PeerPool', () => {
   it('parks a seed for half an hour, backs off failures, and forgets a banned host', () => {
     const pool = new PeerPool();
-    pool.add([{ host: '192.0.2.1', port: 1 }], 'tracker');
-    pool.add([{ host: '192.0.2.2', port: 1 }], 'tracker');
-    pool.add([{ host: '2001:db8::5', port: 1 }], 'tracker');
+    pool.add([{ host: '192.0.2.1', port: 1 }], { kind: 'tracker' });
+    pool.add([{ host: '192.0.2.2', port: 1 }], { kind: 'tracker' });
+    pool.add([{ host: '2001:db8::5', port: 1 }], { kind: 'tracker' });
     const now = 1_000_000;
     const [a, b] = pool.ready(now, 3);
     pool.park(a!, now);
@@ -84,7 +85,7 @@ describe('PeerPool', () => {
     expect(readyAt(now + 60_000)).toContain(b!.key);
     expect(readyAt(now + 60_000)).not.toContain(a!.key);
     expect(readyAt(now + 31 * 60_000)).toContain(a!.key);
-    pool.dropWhere((host) => banKey(host) === '2001:db8::/64');
+    pool.dropWhere((c) => c.targets.some((t) => hostKey(t.host) === '2001:db8::/64'));
     expect(pool.size).toBe(2);
   });
 });

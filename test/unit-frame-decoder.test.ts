@@ -85,10 +85,10 @@ describe('frame decoder per-type lengths', () => {
 
   it('decodes the fields of fixed messages', () => {
     const bytes = Buffer.concat([
-      encode.index(MSG.have, 0xfffffffe),
-      encode.block(MSG.request, { index: 7, begin: 16384, length: 100 }),
-      encode.block(MSG.cancel, { index: 7, begin: 16384, length: 100 }),
-      encode.block(MSG.reject, { index: 1, begin: 0, length: 1 }),
+      encode.message({ type: 'have', index: 0xfffffffe }),
+      encode.message({ type: 'request', index: 7, begin: 16384, length: 100 }),
+      encode.message({ type: 'cancel', index: 7, begin: 16384, length: 100 }),
+      encode.message({ type: 'reject', index: 1, begin: 0, length: 1 }),
       frame(MSG.port, Buffer.from([0x1a, 0xe1])),
     ]);
     expect(feed(bytes)).toEqual([
@@ -101,9 +101,9 @@ describe('frame decoder per-type lengths', () => {
   });
 
   it('rejects requests for zero bytes or more than a block', () => {
-    rejects(encode.block(MSG.request, { index: 0, begin: 0, length: 0 }), /block length 0 outside/);
-    rejects(encode.block(MSG.request, { index: 0, begin: 0, length: LIMITS.maxBlock + 1 }), /block length 16385 outside/);
-    rejects(encode.block(MSG.cancel, { index: 0, begin: 0, length: 2 ** 32 - 1 }), /outside/);
+    rejects(encode.message({ type: 'request', index: 0, begin: 0, length: 0 }), /block length 0 outside/);
+    rejects(encode.message({ type: 'request', index: 0, begin: 0, length: LIMITS.maxBlock + 1 }), /block length 16385 outside/);
+    rejects(encode.message({ type: 'cancel', index: 0, begin: 0, length: 2 ** 32 - 1 }), /outside/);
   });
 
   it('rejects a piece message too short to hold its header', () => {
@@ -114,7 +114,7 @@ describe('frame decoder per-type lengths', () => {
   it('rejects an extended message without an id', () => rejects(frame(MSG.extended), /without an id/));
 
   it('ignores unknown message ids (their size is still bounded)', () => {
-    expect(feed(Buffer.concat([frame(99, Buffer.alloc(50)), encode.simple(MSG.unchoke)]))).toEqual([{ type: 'unchoke' }]);
+    expect(feed(Buffer.concat([frame(99, Buffer.alloc(50)), encode.message({ type: 'unchoke' })]))).toEqual([{ type: 'unchoke' }]);
     rejects(frame(99, Buffer.alloc(2 + LIMITS.maxExtended)), /exceeds/);
   });
 });
@@ -148,12 +148,12 @@ describe('frame decoder chunking', () => {
   const norm = (ms: Message[]) => JSON.stringify(ms, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? Buffer.from((v as { data: number[] }).data).toString('hex') : v));
 
   function stream(): Buffer {
-    const parts: Buffer[] = [encode.bitfield(randomBytes(13)), encode.keepAlive(), encode.simple(MSG.unchoke)];
+    const parts: Buffer[] = [encode.bitfield(randomBytes(13)), encode.keepAlive(), encode.message({ type: 'unchoke' })];
     for (let i = 0; i < 40; i++) {
       const block = randomBytes(1 + Math.floor(Math.random() * LIMITS.maxBlock));
-      parts.push(encode.block(MSG.request, { index: i, begin: i * 16384, length: 16384 }));
+      parts.push(encode.message({ type: 'request', index: i, begin: i * 16384, length: 16384 }));
       parts.push(encode.pieceHeader(i, 0, block.length), block);
-      parts.push(encode.index(MSG.have, i));
+      parts.push(encode.message({ type: 'have', index: i }));
       parts.push(encode.extended(i % 3, randomBytes(Math.floor(Math.random() * 300))));
       parts.push(frame(200, randomBytes(7))); // unknown: skipped
     }
@@ -213,7 +213,7 @@ describe('frame decoder chunking', () => {
   it('holds back an incomplete frame until its last byte arrives', () => {
     const d = new FrameDecoder(LIMITS);
     const out: Message[] = [];
-    const have = encode.index(MSG.have, 5);
+    const have = encode.message({ type: 'have', index: 5 });
     d.push(have.subarray(0, 8), (m) => out.push(m));
     expect(out).toEqual([]);
     d.push(have.subarray(8), (m) => out.push(m));
@@ -221,7 +221,7 @@ describe('frame decoder chunking', () => {
   });
 
   it('reports a bad frame even when it arrives split across chunks', () => {
-    const bad = Buffer.concat([encode.simple(MSG.interested), frame(MSG.have, Buffer.alloc(3))]);
+    const bad = Buffer.concat([encode.message({ type: 'interested' }), frame(MSG.have, Buffer.alloc(3))]);
     const d = new FrameDecoder(LIMITS);
     const out: Message[] = [];
     expect(() => {

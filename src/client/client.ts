@@ -1,23 +1,19 @@
 /**
- * The engine: one peer id, the dual-stack listeners, the hashing pool, and the torrents. It
- * routes incoming connections to the torrent their handshake names.
+ * The engine: one peer id, the dual-stack listeners, the handshaker that routes incoming
+ * connections to the torrent their handshake names, the hashing pool, and the torrents.
  */
 import { randomBytes } from 'node:crypto';
-import { networkInterfaces } from 'node:os';
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
 import type { Family } from '../net/address.js';
 import { DualStackListener, type Listening } from '../net/listeners.js';
+import { TcpTransport } from '../net/tcp-transport.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { HashPool } from '../storage/hash-pool.js';
-import { PeerWire } from '../wire/peer-wire.js';
+import { Handshaker } from '../wire/handshaker.js';
 import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
 import { TorrentSession, type TorrentSessionOptions } from './torrent-session.js';
 import type { AnnounceIpPolicy } from '../tracker/session.js';
-import { canonicalIp } from '../net/address.js';
-
-const MAX_HANDSHAKING = 256;
 
 export interface ClientOptions {
   port: number;
@@ -35,9 +31,12 @@ export class Client extends EventEmitter {
   readonly peerId = Buffer.concat([Buffer.from(PEER_ID_PREFIX, 'latin1'), randomBytes(12)]);
   readonly hashPool = new HashPool();
   readonly ownAddresses = new OwnAddresses();
-  private readonly listener = new DualStackListener((s) => this.onIncoming(s));
   private readonly torrents = new Map<string, TorrentSession>();
-  private readonly handshaking = new Set<PeerWire>();
+  readonly handshaker = new Handshaker({
+    peerId: this.peerId,
+    directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm },
+  });
+  private readonly listener = new DualStackListener((s) => this.handshaker.incoming(new TcpTransport(s)));
   /** Local address per family for outgoing connections; shared by reference with every swarm. */
   readonly localAddress: Partial<Record<Family, string>>;
 
@@ -48,6 +47,11 @@ export class Client extends EventEmitter {
 
   get port(): number {
     return this.listener.port;
+  }
+
+  /** Where we listen (empty until listen() resolves). */
+  listening(): Listening[] {
+    return [...this.listener.listening];
   }
 
   listen(): Promise<Listening[]> {
@@ -63,13 +67,14 @@ export class Client extends EventEmitter {
       swarm: {
         peerId: this.peerId,
         clientName: CLIENT_NAME,
+        handshaker: this.handshaker,
         port: () => this.port,
         ownAddresses: () => this.ownAddresses.get(),
         families: { 4: this.opts.ipv4, 6: this.opts.ipv6 },
         localAddress: this.localAddress,
         maxPeers: this.opts.maxPeersPerTorrent,
       },
-      trackers: this.opts.trackers && { ...this.opts.trackers, isSelf: (host, port) => this.isSelf(host, port) },
+      trackers: this.opts.trackers,
     });
     this.torrents.set(meta.infoHashHex, t);
     return t;
@@ -85,41 +90,11 @@ export class Client extends EventEmitter {
     for (const t of this.torrents.values()) t.swarm?.redialFailed();
   }
 
-  /** Whether an address is one of our own listeners (trackers hand us back to ourselves). */
-  isSelf(host: string, port: number): boolean {
-    if (port !== this.port) return false;
-    const h = canonicalIp(host);
-    if (!h) return false;
-    const own = this.ownAddresses.get();
-    if (h === own[4] || h === own[6]) return true;
-    return Object.values(networkInterfaces()).some((list) => list?.some((a) => canonicalIp(a.address) === h));
-  }
-
   async close(): Promise<void> {
-    for (const w of this.handshaking) w.close('shutting down');
+    this.handshaker.close();
     await this.listener.close();
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
     this.torrents.clear();
     await this.hashPool.close();
-  }
-
-  private onIncoming(socket: Socket): void {
-    // Connections that have not said which torrent they want cost a descriptor each: bounded, so
-    // a flood of idle connections cannot starve our own files of descriptors.
-    if (this.handshaking.size >= MAX_HANDSHAKING) {
-      socket.destroy();
-      return;
-    }
-    const wire = new PeerWire(socket, false);
-    this.handshaking.add(wire);
-    wire.attach({
-      onHandshake: (h) => {
-        this.handshaking.delete(wire);
-        const t = this.torrents.get(h.infoHash.toString('hex'));
-        return !!t?.swarm && t.swarm.acceptIncoming(wire, h);
-      },
-      onMessage: () => {},
-      onClose: () => this.handshaking.delete(wire),
-    });
   }
 }

@@ -1,6 +1,6 @@
 /**
- * One torrent from start to stop: check what is on disk, run the swarm, save resume state
- * periodically and on stop.
+ * One torrent from start to stop: check what is on disk, run the swarm, announce to its
+ * trackers, save resume state periodically and on stop.
  */
 import { EventEmitter } from 'node:events';
 import type { Metainfo } from '../metainfo/types.js';
@@ -16,7 +16,14 @@ export interface TorrentSessionOptions {
   swarm: SwarmOptions;
   resumeSaveIntervalMs?: number;
   /** Announce to the torrent's trackers (off for tests that give peers directly, or `--no-trackers`). */
-  trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][]; isSelf(host: string, port: number): boolean };
+  trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
+}
+
+export type TorrentState = 'checking' | 'downloading' | 'seeding' | 'stopped' | 'error';
+
+/** The last announce to one tracker over one family. */
+export interface TrackerRecord extends AnnounceEvent {
+  at: number;
 }
 
 export class TorrentSession extends EventEmitter<{
@@ -28,6 +35,12 @@ export class TorrentSession extends EventEmitter<{
   readonly storage: TorrentStorage;
   swarm?: Swarm;
   trackers?: TrackerSession;
+  state: TorrentState = 'checking';
+  /** Bytes checked of bytes to check, while checking. */
+  checkProgress?: CheckProgress;
+  lastError?: string;
+  /** Per "url family": the last announce. */
+  readonly trackerRecords = new Map<string, TrackerRecord>();
   private saveTimer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
 
@@ -38,14 +51,30 @@ export class TorrentSession extends EventEmitter<{
   ) {
     super();
     this.storage = new TorrentStorage(meta, dir, opts.hashPool, { writable: opts.writable, stateDir: opts.stateDir });
+    this.on('event', (e) => {
+      if (e.event === 'complete') this.state = 'seeding';
+      if (e.event === 'error') {
+        this.state = 'error';
+        this.lastError = e.message;
+      }
+    });
+  }
+
+  get infoHashHex(): string {
+    return this.meta.infoHashHex;
   }
 
   /** Check existing data (resume-aware, reported as `checking` then `checked`), then join the swarm. */
   async start(forceRecheck = false): Promise<void> {
-    const result = await this.storage.check(forceRecheck, (p) => this.emit('checking', p));
+    const result = await this.storage.check(forceRecheck, (p) => {
+      this.checkProgress = p;
+      this.emit('checking', p);
+    });
+    this.checkProgress = undefined;
     this.emit('checked', result);
     if (this.stopping) return; // stopped while checking: never join the swarm
-    const swarm = new Swarm(this.meta, this.storage, this.opts.swarm);
+    this.state = this.storage.have.complete ? 'seeding' : 'downloading';
+    const swarm = new Swarm(this.meta.infoHash, { ...this.opts.swarm, private: this.meta.private });
     this.swarm = swarm;
     swarm.on('event', (e) => {
       this.emit('event', e);
@@ -54,6 +83,7 @@ export class TorrentSession extends EventEmitter<{
       this.trackers?.completed();
     });
     swarm.start();
+    swarm.attach(this.meta, this.storage);
     this.startTrackers(swarm);
     // Saved for seeds too: the next start then trusts the check instead of hashing everything again.
     void this.saveResume();
@@ -75,14 +105,16 @@ export class TorrentSession extends EventEmitter<{
       families: this.opts.swarm.families,
       getStats: () => {
         const s = swarm.stats();
-        return { uploaded: s.uploaded, downloaded: s.downloaded, left: swarm.left() };
+        return { uploaded: s.uploaded, downloaded: s.downloaded, left: swarm.left() ?? this.meta.totalLength };
       },
       ownAddresses: () => this.opts.swarm.ownAddresses(),
-      isSelf: (p) => t.isSelf(p.host, p.port),
       announceIp: t.announceIp,
     });
-    trackers.on('announce', (ev) => this.emit('tracker', ev));
-    trackers.on('peers', (peers) => swarm.addPeers(peers, 'tracker'));
+    trackers.on('announce', (ev) => {
+      this.trackerRecords.set(`${ev.tracker} ${ev.family}`, { ...ev, at: Date.now() });
+      this.emit('tracker', ev);
+    });
+    trackers.on('peers', (peers, ev) => swarm.addPeers(peers, { kind: 'tracker', from: ev.tracker }));
     this.trackers = trackers;
     // A torrent that is already complete announces as a seed from the start (left=0).
     trackers.start();
@@ -104,6 +136,7 @@ export class TorrentSession extends EventEmitter<{
       await Promise.all([this.trackers?.stop(), this.swarm?.stop()]);
       await this.saveResume();
       await this.storage.close();
+      this.state = 'stopped';
     })();
     return this.stopping;
   }

@@ -146,3 +146,8 @@ export function hostNetwork(ip: string): string | undefined {
   if (!c || c.kind === 'loopback') return undefined;
   return c.family === 4 ? c.text : `${bytesToIp(Buffer.concat([c.bytes.subarray(0, 8), Buffer.alloc(8)]))}/64`;
 }
+
+/** One host for caps, bans and blame: an IPv4 address, an IPv6 /64 (a host can use all of it); loopback addresses one by one. */
+export function hostKey(ip: string): string {
+  return hostNetwork(ip) ?? ip;
+}

@@ -14,6 +14,7 @@ const MAX_EARLY_BYTES = 256 * 1024;
 
 export class TcpTransport implements Transport {
   readonly remote: PeerAddress;
+  readonly localHost: string;
   readonly encrypted = false;
   closed = false;
   /** close() was called: no handler runs any more. */
@@ -28,6 +29,7 @@ export class TcpTransport implements Transport {
   constructor(private readonly socket: Socket) {
     const host = unmapIp(socket.remoteAddress ?? '');
     this.remote = { host, port: socket.remotePort ?? 0, family: familyOf(host) ?? 4 };
+    this.localHost = unmapIp(socket.localAddress ?? '');
     socket.setNoDelay(true);
     this.tickCork = new TickCork(socket);
     receive(socket, (chunk, transient) => this.onData(chunk, transient));

@@ -6,12 +6,7 @@
  * address (an IPv6 host: its /64) for the rest of the session.
  */
 import { createHash } from 'node:crypto';
-import { hostNetwork } from '../net/address.js';
-
-/** What a ban covers: an IPv4 address or an IPv6 /64 (a host can use every address of its /64). */
-export function banKey(ip: string): string {
-  return hostNetwork(ip) ?? ip;
-}
+import { hostKey } from '../net/address.js';
 
 interface FailedCopy {
   blockHashes: Buffer[];
@@ -30,7 +25,7 @@ export class BanList {
   constructor(private readonly threshold = 2) {}
 
   isBanned(ip: string): boolean {
-    return this.banned.has(banKey(ip));
+    return this.banned.has(hostKey(ip));
   }
 
   get size(): number {
@@ -70,10 +65,10 @@ export class BanList {
     return this.convict(liars);
   }
 
-  /** Returns the ban keys (see banKey) that are banned now. */
+  /** Returns the ban keys (see hostKey) that are banned now. */
   private convict(ips: Set<string>): string[] {
     const newlyBanned: string[] = [];
-    for (const ip of new Set([...ips].map(banKey))) {
+    for (const ip of new Set([...ips].map(hostKey))) {
       const s = (this.strikes.get(ip) ?? 0) + 1;
       this.strikes.set(ip, s);
       if (s >= this.threshold && !this.banned.has(ip)) {

@@ -3,20 +3,20 @@
  * optimistic slot that rotates every 30 s so newcomers get a chance. Seeding: round robin among
  * interested peers, each kept unchoked for a while, so every leecher is served in turn.
  */
-import type { Peer } from './peer.js';
+import type { TransferPeer } from './transfer-peer.js';
 
 export const RECHOKE_INTERVAL_MS = 10_000;
 const OPTIMISTIC_ROTATION_MS = 30_000;
 const SEED_MIN_UNCHOKED_MS = 30_000;
 
 export interface ChokeDecision {
-  unchoke: Set<Peer>;
-  optimistic?: Peer;
+  unchoke: Set<TransferPeer>;
+  optimistic?: TransferPeer;
 }
 
-export function decideUnchokes(peers: Peer[], slots: number, seeding: boolean, now: number, current?: Peer): ChokeDecision {
+export function decideUnchokes(peers: TransferPeer[], slots: number, seeding: boolean, now: number, current?: TransferPeer): ChokeDecision {
   const interested = peers.filter((p) => p.peerInterested);
-  const unchoke = new Set<Peer>();
+  const unchoke = new Set<TransferPeer>();
   if (seeding) {
     // Keep recent unchokes for their minimum time, then the longest-waiting go first.
     const keep = interested.filter((p) => !p.amChoking && now - p.lastUnchokedAt < SEED_MIN_UNCHOKED_MS);

@@ -1,11 +1,25 @@
 /**
- * Addresses we could connect to for one torrent (from --peer, trackers, PEX), with their dialing
- * state and a backoff for addresses that failed, so a dead peer is not hammered.
+ * Addresses we could connect to for one torrent (from --peer, trackers, PEX, the DHT, ...), with
+ * their dialing state and a backoff for addresses that failed, so a dead peer is not hammered.
+ * Each remembers where it was learned, for the user and for blame.
  */
 import type { DialTarget } from '../net/dial.js';
 import { formatHostPort } from '../net/hostport.js';
 
-export type PeerSource = 'manual' | 'tracker';
+/**
+ * Where a peer address came from. `ltep`: a connected peer's BEP 10 `ipv4`/`ipv6` (its other
+ * family); `magnet`: a magnet link's `x.pe`; `incoming`: it connected to us.
+ */
+export type PeerSourceKind = 'manual' | 'tracker' | 'pex' | 'dht' | 'magnet' | 'ltep' | 'incoming';
+
+export interface PeerSource {
+  kind: PeerSourceKind;
+  /** Who told us: a tracker's URL, the PEX partner's address, ... */
+  from?: string;
+}
+
+/** Sources that spread peers a private torrent must not use (BEP 27). */
+export const DISCOVERY_SOURCES: ReadonlySet<PeerSourceKind> = new Set(['pex', 'dht', 'magnet']);
 
 export interface Candidate {
   key: string;
@@ -36,7 +50,7 @@ export class PeerPool {
     for (const c of this.byKey.values()) {
       if (c.state === 'idle' && c.nextAttempt <= now) out.push(c);
     }
-    out.sort((a, b) => Number(b.source === 'manual') - Number(a.source === 'manual') || a.failures - b.failures);
+    out.sort((a, b) => Number(b.source.kind === 'manual') - Number(a.source.kind === 'manual') || a.failures - b.failures);
     return out.slice(0, max);
   }
 
@@ -44,9 +58,10 @@ export class PeerPool {
   failed(c: Candidate, now: number): void {
     c.state = 'idle';
     c.failures++;
-    const base = c.source === 'manual' ? 2_000 : 10_000;
-    c.nextAttempt = now + Math.min(base * 2 ** Math.min(c.failures - 1, 6), c.source === 'manual' ? 30_000 : 600_000);
-    if (c.source !== 'manual' && c.failures >= 8) this.byKey.delete(c.key);
+    const manual = c.source.kind === 'manual';
+    const base = manual ? 2_000 : 10_000;
+    c.nextAttempt = now + Math.min(base * 2 ** Math.min(c.failures - 1, 6), manual ? 30_000 : 600_000);
+    if (!manual && c.failures >= 8) this.byKey.delete(c.key);
   }
 
   /** Our connectivity changed (a tunnel came up): addresses waiting out a backoff may work now. */
@@ -60,9 +75,23 @@ export class PeerPool {
     c.nextAttempt = now + 5_000;
   }
 
-  /** Forget every candidate with an address the predicate picks (a banned host). */
-  dropWhere(pick: (host: string) => boolean): void {
-    for (const [key, c] of this.byKey) if (c.targets.some((t) => pick(t.host))) this.byKey.delete(key);
+  /** Forget every candidate the predicate picks (a banned host, what one litterer told us). */
+  dropWhere(pick: (c: Candidate) => boolean): number {
+    let n = 0;
+    for (const [key, c] of this.byKey) {
+      if (pick(c)) {
+        this.byKey.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** How many candidates each source kind gave (for status). */
+  countBySource(): Partial<Record<PeerSourceKind, number>> {
+    const out: Partial<Record<PeerSourceKind, number>> = {};
+    for (const c of this.byKey.values()) out[c.source.kind] = (out[c.source.kind] ?? 0) + 1;
+    return out;
   }
 
   /** A seed while we are complete too: try again only much later (it may become a leecher of a new torrent version, or we may lose data). */
@@ -77,7 +106,7 @@ export class PeerPool {
 
   private evictOne(): boolean {
     for (const [k, c] of this.byKey) {
-      if (c.state === 'idle' && c.source !== 'manual') {
+      if (c.state === 'idle' && c.source.kind !== 'manual') {
         this.byKey.delete(k);
         return true;
       }

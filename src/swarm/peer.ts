@@ -1,14 +1,23 @@
-/** What the swarm knows about one connected peer: protocol state, its pieces, requests both ways, rates. */
+/**
+ * One connected peer as the connection half of the swarm knows it: who it is, how it reached us,
+ * its BEP 10 handshake and extensions, and what it said about its pieces before the torrent's
+ * metadata was known (replayed to the transfer once it attaches).
+ */
 import { formatHostPort } from '../net/hostport.js';
-import { Bitfield } from '../util/bitfield.js';
 import type { ExtensionHandshake } from '../wire/extension-handshake.js';
-import { BLOCK_SIZE, type BlockRef } from '../wire/messages.js';
+import type { PeerExtensions } from '../wire/extensions.js';
 import type { PeerWire } from '../wire/peer-wire.js';
-import { RateMeter } from './rate.js';
+import type { PeerSource } from './peer-pool.js';
 
-export function blockKey(r: { index: number; begin: number }): number {
-  // Unique per block: a piece has at most 2^16 blocks of 16 KiB (pieces up to 1 GiB).
-  return r.index * 65536 + r.begin / BLOCK_SIZE;
+/** `have` messages remembered before the metadata arrives: more is a peer that floods. */
+export const MAX_EARLY_HAVES = 65_536;
+
+/** What a peer told us before there was a transfer to tell. */
+export interface EarlyState {
+  pieces?: { type: 'bitfield'; bits: Buffer } | { type: 'have-all' } | { type: 'have-none' };
+  haves: number[];
+  peerChoking: boolean;
+  peerInterested: boolean;
 }
 
 export class Peer {
@@ -16,67 +25,31 @@ export class Peer {
   /** Address key used for bans and blame: the IP. */
   readonly ip: string;
   readonly label: string;
-  readonly bits: Bitfield;
-  amChoking = true;
-  amInterested = false;
-  peerChoking = true;
-  peerInterested = false;
-  ext?: ExtensionHandshake;
-  /** Requests we sent and are waiting for. */
-  readonly requests = new Map<number, BlockRef & { at: number }>();
-  /** Blocks we cancelled or gave up on, which may still arrive (bounded, oldest forgotten first). */
-  private readonly cancelled = new Set<number>();
-  /** Requests the peer sent us, in order. */
-  readonly uploadQueue: BlockRef[] = [];
-  uploadReads = 0;
-  /** Requests received since we last unchoked it (all answered with nothing or a reject). */
-  requestsWhileChoked = 0;
-  readonly down = new RateMeter();
-  readonly up = new RateMeter();
-  readonly connectedAt = Date.now();
-  lastPieceAt = Date.now();
-  lastUnchokedAt = 0;
   /** The peer speaks BEP 6 (fast extension): have-all/none, rejects, no implicit drop on choke. */
   readonly fast: boolean;
+  readonly connectedAt = Date.now();
+  ext?: ExtensionHandshake;
+  extensions!: PeerExtensions;
+  readonly early: EarlyState = { haves: [], peerChoking: true, peerInterested: false };
 
   constructor(
     readonly wire: PeerWire,
-    pieceCount: number,
+    /** Where we learned its address; `incoming` when it connected to us. */
+    readonly source: PeerSource,
   ) {
     const h = wire.handshake!;
     this.id = h.peerId;
     this.fast = h.fast;
     this.ip = wire.remote.host;
     this.label = formatHostPort(wire.remote.host, wire.remote.port);
-    this.bits = new Bitfield(pieceCount);
-  }
-
-  rememberCancelled(key: number): void {
-    this.cancelled.add(key);
-    if (this.cancelled.size > 4096) this.cancelled.delete(this.cancelled.values().next().value!);
-  }
-
-  /** True (and forgotten) if this block was one we cancelled: its late arrival is no offence. */
-  forgetCancelled(key: number): boolean {
-    return this.cancelled.delete(key);
   }
 
   get family(): 4 | 6 {
     return this.wire.remote.family;
   }
 
-  get isSeed(): boolean {
-    return this.bits.complete;
-  }
-
-  /**
-   * How many requests to keep in flight: about 3 s of its current rate (as libtorrent does), so a
-   * peer that answers in batches (Transmission: every 500 ms) never runs dry.
-   */
-  pipelineDepth(): number {
-    const limit = Math.min(this.ext?.reqq ?? 250, 2000);
-    const byRate = Math.ceil((this.down.rate() * 3) / BLOCK_SIZE) + 16;
-    return Math.max(16, Math.min(limit, byRate));
+  get direction(): 'in' | 'out' {
+    return this.wire.outgoing ? 'out' : 'in';
   }
 
   client(): string {

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { canonicalIp, type Family } from '../net/address.js';
+import type { Family } from '../net/address.js';
+import { isSelfAddress } from '../net/self.js';
 import type { PeerAddress } from '../net/compact.js';
 import { advertisable, ownAddressParams, type AnnounceIpPolicy } from './announce-ip.js';
 import { FamilyAnnouncer } from './family-announcer.js';
@@ -38,7 +39,7 @@ export interface TrackerSessionOptions {
   getStats(): AnnounceStats;
   /** Our addresses for ipv4=/ipv6= (re-checked here: only global unicast is ever sent). */
   ownAddresses(): { 4?: string; 6?: string };
-  /** Drop our own listener addresses from replies. */
+  /** More addresses to drop from replies as ourselves (our own listeners always are). */
   isSelf?(p: PeerAddress): boolean;
   /** Default 'auto'. */
   announceIp?: AnnounceIpPolicy;
@@ -164,10 +165,7 @@ export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
   }
 
   private isSelf(p: PeerAddress): boolean {
-    if (this.opts.isSelf?.(p)) return true;
-    if (p.port !== this.opts.port) return false;
-    const own = this.ownAddresses();
-    return canonicalIp(own[p.family] ?? '') === p.host;
+    return !!this.opts.isSelf?.(p) || isSelfAddress(p.host, p.port, this.opts.port, this.ownAddresses());
   }
 
   private ownAddresses(): { 4?: string; 6?: string } {

@@ -2,7 +2,7 @@
  * BEP 10 extension handshake: what we tell a peer (our client, queue depth, the address we see
  * it at, our address in the other family) and what we accept from it, all bounded.
  */
-import { asDict, BDict, decode, encode, type BValue } from '../bencode/index.js';
+import { asDict, BDict, decode, encode, type BValue, type Encodable } from '../bencode/index.js';
 import { ipToBytes } from '../net/address.js';
 import { decodeCompactIp } from '../net/compact.js';
 import { ProtocolError } from './frame-decoder.js';
@@ -29,12 +29,14 @@ export interface OurExtensionHandshake {
   yourIp?: string;
   ipv4?: string;
   ipv6?: string;
-  metadataSize?: number;
+  /** Keys the registered extensions add (ut_metadata's metadata_size, ...). */
+  extra?: Record<string, Encodable | undefined>;
 }
 
 export function encodeExtensionHandshake(h: OurExtensionHandshake): Buffer {
   const ip = (s?: string) => (s ? ipToBytes(s) : undefined);
   return encode({
+    ...h.extra,
     m: h.extensions,
     p: h.port,
     v: h.client,
@@ -42,7 +44,6 @@ export function encodeExtensionHandshake(h: OurExtensionHandshake): Buffer {
     yourip: ip(h.yourIp),
     ipv4: h.ipv4 ? ip(h.ipv4) : undefined,
     ipv6: h.ipv6 ? ip(h.ipv6) : undefined,
-    metadata_size: h.metadataSize,
   });
 }
 

@@ -37,39 +37,57 @@ const FIXED: Partial<Record<number, number>> = {
 };
 
 export class FrameDecoder {
-  private chunks: Buffer[] = [];
-  private head = 0; // read offset in chunks[0]
-  private avail = 0;
+  /** A length prefix split across chunks. */
+  private readonly lenBuf = Buffer.alloc(4);
+  private lenFilled = 0;
   private need = -1; // payload length of the frame being read, -1 while reading a length
-  private transient = false; // whether the chunk being read is overwritten after push returns
-  private readonly maxFrame: number;
+  /** A frame split across chunks, copied together here (grown as its bytes arrive, so a bare length costs nothing). */
+  private partial?: Buffer;
+  private filled = 0;
+  private transient = false; // whether the bytes being parsed are overwritten after push returns
+  private maxFrame: number;
+  private readonly limits: FrameLimits;
 
-  constructor(private readonly limits: FrameLimits) {
-    this.maxFrame = Math.max(1 + limits.bitfieldBytes, 9 + limits.maxBlock, 2 + limits.maxExtended);
+  constructor(limits: FrameLimits) {
+    this.limits = { ...limits };
+    this.maxFrame = this.frameLimit();
+  }
+
+  /** The torrent's size became known: bitfields must have exactly this many bytes from now on. */
+  setBitfieldBytes(n: number): void {
+    this.limits.bitfieldBytes = n;
+    this.maxFrame = this.frameLimit();
+  }
+
+  private frameLimit(): number {
+    return Math.max(1 + this.limits.bitfieldBytes, 9 + this.limits.maxBlock, 2 + this.limits.maxExtended);
   }
 
   /**
    * Feed bytes; calls `onMessage` for every complete message. Throws ProtocolError on a rule
-   * break. A `transient` chunk is overwritten after this returns: what is left of it is copied,
-   * and so are the payloads of messages a handler may keep (bitfield, extended); a piece's block
-   * stays a view, valid only while its message is handled.
+   * break. A frame that lies whole in the chunk is parsed in place; one split across chunks is
+   * copied together, so the work stays linear in the bytes however they are cut. A `transient`
+   * chunk is overwritten after this returns: nothing keeps a view of it, and the payloads a
+   * handler may keep (bitfield, extended) are copied; a piece's block is a view, valid only
+   * while its message is handled.
    */
   push(chunk: Buffer, onMessage: (m: Message) => void, transient = false): void {
-    this.chunks.push(chunk);
-    this.avail += chunk.length;
-    this.transient = transient;
-    try {
-      this.drain(onMessage);
-    } finally {
-      if (transient) this.ownRest(chunk);
-    }
-  }
-
-  private drain(onMessage: (m: Message) => void): void {
-    for (;;) {
+    let off = 0;
+    while (off < chunk.length) {
       if (this.need < 0) {
-        if (this.avail < 4) return;
-        const len = this.take(4).readUInt32BE(0);
+        let len: number;
+        if (this.lenFilled === 0 && chunk.length - off >= 4) {
+          len = chunk.readUInt32BE(off);
+          off += 4;
+        } else {
+          const k = Math.min(4 - this.lenFilled, chunk.length - off);
+          chunk.copy(this.lenBuf, this.lenFilled, off, off + k);
+          this.lenFilled += k;
+          off += k;
+          if (this.lenFilled < 4) return;
+          this.lenFilled = 0;
+          len = this.lenBuf.readUInt32BE(0);
+        }
         if (len > this.maxFrame) throw new ProtocolError(`message of ${len} bytes exceeds the ${this.maxFrame}-byte limit`);
         if (len === 0) {
           onMessage({ type: 'keep-alive' });
@@ -77,49 +95,37 @@ export class FrameDecoder {
         }
         this.need = len;
       }
-      if (this.avail < this.need) return;
-      const body = this.take(this.need);
+      let body: Buffer;
+      if (this.partial) {
+        const k = Math.min(this.need - this.filled, chunk.length - off);
+        if (this.filled + k > this.partial.length) this.grow(this.filled + k);
+        chunk.copy(this.partial, this.filled, off, off + k);
+        this.filled += k;
+        off += k;
+        if (this.filled < this.need) return;
+        body = this.partial;
+        this.partial = undefined;
+        this.transient = false;
+      } else if (chunk.length - off >= this.need) {
+        body = chunk.subarray(off, off + this.need);
+        off += this.need;
+        this.transient = transient;
+      } else {
+        this.partial = Buffer.allocUnsafe(Math.min(this.need, Math.max(64 * 1024, chunk.length - off)));
+        this.filled = 0;
+        continue;
+      }
       this.need = -1;
       const m = this.parse(body);
       if (m) onMessage(m);
     }
   }
 
-  /** Copy the unread rest of a transient chunk (only the newest chunk can be one). */
-  private ownRest(chunk: Buffer): void {
-    const last = this.chunks.length - 1;
-    if (last < 0 || this.chunks[last] !== chunk) return;
-    this.chunks[last] = Buffer.from(chunk.subarray(last === 0 ? this.head : 0));
-    if (last === 0) this.head = 0;
-  }
-
-  /** Next `n` buffered bytes: a view when they sit in one chunk, else a copy. */
-  private take(n: number): Buffer {
-    this.avail -= n;
-    const first = this.chunks[0]!;
-    if (first.length - this.head >= n) {
-      const out = first.subarray(this.head, this.head + n);
-      this.head += n;
-      if (this.head === first.length) {
-        this.chunks.shift();
-        this.head = 0;
-      }
-      return out;
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const c = this.chunks[0]!;
-      const k = Math.min(c.length - this.head, n - filled);
-      c.copy(out, filled, this.head, this.head + k);
-      filled += k;
-      this.head += k;
-      if (this.head === c.length) {
-        this.chunks.shift();
-        this.head = 0;
-      }
-    }
-    return out;
+  /** Room for at least `n` bytes of the split frame: doubling, so the copies add up to a few times the frame. */
+  private grow(n: number): void {
+    const bigger = Buffer.allocUnsafe(Math.min(this.need, Math.max(n, 2 * this.partial!.length)));
+    this.partial!.copy(bigger, 0, 0, this.filled);
+    this.partial = bigger;
   }
 
   private parse(b: Buffer): Message | undefined {

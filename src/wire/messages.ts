@@ -56,20 +56,67 @@ function frame(id: number, payloadLength: number): Buffer {
   return b;
 }
 
+/** Message types without a payload, by their decoded name. */
+const SIMPLE = {
+  choke: MSG.choke,
+  unchoke: MSG.unchoke,
+  interested: MSG.interested,
+  'not-interested': MSG.notInterested,
+  'have-all': MSG.haveAll,
+  'have-none': MSG.haveNone,
+} as const;
+
+const WITH_INDEX = { have: MSG.have, suggest: MSG.suggest, 'allowed-fast': MSG.allowedFast } as const;
+const WITH_BLOCK = { request: MSG.request, cancel: MSG.cancel, reject: MSG.reject } as const;
+
+function withIndex(id: number, index: number): Buffer {
+  const b = frame(id, 4);
+  b.writeUInt32BE(index, 5);
+  return b;
+}
+
+function withBlock(id: number, r: BlockRef): Buffer {
+  const b = frame(id, 12);
+  b.writeUInt32BE(r.index, 5);
+  b.writeUInt32BE(r.begin, 9);
+  b.writeUInt32BE(r.length, 13);
+  return b;
+}
+
 export const encode = {
   keepAlive: (): Buffer => Buffer.alloc(4),
-  simple: (id: number): Buffer => frame(id, 0),
-  index(id: number, index: number): Buffer {
-    const b = frame(id, 4);
-    b.writeUInt32BE(index, 5);
-    return b;
-  },
-  block(id: number, r: BlockRef): Buffer {
-    const b = frame(id, 12);
-    b.writeUInt32BE(r.index, 5);
-    b.writeUInt32BE(r.begin, 9);
-    b.writeUInt32BE(r.length, 13);
-    return b;
+  /** Any message in its wire form (the inverse of the frame decoder). */
+  message(m: Message): Buffer {
+    switch (m.type) {
+      case 'keep-alive':
+        return encode.keepAlive();
+      case 'choke':
+      case 'unchoke':
+      case 'interested':
+      case 'not-interested':
+      case 'have-all':
+      case 'have-none':
+        return frame(SIMPLE[m.type], 0);
+      case 'have':
+      case 'suggest':
+      case 'allowed-fast':
+        return withIndex(WITH_INDEX[m.type], m.index);
+      case 'request':
+      case 'cancel':
+      case 'reject':
+        return withBlock(WITH_BLOCK[m.type], m);
+      case 'bitfield':
+        return encode.bitfield(m.bits);
+      case 'piece':
+        return Buffer.concat([encode.pieceHeader(m.index, m.begin, m.block.length), m.block]);
+      case 'port': {
+        const b = frame(MSG.port, 2);
+        b.writeUInt16BE(m.port, 5);
+        return b;
+      }
+      case 'extended':
+        return encode.extended(m.id, m.payload);
+    }
   },
   /** Many requests in one buffer (one write for a whole batch). */
   requests(list: readonly BlockRef[]): Buffer {

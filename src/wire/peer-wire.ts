@@ -1,102 +1,112 @@
 /**
  * One peer connection at the byte level: the handshake, then bounded frames in and encoded
- * messages out. It knows nothing about pieces; any rule break or socket error closes only this
- * connection and reports why.
+ * messages out, over a Transport. It knows nothing about pieces; a rule break, found by the
+ * codec or by a handler above it, closes only this connection and reports why.
  */
-import type { Socket } from 'node:net';
 import type { PeerAddress } from '../net/compact.js';
-import { familyOf, unmapIp } from '../net/address.js';
-import { receive } from '../net/shared-read.js';
-import { TickCork } from '../net/tick-cork.js';
 import { FrameDecoder, ProtocolError, type FrameLimits } from './frame-decoder.js';
 import { encodeHandshake, HANDSHAKE_LENGTH, parseHandshake, type Handshake } from './handshake.js';
-import { encode, MSG, type BlockRef, type Message } from './messages.js';
+import { encode, type BlockRef, type Message } from './messages.js';
+import type { Transport } from './transport.js';
 
-const HANDSHAKE_TIMEOUT_MS = 15_000;
+/** What a peer may stream ahead of a handshake we have not answered yet: a few frames. */
+const MAX_PENDING_BYTES = 256 * 1024;
 
 export interface WireHandlers {
   /** The peer's handshake arrived. Return false to refuse it (the wire closes). */
   onHandshake(h: Handshake): boolean;
+  /**
+   * One message. A rule break found here (a request for a piece we never announced, a bitfield
+   * with spare bits) is thrown as a ProtocolError: it closes this connection alone with
+   * "protocol error: ...". Any other throw is a bug of ours and closes it with "error: ...".
+   */
   onMessage(m: Message): void;
+  /** Everything queued has left: uploads may go on. */
+  onDrain?(): void;
   onClose(reason: string): void;
 }
 
 export class PeerWire {
-  readonly remote: PeerAddress;
   handshake?: Handshake;
   bytesIn = 0;
   bytesOut = 0;
   lastReceived = Date.now();
   lastSent = Date.now();
   closed = false;
-  private readonly cork: TickCork;
   private handlers?: WireHandlers;
+  private started = false;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private decoder?: FrameDecoder;
-  private readonly handshakeTimer: NodeJS.Timeout;
 
   constructor(
-    readonly socket: Socket,
+    readonly transport: Transport,
     readonly outgoing: boolean,
-  ) {
-    const host = unmapIp(socket.remoteAddress ?? '');
-    this.remote = { host, port: socket.remotePort ?? 0, family: familyOf(host) ?? 4 };
-    socket.setNoDelay(true);
-    this.cork = new TickCork(socket);
-    receive(socket, (chunk, transient) => this.onData(chunk, transient));
-    socket.on('error', (e) => this.close(`socket error: ${e.message}`));
-    socket.on('close', () => this.close('connection closed by peer'));
-    socket.on('end', () => this.close('connection closed by peer'));
-    // A connection that never says who it is holds a descriptor for nothing.
-    this.handshakeTimer = setTimeout(() => this.close(`no handshake within ${HANDSHAKE_TIMEOUT_MS / 1000} s`), HANDSHAKE_TIMEOUT_MS);
-    this.handshakeTimer.unref();
+  ) {}
+
+  get remote(): PeerAddress {
+    return this.transport.remote;
   }
 
-  /** Start reading. Bytes already received wait until then. */
+  get encrypted(): boolean {
+    return this.transport.encrypted;
+  }
+
+  /** (Re)direct the wire's events; the first call starts reading. Bytes already received wait until then. */
   attach(handlers: WireHandlers): void {
     this.handlers = handlers;
-    this.drainPending();
+    if (!this.started) {
+      this.started = true;
+      this.transport.start({
+        data: (chunk, transient) => this.onData(chunk, transient),
+        drain: () => this.handlers?.onDrain?.(),
+        close: (reason) => this.close(reason),
+      });
+    } else this.drainPending();
   }
 
   sendHandshake(infoHash: Buffer, peerId: Buffer): void {
     this.write(encodeHandshake(infoHash, peerId));
   }
 
-  /** After a handshake is accepted: frame limits need the torrent's size. */
+  /** After a handshake is accepted: frame limits need the torrent's size (bitfieldBytes 0 while it is unknown). */
   startMessages(limits: FrameLimits): void {
     this.decoder = new FrameDecoder(limits);
     this.drainPending();
   }
 
-  /** Bytes queued in the socket but not yet handed to the kernel (for upload backpressure). */
+  /** The torrent's size became known (metadata arrived): bitfields are held to it from now on. */
+  setBitfieldBytes(n: number): void {
+    this.decoder?.setBitfieldBytes(n);
+  }
+
+  /** Bytes queued but not yet handed to the kernel (for upload backpressure). */
   get queuedBytes(): number {
-    return this.socket.writableLength;
+    return this.transport.queuedBytes;
   }
 
   send = {
     keepAlive: () => this.write(encode.keepAlive()),
-    choke: () => this.write(encode.simple(MSG.choke)),
-    unchoke: () => this.write(encode.simple(MSG.unchoke)),
-    interested: () => this.write(encode.simple(MSG.interested)),
-    notInterested: () => this.write(encode.simple(MSG.notInterested)),
-    have: (index: number) => this.write(encode.index(MSG.have, index)),
+    choke: () => this.message({ type: 'choke' }),
+    unchoke: () => this.message({ type: 'unchoke' }),
+    interested: () => this.message({ type: 'interested' }),
+    notInterested: () => this.message({ type: 'not-interested' }),
+    have: (index: number) => this.message({ type: 'have', index }),
     bitfield: (bits: Uint8Array) => this.write(encode.bitfield(bits)),
-    haveAll: () => this.write(encode.simple(MSG.haveAll)),
-    haveNone: () => this.write(encode.simple(MSG.haveNone)),
-    request: (r: BlockRef) => this.write(encode.block(MSG.request, r)),
+    haveAll: () => this.message({ type: 'have-all' }),
+    haveNone: () => this.message({ type: 'have-none' }),
     /** Many requests in one write. */
     requests: (list: BlockRef[]) => this.write(encode.requests(list)),
-    cancel: (r: BlockRef) => this.write(encode.block(MSG.cancel, r)),
-    reject: (r: BlockRef) => this.write(encode.block(MSG.reject, r)),
+    cancel: (r: BlockRef) => this.message({ type: 'cancel', ...r }),
+    reject: (r: BlockRef) => this.message({ type: 'reject', ...r }),
     extended: (id: number, payload: Uint8Array) => this.write(encode.extended(id, payload)),
     /**
      * Blocks sent in the same tick leave in one writev: per-write costs dominate 16 KiB writes.
-     * `sent` runs once the socket no longer needs `block` (written, or the connection gone).
+     * `sent` runs once the transport no longer needs `block` (written, or the connection gone).
      */
     piece: (index: number, begin: number, block: Buffer, sent: () => void) => {
       if (this.closed) return sent();
-      this.cork.hold();
+      this.transport.cork();
       this.write(encode.pieceHeader(index, begin, block.length));
       this.write(block, sent);
     },
@@ -105,17 +115,20 @@ export class PeerWire {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.handshakeTimer);
-    this.socket.destroy();
+    this.transport.close();
     this.pending = [];
     this.handlers?.onClose(reason);
+  }
+
+  private message(m: Message): void {
+    this.write(encode.message(m));
   }
 
   private write(b: Buffer, done?: () => void): void {
     if (this.closed) return done?.();
     this.bytesOut += b.length;
     this.lastSent = Date.now();
-    this.socket.write(b, done);
+    this.transport.write(b, done);
   }
 
   /** `transient` bytes are overwritten once this returns: whatever waits for later is copied. */
@@ -123,7 +136,7 @@ export class PeerWire {
     if (this.closed) return;
     this.bytesIn += chunk.length;
     this.lastReceived = Date.now();
-    if (!this.handlers || (this.handshake && !this.decoder)) {
+    if (this.handshake && !this.decoder) {
       this.queue(transient ? Buffer.from(chunk) : chunk);
       return;
     }
@@ -133,11 +146,11 @@ export class PeerWire {
   private queue(chunk: Buffer): void {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    // The peer may not stream ahead of a handshake we have not answered by more than a few frames.
-    if (this.pendingBytes > 256 * 1024) this.close('peer sent too much before the handshake completed');
+    if (this.pendingBytes > MAX_PENDING_BYTES) this.close('peer sent too much before the handshake completed');
   }
 
   private drainPending(): void {
+    if (!this.decoder) return;
     const queued = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
@@ -157,14 +170,13 @@ export class PeerWire {
         transient = false;
         const h = parseHandshake(all);
         if (!h) throw new ProtocolError('not a BitTorrent handshake');
-        clearTimeout(this.handshakeTimer);
         this.handshake = h;
         if (!this.handlers!.onHandshake(h)) {
           this.close('handshake refused');
           return;
         }
         const rest = all.subarray(HANDSHAKE_LENGTH);
-        if (rest.length === 0) return;
+        if (rest.length === 0 || this.closed) return;
         if (!this.decoder) {
           this.queue(rest);
           return;

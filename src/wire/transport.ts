@@ -19,6 +19,8 @@ export interface TransportHandlers {
 
 export interface Transport {
   readonly remote: PeerAddress;
+  /** Our own address on this connection (a tunnel's address tells tunneled peers apart). */
+  readonly localHost: string;
   /** Whether the bytes on the wire are encrypted (reported, never acted on above). */
   readonly encrypted: boolean;
   /** Bytes accepted by write() but not yet handed to the kernel. */

@@ -26,6 +26,7 @@ export class MemoryTransport implements Transport {
   peer!: MemoryTransport;
   private handlers?: TransportHandlers;
   private inbox: Buffer[] = [];
+  private inboxHead = 0;
   private scheduled = false;
   private closedHere = false;
   private endedWith?: string;
@@ -33,6 +34,7 @@ export class MemoryTransport implements Transport {
 
   constructor(
     readonly remote: PeerAddress,
+    readonly localHost: string,
     private readonly opts: MemoryPairOptions,
   ) {}
 
@@ -83,19 +85,18 @@ export class MemoryTransport implements Transport {
 
   private deliver(): void {
     const h = this.handlers!;
-    while (this.inbox.length > 0 && !this.closedHere) {
-      const chunk = this.inbox.shift()!;
+    while (this.inboxHead < this.inbox.length && !this.closedHere) {
+      const chunk = this.inbox[this.inboxHead++]!;
       if (this.opts.transient) {
         if (this.scratch.length < chunk.length) this.scratch = Buffer.alloc(Math.max(chunk.length, 64 * 1024));
         chunk.copy(this.scratch);
         h.data(this.scratch.subarray(0, chunk.length), true);
         this.scratch.fill(0xee); // whoever kept a view of it sees garbage
       } else h.data(chunk, false);
-      if (this.opts.chunkBytes !== undefined) {
-        // One delivery per turn, as a socket would give them.
-        this.schedule();
-        return;
-      }
+    }
+    if (this.inboxHead === this.inbox.length) {
+      this.inbox = [];
+      this.inboxHead = 0;
     }
     if (this.inbox.length === 0 && this.endedWith !== undefined && !this.closed) {
       this.closed = true;
@@ -106,8 +107,10 @@ export class MemoryTransport implements Transport {
 
 /** Two connected transports: what one writes, the other receives. */
 export function memoryPair(opts: MemoryPairOptions = {}): [MemoryTransport, MemoryTransport] {
-  const a = new MemoryTransport(opts.b ?? { host: '2001:db8::2', port: 6882, family: 6 }, opts);
-  const b = new MemoryTransport(opts.a ?? { host: '2001:db8::1', port: 6881, family: 6 }, opts);
+  const aAddr = opts.a ?? { host: '2001:db8::1', port: 6881, family: 6 };
+  const bAddr = opts.b ?? { host: '2001:db8::2', port: 6882, family: 6 };
+  const a = new MemoryTransport(bAddr, aAddr.host, opts);
+  const b = new MemoryTransport(aAddr, bAddr.host, opts);
   a.peer = b;
   b.peer = a;
   return [a, b];

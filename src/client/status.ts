@@ -1,0 +1,323 @@
+/**
+ * The engine's one status feed: typed snapshots of torrents, peers, trackers, our addresses and
+ * the tunnel, and one typed event stream. The `--json` reporter, the plain and TTY progress
+ * lines and the terminal UI all subscribe to it; none of them reaches into the engine.
+ */
+import { EventEmitter } from 'node:events';
+import { classify, type AddressKind, type Family } from '../net/address.js';
+import type { Listening } from '../net/listeners.js';
+import type { CheckResult } from '../storage/torrent-storage.js';
+import type { SwarmEvent } from '../swarm/events.js';
+import type { PeerSourceKind } from '../swarm/peer-pool.js';
+import type { AnnounceEvent } from '../tracker/types.js';
+import type { TunnelStatus } from '../tunnel/client.js';
+import type { Client } from './client.js';
+import type { TorrentSession, TorrentState } from './torrent-session.js';
+
+/** What the progress line and the torrent list show; `--json` prints it as the `progress` event. */
+export interface TorrentSummary {
+  infoHash: string;
+  name: string;
+  state: TorrentState;
+  pieces: number;
+  have: number;
+  totalBytes: number;
+  haveBytes: number;
+  /** 0..100, two decimals. */
+  percent: number;
+  downRate: number;
+  upRate: number;
+  downloaded: number;
+  uploaded: number;
+  /** uploaded / downloaded, or uploaded / size when nothing was downloaded; null before anything moved. */
+  ratio: number | null;
+  /** Seconds to completion at the current rate; null when not downloading. */
+  eta: number | null;
+  peers: number;
+  peers4: number;
+  peers6: number;
+  seeds: number;
+  candidates: number;
+  /** Dials that gave no connection (refused, timed out, closed during the handshake). */
+  unreachable: number;
+  /** The last unreachable peer and why. */
+  lastUnreachable?: string;
+  error?: string;
+  /** The session's tunnel, when one is up or trying. */
+  tunnel?: TunnelStatus;
+}
+
+export interface PeerStatus {
+  address: string;
+  family: Family;
+  /** How the connection runs: native IPv4, native IPv6, or IPv6 through our tunnel. */
+  via: 'ipv4' | 'ipv6' | 'tunnel';
+  client: string;
+  direction: 'in' | 'out';
+  source: PeerSourceKind;
+  encrypted: boolean;
+  downRate: number;
+  upRate: number;
+  downloaded: number;
+  uploaded: number;
+  /** Share of the torrent the peer has, 0..1. */
+  progress: number;
+  amChoking: boolean;
+  amInterested: boolean;
+  peerChoking: boolean;
+  peerInterested: boolean;
+}
+
+export interface TrackerStatus {
+  url: string;
+  family: Family;
+  lastAnnounce: number;
+  nextAnnounce: number | null;
+  peers4: number;
+  peers6: number;
+  error?: string;
+  warning?: string;
+}
+
+export interface FileStatus {
+  path: string;
+  length: number;
+  haveBytes: number;
+}
+
+/** The torrent's pieces squeezed into cells: the share we have, and the mean availability in the swarm. */
+export interface PieceMap {
+  cells: number;
+  have: number[];
+  availability: number[];
+}
+
+export interface TorrentDetail extends TorrentSummary {
+  peerList: PeerStatus[];
+  trackers: TrackerStatus[];
+  files: FileStatus[];
+  pieceMap: PieceMap;
+}
+
+export interface AddressStatus {
+  family: Family;
+  address: string;
+  kind: AddressKind | 'tunnel';
+}
+
+export interface EngineStatus {
+  torrents: TorrentSummary[];
+  listening: Listening[];
+  addresses: AddressStatus[];
+  tunnel?: TunnelStatus;
+}
+
+/** Every event the engine reports; per-torrent events carry the torrent's info hash. */
+export type EngineEvent =
+  | ({ torrent: string } & SwarmEvent)
+  | ({ event: 'tracker'; torrent: string; announce?: AnnounceEvent['event'] } & Omit<AnnounceEvent, 'event'>)
+  | { event: 'checking'; torrent: string; checkedBytes: number; totalBytes: number }
+  | ({ event: 'checked'; torrent: string; have: number; pieces: number } & CheckResult)
+  | ({ event: 'progress' } & TorrentSummary)
+  | { event: 'listening'; family: Family; address: string; port: number }
+  | ({ event: 'tunnel' } & TunnelStatus)
+  /** The engine's own trouble, not one torrent's (shutting down, the tunnel). */
+  | { event: 'warning' | 'error'; message: string }
+  | { event: 'stopped'; code: number };
+
+/** How often a checking torrent reports, at most. */
+const CHECK_REPORT_MS = 500;
+
+export interface StatusSource {
+  /** The session's tunnel, if any. */
+  tunnel?(): TunnelStatus | undefined;
+}
+
+export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
+  private progressTimer?: NodeJS.Timeout;
+  private readonly unreachableWhy = new Map<TorrentSession, string>();
+  /** Followed torrents, kept after the engine let go of them so the last word on each can be said. */
+  private readonly watched = new Set<TorrentSession>();
+
+  constructor(
+    private readonly client: Client,
+    private readonly source: StatusSource = {},
+  ) {
+    super();
+  }
+
+  /** Report one event (the engine's own, or the CLI's: listening, stopped). */
+  publish(e: EngineEvent): void {
+    this.emit('event', e);
+  }
+
+  /** Follow a torrent: its events go out typed and tagged with its info hash. */
+  watch(t: TorrentSession): void {
+    const torrent = t.infoHashHex;
+    this.watched.add(t);
+    t.on('event', (e) => {
+      if (e.event === 'peer-unreachable') this.unreachableWhy.set(t, `${e.address} ${e.reason}`);
+      this.publish({ torrent, ...e });
+    });
+    t.on('tracker', (ev) => this.publish({ ...ev, event: 'tracker', torrent, announce: ev.event }));
+    let lastCheckReport = 0;
+    t.on('checking', (p) => {
+      const now = Date.now();
+      if (now - lastCheckReport < CHECK_REPORT_MS && p.checkedBytes < p.totalBytes) return;
+      lastCheckReport = now;
+      this.publish({ event: 'checking', torrent, checkedBytes: p.checkedBytes, totalBytes: p.totalBytes });
+    });
+    t.on('checked', (r) => this.publish({ event: 'checked', torrent, have: t.storage.have.count, pieces: t.meta.pieceCount, ...r }));
+  }
+
+  /** A `progress` event per running torrent every `ms`. */
+  startProgress(ms = 1000): void {
+    this.progressTimer = setInterval(() => this.publishProgress(), ms);
+    this.progressTimer.unref();
+  }
+
+  stopProgress(): void {
+    clearInterval(this.progressTimer);
+  }
+
+  publishProgress(): void {
+    for (const t of this.watched) if (t.swarm) this.publish({ event: 'progress', ...this.summary(t) });
+  }
+
+  summary(t: TorrentSession): TorrentSummary {
+    const { meta, storage } = t;
+    const have = storage.have;
+    let haveBytes = 0;
+    for (let i = 0; i < meta.pieceCount; i++) if (have.has(i)) haveBytes += storage.layout.pieceSize(i);
+    const s = t.swarm?.stats();
+    const downRate = Math.round(s?.downRate ?? 0);
+    const downloaded = s?.downloaded ?? 0;
+    const uploaded = s?.uploaded ?? 0;
+    const tunnel = this.source.tunnel?.();
+    const why = this.unreachableWhy.get(t);
+    return {
+      infoHash: meta.infoHashHex,
+      name: meta.name,
+      state: t.state,
+      pieces: meta.pieceCount,
+      have: have.count,
+      totalBytes: meta.totalLength,
+      haveBytes,
+      percent: meta.totalLength === 0 ? 100 : Math.floor((haveBytes / meta.totalLength) * 10000) / 100,
+      downRate,
+      upRate: Math.round(s?.upRate ?? 0),
+      downloaded,
+      uploaded,
+      ratio: downloaded > 0 ? uploaded / downloaded : uploaded > 0 ? uploaded / Math.max(1, meta.totalLength) : null,
+      eta: downRate > 0 && haveBytes < meta.totalLength ? (meta.totalLength - haveBytes) / downRate : null,
+      peers: s?.peers ?? 0,
+      peers4: s?.peers4 ?? 0,
+      peers6: s?.peers6 ?? 0,
+      seeds: s?.seeds ?? 0,
+      candidates: s?.candidates ?? 0,
+      unreachable: s?.unreachable ?? 0,
+      ...(why ? { lastUnreachable: why } : {}),
+      ...(t.lastError ? { error: t.lastError } : {}),
+      ...(tunnel ? { tunnel } : {}),
+    };
+  }
+
+  detail(t: TorrentSession, cells = 64): TorrentDetail {
+    return { ...this.summary(t), peerList: this.peers(t), trackers: this.trackers(t), files: this.files(t), pieceMap: this.pieceMap(t, cells) };
+  }
+
+  snapshot(): EngineStatus {
+    const tunnel = this.source.tunnel?.();
+    const own = this.client.ownAddresses.get();
+    const addresses: AddressStatus[] = [];
+    for (const family of [4, 6] as const) {
+      const address = own[family];
+      if (!address) continue;
+      const kind = tunnel?.address === address ? 'tunnel' : (classify(address)?.kind ?? 'reserved');
+      addresses.push({ family, address, kind });
+    }
+    return {
+      torrents: [...this.watched].map((t) => this.summary(t)),
+      listening: this.client.listening(),
+      addresses,
+      ...(tunnel ? { tunnel } : {}),
+    };
+  }
+
+  private peers(t: TorrentSession): PeerStatus[] {
+    const swarm = t.swarm;
+    if (!swarm) return [];
+    const tunnelAddress = this.source.tunnel?.()?.address;
+    const pieces = t.meta.pieceCount;
+    return [...swarm.connections.peers].map((p) => {
+      const tp = swarm.transfer?.of(p);
+      const via = p.family === 4 ? 'ipv4' : tunnelAddress && p.wire.transport.localHost === tunnelAddress ? 'tunnel' : 'ipv6';
+      return {
+        address: p.label,
+        family: p.family,
+        via,
+        client: p.client(),
+        direction: p.direction,
+        source: p.source.kind,
+        encrypted: p.wire.encrypted,
+        downRate: Math.round(tp?.down.rate() ?? 0),
+        upRate: Math.round(tp?.up.rate() ?? 0),
+        downloaded: tp?.down.total ?? 0,
+        uploaded: tp?.up.total ?? 0,
+        progress: tp && pieces > 0 ? tp.bits.count / pieces : 0,
+        amChoking: tp?.amChoking ?? true,
+        amInterested: tp?.amInterested ?? false,
+        peerChoking: tp?.peerChoking ?? p.early.peerChoking,
+        peerInterested: tp?.peerInterested ?? p.early.peerInterested,
+      };
+    });
+  }
+
+  private trackers(t: TorrentSession): TrackerStatus[] {
+    return [...t.trackerRecords.values()].map((r) => ({
+      url: r.tracker,
+      family: r.family,
+      lastAnnounce: r.at,
+      nextAnnounce: r.nextAnnounceInMs === undefined ? null : r.at + r.nextAnnounceInMs,
+      peers4: r.peers4,
+      peers6: r.peers6,
+      ...(r.error ? { error: r.error } : {}),
+      ...(r.warning ? { warning: r.warning } : {}),
+    }));
+  }
+
+  private files(t: TorrentSession): FileStatus[] {
+    const { meta, storage } = t;
+    const have = new Array<number>(meta.files.length).fill(0);
+    for (let i = 0; i < meta.pieceCount; i++) {
+      if (!storage.have.has(i)) continue;
+      for (const s of storage.layout.segments(i)) have[s.fileIndex]! += s.length;
+    }
+    const out: FileStatus[] = [];
+    meta.files.forEach((f, i) => {
+      if (!f.pad) out.push({ path: f.path.join('/'), length: f.length, haveBytes: have[i]! });
+    });
+    return out;
+  }
+
+  private pieceMap(t: TorrentSession, cells: number): PieceMap {
+    const n = t.meta.pieceCount;
+    const count = Math.max(1, Math.min(cells, n));
+    const have = new Array<number>(count).fill(0);
+    const availability = new Array<number>(count).fill(0);
+    const sizes = new Array<number>(count).fill(0);
+    const avail = t.swarm?.transfer?.picker.availability;
+    for (let i = 0; i < n; i++) {
+      const c = Math.floor((i * count) / n);
+      sizes[c]!++;
+      if (t.storage.have.has(i)) have[c]!++;
+      availability[c]! += avail?.[i] ?? 0;
+    }
+    for (let c = 0; c < count; c++) {
+      const k = sizes[c] || 1;
+      have[c] = have[c]! / k;
+      availability[c] = availability[c]! / k;
+    }
+    return { cells: count, have, availability };
+  }
+}

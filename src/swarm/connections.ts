@@ -1,0 +1,369 @@
+/**
+ * The connection half of a swarm, which needs only the info hash: candidates and dialing,
+ * admission (bans, caps per torrent and per host, one connection per peer across families),
+ * BEP 10 handshakes and the extension registry, keep-alives and idle timeouts. Messages about
+ * pieces go to the transfer once it is attached (the metadata is known); before that, what a
+ * peer says about its pieces is remembered for it.
+ */
+import type { Family } from '../net/address.js';
+import { hostKey, hostNetwork, isDialable } from '../net/address.js';
+import type { DialTarget } from '../net/dial.js';
+import { encodeExtensionHandshake, parseExtensionHandshake } from '../wire/extension-handshake.js';
+import type { ExtensionRegistry } from '../wire/extensions.js';
+import { ProtocolError, type FrameLimits } from '../wire/frame-decoder.js';
+import { HandshakeFailure, type Handshaker } from '../wire/handshaker.js';
+import type { Message } from '../wire/messages.js';
+import type { PeerWire } from '../wire/peer-wire.js';
+import { BanList } from './bans.js';
+import { MAX_EARLY_HAVES, Peer } from './peer.js';
+import { DISCOVERY_SOURCES, PeerPool, type Candidate, type PeerSource } from './peer-pool.js';
+import type { SwarmEvent } from './events.js';
+
+/** What the transfer (attached once the metadata is known) does with connected peers. */
+export interface PeerHandler {
+  readonly complete: boolean;
+  /** Bytes of a bitfield for this torrent. */
+  readonly bitfieldBytes: number;
+  /** A peer joined; `late`: it joined before the transfer existed (it may have had messages from us). */
+  added(peer: Peer, late: boolean): void;
+  message(peer: Peer, m: Message): void;
+  drained(peer: Peer): void;
+  removed(peer: Peer): void;
+  /** A seed while we are complete: it has nothing for us, and we nothing for it. */
+  useless(peer: Peer): boolean;
+  tick(now: number): void;
+}
+
+export interface ConnectionsOptions {
+  infoHash: Buffer;
+  peerId: Buffer;
+  clientName: string;
+  handshaker: Handshaker;
+  extensions: ExtensionRegistry;
+  /** Our listening port (announced in BEP 10 `p`). */
+  port(): number;
+  /** Our own addresses per family, for BEP 10 `ipv4`/`ipv6` (only global ones are sent). */
+  ownAddresses(): Partial<Record<Family, string>>;
+  families: { 4: boolean; 6: boolean };
+  localAddress?: Partial<Record<Family, string>>;
+  maxPeers: number;
+  /** Max concurrent outgoing connection attempts. */
+  maxConnecting: number;
+  /** Convictions (certain hash-failure blame) before an IP is banned; see BanList. */
+  banThreshold: number;
+  /** Limits for frames; bitfieldBytes comes from the transfer. */
+  limits: Omit<FrameLimits, 'bitfieldBytes'>;
+  /** Requests we let a peer queue with us, told in BEP 10 `reqq`. */
+  reqq: number;
+  emit(e: SwarmEvent): void;
+}
+
+const MAX_PER_HOST = 8;
+const IDLE_MS = 150_000;
+const KEEPALIVE_MS = 60_000;
+
+export class Connections {
+  readonly pool = new PeerPool();
+  readonly peers = new Set<Peer>();
+  readonly bans: BanList;
+  /** Dials that ended without a connection (refused, timed out, closed in the handshake). */
+  unreachable = 0;
+  private readonly byId = new Map<string, Peer>();
+  private readonly candidateOf = new Map<Peer, Candidate>();
+  /** Outgoing attempts in flight (dialing or handshaking). */
+  private readonly dialing = new Set<Candidate>();
+  private handler?: PeerHandler;
+  private stopped = false;
+
+  constructor(private readonly opts: ConnectionsOptions) {
+    this.bans = new BanList(opts.banThreshold);
+  }
+
+  get transfer(): PeerHandler | undefined {
+    return this.handler;
+  }
+
+  /** The metadata is known: the transfer takes over the peers' pieces (and hears what they said so far). */
+  attach(handler: PeerHandler): void {
+    this.handler = handler;
+    for (const p of [...this.peers]) {
+      p.wire.setBitfieldBytes(handler.bitfieldBytes);
+      this.guard(p, () => handler.added(p, true));
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const p of [...this.peers]) p.wire.close('shutting down');
+  }
+
+  /** The discovery sink: addresses from any source. Returns how many were new. */
+  addPeers(addrs: DialTarget[], source: PeerSource): number {
+    if (this.refuses(source)) return 0;
+    let added = 0;
+    for (const a of addrs) {
+      if (!isDialable(a.host) || a.port === 0 || this.bans.isBanned(a.host)) continue;
+      if (this.pool.add([{ host: a.host, port: a.port }], source)) added++;
+    }
+    if (added > 0) this.connectMore();
+    return added;
+  }
+
+  /** One peer known by several addresses (a host name with A and AAAA records): dialed Happy-Eyeballs style. */
+  addPeerTargets(targets: DialTarget[], source: PeerSource): void {
+    if (!this.refuses(source) && this.pool.add(targets, source)) this.connectMore();
+  }
+
+  /** Forget the candidates one source gave (a PEX partner that litters). */
+  dropFrom(from: string): number {
+    return this.pool.dropWhere((c) => c.source.from === from);
+  }
+
+  /** Our addresses changed (a tunnel came up): dial now the peers that failed, e.g. for want of a route. */
+  redialFailed(): void {
+    if (this.stopped) return;
+    this.pool.retryNow();
+    this.connectMore();
+  }
+
+  /** A handshaken incoming connection that named this torrent. */
+  accept(wire: PeerWire): boolean {
+    if (!this.admit(wire)) return false;
+    this.add(wire, { kind: 'incoming' }, undefined);
+    return true;
+  }
+
+  /** Ban hosts (by hostKey) and close their connections. */
+  ban(keys: string[], reason: string): void {
+    for (const key of keys) {
+      this.opts.emit({ event: 'peer-banned', ip: key });
+      this.pool.dropWhere((c) => c.targets.some((t) => hostKey(t.host) === key));
+      for (const p of [...this.peers]) if (hostKey(p.ip) === key) p.wire.close(reason);
+    }
+  }
+
+  tick(now: number): void {
+    for (const p of [...this.peers]) {
+      if (now - p.wire.lastReceived > IDLE_MS) {
+        p.wire.close(`idle for ${IDLE_MS / 1000} s`);
+        continue;
+      }
+      if (now - p.wire.lastSent > KEEPALIVE_MS) p.wire.send.keepAlive();
+      this.guard(p, () => p.extensions.tick(now));
+    }
+    this.handler?.tick(now);
+    this.connectMore();
+  }
+
+  connectMore(): void {
+    if (this.stopped) return;
+    const room = this.opts.maxPeers - this.peers.size - this.dialing.size;
+    const slots = Math.min(room, this.opts.maxConnecting - this.dialing.size);
+    if (slots <= 0) return;
+    for (const c of this.pool.ready(Date.now(), slots)) {
+      if (c.targets.some((t) => this.connectedTo(t))) {
+        c.state = 'connected';
+        continue;
+      }
+      c.state = 'connecting';
+      this.dialing.add(c);
+      const dialOpts = { families: this.opts.families, localAddress: this.opts.localAddress, timeoutMs: 10_000 };
+      this.opts.handshaker.connect(c.targets, this.opts.infoHash, dialOpts).then(
+        (wire) => this.onConnected(c, wire),
+        (e: Error) => this.onDialFailed(c, e),
+      );
+    }
+  }
+
+  /** A BEP 10 handshake to one peer, or to every peer when our extensions changed (the torrent turned private). */
+  sendExtensionHandshake(peer?: Peer): void {
+    if (!peer) {
+      for (const p of this.peers) if (p.wire.handshake!.extended) this.sendExtensionHandshake(p);
+      return;
+    }
+    const own = this.opts.ownAddresses();
+    // Tell the peer our address in the family it did not reach us on, so it can reach us both ways.
+    const fam = this.opts.families;
+    const other = peer.family === 4 ? { ipv6: fam[6] ? own[6] : undefined } : { ipv4: fam[4] ? own[4] : undefined };
+    peer.wire.send.extended(
+      0,
+      encodeExtensionHandshake({
+        extensions: this.opts.extensions.m(),
+        port: this.opts.port() || undefined,
+        client: this.opts.clientName,
+        reqq: this.opts.reqq,
+        yourIp: peer.wire.remote.host,
+        ...other,
+        extra: this.opts.extensions.handshakeKeys(),
+      }),
+    );
+  }
+
+  private refuses(source: PeerSource): boolean {
+    return this.stopped || (this.opts.extensions.private && DISCOVERY_SOURCES.has(source.kind));
+  }
+
+  private connectedTo(t: DialTarget): boolean {
+    for (const p of this.peers) if (p.wire.remote.host === t.host && p.wire.remote.port === t.port) return true;
+    return false;
+  }
+
+  private onConnected(c: Candidate, wire: PeerWire): void {
+    this.dialing.delete(c);
+    if (!this.admit(wire)) {
+      wire.close('not admitted');
+      if (c.state === 'connecting') this.pool.failed(c, Date.now());
+      return;
+    }
+    this.add(wire, c.source, c);
+  }
+
+  private onDialFailed(c: Candidate, e: Error): void {
+    this.dialing.delete(c);
+    if (e instanceof HandshakeFailure && e.self) {
+      c.state = 'self';
+      return;
+    }
+    this.pool.failed(c, Date.now());
+    if (this.stopped) return;
+    this.unreachable++;
+    this.opts.emit({ event: 'peer-unreachable', address: c.key, source: c.source.kind, reason: e.message });
+  }
+
+  /** Decide whether a handshaken connection may join; resolves duplicates of one peer across families. */
+  private admit(wire: PeerWire): boolean {
+    if (this.stopped) return false;
+    const h = wire.handshake!;
+    if (this.bans.isBanned(wire.remote.host)) return false;
+    if (!wire.outgoing && this.peers.size >= this.opts.maxPeers) return false;
+    // One host (an IPv4 address, an IPv6 /64) may not take over the swarm with many connections.
+    // Loopback is exempt: tests and local tools put many peers on one address.
+    const net = hostNetwork(wire.remote.host);
+    if (net) {
+      let sameHost = 0;
+      for (const p of this.peers) if (hostNetwork(p.ip) === net) sameHost++;
+      if (sameHost >= MAX_PER_HOST) return false;
+    }
+    const existing = this.byId.get(h.peerId.toString('hex'));
+    if (existing) {
+      // One connection per peer: both ends keep the one opened by the side with the smaller peer id,
+      // so two simultaneous connections (say one over IPv4, one over IPv6) never both get dropped.
+      const initiator = (outgoing: boolean) => (outgoing ? this.opts.peerId : h.peerId);
+      if (Buffer.compare(initiator(wire.outgoing), initiator(existing.wire.outgoing)) >= 0) return false;
+      existing.wire.close('duplicate connection to the same peer');
+    }
+    return true;
+  }
+
+  private add(wire: PeerWire, source: PeerSource, candidate: Candidate | undefined): void {
+    const peer = new Peer(wire, source);
+    this.peers.add(peer);
+    this.byId.set(peer.id.toString('hex'), peer);
+    if (candidate) {
+      candidate.state = 'connected';
+      candidate.failures = 0;
+      this.candidateOf.set(peer, candidate);
+    }
+    peer.extensions = this.opts.extensions.forPeer(
+      {
+        remote: wire.remote,
+        peerId: peer.id,
+        outgoing: wire.outgoing,
+        get ext() {
+          return peer.ext;
+        },
+        close: (reason) => wire.close(reason),
+      },
+      (id, payload) => wire.send.extended(id, payload),
+    );
+    wire.attach({
+      onHandshake: () => true,
+      onMessage: (m) => this.onMessage(peer, m),
+      onDrain: () => this.handler?.drained(peer),
+      onClose: (reason) => this.remove(peer, reason),
+    });
+    if (wire.handshake!.extended) this.sendExtensionHandshake(peer);
+    if (this.handler) this.handler.added(peer, false);
+    else if (peer.fast) wire.send.haveNone(); // nothing to offer until the metadata arrives
+    this.opts.emit({ event: 'peer-connected', address: peer.label, family: peer.family, client: peer.client(), direction: peer.direction, source: source.kind, encrypted: wire.encrypted });
+    // Last: what the peer sent after its handshake is read now, by the handlers above, after our greeting went out.
+    wire.startMessages({ bitfieldBytes: this.handler?.bitfieldBytes ?? 0, ...this.opts.limits });
+  }
+
+  private remove(peer: Peer, reason: string): void {
+    if (!this.peers.delete(peer)) return;
+    const idHex = peer.id.toString('hex');
+    if (this.byId.get(idHex) === peer) this.byId.delete(idHex);
+    peer.extensions.close();
+    this.handler?.removed(peer);
+    const c = this.candidateOf.get(peer);
+    this.candidateOf.delete(peer);
+    if (c && c.state !== 'self' && !this.bans.isBanned(peer.ip)) {
+      // A seed has nothing for us once we are complete: do not knock on its door every few seconds.
+      if (this.handler?.useless(peer)) this.pool.park(c, Date.now());
+      else this.pool.disconnected(c, Date.now());
+    }
+    this.opts.emit({ event: 'peer-disconnected', address: peer.label, family: peer.family, reason });
+    if (!this.stopped) this.connectMore();
+  }
+
+  private onMessage(peer: Peer, m: Message): void {
+    switch (m.type) {
+      case 'keep-alive':
+      case 'port':
+        return;
+      case 'extended':
+        return this.onExtended(peer, m.id, m.payload);
+    }
+    if (this.handler) return this.handler.message(peer, m);
+    this.remember(peer, m);
+  }
+
+  private onExtended(peer: Peer, id: number, payload: Buffer): void {
+    if (id !== 0) return peer.extensions.onMessage(id, payload);
+    const h = parseExtensionHandshake(payload);
+    peer.ext = h;
+    peer.extensions.onHandshake(h);
+  }
+
+  /** Before the metadata: keep what the transfer will need to know, refuse what cannot be right yet. */
+  private remember(peer: Peer, m: Message): void {
+    const e = peer.early;
+    switch (m.type) {
+      case 'choke':
+      case 'unchoke':
+        e.peerChoking = m.type === 'choke';
+        return;
+      case 'interested':
+      case 'not-interested':
+        e.peerInterested = m.type === 'interested';
+        return;
+      case 'bitfield':
+      case 'have-all':
+      case 'have-none':
+        if (m.type !== 'bitfield' && !peer.fast) throw new ProtocolError(`${m.type} without the fast extension`);
+        e.pieces = m;
+        e.haves = [];
+        return;
+      case 'have':
+        if (e.haves.length >= MAX_EARLY_HAVES) throw new ProtocolError(`more than ${MAX_EARLY_HAVES} have messages before we knew the torrent`);
+        e.haves.push(m.index);
+        return;
+      case 'request':
+        throw new ProtocolError('request before we announced any piece');
+      case 'piece':
+        throw new ProtocolError('a block we never requested');
+      default:
+        return; // cancel, reject, suggest, allowed-fast: nothing to act on yet
+    }
+  }
+
+  /** Runs a handler for one peer; a protocol error closes that peer, as it would inside the wire. */
+  private guard(peer: Peer, f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      peer.wire.close(e instanceof ProtocolError ? `protocol error: ${e.message}` : `error: ${(e as Error).message}`);
+    }
+  }
+}

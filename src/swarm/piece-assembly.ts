@@ -1,0 +1,67 @@
+/**
+ * One piece being downloaded: its blocks copied into one buffer as they arrive, who sent each
+ * (the evidence if it fails), and its SHA-1 fed as soon as the blocks from the start are in.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { BLOCK_SIZE, type BlockRef } from '../wire/messages.js';
+
+export class PieceInProgress {
+  readonly blockCount: number;
+  /**
+   * The piece's bytes, blocks copied in as they arrive (a block is only a view of the socket's
+   * read buffer while its message is handled). Hashed in order as soon as the run from the start
+   * is complete; written from here once verified.
+   */
+  readonly data: Buffer;
+  readonly received: Uint8Array;
+  /** Outstanding requests per block (more than one only in endgame). */
+  readonly requested: Uint8Array;
+  receivedCount = 0;
+  /** Every block before this one is received or requested: picking starts here, not at 0. */
+  firstFree = 0;
+  /** Who (by IP) sent each block: the evidence if the piece fails its hash. */
+  readonly senders: (string | undefined)[];
+  private readonly hash: Hash = createHash('sha1');
+  private hashed = 0;
+
+  constructor(
+    readonly index: number,
+    readonly size: number,
+    data: Buffer,
+  ) {
+    this.data = data;
+    this.blockCount = Math.ceil(size / BLOCK_SIZE);
+    this.received = new Uint8Array(this.blockCount);
+    this.requested = new Uint8Array(this.blockCount);
+    this.senders = new Array<string | undefined>(this.blockCount);
+  }
+
+  block(b: number): BlockRef {
+    const begin = b * BLOCK_SIZE;
+    return { index: this.index, begin, length: Math.min(BLOCK_SIZE, this.size - begin) };
+  }
+
+  store(b: number, block: Buffer, from: string): void {
+    block.copy(this.data, b * BLOCK_SIZE);
+    this.received[b] = 1;
+    this.receivedCount++;
+    this.senders[b] = from;
+    // SHA-1 is sequential: feed the run of blocks that now continues the hashed prefix, at once.
+    let end = this.hashed;
+    while (end < this.blockCount && this.received[end]) end++;
+    if (end === this.hashed) return;
+    this.hash.update(this.data.subarray(this.hashed * BLOCK_SIZE, Math.min(end * BLOCK_SIZE, this.size)));
+    this.hashed = end;
+  }
+
+  /** Views of the piece's blocks, in order (the evidence for blame). */
+  blocks(): Buffer[] {
+    return Array.from({ length: this.blockCount }, (_, b) => this.data.subarray(b * BLOCK_SIZE, Math.min((b + 1) * BLOCK_SIZE, this.size)));
+  }
+
+  /** SHA-1 of the whole piece; only once every block is in. */
+  digest(): Buffer {
+    if (this.hashed !== this.blockCount) throw new Error(`piece ${this.index} is not complete`);
+    return this.hash.digest();
+  }
+}
