@@ -94,10 +94,15 @@ async function get(t: TrackerUrl, path: string, o: HttpCallOptions): Promise<Htt
 }
 
 export async function httpAnnounce(t: TrackerUrl, p: AnnounceParams, o: HttpCallOptions): Promise<AnnounceReply> {
+  return parseAnnounceReply(await httpAnnounceBody(t, p, o));
+}
+
+/** The announce reply's body as it came (status 200), for callers that look at its raw form. */
+export async function httpAnnounceBody(t: TrackerUrl, p: AnnounceParams, o: HttpCallOptions): Promise<Buffer> {
   const res = await get(t, withQuery(t.path, announceQuery(p)), o);
   const bad = statusError(res.status, res.body);
   if (bad) throw bad;
-  return parseAnnounceReply(res.body);
+  return res.body;
 }
 
 /** Hashes per scrape request: keeps the URL well under common request-line limits. */
