@@ -45,7 +45,8 @@ export function announceQuery(p: AnnounceParams): string {
   return q.join('&');
 }
 
-const withQuery = (path: string, query: string) => `${path}${path.includes('?') ? '&' : '?'}${query}`;
+/** `path` with `query` appended (after `?`, or after `&` when `path` already has a query). */
+export const withQuery = (path: string, query: string): string => `${path}${path.includes('?') ? '&' : '?'}${query}`;
 
 function statusError(status: number, body: Buffer): TrackerError | undefined {
   if (status === 200) return undefined;

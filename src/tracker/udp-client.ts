@@ -3,7 +3,6 @@
  * then drops datagrams from anyone else and reports ICMP "port unreachable" as ECONNREFUSED,
  * so a tracker that is not there fails fast instead of after every retransmission.
  */
-import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import type { Family } from '../net/address.js';
 import { printable } from '../util/sanitize.js';
@@ -11,7 +10,7 @@ import { TrackerError, toTrackerError } from './errors.js';
 import { LIMITS, type ScrapeEntry } from './types.js';
 import {
   ACTION, MAX_SCRAPE_HASHES, announceRequest, connectRequest, parseAnnounceReply, parseScrapeReplyBody,
-  replyHeader, scrapeRequest, type UdpAnnounceFields, type UdpAnnounceReply,
+  randomTx, replyHeader, scrapeRequest, type UdpAnnounceFields, type UdpAnnounceReply,
 } from './udp-protocol.js';
 
 /** BEP 15: a connection id may be used for one minute after it was received. */
@@ -218,4 +217,3 @@ function closeQuietly(s: dgram.Socket): void {
   }
 }
 
-const randomTx = (): number => randomBytes(4).readUInt32BE(0);
