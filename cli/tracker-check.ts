@@ -1,5 +1,7 @@
 /** `sixswarm tracker-check`: does this tracker do IPv6 right? A matrix of checks per address family. */
 import { parseArgs } from 'node:util';
+import { render } from 'ink';
+import { createElement } from 'react';
 import { OwnAddresses } from '../src/client/own-addresses.js';
 import type { Family } from '../src/net/address.js';
 import { parseTrackerUrl, type TrackerUrl } from '../src/tracker/url.js';
@@ -8,9 +10,11 @@ import { REQUESTS_PER_FAMILY } from '../src/tracker-check/channels.js';
 import type { TrackerReport } from '../src/tracker-check/report.js';
 import { renderText } from '../src/tracker-check/table.js';
 import { UsageError, errorMessage } from '../src/util/errors.js';
+import { printable } from '../src/util/sanitize.js';
 import type { Command } from './command.js';
 import { parseIntOption } from './numbers.js';
 import { stopSignals } from './stop-signals.js';
+import { TrackerCheckView, type CheckProgress } from './ui/check-table.js';
 
 const help = `Usage: sixswarm tracker-check <announce-url>... [--json] [--family 4|6|both] [--timeout S] [--info-hash HEX]
 
@@ -122,6 +126,45 @@ function parse(argv: string[]): Options {
   };
 }
 
+/** Where reports go: JSON lines, plain text, or (on a terminal) the ink view. */
+interface Output {
+  progress(p: CheckProgress): void;
+  report(r: TrackerReport): void;
+  close(): Promise<void>;
+}
+
+function output(json: boolean): Output {
+  if (json || !process.stdout.isTTY) {
+    return {
+      progress: () => undefined,
+      report: (r) => void process.stdout.write(json ? `${JSON.stringify(r)}\n` : `${renderText(r)}\n`),
+      close: async () => undefined,
+    };
+  }
+  const done: TrackerReport[] = [];
+  let current: CheckProgress | undefined;
+  // The table is cut to the terminal's width (ink lays it out; 0 columns means it was not told).
+  const view = () => createElement(TrackerCheckView, { done: [...done], current, columns: process.stdout.columns || 120 });
+  const ink = render(view(), { exitOnCtrlC: false });
+  return {
+    progress(p) {
+      current = p;
+      ink.rerender(view());
+    },
+    report(r) {
+      done.push(r);
+      current = undefined;
+      ink.rerender(view());
+    },
+    async close() {
+      current = undefined;
+      ink.rerender(view());
+      ink.unmount();
+      await ink.waitUntilExit();
+    },
+  };
+}
+
 async function run(argv: string[]): Promise<number> {
   const o = parse(argv);
   const own = new OwnAddresses().get();
@@ -132,20 +175,29 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write('interrupted: stopping the peers announced so far\n');
     abort.abort();
   });
-  const reports: TrackerReport[] = [];
+  const out = output(o.json);
+  let ok = true;
   try {
     for (const url of o.urls) {
       if (abort.signal.aborted) break;
-      const report = await checkTracker(url, { families: o.families, timeoutMs: o.timeoutMs, own, signal: abort.signal, ...(o.infoHash ? { infoHash: o.infoHash } : {}) });
+      const name = printable(url.text, 200);
+      const report = await checkTracker(url, {
+        families: o.families,
+        timeoutMs: o.timeoutMs,
+        own,
+        signal: abort.signal,
+        onStep: (step) => out.progress({ url: name, step }),
+        ...(o.infoHash ? { infoHash: o.infoHash } : {}),
+      });
       if (abort.signal.aborted) break;
-      reports.push(report);
-      process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : `${renderText(report)}\n`);
+      ok &&= report.ok;
+      out.report(report);
     }
   } finally {
     signals.dispose();
+    await out.close();
   }
-  if (abort.signal.aborted) return 1;
-  return reports.every((r) => r.ok) ? 0 : 1;
+  return ok && !abort.signal.aborted ? 0 : 1;
 }
 
 export const trackerCheck: Command = {
