@@ -68,8 +68,8 @@ once. Every peer is stopped (event=stopped) before the command ends, also when i
 (SIGINT or SIGTERM: the remaining steps are skipped). A tracker that ignores stopped keeps them
 until they expire; that is what the "stopped" row reports.
 
-Bounded: at most ${REQUESTS_PER_FAMILY} requests per tracker and family (${2 * REQUESTS_PER_FAMILY} per tracker), one
-after another in seven steps, each waiting at most --timeout.
+Bounded: at most ${REQUESTS_PER_FAMILY} requests per tracker and family (${2 * REQUESTS_PER_FAMILY} per tracker), in eight
+steps one after another, each request waiting at most --timeout.
 
 Exit codes: 0 every applicable check passed, 1 a check failed (or a runtime failure),
 2 bad usage (no URL, a malformed URL or option).

@@ -44,6 +44,8 @@ interface CheckDef {
   notApplicable?(f: Family, c: Context): string | undefined;
   /** Judged only when the first announce over this family was accepted. */
   needsSwarm?: boolean;
+  /** Judged only when the first announce got a proper answer (accepted, or refused with a reason). */
+  needsAnswers?: boolean;
   judge(f: Family, c: Context): Cell;
 }
 
@@ -326,6 +328,7 @@ const CHECKS: CheckDef[] = [
   },
   {
     id: 'unknown-hash',
+    needsAnswers: true,
     title: 'unknown info hash answered',
     notApplicable: (_f, c) => (c.o.noScrape !== undefined ? `no scrape URL: ${c.o.noScrape}` : undefined),
     judge(f, c) {
@@ -345,6 +348,7 @@ const CHECKS: CheckDef[] = [
   },
   {
     id: 'malformed',
+    needsAnswers: true,
     title: 'malformed request refused',
     judge(f, c) {
       const m = c.fam(f).malformed;
@@ -356,6 +360,7 @@ const CHECKS: CheckDef[] = [
   },
   {
     id: 'connection-id',
+    needsAnswers: true,
     title: 'UDP: bad connection id refused',
     notApplicable: udpOnly,
     judge(f, c) {
@@ -429,6 +434,8 @@ function gate(def: CheckDef, f: Family, c: Context): Cell {
   if (!ob.address) return skip(`no IPv${f} address (see DNS)`);
   if (def.id === 'reachable') return def.judge(f, c);
   if (!ob.reached) return skip(`not reachable over IPv${f}`);
-  if (def.needsSwarm && ob.peers.seed?.started?.ok !== true) return skip('the first announce was not accepted');
+  const first = ob.peers.seed?.started;
+  if (def.needsSwarm && first?.ok !== true) return skip('the first announce was not accepted');
+  if (def.needsAnswers && first && !first.ok && !isRefusal(first.error)) return skip('valid requests get no proper answer either (see announce)');
   return def.judge(f, c);
 }

@@ -5,8 +5,9 @@
  *
  * Step by step, each over every family at once:
  *   1. seed (left=0)                               reachable, announce accepted, interval
- *   2. HTTP: own-address (ipv6=/ipv4= with our own global address of the other family),
- *      link-local (ipv6=fe80::random / ipv4=169.254.random); UDP: retransmit (one packet twice)
+ *   2. UDP: retransmit (one packet twice), one family after the other; HTTP: own-address
+ *      (ipv6=/ipv4= with our own global address of the other family), link-local
+ *      (ipv6=fe80::random / ipv4=169.254.random)
  *   3. leech (left=1): its reply must list the seeds of both families and the claimed addresses
  *   4. scrape of our hash and of a hash nobody announced
  *   5. a malformed request; UDP: a wrong connection id (both event=stopped: nothing to store)
@@ -115,12 +116,16 @@ export async function runScript(t: TrackerUrl, o: ScriptOptions): Promise<Observ
       const seed = newPeer('seed', f, 0);
       seed.started = await announce(ch, seed, 'started');
     })],
-    ['announcing with ipv4= / ipv6= and retransmitting', () => each(accepted, async (f, ch) => {
-      if (ch instanceof UdpChannel) {
+    // One family after the other: the two copies' seeder counts must not see the other family's probe.
+    ['retransmitting', async () => {
+      for (const [f, ch] of channels) {
+        if (!accepted(f) || !(ch instanceof UdpChannel)) continue;
         const peer = newPeer('retransmit', f, 0);
         fam[f].retransmit = await attempt('retransmission', () => ch.retransmit(params(peer, 'started')));
-        return;
       }
+    }],
+    ['announcing with ipv4= / ipv6=', () => each(accepted, async (f, ch) => {
+      if (ch instanceof UdpChannel) return;
       const mine = o.own[other(f)];
       if (mine) {
         const peer = newPeer('own-address', f, 0, mine);
