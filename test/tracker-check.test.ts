@@ -6,44 +6,12 @@
  */
 import { spawn } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { OwnAddresses } from '../src/client/own-addresses.js';
 import { classify } from '../src/net/address.js';
 import { scrape } from '../src/tracker/scrape.js';
 import { privateHosts } from './support/hosts.js';
 import { netnsUnavailable } from './support/netns.js';
 import { builtInTracker, CLI, ensureBuilt, removeDir, runCli, stopAll, tempDir } from './support/sixswarm.js';
-import { failing, matrix, runCheck, show, type Matrix } from './support/tracker-check.js';
-
-const own = new OwnAddresses().get();
-const ownVerdict = (f: 4 | 6) => (own[f] ? 'pass' : 'skipped');
-
-/** What the built-in tracker gets, reached over both families by name. */
-export const BUILT_IN_HTTP: Matrix = {
-  dns: { 4: 'pass', 6: 'pass' },
-  reachable: { 4: 'pass', 6: 'pass' },
-  announce: { 4: 'pass', 6: 'pass' },
-  interval: { 4: 'pass', 6: 'pass' },
-  'udp-entries': { 4: 'n/a', 6: 'n/a' },
-  peers: { 4: 'pass', 6: 'pass' },
-  mixed: { 4: 'pass', 6: 'pass' },
-  'own-address': { 4: ownVerdict(6), 6: ownVerdict(4) },
-  'link-local': { 4: 'pass', 6: 'pass' },
-  scrape: { 4: 'pass', 6: 'pass' },
-  stopped: { 4: 'pass', 6: 'pass' },
-  'unknown-hash': { 4: 'pass', 6: 'pass' },
-  malformed: { 4: 'pass', 6: 'pass' },
-  'connection-id': { 4: 'n/a', 6: 'n/a' },
-  retransmit: { 4: 'n/a', 6: 'n/a' },
-};
-export const BUILT_IN_UDP: Matrix = {
-  ...BUILT_IN_HTTP,
-  'udp-entries': { 4: 'n/a', 6: 'pass' },
-  mixed: { 4: 'n/a', 6: 'n/a' },
-  'own-address': { 4: 'n/a', 6: 'n/a' },
-  'link-local': { 4: 'n/a', 6: 'n/a' },
-  'connection-id': { 4: 'pass', 6: 'pass' },
-  retransmit: { 4: 'pass', 6: 'pass' },
-};
+import { BUILT_IN_HTTP, BUILT_IN_UDP, failing, matrix, own, runCheck, show } from './support/tracker-check.js';
 
 const unavailable = netnsUnavailable(); // root, for the private /etc/hosts
 let dir: string | undefined;
