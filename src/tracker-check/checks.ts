@@ -100,6 +100,9 @@ const CHECKS: CheckDef[] = [
       if (dns.ok) return pass(`${rec} ${dns.value.slice(0, 2).join(', ')}${dns.value.length > 2 ? ` (+${dns.value.length - 2})` : ''}`);
       const host = c.o.url.host;
       if (dns.error.timedOut) return fail(`no ${rec} answer within ${c.o.timeoutMs / 1000} s`, `make the name servers of ${host} answer ${rec} queries`);
+      if (!dns.error.code || !NO_RECORD.has(dns.error.code)) {
+        return fail(`${rec} lookup failed (${dns.error.code ?? text(dns.error)})`, `make the name servers of ${host} answer ${rec} queries, with an ${rec} record pointing at an IPv${f} address the tracker listens on`);
+      }
       return fail(
         `no ${rec} record (${dns.error.code ?? text(dns.error)})`,
         `publish an ${rec} record for ${host} pointing at an IPv${f} address the tracker listens on; IPv${f}-only clients cannot reach it without one`,
@@ -393,6 +396,9 @@ const CHECKS: CheckDef[] = [
     },
   },
 ];
+
+/** Resolver answers that mean "there is no such record" (EAI_AGAIN and the like mean "no answer"). */
+const NO_RECORD = new Set(['ENOTFOUND', 'ENODATA', 'EAI_NODATA', 'EAI_NONAME']);
 
 /** Socket errors that mean this host cannot use the family at all, whatever the tracker does. */
 const OUR_SIDE = new Set(['ENETUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT', 'ENETDOWN']);
