@@ -4,8 +4,9 @@ import { info } from './info.js';
 import { download } from './download.js';
 import { seed } from './seed.js';
 import { tracker } from './tracker.js';
+import { trackerCheck } from './tracker-check.js';
 import { tunnel } from './tunnel.js';
 import { tunnelServer } from './tunnel-server.js';
 
 /** Every subcommand, in the order `sixswarm --help` lists them. */
-export const commands: Command[] = [download, seed, create, info, tracker, tunnel, tunnelServer];
+export const commands: Command[] = [download, seed, create, info, tracker, trackerCheck, tunnel, tunnelServer];

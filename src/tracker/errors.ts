@@ -6,10 +6,16 @@ export class TrackerError extends Error {
    * refused, no route, no UDP reply at all): BEP 7 `ipv4=`/`ipv6=` may then be sent over the other family.
    */
   readonly unreachable: boolean;
-  constructor(message: string, opts: { unreachable?: boolean } = {}) {
+  /** No (complete) reply came within the time allowed: the tracker may be there but silent. */
+  readonly timedOut: boolean;
+  /** The socket or DNS error code behind it (ECONNREFUSED, ENETUNREACH, ENOTFOUND ...), when there was one. */
+  readonly code: string | undefined;
+  constructor(message: string, opts: { unreachable?: boolean; timedOut?: boolean; code?: string } = {}) {
     super(message);
     this.name = 'TrackerError';
     this.unreachable = opts.unreachable ?? false;
+    this.timedOut = opts.timedOut ?? false;
+    this.code = opts.code;
   }
 }
 
@@ -23,5 +29,6 @@ export function toTrackerError(e: unknown, what: string): TrackerError {
   if (e instanceof TrackerError) return e;
   const code = (e as { code?: unknown }).code;
   const msg = e instanceof Error ? e.message : String(e);
-  return new TrackerError(`${what}: ${msg}`, { unreachable: typeof code === 'string' && UNREACHABLE_CODES.has(code) });
+  if (typeof code !== 'string') return new TrackerError(`${what}: ${msg}`);
+  return new TrackerError(`${what}: ${msg}`, { unreachable: UNREACHABLE_CODES.has(code), code });
 }

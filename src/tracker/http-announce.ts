@@ -45,7 +45,8 @@ export function announceQuery(p: AnnounceParams): string {
   return q.join('&');
 }
 
-const withQuery = (path: string, query: string) => `${path}${path.includes('?') ? '&' : '?'}${query}`;
+/** `path` with `query` appended (after `?`, or after `&` when `path` already has a query). */
+export const withQuery = (path: string, query: string): string => `${path}${path.includes('?') ? '&' : '?'}${query}`;
 
 function statusError(status: number, body: Buffer): TrackerError | undefined {
   if (status === 200) return undefined;
@@ -94,10 +95,15 @@ async function get(t: TrackerUrl, path: string, o: HttpCallOptions): Promise<Htt
 }
 
 export async function httpAnnounce(t: TrackerUrl, p: AnnounceParams, o: HttpCallOptions): Promise<AnnounceReply> {
+  return parseAnnounceReply(await httpAnnounceBody(t, p, o));
+}
+
+/** The announce reply's body as it came (status 200), for callers that look at its raw form. */
+export async function httpAnnounceBody(t: TrackerUrl, p: AnnounceParams, o: HttpCallOptions): Promise<Buffer> {
   const res = await get(t, withQuery(t.path, announceQuery(p)), o);
   const bad = statusError(res.status, res.body);
   if (bad) throw bad;
-  return parseAnnounceReply(res.body);
+  return res.body;
 }
 
 /** Hashes per scrape request: keeps the URL well under common request-line limits. */

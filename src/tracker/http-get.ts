@@ -55,7 +55,7 @@ export function httpGet(t: TrackerUrl, path: string, o: HttpGetOptions): Promise
       headers: { 'user-agent': 'sixswarm', accept: '*/*', connection: 'close' },
       ...(t.protocol === 'https' && o.ca ? { ca: o.ca } : {}),
     });
-    const timer = setTimeout(() => finish(new TrackerError(`no complete reply within ${Math.round(o.timeoutMs / 100) / 10} s`)), o.timeoutMs);
+    const timer = setTimeout(() => finish(new TrackerError(`no complete reply within ${Math.round(o.timeoutMs / 100) / 10} s`, { timedOut: true })), o.timeoutMs);
     const onAbort = () => finish(new TrackerError('cancelled'));
     o.signal?.addEventListener('abort', onAbort, { once: true });
     req.on('error', (e) => finish(toTrackerError(e, `HTTP request to ${o.address} failed`)));

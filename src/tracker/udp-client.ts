@@ -3,7 +3,6 @@
  * then drops datagrams from anyone else and reports ICMP "port unreachable" as ECONNREFUSED,
  * so a tracker that is not there fails fast instead of after every retransmission.
  */
-import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import type { Family } from '../net/address.js';
 import { printable } from '../util/sanitize.js';
@@ -11,7 +10,7 @@ import { TrackerError, toTrackerError } from './errors.js';
 import { LIMITS, type ScrapeEntry } from './types.js';
 import {
   ACTION, MAX_SCRAPE_HASHES, announceRequest, connectRequest, parseAnnounceReply, parseScrapeReplyBody,
-  replyHeader, scrapeRequest, type UdpAnnounceFields, type UdpAnnounceReply,
+  randomTx, replyHeader, scrapeRequest, type UdpAnnounceFields, type UdpAnnounceReply,
 } from './udp-protocol.js';
 
 /** BEP 15: a connection id may be used for one minute after it was received. */
@@ -38,7 +37,8 @@ interface Pending {
   reject(e: TrackerError): void;
 }
 
-class Endpoint {
+/** One connected socket to one tracker endpoint; replies are matched to requests by transaction id. */
+export class UdpEndpoint {
   connId: Buffer | undefined;
   connIdAt = 0;
   readonly pending = new Map<number, Pending>();
@@ -66,6 +66,11 @@ class Endpoint {
   failAll(e: TrackerError): void {
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+  }
+
+  close(): void {
+    this.failAll(new TrackerError('cancelled'));
+    closeQuietly(this.socket);
   }
 
   /** Send `packet` and wait up to `waitMs` for the reply with transaction id `tx`; undefined on timeout. */
@@ -101,7 +106,7 @@ class Endpoint {
 }
 
 export class UdpTrackerClient {
-  private readonly endpoints = new Map<string, Endpoint>();
+  private readonly endpoints = new Map<string, UdpEndpoint>();
   private closed = false;
 
   private readonly ttlMs: number;
@@ -111,10 +116,15 @@ export class UdpTrackerClient {
   }
 
   async announce(address: string, port: number, fields: UdpAnnounceFields, signal?: AbortSignal): Promise<UdpAnnounceReply> {
-    const reply = await this.transact(address, port, (id, tx) => announceRequest(id, tx, fields), ACTION.announce, signal);
+    const reply = await this.announcePacket(address, port, fields, signal);
     const parsed = parseAnnounceReply(reply, this.opts.family);
     if (!parsed) throw new TrackerError(`announce reply of ${reply.length} bytes is too short`);
     return parsed;
+  }
+
+  /** The announce reply packet as it came (action checked), for callers that look at its raw form. */
+  announcePacket(address: string, port: number, fields: UdpAnnounceFields, signal?: AbortSignal): Promise<Buffer> {
+    return this.transact(address, port, (id, tx) => announceRequest(id, tx, fields), ACTION.announce, signal);
   }
 
   async scrape(address: string, port: number, hashes: Buffer[], signal?: AbortSignal): Promise<Map<string, ScrapeEntry>> {
@@ -129,19 +139,16 @@ export class UdpTrackerClient {
 
   close(): void {
     this.closed = true;
-    for (const ep of this.endpoints.values()) {
-      ep.failAll(new TrackerError('cancelled'));
-      closeQuietly(ep.socket);
-    }
+    for (const ep of this.endpoints.values()) ep.close();
     this.endpoints.clear();
   }
 
-  private endpoint(address: string, port: number): Endpoint {
+  private endpoint(address: string, port: number): UdpEndpoint {
     if (this.closed) throw new TrackerError('cancelled');
     const k = `${address}|${port}`;
     let ep = this.endpoints.get(k);
     if (!ep) {
-      const created = new Endpoint(dgram.createSocket(this.opts.family === 6 ? 'udp6' : 'udp4'), address, port);
+      const created = new UdpEndpoint(dgram.createSocket(this.opts.family === 6 ? 'udp6' : 'udp4'), address, port);
       this.endpoints.set(k, created);
       // A socket that could not connect (no route, no such family) is retried fresh next time.
       created.ready.catch(() => {
@@ -162,7 +169,7 @@ export class UdpTrackerClient {
     let n = 0;
     const wait = () => this.opts.retransmitBaseMs * 2 ** n;
     const timedOut = () =>
-      new TrackerError(`no reply from UDP tracker ${address} port ${port} after ${MAX_N + 1} tries`, { unreachable: true });
+      new TrackerError(`no reply from UDP tracker ${address} port ${port} after ${MAX_N + 1} tries`, { unreachable: true, timedOut: true });
     for (;;) {
       if (!ep.connId || Date.now() - ep.connIdAt > this.ttlMs) {
         ep.connId = undefined;
@@ -210,4 +217,3 @@ function closeQuietly(s: dgram.Socket): void {
   }
 }
 
-const randomTx = (): number => randomBytes(4).readUInt32BE(0);

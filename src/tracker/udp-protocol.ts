@@ -1,4 +1,5 @@
 /** BEP 15 packet layouts, shared by the UDP tracker client and the built-in server. */
+import { randomBytes } from 'node:crypto';
 import type { Family } from '../net/address.js';
 import { COMPACT_SIZE, decodeCompactPeers, encodeCompactPeers, type PeerAddress } from '../net/compact.js';
 import { LIMITS, type AnnounceEventName, type ScrapeEntry } from './types.js';
@@ -12,6 +13,9 @@ export const MAX_SCRAPE_HASHES = 74;
 export const ANNOUNCE_REQUEST_SIZE = 98;
 
 // ---- requests (client -> tracker) ----
+
+/** A fresh random transaction id. */
+export const randomTx = (): number => randomBytes(4).readUInt32BE(0);
 
 export function connectRequest(tx: number): Buffer {
   const b = Buffer.alloc(16);
