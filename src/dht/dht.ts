@@ -267,7 +267,7 @@ export class Dht {
   private async join(): Promise<void> {
     const { table } = this.running();
     await this.iterate(table.ownId, 'find_node', { routers: true }).catch((e: Error) => this.warn(`DHT bootstrap: ${e.message}`));
-    if (table.size === 0 && !this.stopping.signal.aborted) this.warn('no DHT node answered: check the bootstrap nodes and that UDP is not blocked');
+    if (table.size === 0 && this.routers.length > 0 && !this.stopping.signal.aborted) this.warn('no DHT node answered: check the bootstrap nodes and that UDP is not blocked');
   }
 
   /**
