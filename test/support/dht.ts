@@ -115,7 +115,8 @@ export interface LibtorrentDhtOptions {
   lookup?: string[];
 }
 
-export function libtorrentDht(o: LibtorrentDhtOptions): SixswarmProcess {
+/** The command line of a libtorrent DHT node (to run it elsewhere, e.g. in a namespace). */
+export function libtorrentDhtCommand(o: LibtorrentDhtOptions): [string, string[]] {
   const cfg = {
     host: o.host,
     port: o.port,
@@ -124,5 +125,10 @@ export function libtorrentDht(o: LibtorrentDhtOptions): SixswarmProcess {
     announce: o.announce ?? [],
     lookup: o.lookup ?? [],
   };
-  return spawnTracked(PYTHON, ['-c', LIBTORRENT_DHT, JSON.stringify(cfg)], { label: 'libtorrent dht' });
+  return [PYTHON, ['-c', LIBTORRENT_DHT, JSON.stringify(cfg)]];
+}
+
+export function libtorrentDht(o: LibtorrentDhtOptions): SixswarmProcess {
+  const [cmd, args] = libtorrentDhtCommand(o);
+  return spawnTracked(cmd, args, { label: 'libtorrent dht' });
 }
