@@ -11,7 +11,7 @@ import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BDict, asBytes, asDict, asList, decode, encode, type Encodable } from '../src/bencode/index.js';
 import { Dht } from '../src/dht/dht.js';
-import { until } from './support/dht.js';
+import { waitUntil } from './support/peers.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -83,7 +83,7 @@ describe('a DHT node under hostile datagrams', () => {
       { t: 'b5', y: 'q', q: 'ping', a: { id: Buffer.alloc(20) }, extra: 'l'.repeat(1500) },
     ];
     for (const m of wrongTypes) await send(attacker, to, encode(m));
-    await until(() => errors.length >= 11, 5000, () => `error replies: ${errors.length}`);
+    await waitUntil(() => errors.length >= 11, 5000, () => `error replies: ${errors.length}`);
     for (const e of errors) {
       const d = asDict(decode(e), 'reply');
       expect(d.get('y')?.toString()).toBe('e');
@@ -140,7 +140,7 @@ describe('a DHT node under hostile datagrams', () => {
     });
     // A valid token first, so the announces below are ones the node would store.
     await send(flooder, to, encode({ t: 'gp', y: 'q', q: 'get_peers', a: { id: randomBytes(20), info_hash: randomBytes(20) } }));
-    await until(() => token !== undefined, 2000, () => 'a token');
+    await waitUntil(() => token !== undefined, 2000, () => 'a token');
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
 
@@ -163,9 +163,9 @@ describe('a DHT node under hostile datagrams', () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     await flood;
-    await until(() => honestAnswers >= HONEST - 2, 2000, () => `honest pings answered: ${honestAnswers} of ${HONEST}`);
+    await waitUntil(() => honestAnswers >= HONEST - 2, 2000, () => `honest pings answered: ${honestAnswers} of ${HONEST}`);
 
-    await until(() => target.stats().received >= FLOOD * 0.9, 5000, () => `datagrams received: ${target.stats().received}`);
+    await waitUntil(() => target.stats().received >= FLOOD * 0.9, 5000, () => `datagrams received: ${target.stats().received}`);
     const s = target.stats();
     // At 50 datagrams/s from one host (burst 100), almost the whole flood is dropped unread.
     expect(s.dropped.rateLimited).toBeGreaterThan(s.received * 0.9);

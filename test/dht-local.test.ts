@@ -10,7 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decode, asDict, asBytes } from '../src/bencode/index.js';
 import { Dht } from '../src/dht/dht.js';
 import type { PeerAddress } from '../src/net/compact.js';
-import { libtorrentDht, localDht, until, type LocalDht } from './support/dht.js';
+import { libtorrentDht, localDht, type LocalDht } from './support/dht.js';
+import { waitUntil } from './support/peers.js';
 import { freePort, removeDir, stopAll, tempDir } from './support/sixswarm.js';
 
 let dht: LocalDht | undefined;
@@ -70,7 +71,7 @@ describe('a local DHT of sixswarm nodes and libtorrent', () => {
 
     // A sixswarm node announces; libtorrent's own get_peers lookups find it.
     const announcer = dht.nodes[2]!;
-    await until(() => announcer.stats().nodes >= 5, 15_000, () => 'the announcer knows libtorrent');
+    await waitUntil(() => announcer.stats().nodes >= 5, 15_000, () => 'the announcer knows libtorrent');
     const r = await announcer.announce(fromSixswarm, 40404);
     expect(r.announcedTo).toBeGreaterThanOrEqual(3);
     const got = await lt.waitFor((e) => e.event === 'peers' && (e.peers as string[]).includes(`${announcer.address().host}:40404`), 30_000, 'libtorrent finding the sixswarm announce');
@@ -83,7 +84,7 @@ describe('a local DHT of sixswarm nodes and libtorrent', () => {
     dht = await localDht(5, 40);
     const first = new Dht({ port: 0, host: '127.0.0.50', bootstrap: [dht.router], stateFile });
     await first.start();
-    await until(() => first.stats().nodes >= 5, 15_000, () => `the node joins: ${first.stats().nodes} nodes`);
+    await waitUntil(() => first.stats().nodes >= 5, 15_000, () => `the node joins: ${first.stats().nodes} nodes`);
     const id = first.stats().id;
     await first.stop();
 

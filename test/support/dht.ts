@@ -6,17 +6,8 @@
  */
 import { Dht, type DhtOptions } from '../../src/dht/dht.js';
 import type { Endpoint } from '../../src/dht/rpc.js';
-import { PYTHON } from './peers.js';
+import { PYTHON, waitUntil } from './peers.js';
 import { spawnTracked, type SixswarmProcess } from './sixswarm.js';
-
-/** Poll until `check()` holds; throws `what()` after `timeoutMs`. */
-export async function until(check: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`not within ${timeoutMs} ms: ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 export interface LocalDht {
   nodes: Dht[];
@@ -44,7 +35,7 @@ export async function localDht(count: number, firstHost: number, opts: Partial<D
       nodes.push(n);
       await n.start();
     }
-    await until(() => nodes.every((n) => n.stats().nodes >= Math.min(count - 1, 8)), 15_000, () => `every node knows the others: ${nodes.map((n) => n.stats().nodes).join(',')}`);
+    await waitUntil(() => nodes.every((n) => n.stats().nodes >= Math.min(count - 1, 8)), 15_000, () => `every node knows the others: ${nodes.map((n) => n.stats().nodes).join(',')}`);
     return { nodes, router, stop };
   } catch (e) {
     await stop();
