@@ -134,7 +134,9 @@ describe('a DHT node under hostile datagrams', () => {
     const to = target.address();
     const flooder = await udp('127.0.0.81');
     let token: Buffer | undefined;
+    let flooderAnswers = 0;
     flooder.on('message', (buf) => {
+      flooderAnswers++;
       const r = asDict(decode(buf), 'reply').get('r');
       if (r instanceof BDict && r.has('token')) token = asBytes(r.get('token'), 'token');
     });
@@ -163,7 +165,10 @@ describe('a DHT node under hostile datagrams', () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     await flood;
-    await waitUntil(() => honestAnswers >= HONEST - 2, 2000, () => `honest pings answered: ${honestAnswers} of ${HONEST}`);
+    // The honest host is answered (a few of its datagrams may be lost in the kernel's receive
+    // buffer during the flood's bursts); the flooder gets almost nothing out of the node.
+    await waitUntil(() => honestAnswers >= HONEST * 0.9, 2000, () => `honest pings answered: ${honestAnswers} of ${HONEST}`);
+    expect(flooderAnswers).toBeLessThan(FLOOD * 0.02);
 
     await waitUntil(() => target.stats().received >= FLOOD * 0.9, 5000, () => `datagrams received: ${target.stats().received}`);
     const s = target.stats();
