@@ -1,0 +1,376 @@
+/**
+ * A BEP 5 DHT node over IPv4: answers ping, find_node, get_peers and announce_peer, finds peers
+ * for an info hash and announces ours, keeps a bounded routing table that survives restarts.
+ *
+ *     const dht = new Dht({ port: 6881, bootstrap: DEFAULT_BOOTSTRAP, stateFile });
+ *     await dht.start();
+ *     await dht.announce(infoHash, peerPort, (peers) => addPeers(peers));
+ *     await dht.stop(); // saves the routing table
+ *
+ * IPv4 only by design: the swarm's DHT is the IPv4 one (BEP 32 is rarely spoken), and IPv6 peers
+ * reach us through trackers and PEX. Never use it for a private torrent (BEP 27): the caller
+ * checks the private flag and neither looks up nor announces such a torrent.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { lookup as resolveName } from 'node:dns/promises';
+import { isIPv4 } from 'node:net';
+import type { PeerAddress } from '../net/compact.js';
+import { ERR_METHOD, ERR_PROTOCOL, type IncomingQuery, type IncomingResponse, type NodeContact, type Query, type QueryName } from './krpc.js';
+import { lookup, type LookupResult } from './lookup.js';
+import { ID_LENGTH, randomIdInBucket, randomNodeId } from './node-id.js';
+import { PEER_STORE_LIMITS, PeerStore, type PeerStoreLimits } from './peer-store.js';
+import { QueryError, Rpc, type Endpoint, type RpcCounters, type RpcLimits } from './rpc.js';
+import { RoutingTable } from './routing-table.js';
+import { loadState, saveState } from './state.js';
+import { Tokens } from './tokens.js';
+
+/** The well-known public routers: the CLI's default. Tests and benchmarks never use them. */
+export const DEFAULT_BOOTSTRAP: readonly Endpoint[] = [
+  { host: 'router.bittorrent.com', port: 6881 },
+  { host: 'dht.transmissionbt.com', port: 6881 },
+  { host: 'router.utorrent.com', port: 6881 },
+  { host: 'dht.libtorrent.org', port: 25401 },
+];
+
+export interface DhtLimits extends RpcLimits {
+  /** Bucket size, and how many nodes a lookup converges on. */
+  k: number;
+  /** Queries one lookup keeps in flight. */
+  alpha: number;
+  /** Queries one lookup sends at most. */
+  lookupQueries: number;
+  /** Lookups running at once; more wait in a queue of `maxQueuedLookups`, beyond that they fail. */
+  maxLookups: number;
+  maxQueuedLookups: number;
+  /** Peers in one get_peers reply (50 * 8 bytes keeps the reply well inside one datagram). */
+  valuesPerReply: number;
+  peerStore: PeerStoreLimits;
+}
+
+export const DHT_LIMITS: DhtLimits = {
+  k: 8,
+  alpha: 4,
+  lookupQueries: 96,
+  maxLookups: 16,
+  maxQueuedLookups: 256,
+  valuesPerReply: 50,
+  maxOutstanding: 256,
+  perSourceRate: 50,
+  perSourceBurst: 100,
+  maxSources: 4096,
+  queryRate: 1000,
+  queryBurst: 2000,
+  peerStore: PEER_STORE_LIMITS,
+};
+
+export interface DhtOptions {
+  /** UDP port (0: any free one). The engine passes its peer port unless told otherwise. */
+  port: number;
+  /** IPv4 address to bind (default 0.0.0.0). */
+  host?: string;
+  /** Routers to join through: IPv4 literals or names (resolved over IPv4). No default here. */
+  bootstrap: readonly Endpoint[];
+  /** Where the routing table is saved on stop and read on start; none: not kept. */
+  stateFile?: string;
+  /** How long a query waits for its answer (default 2 s). */
+  queryTimeoutMs?: number;
+  limits?: Partial<DhtLimits>;
+  /** Things worth a log line that do not stop the node (an unreadable state file, a send error). */
+  onWarning?: (message: string) => void;
+}
+
+export interface LookupSummary {
+  /** Distinct peers handed to onPeers. */
+  peers: number;
+  queries: number;
+  answers: number;
+  /** Nodes closest to the info hash that answered. */
+  closest: number;
+}
+
+export interface AnnounceSummary extends LookupSummary {
+  /** Nodes that accepted our announce_peer. */
+  announcedTo: number;
+}
+
+export interface DhtStats {
+  id: string;
+  address: Endpoint;
+  nodes: number;
+  verifiedNodes: number;
+  replacementNodes: number;
+  buckets: number;
+  storedPeers: number;
+  storedInfoHashes: number;
+  outstandingQueries: number;
+  activeLookups: number;
+  queuedLookups: number;
+  trackedSources: number;
+  queriesAnswered: Record<QueryName | 'unknown', number>;
+  received: number;
+  sent: number;
+  dropped: RpcCounters['dropped'];
+  warnings: number;
+}
+
+/** Stale nodes are pinged, stale buckets refreshed, once per this period. */
+const MAINTENANCE_MS = 60_000;
+const STALE_MS = 15 * 60_000;
+const PINGS_PER_ROUND = 8;
+const MAX_ROUTERS = 16;
+
+export class Dht {
+  private readonly limits: DhtLimits;
+  private readonly store: PeerStore;
+  private readonly tokens = new Tokens();
+  private socket: Socket | undefined;
+  private rpc: Rpc | undefined;
+  private table: RoutingTable | undefined;
+  private routers: Endpoint[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly stopping = new AbortController();
+  private active = 0;
+  private readonly queue: Array<{ go: () => void; fail: (e: Error) => void }> = [];
+  private maintaining = false;
+  private warnings = 0;
+  private readonly answered: Record<QueryName | 'unknown', number> = { ping: 0, find_node: 0, get_peers: 0, announce_peer: 0, unknown: 0 };
+
+  constructor(private readonly opts: DhtOptions) {
+    this.limits = { ...DHT_LIMITS, ...opts.limits };
+    this.store = new PeerStore(this.limits.peerStore);
+  }
+
+  private warn(message: string): void {
+    this.warnings++;
+    this.opts.onWarning?.(message);
+  }
+
+  /** Reads the saved routing table, binds the socket, and starts joining the DHT in the background. */
+  async start(): Promise<void> {
+    if (this.socket) throw new Error('the DHT is already started');
+    const host = this.opts.host ?? '0.0.0.0';
+    if (!isIPv4(host)) throw new Error(`the DHT binds IPv4 only; "${host}" is not an IPv4 address`);
+    const state = this.opts.stateFile ? await loadState(this.opts.stateFile).catch((e: Error) => this.warn(`${e.message}; starting with an empty routing table`)) : undefined;
+    const id = state?.id ?? randomNodeId();
+    const table = new RoutingTable(id, this.limits.k);
+    const socket = createSocket({ type: 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', (e) => reject(new Error(`the DHT cannot listen on UDP ${host}:${this.opts.port} (${e.message}): choose another DHT port or turn the DHT off`)));
+      socket.bind(this.opts.port, host, () => resolve());
+    });
+    socket.removeAllListeners('error');
+    socket.on('error', (e) => this.warn(`DHT socket: ${e.message}`));
+    this.socket = socket;
+    this.table = table;
+    this.rpc = new Rpc(socket, id, (q, from) => this.serve(q, from), (m) => this.warn(m), this.limits, this.opts.queryTimeoutMs ?? 2000);
+    const loaded = (state?.nodes ?? []).filter((n) => n.port > 0 && table.heard(n, false) === 'added');
+    this.routers = await this.resolveRouters();
+    this.timer = setInterval(() => void this.maintain(), MAINTENANCE_MS);
+    this.timer.unref();
+    void this.pingAll(loaded);
+    void this.join();
+  }
+
+  private async resolveRouters(): Promise<Endpoint[]> {
+    const out: Endpoint[] = [];
+    for (const r of this.opts.bootstrap.slice(0, MAX_ROUTERS)) {
+      if (isIPv4(r.host)) {
+        out.push({ host: r.host, port: r.port });
+        continue;
+      }
+      try {
+        const addrs = await resolveName(r.host, { family: 4, all: true });
+        for (const a of addrs.slice(0, 4)) out.push({ host: a.address, port: r.port });
+      } catch (e) {
+        this.warn(`DHT bootstrap node ${r.host}:${r.port} does not resolve (${(e as Error).message})`);
+      }
+    }
+    return out;
+  }
+
+  /** Our bound address. */
+  address(): Endpoint {
+    const a = this.running().socket.address();
+    return { host: a.address, port: a.port };
+  }
+
+  private running(): { socket: Socket; rpc: Rpc; table: RoutingTable } {
+    if (!this.socket || !this.rpc || !this.table || this.stopping.signal.aborted) throw new Error('the DHT is not running: call start() first');
+    return { socket: this.socket, rpc: this.rpc, table: this.table };
+  }
+
+  /** A query of ours; the answer (or its absence) updates the routing table. */
+  private async ask(to: Endpoint, query: Query): Promise<IncomingResponse> {
+    const { rpc, table } = this.running();
+    try {
+      const r = await rpc.query(to, query);
+      table.heard({ id: r.id, host: to.host, port: to.port }, true);
+      return r;
+    } catch (e) {
+      if (e instanceof QueryError && e.reason === 'timeout') table.failed(to.host, to.port);
+      throw e;
+    }
+  }
+
+  private async pingAll(nodes: readonly NodeContact[]): Promise<void> {
+    const todo = [...nodes];
+    const worker = async () => {
+      for (let n = todo.shift(); n && !this.stopping.signal.aborted; n = todo.shift()) await this.ask(n, { q: 'ping' }).catch(() => {});
+    };
+    await Promise.all(Array.from({ length: Math.min(PINGS_PER_ROUND, todo.length) }, worker));
+  }
+
+  private acquire(): Promise<void> {
+    if (this.active < this.limits.maxLookups) {
+      this.active++;
+      return Promise.resolve();
+    }
+    if (this.queue.length >= this.limits.maxQueuedLookups) {
+      return Promise.reject(new Error(`${this.limits.maxQueuedLookups} DHT lookups are already waiting; try again later`));
+    }
+    return new Promise((go, fail) => this.queue.push({ go, fail }));
+  }
+
+  private release(): void {
+    const next = this.queue.shift();
+    if (next) next.go(); // the slot passes on
+    else this.active--;
+  }
+
+  private async iterate(target: Buffer, method: 'find_node' | 'get_peers', opts: { routers?: boolean; onPeers?: (p: PeerAddress[]) => void; signal?: AbortSignal }): Promise<LookupResult> {
+    if (target.length !== ID_LENGTH) throw new TypeError(`a DHT target is ${ID_LENGTH} bytes, not ${target.length}`);
+    this.running();
+    await this.acquire();
+    try {
+      const { table } = this.running();
+      const useRouters = opts.routers ?? table.counts().verified < this.limits.k;
+      const query: Query = method === 'find_node' ? { q: 'find_node', target } : { q: 'get_peers', infoHash: target };
+      return await lookup({
+        target,
+        method,
+        k: this.limits.k,
+        alpha: this.limits.alpha,
+        maxQueries: this.limits.lookupQueries,
+        ownId: table.ownId,
+        seeds: table.closest(target, this.limits.k * 2),
+        routers: useRouters ? this.routers : [],
+        ask: (to) => this.ask(to, query),
+        onPeers: opts.onPeers,
+        signal: opts.signal ? AbortSignal.any([opts.signal, this.stopping.signal]) : this.stopping.signal,
+      });
+    } finally {
+      this.release();
+    }
+  }
+
+  /** find_node towards our own id: fills the buckets near us and tells the nodes near us about us. */
+  private async join(): Promise<void> {
+    const { table } = this.running();
+    await this.iterate(table.ownId, 'find_node', { routers: true }).catch((e: Error) => this.warn(`DHT bootstrap: ${e.message}`));
+    if (table.size === 0 && this.routers.length > 0 && !this.stopping.signal.aborted) this.warn('no DHT node answered: check the bootstrap nodes and that UDP is not blocked');
+  }
+
+  /**
+   * Find peers for `infoHash`: they are passed to `onPeers` as they arrive (each at most once
+   * per lookup); resolves when the lookup has converged.
+   */
+  async lookup(infoHash: Buffer, onPeers: (peers: PeerAddress[]) => void, opts: { signal?: AbortSignal } = {}): Promise<LookupSummary> {
+    const r = await this.iterate(infoHash, 'get_peers', { onPeers, signal: opts.signal });
+    return { peers: r.peers, queries: r.queries, answers: r.answers, closest: r.closest.length };
+  }
+
+  /** Look up `infoHash` (peers to `onPeers`), then announce our `port` to the closest nodes. */
+  async announce(infoHash: Buffer, port: number, onPeers: (peers: PeerAddress[]) => void = () => {}, opts: { signal?: AbortSignal } = {}): Promise<AnnounceSummary> {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`cannot announce port ${port}: ports are 1-65535`);
+    const r = await this.iterate(infoHash, 'get_peers', { onPeers, signal: opts.signal });
+    const acks = await Promise.allSettled(
+      r.closest
+        .filter((n) => n.token !== undefined)
+        .map((n) => this.ask(n, { q: 'announce_peer', infoHash, port, impliedPort: false, token: n.token! })),
+    );
+    return { peers: r.peers, queries: r.queries, answers: r.answers, closest: r.closest.length, announcedTo: acks.filter((a) => a.status === 'fulfilled').length };
+  }
+
+  private serve(q: IncomingQuery, from: Endpoint): void {
+    const { rpc, table } = this.running();
+    const query = q.query;
+    this.answered[query ? query.q : 'unknown']++;
+    if (!query) return rpc.replyError(from, q.t, ERR_METHOD, `unknown method "${q.method}"`);
+    if (!q.readOnly) table.heard({ id: q.id, host: from.host, port: from.port }, false);
+    const id = table.ownId;
+    const k = this.limits.k;
+    switch (query.q) {
+      case 'ping':
+        return rpc.reply(from, q.t, { id });
+      case 'find_node':
+        return rpc.reply(from, q.t, { id, nodes: table.closest(query.target, k) });
+      case 'get_peers': {
+        const values = this.store.get(query.infoHash, this.limits.valuesPerReply);
+        return rpc.reply(from, q.t, { id, token: this.tokens.issue(from.host), nodes: table.closest(query.infoHash, k), values: values.length > 0 ? values : undefined });
+      }
+      case 'announce_peer':
+        if (!this.tokens.valid(from.host, query.token)) return rpc.replyError(from, q.t, ERR_PROTOCOL, 'bad token: send get_peers first');
+        this.store.add(query.infoHash, from.host, query.impliedPort ? from.port : query.port);
+        return rpc.reply(from, q.t, { id });
+    }
+  }
+
+  /** Pings nodes not heard from lately, refreshes a stale bucket, rejoins when the table ran dry. */
+  private async maintain(): Promise<void> {
+    if (this.maintaining || this.stopping.signal.aborted) return;
+    this.maintaining = true;
+    try {
+      const { table } = this.running();
+      const before = Date.now() - STALE_MS;
+      await this.pingAll(table.nodes().filter((n) => !n.verified || n.lastSeen < before).slice(0, PINGS_PER_ROUND));
+      if (table.size < this.limits.k) await this.join();
+      else {
+        const [bucket] = table.bucketsToRefresh(before);
+        if (bucket !== undefined) await this.iterate(randomIdInBucket(table.ownId, bucket), 'find_node', {}).catch(() => {});
+      }
+    } catch (e) {
+      this.warn(`DHT maintenance: ${(e as Error).message}`);
+    } finally {
+      this.maintaining = false;
+    }
+  }
+
+  stats(): DhtStats {
+    const { rpc, table } = this.running();
+    const c = table.counts();
+    return {
+      id: table.ownId.toString('hex'),
+      address: this.address(),
+      nodes: c.nodes,
+      verifiedNodes: c.verified,
+      replacementNodes: c.replacements,
+      buckets: c.buckets,
+      storedPeers: this.store.size,
+      storedInfoHashes: this.store.infoHashes,
+      outstandingQueries: rpc.outstanding,
+      activeLookups: this.active,
+      queuedLookups: this.queue.length,
+      trackedSources: rpc.trackedSources,
+      queriesAnswered: { ...this.answered },
+      received: rpc.counters.received,
+      sent: rpc.counters.sent,
+      dropped: { ...rpc.counters.dropped },
+      warnings: this.warnings,
+    };
+  }
+
+  /** Ends every lookup, saves the routing table (when it has nodes), closes the socket. */
+  async stop(): Promise<void> {
+    if (!this.socket || this.stopping.signal.aborted) return;
+    const { socket, rpc, table } = this.running();
+    this.stopping.abort();
+    clearInterval(this.timer);
+    rpc.close();
+    for (const w of this.queue.splice(0)) w.fail(new Error('the DHT is stopped'));
+    // An empty table (no node ever answered) would only overwrite a useful one from an earlier run.
+    if (this.opts.stateFile && table.size > 0) {
+      await saveState(this.opts.stateFile, { id: table.ownId, nodes: table.nodes() }).catch((e: Error) => this.warn(`DHT state not saved to ${this.opts.stateFile}: ${e.message}`));
+    }
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * The KRPC transport on one udp4 socket: transaction ids, one timeout per outstanding query,
+ * a cap on outstanding queries, per-source and overall limits on what comes in. Every datagram
+ * passes parseMessage (the bounded decoder) before anything else looks at it; a response is
+ * taken only from the address the query went to.
+ */
+import type { Socket, RemoteInfo } from 'node:dgram';
+import { randomInt } from 'node:crypto';
+import { TokenBucket } from '../tunnel/token-bucket.js';
+import { ERR_PROTOCOL, KrpcError, MAX_DATAGRAM, encodeError, encodeQuery, encodeResponse, parseMessage, type IncomingQuery, type IncomingResponse, type Query, type ResponseBody } from './krpc.js';
+import { SourceLimiter } from './source-limiter.js';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface RpcLimits {
+  /** Queries of ours waiting for an answer; more are refused at once. */
+  maxOutstanding: number;
+  /** Datagrams per second (and burst) from one IP. */
+  perSourceRate: number;
+  perSourceBurst: number;
+  /** Source IPs tracked at once. */
+  maxSources: number;
+  /** Queries per second (and burst) answered from all sources together. */
+  queryRate: number;
+  queryBurst: number;
+}
+
+export type QueryFailure = 'timeout' | 'busy' | 'error' | 'closed' | 'unsent';
+
+export class QueryError extends Error {
+  constructor(
+    readonly reason: QueryFailure,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'QueryError';
+  }
+}
+
+export interface RpcCounters {
+  received: number;
+  sent: number;
+  dropped: { rateLimited: number; oversize: number; malformed: number; unexpected: number };
+}
+
+interface Pending {
+  to: Endpoint;
+  timer: NodeJS.Timeout;
+  resolve: (r: IncomingResponse) => void;
+  reject: (e: QueryError) => void;
+}
+
+export class Rpc {
+  private readonly pending = new Map<number, Pending>();
+  private nextTid = randomInt(0x10000);
+  private readonly sources: SourceLimiter;
+  private readonly queries: TokenBucket;
+  private closed = false;
+  readonly counters: RpcCounters = { received: 0, sent: 0, dropped: { rateLimited: 0, oversize: 0, malformed: 0, unexpected: 0 } };
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly ownId: Buffer,
+    private readonly onQuery: (q: IncomingQuery, from: Endpoint) => void,
+    private readonly onWarning: (message: string) => void,
+    private readonly limits: RpcLimits,
+    private readonly timeoutMs: number,
+  ) {
+    this.sources = new SourceLimiter(limits.perSourceRate, limits.perSourceBurst, limits.maxSources);
+    this.queries = new TokenBucket(limits.queryRate, limits.queryBurst);
+    socket.on('message', (buf, rinfo) => this.receive(buf, rinfo));
+  }
+
+  get outstanding(): number {
+    return this.pending.size;
+  }
+
+  get trackedSources(): number {
+    return this.sources.sources;
+  }
+
+  private receive(buf: Buffer, rinfo: RemoteInfo): void {
+    if (this.closed) return;
+    this.counters.received++;
+    const from: Endpoint = { host: rinfo.address, port: rinfo.port };
+    if (!this.sources.allow(from.host)) {
+      this.counters.dropped.rateLimited++;
+      return;
+    }
+    if (buf.length > MAX_DATAGRAM) {
+      this.counters.dropped.oversize++;
+      return;
+    }
+    let msg;
+    try {
+      msg = parseMessage(buf);
+    } catch (e) {
+      this.counters.dropped.malformed++;
+      if (e instanceof KrpcError && e.replyTo && this.queries.take()) this.send(from, encodeError(e.replyTo, ERR_PROTOCOL, e.message));
+      return;
+    }
+    if (msg.y === 'q') {
+      if (!this.queries.take()) {
+        this.counters.dropped.rateLimited++;
+        return;
+      }
+      this.onQuery(msg, from);
+      return;
+    }
+    const tid = msg.t.length === 2 ? msg.t.readUInt16BE(0) : -1;
+    const p = this.pending.get(tid);
+    if (!p || p.to.host !== from.host || p.to.port !== from.port) {
+      this.counters.dropped.unexpected++;
+      return;
+    }
+    this.settle(tid, p);
+    if (msg.y === 'r') p.resolve(msg);
+    else p.reject(new QueryError('error', `${from.host}:${from.port} answered with error ${msg.code}${msg.message ? `: ${msg.message}` : ''}`));
+  }
+
+  private settle(tid: number, p: Pending): void {
+    clearTimeout(p.timer);
+    this.pending.delete(tid);
+  }
+
+  private send(to: Endpoint, buf: Buffer, onError?: (e: Error) => void): void {
+    try {
+      this.socket.send(buf, to.port, to.host, (err) => {
+        if (err) {
+          if (onError) onError(err);
+          else this.onWarning(`DHT send to ${to.host}:${to.port} failed: ${err.message}`);
+        }
+      });
+      this.counters.sent++;
+    } catch (e) {
+      // A bad port or address throws synchronously; the socket itself is fine.
+      if (onError) onError(e as Error);
+      else this.onWarning(`DHT send to ${to.host}:${to.port} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Send `query` to `to`; resolves with its response, rejects with a QueryError. */
+  query(to: Endpoint, query: Query): Promise<IncomingResponse> {
+    if (this.closed) return Promise.reject(new QueryError('closed', 'the DHT is stopped'));
+    if (this.pending.size >= this.limits.maxOutstanding) {
+      return Promise.reject(new QueryError('busy', `${this.limits.maxOutstanding} DHT queries are already outstanding`));
+    }
+    let tid = this.nextTid;
+    while (this.pending.has(tid)) tid = (tid + 1) & 0xffff;
+    this.nextTid = (tid + 1) & 0xffff;
+    const t = Buffer.alloc(2);
+    t.writeUInt16BE(tid);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(tid);
+        reject(new QueryError('timeout', `${to.host}:${to.port} did not answer ${query.q} within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      timer.unref();
+      const p: Pending = { to, timer, resolve, reject };
+      this.pending.set(tid, p);
+      this.send(to, encodeQuery(t, this.ownId, query), (err) => {
+        if (this.pending.get(tid) !== p) return;
+        this.settle(tid, p);
+        reject(new QueryError('unsent', `${query.q} to ${to.host}:${to.port} could not be sent: ${err.message}`));
+      });
+    });
+  }
+
+  reply(to: Endpoint, t: Buffer, body: ResponseBody): void {
+    this.send(to, encodeResponse(t, body));
+  }
+
+  replyError(to: Endpoint, t: Buffer, code: number, message: string): void {
+    this.send(to, encodeError(t, code, message));
+  }
+
+  /** Fails every outstanding query and ignores whatever arrives afterwards. */
+  close(): void {
+    this.closed = true;
+    for (const [tid, p] of [...this.pending]) {
+      this.settle(tid, p);
+      p.reject(new QueryError('closed', 'the DHT is stopped'));
+    }
+  }
+}

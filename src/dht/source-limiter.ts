@@ -1,0 +1,30 @@
+/**
+ * Datagrams per source IP: a token bucket each, in a table of bounded size. One host can only
+ * ever hold one entry, so a flood from it cannot push other hosts' buckets out; a flood from
+ * many (spoofed) hosts only resets buckets to full, which favours the honest ones.
+ */
+import { TokenBucket } from '../tunnel/token-bucket.js';
+
+export class SourceLimiter {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    private readonly maxSources: number,
+  ) {}
+
+  get sources(): number {
+    return this.buckets.size;
+  }
+
+  allow(source: string): boolean {
+    let bucket = this.buckets.get(source);
+    if (!bucket) {
+      if (this.buckets.size >= this.maxSources) this.buckets.delete(this.buckets.keys().next().value!);
+      bucket = new TokenBucket(this.rate, this.burst);
+      this.buckets.set(source, bucket);
+    }
+    return bucket.take();
+  }
+}
