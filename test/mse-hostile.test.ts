@@ -155,7 +155,7 @@ describe('hostile peers dialing us', () => {
     }
   });
 
-  it('a peer that stops half way is closed when the timeout runs out', async () => {
+  it('a peer that stops half way is closed when the timeout runs out', { timeout: 10_000 }, async () => {
     const l = await ourListener();
     const c = rawClient(l.port);
     const s = await keyExchange(c);

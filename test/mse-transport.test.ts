@@ -95,15 +95,26 @@ describe('MSE over memory transports', () => {
     }
   }
 
-  it('delivers what arrived before start(), then tells that the peer hung up', async () => {
-    const { a, out, inc } = await pair({ chunkBytes: 5 }, 'rc4');
-    out.transport.write(Buffer.from('early bytes'));
-    out.transport.close();
+  for (const transient of [false, true]) {
+    it(`delivers what arrived before start() (transient: ${transient}), then tells that the peer hung up`, async () => {
+      const { a, out, inc } = await pair({ chunkBytes: 5, transient }, 'rc4');
+      out.transport.write(Buffer.from('early bytes'));
+      out.transport.close();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(a.closed).toBe(true);
+      const got = reader(inc.transport);
+      expect(got.bytes().subarray(68).toString()).toBe('early bytes');
+      expect(got.closed()).toBe('connection closed by peer');
+    });
+  }
+
+  it('closes a connection whose peer sends more than 256 KiB before anyone reads', async () => {
+    const { b, out, inc } = await pair({ transient: true }, 'rc4');
+    out.transport.write(randomBytes(300 * 1024));
     await new Promise((r) => setTimeout(r, 50));
-    expect(a.closed).toBe(true);
+    expect(b.closed).toBe(true);
     const got = reader(inc.transport);
-    expect(got.bytes().subarray(68).toString()).toBe('early bytes');
-    expect(got.closed()).toBe('connection closed by peer');
+    expect(got.closed()).toBe('peer sent too much before anyone read it');
   });
 });
 
