@@ -3,10 +3,15 @@
  * classic ones), and agreement with OpenSSL's RC4 far into the stream (MSE starts at byte 1024)
  * whatever the cut of the input into calls and the alignment of the buffers.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { cp, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { createRc4, defaultRc4Engine, nativeRc4Missing, type Rc4Engine } from '../src/mse/rc4.js';
 import { opensslKeystreams } from './support/openssl-rc4.js';
+import { ensureBuilt, removeDir, ROOT, tempDir } from './support/sixswarm.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -83,6 +88,28 @@ describe('RC4 engines', () => {
   it.skipIf(nativeRc4Missing() !== '')('the native addon refuses a state of the wrong size or a short output', () => {
     const rc4 = createRc4(Buffer.from('key'), 'native');
     expect(() => rc4.xor(Buffer.alloc(10), Buffer.alloc(9))).toThrow(TypeError);
+  });
+
+  it('falls back to JavaScript, and says how to build the addon, where the native build is missing', async () => {
+    ensureBuilt();
+    // The built modules in a package without native/build, as an install without a compiler leaves it.
+    const dir = await tempDir('sixswarm-rc4-');
+    try {
+      await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'sixswarm', type: 'module' }));
+      await cp(join(ROOT, 'dist', 'src'), join(dir, 'dist', 'src'), { recursive: true });
+      const script = `
+        import { createRc4, defaultRc4Engine, nativeRc4Missing } from ${JSON.stringify(join(dir, 'dist', 'src', 'mse', 'rc4.js'))};
+        const b = Buffer.from('Plaintext');
+        createRc4(Buffer.from('Key')).xor(b, b);
+        console.log(JSON.stringify({ engine: defaultRc4Engine(), missing: nativeRc4Missing(), out: b.toString('hex') }));`;
+      const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
+      const r = JSON.parse(stdout) as { engine: string; missing: string; out: string };
+      expect(r.engine).toBe('js');
+      expect(r.missing).toMatch(/sixswarm_rc4\.node is not built \(`npm run build:native` builds it\)/);
+      expect(r.out).toBe('bbf316e8d940af0ad3');
+    } finally {
+      await removeDir(dir);
+    }
   });
 
   it('refuses keys outside 1..256 bytes', () => {
