@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * Which RC4 for MSE: MB/s (10^6 bytes/s) of each option, on 16 KiB (a block) and 64 KiB (a socket
- * read) buffers encrypted in place, medians of several runs (each printed).
+ * Which RC4 for MSE: MB per CPU second (10^6 bytes per second of user+sys time of the process, so
+ * that other load on the machine matters less than with wall time) of each option, on 16 KiB (a
+ * block) and 64 KiB (a socket read) buffers encrypted in place; medians of several runs, each run
+ * in a fresh process (each printed), and the wall-clock median beside it.
  *
  *   native       the addon (native/rc4.c), what src/mse/rc4.ts uses when it is built
  *   js-words     src/mse/rc4.ts's JavaScript fallback: S in an Int32Array, XOR 32 bits at a time
@@ -60,20 +62,23 @@ const OPTIONS = {
   },
 };
 
-/** MB/s of one option at one buffer size: MIB MiB through one buffer, in place. */
+/** MB per CPU second and per wall second of one option at one buffer size: MIB MiB through one buffer, in place. */
 function measure(name, size) {
   const rc4 = OPTIONS[name](randomBytes(20));
   const buf = randomBytes(size);
   const total = MIB * 1048576;
   rc4.xor(buf, buf); // warm up
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let done = 0; done < total; done += size) rc4.xor(buf, buf);
-  return total / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  return { cpu: total / 1e6 / ((cpu.user + cpu.system) / 1e6), wall: total / 1e6 / wall };
 }
 
-// Child mode: one option, one size, one run; prints the figure.
+// Child mode: one option, one size, one run; prints the figures.
 if (process.argv[2] === '--one') {
-  console.log(measure(process.argv[3], Number(process.argv[4])));
+  console.log(JSON.stringify(measure(process.argv[3], Number(process.argv[4]))));
   process.exit(0);
 }
 
@@ -82,7 +87,7 @@ function run(name, size) {
   const flags = name === 'openssl' ? ['--openssl-legacy-provider'] : [];
   const r = spawnSync(process.execPath, [...flags, fileURLToPath(import.meta.url), '--one', name, String(size), '--mib', String(MIB)], { encoding: 'utf8' });
   if (r.status !== 0) return { error: (r.stderr || r.stdout).trim().split('\n').at(-1) };
-  return { mbps: Number(r.stdout.trim()) };
+  return JSON.parse(r.stdout);
 }
 
 console.log(`RC4, ${MIB} MiB per run, ${RUNS} runs, load ${loadAverage()} at start`);
@@ -95,11 +100,13 @@ for (const size of SIZES) {
     for (let i = 0; i < RUNS && !error; i++) {
       const r = run(name, size);
       if (r.error) error = r.error;
-      else figures.push(r.mbps);
+      else figures.push(r);
     }
     const label = `${name.padEnd(9)} ${String(size / 1024).padStart(2)} KiB`;
+    const cpu = figures.map((f) => f.cpu);
+    const wall = figures.map((f) => f.wall);
     if (error) console.log(`${label}  failed: ${error}`);
-    else console.log(`${label}  median ${fixed(median(figures), 0).padStart(5)} MB/s   runs: ${figures.map((f) => fixed(f, 0)).join(' ')}`);
+    else console.log(`${label}  ${fixed(median(cpu), 0).padStart(5)} MB/CPU-s (runs: ${cpu.map((f) => fixed(f, 0)).join(' ')})   wall ${fixed(median(wall), 0).padStart(4)} MB/s`);
   }
 }
 console.log(`load ${loadAverage()} at end`);

@@ -12,7 +12,9 @@
  *
  * Every length is bounded: pads are at most 512 bytes, so each side finds the other's sync mark
  * (B: HASH('req1', S); A: ENCRYPT(VC)) within 512 bytes after the 96-byte key or gives up, and
- * len(IA) is a 16-bit field. A machine throws MseError on any rule break; the caller closes.
+ * len(IA) is a 16-bit field: the initiator reads at most 96 + 512 + 8 + 6 + 512 = 1134 handshake
+ * bytes, the responder at most 96 + 512 + 20 + 20 + 14 + 512 + 2 + 65535 (the IA, 68 in practice).
+ * A machine throws MseError on any rule break; the caller closes.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { DH_BYTES, PRIVATE_KEY_BYTES, publicKey, sharedSecret } from './dh.js';

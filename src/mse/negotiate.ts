@@ -54,7 +54,8 @@ interface Progress<R> {
 type MseInfo = { kind: 'mse'; method: CryptoMethod; infoHash: Buffer };
 type IncomingInfo = { kind: 'plaintext' } | MseInfo;
 
-function opened(step: HandshakeStep): Progress<MseInfo> {
+/** A handshake machine's step as Progress: the RC4 streams are used only if RC4 was selected. */
+function progressOf(step: HandshakeStep): Progress<MseInfo> {
   const d = step.done;
   if (!d) return { send: step.send };
   return { send: step.send, open: { cipher: d.method === 'rc4' ? d.ciphers : undefined, rest: d.rest, result: { kind: 'mse', method: d.method, infoHash: d.infoHash } } };
@@ -126,7 +127,7 @@ export function initiateMse(inner: Transport, opts: InitiatorOptions & { timeout
     inner.close();
     return Promise.reject(e);
   }
-  return negotiate(inner, opts.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, first, (chunk) => opened(machine.feed(chunk)), () => machine.peerSpokeMse).then(
+  return negotiate(inner, opts.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, first, (chunk) => progressOf(machine.feed(chunk)), () => machine.peerSpokeMse).then(
     ({ transport, method, infoHash }) => ({ transport, method, infoHash }),
   );
 }
@@ -136,7 +137,7 @@ export function acceptIncoming(inner: Transport, opts: AcceptOptions): Promise<I
   let sniffed = Buffer.alloc(0);
   let machine: ResponderHandshake | undefined;
   const feed = (chunk: Buffer): Progress<IncomingInfo> => {
-    if (machine) return opened(machine.feed(chunk));
+    if (machine) return progressOf(machine.feed(chunk));
     sniffed = Buffer.concat([sniffed, chunk]);
     const kind = classifyFirstBytes(sniffed);
     if (kind === undefined) return { send: [] };
@@ -146,7 +147,7 @@ export function acceptIncoming(inner: Transport, opts: AcceptOptions): Promise<I
     }
     if (!opts.mse) throw new MseError('peer attempted an encrypted (MSE) handshake, and encryption is off');
     machine = new ResponderHandshake(opts.mse);
-    return opened(machine.feed(sniffed));
+    return progressOf(machine.feed(sniffed));
   };
   return negotiate(inner, opts.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, undefined, feed, () => machine?.peerSpokeMse ?? false);
 }
