@@ -7,7 +7,7 @@
 const PLAINTEXT_PREFIX = Buffer.from('\x13BitTorrent protocol', 'latin1');
 
 /** Bytes the decision may need: never more than the plaintext prefix. */
-export const DETECT_BYTES = PLAINTEXT_PREFIX.length;
+const DETECT_BYTES = PLAINTEXT_PREFIX.length;
 
 /** 'plaintext' or 'mse' as soon as `first` (the connection's first bytes so far) decides it; undefined while it cannot. */
 export function classifyFirstBytes(first: Uint8Array): 'plaintext' | 'mse' | undefined {
