@@ -7,6 +7,11 @@
       "conditions": [
         ["OS!='linux'", { "sources!": ["tun.c"], "type": "none" }]
       ]
+    },
+    {
+      "target_name": "sixswarm_rc4",
+      "sources": ["rc4.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]
 }

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
- * Builds the TUN addon (native/build/Release/sixswarm_tun.node) with node-gyp, offline.
+ * Builds the native addons with node-gyp, offline: the TUN device (native/build/Release/
+ * sixswarm_tun.node, Linux only) and RC4 for protocol encryption (sixswarm_rc4.node).
  *
  * Run by `npm install` (and `npm run build:native`). It never fails the install: without a
  * compiler or Node's headers everything in sixswarm still works except `sixswarm tunnel` and
- * `tunnel-server`, which then say exactly what is missing.
+ * `tunnel-server`, which then say exactly what is missing, and encryption runs its RC4 in
+ * JavaScript (about 1.6 times the CPU).
  *
  * Node's headers: node-gyp would otherwise download them. When npm has no `nodedir` configured
  * and the distribution's headers are installed (/usr/include/node), they are used; Node-API is
@@ -18,13 +20,11 @@ import { fileURLToPath } from 'node:url';
 const nativeDir = dirname(fileURLToPath(import.meta.url));
 const note = (msg) => process.stderr.write(`sixswarm: ${msg}\n`);
 const giveUp = (why) => {
-  note(`the native TUN addon was not built (${why}).`);
-  note('everything works except `sixswarm tunnel` and `sixswarm tunnel-server`;');
+  note(`the native addons were not built (${why}).`);
+  note('everything works except `sixswarm tunnel` and `sixswarm tunnel-server`, and encryption uses a slower RC4;');
   note('to enable them install a C compiler, make, python3 and Node\'s headers (Debian: build-essential python3 libnode-dev), then run `npm run build:native`.');
   process.exit(0);
 };
-
-if (process.platform !== 'linux') giveUp(`the TUN device is Linux-only, this is ${process.platform}`);
 
 /** npm passes its bundled node-gyp in npm_config_node_gyp; outside npm, look beside node. */
 function findNodeGyp() {

@@ -2,34 +2,13 @@
  * Loads the native TUN addon (native/tun.c). It is optional at install time, so a missing or
  * broken build becomes a clear error here, raised only when a tunnel is actually started.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { TunAddon } from '../../native/sixswarm_tun.js';
+import { packageRoot } from '../util/package-root.js';
 
 const ADDON = join('native', 'build', 'Release', 'sixswarm_tun.node');
-
-/**
- * The package root: the nearest folder above this module holding sixswarm's package.json.
- * Walking up works from src/tunnel (vitest) and from dist/src/tunnel (the built CLI) alike.
- */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'sixswarm') return dir;
-      } catch {
-        // not ours (or unreadable): keep walking up
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the sixswarm package root (package.json) above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-}
 
 let cached: TunAddon | undefined;
 

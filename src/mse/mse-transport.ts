@@ -1,0 +1,112 @@
+/**
+ * The transport a finished MSE handshake hands on: it wraps the transport the handshake ran
+ * over, decrypts what arrives and encrypts what is written (RC4, both streams continued where
+ * the handshake left them), or passes bytes through unchanged when plaintext was selected. The
+ * payload that came with the handshake (the initial payload, the peer's first messages) is
+ * delivered first.
+ */
+import type { PeerAddress } from '../net/compact.js';
+import type { Transport, TransportHandlers } from '../wire/transport.js';
+import type { Rc4 } from './rc4.js';
+
+/** What may arrive before anyone reads (the same bound as a plain TCP transport's). */
+const MAX_EARLY_BYTES = 256 * 1024;
+
+export class MseTransport implements Transport {
+  readonly remote: PeerAddress;
+  readonly encrypted: boolean;
+  closed = false;
+  /** close() was called: no handler runs any more. */
+  private closedHere = false;
+  private handlers?: TransportHandlers;
+  private early: Buffer[] = [];
+  private earlyBytes = 0;
+  /** Why it ended before anyone started reading: told to the reader when it starts. */
+  private endedEarly?: string;
+  /** Where the inner transport's events go (its handlers belong to whoever ran the handshake). */
+  readonly inbound: TransportHandlers = {
+    data: (chunk, transient) => this.onData(chunk, transient),
+    drain: () => this.handlers?.drain(),
+    close: (reason) => this.end(reason),
+  };
+
+  /**
+   * `cipher` undefined: plaintext. `rest`: payload bytes already received (decrypted, ours).
+   */
+  constructor(
+    private readonly inner: Transport,
+    private readonly cipher: { encrypt: Rc4; decrypt: Rc4 } | undefined,
+    rest: Buffer,
+  ) {
+    this.remote = inner.remote;
+    this.encrypted = cipher !== undefined;
+    if (rest.length > 0) {
+      this.early.push(rest);
+      this.earlyBytes = rest.length;
+    }
+  }
+
+  get queuedBytes(): number {
+    return this.inner.queuedBytes;
+  }
+
+  start(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+    const early = this.early;
+    this.early = [];
+    this.earlyBytes = 0;
+    for (const chunk of early) {
+      if (this.closedHere) return;
+      handlers.data(chunk, false);
+    }
+    if (this.endedEarly !== undefined && !this.closedHere) handlers.close(this.endedEarly);
+  }
+
+  write(b: Buffer, done?: () => void): void {
+    if (this.closed) return done?.();
+    if (!this.cipher) return this.inner.write(b, done);
+    // The caller's buffer is not ours to change (a cached block may be sent to several peers).
+    const out = Buffer.allocUnsafe(b.length);
+    this.cipher.encrypt.xor(b, out);
+    this.inner.write(out, done);
+  }
+
+  cork(): void {
+    this.inner.cork();
+  }
+
+  close(): void {
+    this.closedHere = true;
+    if (this.closed) return;
+    this.closed = true;
+    this.early = [];
+    this.inner.close();
+  }
+
+  private onData(chunk: Buffer, transient: boolean): void {
+    if (this.closed) return;
+    let out = chunk;
+    if (this.cipher) {
+      if (transient) {
+        // Overwritten once we return anyway: decrypt where it lies and pass it on as transient.
+        this.cipher.decrypt.xor(chunk, chunk);
+      } else {
+        // A chunk that may be kept may also be kept by whoever handed it over: decrypt a copy.
+        out = Buffer.allocUnsafe(chunk.length);
+        this.cipher.decrypt.xor(chunk, out);
+      }
+    }
+    if (this.handlers) return this.handlers.data(out, transient);
+    this.earlyBytes += out.length;
+    if (this.earlyBytes > MAX_EARLY_BYTES) return this.end('peer sent too much before anyone read it');
+    this.early.push(transient ? Buffer.from(out) : out);
+  }
+
+  private end(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.inner.close();
+    if (this.handlers) this.handlers.close(reason);
+    else this.endedEarly = reason;
+  }
+}
