@@ -14,6 +14,7 @@ const MAX_EARLY_BYTES = 256 * 1024;
 
 export class MseTransport implements Transport {
   readonly remote: PeerAddress;
+  readonly localHost: string;
   readonly encrypted: boolean;
   closed = false;
   /** close() was called: no handler runs any more. */
@@ -39,6 +40,7 @@ export class MseTransport implements Transport {
     rest: Buffer,
   ) {
     this.remote = inner.remote;
+    this.localHost = inner.localHost;
     this.encrypted = cipher !== undefined;
     if (rest.length > 0) {
       this.early.push(rest);
