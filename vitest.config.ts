@@ -8,6 +8,9 @@ export default defineConfig({
     pool: 'forks',
     // Transfer, namespace and interop tests share ports, namespaces and two cores: run files one at a time.
     fileParallelism: false,
+    // Namespace topologies number their hosts from the documentation ranges and treat them as
+    // the Internet (src/net/address.ts); spawned processes inherit this.
+    env: { SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL: '1' },
     reporters: ['default'],
   },
 });

@@ -3,7 +3,7 @@
  * compact 6/18-byte peer codecs with their length checks.
  */
 import { describe, expect, it } from 'vitest';
-import { bytesToIp, canonicalIp, classify, familyOf, ipToBytes, isDialable, isGlobalUnicast, unmapIp, type AddressKind } from '../src/net/address.js';
+import { bytesToIp, canonicalIp, classify, DOCUMENTATION_AS_GLOBAL_ENV, familyOf, ipToBytes, isDialable, isGlobalUnicast, unmapIp, type AddressKind } from '../src/net/address.js';
 import { CompactError, decodeCompactIp, decodeCompactPeers, encodeCompactPeer, encodeCompactPeers } from '../src/net/compact.js';
 
 describe('classify', () => {
@@ -183,5 +183,30 @@ describe('compact peer codecs', () => {
     expect(decodeCompactIp(Uint8Array.from([203, 0, 113, 9]))).toBe('203.0.113.9');
     expect(decodeCompactIp(ipToBytes('2001:db8::7')!)).toBe('2001:db8::7');
     for (const n of [0, 1, 6, 15, 17, 18]) expect(decodeCompactIp(new Uint8Array(n)), `${n} bytes`).toBeUndefined();
+  });
+});
+
+describe('documentation and benchmarking ranges', () => {
+  const ranges = ['192.0.2.2', '198.51.100.7', '203.0.113.200', '198.18.0.1', '198.19.255.254', '2001:db8::1', '2001:db8:ffff::2'];
+  const neighbours = ['192.0.3.1', '198.51.101.1', '203.0.114.1', '198.20.0.1', '198.17.255.255', '2001:db9::1', '2001:db7::1'];
+
+  it('are never a global address on a real host: they are never advertised as ours', () => {
+    const saved = process.env[DOCUMENTATION_AS_GLOBAL_ENV];
+    delete process.env[DOCUMENTATION_AS_GLOBAL_ENV];
+    try {
+      for (const ip of ranges) {
+        expect(classify(ip)?.kind, ip).toBe('documentation');
+        expect(isGlobalUnicast(ip), ip).toBe(false);
+        expect(isDialable(ip), ip).toBe(true);
+      }
+      for (const ip of neighbours) expect(classify(ip)?.kind, ip).toBe('global');
+    } finally {
+      if (saved !== undefined) process.env[DOCUMENTATION_AS_GLOBAL_ENV] = saved;
+    }
+  });
+
+  it('stand in for the Internet only when the test suite says so', () => {
+    expect(process.env[DOCUMENTATION_AS_GLOBAL_ENV]).toBe('1'); // vitest.config.ts
+    for (const ip of ranges) expect(classify(ip)?.kind, ip).toBe('global');
   });
 });

@@ -16,6 +16,7 @@ export type AddressKind =
   | '6to4' // 2002::/16
   | 'v4-mapped' // ::ffff:0:0/96
   | 'multicast'
+  | 'documentation' // 192.0.2/24, 198.51.100/24, 203.0.113/24, 198.18/15 (benchmarking), 2001:db8::/32
   | 'unspecified'
   | 'reserved'; // anything else that never carries unicast traffic (240/4, broadcast, ::/8 leftovers)
 
@@ -85,8 +86,19 @@ export function canonicalIp(ip: string): string | undefined {
   return b ? bytesToIp(b) : undefined;
 }
 
+/**
+ * The documentation and benchmarking ranges never carry real traffic, so they are never our
+ * global address on a real host (some sandboxes number their interfaces from them). Test
+ * topologies that use them as their "Internet" say so with this variable, set by the test suite.
+ */
+export const DOCUMENTATION_AS_GLOBAL_ENV = 'SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL';
+
+function documentation(): AddressKind {
+  return process.env[DOCUMENTATION_AS_GLOBAL_ENV] === '1' ? 'global' : 'documentation';
+}
+
 function kind4(b: Buffer): AddressKind {
-  const [a = 0, c = 0] = b;
+  const [a = 0, c = 0, d = 0] = b;
   if (b.readUInt32BE(0) === 0) return 'unspecified';
   if (a === 127) return 'loopback';
   if (a === 10 || (a === 172 && c >= 16 && c <= 31) || (a === 192 && c === 168)) return 'private';
@@ -94,6 +106,8 @@ function kind4(b: Buffer): AddressKind {
   if (a === 169 && c === 254) return 'link-local';
   if (a >= 224 && a <= 239) return 'multicast';
   if (a >= 240 || a === 0) return 'reserved';
+  if ((a === 192 && c === 0 && d === 2) || (a === 198 && c === 51 && d === 100) || (a === 203 && c === 0 && d === 113)) return documentation();
+  if (a === 198 && (c === 18 || c === 19)) return documentation();
   return 'global';
 }
 
@@ -107,8 +121,8 @@ function kind6(b: Buffer): AddressKind {
   if ((b[0]! & 0xfe) === 0xfc) return 'ula';
   if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0 && b[3] === 0) return 'teredo';
   if (b[0] === 0x20 && b[1] === 0x02) return '6to4';
-  // 2000::/3 is the global unicast space; 2001:db8::/32 (documentation) is included on purpose:
-  // the kernel gives it global scope and test topologies use it as their "Internet".
+  if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0x0d && b[3] === 0xb8) return documentation();
+  // 2000::/3 is the global unicast space.
   if ((b[0]! & 0xe0) === 0x20) return 'global';
   return 'reserved';
 }
