@@ -14,3 +14,20 @@ export function parseIntOption(text: string | undefined, name: string, min: numb
   if (!(n >= min && n <= max)) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got "${text}"`);
   return n;
 }
+
+const RATE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/**
+ * A rate in bytes per second: `500k`, `2M`, `1.5MiB/s`, `65536` (binary units, any case; `/s` and
+ * `B`/`iB` optional). `0` means no limit (undefined), as does an absent option.
+ */
+export function parseRateOption(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d{1,12}(?:\.\d{1,6})?)\s*(?:([kmg])(?:i?b)?|b)?(?:\/s)?$/i.exec(text.trim());
+  const n = m ? Number(m[1]) * RATE_UNITS[(m[2] ?? '').toLowerCase()]! : NaN;
+  if (!Number.isFinite(n)) throw new UsageError(`${name} must be a rate such as 500k, 2M or 1.5MiB/s (bytes per second; 0 for no limit), got "${text}"`);
+  const rate = Math.round(n);
+  if (rate === 0) return undefined;
+  if (rate < 1024) throw new UsageError(`${name} ${text} is below 1 KiB/s, too slow for any peer to work with; give at least 1k (or 0 for no limit)`);
+  return rate;
+}

@@ -82,10 +82,14 @@ export function progressLine(p: TorrentSummary): string {
   const unreachable = p.unreachable > 0 ? `, ${p.unreachable} unreachable${p.peers === 0 && p.lastUnreachable ? `: last: ${p.lastUnreachable}` : ''}` : '';
   return (
     `${p.name}: ${p.percent.toFixed(1)}% ${formatSize(p.haveBytes)}/${formatSize(p.totalBytes)} ` +
-    `down ${formatSize(p.downRate)}/s up ${formatSize(p.upRate)}/s ` +
+    `down ${formatSize(p.downRate)}/s${limit(p.maxDown)} up ${formatSize(p.upRate)}/s${limit(p.maxUp)} ` +
     `peers ${p.peers} (v4 ${p.peers4}, v6 ${p.peers6}, seeds ${p.seeds}${unreachable})${eta}` +
     (p.tunnel ? ` tunnel ${p.tunnel.state}${p.tunnel.prefix ? ` ${p.tunnel.prefix}` : ''}` : '')
   );
+}
+
+function limit(rate: number | null): string {
+  return rate === null ? '' : ` (max ${formatSize(rate)}/s)`;
 }
 
 export function formatDuration(s: number): string {

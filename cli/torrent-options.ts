@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../src/util/errors.js';
 import type { RunOptions } from './torrent-runner.js';
-import { parseIntOption } from './numbers.js';
+import { parseIntOption, parseRateOption } from './numbers.js';
 import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { isTrackerUrl } from '../src/metainfo/urls.js';
 
@@ -21,6 +21,8 @@ export const SHARED_OPTIONS = {
   tunnel: { type: 'string' },
   'tunnel-id': { type: 'string' },
   'tunnel-token': { type: 'string' },
+  'max-down': { type: 'string' },
+  'max-up': { type: 'string' },
 } as const;
 
 export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatable): 1.2.3.4:6881, [2001:db8::1]:6881, host.example:6881
@@ -35,6 +37,10 @@ export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatab
   --state-dir DIR     where resume state lives (default $SIXSWARM_STATE_DIR, else $XDG_STATE_HOME/sixswarm,
                       else ~/.local/state/sixswarm)
   --max-peers N       connected peers per torrent (default 60)
+  --max-down RATE     download at most RATE bytes per second (500k, 2M, 1.5MiB/s; binary units;
+                      0 or absent: no limit). Requests go out only as fast as the limit lets data
+                      in, shared by the peers in turn; shown in the progress line as (max ...)
+  --max-up RATE       upload at most RATE bytes per second, likewise
   --tracker URL       announce to this tracker too (repeatable; http, https or udp; IPv6 literals
                       in brackets: udp://[2001:db8::1]:6969). Every tracker is announced to once per
                       address family we can use (BEP 7), each from a socket of that family.
@@ -107,6 +113,7 @@ export function sharedRunOptions(values: SharedValues): Omit<RunOptions, 'source
     recheck: !!values.recheck,
     stateDir: values['state-dir'],
     maxPeers: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
+    rates: { down: parseRateOption(values['max-down'], '--max-down'), up: parseRateOption(values['max-up'], '--max-up') },
     tunnel: parseTunnel(values),
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
   };

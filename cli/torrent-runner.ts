@@ -34,6 +34,8 @@ export interface RunOptions {
   recheck: boolean;
   stateDir?: string;
   maxPeers?: number;
+  /** Rate limits in bytes per second (undefined: none). */
+  rates: { down?: number; up?: number };
   /** undefined: no trackers at all (--no-trackers). */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers: string[][] };
   tunnel?: TunnelChoice;
@@ -112,6 +114,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     stateDir,
     maxPeersPerTorrent: o.maxPeers,
     trackers: o.trackers,
+    rates: o.rates,
   });
   const feed = new StatusFeed(client, { tunnel: () => tunnel?.status() });
   feed.on('event', (e) => reporter.event(e));

@@ -13,6 +13,7 @@ import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
 import { TorrentSession, type TorrentSessionOptions, type TorrentSource } from './torrent-session.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
+import { RateLimits } from '../swarm/rate-limit.js';
 
 export interface ClientOptions {
   port: number;
@@ -24,12 +25,16 @@ export interface ClientOptions {
   maxPeersPerTorrent?: number;
   /** Tracker announces: policy for ipv4=/ipv6=, extra tracker tiers; undefined turns trackers off. */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
+  /** Limits for all torrents together, bytes per second of payload (undefined: none). */
+  rates?: { down?: number; up?: number };
 }
 
 export class Client extends EventEmitter {
   readonly peerId = Buffer.concat([Buffer.from(PEER_ID_PREFIX, 'latin1'), randomBytes(12)]);
   readonly hashPool = new HashPool();
   readonly ownAddresses = new OwnAddresses();
+  /** The global rate limits; each torrent's own limits sit under them. */
+  readonly limits: RateLimits;
   private readonly torrents = new Map<string, TorrentSession>();
   readonly handshaker = new Handshaker({
     peerId: this.peerId,
@@ -42,6 +47,7 @@ export class Client extends EventEmitter {
   constructor(readonly opts: ClientOptions) {
     super();
     this.localAddress = { ...opts.localAddress };
+    this.limits = new RateLimits(opts.rates);
   }
 
   get port(): number {
@@ -57,11 +63,12 @@ export class Client extends EventEmitter {
     return this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
   }
 
-  addTorrent(source: TorrentSource, dir: string, opts: Pick<TorrentSessionOptions, 'writable'>): TorrentSession {
+  /** `rates`: this torrent's own limits, within the global ones. */
+  addTorrent(source: TorrentSource, dir: string, opts: Pick<TorrentSessionOptions, 'writable'> & { rates?: { down?: number; up?: number } }): TorrentSession {
     const infoHashHex = 'meta' in source ? source.meta.infoHashHex : source.magnet.infoHashHex;
     if (this.torrents.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
     const t = new TorrentSession(source, dir, {
-      ...opts,
+      writable: opts.writable,
       stateDir: this.opts.stateDir,
       hashPool: this.hashPool,
       swarm: {
@@ -73,6 +80,7 @@ export class Client extends EventEmitter {
         families: { 4: this.opts.ipv4, 6: this.opts.ipv6 },
         localAddress: this.localAddress,
         maxPeers: this.opts.maxPeersPerTorrent,
+        limits: new RateLimits(opts.rates, this.limits),
       },
       trackers: this.opts.trackers,
     });
@@ -95,6 +103,7 @@ export class Client extends EventEmitter {
     await this.listener.close();
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
     this.torrents.clear();
+    this.limits.close();
     await this.hashPool.close();
   }
 }

@@ -26,6 +26,9 @@ export interface TorrentSummary {
   percent: number;
   downRate: number;
   upRate: number;
+  /** The rate limits in force for this torrent (its own or the global one, whichever is lower), bytes/s; null: none. */
+  maxDown: number | null;
+  maxUp: number | null;
   downloaded: number;
   uploaded: number;
   /** uploaded / downloaded, or uploaded / size when nothing was downloaded; null before anything moved. */
@@ -205,6 +208,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       percent: !meta ? 0 : totalBytes === 0 ? 100 : Math.floor((haveBytes / totalBytes) * 10000) / 100,
       downRate,
       upRate: Math.round(s?.upRate ?? 0),
+      maxDown: t.limits?.down.effective ?? null,
+      maxUp: t.limits?.up.effective ?? null,
       downloaded,
       uploaded,
       ratio: downloaded > 0 ? uploaded / downloaded : uploaded > 0 ? uploaded / Math.max(1, totalBytes) : null,

@@ -12,6 +12,7 @@ import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import type { HashPool } from '../storage/hash-pool.js';
 import { saveMetadata } from '../storage/metadata-store.js';
 import { TorrentStorage, type CheckProgress, type CheckResult } from '../storage/torrent-storage.js';
+import type { RateLimits } from '../swarm/rate-limit.js';
 import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import { TrackerSession } from '../tracker/session.js';
@@ -97,6 +98,11 @@ export class TorrentSession extends EventEmitter<{
         this.lastError = e.message;
       }
     });
+  }
+
+  /** This torrent's rate limits (set them at any time); the client's global ones apply above them. */
+  get limits(): RateLimits | undefined {
+    return this.opts.swarm.limits;
   }
 
   /** The torrent's name: from its metadata, else the magnet's `dn`, else the info hash. */
@@ -245,6 +251,7 @@ export class TorrentSession extends EventEmitter<{
       await Promise.all([this.trackers?.stop(), this.swarm?.stop()]);
       await this.saveResume();
       await this.storage?.close();
+      this.opts.swarm.limits?.close();
       this.state = 'stopped';
     })();
     return this.stopping;

@@ -14,6 +14,7 @@ import type { PeerWire } from '../wire/peer-wire.js';
 import { Connections } from './connections.js';
 import type { SwarmEvent } from './events.js';
 import type { PeerSource } from './peer-pool.js';
+import type { RateLimits } from './rate-limit.js';
 import { Transfer } from './transfer.js';
 
 export type { SwarmEvent } from './events.js';
@@ -39,6 +40,8 @@ export interface SwarmOptions {
   /** Convictions (certain hash-failure blame) before an IP is banned; see BanList. */
   banThreshold?: number;
   requestTimeoutMs?: number;
+  /** This torrent's rate limits (under the client's). */
+  limits?: RateLimits;
 }
 
 export interface SwarmStats {
@@ -115,6 +118,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
         uploadSlots: this.opts.uploadSlots ?? 4,
         maxQueuedRequests: this.opts.maxQueuedRequests ?? 2 * OUR_REQQ,
         requestTimeoutMs: this.opts.requestTimeoutMs ?? 20_000,
+        limits: this.opts.limits,
       },
       this.emitEvent,
     );

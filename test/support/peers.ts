@@ -111,7 +111,7 @@ export function aria2Leech(o: { torrent: string; dir: string; port: number; log:
 /**
  * A libtorrent 2.0 session (or torrent creation) driven by one JSON argument. Prints JSON lines:
  * listening, checked, peers (the handshaken peers, whenever that set changes), peer-disconnected,
- * hash-failed, complete (libtorrent's torrent_finished, also fired by a seed after its check),
+ * hash-failed, stats (payload totals, when asked), complete (libtorrent's torrent_finished, also fired by a seed after its check),
  * error, created. uTP is off, so every connection is TCP.
  */
 const LIBTORRENT_DRIVER = String.raw`
@@ -135,6 +135,8 @@ ses = lt.session({
     'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
     'enable_incoming_utp': False, 'enable_outgoing_utp': False,
     'allow_multiple_connections_per_ip': True,  # every loopback peer shares one IP
+    **({'in_enc_policy': int(lt.enc_policy.forced), 'out_enc_policy': int(lt.enc_policy.forced), 'allowed_enc_level': int(lt.enc_level.rc4)}
+       if cfg.get('encryption') == 'forced' else {}),
     'alert_mask': cat.error_notification | cat.peer_notification | cat.connect_notification | cat.status_notification,
 })
 if cfg.get('magnet'):
@@ -148,6 +150,7 @@ h.set_flags(lt.torrent_flags.disable_pex)
 checked = False
 shown = None
 dialed = False
+last_stats = 0
 while True:
     if cfg.get('magnet') and not dialed:
         dialed = True
@@ -181,6 +184,9 @@ while True:
     if peers != shown:
         shown = peers
         out(event='peers', peers=peers, uploaded=s.total_payload_upload)
+    if cfg.get('stats') and time.time() - last_stats >= cfg['stats']:
+        last_stats = time.time()
+        out(event='stats', t=last_stats, down=s.total_payload_download, up=s.total_payload_upload)
     time.sleep(0.05)
 `;
 
@@ -193,11 +199,15 @@ export interface LibtorrentOptions {
   port: number;
   /** Peers it dials once its data is checked, as [host]:port. */
   connect?: string[];
+  /** Print `stats` (t: epoch seconds, down/up: payload bytes so far) every this many seconds. */
+  stats?: number;
+  /** 'forced': MSE required both ways, RC4 only (plaintext peers are refused). */
+  encryption?: 'forced';
 }
 
 /** A libtorrent session listening on [::1] only; wait for its `checked` event before using it. */
 export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
-  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [] };
+  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [], stats: o.stats, encryption: o.encryption };
   return spawnTracked(PYTHON, ['-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)], { label: 'libtorrent' });
 }
 
