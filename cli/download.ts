@@ -23,6 +23,14 @@ from the .torrent. Until a peer answers it says so every 10 s.
 Options:
   -o, --output DIR    download folder (default: the current folder)
   --exit-on-complete  exit with code 0 once every piece is verified on disk
+  --select LIST       download only these files: numbers and ranges as \`sixswarm info\` lists
+                      them, e.g. 1,3-5 (repeatable). Skipped files are never created; the bytes of
+                      theirs that share a piece with a selected file are kept in a part file
+                      (DIR/.sixswarm-<infohash>.parts/). Complete means every selected file verified
+  --skip GLOB         do not download files whose path inside the torrent matches GLOB (repeatable;
+                      * ? [..] within a name, ** across folders; a GLOB without / matches names),
+                      e.g. --skip '*.nfo' --skip 'extras/**'; applied after --select
+  --sequential        download pieces in order, first to last, to watch or listen while it loads
 ${SHARED_HELP}
 
 Exit codes: 0 done (or stopped by SIGINT/SIGTERM after saving state), 1 runtime failure,
@@ -31,6 +39,9 @@ Exit codes: 0 done (or stopped by SIGINT/SIGTERM after saving state), 1 runtime 
     const { values, positionals } = parseTorrentArgs(argv, {
       output: { type: 'string', short: 'o' },
       'exit-on-complete': { type: 'boolean' },
+      select: { type: 'string', multiple: true },
+      skip: { type: 'string', multiple: true },
+      sequential: { type: 'boolean' },
     });
     if (positionals.length !== 1) throw new UsageError('download needs exactly one torrent file or magnet link. Run with --help for usage.');
     return runTorrent({
@@ -39,6 +50,8 @@ Exit codes: 0 done (or stopped by SIGINT/SIGTERM after saving state), 1 runtime 
       dir: values.output ?? '.',
       mode: 'download',
       exitOnComplete: !!values['exit-on-complete'],
+      select: { select: values.select, skip: values.skip },
+      sequential: !!values.sequential,
     });
   },
 };

@@ -8,10 +8,12 @@ import { UsageError, errorMessage } from '../src/util/errors.js';
 import { printable } from '../src/util/sanitize.js';
 import { formatSize } from '../src/util/size.js';
 import type { Command } from './command.js';
+import { numberedFiles } from '../src/storage/selection.js';
 
 const help = `Usage: sixswarm info <file.torrent | magnet-link> [--json] [--magnet [--x-pe HOST:PORT]...]
 
 Show what a torrent describes: name, infohash, magnet link, size, pieces, trackers and files.
+Files are numbered from 1, the numbers \`download --select\` takes (padding files are not listed).
 Control characters in names and other text are shown as \\xNN.
 
 Options:
@@ -31,6 +33,7 @@ Examples:
 `;
 
 function torrentJson(m: Metainfo): object {
+  const numbered = numberedFiles(m);
   return {
     type: 'torrent',
     name: m.name,
@@ -46,7 +49,7 @@ function torrentJson(m: Metainfo): object {
     comment: m.comment,
     createdBy: m.createdBy,
     creationDate: m.creationDate,
-    files: m.files.map((f) => ({ path: f.path, length: f.length, offset: f.offset, pad: f.pad })),
+    files: m.files.map((f, i) => ({ ...(f.pad ? {} : { index: numbered.indexOf(i) + 1 }), path: f.path, length: f.length, offset: f.offset, pad: f.pad })),
   };
 }
 
@@ -82,7 +85,9 @@ function torrentText(m: Metainfo): string {
   lines.push(`files (${real.length}${pads > 0 ? `, plus ${pads} padding` : ''})`);
   const sizes = real.map((f) => formatSize(f.length));
   const width = Math.max(...sizes.map((s) => s.length));
-  real.forEach((f, i) => lines.push(`  ${sizes[i]!.padStart(width)}  ${printable(f.path.join('/'))}`));
+  const numWidth = String(real.length).length;
+  // Numbered from 1 as `download --select` takes them.
+  real.forEach((f, i) => lines.push(`  ${String(i + 1).padStart(numWidth)}  ${sizes[i]!.padStart(width)}  ${printable(f.path.join('/'))}`));
   return `${lines.join('\n')}\n`;
 }
 

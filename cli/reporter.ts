@@ -81,7 +81,10 @@ export function progressLine(p: TorrentSummary): string {
   const eta = p.eta !== null ? ` eta ${formatDuration(p.eta)}` : '';
   const unreachable = p.unreachable > 0 ? `, ${p.unreachable} unreachable${p.peers === 0 && p.lastUnreachable ? `: last: ${p.lastUnreachable}` : ''}` : '';
   return (
-    `${p.name}: ${p.percent.toFixed(1)}% ${formatSize(p.haveBytes)}/${formatSize(p.totalBytes)} ` +
+    `${p.name}: ${p.percent.toFixed(1)}% ` +
+    (p.selected
+      ? `${formatSize(p.selected.haveBytes)}/${formatSize(p.selected.bytes)} (${p.selected.files} of ${p.selected.of} files) `
+      : `${formatSize(p.haveBytes)}/${formatSize(p.totalBytes)} `) +
     `down ${formatSize(p.downRate)}/s${limit(p.maxDown)} up ${formatSize(p.upRate)}/s${limit(p.maxUp)} ` +
     `peers ${p.peers} (v4 ${p.peers4}, v6 ${p.peers6}, seeds ${p.seeds}${unreachable})${eta}` +
     (p.tunnel ? ` tunnel ${p.tunnel.state}${p.tunnel.prefix ? ` ${p.tunnel.prefix}` : ''}` : '')

@@ -20,6 +20,8 @@ import type { TunnelChoice } from './torrent-options.js';
 import { createReporter } from './reporter.js';
 import { StatusFeed } from '../src/client/status.js';
 import { stopSignals } from './stop-signals.js';
+import { FileSelection, type SelectionSpec } from '../src/storage/selection.js';
+import { PieceLayout } from '../src/storage/layout.js';
 
 export interface RunOptions {
   source: string;
@@ -39,6 +41,9 @@ export interface RunOptions {
   /** undefined: no trackers at all (--no-trackers). */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers: string[][] };
   tunnel?: TunnelChoice;
+  /** Files to download (download only). */
+  select?: SelectionSpec;
+  sequential?: boolean;
 }
 
 /** Start the session's tunnel unless `auto` finds native IPv6; a tunnel that cannot start is a runtime failure. */
@@ -84,6 +89,8 @@ export async function runTorrent(o: RunOptions): Promise<number> {
   const stateDir = o.stateDir ?? defaultStateDir();
   const source = await loadTorrent(o.source, stateDir, o.mode);
   const dir = resolve(o.dir);
+  // A selection that does not fit the torrent is bad usage, said before anything starts.
+  if ('meta' in source && o.select) FileSelection.of(source.meta, new PieceLayout(source.meta.files, source.meta.pieceLength, source.meta.totalLength), o.select);
   if ('meta' in source && o.mode === 'seed') {
     const meta = source.meta;
     const s = await stat(dir).catch(() => undefined);
@@ -147,7 +154,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     tunnel.on('status', (st) => feed.publish({ ...st, event: 'tunnel' }));
     tunnel.on('fatal', (e) => void shutdown(1, `tunnel failed: ${e.message}`));
   }
-  const session = client.addTorrent(source, dir, { writable: o.mode === 'download' });
+  const session = client.addTorrent(source, dir, { writable: o.mode === 'download', select: o.select, sequential: o.sequential });
   // Attached before start: peers (from trackers, incoming) may report while it still runs, and data
   // that is complete already is reported as `complete` from within it.
   feed.watch(session);

@@ -168,8 +168,8 @@ describe('sixswarm info', () => {
     expect(lines).toContain('            udp://[::1]:6969');
     expect(lines).toContain('  tier 2    udp://127.0.0.1:6969');
     expect(lines).toContain('files (4)');
-    expect(lines).toContain('  39.1 KiB  multi/a.bin');
-    expect(lines).toContain('  32.2 KiB  multi/sub/ünï 文件.txt');
+    expect(lines).toContain('  1  39.1 KiB  multi/a.bin');
+    expect(lines).toContain('  4  32.2 KiB  multi/sub/ünï 文件.txt');
   });
 
   it('shows C0, DEL and C1 control characters from a torrent as \\xNN, and lists the exit codes in its help', () => {

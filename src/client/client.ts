@@ -63,12 +63,17 @@ export class Client extends EventEmitter {
     return this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
   }
 
-  /** `rates`: this torrent's own limits, within the global ones. */
-  addTorrent(source: TorrentSource, dir: string, opts: Pick<TorrentSessionOptions, 'writable'> & { rates?: { down?: number; up?: number } }): TorrentSession {
+  /** `rates`: this torrent's own limits, within the global ones; `sequential`: pieces in order. */
+  addTorrent(
+    source: TorrentSource,
+    dir: string,
+    opts: Pick<TorrentSessionOptions, 'writable' | 'select'> & { rates?: { down?: number; up?: number }; sequential?: boolean },
+  ): TorrentSession {
     const infoHashHex = 'meta' in source ? source.meta.infoHashHex : source.magnet.infoHashHex;
     if (this.torrents.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
     const t = new TorrentSession(source, dir, {
       writable: opts.writable,
+      select: opts.select,
       stateDir: this.opts.stateDir,
       hashPool: this.hashPool,
       swarm: {
@@ -81,6 +86,7 @@ export class Client extends EventEmitter {
         localAddress: this.localAddress,
         maxPeers: this.opts.maxPeersPerTorrent,
         limits: new RateLimits(opts.rates, this.limits),
+        sequential: opts.sequential,
       },
       trackers: this.opts.trackers,
     });

@@ -11,6 +11,7 @@ import { parseInfoDict } from '../metainfo/torrent.js';
 import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import type { HashPool } from '../storage/hash-pool.js';
 import { saveMetadata } from '../storage/metadata-store.js';
+import type { SelectionSpec } from '../storage/selection.js';
 import { TorrentStorage, type CheckProgress, type CheckResult } from '../storage/torrent-storage.js';
 import type { RateLimits } from '../swarm/rate-limit.js';
 import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
@@ -20,6 +21,8 @@ import type { AnnounceEvent } from '../tracker/types.js';
 
 export interface TorrentSessionOptions {
   writable: boolean;
+  /** The files to download (default: all); checked against the metadata once it is known. */
+  select?: SelectionSpec;
   stateDir: string;
   hashPool: HashPool;
   swarm: SwarmOptions;
@@ -136,7 +139,7 @@ export class TorrentSession extends EventEmitter<{
   }
 
   private makeStorage(meta: Metainfo): TorrentStorage {
-    return new TorrentStorage(meta, this.dir, this.opts.hashPool, { writable: this.opts.writable, stateDir: this.opts.stateDir });
+    return new TorrentStorage(meta, this.dir, this.opts.hashPool, { writable: this.opts.writable, stateDir: this.opts.stateDir, select: this.opts.select });
   }
 
   private async check(force: boolean): Promise<void> {
@@ -157,7 +160,8 @@ export class TorrentSession extends EventEmitter<{
       this.emit('event', e);
       if (e.event !== 'complete') return;
       void this.saveResume();
-      this.trackers?.completed();
+      // A finished selection is not a finished torrent: the trackers hear `completed` only for all of it.
+      if (this.storage?.have.complete) this.trackers?.completed();
     });
     swarm.start();
     this.startTrackers(swarm, tiers);
@@ -166,7 +170,7 @@ export class TorrentSession extends EventEmitter<{
 
   private beginTransfer(swarm: Swarm): void {
     const meta = this.meta!;
-    this.state = this.storage!.have.complete ? 'seeding' : 'downloading';
+    this.state = this.storage!.done ? 'seeding' : 'downloading';
     swarm.attach(meta, this.storage!);
     // Saved for seeds too: the next start then trusts the check instead of hashing everything again.
     void this.saveResume();
@@ -191,8 +195,14 @@ export class TorrentSession extends EventEmitter<{
     } catch (e) {
       this.emit('event', { event: 'warning', message: `cannot save the metadata: ${(e as Error).message}; a restart will fetch it again` });
     }
+    try {
+      this.storage = this.makeStorage(meta);
+    } catch (e) {
+      // The file selection did not fit this torrent's files (known only now).
+      this.emit('event', { event: 'error', message: (e as Error).message });
+      return;
+    }
     this.meta = meta;
-    this.storage = this.makeStorage(meta);
     this.emit('event', { event: 'metadata', ...stats, saved });
     try {
       await this.check(forceRecheck);

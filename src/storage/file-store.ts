@@ -7,13 +7,24 @@ import { mkdir, open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, sep } from 'node:path';
 import type { TorrentFile } from '../metainfo/types.js';
 import type { PieceLayout } from './layout.js';
+import { partFile } from './part-files.js';
 import { filePath } from './paths.js';
+import type { FileStat } from './resume.js';
+import type { FileSelection } from './selection.js';
 
 export interface FileStoreOptions {
   /** Open files for writing (downloading) or only for reading (seeding). */
   writable: boolean;
   maxOpenFiles?: number;
+  /** Files to download; the bytes of skipped files in wanted pieces go to part files in `partsFolder`. */
+  selection?: FileSelection;
+  partsFolder?: string;
 }
+
+/** Where a run of a piece's bytes lives: a span of a torrent file or of a piece's part file, or padding (zeros). */
+export type Location =
+  | { pad: true; length: number; rangeOffset: number }
+  | { pad: false; path: string; position: number; length: number; rangeOffset: number; file: number; part?: number };
 
 /** Bytes per write when storing a piece (see writePiece). */
 const WRITE_CHUNK = 32 * 1024;
@@ -30,8 +41,13 @@ async function writeFully(fh: FileHandle, data: Buffer, position: number): Promi
   }
 }
 
+async function statOf(path: string): Promise<FileStat | undefined> {
+  const s = await stat(path, { bigint: true }).catch(() => undefined);
+  return s?.isFile() ? { size: Number(s.size), mtimeNs: s.mtimeNs.toString() } : undefined;
+}
+
 export class FileStore {
-  private readonly handles = new Map<number, { fh: Promise<FileHandle>; users: number }>();
+  private readonly handles = new Map<string, { fh: Promise<FileHandle>; users: number }>();
   private readonly maxOpen: number;
   private readonly safeDirs = new Set<string>();
 
@@ -58,18 +74,30 @@ export class FileStore {
     return out;
   }
 
+  /** Where the `length` bytes at `offset` of piece `index` live, in order. */
+  locate(index: number, offset = 0, length = this.layout.pieceSize(index) - offset): Location[] {
+    const sel = this.opts.selection;
+    return this.layout.segments(index, offset, length).map((seg): Location => {
+      const at = { length: seg.length, rangeOffset: seg.rangeOffset };
+      if (this.layout.files[seg.fileIndex]!.pad) return { pad: true, ...at };
+      if (sel?.parted(index, seg.fileIndex)) {
+        return { pad: false, path: partFile(this.opts.partsFolder!, index), position: offset + seg.rangeOffset, file: seg.fileIndex, part: index, ...at };
+      }
+      return { pad: false, path: this.path(seg.fileIndex), position: seg.fileOffset, file: seg.fileIndex, ...at };
+    });
+  }
+
   /** Fill `out` with the bytes at `offset` of piece `index`. */
   async readInto(index: number, offset: number, out: Buffer): Promise<void> {
-    for (const seg of this.layout.segments(index, offset, out.length)) {
-      const file = this.layout.files[seg.fileIndex]!;
-      if (file.pad) {
-        out.fill(0, seg.rangeOffset, seg.rangeOffset + seg.length);
+    for (const loc of this.locate(index, offset, out.length)) {
+      if (loc.pad) {
+        out.fill(0, loc.rangeOffset, loc.rangeOffset + loc.length);
         continue;
       }
-      await this.withHandle(seg.fileIndex, async (fh) => {
-        for (let done = 0; done < seg.length; ) {
-          const { bytesRead } = await fh.read(out, seg.rangeOffset + done, seg.length - done, seg.fileOffset + done);
-          if (bytesRead === 0) throw new Error(`${this.path(seg.fileIndex)} is shorter than the torrent says`);
+      await this.withHandle(loc.path, async (fh) => {
+        for (let done = 0; done < loc.length; ) {
+          const { bytesRead } = await fh.read(out, loc.rangeOffset + done, loc.length - done, loc.position + done);
+          if (bytesRead === 0) throw new Error(`${loc.path} is shorter than the torrent says`);
           done += bytesRead;
         }
       });
@@ -84,13 +112,13 @@ export class FileStore {
    * caller reuses `data` afterwards.
    */
   async writePiece(index: number, data: Buffer): Promise<void> {
-    for (const seg of this.layout.segments(index, 0, data.length)) {
-      if (this.layout.files[seg.fileIndex]!.pad) continue;
-      await this.withHandle(seg.fileIndex, async (fh) => {
+    for (const loc of this.locate(index, 0, data.length)) {
+      if (loc.pad) continue;
+      await this.withHandle(loc.path, async (fh) => {
         const writes: Promise<void>[] = [];
-        for (let at = 0; at < seg.length; at += WRITE_CHUNK) {
-          const length = Math.min(WRITE_CHUNK, seg.length - at);
-          writes.push(writeFully(fh, data.subarray(seg.rangeOffset + at, seg.rangeOffset + at + length), seg.fileOffset + at));
+        for (let at = 0; at < loc.length; at += WRITE_CHUNK) {
+          const length = Math.min(WRITE_CHUNK, loc.length - at);
+          writes.push(writeFully(fh, data.subarray(loc.rangeOffset + at, loc.rangeOffset + at + length), loc.position + at));
         }
         const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
         if (failed) throw failed.reason;
@@ -98,23 +126,30 @@ export class FileStore {
     }
   }
 
-  /** Create the empty files and folders of the torrent (a finished download has every file). */
+  /** Create the empty files and folders of the torrent that are selected (a finished download has every one). */
   async createEmptyFiles(): Promise<void> {
     for (let i = 0; i < this.layout.files.length; i++) {
       const file = this.layout.files[i]!;
-      if (file.length === 0 && !file.pad) await this.withHandle(i, async () => {});
+      const selected = this.opts.selection?.files[i] ?? true;
+      if (file.length === 0 && !file.pad && selected) await this.withHandle(this.path(i), async () => {});
     }
   }
 
   /** Size and modification time (ns) of each file, or undefined where it is missing. */
-  async fileStats(): Promise<({ size: number; mtimeNs: string } | undefined)[]> {
-    return Promise.all(
-      this.layout.files.map(async (f, i) => {
-        if (f.pad) return undefined;
-        const s = await stat(this.path(i), { bigint: true }).catch(() => undefined);
-        return s?.isFile() ? { size: Number(s.size), mtimeNs: s.mtimeNs.toString() } : undefined;
-      }),
-    );
+  async fileStats(): Promise<(FileStat | undefined)[]> {
+    return Promise.all(this.layout.files.map((f, i) => (f.pad ? undefined : statOf(this.path(i)))));
+  }
+
+  /** The same for the part files of these pieces, by piece. */
+  async partStats(pieces: number[]): Promise<Map<number, FileStat>> {
+    const out = new Map<number, FileStat>();
+    const folder = this.opts.partsFolder;
+    if (!folder) return out;
+    await Promise.all(pieces.map(async (p) => {
+      const s = await statOf(partFile(folder, p));
+      if (s) out.set(p, s);
+    }));
+    return out;
   }
 
   async sync(): Promise<void> {
@@ -128,22 +163,22 @@ export class FileStore {
   }
 
   /** Run `fn` with the file's handle; handles in use are never evicted from the LRU. */
-  private async withHandle<T>(fileIndex: number, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
-    let entry = this.handles.get(fileIndex);
+  private async withHandle<T>(path: string, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+    let entry = this.handles.get(path);
     if (entry) {
-      this.handles.delete(fileIndex); // re-insert: most recently used last
+      this.handles.delete(path); // re-insert: most recently used last
     } else {
       this.evictIdle();
-      entry = { fh: this.openFile(fileIndex), users: 0 };
+      entry = { fh: this.openFile(path), users: 0 };
     }
-    this.handles.set(fileIndex, entry);
+    this.handles.set(path, entry);
     entry.users++;
     try {
       return await fn(await entry.fh);
     } catch (e) {
       // Drop (and close) a handle that failed, so the next use reopens it; never leak the descriptor.
-      if (this.handles.get(fileIndex) === entry && entry.users === 1) {
-        this.handles.delete(fileIndex);
+      if (this.handles.get(path) === entry && entry.users === 1) {
+        this.handles.delete(path);
         void entry.fh.then((fh) => fh.close()).catch(() => {});
       }
       throw e;
@@ -153,10 +188,10 @@ export class FileStore {
   }
 
   private evictIdle(): void {
-    for (const [index, e] of this.handles) {
+    for (const [path, e] of this.handles) {
       if (this.handles.size < this.maxOpen) return;
       if (e.users > 0) continue;
-      this.handles.delete(index);
+      this.handles.delete(path);
       // fsync before closing: resume state may record these pieces, and the data must really be there.
       void e.fh.then(async (fh) => {
         if (this.opts.writable) await fh.sync().catch(() => {});
@@ -165,8 +200,7 @@ export class FileStore {
     }
   }
 
-  private async openFile(fileIndex: number): Promise<FileHandle> {
-    const full = this.path(fileIndex);
+  private async openFile(full: string): Promise<FileHandle> {
     // O_NOFOLLOW: a symlink planted at a file's place must not redirect our writes elsewhere.
     if (this.opts.writable) await mkdir(dirname(full), { recursive: true });
     await this.checkInsideRoot(dirname(full));

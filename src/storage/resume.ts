@@ -22,6 +22,8 @@ export interface ResumeState {
   /** Base64 bitfield of verified pieces. */
   have: string;
   files: (FileStat | null)[];
+  /** Part files (selection.ts) by piece index, where there are any. */
+  parts?: Record<string, FileStat>;
   savedAt: string;
 }
 

@@ -42,6 +42,8 @@ export interface SwarmOptions {
   requestTimeoutMs?: number;
   /** This torrent's rate limits (under the client's). */
   limits?: RateLimits;
+  /** Download pieces in order. */
+  sequential?: boolean;
 }
 
 export interface SwarmStats {
@@ -119,6 +121,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
         maxQueuedRequests: this.opts.maxQueuedRequests ?? 2 * OUR_REQQ,
         requestTimeoutMs: this.opts.requestTimeoutMs ?? 20_000,
         limits: this.opts.limits,
+        sequential: this.opts.sequential,
       },
       this.emitEvent,
     );

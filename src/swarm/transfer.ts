@@ -25,6 +25,8 @@ export interface TransferOptions {
   requestTimeoutMs: number;
   /** Rate limits of this torrent (under the client's); requests and uploads wait on them. */
   limits?: RateLimits;
+  /** Download pieces in order (see PiecePicker.sequential). */
+  sequential?: boolean;
 }
 
 const MAX_UNSOLICITED = 64;
@@ -54,10 +56,13 @@ export class Transfer implements PeerHandler {
     this.pieceCount = meta.pieceCount;
     this.bitfieldBytes = Math.ceil(meta.pieceCount / 8);
     this.picker = new PiecePicker(meta.pieceCount, (i) => storage.layout.pieceSize(i), storage.have);
+    if (!storage.selection.all) this.picker.selected = storage.selection.pieces;
+    this.picker.sequential = !!opts.sequential;
   }
 
+  /** Every selected piece is verified (every piece, without a file selection). */
   get complete(): boolean {
-    return this.storage.have.complete;
+    return this.storage.done;
   }
 
   /** Bytes still missing (for trackers' `left`). */
