@@ -146,3 +146,11 @@ export function hostNetwork(ip: string): string | undefined {
   if (!c || c.kind === 'loopback') return undefined;
   return c.family === 4 ? c.text : `${bytesToIp(Buffer.concat([c.bytes.subarray(0, 8), Buffer.alloc(8)]))}/64`;
 }
+
+/**
+ * The key an address is counted under when sharing something out per host: its hostNetwork, or
+ * for loopback and unparsable text the address itself (on one machine each address is a host).
+ */
+export function hostKey(ip: string): string {
+  return hostNetwork(ip) ?? ip;
+}
