@@ -312,6 +312,15 @@ export class RawPeerServer {
     this.handler = handler;
   }
 
+  /** Seed `payload` of the torrent `infoHash` to every peer: handshake back, then serve (options read at each connection). */
+  seed(infoHash: Buffer, payload: Buffer, pieceLength: number, serving: ServeOptions = {}): void {
+    this.onPeer(async (p) => {
+      await p.readHandshake();
+      p.sendHandshake(infoHash);
+      p.serve(payload, pieceLength, serving);
+    });
+  }
+
   async close(): Promise<void> {
     for (const p of this.peers) p.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
