@@ -36,7 +36,7 @@ oldest (a full torrent, its least recently announced peer). One host announcing 
 thus cannot lock anyone else out. A torrent is forgotten when its last peer is; its completion
 count (scrape's "downloaded") is kept for the last 10000 torrents that had one.
 HTTP: a request that is not one (an empty line, binary) gets 400 at once; a request head must
-arrive within 10 s (keep-alive idle: 5 s), within 2 s (1 s) while more than 1000 of the 2000
+arrive within 10 s (keep-alive idle: 5 s), within 2 s (1 s) once more than 1000 of the 2000
 connections the tracker keeps are waiting; one source host keeps at most 64 waiting, losing its
 oldest for each new one, and when all 2000 are taken the host holding the most loses its oldest.
 Stops cleanly on SIGINT or SIGTERM.

@@ -4,8 +4,8 @@
  * binary) gets 400 at once and a head over 8 KiB gets 431, both closing the connection.
  *
  * A connection waiting for a whole request head holds a FairSlots slot (per source host and in
- * total), and must deliver the head within 10 s (keep-alive idle: 5 s); while more than half of
- * the slots are taken, within 2 s (idle: 1 s). A host that opens more connections than its share
+ * total), and must deliver the head within 10 s (keep-alive idle: 5 s); one that waits while
+ * more than half of the slots are taken, within 2 s (idle: 1 s). A host that opens more connections than its share
  * loses its own oldest waiting ones; a full table loses the oldest of the host holding the most.
  */
 import type { Socket } from 'node:net';
@@ -37,6 +37,8 @@ interface Waiting {
   lineOk: boolean;
   /** When it started waiting for this head. */
   since: number;
+  /** It waited while the slots were scarce: the short deadlines apply to it from then on. */
+  hurried: boolean;
 }
 
 export class HttpConnections {
@@ -58,7 +60,7 @@ export class HttpConnections {
     this.open.add(socket);
     socket.setNoDelay(true);
     socket.on('error', () => undefined);
-    const w: Waiting = { socket, source, head: '', scanned: 0, lineOk: false, since: Date.now() };
+    const w: Waiting = { socket, source, head: '', scanned: 0, lineOk: false, since: Date.now(), hurried: false };
     this.wait(w);
     socket.on('close', () => {
       this.open.delete(socket);
@@ -76,6 +78,7 @@ export class HttpConnections {
 
   private wait(w: Waiting): void {
     w.since = Date.now();
+    w.hurried = false;
     this.slots.admit(w, w.source)?.socket.destroy();
   }
 
@@ -168,7 +171,9 @@ export class HttpConnections {
     const now = Date.now();
     const late: Waiting[] = [];
     for (const w of this.slots.entries()) {
-      const limit = w.head.length > 0 ? (loaded ? HEAD_MS.loaded : HEAD_MS.calm) : loaded ? IDLE_MS.loaded : IDLE_MS.calm;
+      // Sticky: a burst that made the slots scarce is cleared as a whole, not just until it thins.
+      if (loaded) w.hurried = true;
+      const limit = w.head.length > 0 ? (w.hurried ? HEAD_MS.loaded : HEAD_MS.calm) : w.hurried ? IDLE_MS.loaded : IDLE_MS.calm;
       if (now - w.since > limit) late.push(w);
     }
     for (const w of late) {
