@@ -40,8 +40,10 @@ Options:
   --sequential        download pieces in order, first to last, to watch or listen while it loads
 ${SHARED_HELP}
 
-Exit codes: 0 done (or stopped by SIGINT/SIGTERM after saving state), 1 runtime failure,
-2 bad usage, a bad torrent, or DIR holding something in the torrent's way (see above).`,
+Exit codes: 0 done (every selected piece verified; also when stopped by a signal after that),
+1 runtime failure, 2 bad usage, a bad torrent, or DIR holding something in the torrent's way
+(see above) or not writable, 130 / 143 stopped by SIGINT / SIGTERM before the download
+finished (state saved: the next run resumes).`,
   async run(argv) {
     const { values, positionals } = parseTorrentArgs(argv, {
       output: { type: 'string', short: 'o' },
@@ -51,6 +53,9 @@ Exit codes: 0 done (or stopped by SIGINT/SIGTERM after saving state), 1 runtime 
       sequential: { type: 'boolean' },
     });
     if (positionals.length !== 1) throw new UsageError('download needs exactly one torrent file or magnet link. Run with --help for usage.');
+    if (values['exit-on-complete'] && (values['seed-ratio'] !== undefined || values['seed-time'] !== undefined)) {
+      throw new UsageError('--exit-on-complete exits at once when complete; --seed-ratio / --seed-time exit after seeding that much: give one or the other');
+    }
     return runTorrent({
       ...sharedRunOptions(values),
       source: positionals[0]!,

@@ -3,6 +3,7 @@
 import type { Command } from './command.js';
 import { errorMessage } from '../src/util/errors.js';
 import { commands } from './commands.js';
+import { unknownOption, unknownOptionMessage } from './unknown-option.js';
 import { VERSION } from '../src/version.js';
 
 
@@ -17,7 +18,8 @@ function mainHelp(list: Command[]): string {
     ...list.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run `sixswarm <command> --help` for the options of one command.',
-    'Exit codes: 0 done, 1 runtime failure, 2 bad usage or bad input.',
+    'Exit codes: 0 done, 1 runtime failure, 2 bad usage or bad input, 130 / 143 a download stopped',
+    'by SIGINT / SIGTERM before it finished.',
     '',
   ].join('\n');
 }
@@ -49,6 +51,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest);
   } catch (e) {
+    const unknown = unknownOption(e);
+    if (unknown !== undefined) {
+      process.stderr.write(`${unknownOptionMessage(name, cmd.help, unknown)}\n`);
+      return 2;
+    }
     const code = (e as { exitCode?: number }).exitCode;
     process.stderr.write(`sixswarm ${name}: ${errorMessage(e)}\n`);
     return code === 2 ? 2 : 1;

@@ -16,9 +16,11 @@ export interface Reporter {
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
 const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel']);
 
-export function createReporter(json: boolean): Reporter {
+/** `seeding`: a seed's data being complete is no news ("download complete" would mislead); it says what it seeds instead. */
+export function createReporter(json: boolean, opts: { seeding?: boolean } = {}): Reporter {
   if (json) return new JsonReporter();
-  return process.stdout.isTTY ? new TtyReporter() : new PlainReporter();
+  const notable = (e: EngineEvent) => NOTABLE.has(e.event) && !(opts.seeding && e.event === 'complete');
+  return process.stdout.isTTY ? new TtyReporter(notable) : new PlainReporter(notable);
 }
 
 class JsonReporter implements Reporter {
@@ -33,13 +35,14 @@ class JsonReporter implements Reporter {
 
 class PlainReporter implements Reporter {
   private lastProgress = 0;
+  constructor(private readonly notable: (e: EngineEvent) => boolean) {}
   event(e: EngineEvent): void {
     if (e.event === 'progress') {
       const now = Date.now();
       if (now - this.lastProgress < 5000) return;
       this.lastProgress = now;
       process.stdout.write(`${progressLine(e)}\n`);
-    } else if (NOTABLE.has(e.event)) process.stdout.write(`${describe(e)}\n`);
+    } else if (this.notable(e)) process.stdout.write(`${describe(e)}\n`);
   }
   note(text: string): void {
     process.stderr.write(`${text}\n`);
@@ -49,13 +52,14 @@ class PlainReporter implements Reporter {
 
 class TtyReporter implements Reporter {
   private line = '';
+  constructor(private readonly notable: (e: EngineEvent) => boolean) {}
   event(e: EngineEvent): void {
     if (e.event === 'progress') {
       this.line = progressLine(e);
       this.redraw();
       return;
     }
-    if (!NOTABLE.has(e.event) || e.event === 'peer-connected' || e.event === 'peer-disconnected') return;
+    if (!this.notable(e) || e.event === 'peer-connected' || e.event === 'peer-disconnected') return;
     this.clear();
     process.stdout.write(`${describe(e)}\n`);
     this.redraw();

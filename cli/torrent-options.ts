@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../src/util/errors.js';
 import type { RunOptions } from './torrent-runner.js';
-import { parseIntOption, parseRateOption } from './numbers.js';
+import { parseDecimalOption, parseDurationOption, parseIntOption, parseRateOption } from './numbers.js';
 import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { isTrackerUrl } from '../src/metainfo/urls.js';
 
@@ -23,6 +23,8 @@ export const SHARED_OPTIONS = {
   'tunnel-token': { type: 'string' },
   'max-down': { type: 'string' },
   'max-up': { type: 'string' },
+  'seed-ratio': { type: 'string' },
+  'seed-time': { type: 'string' },
 } as const;
 
 export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatable): 1.2.3.4:6881, [2001:db8::1]:6881, host.example:6881
@@ -41,6 +43,11 @@ export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatab
                       0 or absent: no limit). Requests go out only as fast as the limit lets data
                       in, shared by the peers in turn; shown in the progress line as (max ...)
   --max-up RATE       upload at most RATE bytes per second, likewise
+  --seed-ratio R      once complete, seed until uploaded / downloaded reaches R (for a seed that
+                      downloaded nothing: uploaded / size), then exit 0
+  --seed-time DURATION
+                      once complete, seed for DURATION (90, 30s, 10m, 2h, 1h30m), then exit 0;
+                      with --seed-ratio too, whichever comes first
   --tracker URL       announce to this tracker too (repeatable; http, https or udp; IPv6 literals
                       in brackets: udp://[2001:db8::1]:6969). Every tracker is announced to once per
                       address family we can use (BEP 7), each from a socket of that family.
@@ -114,6 +121,7 @@ export function sharedRunOptions(values: SharedValues): Omit<RunOptions, 'source
     stateDir: values['state-dir'],
     maxPeers: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
     rates: { down: parseRateOption(values['max-down'], '--max-down'), up: parseRateOption(values['max-up'], '--max-up') },
+    seedGoal: { ratio: parseDecimalOption(values['seed-ratio'], '--seed-ratio', 0, 1e6), seconds: parseDurationOption(values['seed-time'], '--seed-time') },
     tunnel: parseTunnel(values),
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
   };
