@@ -106,8 +106,10 @@ export class Client extends EventEmitter {
 
   async close(): Promise<void> {
     this.handshaker.close();
-    await this.listener.close();
+    // A listener's close waits for the connections it accepted: the torrents close those.
+    const unlistened = this.listener.close();
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    await unlistened;
     this.torrents.clear();
     this.limits.close();
     await this.hashPool.close();
