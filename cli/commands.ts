@@ -1,4 +1,5 @@
 import type { Command } from './command.js';
+import { config } from './config.js';
 import { create } from './create.js';
 import { info } from './info.js';
 import { download } from './download.js';
@@ -9,4 +10,4 @@ import { tunnel } from './tunnel.js';
 import { tunnelServer } from './tunnel-server.js';
 
 /** Every subcommand, in the order `sixswarm --help` lists them. */
-export const commands: Command[] = [download, seed, create, info, tracker, trackerCheck, tunnel, tunnelServer];
+export const commands: Command[] = [download, seed, create, info, tracker, trackerCheck, tunnel, tunnelServer, config];

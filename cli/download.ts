@@ -45,13 +45,7 @@ Exit codes: 0 done (every selected piece verified; also when stopped by a signal
 (see above) or not writable, 130 / 143 stopped by SIGINT / SIGTERM before the download
 finished (state saved: the next run resumes).`,
   async run(argv) {
-    const { values, positionals } = parseTorrentArgs(argv, {
-      output: { type: 'string', short: 'o' },
-      'exit-on-complete': { type: 'boolean' },
-      select: { type: 'string', multiple: true },
-      skip: { type: 'string', multiple: true },
-      sequential: { type: 'boolean' },
-    });
+    const { values, positionals } = parseTorrentArgs(argv, 'download');
     if (positionals.length !== 1) throw new UsageError('download needs exactly one torrent file or magnet link. Run with --help for usage.');
     if (values['exit-on-complete'] && (values['seed-ratio'] !== undefined || values['seed-time'] !== undefined)) {
       throw new UsageError('--exit-on-complete exits at once when complete; --seed-ratio / --seed-time exit after seeding that much: give one or the other');

@@ -21,7 +21,7 @@ ${SHARED_HELP}
 
 Exit codes: 0 stopped by SIGINT/SIGTERM, 1 runtime failure, 2 bad usage or a bad torrent.`,
   async run(argv) {
-    const { values, positionals } = parseTorrentArgs(argv, {});
+    const { values, positionals } = parseTorrentArgs(argv, 'seed');
     if (positionals.length !== 2) throw new UsageError('seed needs a torrent file and the folder that holds its data. Run with --help for usage.');
     return runTorrent({
       ...sharedRunOptions(values),

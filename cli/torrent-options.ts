@@ -5,6 +5,7 @@ import type { RunOptions } from './torrent-runner.js';
 import { parseDecimalOption, parseDurationOption, parseIntOption, parseRateOption } from './numbers.js';
 import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { isTrackerUrl } from '../src/metainfo/urls.js';
+import { withConfig } from './config-options.js';
 
 export const SHARED_OPTIONS = {
   peer: { type: 'string', multiple: true },
@@ -61,14 +62,38 @@ ${ANNOUNCE_IP_HELP.split('\n').map((l) => `  ${l}`).join('\n')}
                       when this host has no global IPv6 address of its own. off: never.
   --tunnel-id ID      Id to present to the tunnel server (default: the MAC of the uplink)
   --tunnel-token T    token for a tunnel server that requires one
-  -h, --help          this help`;
+  -h, --help          this help
 
-export function parseTorrentArgs<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(argv: string[], extra: T) {
+Every long option can also be set in the config file ($XDG_CONFIG_HOME/sixswarm/config.toml, key =
+the option without its dashes); options given here win. \`sixswarm config\` shows the settings in
+force and where each comes from; \`sixswarm config --help\` describes the file.`;
+
+/** Options of `download` only. */
+export const DOWNLOAD_OPTIONS = {
+  output: { type: 'string', short: 'o' },
+  'exit-on-complete': { type: 'boolean' },
+  select: { type: 'string', multiple: true },
+  skip: { type: 'string', multiple: true },
+  sequential: { type: 'boolean' },
+} as const;
+
+/** The commands that read the config file, with their options (every key of the file is one of these). */
+export const CONFIG_COMMANDS = {
+  download: { ...SHARED_OPTIONS, ...DOWNLOAD_OPTIONS },
+  seed: SHARED_OPTIONS,
+} as const;
+
+/** The command line of `download` or `seed`, over the config file (flags win). */
+export function parseTorrentArgs<C extends keyof typeof CONFIG_COMMANDS>(argv: string[], command: C) {
+  let parsed;
   try {
-    return parseArgs({ args: argv, options: { ...SHARED_OPTIONS, ...extra }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: CONFIG_COMMANDS[command], allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError(`${(e as Error).message}. Run with --help for the options.`);
   }
+  // The config file's values have the types of the options they stand for (withConfig checks them).
+  const { values } = withConfig(command, CONFIG_COMMANDS, parsed.values);
+  return { values: values as typeof parsed.values, positionals: parsed.positionals };
 }
 
 
