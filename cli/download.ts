@@ -8,6 +8,8 @@ export const download: Command = {
   summary: 'download a torrent (then keep seeding it until stopped)',
   help: `Usage: sixswarm download <torrent|magnet> [-o DIR] [--peer HOST:PORT]... [--port N]
                           [--no-ipv4] [--no-ipv6] [--exit-on-complete] [--json]
+                          [--select 1,3-5] [--skip GLOB]... [--sequential]
+                          [--max-down RATE] [--max-up RATE] [--seed-ratio R] [--seed-time DURATION]
 
 Downloads into DIR (the torrent's name is created inside it), verifying every piece with SHA-1
 before it counts. Data already in DIR is checked first, so an interrupted download (even one
@@ -41,7 +43,8 @@ Options:
 ${SHARED_HELP}
 
 Exit codes: 0 done (every selected piece verified; also when stopped by a signal after that),
-1 runtime failure, 2 bad usage, a bad torrent, or DIR holding something in the torrent's way
+1 runtime failure (or another sixswarm downloads this torrent into DIR: it is named), 2 bad
+usage, a bad torrent, or DIR holding something in the torrent's way
 (see above) or not writable, 130 / 143 stopped by SIGINT / SIGTERM before the download
 finished (state saved: the next run resumes).`,
   async run(argv) {
