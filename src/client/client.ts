@@ -13,6 +13,7 @@ import { Handshaker } from '../wire/handshaker.js';
 import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
 import { TorrentSession, type TorrentSessionOptions } from './torrent-session.js';
+import { DhtBinding, type DhtConfig } from './dht-binding.js';
 import type { AnnounceIpPolicy } from '../tracker/session.js';
 
 export interface ClientOptions {
@@ -25,6 +26,8 @@ export interface ClientOptions {
   maxPeersPerTorrent?: number;
   /** Tracker announces: policy for ipv4=/ipv6=, extra tracker tiers; undefined turns trackers off. */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
+  /** The DHT (IPv4 only: ignored without IPv4); undefined turns it off. */
+  dht?: DhtConfig;
 }
 
 export class Client extends EventEmitter {
@@ -39,10 +42,13 @@ export class Client extends EventEmitter {
   private readonly listener = new DualStackListener((s) => this.handshaker.incoming(new TcpTransport(s)));
   /** Local address per family for outgoing connections; shared by reference with every swarm. */
   readonly localAddress: Partial<Record<Family, string>>;
+  /** The engine's one DHT node, shared by every torrent. */
+  readonly dht?: DhtBinding;
 
   constructor(readonly opts: ClientOptions) {
     super();
     this.localAddress = { ...opts.localAddress };
+    if (opts.dht && opts.ipv4) this.dht = new DhtBinding(opts.dht, opts.stateDir, () => this.port);
   }
 
   get port(): number {
@@ -54,8 +60,11 @@ export class Client extends EventEmitter {
     return [...this.listener.listening];
   }
 
-  listen(): Promise<Listening[]> {
-    return this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
+  /** Listen for peers, then start the DHT (on our peer port by default) in the background. */
+  async listen(): Promise<Listening[]> {
+    const listening = await this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
+    void this.dht?.start();
+    return listening;
   }
 
   addTorrent(meta: Metainfo, dir: string, opts: Pick<TorrentSessionOptions, 'writable'>): TorrentSession {
@@ -76,6 +85,7 @@ export class Client extends EventEmitter {
       },
       trackers: this.opts.trackers,
     });
+    t.on('swarm', (swarm) => this.dht?.track(swarm));
     this.torrents.set(meta.infoHashHex, t);
     return t;
   }
@@ -93,7 +103,7 @@ export class Client extends EventEmitter {
   async close(): Promise<void> {
     this.handshaker.close();
     await this.listener.close();
-    await Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    await Promise.all([this.dht?.stop(), ...[...this.torrents.values()].map((t) => t.stop())]);
     this.torrents.clear();
     await this.hashPool.close();
   }

@@ -31,6 +31,8 @@ export class TorrentSession extends EventEmitter<{
   checking: [CheckProgress];
   checked: [CheckResult];
   tracker: [AnnounceEvent];
+  /** The swarm runs: discovery (the DHT) may feed it from now on. */
+  swarm: [Swarm];
 }> {
   readonly storage: TorrentStorage;
   swarm?: Swarm;
@@ -84,6 +86,7 @@ export class TorrentSession extends EventEmitter<{
     });
     swarm.start();
     swarm.attach(this.meta, this.storage);
+    this.emit('swarm', swarm);
     this.startTrackers(swarm);
     // Saved for seeds too: the next start then trusts the check instead of hashing everything again.
     void this.saveResume();

@@ -1,0 +1,265 @@
+/**
+ * The engine's DHT, end to end over loopback: a local DHT of sixswarm nodes and a python3-libtorrent
+ * node (never a public router), a sixswarm seed that announces only into it and a sixswarm
+ * leecher that finds the seed there and completes, with a torrent whose tracker is unreachable.
+ * `--no-dht` sends nothing; a private torrent (BEP 27) never touches the DHT, proven by a capture
+ * of every UDP datagram on loopback; hostile datagrams to the engine's DHT port do not stop a
+ * download.
+ */
+import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { asDict, decode, encode, type Encodable } from '../src/bencode/index.js';
+import type { Endpoint } from '../src/dht/rpc.js';
+import { libtorrentDht, localDht, type LocalDht } from './support/dht.js';
+import { waitUntil } from './support/peers.js';
+import { cleanUpAfterEach, freePort, type JsonEvent, makeTree, runCli, sixswarm, type SixswarmProcess, spawnTracked, tempDir, treeDigest } from './support/sixswarm.js';
+
+const TREE = { 'a.bin': 1024 * 1024 + 77, 'b/c.bin': 300_001 };
+
+let dir: string | undefined;
+let dht: LocalDht | undefined;
+const sockets: Socket[] = [];
+cleanUpAfterEach(() => dir);
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.close();
+  await dht?.stop();
+  dht = undefined;
+});
+
+/** A payload under <dir>/seed and its torrent; `tracker` is written into it (one that nobody answers). */
+async function torrent(name: string, opts: { private?: boolean; tracker?: string } = {}): Promise<{ file: string; infoHash: string }> {
+  const d = dir!;
+  await makeTree(join(d, `seed-${name}`, name), TREE);
+  const file = join(d, `${name}.torrent`);
+  const args = ['create', join(d, `seed-${name}`, name), '-o', file, '-l', '64K'];
+  if (opts.tracker) args.push('-t', opts.tracker);
+  if (opts.private) args.push('--private');
+  const made = await runCli(args);
+  expect(made.code, made.stderr).toBe(0);
+  return { file, infoHash: /infohash ([0-9a-f]{40})/.exec(made.stdout)![1]! };
+}
+
+/** Four sixswarm nodes on 127.0.0.<first>.. and a libtorrent node that joined them. */
+async function localNetwork(first: number): Promise<Endpoint> {
+  dht = await localDht(4, first);
+  const lt = libtorrentDht({ host: `127.0.0.${first + 4}`, port: await freePort(), bootstrap: [dht.router], save: dir! });
+  await lt.event('bootstrapped', 30_000);
+  await waitUntil(() => dht!.nodes.every((n) => n.stats().nodes >= 4), 15_000, () => `the nodes know libtorrent: ${dht!.nodes.map((n) => n.stats().nodes)}`);
+  return dht.router;
+}
+
+const bootstrapArgs = (router: Endpoint) => ['--dht-bootstrap', `${router.host}:${router.port}`];
+
+function seed(t: { file: string }, name: string, extra: string[]): SixswarmProcess {
+  return sixswarm(['seed', t.file, join(dir!, `seed-${name}`), '--port', '0', '--json', '--state-dir', join(dir!, `state-seed-${name}`), ...extra], { label: `seed ${name}` });
+}
+
+/** A leecher of `t` into <dir>/leech-<as> (its own state folder too). */
+function leech(t: { file: string }, as: string, extra: string[]): SixswarmProcess {
+  return sixswarm(['download', t.file, '-o', join(dir!, `leech-${as}`), '--port', '0', '--json', '--state-dir', join(dir!, `state-leech-${as}`), ...extra], { label: `leech ${as}` });
+}
+
+const rounds = (p: SixswarmProcess): JsonEvent[] => p.events.filter((e) => e.event === 'dht');
+
+async function expectSameData(name: string, as = name): Promise<void> {
+  expect(await treeDigest(join(dir!, `leech-${as}`))).toEqual(await treeDigest(join(dir!, `seed-${name}`)));
+}
+
+/** A UDP socket on `host` that keeps every datagram it gets. */
+async function recorder(host: string): Promise<{ socket: Socket; got: Buffer[] }> {
+  const socket = createSocket('udp4');
+  sockets.push(socket);
+  const got: Buffer[] = [];
+  socket.on('message', (m) => got.push(m));
+  await new Promise<void>((r) => socket.bind(0, host, () => r()));
+  return { socket, got };
+}
+
+/** Whether a UDP port on 0.0.0.0 is taken (by a DHT node). */
+async function udpTaken(port: number): Promise<boolean> {
+  const s = createSocket('udp4');
+  return new Promise((resolve) => {
+    s.once('error', () => resolve(true));
+    s.bind(port, '0.0.0.0', () => s.close(() => resolve(false)));
+  });
+}
+
+describe('the engine finds peers through the DHT', () => {
+  it('a leecher whose tracker is unreachable finds a seed that announced only into a local DHT (with libtorrent in it), and completes', async () => {
+    dir = await tempDir('sixswarm-dht-engine-');
+    const router = await localNetwork(100);
+    const t = await torrent('pub', { tracker: `http://127.0.0.1:${await freePort()}/announce` });
+    const s = seed(t, 'pub', bootstrapArgs(router));
+    const seedPort = await s.port();
+    const announced = await s.waitFor((e) => e.event === 'dht' && (e.announcedTo as number) >= 3, 30_000, 'an announce into the DHT');
+    expect(announced.torrent).toBe(t.infoHash);
+    const l = leech(t, 'pub', [...bootstrapArgs(router), '--exit-on-complete']);
+    const dhtListening = await l.event('dht-listening');
+    // The DHT takes the peer port by default, over UDP.
+    expect(dhtListening).toMatchObject({ address: '0.0.0.0', port: await l.port() });
+    await l.event('complete', 60_000);
+    expect(await l.exited, l.stderr).toBe(0);
+    await expectSameData('pub');
+
+    const found = rounds(l).find((e) => (e.peers as number) > 0);
+    expect(found, l.tail(20)).toMatchObject({ torrent: t.infoHash });
+    const connected = l.events.filter((e) => e.event === 'peer-connected');
+    expect(connected[0]).toMatchObject({ address: `127.0.0.1:${seedPort}`, source: 'dht', direction: 'out' });
+    // The tracker was tried and failed: the peer can only have come from the DHT.
+    expect(l.events.filter((e) => e.event === 'tracker').every((e) => e.error !== undefined)).toBe(true);
+    // The routing table is kept for the next start, per DHT port.
+    expect(existsSync(join(dir, 'state-leech-pub', `dht-${dhtListening.port as number}.state`))).toBe(true);
+    // The local nodes stored the seed's announce (at its peer port, from its DHT address).
+    expect(dht!.nodes.reduce((n, d) => n + d.stats().storedPeers, 0)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a leecher that asked before the seed was announced finds it on a later round (sooner while it has few peers)', async () => {
+    dir = await tempDir('sixswarm-dht-engine-');
+    const router = await localNetwork(110);
+    const t = await torrent('late');
+    const l = leech(t, 'late', [...bootstrapArgs(router), '--exit-on-complete', '--no-trackers']);
+    const first = await l.waitFor((e) => e.event === 'dht', 30_000, 'a first lookup');
+    expect(first.peers).toBe(0);
+    // The seed stays out of the DHT (it would find the leecher's announce and dial it): a local
+    // node announces the seed's port for it, so only the leecher's later lookup can bring them together.
+    const s = seed(t, 'late', ['--no-dht', '--no-trackers']);
+    const seedPort = await s.port();
+    const t0 = Date.now();
+    const announcer = dht!.nodes[1]!;
+    expect((await announcer.announce(Buffer.from(t.infoHash, 'hex'), seedPort)).announcedTo).toBeGreaterThanOrEqual(1);
+    await l.event('complete', 60_000);
+    expect(await l.exited, l.stderr).toBe(0);
+    await expectSameData('late');
+    // The retry came after about 10 s, far sooner than the 15 min of a torrent with enough peers.
+    expect(Date.now() - t0).toBeLessThan(25_000);
+    expect(rounds(l).length).toBeGreaterThanOrEqual(2);
+    expect(l.events.find((e) => e.event === 'peer-connected')).toMatchObject({ source: 'dht', address: `${announcer.address().host}:${seedPort}` });
+  });
+});
+
+describe('when the engine must not use the DHT', () => {
+  it('--no-dht binds no DHT socket and sends nothing to the bootstrap node; the control run does both', async () => {
+    dir = await tempDir('sixswarm-dht-engine-');
+    const t = await torrent('off');
+    const router = await recorder('127.0.0.120');
+    const bootstrap = ['--dht-bootstrap', `127.0.0.120:${router.socket.address().port}`];
+    const s = seed(t, 'off', ['--no-dht', '--no-trackers']);
+    const seedPort = await s.port();
+    const peer = ['--peer', `127.0.0.1:${seedPort}`, '--no-trackers'];
+
+    const control = leech(t, 'control', [...bootstrap, ...peer]);
+    const controlPort = await control.port();
+    await control.event('complete', 60_000);
+    await waitUntil(() => router.got.length > 0, 10_000, () => 'the control run contacting the bootstrap node');
+    expect(asDict(decode(router.got[0]!), 'query').get('y')?.toString()).toBe('q');
+    expect(await udpTaken(controlPort)).toBe(true);
+    control.kill();
+    expect(await control.exited).toBe(0);
+
+    await expectSameData('off', 'control');
+    router.got.length = 0;
+    const off = leech(t, 'off', [...bootstrap, ...peer, '--no-dht']);
+    const offPort = await off.port();
+    await off.event('complete', 60_000);
+    expect(await udpTaken(offPort)).toBe(false);
+    await new Promise((r) => setTimeout(r, 1000));
+    off.kill();
+    expect(await off.exited).toBe(0);
+    expect(router.got).toEqual([]);
+    expect(off.events.filter((e) => e.event.startsWith('dht'))).toEqual([]);
+    expect(s.events.filter((e) => e.event.startsWith('dht'))).toEqual([]);
+    await expectSameData('off');
+  });
+
+  it('a private torrent never reaches the DHT: no UDP datagram on loopback carries its info hash, while a public one does', async () => {
+    dir = await tempDir('sixswarm-dht-engine-');
+    const router = await localNetwork(130);
+    const priv = await torrent('priv', { private: true });
+    const pub = await torrent('pub');
+    const capture = join(dir, 'lo.pcap');
+    const dumpcap = spawnTracked('dumpcap', ['-i', 'lo', '-f', 'udp', '-s', '512', '-w', capture], { label: 'dumpcap' });
+    await waitUntil(() => /Capturing on/.test(dumpcap.stderr) || (dumpcap.proc.exitCode !== null && 'exited'), 15_000, () => `dumpcap starting: ${dumpcap.stderr}`);
+    expect(dumpcap.proc.exitCode, dumpcap.stderr).toBeNull();
+
+    // Both ends of the private torrent run a DHT node (given the local DHT) and find each other by --peer only.
+    const s = seed(priv, 'priv', [...bootstrapArgs(router), '--no-trackers']);
+    const seedPort = await s.port();
+    const l = leech(priv, 'priv', [...bootstrapArgs(router), '--no-trackers', '--peer', `127.0.0.1:${seedPort}`]);
+    await l.event('dht-listening');
+    await s.event('dht-listening');
+    // The control: a public torrent's seed with the same DHT is looked up and announced.
+    const control = seed(pub, 'pub', [...bootstrapArgs(router), '--no-trackers']);
+    await control.waitFor((e) => e.event === 'dht' && (e.announcedTo as number) >= 1, 30_000, 'the control announcing');
+    await l.event('complete', 60_000);
+    await expectSameData('priv');
+    // Longer than the first retry of a torrent with few peers (10 s): a round would have happened.
+    await new Promise((r) => setTimeout(r, 12_000));
+    for (const p of [l, s]) {
+      p.kill();
+      expect(await p.exited).toBe(0);
+    }
+    dumpcap.kill('SIGINT');
+    await dumpcap.exited;
+
+    const pcap = await readFile(capture);
+    expect(pcap.indexOf(Buffer.from(pub.infoHash, 'hex')), 'the capture sees the public torrent in get_peers/announce_peer').toBeGreaterThan(0);
+    expect(pcap.indexOf(Buffer.from(priv.infoHash, 'hex')), 'no datagram names the private torrent').toBe(-1);
+    expect(rounds(l)).toEqual([]);
+    expect(rounds(s)).toEqual([]);
+    // The private engines' DHT nodes did run and talk (they answer others' queries, for other torrents).
+    expect(l.events.find((e) => e.event === 'dht-listening')).toBeDefined();
+  });
+});
+
+describe('hostile datagrams to the engine DHT port', () => {
+  it('do not stop a download that finds its seed through the DHT, and the node still answers afterwards', async () => {
+    dir = await tempDir('sixswarm-dht-engine-');
+    const router = await localNetwork(140);
+    const t = await torrent('hostile');
+    const s = seed(t, 'hostile', [...bootstrapArgs(router), '--no-trackers']);
+    await s.waitFor((e) => e.event === 'dht' && (e.announcedTo as number) >= 1, 30_000, 'the seed announcing');
+    const l = leech(t, 'hostile', [...bootstrapArgs(router), '--no-trackers']);
+    const { port } = await l.event('dht-listening');
+    const to = { host: '127.0.0.1', port: port as number };
+    const attacker = await recorder('127.0.0.150');
+    const send = (m: Buffer) => new Promise<void>((r) => attacker.socket.send(m, to.port, to.host, () => r()));
+    const id = randomBytes(20);
+    const hostile: (string | Buffer | Record<string, Encodable>)[] = [
+      'l-3:e',
+      'd1:t-3:abe',
+      '4294967296:x',
+      'l'.repeat(5000),
+      Buffer.alloc(65_507, 0x6c),
+      { t: 'a1', y: 'q', q: 'ping', a: { id: 5 } },
+      { t: 'a2', y: 'q', q: 'get_peers', a: { id, info_hash: ['x'] } },
+      { t: 'a3', y: 'q', q: 'announce_peer', a: { id, info_hash: Buffer.from(t.infoHash, 'hex'), port: 1, token: 'forged' } },
+      { t: 'a4', y: 'r', r: { id: 5, values: { a: 1 } } },
+      { t: 'a5', y: 'q', q: 7 },
+    ];
+    for (const m of hostile) await send(typeof m === 'string' ? Buffer.from(m, 'latin1') : Buffer.isBuffer(m) ? m : encode(m));
+    // A flood of pings and fake announces alongside the download.
+    for (let i = 0; i < 5000; i++) {
+      attacker.socket.send(encode({ t: 'fl', y: 'q', q: i % 2 ? 'ping' : 'find_node', a: { id: randomBytes(20), target: randomBytes(20) } }), to.port, to.host);
+      if (i % 200 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    await l.event('complete', 60_000);
+    await expectSameData('hostile');
+    expect(l.events.find((e) => e.event === 'peer-connected')).toMatchObject({ source: 'dht' });
+    // The flood earned the attacker almost nothing (50 datagrams/s per host), and the node is up.
+    expect(attacker.got.length).toBeLessThan(400);
+    const honest = await recorder('127.0.0.151');
+    await waitUntil(async () => {
+      honest.got.length = 0;
+      await new Promise<void>((r) => honest.socket.send(encode({ t: 'hp', y: 'q', q: 'ping', a: { id: randomBytes(20) } }), to.port, to.host, () => r()));
+      await new Promise((r) => setTimeout(r, 300));
+      return honest.got.some((m) => asDict(decode(m), 'reply').get('y')?.toString() === 'r');
+    }, 10_000, () => 'the engine DHT answering an honest ping');
+    l.kill();
+    expect(await l.exited, l.stderr).toBe(0);
+    expect(l.events.filter((e) => e.event === 'error')).toEqual([]);
+  });
+});
