@@ -88,6 +88,33 @@ async function udpTaken(port: number): Promise<boolean> {
   });
 }
 
+/** A UDP port free on 0.0.0.0 right now. */
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '0.0.0.0', () => r()));
+  const { port } = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('DHT options', () => {
+  it('refuse an IPv6 bootstrap node, a bad port or a malformed $SIXSWARM_DHT_BOOTSTRAP with exit code 2 and what to give instead', async () => {
+    const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
+      [['--dht-bootstrap', '[::1]:6881'], {}, /--dht-bootstrap "\[::1\]:6881": the DHT runs over IPv4 only; give an IPv4 address or a host name/],
+      [['--dht-bootstrap', '127.0.0.1'], {}, /missing port/],
+      [['--dht-port', '70000'], {}, /--dht-port must be a whole number from 0 to 65535/],
+      [[], { SIXSWARM_DHT_BOOTSTRAP: '127.0.0.1:1,nonsense' }, /\$SIXSWARM_DHT_BOOTSTRAP "nonsense"/],
+    ];
+    for (const [args, env, message] of cases) {
+      const r = await runCli(['download', 'none.torrent', ...args], { env });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    const help = await runCli(['download', '--help']);
+    for (const o of ['--no-dht', '--dht-port N', '--dht-bootstrap HOST:PORT', 'SIXSWARM_DHT_BOOTSTRAP', 'IPv4 only']) expect(help.stdout).toContain(o);
+  });
+});
+
 describe('the engine finds peers through the DHT', () => {
   it('a leecher whose tracker is unreachable finds a seed that announced only into a local DHT (with libtorrent in it), and completes', async () => {
     dir = await tempDir('sixswarm-dht-engine-');
@@ -105,8 +132,8 @@ describe('the engine finds peers through the DHT', () => {
     expect(await l.exited, l.stderr).toBe(0);
     await expectSameData('pub');
 
-    const found = rounds(l).find((e) => (e.peers as number) > 0);
-    expect(found, l.tail(20)).toMatchObject({ torrent: t.infoHash });
+    // (The lookup's own `dht` event may not come: peers reach the swarm as they arrive, and the
+    // download can be done and the engine closed before the lookup has converged.)
     const connected = l.events.filter((e) => e.event === 'peer-connected');
     expect(connected[0]).toMatchObject({ address: `127.0.0.1:${seedPort}`, source: 'dht', direction: 'out' });
     // The tracker was tried and failed: the peer can only have come from the DHT.
@@ -216,15 +243,15 @@ describe('when the engine must not use the DHT', () => {
 });
 
 describe('hostile datagrams to the engine DHT port', () => {
-  it('do not stop a download that finds its seed through the DHT, and the node still answers afterwards', async () => {
+  it('do not stop a download that finds its seed through the DHT meanwhile, and the node still answers afterwards', async () => {
     dir = await tempDir('sixswarm-dht-engine-');
-    const router = await localNetwork(140);
+    await localNetwork(140);
     const t = await torrent('hostile');
-    const s = seed(t, 'hostile', [...bootstrapArgs(router), '--no-trackers']);
-    await s.waitFor((e) => e.event === 'dht' && (e.announcedTo as number) >= 1, 30_000, 'the seed announcing');
-    const l = leech(t, 'hostile', [...bootstrapArgs(router), '--no-trackers']);
-    const { port } = await l.event('dht-listening');
-    const to = { host: '127.0.0.1', port: port as number };
+    const dhtPort = await freeUdpPort();
+    const l = leech(t, 'hostile', [...bootstrapArgs(dht!.router), '--no-trackers', '--dht-port', String(dhtPort)]);
+    expect(await l.event('dht-listening')).toMatchObject({ port: dhtPort });
+    expect(await l.port()).not.toBe(dhtPort);
+    const to = { host: '127.0.0.1', port: dhtPort };
     const attacker = await recorder('127.0.0.150');
     const send = (m: Buffer) => new Promise<void>((r) => attacker.socket.send(m, to.port, to.host, () => r()));
     const id = randomBytes(20);
@@ -240,17 +267,33 @@ describe('hostile datagrams to the engine DHT port', () => {
       { t: 'a4', y: 'r', r: { id: 5, values: { a: 1 } } },
       { t: 'a5', y: 'q', q: 7 },
     ];
+    const t0 = Date.now();
     for (const m of hostile) await send(typeof m === 'string' ? Buffer.from(m, 'latin1') : Buffer.isBuffer(m) ? m : encode(m));
-    // A flood of pings and fake announces alongside the download.
-    for (let i = 0; i < 5000; i++) {
-      attacker.socket.send(encode({ t: 'fl', y: 'q', q: i % 2 ? 'ping' : 'find_node', a: { id: randomBytes(20), target: randomBytes(20) } }), to.port, to.host);
-      if (i % 200 === 0) await new Promise((r) => setTimeout(r, 5));
+    // A flood of pings and find_nodes (about 2,000 a second) from then until the download is done.
+    let flooding = true;
+    let flooded = 0;
+    const flood = (async () => {
+      while (flooding) {
+        for (let i = 0; i < 20; i++, flooded++) attacker.socket.send(encode({ t: 'fl', y: 'q', q: i % 2 ? 'ping' : 'find_node', a: { id: randomBytes(20), target: randomBytes(20) } }), to.port, to.host);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    // Only now is there a seed to find: out of the DHT itself, announced for it by a local node.
+    const s = seed(t, 'hostile', ['--no-dht', '--no-trackers']);
+    const seedPort = await s.port();
+    expect((await dht!.nodes[2]!.announce(Buffer.from(t.infoHash, 'hex'), seedPort)).announcedTo).toBeGreaterThanOrEqual(1);
+    try {
+      await l.event('complete', 60_000);
+    } finally {
+      flooding = false;
+      await flood;
     }
-    await l.event('complete', 60_000);
+    const seconds = (Date.now() - t0) / 1000;
     await expectSameData('hostile');
-    expect(l.events.find((e) => e.event === 'peer-connected')).toMatchObject({ source: 'dht' });
-    // The flood earned the attacker almost nothing (50 datagrams/s per host), and the node is up.
-    expect(attacker.got.length).toBeLessThan(400);
+    expect(l.events.find((e) => e.event === 'peer-connected')).toMatchObject({ source: 'dht', address: `${dht!.nodes[2]!.address().host}:${seedPort}` });
+    expect(flooded).toBeGreaterThan(5000);
+    // The flood earned the attacker little: 50 datagrams a second per host, after a burst of 100.
+    expect(attacker.got.length).toBeLessThan(100 + 50 * seconds + hostile.length);
     const honest = await recorder('127.0.0.151');
     await waitUntil(async () => {
       honest.got.length = 0;
