@@ -14,7 +14,7 @@ export interface Reporter {
 }
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
-const NOTABLE = new Set(['listening', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening']);
+const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening']);
 
 export function createReporter(json: boolean): Reporter {
   if (json) return new JsonReporter();
@@ -106,6 +106,10 @@ function describe(e: EngineEvent): string {
       return `DHT node on UDP ${e.address}:${e.port} (IPv4), ${e.nodes} nodes known`;
     case 'complete':
       return 'download complete: every piece verified';
+    case 'metadata':
+      return `metadata received: ${e.size} bytes from ${e.sources} peer(s) in ${(e.ms / 1000).toFixed(1)} s, verified against the info hash`;
+    case 'metadata-failed':
+      return `metadata from peers failed its hash check${e.peers.length > 0 ? `; dropped ${e.peers.join(', ')}` : '; fetching it again from one peer at a time'}`;
     case 'warning':
       return `warning: ${e.message}`;
     case 'error':

@@ -12,10 +12,12 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { asDict, decode, encode, type Encodable } from '../src/bencode/index.js';
+import { asDict, decode, encode, type BDict, type Encodable } from '../src/bencode/index.js';
+import { readTorrentFile } from '../src/metainfo/torrent.js';
 import type { Endpoint } from '../src/dht/rpc.js';
 import { libtorrentDht, localDht, type LocalDht } from './support/dht.js';
 import { waitUntil } from './support/peers.js';
+import { MSG, RawPeerServer, type RawPeer } from './support/raw-peer.js';
 import { cleanUpAfterEach, freePort, type JsonEvent, makeTree, runCli, sixswarm, type SixswarmProcess, spawnTracked, tempDir, treeDigest } from './support/sixswarm.js';
 
 const TREE = { 'a.bin': 1024 * 1024 + 77, 'b/c.bin': 300_001 };
@@ -23,9 +25,11 @@ const TREE = { 'a.bin': 1024 * 1024 + 77, 'b/c.bin': 300_001 };
 let dir: string | undefined;
 let dht: LocalDht | undefined;
 const sockets: Socket[] = [];
+const servers: RawPeerServer[] = [];
 cleanUpAfterEach(() => dir);
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.close();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
   await dht?.stop();
   dht = undefined;
 });
@@ -86,6 +90,48 @@ async function udpTaken(port: number): Promise<boolean> {
     s.once('error', () => resolve(true));
     s.bind(port, '0.0.0.0', () => s.close(() => resolve(false)));
   });
+}
+
+/** Every UDP datagram on loopback (its first 512 bytes) into `file`, pcap format, until SIGINT. */
+async function startCapture(file: string): Promise<SixswarmProcess> {
+  const dumpcap = spawnTracked('dumpcap', ['-i', 'lo', '-f', 'udp', '-s', '512', '-P', '-w', file], { label: 'dumpcap' });
+  await waitUntil(() => /Capturing on/.test(dumpcap.stderr) || (dumpcap.proc.exitCode !== null && 'exited'), 15_000, () => `dumpcap starting: ${dumpcap.stderr}`);
+  expect(dumpcap.proc.exitCode, dumpcap.stderr).toBeNull();
+  return dumpcap;
+}
+
+/** The records of a classic pcap file (little-endian, microseconds): capture time in ms and bytes. */
+function pcapRecords(pcap: Buffer): { at: number; data: Buffer }[] {
+  expect(pcap.readUInt32LE(0)).toBe(0xa1b2c3d4);
+  const out: { at: number; data: Buffer }[] = [];
+  for (let o = 24; o + 16 <= pcap.length; ) {
+    const len = pcap.readUInt32LE(o + 8);
+    out.push({ at: pcap.readUInt32LE(o) * 1000 + pcap.readUInt32LE(o + 4) / 1000, data: pcap.subarray(o + 16, o + 16 + len) });
+    o += 16 + len;
+  }
+  return out;
+}
+
+/** A peer on 127.0.0.1 that has no pieces but serves `info` over ut_metadata (BEP 9) to whoever asks. */
+async function metadataServer(infoHash: Buffer, info: Buffer): Promise<RawPeerServer> {
+  const server = await RawPeerServer.listen('127.0.0.1');
+  servers.push(server);
+  server.onPeer(async (p: RawPeer) => {
+    await p.readHandshake();
+    p.sendHandshake(infoHash, { extended: true });
+    p.sendMessage(MSG.extended, Buffer.concat([Buffer.from([0]), encode({ m: { ut_metadata: 7 }, metadata_size: info.length })]));
+    let theirId = 0;
+    p.onMessage((m) => {
+      if (m.id !== MSG.extended) return;
+      const body = decode(m.payload.subarray(1)) as BDict;
+      if (m.payload[0] === 0) theirId = (body.get('m') as BDict).get('ut_metadata') as number;
+      if (m.payload[0] !== 7) return;
+      const piece = body.get('piece') as number;
+      const head = encode({ msg_type: 1, piece, total_size: info.length });
+      p.sendMessage(MSG.extended, Buffer.concat([Buffer.from([theirId]), head, info.subarray(piece * 16384, (piece + 1) * 16384)]));
+    });
+  });
+  return server;
 }
 
 /** A UDP port free on 0.0.0.0 right now. */
@@ -168,6 +214,59 @@ describe('the engine finds peers through the DHT', () => {
   });
 });
 
+describe('a magnet link with nothing but the info hash', () => {
+  it('finds the seed through the DHT, fetches the metadata from it and completes', async () => {
+    dir = await tempDir('sixswarm-dht-engine-');
+    const router = await localNetwork(160);
+    const t = await torrent('bare', { tracker: `http://127.0.0.1:${await freePort()}/announce` });
+    const s = seed(t, 'bare', bootstrapArgs(router));
+    const seedPort = await s.port();
+    await s.waitFor((e) => e.event === 'dht' && (e.announcedTo as number) >= 1, 30_000, 'the seed announcing');
+    const l = leech({ file: `magnet:?xt=urn:btih:${t.infoHash}` }, 'bare', [...bootstrapArgs(router), '--exit-on-complete']);
+    const metadata = await l.event('metadata', 30_000);
+    expect(metadata).toMatchObject({ torrent: t.infoHash, sources: 1 });
+    await l.event('complete', 60_000);
+    expect(await l.exited, l.stderr).toBe(0);
+    await expectSameData('bare');
+    expect(l.events.filter((e) => e.event === 'peer-connected')[0]).toMatchObject({ address: `127.0.0.1:${seedPort}`, source: 'dht' });
+  });
+
+  it('stops using the DHT once the metadata says the torrent is private: no datagram names it afterwards', async () => {
+    dir = await tempDir('sixswarm-dht-engine-');
+    const router = await localNetwork(170);
+    const t = await torrent('turns', { private: true });
+    const meta = await readTorrentFile(t.file);
+    const capture = join(dir, 'lo.pcap');
+    const dumpcap = await startCapture(capture);
+    // A private torrent's seed does not serve its metadata (nor do libtorrent's); a peer that
+    // does, as some clients do, is the only way a magnet can turn out private.
+    const server = await metadataServer(meta.infoHash, meta.infoBuffer);
+    const s = seed(t, 'turns', [...bootstrapArgs(router), '--no-trackers']);
+    const seedPort = await s.port();
+    const magnet = `magnet:?xt=urn:btih:${t.infoHash}&x.pe=${encodeURIComponent(server.address)}`;
+    const l = leech({ file: magnet }, 'turns', [...bootstrapArgs(router), '--no-trackers', '--peer', `127.0.0.1:${seedPort}`]);
+    const metadata = await l.event('metadata', 30_000);
+    await l.event('complete', 60_000);
+    await expectSameData('turns');
+    // Past the first retry (10 s) of a torrent with few peers.
+    await new Promise((r) => setTimeout(r, 13_000));
+    for (const p of [l, s]) {
+      p.kill();
+      expect(await p.exited).toBe(0);
+    }
+    dumpcap.kill('SIGINT');
+    await dumpcap.exited;
+    const infoHash = Buffer.from(t.infoHash, 'hex');
+    const naming = pcapRecords(await readFile(capture)).filter((r) => r.data.includes(infoHash));
+    // Before the metadata, private was unknown: the info hash could be looked up (and announced:
+    // the first lookup is often done before the metadata is in). After it, at most what was
+    // already in flight (a lookup is stopped within a second), and never a later round.
+    const after = Date.parse(metadata.time as string) + 1500;
+    expect(naming.filter((r) => r.at > after).map((r) => r.at - after)).toEqual([]);
+    expect(rounds(l).filter((e) => Date.parse(e.time as string) > after)).toEqual([]);
+  });
+});
+
 describe('when the engine must not use the DHT', () => {
   it('--no-dht binds no DHT socket and sends nothing to the bootstrap node; the control run does both', async () => {
     dir = await tempDir('sixswarm-dht-engine-');
@@ -208,9 +307,7 @@ describe('when the engine must not use the DHT', () => {
     const priv = await torrent('priv', { private: true });
     const pub = await torrent('pub');
     const capture = join(dir, 'lo.pcap');
-    const dumpcap = spawnTracked('dumpcap', ['-i', 'lo', '-f', 'udp', '-s', '512', '-w', capture], { label: 'dumpcap' });
-    await waitUntil(() => /Capturing on/.test(dumpcap.stderr) || (dumpcap.proc.exitCode !== null && 'exited'), 15_000, () => `dumpcap starting: ${dumpcap.stderr}`);
-    expect(dumpcap.proc.exitCode, dumpcap.stderr).toBeNull();
+    const dumpcap = await startCapture(capture);
 
     // Both ends of the private torrent run a DHT node (given the local DHT) and find each other by --peer only.
     const s = seed(priv, 'priv', [...bootstrapArgs(router), '--no-trackers']);

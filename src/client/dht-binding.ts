@@ -34,11 +34,8 @@ export interface DhtRound extends AnnounceSummary {
   infoHash: string;
 }
 
-/** The part of a swarm the DHT needs: its info hash, its BEP 27 flag, the peer count, the sink. */
-export type DhtSwarm = Pick<Swarm, 'infoHash' | 'complete' | 'addPeers'> & {
-  readonly extensions: { readonly private: boolean };
-  stats(): { peers: number };
-};
+/** The part of a swarm the DHT needs: its info hash, the peer count, the sink. */
+export type DhtSwarm = Pick<Swarm, 'infoHash' | 'complete' | 'addPeers'> & { stats(): { peers: number } };
 
 /** Fewer connected peers than this (while downloading) makes the next round come sooner. */
 export const FEW_PEERS = 5;
@@ -57,6 +54,7 @@ class TorrentDht {
 
   constructor(
     private readonly swarm: DhtSwarm,
+    private readonly isPrivate: () => boolean,
     private readonly binding: DhtBinding,
   ) {
     this.watch = setInterval(() => this.allowed(), PRIVATE_CHECK_MS);
@@ -65,7 +63,7 @@ class TorrentDht {
 
   /** Public and still running; a torrent found private is stopped for good. */
   allowed(): boolean {
-    if (this.swarm.extensions.private) this.stop();
+    if (this.isPrivate()) this.stop();
     return !this.abort.signal.aborted;
   }
 
@@ -147,10 +145,13 @@ export class DhtBinding extends EventEmitter<{
     return this.starting;
   }
 
-  /** Look up and announce a swarm's torrent from now on, unless it is private (BEP 27). */
-  track(swarm: DhtSwarm): void {
-    if (this.stopped || swarm.extensions.private) return;
-    const t = new TorrentDht(swarm, this);
+  /**
+   * Look up and announce a swarm's torrent from now on, unless it is private (BEP 27). `isPrivate`
+   * is asked again before anything is sent: a magnet's torrent may turn out private.
+   */
+  track(swarm: DhtSwarm, isPrivate: () => boolean): void {
+    if (this.stopped || isPrivate()) return;
+    const t = new TorrentDht(swarm, isPrivate, this);
     this.torrents.add(t);
     void this.start().then((dht) => {
       if (dht) void t.round(dht, this.peerPort());
