@@ -153,7 +153,8 @@ export async function runTorrent(o: RunOptions): Promise<number> {
           : `fetching metadata: ${e.peers} peer(s) connected, none offers the metadata yet`,
       );
     }
-    if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void session.saveResume().then(() => shutdown(0));
+    // Stopping saves the resume state (after the data is on disk), so the next start trusts it.
+    if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void shutdown(0);
     if (e.event === 'error') void shutdown(1, `stopping: ${e.message}`);
   });
   try {
