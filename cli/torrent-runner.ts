@@ -10,14 +10,15 @@ import { loadMetadata } from '../src/storage/metadata-store.js';
 import { isMagnet, parseMagnet } from '../src/metainfo/magnet.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
 import { resolveTargets } from '../src/net/dial.js';
-import { parseHostPort, type HostPort } from '../src/net/hostport.js';
 import { defaultStateDir } from '../src/storage/resume.js';
 import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
 import type { AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { bindTunnel } from '../src/client/tunnel-binding.js';
 import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
 import type { TunnelChoice } from './torrent-options.js';
+import type { DhtConfig } from '../src/client/dht-binding.js';
 import { createReporter, type Reporter } from './reporter.js';
+import { parseHostPorts } from './host-ports.js';
 import { findDataNearby } from '../src/storage/nearby-data.js';
 import { formatSize } from '../src/util/size.js';
 import { StatusFeed } from '../src/client/status.js';
@@ -52,6 +53,8 @@ export interface RunOptions {
   /** Files to download (download only). */
   select?: SelectionSpec;
   sequential?: boolean;
+  /** undefined: no DHT (--no-dht). */
+  dht?: DhtConfig;
 }
 
 /** Start the session's tunnel unless `auto` finds native IPv6; a tunnel that cannot start is a runtime failure. */
@@ -71,15 +74,6 @@ async function startTunnel(choice: TunnelChoice | undefined, note: (text: string
   return tunnel;
 }
 
-export function parsePeers(list: string[]): HostPort[] {
-  return list.map((p) => {
-    try {
-      return parseHostPort(p, '--peer');
-    } catch (e) {
-      throw new UsageError(errorMessage(e));
-    }
-  });
-}
 
 /** A .torrent file, or a magnet link (its metadata from an earlier fetch when the state folder has it). */
 async function loadTorrent(source: string, stateDir: string, mode: RunOptions['mode']): Promise<TorrentSource> {
@@ -113,7 +107,7 @@ async function sayWhatIsSeeded(session: TorrentSession, torrent: string, dir: st
 
 export async function runTorrent(o: RunOptions): Promise<number> {
   if (!o.ipv4 && !o.ipv6) throw new UsageError('--no-ipv4 and --no-ipv6 together leave nothing to connect with');
-  const peers = parsePeers(o.peers);
+  const peers = parseHostPorts(o.peers, '--peer');
   const stateDir = o.stateDir ?? defaultStateDir();
   const source = await loadTorrent(o.source, stateDir, o.mode);
   const dir = resolve(o.dir);
@@ -138,7 +132,7 @@ interface Prepared {
   source: TorrentSource;
   dir: string;
   stateDir: string;
-  peers: HostPort[];
+  peers: ReturnType<typeof parseHostPorts>;
   /** Known when the metadata is. */
   selection?: FileSelection;
 }
@@ -172,6 +166,7 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
     maxPeersPerTorrent: o.maxPeers,
     trackers: o.trackers,
     rates: o.rates,
+    dht: o.dht,
   });
   const feed = new StatusFeed(client, { tunnel: () => tunnel?.status() });
   feed.on('event', (e) => reporter.event(e));
@@ -224,7 +219,7 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
   if (goal.set) {
     goalTimer = setInterval(() => {
       const why = goal.reached(Date.now(), feed.summary(session).ratio);
-      if (why) void session.saveResume().then(() => shutdown(0, `${why}: stopping`));
+      if (why) void shutdown(0, `${why}: stopping`);
     }, 1000);
     goalTimer.unref();
   }
@@ -237,7 +232,8 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
       );
     }
     if (e.event === 'complete') goal.completed(Date.now());
-    if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void session.saveResume().then(() => shutdown(0));
+    // Stopping saves the resume state (after the data is on disk), so the next start trusts it.
+    if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void shutdown(0);
     if (e.event === 'error') void shutdown(1, `stopping: ${e.message}`);
   });
   try {

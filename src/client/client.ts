@@ -12,6 +12,7 @@ import { Handshaker } from '../wire/handshaker.js';
 import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
 import { TorrentSession, type TorrentSessionOptions, type TorrentSource } from './torrent-session.js';
+import { DhtBinding, type DhtConfig } from './dht-binding.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import { RateLimits } from '../swarm/rate-limit.js';
 
@@ -27,6 +28,8 @@ export interface ClientOptions {
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
   /** Limits for all torrents together, bytes per second of payload (undefined: none). */
   rates?: { down?: number; up?: number };
+  /** The DHT (IPv4 only: ignored without IPv4); undefined turns it off. */
+  dht?: DhtConfig;
 }
 
 export class Client extends EventEmitter {
@@ -43,11 +46,14 @@ export class Client extends EventEmitter {
   private readonly listener = new DualStackListener((s) => this.handshaker.incoming(new TcpTransport(s)));
   /** Local address per family for outgoing connections; shared by reference with every swarm. */
   readonly localAddress: Partial<Record<Family, string>>;
+  /** The engine's one DHT node, shared by every torrent. */
+  readonly dht?: DhtBinding;
 
   constructor(readonly opts: ClientOptions) {
     super();
     this.localAddress = { ...opts.localAddress };
     this.limits = new RateLimits(opts.rates);
+    if (opts.dht && opts.ipv4) this.dht = new DhtBinding(opts.dht, opts.stateDir, () => this.port);
   }
 
   get port(): number {
@@ -59,8 +65,11 @@ export class Client extends EventEmitter {
     return [...this.listener.listening];
   }
 
-  listen(): Promise<Listening[]> {
-    return this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
+  /** Listen for peers, then start the DHT (on our peer port by default) in the background. */
+  async listen(): Promise<Listening[]> {
+    const listening = await this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
+    void this.dht?.start();
+    return listening;
   }
 
   /** `rates`: this torrent's own limits, within the global ones; `sequential`: pieces in order. */
@@ -90,6 +99,8 @@ export class Client extends EventEmitter {
       },
       trackers: this.opts.trackers,
     });
+    // A magnet's torrent is private once its metadata says so, before the swarm knows.
+    t.on('swarm', (swarm) => this.dht?.track(swarm, () => t.private || swarm.extensions.private));
     this.torrents.set(infoHashHex, t);
     return t;
   }
@@ -108,7 +119,7 @@ export class Client extends EventEmitter {
     this.handshaker.close();
     // A listener's close waits for the connections it accepted: the torrents close those.
     const unlistened = this.listener.close();
-    await Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    await Promise.all([this.dht?.stop(), ...[...this.torrents.values()].map((t) => t.stop())]);
     await unlistened;
     this.torrents.clear();
     this.limits.close();
