@@ -19,6 +19,7 @@ import type { TunnelChoice } from './torrent-options.js';
 import type { DhtConfig } from '../src/client/dht-binding.js';
 import { createReporter, type Reporter } from './reporter.js';
 import { parseHostPorts } from './host-ports.js';
+import type { HostPort } from '../src/net/hostport.js';
 import { findDataNearby } from '../src/storage/nearby-data.js';
 import { formatSize } from '../src/util/size.js';
 import { StatusFeed } from '../src/client/status.js';
@@ -132,7 +133,7 @@ interface Prepared {
   source: TorrentSource;
   dir: string;
   stateDir: string;
-  peers: ReturnType<typeof parseHostPorts>;
+  peers: HostPort[];
   /** Known when the metadata is. */
   selection?: FileSelection;
 }
