@@ -36,8 +36,8 @@ describe('unknown options', () => {
     expect(names).toEqual(expect.arrayContaining(['download', 'seed', 'create', 'info', 'tracker', 'tracker-check', 'tunnel', 'tunnel-server']));
     for (const name of names) {
       const help = (await runCli([name, '--help'])).stdout;
-      // The longest option of its help, misspelt by one letter.
-      const option = [...help.matchAll(/^\s{2,}(?:-\w, )?(--[a-z0-9-]+)/gm)].map((m) => m[1]!).filter((o) => o !== '--help').sort((a, b) => b.length - a.length)[0]!;
+      // The longest option of its help (--help when it has no other), misspelt by one letter.
+      const option = [...help.matchAll(/^\s{2,}(?:-\w, )?(--[a-z0-9-]+)/gm)].map((m) => m[1]!).sort((a, b) => Number(a === '--help') - Number(b === '--help') || b.length - a.length)[0]!;
       const typo = option.slice(0, -1);
       const r = await runCli(name === 'tunnel' ? [name, 'up', typo] : [name, typo]);
       expect(r.code, `${name} ${typo}: ${r.stderr}`).toBe(2);
