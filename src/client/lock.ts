@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { link, mkdir, readFile, rmdir, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { folderKey } from '../storage/resume.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
@@ -109,6 +109,9 @@ export class TorrentLock {
     if (this.released) return;
     this.released = true;
     const h = await readHolder(this.file);
-    if (h?.pid === this.me.pid && h.started === this.me.started) await unlink(this.file).catch(() => {});
+    if (h?.pid !== this.me.pid || h.started !== this.me.started) return;
+    await unlink(this.file).catch(() => {});
+    // Leave no empty folder behind (it stays while another lock is in it).
+    await rmdir(dirname(this.file)).catch(() => {});
   }
 }

@@ -159,11 +159,13 @@ export class TorrentSession extends EventEmitter<{
     this.swarm = swarm;
     swarm.extensions.register(utMetadata(this.exchange, () => swarm.extensions.private));
     swarm.on('event', (e) => {
+      // Before anyone hears of it (who may stop us at once): the trackers are to be told. A
+      // finished selection is not a finished torrent: they hear `completed` only for all of it.
+      if (e.event === 'complete') {
+        void this.saveResume();
+        if (this.storage?.have.complete) this.trackers?.completed();
+      }
       this.emit('event', e);
-      if (e.event !== 'complete') return;
-      void this.saveResume();
-      // A finished selection is not a finished torrent: the trackers hear `completed` only for all of it.
-      if (this.storage?.have.complete) this.trackers?.completed();
     });
     swarm.start();
     this.emit('swarm', swarm);

@@ -177,7 +177,6 @@ export class TorrentStorage {
     const ok = digest.equals(this.expected(index));
     inspect?.(ok);
     if (!ok) return false;
-    if (this.have.has(index)) return true;
     // Writes run in parallel on libuv's threads: measured faster than one at a time here.
     const w = this.store.writePiece(index, data);
     this.writes.add(w);
