@@ -5,6 +5,7 @@ import type { RunOptions } from './torrent-runner.js';
 import { parseIntOption } from './numbers.js';
 import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/session.js';
 import { isTrackerUrl } from '../src/metainfo/urls.js';
+import { ENCRYPTION_POLICIES, type EncryptionPolicy } from '../src/wire/encryption-policy.js';
 
 export const SHARED_OPTIONS = {
   peer: { type: 'string', multiple: true },
@@ -21,6 +22,7 @@ export const SHARED_OPTIONS = {
   tunnel: { type: 'string' },
   'tunnel-id': { type: 'string' },
   'tunnel-token': { type: 'string' },
+  encryption: { type: 'string' },
 } as const;
 
 export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatable): 1.2.3.4:6881, [2001:db8::1]:6881, host.example:6881
@@ -46,6 +48,14 @@ ${ANNOUNCE_IP_HELP.split('\n').map((l) => `  ${l}`).join('\n')}
                       announces and advertises the tunnel's address (prefix::1) and accepts IPv6
                       peers on it. auto (the default when $SIXSWARM_TUNNEL_SERVER is set): only
                       when this host has no global IPv6 address of its own. off: never.
+  --encryption prefer|require|allow|off
+                      protocol encryption (MSE/PE, RC4) with peers. Peers that dial us are answered
+                      in kind (their first bytes tell plaintext from encrypted). prefer (default):
+                      dial encrypted, and in plaintext a peer that does not speak encryption
+                      (remembered per peer); require: encrypted only, never a plaintext byte in
+                      either direction (plaintext-only peers are not reached); allow: dial in
+                      plaintext (encrypted to peers known to want it), accept both; off: plaintext
+                      only, encrypted attempts are refused
   --tunnel-id ID      Id to present to the tunnel server (default: the MAC of the uplink)
   --tunnel-token T    token for a tunnel server that requires one
   -h, --help          this help`;
@@ -63,6 +73,12 @@ export function parseAnnounceIp(text: string | undefined): AnnounceIpPolicy {
   if (text === undefined) return 'auto';
   if (text === 'auto' || text === 'always' || text === 'never') return text;
   throw new UsageError(`--announce-ip must be auto, always or never, not "${text}"`);
+}
+
+export function parseEncryption(text: string | undefined): EncryptionPolicy {
+  if (text === undefined) return 'prefer';
+  if ((ENCRYPTION_POLICIES as readonly string[]).includes(text)) return text as EncryptionPolicy;
+  throw new UsageError(`--encryption must be prefer, require, allow or off, not "${text}"`);
 }
 
 /** Extra --tracker URLs, one tier each. */
@@ -108,6 +124,7 @@ export function sharedRunOptions(values: SharedValues): Omit<RunOptions, 'source
     stateDir: values['state-dir'],
     maxPeers: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
     tunnel: parseTunnel(values),
+    encryption: parseEncryption(values.encryption),
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
   };
 }

@@ -15,6 +15,7 @@ import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
 import type { AnnounceIpPolicy } from '../src/tracker/session.js';
 import { bindTunnel } from '../src/client/tunnel-binding.js';
 import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
+import type { EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import type { TunnelChoice } from './torrent-options.js';
 import { createReporter } from './reporter.js';
 import { StatusFeed } from '../src/client/status.js';
@@ -36,6 +37,7 @@ export interface RunOptions {
   /** undefined: no trackers at all (--no-trackers). */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers: string[][] };
   tunnel?: TunnelChoice;
+  encryption: EncryptionPolicy;
 }
 
 /** Start the session's tunnel unless `auto` finds native IPv6; a tunnel that cannot start is a runtime failure. */
@@ -106,6 +108,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     stateDir: o.stateDir ?? defaultStateDir(),
     maxPeersPerTorrent: o.maxPeers,
     trackers: o.trackers,
+    encryption: o.encryption,
   });
   const feed = new StatusFeed(client, { tunnel: () => tunnel?.status() });
   feed.on('event', (e) => reporter.event(e));

@@ -8,7 +8,9 @@ import type { Family } from '../net/address.js';
 import { DualStackListener, type Listening } from '../net/listeners.js';
 import { TcpTransport } from '../net/tcp-transport.js';
 import type { Metainfo } from '../metainfo/types.js';
+import { Req2Index } from '../mse/handshake.js';
 import { HashPool } from '../storage/hash-pool.js';
+import type { EncryptionPolicy } from '../wire/encryption-policy.js';
 import { Handshaker } from '../wire/handshaker.js';
 import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
@@ -25,6 +27,8 @@ export interface ClientOptions {
   maxPeersPerTorrent?: number;
   /** Tracker announces: policy for ipv4=/ipv6=, extra tracker tiers; undefined turns trackers off. */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
+  /** `--encryption` (default prefer). */
+  encryption?: EncryptionPolicy;
 }
 
 export class Client extends EventEmitter {
@@ -32,10 +36,9 @@ export class Client extends EventEmitter {
   readonly hashPool = new HashPool();
   readonly ownAddresses = new OwnAddresses();
   private readonly torrents = new Map<string, TorrentSession>();
-  readonly handshaker = new Handshaker({
-    peerId: this.peerId,
-    directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm },
-  });
+  /** Our torrents by HASH('req2', info hash), for peers that dial us encrypted. */
+  private readonly req2 = new Req2Index();
+  readonly handshaker: Handshaker;
   private readonly listener = new DualStackListener((s) => this.handshaker.incoming(new TcpTransport(s)));
   /** Local address per family for outgoing connections; shared by reference with every swarm. */
   readonly localAddress: Partial<Record<Family, string>>;
@@ -43,6 +46,11 @@ export class Client extends EventEmitter {
   constructor(readonly opts: ClientOptions) {
     super();
     this.localAddress = { ...opts.localAddress };
+    this.handshaker = new Handshaker({
+      peerId: this.peerId,
+      directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm, findByReq2: (r) => this.req2.find(r) },
+      encryption: opts.encryption,
+    });
   }
 
   get port(): number {
@@ -77,6 +85,7 @@ export class Client extends EventEmitter {
       trackers: this.opts.trackers,
     });
     this.torrents.set(meta.infoHashHex, t);
+    this.req2.add(meta.infoHash);
     return t;
   }
 
