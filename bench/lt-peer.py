@@ -1,15 +1,17 @@
 #!/usr/bin/python3
 """One libtorrent peer for bench/transfer, driven over stdout as JSON lines.
 
-    lt-peer.py seed  TORRENT SAVE_PATH
-    lt-peer.py leech TORRENT SAVE_PATH [::1]:SEED_PORT
+    lt-peer.py [--rc4] seed  TORRENT SAVE_PATH
+    lt-peer.py [--rc4] leech TORRENT SAVE_PATH [::1]:SEED_PORT
 
 Listens on [::1] only (an ephemeral port), with DHT, LSD, UPnP, NAT-PMP and uTP off; every other
-setting is libtorrent's default. Events (`t` is the Unix time in seconds):
+setting is libtorrent's default. --rc4 forces encryption both ways (out_enc_policy and
+in_enc_policy forced, allowed_enc_level rc4). Events (`t` is the Unix time in seconds):
   seed:  {"event": "ready", "port": N}        data checked, seeding, listening on [::1]:N
   leech: {"event": "dial"}                    connect_peer() called (after the empty-data check)
          {"event": "connected"}               first peer_connect_alert (the TCP connection is up)
-         {"event": "finished"}                torrent_finished_alert: every piece verified; then exit 0
+         {"event": "finished", "rc4": B}      torrent_finished_alert: every piece verified (B: the seed's
+                                              connection is RC4-encrypted); then exit 0
   both:  {"event": "error", "message": ...}   then exit 1
 Run it with /usr/bin/python3: a pyenv python3 earlier in PATH lacks Debian's libtorrent module.
 """
@@ -30,9 +32,17 @@ def fail(message):
 
 
 def main():
-    if len(sys.argv) not in (4, 5) or sys.argv[1] not in ('seed', 'leech') or (sys.argv[1] == 'leech') != (len(sys.argv) == 5):
-        fail('usage: lt-peer.py seed TORRENT SAVE | lt-peer.py leech TORRENT SAVE [::1]:PORT')
-    mode, torrent, save = sys.argv[1:4]
+    args = sys.argv[1:]
+    rc4 = args[:1] == ['--rc4']
+    if rc4:
+        args = args[1:]
+    if len(args) not in (3, 4) or args[0] not in ('seed', 'leech') or (args[0] == 'leech') != (len(args) == 4):
+        fail('usage: lt-peer.py [--rc4] seed TORRENT SAVE | lt-peer.py [--rc4] leech TORRENT SAVE [::1]:PORT')
+    mode, torrent, save = args[:3]
+    encryption = {
+        'out_enc_policy': int(lt.enc_policy.forced), 'in_enc_policy': int(lt.enc_policy.forced),
+        'allowed_enc_level': int(lt.enc_level.rc4), 'prefer_rc4': True,
+    } if rc4 else {}
     ses = lt.session({
         'listen_interfaces': '[::1]:0',
         'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
@@ -42,6 +52,7 @@ def main():
         'allow_multiple_connections_per_ip': True,
         'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
         | lt.alert.category_t.connect_notification | lt.alert.category_t.peer_notification,
+        **encryption,
     })
     params = lt.add_torrent_params()
     params.ti = lt.torrent_info(torrent)
@@ -58,7 +69,7 @@ def main():
                 connected = True
                 emit('connected')
             if kind == 'torrent_finished_alert' and mode == 'leech' and dialed:
-                emit('finished')
+                emit('finished', rc4=any(p.flags & p.rc4_encrypted for p in handle.get_peer_info()))
                 sys.exit(0)
         state = handle.status().state
         checking = state in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data)
@@ -66,7 +77,7 @@ def main():
             ready = True
             emit('ready', port=ses.listen_port())
         if mode == 'leech' and not dialed and not checking:
-            host, port = sys.argv[4].rsplit(':', 1)
+            host, port = args[3].rsplit(':', 1)
             handle.connect_peer((host.strip('[]'), int(port)))
             dialed = True
             emit('dial')
