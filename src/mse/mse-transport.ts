@@ -8,6 +8,7 @@
 import type { PeerAddress } from '../net/compact.js';
 import type { Transport, TransportHandlers } from '../wire/transport.js';
 import type { Rc4 } from './rc4.js';
+import { WriteSlabs } from './write-slabs.js';
 
 /** What may arrive before anyone reads (the same bound as a plain TCP transport's). */
 const MAX_EARLY_BYTES = 256 * 1024;
@@ -24,6 +25,7 @@ export class MseTransport implements Transport {
   private earlyBytes = 0;
   /** Why it ended before anyone started reading: told to the reader when it starts. */
   private endedEarly?: string;
+  private readonly slabs = new WriteSlabs();
   /** Where the inner transport's events go (its handlers belong to whoever ran the handshake). */
   readonly inbound: TransportHandlers = {
     data: (chunk, transient) => this.onData(chunk, transient),
@@ -68,9 +70,12 @@ export class MseTransport implements Transport {
     if (this.closed) return done?.();
     if (!this.cipher) return this.inner.write(b, done);
     // The caller's buffer is not ours to change (a cached block may be sent to several peers).
-    const out = Buffer.allocUnsafe(b.length);
+    const [out, release] = this.slabs.take(b.length);
     this.cipher.encrypt.xor(b, out);
-    this.inner.write(out, done);
+    this.inner.write(out, () => {
+      release();
+      done?.();
+    });
   }
 
   cork(): void {
