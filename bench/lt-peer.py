@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """One libtorrent peer for bench/transfer, driven over stdout as JSON lines.
 
-    lt-peer.py [--rc4] seed  TORRENT SAVE_PATH
-    lt-peer.py [--rc4] leech TORRENT SAVE_PATH [::1]:SEED_PORT
+    lt-peer.py [--rc4] seed   TORRENT SAVE_PATH
+    lt-peer.py [--rc4] leech  TORRENT SAVE_PATH [::1]:SEED_PORT
+    lt-peer.py [--rc4] magnet MAGNET  SAVE_PATH [::1]:SEED_PORT
 
 Listens on [::1] only (an ephemeral port), with DHT, LSD, UPnP, NAT-PMP and uTP off; every other
 setting is libtorrent's default. --rc4 forces encryption both ways (out_enc_policy and
@@ -12,6 +13,7 @@ in_enc_policy forced, allowed_enc_level rc4). Events (`t` is the Unix time in se
          {"event": "connected"}               first peer_connect_alert (the TCP connection is up)
          {"event": "finished", "rc4": B}      torrent_finished_alert: every piece verified (B: the seed's
                                               connection is RC4-encrypted); then exit 0
+  magnet: dial, connected as a leech;  {"event": "metadata"}  metadata_received_alert; then exit 0
   both:  {"event": "error", "message": ...}   then exit 1
 Run it with /usr/bin/python3: a pyenv python3 earlier in PATH lacks Debian's libtorrent module.
 """
@@ -36,8 +38,8 @@ def main():
     rc4 = args[:1] == ['--rc4']
     if rc4:
         args = args[1:]
-    if len(args) not in (3, 4) or args[0] not in ('seed', 'leech') or (args[0] == 'leech') != (len(args) == 4):
-        fail('usage: lt-peer.py [--rc4] seed TORRENT SAVE | lt-peer.py [--rc4] leech TORRENT SAVE [::1]:PORT')
+    if len(args) not in (3, 4) or args[0] not in ('seed', 'leech', 'magnet') or (args[0] != 'seed') != (len(args) == 4):
+        fail('usage: lt-peer.py [--rc4] seed TORRENT SAVE | lt-peer.py [--rc4] leech TORRENT SAVE [::1]:PORT | lt-peer.py [--rc4] magnet MAGNET SAVE [::1]:PORT')
     mode, torrent, save = args[:3]
     encryption = {
         'out_enc_policy': int(lt.enc_policy.forced), 'in_enc_policy': int(lt.enc_policy.forced),
@@ -54,8 +56,11 @@ def main():
         | lt.alert.category_t.connect_notification | lt.alert.category_t.peer_notification,
         **encryption,
     })
-    params = lt.add_torrent_params()
-    params.ti = lt.torrent_info(torrent)
+    if mode == 'magnet':
+        params = lt.parse_magnet_uri(torrent)
+    else:
+        params = lt.add_torrent_params()
+        params.ti = lt.torrent_info(torrent)
     params.save_path = save
     handle = ses.add_torrent(params)
     ready = dialed = connected = False
@@ -68,6 +73,9 @@ def main():
             if kind == 'peer_connect_alert' and not connected:
                 connected = True
                 emit('connected')
+            if kind == 'metadata_received_alert' and mode == 'magnet':
+                emit('metadata')
+                sys.exit(0)
             if kind == 'torrent_finished_alert' and mode == 'leech' and dialed:
                 emit('finished', rc4=any(p.flags & p.rc4_encrypted for p in handle.get_peer_info()))
                 sys.exit(0)
@@ -76,7 +84,7 @@ def main():
         if mode == 'seed' and not ready and handle.status().is_seeding:
             ready = True
             emit('ready', port=ses.listen_port())
-        if mode == 'leech' and not dialed and not checking:
+        if mode != 'seed' and not dialed and not checking:
             host, port = args[3].rsplit(':', 1)
             handle.connect_peer((host.strip('[]'), int(port)))
             dialed = True

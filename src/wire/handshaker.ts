@@ -5,13 +5,13 @@
  * encrypted or not, fall back to plaintext for a peer that does not speak MSE, remember per
  * peer what worked, and learn whether the peer is the one we wanted.
  * Unfinished handshakes (MSE included) are bounded overall and per host (an IPv4 address or an
- * IPv6 /64): when the table is full, the oldest unfinished handshake of the host holding the
- * most goes, so one host's idle connections never lock out anyone else.
+ * IPv6 /64) by FairSlots: a host at its limit loses its own oldest, and a full table loses the
+ * oldest of the host holding the most, so one host's idle connections never lock out anyone else.
  */
 import { MseError } from '../mse/handshake.js';
 import { acceptIncoming, initiateMse } from '../mse/negotiate.js';
-import { hostKey } from '../net/address.js';
 import { dial, type DialOptions, type DialTarget } from '../net/dial.js';
+import { FairSlots } from '../net/fair-slots.js';
 import { formatHostPort } from '../net/hostport.js';
 import { TcpTransport } from '../net/tcp-transport.js';
 import { acceptPolicy, dialPlan, EncryptionMemory, type EncryptionPolicy } from './encryption-policy.js';
@@ -71,7 +71,6 @@ export class HandshakeFailure extends Error {
 
 /** An incoming connection until its BitTorrent handshake arrives: first in MSE, then in the wire. */
 interface Unfinished {
-  host: string;
   timer: NodeJS.Timeout;
   close(reason: string): void;
 }
@@ -83,18 +82,14 @@ const addressKey = (t: DialTarget): string => formatHostPort(t.host, t.port);
 
 export class Handshaker {
   readonly encryption: EncryptionPolicy;
-  private readonly unfinished = new Set<Unfinished>();
-  private readonly perHost = new Map<string, number>();
+  private readonly unfinished: FairSlots<Unfinished>;
   private readonly outgoing = new Set<Closer>();
   private readonly memory = new EncryptionMemory();
-  private readonly max: number;
-  private readonly maxPerHost: number;
   private readonly timeoutMs: number;
   private closed = false;
 
   constructor(private readonly opts: HandshakerOptions) {
-    this.max = opts.maxUnfinished ?? 256;
-    this.maxPerHost = opts.maxUnfinishedPerHost ?? 16;
+    this.unfinished = new FairSlots(opts.maxUnfinishedPerHost ?? 16, opts.maxUnfinished ?? 256);
     this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.encryption = opts.encryption ?? 'prefer';
   }
@@ -107,16 +102,14 @@ export class Handshaker {
   /** A connection that arrived on our listener: MSE or plaintext, by its first bytes and our policy. */
   incoming(transport: Transport): void {
     if (this.closed) return transport.close();
-    const host = hostKey(transport.remote.host);
-    if ((this.perHost.get(host) ?? 0) >= this.maxPerHost) return transport.close();
-    if (this.unfinished.size >= this.max) this.evict();
-    const entry: Unfinished = { host, timer: this.timeout((r) => this.drop(entry, r)), close: () => transport.close() };
-    this.unfinished.add(entry);
-    this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
+    const entry: Unfinished = { timer: this.timeout((r) => this.drop(entry, r)), close: () => transport.close() };
+    const evicted = this.unfinished.admit(entry, transport.remote.host);
+    if (evicted) this.drop(evicted, 'dropped: too many unfinished handshakes from its host');
     const accept = acceptPolicy(this.encryption, (r) => this.opts.directory.findByReq2(r));
     if (!accept) return this.incomingWire(transport, entry, undefined);
     // The MSE handshake closes the transport itself when it fails; closing it here (a timeout, an
     // eviction) ends it too, and its own timer, no longer than ours, settles the promise.
+    // An entry evicted in the MSE phase has its slot freed at once (see drop).
     acceptIncoming(transport, { ...accept, timeoutMs: this.timeoutMs }).then(
       (c) => {
         if (!this.unfinished.has(entry)) return c.transport.close();
@@ -236,7 +229,7 @@ export class Handshaker {
 
   close(): void {
     this.closed = true;
-    for (const e of [...this.unfinished]) this.drop(e, 'shutting down');
+    for (const e of [...this.unfinished.entries()]) this.drop(e, 'shutting down');
     for (const close of [...this.outgoing]) close();
   }
 
@@ -246,36 +239,14 @@ export class Handshaker {
     return t;
   }
 
-  /** Close an unfinished incoming handshake; in the MSE phase nothing reports that close, so it is taken out here. */
+  /** Close an unfinished incoming handshake; in the MSE phase nothing reports that close, so its slot is freed here. */
   private drop(e: Unfinished, reason: string): void {
     e.close(reason);
     this.finish(e);
   }
 
   private finish(e: Unfinished): void {
-    if (!this.unfinished.has(e)) return;
     clearTimeout(e.timer);
-    this.unfinished.delete(e);
-    const n = (this.perHost.get(e.host) ?? 1) - 1;
-    if (n > 0) this.perHost.set(e.host, n);
-    else this.perHost.delete(e.host);
-  }
-
-  /** Make room: the oldest unfinished handshake of the host that holds the most. */
-  private evict(): void {
-    let heaviest: string | undefined;
-    let most = 0;
-    for (const [host, n] of this.perHost) {
-      if (n > most) {
-        heaviest = host;
-        most = n;
-      }
-    }
-    for (const e of this.unfinished) {
-      if (e.host === heaviest) {
-        this.drop(e, 'dropped: too many unfinished handshakes from this host');
-        return;
-      }
-    }
+    this.unfinished.release(e);
   }
 }
