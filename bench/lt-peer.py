@@ -11,8 +11,8 @@ in_enc_policy forced, allowed_enc_level rc4). Events (`t` is the Unix time in se
   seed:  {"event": "ready", "port": N}        data checked, seeding, listening on [::1]:N
   leech: {"event": "dial"}                    connect_peer() called (after the empty-data check)
          {"event": "connected"}               first peer_connect_alert (the TCP connection is up)
-         {"event": "finished", "rc4": B}      torrent_finished_alert: every piece verified (B: the seed's
-                                              connection is RC4-encrypted); then exit 0
+         {"event": "finished", "rc4": B}      torrent_finished_alert: every piece verified (B, with
+                                              --rc4: the connection was RC4-encrypted); then exit 0
   magnet: dial, connected as a leech;  {"event": "metadata"}  metadata_received_alert; then exit 0
   both:  {"event": "error", "message": ...}   then exit 1
 Run it with /usr/bin/python3: a pyenv python3 earlier in PATH lacks Debian's libtorrent module.
@@ -63,7 +63,7 @@ def main():
         params.ti = lt.torrent_info(torrent)
     params.save_path = save
     handle = ses.add_torrent(params)
-    ready = dialed = connected = False
+    ready = dialed = connected = rc4_seen = False
     while True:
         ses.wait_for_alert(50)
         for a in ses.pop_alerts():
@@ -77,8 +77,12 @@ def main():
                 emit('metadata')
                 sys.exit(0)
             if kind == 'torrent_finished_alert' and mode == 'leech' and dialed:
-                emit('finished', rc4=any(p.flags & p.rc4_encrypted for p in handle.get_peer_info()))
+                emit('finished', rc4=rc4_seen)
                 sys.exit(0)
+        # Looked at while connected (a seed and a finished leecher may part before the alert is
+        # read), and only until seen: the plaintext pair does not pay for it.
+        if rc4 and not rc4_seen:
+            rc4_seen = any(p.flags & p.rc4_encrypted for p in handle.get_peer_info())
         state = handle.status().state
         checking = state in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data)
         if mode == 'seed' and not ready and handle.status().is_seeding:
