@@ -14,6 +14,7 @@ import { Handshaker } from '../wire/handshaker.js';
 import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
 import { TorrentSession, type TorrentSessionOptions, type TorrentSource } from './torrent-session.js';
+import { DhtBinding, type DhtConfig } from './dht-binding.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 
 export interface ClientOptions {
@@ -28,6 +29,8 @@ export interface ClientOptions {
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
   /** `--encryption` (default prefer). */
   encryption?: EncryptionPolicy;
+  /** The DHT (IPv4 only: ignored without IPv4); undefined turns it off. */
+  dht?: DhtConfig;
 }
 
 export class Client extends EventEmitter {
@@ -41,6 +44,8 @@ export class Client extends EventEmitter {
   private readonly listener = new DualStackListener((s) => this.handshaker.incoming(new TcpTransport(s)));
   /** Local address per family for outgoing connections; shared by reference with every swarm. */
   readonly localAddress: Partial<Record<Family, string>>;
+  /** The engine's one DHT node, shared by every torrent. */
+  readonly dht?: DhtBinding;
 
   constructor(readonly opts: ClientOptions) {
     super();
@@ -50,6 +55,7 @@ export class Client extends EventEmitter {
       directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm, findByReq2: (r) => this.req2.find(r) },
       encryption: opts.encryption,
     });
+    if (opts.dht && opts.ipv4) this.dht = new DhtBinding(opts.dht, opts.stateDir, () => this.port);
   }
 
   get port(): number {
@@ -61,8 +67,11 @@ export class Client extends EventEmitter {
     return [...this.listener.listening];
   }
 
-  listen(): Promise<Listening[]> {
-    return this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
+  /** Listen for peers, then start the DHT (on our peer port by default) in the background. */
+  async listen(): Promise<Listening[]> {
+    const listening = await this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
+    void this.dht?.start();
+    return listening;
   }
 
   addTorrent(source: TorrentSource, dir: string, opts: Pick<TorrentSessionOptions, 'writable'>): TorrentSession {
@@ -84,6 +93,8 @@ export class Client extends EventEmitter {
       },
       trackers: this.opts.trackers,
     });
+    // A magnet's torrent is private once its metadata says so, before the swarm knows.
+    t.on('swarm', (swarm) => this.dht?.track(swarm, () => t.private || swarm.extensions.private));
     this.torrents.set(infoHashHex, t);
     this.req2.add(infoHash);
     return t;
@@ -102,7 +113,7 @@ export class Client extends EventEmitter {
   async close(): Promise<void> {
     this.handshaker.close();
     await this.listener.close();
-    await Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    await Promise.all([this.dht?.stop(), ...[...this.torrents.values()].map((t) => t.stop())]);
     this.torrents.clear();
     await this.hashPool.close();
   }
