@@ -178,12 +178,11 @@ while True:
         for peer in ([] if cfg.get('magnet') else cfg['connect']):
             host, port = peer.rsplit(':', 1)
             h.connect_peer((host.strip('[]'), int(port)))
-    info = [q for q in h.get_peer_info() if not q.flags & q.connecting and not q.flags & q.handshake]
-    peers = sorted('%s %s:%d %s' % ('out' if q.flags & q.outgoing_connection else 'in', q.ip[0], q.ip[1], q.client.decode('utf8', 'replace')) for q in info)
+    peers = sorted('%s %s:%d %s' % ('out' if q.flags & q.outgoing_connection else 'in', q.ip[0], q.ip[1], q.client.decode('utf8', 'replace'))
+                   for q in h.get_peer_info() if not q.flags & q.connecting and not q.flags & q.handshake)
     if peers != shown:
         shown = peers
-        rc4 = sorted('%s %s:%d' % ('out' if q.flags & q.outgoing_connection else 'in', q.ip[0], q.ip[1]) for q in info if q.flags & q.rc4_encrypted)
-        out(event='peers', peers=peers, rc4=rc4, uploaded=s.total_payload_upload)
+        out(event='peers', peers=peers, uploaded=s.total_payload_upload)
     time.sleep(0.05)
 `;
 
@@ -210,11 +209,6 @@ export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
 export async function libtorrentCreate(path: string, out: string, pieceLength: number): Promise<JsonEvent> {
   const { stdout } = await run(PYTHON, ['-c', LIBTORRENT_DRIVER, JSON.stringify({ mode: 'create', path, out, pieceLength })]);
   return JSON.parse(stdout.trim()) as JsonEvent;
-}
-
-/** Connected peers whose connection libtorrent reports as RC4-encrypted: "out ::1:PORT" / "in ::1:PORT". */
-export function libtorrentRc4Peers(p: SixswarmProcess): string[] {
-  return p.events.filter((e) => e.event === 'peers').flatMap((e) => e.rc4 as string[]);
 }
 
 /** Connected peers as libtorrent lists them: "out ::1:PORT client" / "in ::1:PORT client". */
