@@ -15,6 +15,7 @@ import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
 import type { AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { bindTunnel } from '../src/client/tunnel-binding.js';
 import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
+import type { EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import type { TunnelChoice } from './torrent-options.js';
 import type { DhtConfig } from '../src/client/dht-binding.js';
 import { createReporter, type Reporter } from './reporter.js';
@@ -54,6 +55,7 @@ export interface RunOptions {
   /** Files to download (download only). */
   select?: SelectionSpec;
   sequential?: boolean;
+  encryption: EncryptionPolicy;
   /** undefined: no DHT (--no-dht). */
   dht?: DhtConfig;
 }
@@ -167,6 +169,7 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
     maxPeersPerTorrent: o.maxPeers,
     trackers: o.trackers,
     rates: o.rates,
+    encryption: o.encryption,
     dht: o.dht,
   });
   const feed = new StatusFeed(client, { tunnel: () => tunnel?.status() });

@@ -1,11 +1,12 @@
 /**
  * Controls against real libtorrent peers over [::1]: --seed-ratio and --seed-time stop seeding
  * (exit 0) once reached, --sequential verifies pieces in order, and a peer that requires
- * encryption is reported as unreachable with the reason, in --json and in the progress line.
+ * encryption, dialed in plaintext, is reported as unreachable with the reason, in --json and in
+ * the progress line.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { libtorrentPeer, waitOutput } from './support/peers.js';
+import { libtorrentPeer, waitOutput, type LibtorrentOptions } from './support/peers.js';
 import { cleanUpAfterEach, freePort, seedPayload, sixswarm, tempDir } from './support/sixswarm.js';
 
 const MiB = 1024 * 1024;
@@ -20,7 +21,7 @@ async function setup(size: number, pieceLength: number) {
   return { d, ...made, env: { SIXSWARM_STATE_DIR: join(d, 'state') } };
 }
 
-async function libtorrentSeed(torrent: string, save: string, extra: { encryption?: 'forced' } = {}) {
+async function libtorrentSeed(torrent: string, save: string, extra: Pick<LibtorrentOptions, 'encryption'> = {}) {
   const port = await freePort();
   const lt = libtorrentPeer({ torrent, save, port, ...extra });
   expect((await lt.event('checked')).seeding).toBe(true);
@@ -70,18 +71,18 @@ describe('--sequential against libtorrent', () => {
 });
 
 describe('a peer that requires encryption', () => {
-  it('is reported unreachable: closed the connection during the handshake (it may require encryption)', async () => {
+  it('dialed in plaintext (--encryption off) it is reported unreachable: closed the connection during the handshake (it may require encryption)', async () => {
     const { d, torrent, env } = await setup(1 * MiB, 64 * 1024);
-    const port = await libtorrentSeed(torrent, join(d, 'seed'), { encryption: 'forced' });
+    const port = await libtorrentSeed(torrent, join(d, 'seed'), { encryption: { out: 'forced', in: 'forced', level: 'rc4' } });
     const reason = 'closed the connection during the handshake (it may require encryption)';
-    const json = sixswarm(['download', torrent, '-o', join(d, 'a'), '--no-trackers', '--port', '0', '--no-ipv4', '--peer', `[::1]:${port}`, '--json'], { env });
+    const json = sixswarm(['download', torrent, '-o', join(d, 'a'), '--no-trackers', '--port', '0', '--no-ipv4', '--peer', `[::1]:${port}`, '--encryption', 'off', '--json'], { env });
     const e = await json.event('peer-unreachable');
     expect(e).toMatchObject({ address: `[::1]:${port}`, source: 'manual', reason });
     await json.waitFor((p) => p.event === 'progress' && (p.unreachable as number) >= 1, 5000, 'a progress event counting it');
     json.kill('SIGTERM');
     await json.exited;
     // The plain progress line (not a terminal: one line every 5 s) counts it and says why.
-    const plain = sixswarm(['download', torrent, '-o', join(d, 'b'), '--no-trackers', '--port', '0', '--no-ipv4', '--peer', `[::1]:${port}`], { env, label: 'plain download' });
+    const plain = sixswarm(['download', torrent, '-o', join(d, 'b'), '--no-trackers', '--port', '0', '--no-ipv4', '--peer', `[::1]:${port}`, '--encryption', 'off'], { env, label: 'plain download' });
     await waitOutput(plain, /unreachable: last/, 15_000);
     expect(plain.stdoutRaw).toMatch(new RegExp(`peers 0 \\(v4 0, v6 0, seeds 0, \\d+ unreachable: last: \\[::1\\]:${port} ${reason.replace(/[()]/g, '\\$&')}\\)`));
     plain.kill('SIGINT');
