@@ -14,6 +14,8 @@ import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
 import { TorrentSession, type TorrentSessionOptions } from './torrent-session.js';
 import type { AnnounceIpPolicy } from '../tracker/session.js';
+import { TokenBucket } from '../tunnel/token-bucket.js';
+import type { UploadLimit } from '../swarm/transfer.js';
 
 export interface ClientOptions {
   port: number;
@@ -25,7 +27,12 @@ export interface ClientOptions {
   maxPeersPerTorrent?: number;
   /** Tracker announces: policy for ipv4=/ipv6=, extra tracker tiers; undefined turns trackers off. */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
+  /** Upload bytes per second, all torrents together; undefined: unlimited. */
+  uploadRate?: number;
 }
+
+/** The largest block a peer may request from us (SwarmOptions.maxRequestBytes' default) must fit in a burst. */
+const MIN_UPLOAD_BURST = 128 * 1024;
 
 export class Client extends EventEmitter {
   readonly peerId = Buffer.concat([Buffer.from(PEER_ID_PREFIX, 'latin1'), randomBytes(12)]);
@@ -39,10 +46,12 @@ export class Client extends EventEmitter {
   private readonly listener = new DualStackListener((s) => this.handshaker.incoming(new TcpTransport(s)));
   /** Local address per family for outgoing connections; shared by reference with every swarm. */
   readonly localAddress: Partial<Record<Family, string>>;
+  private readonly uploadLimit?: UploadLimit;
 
   constructor(readonly opts: ClientOptions) {
     super();
     this.localAddress = { ...opts.localAddress };
+    if (opts.uploadRate !== undefined) this.uploadLimit = new TokenBucket(opts.uploadRate, Math.max(MIN_UPLOAD_BURST, opts.uploadRate / 4));
   }
 
   get port(): number {
@@ -73,11 +82,23 @@ export class Client extends EventEmitter {
         families: { 4: this.opts.ipv4, 6: this.opts.ipv6 },
         localAddress: this.localAddress,
         maxPeers: this.opts.maxPeersPerTorrent,
+        ...(this.uploadLimit ? { uploadLimit: this.uploadLimit } : {}),
       },
       trackers: this.opts.trackers,
     });
     this.torrents.set(meta.infoHashHex, t);
     return t;
+  }
+
+  /** The running torrent with this info hash, if any. */
+  torrent(infoHashHex: string): TorrentSession | undefined {
+    return this.torrents.get(infoHashHex);
+  }
+
+  /** Stop a torrent (peers closed, trackers told, resume saved) and let go of it; it may be added again later. */
+  async removeTorrent(t: TorrentSession): Promise<void> {
+    if (this.torrents.get(t.infoHashHex) === t) this.torrents.delete(t.infoHashHex);
+    await t.stop();
   }
 
   /** Our addresses changed (a tunnel came up): tell the trackers soon instead of at the next interval. */
