@@ -19,6 +19,8 @@ import type { TunnelChoice } from './torrent-options.js';
 import { createReporter } from './reporter.js';
 import { StatusFeed } from '../src/client/status.js';
 import { stopSignals } from './stop-signals.js';
+import { feedSnapshot } from './ui/sources.js';
+import { terminalUiPossible, UiReporter } from './ui/ui-reporter.js';
 
 export interface RunOptions {
   source: string;
@@ -33,6 +35,8 @@ export interface RunOptions {
   recheck: boolean;
   stateDir?: string;
   maxPeers?: number;
+  /** Upload bytes per second, all peers together; undefined: unlimited. */
+  uploadRate?: number;
   /** undefined: no trackers at all (--no-trackers). */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers: string[][] };
   tunnel?: TunnelChoice;
@@ -82,7 +86,9 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     if (!s?.isDirectory()) throw new UsageError(`${dir} is not a folder: give seed the folder that holds "${meta.name}"`);
   }
 
-  const reporter = createReporter(o.json);
+  // On a terminal the UI opens once the torrent runs; --json and pipes get lines.
+  const ui = terminalUiPossible(o.json) ? new UiReporter() : undefined;
+  const reporter = ui ?? createReporter(o.json);
   // A signal while the tunnel device is being configured must not leave it half set up.
   const early = stopSignals();
   let interrupted = false;
@@ -106,6 +112,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     stateDir: o.stateDir ?? defaultStateDir(),
     maxPeersPerTorrent: o.maxPeers,
     trackers: o.trackers,
+    uploadRate: o.uploadRate,
   });
   const feed = new StatusFeed(client, { tunnel: () => tunnel?.status() });
   feed.on('event', (e) => reporter.event(e));
@@ -126,7 +133,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     }
     feed.publishProgress();
     feed.publish({ event: 'stopped', code });
-    reporter.close();
+    await reporter.close();
     finish(code);
   };
   // A second signal during shutdown gets the default behaviour: exit at once.
@@ -168,6 +175,13 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     return code;
   }
   feed.startProgress();
+  ui?.attach({
+    title: `${o.mode} ${meta.name}`,
+    can: [],
+    snapshot: (detailOf, cells) => feedSnapshot(feed, [session], detailOf, cells),
+    run: () => Promise.reject(new Error('not available here')),
+    quit: () => void shutdown(0),
+  });
   for (const p of peers) {
     if (p.family) session.swarm!.addPeers([{ host: p.host, port: p.port }], { kind: 'manual' });
     else {

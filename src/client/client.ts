@@ -29,6 +29,8 @@ export interface ClientOptions {
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
   /** Upload bytes per second, all torrents together; undefined: unlimited. */
   uploadRate?: number;
+  /** Listen on these addresses instead of the wildcards (the demo keeps to loopback). */
+  listenHost?: Partial<Record<Family, string>>;
 }
 
 /** The largest block a peer may request from us (SwarmOptions.maxRequestBytes' default) must fit in a burst. */
@@ -64,7 +66,14 @@ export class Client extends EventEmitter {
   }
 
   listen(): Promise<Listening[]> {
-    return this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
+    const host = this.opts.listenHost;
+    return this.listener.listen({
+      port: this.opts.port,
+      ipv4: this.opts.ipv4,
+      ipv6: this.opts.ipv6,
+      ...(host?.[4] ? { host4: host[4] } : {}),
+      ...(host?.[6] ? { host6: host[6] } : {}),
+    });
   }
 
   addTorrent(meta: Metainfo, dir: string, opts: Pick<TorrentSessionOptions, 'writable'>): TorrentSession {
