@@ -32,7 +32,7 @@ export function NetworkPanel({ engine, now, width, height }: { engine: UiSnapsho
       <Text key={`a${a.address}`} wrap="truncate">
         {'  '}
         <Text color={a.family === 6 ? t.v6 : t.v4}>{`IPv${a.family} `}</Text>
-        {cell(a.address, Math.min(40, width - 40), false, true)} {cell(KIND_LABEL[a.kind] ?? a.kind, 20)} {cell(a.ifname ?? '', 8)}
+        {cell(a.address, Math.max(15, Math.min(40, width - 50)), false, true)} {cell(KIND_LABEL[a.kind] ?? a.kind, 20)} {cell(a.ifname ?? '', 8)}
         {a.advertised ? <Text color={t.ok}> advertised</Text> : null}
       </Text>,
     );
