@@ -156,7 +156,7 @@ export class DemoSwarm {
     });
     const feed = new StatusFeed(client);
     await client.listen();
-    const session = client.addTorrent(this.meta!, dir, { writable: role === 'leecher' });
+    const session = client.addTorrent({ meta: this.meta! }, dir, { writable: role === 'leecher' });
     feed.watch(session);
     const peer: DemoPeer = { role, label, families, client, feed, session, dir, verified: false };
     this.peers.push(peer);

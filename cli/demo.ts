@@ -193,7 +193,7 @@ class UiOutput implements DemoOutput {
    */
   private snapshot(detailOf: string | undefined, cells: number): UiSnapshot {
     const rows = this.swarm.peers.map((p, i) => ({ p, key: `${p.session.infoHashHex}/${i}` }));
-    const torrents = rows.map(({ p, key }) => ({ ...p.feed.summary(p.session), infoHash: key, name: `${p.label} · ${p.session.meta.name}` }));
+    const torrents = rows.map(({ p, key }) => ({ ...p.feed.summary(p.session), infoHash: key, name: `${p.label} · ${p.session.name}` }));
     const chosen = rows.find((r) => r.key === detailOf);
     const detail = chosen ? { ...chosen.p.feed.detail(chosen.p.session, cells), infoHash: chosen.key, name: torrents[rows.indexOf(chosen)]!.name } : undefined;
     // The network panel: the dual-stack leecher's view (or the first peer's), with every engine's sockets and reach.

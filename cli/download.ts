@@ -14,6 +14,12 @@ before it counts. Data already in DIR is checked first, so an interrupted downlo
 killed with kill -9) resumes where it was. After completion it keeps seeding until Ctrl-C,
 unless --exit-on-complete is given.
 
+A magnet link ('magnet:?xt=urn:btih:HASH&dn=NAME&tr=TRACKER&x.pe=[2001:db8::1]:6881', quoted for
+the shell) needs no .torrent: sixswarm finds peers through the link's trackers (tr), its peers
+(x.pe) and --peer, fetches the torrent's metadata from them (BEP 9, checked against the info
+hash), keeps it in the state folder so a restart does not fetch it again, and then downloads as
+from the .torrent. Until a peer answers it says so every 10 s.
+
 Options:
   -o, --output DIR    download folder (default: the current folder)
   --exit-on-complete  exit with code 0 once every piece is verified on disk

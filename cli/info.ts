@@ -3,20 +3,24 @@ import { parseArgs } from 'node:util';
 import { isMagnet, parseMagnet, toMagnet } from '../src/metainfo/magnet.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
 import type { MagnetLink, Metainfo } from '../src/metainfo/types.js';
-import { formatHostPort } from '../src/net/hostport.js';
+import { formatHostPort, parseHostPort } from '../src/net/hostport.js';
 import { UsageError, errorMessage } from '../src/util/errors.js';
 import { printable } from '../src/util/sanitize.js';
 import { formatSize } from '../src/util/size.js';
 import type { Command } from './command.js';
 
-const help = `Usage: sixswarm info <file.torrent | magnet-link> [--json]
+const help = `Usage: sixswarm info <file.torrent | magnet-link> [--json] [--magnet [--x-pe HOST:PORT]...]
 
 Show what a torrent describes: name, infohash, magnet link, size, pieces, trackers and files.
 Control characters in names and other text are shown as \\xNN.
 
 Options:
-  --json        print one JSON object on stdout instead
-  -h, --help    this help
+  --json            print one JSON object on stdout instead
+  --magnet          print only the torrent's magnet link (with its trackers), for sharing
+  --x-pe HOST:PORT  with --magnet: add this peer to the link (x.pe), e.g. your seed's
+                    [2001:db8::1]:6881, so a downloader can start from it without a tracker or
+                    the DHT (repeatable; not for private torrents, which must use their tracker)
+  -h, --help        this help
 
 Exit codes: 0 shown, 1 runtime failure, 2 bad usage or bad input (a missing, unreadable,
 malformed or unsafe torrent, or a bad magnet link; the reason goes to stderr).
@@ -103,15 +107,33 @@ function magnetText(m: MagnetLink): string {
 async function run(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, strict: true, options: { json: { type: 'boolean' } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: { json: { type: 'boolean' }, magnet: { type: 'boolean' }, 'x-pe': { type: 'string', multiple: true } },
+    });
   } catch (e) {
     throw new UsageError(errorMessage(e));
   }
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new UsageError(`expected one torrent file or magnet link, got ${positionals.length}; see \`sixswarm info --help\``);
   const target = positionals[0]!;
+  const peers = (values['x-pe'] ?? []).map((text) => {
+    try {
+      return parseHostPort(text, '--x-pe');
+    } catch (e) {
+      throw new UsageError(errorMessage(e));
+    }
+  });
+  if (peers.length > 0 && !values.magnet) throw new UsageError('--x-pe only goes with --magnet');
   let out: string;
-  if (isMagnet(target)) {
+  if (values.magnet) {
+    const m = isMagnet(target) ? undefined : await readTorrentFile(target);
+    if (!m) throw new UsageError('--magnet prints the magnet link of a .torrent file; this is a magnet link already');
+    if (m.private && peers.length > 0) throw new UsageError('--x-pe: a private torrent gets its peers from its tracker only (BEP 27)');
+    out = `${toMagnet(m, peers)}\n`;
+  } else if (isMagnet(target)) {
     const m = parseMagnet(target);
     out = values.json ? `${JSON.stringify(magnetJson(m))}\n` : magnetText(m);
   } else {

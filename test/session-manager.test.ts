@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { Client } from '../src/client/client.js';
 import { SessionStore, type SessionEntry } from '../src/client/session-store.js';
 import { StatusFeed, type EngineEvent } from '../src/client/status.js';
-import { MAGNET_NOT_YET, TorrentManager } from '../src/client/torrent-manager.js';
+import { TorrentManager } from '../src/client/torrent-manager.js';
+import { toMagnet } from '../src/metainfo/magnet.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
 import { deleteTorrentData } from '../src/storage/delete-data.js';
 import { waitUntil } from './support/peers.js';
@@ -109,7 +110,6 @@ describe('torrent manager', () => {
     let s = open();
     await s.client.listen();
     expect(await s.manager.open()).toEqual([]);
-    await expect(s.manager.add('magnet:?xt=urn:btih:' + 'ab'.repeat(20))).rejects.toThrow(MAGNET_NOT_YET);
     await expect(s.manager.add('magnet:?xt=urn:btih:nothex')).rejects.toThrow(/bad magnet link/);
     await expect(s.manager.add(join(dir, 'missing.torrent'))).rejects.toThrow(/no such torrent file/);
     await expect(s.manager.add('  ')).rejects.toThrow(/type the path of a \.torrent file or a magnet link/);
@@ -161,6 +161,23 @@ describe('torrent manager', () => {
     const r = await s.manager.remove(hash, true);
     expect(r).toEqual({ deleted: 2, missing: 0, kept: [] });
     expect(await readdir(join(dir, 'downloads', 'payload'))).toEqual(['my-notes.txt']);
+
+    // A magnet: the metadata comes from the seed, then the data; the name follows the metadata.
+    const magnet = toMagnet(await readTorrentFile(torrent)).replace(/&dn=[^&]*/, '');
+    const fromMagnet = await s.manager.add(magnet);
+    expect(fromMagnet).toMatchObject({ infoHash: hash, name: hash });
+    await expect(s.manager.add(magnet)).rejects.toThrow(/already in the session/);
+    await waitUntil(() => one()?.state === 'seeding', 30_000, () => JSON.stringify(s.manager.summaries()));
+    expect(one().name).toBe('payload');
+    expect(await treeDigest(join(dir, 'downloads', 'payload'))).toEqual({ ...(await treeDigest(join(dir, 'seed', 'payload'))), 'my-notes.txt': expect.any(String) });
+    await s.manager.close();
+    // Reopened, it starts from the metadata kept in the state folder: no fetching again.
+    s = open();
+    await s.client.listen();
+    expect(await s.manager.open()).toEqual([]);
+    expect(one().state).toBe('checking');
+    await waitUntil(() => one().state === 'seeding', 15_000, () => JSON.stringify(one()));
+    expect(s.events.some((e) => e.event === 'metadata')).toBe(false);
     await s.manager.close();
   });
 

@@ -11,6 +11,7 @@ import { useTheme, type Theme } from './theme.js';
 export const WIDE = 120;
 
 export const STATE_LABEL: Record<TorrentSummary['state'], string> = {
+  'fetching-metadata': 'fetching metadata',
   checking: 'checking',
   downloading: 'downloading',
   seeding: 'seeding',
@@ -23,7 +24,7 @@ export function stateColor(state: TorrentSummary['state'], t: Theme): string | u
   if (state === 'error') return t.error;
   if (state === 'seeding') return t.ok;
   if (state === 'downloading') return t.down;
-  if (state === 'checking') return t.warn;
+  if (state === 'checking' || state === 'fetching-metadata') return t.warn;
   return t.muted;
 }
 
@@ -64,7 +65,7 @@ export function TorrentList({ torrents, selected, width, height }: { torrents: T
   return (
     <Box flexDirection="column" height={height}>
       <Text bold wrap="truncate">
-        {wide ? header(width) : `  ${cell('Name', width - 14)}${cell('State', 12, true)}`}
+        {wide ? header(width) : `  ${cell('Name', width - 2 - W.state)}${cell('State', W.state, true)}`}
       </Text>
       {shown.map((s) => (
         <Row key={s.infoHash} s={s} wide={wide} width={width} selected={s.infoHash === selected} t={t} />
@@ -79,7 +80,7 @@ export function TorrentList({ torrents, selected, width, height }: { torrents: T
 }
 
 /** Wide layout: fixed columns after a flexible name. */
-const W = { size: 6, bar: 14, pct: 6, rate: 8, eta: 7, ratio: 6, peers: 9, seeds: 5, state: 12 };
+const W = { size: 6, bar: 14, pct: 6, rate: 8, eta: 7, ratio: 6, peers: 9, seeds: 5, state: 18 };
 const FIXED = 2 + W.size + 1 + W.bar + 1 + W.pct + 1 + W.rate * 2 + 2 + W.eta + 1 + W.ratio + 1 + W.peers + 1 + W.seeds + 1 + W.state;
 
 function header(width: number): string {
@@ -113,7 +114,7 @@ function Row({ s, wide, width, selected, t }: { s: TorrentSummary; wide: boolean
     <>
       <Text wrap="truncate" inverse={selected}>
         {mark}
-        {cell(s.name, width - 14)}
+        {cell(s.name, width - 2 - W.state)}
         <Text color={stateColor(s.state, t)}>{state}</Text>
       </Text>
       <Text wrap="truncate">

@@ -12,11 +12,12 @@ import { isMagnet, parseMagnet } from '../metainfo/magnet.js';
 import { readTorrentFile } from '../metainfo/torrent.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { deleteTorrentData, type DeleteResult } from '../storage/delete-data.js';
+import { loadMetadata } from '../storage/metadata-store.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { Client } from './client.js';
 import type { SessionEntry, SessionStore } from './session-store.js';
 import type { StatusFeed, TorrentDetail, TorrentSummary } from './status.js';
-import type { TorrentSession } from './torrent-session.js';
+import type { TorrentSession, TorrentSource } from './torrent-session.js';
 
 export interface ManagerOptions {
   client: Client;
@@ -28,7 +29,8 @@ export interface ManagerOptions {
 
 interface Managed {
   entry: SessionEntry;
-  meta?: Metainfo;
+  /** What it starts from: its metainfo once known (a magnet's, after the fetch), else the magnet. */
+  source?: TorrentSource;
   /** Running: added to the client. */
   session?: TorrentSession;
   /** The last session, once paused: its peers are gone but its files and pieces still show. */
@@ -38,9 +40,6 @@ interface Managed {
   /** The chain of operations on this torrent. */
   queue: Promise<void>;
 }
-
-/** Magnets start without metadata once the engine fetches it from peers; until then they are refused with this. */
-export const MAGNET_NOT_YET = 'magnet links cannot be added yet (fetching the metadata from peers is not implemented); add the .torrent file instead';
 
 export class TorrentManager {
   private readonly list: Managed[] = [];
@@ -55,7 +54,7 @@ export class TorrentManager {
       const m: Managed = { entry, queue: Promise.resolve() };
       this.list.push(m);
       try {
-        m.meta = await this.loadMeta(entry);
+        m.source = await this.loadSource(entry);
       } catch (e) {
         m.problem = `${errorMessage(e)}; remove it (d) and add it again`;
         problems.push(`${entry.name}: ${m.problem}`);
@@ -70,26 +69,32 @@ export class TorrentManager {
   async add(input: string): Promise<TorrentSummary> {
     const text = input.trim();
     if (!text) throw new InputError('type the path of a .torrent file or a magnet link');
+    let source: TorrentSource;
+    let saved: SessionEntry['source'];
     if (isMagnet(text)) {
-      parseMagnet(text); // a malformed link says so first
-      throw new InputError(MAGNET_NOT_YET);
+      const magnet = parseMagnet(text);
+      this.refuseKnown(magnet.infoHashHex, magnet.name ?? magnet.infoHashHex);
+      source = { magnet };
+      saved = { kind: 'magnet', uri: text };
+    } else {
+      const file = resolve(text === '~' || text.startsWith('~/') ? join(homedir(), text.slice(1)) : text);
+      const meta = await readTorrentFile(file);
+      this.refuseKnown(meta.infoHashHex, meta.name);
+      source = { meta };
+      saved = { kind: 'torrent', file: await this.o.store.keepTorrent(meta.infoHashHex, await readFile(file)) };
     }
-    const file = resolve(text === '~' || text.startsWith('~/') ? join(homedir(), text.slice(1)) : text);
-    const meta = await readTorrentFile(file);
-    const known = this.find(meta.infoHashHex);
-    if (known) throw new InputError(`"${meta.name}" is already in the session (${known.entry.paused ? 'paused' : 'running'})`);
-    const copy = await this.o.store.keepTorrent(meta.infoHashHex, await readFile(file));
+    const infoHash = 'meta' in source ? source.meta.infoHashHex : source.magnet.infoHashHex;
     const entry: SessionEntry = {
-      infoHash: meta.infoHashHex,
-      name: meta.name,
+      infoHash,
+      name: 'meta' in source ? source.meta.name : (source.magnet.name ?? infoHash),
       dir: resolve(this.o.downloadDir),
       paused: false,
       addedAt: new Date().toISOString(),
-      source: { kind: 'torrent', file: copy },
+      source: saved,
       have: 0,
       haveBytes: 0,
     };
-    const m: Managed = { entry, meta, queue: Promise.resolve() };
+    const m: Managed = { entry, source, queue: Promise.resolve() };
     this.list.push(m);
     await this.persist();
     this.start(m, false);
@@ -132,7 +137,8 @@ export class TorrentManager {
       this.list.splice(this.list.indexOf(m), 1);
       await this.persist();
       if (m.entry.source.kind === 'torrent') await this.o.store.forgetTorrent(m.entry.infoHash);
-      if (deleteData && m.meta) result = await deleteTorrentData(m.meta, m.entry.dir);
+      const meta = metaOf(m);
+      if (deleteData && meta) result = await deleteTorrentData(meta, m.entry.dir);
     }).then(() => result);
   }
 
@@ -158,6 +164,11 @@ export class TorrentManager {
     await this.o.client.close();
   }
 
+  private refuseKnown(infoHash: string, name: string): void {
+    const known = this.find(infoHash);
+    if (known) throw new InputError(`"${name}" is already in the session (${known.entry.paused ? 'paused' : 'running'})`);
+  }
+
   private find(infoHash: string): Managed | undefined {
     return this.list.find((m) => m.entry.infoHash === infoHash);
   }
@@ -171,18 +182,23 @@ export class TorrentManager {
     return next;
   }
 
-  private async loadMeta(entry: SessionEntry): Promise<Metainfo> {
-    if (entry.source.kind === 'magnet') throw new InputError(MAGNET_NOT_YET);
+  /** A magnet whose metadata was fetched in an earlier run starts from that metadata. */
+  private async loadSource(entry: SessionEntry): Promise<TorrentSource> {
+    if (entry.source.kind === 'magnet') {
+      const magnet = parseMagnet(entry.source.uri);
+      if (magnet.infoHashHex !== entry.infoHash) throw new InputError(`its magnet link names another torrent than the one added`);
+      const meta = await loadMetadata(this.o.client.opts.stateDir, entry.infoHash);
+      return meta ? { meta } : { magnet };
+    }
     const meta = await readTorrentFile(entry.source.file);
     if (meta.infoHashHex !== entry.infoHash) throw new InputError(`${entry.source.file} is another torrent than the one added`);
-    return meta;
+    return { meta };
   }
 
   private start(m: Managed, forceRecheck: boolean): void {
-    if (!m.meta) return;
-    if (m.session) return;
+    if (!m.source || m.session) return;
     m.problem = undefined;
-    const t = this.o.client.addTorrent(m.meta, m.entry.dir, { writable: true });
+    const t = this.o.client.addTorrent(m.source, m.entry.dir, { writable: true });
     m.session = t;
     m.stopped = undefined;
     this.o.feed.watch(t);
@@ -200,14 +216,17 @@ export class TorrentManager {
     this.o.feed.unwatch(t);
     await this.o.client.removeTorrent(t);
     m.stopped = t;
+    // A magnet that got its metadata starts from it next time.
+    if (t.meta) m.source = { meta: t.meta };
     this.remember(m);
   }
 
-  /** Keep the last known progress in the entry (a paused torrent shows it without touching its data). */
+  /** Keep the last known progress and name in the entry (a paused torrent shows them without touching its data). */
   private remember(m: Managed): void {
     const s = m.session ?? m.stopped;
-    if (!s || s.state === 'checking') return;
+    if (!s || s.state === 'checking' || !s.meta) return;
     const sum = this.o.feed.summary(s);
+    m.entry.name = s.meta.name;
     m.entry.have = sum.have;
     m.entry.haveBytes = sum.haveBytes;
   }
@@ -218,7 +237,7 @@ export class TorrentManager {
 
   private summaryOf(m: Managed): TorrentSummary {
     if (m.session) return { ...this.o.feed.summary(m.session), ...this.overrides(m) };
-    const e = m.entry, meta = m.meta;
+    const e = m.entry, meta = metaOf(m);
     const total = meta?.totalLength ?? 0;
     const base = m.stopped ? this.o.feed.summary(m.stopped) : undefined;
     return {
@@ -252,4 +271,8 @@ export class TorrentManager {
     if (!m.session) return { state: 'paused', downRate: 0, upRate: 0, eta: null, peers: 0, peers4: 0, peers6: 0, seeds: 0 };
     return {};
   }
+}
+
+function metaOf(m: Managed): Metainfo | undefined {
+  return m.session?.meta ?? m.stopped?.meta ?? (m.source && 'meta' in m.source ? m.source.meta : undefined);
 }

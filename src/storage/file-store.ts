@@ -77,12 +77,10 @@ export class FileStore {
   }
 
   /**
-   * Write a whole verified piece in writes of at most WRITE_CHUNK bytes issued together. The
+   * Write a whole verified piece in writes of at most WRITE_CHUNK bytes issued together: the
    * kernel sizes page-cache folios after each write, and large folios are expensive to fill where
-   * the hypervisor hands memory back lazily (free page reporting, as on the machines this was
-   * measured on): in paired runs one 1 MiB write per piece cost the leecher 3.0-4.2 s of system
-   * time per GiB; 64 KiB writes 1.0-2.2 s, 32 KiB writes 0.9-1.35 s (seven alternating pairs),
-   * 16 KiB more again (more calls). See bench/README.md. Settles only once every write has: the
+   * the hypervisor hands memory back lazily, so one write per piece cost several times the system
+   * time (the measurements are in bench/README.md). Settles only once every write has: the
    * caller reuses `data` afterwards.
    */
   async writePiece(index: number, data: Buffer): Promise<void> {
