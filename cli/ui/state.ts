@@ -231,10 +231,13 @@ function promptKey(state: UiState, o: Extract<Overlay, { kind: 'prompt' }>, inpu
   if (key.backspace || key.delete) return { state: { ...state, overlay: { ...o, text: [...o.text].slice(0, -1).join(''), error: undefined } } };
   if (key.ctrl && input === 'u') return { state: { ...state, overlay: { ...o, text: '', error: undefined } } };
   if (key.ctrl || key.meta || key.tab || key.upArrow || key.downArrow || key.leftArrow || key.rightArrow) return { state };
-  // Typed or pasted text; line breaks in a paste end nothing, they are dropped.
-  const text = input.replace(/[\r\n]/g, '');
+  // Typed or pasted text. A line break in it is Enter (keys typed fast arrive as one chunk: "path\r").
+  const br = input.search(/[\r\n]/);
+  const text = br < 0 ? input : input.slice(0, br);
+  const typed: Extract<Overlay, { kind: 'prompt' }> = { ...o, text: (o.text + text).slice(0, 8192), error: undefined };
+  if (br >= 0) return promptKey({ ...state, overlay: typed }, typed, '', { return: true });
   if (!text) return { state };
-  return { state: { ...state, overlay: { ...o, text: (o.text + text).slice(0, 8192), error: undefined } } };
+  return { state: { ...state, overlay: typed } };
 }
 
 function confirmKey(state: UiState, o: Extract<Overlay, { kind: 'confirm-remove' }>, input: string, key: Partial<Key>): Update {
