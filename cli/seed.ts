@@ -12,6 +12,9 @@ Seeds the data in <dir>, the folder that holds the torrent's name (what \`downlo
 so a finished download can be seeded as it lies. The data is checked first (resume state makes
 later starts instant); only verified pieces are offered. Runs until Ctrl-C / SIGTERM.
 --peer makes the seed dial a leecher itself (useful for clients that only accept connections).
+On a terminal it shows the terminal UI (Enter: peers by family, trackers, files, pieces;
+n: network; ? every key; q or Ctrl-C quits cleanly); with --json, or when stdout or stdin is
+not a terminal, it prints lines instead.
 
 Options:
 ${SHARED_HELP}
