@@ -60,6 +60,9 @@ describe('terminal UI in tmux', () => {
     const peers = await tmux.waitFor('dl', /IPv6 — 1 peer/);
     expect(peers).toContain(`[::1]:${port}`);
     expect(peers).toMatch(/sixswarm/);
+    // A wider terminal: redrawn for it, peers beside the trackers.
+    await tmux.resize('dl', 160, 40);
+    await tmux.waitFor('dl', /Peers 1 +Trackers 0/);
     await tmux.keys('dl', 'q');
     expect(await tmux.exitCode('dl')).toBe(0);
 
@@ -84,7 +87,7 @@ describe('terminal UI in tmux', () => {
     const session = join(dir, 'session');
     const args = ['ui', '--session', session, '-o', join(dir, 'downloads'), '--port', '0', '--announce-ip', 'never'];
     const env = { SIXSWARM_STATE_DIR: join(dir, 'state') };
-    await tmux.start('ui', args, { env });
+    await tmux.start('ui', args, { env, width: 80, height: 24 });
     await tmux.waitFor('ui', /No torrents yet/);
 
     await tmux.keys('ui', 'a');
@@ -138,7 +141,7 @@ describe('terminal UI in tmux', () => {
     await tmux.start('ui2', args, { env });
     const back = await tmux.waitFor('ui2', /slow +downloading[\s\S]*quick +seeding/, 20_000);
     expect(percentAfter(back, /slow +downloading/)).toBeGreaterThanOrEqual(Math.floor((left / (4 * MiB)) * 1000) / 10);
-    await tmux.keys('ui2', 'q');
+    await tmux.keys('ui2', 'C-c');
     expect(await tmux.exitCode('ui2')).toBe(0);
   });
 

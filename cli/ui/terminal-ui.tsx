@@ -30,6 +30,8 @@ export interface TerminalUiOptions {
   pollMs?: number;
   /** Least time between two frames (ms): 100 = ten redraws a second at most. */
   frameMs?: number;
+  /** Route console.* above the UI (default); off where console cannot be replaced (the test runner). */
+  patchConsole?: boolean;
 }
 
 function Root({ state, width, height, theme, onKey }: { state: UiState; width: number; height: number; theme: Theme; onKey: (input: string, key: Key) => void }) {
@@ -48,6 +50,7 @@ export class TerminalUi {
   private readonly theme: Theme;
   private readonly pollMs: number;
   private readonly frameMs: number;
+  private readonly patchConsole: boolean;
   private closed = false;
   /** Frames drawn (for tests and the benchmark's curiosity). */
   frames = 0;
@@ -61,12 +64,13 @@ export class TerminalUi {
     this.theme = themeFor(o.env ?? process.env);
     this.pollMs = o.pollMs ?? 1000;
     this.frameMs = o.frameMs ?? 100;
+    this.patchConsole = o.patchConsole ?? true;
     this.state = initialState(source.title, source.can);
   }
 
   start(): void {
     this.state = update(this.state, { type: 'snapshot', snapshot: this.take() }).state;
-    this.ink = render(this.element(), { stdout: this.stdout, stdin: this.stdin, exitOnCtrlC: false, patchConsole: true, maxFps: Math.round(1000 / this.frameMs) });
+    this.ink = render(this.element(), { stdout: this.stdout, stdin: this.stdin, exitOnCtrlC: false, patchConsole: this.patchConsole, maxFps: Math.round(1000 / this.frameMs) });
     this.lastFrame = Date.now();
     this.poller = setInterval(() => this.dispatch({ type: 'snapshot', snapshot: this.take() }), this.pollMs);
     this.stdout.on('resize', this.onResize);

@@ -57,6 +57,10 @@ export class Tmux {
     await this.tmux('send-keys', '-t', name, '-l', text);
   }
 
+  async resize(name: string, width: number, height: number): Promise<void> {
+    await this.tmux('resize-window', '-t', name, '-x', String(width), '-y', String(height));
+  }
+
   /** The exit status the program printed once it ended. */
   async exitCode(name: string, timeoutMs = 20_000): Promise<number> {
     const s = await this.waitFor(name, /\[exit \d+\]/, timeoutMs);
