@@ -58,7 +58,12 @@ describe('keys', () => {
     expect(update(fixedState(), key('q')).command).toEqual({ kind: 'quit' });
     const prompt = update(fixedState(), key('a')).state;
     expect(update(prompt, key('q')).command).toBeUndefined(); // q is text there
-    expect(update(prompt, key('c', { ctrl: true })).command).toEqual({ kind: 'quit' });
+    const quitting = update(prompt, key('c', { ctrl: true }));
+    expect(quitting.command).toEqual({ kind: 'quit' });
+    // While quitting, keys do nothing but a second Ctrl-C, which does not wait.
+    expect(update(quitting.state, key('p')).command).toBeUndefined();
+    expect(update(quitting.state, key('q')).command).toBeUndefined();
+    expect(update(quitting.state, key('c', { ctrl: true })).command).toEqual({ kind: 'quit', now: true });
   });
 
   it('p, r, space and c ask the engine about the selected torrent', () => {

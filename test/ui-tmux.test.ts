@@ -6,7 +6,7 @@
  * in the UI and headless.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { toMagnet } from '../src/metainfo/magnet.js';
@@ -143,6 +143,22 @@ describe('terminal UI in tmux', () => {
     expect(percentAfter(back, /slow +downloading/)).toBeGreaterThanOrEqual(Math.floor((left / (4 * MiB)) * 1000) / 10);
     await tmux.keys('ui2', 'C-c');
     expect(await tmux.exitCode('ui2')).toBe(0);
+  });
+
+  it('ui refuses to run without a terminal, and a damaged session is an error that says what to do', async () => {
+    dir = await tempDir();
+    const r = await runCli(['ui', '--session', join(dir, 's')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/sixswarm ui needs a terminal .*sixswarm download --json/);
+    const alone = await runCli([]);
+    expect(alone.code).toBe(2); // no terminal: the command list, as before
+    expect(alone.stderr).toMatch(/Usage: sixswarm <command>/);
+    await mkdir(join(dir, 's'));
+    await writeFile(join(dir, 's', 'session.json'), '{"version": 1, "torrents": [');
+    tmux = new Tmux();
+    await tmux.start('bad', ['ui', '--session', join(dir, 's'), '--port', '0'], { env: { SIXSWARM_STATE_DIR: join(dir, 'state') } });
+    expect(await tmux.exitCode('bad')).toBe(2);
+    expect(await tmux.screen('bad')).toMatch(/session .*session\.json is damaged .*move it away to start an empty session/s);
   });
 
   it('sixswarm demo in the UI shows progress and IPv6 peers, and exits 0 by itself', async () => {

@@ -87,7 +87,7 @@ function Body({ state, width, height }: { state: UiState; width: number; height:
 
 function MessageLine({ state, width }: { state: UiState; width: number }) {
   const t = useTheme();
-  if (state.quitting) return <Text wrap="truncate">closing peers and saving resume state…</Text>;
+  if (state.quitting) return <Text wrap="truncate">closing peers and saving resume state… (Ctrl-C again quits at once)</Text>;
   const m = state.message;
   if (m) return <Text color={m.kind === 'error' ? t.error : t.ok} wrap="truncate">{fit(`${m.kind === 'error' ? '✗' : '✓'} ${m.text}`, width)}</Text>;
   const sel = selectedTorrent(state);

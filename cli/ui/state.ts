@@ -62,7 +62,8 @@ export type Command =
   | { kind: 'add'; input: string }
   | { kind: 'pause' | 'resume' | 'recheck'; infoHash: string }
   | { kind: 'remove'; infoHash: string; deleteData: boolean }
-  | { kind: 'quit' };
+  /** `now`: Ctrl-C again while quitting: do not wait for the clean shutdown. */
+  | { kind: 'quit'; now?: boolean };
 
 export type Action =
   | { type: 'snapshot'; snapshot: UiSnapshot }
@@ -161,7 +162,8 @@ function unavailable(state: UiState, what: Capability): Update {
 }
 
 function onKey(state: UiState, input: string, key: Partial<Key>): Update {
-  if (key.ctrl && input === 'c') return { state: { ...state, quitting: true }, command: { kind: 'quit' } };
+  if (key.ctrl && input === 'c') return { state: { ...state, quitting: true }, command: state.quitting ? { kind: 'quit', now: true } : { kind: 'quit' } };
+  if (state.quitting) return { state }; // shutting down: nothing else to do
   const o = state.overlay;
   if (o?.kind === 'prompt') return promptKey(state, o, input, key);
   if (o?.kind === 'confirm-remove') return confirmKey(state, o, input, key);
@@ -241,7 +243,7 @@ function promptKey(state: UiState, o: Extract<Overlay, { kind: 'prompt' }>, inpu
 }
 
 function confirmKey(state: UiState, o: Extract<Overlay, { kind: 'confirm-remove' }>, input: string, key: Partial<Key>): Update {
-  if (input === 'k' || input === 'y') return { state: { ...state, overlay: undefined }, command: { kind: 'remove', infoHash: o.infoHash, deleteData: false } };
+  if (input === 'k') return { state: { ...state, overlay: undefined }, command: { kind: 'remove', infoHash: o.infoHash, deleteData: false } };
   if (input === 'D') return { state: { ...state, overlay: undefined }, command: { kind: 'remove', infoHash: o.infoHash, deleteData: true } };
   if (key.escape || input === 'n' || input === 'q') return { state: { ...state, overlay: undefined } };
   return { state };

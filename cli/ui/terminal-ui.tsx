@@ -121,8 +121,10 @@ export class TerminalUi {
 
   private execute(command: Command): void {
     if (command.kind === 'quit') {
-      this.source.quit();
-      return;
+      if (!command.now) return this.source.quit();
+      // Ctrl-C twice: give the terminal back and go, without waiting for peers and resume state.
+      this.ink?.unmount();
+      process.exit(130);
     }
     this.source.run(command).then(
       (notice) => {
