@@ -5,11 +5,11 @@ import { parseArgs } from 'node:util';
 import { createTorrent } from '../src/metainfo/create.js';
 import { toMagnet } from '../src/metainfo/magnet.js';
 import { parseTorrent } from '../src/metainfo/torrent.js';
-import { parseHostPort } from '../src/net/hostport.js';
 import { writeFileAtomic } from '../src/util/atomic-write.js';
 import { UsageError, errorMessage } from '../src/util/errors.js';
 import { formatSize, parseSize } from '../src/util/size.js';
 import type { Command } from './command.js';
+import { parseHostPorts } from './host-ports.js';
 
 const help = `Usage: sixswarm create <path> [options]
 
@@ -116,13 +116,7 @@ async function run(argv: string[]): Promise<number> {
     if (pieceLength === undefined) throw new UsageError(`bad --piece-length "${values['piece-length']}": expected bytes, like 262144, 256K or 1M`);
   }
   const trackers = (values.tracker ?? []).map((t) => t.split(',').map((u) => u.trim()).filter((u) => u !== ''));
-  const peers = (values['x-pe'] ?? []).map((text) => {
-    try {
-      return parseHostPort(text, '--x-pe');
-    } catch (e) {
-      throw new UsageError(errorMessage(e));
-    }
-  });
+  const peers = parseHostPorts(values['x-pe'], '--x-pe');
   if (peers.length > 0 && !values.magnet) throw new UsageError('--x-pe only goes with --magnet');
   if (peers.length > 0 && values.private) throw new UsageError('--x-pe: a private torrent gets its peers from its tracker only (BEP 27)');
 

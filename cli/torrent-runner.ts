@@ -10,7 +10,6 @@ import { loadMetadata } from '../src/storage/metadata-store.js';
 import { isMagnet, parseMagnet } from '../src/metainfo/magnet.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
 import { resolveTargets } from '../src/net/dial.js';
-import { parseHostPort, type HostPort } from '../src/net/hostport.js';
 import { defaultStateDir } from '../src/storage/resume.js';
 import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
 import type { AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
@@ -18,6 +17,7 @@ import { bindTunnel } from '../src/client/tunnel-binding.js';
 import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
 import type { TunnelChoice } from './torrent-options.js';
 import { createReporter } from './reporter.js';
+import { parseHostPorts } from './host-ports.js';
 import { StatusFeed } from '../src/client/status.js';
 import { stopSignals } from './stop-signals.js';
 import { feedSnapshot } from './ui/sources.js';
@@ -60,15 +60,6 @@ async function startTunnel(choice: TunnelChoice | undefined, note: (text: string
   return tunnel;
 }
 
-export function parsePeers(list: string[]): HostPort[] {
-  return list.map((p) => {
-    try {
-      return parseHostPort(p, '--peer');
-    } catch (e) {
-      throw new UsageError(errorMessage(e));
-    }
-  });
-}
 
 /** A .torrent file, or a magnet link (its metadata from an earlier fetch when the state folder has it). */
 async function loadTorrent(source: string, stateDir: string, mode: RunOptions['mode']): Promise<TorrentSource> {
@@ -82,7 +73,7 @@ async function loadTorrent(source: string, stateDir: string, mode: RunOptions['m
 
 export async function runTorrent(o: RunOptions): Promise<number> {
   if (!o.ipv4 && !o.ipv6) throw new UsageError('--no-ipv4 and --no-ipv6 together leave nothing to connect with');
-  const peers = parsePeers(o.peers);
+  const peers = parseHostPorts(o.peers, '--peer');
   const stateDir = o.stateDir ?? defaultStateDir();
   const source = await loadTorrent(o.source, stateDir, o.mode);
   const dir = resolve(o.dir);
@@ -169,7 +160,8 @@ export async function runTorrent(o: RunOptions): Promise<number> {
           : `fetching metadata: ${e.peers} peer(s) connected, none offers the metadata yet`,
       );
     }
-    if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void session.saveResume().then(() => shutdown(0));
+    // Stopping saves the resume state (after the data is on disk), so the next start trusts it.
+    if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void shutdown(0);
     if (e.event === 'error') void shutdown(1, `stopping: ${e.message}`);
   });
   try {

@@ -10,7 +10,7 @@ import { utMetadata } from '../ext/ut-metadata/extension.js';
 import { parseInfoDict } from '../metainfo/torrent.js';
 import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import type { HashPool } from '../storage/hash-pool.js';
-import { saveMetadata } from '../storage/metadata-store.js';
+import { metadataPath, saveMetadata } from '../storage/metadata-store.js';
 import { TorrentStorage, type CheckProgress, type CheckResult } from '../storage/torrent-storage.js';
 import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
@@ -179,15 +179,13 @@ export class TorrentSession extends EventEmitter<{
       this.emit('event', { event: 'error', message: `the metadata from peers is not a usable torrent: ${(e as Error).message}` });
       return;
     }
-    let saved = '';
-    try {
-      saved = await saveMetadata(this.opts.stateDir, meta);
-    } catch (e) {
-      this.emit('event', { event: 'warning', message: `cannot save the metadata: ${(e as Error).message}; a restart will fetch it again` });
-    }
     this.meta = meta;
     this.storage = this.makeStorage(meta);
+    const saved = metadataPath(this.opts.stateDir, meta.infoHashHex);
     this.emit('event', { event: 'metadata', ...stats, saved });
+    await saveMetadata(this.opts.stateDir, meta).catch((e: Error) =>
+      this.emit('event', { event: 'warning', message: `cannot save the metadata to ${saved}: ${e.message}; a restart will fetch it again` }),
+    );
     try {
       await this.check(forceRecheck);
     } catch (e) {

@@ -25,7 +25,7 @@ export async function loadMetadata(stateDir: string, infoHashHex: string): Promi
   }
 }
 
-export async function saveMetadata(stateDir: string, meta: Metainfo): Promise<string> {
+export async function saveMetadata(stateDir: string, meta: Metainfo): Promise<void> {
   const file = metadataPath(stateDir, meta.infoHashHex);
   await mkdir(join(stateDir, 'metadata'), { recursive: true });
   // The info dictionary goes in as raw bytes: re-encoding it could change its hash.
@@ -37,5 +37,4 @@ export async function saveMetadata(stateDir: string, meta: Metainfo): Promise<st
   // d<announce...>4:info<raw>e: the head's closing 'e' is replaced by the info entry.
   const torrent = Buffer.concat([head.subarray(0, head.length - 1), Buffer.from('4:info'), meta.infoBuffer, Buffer.from('e')]);
   await writeFileAtomic(file, torrent);
-  return file;
 }

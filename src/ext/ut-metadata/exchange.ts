@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { MAX_METADATA, METADATA_PIECE, pieceCountOf, pieceLength } from './codec.js';
 
-/** Requests one peer may have outstanding. */
-const PER_PEER = 2;
+/** Requests one peer may have outstanding: most metadata comes in one round trip from one peer. */
+const PER_PEER = 8;
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Timeouts and rejects before a peer is not asked again during this fetch. */
 const MAX_STRIKES = 3;
