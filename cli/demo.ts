@@ -15,8 +15,8 @@ import { stopSignals } from './stop-signals.js';
 import { parseRate } from './torrent-options.js';
 import { engineOf } from './ui/sources.js';
 import type { UiSnapshot } from './ui/state.js';
-import { TerminalUi } from './ui/terminal-ui.js';
-import { terminalUiPossible } from './ui/ui-reporter.js';
+import { terminalUiPossible } from './ui/has-terminal.js';
+import type { TerminalUi } from './ui/terminal-ui.js';
 
 const help = `Usage: sixswarm demo [--headless] [--size SIZE] [--rate RATE] [--timeout S] [--keep]
 
@@ -70,7 +70,8 @@ async function run(argv: string[]): Promise<number> {
   const timer = setTimeout(() => finish(1), timeoutMs);
   timer.unref();
 
-  const out = headless ? new PlainOutput(swarm) : new UiOutput(swarm, () => finish(0));
+  // ink and react load only for the UI (most of a second of start-up).
+  const out = headless ? new PlainOutput(swarm) : new UiOutput(swarm, () => finish(0), (await import('./ui/terminal-ui.js')).TerminalUi);
   const verifyWhenComplete = (p: DemoPeer) => {
     if (p.role !== 'leecher') return;
     p.session.on('event', (e) => {
@@ -161,9 +162,10 @@ class UiOutput implements DemoOutput {
   constructor(
     private readonly swarm: DemoSwarm,
     private readonly quit: () => void,
+    private readonly Ui: typeof TerminalUi,
   ) {}
   begin(): void {
-    this.ui = new TerminalUi({
+    this.ui = new this.Ui({
       title: 'demo: 1 seed + 3 leechers on loopback',
       can: [],
       snapshot: (detailOf, cells) => this.snapshot(detailOf, cells),

@@ -4,7 +4,7 @@ import type { Command } from './command.js';
 import { errorMessage } from '../src/util/errors.js';
 import { commands } from './commands.js';
 import { VERSION } from '../src/version.js';
-import { terminalUiPossible } from './ui/ui-reporter.js';
+import { terminalUiPossible } from './ui/has-terminal.js';
 
 
 function mainHelp(list: Command[]): string {

@@ -15,8 +15,7 @@ import { parseIntOption } from './numbers.js';
 import { stopSignals } from './stop-signals.js';
 import { parseAnnounceIp, parseRate, parseTorrentArgs, parseTrackers } from './torrent-options.js';
 import { managerSnapshot } from './ui/sources.js';
-import { TerminalUi } from './ui/terminal-ui.js';
-import { terminalUiPossible } from './ui/ui-reporter.js';
+import { terminalUiPossible } from './ui/has-terminal.js';
 
 /** $XDG_DOWNLOAD_DIR, else ~/Downloads. */
 function defaultDownloadDir(): string {
@@ -95,6 +94,7 @@ async function run(argv: string[]): Promise<number> {
   }
   let quit!: () => void;
   const quitting = new Promise<void>((r) => (quit = r));
+  const { TerminalUi } = await import('./ui/terminal-ui.js');
   const ui = new TerminalUi({
     title: `session ${store.dir}`,
     can: ['add', 'pause', 'resume', 'remove', 'recheck'],

@@ -21,7 +21,7 @@ import { parseHostPorts } from './host-ports.js';
 import { StatusFeed } from '../src/client/status.js';
 import { stopSignals } from './stop-signals.js';
 import { feedSnapshot } from './ui/sources.js';
-import { terminalUiPossible, UiReporter } from './ui/ui-reporter.js';
+import { terminalUiPossible } from './ui/has-terminal.js';
 
 export interface RunOptions {
   source: string;
@@ -84,7 +84,8 @@ export async function runTorrent(o: RunOptions): Promise<number> {
   }
 
   // On a terminal the UI opens once the torrent runs; --json and pipes get lines.
-  const ui = terminalUiPossible(o.json) ? new UiReporter() : undefined;
+  // Loaded only for a terminal: ink and react cost most of a second of start-up.
+  const ui = terminalUiPossible(o.json) ? new (await import('./ui/ui-reporter.js')).UiReporter() : undefined;
   const reporter = ui ?? createReporter(o.json);
   // A signal while the tunnel device is being configured must not leave it half set up.
   const early = stopSignals();

@@ -31,8 +31,3 @@ export class UiReporter implements Reporter {
     await this.ui?.close();
   }
 }
-
-/** The UI needs a terminal both ways: keys come from stdin, the screen goes to stdout. */
-export function terminalUiPossible(json: boolean): boolean {
-  return !json && !!process.stdout.isTTY && !!process.stdin.isTTY;
-}
