@@ -2,11 +2,12 @@
 """One libtorrent peer for bench/transfer, driven over stdout as JSON lines.
 
     lt-peer.py seed   TORRENT SAVE_PATH
-    lt-peer.py leech  TORRENT SAVE_PATH [::1]:SEED_PORT
+    lt-peer.py leech  TORRENT SAVE_PATH [::1]:SEED_PORT[,[::1]:PORT...]
     lt-peer.py magnet MAGNET  SAVE_PATH [::1]:SEED_PORT
 
 Listens on [::1] only (an ephemeral port), with DHT, LSD, UPnP, NAT-PMP and uTP off; every other
-setting is libtorrent's default. Events (`t` is the Unix time in seconds):
+setting is libtorrent's default. LT_SEED_MODE=1 makes a seed trust its data without checking it
+(libtorrent's seed_mode), as a sixswarm seed with resume state does. Events (`t` is the Unix time in seconds):
   seed:  {"event": "ready", "port": N}        data checked, seeding, listening on [::1]:N
   leech: {"event": "dial"}                    connect_peer() called (after the empty-data check)
          {"event": "connected"}               first peer_connect_alert (the TCP connection is up)
@@ -16,6 +17,7 @@ setting is libtorrent's default. Events (`t` is the Unix time in seconds):
 Run it with /usr/bin/python3: a pyenv python3 earlier in PATH lacks Debian's libtorrent module.
 """
 import json
+import os
 import sys
 import time
 
@@ -51,6 +53,8 @@ def main():
         params = lt.add_torrent_params()
         params.ti = lt.torrent_info(torrent)
     params.save_path = save
+    if mode == 'seed' and os.environ.get('LT_SEED_MODE') == '1':
+        params.flags |= lt.torrent_flags.seed_mode
     handle = ses.add_torrent(params)
     ready = dialed = connected = False
     while True:
@@ -74,8 +78,9 @@ def main():
             ready = True
             emit('ready', port=ses.listen_port())
         if mode != 'seed' and not dialed and not checking:
-            host, port = sys.argv[4].rsplit(':', 1)
-            handle.connect_peer((host.strip('[]'), int(port)))
+            for peer in sys.argv[4].split(','):
+                host, port = peer.rsplit(':', 1)
+                handle.connect_peer((host.strip('[]'), int(port)))
             dialed = True
             emit('dial')
 

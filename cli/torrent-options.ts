@@ -6,6 +6,10 @@ import { parseIntOption } from './numbers.js';
 import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { isTrackerUrl } from '../src/metainfo/urls.js';
 import { parseSize } from '../src/util/size.js';
+import { DEFAULT_BOOTSTRAP } from '../src/dht/dht.js';
+import type { DhtConfig } from '../src/client/dht-binding.js';
+import { parseHostPort } from '../src/net/hostport.js';
+import { errorMessage } from '../src/util/errors.js';
 
 export const SHARED_OPTIONS = {
   peer: { type: 'string', multiple: true },
@@ -23,6 +27,9 @@ export const SHARED_OPTIONS = {
   tunnel: { type: 'string' },
   'tunnel-id': { type: 'string' },
   'tunnel-token': { type: 'string' },
+  'no-dht': { type: 'boolean' },
+  'dht-port': { type: 'string' },
+  'dht-bootstrap': { type: 'string', multiple: true },
 } as const;
 
 export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatable): 1.2.3.4:6881, [2001:db8::1]:6881, host.example:6881
@@ -32,7 +39,8 @@ export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatab
   --no-ipv6           do not listen on or connect over IPv6
   --json              print one JSON object per line on stdout (events: listening, checking, checked,
                       peer-connected, peer-disconnected, piece-verified, piece-failed, peer-banned,
-                      tracker, tunnel, progress, complete, warning, error, stopped) and nothing else
+                      tracker, tunnel, dht-listening, dht, progress, complete, warning, error, stopped)
+                      and nothing else
   --recheck           hash all data on disk, ignoring saved resume state
   --state-dir DIR     where resume state lives (default $SIXSWARM_STATE_DIR, else $XDG_STATE_HOME/sixswarm,
                       else ~/.local/state/sixswarm)
@@ -53,6 +61,15 @@ ${ANNOUNCE_IP_HELP.split('\n').map((l) => `  ${l}`).join('\n')}
                       when this host has no global IPv6 address of its own. off: never.
   --tunnel-id ID      Id to present to the tunnel server (default: the MAC of the uplink)
   --tunnel-token T    token for a tunnel server that requires one
+  --no-dht            do not use the DHT at all (no UDP socket, no lookups, no announces)
+  --dht-port N        UDP port of our DHT node (default: the listening port; 0 picks a free one)
+  --dht-bootstrap HOST:PORT
+                      join the DHT through this node (repeatable; IPv4 address or host name),
+                      instead of $SIXSWARM_DHT_BOOTSTRAP (comma-separated HOST:PORT list, or none),
+                      else the public routers (router.bittorrent.com:6881 and others).
+                      The DHT (BEP 5) runs over IPv4 only, by design: without IPv4 (--no-ipv4) it
+                      is off. Private torrents (BEP 27) never use it. Its routing table is kept in
+                      the state folder (dht-PORT.state) for the next start.
   -h, --help          this help`;
 
 export function parseTorrentArgs<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(argv: string[], extra: T) {
@@ -107,6 +124,29 @@ export function parseTunnel(values: { tunnel?: string; 'tunnel-id'?: string; 'tu
   return { server: mode, auto: false, ...extra };
 }
 
+export const DHT_BOOTSTRAP_ENV = 'SIXSWARM_DHT_BOOTSTRAP';
+
+function parseBootstrap(text: string, what: string): DhtConfig['bootstrap'][number] {
+  let hp;
+  try {
+    hp = parseHostPort(text, what);
+  } catch (e) {
+    throw new UsageError(errorMessage(e));
+  }
+  if (hp.family === 6) throw new UsageError(`${what} "${text}": the DHT runs over IPv4 only; give an IPv4 address or a host name`);
+  return { host: hp.host, port: hp.port };
+}
+
+/** --no-dht, --dht-port, --dht-bootstrap (else $SIXSWARM_DHT_BOOTSTRAP, else the public routers). */
+export function parseDht(values: { 'no-dht'?: boolean; 'dht-port'?: string; 'dht-bootstrap'?: string[] }): DhtConfig | undefined {
+  if (values['no-dht']) return undefined;
+  const port = parseIntOption(values['dht-port'], '--dht-port', 0, 65535);
+  const env = process.env[DHT_BOOTSTRAP_ENV]?.trim();
+  const bootstrap = values['dht-bootstrap']?.map((b) => parseBootstrap(b, '--dht-bootstrap'))
+    ?? (env === 'none' ? [] : env ? env.split(',').map((b) => parseBootstrap(b.trim(), `$${DHT_BOOTSTRAP_ENV}`)) : DEFAULT_BOOTSTRAP);
+  return { port, bootstrap };
+}
+
 type SharedValues = { [K in keyof typeof SHARED_OPTIONS]?: (typeof SHARED_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof SHARED_OPTIONS)[K] extends { type: 'boolean' } ? boolean : string };
 
 /** The run options `download` and `seed` take from the shared flags. */
@@ -122,6 +162,7 @@ export function sharedRunOptions(values: SharedValues): Omit<RunOptions, 'source
     maxPeers: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
     uploadRate: parseRate(values['max-upload-rate']),
     tunnel: parseTunnel(values),
+    dht: parseDht(values),
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
   };
 }

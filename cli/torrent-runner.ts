@@ -16,6 +16,7 @@ import type { AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { bindTunnel } from '../src/client/tunnel-binding.js';
 import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
 import type { TunnelChoice } from './torrent-options.js';
+import type { DhtConfig } from '../src/client/dht-binding.js';
 import { createReporter } from './reporter.js';
 import { parseHostPorts } from './host-ports.js';
 import { StatusFeed } from '../src/client/status.js';
@@ -41,6 +42,8 @@ export interface RunOptions {
   /** undefined: no trackers at all (--no-trackers). */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers: string[][] };
   tunnel?: TunnelChoice;
+  /** undefined: no DHT (--no-dht). */
+  dht?: DhtConfig;
 }
 
 /** Start the session's tunnel unless `auto` finds native IPv6; a tunnel that cannot start is a runtime failure. */
@@ -111,6 +114,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     maxPeersPerTorrent: o.maxPeers,
     trackers: o.trackers,
     uploadRate: o.uploadRate,
+    dht: o.dht,
   });
   const feed = new StatusFeed(client, { tunnel: () => tunnel?.status() });
   feed.on('event', (e) => reporter.event(e));

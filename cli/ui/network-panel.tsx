@@ -58,6 +58,13 @@ export function NetworkPanel({ engine, now, width, height }: { engine: UiSnapsho
       </Text>,
     );
   }
+  const dht = engine.dht;
+  lines.push(
+    <Text key="dht" wrap="truncate">
+      <Text bold>DHT </Text>
+      {dht ? `IPv4 node on ${formatHostPort(dht.address, dht.port)}, ${dht.nodes} nodes known, ${dht.lookups} lookups done` : <Text color={t.muted}>off</Text>}
+    </Text>,
+  );
   const tu = engine.tunnel;
   lines.push(
     <Text key="th" wrap="truncate">

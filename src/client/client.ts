@@ -12,6 +12,7 @@ import { Handshaker } from '../wire/handshaker.js';
 import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
 import { TorrentSession, type TorrentSessionOptions, type TorrentSource } from './torrent-session.js';
+import { DhtBinding, type DhtConfig } from './dht-binding.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import { TokenBucket } from '../tunnel/token-bucket.js';
 import type { UploadLimit } from '../swarm/transfer.js';
@@ -30,6 +31,8 @@ export interface ClientOptions {
   uploadRate?: number;
   /** Listen on these addresses instead of the wildcards (the demo keeps to loopback). */
   listenHost?: Partial<Record<Family, string>>;
+  /** The DHT (IPv4 only: ignored without IPv4); undefined turns it off. */
+  dht?: DhtConfig;
 }
 
 /** The largest block a peer may request from us (SwarmOptions.maxRequestBytes' default) must fit in a burst. */
@@ -48,11 +51,14 @@ export class Client extends EventEmitter {
   /** Local address per family for outgoing connections; shared by reference with every swarm. */
   readonly localAddress: Partial<Record<Family, string>>;
   private readonly uploadLimit?: UploadLimit;
+  /** The engine's one DHT node, shared by every torrent. */
+  readonly dht?: DhtBinding;
 
   constructor(readonly opts: ClientOptions) {
     super();
     this.localAddress = { ...opts.localAddress };
     if (opts.uploadRate !== undefined) this.uploadLimit = new TokenBucket(opts.uploadRate, Math.max(MIN_UPLOAD_BURST, opts.uploadRate / 4));
+    if (opts.dht && opts.ipv4) this.dht = new DhtBinding(opts.dht, opts.stateDir, () => this.port);
   }
 
   get port(): number {
@@ -64,15 +70,18 @@ export class Client extends EventEmitter {
     return [...this.listener.listening];
   }
 
-  listen(): Promise<Listening[]> {
+  /** Listen for peers, then start the DHT (on our peer port by default) in the background. */
+  async listen(): Promise<Listening[]> {
     const host = this.opts.listenHost;
-    return this.listener.listen({
+    const listening = await this.listener.listen({
       port: this.opts.port,
       ipv4: this.opts.ipv4,
       ipv6: this.opts.ipv6,
       ...(host?.[4] ? { host4: host[4] } : {}),
       ...(host?.[6] ? { host6: host[6] } : {}),
     });
+    void this.dht?.start();
+    return listening;
   }
 
   addTorrent(source: TorrentSource, dir: string, opts: Pick<TorrentSessionOptions, 'writable'>): TorrentSession {
@@ -95,6 +104,8 @@ export class Client extends EventEmitter {
       },
       trackers: this.opts.trackers,
     });
+    // A magnet's torrent is private once its metadata says so, before the swarm knows.
+    t.on('swarm', (swarm) => this.dht?.track(swarm, () => t.private || swarm.extensions.private));
     this.torrents.set(infoHashHex, t);
     return t;
   }
@@ -107,6 +118,7 @@ export class Client extends EventEmitter {
   /** Stop a torrent (peers closed, trackers told, resume saved) and let go of it; it may be added again later. */
   async removeTorrent(t: TorrentSession): Promise<void> {
     if (this.torrents.get(t.infoHashHex) === t) this.torrents.delete(t.infoHashHex);
+    if (t.swarm) this.dht?.untrack(t.swarm);
     await t.stop();
   }
 
@@ -123,7 +135,7 @@ export class Client extends EventEmitter {
   async close(): Promise<void> {
     this.handshaker.close();
     await this.listener.close();
-    await Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    await Promise.all([this.dht?.stop(), ...[...this.torrents.values()].map((t) => t.stop())]);
     this.torrents.clear();
     await this.hashPool.close();
   }

@@ -12,6 +12,7 @@ import type { PeerSourceKind } from '../swarm/peer-pool.js';
 import type { AnnounceEvent } from '../tracker/types.js';
 import type { TunnelStatus } from '../tunnel/client.js';
 import type { Client } from './client.js';
+import type { DhtRound, DhtStatus } from './dht-binding.js';
 import { interfaceAddresses } from './own-addresses.js';
 import type { TorrentEvent, TorrentSession, TorrentState } from './torrent-session.js';
 
@@ -128,6 +129,8 @@ export interface EngineStatus {
   /** Per family, the latest incoming connection; a family absent here has never reached us. */
   reached: Partial<Record<Family, ReachedStatus>>;
   tunnel?: TunnelStatus;
+  /** The DHT node, while it runs. */
+  dht?: DhtStatus;
 }
 
 /** Every event the engine reports; per-torrent events carry the torrent's info hash. */
@@ -139,6 +142,9 @@ export type EngineEvent =
   | ({ event: 'progress' } & TorrentSummary)
   | { event: 'listening'; family: Family; address: string; port: number }
   | ({ event: 'tunnel' } & TunnelStatus)
+  | ({ event: 'dht-listening' } & DhtStatus)
+  /** One DHT lookup (and announce) of a torrent finished. */
+  | ({ event: 'dht'; torrent: string } & Omit<DhtRound, 'infoHash'>)
   /** The engine's own trouble, not one torrent's (shutting down, the tunnel). */
   | { event: 'warning' | 'error'; message: string }
   | { event: 'stopped'; code: number };
@@ -163,6 +169,9 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     private readonly source: StatusSource = {},
   ) {
     super();
+    client.dht?.on('listening', (st) => this.publish({ event: 'dht-listening', ...st }));
+    client.dht?.on('round', ({ infoHash, ...r }) => this.publish({ event: 'dht', torrent: infoHash, ...r }));
+    client.dht?.on('warning', (message) => this.publish({ event: 'warning', message }));
   }
 
   /** Report one event (the engine's own, or the CLI's: listening, stopped). */
@@ -266,6 +275,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
 
   snapshot(): EngineStatus {
     const tunnel = this.source.tunnel?.();
+    const dht = this.client.dht?.status();
     const own = this.client.ownAddresses.get();
     const addresses: AddressStatus[] = [];
     for (const family of [4, 6] as const) {
@@ -283,6 +293,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       addresses,
       reached: { ...this.reached },
       ...(tunnel ? { tunnel } : {}),
+      ...(dht ? { dht } : {}),
     };
   }
 

@@ -57,6 +57,8 @@ export class TorrentSession extends EventEmitter<{
   checking: [CheckProgress];
   checked: [CheckResult];
   tracker: [AnnounceEvent];
+  /** The swarm runs: discovery (the DHT) may feed it from now on. */
+  swarm: [Swarm];
 }> {
   readonly infoHash: Buffer;
   readonly infoHashHex: string;
@@ -154,6 +156,7 @@ export class TorrentSession extends EventEmitter<{
       this.trackers?.completed();
     });
     swarm.start();
+    this.emit('swarm', swarm);
     this.startTrackers(swarm, tiers);
     return swarm;
   }

@@ -23,7 +23,9 @@ export class Tmux {
    * unset for it: ink draws only a final frame when it thinks it runs in CI.
    */
   async start(name: string, args: string[], o: { width?: number; height?: number; env?: Record<string, string>; stderr?: string } = {}): Promise<void> {
-    const env = Object.entries(o.env ?? {}).map(([k, v]) => `${k}=${q(v)}`).join(' ');
+    // What the test runner sets for every process (no public DHT router, namespaces' ranges) goes in explicitly.
+    const forwarded = Object.fromEntries(['SIXSWARM_DHT_BOOTSTRAP', 'SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL'].flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : [])));
+    const env = Object.entries({ ...forwarded, ...o.env }).map(([k, v]) => `${k}=${q(v)}`).join(' ');
     const err = o.stderr ? ` 2>${q(o.stderr)}` : '';
     const cmd = `env -u CI -u CONTINUOUS_INTEGRATION ${env} ${q(process.execPath)} ${q(CLI)} ${args.map(q).join(' ')}${err}; echo "[exit $?]"; sleep 600`;
     await this.tmux('new-session', '-d', '-s', name, '-x', String(o.width ?? 100), '-y', String(o.height ?? 30), cmd);

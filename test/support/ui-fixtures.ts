@@ -121,6 +121,7 @@ export const SNAPSHOT: UiSnapshot = {
       { family: 6, address: '2001:db8:77::1', kind: 'tunnel', advertised: true },
     ],
     reached: { 6: { from: '[2001:db8::7]:50000', kind: 'documentation', at: NOW - 5_000 } },
+    dht: { address: '0.0.0.0', port: 6881, nodes: 143, lookups: 7 },
     tunnel: {
       state: 'up',
       server: '198.51.100.1:3653',
