@@ -66,6 +66,7 @@ export function DetailView({ summary: s, detail, history, tab, scroll, now, widt
           {`${percent(s.percent)} ${shortSize(s.haveBytes)} of ${shortSize(s.totalBytes)} · ${s.have}/${s.pieces} pieces · `}
           <Text color={t.down}>{`↓ ${shortRate(s.downRate)}`}</Text> <Text color={t.up}>{`↑ ${shortRate(s.upRate)}`}</Text>
           {` · eta ${eta(s.eta)} · ratio ${ratio(s.ratio)} · peers ${s.peers} (v4 ${s.peers4}, v6 ${s.peers6}, seeds ${s.seeds}) · known ${s.candidates}`}
+          {s.unreachable > 0 ? <Text color={s.peers === 0 ? t.warn : undefined}>{` · unreachable ${s.unreachable}${s.peers === 0 && s.lastUnreachable ? ` (last: ${fit(s.lastUnreachable, 60)})` : ''}`}</Text> : null}
         </Text>
       )}
       <RateChart history={history} width={width} height={chart} />
