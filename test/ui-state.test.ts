@@ -141,6 +141,10 @@ describe('keys', () => {
     expect(s.tab).toBe('peers');
     s = press(s, key('', { tab: true, shift: true })).state;
     expect(s.tab).toBe('pieces');
+    // Esc and p typed fast come as one chunk (read as Alt+p): back to the list, then pause.
+    const fast = update(press(s, key('', { return: true })).state, key('p', { meta: true }));
+    expect(fast.state.view).toBe('list');
+    expect(fast.command).toEqual({ kind: 'pause', infoHash: UBUNTU.infoHash });
     s = press(s, key('n')).state;
     expect(s.view).toBe('network');
     s = press(s, key('', { escape: true })).state;

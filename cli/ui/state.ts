@@ -162,6 +162,11 @@ function unavailable(state: UiState, what: Capability): Update {
 }
 
 function onKey(state: UiState, input: string, key: Partial<Key>): Update {
+  // Esc and the key after it, typed fast, arrive as one chunk that reads as Alt+key: both count.
+  if (key.meta && !key.escape && [...input].length === 1 && state.overlay?.kind !== 'prompt') {
+    const back = onKey(state, '', { escape: true });
+    return back.command ? back : onKey(back.state, input, { ...key, meta: false });
+  }
   if (key.ctrl && input === 'c') return { state: { ...state, quitting: true }, command: state.quitting ? { kind: 'quit', now: true } : { kind: 'quit' } };
   if (state.quitting) return { state }; // shutting down: nothing else to do
   const o = state.overlay;
