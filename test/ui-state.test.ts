@@ -100,6 +100,7 @@ describe('keys', () => {
     expect(update(submitted.state, key('', { return: true })).command).toBeUndefined(); // no second add while waiting
     state = update(submitted.state, { type: 'add-failed', error: 'no such torrent file' }).state;
     expect(state.overlay).toMatchObject({ kind: 'prompt', busy: false, error: 'no such torrent file', text: '/tmp/x.torrent' });
+    expect(update(state, key('\x15/b\x01c')).state.overlay).toMatchObject({ text: '/bc' }); // Ctrl-U and text in one chunk
     state = update(state, key('u', { ctrl: true })).state;
     expect(state.overlay).toMatchObject({ text: '' });
     expect(update(state, key('', { return: true })).command).toBeUndefined(); // empty: says what to type

@@ -96,6 +96,7 @@ describe('terminal UI in tmux', () => {
     await tmux.keys('ui', 'Enter');
     await tmux.waitFor('ui', /✗ no such torrent file/);
     await tmux.keys('ui', 'C-u');
+    await tmux.waitFor('ui', /Enter add · Esc cancel/);
     await tmux.type('ui', slow.torrent);
     await tmux.keys('ui', 'Enter');
     await tmux.waitFor('ui', /✓ added slow/);

@@ -238,12 +238,16 @@ function promptKey(state: UiState, o: Extract<Overlay, { kind: 'prompt' }>, inpu
   if (key.backspace || key.delete) return { state: { ...state, overlay: { ...o, text: [...o.text].slice(0, -1).join(''), error: undefined } } };
   if (key.ctrl && input === 'u') return { state: { ...state, overlay: { ...o, text: '', error: undefined } } };
   if (key.ctrl || key.meta || key.tab || key.upArrow || key.downArrow || key.leftArrow || key.rightArrow) return { state };
-  // Typed or pasted text. A line break in it is Enter (keys typed fast arrive as one chunk: "path\r").
+  // Typed or pasted text. Keys typed fast arrive as one chunk: a line break in it is Enter
+  // ("path\r"), a Ctrl-U clears what came before ("\x15path"), other control characters go.
   const br = input.search(/[\r\n]/);
-  const text = br < 0 ? input : input.slice(0, br);
-  const typed: Extract<Overlay, { kind: 'prompt' }> = { ...o, text: (o.text + text).slice(0, 8192), error: undefined };
+  let text = br < 0 ? input : input.slice(0, br);
+  const cleared = text.lastIndexOf('\x15');
+  const before = cleared >= 0 ? '' : o.text;
+  text = text.slice(cleared + 1).replace(/[\u0000-\u001f\u007f]/g, '');
+  const typed: Extract<Overlay, { kind: 'prompt' }> = { ...o, text: (before + text).slice(0, 8192), error: undefined };
   if (br >= 0) return promptKey({ ...state, overlay: typed }, typed, '', { return: true });
-  if (!text) return { state };
+  if (!text && cleared < 0) return { state };
   return { state: { ...state, overlay: typed } };
 }
 
