@@ -99,7 +99,7 @@ function describe(e: EngineEvent): string {
     case 'listening':
       return `listening on ${e.family === 6 ? `[${e.address}]` : e.address}:${e.port} (IPv${e.family})`;
     case 'peer-connected':
-      return `peer ${e.address} connected (IPv${e.family}, ${e.direction}, ${e.client})`;
+      return `peer ${e.address} connected (IPv${e.family}, ${e.direction}, ${e.client}${e.encrypted ? ', encrypted' : ''})`;
     case 'peer-disconnected':
       return `peer ${e.address} left: ${e.reason}`;
     case 'dht-listening':

@@ -13,7 +13,7 @@ import { UsageError, errorMessage } from '../src/util/errors.js';
 import type { Command } from './command.js';
 import { parseIntOption } from './numbers.js';
 import { stopSignals } from './stop-signals.js';
-import { parseAnnounceIp, parseDht, parseRate, parseTorrentArgs, parseTrackers } from './torrent-options.js';
+import { parseAnnounceIp, parseDht, parseEncryption, parseRate, parseTorrentArgs, parseTrackers } from './torrent-options.js';
 import { managerSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
 
@@ -24,7 +24,8 @@ function defaultDownloadDir(): string {
 
 const help = `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4] [--no-ipv6] [--max-upload-rate RATE]
                    [--tracker URL]... [--no-trackers] [--announce-ip auto|always|never] [--no-dht]
-                   [--dht-port N] [--dht-bootstrap HOST:PORT]... [--state-dir DIR]
+                   [--dht-port N] [--dht-bootstrap HOST:PORT]... [--encryption prefer|require|allow|off]
+                   [--state-dir DIR]
        sixswarm            (on a terminal: the same as \`sixswarm ui\`)
 
 The terminal UI over a session: every torrent you add stays in it, between runs too, and the
@@ -61,6 +62,8 @@ Options:
   --dht-bootstrap HOST:PORT
                       join the DHT through this node (repeatable; default $SIXSWARM_DHT_BOOTSTRAP,
                       else the public routers; see \`sixswarm download --help\`)
+  --encryption prefer|require|allow|off
+                      protocol encryption with peers (default prefer; see \`sixswarm download --help\`)
   --state-dir DIR     where resume state lives (default $SIXSWARM_STATE_DIR, else
                       $XDG_STATE_HOME/sixswarm, else ~/.local/state/sixswarm)
   -h, --help          this help
@@ -87,6 +90,7 @@ async function run(argv: string[]): Promise<number> {
     maxPeersPerTorrent: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
     uploadRate: parseRate(values['max-upload-rate']),
     dht: parseDht(values),
+    encryption: parseEncryption(values.encryption),
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
   });
   const feed = new StatusFeed(client);

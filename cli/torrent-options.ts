@@ -6,6 +6,7 @@ import { parseIntOption } from './numbers.js';
 import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { isTrackerUrl } from '../src/metainfo/urls.js';
 import { parseSize } from '../src/util/size.js';
+import { ENCRYPTION_POLICIES, type EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import { DEFAULT_BOOTSTRAP } from '../src/dht/dht.js';
 import type { DhtConfig } from '../src/client/dht-binding.js';
 import { parseHostPort } from '../src/net/hostport.js';
@@ -27,6 +28,7 @@ export const SHARED_OPTIONS = {
   tunnel: { type: 'string' },
   'tunnel-id': { type: 'string' },
   'tunnel-token': { type: 'string' },
+  encryption: { type: 'string' },
   'no-dht': { type: 'boolean' },
   'dht-port': { type: 'string' },
   'dht-bootstrap': { type: 'string', multiple: true },
@@ -59,6 +61,14 @@ ${ANNOUNCE_IP_HELP.split('\n').map((l) => `  ${l}`).join('\n')}
                       announces and advertises the tunnel's address (prefix::1) and accepts IPv6
                       peers on it. auto (the default when $SIXSWARM_TUNNEL_SERVER is set): only
                       when this host has no global IPv6 address of its own. off: never.
+  --encryption prefer|require|allow|off
+                      protocol encryption (MSE/PE, RC4) with peers. Peers that dial us are answered
+                      in kind (their first bytes tell plaintext from encrypted). prefer (default):
+                      dial encrypted, and in plaintext a peer that does not speak encryption
+                      (remembered per peer); require: encrypted only, never a plaintext byte in
+                      either direction (plaintext-only peers are not reached); allow: dial in
+                      plaintext (encrypted to peers known to want it), accept both; off: plaintext
+                      only, encrypted attempts are refused
   --tunnel-id ID      Id to present to the tunnel server (default: the MAC of the uplink)
   --tunnel-token T    token for a tunnel server that requires one
   --no-dht            do not use the DHT at all (no UDP socket, no lookups, no announces)
@@ -85,6 +95,12 @@ export function parseAnnounceIp(text: string | undefined): AnnounceIpPolicy {
   if (text === undefined) return 'auto';
   if (text === 'auto' || text === 'always' || text === 'never') return text;
   throw new UsageError(`--announce-ip must be auto, always or never, not "${text}"`);
+}
+
+export function parseEncryption(text: string | undefined): EncryptionPolicy {
+  if (text === undefined) return 'prefer';
+  if ((ENCRYPTION_POLICIES as readonly string[]).includes(text)) return text as EncryptionPolicy;
+  throw new UsageError(`--encryption must be prefer, require, allow or off, not "${text}"`);
 }
 
 /** Extra --tracker URLs, one tier each. */
@@ -162,6 +178,7 @@ export function sharedRunOptions(values: SharedValues): Omit<RunOptions, 'source
     maxPeers: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
     uploadRate: parseRate(values['max-upload-rate']),
     tunnel: parseTunnel(values),
+    encryption: parseEncryption(values.encryption),
     dht: parseDht(values),
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
   };

@@ -15,6 +15,7 @@ import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
 import type { AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { bindTunnel } from '../src/client/tunnel-binding.js';
 import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
+import type { EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import type { TunnelChoice } from './torrent-options.js';
 import type { DhtConfig } from '../src/client/dht-binding.js';
 import { createReporter } from './reporter.js';
@@ -42,6 +43,7 @@ export interface RunOptions {
   /** undefined: no trackers at all (--no-trackers). */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers: string[][] };
   tunnel?: TunnelChoice;
+  encryption: EncryptionPolicy;
   /** undefined: no DHT (--no-dht). */
   dht?: DhtConfig;
 }
@@ -114,6 +116,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     maxPeersPerTorrent: o.maxPeers,
     trackers: o.trackers,
     uploadRate: o.uploadRate,
+    encryption: o.encryption,
     dht: o.dht,
   });
   const feed = new StatusFeed(client, { tunnel: () => tunnel?.status() });

@@ -58,7 +58,7 @@ function sixswarmArgv(ctx, role, args) {
   return [ctx.node, ...prof, ctx.cli, ...args];
 }
 
-/** The terminal the `--ui` leecher gets: a pseudo-terminal from util-linux `script`, this size. */
+/** The terminal the `ui` leecher gets: a pseudo-terminal from util-linux `script`, this size. */
 const PTY_COLUMNS = 120;
 const PTY_ROWS = 40;
 
@@ -66,25 +66,27 @@ const PTY_ROWS = 40;
 const sh = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
- * sixswarm seed -> sixswarm download --peer [::1]:SEEDPORT. Headless, the leecher prints --json
- * and the transfer is timed from its events. With `ui`, the leecher runs with its terminal UI on
- * a pseudo-terminal (`script -q -e -c`, 120x40; CI unset, or ink would draw no frames) and prints
- * no events: both ways are then also timed from the seed's --json events, the leecher's
- * connection arriving -> leaving (it leaves once complete), so the two compare.
+ * sixswarm seed -> sixswarm download --peer [::1]:SEEDPORT, both with `--encryption ENCRYPTION`
+ * (off: plaintext; require: RC4 both ways); times from the leecher's --json events. With `ui`,
+ * the leecher runs with its terminal UI on a pseudo-terminal (`script -q -e -c`, 120x40; CI unset,
+ * or ink would draw no frames) and prints no events. Either way the transfer is also timed from
+ * the seed's --json events (`seedView`: the leecher's connection arriving -> leaving, which it does
+ * once complete), the figure that compares the two.
  */
-export function sixswarmPair(ctx, dir, { ui = false } = {}) {
+export function sixswarmPair(ctx, dir, encryption, { ui = false } = {}) {
   return withProcesses(async (start) => {
     const leechDir = join(dir, 'leech');
     await mkdir(leechDir, { recursive: true });
-    const seed = start('sixswarm seed', sixswarmArgv(ctx, 'seed', ['seed', ctx.torrent, ctx.dataDir, '--port', '0', '--json', '--state-dir', join(dir, 'seed-state')]), join(dir, 'seed'));
+    const seed = start('sixswarm seed', sixswarmArgv(ctx, 'seed', ['seed', ctx.torrent, ctx.dataDir, '--port', '0', '--encryption', encryption, '--json', '--state-dir', join(dir, 'seed-state')]), join(dir, 'seed'));
     const listening = await seed.waitFor((e) => e.event === 'listening' && e.family === 6, SEED_READY_MS, 'IPv6 "listening" event');
     await seed.waitFor((e) => e.event === 'checked', SEED_READY_MS, '"checked" event');
-    const args = ['download', ctx.torrent, '-o', leechDir, '--port', '0', '--peer', `[::1]:${listening.port}`, '--exit-on-complete', '--state-dir', join(dir, 'leech-state')];
-    const argv = sixswarmArgv(ctx, ui ? 'leecher-ui' : 'leecher', ui ? args : [...args, '--json']);
+    const args = ['download', ctx.torrent, '-o', leechDir, '--port', '0', '--encryption', encryption, '--peer', `[::1]:${listening.port}`, '--exit-on-complete', '--state-dir', join(dir, 'leech-state')];
+    const argv = sixswarmArgv(ctx, 'leecher', ui ? args : [...args, '--json']);
     const leech = ui
       ? start('sixswarm leecher (UI)', ['script', '-q', '-e', '-c', `stty cols ${PTY_COLUMNS} rows ${PTY_ROWS} && exec env -u CI -u CONTINUOUS_INTEGRATION ${argv.map(sh).join(' ')}`, '/dev/null'], join(dir, 'leech'))
       : start('sixswarm leecher', argv, join(dir, 'leech'));
     const seedSaw = await seed.waitFor((e) => e.event === 'peer-connected', ctx.timeoutMs, '"peer-connected" event of the leecher');
+    if (seedSaw.encrypted !== (encryption === 'require')) throw new Error(`the connection is ${seedSaw.encrypted ? '' : 'not '}encrypted under --encryption ${encryption}`);
     const seedLost = await seed.waitFor((e) => e.event === 'peer-disconnected' && e.address === seedSaw.address, ctx.timeoutMs, 'the leecher leaving');
     const connected = ui ? undefined : await leech.waitFor((e) => e.event === 'peer-connected', ctx.timeoutMs, '"peer-connected" event');
     const complete = ui ? undefined : await leech.waitFor((e) => e.event === 'complete', ctx.timeoutMs, '"complete" event');
@@ -159,16 +161,21 @@ function aria2Time(line) {
   return new Date(`${m[1]}T${m[2]}`).getTime() + Number(`0.${m[3]}`) * 1000;
 }
 
-/** libtorrent seed -> libtorrent leecher (bench/lt-peer.py); times from the leecher's events. */
-export function libtorrentPair(ctx, dir) {
+/**
+ * libtorrent seed -> libtorrent leecher (bench/lt-peer.py); times from the leecher's events.
+ * `rc4`: both force encryption with RC4 only (lt-peer.py --rc4).
+ */
+export function libtorrentPair(ctx, dir, rc4) {
+  const enc = rc4 ? ['--rc4'] : [];
   return withProcesses(async (start) => {
     const leechDir = join(dir, 'leech');
     await mkdir(leechDir, { recursive: true });
-    const seed = start('libtorrent seed', [PYTHON, LT_PEER, 'seed', ctx.torrent, ctx.dataDir], join(dir, 'seed'));
+    const seed = start('libtorrent seed', [PYTHON, LT_PEER, ...enc, 'seed', ctx.torrent, ctx.dataDir], join(dir, 'seed'));
     const ready = await seed.waitFor((e) => e.event === 'ready', SEED_READY_MS, '"ready" event');
-    const leech = start('libtorrent leecher', [PYTHON, LT_PEER, 'leech', ctx.torrent, leechDir, `[::1]:${ready.port}`], join(dir, 'leech'));
+    const leech = start('libtorrent leecher', [PYTHON, LT_PEER, ...enc, 'leech', ctx.torrent, leechDir, `[::1]:${ready.port}`], join(dir, 'leech'));
     const connected = await leech.waitFor((e) => e.event === 'connected', ctx.timeoutMs, '"connected" event');
     const finished = await leech.waitFor((e) => e.event === 'finished', ctx.timeoutMs, '"finished" event');
+    if (finished.rc4 !== rc4) throw new Error(`the libtorrent connection is ${finished.rc4 ? '' : 'not '}RC4-encrypted`);
     const { code } = await leech.waitExit(30_000);
     if (code !== 0) throw new Error(`libtorrent leecher exited with ${code}: ${leech.lastError()}`);
     await seed.stop();

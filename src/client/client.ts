@@ -7,7 +7,9 @@ import { EventEmitter } from 'node:events';
 import type { Family } from '../net/address.js';
 import { DualStackListener, type Listening } from '../net/listeners.js';
 import { TcpTransport } from '../net/tcp-transport.js';
+import { Req2Index } from '../mse/handshake.js';
 import { HashPool } from '../storage/hash-pool.js';
+import type { EncryptionPolicy } from '../wire/encryption-policy.js';
 import { Handshaker } from '../wire/handshaker.js';
 import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
@@ -31,6 +33,8 @@ export interface ClientOptions {
   uploadRate?: number;
   /** Listen on these addresses instead of the wildcards (the demo keeps to loopback). */
   listenHost?: Partial<Record<Family, string>>;
+  /** `--encryption` (default prefer). */
+  encryption?: EncryptionPolicy;
   /** The DHT (IPv4 only: ignored without IPv4); undefined turns it off. */
   dht?: DhtConfig;
 }
@@ -43,10 +47,9 @@ export class Client extends EventEmitter {
   readonly hashPool = new HashPool();
   readonly ownAddresses = new OwnAddresses();
   private readonly torrents = new Map<string, TorrentSession>();
-  readonly handshaker = new Handshaker({
-    peerId: this.peerId,
-    directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm },
-  });
+  /** Our torrents by HASH('req2', info hash), for peers that dial us encrypted. */
+  private readonly req2 = new Req2Index();
+  readonly handshaker: Handshaker;
   private readonly listener = new DualStackListener((s) => this.handshaker.incoming(new TcpTransport(s)));
   /** Local address per family for outgoing connections; shared by reference with every swarm. */
   readonly localAddress: Partial<Record<Family, string>>;
@@ -58,6 +61,11 @@ export class Client extends EventEmitter {
     super();
     this.localAddress = { ...opts.localAddress };
     if (opts.uploadRate !== undefined) this.uploadLimit = new TokenBucket(opts.uploadRate, Math.max(MIN_UPLOAD_BURST, opts.uploadRate / 4));
+    this.handshaker = new Handshaker({
+      peerId: this.peerId,
+      directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm, findByReq2: (r) => this.req2.find(r) },
+      encryption: opts.encryption,
+    });
     if (opts.dht && opts.ipv4) this.dht = new DhtBinding(opts.dht, opts.stateDir, () => this.port);
   }
 
@@ -85,7 +93,7 @@ export class Client extends EventEmitter {
   }
 
   addTorrent(source: TorrentSource, dir: string, opts: Pick<TorrentSessionOptions, 'writable'>): TorrentSession {
-    const infoHashHex = 'meta' in source ? source.meta.infoHashHex : source.magnet.infoHashHex;
+    const { infoHash, infoHashHex } = 'meta' in source ? source.meta : source.magnet;
     if (this.torrents.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
     const t = new TorrentSession(source, dir, {
       ...opts,
@@ -107,6 +115,7 @@ export class Client extends EventEmitter {
     // A magnet's torrent is private once its metadata says so, before the swarm knows.
     t.on('swarm', (swarm) => this.dht?.track(swarm, () => t.private || swarm.extensions.private));
     this.torrents.set(infoHashHex, t);
+    this.req2.add(infoHash);
     return t;
   }
 

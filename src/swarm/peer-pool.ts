@@ -21,10 +21,17 @@ export interface PeerSource {
 /** Sources that spread peers a private torrent must not use (BEP 27). */
 export const DISCOVERY_SOURCES: ReadonlySet<PeerSourceKind> = new Set(['pex', 'dht', 'magnet']);
 
+/** An address to dial, with what its source said about the peer. */
+export interface PeerAddressHint extends DialTarget {
+  /** PEX flag 0x01: the peer prefers encryption (dial it encrypted even under `--encryption allow`). */
+  prefersEncryption?: boolean;
+}
+
 export interface Candidate {
   key: string;
   targets: DialTarget[];
   source: PeerSource;
+  prefersEncryption: boolean;
   state: 'idle' | 'connecting' | 'connected' | 'self';
   failures: number;
   nextAttempt: number;
@@ -36,11 +43,11 @@ export class PeerPool {
   constructor(private readonly maxCandidates = 2000) {}
 
   /** Add an address (or several addresses of one peer). Returns false if it was known or the pool is full. */
-  add(targets: DialTarget[], source: PeerSource): boolean {
+  add(targets: DialTarget[], source: PeerSource, prefersEncryption = false): boolean {
     const key = targets.map((t) => formatHostPort(t.host, t.port)).join(',');
     if (this.byKey.has(key) || targets.some((t) => this.byKey.has(formatHostPort(t.host, t.port)))) return false;
     if (this.byKey.size >= this.maxCandidates && !this.evictOne()) return false;
-    this.byKey.set(key, { key, targets, source, state: 'idle', failures: 0, nextAttempt: 0 });
+    this.byKey.set(key, { key, targets, source, prefersEncryption, state: 'idle', failures: 0, nextAttempt: 0 });
     return true;
   }
 
