@@ -1,6 +1,6 @@
 import type { Command } from './command.js';
 import { runTorrent } from './torrent-runner.js';
-import { parseTorrentArgs, sharedRunOptions, SHARED_HELP } from './torrent-options.js';
+import { DOWNLOAD_OPTIONS, parseTorrentArgs, sharedRunOptions, SHARED_HELP } from './torrent-options.js';
 import { UsageError } from '../src/util/errors.js';
 
 export const download: Command = {
@@ -15,6 +15,9 @@ Downloads into DIR (the torrent's name is created inside it), verifying every pi
 before it counts. Data already in DIR is checked first, so an interrupted download (even one
 killed with kill -9) resumes where it was. After completion it keeps seeding until Ctrl-C,
 unless --exit-on-complete is given.
+On a terminal it shows the terminal UI (Enter: peers by family, trackers, files, pieces;
+n: network; ? every key; q or Ctrl-C quits cleanly); with --json, or when stdout or stdin is
+not a terminal, it prints lines instead.
 
 A magnet link ('magnet:?xt=urn:btih:HASH&dn=NAME&tr=TRACKER&x.pe=[2001:db8::1]:6881', quoted for
 the shell) needs no .torrent: sixswarm finds peers through the link's trackers (tr), its peers
@@ -48,7 +51,7 @@ usage, a bad torrent, or DIR holding something in the torrent's way
 (see above) or not writable, 130 / 143 stopped by SIGINT / SIGTERM before the download
 finished (state saved: the next run resumes).`,
   async run(argv) {
-    const { values, positionals } = parseTorrentArgs(argv, 'download');
+    const { values, positionals } = parseTorrentArgs(argv, DOWNLOAD_OPTIONS, 'download');
     if (positionals.length !== 1) throw new UsageError('download needs exactly one torrent file or magnet link. Run with --help for usage.');
     if (values['exit-on-complete'] && (values['seed-ratio'] !== undefined || values['seed-time'] !== undefined)) {
       throw new UsageError('--exit-on-complete exits at once when complete; --seed-ratio / --seed-time exit after seeding that much: give one or the other');

@@ -5,6 +5,7 @@ import { errorMessage } from '../src/util/errors.js';
 import { commands } from './commands.js';
 import { unknownOption, unknownOptionMessage } from './unknown-option.js';
 import { VERSION } from '../src/version.js';
+import { terminalUiPossible } from './ui/has-terminal.js';
 
 
 function mainHelp(list: Command[]): string {
@@ -27,6 +28,8 @@ function mainHelp(list: Command[]): string {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name) {
+    // On a terminal, `sixswarm` alone opens the session UI; elsewhere it says how to use it.
+    if (terminalUiPossible(false)) return runCommand(commands.find((c) => c.name === 'ui')!, []);
     process.stderr.write(mainHelp(commands));
     return 2;
   }
@@ -48,16 +51,20 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(cmd.help.endsWith('\n') ? cmd.help : `${cmd.help}\n`);
     return 0;
   }
+  return runCommand(cmd, rest);
+}
+
+async function runCommand(cmd: Command, argv: string[]): Promise<number> {
   try {
-    return await cmd.run(rest);
+    return await cmd.run(argv);
   } catch (e) {
     const unknown = unknownOption(e);
     if (unknown !== undefined) {
-      process.stderr.write(`${unknownOptionMessage(name, cmd.help, unknown)}\n`);
+      process.stderr.write(`${unknownOptionMessage(cmd.name, cmd.help, unknown)}\n`);
       return 2;
     }
     const code = (e as { exitCode?: number }).exitCode;
-    process.stderr.write(`sixswarm ${name}: ${errorMessage(e)}\n`);
+    process.stderr.write(`sixswarm ${cmd.name}: ${errorMessage(e)}\n`);
     return code === 2 ? 2 : 1;
   }
 }

@@ -19,6 +19,9 @@ Files are read where the torrent says they are, never through a symlink inside <
 or something other than a folder or regular file, where the torrent needs one stops seed with
 exit 2, naming the path. Files with other hard links are read as they are.
 --peer makes the seed dial a leecher itself (useful for clients that only accept connections).
+On a terminal it shows the terminal UI (Enter: peers by family, trackers, files, pieces;
+n: network; ? every key; q or Ctrl-C quits cleanly); with --json, or when stdout or stdin is
+not a terminal, it prints lines instead.
 
 Options:
 ${SHARED_HELP}
@@ -26,7 +29,7 @@ ${SHARED_HELP}
 Exit codes: 0 stopped by SIGINT/SIGTERM or a seeding limit, 1 runtime failure (or another
 sixswarm runs this torrent in <dir>), 2 bad usage, a bad torrent, or the data elsewhere.`,
   async run(argv) {
-    const { values, positionals } = parseTorrentArgs(argv, 'seed');
+    const { values, positionals } = parseTorrentArgs(argv, {}, 'seed');
     if (positionals.length !== 2) throw new UsageError('seed needs a torrent file and the folder that holds its data. Run with --help for usage.');
     return runTorrent({
       ...sharedRunOptions(values),

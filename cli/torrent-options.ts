@@ -110,19 +110,26 @@ export const CONFIG_COMMANDS = {
   seed: SHARED_OPTIONS,
 } as const;
 
-/** The command line of `download` or `seed`, over the config file (flags win). */
-export function parseTorrentArgs<C extends keyof typeof CONFIG_COMMANDS>(argv: string[], command: C) {
+/**
+ * The shared options plus `extra`; for `download` and `seed` (`config`), over the config file
+ * (options given win).
+ */
+export function parseTorrentArgs<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(
+  argv: string[],
+  extra: T,
+  config?: keyof typeof CONFIG_COMMANDS,
+) {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: CONFIG_COMMANDS[command], allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: { ...SHARED_OPTIONS, ...extra }, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError(`${(e as Error).message}. Run with --help for the options.`);
   }
+  if (!config) return parsed;
   // The config file's values have the types of the options they stand for (withConfig checks them).
-  const { values } = withConfig(command, CONFIG_COMMANDS, parsed.values);
+  const { values } = withConfig(config, CONFIG_COMMANDS, parsed.values);
   return { values: values as typeof parsed.values, positionals: parsed.positionals };
 }
-
 
 export function parseAnnounceIp(text: string | undefined): AnnounceIpPolicy {
   if (text === undefined) return 'auto';

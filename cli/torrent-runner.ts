@@ -31,6 +31,8 @@ import { filePath } from '../src/storage/paths.js';
 import { checkWritable } from '../src/storage/writable.js';
 import { TorrentLock } from '../src/client/lock.js';
 import { SeedGoal, type SeedGoalOptions } from '../src/client/seed-goal.js';
+import { feedSnapshot } from './ui/sources.js';
+import { terminalUiPossible } from './ui/has-terminal.js';
 
 export interface RunOptions {
   source: string;
@@ -141,7 +143,10 @@ interface Prepared {
 }
 
 async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selection }: Prepared): Promise<number> {
-  const reporter = createReporter(o.json, { seeding: o.mode === 'seed' });
+  // On a terminal the UI opens once the torrent runs; --json and pipes get lines.
+  // Loaded only for a terminal: ink and react cost most of a second of start-up.
+  const ui = terminalUiPossible(o.json) ? new (await import('./ui/ui-reporter.js')).UiReporter() : undefined;
+  const reporter = ui ?? createReporter(o.json, { seeding: o.mode === 'seed' });
   // A signal while the tunnel device is being configured must not leave it half set up.
   const early = stopSignals();
   let interrupted: NodeJS.Signals | undefined;
@@ -194,7 +199,7 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
     }
     feed.publishProgress();
     feed.publish({ event: 'stopped', code });
-    reporter.close();
+    await reporter.close();
     finish(code);
   };
   if (tunnel) {
@@ -257,6 +262,13 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
     return code;
   }
   feed.startProgress();
+  ui?.attach({
+    title: `${o.mode} ${session.name}`,
+    can: [],
+    snapshot: (detailOf, cells) => feedSnapshot(feed, [session], detailOf, cells),
+    run: () => Promise.reject(new Error('not available here')),
+    quit: () => void shutdown(0),
+  });
   for (const p of peers) {
     if (p.family) session.swarm!.addPeers([{ host: p.host, port: p.port }], { kind: 'manual' });
     else {

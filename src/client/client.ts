@@ -30,6 +30,8 @@ export interface ClientOptions {
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
   /** Limits for all torrents together, bytes per second of payload (undefined: none). */
   rates?: { down?: number; up?: number };
+  /** Listen on these addresses instead of the wildcards (the demo keeps to loopback). */
+  listenHost?: Partial<Record<Family, string>>;
   /** `--encryption` (default prefer). */
   encryption?: EncryptionPolicy;
   /** The DHT (IPv4 only: ignored without IPv4); undefined turns it off. */
@@ -75,7 +77,14 @@ export class Client extends EventEmitter {
 
   /** Listen for peers, then start the DHT (on our peer port by default) in the background. */
   async listen(): Promise<Listening[]> {
-    const listening = await this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
+    const host = this.opts.listenHost;
+    const listening = await this.listener.listen({
+      port: this.opts.port,
+      ipv4: this.opts.ipv4,
+      ipv6: this.opts.ipv6,
+      ...(host?.[4] ? { host4: host[4] } : {}),
+      ...(host?.[6] ? { host6: host[6] } : {}),
+    });
     void this.dht?.start();
     return listening;
   }
@@ -112,6 +121,18 @@ export class Client extends EventEmitter {
     this.torrents.set(infoHashHex, t);
     this.req2.add(infoHash);
     return t;
+  }
+
+  /** The running torrent with this info hash, if any. */
+  torrent(infoHashHex: string): TorrentSession | undefined {
+    return this.torrents.get(infoHashHex);
+  }
+
+  /** Stop a torrent (peers closed, trackers told, resume saved) and let go of it; it may be added again later. */
+  async removeTorrent(t: TorrentSession): Promise<void> {
+    if (this.torrents.get(t.infoHashHex) === t) this.torrents.delete(t.infoHashHex);
+    if (t.swarm) this.dht?.untrack(t.swarm);
+    await t.stop();
   }
 
   /** Our addresses changed (a tunnel came up): tell the trackers soon instead of at the next interval. */
