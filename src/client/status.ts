@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { classify, type AddressKind, type Family } from '../net/address.js';
 import type { Listening } from '../net/listeners.js';
+import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
 import type { CheckResult } from '../storage/torrent-storage.js';
 import type { SwarmEvent } from '../swarm/events.js';
 import type { PeerSourceKind } from '../swarm/peer-pool.js';
@@ -42,6 +43,8 @@ export interface TorrentSummary {
   unreachable: number;
   /** The last unreachable peer and why. */
   lastUnreachable?: string;
+  /** Peer exchange: partners, and what they sent (taken, filtered, capped, ignored). */
+  pex?: PexSummary;
   error?: string;
   /** The session's tunnel, when one is up or trying. */
   tunnel?: TunnelStatus;
@@ -66,6 +69,8 @@ export interface PeerStatus {
   amInterested: boolean;
   peerChoking: boolean;
   peerInterested: boolean;
+  /** What it sent us over PEX, when it is a PEX partner. */
+  pex?: PartnerCounts;
 }
 
 export interface TrackerStatus {
@@ -217,6 +222,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       candidates: s?.candidates ?? 0,
       unreachable: s?.unreachable ?? 0,
       ...(why ? { lastUnreachable: why } : {}),
+      ...(t.pex ? { pex: t.pex.summary() } : {}),
       ...(t.lastError ? { error: t.lastError } : {}),
       ...(tunnel ? { tunnel } : {}),
     };
@@ -251,6 +257,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     const pieces = t.meta.pieceCount;
     return [...swarm.connections.peers].map((p) => {
       const tp = swarm.transfer?.of(p);
+      const pex = t.pex?.countsOf(p.label);
       const via = p.family === 4 ? 'ipv4' : tunnelAddress && p.wire.transport.localHost === tunnelAddress ? 'tunnel' : 'ipv6';
       return {
         address: p.label,
@@ -269,6 +276,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
         amInterested: tp?.amInterested ?? false,
         peerChoking: tp?.peerChoking ?? p.early.peerChoking,
         peerInterested: tp?.peerInterested ?? p.early.peerInterested,
+        ...(pex ? { pex } : {}),
       };
     });
   }

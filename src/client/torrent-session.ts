@@ -3,6 +3,8 @@
  * trackers, save resume state periodically and on stop.
  */
 import { EventEmitter } from 'node:events';
+import { registerUtPex } from '../ext/ut-pex/index.js';
+import type { PexTorrent } from '../ext/ut-pex/torrent.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { HashPool } from '../storage/hash-pool.js';
 import { TorrentStorage, type CheckProgress, type CheckResult } from '../storage/torrent-storage.js';
@@ -34,6 +36,8 @@ export class TorrentSession extends EventEmitter<{
 }> {
   readonly storage: TorrentStorage;
   swarm?: Swarm;
+  /** The swarm's peer exchange (off by itself on a private torrent). */
+  pex?: PexTorrent;
   trackers?: TrackerSession;
   state: TorrentState = 'checking';
   /** Bytes checked of bytes to check, while checking. */
@@ -76,6 +80,7 @@ export class TorrentSession extends EventEmitter<{
     this.state = this.storage.have.complete ? 'seeding' : 'downloading';
     const swarm = new Swarm(this.meta.infoHash, { ...this.opts.swarm, private: this.meta.private });
     this.swarm = swarm;
+    this.pex = registerUtPex(swarm, this.opts.swarm);
     swarm.on('event', (e) => {
       this.emit('event', e);
       if (e.event !== 'complete') return;

@@ -6,9 +6,10 @@
  * peer says about its pieces is remembered for it.
  */
 import type { Family } from '../net/address.js';
-import { hostKey, hostNetwork, isDialable } from '../net/address.js';
+import { hostKey, hostNetwork, isDialable, isExchangeable } from '../net/address.js';
 import type { DialTarget } from '../net/dial.js';
-import { encodeExtensionHandshake, parseExtensionHandshake } from '../wire/extension-handshake.js';
+import { isSelfAddress } from '../net/self.js';
+import { encodeExtensionHandshake, parseExtensionHandshake, type ExtensionHandshake } from '../wire/extension-handshake.js';
 import type { ExtensionRegistry } from '../wire/extensions.js';
 import { ProtocolError, type FrameLimits } from '../wire/frame-decoder.js';
 import { HandshakeFailure, type Handshaker } from '../wire/handshaker.js';
@@ -160,7 +161,9 @@ export class Connections {
     const room = this.opts.maxPeers - this.peers.size - this.dialing.size;
     const slots = Math.min(room, this.opts.maxConnecting - this.dialing.size);
     if (slots <= 0) return;
-    for (const c of this.pool.ready(Date.now(), slots)) {
+    // An address a connected peer gave of itself (BEP 10) waits while that peer is connected.
+    const connectedPeer = (c: Candidate) => c.peerId !== undefined && this.byId.has(c.peerId);
+    for (const c of this.pool.ready(Date.now(), slots, connectedPeer)) {
       if (c.targets.some((t) => this.connectedTo(t))) {
         c.state = 'connected';
         continue;
@@ -295,13 +298,19 @@ export class Connections {
     const idHex = peer.id.toString('hex');
     if (this.byId.get(idHex) === peer) this.byId.delete(idHex);
     peer.extensions.close();
+    // Asked before the transfer lets go of the peer, which forgets whether it was a seed.
+    const useless = this.handler?.useless(peer) ?? false;
     this.handler?.removed(peer);
     const c = this.candidateOf.get(peer);
     this.candidateOf.delete(peer);
-    if (c && c.state !== 'self' && !this.bans.isBanned(peer.ip)) {
-      // A seed has nothing for us once we are complete: do not knock on its door every few seconds.
-      if (this.handler?.useless(peer)) this.pool.park(c, Date.now());
-      else this.pool.disconnected(c, Date.now());
+    if (!this.bans.isBanned(peer.ip)) {
+      // Its addresses in the other family wait as the one it used does: not redialed at once.
+      const others = this.pool.ofPeer(idHex).filter((o) => o !== c && o.state === 'idle');
+      for (const o of c && c.state !== 'self' ? [c, ...others] : others) {
+        // A seed has nothing for us once we are complete: do not knock on its door every few seconds.
+        if (useless) this.pool.park(o, Date.now());
+        else this.pool.disconnected(o, Date.now());
+      }
     }
     this.opts.emit({ event: 'peer-disconnected', address: peer.label, family: peer.family, reason });
     if (!this.stopped) this.connectMore();
@@ -324,6 +333,21 @@ export class Connections {
     const h = parseExtensionHandshake(payload);
     peer.ext = h;
     peer.extensions.onHandshake(h);
+    this.learnOtherFamily(peer, h);
+  }
+
+  /**
+   * BEP 10 `ipv4`/`ipv6`: the peer's address in the family it did not reach us over is another
+   * way to it, kept as a candidate tagged with its peer id, so it is never dialed while the peer is
+   * connected (one connection per peer) and is there if this connection ends.
+   */
+  private learnOtherFamily(peer: Peer, h: ExtensionHandshake): void {
+    const host = peer.family === 6 ? h.ipv4 : h.ipv6;
+    // It listens on `p`; without it, the port we dialed is the best guess (BEP 10: the same on both families).
+    const port = h.port ?? (peer.wire.outgoing ? peer.wire.remote.port : undefined);
+    if (!host || !port || !this.opts.families[peer.family === 6 ? 4 : 6]) return;
+    if (!isExchangeable(host, false) || this.bans.isBanned(host) || isSelfAddress(host, port, this.opts.port(), this.opts.ownAddresses())) return;
+    if (this.pool.add([{ host, port }], { kind: 'ltep', from: peer.label }, peer.id.toString('hex'))) this.connectMore();
   }
 
   /** Before the metadata: keep what the transfer will need to know, refuse what cannot be right yet. */
