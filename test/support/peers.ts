@@ -1,7 +1,7 @@
 /**
  * Test support: real third-party BitTorrent programs (aria2c, python3-libtorrent,
  * transmission-daemon, mktorrent) set up to talk over loopback only, with DHT, LSD, UPnP/NAT-PMP
- * and PEX off. Every long-running one is started with `spawnTracked`, so `stopAll` kills it.
+ * and PEX off (libtorrent's PEX on when a test asks). Every long-running one is started with `spawnTracked`, so `stopAll` kills it.
  * Flags and pitfalls come from /work/shared/interop (measured recipes).
  */
 import { execFile } from 'node:child_process';
@@ -110,7 +110,8 @@ export function aria2Leech(o: { torrent: string; dir: string; port: number; log:
 
 /**
  * A libtorrent 2.0 session (or torrent creation) driven by one JSON argument. Prints JSON lines:
- * listening, checked, peers (the handshaken peers, whenever that set changes), peer-disconnected,
+ * listening, checked, peers (the handshaken peers whenever that set changes, and in `pex` those
+ * of them learned over PEX), peer-disconnected,
  * hash-failed, complete (libtorrent's torrent_finished, also fired by a seed after its check),
  * error, created. uTP is off, so every connection is TCP.
  */
@@ -141,7 +142,8 @@ p = lt.add_torrent_params()
 p.ti = lt.torrent_info(cfg['torrent'])
 p.save_path = cfg['save']
 h = ses.add_torrent(p)
-h.set_flags(lt.torrent_flags.disable_pex)
+if not cfg['pex']:
+    h.set_flags(lt.torrent_flags.disable_pex)
 checked = False
 shown = None
 while True:
@@ -169,7 +171,8 @@ while True:
                    for q in h.get_peer_info() if not q.flags & q.connecting and not q.flags & q.handshake)
     if peers != shown:
         shown = peers
-        out(event='peers', peers=peers, uploaded=s.total_payload_upload)
+        pex = sorted('%s:%d' % (q.ip[0], q.ip[1]) for q in h.get_peer_info() if q.source & lt.peer_info.pex and not q.flags & q.connecting and not q.flags & q.handshake)
+        out(event='peers', peers=peers, pex=pex, uploaded=s.total_payload_upload)
     time.sleep(0.05)
 `;
 
@@ -180,11 +183,13 @@ export interface LibtorrentOptions {
   port: number;
   /** Peers it dials once its data is checked, as [host]:port. */
   connect?: string[];
+  /** ut_pex on (libtorrent's default); off unless asked, so that no test gets peers it did not plan. */
+  pex?: boolean;
 }
 
 /** A libtorrent session listening on [::1] only; wait for its `checked` event before using it. */
 export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
-  const cfg = { mode: 'run', torrent: o.torrent, save: o.save, port: o.port, connect: o.connect ?? [] };
+  const cfg = { mode: 'run', torrent: o.torrent, save: o.save, port: o.port, connect: o.connect ?? [], pex: o.pex ?? false };
   return spawnTracked(PYTHON, ['-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)], { label: 'libtorrent' });
 }
 

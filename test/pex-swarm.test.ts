@@ -1,0 +1,131 @@
+/**
+ * Peer exchange between real processes over [::1]: C is told only of A; A is connected to B; C
+ * learns B's IPv6 address from A's ut_pex message and connects to it. Then a seed that only B
+ * knows joins, and C completes from the peers PEX gave it, never having heard of the seed. With
+ * three sixswarm processes, with python3-libtorrent as A (it sends `added6`), and with libtorrent
+ * as C (it dials what sixswarm's PEX tells it).
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { libtorrentPeer, libtorrentPeers, waitUntil } from './support/peers.js';
+import { cleanUpAfterEach, freePort, seedPayload, sixswarm, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
+
+const TREE = { 'a.bin': 3 * 1024 * 1024 + 123, 'b/c.bin': 200_001 };
+const PIECE = 64 * 1024;
+
+let dir: string | undefined;
+cleanUpAfterEach(() => dir);
+
+/** A sixswarm process of this test, with a state folder of its own, trackers off. */
+function peer(label: string, args: string[]): SixswarmProcess {
+  return sixswarm([...args, '--port', '0', '--no-trackers', '--json', '--state-dir', join(dir!, `state-${label}`)], { label });
+}
+const connected = (p: SixswarmProcess) => p.events.filter((e) => e.event === 'peer-connected');
+const connectedTo = (address: string) => (e: JsonEvent) => e.event === 'peer-connected' && e.address === address;
+
+async function setup() {
+  dir = await tempDir('sixswarm-pex-');
+  const { torrent } = await seedPayload(dir, TREE, PIECE);
+  return { d: dir, torrent, digest: await treeDigest(join(dir, 'seed')) };
+}
+
+/**
+ * Leechers with nothing yet (connections between leechers last), dialing A: D, then B. When B
+ * joins, A's first PEX message to B names D; A's next one to B waits a minute, so B does not hear
+ * of C from A and dial C while C is dialing B: every connection C makes is its own.
+ */
+async function leechersDialing(d: string, torrent: string, a: SixswarmProcess, portA: number, inAt: (p: SixswarmProcess) => Promise<unknown>) {
+  const leecher = async (label: string) => {
+    const p = peer(label, ['download', torrent, '-o', join(d, label.toLowerCase()), '--peer', `[::1]:${portA}`]);
+    await p.waitFor(connectedTo(`[::1]:${portA}`), 15_000, `${label} connected to A`);
+    await inAt(p);
+    return p;
+  };
+  const dd = await leecher('D');
+  const b = await leecher('B');
+  // B heard of D from A and connected to it: A's first message to B is out.
+  await b.waitFor(() => connected(b).length >= 2, 15_000, 'B connected to D');
+  return { b, portB: await b.port(), portD: await dd.port() };
+}
+
+/** The seed joins, dialing B only; nobody else is told of it. */
+async function seedDialing(d: string, torrent: string, port: number) {
+  const s = peer('S', ['seed', torrent, join(d, 'seed'), '--peer', `[::1]:${port}`]);
+  return { s, portS: await s.port() };
+}
+
+/** C completed with the seed's data, over IPv6 only, and without a connection to the seed. */
+async function expectCompletedWithoutTheSeed(c: SixswarmProcess, out: string, digest: Record<string, string>, portS: number) {
+  await c.event('complete', 60_000);
+  expect(await c.exited, c.stderr).toBe(0);
+  expect(await treeDigest(out)).toEqual(digest);
+  expect(c.events.filter((e) => e.event === 'piece-failed' || e.event === 'error')).toEqual([]);
+  expect(connected(c).map((e) => e.address)).not.toContain(`[::1]:${portS}`);
+  // Each peer also told C its IPv4 address (BEP 10 ipv4): never dialed while that peer was connected.
+  for (const e of connected(c)) expect(e.family, JSON.stringify(e)).toBe(6);
+}
+
+describe('PEX over [::1] between real processes', () => {
+  it('three sixswarm peers: C learns B from A and connects to it, then completes without knowing the seed', async () => {
+    const { d, torrent, digest } = await setup();
+    const a = peer('A', ['download', torrent, '-o', join(d, 'a')]);
+    const portA = await a.port();
+    const { b, portB, portD } = await leechersDialing(d, torrent, a, portA, (p) => a.waitFor(() => connected(a).length >= (p.label === 'D' ? 1 : 2), 5000, `${p.label} at A`));
+
+    const c = peer('C', ['download', torrent, '-o', join(d, 'c'), '--peer', `[::1]:${portA}`, '--exit-on-complete']);
+    const viaPex = await c.waitFor(connectedTo(`[::1]:${portB}`), 10_000, 'C connected to B');
+    expect(viaPex).toMatchObject({ source: 'pex', direction: 'out', family: 6 });
+    expect(await c.waitFor(connectedTo(`[::1]:${portD}`), 10_000, 'C connected to D')).toMatchObject({ source: 'pex', direction: 'out' });
+    expect(connected(c)[0]).toMatchObject({ address: `[::1]:${portA}`, source: 'manual' });
+    // B saw C come in.
+    await b.waitFor((e) => e.event === 'peer-connected' && e.direction === 'in' && connected(b).length >= 3, 5000, 'C at B');
+
+    const { portS } = await seedDialing(d, torrent, portB);
+    await expectCompletedWithoutTheSeed(c, join(d, 'c'), digest, portS);
+    const pex = c.events.filter((e) => e.event === 'progress').at(-1)!.pex as Record<string, unknown>;
+    expect(pex).toMatchObject({ filtered: 0, capped: 0, ignored: 0, littering: [] });
+    expect(pex.taken).toBeGreaterThanOrEqual(2);
+  });
+
+  it('libtorrent as A: its added6 entries bring C to B', async () => {
+    const { d, torrent, digest } = await setup();
+    const portA = await freePort();
+    const a = libtorrentPeer({ torrent, save: join(d, 'a'), port: portA, pex: true });
+    await a.event('checked', 30_000);
+    const now = () => (a.events.filter((e) => e.event === 'peers').at(-1)?.peers ?? []) as string[];
+    const inAtA = (n: number) => waitUntil(() => now().length >= n, 5000, () => `${n} peers at libtorrent: ${now().join(', ')}`);
+    const { portB } = await leechersDialing(d, torrent, a, portA, (p) => inAtA(p.label === 'D' ? 1 : 2));
+
+    const c = peer('C', ['download', torrent, '-o', join(d, 'c'), '--peer', `[::1]:${portA}`, '--exit-on-complete']);
+    // libtorrent sends its first PEX message on a tick, at most one every 3 s over all its peers.
+    const viaPex = await c.waitFor(connectedTo(`[::1]:${portB}`), 20_000, 'C connected to B');
+    expect(viaPex).toMatchObject({ source: 'pex', direction: 'out', family: 6 });
+    // libtorrent's list names C itself too: C refuses its own address.
+    const first = await c.waitFor((e) => e.event === 'progress' && (e.pex as { messagesIn: number }).messagesIn >= 1, 5000, 'a progress event after the PEX message');
+    expect((first.pex as { filtered: number }).filtered).toBeGreaterThanOrEqual(1);
+
+    const { portS } = await seedDialing(d, torrent, portB);
+    await expectCompletedWithoutTheSeed(c, join(d, 'c'), digest, portS);
+  });
+
+  it('libtorrent as C: sixswarm A\'s PEX brings it to B, and it completes', async () => {
+    const { d, torrent, digest } = await setup();
+    const a = peer('A', ['download', torrent, '-o', join(d, 'a')]);
+    const portA = await a.port();
+    const { portB } = await leechersDialing(d, torrent, a, portA, (p) => a.waitFor(() => connected(a).length >= (p.label === 'D' ? 1 : 2), 5000, `${p.label} at A`));
+
+    const c = libtorrentPeer({ torrent, save: join(d, 'c'), port: await freePort(), connect: [`[::1]:${portA}`], pex: true });
+    await waitUntil(
+      () => c.events.some((e) => e.event === 'peers' && (e.pex as string[]).includes(`::1:${portB}`)),
+      15_000,
+      () => `libtorrent to connect to B (${portB}) as a PEX peer\n${c.stdoutRaw.slice(-2000)}${c.stderr}`,
+    );
+    expect(libtorrentPeers(c)).toContain(`out ::1:${portB} sixswarm 0.1.0`);
+
+    const { portS } = await seedDialing(d, torrent, portB);
+    await c.event('complete', 60_000);
+    expect(await treeDigest(join(d, 'c'))).toEqual(digest);
+    expect(c.events.filter((e) => e.event === 'hash-failed')).toEqual([]);
+    expect(libtorrentPeers(c).filter((p) => p.includes(`:${portS} `))).toEqual([]);
+  });
+});
