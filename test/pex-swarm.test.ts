@@ -1,13 +1,16 @@
 /**
  * Peer exchange between real processes over [::1]: C is told only of A; A is connected to B; C
  * learns B's IPv6 address from A's ut_pex message and connects to it. Then a seed that only B
- * knows joins, and C completes from the peers PEX gave it, never having heard of the seed. With
+ * knows joins (a raw peer without BEP 10: it passes nothing on, and nobody can pass it on), and C
+ * completes from the peers PEX gave it, every connection its own. With
  * three sixswarm processes, with python3-libtorrent as A (it sends `added6`), and with libtorrent
  * as C (it dials what sixswarm's PEX tells it).
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { libtorrentPeer, libtorrentPeers, waitUntil } from './support/peers.js';
+import type { Metainfo } from '../src/metainfo/types.js';
+import { RawPeer } from './support/raw-peer.js';
 import { cleanUpAfterEach, freePort, seedPayload, sixswarm, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
 
 const TREE = { 'a.bin': 3 * 1024 * 1024 + 123, 'b/c.bin': 200_001 };
@@ -25,8 +28,8 @@ const connectedTo = (address: string) => (e: JsonEvent) => e.event === 'peer-con
 
 async function setup() {
   dir = await tempDir('sixswarm-pex-');
-  const { torrent } = await seedPayload(dir, TREE, PIECE);
-  return { d: dir, torrent, digest: await treeDigest(join(dir, 'seed')) };
+  const { torrent, meta, payload } = await seedPayload(dir, TREE, PIECE);
+  return { d: dir, torrent, meta, payload, digest: await treeDigest(join(dir, 'seed')) };
 }
 
 /**
@@ -48,26 +51,29 @@ async function leechersDialing(d: string, torrent: string, a: SixswarmProcess, p
   return { b, portB: await b.port(), portD: await dd.port() };
 }
 
-/** The seed joins, dialing B only; nobody else is told of it. */
-async function seedDialing(d: string, torrent: string, port: number) {
-  const s = peer('S', ['seed', torrent, join(d, 'seed'), '--peer', `[::1]:${port}`]);
-  return { s, portS: await s.port() };
+/**
+ * The seed joins, dialing B only: a raw peer that speaks no BEP 10, so it tells nobody of anyone
+ * and nobody can pass it on (it never said where it listens).
+ */
+async function seedDialing(port: number, meta: Metainfo, payload: Buffer): Promise<RawPeer> {
+  const s = await RawPeer.connect('::1', port);
+  await s.seed(meta.infoHash, payload, meta.pieceLength);
+  return s;
 }
 
-/** C completed with the seed's data, over IPv6 only, and without a connection to the seed. */
-async function expectCompletedWithoutTheSeed(c: SixswarmProcess, out: string, digest: Record<string, string>, portS: number) {
+/** C completed with the seed's data over IPv6 only, every connection its own (so never one from the seed). */
+async function expectCompleted(c: SixswarmProcess, out: string, digest: Record<string, string>) {
   await c.event('complete', 60_000);
   expect(await c.exited, c.stderr).toBe(0);
   expect(await treeDigest(out)).toEqual(digest);
   expect(c.events.filter((e) => e.event === 'piece-failed' || e.event === 'error')).toEqual([]);
-  expect(connected(c).map((e) => e.address)).not.toContain(`[::1]:${portS}`);
   // Each peer also told C its IPv4 address (BEP 10 ipv4): never dialed while that peer was connected.
-  for (const e of connected(c)) expect(e.family, JSON.stringify(e)).toBe(6);
+  for (const e of connected(c)) expect(e, JSON.stringify(e)).toMatchObject({ family: 6, direction: 'out' });
 }
 
 describe('PEX over [::1] between real processes', () => {
   it('three sixswarm peers: C learns B from A and connects to it, then completes without knowing the seed', async () => {
-    const { d, torrent, digest } = await setup();
+    const { d, torrent, meta, payload, digest } = await setup();
     const a = peer('A', ['download', torrent, '-o', join(d, 'a')]);
     const portA = await a.port();
     const { b, portB, portD } = await leechersDialing(d, torrent, a, portA, (p) => a.waitFor(() => connected(a).length >= (p.label === 'D' ? 1 : 2), 5000, `${p.label} at A`));
@@ -80,15 +86,16 @@ describe('PEX over [::1] between real processes', () => {
     // B saw C come in.
     await b.waitFor((e) => e.event === 'peer-connected' && e.direction === 'in' && connected(b).length >= 3, 5000, 'C at B');
 
-    const { portS } = await seedDialing(d, torrent, portB);
-    await expectCompletedWithoutTheSeed(c, join(d, 'c'), digest, portS);
+    const s = await seedDialing(portB, meta, payload);
+    await expectCompleted(c, join(d, 'c'), digest);
+    s.close();
     const pex = c.events.filter((e) => e.event === 'progress').at(-1)!.pex as Record<string, unknown>;
     expect(pex).toMatchObject({ filtered: 0, capped: 0, ignored: 0, littering: [] });
     expect(pex.taken).toBeGreaterThanOrEqual(2);
   });
 
   it('libtorrent as A: its added6 entries bring C to B', async () => {
-    const { d, torrent, digest } = await setup();
+    const { d, torrent, meta, payload, digest } = await setup();
     const portA = await freePort();
     const a = libtorrentPeer({ torrent, save: join(d, 'a'), port: portA, pex: true });
     await a.event('checked', 30_000);
@@ -104,12 +111,13 @@ describe('PEX over [::1] between real processes', () => {
     const first = await c.waitFor((e) => e.event === 'progress' && (e.pex as { messagesIn: number }).messagesIn >= 1, 5000, 'a progress event after the PEX message');
     expect((first.pex as { filtered: number }).filtered).toBeGreaterThanOrEqual(1);
 
-    const { portS } = await seedDialing(d, torrent, portB);
-    await expectCompletedWithoutTheSeed(c, join(d, 'c'), digest, portS);
+    const s = await seedDialing(portB, meta, payload);
+    await expectCompleted(c, join(d, 'c'), digest);
+    s.close();
   });
 
   it('libtorrent as C: sixswarm A\'s PEX brings it to B, and it completes', async () => {
-    const { d, torrent, digest } = await setup();
+    const { d, torrent, meta, payload, digest } = await setup();
     const a = peer('A', ['download', torrent, '-o', join(d, 'a')]);
     const portA = await a.port();
     const { portB } = await leechersDialing(d, torrent, a, portA, (p) => a.waitFor(() => connected(a).length >= (p.label === 'D' ? 1 : 2), 5000, `${p.label} at A`));
@@ -122,10 +130,12 @@ describe('PEX over [::1] between real processes', () => {
     );
     expect(libtorrentPeers(c)).toContain(`out ::1:${portB} sixswarm 0.1.0`);
 
-    const { portS } = await seedDialing(d, torrent, portB);
+    const s = await seedDialing(portB, meta, payload);
     await c.event('complete', 60_000);
     expect(await treeDigest(join(d, 'c'))).toEqual(digest);
     expect(c.events.filter((e) => e.event === 'hash-failed')).toEqual([]);
-    expect(libtorrentPeers(c).filter((p) => p.includes(`:${portS} `))).toEqual([]);
+    // Only sixswarm peers: the seed never reached it.
+    for (const p of libtorrentPeers(c)) expect(p).toMatch(/ sixswarm 0\.1\.0$/);
+    s.close();
   });
 });
