@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { libtorrentPeer, libtorrentPeers, waitUntil } from './support/peers.js';
 import type { Metainfo } from '../src/metainfo/types.js';
 import { RawPeer } from './support/raw-peer.js';
-import { cleanUpAfterEach, freePort, seedPayload, sixswarm, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
+import { cleanUpAfterEach, freePort, runCli, seedPayload, sixswarm, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
 
 const TREE = { 'a.bin': 3 * 1024 * 1024 + 123, 'b/c.bin': 200_001 };
 const PIECE = 64 * 1024;
@@ -37,7 +37,7 @@ async function setup() {
  * joins, A's first PEX message to B names D; A's next one to B waits a minute, so B does not hear
  * of C from A and dial C while C is dialing B: every connection C makes is its own.
  */
-async function leechersDialing(d: string, torrent: string, a: SixswarmProcess, portA: number, inAt: (p: SixswarmProcess) => Promise<unknown>) {
+async function leechersDialing(d: string, torrent: string, a: SixswarmProcess, portA: number, inAt: (p: SixswarmProcess) => Promise<unknown>, pex = true) {
   const leecher = async (label: string) => {
     const p = peer(label, ['download', torrent, '-o', join(d, label.toLowerCase()), '--peer', `[::1]:${portA}`]);
     await p.waitFor(connectedTo(`[::1]:${portA}`), 15_000, `${label} connected to A`);
@@ -47,7 +47,7 @@ async function leechersDialing(d: string, torrent: string, a: SixswarmProcess, p
   const dd = await leecher('D');
   const b = await leecher('B');
   // B heard of D from A and connected to it: A's first message to B is out.
-  await b.waitFor(() => connected(b).length >= 2, 15_000, 'B connected to D');
+  if (pex) await b.waitFor(() => connected(b).length >= 2, 15_000, 'B connected to D');
   return { b, portB: await b.port(), portD: await dd.port() };
 }
 
@@ -92,6 +92,21 @@ describe('PEX over [::1] between real processes', () => {
     const pex = c.events.filter((e) => e.event === 'progress').at(-1)!.pex as Record<string, unknown>;
     expect(pex).toMatchObject({ filtered: 0, capped: 0, ignored: 0, littering: [] });
     expect(pex.taken).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a private torrent: no PEX either way, so C stays with A alone', async () => {
+    const { d } = await setup();
+    const torrent = join(d, 'private.torrent');
+    const made = await runCli(['create', join(d, 'seed', 'payload'), '-o', torrent, '--private', '--piece-length', String(PIECE)]);
+    expect(made.code, made.stderr).toBe(0);
+    const a = peer('A', ['download', torrent, '-o', join(d, 'a')]);
+    const portA = await a.port();
+    await leechersDialing(d, torrent, a, portA, (p) => a.waitFor(() => connected(a).length >= (p.label === 'D' ? 1 : 2), 5000, `${p.label} at A`), false);
+    const c = peer('C', ['download', torrent, '-o', join(d, 'c'), '--peer', `[::1]:${portA}`]);
+    await c.waitFor(connectedTo(`[::1]:${portA}`), 10_000, 'C connected to A');
+    await c.waitFor((e) => e.event === 'progress' && Date.parse(String(e.time)) - Date.parse(String(connected(c)[0]!.time)) > 3000, 10_000, 'three seconds with A');
+    expect(connected(c)).toHaveLength(1);
+    expect(c.events.filter((e) => e.event === 'progress').at(-1)!.pex).toMatchObject({ partners: 0, messagesIn: 0, messagesOut: 0 });
   });
 
   it('libtorrent as A: its added6 entries bring C to B', async () => {
