@@ -8,7 +8,7 @@
 import type { Family } from '../net/address.js';
 import { hostKey, hostNetwork, isDialable, isExchangeable } from '../net/address.js';
 import type { DialTarget } from '../net/dial.js';
-import { isSelfAddress } from '../net/self.js';
+import { ownAddressCheck } from '../net/self.js';
 import { encodeExtensionHandshake, parseExtensionHandshake, type ExtensionHandshake } from '../wire/extension-handshake.js';
 import type { ExtensionRegistry } from '../wire/extensions.js';
 import { ProtocolError, type FrameLimits } from '../wire/frame-decoder.js';
@@ -346,7 +346,8 @@ export class Connections {
     // It listens on `p`; without it, the port we dialed is the best guess (BEP 10: the same on both families).
     const port = h.port ?? (peer.wire.outgoing ? peer.wire.remote.port : undefined);
     if (!host || !port || !this.opts.families[peer.family === 6 ? 4 : 6]) return;
-    if (!isExchangeable(host, false) || this.bans.isBanned(host) || isSelfAddress(host, port, this.opts.port(), this.opts.ownAddresses())) return;
+    // An address of ours: the peer runs on this host, and the connection it has is the way to it.
+    if (!isExchangeable(host, false) || this.bans.isBanned(host) || ownAddressCheck(this.opts.ownAddresses())(host)) return;
     if (this.pool.add([{ host, port }], { kind: 'ltep', from: peer.label }, peer.id.toString('hex'))) this.connectMore();
   }
 
