@@ -3,7 +3,7 @@
  * listening port we know, with their flags), the sink for what partners tell us, and the counts
  * per partner that show which one litters.
  */
-import { classify, type Family } from '../../net/address.js';
+import { classify, isExchangeable, type Family } from '../../net/address.js';
 import type { DialTarget } from '../../net/dial.js';
 import type { PeerSource } from '../../swarm/peer-pool.js';
 import { PEX_FLAGS, type FilterReason, type PexPeer } from './codec.js';
@@ -101,7 +101,8 @@ export class PexTorrent {
     for (const p of this.swarm.peers()) {
       // An incoming peer's port is not where it listens; without BEP 10 `p` we cannot pass it on.
       const port = p.outgoing ? p.remotePort : p.listenPort;
-      if (!port) continue;
+      // What a partner would refuse is not sent (a link-local peer's scope means nothing elsewhere).
+      if (!port || !isExchangeable(p.host, true)) continue;
       const reachable = p.outgoing || p.remotePort === p.listenPort;
       const flags = (p.seed ? PEX_FLAGS.seed : 0) | (p.encrypted ? PEX_FLAGS.encryption : 0) | (reachable ? PEX_FLAGS.reachable : 0);
       const key = `${p.host}|${port}`;
