@@ -195,11 +195,13 @@ describe('one PEX connection: sending', () => {
       peer('2001:db8::10', 6881, PEX_FLAGS.reachable | PEX_FLAGS.seed),
     ]);
     for (const e of p.last().added) expect(e.flags & PEX_FLAGS.utp).toBe(0);
+    expect(p.last().filtered).toEqual({}); // nothing in it that a partner would refuse
     expect(p.torrent.messagesOut).toBe(1);
     // A partner on loopback does hear about loopback peers.
     const q = partner(view, '::1');
     q.conn.onTick(q.clock.now);
     expect(q.last().added.map((e) => e.host).sort()).toEqual(['2001:db8::10', '203.0.113.11', '203.0.113.12', '::1']);
+    expect(q.last().filtered).toEqual({});
   });
 
   it('sends at most 50 added and 50 dropped per message, one message a minute, never adding and dropping one peer together', () => {
