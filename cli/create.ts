@@ -3,11 +3,13 @@ import { lstat, open, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTorrent } from '../src/metainfo/create.js';
+import { toMagnet } from '../src/metainfo/magnet.js';
 import { parseTorrent } from '../src/metainfo/torrent.js';
 import { writeFileAtomic } from '../src/util/atomic-write.js';
 import { UsageError, errorMessage } from '../src/util/errors.js';
 import { formatSize, parseSize } from '../src/util/size.js';
 import type { Command } from './command.js';
+import { parseHostPorts } from './host-ports.js';
 
 const help = `Usage: sixswarm create <path> [options]
 
@@ -22,6 +24,9 @@ Options:
   -p, --private              set the private flag (BEP 27): peers come from the trackers only
   -c, --comment TEXT         a comment stored in the torrent
   -f, --force                replace the output file if it exists
+  --magnet                   also print the torrent's magnet link (with its trackers)
+  --x-pe HOST:PORT           with --magnet: add this peer to the link, e.g. the seed you will run
+                             on [2001:db8::1]:6881 (repeatable; refused with --private)
   -h, --help                 this help
 
 Exit codes: 0 written, 1 runtime failure (e.g. a read error while hashing), 2 bad usage or
@@ -45,6 +50,8 @@ function options(argv: string[]) {
         private: { type: 'boolean', short: 'p' },
         comment: { type: 'string', short: 'c' },
         force: { type: 'boolean', short: 'f' },
+        magnet: { type: 'boolean' },
+        'x-pe': { type: 'string', multiple: true },
       },
     });
   } catch (e) {
@@ -109,6 +116,9 @@ async function run(argv: string[]): Promise<number> {
     if (pieceLength === undefined) throw new UsageError(`bad --piece-length "${values['piece-length']}": expected bytes, like 262144, 256K or 1M`);
   }
   const trackers = (values.tracker ?? []).map((t) => t.split(',').map((u) => u.trim()).filter((u) => u !== ''));
+  const peers = parseHostPorts(values['x-pe'], '--x-pe');
+  if (peers.length > 0 && !values.magnet) throw new UsageError('--x-pe only goes with --magnet');
+  if (peers.length > 0 && values.private) throw new UsageError('--x-pe: a private torrent gets its peers from its tracker only (BEP 27)');
 
   const outputName = values.output ?? `${basename(resolve(source))}.torrent`;
   const output = resolve(outputName);
@@ -139,7 +149,7 @@ async function run(argv: string[]): Promise<number> {
   const meta = parseTorrent(torrent);
   if (values.force) await writeFileAtomic(output, torrent);
   else await writeNew(output, torrent);
-  process.stdout.write(`wrote ${outputName}\ninfohash ${meta.infoHashHex}\n`);
+  process.stdout.write(`wrote ${outputName}\ninfohash ${meta.infoHashHex}\n${values.magnet ? `magnet ${toMagnet(meta, peers)}\n` : ''}`);
   return 0;
 }
 

@@ -14,13 +14,26 @@ before it counts. Data already in DIR is checked first, so an interrupted downlo
 killed with kill -9) resumes where it was. After completion it keeps seeding until Ctrl-C,
 unless --exit-on-complete is given.
 
+A magnet link ('magnet:?xt=urn:btih:HASH&dn=NAME&tr=TRACKER&x.pe=[2001:db8::1]:6881', quoted for
+the shell) needs no .torrent: sixswarm finds peers through the link's trackers (tr), its peers
+(x.pe) and --peer, fetches the torrent's metadata from them (BEP 9, checked against the info
+hash), keeps it in the state folder so a restart does not fetch it again, and then downloads as
+from the .torrent. Until a peer answers it says so every 10 s.
+
+DIR is checked before anything is created in it. A symlink inside DIR on the way to a torrent's
+file, a file where the torrent needs a folder, a folder, FIFO or device where it needs a file,
+or a file with more than one hard link (writing it would change the data under its other
+names too) stops the download with exit 2, naming the path: such things are refused, never
+replaced or written through; remove them or choose another DIR. (\`seed\` only reads: it seeds
+files that have other hard links as they are.)
+
 Options:
   -o, --output DIR    download folder (default: the current folder)
   --exit-on-complete  exit with code 0 once every piece is verified on disk
 ${SHARED_HELP}
 
 Exit codes: 0 done (or stopped by SIGINT/SIGTERM after saving state), 1 runtime failure,
-2 bad usage or a bad torrent.`,
+2 bad usage, a bad torrent, or DIR holding something in the torrent's way (see above).`,
   async run(argv) {
     const { values, positionals } = parseTorrentArgs(argv, {
       output: { type: 'string', short: 'o' },

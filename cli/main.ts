@@ -66,9 +66,18 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-// Exit explicitly: a command that finished must not linger on a stray handle.
+/** Resolves once everything written to `stream` so far has left: a full pipe makes writes wait. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
+// Exit explicitly: a command that finished must not linger on a stray handle. Only after the
+// output has gone, though: `info` on a big torrent into a pipe would otherwise lose all past 64 KiB.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  async (code) => {
+    await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    process.exit(code);
+  },
   (e: unknown) => {
     process.stderr.write(`sixswarm: ${errorMessage(e)}\n`);
     process.exit(1);

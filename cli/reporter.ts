@@ -14,7 +14,7 @@ export interface Reporter {
 }
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
-const NOTABLE = new Set(['listening', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel']);
+const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel']);
 
 export function createReporter(json: boolean): Reporter {
   if (json) return new JsonReporter();
@@ -104,6 +104,10 @@ function describe(e: EngineEvent): string {
       return `peer ${e.address} left: ${e.reason}`;
     case 'complete':
       return 'download complete: every piece verified';
+    case 'metadata':
+      return `metadata received: ${e.size} bytes from ${e.sources} peer(s) in ${(e.ms / 1000).toFixed(1)} s, verified against the info hash`;
+    case 'metadata-failed':
+      return `metadata from peers failed its hash check${e.peers.length > 0 ? `; dropped ${e.peers.join(', ')}` : '; fetching it again from one peer at a time'}`;
     case 'warning':
       return `warning: ${e.message}`;
     case 'error':

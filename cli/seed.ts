@@ -11,6 +11,9 @@ export const seed: Command = {
 Seeds the data in <dir>, the folder that holds the torrent's name (what \`download -o\` was given),
 so a finished download can be seeded as it lies. The data is checked first (resume state makes
 later starts instant); only verified pieces are offered. Runs until Ctrl-C / SIGTERM.
+Files are read where the torrent says they are, never through a symlink inside <dir>: a link,
+or something other than a folder or regular file, where the torrent needs one stops seed with
+exit 2, naming the path. Files with other hard links are read as they are.
 --peer makes the seed dial a leecher itself (useful for clients that only accept connections).
 
 Options:

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../src/util/errors.js';
 import type { RunOptions } from './torrent-runner.js';
 import { parseIntOption } from './numbers.js';
-import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/session.js';
+import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { isTrackerUrl } from '../src/metainfo/urls.js';
 
 export const SHARED_OPTIONS = {

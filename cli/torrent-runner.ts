@@ -5,18 +5,19 @@
 import { mkdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Client } from '../src/client/client.js';
-import { isMagnet } from '../src/metainfo/magnet.js';
+import type { TorrentSource } from '../src/client/torrent-session.js';
+import { loadMetadata } from '../src/storage/metadata-store.js';
+import { isMagnet, parseMagnet } from '../src/metainfo/magnet.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
-import type { Metainfo } from '../src/metainfo/types.js';
 import { resolveTargets } from '../src/net/dial.js';
-import { parseHostPort, type HostPort } from '../src/net/hostport.js';
 import { defaultStateDir } from '../src/storage/resume.js';
 import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
-import type { AnnounceIpPolicy } from '../src/tracker/session.js';
+import type { AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { bindTunnel } from '../src/client/tunnel-binding.js';
 import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
 import type { TunnelChoice } from './torrent-options.js';
 import { createReporter } from './reporter.js';
+import { parseHostPorts } from './host-ports.js';
 import { StatusFeed } from '../src/client/status.js';
 import { stopSignals } from './stop-signals.js';
 
@@ -55,29 +56,25 @@ async function startTunnel(choice: TunnelChoice | undefined, note: (text: string
   return tunnel;
 }
 
-export function parsePeers(list: string[]): HostPort[] {
-  return list.map((p) => {
-    try {
-      return parseHostPort(p, '--peer');
-    } catch (e) {
-      throw new UsageError(errorMessage(e));
-    }
-  });
-}
 
-async function loadTorrent(source: string): Promise<Metainfo> {
-  if (isMagnet(source)) {
-    throw new InputError('magnet links cannot be downloaded yet (fetching metadata from peers is not implemented); use the .torrent file');
-  }
-  return readTorrentFile(source);
+/** A .torrent file, or a magnet link (its metadata from an earlier fetch when the state folder has it). */
+async function loadTorrent(source: string, stateDir: string, mode: RunOptions['mode']): Promise<TorrentSource> {
+  if (!isMagnet(source)) return { meta: await readTorrentFile(source) };
+  const magnet = parseMagnet(source);
+  const meta = await loadMetadata(stateDir, magnet.infoHashHex);
+  if (meta) return { meta };
+  if (mode === 'seed') throw new InputError('seed needs the torrent\'s metadata: give the .torrent file (or download the magnet first, which keeps its metadata)');
+  return { magnet };
 }
 
 export async function runTorrent(o: RunOptions): Promise<number> {
   if (!o.ipv4 && !o.ipv6) throw new UsageError('--no-ipv4 and --no-ipv6 together leave nothing to connect with');
-  const peers = parsePeers(o.peers);
-  const meta = await loadTorrent(o.source);
+  const peers = parseHostPorts(o.peers, '--peer');
+  const stateDir = o.stateDir ?? defaultStateDir();
+  const source = await loadTorrent(o.source, stateDir, o.mode);
   const dir = resolve(o.dir);
-  if (o.mode === 'seed') {
+  if ('meta' in source && o.mode === 'seed') {
+    const meta = source.meta;
     const s = await stat(dir).catch(() => undefined);
     if (!s?.isDirectory()) throw new UsageError(`${dir} is not a folder: give seed the folder that holds "${meta.name}"`);
   }
@@ -103,7 +100,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     port: o.port,
     ipv4: o.ipv4,
     ipv6: o.ipv6,
-    stateDir: o.stateDir ?? defaultStateDir(),
+    stateDir,
     maxPeersPerTorrent: o.maxPeers,
     trackers: o.trackers,
   });
@@ -138,17 +135,26 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     tunnel.on('status', (st) => feed.publish({ ...st, event: 'tunnel' }));
     tunnel.on('fatal', (e) => void shutdown(1, `tunnel failed: ${e.message}`));
   }
-  const session = client.addTorrent(meta, dir, { writable: o.mode === 'download' });
+  const session = client.addTorrent(source, dir, { writable: o.mode === 'download' });
   // Attached before start: peers (from trackers, incoming) may report while it still runs, and data
   // that is complete already is reported as `complete` from within it.
   feed.watch(session);
   session.on('checked', () => {
-    if (o.mode === 'seed' && !session.storage.have.complete) {
-      reporter.note(`warning: only ${session.storage.have.count} of ${meta.pieceCount} pieces are present in ${dir}; seeding those`);
+    const have = session.storage!.have;
+    if (o.mode === 'seed' && !have.complete) {
+      reporter.note(`warning: only ${have.count} of ${have.length} pieces are present in ${dir}; seeding those`);
     }
   });
   session.on('event', (e) => {
-    if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void session.saveResume().then(() => shutdown(0));
+    if (e.event === 'metadata-waiting' && e.offering === 0) {
+      reporter.note(
+        e.peers === 0
+          ? 'fetching metadata: no peer yet; waiting for trackers and the peers in the magnet link (add --peer HOST:PORT if you know one)'
+          : `fetching metadata: ${e.peers} peer(s) connected, none offers the metadata yet`,
+      );
+    }
+    // Stopping saves the resume state (after the data is on disk), so the next start trusts it.
+    if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void shutdown(0);
     if (e.event === 'error') void shutdown(1, `stopping: ${e.message}`);
   });
   try {

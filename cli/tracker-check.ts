@@ -1,7 +1,5 @@
 /** `sixswarm tracker-check`: does this tracker do IPv6 right? A matrix of checks per address family. */
 import { parseArgs } from 'node:util';
-import { render } from 'ink';
-import { createElement } from 'react';
 import { OwnAddresses } from '../src/client/own-addresses.js';
 import type { Family } from '../src/net/address.js';
 import { parseTrackerUrl, type TrackerUrl } from '../src/tracker/url.js';
@@ -14,7 +12,7 @@ import { printable } from '../src/util/sanitize.js';
 import type { Command } from './command.js';
 import { parseIntOption } from './numbers.js';
 import { stopSignals } from './stop-signals.js';
-import { TrackerCheckView, type CheckProgress } from './ui/check-table.js';
+import type { CheckProgress } from './ui/check-table.js';
 
 const help = `Usage: sixswarm tracker-check <announce-url>... [--json] [--family 4|6|both] [--timeout S] [--info-hash HEX]
 
@@ -133,7 +131,7 @@ interface Output {
   close(): Promise<void>;
 }
 
-function output(json: boolean): Output {
+async function output(json: boolean): Promise<Output> {
   if (json || !process.stdout.isTTY) {
     return {
       progress: () => undefined,
@@ -141,6 +139,8 @@ function output(json: boolean): Output {
       close: async () => undefined,
     };
   }
+  // Loaded only for a terminal: ink and react cost most of a second of start-up.
+  const [{ render }, { createElement }, { TrackerCheckView }] = await Promise.all([import('ink'), import('react'), import('./ui/check-table.js')]);
   const done: TrackerReport[] = [];
   let current: CheckProgress | undefined;
   // The table is cut to the terminal's width (ink lays it out; 0 columns means it was not told).
@@ -175,7 +175,7 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write('interrupted: stopping the peers announced so far\n');
     abort.abort();
   });
-  const out = output(o.json);
+  const out = await output(o.json);
   let ok = true;
   try {
     for (const url of o.urls) {

@@ -29,8 +29,16 @@ Options:
   -h, --help           this help
 
 Limits: 5000 peers per torrent, of which 16 from one source host (one IPv4 address or one
-IPv6 /64), 100000 peers and 10000 torrents in total. A torrent is forgotten when its last peer
-is; its completion count (scrape's "downloaded") is kept for the last 10000 torrents that had one.
+IPv6 /64), and 100000 peers in all. A newcomer is never refused for want of room: each peer is
+charged to the host whose announce created it, a host holding 1000 loses its own least recently
+announced peer for each new one, and when the table is full the host holding the most loses its
+oldest (a full torrent, its least recently announced peer). One host announcing random torrents
+thus cannot lock anyone else out. A torrent is forgotten when its last peer is; its completion
+count (scrape's "downloaded") is kept for the last 10000 torrents that had one.
+HTTP: a request that is not one (an empty line, binary) gets 400 at once; a request head must
+arrive within 10 s (keep-alive idle: 5 s), within 2 s (1 s) once more than 1000 of the 2000
+connections the tracker keeps are waiting; one source host keeps at most 64 waiting, losing its
+oldest for each new one, and when all 2000 are taken the host holding the most loses its oldest.
 Stops cleanly on SIGINT or SIGTERM.
 Exit codes: 0 stopped by a signal, 1 runtime failure (e.g. the port is taken), 2 bad options.
 

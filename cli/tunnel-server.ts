@@ -4,7 +4,9 @@ import { parseArgs } from 'node:util';
 import { parseHostPort, type HostPort } from '../src/net/hostport.js';
 import { AssignmentStore, MAX_ASSIGNMENTS } from '../src/tunnel/assignments.js';
 import { PrefixRange } from '../src/tunnel/prefix.js';
+import { ID_MAX_CHARS } from '../src/tunnel/handshake.js';
 import {
+  DEFAULT_IDS_PER_ADDRESS,
   DEFAULT_MAX_CLIENTS,
   DEFAULT_SERVER_IFNAME,
   SERVER_IFNAME_MAX,
@@ -23,8 +25,8 @@ import { stopSignals } from './stop-signals.js';
 
 const help = `Usage: sixswarm tunnel-server [--listen ADDR:PORT] [--prefix-range P/LEN] [--assignments FILE]
                               [--max-assignments N] [--config config.ini] [--tokens FILE] [--token T]
-                              [--max-clients N] [--client-rate BYTES/s] [--client-pps N] [--mtu N]
-                              [--ifname NAME] [--no-offload] [--json]
+                              [--max-clients N] [--ids-per-address N] [--client-rate BYTES/s]
+                              [--client-pps N] [--mtu N] [--ifname NAME] [--no-offload] [--json]
 
 Run the tunnel server of the stateful IPv6-over-IPv4 tunnel. Clients (\`sixswarm tunnel up\` or
 the original client) connect over TCP, send their Id, and get a /64 of the prefix range, the
@@ -53,6 +55,10 @@ Options:
   --tokens FILE          require a token: lines of "ID TOKEN", or "* TOKEN" for a shared one
   --token T              require this shared token (with or without --tokens)
   --max-clients N        live sessions at most (default ${DEFAULT_MAX_CLIENTS})
+  --ids-per-address N    without tokens, the Ids one source host (an IPv4 address or IPv6 /64) may
+                         hold (default ${DEFAULT_IDS_PER_ADDRESS}); a host at the cap that brings a new Id gets the
+                         prefix of its own least recently seen Id, never another host's. 0: no cap
+                         (the original server's behaviour). Not applied when tokens are required
   --client-rate BYTES/s  per client and direction, e.g. 1M (default unlimited); excess is dropped
   --client-pps N         packets per second per client and direction (default unlimited)
   --mtu N                MTU of the device, ${MTU_MIN}-${MTU_MAX} (default ${DEFAULT_MTU})
@@ -63,9 +69,19 @@ Options:
                          warning, stopped
   -h, --help             this help
 
+Ids are 1-${ID_MAX_CHARS} printable ASCII characters without spaces (a MAC address, a UUID, a host
+name); any other Id is refused, so Ids appear in logs and files as they are, never escaped.
+
+A public server needs tokens (--tokens or --token). Without them any client can claim any Id,
+and so take over another client's prefix, and a client with many addresses can cycle through
+the range: the per-address cap (--ids-per-address) only keeps one host from doing it alone.
+
 A second connection with the Id of a live session replaces the old session: the usual cause is
 the same client reconnecting after a NAT timeout while its old connection still looks alive.
-A refused client gets {"Error": "..."} and is disconnected.
+A refused client gets {"Error": "..."} and is disconnected. Unfinished handshakes (10 s at most)
+are bounded: 16 per source host, 256 in all; a host over its share loses its own oldest, and when
+all are taken the host holding the most loses its oldest, so silent connections never keep
+another host's client out.
 Stops on SIGINT or SIGTERM, removing the device and its route.
 Exit codes: 0 stopped by a signal, 1 runtime failure (cannot create the device or listen, or the
 device failed while running: a message on stderr says why), 2 bad options or a bad config,
@@ -155,6 +171,7 @@ async function run(argv: string[]): Promise<number> {
         tokens: { type: 'string' },
         token: { type: 'string' },
         'max-clients': { type: 'string' },
+        'ids-per-address': { type: 'string' },
         'client-rate': { type: 'string' },
         'client-pps': { type: 'string' },
         mtu: { type: 'string' },
@@ -168,6 +185,7 @@ async function run(argv: string[]): Promise<number> {
   }
   const conf = await settings(values);
   const maxClients = parseIntOption(values['max-clients'], '--max-clients', 1, 1_000_000);
+  const idsPerAddress = parseIntOption(values['ids-per-address'], '--ids-per-address', 0, MAX_ASSIGNMENTS);
   const clientPps = parseIntOption(values['client-pps'], '--client-pps', 1, 1_000_000_000);
   const mtu = parseIntOption(values.mtu, '--mtu', MTU_MIN, MTU_MAX);
   const maxAssignments = parseIntOption(values['max-assignments'], '--max-assignments', 1, MAX_ASSIGNMENTS);
@@ -192,6 +210,7 @@ async function run(argv: string[]): Promise<number> {
       store,
       ...(tokens ? { tokens } : {}),
       ...(maxClients !== undefined ? { maxClients } : {}),
+      ...(idsPerAddress !== undefined ? { idsPerAddress } : {}),
       ...(clientRate !== undefined ? { clientRate } : {}),
       ...(clientPps !== undefined ? { clientPps } : {}),
       ...(mtu !== undefined ? { mtu } : {}),

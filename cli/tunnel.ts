@@ -1,6 +1,7 @@
 /** `sixswarm tunnel up`: keep an IPv6-over-IPv4 tunnel to a tunnel server up until stopped. */
 import { parseArgs } from 'node:util';
 import { DEFAULT_CLIENT_IFNAME, RECONNECT_MS, TunnelClient, type TunnelStatus } from '../src/tunnel/client.js';
+import { ID_MAX_CHARS, idProblem } from '../src/tunnel/handshake.js';
 import { DEFAULT_MTU, MTU_MAX, MTU_MIN } from '../src/tunnel/tun.js';
 import { UsageError, errorMessage } from '../src/util/errors.js';
 import type { Command } from './command.js';
@@ -25,7 +26,8 @@ Needs root (or CAP_NET_ADMIN), /dev/net/tun, iproute2, and the native addon (npm
 Options:
   --server HOST:PORT   the tunnel server (required), e.g. 192.0.2.1:14629
   --id ID              the Id to introduce this host with (default: the MAC address of the
-                       IPv4 uplink, like the original client); the server keys prefixes on it
+                       IPv4 uplink, like the original client); the server keys prefixes on it.
+                       1-${ID_MAX_CHARS} printable ASCII characters without spaces
   --token T            a token for servers that require one (ignored by servers that do not)
   --mtu N              MTU of the device, ${MTU_MIN}-${MTU_MAX} (default ${DEFAULT_MTU})
   --ifname NAME        name of the TUN device (default ${DEFAULT_CLIENT_IFNAME})
@@ -73,7 +75,8 @@ async function run(argv: string[]): Promise<number> {
   }
   if (!values.server) throw new UsageError('--server HOST:PORT is required');
   const mtu = parseIntOption(values.mtu, '--mtu', MTU_MIN, MTU_MAX);
-  if (values.id !== undefined && (values.id.length === 0 || values.id.length > 256)) throw new UsageError('--id must be 1-256 characters');
+  const idRefused = values.id !== undefined ? idProblem(values.id) : undefined;
+  if (idRefused) throw new UsageError(`--id: ${idRefused}`);
 
   let client: TunnelClient;
   try {

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Metainfo } from '../src/metainfo/types.js';
 import { ensureBuilt } from './support/build.js';
 import { frame, fullBitfield, MSG, rawFrame, RawPeer, RawPeerServer, u32 } from './support/raw-peer.js';
+import { waitUntil } from './support/peers.js';
 import { freePort, removeDir, seedPayload, sixswarm, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
 
 const PIECE = 16 * 1024; // one block per piece: a failed piece has exactly one contributor to blame
@@ -380,6 +381,24 @@ describe('hostile leechers against a seed', () => {
     for (const p of idle) p.close();
     await new Promise((r) => setTimeout(r, 300));
     await honestLeecherCompletes();
+  });
+
+  it('keeps serving others at once while one host holds 500 idle connections', async () => {
+    // The flood comes from 127.0.0.3; the honest leecher from 127.0.0.1. Before the slots were
+    // shared out per host, the flood filled them all and the honest handshake waited ~15 s.
+    const idle = await Promise.all(Array.from({ length: 500 }, () => RawPeer.connect('127.0.0.1', seedPort, 5000, '127.0.0.3')));
+    raws.push(...idle);
+    await new Promise((r) => setTimeout(r, 300));
+    const out = join(dir, `leech-${++runs}`);
+    const t0 = Date.now();
+    const leech = start(['download', torrent, '-o', out, '--peer', `127.0.0.1:${seedPort}`, '--port', '0', '--exit-on-complete', '--json'], 'honest-leech');
+    await leech.event('peer-connected', 10_000);
+    expect(Date.now() - t0, 'the honest leecher waited for a handshake slot').toBeLessThan(5000);
+    await leech.event('complete', 20_000);
+    expect(await leech.exited).toBe(0);
+    await expectComplete(leech, out);
+    // The flood never holds more than the table: the connections beyond it are closed.
+    await waitUntil(() => idle.filter((p) => p.closedBy === 'remote').length >= 500 - 256, 10_000, () => `${idle.filter((p) => p.closedBy === 'remote').length} of 500 closed`);
   });
 
   it('survived every hostile leecher and stops cleanly', async () => {

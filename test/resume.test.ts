@@ -30,11 +30,7 @@ beforeAll(async () => {
   dir = await tempDir();
   ({ torrent, meta, payload } = await seedPayload(dir, TREE, PIECE));
   harness = await RawPeerServer.listen('127.0.0.1');
-  harness.onPeer(async (p) => {
-    await p.readHandshake();
-    p.sendHandshake(meta.infoHash);
-    p.serve(payload, PIECE, serving);
-  });
+  harness.seed(meta.infoHash, payload, PIECE, serving);
 });
 
 afterEach(async () => {

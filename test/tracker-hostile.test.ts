@@ -14,7 +14,9 @@ import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encode } from '../src/bencode/index.js';
 import { encodeCompactPeers } from '../src/net/compact.js';
-import { TrackerSession, type AnnounceEvent, type PeerAddress, type TrackerSessionOptions } from '../src/tracker/session.js';
+import type { PeerAddress } from '../src/net/compact.js';
+import { TrackerSession, type TrackerSessionOptions } from '../src/tracker/session.js';
+import type { AnnounceEvent } from '../src/tracker/types.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -4,7 +4,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { scrape, TrackerSession, type AnnounceEvent, type PeerAddress, type TrackerSessionOptions } from '../src/tracker/session.js';
+import type { PeerAddress } from '../src/net/compact.js';
+import { scrape } from '../src/tracker/scrape.js';
+import { TrackerSession, type TrackerSessionOptions } from '../src/tracker/session.js';
+import type { AnnounceEvent } from '../src/tracker/types.js';
 import { TrackerServer, type ServerAnnounceEvent } from '../src/tracker/server/tracker-server.js';
 import { Tiers } from '../src/tracker/tiers.js';
 

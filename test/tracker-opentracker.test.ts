@@ -11,7 +11,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { scrape, TrackerSession, type AnnounceEvent, type PeerAddress, type TrackerSessionOptions } from '../src/tracker/session.js';
+import type { PeerAddress } from '../src/net/compact.js';
+import { scrape } from '../src/tracker/scrape.js';
+import { TrackerSession, type TrackerSessionOptions } from '../src/tracker/session.js';
+import type { AnnounceEvent } from '../src/tracker/types.js';
 
 const IH = randomBytes(20);
 let dir = '';

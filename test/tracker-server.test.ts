@@ -165,18 +165,21 @@ describe('HTTP', () => {
     expect(decodeCompactPeers(asBytes(r.get('peers'), 'peers'), 4)).toContainEqual({ host: '192.0.2.9', port: 7000, family: 4 });
   });
 
-  it('limits: peers per torrent, peers in total, torrents in total', async () => {
-    const { port } = await startServer({ limits: { maxPeersPerTorrent: 2, maxPeers: 3, maxTorrents: 2 } });
-    const [t1, t2, t3] = [randomBytes(20), randomBytes(20), randomBytes(20)];
-    const ann = async (ih: Buffer, p: number) => (await get('127.0.0.1', port, annPath({ ih, id: randomBytes(20), port: p }))).body;
+  it('limits: a full torrent or a full table takes the newcomer and forgets the least recently announced peer', async () => {
+    const { port } = await startServer({ limits: { maxPeersPerTorrent: 2, maxPeers: 3 } });
+    const [t1, t2] = [randomBytes(20), randomBytes(20)];
+    const ann = async (ih: Buffer, p: number) => (await get('127.0.0.1', port, annPath({ ih, id: randomBytes(20), port: p, key: `k${p}` }))).body;
+    const ports = (d: BDict) => decodeCompactPeers(asBytes(d.get('peers'), 'peers'), 4).map((p) => p.port).sort();
     expect((await ann(t1, 1)).get('warning message')).toBeUndefined();
     await ann(t1, 2);
-    expect((await ann(t1, 3)).get('warning message')?.toString()).toBe('tracker is full: you are not listed');
-    await ann(t2, 4);
-    expect((await ann(t2, 5)).get('warning message')?.toString()).toMatch(/full/); // 3 peers in total
-    const third = await ann(t3, 6); // a third torrent: not stored, still answered
-    expect(third.get('warning message')?.toString()).toMatch(/full/);
-    expect(asInt(third.get('incomplete'), 'incomplete')).toBe(0);
+    const third = await ann(t1, 3); // t1 is full: its oldest peer (1) makes room
+    expect(third.get('warning message')).toBeUndefined();
+    expect(ports(third)).toEqual([2]);
+    await ann(t2, 4); // three peers in all now
+    expect(ports(await ann(t2, 5))).toEqual([4]); // the table is full: peer 2, the oldest, goes
+    await ann(t1, 3); // 3 announces again: 4 is now the least recently announced
+    expect(ports(await ann(t1, 6))).toEqual([3]);
+    expect(ports(await ann(t2, 5))).toEqual([]); // 4 went
   });
 });
 
@@ -245,7 +248,7 @@ describe('UDP (BEP 15)', () => {
 
 describe('swarm store expiry', () => {
   it('forgets addresses after the TTL and empty torrents on sweep', () => {
-    const store = new SwarmStore({ maxPeersPerTorrent: 10, maxPeersPerSource: 10, maxPeers: 10, maxTorrents: 10, peerTtlMs: 1000 });
+    const store = new SwarmStore({ maxPeersPerTorrent: 10, maxPeersPerSource: 10, maxPeers: 10, maxPeersPerHost: 10, maxTorrents: 10, peerTtlMs: 1000 });
     const ih = randomBytes(20);
     const ann = (port: number, now: number, host = '192.0.2.1') =>
       store.announce({ infoHash: ih, peerId: randomBytes(20), identity: `id${port}`, source: { host, port, family: 4 }, extra: [], left: 5, numwant: 50 }, now);
@@ -260,36 +263,35 @@ describe('swarm store expiry', () => {
     expect(store.torrentCount).toBe(0);
   });
 
-  it('a completed torrent whose peers expired frees its slot: it cannot fill the tracker for good', () => {
-    const store = new SwarmStore({ maxPeersPerTorrent: 10, maxPeersPerSource: 10, maxPeers: 10, maxTorrents: 1, peerTtlMs: 1000 });
+  it('completion counts outlive their torrent, in a table of at most maxTorrents', () => {
+    const store = new SwarmStore({ maxPeersPerTorrent: 10, maxPeersPerSource: 10, maxPeers: 10, maxPeersPerHost: 10, maxTorrents: 1, peerTtlMs: 1000 });
     const [done, next] = [randomBytes(20), randomBytes(20)];
     const ann = (ih: Buffer, now: number, event?: 'completed') =>
       store.announce({ infoHash: ih, peerId: randomBytes(20), identity: 'one', source: { host: '192.0.2.1', port: 1, family: 4 }, extra: [], left: 0, numwant: 50, ...(event ? { event } : {}) }, now);
     expect(ann(done, 0, 'completed').stored).toBe(true);
-    expect(ann(next, 10)).toMatchObject({ stored: false, reason: 'tracker full' }); // one torrent at most
     store.sweep(5000); // the seed's address expired
     expect(store.torrentCount).toBe(0);
-    expect(ann(next, 5000).stored).toBe(true);
-    // The completion count outlives the torrent (in a table bounded like the torrents).
     expect(store.scrape(done, 5000)).toEqual({ complete: 0, incomplete: 0, downloaded: 1 });
     ann(next, 5001, 'completed');
     expect(store.scrape(next, 5001).downloaded).toBe(1);
     expect(store.scrape(done, 5001).downloaded).toBe(0); // pushed out: one table entry at most
   });
 
-  it('a refused announce leaves no empty torrent behind', () => {
-    const store = new SwarmStore({ maxPeersPerTorrent: 10, maxPeersPerSource: 10, maxPeers: 1, maxTorrents: 10, peerTtlMs: 1000 });
+  it('a full table takes the newcomer, and a torrent its eviction empties is gone', () => {
+    const store = new SwarmStore({ maxPeersPerTorrent: 10, maxPeersPerSource: 10, maxPeers: 1, maxPeersPerHost: 10, maxTorrents: 10, peerTtlMs: 1000 });
     const ann = (ih: Buffer, port: number) =>
       store.announce({ infoHash: ih, peerId: randomBytes(20), identity: `id${port}`, source: { host: '192.0.2.1', port, family: 4 }, extra: [], left: 5, numwant: 50 }, 0);
-    expect(ann(randomBytes(20), 1).stored).toBe(true);
-    expect(ann(randomBytes(20), 2)).toMatchObject({ stored: false, reason: 'tracker full' });
+    const first = randomBytes(20);
+    expect(ann(first, 1).stored).toBe(true);
+    expect(ann(randomBytes(20), 2).stored).toBe(true);
     expect(store.torrentCount).toBe(1);
+    expect(store.scrape(first, 0)).toMatchObject({ complete: 0, incomplete: 0 });
   });
 });
 
 describe('peers per source host', () => {
   it('one IPv4 address or one IPv6 /64 holds at most maxPeersPerSource peers of a torrent', () => {
-    const store = new SwarmStore({ maxPeersPerTorrent: 100, maxPeersPerSource: 3, maxPeers: 100, maxTorrents: 10, peerTtlMs: 1000 });
+    const store = new SwarmStore({ maxPeersPerTorrent: 100, maxPeersPerSource: 3, maxPeers: 100, maxPeersPerHost: 100, maxTorrents: 10, peerTtlMs: 1000 });
     const ih = randomBytes(20);
     const ann = (identity: string, host: string, now = 0) =>
       store.announce({ infoHash: ih, peerId: randomBytes(20), identity, source: { host, port: 7000, family: host.includes(':') ? 6 : 4 }, extra: [], left: 5, numwant: 50 }, now);

@@ -112,7 +112,9 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
     expect(out.stdout).toContain(`from ${topo.addresses.peerV6}`);
     const back = await topo.peer.exec('ping', ['-6', '-c', '3', '-i', '0.2', '-W', '2', up.address]);
     expect(back.code, back.stdout + back.stderr).toBe(0);
-    expect(JSON.parse(await readFile(join(dir, 'assignments.json'), 'utf8'))).toEqual({ [mac]: { Prefix: '2001:db8:100::/64', LastSeen: expect.any(String) } });
+    expect(JSON.parse(await readFile(join(dir, 'assignments.json'), 'utf8'))).toEqual({
+      [mac]: { Prefix: '2001:db8:100::/64', LastSeen: expect.any(String), Source: topo.addresses.clientV4 },
+    });
   });
 
   it('comes back within 3 s on the same prefix when the server is killed mid-ping-stream and restarted', async () => {

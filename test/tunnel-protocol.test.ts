@@ -230,6 +230,18 @@ describe('handshake', () => {
     expect(() => parseHello({ Id: 'a\nb' })).toThrow(/printable/);
     expect(() => parseHello({ Id: 'a\u009b2Jb' })).toThrow(/printable/); // C1: a terminal escape in the server's log
     expect(() => parseHello({ Id: 'a'.repeat(257) })).toThrow(/printable/);
+    expect(parseHello({ Id: 'x'.repeat(128) }).id).toHaveLength(128);
+    expect(parseHello({ Id: '6ba7b810-9dad-11d1-80b4-00c04fd430c8' }).id).toBe('6ba7b810-9dad-11d1-80b4-00c04fd430c8');
+    // Printable ASCII only: no bidi override, no lone surrogate, nothing beyond ASCII, no spaces, 128 at most.
+    for (const id of ['\u202eevil', 'a\ud800b', 'caf\u00e9', 'two words', 'x'.repeat(129)]) {
+      expect(() => parseHello({ Id: id }), JSON.stringify(id)).toThrow('"Id" refused: an Id is 1-128 printable ASCII characters without spaces');
+    }
+  });
+
+  it('refuses an Id of invalid UTF-8 as it arrives on the wire (it decodes to U+FFFD)', () => {
+    const wire = Buffer.concat([Buffer.from('{"Id":"a'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    const scanned = new JsonObjectScanner().push(wire)!;
+    expect(() => parseHello(scanned.value)).toThrow(/printable ASCII/);
     expect(() => parseHello({ Id: 'a', Token: 7 })).toThrow(/Token/);
     expect(encodeHello({ id: 'ab' }).toString()).toBe('{"Id":"ab"}');
     expect(encodeHello({ id: 'ab', token: 't' }).toString()).toBe('{"Id":"ab","Token":"t"}');
@@ -347,7 +359,7 @@ describe('AssignmentStore', () => {
 
   const none = () => false;
   const text = async (p: Promise<AssignResult>) => (await p).prefix.text;
-  const readJson = async (file: string) => JSON.parse(await readFile(file, 'utf8')) as Record<string, { Prefix: string; LastSeen?: string }>;
+  const readJson = async (file: string) => JSON.parse(await readFile(file, 'utf8')) as Record<string, { Prefix: string; LastSeen?: string; Source?: string }>;
 
   it('assigns first free, persists atomically with last-seen times, and returns the same prefix after a reload', async () => {
     const file = join(dir, 'assignments.json');
@@ -399,6 +411,29 @@ describe('AssignmentStore', () => {
     ]);
     const reloaded = await AssignmentStore.load(new PrefixRange('2001:db8:100::/56'), file, { maxAssignments: 3 });
     expect((await reloaded.assign('f', none)).reused?.id).toBe('a');
+  });
+
+  it('a source host at its cap of Ids cycles through its own prefixes: a returning Id of another host keeps its prefix', async () => {
+    const file = join(dir, 'capped.json');
+    const range = new PrefixRange('2001:db8:100::/56'); // 256 /64s
+    const store = await AssignmentStore.load(range, file);
+    const returning = await text(store.assign('returning', none, { host: '198.51.100.1', max: 16 }));
+    const flood = { host: '203.0.113.9', max: 16 };
+    const given = new Set<string>();
+    for (let i = 0; i < 300; i++) given.add(await text(store.assign(`fresh-${i}`, none, flood)));
+    expect(given.size).toBe(16); // its own 16, over and over
+    expect(store.heldBy('203.0.113.9')).toBe(16);
+    expect(await text(store.assign('returning', none, { host: '198.51.100.1', max: 16 }))).toBe(returning);
+    // Kept across a restart: the file says which host brought each Id.
+    const saved = await readJson(file);
+    expect(saved.returning).toMatchObject({ Source: '198.51.100.1' });
+    const reloaded = await AssignmentStore.load(range, file);
+    expect(reloaded.heldBy('203.0.113.9')).toBe(16);
+    expect((await reloaded.assign('fresh-300', none, flood)).reused?.id).toBe('fresh-284');
+    // All of its Ids connected: a new one is refused, and says what to do.
+    await expect(reloaded.assign('fresh-301', () => true, flood)).rejects.toThrow(/the 16 Ids this address may hold without a token are all connected; .* a new one needs a token/);
+    // Without a cap (or with tokens, where the server passes none), the old behaviour.
+    expect((await reloaded.assign('uncapped', none)).reused).toBeUndefined();
   });
 
   it('last-seen times reach the file on flush()', async () => {
@@ -506,6 +541,8 @@ describe('TokenPolicy', () => {
       await expect(TokenPolicy.fromFile(file)).rejects.toThrow(/line 1: expected "ID TOKEN"/);
       await writeFile(file, '# nothing\n');
       await expect(TokenPolicy.fromFile(file)).rejects.toThrow(/holds no tokens/);
+      await writeFile(file, 'caf\u00e9 secret\n');
+      await expect(TokenPolicy.fromFile(file)).rejects.toThrow(/line 1: no client could present this Id: an Id is 1-128 printable ASCII/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -8,8 +8,13 @@ export type BValue = number | bigint | Buffer | BValue[] | BDict;
 
 /** A dictionary: keys are the raw key bytes as latin1 strings (lossless), `span` is where it lay. */
 export class BDict extends Map<string, BValue> {
+  // Two numbers rather than an array: a torrent can hold a million dictionaries.
+  start = 0;
+  end = 0;
   /** Byte range [start, end) of this dictionary in the decoded buffer: the infohash needs it. */
-  span: [number, number] = [0, 0];
+  get span(): [number, number] {
+    return [this.start, this.end];
+  }
 }
 
 export class BencodeError extends Error {
@@ -68,34 +73,61 @@ export function decodePrefix(buf: Buffer, limits: DecodeLimits = {}): { value: B
     const neg = buf[pos] === MINUS;
     const digitsStart = neg ? pos + 1 : pos;
     if (digitsStart === end) fail('integer without digits', start);
+    let n = 0;
     for (let k = digitsStart; k < end; k++) {
       const c = buf[k]!;
       if (c < ZERO || c > NINE) fail('non-digit in integer', k);
+      n = n * 10 + (c - ZERO);
     }
     if (buf[digitsStart] === ZERO && end - digitsStart > 1) fail('integer with a leading zero', start);
     if (neg && buf[digitsStart] === ZERO) fail('negative zero', start);
     if (end - digitsStart > 20) fail('integer too long', start);
-    const text = buf.toString('latin1', pos, end);
+    const from = pos;
     pos = end + 1;
-    const n = Number(text);
-    return Number.isSafeInteger(n) ? n : BigInt(text);
+    // Up to 15 digits the sum above is exact (no string for the millions of lengths in a torrent).
+    if (end - digitsStart <= 15) return neg ? -n : n;
+    const big = BigInt(buf.toString('latin1', from, end));
+    return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
   };
 
-  const readBytes = (): Buffer => {
+  /** Moves past a string's length prefix and its bytes; returns where the bytes start. */
+  const skipBytes = (): number => {
     const start = pos;
     const colon = buf.indexOf(COLON, pos);
     if (colon < 0 || colon - pos > 12) fail('bad string length', start);
     if (colon === pos) fail('string without length', start);
+    let len = 0;
     for (let k = pos; k < colon; k++) {
       const c = buf[k]!;
       if (c < ZERO || c > NINE) fail('non-digit in string length', k);
+      len = len * 10 + (c - ZERO);
     }
     if (buf[pos] === ZERO && colon - pos > 1) fail('string length with a leading zero', start);
-    const len = Number(buf.toString('latin1', pos, colon));
     const dataStart = colon + 1;
     if (len > buf.length - dataStart) fail(`string of ${len} bytes runs past the end of the input`, start);
     pos = dataStart + len;
-    return buf.subarray(dataStart, pos);
+    return dataStart;
+  };
+  const readBytes = (): Buffer => buf.subarray(skipBytes(), pos);
+
+  // A torrent repeats a few keys ("length", "path") a million times: a key whose bytes match the
+  // last short key of its length reuses that string instead of making another.
+  const lastKeyAt: number[] = [];
+  const lastKey: string[] = [];
+  const readKey = (): string => {
+    const at = skipBytes();
+    const len = pos - at;
+    if (len > 16) return buf.toString('latin1', at, pos);
+    const prev = lastKeyAt[len];
+    if (prev !== undefined) {
+      let k = 0;
+      while (k < len && buf[prev + k] === buf[at + k]) k++;
+      if (k === len) return lastKey[len]!;
+    }
+    const key = buf.toString('latin1', at, pos);
+    lastKeyAt[len] = at;
+    lastKey[len] = key;
+    return key;
   };
 
   const readValue = (depth: number): BValue => {
@@ -119,11 +151,11 @@ export function decodePrefix(buf: Buffer, limits: DecodeLimits = {}): { value: B
       const dict = new BDict();
       while (true) {
         if (pos >= buf.length) fail('unterminated dictionary', start);
-        if (buf[pos] === E) { pos++; dict.span = [start, pos]; return dict; }
+        if (buf[pos] === E) { pos++; dict.start = start; dict.end = pos; return dict; }
         const c2 = buf[pos]!;
         if (c2 < ZERO || c2 > NINE) fail('dictionary key is not a string');
         const keyAt = pos;
-        const key = readBytes().toString('latin1');
+        const key = readKey();
         if (dict.has(key)) fail(`duplicate dictionary key "${key}"`, keyAt);
         dict.set(key, readValue(depth + 1));
       }

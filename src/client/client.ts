@@ -7,13 +7,12 @@ import { EventEmitter } from 'node:events';
 import type { Family } from '../net/address.js';
 import { DualStackListener, type Listening } from '../net/listeners.js';
 import { TcpTransport } from '../net/tcp-transport.js';
-import type { Metainfo } from '../metainfo/types.js';
 import { HashPool } from '../storage/hash-pool.js';
 import { Handshaker } from '../wire/handshaker.js';
 import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
-import { TorrentSession, type TorrentSessionOptions } from './torrent-session.js';
-import type { AnnounceIpPolicy } from '../tracker/session.js';
+import { TorrentSession, type TorrentSessionOptions, type TorrentSource } from './torrent-session.js';
+import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 
 export interface ClientOptions {
   port: number;
@@ -58,9 +57,10 @@ export class Client extends EventEmitter {
     return this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
   }
 
-  addTorrent(meta: Metainfo, dir: string, opts: Pick<TorrentSessionOptions, 'writable'>): TorrentSession {
-    if (this.torrents.has(meta.infoHashHex)) throw new Error(`torrent ${meta.infoHashHex} is already running`);
-    const t = new TorrentSession(meta, dir, {
+  addTorrent(source: TorrentSource, dir: string, opts: Pick<TorrentSessionOptions, 'writable'>): TorrentSession {
+    const infoHashHex = 'meta' in source ? source.meta.infoHashHex : source.magnet.infoHashHex;
+    if (this.torrents.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
+    const t = new TorrentSession(source, dir, {
       ...opts,
       stateDir: this.opts.stateDir,
       hashPool: this.hashPool,
@@ -76,7 +76,7 @@ export class Client extends EventEmitter {
       },
       trackers: this.opts.trackers,
     });
-    this.torrents.set(meta.infoHashHex, t);
+    this.torrents.set(infoHashHex, t);
     return t;
   }
 

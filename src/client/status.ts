@@ -8,12 +8,11 @@ import { classify, type AddressKind, type Family } from '../net/address.js';
 import type { Listening } from '../net/listeners.js';
 import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
 import type { CheckResult } from '../storage/torrent-storage.js';
-import type { SwarmEvent } from '../swarm/events.js';
 import type { PeerSourceKind } from '../swarm/peer-pool.js';
 import type { AnnounceEvent } from '../tracker/types.js';
 import type { TunnelStatus } from '../tunnel/client.js';
 import type { Client } from './client.js';
-import type { TorrentSession, TorrentState } from './torrent-session.js';
+import type { TorrentEvent, TorrentSession, TorrentState } from './torrent-session.js';
 
 /** What the progress line and the torrent list show; `--json` prints it as the `progress` event. */
 export interface TorrentSummary {
@@ -119,7 +118,7 @@ export interface EngineStatus {
 
 /** Every event the engine reports; per-torrent events carry the torrent's info hash. */
 export type EngineEvent =
-  | ({ torrent: string } & SwarmEvent)
+  | ({ torrent: string } & TorrentEvent)
   | ({ event: 'tracker'; torrent: string; announce?: AnnounceEvent['event'] } & Omit<AnnounceEvent, 'event'>)
   | { event: 'checking'; torrent: string; checkedBytes: number; totalBytes: number }
   | ({ event: 'checked'; torrent: string; have: number; pieces: number } & CheckResult)
@@ -172,7 +171,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       lastCheckReport = now;
       this.publish({ event: 'checking', torrent, checkedBytes: p.checkedBytes, totalBytes: p.totalBytes });
     });
-    t.on('checked', (r) => this.publish({ event: 'checked', torrent, have: t.storage.have.count, pieces: t.meta.pieceCount, ...r }));
+    t.on('checked', (r) => this.publish({ event: 'checked', torrent, have: t.storage?.have.count ?? 0, pieces: t.meta?.pieceCount ?? 0, ...r }));
   }
 
   /** A `progress` event per running torrent every `ms`. */
@@ -191,9 +190,9 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
 
   summary(t: TorrentSession): TorrentSummary {
     const { meta, storage } = t;
-    const have = storage.have;
     let haveBytes = 0;
-    for (let i = 0; i < meta.pieceCount; i++) if (have.has(i)) haveBytes += storage.layout.pieceSize(i);
+    if (meta && storage) for (let i = 0; i < meta.pieceCount; i++) if (storage.have.has(i)) haveBytes += storage.layout.pieceSize(i);
+    const totalBytes = meta?.totalLength ?? 0;
     const s = t.swarm?.stats();
     const downRate = Math.round(s?.downRate ?? 0);
     const downloaded = s?.downloaded ?? 0;
@@ -201,20 +200,20 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     const tunnel = this.source.tunnel?.();
     const why = this.unreachableWhy.get(t);
     return {
-      infoHash: meta.infoHashHex,
-      name: meta.name,
+      infoHash: t.infoHashHex,
+      name: t.name,
       state: t.state,
-      pieces: meta.pieceCount,
-      have: have.count,
-      totalBytes: meta.totalLength,
+      pieces: meta?.pieceCount ?? 0,
+      have: storage?.have.count ?? 0,
+      totalBytes,
       haveBytes,
-      percent: meta.totalLength === 0 ? 100 : Math.floor((haveBytes / meta.totalLength) * 10000) / 100,
+      percent: !meta ? 0 : totalBytes === 0 ? 100 : Math.floor((haveBytes / totalBytes) * 10000) / 100,
       downRate,
       upRate: Math.round(s?.upRate ?? 0),
       downloaded,
       uploaded,
-      ratio: downloaded > 0 ? uploaded / downloaded : uploaded > 0 ? uploaded / Math.max(1, meta.totalLength) : null,
-      eta: downRate > 0 && haveBytes < meta.totalLength ? (meta.totalLength - haveBytes) / downRate : null,
+      ratio: downloaded > 0 ? uploaded / downloaded : uploaded > 0 ? uploaded / Math.max(1, totalBytes) : null,
+      eta: meta && downRate > 0 && haveBytes < totalBytes ? (totalBytes - haveBytes) / downRate : null,
       peers: s?.peers ?? 0,
       peers4: s?.peers4 ?? 0,
       peers6: s?.peers6 ?? 0,
@@ -254,7 +253,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     const swarm = t.swarm;
     if (!swarm) return [];
     const tunnelAddress = this.source.tunnel?.()?.address;
-    const pieces = t.meta.pieceCount;
+    const pieces = t.meta?.pieceCount ?? 0;
     return [...swarm.connections.peers].map((p) => {
       const tp = swarm.transfer?.of(p);
       const pex = t.pex?.countsOf(p.label);
@@ -296,6 +295,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
 
   private files(t: TorrentSession): FileStatus[] {
     const { meta, storage } = t;
+    if (!meta || !storage) return [];
     const have = new Array<number>(meta.files.length).fill(0);
     for (let i = 0; i < meta.pieceCount; i++) {
       if (!storage.have.has(i)) continue;
@@ -309,7 +309,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   private pieceMap(t: TorrentSession, cells: number): PieceMap {
-    const n = t.meta.pieceCount;
+    const n = t.meta?.pieceCount ?? 0;
     const count = Math.max(1, Math.min(cells, n));
     const have = new Array<number>(count).fill(0);
     const availability = new Array<number>(count).fill(0);
@@ -318,7 +318,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     for (let i = 0; i < n; i++) {
       const c = Math.floor((i * count) / n);
       sizes[c]!++;
-      if (t.storage.have.has(i)) have[c]!++;
+      if (t.storage?.have.has(i)) have[c]!++;
       availability[c]! += avail?.[i] ?? 0;
     }
     for (let c = 0; c < count; c++) {

@@ -1,15 +1,23 @@
 /**
- * One torrent from start to stop: check what is on disk, run the swarm, announce to its
- * trackers, save resume state periodically and on stop.
+ * One torrent from start to stop: from a .torrent, check what is on disk and run the swarm; from
+ * a magnet link, run the swarm on the info hash alone, fetch the metadata from peers (saved
+ * beside the resume state), then check and transfer as from a .torrent. It announces to the
+ * trackers and saves resume state periodically and on stop.
  */
 import { EventEmitter } from 'node:events';
+import { MetadataExchange } from '../ext/ut-metadata/exchange.js';
+import { utMetadata } from '../ext/ut-metadata/extension.js';
 import { registerUtPex } from '../ext/ut-pex/index.js';
 import type { PexTorrent } from '../ext/ut-pex/torrent.js';
-import type { Metainfo } from '../metainfo/types.js';
+import { parseInfoDict } from '../metainfo/torrent.js';
+import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import type { HashPool } from '../storage/hash-pool.js';
+import { metadataPath, saveMetadata } from '../storage/metadata-store.js';
 import { TorrentStorage, type CheckProgress, type CheckResult } from '../storage/torrent-storage.js';
 import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
-import { TrackerSession, type AnnounceEvent, type AnnounceIpPolicy } from '../tracker/session.js';
+import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
+import { TrackerSession } from '../tracker/session.js';
+import type { AnnounceEvent } from '../tracker/types.js';
 
 export interface TorrentSessionOptions {
   writable: boolean;
@@ -21,40 +29,71 @@ export interface TorrentSessionOptions {
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
 }
 
-export type TorrentState = 'checking' | 'downloading' | 'seeding' | 'stopped' | 'error';
+/** What a torrent is started from: its metainfo, or a magnet link whose metadata peers will supply. */
+export type TorrentSource = { meta: Metainfo } | { magnet: MagnetLink };
+
+export type TorrentState = 'fetching-metadata' | 'checking' | 'downloading' | 'seeding' | 'stopped' | 'error';
+
+/** Fetching the metadata of a magnet link. */
+export type MetadataEvent =
+  /** Still nothing: how many peers are connected, how many offer the metadata. */
+  | { event: 'metadata-waiting'; peers: number; offering: number }
+  | { event: 'metadata'; size: number; sources: number; ms: number; saved: string }
+  /** A copy failed its hash; the peers blamed (none yet when several sent parts of it). */
+  | { event: 'metadata-failed'; peers: string[] };
+
+export type TorrentEvent = SwarmEvent | MetadataEvent;
 
 /** The last announce to one tracker over one family. */
 export interface TrackerRecord extends AnnounceEvent {
   at: number;
 }
 
+/** How often a magnet that has no metadata yet says so. */
+const WAITING_REPORT_MS = 10_000;
+/** `left` while the size is unknown: anything but 0, which would make us a seed to the tracker. */
+const UNKNOWN_LEFT = 16 * 1024;
+
 export class TorrentSession extends EventEmitter<{
-  event: [SwarmEvent];
+  event: [TorrentEvent];
   checking: [CheckProgress];
   checked: [CheckResult];
   tracker: [AnnounceEvent];
 }> {
-  readonly storage: TorrentStorage;
+  readonly infoHash: Buffer;
+  readonly infoHashHex: string;
+  meta?: Metainfo;
+  storage?: TorrentStorage;
   swarm?: Swarm;
   /** The swarm's peer exchange (off by itself on a private torrent). */
   pex?: PexTorrent;
   trackers?: TrackerSession;
-  state: TorrentState = 'checking';
+  state: TorrentState;
   /** Bytes checked of bytes to check, while checking. */
   checkProgress?: CheckProgress;
   lastError?: string;
   /** Per "url family": the last announce. */
   readonly trackerRecords = new Map<string, TrackerRecord>();
+  private readonly magnet?: MagnetLink;
+  private readonly exchange: MetadataExchange;
   private saveTimer?: NodeJS.Timeout;
+  private waitingTimer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
 
   constructor(
-    readonly meta: Metainfo,
+    source: TorrentSource,
     readonly dir: string,
     private readonly opts: TorrentSessionOptions,
   ) {
     super();
-    this.storage = new TorrentStorage(meta, dir, opts.hashPool, { writable: opts.writable, stateDir: opts.stateDir });
+    if ('meta' in source) {
+      this.meta = source.meta;
+      this.storage = this.makeStorage(source.meta);
+    } else this.magnet = source.magnet;
+    this.infoHash = this.meta?.infoHash ?? this.magnet!.infoHash;
+    this.infoHashHex = this.infoHash.toString('hex');
+    this.state = this.meta ? 'checking' : 'fetching-metadata';
+    this.exchange = new MetadataExchange(this.infoHash, this.meta?.infoBuffer);
     this.on('event', (e) => {
       if (e.event === 'complete') this.state = 'seeding';
       if (e.event === 'error') {
@@ -64,22 +103,54 @@ export class TorrentSession extends EventEmitter<{
     });
   }
 
-  get infoHashHex(): string {
-    return this.meta.infoHashHex;
+  /** The torrent's name: from its metadata, else the magnet's `dn`, else the info hash. */
+  get name(): string {
+    return this.meta?.name ?? this.magnet?.name ?? this.infoHashHex;
   }
 
-  /** Check existing data (resume-aware, reported as `checking` then `checked`), then join the swarm. */
+  get private(): boolean {
+    return this.meta?.private ?? false;
+  }
+
+  /** From a .torrent: check the data (resume-aware), then join the swarm. From a magnet: join it now, transfer once the metadata is in. */
   async start(forceRecheck = false): Promise<void> {
-    const result = await this.storage.check(forceRecheck, (p) => {
+    if (this.meta) {
+      await this.check(forceRecheck);
+      if (this.stopping) return; // stopped while checking: never join the swarm
+      const swarm = this.startSwarm(this.meta.announce);
+      this.beginTransfer(swarm);
+      return;
+    }
+    const magnet = this.magnet!;
+    const swarm = this.startSwarm(magnet.trackers.map((url) => [url]));
+    swarm.addPeers(magnet.peers, { kind: 'magnet' });
+    this.exchange.once('metadata', (info, stats) => void this.onMetadata(info, stats, forceRecheck));
+    this.exchange.on('failed', (peers) => this.emit('event', { event: 'metadata-failed', peers }));
+    this.waitingTimer = setInterval(() => {
+      const s = swarm.stats();
+      this.emit('event', { event: 'metadata-waiting', peers: s.peers, offering: this.exchange.offering });
+    }, WAITING_REPORT_MS);
+    this.waitingTimer.unref();
+  }
+
+  private makeStorage(meta: Metainfo): TorrentStorage {
+    return new TorrentStorage(meta, this.dir, this.opts.hashPool, { writable: this.opts.writable, stateDir: this.opts.stateDir });
+  }
+
+  private async check(force: boolean): Promise<void> {
+    this.state = 'checking';
+    const result = await this.storage!.check(force, (p) => {
       this.checkProgress = p;
       this.emit('checking', p);
     });
     this.checkProgress = undefined;
     this.emit('checked', result);
-    if (this.stopping) return; // stopped while checking: never join the swarm
-    this.state = this.storage.have.complete ? 'seeding' : 'downloading';
-    const swarm = new Swarm(this.meta.infoHash, { ...this.opts.swarm, private: this.meta.private });
+  }
+
+  private startSwarm(tiers: string[][]): Swarm {
+    const swarm = new Swarm(this.infoHash, { ...this.opts.swarm, private: this.private });
     this.swarm = swarm;
+    swarm.extensions.register(utMetadata(this.exchange, () => swarm.extensions.private));
     this.pex = registerUtPex(swarm, this.opts.swarm);
     swarm.on('event', (e) => {
       this.emit('event', e);
@@ -88,29 +159,63 @@ export class TorrentSession extends EventEmitter<{
       this.trackers?.completed();
     });
     swarm.start();
-    swarm.attach(this.meta, this.storage);
-    this.startTrackers(swarm);
+    this.startTrackers(swarm, tiers);
+    return swarm;
+  }
+
+  private beginTransfer(swarm: Swarm): void {
+    const meta = this.meta!;
+    this.state = this.storage!.have.complete ? 'seeding' : 'downloading';
+    swarm.attach(meta, this.storage!);
     // Saved for seeds too: the next start then trusts the check instead of hashing everything again.
     void this.saveResume();
     this.saveTimer = setInterval(() => void this.saveResume(), this.opts.resumeSaveIntervalMs ?? 30_000);
     this.saveTimer.unref();
   }
 
-  private startTrackers(swarm: Swarm): void {
+  private async onMetadata(info: Buffer, stats: { size: number; sources: number; ms: number }, forceRecheck: boolean): Promise<void> {
+    clearInterval(this.waitingTimer);
+    if (this.stopping) return;
+    let meta: Metainfo;
+    try {
+      // Peers' bytes: validated like any torrent file (paths, sizes, hashes).
+      meta = parseInfoDict(info, { announce: this.magnet!.trackers.map((url) => [url]) });
+    } catch (e) {
+      this.emit('event', { event: 'error', message: `the metadata from peers is not a usable torrent: ${(e as Error).message}` });
+      return;
+    }
+    this.meta = meta;
+    this.storage = this.makeStorage(meta);
+    const saved = metadataPath(this.opts.stateDir, meta.infoHashHex);
+    this.emit('event', { event: 'metadata', ...stats, saved });
+    await saveMetadata(this.opts.stateDir, meta).catch((e: Error) =>
+      this.emit('event', { event: 'warning', message: `cannot save the metadata to ${saved}: ${e.message}; a restart will fetch it again` }),
+    );
+    try {
+      await this.check(forceRecheck);
+    } catch (e) {
+      if (!this.stopping) this.emit('event', { event: 'error', message: `cannot check the data: ${(e as Error).message}` });
+      return;
+    }
+    if (this.stopping || !this.swarm) return;
+    this.beginTransfer(this.swarm);
+  }
+
+  private startTrackers(swarm: Swarm, metaTiers: string[][]): void {
     const t = this.opts.trackers;
-    const tiers = [...this.meta.announce, ...(t?.extraTiers ?? [])];
+    const tiers = [...metaTiers, ...(t?.extraTiers ?? [])];
     if (!t || tiers.length === 0) return;
     const port = this.opts.swarm.port();
     if (port === 0) return;
     const trackers = new TrackerSession({
-      infoHash: this.meta.infoHash,
+      infoHash: this.infoHash,
       peerId: this.opts.swarm.peerId,
       port,
       tiers,
       families: this.opts.swarm.families,
       getStats: () => {
         const s = swarm.stats();
-        return { uploaded: s.uploaded, downloaded: s.downloaded, left: swarm.left() ?? this.meta.totalLength };
+        return { uploaded: s.uploaded, downloaded: s.downloaded, left: swarm.left() ?? UNKNOWN_LEFT };
       },
       ownAddresses: () => this.opts.swarm.ownAddresses(),
       announceIp: t.announceIp,
@@ -126,6 +231,7 @@ export class TorrentSession extends EventEmitter<{
   }
 
   async saveResume(): Promise<void> {
+    if (!this.storage) return;
     try {
       await this.storage.saveResume();
     } catch (e) {
@@ -138,9 +244,10 @@ export class TorrentSession extends EventEmitter<{
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       clearInterval(this.saveTimer);
+      clearInterval(this.waitingTimer);
       await Promise.all([this.trackers?.stop(), this.swarm?.stop()]);
       await this.saveResume();
-      await this.storage.close();
+      await this.storage?.close();
       this.state = 'stopped';
     })();
     return this.stopping;

@@ -1,5 +1,5 @@
 /** Magnet links (BEP 9): parsing with clear errors, and building one for a parsed torrent. */
-import { parseHostPort } from '../net/hostport.js';
+import { formatHostPort, parseHostPort } from '../net/hostport.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { MagnetLink, Metainfo } from './types.js';
 import { isTrackerUrl } from './urls.js';
@@ -92,9 +92,10 @@ export function parseMagnet(uri: string): MagnetLink {
   return magnet;
 }
 
-/** xt, dn and every tracker tier flattened in order: what `info` prints and clients accept. */
-export function toMagnet(m: Metainfo): string {
+/** xt, dn, every tracker tier flattened in order, and any peers (x.pe): what `info` prints and clients accept. */
+export function toMagnet(m: Metainfo, peers: { host: string; port: number }[] = []): string {
   const parts = [`xt=urn:btih:${m.infoHashHex}`, `dn=${encodeURIComponent(m.name)}`];
   for (const url of m.announce.flat()) parts.push(`tr=${encodeURIComponent(url)}`);
+  for (const p of peers) parts.push(`x.pe=${encodeURIComponent(formatHostPort(p.host, p.port))}`);
   return `magnet:?${parts.join('&')}`;
 }

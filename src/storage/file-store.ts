@@ -3,9 +3,10 @@
  * and kept in a small LRU so a torrent with thousands of files never exhausts descriptors.
  */
 import { constants, write } from 'node:fs';
-import { mkdir, open, realpath, stat, type FileHandle } from 'node:fs/promises';
-import { dirname, sep } from 'node:path';
+import { lstat, mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { TorrentFile } from '../metainfo/types.js';
+import { checkFolder, hardLinked, kindOf, symlinkFound, wrongKind } from './folder-check.js';
 import type { PieceLayout } from './layout.js';
 import { filePath } from './paths.js';
 
@@ -17,6 +18,12 @@ export interface FileStoreOptions {
 
 /** Bytes per write when storing a piece (see writePiece). */
 const WRITE_CHUNK = 32 * 1024;
+/**
+ * Written bytes of one file after which it is flushed to disk in the background (flush-behind):
+ * the disk works while the download goes on, so the sync that makes a finished download durable
+ * has only the last few MiB left to write instead of all of it.
+ */
+const FLUSH_BEHIND = 32 * 1024 * 1024;
 
 /**
  * pwrite until all of `data` is at `position` (a short write continues). The callback API, not
@@ -33,7 +40,13 @@ async function writeFully(fh: FileHandle, data: Buffer, position: number): Promi
 export class FileStore {
   private readonly handles = new Map<number, { fh: Promise<FileHandle>; users: number }>();
   private readonly maxOpen: number;
+  /** Folders checked (or created) one component at a time from the download folder down. */
   private readonly safeDirs = new Set<string>();
+  private readonly paths: (string | undefined)[] = [];
+  /** Bytes written per file since its last flush. */
+  private readonly unflushed = new Map<number, number>();
+  /** Background flushes under way, by file. */
+  private readonly flushing = new Map<number, Promise<void>>();
 
   constructor(
     readonly root: string,
@@ -48,7 +61,16 @@ export class FileStore {
   }
 
   path(fileIndex: number): string {
-    return filePath(this.root, this.layout.files[fileIndex]!);
+    return (this.paths[fileIndex] ??= filePath(this.root, this.layout.files[fileIndex]!));
+  }
+
+  /**
+   * Refuse a download folder holding something the torrent cannot use: a symlink or a file where
+   * it needs a folder, a symlink, folder or special file where it needs a file, and (when
+   * writing) a file with other names. Run before anything is read, created or written.
+   */
+  async checkFolder(): Promise<void> {
+    await checkFolder(this.root, this.layout.files, this.opts.writable);
   }
 
   /** Read `length` bytes at `offset` of piece `index`. Missing data is an error: we only serve verified pieces. */
@@ -77,12 +99,10 @@ export class FileStore {
   }
 
   /**
-   * Write a whole verified piece in writes of at most WRITE_CHUNK bytes issued together. The
+   * Write a whole verified piece in writes of at most WRITE_CHUNK bytes issued together: the
    * kernel sizes page-cache folios after each write, and large folios are expensive to fill where
-   * the hypervisor hands memory back lazily (free page reporting, as on the machines this was
-   * measured on): in paired runs one 1 MiB write per piece cost the leecher 3.0-4.2 s of system
-   * time per GiB; 64 KiB writes 1.0-2.2 s, 32 KiB writes 0.9-1.35 s (seven alternating pairs),
-   * 16 KiB more again (more calls). See bench/README.md. Settles only once every write has: the
+   * the hypervisor hands memory back lazily, so one write per piece cost several times the system
+   * time (the measurements are in bench/README.md). Settles only once every write has: the
    * caller reuses `data` afterwards.
    */
   async writePiece(index: number, data: Buffer): Promise<void> {
@@ -97,7 +117,20 @@ export class FileStore {
         const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
         if (failed) throw failed.reason;
       });
+      this.flushBehind(seg.fileIndex, seg.length);
     }
+  }
+
+  /** Count written bytes; past FLUSH_BEHIND, flush the file in the background (one flush per file at a time). */
+  private flushBehind(fileIndex: number, bytes: number): void {
+    const n = (this.unflushed.get(fileIndex) ?? 0) + bytes;
+    this.unflushed.set(fileIndex, n);
+    if (n < FLUSH_BEHIND || this.flushing.has(fileIndex)) return;
+    this.unflushed.set(fileIndex, 0);
+    // A failed flush is not fatal here: the sync before the next resume save reports it.
+    const f = this.withHandle(fileIndex, (fh) => fh.datasync()).catch(() => {});
+    this.flushing.set(fileIndex, f);
+    void f.finally(() => this.flushing.delete(fileIndex));
   }
 
   /** Create the empty files and folders of the torrent (a finished download has every file). */
@@ -108,18 +141,37 @@ export class FileStore {
     }
   }
 
-  /** Size and modification time (ns) of each file, or undefined where it is missing. */
+  /**
+   * Size and modification time (ns) of each file, or undefined where it is missing. Each folder is
+   * listed once and only the files in it are stat'ed: a stat that fails costs an exception, and a
+   * fresh download of 125,000 files paid 6 s of them at every resume save.
+   */
   async fileStats(): Promise<({ size: number; mtimeNs: string } | undefined)[]> {
+    const listings = new Map<string, Promise<Set<string> | undefined>>();
+    const listed = (dir: string): Promise<Set<string> | undefined> => {
+      let names = listings.get(dir);
+      if (!names) {
+        names = readdir(dir).then((n) => new Set(n), () => undefined);
+        listings.set(dir, names);
+      }
+      return names;
+    };
     return Promise.all(
       this.layout.files.map(async (f, i) => {
         if (f.pad) return undefined;
-        const s = await stat(this.path(i), { bigint: true }).catch(() => undefined);
+        const full = this.path(i);
+        if (!(await listed(dirname(full)))?.has(basename(full))) return undefined;
+        const s = await stat(full, { bigint: true }).catch(() => undefined);
         return s?.isFile() ? { size: Number(s.size), mtimeNs: s.mtimeNs.toString() } : undefined;
       }),
     );
   }
 
+  /** Make every write so far durable (before resume state may claim it). Only a writable store has anything to flush. */
   async sync(): Promise<void> {
+    if (!this.opts.writable) return;
+    await Promise.all(this.flushing.values());
+    this.unflushed.clear();
     await Promise.all([...this.handles.values()].map(async (e) => (await e.fh.catch(() => undefined))?.sync().catch(() => {})));
   }
 
@@ -167,25 +219,53 @@ export class FileStore {
     }
   }
 
+  /**
+   * Open a file of the torrent. O_NOFOLLOW: a symlink planted at its place must not redirect reads
+   * or writes; O_NONBLOCK: a FIFO there must not hang the open. What was opened is then checked:
+   * a regular file, and when writing one with no other name (a hard link to a file outside the
+   * folder would be written through). Refused files are closed before anything touched them.
+   */
   private async openFile(fileIndex: number): Promise<FileHandle> {
     const full = this.path(fileIndex);
-    // O_NOFOLLOW: a symlink planted at a file's place must not redirect our writes elsewhere.
-    if (this.opts.writable) await mkdir(dirname(full), { recursive: true });
-    await this.checkInsideRoot(dirname(full));
-    if (!this.opts.writable) return open(full, constants.O_RDONLY | constants.O_NOFOLLOW);
-    return open(full, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    const { writable } = this.opts;
+    await this.checkFolders(fileIndex);
+    const flags = (writable ? constants.O_RDWR | constants.O_CREAT : constants.O_RDONLY) | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+    const fh = await open(full, flags, 0o644).catch(async (e: NodeJS.ErrnoException) => {
+      throw e.code === 'ELOOP' ? await symlinkFound(full, 'file', writable) : e;
+    });
+    const st = await fh.stat().catch(async (e: unknown) => {
+      await fh.close();
+      throw e;
+    });
+    if (st.isFile() && (!writable || st.nlink === 1)) return fh;
+    await fh.close();
+    throw st.isFile() ? hardLinked(full, st.nlink) : wrongKind(full, kindOf(st), 'file', writable);
   }
 
   /**
-   * O_NOFOLLOW guards the file name only: a folder on the way that is a symlink (planted, or left
-   * from something else) could still lead outside the download folder. Resolve it once per folder.
+   * The folders on the way to file `fileIndex`, checked one component at a time from the download
+   * folder down and, when downloading, created the same way: never `mkdir -p`, which creates
+   * folders through a symlink planted on the way before anything could refuse it.
    */
-  private async checkInsideRoot(dir: string): Promise<void> {
-    if (this.safeDirs.has(dir)) return;
-    const [realRoot, realDir] = await Promise.all([realpath(this.root), realpath(dir)]);
-    if (realDir !== realRoot && !realDir.startsWith(realRoot + sep)) {
-      throw new Error(`refusing ${dir}: it leads outside the download folder (${realDir}); remove the symlink`);
-    }
+  private async checkFolders(fileIndex: number): Promise<void> {
+    if (this.safeDirs.has(dirname(this.path(fileIndex)))) return;
+    const { writable } = this.opts;
+    let dir = resolve(this.root);
+    if (writable) await mkdir(dir, { recursive: true }); // the folder the user chose
     this.safeDirs.add(dir);
+    const folders = this.layout.files[fileIndex]!.path.slice(0, -1);
+    for (const name of folders) {
+      dir = join(dir, name);
+      if (this.safeDirs.has(dir)) continue;
+      let st = await lstat(dir).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? undefined : Promise.reject(e)));
+      if (!st) {
+        if (!writable) return; // seeding a file that is not there: its open says so
+        await mkdir(dir).catch((e: NodeJS.ErrnoException) => (e.code === 'EEXIST' ? undefined : Promise.reject(e)));
+        st = await lstat(dir);
+      }
+      if (st.isSymbolicLink()) throw await symlinkFound(dir, 'folder', writable);
+      if (!st.isDirectory()) throw wrongKind(dir, kindOf(st), 'folder', writable);
+      this.safeDirs.add(dir);
+    }
   }
 }

@@ -31,8 +31,11 @@ export class HashPool {
 
   private readonly url = compiledSibling(import.meta.url, 'hash-worker.js');
 
+  private readonly size: number;
+
+  /** Workers start on the first job: a seed that trusts its resume state, or a session of many, never pays for them. */
   constructor(size = availableParallelism()) {
-    for (let i = 0; i < Math.max(1, size); i++) this.spawn();
+    this.size = Math.max(1, size);
   }
 
   private spawn(): void {
@@ -86,6 +89,7 @@ export class HashPool {
 
   private submit(task: WorkerTask, transfer: ArrayBuffer[], onProgress?: (bytes: number) => void): Promise<WorkerReply> {
     if (this.closed) return Promise.reject(new Error('hash pool closed'));
+    while (this.workers.length < this.size) this.spawn();
     const pw = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
     task.id = id;
@@ -120,6 +124,6 @@ export class HashPool {
       this.pending.delete(id);
       p.reject(e);
     }
-    if (!this.closed) this.spawn();
+    // The next job starts a fresh one in its place.
   }
 }

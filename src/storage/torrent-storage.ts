@@ -53,8 +53,12 @@ export class TorrentStorage {
     );
   }
 
-  /** Find the verified pieces on disk. `force` ignores the resume state and hashes everything present. */
+  /**
+   * Find the verified pieces on disk, once the folder holds nothing the torrent cannot use (see
+   * FileStore.checkFolder). `force` ignores the resume state and hashes everything present.
+   */
   async check(force: boolean, onProgress?: (p: CheckProgress) => void): Promise<CheckResult> {
+    await this.store.checkFolder();
     const stats = await this.store.fileStats();
     const resume = force ? undefined : await loadResume(this.resumeFile, this.meta.infoHashHex, this.meta.pieceCount);
     const saved = resume ? new Bitfield(this.meta.pieceCount, Buffer.from(resume.have, 'base64')) : undefined;

@@ -72,12 +72,12 @@ export class FamilyAnnouncer {
   /** Tracker of the last successful round; undefined while failing. */
   private current: string | undefined;
 
-  constructor(private readonly d: AnnouncerDeps) {
-    this.tiers = new Tiers(d.tiers);
+  constructor(private readonly deps: AnnouncerDeps) {
+    this.tiers = new Tiers(deps.tiers);
   }
 
   get family(): Family {
-    return this.d.family;
+    return this.deps.family;
   }
 
   start(): void {
@@ -124,7 +124,7 @@ export class FamilyAnnouncer {
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), budgetMs);
     try {
-      const timeoutMs = Math.min(this.d.timeoutMs, budgetMs);
+      const timeoutMs = Math.min(this.deps.timeoutMs, budgetMs);
       const results = await Promise.all(
         targets.map(async (url) => {
           const completed = this.needCompleted && !this.state(url).completedSent ? [await this.attempt(url, 'completed', ac.signal, timeoutMs)] : [];
@@ -133,7 +133,7 @@ export class FamilyAnnouncer {
       );
       for (const r of results.flat()) {
         if (r.ev.error === 'cancelled') r.ev.error = `no reply to the ${r.ev.event} announce within ${budgetMs} ms`;
-        this.d.emit(r.ev, []);
+        this.deps.emit(r.ev, []);
       }
     } finally {
       clearTimeout(timer);
@@ -158,7 +158,7 @@ export class FamilyAnnouncer {
   private state(url: string): TrackerState {
     let st = this.states.get(url);
     if (!st) {
-      st = { startedSent: false, completedSent: false, minIntervalMs: this.d.minIntervalFloorMs };
+      st = { startedSent: false, completedSent: false, minIntervalMs: this.deps.minIntervalFloorMs };
       this.states.set(url, st);
     }
     return st;
@@ -172,9 +172,9 @@ export class FamilyAnnouncer {
     let lastFailure: AnnounceEvent | undefined;
     try {
       for (const url of this.tiers.order()) {
-        if (lastFailure) this.d.emit(lastFailure, []);
+        if (lastFailure) this.deps.emit(lastFailure, []);
         lastFailure = undefined;
-        const r = await this.attempt(url, undefined, ac.signal, this.d.timeoutMs);
+        const r = await this.attempt(url, undefined, ac.signal, this.deps.timeoutMs);
         if (this.stopped) return; // cancelled by stop(): its events would only be noise
         if (r.ok) {
           success = r;
@@ -196,15 +196,15 @@ export class FamilyAnnouncer {
       const delay = completedPending ? 0 : soon ? st.minIntervalMs : success.nextMs;
       success.ev.nextAnnounceInMs = delay;
       this.schedule(delay);
-      this.d.emit(success.ev, success.peers);
+      this.deps.emit(success.ev, success.peers);
     } else {
       this.current = undefined;
       this.failures++;
-      const delay = Math.min(this.d.minIntervalFloorMs * 2 ** Math.min(this.failures - 1, 20), MAX_BACKOFF_MS);
+      const delay = Math.min(this.deps.minIntervalFloorMs * 2 ** Math.min(this.failures - 1, 20), MAX_BACKOFF_MS);
       this.schedule(delay);
       if (lastFailure) {
         lastFailure.nextAnnounceInMs = delay;
-        this.d.emit(lastFailure, []);
+        this.deps.emit(lastFailure, []);
       }
     }
   }
@@ -218,26 +218,26 @@ export class FamilyAnnouncer {
   private async attempt(url: string, forced: 'completed' | 'stopped' | undefined, signal: AbortSignal, timeoutMs: number): Promise<Outcome> {
     const st = this.state(url);
     const event = forced ?? this.eventFor(st);
-    const ev: AnnounceEvent = { tracker: url, family: this.d.family, ...(event ? { event } : {}), peers4: 0, peers6: 0, dropped: 0 };
+    const ev: AnnounceEvent = { tracker: url, family: this.deps.family, ...(event ? { event } : {}), peers4: 0, peers6: 0, dropped: 0 };
     try {
       const t = this.trackerUrl(url);
-      const stats = this.d.getStats();
-      const extra = t.protocol === 'udp' ? {} : await this.d.ownAddressParams(t, signal);
+      const stats = this.deps.getStats();
+      const extra = t.protocol === 'udp' ? {} : await this.deps.ownAddressParams(t, signal);
       const params: AnnounceParams = {
-        infoHash: this.d.infoHash,
-        peerId: this.d.peerId,
-        port: this.d.port,
+        infoHash: this.deps.infoHash,
+        peerId: this.deps.peerId,
+        port: this.deps.port,
         uploaded: count(stats.uploaded),
         downloaded: count(stats.downloaded),
         left: count(stats.left),
         ...(event ? { event } : {}),
-        key: this.d.key,
-        numwant: event === 'stopped' ? 0 : this.d.numwant,
+        key: this.deps.key,
+        numwant: event === 'stopped' ? 0 : this.deps.numwant,
         ...(st.trackerId ? { trackerId: st.trackerId } : {}),
         ...extra,
       };
-      const reply = await announceOnce(t, params, { family: this.d.family, timeoutMs, udp: this.d.udp, signal, ...(this.d.ca ? { ca: this.d.ca } : {}) });
-      this.d.reach.set(url, this.d.family, true);
+      const reply = await announceOnce(t, params, { family: this.deps.family, timeoutMs, udp: this.deps.udp, signal, ...(this.deps.ca ? { ca: this.deps.ca } : {}) });
+      this.deps.reach.set(url, this.deps.family, true);
       if (event === 'started') {
         st.startedSent = true;
         // Started while already complete says everything completed would.
@@ -248,9 +248,9 @@ export class FamilyAnnouncer {
       if (reply.trackerId) st.trackerId = reply.trackerId;
       const intervalMs = Math.min(reply.interval ?? DEFAULT_INTERVAL_SEC, LIMITS.maxIntervalSec) * 1000;
       const trackerMinMs = Math.min(reply.minInterval ?? 0, LIMITS.maxIntervalSec) * 1000;
-      st.minIntervalMs = Math.max(this.d.minIntervalFloorMs, trackerMinMs);
+      st.minIntervalMs = Math.max(this.deps.minIntervalFloorMs, trackerMinMs);
       st.lastOkAt = Date.now();
-      const filtered = filterPeers([...reply.peers4, ...reply.peers6], this.d.isSelf);
+      const filtered = filterPeers([...reply.peers4, ...reply.peers6], this.deps.isSelf);
       ev.peers4 = reply.peers4.length;
       ev.peers6 = reply.peers6.length;
       ev.dropped = reply.dropped + filtered.dropped;
@@ -258,7 +258,7 @@ export class FamilyAnnouncer {
       return { ok: true, ev, peers: filtered.kept, nextMs: Math.max(intervalMs, st.minIntervalMs) };
     } catch (e) {
       const err = toTrackerError(e, 'announce failed');
-      if (err.unreachable) this.d.reach.set(url, this.d.family, false);
+      if (err.unreachable) this.deps.reach.set(url, this.deps.family, false);
       ev.error = err.message;
       return { ok: false, ev, peers: [], nextMs: 0 };
     }

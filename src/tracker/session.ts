@@ -16,10 +16,6 @@ import type { AnnounceEvent } from './types.js';
 import { UdpTrackerClient } from './udp-client.js';
 import type { TrackerUrl } from './url.js';
 
-export { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from './announce-ip.js';
-export { scrape, type ScrapeOptions } from './scrape.js';
-export type { AnnounceEvent, ScrapeEntry } from './types.js';
-export type { PeerAddress } from '../net/compact.js';
 
 export interface AnnounceStats {
   uploaded: number;

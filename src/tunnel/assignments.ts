@@ -12,6 +12,10 @@
  * are written before they are handed out, atomically (a crash leaves the old or the new file,
  * never a torn one); last-seen times only every SEEN_SAVE_DELAY_MS and on `flush()`. An empty
  * file (the original's setup says `touch` it) means no assignments yet.
+ *
+ * Each new Id is charged to the host it came from ("Source": an IPv4 address or IPv6 /64), so a
+ * server without tokens can cap the Ids one host may hold: a host at its cap that brings a new
+ * Id gets the prefix of its own least recently seen Id, never someone else's.
  */
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -27,6 +31,15 @@ interface Entry {
   prefix: Prefix;
   /** Date.now() when the Id last connected or disconnected; 0 when unknown (original format). */
   seen: number;
+  /** The host whose client brought this Id first, when known (hostKey of its address). */
+  source?: string;
+}
+
+/** A cap on the Ids one source host may hold (see the class comment). */
+export interface SourceLimit {
+  /** hostKey of the client's address. */
+  host: string;
+  max: number;
 }
 
 export interface AssignResult {
@@ -39,6 +52,8 @@ export class AssignmentStore {
   /** In least-recently-seen-first order: touching an entry moves it to the end. */
   private readonly byId = new Map<string, Entry>();
   private readonly keys = new Set<bigint>();
+  /** Ids held per source host. */
+  private readonly perSource = new Map<string, number>();
   /** Entries outside the current range: kept in the file as they were, never handed out. */
   private readonly foreign = new Map<string, unknown>();
   /** Every /64 of the range before this key is taken: the free-prefix scan starts here. */
@@ -89,7 +104,7 @@ export class AssignmentStore {
     const entries: Array<[string, Entry]> = [];
     for (const [id, value] of Object.entries(data)) {
       const bad = (why: string) => new InputError(`assignments file ${file}: the entry for "${id}" ${why}`);
-      const { text: prefixText, seen } = entryFields(value, bad);
+      const { text: prefixText, seen, source } = entryFields(value, bad);
       let prefix: Prefix;
       try {
         prefix = parsePrefix(prefixText);
@@ -103,11 +118,11 @@ export class AssignmentStore {
       }
       if (store.keys.has(prefix.key)) throw new InputError(`assignments file ${file}: ${prefix.text} is assigned twice`);
       store.keys.add(prefix.key);
-      entries.push([id, { prefix, seen }]);
+      entries.push([id, { prefix, seen, ...(source !== undefined ? { source } : {}) }]);
     }
     // Stable: equal times (never seen, or the same millisecond) keep the file's order.
     entries.sort((a, b) => a[1].seen - b[1].seen);
-    for (const [id, entry] of entries) store.byId.set(id, entry);
+    for (const [id, entry] of entries) store.put(id, entry);
     return store;
   }
 
@@ -124,53 +139,84 @@ export class AssignmentStore {
     return this.byId.get(id)?.prefix;
   }
 
+  /** How many Ids the source host `host` holds. */
+  heldBy(host: string): number {
+    return this.perSource.get(host) ?? 0;
+  }
+
   /**
    * The prefix of `id`: its old one, else the first free /64 of the range while the store has
-   * room, else the prefix of the least recently seen Id that is not `connected`. A new
-   * assignment is persisted before this resolves (so a prefix that was ever sent is one a
-   * restarted server still knows). Rejects when every assigned Id is connected or the file
-   * cannot be written.
+   * room, else the prefix of the least recently seen Id that is not `connected`. With `limit`, a
+   * host holding `limit.max` Ids already gets the prefix of its own least recently seen Id that
+   * is not connected instead. A new assignment is persisted before this resolves (so a prefix
+   * that was ever sent is one a restarted server still knows). Rejects when no Id it could take
+   * a prefix from is free, or the file cannot be written.
    */
-  async assign(id: string, connected: (id: string) => boolean): Promise<AssignResult> {
+  async assign(id: string, connected: (id: string) => boolean, limit?: SourceLimit): Promise<AssignResult> {
     const known = this.byId.get(id);
     if (known) {
       this.seen(id);
       return { prefix: known.prefix };
     }
-    let prefix = this.byId.size < this.maxAssignments ? this.range.firstFree((k) => this.keys.has(k), this.scanFrom) : undefined;
+    let prefix: Prefix | undefined;
     let reused: [string, Entry] | undefined;
-    if (prefix) {
-      this.scanFrom = prefix.key + 1n;
-    } else {
-      for (const candidate of this.byId) {
-        if (!connected(candidate[0])) {
-          reused = candidate;
-          break;
-        }
+    if (limit && this.heldBy(limit.host) >= limit.max) {
+      reused = this.leastSeen((other, e) => e.source === limit.host && !connected(other));
+      if (!reused) {
+        throw new Error(`the ${limit.max} Ids this address may hold without a token are all connected; a returning client keeps its Id, a new one needs a token`);
       }
-      if (!reused) throw new Error(`no free /64 left in ${this.range.prefix.text}: all ${this.byId.size} assigned prefixes are in use`);
+    } else {
+      prefix = this.byId.size < this.maxAssignments ? this.range.firstFree((k) => this.keys.has(k), this.scanFrom) : undefined;
+      if (prefix) this.scanFrom = prefix.key + 1n;
+      else reused = this.leastSeen((other) => !connected(other));
+      if (!prefix && !reused) throw new Error(`no free /64 left in ${this.range.prefix.text}: all ${this.byId.size} assigned prefixes are in use`);
+    }
+    if (reused) {
       prefix = reused[1].prefix;
-      this.byId.delete(reused[0]);
+      this.take(reused[0]);
     }
     // Reserve synchronously so concurrent handshakes never pick the same /64.
-    this.byId.set(id, { prefix, seen: Date.now() });
-    this.keys.add(prefix.key);
+    this.put(id, { prefix: prefix!, seen: Date.now(), ...(limit ? { source: limit.host } : {}) });
     const foreign = this.foreign.get(id);
     this.foreign.delete(id);
     try {
       await this.save();
     } catch (e) {
-      this.byId.delete(id);
+      this.take(id);
       if (foreign !== undefined) this.foreign.set(id, foreign);
       if (reused) {
         this.restoreFirst(reused);
       } else {
-        this.keys.delete(prefix.key);
-        if (prefix.key < this.scanFrom) this.scanFrom = prefix.key;
+        this.keys.delete(prefix!.key);
+        if (prefix!.key < this.scanFrom) this.scanFrom = prefix!.key;
       }
       throw new Error(`cannot store the assignment in ${this.file}: ${(e as Error).message}`);
     }
-    return { prefix, ...(reused ? { reused: { id: reused[0], seen: reused[1].seen } } : {}) };
+    return { prefix: prefix!, ...(reused ? { reused: { id: reused[0], seen: reused[1].seen } } : {}) };
+  }
+
+  /** The least recently seen entry that `ok` accepts. */
+  private leastSeen(ok: (id: string, e: Entry) => boolean): [string, Entry] | undefined {
+    for (const candidate of this.byId) if (ok(candidate[0], candidate[1])) return candidate;
+    return undefined;
+  }
+
+  /** Adds (or re-adds, most recently seen) an entry, counting it for its source. */
+  private put(id: string, entry: Entry): void {
+    this.byId.set(id, entry);
+    this.keys.add(entry.prefix.key);
+    if (entry.source !== undefined) this.perSource.set(entry.source, this.heldBy(entry.source) + 1);
+  }
+
+  /** Removes an entry (its prefix stays reserved in `keys`: the caller hands it on or releases it). */
+  private take(id: string): void {
+    const entry = this.byId.get(id);
+    if (!entry) return;
+    this.byId.delete(id);
+    if (entry.source === undefined) return;
+    const n = this.heldBy(entry.source) - 1;
+    if (n > 0) this.perSource.set(entry.source, n);
+    else this.perSource.delete(entry.source);
   }
 
   /** `id` connected or disconnected just now (it moves to the back of the reuse order). */
@@ -200,7 +246,7 @@ export class AssignmentStore {
   private restoreFirst([id, entry]: [string, Entry]): void {
     const rest = [...this.byId];
     this.byId.clear();
-    this.byId.set(id, entry);
+    this.put(id, entry);
     for (const [k, v] of rest) this.byId.set(k, v);
   }
 
@@ -215,21 +261,23 @@ export class AssignmentStore {
 
   private serialize(): string {
     const out: Record<string, unknown> = Object.fromEntries(this.foreign);
-    for (const [id, { prefix, seen }] of this.byId) {
-      out[id] = { Prefix: prefix.text, ...(seen ? { LastSeen: new Date(seen).toISOString() } : {}) };
+    for (const [id, { prefix, seen, source }] of this.byId) {
+      out[id] = { Prefix: prefix.text, ...(seen ? { LastSeen: new Date(seen).toISOString() } : {}), ...(source !== undefined ? { Source: source } : {}) };
     }
     return `${JSON.stringify(out, null, 1)}\n`;
   }
 }
 
-/** The prefix text and last-seen time of one file entry, in either format. */
-function entryFields(value: unknown, bad: (why: string) => Error): { text: string; seen: number } {
+/** The prefix text, last-seen time and source host of one file entry, in either format. */
+function entryFields(value: unknown, bad: (why: string) => Error): { text: string; seen: number; source?: string } {
   if (typeof value === 'string') return { text: value, seen: 0 };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('is neither a prefix string nor an object');
-  const { Prefix: text, LastSeen: lastSeen } = value as { Prefix?: unknown; LastSeen?: unknown };
+  const { Prefix: text, LastSeen: lastSeen, Source: source } = value as { Prefix?: unknown; LastSeen?: unknown; Source?: unknown };
   if (typeof text !== 'string') throw bad('has no "Prefix" string');
-  if (lastSeen === undefined) return { text, seen: 0 };
+  if (source !== undefined && typeof source !== 'string') throw bad('has a "Source" that is not a string');
+  const from = source !== undefined ? { source } : {};
+  if (lastSeen === undefined) return { text, seen: 0, ...from };
   const seen = typeof lastSeen === 'string' ? Date.parse(lastSeen) : NaN;
   if (!Number.isFinite(seen)) throw bad('has a "LastSeen" that is not a date');
-  return { text, seen };
+  return { text, seen, ...from };
 }

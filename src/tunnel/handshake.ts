@@ -8,15 +8,28 @@
  */
 import type { Socket } from 'node:net';
 import { bytesToIp, classify } from '../net/address.js';
-import { hasControl, printable } from '../util/sanitize.js';
+import { printable } from '../util/sanitize.js';
 import { OFFLOAD_FEATURE } from './offload.js';
 import { parsePrefix, type Prefix } from './prefix.js';
 
 export const HANDSHAKE_MAX_BYTES = 4096;
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
-/** Limits on what we accept as an Id or Token: generous for MACs, hostnames, UUIDs. */
-const ID_MAX_CHARS = 256;
+/**
+ * Ids are printable ASCII without spaces, up to 128 characters: MACs, UUIDs and host names fit,
+ * and an Id is then safe as it is in every log line, file and terminal (no controls, no bidi
+ * overrides, no lone surrogates, nothing a UTF-8 decoder had to replace).
+ */
+export const ID_MAX_CHARS = 128;
+const ID_CHARS = /^[\x21-\x7e]+$/;
 const TOKEN_MAX_CHARS = 1024;
+
+/** Why `id` cannot be a tunnel Id, or undefined when it can. The Id itself is never quoted back. */
+export function idProblem(id: string): string | undefined {
+  if (id.length === 0 || id.length > ID_MAX_CHARS || !ID_CHARS.test(id)) {
+    return `an Id is 1-${ID_MAX_CHARS} printable ASCII characters without spaces (a MAC address, a UUID, a host name)`;
+  }
+  return undefined;
+}
 /** A server's error message is cut to this many characters before it is shown. */
 const ERROR_MAX_CHARS = 200;
 
@@ -123,7 +136,8 @@ export function encodeHello(hello: Hello): Buffer {
 export function parseHello(obj: Record<string, unknown>): Hello {
   const id = field(obj, 'Id');
   if (typeof id !== 'string' || id.length === 0) throw new HandshakeError('hello has no "Id" string');
-  if (id.length > ID_MAX_CHARS || hasControl(id)) throw new HandshakeError(`"Id" must be 1-${ID_MAX_CHARS} printable characters`);
+  const problem = idProblem(id);
+  if (problem) throw new HandshakeError(`"Id" refused: ${problem}`);
   // An offload kind we do not know is a newer client's: it gets the original framing.
   const offload = field(obj, 'Offload') === OFFLOAD_FEATURE ? { offload: true } : {};
   const token = field(obj, 'Token');

@@ -15,7 +15,8 @@
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { unmapIp } from '../net/address.js';
+import { hostKey, unmapIp } from '../net/address.js';
+import { FairSlots } from '../net/fair-slots.js';
 import { formatHostPort, type HostPort } from '../net/hostport.js';
 import { errorMessage } from '../util/errors.js';
 import type { AssignmentStore } from './assignments.js';
@@ -35,8 +36,16 @@ const OFFLOAD_IFNAME_SUFFIX = '-o';
 export const SERVER_IFNAME_MAX = 15 - OFFLOAD_IFNAME_SUFFIX.length;
 export const DEFAULT_TUNNEL_PORT = 14629;
 export const DEFAULT_MAX_CLIENTS = 1024;
-/** Connections still in their handshake; more are closed at once (the handshake is 10 s max). */
+/**
+ * Connections still in their handshake (10 s at most), in total and per source host (an IPv4
+ * address or IPv6 /64). A host at its share loses its own oldest unfinished handshake to a new
+ * one; when all are taken, the host holding the most loses its oldest. Silent connections from
+ * one host thus never keep another host's client from its tunnel.
+ */
 const MAX_PENDING_HANDSHAKES = 256;
+const MAX_PENDING_PER_HOST = 16;
+/** Ids one source host may bring without a token, by default (0: no cap). */
+export const DEFAULT_IDS_PER_ADDRESS = 16;
 /**
  * A refusal is answered after this delay: the original client reconnects as soon as the server
  * closes, so without it a refused original client would retry once per round trip.
@@ -61,6 +70,11 @@ export interface TunnelServerOptions {
   /** Offer segmentation offload to clients that ask (default true). */
   offload?: boolean;
   handshakeTimeoutMs?: number;
+  /**
+   * Without tokens, the Ids one source host may hold (DEFAULT_IDS_PER_ADDRESS); a host at the
+   * cap that brings a new Id gets the prefix of its own least recently seen Id. 0: no cap.
+   */
+  idsPerAddress?: number;
 }
 
 export interface SessionCounters {
@@ -142,7 +156,9 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   private server: Server | undefined;
   private readonly byKey = new Map<bigint, Session>();
   private readonly byId = new Map<string, Session>();
-  private readonly pending = new Set<Socket>();
+  private readonly pending = new FairSlots<Socket>(MAX_PENDING_PER_HOST, MAX_PENDING_HANDSHAKES);
+  /** Unfinished handshakes closed to make room for newer ones. */
+  private readonly dropped = new WeakSet<Socket>();
   /** Packets from the kernel for a /64 with no live session (or not IPv6 at all). */
   private droppedNoSession = 0;
   private stopped = false;
@@ -156,6 +172,9 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     checkIfname(this.ifname);
     if (this.ifname.length > SERVER_IFNAME_MAX) {
       throw new Error(`the server's interface name has at most ${SERVER_IFNAME_MAX} characters (its offload device adds "${OFFLOAD_IFNAME_SUFFIX}")`);
+    }
+    if (opts.idsPerAddress !== undefined && !(Number.isInteger(opts.idsPerAddress) && opts.idsPerAddress >= 0)) {
+      throw new Error('Ids per address must be a whole number (0: no cap)');
     }
     for (const [name, v] of [['client rate', opts.clientRate], ['client packet rate', opts.clientPps]] as const) {
       if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new Error(`${name} must be a positive number`);
@@ -250,7 +269,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     if (this.stopped) return;
     this.stopped = true;
     this.server?.close();
-    for (const s of this.pending) s.destroy();
+    for (const s of [...this.pending.entries()]) s.destroy();
     for (const session of [...this.byId.values()]) session.link.close('server stopped');
     const tun = this.tun;
     tun?.close();
@@ -272,18 +291,23 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   }
 
   private accept(socket: Socket): void {
-    const remote = formatHostPort(unmapIp(socket.remoteAddress ?? '?'), socket.remotePort ?? 0);
+    const ip = unmapIp(socket.remoteAddress ?? '?');
+    const remote = formatHostPort(ip, socket.remotePort ?? 0);
     socket.on('error', () => {}); // reported through the handshake or the link
-    if (this.stopped || this.pending.size >= MAX_PENDING_HANDSHAKES) {
+    if (this.stopped) {
       socket.destroy();
       return;
     }
     tuneTunnelSocket(socket);
-    this.pending.add(socket);
-    this.handshake(socket, remote).finally(() => this.pending.delete(socket));
+    const dropped = this.pending.admit(socket, ip);
+    if (dropped) {
+      this.dropped.add(dropped);
+      dropped.destroy();
+    }
+    this.handshake(socket, ip, remote).finally(() => this.pending.release(socket));
   }
 
-  private async handshake(socket: Socket, remote: string): Promise<void> {
+  private async handshake(socket: Socket, ip: string, remote: string): Promise<void> {
     let id: string | undefined;
     try {
       const { value, rest } = await readHandshake(socket, {
@@ -295,7 +319,8 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       const verdict = this.opts.tokens?.check(hello.id, hello.token) ?? { ok: true };
       if (!verdict.ok) return await this.refuse(socket, remote, verdict.reason, id);
       if (this.full(hello.id)) return await this.refuse(socket, remote, `server full (${this.maxClients} clients)`, id);
-      const { prefix, reused } = await this.opts.store.assign(hello.id, (other) => this.byId.has(other));
+      const cap = this.opts.tokens?.required ? 0 : (this.opts.idsPerAddress ?? DEFAULT_IDS_PER_ADDRESS);
+      const { prefix, reused } = await this.opts.store.assign(hello.id, (other) => this.byId.has(other), cap ? { host: hostKey(ip), max: cap } : undefined);
       if (reused) {
         this.log({ event: 'prefix-reused', id: hello.id, prefix: prefix.text, fromId: reused.id, lastSeen: reused.seen ? new Date(reused.seen).toISOString() : null });
       }
@@ -309,7 +334,8 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       if (this.full(hello.id)) return await this.refuse(socket, remote, `server full (${this.maxClients} clients)`, id);
       this.open(socket, remote, hello.id, prefix, rest, (hello.offload ?? false) && this.offloadTun !== undefined);
     } catch (e) {
-      await this.refuse(socket, remote, errorMessage(e), id);
+      const why = this.dropped.has(socket) ? 'unfinished handshake dropped to make room: its host had the most (or its share) waiting' : errorMessage(e);
+      await this.refuse(socket, remote, why, id);
     }
   }
 

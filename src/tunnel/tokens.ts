@@ -9,6 +9,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../util/errors.js';
+import { idProblem } from './handshake.js';
 
 export type TokenVerdict = { ok: true } | { ok: false; reason: string };
 
@@ -43,6 +44,8 @@ export class TokenPolicy {
       const parts = line.split(/\s+/);
       if (parts.length !== 2) throw new InputError(`tokens file ${file}, line ${i + 1}: expected "ID TOKEN" (or "* TOKEN")`);
       const [id, token] = parts as [string, string];
+      const problem = id === '*' ? undefined : idProblem(id);
+      if (problem) throw new InputError(`tokens file ${file}, line ${i + 1}: no client could present this Id: ${problem}`);
       if (id === '*') policy.addShared(token);
       else policy.add(id, token);
     });

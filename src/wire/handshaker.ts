@@ -1,12 +1,12 @@
 /**
  * The BitTorrent handshake in both directions, in one place. Incoming connections are matched
  * to the torrent their handshake names; our dials learn whether the peer is the one we wanted.
- * Unfinished handshakes are bounded overall and per host (an IPv4 address or an IPv6 /64):
- * when the table is full, the oldest unfinished handshake of the host holding the most goes,
- * so one host's idle connections never lock out anyone else.
+ * Unfinished handshakes are bounded overall and per host (an IPv4 address or an IPv6 /64) by
+ * FairSlots: a host at its limit loses its own oldest, and a full table loses the oldest of the
+ * host holding the most, so one host's idle connections never lock out anyone else.
  */
-import { hostKey } from '../net/address.js';
 import { dial, type DialOptions, type DialTarget } from '../net/dial.js';
+import { FairSlots } from '../net/fair-slots.js';
 import { TcpTransport } from '../net/tcp-transport.js';
 import type { Handshake } from './handshake.js';
 import { PeerWire } from './peer-wire.js';
@@ -52,24 +52,15 @@ export class HandshakeFailure extends Error {
   }
 }
 
-interface Unfinished {
-  wire: PeerWire;
-  host: string;
-  timer: NodeJS.Timeout;
-}
-
 export class Handshaker {
-  private readonly unfinished = new Map<PeerWire, Unfinished>();
-  private readonly perHost = new Map<string, number>();
+  private readonly unfinished: FairSlots<PeerWire>;
+  private readonly timers = new Map<PeerWire, NodeJS.Timeout>();
   private readonly outgoing = new Set<PeerWire>();
-  private readonly max: number;
-  private readonly maxPerHost: number;
   private readonly timeoutMs: number;
   private closed = false;
 
   constructor(private readonly opts: HandshakerOptions) {
-    this.max = opts.maxUnfinished ?? 256;
-    this.maxPerHost = opts.maxUnfinishedPerHost ?? 16;
+    this.unfinished = new FairSlots(opts.maxUnfinishedPerHost ?? 16, opts.maxUnfinished ?? 256);
     this.timeoutMs = opts.timeoutMs ?? 15_000;
   }
 
@@ -81,13 +72,9 @@ export class Handshaker {
   /** A connection that arrived on our listener. */
   incoming(transport: Transport): void {
     if (this.closed) return transport.close();
-    const host = hostKey(transport.remote.host);
-    if ((this.perHost.get(host) ?? 0) >= this.maxPerHost) return transport.close();
-    if (this.unfinished.size >= this.max) this.evict();
     const wire = new PeerWire(transport, false);
-    const entry: Unfinished = { wire, host, timer: this.timeout(wire) };
-    this.unfinished.set(wire, entry);
-    this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
+    this.unfinished.admit(wire, transport.remote.host)?.close('dropped: too many unfinished handshakes from its host');
+    this.timers.set(wire, this.timeout(wire));
     wire.attach({
       onHandshake: (h) => {
         this.finish(wire);
@@ -151,7 +138,7 @@ export class Handshaker {
 
   close(): void {
     this.closed = true;
-    for (const w of [...this.unfinished.keys(), ...this.outgoing]) w.close('shutting down');
+    for (const w of [...this.unfinished.entries(), ...this.outgoing]) w.close('shutting down');
   }
 
   private timeout(wire: PeerWire): NodeJS.Timeout {
@@ -161,30 +148,8 @@ export class Handshaker {
   }
 
   private finish(wire: PeerWire): void {
-    const e = this.unfinished.get(wire);
-    if (!e) return;
-    clearTimeout(e.timer);
-    this.unfinished.delete(wire);
-    const n = (this.perHost.get(e.host) ?? 1) - 1;
-    if (n > 0) this.perHost.set(e.host, n);
-    else this.perHost.delete(e.host);
-  }
-
-  /** Make room: the oldest unfinished handshake of the host that holds the most. */
-  private evict(): void {
-    let heaviest: string | undefined;
-    let most = 0;
-    for (const [host, n] of this.perHost) {
-      if (n > most) {
-        heaviest = host;
-        most = n;
-      }
-    }
-    for (const e of this.unfinished.values()) {
-      if (e.host === heaviest) {
-        e.wire.close('dropped: too many unfinished handshakes from this host');
-        return;
-      }
-    }
+    clearTimeout(this.timers.get(wire));
+    this.timers.delete(wire);
+    this.unfinished.release(wire);
   }
 }

@@ -138,18 +138,29 @@ ses = lt.session({
     'allow_multiple_connections_per_ip': True,  # every loopback peer shares one IP
     'alert_mask': cat.error_notification | cat.peer_notification | cat.connect_notification | cat.status_notification,
 })
-p = lt.add_torrent_params()
-p.ti = lt.torrent_info(cfg['torrent'])
+if cfg.get('magnet'):
+    p = lt.parse_magnet_uri(cfg['magnet'])  # the metadata comes from peers (ut_metadata)
+else:
+    p = lt.add_torrent_params()
+    p.ti = lt.torrent_info(cfg['torrent'])
 p.save_path = cfg['save']
 h = ses.add_torrent(p)
 if not cfg['pex']:
     h.set_flags(lt.torrent_flags.disable_pex)
 checked = False
 shown = None
+dialed = False
 while True:
+    if cfg.get('magnet') and not dialed:
+        dialed = True
+        for peer in cfg['connect']:
+            host, port = peer.rsplit(':', 1)
+            h.connect_peer((host.strip('[]'), int(port)))
     for a in ses.pop_alerts():
         kind = type(a).__name__
-        if kind == 'listen_succeeded_alert':
+        if kind == 'metadata_received_alert':
+            out(event='metadata', pieces=h.torrent_file().num_pieces())
+        elif kind == 'listen_succeeded_alert':
             out(event='listening', address=str(a.address), port=a.port, socket=str(a.socket_type))
         elif kind in ('listen_failed_alert', 'torrent_error_alert', 'file_error_alert'):
             out(event='error', message=a.message())
@@ -161,10 +172,10 @@ while True:
             s = h.status()
             out(event='complete', pieces=s.num_pieces, downloaded=s.total_payload_download, failed=s.total_failed_bytes)
     s = h.status()
-    if not checked and s.state not in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data):
+    if not checked and s.has_metadata and s.state not in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data):
         checked = True
-        out(event='checked', pieces=s.num_pieces, total=p.ti.num_pieces(), seeding=s.is_seeding)
-        for peer in cfg['connect']:
+        out(event='checked', pieces=s.num_pieces, total=h.torrent_file().num_pieces(), seeding=s.is_seeding)
+        for peer in ([] if cfg.get('magnet') else cfg['connect']):
             host, port = peer.rsplit(':', 1)
             h.connect_peer((host.strip('[]'), int(port)))
     peers = sorted('%s %s:%d %s' % ('out' if q.flags & q.outgoing_connection else 'in', q.ip[0], q.ip[1], q.client.decode('utf8', 'replace'))
@@ -177,7 +188,9 @@ while True:
 `;
 
 export interface LibtorrentOptions {
-  torrent: string;
+  /** A .torrent file, or (with `magnet`) nothing: the metadata then comes from the peers it dials. */
+  torrent?: string;
+  magnet?: string;
   /** The folder that holds the torrent's name. */
   save: string;
   port: number;
@@ -189,7 +202,7 @@ export interface LibtorrentOptions {
 
 /** A libtorrent session listening on [::1] only; wait for its `checked` event before using it. */
 export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
-  const cfg = { mode: 'run', torrent: o.torrent, save: o.save, port: o.port, connect: o.connect ?? [], pex: o.pex ?? false };
+  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [], pex: o.pex ?? false };
   return spawnTracked(PYTHON, ['-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)], { label: 'libtorrent' });
 }
 

@@ -112,9 +112,9 @@ export class RawPeer {
     );
   }
 
-  static connect(host: string, port: number, timeoutMs = 5000): Promise<RawPeer> {
+  static connect(host: string, port: number, timeoutMs = 5000, localAddress?: string): Promise<RawPeer> {
     return new Promise((resolve, reject) => {
-      const s = connect({ host, port });
+      const s = connect({ host, port, ...(localAddress ? { localAddress } : {}) });
       const timer = setTimeout(() => (s.destroy(), reject(new Error(`connect ${host}:${port}: timed out`))), timeoutMs);
       s.once('error', (e) => (clearTimeout(timer), reject(e)));
       s.once('connect', () => {
@@ -317,6 +317,15 @@ export class RawPeerServer {
 
   onPeer(handler: (p: RawPeer) => void | Promise<void>): void {
     this.handler = handler;
+  }
+
+  /** Seed `payload` of the torrent `infoHash` to every peer: handshake back, then serve (options read at each connection). */
+  seed(infoHash: Buffer, payload: Buffer, pieceLength: number, serving: ServeOptions = {}): void {
+    this.onPeer(async (p) => {
+      await p.readHandshake();
+      p.sendHandshake(infoHash);
+      p.serve(payload, pieceLength, serving);
+    });
   }
 
   async close(): Promise<void> {

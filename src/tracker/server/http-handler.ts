@@ -1,7 +1,6 @@
 /** HTTP /announce and /scrape of the built-in tracker: compact peers + peers6, dictionary model for compact=0. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { encode, type Encodable } from '../../bencode/index.js';
-import { familyOf, unmapIp } from '../../net/address.js';
+import { familyOf } from '../../net/address.js';
 import { encodeCompactPeers } from '../../net/compact.js';
 import { printable } from '../../util/sanitize.js';
 import type { AnnounceEventName } from '../types.js';
@@ -13,36 +12,38 @@ const MAX_SCRAPE = 100;
 
 export type BadRequestReporter = (transport: 'http' | 'udp', source: string, reason: string) => void;
 
-export function httpHandler(core: TrackerCore, onBad: BadRequestReporter) {
-  return (req: IncomingMessage, res: ServerResponse): void => {
-    const source = unmapIp(req.socket.remoteAddress ?? '');
+/** A reply: its status and bencoded body. */
+export interface HttpReply {
+  status: number;
+  body: Buffer;
+}
+
+/** The reply to one request (`source` is the client's address, IPv4-mapped ones already unmapped). */
+export type HttpHandler = (method: string, target: string, source: string) => HttpReply;
+
+export function httpHandler(core: TrackerCore, onBad: BadRequestReporter): HttpHandler {
+  return (method, url, source) => {
     const family = familyOf(source);
-    const send = (status: number, body: Encodable) => {
-      const b = encode(body);
-      res.writeHead(status, { 'content-type': 'text/plain', 'content-length': b.length });
-      res.end(b);
-    };
+    const reply = (status: number, body: Encodable): HttpReply => ({ status, body: encode(body) });
     const fail = (reason: string) => {
       onBad('http', source, reason);
-      send(200, { 'failure reason': reason });
+      return reply(200, { 'failure reason': reason });
     };
-    if (req.method !== 'GET') return fail('only GET is supported');
-    const url = req.url ?? '/';
+    if (method !== 'GET') return fail('only GET is supported');
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     try {
       if (!family) throw new QueryError('unknown source address');
       const query = new Query(parseQuery(q < 0 ? '' : url.slice(q + 1)));
-      if (path === '/announce') return send(200, announce(core, query, { host: source, family }));
-      if (path === '/scrape') return send(200, scrape(core, query));
+      if (path === '/announce') return reply(200, announce(core, query, { host: source, family }));
+      if (path === '/scrape') return reply(200, scrape(core, query));
       onBad('http', source, `no such path ${printable(path, 100)}`);
-      send(404, { 'failure reason': 'not found (use /announce or /scrape)' });
+      return reply(404, { 'failure reason': 'not found (use /announce or /scrape)' });
     } catch (e) {
       if (e instanceof QueryError) return fail(e.message);
       // A bug must cost this one request, not the whole tracker.
       onBad('http', source, `internal error: ${(e as Error).message}`);
-      if (!res.headersSent) send(500, { 'failure reason': 'internal error' });
-      else res.destroy();
+      return reply(500, { 'failure reason': 'internal error' });
     }
   };
 }

@@ -114,7 +114,7 @@ export class TrackerCore {
       incomplete: r.incomplete,
       peers4: r.peers4,
       peers6: r.peers6,
-      ...(r.reason ? { warning: `${r.reason === 'tracker full' ? 'tracker is full' : 'too many peers from your address for this torrent'}: you are not listed` } : {}),
+      ...(r.reason ? { warning: 'too many peers from your address for this torrent: you are not listed' } : {}),
     };
   }
 

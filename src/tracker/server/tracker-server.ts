@@ -4,9 +4,9 @@
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { canonicalIp, familyOf, type Family } from '../../net/address.js';
+import { HTTP_SLOTS, HttpConnections } from './http-connections.js';
 import { httpHandler } from './http-handler.js';
 import type { StoreLimits } from './swarm-store.js';
 import { TrackerCore, type ServerAnnounceEvent } from './tracker-core.js';
@@ -57,7 +57,7 @@ export class TrackerServer extends EventEmitter<TrackerServerEvents> {
   readonly core: TrackerCore;
   private readonly closers: Closer[] = [];
   private readonly udp: UdpTrackerHandler;
-  private readonly handle: ReturnType<typeof httpHandler>;
+  private readonly http: HttpConnections;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly binds: { address: string; family: Family }[];
 
@@ -77,7 +77,7 @@ export class TrackerServer extends EventEmitter<TrackerServerEvents> {
       this.emit('announce', ev),
     );
     this.udp = new UdpTrackerHandler(this.core, onBad);
-    this.handle = httpHandler(this.core, onBad);
+    this.http = new HttpConnections(httpHandler(this.core, onBad), onBad);
   }
 
   /** Bind every socket; resolves to what was bound. Rejects (with nothing left open) when a bind fails. */
@@ -112,6 +112,7 @@ export class TrackerServer extends EventEmitter<TrackerServerEvents> {
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    this.http.close(); // its connections first: a listener closes only once they are gone
     await this.closeSockets();
   }
 
@@ -122,21 +123,15 @@ export class TrackerServer extends EventEmitter<TrackerServerEvents> {
   }
 
   private listenHttp(address: string, family: Family, port: number): Promise<number> {
-    const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 10_000, maxHeaderSize: 8192 }, this.handle);
-    server.keepAliveTimeout = 5000;
-    server.maxConnections = 2000;
+    const server = net.createServer((socket) => this.http.accept(socket));
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: address, port, ipv6Only: family === 6 }, () => {
+      // A long accept queue: newcomers are not to be refused in the kernel while FairSlots,
+      // which drops the oldest waiting connection of the host holding the most, could admit them.
+      server.listen({ host: address, port, ipv6Only: family === 6, backlog: HTTP_SLOTS.total }, () => {
         server.off('error', reject);
         server.on('error', () => undefined);
-        this.closers.push(
-          () =>
-            new Promise<void>((done) => {
-              server.close(() => done());
-              server.closeAllConnections();
-            }),
-        );
+        this.closers.push(() => new Promise<void>((done) => server.close(() => done())));
         const bound = (server.address() as AddressInfo).port;
         this.bound.push({ type: 'listening', transport: 'http', address, family, port: bound });
         resolve(bound);
