@@ -133,6 +133,6 @@ describe('hostile PEX senders', () => {
 
     expect(leech.proc.exitCode).toBeNull();
     leech.kill('SIGTERM');
-    expect(await leech.exited, leech.stderr).toBe(0);
+    expect(await leech.exitCode(), leech.stderr).toBe(0);
   });
 });

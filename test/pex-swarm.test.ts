@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { libtorrentPeer, libtorrentPeers, waitUntil } from './support/peers.js';
 import type { Metainfo } from '../src/metainfo/types.js';
-import { RawPeer } from './support/raw-peer.js';
+import { decode, encode, type BDict, type Encodable } from '../src/bencode/index.js';
+import { encodeCompactPeer } from '../src/net/compact.js';
+import { MSG, RawPeer, RawPeerServer } from './support/raw-peer.js';
 import { cleanUpAfterEach, freePort, runCli, seedPayload, sixswarm, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
 
 const TREE = { 'a.bin': 3 * 1024 * 1024 + 123, 'b/c.bin': 200_001 };
@@ -63,8 +65,8 @@ async function seedDialing(port: number, meta: Metainfo, payload: Buffer): Promi
 
 /** C completed with the seed's data over IPv6 only, every connection its own (so never one from the seed). */
 async function expectCompleted(c: SixswarmProcess, out: string, digest: Record<string, string>) {
-  await c.event('complete', 60_000);
-  expect(await c.exited, c.stderr).toBe(0);
+  await c.event('complete', 40_000);
+  expect(await c.exitCode(), c.stderr).toBe(0);
   expect(await treeDigest(out)).toEqual(digest);
   expect(c.events.filter((e) => e.event === 'piece-failed' || e.event === 'error')).toEqual([]);
   // Each peer also told C its IPv4 address (BEP 10 ipv4): never dialed while that peer was connected.
@@ -146,11 +148,46 @@ describe('PEX over [::1] between real processes', () => {
     expect(libtorrentPeers(c)).toContain(`out ::1:${portB} sixswarm 0.1.0`);
 
     const s = await seedDialing(portB, meta, payload);
-    await c.event('complete', 60_000);
+    await c.event('complete', 40_000);
     expect(await treeDigest(join(d, 'c'))).toEqual(digest);
     expect(c.events.filter((e) => e.event === 'hash-failed')).toEqual([]);
     // Only sixswarm peers: the seed never reached it.
     for (const p of libtorrentPeers(c)) expect(p).toMatch(/ sixswarm 0\.1\.0$/);
     s.close();
+  });
+});
+
+describe('PEX entries for peers we already have', () => {
+  it('an incoming peer\'s listening address, passed on by a partner, is not dialed while that peer is connected', async () => {
+    const { d, torrent, meta } = await setup();
+    const leech = peer('L', ['download', torrent, '-o', join(d, 'l')]);
+    const port = await leech.port();
+    await leech.event('progress'); // running: its swarm takes connections
+    // R listens, connects in to the leecher and tells it where it listens.
+    const listener = await RawPeerServer.listen('127.0.0.1');
+    const dialedR: RawPeer[] = [];
+    listener.onPeer((p) => void dialedR.push(p));
+    const extended = (p: RawPeer, d: Record<string, Encodable>) => p.sendMessage(MSG.extended, Buffer.concat([Buffer.from([0]), encode(d)]));
+    const r = await RawPeer.connect('127.0.0.1', port);
+    r.sendHandshake(meta.infoHash, { extended: true });
+    await r.readHandshake();
+    extended(r, { m: {}, p: listener.port });
+    await leech.waitFor((e) => e.event === 'peer-connected', 5000, 'R connected');
+    // A PEX partner names R's listening address.
+    const partner = await RawPeer.connect('127.0.0.1', port);
+    partner.sendHandshake(meta.infoHash, { extended: true });
+    await partner.readHandshake();
+    extended(partner, { m: { ut_pex: 1 } });
+    const theirs = await partner.waitForMessage(MSG.extended);
+    const id = ((decode(theirs.payload.subarray(1)) as BDict).get('m') as BDict).get('ut_pex') as number;
+    partner.sendMessage(MSG.extended, Buffer.concat([Buffer.from([id]), encode({ added: encodeCompactPeer({ host: '127.0.0.1', port: listener.port }), 'added.f': Buffer.from([0]) })]));
+    await leech.waitFor((e) => e.event === 'progress' && (e.pex as { taken: number }).taken === 1, 5000, 'the entry taken');
+    await new Promise((res) => setTimeout(res, 2500));
+    expect(dialedR).toHaveLength(0);
+    // R gone, its address is a candidate like any other.
+    r.close();
+    await waitUntil(() => dialedR.length > 0, 10_000, () => 'the leecher dialing R');
+    await listener.close();
+    partner.close();
   });
 });

@@ -68,8 +68,8 @@ describe.skipIf(unavailable !== undefined)('PEX over the tunnel (network namespa
   }
 
   async function expectCompleted(p: SixswarmProcess, out: string, digest: Record<string, string>): Promise<void> {
-    await p.event('complete', 60_000);
-    expect(await p.exited, p.stderr).toBe(0);
+    await p.event('complete', 40_000);
+    expect(await p.exitCode(), p.stderr).toBe(0);
     expect(await treeDigest(out)).toEqual(digest);
     expect(p.events.filter((e) => e.event === 'piece-failed' || e.event === 'error')).toEqual([]);
     for (const c of connected(p)) expect(c, JSON.stringify(c)).toMatchObject({ family: 6, direction: 'out' });

@@ -92,8 +92,11 @@ export class Client extends EventEmitter {
 
   async close(): Promise<void> {
     this.handshaker.close();
-    await this.listener.close();
+    // Listeners stop accepting now, but report closed only once every connection they accepted
+    // has ended, which the torrents' stop does: waiting first would wait on live incoming peers.
+    const listenersClosed = this.listener.close();
     await Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    await listenersClosed;
     this.torrents.clear();
     await this.hashPool.close();
   }

@@ -8,6 +8,7 @@
 import type { Family } from '../net/address.js';
 import { hostKey, hostNetwork, isDialable, isExchangeable } from '../net/address.js';
 import type { DialTarget } from '../net/dial.js';
+import { formatHostPort } from '../net/hostport.js';
 import { ownAddressCheck } from '../net/self.js';
 import { encodeExtensionHandshake, parseExtensionHandshake, type ExtensionHandshake } from '../wire/extension-handshake.js';
 import type { ExtensionRegistry } from '../wire/extensions.js';
@@ -161,8 +162,12 @@ export class Connections {
     const room = this.opts.maxPeers - this.peers.size - this.dialing.size;
     const slots = Math.min(room, this.opts.maxConnecting - this.dialing.size);
     if (slots <= 0) return;
-    // An address a connected peer gave of itself (BEP 10) waits while that peer is connected.
-    const connectedPeer = (c: Candidate) => c.peerId !== undefined && this.byId.has(c.peerId);
+    // A candidate that is a connected peer waits while it is connected: known by the peer id it gave
+    // with an address of its own (BEP 10), or by the address it listens on (an incoming peer that
+    // told us its port: the address PEX partners pass on).
+    const listening = new Set<string>();
+    for (const p of this.peers) if (p.ext?.port) listening.add(formatHostPort(p.ip, p.ext.port));
+    const connectedPeer = (c: Candidate) => (c.peerId !== undefined && this.byId.has(c.peerId)) || c.targets.some((t) => listening.has(formatHostPort(t.host, t.port)));
     for (const c of this.pool.ready(Date.now(), slots, connectedPeer)) {
       if (c.targets.some((t) => this.connectedTo(t))) {
         c.state = 'connected';
