@@ -8,7 +8,7 @@
 import { classify } from '../../net/address.js';
 import { formatHostPort } from '../../net/hostport.js';
 import type { ExtensionPeer, PeerExtension } from '../../wire/extensions.js';
-import { decodePex, encodePex, filteredCount } from './codec.js';
+import { decodePex, encodePex, filteredCount, type FilterReason } from './codec.js';
 import type { Partner, PexEntry, PexTorrent } from './torrent.js';
 
 export const SEND_INTERVAL_MS = 60_000;
@@ -74,9 +74,8 @@ export class PexConnection implements PeerExtension {
     const swarm = this.torrent.swarm;
     const d = decodePex(payload, { loopbackPartner: this.loopback, isSelf: swarm.selfCheck(), maxEntries: MAX_READ_PER_MESSAGE });
     c.messages++;
-    const bad = filteredCount(d.filtered);
-    c.filtered += bad;
-    for (const [reason, n] of Object.entries(d.filtered)) c.reasons[reason as keyof typeof d.filtered] = (c.reasons[reason as keyof typeof d.filtered] ?? 0) + n;
+    c.filtered += filteredCount(d.filtered);
+    for (const [reason, n] of Object.entries(d.filtered) as [FilterReason, number][]) c.reasons[reason] = (c.reasons[reason] ?? 0) + n;
     if (c.filtered > LITTER_GRACE && c.filtered > c.taken + d.added.length) {
       c.littering = true;
       c.capped += d.unread;
