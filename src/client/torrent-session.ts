@@ -153,10 +153,12 @@ export class TorrentSession extends EventEmitter<{
     swarm.extensions.register(utMetadata(this.exchange, () => swarm.extensions.private));
     this.pex = registerUtPex(swarm, this.opts.swarm);
     swarm.on('event', (e) => {
+      // The trackers hear first: a listener may stop the session on this very event (--exit-on-complete).
+      if (e.event === 'complete') {
+        void this.saveResume();
+        this.trackers?.completed();
+      }
       this.emit('event', e);
-      if (e.event !== 'complete') return;
-      void this.saveResume();
-      this.trackers?.completed();
     });
     swarm.start();
     this.startTrackers(swarm, tiers);
