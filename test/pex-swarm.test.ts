@@ -63,6 +63,12 @@ async function seedDialing(port: number, meta: Metainfo, payload: Buffer): Promi
   return s;
 }
 
+/** How long after C's connection to A its connection to a peer A told it of came up. */
+function logLatency(what: string, c: SixswarmProcess, viaPex: JsonEvent): void {
+  const ms = Date.parse(String(viaPex.time)) - Date.parse(String(connected(c)[0]!.time));
+  console.info(`[pex] ${what}: C connected to B ${ms} ms after connecting to A`);
+}
+
 /** C completed with the seed's data over IPv6 only, every connection its own (so never one from the seed). */
 async function expectCompleted(c: SixswarmProcess, out: string, digest: Record<string, string>) {
   await c.event('complete', 40_000);
@@ -83,6 +89,7 @@ describe('PEX over [::1] between real processes', () => {
     const c = peer('C', ['download', torrent, '-o', join(d, 'c'), '--peer', `[::1]:${portA}`, '--exit-on-complete']);
     const viaPex = await c.waitFor(connectedTo(`[::1]:${portB}`), 10_000, 'C connected to B');
     expect(viaPex).toMatchObject({ source: 'pex', direction: 'out', family: 6 });
+    logLatency('sixswarm A', c, viaPex);
     expect(await c.waitFor(connectedTo(`[::1]:${portD}`), 10_000, 'C connected to D')).toMatchObject({ source: 'pex', direction: 'out' });
     expect(connected(c)[0]).toMatchObject({ address: `[::1]:${portA}`, source: 'manual' });
     // B saw C come in.
@@ -124,6 +131,7 @@ describe('PEX over [::1] between real processes', () => {
     // libtorrent sends its first PEX message on a tick, at most one every 3 s over all its peers.
     const viaPex = await c.waitFor(connectedTo(`[::1]:${portB}`), 20_000, 'C connected to B');
     expect(viaPex).toMatchObject({ source: 'pex', direction: 'out', family: 6 });
+    logLatency('libtorrent A', c, viaPex);
     // libtorrent's list names C itself too: C refuses its own address.
     const first = await c.waitFor((e) => e.event === 'progress' && (e.pex as { messagesIn: number }).messagesIn >= 1, 5000, 'a progress event after the PEX message');
     expect((first.pex as { filtered: number }).filtered).toBeGreaterThanOrEqual(1);

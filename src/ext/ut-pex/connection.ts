@@ -17,7 +17,7 @@ export const MIN_RECEIVE_INTERVAL_MS = 50_000;
 /** BEP 11: at most this many added, and as many dropped, per message. */
 export const MAX_SENT_PER_LIST = 50;
 /** Entries of one message we look at, and valid ones we take from it. */
-export const MAX_READ_PER_MESSAGE = 1000;
+export const MAX_READ_PER_MESSAGE = 500;
 export const MAX_TAKEN_PER_MESSAGE = 200;
 /** Candidates one partner may give us: a burst of this many, then as many a minute as the BEP lets it send. */
 export const PARTNER_BURST = 500;
