@@ -10,7 +10,8 @@ export default defineConfig({
     fileParallelism: false,
     // Namespace topologies number their hosts from the documentation ranges and treat them as
     // the Internet (src/net/address.ts); spawned processes inherit this.
-    env: { SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL: '1' },
+    // No engine a test starts joins the public DHT: tests that use the DHT give local nodes.
+    env: { SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL: '1', SIXSWARM_DHT_BOOTSTRAP: 'none' },
     reporters: ['default'],
   },
 });

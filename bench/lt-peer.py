@@ -1,6 +1,15 @@
 #!/usr/bin/python3
 """One libtorrent peer for bench/transfer, driven over stdout as JSON lines.
 
+<<<<<<< HEAD
+    lt-peer.py [--rc4] seed   TORRENT SAVE_PATH
+    lt-peer.py [--rc4] leech  TORRENT SAVE_PATH [::1]:SEED_PORT
+    lt-peer.py [--rc4] magnet MAGNET  SAVE_PATH [::1]:SEED_PORT
+
+Listens on [::1] only (an ephemeral port), with DHT, LSD, UPnP, NAT-PMP and uTP off; every other
+setting is libtorrent's default. --rc4 forces encryption both ways (out_enc_policy and
+in_enc_policy forced, allowed_enc_level rc4). Events (`t` is the Unix time in seconds):
+=======
     lt-peer.py seed   TORRENT SAVE_PATH
     lt-peer.py leech  TORRENT SAVE_PATH [::1]:SEED_PORT[,[::1]:PORT...]
     lt-peer.py magnet MAGNET  SAVE_PATH [::1]:SEED_PORT
@@ -8,10 +17,12 @@
 Listens on [::1] only (an ephemeral port), with DHT, LSD, UPnP, NAT-PMP and uTP off; every other
 setting is libtorrent's default. LT_SEED_MODE=1 makes a seed trust its data without checking it
 (libtorrent's seed_mode), as a sixswarm seed with resume state does. Events (`t` is the Unix time in seconds):
+>>>>>>> main
   seed:  {"event": "ready", "port": N}        data checked, seeding, listening on [::1]:N
   leech: {"event": "dial"}                    connect_peer() called (after the empty-data check)
          {"event": "connected"}               first peer_connect_alert (the TCP connection is up)
-         {"event": "finished"}                torrent_finished_alert: every piece verified; then exit 0
+         {"event": "finished", "rc4": B}      torrent_finished_alert: every piece verified (B, with
+                                              --rc4: the connection was RC4-encrypted); then exit 0
   magnet: dial, connected as a leech;  {"event": "metadata"}  metadata_received_alert; then exit 0
   both:  {"event": "error", "message": ...}   then exit 1
 Run it with /usr/bin/python3: a pyenv python3 earlier in PATH lacks Debian's libtorrent module.
@@ -34,9 +45,17 @@ def fail(message):
 
 
 def main():
-    if len(sys.argv) not in (4, 5) or sys.argv[1] not in ('seed', 'leech', 'magnet') or (sys.argv[1] != 'seed') != (len(sys.argv) == 5):
-        fail('usage: lt-peer.py seed TORRENT SAVE | lt-peer.py leech TORRENT SAVE [::1]:PORT | lt-peer.py magnet MAGNET SAVE [::1]:PORT')
-    mode, torrent, save = sys.argv[1:4]
+    args = sys.argv[1:]
+    rc4 = args[:1] == ['--rc4']
+    if rc4:
+        args = args[1:]
+    if len(args) not in (3, 4) or args[0] not in ('seed', 'leech', 'magnet') or (args[0] != 'seed') != (len(args) == 4):
+        fail('usage: lt-peer.py [--rc4] seed TORRENT SAVE | lt-peer.py [--rc4] leech TORRENT SAVE [::1]:PORT | lt-peer.py [--rc4] magnet MAGNET SAVE [::1]:PORT')
+    mode, torrent, save = args[:3]
+    encryption = {
+        'out_enc_policy': int(lt.enc_policy.forced), 'in_enc_policy': int(lt.enc_policy.forced),
+        'allowed_enc_level': int(lt.enc_level.rc4), 'prefer_rc4': True,
+    } if rc4 else {}
     ses = lt.session({
         'listen_interfaces': '[::1]:0',
         'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
@@ -46,6 +65,7 @@ def main():
         'allow_multiple_connections_per_ip': True,
         'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
         | lt.alert.category_t.connect_notification | lt.alert.category_t.peer_notification,
+        **encryption,
     })
     if mode == 'magnet':
         params = lt.parse_magnet_uri(torrent)
@@ -56,7 +76,7 @@ def main():
     if mode == 'seed' and os.environ.get('LT_SEED_MODE') == '1':
         params.flags |= lt.torrent_flags.seed_mode
     handle = ses.add_torrent(params)
-    ready = dialed = connected = False
+    ready = dialed = connected = rc4_seen = False
     while True:
         ses.wait_for_alert(50)
         for a in ses.pop_alerts():
@@ -70,17 +90,26 @@ def main():
                 emit('metadata')
                 sys.exit(0)
             if kind == 'torrent_finished_alert' and mode == 'leech' and dialed:
-                emit('finished')
+                emit('finished', rc4=rc4_seen)
                 sys.exit(0)
+        # Looked at while connected (a seed and a finished leecher may part before the alert is
+        # read), and only until seen: the plaintext pair does not pay for it.
+        if rc4 and not rc4_seen:
+            rc4_seen = any(p.flags & p.rc4_encrypted for p in handle.get_peer_info())
         state = handle.status().state
         checking = state in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data)
         if mode == 'seed' and not ready and handle.status().is_seeding:
             ready = True
             emit('ready', port=ses.listen_port())
         if mode != 'seed' and not dialed and not checking:
+<<<<<<< HEAD
+            host, port = args[3].rsplit(':', 1)
+            handle.connect_peer((host.strip('[]'), int(port)))
+=======
             for peer in sys.argv[4].split(','):
                 host, port = peer.rsplit(':', 1)
                 handle.connect_peer((host.strip('[]'), int(port)))
+>>>>>>> main
             dialed = True
             emit('dial')
 

@@ -7,6 +7,7 @@ import { tracker } from './tracker.js';
 import { trackerCheck } from './tracker-check.js';
 import { tunnel } from './tunnel.js';
 import { tunnelServer } from './tunnel-server.js';
+import { support } from './support.js';
 
 /** Every subcommand, in the order `sixswarm --help` lists them. */
-export const commands: Command[] = [download, seed, create, info, tracker, trackerCheck, tunnel, tunnelServer];
+export const commands: Command[] = [download, seed, create, info, tracker, trackerCheck, tunnel, tunnelServer, support];

@@ -14,7 +14,7 @@ export interface Reporter {
 }
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
-const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel']);
+const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening']);
 
 export function createReporter(json: boolean): Reporter {
   if (json) return new JsonReporter();
@@ -99,9 +99,11 @@ function describe(e: EngineEvent): string {
     case 'listening':
       return `listening on ${e.family === 6 ? `[${e.address}]` : e.address}:${e.port} (IPv${e.family})`;
     case 'peer-connected':
-      return `peer ${e.address} connected (IPv${e.family}, ${e.direction}, ${e.client})`;
+      return `peer ${e.address} connected (IPv${e.family}, ${e.direction}, ${e.client}${e.encrypted ? ', encrypted' : ''})`;
     case 'peer-disconnected':
       return `peer ${e.address} left: ${e.reason}`;
+    case 'dht-listening':
+      return `DHT node on UDP ${e.address}:${e.port} (IPv4), ${e.nodes} nodes known`;
     case 'complete':
       return 'download complete: every piece verified';
     case 'metadata':

@@ -5,6 +5,11 @@ import type { RunOptions } from './torrent-runner.js';
 import { parseIntOption } from './numbers.js';
 import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { isTrackerUrl } from '../src/metainfo/urls.js';
+import { ENCRYPTION_POLICIES, type EncryptionPolicy } from '../src/wire/encryption-policy.js';
+import { DEFAULT_BOOTSTRAP } from '../src/dht/dht.js';
+import type { DhtConfig } from '../src/client/dht-binding.js';
+import { parseHostPort } from '../src/net/hostport.js';
+import { errorMessage } from '../src/util/errors.js';
 
 export const SHARED_OPTIONS = {
   peer: { type: 'string', multiple: true },
@@ -21,6 +26,10 @@ export const SHARED_OPTIONS = {
   tunnel: { type: 'string' },
   'tunnel-id': { type: 'string' },
   'tunnel-token': { type: 'string' },
+  encryption: { type: 'string' },
+  'no-dht': { type: 'boolean' },
+  'dht-port': { type: 'string' },
+  'dht-bootstrap': { type: 'string', multiple: true },
 } as const;
 
 export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatable): 1.2.3.4:6881, [2001:db8::1]:6881, host.example:6881
@@ -30,7 +39,8 @@ export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatab
   --no-ipv6           do not listen on or connect over IPv6
   --json              print one JSON object per line on stdout (events: listening, checking, checked,
                       peer-connected, peer-disconnected, piece-verified, piece-failed, peer-banned,
-                      tracker, tunnel, progress, complete, warning, error, stopped) and nothing else
+                      tracker, tunnel, dht-listening, dht, progress, complete, warning, error, stopped)
+                      and nothing else
   --recheck           hash all data on disk, ignoring saved resume state
   --state-dir DIR     where resume state lives (default $SIXSWARM_STATE_DIR, else $XDG_STATE_HOME/sixswarm,
                       else ~/.local/state/sixswarm)
@@ -46,8 +56,25 @@ ${ANNOUNCE_IP_HELP.split('\n').map((l) => `  ${l}`).join('\n')}
                       announces and advertises the tunnel's address (prefix::1) and accepts IPv6
                       peers on it. auto (the default when $SIXSWARM_TUNNEL_SERVER is set): only
                       when this host has no global IPv6 address of its own. off: never.
+  --encryption prefer|require|allow|off
+                      protocol encryption (MSE/PE, RC4) with peers. Peers that dial us are answered
+                      in kind (their first bytes tell plaintext from encrypted). prefer (default):
+                      dial encrypted, and in plaintext a peer that does not speak encryption
+                      (remembered per peer); require: encrypted only, never a plaintext byte in
+                      either direction (plaintext-only peers are not reached); allow: dial in
+                      plaintext (encrypted to peers known to want it), accept both; off: plaintext
+                      only, encrypted attempts are refused
   --tunnel-id ID      Id to present to the tunnel server (default: the MAC of the uplink)
   --tunnel-token T    token for a tunnel server that requires one
+  --no-dht            do not use the DHT at all (no UDP socket, no lookups, no announces)
+  --dht-port N        UDP port of our DHT node (default: the listening port; 0 picks a free one)
+  --dht-bootstrap HOST:PORT
+                      join the DHT through this node (repeatable; IPv4 address or host name),
+                      instead of $SIXSWARM_DHT_BOOTSTRAP (comma-separated HOST:PORT list, or none),
+                      else the public routers (router.bittorrent.com:6881 and others).
+                      The DHT (BEP 5) runs over IPv4 only, by design: without IPv4 (--no-ipv4) it
+                      is off. Private torrents (BEP 27) never use it. Its routing table is kept in
+                      the state folder (dht-PORT.state) for the next start.
   -h, --help          this help`;
 
 export function parseTorrentArgs<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(argv: string[], extra: T) {
@@ -63,6 +90,12 @@ export function parseAnnounceIp(text: string | undefined): AnnounceIpPolicy {
   if (text === undefined) return 'auto';
   if (text === 'auto' || text === 'always' || text === 'never') return text;
   throw new UsageError(`--announce-ip must be auto, always or never, not "${text}"`);
+}
+
+export function parseEncryption(text: string | undefined): EncryptionPolicy {
+  if (text === undefined) return 'prefer';
+  if ((ENCRYPTION_POLICIES as readonly string[]).includes(text)) return text as EncryptionPolicy;
+  throw new UsageError(`--encryption must be prefer, require, allow or off, not "${text}"`);
 }
 
 /** Extra --tracker URLs, one tier each. */
@@ -94,6 +127,29 @@ export function parseTunnel(values: { tunnel?: string; 'tunnel-id'?: string; 'tu
   return { server: mode, auto: false, ...extra };
 }
 
+export const DHT_BOOTSTRAP_ENV = 'SIXSWARM_DHT_BOOTSTRAP';
+
+function parseBootstrap(text: string, what: string): DhtConfig['bootstrap'][number] {
+  let hp;
+  try {
+    hp = parseHostPort(text, what);
+  } catch (e) {
+    throw new UsageError(errorMessage(e));
+  }
+  if (hp.family === 6) throw new UsageError(`${what} "${text}": the DHT runs over IPv4 only; give an IPv4 address or a host name`);
+  return { host: hp.host, port: hp.port };
+}
+
+/** --no-dht, --dht-port, --dht-bootstrap (else $SIXSWARM_DHT_BOOTSTRAP, else the public routers). */
+export function parseDht(values: { 'no-dht'?: boolean; 'dht-port'?: string; 'dht-bootstrap'?: string[] }): DhtConfig | undefined {
+  if (values['no-dht']) return undefined;
+  const port = parseIntOption(values['dht-port'], '--dht-port', 0, 65535);
+  const env = process.env[DHT_BOOTSTRAP_ENV]?.trim();
+  const bootstrap = values['dht-bootstrap']?.map((b) => parseBootstrap(b, '--dht-bootstrap'))
+    ?? (env === 'none' ? [] : env ? env.split(',').map((b) => parseBootstrap(b.trim(), `$${DHT_BOOTSTRAP_ENV}`)) : DEFAULT_BOOTSTRAP);
+  return { port, bootstrap };
+}
+
 type SharedValues = { [K in keyof typeof SHARED_OPTIONS]?: (typeof SHARED_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof SHARED_OPTIONS)[K] extends { type: 'boolean' } ? boolean : string };
 
 /** The run options `download` and `seed` take from the shared flags. */
@@ -108,6 +164,8 @@ export function sharedRunOptions(values: SharedValues): Omit<RunOptions, 'source
     stateDir: values['state-dir'],
     maxPeers: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
     tunnel: parseTunnel(values),
+    encryption: parseEncryption(values.encryption),
+    dht: parseDht(values),
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
   };
 }

@@ -15,7 +15,9 @@ import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
 import type { AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { bindTunnel } from '../src/client/tunnel-binding.js';
 import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
+import type { EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import type { TunnelChoice } from './torrent-options.js';
+import type { DhtConfig } from '../src/client/dht-binding.js';
 import { createReporter } from './reporter.js';
 import { parseHostPorts } from './host-ports.js';
 import { StatusFeed } from '../src/client/status.js';
@@ -37,6 +39,9 @@ export interface RunOptions {
   /** undefined: no trackers at all (--no-trackers). */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers: string[][] };
   tunnel?: TunnelChoice;
+  encryption: EncryptionPolicy;
+  /** undefined: no DHT (--no-dht). */
+  dht?: DhtConfig;
 }
 
 /** Start the session's tunnel unless `auto` finds native IPv6; a tunnel that cannot start is a runtime failure. */
@@ -103,6 +108,8 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     stateDir,
     maxPeersPerTorrent: o.maxPeers,
     trackers: o.trackers,
+    encryption: o.encryption,
+    dht: o.dht,
   });
   const feed = new StatusFeed(client, { tunnel: () => tunnel?.status() });
   feed.on('event', (e) => reporter.event(e));

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTorrent } from '../src/metainfo/create.js';
 import { parseTorrent } from '../src/metainfo/torrent.js';
 import type { Metainfo } from '../src/metainfo/types.js';
+import { Req2Index } from '../src/mse/handshake.js';
 import type { DialTarget } from '../src/net/dial.js';
 import { HashPool } from '../src/storage/hash-pool.js';
 import { TorrentStorage } from '../src/storage/torrent-storage.js';
@@ -39,6 +40,7 @@ class MemoryNet {
 class Node {
   readonly peerId = Buffer.concat([Buffer.from('-SX0100-', 'latin1'), randomBytes(12)]);
   readonly swarms = new Map<string, Swarm>();
+  private readonly req2 = new Req2Index();
   readonly events: SwarmEvent[] = [];
   readonly transports: MemoryTransport[] = [];
   readonly handshaker: Handshaker;
@@ -50,7 +52,7 @@ class Node {
   ) {
     this.handshaker = new Handshaker({
       peerId: this.peerId,
-      directory: { find: (h) => this.swarms.get(h.toString('hex')) },
+      directory: { find: (h) => this.swarms.get(h.toString('hex')), findByReq2: (r) => this.req2.find(r) },
       dial: async (targets: DialTarget[]) => {
         const to = this.net.hosts.get(targets[0]!.host);
         if (!to) throw new Error('connection refused');
@@ -75,6 +77,7 @@ class Node {
     });
     s.on('event', (e) => this.events.push(e));
     this.swarms.set(infoHash.toString('hex'), s);
+    this.req2.add(infoHash);
     s.start();
     return s;
   }
@@ -156,7 +159,7 @@ describe('handshakes through one Handshaker, both directions', () => {
     const peer = [...sa.connections.peers][0]!;
     expect(peer.id.equals(b.peerId)).toBe(true);
     expect(peer.source).toEqual({ kind: 'manual' });
-    expect(a.events).toContainEqual(expect.objectContaining({ event: 'peer-connected', address: '[2001:db8::b]:6881', direction: 'out', source: 'manual', encrypted: false }));
+    expect(a.events).toContainEqual(expect.objectContaining({ event: 'peer-connected', address: '[2001:db8::b]:6881', direction: 'out', source: 'manual', encrypted: true }));
     expect(b.events).toContainEqual(expect.objectContaining({ event: 'peer-connected', direction: 'in', source: 'incoming' }));
 
     // A torrent B does not have: B closes the connection after reading the handshake.
@@ -169,7 +172,7 @@ describe('handshakes through one Handshaker, both directions', () => {
   });
 
   it('times out a silent incoming connection and bounds unfinished handshakes per host, evicting the heaviest host first', async () => {
-    const hs = new Handshaker({ peerId: randomBytes(20), directory: { find: () => undefined }, maxUnfinished: 4, maxUnfinishedPerHost: 3, timeoutMs: 300 });
+    const hs = new Handshaker({ peerId: randomBytes(20), directory: { find: () => undefined, findByReq2: () => undefined }, maxUnfinished: 4, maxUnfinishedPerHost: 3, timeoutMs: 300 });
     const from = (host: string) => {
       const [theirs, mine] = memoryPair({ a: { host, port: 1000, family: 6 } });
       theirs.start({ data: () => {}, drain: () => {}, close: () => {} });

@@ -3,7 +3,10 @@
  * verification constant, a handshake for an info hash we do not have, a peer that stops half way;
  * and on the dialing side a peer that speaks only plaintext and one that pads forever. Each one
  * costs only its own connection, within the bound (the 628-byte sync window, the timeout), while
- * an honest peer handshakes with the same listener at the same time.
+ * an honest peer handshakes with the same listener at the same time. Then the same through the
+ * handshaker and its policies: an MSE stream key for one torrent and a handshake for another,
+ * the per-host bound during MSE, what require and off refuse without a byte in return, and
+ * when prefer must not fall back to plaintext.
  */
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -14,7 +17,10 @@ import { req1, req2, req3, streamCiphers, xor20 } from '../src/mse/keys.js';
 import { acceptIncoming, initiateMse, type IncomingConnection } from '../src/mse/negotiate.js';
 import { connectSharedRead } from '../src/net/shared-read.js';
 import { TcpTransport } from '../src/net/tcp-transport.js';
+import type { EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import { encodeHandshake } from '../src/wire/handshake.js';
+import { Handshaker } from '../src/wire/handshaker.js';
+import type { PeerWire } from '../src/wire/peer-wire.js';
 
 const INFO_HASH = randomBytes(20);
 const TIMEOUT_MS = 1000;
@@ -215,5 +221,148 @@ describe('hostile peers we dial', () => {
     const e = await dialMse(port);
     expect(e.message).toMatch(/no verification constant within the first 512 bytes/);
     expect(sent).toBeLessThan(520 + 64 * 40);
+  });
+});
+
+describe("hostile peers against the handshaker's policy paths", () => {
+  const OTHER_HASH = randomBytes(20);
+  const HS_TIMEOUT_MS = 1000;
+
+  /** A Handshaker listening on [::1] with two torrents; the wires it hands on, and the bytes it sent per connection. */
+  async function handshakerListener(encryption: EncryptionPolicy) {
+    const accepted: PeerWire[] = [];
+    const hs = new Handshaker({
+      peerId: randomBytes(20),
+      encryption,
+      timeoutMs: HS_TIMEOUT_MS,
+      maxUnfinishedPerHost: 4,
+      directory: {
+        find: (h) => (h.equals(INFO_HASH) || h.equals(OTHER_HASH) ? { accept: (w) => (accepted.push(w), true) } : undefined),
+        findByReq2: infoHashIndex([INFO_HASH, OTHER_HASH]),
+      },
+    });
+    const server = createServer((s) => hs.incoming(new TcpTransport(s)));
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '::1', r));
+    return { hs, accepted, port: (server.address() as { port: number }).port };
+  }
+
+  /** Resolves once `closed` does; fails the test after `ms`. */
+  function within<T>(closed: Promise<T>, ms: number, what: string): Promise<T> {
+    return Promise.race([closed, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`not within ${ms} ms: ${what}`)), ms))]);
+  }
+
+  /** An honest encrypted dial through the same handshaker: it is not affected. */
+  async function honestDial(port: number): Promise<void> {
+    const d = new Handshaker({ peerId: randomBytes(20), encryption: 'require', directory: { find: () => undefined, findByReq2: () => undefined } });
+    const wire = await d.connect([{ host: '::1', port }], INFO_HASH, {});
+    expect(wire.encrypted).toBe(true);
+    wire.close('done');
+    d.close();
+  }
+
+  async function dialTcp(port: number): Promise<TcpTransport> {
+    return new Promise((resolve) => {
+      const s = connectSharedRead({ host: '::1', port });
+      sockets.push(s);
+      s.once('connect', () => resolve(new TcpTransport(s)));
+    });
+  }
+
+  it('an MSE connection whose handshake names another torrent than its stream key is refused (both torrents ours)', async () => {
+    const l = await handshakerListener('prefer');
+    const c = await initiateMse(await dialTcp(l.port), { infoHash: INFO_HASH, initialPayload: encodeHandshake(OTHER_HASH, randomBytes(20)), provide: ['rc4'] });
+    const closed = new Promise<string>((r) => c.transport.start({ data: () => {}, drain: () => {}, close: r }));
+    expect(await within(closed, 2000, 'the listener closing the connection')).toBe('connection closed by peer');
+    expect(l.accepted).toEqual([]);
+    await honestDial(l.port);
+    expect(l.accepted).toHaveLength(1);
+  });
+
+  it('garbage, an unknown torrent and a peer that stops half way each cost one connection, and leave no handshake pending', { timeout: 10_000 }, async () => {
+    const l = await handshakerListener('prefer');
+    const garbage = rawClient(l.port);
+    garbage.write(randomBytes(2000));
+    const unknown = rawClient(l.port);
+    const s1 = await keyExchange(unknown);
+    unknown.write(step3(s1, randomBytes(20), Buffer.alloc(8)));
+    const halfway = rawClient(l.port);
+    const s2 = await keyExchange(halfway);
+    halfway.write(step3(s2, INFO_HASH, Buffer.alloc(8)).subarray(0, 30));
+    const t0 = Date.now();
+    await Promise.all([garbage.closed, unknown.closed, honestDial(l.port)]);
+    expect(Date.now() - t0, 'garbage and the unknown torrent are refused at once').toBeLessThan(HS_TIMEOUT_MS);
+    const halfwayAt = await halfway.closed;
+    expect(halfwayAt - t0).toBeLessThan(HS_TIMEOUT_MS + 1000);
+    for (const c of [garbage, unknown, halfway]) expect(c.received().length).toBeLessThanOrEqual(96 + 512);
+    expect(l.accepted).toHaveLength(1);
+    await expect.poll(() => l.hs.pending).toBe(0);
+  });
+
+  it('silent MSE-sized connections count against the per-host bound while they handshake', async () => {
+    const l = await handshakerListener('prefer');
+    const flood: ReturnType<typeof rawClient>[] = [];
+    for (let i = 0; i < 5; i++) {
+      const c = rawClient(l.port);
+      flood.push(c);
+      c.write(publicKey(randomBytes(20)).subarray(0, 50)); // half a key: still undecided
+      await expect.poll(() => l.hs.pending).toBe(Math.min(i + 1, 4));
+    }
+    // The fifth from the host took the slot of the host's oldest.
+    await within(flood[0]!.closed, 2000, "the host's oldest handshake to go");
+    expect(l.hs.pending).toBe(4);
+    await Promise.all(flood.slice(1).map((c) => c.closed));
+    await expect.poll(() => l.hs.pending).toBe(0);
+  });
+
+  it('require: a plaintext handshake is closed without a byte in return; off: so is an MSE attempt', async () => {
+    for (const [policy, hello] of [
+      ['require', encodeHandshake(INFO_HASH, randomBytes(20))],
+      ['off', publicKey(randomBytes(20))],
+    ] as const) {
+      const l = await handshakerListener(policy);
+      const c = rawClient(l.port);
+      c.write(hello);
+      await within(c.closed, 2000, `the ${policy} listener closing the connection`);
+      expect(c.received().length, policy).toBe(0);
+      expect(l.accepted).toEqual([]);
+    }
+  });
+
+  it('prefer does not redial in plaintext a peer that spoke MSE and then broke it; require never sends plaintext to a plaintext-only peer', async () => {
+    const seen: Buffer[][] = [];
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer((s) => {
+        sockets.push(s);
+        const got: Buffer[] = [];
+        seen.push(got);
+        s.on('error', () => undefined);
+        s.on('data', async (d: Buffer) => {
+          got.push(d);
+          const all = Buffer.concat(got);
+          if (seen.length === 1 && all.length >= 96 && got.length === 1) {
+            // Speak MSE: our key, then an encrypted VC that checks out, then a selection nobody offered.
+            const xb = randomBytes(20);
+            s.write(publicKey(xb));
+            const sec = sharedSecret(xb, all.subarray(0, 96))!;
+            const { encrypt } = streamCiphers(sec, INFO_HASH, false);
+            const reply = Buffer.concat([Buffer.alloc(8), Buffer.from([0, 0, 0, 0x08, 0, 0])]);
+            encrypt.xor(reply, reply);
+            s.write(reply);
+          } else if (seen.length > 1) s.end(); // plaintext only: hangs up on anything it does not understand
+        });
+      });
+      servers.push(server);
+      server.listen(0, '::1', () => resolve((server.address() as { port: number }).port));
+    });
+    const prefer = new Handshaker({ peerId: randomBytes(20), encryption: 'prefer', timeoutMs: HS_TIMEOUT_MS, directory: { find: () => undefined, findByReq2: () => undefined } });
+    await expect(prefer.connect([{ host: '::1', port }], INFO_HASH, {})).rejects.toThrow(/peer selected crypto 0x8/);
+    expect(seen).toHaveLength(1);
+    const require = new Handshaker({ peerId: randomBytes(20), encryption: 'require', timeoutMs: HS_TIMEOUT_MS, directory: { find: () => undefined, findByReq2: () => undefined } });
+    await expect(require.connect([{ host: '::1', port }], INFO_HASH, {})).rejects.toThrow(MseError);
+    expect(seen).toHaveLength(2);
+    expect(Buffer.concat(seen[1]!).includes(Buffer.from('BitTorrent protocol'))).toBe(false);
+    prefer.close();
+    require.close();
   });
 });

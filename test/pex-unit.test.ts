@@ -13,8 +13,7 @@ import { MAX_READ_PER_MESSAGE, MAX_TAKEN_PER_MESSAGE, PARTNER_BURST, PexConnecti
 import { PexTorrent, type PexSwarm, type SwarmPeerFacts } from '../src/ext/ut-pex/torrent.js';
 import { DOCUMENTATION_AS_GLOBAL_ENV, type Family } from '../src/net/address.js';
 import { encodeCompactPeer, type PeerAddress } from '../src/net/compact.js';
-import type { DialTarget } from '../src/net/dial.js';
-import type { PeerSource } from '../src/swarm/peer-pool.js';
+import type { PeerAddressHint, PeerSource } from '../src/swarm/peer-pool.js';
 import type { ExtensionPeer } from '../src/wire/extensions.js';
 import { ProtocolError } from '../src/wire/frame-decoder.js';
 
@@ -127,13 +126,13 @@ describe('ut_pex codec', () => {
 /** A swarm as PEX sees it: a list of peers, and what PEX did to it. */
 class SwarmView implements PexSwarm {
   list: SwarmPeerFacts[] = [];
-  readonly taken: { addrs: DialTarget[]; source: PeerSource }[] = [];
+  readonly taken: { addrs: PeerAddressHint[]; source: PeerSource }[] = [];
   readonly droppedFrom: string[] = [];
   readonly warnings: string[] = [];
   peers(): Iterable<SwarmPeerFacts> {
     return this.list;
   }
-  addPeers(addrs: DialTarget[], source: PeerSource): number {
+  addPeers(addrs: PeerAddressHint[], source: PeerSource): number {
     this.taken.push({ addrs, source });
     return addrs.length;
   }
@@ -151,7 +150,7 @@ class SwarmView implements PexSwarm {
 
 let ids = 0;
 function facts(host: string, o: Partial<SwarmPeerFacts> = {}): SwarmPeerFacts {
-  return { id: (++ids).toString(16).padStart(40, '0'), host, family: (host.includes(':') ? 6 : 4) as Family, remotePort: 6881, outgoing: true, seed: false, encrypted: false, ...o };
+  return { id: (++ids).toString(16).padStart(40, '0'), host, family: (host.includes(':') ? 6 : 4) as Family, remotePort: 6881, outgoing: true, seed: false, prefersEncryption: false, ...o };
 }
 
 /** One PEX connection to a partner at `host`, with the test's clock and every payload it sent. */
@@ -177,7 +176,7 @@ describe('one PEX connection: sending', () => {
     const self = facts('198.51.100.40', { id: 'ff'.repeat(20), outgoing: false, remotePort: 40000, listenPort: 6000 });
     view.list = [
       facts('2001:db8::10', { seed: true }), // we dialed it: reachable
-      facts('203.0.113.11', { outgoing: false, remotePort: 5000, listenPort: 5000, encrypted: true }), // came in from its listening port: reachable
+      facts('203.0.113.11', { outgoing: false, remotePort: 5000, listenPort: 5000, prefersEncryption: true }), // came in from its listening port: reachable
       facts('203.0.113.12', { outgoing: false, remotePort: 41234, listenPort: 7000 }), // came in from another port: not known reachable
       facts('203.0.113.13', { outgoing: false, remotePort: 41235 }), // no listening port: never passed on
       facts('::1', { remotePort: 7777 }), // loopback: nothing to a partner elsewhere
@@ -281,6 +280,16 @@ describe('one PEX connection: receiving', () => {
     p.conn.onMessage(flood(10, 6000));
     expect(c).toMatchObject({ messages: 2, ignored: 1, taken: 210 });
     expect(p.torrent.summary()).toMatchObject({ partners: 1, messagesIn: 2, taken: 210, capped: 4800, ignored: 1, littering: [] });
+  });
+
+  it('hands the swarm flag 0x01 as a wish to be dialed encrypted', () => {
+    const view = new SwarmView();
+    const p = partner(view, '2001:db8::99');
+    p.conn.onMessage(message({ added: blob([peer('203.0.113.1', 1), peer('203.0.113.2', 2)]), 'added.f': Buffer.from([PEX_FLAGS.encryption | PEX_FLAGS.seed, PEX_FLAGS.seed]) }));
+    expect(view.taken[0]!.addrs).toEqual([
+      { host: '203.0.113.1', port: 1, prefersEncryption: true },
+      { host: '203.0.113.2', port: 2, prefersEncryption: false },
+    ]);
   });
 
   it('lets one partner give a burst of 500 candidates, then 50 a minute', () => {

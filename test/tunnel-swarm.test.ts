@@ -1,7 +1,7 @@
 /**
  * The engine over the built-in tunnel, in network namespaces (test/support/netns.ts): a sixswarm
  * on an IPv4-only host with `--tunnel` downloads from native IPv6 peers (sixswarm and aria2c),
- * seeds to a native IPv6 peer that connects in, rides out a tunnel-server crash mid-transfer,
+ * seeds to a native IPv6 peer that connects in (both encrypted: `--encryption require`), rides out a tunnel-server crash mid-transfer,
  * and refuses cleanly without the privileges the tunnel needs.
  *
  *     client ns (IPv4 only)  --192.0.2.0/24-->  broker ns (tunnel server)  --2001:db8:ffff::/64-->  peer ns (IPv6 only)
@@ -112,7 +112,7 @@ describe.skipIf(unavailable !== undefined)('the engine over the tunnel (network 
     // after the failed peer's backoff.
     await server.stop('SIGTERM');
     const out = join(work, 'out-1');
-    const leech = inNs(topo.client, ['download', p.torrent, '-o', out, '--port', '0', '--exit-on-complete', '--tunnel', `${topo.addresses.brokerV4}:${TUNNEL_PORT}`, '--peer', `[${topo.addresses.peerV6}]:${port}`], 'leech-tunneled');
+    const leech = inNs(topo.client, ['download', p.torrent, '-o', out, '--port', '0', '--exit-on-complete', '--encryption', 'require', '--tunnel', `${topo.addresses.brokerV4}:${TUNNEL_PORT}`, '--peer', `[${topo.addresses.peerV6}]:${port}`], 'leech-tunneled');
     await leech.event('checked');
     const refused = (e: JsonEvent) => e.event === 'tunnel' && e.state === 'down' && /ECONNREFUSED/.test(String(e.lastError));
     await leech.waitFor((e) => refused(e) && leech.events.filter(refused).length >= 2, 10_000, 'two refused tunnel attempts');
@@ -126,7 +126,8 @@ describe.skipIf(unavailable !== undefined)('the engine over the tunnel (network 
     await expectCompleteDownload(leech, out, p);
 
     expect(connected(leech).length).toBeGreaterThan(0);
-    for (const c of connected(leech)) expect(c).toMatchObject({ family: 6, address: `[${topo.addresses.peerV6}]:${port}`, direction: 'out' });
+    // Encrypted through the tunnel (--encryption require on our side, the seed's default prefer).
+    for (const c of connected(leech)) expect(c).toMatchObject({ family: 6, address: `[${topo.addresses.peerV6}]:${port}`, direction: 'out', encrypted: true });
     // The seed saw us come from the tunnel's address.
     const seen = await seed.waitFor((e) => e.event === 'peer-connected', 5000);
     expect(seen.address).toMatch(new RegExp(`^\\[${TUNNEL_ADDRESS}\\]:\\d+$`));
@@ -172,7 +173,7 @@ describe.skipIf(unavailable !== undefined)('the engine over the tunnel (network 
   it('a tunneled sixswarm seeds to a native IPv6 peer that connects in to its tunnel address', async () => {
     const p = await payload('a.bin', 6 * 1024 * 1024 + 12345);
     const seedPort = 51413;
-    const seed = inNs(topo.client, ['seed', p.torrent, p.dir, '--port', String(seedPort), '--tunnel', `${topo.addresses.brokerV4}:${TUNNEL_PORT}`], 'seed-tunneled');
+    const seed = inNs(topo.client, ['seed', p.torrent, p.dir, '--port', String(seedPort), '--encryption', 'require', '--tunnel', `${topo.addresses.brokerV4}:${TUNNEL_PORT}`], 'seed-tunneled');
     await seed.event('checked');
     expect(await seed.waitFor(isUp, 10_000, 'tunnel up')).toMatchObject({ prefix: PREFIX, address: TUNNEL_ADDRESS });
 
@@ -183,7 +184,7 @@ describe.skipIf(unavailable !== undefined)('the engine over the tunnel (network 
     for (const c of connected(leech)) expect(c).toMatchObject({ family: 6, address: `[${TUNNEL_ADDRESS}]:${seedPort}`, direction: 'out' });
 
     const incoming = await seed.waitFor((e) => e.event === 'peer-connected', 5000);
-    expect(incoming).toMatchObject({ family: 6, direction: 'in' });
+    expect(incoming).toMatchObject({ family: 6, direction: 'in', encrypted: true });
     expect(incoming.address).toMatch(new RegExp(`^\\[${topo.addresses.peerV6}\\]:\\d+$`));
     seed.kill('SIGTERM');
     expect(await seed.exited, seed.stderr).toBe(0);

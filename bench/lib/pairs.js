@@ -58,20 +58,24 @@ function sixswarmArgv(ctx, role, args) {
   return [ctx.node, ...prof, ctx.cli, ...args];
 }
 
-/** sixswarm seed -> sixswarm download --peer [::1]:SEEDPORT; times from the leecher's --json events. */
-export function sixswarmPair(ctx, dir) {
+/**
+ * sixswarm seed -> sixswarm download --peer [::1]:SEEDPORT, both with `--encryption ENCRYPTION`
+ * (off: plaintext; require: RC4 both ways); times from the leecher's --json events.
+ */
+export function sixswarmPair(ctx, dir, encryption) {
   return withProcesses(async (start) => {
     const leechDir = join(dir, 'leech');
     await mkdir(leechDir, { recursive: true });
-    const seed = start('sixswarm seed', sixswarmArgv(ctx, 'seed', ['seed', ctx.torrent, ctx.dataDir, '--port', '0', '--json', '--state-dir', join(dir, 'seed-state')]), join(dir, 'seed'));
+    const seed = start('sixswarm seed', sixswarmArgv(ctx, 'seed', ['seed', ctx.torrent, ctx.dataDir, '--port', '0', '--encryption', encryption, '--json', '--state-dir', join(dir, 'seed-state')]), join(dir, 'seed'));
     const listening = await seed.waitFor((e) => e.event === 'listening' && e.family === 6, SEED_READY_MS, 'IPv6 "listening" event');
     await seed.waitFor((e) => e.event === 'checked', SEED_READY_MS, '"checked" event');
     const leech = start(
       'sixswarm leecher',
-      sixswarmArgv(ctx, 'leecher', ['download', ctx.torrent, '-o', leechDir, '--port', '0', '--peer', `[::1]:${listening.port}`, '--exit-on-complete', '--json', '--state-dir', join(dir, 'leech-state')]),
+      sixswarmArgv(ctx, 'leecher', ['download', ctx.torrent, '-o', leechDir, '--port', '0', '--encryption', encryption, '--peer', `[::1]:${listening.port}`, '--exit-on-complete', '--json', '--state-dir', join(dir, 'leech-state')]),
       join(dir, 'leech'),
     );
     const connected = await leech.waitFor((e) => e.event === 'peer-connected', ctx.timeoutMs, '"peer-connected" event');
+    if (connected.encrypted !== (encryption === 'require')) throw new Error(`the connection is ${connected.encrypted ? '' : 'not '}encrypted under --encryption ${encryption}`);
     const complete = await leech.waitFor((e) => e.event === 'complete', ctx.timeoutMs, '"complete" event');
     const { code } = await leech.waitExit(30_000);
     if (code !== 0) throw new Error(`sixswarm leecher exited with ${code}: ${leech.lastError()}`);
@@ -142,16 +146,21 @@ function aria2Time(line) {
   return new Date(`${m[1]}T${m[2]}`).getTime() + Number(`0.${m[3]}`) * 1000;
 }
 
-/** libtorrent seed -> libtorrent leecher (bench/lt-peer.py); times from the leecher's events. */
-export function libtorrentPair(ctx, dir) {
+/**
+ * libtorrent seed -> libtorrent leecher (bench/lt-peer.py); times from the leecher's events.
+ * `rc4`: both force encryption with RC4 only (lt-peer.py --rc4).
+ */
+export function libtorrentPair(ctx, dir, rc4) {
+  const enc = rc4 ? ['--rc4'] : [];
   return withProcesses(async (start) => {
     const leechDir = join(dir, 'leech');
     await mkdir(leechDir, { recursive: true });
-    const seed = start('libtorrent seed', [PYTHON, LT_PEER, 'seed', ctx.torrent, ctx.dataDir], join(dir, 'seed'));
+    const seed = start('libtorrent seed', [PYTHON, LT_PEER, ...enc, 'seed', ctx.torrent, ctx.dataDir], join(dir, 'seed'));
     const ready = await seed.waitFor((e) => e.event === 'ready', SEED_READY_MS, '"ready" event');
-    const leech = start('libtorrent leecher', [PYTHON, LT_PEER, 'leech', ctx.torrent, leechDir, `[::1]:${ready.port}`], join(dir, 'leech'));
+    const leech = start('libtorrent leecher', [PYTHON, LT_PEER, ...enc, 'leech', ctx.torrent, leechDir, `[::1]:${ready.port}`], join(dir, 'leech'));
     const connected = await leech.waitFor((e) => e.event === 'connected', ctx.timeoutMs, '"connected" event');
     const finished = await leech.waitFor((e) => e.event === 'finished', ctx.timeoutMs, '"finished" event');
+    if (finished.rc4 !== rc4) throw new Error(`the libtorrent connection is ${finished.rc4 ? '' : 'not '}RC4-encrypted`);
     const { code } = await leech.waitExit(30_000);
     if (code !== 0) throw new Error(`libtorrent leecher exited with ${code}: ${leech.lastError()}`);
     await seed.stop();

@@ -42,7 +42,8 @@ export class BenchProcess {
     this.child = spawn(TIME, ['-o', this.timeFile, '-f', TIME_FORMAT, ...argv], {
       detached: true,
       stdio: ['ignore', 'pipe', err],
-      env: { ...process.env, ...opts.env },
+      // Never the public DHT: an engine's DHT node runs (as for users) but joins no router.
+      env: { ...process.env, SIXSWARM_DHT_BOOTSTRAP: 'none', ...opts.env },
     });
     closeSync(err);
     live.add(this);

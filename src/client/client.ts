@@ -7,11 +7,14 @@ import { EventEmitter } from 'node:events';
 import type { Family } from '../net/address.js';
 import { DualStackListener, type Listening } from '../net/listeners.js';
 import { TcpTransport } from '../net/tcp-transport.js';
+import { Req2Index } from '../mse/handshake.js';
 import { HashPool } from '../storage/hash-pool.js';
+import type { EncryptionPolicy } from '../wire/encryption-policy.js';
 import { Handshaker } from '../wire/handshaker.js';
 import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
 import { TorrentSession, type TorrentSessionOptions, type TorrentSource } from './torrent-session.js';
+import { DhtBinding, type DhtConfig } from './dht-binding.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 
 export interface ClientOptions {
@@ -24,6 +27,10 @@ export interface ClientOptions {
   maxPeersPerTorrent?: number;
   /** Tracker announces: policy for ipv4=/ipv6=, extra tracker tiers; undefined turns trackers off. */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
+  /** `--encryption` (default prefer). */
+  encryption?: EncryptionPolicy;
+  /** The DHT (IPv4 only: ignored without IPv4); undefined turns it off. */
+  dht?: DhtConfig;
 }
 
 export class Client extends EventEmitter {
@@ -31,17 +38,24 @@ export class Client extends EventEmitter {
   readonly hashPool = new HashPool();
   readonly ownAddresses = new OwnAddresses();
   private readonly torrents = new Map<string, TorrentSession>();
-  readonly handshaker = new Handshaker({
-    peerId: this.peerId,
-    directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm },
-  });
+  /** Our torrents by HASH('req2', info hash), for peers that dial us encrypted. */
+  private readonly req2 = new Req2Index();
+  readonly handshaker: Handshaker;
   private readonly listener = new DualStackListener((s) => this.handshaker.incoming(new TcpTransport(s)));
   /** Local address per family for outgoing connections; shared by reference with every swarm. */
   readonly localAddress: Partial<Record<Family, string>>;
+  /** The engine's one DHT node, shared by every torrent. */
+  readonly dht?: DhtBinding;
 
   constructor(readonly opts: ClientOptions) {
     super();
     this.localAddress = { ...opts.localAddress };
+    this.handshaker = new Handshaker({
+      peerId: this.peerId,
+      directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm, findByReq2: (r) => this.req2.find(r) },
+      encryption: opts.encryption,
+    });
+    if (opts.dht && opts.ipv4) this.dht = new DhtBinding(opts.dht, opts.stateDir, () => this.port);
   }
 
   get port(): number {
@@ -53,12 +67,15 @@ export class Client extends EventEmitter {
     return [...this.listener.listening];
   }
 
-  listen(): Promise<Listening[]> {
-    return this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
+  /** Listen for peers, then start the DHT (on our peer port by default) in the background. */
+  async listen(): Promise<Listening[]> {
+    const listening = await this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
+    void this.dht?.start();
+    return listening;
   }
 
   addTorrent(source: TorrentSource, dir: string, opts: Pick<TorrentSessionOptions, 'writable'>): TorrentSession {
-    const infoHashHex = 'meta' in source ? source.meta.infoHashHex : source.magnet.infoHashHex;
+    const { infoHash, infoHashHex } = 'meta' in source ? source.meta : source.magnet;
     if (this.torrents.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
     const t = new TorrentSession(source, dir, {
       ...opts,
@@ -76,7 +93,10 @@ export class Client extends EventEmitter {
       },
       trackers: this.opts.trackers,
     });
+    // A magnet's torrent is private once its metadata says so, before the swarm knows.
+    t.on('swarm', (swarm) => this.dht?.track(swarm, () => t.private || swarm.extensions.private));
     this.torrents.set(infoHashHex, t);
+    this.req2.add(infoHash);
     return t;
   }
 
@@ -95,7 +115,7 @@ export class Client extends EventEmitter {
     // Listeners stop accepting now, but report closed only once every connection they accepted
     // has ended, which the torrents' stop does: waiting first would wait on live incoming peers.
     const listenersClosed = this.listener.close();
-    await Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    await Promise.all([this.dht?.stop(), ...[...this.torrents.values()].map((t) => t.stop())]);
     await listenersClosed;
     this.torrents.clear();
     await this.hashPool.close();

@@ -12,6 +12,7 @@ import type { PeerSourceKind } from '../swarm/peer-pool.js';
 import type { AnnounceEvent } from '../tracker/types.js';
 import type { TunnelStatus } from '../tunnel/client.js';
 import type { Client } from './client.js';
+import type { DhtRound, DhtStatus } from './dht-binding.js';
 import type { TorrentEvent, TorrentSession, TorrentState } from './torrent-session.js';
 
 /** What the progress line and the torrent list show; `--json` prints it as the `progress` event. */
@@ -114,6 +115,8 @@ export interface EngineStatus {
   listening: Listening[];
   addresses: AddressStatus[];
   tunnel?: TunnelStatus;
+  /** The DHT node, while it runs. */
+  dht?: DhtStatus;
 }
 
 /** Every event the engine reports; per-torrent events carry the torrent's info hash. */
@@ -125,6 +128,9 @@ export type EngineEvent =
   | ({ event: 'progress' } & TorrentSummary)
   | { event: 'listening'; family: Family; address: string; port: number }
   | ({ event: 'tunnel' } & TunnelStatus)
+  | ({ event: 'dht-listening' } & DhtStatus)
+  /** One DHT lookup (and announce) of a torrent finished. */
+  | ({ event: 'dht'; torrent: string } & Omit<DhtRound, 'infoHash'>)
   /** The engine's own trouble, not one torrent's (shutting down, the tunnel). */
   | { event: 'warning' | 'error'; message: string }
   | { event: 'stopped'; code: number };
@@ -148,6 +154,9 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     private readonly source: StatusSource = {},
   ) {
     super();
+    client.dht?.on('listening', (st) => this.publish({ event: 'dht-listening', ...st }));
+    client.dht?.on('round', ({ infoHash, ...r }) => this.publish({ event: 'dht', torrent: infoHash, ...r }));
+    client.dht?.on('warning', (message) => this.publish({ event: 'warning', message }));
   }
 
   /** Report one event (the engine's own, or the CLI's: listening, stopped). */
@@ -233,6 +242,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
 
   snapshot(): EngineStatus {
     const tunnel = this.source.tunnel?.();
+    const dht = this.client.dht?.status();
     const own = this.client.ownAddresses.get();
     const addresses: AddressStatus[] = [];
     for (const family of [4, 6] as const) {
@@ -246,6 +256,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       listening: this.client.listening(),
       addresses,
       ...(tunnel ? { tunnel } : {}),
+      ...(dht ? { dht } : {}),
     };
   }
 

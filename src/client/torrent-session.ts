@@ -59,6 +59,8 @@ export class TorrentSession extends EventEmitter<{
   checking: [CheckProgress];
   checked: [CheckResult];
   tracker: [AnnounceEvent];
+  /** The swarm runs: discovery (the DHT) may feed it from now on. */
+  swarm: [Swarm];
 }> {
   readonly infoHash: Buffer;
   readonly infoHashHex: string;
@@ -161,6 +163,7 @@ export class TorrentSession extends EventEmitter<{
       this.emit('event', e);
     });
     swarm.start();
+    this.emit('swarm', swarm);
     this.startTrackers(swarm, tiers);
     return swarm;
   }

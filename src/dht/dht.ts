@@ -279,16 +279,27 @@ export class Dht {
     return { peers: r.peers, queries: r.queries, answers: r.answers, closest: r.closest.length };
   }
 
-  /** Look up `infoHash` (peers to `onPeers`), then announce our `port` to the closest nodes. */
-  async announce(infoHash: Buffer, port: number, onPeers: (peers: PeerAddress[]) => void = () => {}, opts: { signal?: AbortSignal } = {}): Promise<AnnounceSummary> {
+  /**
+   * Look up `infoHash` (peers to `onPeers`), then announce our `port` to the closest nodes.
+   * `confirm` is asked between the two: false (a torrent that turned out private meanwhile, BEP 27)
+   * sends no announce_peer at all; so does an aborted `signal`.
+   */
+  async announce(
+    infoHash: Buffer,
+    port: number,
+    onPeers: (peers: PeerAddress[]) => void = () => {},
+    opts: { signal?: AbortSignal; confirm?: () => boolean } = {},
+  ): Promise<AnnounceSummary> {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`cannot announce port ${port}: ports are 1-65535`);
     const r = await this.iterate(infoHash, 'get_peers', { onPeers, signal: opts.signal });
+    const summary = { peers: r.peers, queries: r.queries, answers: r.answers, closest: r.closest.length };
+    if (opts.signal?.aborted || this.stopping.signal.aborted || opts.confirm?.() === false) return { ...summary, announcedTo: 0 };
     const acks = await Promise.allSettled(
       r.closest
         .filter((n) => n.token !== undefined)
         .map((n) => this.ask(n, { q: 'announce_peer', infoHash, port, impliedPort: false, token: n.token! })),
     );
-    return { peers: r.peers, queries: r.queries, answers: r.answers, closest: r.closest.length, announcedTo: acks.filter((a) => a.status === 'fulfilled').length };
+    return { ...summary, announcedTo: acks.filter((a) => a.status === 'fulfilled').length };
   }
 
   private serve(q: IncomingQuery, from: Endpoint): void {

@@ -278,11 +278,24 @@ export interface ResponderOptions {
   entropy?: MseEntropy;
 }
 
+/** Info hashes by HASH('req2', info hash): what `findInfoHash` looks in, as torrents are added. */
+export class Req2Index {
+  private readonly byReq2 = new Map<string, Buffer>();
+
+  add(infoHash: Buffer): void {
+    this.byReq2.set(req2(infoHash).toString('hex'), infoHash);
+  }
+
+  find(req2Hash: Buffer): Buffer | undefined {
+    return this.byReq2.get(req2Hash.toString('hex'));
+  }
+}
+
 /** A lookup for `findInfoHash` over a fixed set of info hashes. */
 export function infoHashIndex(infoHashes: Iterable<Buffer>): (req2Hash: Buffer) => Buffer | undefined {
-  const byReq2 = new Map<string, Buffer>();
-  for (const h of infoHashes) byReq2.set(req2(h).toString('hex'), h);
-  return (r) => byReq2.get(r.toString('hex'));
+  const index = new Req2Index();
+  for (const h of infoHashes) index.add(h);
+  return (r) => index.find(r);
 }
 
 /** Side B: the peer dialed us. */

@@ -6,28 +6,22 @@
  * delivered first.
  */
 import type { PeerAddress } from '../net/compact.js';
+import { EarlyReader } from '../wire/early-reader.js';
 import type { Transport, TransportHandlers } from '../wire/transport.js';
 import type { Rc4 } from './rc4.js';
-
-/** What may arrive before anyone reads (the same bound as a plain TCP transport's). */
-const MAX_EARLY_BYTES = 256 * 1024;
+import { WriteSlabs } from './write-slabs.js';
 
 export class MseTransport implements Transport {
   readonly remote: PeerAddress;
   readonly localHost: string;
   readonly encrypted: boolean;
   closed = false;
-  /** close() was called: no handler runs any more. */
-  private closedHere = false;
-  private handlers?: TransportHandlers;
-  private early: Buffer[] = [];
-  private earlyBytes = 0;
-  /** Why it ended before anyone started reading: told to the reader when it starts. */
-  private endedEarly?: string;
+  private readonly reader = new EarlyReader(() => this.end('peer sent too much before anyone read it'));
+  private readonly slabs = new WriteSlabs();
   /** Where the inner transport's events go (its handlers belong to whoever ran the handshake). */
   readonly inbound: TransportHandlers = {
     data: (chunk, transient) => this.onData(chunk, transient),
-    drain: () => this.handlers?.drain(),
+    drain: () => this.reader.handlers?.drain(),
     close: (reason) => this.end(reason),
   };
 
@@ -42,10 +36,7 @@ export class MseTransport implements Transport {
     this.remote = inner.remote;
     this.localHost = inner.localHost;
     this.encrypted = cipher !== undefined;
-    if (rest.length > 0) {
-      this.early.push(rest);
-      this.earlyBytes = rest.length;
-    }
+    if (rest.length > 0) this.reader.data(rest, false);
   }
 
   get queuedBytes(): number {
@@ -53,24 +44,19 @@ export class MseTransport implements Transport {
   }
 
   start(handlers: TransportHandlers): void {
-    this.handlers = handlers;
-    const early = this.early;
-    this.early = [];
-    this.earlyBytes = 0;
-    for (const chunk of early) {
-      if (this.closedHere) return;
-      handlers.data(chunk, false);
-    }
-    if (this.endedEarly !== undefined && !this.closedHere) handlers.close(this.endedEarly);
+    this.reader.start(handlers);
   }
 
   write(b: Buffer, done?: () => void): void {
     if (this.closed) return done?.();
     if (!this.cipher) return this.inner.write(b, done);
     // The caller's buffer is not ours to change (a cached block may be sent to several peers).
-    const out = Buffer.allocUnsafe(b.length);
+    const [out, release] = this.slabs.take(b.length);
     this.cipher.encrypt.xor(b, out);
-    this.inner.write(out, done);
+    this.inner.write(out, () => {
+      release();
+      done?.();
+    });
   }
 
   cork(): void {
@@ -78,10 +64,9 @@ export class MseTransport implements Transport {
   }
 
   close(): void {
-    this.closedHere = true;
+    this.reader.stop();
     if (this.closed) return;
     this.closed = true;
-    this.early = [];
     this.inner.close();
   }
 
@@ -98,17 +83,13 @@ export class MseTransport implements Transport {
         this.cipher.decrypt.xor(chunk, out);
       }
     }
-    if (this.handlers) return this.handlers.data(out, transient);
-    this.earlyBytes += out.length;
-    if (this.earlyBytes > MAX_EARLY_BYTES) return this.end('peer sent too much before anyone read it');
-    this.early.push(transient ? Buffer.from(out) : out);
+    this.reader.data(out, transient);
   }
 
   private end(reason: string): void {
     if (this.closed) return;
     this.closed = true;
     this.inner.close();
-    if (this.handlers) this.handlers.close(reason);
-    else this.endedEarly = reason;
+    this.reader.end(reason);
   }
 }

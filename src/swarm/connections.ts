@@ -18,7 +18,7 @@ import type { Message } from '../wire/messages.js';
 import type { PeerWire } from '../wire/peer-wire.js';
 import { BanList } from './bans.js';
 import { MAX_EARLY_HAVES, Peer } from './peer.js';
-import { DISCOVERY_SOURCES, PeerPool, type Candidate, type PeerSource } from './peer-pool.js';
+import { DISCOVERY_SOURCES, PeerPool, type Candidate, type PeerAddressHint, type PeerSource } from './peer-pool.js';
 import type { SwarmEvent } from './events.js';
 
 /** What the transfer (attached once the metadata is known) does with connected peers. */
@@ -100,12 +100,12 @@ export class Connections {
   }
 
   /** The discovery sink: addresses from any source. Returns how many were new. */
-  addPeers(addrs: DialTarget[], source: PeerSource): number {
+  addPeers(addrs: PeerAddressHint[], source: PeerSource): number {
     if (this.refuses(source)) return 0;
     let added = 0;
     for (const a of addrs) {
       if (!isDialable(a.host) || a.port === 0 || this.bans.isBanned(a.host)) continue;
-      if (this.pool.add([{ host: a.host, port: a.port }], source)) added++;
+      if (this.pool.add([{ host: a.host, port: a.port }], source, { prefersEncryption: a.prefersEncryption === true })) added++;
     }
     if (added > 0) this.connectMore();
     return added;
@@ -176,7 +176,7 @@ export class Connections {
       c.state = 'connecting';
       this.dialing.add(c);
       const dialOpts = { families: this.opts.families, localAddress: this.opts.localAddress, timeoutMs: 10_000 };
-      this.opts.handshaker.connect(c.targets, this.opts.infoHash, dialOpts).then(
+      this.opts.handshaker.connect(c.targets, this.opts.infoHash, dialOpts, { prefersEncryption: c.prefersEncryption }).then(
         (wire) => this.onConnected(c, wire),
         (e: Error) => this.onDialFailed(c, e),
       );
@@ -353,7 +353,7 @@ export class Connections {
     if (!host || !port || !this.opts.families[peer.family === 6 ? 4 : 6]) return;
     // An address of ours: the peer runs on this host, and the connection it has is the way to it.
     if (!isExchangeable(host, false) || this.bans.isBanned(host) || ownAddressCheck(this.opts.ownAddresses())(host)) return;
-    if (this.pool.add([{ host, port }], { kind: 'ltep', from: peer.label }, peer.id.toString('hex'))) this.connectMore();
+    if (this.pool.add([{ host, port }], { kind: 'ltep', from: peer.label }, { prefersEncryption: peer.prefersEncryption, peerId: peer.id.toString('hex') })) this.connectMore();
   }
 
   /** Before the metadata: keep what the transfer will need to know, refuse what cannot be right yet. */

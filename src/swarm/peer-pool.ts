@@ -21,10 +21,17 @@ export interface PeerSource {
 /** Sources that spread peers a private torrent must not use (BEP 27). */
 export const DISCOVERY_SOURCES: ReadonlySet<PeerSourceKind> = new Set(['pex', 'dht', 'magnet']);
 
+/** An address to dial, with what its source said about the peer. */
+export interface PeerAddressHint extends DialTarget {
+  /** PEX flag 0x01: the peer prefers encryption (dial it encrypted even under `--encryption allow`). */
+  prefersEncryption?: boolean;
+}
+
 export interface Candidate {
   key: string;
   targets: DialTarget[];
   source: PeerSource;
+  prefersEncryption: boolean;
   /** The peer id (hex) of a connected peer that told us this address of its own (BEP 10 `ipv4`/`ipv6`). */
   peerId?: string;
   state: 'idle' | 'connecting' | 'connected' | 'self';
@@ -38,14 +45,14 @@ export class PeerPool {
   constructor(private readonly maxCandidates = 2000) {}
 
   /**
-   * Add an address (or several addresses of one peer), tagged with the peer id of the peer it
-   * belongs to if we know it. Returns false if it was known or the pool is full.
+   * Add an address (or several addresses of one peer), with what its source said of it, and the
+   * peer id of the peer it belongs to if we know it. Returns false if it was known or the pool is full.
    */
-  add(targets: DialTarget[], source: PeerSource, peerId?: string): boolean {
+  add(targets: DialTarget[], source: PeerSource, opts: { prefersEncryption?: boolean; peerId?: string } = {}): boolean {
     const key = targets.map((t) => formatHostPort(t.host, t.port)).join(',');
     if (this.byKey.has(key) || targets.some((t) => this.byKey.has(formatHostPort(t.host, t.port)))) return false;
     if (this.byKey.size >= this.maxCandidates && !this.evictOne()) return false;
-    this.byKey.set(key, { key, targets, source, peerId, state: 'idle', failures: 0, nextAttempt: 0 });
+    this.byKey.set(key, { key, targets, source, prefersEncryption: opts.prefersEncryption ?? false, peerId: opts.peerId, state: 'idle', failures: 0, nextAttempt: 0 });
     return true;
   }
 

@@ -28,6 +28,11 @@ export class Peer {
   /** The peer speaks BEP 6 (fast extension): have-all/none, rejects, no implicit drop on choke. */
   readonly fast: boolean;
   readonly connectedAt = Date.now();
+  /**
+   * It speaks encryption: the connection came through an MSE handshake. What PEX sends as flag
+   * 0x01 for it.
+   */
+  readonly prefersEncryption: boolean;
   ext?: ExtensionHandshake;
   extensions!: PeerExtensions;
   readonly early: EarlyState = { haves: [], peerChoking: true, peerInterested: false };
@@ -42,6 +47,7 @@ export class Peer {
     this.fast = h.fast;
     this.ip = wire.remote.host;
     this.label = formatHostPort(wire.remote.host, wire.remote.port);
+    this.prefersEncryption = wire.mse;
   }
 
   get family(): 4 | 6 {

@@ -13,7 +13,7 @@ import type { Handshaker } from '../wire/handshaker.js';
 import type { PeerWire } from '../wire/peer-wire.js';
 import { Connections } from './connections.js';
 import type { SwarmEvent } from './events.js';
-import type { PeerSource } from './peer-pool.js';
+import type { PeerAddressHint, PeerSource } from './peer-pool.js';
 import { Transfer } from './transfer.js';
 
 export type { SwarmEvent } from './events.js';
@@ -132,7 +132,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
   }
 
   /** The discovery sink: peer addresses from any source. Returns how many were new. */
-  addPeers(addrs: DialTarget[], source: PeerSource): number {
+  addPeers(addrs: PeerAddressHint[], source: PeerSource): number {
     return this.connections.addPeers(addrs, source);
   }
 

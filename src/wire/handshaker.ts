@@ -1,14 +1,21 @@
 /**
- * The BitTorrent handshake in both directions, in one place. Incoming connections are matched
- * to the torrent their handshake names; our dials learn whether the peer is the one we wanted.
- * Unfinished handshakes are bounded overall and per host (an IPv4 address or an IPv6 /64) by
- * FairSlots: a host at its limit loses its own oldest, and a full table loses the oldest of the
- * host holding the most, so one host's idle connections never lock out anyone else.
+ * The BitTorrent handshake in both directions, in one place, with encryption (MSE) in front of
+ * it as the policy says (encryption-policy.ts). Incoming connections are told apart by their
+ * first bytes (plaintext or MSE) and matched to the torrent their handshake names; our dials go
+ * encrypted or not, fall back to plaintext for a peer that does not speak MSE, remember per
+ * peer what worked, and learn whether the peer is the one we wanted.
+ * Unfinished handshakes (MSE included) are bounded overall and per host (an IPv4 address or an
+ * IPv6 /64) by FairSlots: a host at its limit loses its own oldest, and a full table loses the
+ * oldest of the host holding the most, so one host's idle connections never lock out anyone else.
  */
+import { MseError } from '../mse/handshake.js';
+import { acceptIncoming, initiateMse } from '../mse/negotiate.js';
 import { dial, type DialOptions, type DialTarget } from '../net/dial.js';
 import { FairSlots } from '../net/fair-slots.js';
+import { formatHostPort } from '../net/hostport.js';
 import { TcpTransport } from '../net/tcp-transport.js';
-import type { Handshake } from './handshake.js';
+import { acceptPolicy, dialPlan, EncryptionMemory, type EncryptionPolicy } from './encryption-policy.js';
+import { encodeHandshake, type Handshake } from './handshake.js';
 import { PeerWire } from './peer-wire.js';
 import type { Transport } from './transport.js';
 
@@ -20,6 +27,14 @@ export interface HandshakeTarget {
 
 export interface TorrentDirectory {
   find(infoHash: Buffer): HandshakeTarget | undefined;
+  /** The info hash of the torrent we have whose HASH('req2', info hash) this is: an MSE responder's lookup. */
+  findByReq2(req2Hash: Buffer): Buffer | undefined;
+}
+
+/** What a source told us about a peer before we dial it. */
+export interface DialHints {
+  /** It prefers encryption (PEX flag 0x01). */
+  prefersEncryption?: boolean;
 }
 
 export interface HandshakerOptions {
@@ -29,8 +44,10 @@ export interface HandshakerOptions {
   maxUnfinished?: number;
   /** Of those, from one host (default 16). */
   maxUnfinishedPerHost?: number;
-  /** Default 15 s. */
+  /** Default 15 s, for the MSE handshake and the BitTorrent handshake each. */
   timeoutMs?: number;
+  /** `--encryption` (default prefer). */
+  encryption?: EncryptionPolicy;
   /** Opens a connection to one of a peer's addresses (default: TCP, Happy Eyeballs). */
   dial?: (targets: DialTarget[], opts: DialOptions) => Promise<Transport>;
 }
@@ -52,16 +69,29 @@ export class HandshakeFailure extends Error {
   }
 }
 
+/** An incoming connection until its BitTorrent handshake arrives: first in MSE, then in the wire. */
+interface Unfinished {
+  timer: NodeJS.Timeout;
+  close(reason: string): void;
+}
+
+/** Closes an outgoing connection still handshaking (at shutdown). */
+type Closer = () => void;
+
+const addressKey = (t: DialTarget): string => formatHostPort(t.host, t.port);
+
 export class Handshaker {
-  private readonly unfinished: FairSlots<PeerWire>;
-  private readonly timers = new Map<PeerWire, NodeJS.Timeout>();
-  private readonly outgoing = new Set<PeerWire>();
+  readonly encryption: EncryptionPolicy;
+  private readonly unfinished: FairSlots<Unfinished>;
+  private readonly outgoing = new Set<Closer>();
+  private readonly memory = new EncryptionMemory();
   private readonly timeoutMs: number;
   private closed = false;
 
   constructor(private readonly opts: HandshakerOptions) {
     this.unfinished = new FairSlots(opts.maxUnfinishedPerHost ?? 16, opts.maxUnfinished ?? 256);
     this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.encryption = opts.encryption ?? 'prefer';
   }
 
   /** Incoming handshakes not finished yet. */
@@ -69,52 +99,96 @@ export class Handshaker {
     return this.unfinished.size;
   }
 
-  /** A connection that arrived on our listener. */
+  /** A connection that arrived on our listener: MSE or plaintext, by its first bytes and our policy. */
   incoming(transport: Transport): void {
     if (this.closed) return transport.close();
-    const wire = new PeerWire(transport, false);
-    this.unfinished.admit(wire, transport.remote.host)?.close('dropped: too many unfinished handshakes from its host');
-    this.timers.set(wire, this.timeout(wire));
+    const entry: Unfinished = { timer: this.timeout((r) => this.drop(entry, r)), close: () => transport.close() };
+    const evicted = this.unfinished.admit(entry, transport.remote.host);
+    if (evicted) this.drop(evicted, 'dropped: too many unfinished handshakes from its host');
+    const accept = acceptPolicy(this.encryption, (r) => this.opts.directory.findByReq2(r));
+    if (!accept) return this.incomingWire(transport, entry, undefined);
+    // The MSE handshake closes the transport itself when it fails; closing it here (a timeout, an
+    // eviction) ends it too, and its own timer, no longer than ours, settles the promise.
+    // An entry evicted in the MSE phase has its slot freed at once (see drop).
+    acceptIncoming(transport, { ...accept, timeoutMs: this.timeoutMs }).then(
+      (c) => {
+        if (!this.unfinished.has(entry)) return c.transport.close();
+        this.incomingWire(c.transport, entry, c.kind === 'mse' ? c.infoHash : undefined);
+      },
+      () => this.finish(entry),
+    );
+  }
+
+  /** Their BitTorrent handshake (for an MSE connection: the one its stream key named), then ours. */
+  private incomingWire(transport: Transport, entry: Unfinished, mseInfoHash: Buffer | undefined): void {
+    const wire = new PeerWire(transport, false, mseInfoHash !== undefined);
+    entry.close = (reason) => wire.close(reason);
     wire.attach({
       onHandshake: (h) => {
-        this.finish(wire);
+        this.finish(entry);
         if (h.peerId.equals(this.opts.peerId)) return false; // we reached ourselves
+        if (mseInfoHash && !h.infoHash.equals(mseInfoHash)) return false;
         const target = this.opts.directory.find(h.infoHash);
         if (!target) return false;
         wire.sendHandshake(h.infoHash, this.opts.peerId);
         return target.accept(wire);
       },
       onMessage: () => {},
-      onClose: () => this.finish(wire),
+      onClose: () => this.finish(entry),
     });
   }
 
   /**
-   * Dial one peer (all its addresses, Happy Eyeballs) for a torrent and exchange handshakes.
+   * Dial one peer (all its addresses, Happy Eyeballs) for a torrent and exchange handshakes,
+   * encrypted or not as the policy, what worked with this peer before and `hints` say.
    * Resolves with a wire whose handshake names that torrent; the caller attaches to it and
    * starts its messages (bytes that follow the handshake wait until then).
    */
-  async connect(targets: DialTarget[], infoHash: Buffer, dialOpts: DialOptions): Promise<PeerWire> {
-    if (this.closed) throw new HandshakeFailure('shutting down');
-    const transport = await (this.opts.dial ?? dialTcp)(targets, dialOpts);
-    if (this.closed) {
-      transport.close();
-      throw new HandshakeFailure('shutting down');
+  async connect(targets: DialTarget[], infoHash: Buffer, dialOpts: DialOptions, hints: DialHints = {}): Promise<PeerWire> {
+    const remembered = targets.map((t) => this.memory.get(addressKey(t))).find((r) => r !== undefined);
+    const plan = dialPlan(this.encryption, remembered, hints.prefersEncryption ?? false);
+    if (plan.kind === 'mse') {
+      const tcp = await this.open(targets, dialOpts);
+      const key = addressKey(tcp.remote);
+      try {
+        const c = await this.tracked(
+          () => tcp.close(),
+          initiateMse(tcp, { infoHash, initialPayload: encodeHandshake(infoHash, this.opts.peerId), provide: plan.provide, timeoutMs: this.timeoutMs }),
+        );
+        this.memory.set(key, 'mse');
+        return await this.handshake(c.transport, infoHash, { sent: true, mse: true });
+      } catch (e) {
+        // Hung up, silent or no sync mark: a peer that does not speak MSE. Anything else a plaintext dial would not mend.
+        if (!(e instanceof MseError) || e.peerSpokeMse || !plan.fallback || this.closed) throw e;
+        this.memory.set(key, 'plaintext');
+        targets = [tcp.remote];
+      }
     }
-    return this.handshake(transport, infoHash);
+    const tcp = await this.open(targets, dialOpts);
+    try {
+      return await this.handshake(tcp, infoHash);
+    } catch (e) {
+      // It may want encryption now (or the first try was unlucky): the next dial tries MSE again.
+      if (!(e instanceof HandshakeFailure && e.self)) this.memory.forget(addressKey(tcp.remote));
+      throw e;
+    }
   }
 
-  /** Our handshake over an open transport, then theirs. */
-  handshake(transport: Transport, infoHash: Buffer): Promise<PeerWire> {
-    const wire = new PeerWire(transport, true);
-    this.outgoing.add(wire);
+  /**
+   * Our handshake over an open transport (unless it already went out, as MSE's initial
+   * payload), then theirs.
+   */
+  handshake(transport: Transport, infoHash: Buffer, opts: { sent?: boolean; mse?: boolean } = {}): Promise<PeerWire> {
+    const wire = new PeerWire(transport, true, opts.mse ?? false);
     return new Promise((resolve, reject) => {
-      const timer = this.timeout(wire);
+      const timer = this.timeout((reason) => wire.close(reason));
+      const closer = () => wire.close('shutting down');
+      this.outgoing.add(closer);
       let result: PeerWire | HandshakeFailure | undefined;
       wire.attach({
         onHandshake: (h: Handshake) => {
           clearTimeout(timer);
-          this.outgoing.delete(wire);
+          this.outgoing.delete(closer);
           if (h.peerId.equals(this.opts.peerId)) result = new HandshakeFailure('connected to ourselves', true);
           else if (!h.infoHash.equals(infoHash)) result = new HandshakeFailure('the peer answered for another torrent');
           else result = wire;
@@ -128,28 +202,51 @@ export class Handshaker {
         onMessage: () => {},
         onClose: (reason) => {
           clearTimeout(timer);
-          this.outgoing.delete(wire);
+          this.outgoing.delete(closer);
           if (!result) reject(new HandshakeFailure(reason));
         },
       });
-      wire.sendHandshake(infoHash, this.opts.peerId);
+      if (!opts.sent) wire.sendHandshake(infoHash, this.opts.peerId);
     });
+  }
+
+  /** A fresh connection to one of the targets (none once we are shutting down). */
+  private async open(targets: DialTarget[], dialOpts: DialOptions): Promise<Transport> {
+    if (this.closed) throw new HandshakeFailure('shutting down');
+    const transport = await (this.opts.dial ?? dialTcp)(targets, dialOpts);
+    if (this.closed) {
+      transport.close();
+      throw new HandshakeFailure('shutting down');
+    }
+    return transport;
+  }
+
+  /** `p`, with `close` run if we shut down before it settles. */
+  private tracked<T>(close: Closer, p: Promise<T>): Promise<T> {
+    this.outgoing.add(close);
+    return p.finally(() => this.outgoing.delete(close));
   }
 
   close(): void {
     this.closed = true;
-    for (const w of [...this.unfinished.entries(), ...this.outgoing]) w.close('shutting down');
+    for (const e of [...this.unfinished.entries()]) this.drop(e, 'shutting down');
+    for (const close of [...this.outgoing]) close();
   }
 
-  private timeout(wire: PeerWire): NodeJS.Timeout {
-    const t = setTimeout(() => wire.close(`no handshake within ${this.timeoutMs / 1000} s`), this.timeoutMs);
+  private timeout(close: (reason: string) => void): NodeJS.Timeout {
+    const t = setTimeout(() => close(`no handshake within ${this.timeoutMs / 1000} s`), this.timeoutMs);
     t.unref();
     return t;
   }
 
-  private finish(wire: PeerWire): void {
-    clearTimeout(this.timers.get(wire));
-    this.timers.delete(wire);
-    this.unfinished.release(wire);
+  /** Close an unfinished incoming handshake; in the MSE phase nothing reports that close, so its slot is freed here. */
+  private drop(e: Unfinished, reason: string): void {
+    e.close(reason);
+    this.finish(e);
+  }
+
+  private finish(e: Unfinished): void {
+    clearTimeout(e.timer);
+    this.unfinished.release(e);
   }
 }

@@ -42,6 +42,8 @@ export class PeerWire {
   constructor(
     readonly transport: Transport,
     readonly outgoing: boolean,
+    /** It came through an MSE handshake (whichever method was chosen): the peer speaks encryption. */
+    readonly mse = false,
   ) {}
 
   get remote(): PeerAddress {

@@ -137,6 +137,8 @@ ses = lt.session({
     'enable_incoming_utp': False, 'enable_outgoing_utp': False,
     'allow_multiple_connections_per_ip': True,  # every loopback peer shares one IP
     'alert_mask': cat.error_notification | cat.peer_notification | cat.connect_notification | cat.status_notification,
+    **({'out_enc_policy': int(getattr(lt.enc_policy, cfg['encryption']['out'])), 'in_enc_policy': int(getattr(lt.enc_policy, cfg['encryption']['in'])),
+        'allowed_enc_level': int(getattr(lt.enc_level, cfg['encryption']['level'])), 'prefer_rc4': True} if cfg.get('encryption') else {}),
 })
 if cfg.get('magnet'):
     p = lt.parse_magnet_uri(cfg['magnet'])  # the metadata comes from peers (ut_metadata)
@@ -198,11 +200,13 @@ export interface LibtorrentOptions {
   connect?: string[];
   /** ut_pex on (libtorrent's default); off unless asked, so that no test gets peers it did not plan. */
   pex?: boolean;
+  /** Its encryption settings (out_enc_policy, in_enc_policy, allowed_enc_level; prefer_rc4 on); default libtorrent's. */
+  encryption?: { out: 'forced' | 'enabled' | 'disabled'; in: 'forced' | 'enabled' | 'disabled'; level: 'rc4' | 'plaintext' | 'both' };
 }
 
 /** A libtorrent session listening on [::1] only; wait for its `checked` event before using it. */
 export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
-  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [], pex: o.pex ?? false };
+  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [], pex: o.pex ?? false, encryption: o.encryption };
   return spawnTracked(PYTHON, ['-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)], { label: 'libtorrent' });
 }
 
@@ -233,7 +237,7 @@ export interface Transmission {
  * It never dials loopback peers (martian addresses to it), so the other side must dial it; and it
  * keys peers by IP, so use a fresh daemon per test.
  */
-export async function startTransmission(o: { configDir: string; downloadDir: string; peerPort: number; rpcPort: number }): Promise<Transmission> {
+export async function startTransmission(o: { configDir: string; downloadDir: string; peerPort: number; rpcPort: number; encryption?: 0 | 1 | 2 }): Promise<Transmission> {
   await mkdir(o.configDir, { recursive: true });
   await mkdir(o.downloadDir, { recursive: true });
   const settings = {
@@ -260,7 +264,7 @@ export async function startTransmission(o: { configDir: string; downloadDir: str
     'rename-partial-files': false, // files keep their names while incomplete
     'ratio-limit-enabled': false,
     'idle-seeding-limit-enabled': false,
-    encryption: 1, // transmission's default: prefers MSE, accepts plaintext (all sixswarm speaks)
+    encryption: o.encryption ?? 1, // 1, transmission's default: prefers MSE, accepts plaintext; 2: MSE required; 0: prefers plaintext
     'message-level': 2,
   };
   await writeFile(join(o.configDir, 'settings.json'), JSON.stringify(settings, null, 2));
@@ -298,8 +302,8 @@ export function logTiming(pair: string, bytes: number, ms: number): void {
  * sixswarm downloads `torrent` into `out` from the peer at [::1]:port, IPv6 only, and must exit 0
  * with every piece verified exactly once and no hash failure, having talked over IPv6 only.
  */
-export async function downloadOverIPv6(o: { torrent: string; out: string; port: number; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<SixswarmProcess> {
-  const leech = sixswarm(['download', o.torrent, '-o', o.out, '--peer', `[::1]:${o.port}`, '--port', '0', '--no-ipv4', '--exit-on-complete', '--json'], {
+export async function downloadOverIPv6(o: { torrent: string; out: string; port: number; env: NodeJS.ProcessEnv; timeoutMs: number; args?: string[] }): Promise<SixswarmProcess> {
+  const leech = sixswarm(['download', o.torrent, '-o', o.out, '--peer', `[::1]:${o.port}`, '--port', '0', '--no-ipv4', '--exit-on-complete', '--json', ...(o.args ?? [])], {
     env: o.env,
     label: 'sixswarm download',
   });
@@ -315,9 +319,9 @@ export async function downloadOverIPv6(o: { torrent: string; out: string; port: 
 }
 
 /** A sixswarm seed of the data in `dir`, IPv6 only, dialing `dial` ([::1] ports) once checked. */
-export async function seedOverIPv6(o: { torrent: string; dir: string; dial?: number[]; env: NodeJS.ProcessEnv }): Promise<SixswarmProcess> {
+export async function seedOverIPv6(o: { torrent: string; dir: string; dial?: number[]; env: NodeJS.ProcessEnv; args?: string[] }): Promise<SixswarmProcess> {
   const peers = (o.dial ?? []).flatMap((p) => ['--peer', `[::1]:${p}`]);
-  const seed = sixswarm(['seed', o.torrent, o.dir, '--port', '0', '--no-ipv4', ...peers, '--json'], { env: o.env, label: 'sixswarm seed' });
+  const seed = sixswarm(['seed', o.torrent, o.dir, '--port', '0', '--no-ipv4', ...peers, '--json', ...(o.args ?? [])], { env: o.env, label: 'sixswarm seed' });
   const checked = await seed.event('checked');
   expect(checked.have, 'the seed has all its data').toBe(checked.pieces);
   return seed;

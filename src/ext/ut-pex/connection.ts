@@ -8,7 +8,7 @@
 import { classify } from '../../net/address.js';
 import { formatHostPort } from '../../net/hostport.js';
 import type { ExtensionPeer, PeerExtension } from '../../wire/extensions.js';
-import { decodePex, encodePex, filteredCount, type FilterReason } from './codec.js';
+import { decodePex, encodePex, filteredCount, PEX_FLAGS, type FilterReason } from './codec.js';
 import type { Partner, PexEntry, PexTorrent } from './torrent.js';
 
 export const SEND_INTERVAL_MS = 60_000;
@@ -88,7 +88,8 @@ export class PexConnection implements PeerExtension {
     this.allowance -= take;
     c.taken += take;
     c.capped += d.added.length - take + d.unread;
-    if (take > 0) swarm.addPeers(d.added.slice(0, take), { kind: 'pex', from: this.partner.label });
+    const hints = d.added.slice(0, take).map((p) => ({ host: p.host, port: p.port, prefersEncryption: (p.flags & PEX_FLAGS.encryption) !== 0 }));
+    if (take > 0) swarm.addPeers(hints, { kind: 'pex', from: this.partner.label });
   }
 
   private refill(now: number): number {

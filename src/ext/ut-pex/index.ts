@@ -33,7 +33,7 @@ export function pexSwarm(swarm: Swarm, own: { port(): number; ownAddresses(): Pa
           listenPort: p.ext?.port,
           outgoing: p.wire.outgoing,
           seed: swarm.transfer?.of(p)?.isSeed ?? false,
-          encrypted: p.wire.encrypted,
+          prefersEncryption: p.prefersEncryption,
         };
       }
     },

@@ -4,8 +4,7 @@
  * per partner that show which one litters.
  */
 import { classify, isExchangeable, type Family } from '../../net/address.js';
-import type { DialTarget } from '../../net/dial.js';
-import type { PeerSource } from '../../swarm/peer-pool.js';
+import type { PeerAddressHint, PeerSource } from '../../swarm/peer-pool.js';
 import { PEX_FLAGS, type FilterReason, type PexPeer } from './codec.js';
 
 /** What the swarm knows about one connected peer. */
@@ -20,14 +19,15 @@ export interface SwarmPeerFacts {
   listenPort?: number;
   outgoing: boolean;
   seed: boolean;
-  encrypted: boolean;
+  /** It speaks MSE (flag 0x01). */
+  prefersEncryption: boolean;
 }
 
 /** The swarm as PEX uses it. */
 export interface PexSwarm {
   /** The handshaken peers, now. */
   peers(): Iterable<SwarmPeerFacts>;
-  addPeers(addrs: DialTarget[], source: PeerSource): number;
+  addPeers(addrs: PeerAddressHint[], source: PeerSource): number;
   /** Forget the candidates that came from this source (`from`). */
   dropFrom(from: string): number;
   /** A self test for one batch of addresses. */
@@ -104,7 +104,7 @@ export class PexTorrent {
       // What a partner would refuse is not sent (a link-local peer's scope means nothing elsewhere).
       if (!port || !isExchangeable(p.host, true)) continue;
       const reachable = p.outgoing || p.remotePort === p.listenPort;
-      const flags = (p.seed ? PEX_FLAGS.seed : 0) | (p.encrypted ? PEX_FLAGS.encryption : 0) | (reachable ? PEX_FLAGS.reachable : 0);
+      const flags = (p.seed ? PEX_FLAGS.seed : 0) | (p.prefersEncryption ? PEX_FLAGS.encryption : 0) | (reachable ? PEX_FLAGS.reachable : 0);
       const key = `${p.host}|${port}`;
       set.set(key, { key, id: p.id, host: p.host, port, family: p.family, flags, loopback: classify(p.host)?.kind === 'loopback' });
     }

@@ -1,0 +1,182 @@
+/**
+ * The engine's DHT: one BEP 5 node (IPv4 only, src/dht/) for every torrent the engine runs. Each
+ * public torrent looks up peers when its swarm starts and again later, sooner while it has few
+ * peers, and announces our peer port; peers found go to the swarm's discovery sink. A private
+ * torrent (BEP 27) never reaches the DHT, and one that turns out private (a magnet's metadata
+ * arrived) stops using it at once. The node itself answers other nodes' queries all along.
+ */
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { Dht, type AnnounceSummary } from '../dht/dht.js';
+import type { Endpoint } from '../dht/rpc.js';
+import type { PeerAddress } from '../net/compact.js';
+import type { Swarm } from '../swarm/swarm.js';
+import { errorMessage } from '../util/errors.js';
+
+export interface DhtConfig {
+  /** UDP port; undefined: the engine's peer port. */
+  port?: number;
+  bootstrap: readonly Endpoint[];
+}
+
+/** What `sixswarm --json` and the status snapshot tell about the DHT. */
+export interface DhtStatus {
+  address: string;
+  port: number;
+  /** Nodes in the routing table. */
+  nodes: number;
+  /** get_peers lookups finished since start. */
+  lookups: number;
+}
+
+/** One lookup round of one torrent (announce included). */
+export interface DhtRound extends AnnounceSummary {
+  infoHash: string;
+}
+
+/** The part of a swarm the DHT needs: its info hash, the peer count, the sink. */
+export type DhtSwarm = Pick<Swarm, 'infoHash' | 'complete' | 'addPeers'> & { stats(): { peers: number } };
+
+/** Fewer connected peers than this (while downloading) makes the next round come sooner. */
+export const FEW_PEERS = 5;
+/** The next round while few peers: 10 s, doubling up to 5 min. */
+const RETRY_MS = [10_000, 20_000, 40_000, 80_000, 160_000, 300_000];
+/** The next round otherwise; also renews our announce before the nodes forget it (BEP 5: tokens live 10 min, peers about 30). */
+const ROUND_MS = 15 * 60_000;
+/** How often a torrent's BEP 27 flag is looked at between rounds. */
+const PRIVATE_CHECK_MS = 1000;
+
+class TorrentDht {
+  private readonly abort = new AbortController();
+  private timer?: NodeJS.Timeout;
+  private readonly watch: NodeJS.Timeout;
+  private fewRounds = 0;
+
+  constructor(
+    private readonly swarm: DhtSwarm,
+    private readonly isPrivate: () => boolean,
+    private readonly binding: DhtBinding,
+  ) {
+    this.watch = setInterval(() => this.allowed(), PRIVATE_CHECK_MS);
+    this.watch.unref();
+  }
+
+  /** Public and still running; a torrent found private is stopped for good. */
+  allowed(): boolean {
+    if (this.isPrivate()) this.stop();
+    return !this.abort.signal.aborted;
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    clearInterval(this.watch);
+    this.abort.abort();
+  }
+
+  async round(dht: Dht, port: number): Promise<void> {
+    if (!this.allowed()) return;
+    const infoHash = this.swarm.infoHash;
+    const onPeers = (peers: PeerAddress[]) => {
+      if (this.allowed()) this.swarm.addPeers(peers, { kind: 'dht' });
+    };
+    const opts = { signal: this.abort.signal, confirm: () => this.allowed() };
+    try {
+      // Port 0: not listening (yet), so there is nothing to announce; the lookup still helps.
+      const r = port > 0 ? await dht.announce(infoHash, port, onPeers, opts) : { ...(await dht.lookup(infoHash, onPeers, opts)), announcedTo: 0 };
+      if (this.abort.signal.aborted) return;
+      this.binding.finished({ ...r, infoHash: infoHash.toString('hex') });
+    } catch (e) {
+      if (this.abort.signal.aborted) return;
+      this.binding.emit('warning', `DHT lookup for ${infoHash.toString('hex')}: ${errorMessage(e)}`);
+    }
+    const few = !this.swarm.complete && this.swarm.stats().peers < FEW_PEERS;
+    const delay = few ? RETRY_MS[Math.min(this.fewRounds++, RETRY_MS.length - 1)]! : ROUND_MS;
+    if (!few) this.fewRounds = 0;
+    this.timer = setTimeout(() => void this.round(dht, port), delay);
+    this.timer.unref();
+  }
+}
+
+export class DhtBinding extends EventEmitter<{
+  listening: [DhtStatus];
+  round: [DhtRound];
+  warning: [string];
+}> {
+  private dht?: Dht;
+  private starting?: Promise<Dht | undefined>;
+  private readonly torrents = new Set<TorrentDht>();
+  private lookups = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly config: DhtConfig,
+    private readonly stateDir: string,
+    /** Our peer port (what we announce; the DHT's port unless told otherwise). */
+    private readonly peerPort: () => number,
+  ) {
+    super();
+  }
+
+  /** Binds the node and joins the DHT in the background. A node that cannot start is a warning: the torrents run without it. */
+  start(): Promise<Dht | undefined> {
+    this.starting ??= (async () => {
+      const port = this.config.port ?? this.peerPort();
+      const dht = new Dht({
+        port,
+        bootstrap: this.config.bootstrap,
+        // Per port: two engines sharing a state folder are two nodes, each with its own id and table.
+        stateFile: join(this.stateDir, `dht-${port}.state`),
+        onWarning: (m) => this.emit('warning', m),
+      });
+      try {
+        await dht.start();
+      } catch (e) {
+        this.emit('warning', `DHT off: ${errorMessage(e)} (--dht-port N picks another port, --no-dht turns it off)`);
+        return undefined;
+      }
+      if (this.stopped) {
+        await dht.stop();
+        return undefined;
+      }
+      this.dht = dht;
+      this.emit('listening', this.status()!);
+      return dht;
+    })();
+    return this.starting;
+  }
+
+  /**
+   * Look up and announce a swarm's torrent from now on, unless it is private (BEP 27). `isPrivate`
+   * is asked again before anything is sent: a magnet's torrent may turn out private.
+   */
+  track(swarm: DhtSwarm, isPrivate: () => boolean): void {
+    if (this.stopped || isPrivate()) return;
+    const t = new TorrentDht(swarm, isPrivate, this);
+    this.torrents.add(t);
+    void this.start().then((dht) => {
+      if (dht) void t.round(dht, this.peerPort());
+    });
+  }
+
+  /** @internal A torrent's round is done. */
+  finished(r: DhtRound): void {
+    this.lookups++;
+    this.emit('round', r);
+  }
+
+  status(): DhtStatus | undefined {
+    if (!this.dht) return undefined;
+    const s = this.dht.stats();
+    return { address: s.address.host, port: s.address.port, nodes: s.nodes, lookups: this.lookups };
+  }
+
+  /** Ends every torrent's lookups, then the node (which saves its routing table). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.torrents) t.stop();
+    this.torrents.clear();
+    await this.starting;
+    await this.dht?.stop();
+    this.dht = undefined;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The support matrix (after bitflu's IPv6 "support matrix"): one row per component, with what
+ * works on this host now and, when something does not, what to do about it. Built from the
+ * probes' facts alone, so it says the same for the same host.
+ */
+import { DEFAULT_CLIENT_IFNAME } from '../tunnel/client.js';
+import type { HostFacts, Ipv6Address } from './probes.js';
+
+export type SupportStatus = 'yes' | 'partial' | 'no';
+
+export interface SupportRow {
+  /** Stable name for scripts. */
+  id: string;
+  component: string;
+  status: SupportStatus;
+  /** One line: what works, or what is missing and what to do. */
+  reason: string;
+  /** The IPv6 connections row: the addresses that reach the Internet, best class first. */
+  addresses?: Ipv6Address[];
+}
+
+const TUNNEL_HINT = 'use the built-in tunnel (--tunnel HOST:PORT, or SIXSWARM_TUNNEL_SERVER)';
+
+/**
+ * ut_pex is not part of this build yet (issue 10's PEX work); until it is, the row says so.
+ * When the engine registers ut_pex on every public torrent, this becomes true.
+ */
+const PEX_IN_BUILD = false;
+
+type Connectivity = { status: SupportStatus; reason: string; best?: Ipv6Address };
+
+function connectivity(f: HostFacts): Connectivity {
+  const best = f.ipv6[0];
+  if (!best) {
+    const other = f.otherIpv6.length > 0 ? ` (${f.otherIpv6.slice(0, 2).join(', ')})` : '';
+    return { status: 'no', reason: `no global IPv6 address${other}: ${TUNNEL_HINT}` };
+  }
+  const where = `${best.address} on ${best.device}`;
+  if (f.defaultRoute6 === false) return { status: 'partial', best, reason: `${best.class} address ${where} but no IPv6 default route: add one, or ${TUNNEL_HINT}` };
+  switch (best.class) {
+    case 'native':
+      return { status: 'yes', best, reason: `native IPv6: ${where}` };
+    case 'tunnel':
+      return { status: 'yes', best, reason: `through a tunnel: ${where}${best.device === DEFAULT_CLIENT_IFNAME ? " (sixswarm's tunnel prefix)" : ''}` };
+    case '6to4':
+    case 'teredo':
+      return {
+        status: 'partial',
+        best,
+        reason: `only ${best.class === '6to4' ? 'a 6to4' : 'a Teredo'} address (${where}), slow and often unreachable through public relays: ${TUNNEL_HINT}`,
+      };
+  }
+}
+
+function tunnelRow(f: HostFacts, c: Connectivity): Omit<SupportRow, 'id' | 'component'> {
+  const t = f.tunnel;
+  if (t.addon) return { status: 'no', reason: t.addon };
+  if (!t.privileged) return { status: 'no', reason: 'needs root (CAP_NET_ADMIN) for the TUN device and its routes: run as root' };
+  if (t.tun) {
+    const fix = t.tun === 'ENOENT' ? 'modprobe tun (in a container: --device /dev/net/tun)' : 'run as root';
+    return { status: 'no', reason: `/dev/net/tun cannot be opened (${t.tun}): ${fix}` };
+  }
+  if (t.serverError) return { status: 'partial', reason: `SIXSWARM_TUNNEL_SERVER: ${t.serverError}` };
+  if (c.best?.class === 'tunnel' && c.best.device === DEFAULT_CLIENT_IFNAME) return { status: 'yes', reason: `up: ${c.best.address} on ${c.best.device}` };
+  if (!t.server) return { status: 'partial', reason: 'can run here, but no server is configured: give --tunnel HOST:PORT or set SIXSWARM_TUNNEL_SERVER' };
+  const auto = c.status === 'yes' ? 'stays off (this host has IPv6)' : 'comes up (this host has no IPv6 of its own)';
+  return { status: 'yes', reason: `ready: --tunnel auto with ${t.server} ${auto}` };
+}
+
+export function supportMatrix(f: HostFacts): SupportRow[] {
+  const c = connectivity(f);
+  const bind6 = f.tcp6 ?? f.udp6;
+  const rows: SupportRow[] = [];
+  const row = (id: string, component: string, r: Omit<SupportRow, 'id' | 'component'>) => rows.push({ id, component, ...r });
+
+  row('ipv6-bind', 'Network: binding to IPv6', bind6
+    ? { status: 'no', reason: `cannot bind [::] (${f.tcp6 ? `TCP: ${f.tcp6}` : `UDP: ${f.udp6}`}): turn IPv6 on in the kernel, or run with --no-ipv6` }
+    : { status: 'yes', reason: '[::] binds (TCP and UDP)' });
+  row('ipv6-connections', 'Network: IPv6 connections', { status: bind6 ? 'no' : c.status, reason: bind6 ? 'IPv6 sockets cannot be bound (see above)' : c.reason, addresses: f.ipv6 });
+  row('wire', 'Torrent: wire protocol', bind6
+    ? { status: 'partial', reason: 'IPv4 peers only: IPv6 sockets cannot be bound here (see above)' }
+    : { status: 'yes', reason: 'IPv4 and IPv6 peers on one port, one connection per peer across families' });
+  const weak = c.status === 'partial' ? `, as far as this host's IPv6 reaches (see above)` : '';
+  row('http-tracker', 'Torrent: HTTP tracker', !bind6 && c.status !== 'no'
+    ? { status: c.status, reason: `announces over IPv4 and IPv6 (BEP 7)${weak}` }
+    : { status: 'partial', reason: `over IPv4 only (no IPv6 connection): ${TUNNEL_HINT}` });
+  row('udp-tracker-ipv6', 'Torrent: UDP tracker over IPv6', f.udp6
+    ? { status: 'no', reason: `cannot bind a UDP socket on [::] (${f.udp6}): turn IPv6 on in the kernel` }
+    : c.status !== 'no'
+      ? { status: c.status, reason: `BEP 15 over IPv6, 18-byte peers${weak}` }
+      : { status: 'no', reason: `no IPv6 connection to reach them: ${TUNNEL_HINT}` });
+  row('pex', 'Torrent: peer exchange (PEX)', PEX_IN_BUILD
+    ? { status: 'yes', reason: 'IPv6 peers sent and received (added6), whatever family the partner uses' }
+    : { status: 'no', reason: 'not in this build yet: IPv6 peers come from trackers and --peer' });
+  row('dht', 'Torrent: DHT', f.udp4
+    ? { status: 'no', reason: `cannot bind UDP on 0.0.0.0 (${f.udp4}), and the DHT is IPv4 only: peers come from trackers` }
+    : !f.ipv4
+      ? { status: 'no', reason: 'no IPv4 address here, and the DHT is IPv4 only: peers come from trackers and PEX' }
+      : { status: 'partial', reason: 'IPv4 only, by design: the IPv6 DHT (BEP 32) is rarely spoken; IPv6 peers come from trackers and PEX' });
+  row('tunnel', 'Network: IPv6 tunnel', tunnelRow(f, c));
+  row('encryption', 'Torrent: encryption (MSE)', f.rc4.engine === 'native'
+    ? { status: 'yes', reason: 'MSE with RC4 from the native addon' }
+    : { status: 'partial', reason: `RC4 in JavaScript, a third slower (${f.rc4.missing})` });
+  return rows;
+}
