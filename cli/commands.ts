@@ -8,6 +8,8 @@ import { trackerCheck } from './tracker-check.js';
 import { tunnel } from './tunnel.js';
 import { tunnelServer } from './tunnel-server.js';
 import { support } from './support.js';
+import { ui } from './session-ui.js';
+import { demo } from './demo.js';
 
 /** Every subcommand, in the order `sixswarm --help` lists them. */
-export const commands: Command[] = [download, seed, create, info, tracker, trackerCheck, tunnel, tunnelServer, support];
+export const commands: Command[] = [ui, demo, download, seed, create, info, tracker, trackerCheck, tunnel, tunnelServer, support];

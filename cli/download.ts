@@ -13,6 +13,9 @@ Downloads into DIR (the torrent's name is created inside it), verifying every pi
 before it counts. Data already in DIR is checked first, so an interrupted download (even one
 killed with kill -9) resumes where it was. After completion it keeps seeding until Ctrl-C,
 unless --exit-on-complete is given.
+On a terminal it shows the terminal UI (Enter: peers by family, trackers, files, pieces;
+n: network; ? every key; q or Ctrl-C quits cleanly); with --json, or when stdout or stdin is
+not a terminal, it prints lines instead.
 
 A magnet link ('magnet:?xt=urn:btih:HASH&dn=NAME&tr=TRACKER&x.pe=[2001:db8::1]:6881', quoted for
 the shell) needs no .torrent: sixswarm finds peers through the link's trackers (tr), its peers

@@ -4,6 +4,7 @@ import type { Command } from './command.js';
 import { errorMessage } from '../src/util/errors.js';
 import { commands } from './commands.js';
 import { VERSION } from '../src/version.js';
+import { terminalUiPossible } from './ui/has-terminal.js';
 
 
 function mainHelp(list: Command[]): string {
@@ -25,6 +26,8 @@ function mainHelp(list: Command[]): string {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name) {
+    // On a terminal, `sixswarm` alone opens the session UI; elsewhere it says how to use it.
+    if (terminalUiPossible(false)) return runCommand(commands.find((c) => c.name === 'ui')!, []);
     process.stderr.write(mainHelp(commands));
     return 2;
   }
@@ -46,11 +49,15 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(cmd.help.endsWith('\n') ? cmd.help : `${cmd.help}\n`);
     return 0;
   }
+  return runCommand(cmd, rest);
+}
+
+async function runCommand(cmd: Command, argv: string[]): Promise<number> {
   try {
-    return await cmd.run(rest);
+    return await cmd.run(argv);
   } catch (e) {
     const code = (e as { exitCode?: number }).exitCode;
-    process.stderr.write(`sixswarm ${name}: ${errorMessage(e)}\n`);
+    process.stderr.write(`sixswarm ${cmd.name}: ${errorMessage(e)}\n`);
     return code === 2 ? 2 : 1;
   }
 }

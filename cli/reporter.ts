@@ -10,7 +10,7 @@ export interface Reporter {
   event(e: EngineEvent): void;
   /** A human message (warnings, hints); goes to stderr in every mode. */
   note(text: string): void;
-  close(): void;
+  close(): void | Promise<void>;
 }
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */

@@ -15,6 +15,9 @@ Files are read where the torrent says they are, never through a symlink inside <
 or something other than a folder or regular file, where the torrent needs one stops seed with
 exit 2, naming the path. Files with other hard links are read as they are.
 --peer makes the seed dial a leecher itself (useful for clients that only accept connections).
+On a terminal it shows the terminal UI (Enter: peers by family, trackers, files, pieces;
+n: network; ? every key; q or Ctrl-C quits cleanly); with --json, or when stdout or stdin is
+not a terminal, it prints lines instead.
 
 Options:
 ${SHARED_HELP}

@@ -5,6 +5,7 @@ import type { RunOptions } from './torrent-runner.js';
 import { parseIntOption } from './numbers.js';
 import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { isTrackerUrl } from '../src/metainfo/urls.js';
+import { parseSize } from '../src/util/size.js';
 import { ENCRYPTION_POLICIES, type EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import { DEFAULT_BOOTSTRAP } from '../src/dht/dht.js';
 import type { DhtConfig } from '../src/client/dht-binding.js';
@@ -20,6 +21,7 @@ export const SHARED_OPTIONS = {
   recheck: { type: 'boolean' },
   'state-dir': { type: 'string' },
   'max-peers': { type: 'string' },
+  'max-upload-rate': { type: 'string' },
   tracker: { type: 'string', multiple: true },
   'no-trackers': { type: 'boolean' },
   'announce-ip': { type: 'string' },
@@ -45,6 +47,9 @@ export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatab
   --state-dir DIR     where resume state lives (default $SIXSWARM_STATE_DIR, else $XDG_STATE_HOME/sixswarm,
                       else ~/.local/state/sixswarm)
   --max-peers N       connected peers per torrent (default 60)
+  --max-upload-rate RATE
+                      upload at most RATE bytes per second, all peers together (K/M/G suffixes:
+                      500K, 2M; default unlimited)
   --tracker URL       announce to this tracker too (repeatable; http, https or udp; IPv6 literals
                       in brackets: udp://[2001:db8::1]:6969). Every tracker is announced to once per
                       address family we can use (BEP 7), each from a socket of that family.
@@ -106,6 +111,14 @@ export function parseTrackers(list: string[] | undefined): string[][] {
   });
 }
 
+/** --max-upload-rate: bytes per second, at least one 16 KiB block. */
+export function parseRate(text: string | undefined, name = '--max-upload-rate'): number | undefined {
+  if (text === undefined) return undefined;
+  const n = parseSize(text);
+  if (n === undefined || n < 16 * 1024) throw new UsageError(`${name} must be a rate in bytes per second of at least 16K, like 500K or 2M, not "${text}"`);
+  return n;
+}
+
 export interface TunnelChoice {
   server: string;
   /** Only when the host has no global IPv6 address. */
@@ -163,6 +176,7 @@ export function sharedRunOptions(values: SharedValues): Omit<RunOptions, 'source
     recheck: !!values.recheck,
     stateDir: values['state-dir'],
     maxPeers: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
+    uploadRate: parseRate(values['max-upload-rate']),
     tunnel: parseTunnel(values),
     encryption: parseEncryption(values.encryption),
     dht: parseDht(values),

@@ -22,6 +22,8 @@ import { createReporter } from './reporter.js';
 import { parseHostPorts } from './host-ports.js';
 import { StatusFeed } from '../src/client/status.js';
 import { stopSignals } from './stop-signals.js';
+import { feedSnapshot } from './ui/sources.js';
+import { terminalUiPossible } from './ui/has-terminal.js';
 
 export interface RunOptions {
   source: string;
@@ -36,6 +38,8 @@ export interface RunOptions {
   recheck: boolean;
   stateDir?: string;
   maxPeers?: number;
+  /** Upload bytes per second, all peers together; undefined: unlimited. */
+  uploadRate?: number;
   /** undefined: no trackers at all (--no-trackers). */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers: string[][] };
   tunnel?: TunnelChoice;
@@ -84,7 +88,10 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     if (!s?.isDirectory()) throw new UsageError(`${dir} is not a folder: give seed the folder that holds "${meta.name}"`);
   }
 
-  const reporter = createReporter(o.json);
+  // On a terminal the UI opens once the torrent runs; --json and pipes get lines.
+  // Loaded only for a terminal: ink and react cost most of a second of start-up.
+  const ui = terminalUiPossible(o.json) ? new (await import('./ui/ui-reporter.js')).UiReporter() : undefined;
+  const reporter = ui ?? createReporter(o.json);
   // A signal while the tunnel device is being configured must not leave it half set up.
   const early = stopSignals();
   let interrupted = false;
@@ -108,6 +115,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     stateDir,
     maxPeersPerTorrent: o.maxPeers,
     trackers: o.trackers,
+    uploadRate: o.uploadRate,
     encryption: o.encryption,
     dht: o.dht,
   });
@@ -130,7 +138,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     }
     feed.publishProgress();
     feed.publish({ event: 'stopped', code });
-    reporter.close();
+    await reporter.close();
     finish(code);
   };
   // A second signal during shutdown gets the default behaviour: exit at once.
@@ -181,6 +189,13 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     return code;
   }
   feed.startProgress();
+  ui?.attach({
+    title: `${o.mode} ${session.name}`,
+    can: [],
+    snapshot: (detailOf, cells) => feedSnapshot(feed, [session], detailOf, cells),
+    run: () => Promise.reject(new Error('not available here')),
+    quit: () => void shutdown(0),
+  });
   for (const p of peers) {
     if (p.family) session.swarm!.addPeers([{ host: p.host, port: p.port }], { kind: 'manual' });
     else {

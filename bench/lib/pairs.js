@@ -58,32 +58,47 @@ function sixswarmArgv(ctx, role, args) {
   return [ctx.node, ...prof, ctx.cli, ...args];
 }
 
+/** The terminal the `ui` leecher gets: a pseudo-terminal from util-linux `script`, this size. */
+const PTY_COLUMNS = 120;
+const PTY_ROWS = 40;
+
+/** Quote for sh -c. */
+const sh = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+
 /**
  * sixswarm seed -> sixswarm download --peer [::1]:SEEDPORT, both with `--encryption ENCRYPTION`
- * (off: plaintext; require: RC4 both ways); times from the leecher's --json events.
+ * (off: plaintext; require: RC4 both ways); times from the leecher's --json events. With `ui`,
+ * the leecher runs with its terminal UI on a pseudo-terminal (`script -q -e -c`, 120x40; CI unset,
+ * or ink would draw no frames) and prints no events. Either way the transfer is also timed from
+ * the seed's --json events (`seedView`: the leecher's connection arriving -> leaving, which it does
+ * once complete), the figure that compares the two.
  */
-export function sixswarmPair(ctx, dir, encryption) {
+export function sixswarmPair(ctx, dir, encryption, { ui = false } = {}) {
   return withProcesses(async (start) => {
     const leechDir = join(dir, 'leech');
     await mkdir(leechDir, { recursive: true });
     const seed = start('sixswarm seed', sixswarmArgv(ctx, 'seed', ['seed', ctx.torrent, ctx.dataDir, '--port', '0', '--encryption', encryption, '--json', '--state-dir', join(dir, 'seed-state')]), join(dir, 'seed'));
     const listening = await seed.waitFor((e) => e.event === 'listening' && e.family === 6, SEED_READY_MS, 'IPv6 "listening" event');
     await seed.waitFor((e) => e.event === 'checked', SEED_READY_MS, '"checked" event');
-    const leech = start(
-      'sixswarm leecher',
-      sixswarmArgv(ctx, 'leecher', ['download', ctx.torrent, '-o', leechDir, '--port', '0', '--encryption', encryption, '--peer', `[::1]:${listening.port}`, '--exit-on-complete', '--json', '--state-dir', join(dir, 'leech-state')]),
-      join(dir, 'leech'),
-    );
-    const connected = await leech.waitFor((e) => e.event === 'peer-connected', ctx.timeoutMs, '"peer-connected" event');
-    if (connected.encrypted !== (encryption === 'require')) throw new Error(`the connection is ${connected.encrypted ? '' : 'not '}encrypted under --encryption ${encryption}`);
-    const complete = await leech.waitFor((e) => e.event === 'complete', ctx.timeoutMs, '"complete" event');
+    const args = ['download', ctx.torrent, '-o', leechDir, '--port', '0', '--encryption', encryption, '--peer', `[::1]:${listening.port}`, '--exit-on-complete', '--state-dir', join(dir, 'leech-state')];
+    const argv = sixswarmArgv(ctx, 'leecher', ui ? args : [...args, '--json']);
+    const leech = ui
+      ? start('sixswarm leecher (UI)', ['script', '-q', '-e', '-c', `stty cols ${PTY_COLUMNS} rows ${PTY_ROWS} && exec env -u CI -u CONTINUOUS_INTEGRATION ${argv.map(sh).join(' ')}`, '/dev/null'], join(dir, 'leech'))
+      : start('sixswarm leecher', argv, join(dir, 'leech'));
+    const seedSaw = await seed.waitFor((e) => e.event === 'peer-connected', ctx.timeoutMs, '"peer-connected" event of the leecher');
+    if (seedSaw.encrypted !== (encryption === 'require')) throw new Error(`the connection is ${seedSaw.encrypted ? '' : 'not '}encrypted under --encryption ${encryption}`);
+    const seedLost = await seed.waitFor((e) => e.event === 'peer-disconnected' && e.address === seedSaw.address, ctx.timeoutMs, 'the leecher leaving');
+    const connected = ui ? undefined : await leech.waitFor((e) => e.event === 'peer-connected', ctx.timeoutMs, '"peer-connected" event');
+    const complete = ui ? undefined : await leech.waitFor((e) => e.event === 'complete', ctx.timeoutMs, '"complete" event');
     const { code } = await leech.waitExit(30_000);
     if (code !== 0) throw new Error(`sixswarm leecher exited with ${code}: ${leech.lastError()}`);
     await seed.stop();
+    const seedView = { connectedAt: Date.parse(seedSaw.time), doneAt: Date.parse(seedLost.time) };
     return {
       spawnAt: leech.startedAt,
-      connectedAt: Date.parse(connected.time),
-      doneAt: Date.parse(complete.time),
+      connectedAt: connected ? Date.parse(connected.time) : seedView.connectedAt,
+      doneAt: complete ? Date.parse(complete.time) : seedView.doneAt,
+      seedView,
       exitAt: leech.exitedAt,
       file: join(leechDir, ctx.name),
       seedUsage: seed.usage(),

@@ -16,6 +16,8 @@ import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
 import { TorrentSession, type TorrentSessionOptions, type TorrentSource } from './torrent-session.js';
 import { DhtBinding, type DhtConfig } from './dht-binding.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
+import { TokenBucket } from '../tunnel/token-bucket.js';
+import type { UploadLimit } from '../swarm/transfer.js';
 
 export interface ClientOptions {
   port: number;
@@ -27,11 +29,18 @@ export interface ClientOptions {
   maxPeersPerTorrent?: number;
   /** Tracker announces: policy for ipv4=/ipv6=, extra tracker tiers; undefined turns trackers off. */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
+  /** Upload bytes per second, all torrents together; undefined: unlimited. */
+  uploadRate?: number;
+  /** Listen on these addresses instead of the wildcards (the demo keeps to loopback). */
+  listenHost?: Partial<Record<Family, string>>;
   /** `--encryption` (default prefer). */
   encryption?: EncryptionPolicy;
   /** The DHT (IPv4 only: ignored without IPv4); undefined turns it off. */
   dht?: DhtConfig;
 }
+
+/** The largest block a peer may request from us (SwarmOptions.maxRequestBytes' default) must fit in a burst. */
+const MIN_UPLOAD_BURST = 128 * 1024;
 
 export class Client extends EventEmitter {
   readonly peerId = Buffer.concat([Buffer.from(PEER_ID_PREFIX, 'latin1'), randomBytes(12)]);
@@ -44,12 +53,14 @@ export class Client extends EventEmitter {
   private readonly listener = new DualStackListener((s) => this.handshaker.incoming(new TcpTransport(s)));
   /** Local address per family for outgoing connections; shared by reference with every swarm. */
   readonly localAddress: Partial<Record<Family, string>>;
+  private readonly uploadLimit?: UploadLimit;
   /** The engine's one DHT node, shared by every torrent. */
   readonly dht?: DhtBinding;
 
   constructor(readonly opts: ClientOptions) {
     super();
     this.localAddress = { ...opts.localAddress };
+    if (opts.uploadRate !== undefined) this.uploadLimit = new TokenBucket(opts.uploadRate, Math.max(MIN_UPLOAD_BURST, opts.uploadRate / 4));
     this.handshaker = new Handshaker({
       peerId: this.peerId,
       directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm, findByReq2: (r) => this.req2.find(r) },
@@ -69,7 +80,14 @@ export class Client extends EventEmitter {
 
   /** Listen for peers, then start the DHT (on our peer port by default) in the background. */
   async listen(): Promise<Listening[]> {
-    const listening = await this.listener.listen({ port: this.opts.port, ipv4: this.opts.ipv4, ipv6: this.opts.ipv6 });
+    const host = this.opts.listenHost;
+    const listening = await this.listener.listen({
+      port: this.opts.port,
+      ipv4: this.opts.ipv4,
+      ipv6: this.opts.ipv6,
+      ...(host?.[4] ? { host4: host[4] } : {}),
+      ...(host?.[6] ? { host6: host[6] } : {}),
+    });
     void this.dht?.start();
     return listening;
   }
@@ -90,6 +108,7 @@ export class Client extends EventEmitter {
         families: { 4: this.opts.ipv4, 6: this.opts.ipv6 },
         localAddress: this.localAddress,
         maxPeers: this.opts.maxPeersPerTorrent,
+        ...(this.uploadLimit ? { uploadLimit: this.uploadLimit } : {}),
       },
       trackers: this.opts.trackers,
     });
@@ -98,6 +117,18 @@ export class Client extends EventEmitter {
     this.torrents.set(infoHashHex, t);
     this.req2.add(infoHash);
     return t;
+  }
+
+  /** The running torrent with this info hash, if any. */
+  torrent(infoHashHex: string): TorrentSession | undefined {
+    return this.torrents.get(infoHashHex);
+  }
+
+  /** Stop a torrent (peers closed, trackers told, resume saved) and let go of it; it may be added again later. */
+  async removeTorrent(t: TorrentSession): Promise<void> {
+    if (this.torrents.get(t.infoHashHex) === t) this.torrents.delete(t.infoHashHex);
+    if (t.swarm) this.dht?.untrack(t.swarm);
+    await t.stop();
   }
 
   /** Our addresses changed (a tunnel came up): tell the trackers soon instead of at the next interval. */

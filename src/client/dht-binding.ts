@@ -53,7 +53,7 @@ class TorrentDht {
   private fewRounds = 0;
 
   constructor(
-    private readonly swarm: DhtSwarm,
+    readonly swarm: DhtSwarm,
     private readonly isPrivate: () => boolean,
     private readonly binding: DhtBinding,
   ) {
@@ -156,6 +156,15 @@ export class DhtBinding extends EventEmitter<{
     void this.start().then((dht) => {
       if (dht) void t.round(dht, this.peerPort());
     });
+  }
+
+  /** A torrent stopped (paused or removed from a session): its lookups end. */
+  untrack(swarm: DhtSwarm): void {
+    for (const t of this.torrents) {
+      if (t.swarm !== swarm) continue;
+      t.stop();
+      this.torrents.delete(t);
+    }
   }
 
   /** @internal A torrent's round is done. */

@@ -5,21 +5,26 @@
  */
 import { EventEmitter } from 'node:events';
 import { classify, type AddressKind, type Family } from '../net/address.js';
+import { parseHostPort } from '../net/hostport.js';
 import type { Listening } from '../net/listeners.js';
 import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
-import type { CheckResult } from '../storage/torrent-storage.js';
+import type { CheckProgress, CheckResult } from '../storage/torrent-storage.js';
 import type { PeerSourceKind } from '../swarm/peer-pool.js';
 import type { AnnounceEvent } from '../tracker/types.js';
 import type { TunnelStatus } from '../tunnel/client.js';
 import type { Client } from './client.js';
 import type { DhtRound, DhtStatus } from './dht-binding.js';
+import { interfaceAddresses } from './own-addresses.js';
 import type { TorrentEvent, TorrentSession, TorrentState } from './torrent-session.js';
 
 /** What the progress line and the torrent list show; `--json` prints it as the `progress` event. */
 export interface TorrentSummary {
   infoHash: string;
   name: string;
-  state: TorrentState;
+  /** `paused`: stopped by the user, kept in the session (a manager's state, never the session's own). */
+  state: TorrentState | 'paused';
+  /** While checking: bytes hashed of bytes to hash. */
+  checking?: CheckProgress;
   pieces: number;
   have: number;
   totalBytes: number;
@@ -108,12 +113,26 @@ export interface AddressStatus {
   family: Family;
   address: string;
   kind: AddressKind | 'tunnel';
+  /** The address we tell trackers and peers about (our global one of the family). */
+  advertised: boolean;
+  /** The interface it is on; absent for an address we added ourselves (the tunnel's). */
+  ifname?: string;
+}
+
+/** An incoming connection seen over a family: someone outside reached us. */
+export interface ReachedStatus {
+  /** The connecting peer's address and its class. */
+  from: string;
+  kind: AddressKind;
+  at: number;
 }
 
 export interface EngineStatus {
   torrents: TorrentSummary[];
   listening: Listening[];
   addresses: AddressStatus[];
+  /** Per family, the latest incoming connection; a family absent here has never reached us. */
+  reached: Partial<Record<Family, ReachedStatus>>;
   tunnel?: TunnelStatus;
   /** The DHT node, while it runs. */
   dht?: DhtStatus;
@@ -148,6 +167,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   private readonly unreachableWhy = new Map<TorrentSession, string>();
   /** Followed torrents, kept after the engine let go of them so the last word on each can be said. */
   private readonly watched = new Set<TorrentSession>();
+  private readonly reached: Partial<Record<Family, ReachedStatus>> = {};
 
   constructor(
     private readonly client: Client,
@@ -169,7 +189,9 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     const torrent = t.infoHashHex;
     this.watched.add(t);
     t.on('event', (e) => {
+      if (!this.watched.has(t)) return;
       if (e.event === 'peer-unreachable') this.unreachableWhy.set(t, `${e.address} ${e.reason}`);
+      if (e.event === 'peer-connected' && e.direction === 'in') this.sawIncoming(e.family, e.address);
       this.publish({ torrent, ...e });
     });
     t.on('tracker', (ev) => this.publish({ ...ev, event: 'tracker', torrent, announce: ev.event }));
@@ -181,6 +203,22 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       this.publish({ event: 'checking', torrent, checkedBytes: p.checkedBytes, totalBytes: p.totalBytes });
     });
     t.on('checked', (r) => this.publish({ event: 'checked', torrent, have: t.storage?.have.count ?? 0, pieces: t.meta?.pieceCount ?? 0, ...r }));
+  }
+
+  /** Stop following a torrent (paused or removed): its late events and its progress are not reported. */
+  unwatch(t: TorrentSession): void {
+    this.watched.delete(t);
+    this.unreachableWhy.delete(t);
+  }
+
+  private sawIncoming(family: Family, label: string): void {
+    let host = label;
+    try {
+      host = parseHostPort(label).host;
+    } catch {
+      // a label that is not host:port keeps its text
+    }
+    this.reached[family] = { from: label, kind: classify(host)?.kind ?? 'reserved', at: Date.now() };
   }
 
   /** A `progress` event per running torrent every `ms`. */
@@ -212,6 +250,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       infoHash: t.infoHashHex,
       name: t.name,
       state: t.state,
+      ...(t.state === 'checking' && t.checkProgress ? { checking: { ...t.checkProgress } } : {}),
       pieces: meta?.pieceCount ?? 0,
       have: storage?.have.count ?? 0,
       totalBytes,
@@ -247,14 +286,18 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     const addresses: AddressStatus[] = [];
     for (const family of [4, 6] as const) {
       const address = own[family];
-      if (!address) continue;
-      const kind = tunnel?.address === address ? 'tunnel' : (classify(address)?.kind ?? 'reserved');
-      addresses.push({ family, address, kind });
+      if (!address || tunnel?.address !== address) continue;
+      addresses.push({ family, address, kind: 'tunnel', advertised: true });
+    }
+    for (const a of interfaceAddresses()) {
+      if (addresses.some((x) => x.address === a.address)) continue;
+      addresses.push({ ...a, advertised: own[a.family] === a.address });
     }
     return {
       torrents: [...this.watched].map((t) => this.summary(t)),
       listening: this.client.listening(),
       addresses,
+      reached: { ...this.reached },
       ...(tunnel ? { tunnel } : {}),
       ...(dht ? { dht } : {}),
     };

@@ -22,9 +22,18 @@ export interface TransferOptions {
   /** Requests a peer may queue with us before it is disconnected for flooding. */
   maxQueuedRequests: number;
   requestTimeoutMs: number;
+  /** Bytes we may upload now (shared by every torrent of a client); absent: no limit. */
+  uploadLimit?: UploadLimit;
+}
+
+/** A byte budget for uploads: `take` consumes `bytes` if the budget allows it now. */
+export interface UploadLimit {
+  take(bytes: number): boolean;
 }
 
 const MAX_UNSOLICITED = 64;
+/** How soon uploads held back by the upload limit are tried again. */
+const UPLOAD_RETRY_MS = 50;
 
 export class Transfer implements PeerHandler {
   readonly picker: PiecePicker;
@@ -38,6 +47,7 @@ export class Transfer implements PeerHandler {
   private lastRechoke = 0;
   private stopped = false;
   private completeEmitted = false;
+  private uploadRetry?: NodeJS.Timeout;
   /** Pieces being hashed and written: stop() waits for them so nothing is written after it. */
   private readonly verifications = new Set<Promise<void>>();
 
@@ -75,6 +85,7 @@ export class Transfer implements PeerHandler {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.uploadRetry);
     await Promise.allSettled([...this.verifications]);
   }
 
@@ -349,6 +360,10 @@ export class Transfer implements PeerHandler {
 
   private serveUploads(tp: TransferPeer): void {
     while (tp.uploadQueue.length > 0 && tp.uploadReads < 8 && tp.wire.queuedBytes < 4 * 1024 * 1024 && !tp.wire.closed) {
+      if (this.opts.uploadLimit && !this.opts.uploadLimit.take(tp.uploadQueue[0]!.length)) {
+        this.retryUploadsSoon();
+        return;
+      }
       const r = tp.uploadQueue.shift()!;
       tp.uploadReads++;
       this.storage.readBlock(r.index, r.begin, r.length).then(
@@ -368,6 +383,16 @@ export class Transfer implements PeerHandler {
         },
       );
     }
+  }
+
+  /** Over the upload limit: serve every peer's queue again shortly (one timer for all). */
+  private retryUploadsSoon(): void {
+    if (this.uploadRetry || this.stopped) return;
+    this.uploadRetry = setTimeout(() => {
+      this.uploadRetry = undefined;
+      for (const p of this.peers.values()) if (!p.wire.closed) this.serveUploads(p);
+    }, UPLOAD_RETRY_MS);
+    this.uploadRetry.unref();
   }
 
   private choke(tp: TransferPeer): void {

@@ -1,0 +1,170 @@
+/**
+ * The swarm `sixswarm demo` runs in one process, on loopback only, under one temporary folder:
+ * a generated payload and its torrent, the built-in tracker on [::1] and 127.0.0.1, a dual-stack
+ * seed, and three leechers (IPv6 only, IPv4 only, dual-stack), each its own engine (Client) with
+ * its own peer id, port and folders. Uploads are rate-limited so a person can watch it happen.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '../src/client/client.js';
+import { StatusFeed } from '../src/client/status.js';
+import type { TorrentSession } from '../src/client/torrent-session.js';
+import { createTorrent } from '../src/metainfo/create.js';
+import { parseTorrent } from '../src/metainfo/torrent.js';
+import type { Metainfo } from '../src/metainfo/types.js';
+import type { Family } from '../src/net/address.js';
+import { TrackerServer, type ServerAnnounceEvent } from '../src/tracker/server/tracker-server.js';
+import { filePath } from '../src/storage/paths.js';
+
+export interface DemoOptions {
+  /** Payload bytes (split over a few files). */
+  size: number;
+  /** Upload bytes per second of the seed; each leecher uploads at half of it. */
+  rate: number;
+}
+
+export interface DemoPeer {
+  role: 'seed' | 'leecher';
+  /** "seed, dual-stack", "leecher, IPv6 only", ... */
+  label: string;
+  families: Record<Family, boolean>;
+  client: Client;
+  feed: StatusFeed;
+  session: TorrentSession;
+  dir: string;
+  /** Set once its copy matched the payload byte for byte. */
+  verified: boolean;
+}
+
+const PIECE_LENGTH = 64 * 1024;
+const ANNOUNCE_WAIT_MS = 30_000;
+const NAME = 'sixswarm-demo';
+
+export class DemoSwarm {
+  readonly peers: DemoPeer[] = [];
+  tracker?: TrackerServer;
+  meta?: Metainfo;
+  private payloadSha1: string[] = [];
+
+  private constructor(readonly root: string) {}
+
+  /** Make the folder, payload and torrent; nothing listens yet. */
+  static async create(): Promise<DemoSwarm> {
+    return new DemoSwarm(await mkdtemp(join(tmpdir(), 'sixswarm-demo-')));
+  }
+
+  get leechers(): DemoPeer[] {
+    return this.peers.filter((p) => p.role === 'leecher');
+  }
+
+  get done(): boolean {
+    return this.leechers.length > 0 && this.leechers.every((p) => p.verified);
+  }
+
+  /** Tracker, seed (announced first), then the leechers one after another. `onPeer` hears of each as it starts. */
+  async start(o: DemoOptions, onPeer: (p: DemoPeer) => void): Promise<void> {
+    this.tracker = new TrackerServer({ port: 0, bind: ['::1', '127.0.0.1'], http: true, intervalSec: 60 });
+    await this.tracker.listen();
+    const port = this.tracker.port;
+    const data = join(this.root, 'seed');
+    await this.makePayload(join(data, NAME), o.size);
+    const torrent = await createTorrent({
+      path: join(data, NAME),
+      pieceLength: PIECE_LENGTH,
+      trackers: [[`http://[::1]:${port}/announce`], [`http://127.0.0.1:${port}/announce`]],
+      comment: 'made by sixswarm demo',
+    });
+    await writeFile(join(this.root, `${NAME}.torrent`), torrent);
+    this.meta = parseTorrent(torrent);
+    // A peer is announced once the tracker heard from it over each of its families.
+    const announced = (families: Family[], peerId: () => Buffer | undefined) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the demo's tracker on port ${port} heard nothing from a peer within ${ANNOUNCE_WAIT_MS / 1000} s; something on this host blocks loopback traffic`)), ANNOUNCE_WAIT_MS);
+        const seen = new Set<Family>();
+        const on = (ev: ServerAnnounceEvent) => {
+          if (ev.peerId !== peerId()?.toString('hex')) return;
+          seen.add(ev.family);
+          if (families.every((f) => seen.has(f))) {
+            this.tracker!.off('announce', on);
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        this.tracker!.on('announce', on);
+      });
+    const seedSeen = announced([4, 6], () => this.peers[0]?.client.peerId);
+    onPeer(await this.startPeer('seed', 'seed, dual-stack', { 4: true, 6: true }, data, o.rate));
+    await seedSeen;
+    const kinds: [string, Record<Family, boolean>][] = [
+      ['leecher, IPv6 only', { 4: false, 6: true }],
+      ['leecher, IPv4 only', { 4: true, 6: false }],
+      ['leecher, dual-stack', { 4: true, 6: true }],
+    ];
+    for (const [label, families] of kinds) {
+      const dir = join(this.root, label.replace(/[^a-z0-9]+/gi, '-'));
+      await mkdir(dir, { recursive: true });
+      const n = this.peers.length;
+      const seen = announced(([4, 6] as const).filter((f) => families[f]), () => this.peers[n]?.client.peerId);
+      onPeer(await this.startPeer('leecher', label, families, dir, Math.max(16 * 1024, Math.floor(o.rate / 2))));
+      await seen;
+    }
+  }
+
+  /** Compare a finished leecher's files with the payload; marks it verified when they match. */
+  async verify(p: DemoPeer): Promise<boolean> {
+    const meta = this.meta!;
+    const sums = await Promise.all(meta.files.filter((f) => !f.pad).map(async (f) => sha1(await readFile(filePath(p.dir, f)))));
+    p.verified = sums.length === this.payloadSha1.length && sums.every((s, i) => s === this.payloadSha1[i]);
+    return p.verified;
+  }
+
+  /** Stop every engine and the tracker, and remove the folder (unless `keep`). */
+  async stop(keep = false): Promise<void> {
+    await Promise.allSettled(this.peers.map((p) => p.client.close()));
+    await this.tracker?.close();
+    if (!keep) await rm(this.root, { recursive: true, force: true });
+  }
+
+  private async makePayload(dir: string, size: number): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    // A few files of different sizes, so the files view has something to show.
+    const parts = [0.6, 0.3, 0.1].map((f) => Math.max(1, Math.floor(size * f)));
+    const names = ['video.mkv', 'extras/making-of.mkv', 'README.txt'];
+    this.payloadSha1 = [];
+    for (let i = 0; i < parts.length; i++) {
+      const file = join(dir, names[i]!);
+      await mkdir(join(file, '..'), { recursive: true });
+      const bytes = randomBytes(parts[i]!);
+      await writeFile(file, bytes);
+    }
+    // In the torrent's file order (create sorts paths).
+    const order = [...names].sort();
+    for (const n of order) this.payloadSha1.push(sha1(await readFile(join(dir, n))));
+  }
+
+  private async startPeer(role: DemoPeer['role'], label: string, families: Record<Family, boolean>, dir: string, rate: number): Promise<DemoPeer> {
+    const client = new Client({
+      port: 0,
+      ipv4: families[4],
+      ipv6: families[6],
+      listenHost: { 4: '127.0.0.1', 6: '::1' },
+      stateDir: join(this.root, 'state', label.replace(/[^a-z0-9]+/gi, '-')),
+      uploadRate: rate,
+      trackers: { announceIp: 'never' },
+    });
+    const feed = new StatusFeed(client);
+    await client.listen();
+    const session = client.addTorrent({ meta: this.meta! }, dir, { writable: role === 'leecher' });
+    feed.watch(session);
+    const peer: DemoPeer = { role, label, families, client, feed, session, dir, verified: false };
+    this.peers.push(peer);
+    await session.start();
+    return peer;
+  }
+}
+
+function sha1(b: Buffer): string {
+  return createHash('sha1').update(b).digest('hex');
+}

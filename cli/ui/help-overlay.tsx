@@ -1,0 +1,38 @@
+/** Every key, and what the peer flags mean. Any key closes it. */
+import { Box, Text } from 'ink';
+import type { Capability } from './state.js';
+
+export const KEYS: { keys: string; what: string; needs?: Capability }[] = [
+  { keys: '↑ ↓  j k  PgUp PgDn', what: 'select a torrent (in details: scroll)' },
+  { keys: 'Enter  →', what: 'details of the selected torrent' },
+  { keys: 'Esc  ←  Backspace', what: 'back to the list' },
+  { keys: '1-4  Tab', what: 'details: peers, trackers, files, pieces' },
+  { keys: 'n', what: 'network: our addresses, reachability, the tunnel' },
+  { keys: 'a', what: 'add a .torrent file or a magnet link', needs: 'add' },
+  { keys: 'p', what: 'pause the selected torrent (peers closed, trackers told)', needs: 'pause' },
+  { keys: 'r', what: 'resume it', needs: 'resume' },
+  { keys: 'space', what: 'pause or resume', needs: 'pause' },
+  { keys: 'c', what: 're-check: hash all its data again', needs: 'recheck' },
+  { keys: 'd', what: 'remove it (asks: keep the data, or delete its files)', needs: 'remove' },
+  { keys: '?', what: 'this help' },
+  { keys: 'q  Ctrl-C', what: 'quit: resume state saved, peers closed cleanly' },
+];
+
+export function HelpOverlay({ can, width, height }: { can: ReadonlySet<Capability>; width: number; height: number }) {
+  const lines = [
+    ...KEYS.map((k) => `  ${k.keys.padEnd(22)}${k.what}${k.needs && !can.has(k.needs) ? ' (in `sixswarm ui` only)' : ''}`),
+    '',
+    'Peer flags: D downloading from it, d interested but it chokes us, U uploading to it,',
+    '  u it is interested but we choke it, E encrypted, in/out who connected.',
+    'Learned: tracker, pex, dht, manual (--peer), magnet, ltep (its other family), incoming.',
+    'Peers are grouped: IPv6, IPv6 via our tunnel, IPv4. Press any key to close.',
+  ];
+  return (
+    <Box flexDirection="column" height={height} width={width}>
+      <Text bold>Keys</Text>
+      {lines.slice(0, height - 1).map((l, i) => (
+        <Text key={i} wrap="truncate">{l}</Text>
+      ))}
+    </Box>
+  );
+}

@@ -1,0 +1,97 @@
+/**
+ * Our side of the network: every address with its class (and which one we advertise), where we
+ * listen, whether anyone reached us from outside over each family, and the tunnel.
+ */
+import { Box, Text } from 'ink';
+import type { ReactElement } from 'react';
+import type { UiSnapshot } from './state.js';
+import { ago, cell, fit, formatDuration, shortSize } from './format.js';
+import { useTheme } from './theme.js';
+import { formatHostPort } from '../../src/net/hostport.js';
+
+const KIND_LABEL: Record<string, string> = {
+  global: 'global',
+  ula: 'ULA (unique local)',
+  'link-local': 'link-local',
+  teredo: 'Teredo',
+  '6to4': '6to4',
+  tunnel: 'tunnel (ours)',
+  private: 'private (NAT)',
+  documentation: 'documentation range',
+  loopback: 'loopback',
+};
+
+export function NetworkPanel({ engine, now, width, height }: { engine: UiSnapshot['engine']; now: number; width: number; height: number }) {
+  const t = useTheme();
+  const lines: ReactElement[] = [];
+  const addrs = [...engine.addresses].sort((a, b) => b.family - a.family);
+  lines.push(<Text key="ah" bold>Our addresses</Text>);
+  if (addrs.length === 0) lines.push(<Text key="an">  none but loopback</Text>);
+  for (const a of addrs) {
+    lines.push(
+      <Text key={`a${a.address}`} wrap="truncate">
+        {'  '}
+        <Text color={a.family === 6 ? t.v6 : t.v4}>{`IPv${a.family} `}</Text>
+        {cell(a.address, Math.max(15, Math.min(40, width - 50)), false, true)} {cell(KIND_LABEL[a.kind] ?? a.kind, 20)} {cell(a.ifname ?? '', 8)}
+        {a.advertised ? <Text color={t.ok}> advertised</Text> : null}
+      </Text>,
+    );
+  }
+  lines.push(
+    <Text key="l" wrap="truncate">
+      <Text bold>Listening </Text>
+      {engine.listening.length === 0 ? 'not yet' : engine.listening.map((l) => `IPv${l.family} ${formatHostPort(l.address, l.port)}`).join('   ')}
+    </Text>,
+  );
+  lines.push(<Text key="rh" bold>Reached from outside (an incoming connection)</Text>);
+  for (const family of [6, 4] as const) {
+    const r = engine.reached[family];
+    lines.push(
+      <Text key={`r${family}`} wrap="truncate">
+        {'  '}
+        <Text color={family === 6 ? t.v6 : t.v4}>{`IPv${family} `}</Text>
+        {r ? (
+          <Text color={t.ok}>{`✓ yes, last from ${r.from} (${KIND_LABEL[r.kind] ?? r.kind}) ${ago(r.at, now)} ago`}</Text>
+        ) : (
+          <Text color={t.muted}>✗ not yet</Text>
+        )}
+      </Text>,
+    );
+  }
+  const dht = engine.dht;
+  lines.push(
+    <Text key="dht" wrap="truncate">
+      <Text bold>DHT </Text>
+      {dht ? `IPv4 node on ${formatHostPort(dht.address, dht.port)}, ${dht.nodes} nodes known, ${dht.lookups} lookups done` : <Text color={t.muted}>off</Text>}
+    </Text>,
+  );
+  const tu = engine.tunnel;
+  lines.push(
+    <Text key="th" wrap="truncate">
+      <Text bold>Tunnel </Text>
+      {tu ? (
+        <Text color={tu.state === 'up' ? t.ok : t.warn}>{`${tu.state} via ${tu.server}`}</Text>
+      ) : (
+        <Text color={t.muted}>off (--tunnel HOST:PORT brings up IPv6 over IPv4)</Text>
+      )}
+    </Text>,
+  );
+  if (tu) {
+    lines.push(
+      <Text key="t1" wrap="truncate">
+        {`  prefix ${tu.prefix ?? '-'}  address ${tu.address ?? '-'}  since ${tu.connectedSince ? `${formatDuration((now - tu.connectedSince) / 1000)}` : '-'}  reconnects ${tu.reconnects}`}
+      </Text>,
+    );
+    lines.push(
+      <Text key="t2" wrap="truncate">
+        {`  traffic in ${shortSize(tu.bytesIn)} (${tu.packetsIn} packets)  out ${shortSize(tu.bytesOut)} (${tu.packetsOut})  dropped in ${tu.droppedIn} out ${tu.droppedOut}`}
+      </Text>,
+    );
+    if (tu.lastError) lines.push(<Text key="t3" color={t.error} wrap="truncate">{fit(`  last error: ${tu.lastError}`, width)}</Text>);
+  }
+  return (
+    <Box flexDirection="column" height={height}>
+      {lines.slice(0, height)}
+    </Box>
+  );
+}
