@@ -57,7 +57,7 @@ function hashRange(id: number, files: RangeFile[], pieceLength: number, totalLen
         const d = fd(f);
         if (d === null) { ok = false; break; }
         for (let done = 0; done < to - from; ) {
-          const n = readSync(d, buf, from - start + done, to - from - done, from - file.offset + done);
+          const n = readSync(d, buf, from - start + done, to - from - done, (file.position ?? 0) + from - file.offset + done);
           if (n === 0) { ok = false; break; }
           done += n;
         }

@@ -1,6 +1,6 @@
 /**
  * Which blocks to request next: pieces already started first (to finish them), then the rarest
- * pieces the peer has, with random tie-breaking; in endgame the last blocks may be requested
+ * pieces the peer has, with random tie-breaking (or the first ones, when sequential); in endgame the last blocks may be requested
  * from several peers at once. Received blocks go into their piece (piece-assembly.ts).
  */
 import type { Bitfield } from '../util/bitfield.js';
@@ -23,6 +23,10 @@ const ENDGAME_DUPLICATES = 3;
 
 export class PiecePicker {
   readonly availability: Uint32Array;
+  /** Pieces to download (a file selection); undefined: all of them. */
+  selected?: PeerPieces;
+  /** Start new pieces in index order instead of rarest first (previewing media while it downloads). */
+  sequential = false;
   readonly inProgress = new Map<number, PieceInProgress>();
   /** Pieces complete in memory and being checked and written. */
   private readonly verifying = new Map<number, PieceInProgress>();
@@ -45,7 +49,7 @@ export class PiecePicker {
   }
 
   wanted(i: number): boolean {
-    return !this.have.has(i) && !this.verifying.has(i);
+    return !this.have.has(i) && !this.verifying.has(i) && (this.selected?.has(i) ?? true);
   }
 
   /** Whether a peer with these pieces has anything we want. */
@@ -170,6 +174,10 @@ export class PiecePicker {
   private rarestNewPiece(peer: PeerPieces): number | undefined {
     if (this.bufferedBytes >= this.maxBufferedBytes && this.bufferedBytes > 0) return undefined;
     const n = this.pieceCount;
+    if (this.sequential) {
+      for (let i = 0; i < n; i++) if (this.wanted(i) && !this.inProgress.has(i) && peer.has(i)) return i;
+      return undefined;
+    }
     const start = Math.floor(Math.random() * n);
     let best: number | undefined;
     let bestAvail = Infinity;

@@ -111,8 +111,8 @@ export function aria2Leech(o: { torrent: string; dir: string; port: number; log:
 /**
  * A libtorrent 2.0 session (or torrent creation) driven by one JSON argument. Prints JSON lines:
  * listening, checked, peers (the handshaken peers whenever that set changes, and in `pex` those
- * of them learned over PEX), peer-disconnected,
- * hash-failed, complete (libtorrent's torrent_finished, also fired by a seed after its check),
+ * of them learned over PEX), peer-disconnected, hash-failed, stats (payload totals, when asked),
+ * complete (libtorrent's torrent_finished, also fired by a seed after its check),
  * error, created. uTP is off, so every connection is TCP.
  */
 const LIBTORRENT_DRIVER = String.raw`
@@ -152,6 +152,7 @@ if not cfg['pex']:
 checked = False
 shown = None
 dialed = False
+last_stats = 0
 while True:
     if cfg.get('magnet') and not dialed:
         dialed = True
@@ -186,6 +187,9 @@ while True:
         shown = peers
         pex = sorted('%s:%d' % (q.ip[0], q.ip[1]) for q in h.get_peer_info() if q.source & lt.peer_info.pex and not q.flags & q.connecting and not q.flags & q.handshake)
         out(event='peers', peers=peers, pex=pex, uploaded=s.total_payload_upload)
+    if cfg.get('stats') and time.time() - last_stats >= cfg['stats']:
+        last_stats = time.time()
+        out(event='stats', t=last_stats, down=s.total_payload_download, up=s.total_payload_upload)
     time.sleep(0.05)
 `;
 
@@ -200,13 +204,15 @@ export interface LibtorrentOptions {
   connect?: string[];
   /** ut_pex on (libtorrent's default); off unless asked, so that no test gets peers it did not plan. */
   pex?: boolean;
+  /** Print `stats` (t: epoch seconds, down/up: payload bytes so far) every this many seconds. */
+  stats?: number;
   /** Its encryption settings (out_enc_policy, in_enc_policy, allowed_enc_level; prefer_rc4 on); default libtorrent's. */
   encryption?: { out: 'forced' | 'enabled' | 'disabled'; in: 'forced' | 'enabled' | 'disabled'; level: 'rc4' | 'plaintext' | 'both' };
 }
 
 /** A libtorrent session listening on [::1] only; wait for its `checked` event before using it. */
 export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
-  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [], pex: o.pex ?? false, encryption: o.encryption };
+  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [], pex: o.pex ?? false, stats: o.stats, encryption: o.encryption };
   return spawnTracked(PYTHON, ['-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)], { label: 'libtorrent' });
 }
 
