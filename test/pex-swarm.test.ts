@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { libtorrentPeer, libtorrentPeers, waitUntil } from './support/peers.js';
+import { heardPex } from './support/pex.js';
 import type { Metainfo } from '../src/metainfo/types.js';
 import { decode, encode, type BDict, type Encodable } from '../src/bencode/index.js';
 import { encodeCompactPeer } from '../src/net/compact.js';
@@ -36,8 +37,9 @@ async function setup() {
 
 /**
  * Leechers with nothing yet (connections between leechers last), dialing A: D, then B. When B
- * joins, A's first PEX message to B names D; A's next one to B waits a minute, so B does not hear
- * of C from A and dial C while C is dialing B: every connection C makes is its own.
+ * joins, A's first PEX message to B names D, B's and D's name each other's partners, and so on;
+ * the next ones wait a minute, so no one hears of C and dials C while C dials it: every connection
+ * C makes is its own (the caller waits for those first messages with heardPex).
  */
 async function leechersDialing(d: string, torrent: string, a: SixswarmProcess, portA: number, inAt: (p: SixswarmProcess) => Promise<unknown>, pex = true) {
   const leecher = async (label: string) => {
@@ -50,7 +52,7 @@ async function leechersDialing(d: string, torrent: string, a: SixswarmProcess, p
   const b = await leecher('B');
   // B heard of D from A and connected to it: A's first message to B is out.
   if (pex) await b.waitFor(() => connected(b).length >= 2, 15_000, 'B connected to D');
-  return { b, portB: await b.port(), portD: await dd.port() };
+  return { b, dd, portB: await b.port(), portD: await dd.port() };
 }
 
 /**
@@ -84,7 +86,8 @@ describe('PEX over [::1] between real processes', () => {
     const { d, torrent, meta, payload, digest } = await setup();
     const a = peer('A', ['download', torrent, '-o', join(d, 'a')]);
     const portA = await a.port();
-    const { b, portB, portD } = await leechersDialing(d, torrent, a, portA, (p) => a.waitFor(() => connected(a).length >= (p.label === 'D' ? 1 : 2), 5000, `${p.label} at A`));
+    const { b, dd, portB, portD } = await leechersDialing(d, torrent, a, portA, (p) => a.waitFor(() => connected(a).length >= (p.label === 'D' ? 1 : 2), 5000, `${p.label} at A`));
+    await heardPex([a, b, dd], 2);
 
     const c = peer('C', ['download', torrent, '-o', join(d, 'c'), '--peer', `[::1]:${portA}`, '--exit-on-complete']);
     const viaPex = await c.waitFor(connectedTo(`[::1]:${portB}`), 10_000, 'C connected to B');
@@ -125,7 +128,8 @@ describe('PEX over [::1] between real processes', () => {
     await a.event('checked', 30_000);
     const now = () => (a.events.filter((e) => e.event === 'peers').at(-1)?.peers ?? []) as string[];
     const inAtA = (n: number) => waitUntil(() => now().length >= n, 5000, () => `${n} peers at libtorrent: ${now().join(', ')}`);
-    const { portB } = await leechersDialing(d, torrent, a, portA, (p) => inAtA(p.label === 'D' ? 1 : 2));
+    const { b, dd, portB } = await leechersDialing(d, torrent, a, portA, (p) => inAtA(p.label === 'D' ? 1 : 2));
+    await heardPex([b, dd], 2);
 
     const c = peer('C', ['download', torrent, '-o', join(d, 'c'), '--peer', `[::1]:${portA}`, '--exit-on-complete']);
     // libtorrent sends its first PEX message on a tick, at most one every 3 s over all its peers.
@@ -145,7 +149,8 @@ describe('PEX over [::1] between real processes', () => {
     const { d, torrent, meta, payload, digest } = await setup();
     const a = peer('A', ['download', torrent, '-o', join(d, 'a')]);
     const portA = await a.port();
-    const { portB } = await leechersDialing(d, torrent, a, portA, (p) => a.waitFor(() => connected(a).length >= (p.label === 'D' ? 1 : 2), 5000, `${p.label} at A`));
+    const { b, dd, portB } = await leechersDialing(d, torrent, a, portA, (p) => a.waitFor(() => connected(a).length >= (p.label === 'D' ? 1 : 2), 5000, `${p.label} at A`));
+    await heardPex([a, b, dd], 2);
 
     const c = libtorrentPeer({ torrent, save: join(d, 'c'), port: await freePort(), connect: [`[::1]:${portA}`], pex: true });
     await waitUntil(

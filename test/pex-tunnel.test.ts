@@ -15,6 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from './support/build.js';
 import { createTunnelTopology, netnsUnavailable, type Netns, type NsProcess, type TunnelTopology } from './support/netns.js';
 import type { Metainfo } from '../src/metainfo/types.js';
+import { heardPex } from './support/pex.js';
 import { RawPeer } from './support/raw-peer.js';
 import { CLI, seedPayload, sixswarm, stopAll, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
 
@@ -58,7 +59,8 @@ describe.skipIf(unavailable !== undefined)('PEX over the tunnel (network namespa
 
   /**
    * Native leechers with nothing yet, dialing A: D, then B (B's first PEX message from A names D,
-   * so A tells B of the newcomer only a minute later and B does not dial it while it dials B).
+   * and so on: once the first messages are out (heardPex), the next wait a minute, so nobody
+   * hears of the newcomer and dials it while it dials them).
    */
   async function dialA(torrent: string, d: string, portA: number, label: string, ns: 'native' | 'tunneled' = 'native'): Promise<{ p: SixswarmProcess; port: number }> {
     const args = ['download', torrent, '-o', join(d, label), '--peer', v6(topo.addresses.peerV6, portA)];
@@ -102,9 +104,10 @@ describe.skipIf(unavailable !== undefined)('PEX over the tunnel (network namespa
     const { d, torrent, digest, seed } = await payload();
     const a = native(['download', torrent, '-o', join(d, 'a')], 'A');
     const portA = await a.port();
-    await dialA(torrent, d, portA, 'D');
+    const { p: dd } = await dialA(torrent, d, portA, 'D');
     const { p: b, port: portB } = await dialA(torrent, d, portA, 'B');
     await b.waitFor(() => connected(b).length >= 2, 10_000, 'B connected to D');
+    await heardPex([a, b, dd], 2);
 
     const t = tunneled(['download', torrent, '-o', join(d, 't'), '--peer', v6(topo.addresses.peerV6, portA), '--exit-on-complete'], 'T');
     const up = await t.waitFor((e) => e.event === 'tunnel' && e.state === 'up', 15_000, 'tunnel up');
@@ -128,10 +131,11 @@ describe.skipIf(unavailable !== undefined)('PEX over the tunnel (network namespa
     const { d, torrent, digest, seed } = await payload();
     const a = native(['download', torrent, '-o', join(d, 'a')], 'A');
     const portA = await a.port();
-    await dialA(torrent, d, portA, 'D');
+    const { p: dd } = await dialA(torrent, d, portA, 'D');
     const { p: t, port: portT } = await dialA(torrent, d, portA, 'T', 'tunneled');
     expect(t.events.find((e) => e.event === 'tunnel' && e.state === 'up')).toMatchObject({ prefix: PREFIX, address: TUNNEL_ADDRESS });
     await t.waitFor(() => connected(t).length >= 2, 10_000, 'T connected to D');
+    await heardPex([a, t, dd], 2);
 
     const c = native(['download', torrent, '-o', join(d, 'c'), '--peer', v6(topo.addresses.peerV6, portA), '--exit-on-complete'], 'C');
     const viaPex = await c.waitFor(connectedTo(v6(TUNNEL_ADDRESS, portT)), 15_000, 'C connected to T');
