@@ -62,7 +62,7 @@ export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatab
   --tracker URL       announce to this tracker too (repeatable; http, https or udp; IPv6 literals
                       in brackets: udp://[2001:db8::1]:6969). Every tracker is announced to once per
                       address family we can use (BEP 7), each from a socket of that family.
-  --no-trackers       do not announce to any tracker (peers only from --peer)
+  --no-trackers       do not announce to any tracker (peers only from --peer and what they tell us: PEX)
 ${ANNOUNCE_IP_HELP.split('\n').map((l) => `  ${l}`).join('\n')}
   --tunnel HOST:PORT|auto|off
                       bring up the built-in IPv6-over-IPv4 tunnel for this session: a routed /64

@@ -1,12 +1,15 @@
 /**
  * Stopping at awkward moments loses nothing: a signal during the initial check leaves no resume
- * state that would hide the data, and a reader that closes our stdout stops us cleanly.
+ * state that would hide the data, a peer that connected in does not hold the exit up, and a
+ * reader that closes our stdout stops us cleanly.
  */
 import { spawn } from 'node:child_process';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
+import { readTorrentFile } from '../src/metainfo/torrent.js';
+import { RawPeer } from './support/raw-peer.js';
 import { cleanUpAfterEach, CLI, freePort, runCli, sixswarm, tempDir } from './support/sixswarm.js';
 
 let dir: string | undefined;
@@ -43,6 +46,26 @@ describe('shutdown', () => {
     expect(checked.valid).toBe(checked.pieces);
     second.kill();
     expect(await second.exited).toBe(0);
+  });
+
+  it('exits at once on SIGTERM while a peer that connected in stays connected', async () => {
+    dir = await tempDir();
+    await bigPayload(dir, 1024 * 1024);
+    const torrentFile = join(dir, 't.torrent');
+    expect((await runCli(['create', join(dir, 'big.bin'), '-o', torrentFile])).code).toBe(0);
+    const seed = sixswarm(['seed', torrentFile, dir, '--port', '0', '--no-trackers', '--json'], { env: { SIXSWARM_STATE_DIR: join(dir, 'state') }, label: 'seed' });
+    const port = await seed.port();
+    await seed.event('progress');
+    const peer = await RawPeer.connect('::1', port);
+    peer.sendHandshake((await readTorrentFile(torrentFile)).infoHash);
+    await peer.readHandshake();
+    await seed.event('peer-connected');
+    const t0 = Date.now();
+    seed.kill('SIGTERM');
+    // Its listeners wait for the connections they accepted: the swarm must close them first.
+    expect(await seed.exitCode(5000)).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    await peer.waitClosed();
   });
 
   it('stops cleanly, saving resume state, when the reader of its output goes away', async () => {

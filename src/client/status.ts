@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { classify, type AddressKind, type Family } from '../net/address.js';
 import { parseHostPort } from '../net/hostport.js';
 import type { Listening } from '../net/listeners.js';
+import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
 import type { CheckProgress, CheckResult } from '../storage/torrent-storage.js';
 import type { PeerSourceKind } from '../swarm/peer-pool.js';
 import type { AnnounceEvent } from '../tracker/types.js';
@@ -55,6 +56,8 @@ export interface TorrentSummary {
   unreachable: number;
   /** The last unreachable peer and why. */
   lastUnreachable?: string;
+  /** Peer exchange: partners, and what they sent (taken, filtered, capped, ignored). */
+  pex?: PexSummary;
   error?: string;
   /** The session's tunnel, when one is up or trying. */
   tunnel?: TunnelStatus;
@@ -79,6 +82,8 @@ export interface PeerStatus {
   amInterested: boolean;
   peerChoking: boolean;
   peerInterested: boolean;
+  /** What it sent us over PEX, when it is a PEX partner. */
+  pex?: PartnerCounts;
 }
 
 export interface TrackerStatus {
@@ -290,6 +295,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       candidates: s?.candidates ?? 0,
       unreachable: s?.unreachable ?? 0,
       ...(why ? { lastUnreachable: why } : {}),
+      ...(t.pex ? { pex: t.pex.summary() } : {}),
       ...(t.lastError ? { error: t.lastError } : {}),
       ...(tunnel ? { tunnel } : {}),
     };
@@ -330,6 +336,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     const pieces = t.meta?.pieceCount ?? 0;
     return [...swarm.connections.peers].map((p) => {
       const tp = swarm.transfer?.of(p);
+      const pex = t.pex?.countsOf(p.label);
       const via = p.family === 4 ? 'ipv4' : tunnelAddress && p.wire.transport.localHost === tunnelAddress ? 'tunnel' : 'ipv6';
       return {
         address: p.label,
@@ -348,6 +355,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
         amInterested: tp?.amInterested ?? false,
         peerChoking: tp?.peerChoking ?? p.early.peerChoking,
         peerInterested: tp?.peerInterested ?? p.early.peerInterested,
+        ...(pex ? { pex } : {}),
       };
     });
   }

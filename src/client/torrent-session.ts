@@ -7,6 +7,8 @@
 import { EventEmitter } from 'node:events';
 import { MetadataExchange } from '../ext/ut-metadata/exchange.js';
 import { utMetadata } from '../ext/ut-metadata/extension.js';
+import { registerUtPex } from '../ext/ut-pex/index.js';
+import type { PexTorrent } from '../ext/ut-pex/torrent.js';
 import { parseInfoDict } from '../metainfo/torrent.js';
 import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import type { HashPool } from '../storage/hash-pool.js';
@@ -69,6 +71,8 @@ export class TorrentSession extends EventEmitter<{
   meta?: Metainfo;
   storage?: TorrentStorage;
   swarm?: Swarm;
+  /** The swarm's peer exchange (off by itself on a private torrent). */
+  pex?: PexTorrent;
   trackers?: TrackerSession;
   state: TorrentState;
   /** Bytes checked of bytes to check, while checking. */
@@ -158,6 +162,7 @@ export class TorrentSession extends EventEmitter<{
     const swarm = new Swarm(this.infoHash, { ...this.opts.swarm, private: this.private });
     this.swarm = swarm;
     swarm.extensions.register(utMetadata(this.exchange, () => swarm.extensions.private));
+    this.pex = registerUtPex(swarm, this.opts.swarm);
     swarm.on('event', (e) => {
       // Before anyone hears of it (who may stop us at once): the trackers are to be told. A
       // finished selection is not a finished torrent: they hear `completed` only for all of it.

@@ -145,6 +145,17 @@ export function isDialable(ip: string): boolean {
   return k !== undefined && k !== 'unspecified' && k !== 'multicast' && k !== 'reserved' && k !== 'v4-mapped';
 }
 
+/**
+ * Whether one peer may pass this address on to another as a peer's (PEX, BEP 10 `ipv4`/`ipv6`):
+ * unicast that reaches beyond this host and link. Never unspecified, multicast, link-local (its
+ * scope does not travel), reserved, v4-mapped or documentation; loopback only between peers that
+ * are on loopback themselves (tests, local tools).
+ */
+export function isExchangeable(ip: string, allowLoopback: boolean): boolean {
+  const k = classify(ip)?.kind;
+  return k === 'global' || k === 'private' || k === 'ula' || k === 'teredo' || k === '6to4' || (k === 'loopback' && allowLoopback);
+}
+
 /** Node reports IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d: fold them back to IPv4. */
 export function unmapIp(ip: string): string {
   return ip.toLowerCase().startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;

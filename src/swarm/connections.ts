@@ -6,9 +6,11 @@
  * peer says about its pieces is remembered for it.
  */
 import type { Family } from '../net/address.js';
-import { hostKey, hostNetwork, isDialable } from '../net/address.js';
+import { hostKey, hostNetwork, isDialable, isExchangeable } from '../net/address.js';
 import type { DialTarget } from '../net/dial.js';
-import { encodeExtensionHandshake, parseExtensionHandshake } from '../wire/extension-handshake.js';
+import { formatHostPort } from '../net/hostport.js';
+import { ownAddressCheck } from '../net/self.js';
+import { encodeExtensionHandshake, parseExtensionHandshake, type ExtensionHandshake } from '../wire/extension-handshake.js';
 import type { ExtensionRegistry } from '../wire/extensions.js';
 import { ProtocolError, type FrameLimits } from '../wire/frame-decoder.js';
 import { HandshakeFailure, type Handshaker } from '../wire/handshaker.js';
@@ -103,7 +105,7 @@ export class Connections {
     let added = 0;
     for (const a of addrs) {
       if (!isDialable(a.host) || a.port === 0 || this.bans.isBanned(a.host)) continue;
-      if (this.pool.add([{ host: a.host, port: a.port }], source, a.prefersEncryption === true)) added++;
+      if (this.pool.add([{ host: a.host, port: a.port }], source, { prefersEncryption: a.prefersEncryption === true })) added++;
     }
     if (added > 0) this.connectMore();
     return added;
@@ -160,7 +162,13 @@ export class Connections {
     const room = this.opts.maxPeers - this.peers.size - this.dialing.size;
     const slots = Math.min(room, this.opts.maxConnecting - this.dialing.size);
     if (slots <= 0) return;
-    for (const c of this.pool.ready(Date.now(), slots)) {
+    // A candidate that is a connected peer waits while it is connected: known by the peer id it gave
+    // with an address of its own (BEP 10), or by the address it listens on (an incoming peer that
+    // told us its port: the address PEX partners pass on).
+    const listening = new Set<string>();
+    for (const p of this.peers) if (p.ext?.port) listening.add(formatHostPort(p.ip, p.ext.port));
+    const connectedPeer = (c: Candidate) => (c.peerId !== undefined && this.byId.has(c.peerId)) || c.targets.some((t) => listening.has(formatHostPort(t.host, t.port)));
+    for (const c of this.pool.ready(Date.now(), slots, connectedPeer)) {
       if (c.targets.some((t) => this.connectedTo(t))) {
         c.state = 'connected';
         continue;
@@ -295,13 +303,19 @@ export class Connections {
     const idHex = peer.id.toString('hex');
     if (this.byId.get(idHex) === peer) this.byId.delete(idHex);
     peer.extensions.close();
+    // Asked before the transfer lets go of the peer, which forgets whether it was a seed.
+    const useless = this.handler?.useless(peer) ?? false;
     this.handler?.removed(peer);
     const c = this.candidateOf.get(peer);
     this.candidateOf.delete(peer);
-    if (c && c.state !== 'self' && !this.bans.isBanned(peer.ip)) {
-      // A seed has nothing for us once we are complete: do not knock on its door every few seconds.
-      if (this.handler?.useless(peer)) this.pool.park(c, Date.now());
-      else this.pool.disconnected(c, Date.now());
+    if (!this.bans.isBanned(peer.ip)) {
+      // Its addresses in the other family wait as the one it used does: not redialed at once.
+      const others = this.pool.ofPeer(idHex).filter((o) => o !== c && o.state === 'idle');
+      for (const o of c && c.state !== 'self' ? [c, ...others] : others) {
+        // A seed has nothing for us once we are complete: do not knock on its door every few seconds.
+        if (useless) this.pool.park(o, Date.now());
+        else this.pool.disconnected(o, Date.now());
+      }
     }
     this.opts.emit({ event: 'peer-disconnected', address: peer.label, family: peer.family, reason });
     if (!this.stopped) this.connectMore();
@@ -324,6 +338,22 @@ export class Connections {
     const h = parseExtensionHandshake(payload);
     peer.ext = h;
     peer.extensions.onHandshake(h);
+    this.learnOtherFamily(peer, h);
+  }
+
+  /**
+   * BEP 10 `ipv4`/`ipv6`: the peer's address in the family it did not reach us over is another
+   * way to it, kept as a candidate tagged with its peer id, so it is never dialed while the peer is
+   * connected (one connection per peer) and is there if this connection ends.
+   */
+  private learnOtherFamily(peer: Peer, h: ExtensionHandshake): void {
+    const host = peer.family === 6 ? h.ipv4 : h.ipv6;
+    // It listens on `p`; without it, the port we dialed is the best guess (BEP 10: the same on both families).
+    const port = h.port ?? (peer.wire.outgoing ? peer.wire.remote.port : undefined);
+    if (!host || !port || !this.opts.families[peer.family === 6 ? 4 : 6]) return;
+    // An address of ours: the peer runs on this host, and the connection it has is the way to it.
+    if (!isExchangeable(host, false) || this.bans.isBanned(host) || ownAddressCheck(this.opts.ownAddresses())(host)) return;
+    if (this.pool.add([{ host, port }], { kind: 'ltep', from: peer.label }, { prefersEncryption: peer.prefersEncryption, peerId: peer.id.toString('hex') })) this.connectMore();
   }
 
   /** Before the metadata: keep what the transfer will need to know, refuse what cannot be right yet. */

@@ -32,6 +32,8 @@ export interface Candidate {
   targets: DialTarget[];
   source: PeerSource;
   prefersEncryption: boolean;
+  /** The peer id (hex) of a connected peer that told us this address of its own (BEP 10 `ipv4`/`ipv6`). */
+  peerId?: string;
   state: 'idle' | 'connecting' | 'connected' | 'self';
   failures: number;
   nextAttempt: number;
@@ -42,20 +44,23 @@ export class PeerPool {
 
   constructor(private readonly maxCandidates = 2000) {}
 
-  /** Add an address (or several addresses of one peer). Returns false if it was known or the pool is full. */
-  add(targets: DialTarget[], source: PeerSource, prefersEncryption = false): boolean {
+  /**
+   * Add an address (or several addresses of one peer), with what its source said of it, and the
+   * peer id of the peer it belongs to if we know it. Returns false if it was known or the pool is full.
+   */
+  add(targets: DialTarget[], source: PeerSource, opts: { prefersEncryption?: boolean; peerId?: string } = {}): boolean {
     const key = targets.map((t) => formatHostPort(t.host, t.port)).join(',');
     if (this.byKey.has(key) || targets.some((t) => this.byKey.has(formatHostPort(t.host, t.port)))) return false;
     if (this.byKey.size >= this.maxCandidates && !this.evictOne()) return false;
-    this.byKey.set(key, { key, targets, source, prefersEncryption, state: 'idle', failures: 0, nextAttempt: 0 });
+    this.byKey.set(key, { key, targets, source, prefersEncryption: opts.prefersEncryption ?? false, peerId: opts.peerId, state: 'idle', failures: 0, nextAttempt: 0 });
     return true;
   }
 
-  /** Candidates ready to dial now, manual ones first. */
-  ready(now: number, max: number): Candidate[] {
+  /** Candidates ready to dial now, manual ones first; `skip` leaves some out (a peer connected by other means). */
+  ready(now: number, max: number, skip?: (c: Candidate) => boolean): Candidate[] {
     const out: Candidate[] = [];
     for (const c of this.byKey.values()) {
-      if (c.state === 'idle' && c.nextAttempt <= now) out.push(c);
+      if (c.state === 'idle' && c.nextAttempt <= now && !skip?.(c)) out.push(c);
     }
     out.sort((a, b) => Number(b.source.kind === 'manual') - Number(a.source.kind === 'manual') || a.failures - b.failures);
     return out.slice(0, max);
@@ -80,6 +85,11 @@ export class PeerPool {
   disconnected(c: Candidate, now: number): void {
     c.state = 'idle';
     c.nextAttempt = now + 5_000;
+  }
+
+  /** Candidates tagged with this peer id. */
+  ofPeer(peerId: string): Candidate[] {
+    return [...this.byKey.values()].filter((c) => c.peerId === peerId);
   }
 
   /** Forget every candidate the predicate picks (a banned host, what one litterer told us). */

@@ -1,7 +1,7 @@
 /**
  * Test support: real third-party BitTorrent programs (aria2c, python3-libtorrent,
  * transmission-daemon, mktorrent) set up to talk over loopback only, with DHT, LSD, UPnP/NAT-PMP
- * and PEX off. Every long-running one is started with `spawnTracked`, so `stopAll` kills it.
+ * and PEX off (libtorrent's PEX on when a test asks). Every long-running one is started with `spawnTracked`, so `stopAll` kills it.
  * Flags and pitfalls come from /work/shared/interop (measured recipes).
  */
 import { execFile } from 'node:child_process';
@@ -110,8 +110,9 @@ export function aria2Leech(o: { torrent: string; dir: string; port: number; log:
 
 /**
  * A libtorrent 2.0 session (or torrent creation) driven by one JSON argument. Prints JSON lines:
- * listening, checked, peers (the handshaken peers, whenever that set changes), peer-disconnected,
- * hash-failed, stats (payload totals, when asked), complete (libtorrent's torrent_finished, also fired by a seed after its check),
+ * listening, checked, peers (the handshaken peers whenever that set changes, and in `pex` those
+ * of them learned over PEX), peer-disconnected, hash-failed, stats (payload totals, when asked),
+ * complete (libtorrent's torrent_finished, also fired by a seed after its check),
  * error, created. uTP is off, so every connection is TCP.
  */
 const LIBTORRENT_DRIVER = String.raw`
@@ -146,7 +147,8 @@ else:
     p.ti = lt.torrent_info(cfg['torrent'])
 p.save_path = cfg['save']
 h = ses.add_torrent(p)
-h.set_flags(lt.torrent_flags.disable_pex)
+if not cfg['pex']:
+    h.set_flags(lt.torrent_flags.disable_pex)
 checked = False
 shown = None
 dialed = False
@@ -183,7 +185,8 @@ while True:
                    for q in h.get_peer_info() if not q.flags & q.connecting and not q.flags & q.handshake)
     if peers != shown:
         shown = peers
-        out(event='peers', peers=peers, uploaded=s.total_payload_upload)
+        pex = sorted('%s:%d' % (q.ip[0], q.ip[1]) for q in h.get_peer_info() if q.source & lt.peer_info.pex and not q.flags & q.connecting and not q.flags & q.handshake)
+        out(event='peers', peers=peers, pex=pex, uploaded=s.total_payload_upload)
     if cfg.get('stats') and time.time() - last_stats >= cfg['stats']:
         last_stats = time.time()
         out(event='stats', t=last_stats, down=s.total_payload_download, up=s.total_payload_upload)
@@ -199,6 +202,8 @@ export interface LibtorrentOptions {
   port: number;
   /** Peers it dials once its data is checked, as [host]:port. */
   connect?: string[];
+  /** ut_pex on (libtorrent's default); off unless asked, so that no test gets peers it did not plan. */
+  pex?: boolean;
   /** Print `stats` (t: epoch seconds, down/up: payload bytes so far) every this many seconds. */
   stats?: number;
   /** Its encryption settings (out_enc_policy, in_enc_policy, allowed_enc_level; prefer_rc4 on); default libtorrent's. */
@@ -207,7 +212,7 @@ export interface LibtorrentOptions {
 
 /** A libtorrent session listening on [::1] only; wait for its `checked` event before using it. */
 export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
-  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [], stats: o.stats, encryption: o.encryption };
+  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [], pex: o.pex ?? false, stats: o.stats, encryption: o.encryption };
   return spawnTracked(PYTHON, ['-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)], { label: 'libtorrent' });
 }
 

@@ -216,6 +216,13 @@ export class RawPeer {
     });
   }
 
+  /** Having dialed a peer: handshake (BEP 3 only, so no PEX), then play an honest seed of `data`. */
+  async seed(infoHash: Buffer, data: Buffer, pieceLength: number): Promise<void> {
+    this.sendHandshake(infoHash);
+    await this.readHandshake();
+    this.serve(data, pieceLength);
+  }
+
   close(): void {
     this.closedBy ??= 'local';
     this.socket.destroy();

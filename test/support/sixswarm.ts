@@ -69,6 +69,19 @@ export class SixswarmProcess {
     });
   }
 
+  /** The exit code, once it has exited; rejects with its last words if it has not within `timeoutMs`. */
+  async exitCode(timeoutMs = 15_000): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${this.label}: still running ${timeoutMs} ms later\nstderr: ${this.stderr}\nlast events: ${this.tail()}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   event(name: string, timeoutMs?: number): Promise<JsonEvent> {
     return this.waitFor((e) => e.event === name, timeoutMs, `"${name}" event`);
   }

@@ -31,9 +31,9 @@ export class Tmux {
     await this.tmux('new-session', '-d', '-s', name, '-x', String(o.width ?? 100), '-y', String(o.height ?? 30), cmd);
   }
 
-  /** The screen as text, one line per row. */
+  /** The screen as text, one line per row; a line longer than the window (a long JSON line) comes back whole (-J). */
   async screen(name: string): Promise<string> {
-    return (await this.tmux('capture-pane', '-p', '-t', name)).stdout;
+    return (await this.tmux('capture-pane', '-p', '-J', '-t', name)).stdout;
   }
 
   /** Wait until the screen matches `re`; resolves with the screen. */

@@ -1,0 +1,52 @@
+/**
+ * ut_pex (BEP 11) as an extension of one swarm: the codec (codec.ts), the torrent's PEX state
+ * (torrent.ts) and one connection's rules (connection.ts), registered as a discovery extension,
+ * so the registry never runs it on a private torrent.
+ */
+import type { Family } from '../../net/address.js';
+import { selfAddressCheck } from '../../net/self.js';
+import type { Swarm } from '../../swarm/swarm.js';
+import type { ExtensionFactory } from '../../wire/extensions.js';
+import { PexConnection } from './connection.js';
+import { PexTorrent, type PexSwarm, type SwarmPeerFacts } from './torrent.js';
+
+export type { PartnerCounts, PexSummary } from './torrent.js';
+
+export function utPexExtension(torrent: PexTorrent): ExtensionFactory {
+  return {
+    name: 'ut_pex',
+    discovery: true,
+    attach: (peer, send) => new PexConnection(torrent, peer, send),
+  };
+}
+
+/** What PEX needs of a swarm: its peers, its discovery sink, our own listening addresses. */
+export function pexSwarm(swarm: Swarm, own: { port(): number; ownAddresses(): Partial<Record<Family, string>> }): PexSwarm {
+  return {
+    *peers(): Iterable<SwarmPeerFacts> {
+      for (const p of swarm.connections.peers) {
+        yield {
+          id: p.id.toString('hex'),
+          host: p.ip,
+          family: p.family,
+          remotePort: p.wire.remote.port,
+          listenPort: p.ext?.port,
+          outgoing: p.wire.outgoing,
+          seed: swarm.transfer?.of(p)?.isSeed ?? false,
+          prefersEncryption: p.prefersEncryption,
+        };
+      }
+    },
+    addPeers: (addrs, source) => swarm.addPeers(addrs, source),
+    dropFrom: (from) => swarm.connections.dropFrom(from),
+    selfCheck: () => selfAddressCheck(own.port(), own.ownAddresses()),
+    warn: (message) => swarm.emit('event', { event: 'warning', message }),
+  };
+}
+
+/** Turn PEX on for a swarm; the returned state feeds the status summary. */
+export function registerUtPex(swarm: Swarm, own: { port(): number; ownAddresses(): Partial<Record<Family, string>> }): PexTorrent {
+  const torrent = new PexTorrent(pexSwarm(swarm, own));
+  swarm.extensions.register(utPexExtension(torrent));
+  return torrent;
+}
