@@ -1,7 +1,9 @@
 /**
  * Swarm shapes over [::1] for bench/swarm and bench/big: N seeds -> 1 leecher and 1 seed -> N
  * leechers, for sixswarm (half the peers dual-stack, half IPv6-only) and for libtorrent
- * (bench/lt-peer.py). Every seed trusts its data (sixswarm: a copy of resume state made once by
+ * (bench/lt-peer.py). Payload in plaintext on both sides, as in bench/transfer's plaintext pairs:
+ * sixswarm with `--encryption off` (its default encrypts between two sixswarms), libtorrent with
+ * its defaults (it negotiates MSE and then picks plaintext for the payload). Every seed trusts its data (sixswarm: a copy of resume state made once by
  * `prepareSeedState`; libtorrent: seed_mode), so no seed spends the run hashing.
  */
 import { cp } from 'node:fs/promises';
@@ -44,7 +46,7 @@ async function sixswarmSeed(ctx, i) {
   const state = join(ctx.dir, `seed-${i}-state`);
   await cp(ctx.seedState, state, { recursive: true });
   const family = i % 2 === 0 ? [] : ['--no-ipv4'];
-  const p = new BenchProcess(`sixswarm seed ${i}`, [process.execPath, CLI, 'seed', ctx.torrent, ctx.data, '--port', '0', '--json', '--no-trackers', '--state-dir', state, ...family], { logBase: join(ctx.dir, `seed-${i}`) });
+  const p = new BenchProcess(`sixswarm seed ${i}`, [process.execPath, CLI, 'seed', ctx.torrent, ctx.data, '--port', '0', '--json', '--no-trackers', '--encryption', 'off', '--state-dir', state, ...family], { logBase: join(ctx.dir, `seed-${i}`) });
   const listening = await p.waitFor((e) => e.event === 'listening' && e.family === 6, 120_000, 'listening');
   await p.waitFor((e) => e.event === 'checked', 120_000, 'checked');
   return { p, port: listening.port };
@@ -52,8 +54,8 @@ async function sixswarmSeed(ctx, i) {
 
 function sixswarmLeech(ctx, i, seedPorts) {
   const family = i % 2 === 0 ? [] : ['--no-ipv4'];
-  const args = ['download', ctx.torrent, '-o', join(ctx.dir, `leech-${i}`), '--port', '0', '--json', '--no-trackers', '--exit-on-complete', '--state-dir', join(ctx.dir, `leech-${i}-state`), ...family, ...seedPorts.flatMap((port) => ['--peer', `[::1]:${port}`])];
-  const p = new BenchProcess(`sixswarm leecher ${i}`, [process.execPath, CLI, ...args], { logBase: join(ctx.dir, `leech-${i}`) });
+  const args = ['download', ctx.torrent, '-o', join(ctx.dir, `leech-${i}`), '--port', '0', '--json', '--no-trackers', '--encryption', 'off', '--exit-on-complete', '--state-dir', join(ctx.dir, `leech-${i}-state`), ...family, ...seedPorts.flatMap((port) => ['--peer', `[::1]:${port}`])];
+  const p = new BenchProcess(`sixswarm leecher ${i}`, [process.execPath, ...(ctx.leecherNodeArgs ?? []), CLI, ...args], { logBase: join(ctx.dir, `leech-${i}`) });
   return {
     p,
     file: join(ctx.dir, `leech-${i}`, ctx.name),
@@ -87,7 +89,8 @@ const CLIENTS = {
 
 /**
  * One shape for one client with `peers` peers: starts everything, waits for every leecher,
- * verifies every copy. ctx: { torrent, data, payload, name, sha1, bytes, seedState, drop, dir }.
+ * verifies every copy. ctx: { torrent, data, payload, name, sha1, bytes, seedState, drop, dir,
+ * leecherNodeArgs? (node options for sixswarm leechers, e.g. --cpu-prof) }.
  */
 export async function runShape(ctx, client, shape, peers) {
   const c = CLIENTS[client];
