@@ -46,7 +46,7 @@ async function sixswarmSeed(ctx, i) {
   const state = join(ctx.dir, `seed-${i}-state`);
   await cp(ctx.seedState, state, { recursive: true });
   const family = i % 2 === 0 ? [] : ['--no-ipv4'];
-  const p = new BenchProcess(`sixswarm seed ${i}`, [process.execPath, CLI, 'seed', ctx.torrent, ctx.data, '--port', '0', '--json', '--no-trackers', '--encryption', 'off', '--state-dir', state, ...family], { logBase: join(ctx.dir, `seed-${i}`) });
+  const p = new BenchProcess(`sixswarm seed ${i}`, [process.execPath, ...(ctx.seedNodeArgs ?? []), CLI, 'seed', ctx.torrent, ctx.data, '--port', '0', '--json', '--no-trackers', '--encryption', 'off', '--state-dir', state, ...family], { logBase: join(ctx.dir, `seed-${i}`) });
   const listening = await p.waitFor((e) => e.event === 'listening' && e.family === 6, 120_000, 'listening');
   await p.waitFor((e) => e.event === 'checked', 120_000, 'checked');
   return { p, port: listening.port };
@@ -90,7 +90,7 @@ const CLIENTS = {
 /**
  * One shape for one client with `peers` peers: starts everything, waits for every leecher,
  * verifies every copy. ctx: { torrent, data, payload, name, sha1, bytes, seedState, drop, dir,
- * leecherNodeArgs? (node options for sixswarm leechers, e.g. --cpu-prof) }.
+ * leecherNodeArgs?, seedNodeArgs? (node options for sixswarm leechers or seeds, e.g. --cpu-prof) }.
  */
 export async function runShape(ctx, client, shape, peers) {
   const c = CLIENTS[client];
