@@ -1,4 +1,5 @@
 import type { Command } from './command.js';
+import { config } from './config.js';
 import { create } from './create.js';
 import { info } from './info.js';
 import { download } from './download.js';
@@ -12,4 +13,4 @@ import { ui } from './session-ui.js';
 import { demo } from './demo.js';
 
 /** Every subcommand, in the order `sixswarm --help` lists them. */
-export const commands: Command[] = [ui, demo, download, seed, create, info, tracker, trackerCheck, tunnel, tunnelServer, support];
+export const commands: Command[] = [ui, demo, download, seed, create, info, tracker, trackerCheck, tunnel, tunnelServer, support, config];

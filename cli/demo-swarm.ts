@@ -151,7 +151,7 @@ export class DemoSwarm {
       ipv6: families[6],
       listenHost: { 4: '127.0.0.1', 6: '::1' },
       stateDir: join(this.root, 'state', label.replace(/[^a-z0-9]+/gi, '-')),
-      uploadRate: rate,
+      rates: { up: rate },
       trackers: { announceIp: 'never' },
     });
     const feed = new StatusFeed(client);

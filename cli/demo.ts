@@ -9,10 +9,9 @@ import { UsageError, errorMessage } from '../src/util/errors.js';
 import { parseSize } from '../src/util/size.js';
 import type { Command } from './command.js';
 import { DemoSwarm, type DemoPeer } from './demo-swarm.js';
-import { parseIntOption } from './numbers.js';
+import { parseIntOption, parseRateOption } from './numbers.js';
 import { progressLine } from './reporter.js';
 import { stopSignals } from './stop-signals.js';
-import { parseRate } from './torrent-options.js';
 import { engineOf } from './ui/sources.js';
 import type { UiSnapshot } from './ui/state.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
@@ -58,7 +57,8 @@ async function run(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`sixswarm demo takes no arguments (got "${positionals[0]}"); see --help`);
   const size = parseSize(values.size ?? '24M');
   if (size === undefined || size < 64 * 1024 || size > 4 * 1024 ** 3) throw new UsageError(`--size must be a size from 64K to 4G, like 24M, not "${values.size}"`);
-  const rate = parseRate(values.rate ?? '2M', '--rate')!;
+  const rate = parseRateOption(values.rate ?? '2M', '--rate');
+  if (rate === undefined) throw new UsageError('--rate 0 would leave the demo with nothing to watch: give a rate such as 2M');
   const timeoutMs = parseIntOption(values.timeout ?? '600', '--timeout', 1, 86_400) * 1000;
   const headless = !!values.headless || !terminalUiPossible(false);
 

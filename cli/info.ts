@@ -8,11 +8,13 @@ import { UsageError, errorMessage } from '../src/util/errors.js';
 import { printable } from '../src/util/sanitize.js';
 import { formatSize } from '../src/util/size.js';
 import type { Command } from './command.js';
+import { numberedFiles } from '../src/storage/selection.js';
 import { parseHostPorts } from './host-ports.js';
 
 const help = `Usage: sixswarm info <file.torrent | magnet-link> [--json] [--magnet [--x-pe HOST:PORT]...]
 
 Show what a torrent describes: name, infohash, magnet link, size, pieces, trackers and files.
+Files are numbered from 1, the numbers \`download --select\` takes (padding files are not listed).
 Control characters in names and other text are shown as \\xNN.
 
 Options:
@@ -32,6 +34,7 @@ Examples:
 `;
 
 function torrentJson(m: Metainfo): object {
+  const numbered = numberedFiles(m);
   return {
     type: 'torrent',
     name: m.name,
@@ -47,7 +50,7 @@ function torrentJson(m: Metainfo): object {
     comment: m.comment,
     createdBy: m.createdBy,
     creationDate: m.creationDate,
-    files: m.files.map((f) => ({ path: f.path, length: f.length, offset: f.offset, pad: f.pad })),
+    files: m.files.map((f, i) => ({ ...(f.pad ? {} : { index: numbered.indexOf(i) + 1 }), path: f.path, length: f.length, offset: f.offset, pad: f.pad })),
   };
 }
 
@@ -84,7 +87,9 @@ function torrentText(m: Metainfo): string {
   const sizes = real.map((f) => formatSize(f.length));
   // A loop, not Math.max(...sizes): a spread of 125,000 arguments overflows the stack.
   const width = sizes.reduce((w, s) => Math.max(w, s.length), 0);
-  real.forEach((f, i) => lines.push(`  ${sizes[i]!.padStart(width)}  ${printable(f.path.join('/'))}`));
+  const numWidth = String(real.length).length;
+  // Numbered from 1 as `download --select` takes them.
+  real.forEach((f, i) => lines.push(`  ${String(i + 1).padStart(numWidth)}  ${sizes[i]!.padStart(width)}  ${printable(f.path.join('/'))}`));
   return `${lines.join('\n')}\n`;
 }
 

@@ -3,6 +3,7 @@
 import type { Command } from './command.js';
 import { errorMessage } from '../src/util/errors.js';
 import { commands } from './commands.js';
+import { unknownOption, unknownOptionMessage } from './unknown-option.js';
 import { VERSION } from '../src/version.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
 
@@ -18,7 +19,8 @@ function mainHelp(list: Command[]): string {
     ...list.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run `sixswarm <command> --help` for the options of one command.',
-    'Exit codes: 0 done, 1 runtime failure, 2 bad usage or bad input.',
+    'Exit codes: 0 done, 1 runtime failure, 2 bad usage or bad input, 130 / 143 a download stopped',
+    'by SIGINT / SIGTERM before it finished.',
     '',
   ].join('\n');
 }
@@ -56,6 +58,11 @@ async function runCommand(cmd: Command, argv: string[]): Promise<number> {
   try {
     return await cmd.run(argv);
   } catch (e) {
+    const unknown = unknownOption(e);
+    if (unknown !== undefined) {
+      process.stderr.write(`${unknownOptionMessage(cmd.name, cmd.help, unknown)}\n`);
+      return 2;
+    }
     const code = (e as { exitCode?: number }).exitCode;
     process.stderr.write(`sixswarm ${cmd.name}: ${errorMessage(e)}\n`);
     return code === 2 ? 2 : 1;

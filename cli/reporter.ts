@@ -16,9 +16,11 @@ export interface Reporter {
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
 const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening']);
 
-export function createReporter(json: boolean): Reporter {
+/** `seeding`: a seed's data being complete is no news ("download complete" would mislead); it says what it seeds instead. */
+export function createReporter(json: boolean, opts: { seeding?: boolean } = {}): Reporter {
   if (json) return new JsonReporter();
-  return process.stdout.isTTY ? new TtyReporter() : new PlainReporter();
+  const notable = (e: EngineEvent) => NOTABLE.has(e.event) && !(opts.seeding && e.event === 'complete');
+  return process.stdout.isTTY ? new TtyReporter(notable) : new PlainReporter(notable);
 }
 
 class JsonReporter implements Reporter {
@@ -33,13 +35,14 @@ class JsonReporter implements Reporter {
 
 class PlainReporter implements Reporter {
   private lastProgress = 0;
+  constructor(private readonly notable: (e: EngineEvent) => boolean) {}
   event(e: EngineEvent): void {
     if (e.event === 'progress') {
       const now = Date.now();
       if (now - this.lastProgress < 5000) return;
       this.lastProgress = now;
       process.stdout.write(`${progressLine(e)}\n`);
-    } else if (NOTABLE.has(e.event)) process.stdout.write(`${describe(e)}\n`);
+    } else if (this.notable(e)) process.stdout.write(`${describe(e)}\n`);
   }
   note(text: string): void {
     process.stderr.write(`${text}\n`);
@@ -49,13 +52,14 @@ class PlainReporter implements Reporter {
 
 class TtyReporter implements Reporter {
   private line = '';
+  constructor(private readonly notable: (e: EngineEvent) => boolean) {}
   event(e: EngineEvent): void {
     if (e.event === 'progress') {
       this.line = progressLine(e);
       this.redraw();
       return;
     }
-    if (!NOTABLE.has(e.event) || e.event === 'peer-connected' || e.event === 'peer-disconnected') return;
+    if (!this.notable(e) || e.event === 'peer-connected' || e.event === 'peer-disconnected') return;
     this.clear();
     process.stdout.write(`${describe(e)}\n`);
     this.redraw();
@@ -81,11 +85,18 @@ export function progressLine(p: TorrentSummary): string {
   const eta = p.eta !== null ? ` eta ${formatDuration(p.eta)}` : '';
   const unreachable = p.unreachable > 0 ? `, ${p.unreachable} unreachable${p.peers === 0 && p.lastUnreachable ? `: last: ${p.lastUnreachable}` : ''}` : '';
   return (
-    `${p.name}: ${p.percent.toFixed(1)}% ${formatSize(p.haveBytes)}/${formatSize(p.totalBytes)} ` +
-    `down ${formatSize(p.downRate)}/s up ${formatSize(p.upRate)}/s ` +
+    `${p.name}: ${p.percent.toFixed(1)}% ` +
+    (p.selected
+      ? `${formatSize(p.selected.haveBytes)}/${formatSize(p.selected.bytes)} (${p.selected.files} of ${p.selected.of} files) `
+      : `${formatSize(p.haveBytes)}/${formatSize(p.totalBytes)} `) +
+    `down ${formatSize(p.downRate)}/s${limit(p.maxDown)} up ${formatSize(p.upRate)}/s${limit(p.maxUp)} ` +
     `peers ${p.peers} (v4 ${p.peers4}, v6 ${p.peers6}, seeds ${p.seeds}${unreachable})${eta}` +
     (p.tunnel ? ` tunnel ${p.tunnel.state}${p.tunnel.prefix ? ` ${p.tunnel.prefix}` : ''}` : '')
   );
+}
+
+function limit(rate: number | null): string {
+  return rate === null ? '' : ` (max ${formatSize(rate)}/s)`;
 }
 
 export function formatDuration(s: number): string {

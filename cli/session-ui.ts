@@ -11,9 +11,9 @@ import { TorrentManager } from '../src/client/torrent-manager.js';
 import { defaultStateDir } from '../src/storage/resume.js';
 import { UsageError, errorMessage } from '../src/util/errors.js';
 import type { Command } from './command.js';
-import { parseIntOption } from './numbers.js';
+import { parseIntOption, parseRateOption } from './numbers.js';
 import { stopSignals } from './stop-signals.js';
-import { parseAnnounceIp, parseDht, parseEncryption, parseRate, parseTorrentArgs, parseTrackers } from './torrent-options.js';
+import { parseAnnounceIp, parseDht, parseEncryption, parseTorrentArgs, parseTrackers } from './torrent-options.js';
 import { managerSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
 
@@ -22,7 +22,7 @@ function defaultDownloadDir(): string {
   return process.env.XDG_DOWNLOAD_DIR || join(homedir(), 'Downloads');
 }
 
-const help = `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4] [--no-ipv6] [--max-upload-rate RATE]
+const help = `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4] [--no-ipv6] [--max-down RATE] [--max-up RATE]
                    [--tracker URL]... [--no-trackers] [--announce-ip auto|always|never] [--no-dht]
                    [--dht-port N] [--dht-bootstrap HOST:PORT]... [--encryption prefer|require|allow|off]
                    [--state-dir DIR]
@@ -51,8 +51,9 @@ Options:
   --no-ipv4           do not listen on or connect over IPv4
   --no-ipv6           do not listen on or connect over IPv6
   --max-peers N       connected peers per torrent (default 60)
-  --max-upload-rate RATE
-                      upload at most RATE bytes per second, all torrents together (500K, 2M)
+  --max-down RATE     download at most RATE bytes per second, all torrents together (500k, 2M;
+                      0: no limit), shared by the peers in turn
+  --max-up RATE       upload at most RATE bytes per second, all torrents together, likewise
   --tracker URL       announce every torrent to this tracker too (repeatable)
   --no-trackers       do not announce to any tracker
   --announce-ip auto|always|never
@@ -88,7 +89,7 @@ async function run(argv: string[]): Promise<number> {
     ipv6: !values['no-ipv6'],
     stateDir: values['state-dir'] ?? defaultStateDir(),
     maxPeersPerTorrent: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
-    uploadRate: parseRate(values['max-upload-rate']),
+    rates: { down: parseRateOption(values['max-down'], '--max-down'), up: parseRateOption(values['max-up'], '--max-up') },
     dht: parseDht(values),
     encryption: parseEncryption(values.encryption),
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },

@@ -19,3 +19,8 @@ export function stopSignals(): StopSignals {
     },
   };
 }
+
+/** The shell's code for a process ended by `sig` (128 + its number): 130 for SIGINT, 143 for SIGTERM. */
+export function signalExitCode(sig: NodeJS.Signals): number {
+  return sig === 'SIGINT' ? 130 : 143;
+}

@@ -2,10 +2,10 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../src/util/errors.js';
 import type { RunOptions } from './torrent-runner.js';
-import { parseIntOption } from './numbers.js';
+import { parseDecimalOption, parseDurationOption, parseIntOption, parseRateOption } from './numbers.js';
 import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { isTrackerUrl } from '../src/metainfo/urls.js';
-import { parseSize } from '../src/util/size.js';
+import { withConfig } from './config-options.js';
 import { ENCRYPTION_POLICIES, type EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import { DEFAULT_BOOTSTRAP } from '../src/dht/dht.js';
 import type { DhtConfig } from '../src/client/dht-binding.js';
@@ -21,13 +21,16 @@ export const SHARED_OPTIONS = {
   recheck: { type: 'boolean' },
   'state-dir': { type: 'string' },
   'max-peers': { type: 'string' },
-  'max-upload-rate': { type: 'string' },
   tracker: { type: 'string', multiple: true },
   'no-trackers': { type: 'boolean' },
   'announce-ip': { type: 'string' },
   tunnel: { type: 'string' },
   'tunnel-id': { type: 'string' },
   'tunnel-token': { type: 'string' },
+  'max-down': { type: 'string' },
+  'max-up': { type: 'string' },
+  'seed-ratio': { type: 'string' },
+  'seed-time': { type: 'string' },
   encryption: { type: 'string' },
   'no-dht': { type: 'boolean' },
   'dht-port': { type: 'string' },
@@ -47,9 +50,15 @@ export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatab
   --state-dir DIR     where resume state lives (default $SIXSWARM_STATE_DIR, else $XDG_STATE_HOME/sixswarm,
                       else ~/.local/state/sixswarm)
   --max-peers N       connected peers per torrent (default 60)
-  --max-upload-rate RATE
-                      upload at most RATE bytes per second, all peers together (K/M/G suffixes:
-                      500K, 2M; default unlimited)
+  --max-down RATE     download at most RATE bytes per second (500k, 2M, 1.5MiB/s; binary units;
+                      0 or absent: no limit). Requests go out only as fast as the limit lets data
+                      in, shared by the peers in turn; shown in the progress line as (max ...)
+  --max-up RATE       upload at most RATE bytes per second, likewise
+  --seed-ratio R      once complete, seed until uploaded / downloaded reaches R (for a seed that
+                      downloaded nothing: uploaded / size), then exit 0
+  --seed-time DURATION
+                      once complete, seed for DURATION (90, 30s, 10m, 2h, 1h30m), then exit 0;
+                      with --seed-ratio too, whichever comes first
   --tracker URL       announce to this tracker too (repeatable; http, https or udp; IPv6 literals
                       in brackets: udp://[2001:db8::1]:6969). Every tracker is announced to once per
                       address family we can use (BEP 7), each from a socket of that family.
@@ -80,16 +89,47 @@ ${ANNOUNCE_IP_HELP.split('\n').map((l) => `  ${l}`).join('\n')}
                       The DHT (BEP 5) runs over IPv4 only, by design: without IPv4 (--no-ipv4) it
                       is off. Private torrents (BEP 27) never use it. Its routing table is kept in
                       the state folder (dht-PORT.state) for the next start.
-  -h, --help          this help`;
+  -h, --help          this help
 
-export function parseTorrentArgs<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(argv: string[], extra: T) {
+Every long option can also be set in the config file ($XDG_CONFIG_HOME/sixswarm/config.toml, key =
+the option without its dashes); options given here win. \`sixswarm config\` shows the settings in
+force and where each comes from; \`sixswarm config --help\` describes the file.`;
+
+/** Options of `download` only. */
+export const DOWNLOAD_OPTIONS = {
+  output: { type: 'string', short: 'o' },
+  'exit-on-complete': { type: 'boolean' },
+  select: { type: 'string', multiple: true },
+  skip: { type: 'string', multiple: true },
+  sequential: { type: 'boolean' },
+} as const;
+
+/** The commands that read the config file, with their options (every key of the file is one of these). */
+export const CONFIG_COMMANDS = {
+  download: { ...SHARED_OPTIONS, ...DOWNLOAD_OPTIONS },
+  seed: SHARED_OPTIONS,
+} as const;
+
+/**
+ * The shared options plus `extra`; for `download` and `seed` (`config`), over the config file
+ * (options given win).
+ */
+export function parseTorrentArgs<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>>(
+  argv: string[],
+  extra: T,
+  config?: keyof typeof CONFIG_COMMANDS,
+) {
+  let parsed;
   try {
-    return parseArgs({ args: argv, options: { ...SHARED_OPTIONS, ...extra }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: { ...SHARED_OPTIONS, ...extra }, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError(`${(e as Error).message}. Run with --help for the options.`);
   }
+  if (!config) return parsed;
+  // The config file's values have the types of the options they stand for (withConfig checks them).
+  const { values } = withConfig(config, CONFIG_COMMANDS, parsed.values);
+  return { values: values as typeof parsed.values, positionals: parsed.positionals };
 }
-
 
 export function parseAnnounceIp(text: string | undefined): AnnounceIpPolicy {
   if (text === undefined) return 'auto';
@@ -109,14 +149,6 @@ export function parseTrackers(list: string[] | undefined): string[][] {
     if (!isTrackerUrl(url)) throw new UsageError(`--tracker "${url}" is not an http://, https:// or udp:// tracker URL`);
     return [url];
   });
-}
-
-/** --max-upload-rate: bytes per second, at least one 16 KiB block. */
-export function parseRate(text: string | undefined, name = '--max-upload-rate'): number | undefined {
-  if (text === undefined) return undefined;
-  const n = parseSize(text);
-  if (n === undefined || n < 16 * 1024) throw new UsageError(`${name} must be a rate in bytes per second of at least 16K, like 500K or 2M, not "${text}"`);
-  return n;
 }
 
 export interface TunnelChoice {
@@ -176,7 +208,8 @@ export function sharedRunOptions(values: SharedValues): Omit<RunOptions, 'source
     recheck: !!values.recheck,
     stateDir: values['state-dir'],
     maxPeers: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
-    uploadRate: parseRate(values['max-upload-rate']),
+    rates: { down: parseRateOption(values['max-down'], '--max-down'), up: parseRateOption(values['max-up'], '--max-up') },
+    seedGoal: { ratio: parseDecimalOption(values['seed-ratio'], '--seed-ratio', 0, 1e6), seconds: parseDurationOption(values['seed-time'], '--seed-time') },
     tunnel: parseTunnel(values),
     encryption: parseEncryption(values.encryption),
     dht: parseDht(values),

@@ -2,10 +2,10 @@
  * The part `download` and `seed` share: load the torrent, listen, check the data, connect to the
  * given peers, report, and shut down cleanly on completion or a signal.
  */
-import { mkdir, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { Client } from '../src/client/client.js';
-import type { TorrentSource } from '../src/client/torrent-session.js';
+import type { TorrentSession, TorrentSource } from '../src/client/torrent-session.js';
 import { loadMetadata } from '../src/storage/metadata-store.js';
 import { isMagnet, parseMagnet } from '../src/metainfo/magnet.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
@@ -18,10 +18,19 @@ import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
 import type { EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import type { TunnelChoice } from './torrent-options.js';
 import type { DhtConfig } from '../src/client/dht-binding.js';
-import { createReporter } from './reporter.js';
+import { createReporter, type Reporter } from './reporter.js';
 import { parseHostPorts } from './host-ports.js';
+import type { HostPort } from '../src/net/hostport.js';
+import { findDataNearby } from '../src/storage/nearby-data.js';
+import { formatSize } from '../src/util/size.js';
 import { StatusFeed } from '../src/client/status.js';
-import { stopSignals } from './stop-signals.js';
+import { signalExitCode, stopSignals } from './stop-signals.js';
+import { FileSelection, type SelectionSpec } from '../src/storage/selection.js';
+import { PieceLayout } from '../src/storage/layout.js';
+import { filePath } from '../src/storage/paths.js';
+import { checkWritable } from '../src/storage/writable.js';
+import { TorrentLock } from '../src/client/lock.js';
+import { SeedGoal, type SeedGoalOptions } from '../src/client/seed-goal.js';
 import { feedSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
 
@@ -38,11 +47,16 @@ export interface RunOptions {
   recheck: boolean;
   stateDir?: string;
   maxPeers?: number;
-  /** Upload bytes per second, all peers together; undefined: unlimited. */
-  uploadRate?: number;
+  /** Rate limits in bytes per second (undefined: none). */
+  rates: { down?: number; up?: number };
+  /** Stop seeding (exit 0) once complete and this is reached. */
+  seedGoal: SeedGoalOptions;
   /** undefined: no trackers at all (--no-trackers). */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers: string[][] };
   tunnel?: TunnelChoice;
+  /** Files to download (download only). */
+  select?: SelectionSpec;
+  sequential?: boolean;
   encryption: EncryptionPolicy;
   /** undefined: no DHT (--no-dht). */
   dht?: DhtConfig;
@@ -76,36 +90,80 @@ async function loadTorrent(source: string, stateDir: string, mode: RunOptions['m
   return { magnet };
 }
 
+/**
+ * What `seed` seeds and how much of it is there. With nothing there, a folder near by that holds
+ * the data is named (the common mistake: the torrent's own folder instead of the one holding it),
+ * and the seed stops (`stop`), since it would serve nothing.
+ */
+async function sayWhatIsSeeded(session: TorrentSession, torrent: string, dir: string, reporter: Reporter, stop: () => void): Promise<void> {
+  const storage = session.storage!;
+  const { meta, have } = storage;
+  let haveBytes = 0;
+  for (let i = 0; i < meta.pieceCount; i++) if (have.has(i)) haveBytes += storage.layout.pieceSize(i);
+  const what = `seeding "${meta.name}" (${formatSize(meta.totalLength)}) from ${dir}`;
+  if (have.complete) return reporter.note(`${what}: all ${have.length} pieces present`);
+  if (!have.empty) return reporter.note(`${what}: ${have.count} of ${have.length} pieces present (${formatSize(haveBytes)}); seeding those`);
+  const there = await findDataNearby(meta, dir);
+  if (!there) return reporter.note(`warning: ${what}: no piece of it is there; give seed the folder that holds "${meta.name}" (what download -o was given)`);
+  const arg = (p: string) => (/^[\w./@:+-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`);
+  reporter.note(`no piece of "${meta.name}" is in ${dir}, but its files are in ${there}: run \`sixswarm seed ${arg(torrent)} ${arg(there)}\` (the folder that holds "${meta.name}")`);
+  stop();
+}
+
 export async function runTorrent(o: RunOptions): Promise<number> {
   if (!o.ipv4 && !o.ipv6) throw new UsageError('--no-ipv4 and --no-ipv6 together leave nothing to connect with');
   const peers = parseHostPorts(o.peers, '--peer');
   const stateDir = o.stateDir ?? defaultStateDir();
   const source = await loadTorrent(o.source, stateDir, o.mode);
   const dir = resolve(o.dir);
-  if ('meta' in source && o.mode === 'seed') {
-    const meta = source.meta;
+  // A selection that does not fit the torrent is bad usage, said before anything starts.
+  const meta = 'meta' in source ? source.meta : undefined;
+  const selection = meta && FileSelection.of(meta, new PieceLayout(meta.files, meta.pieceLength, meta.totalLength), o.select);
+  if (meta && o.mode === 'seed') {
     const s = await stat(dir).catch(() => undefined);
     if (!s?.isDirectory()) throw new UsageError(`${dir} is not a folder: give seed the folder that holds "${meta.name}"`);
   }
 
+  const infoHashHex = 'meta' in source ? source.meta.infoHashHex : source.magnet.infoHashHex;
+  const lock = await TorrentLock.acquire(stateDir, infoHashHex, dir, ['sixswarm', ...process.argv.slice(2)].join(' '));
+  try {
+    return await runLocked(o, { source, dir, stateDir, peers, selection });
+  } finally {
+    await lock.release();
+  }
+}
+
+interface Prepared {
+  source: TorrentSource;
+  dir: string;
+  stateDir: string;
+  peers: HostPort[];
+  /** Known when the metadata is. */
+  selection?: FileSelection;
+}
+
+async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selection }: Prepared): Promise<number> {
   // On a terminal the UI opens once the torrent runs; --json and pipes get lines.
   // Loaded only for a terminal: ink and react cost most of a second of start-up.
   const ui = terminalUiPossible(o.json) ? new (await import('./ui/ui-reporter.js')).UiReporter() : undefined;
-  const reporter = ui ?? createReporter(o.json);
+  const reporter = ui ?? createReporter(o.json, { seeding: o.mode === 'seed' });
   // A signal while the tunnel device is being configured must not leave it half set up.
   const early = stopSignals();
-  let interrupted = false;
-  void early.stopped.then(() => (interrupted = true));
+  let interrupted: NodeJS.Signals | undefined;
+  void early.stopped.then((sig) => (interrupted = sig));
   const tunnel = await startTunnel(o.tunnel, (t) => reporter.note(t)).finally(() => early.dispose());
   if (interrupted) {
     await tunnel?.stop();
-    return 0;
+    return o.mode === 'download' ? signalExitCode(interrupted) : 0;
   }
-  // Only now: a tunnel that refuses to start must not leave an empty download folder behind.
+  // Only now: a tunnel that refuses to start must not leave an empty download folder behind. But
+  // before any peer: a folder that cannot be written is bad input, not a failure at the first piece.
   if (o.mode === 'download') {
-    await mkdir(dir, { recursive: true }).catch(async (e: unknown) => {
+    const meta = 'meta' in source ? source.meta : undefined;
+    const files = meta?.files.filter((f, i) => !f.pad && selection!.files[i]).map((f) => filePath(dir, f)) ?? [];
+    await checkWritable(dir, meta?.multiFile ? join(dir, meta.name) : undefined, files).catch(async (e: unknown) => {
       await tunnel?.stop();
-      throw new Error(`cannot create the download folder ${dir}: ${errorMessage(e)}`);
+      throw e;
     });
   }
   const client = new Client({
@@ -115,7 +173,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     stateDir,
     maxPeersPerTorrent: o.maxPeers,
     trackers: o.trackers,
-    uploadRate: o.uploadRate,
+    rates: o.rates,
     encryption: o.encryption,
     dht: o.dht,
   });
@@ -124,9 +182,12 @@ export async function runTorrent(o: RunOptions): Promise<number> {
   let finish!: (code: number) => void;
   const finished = new Promise<number>((r) => (finish = r));
   let shuttingDown = false;
+  const goal = new SeedGoal(o.seedGoal);
+  let goalTimer: NodeJS.Timeout | undefined;
   const shutdown = async (code: number, why?: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
+    clearInterval(goalTimer);
     feed.stopProgress();
     if (why) reporter.note(why);
     try {
@@ -141,25 +202,36 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     await reporter.close();
     finish(code);
   };
-  // A second signal during shutdown gets the default behaviour: exit at once.
-  const signals = stopSignals();
-  void signals.stopped.then((sig) => shutdown(0, `${sig}: closing peers and saving resume state…`));
-
   if (tunnel) {
     bindTunnel(client, tunnel);
     tunnel.on('status', (st) => feed.publish({ ...st, event: 'tunnel' }));
     tunnel.on('fatal', (e) => void shutdown(1, `tunnel failed: ${e.message}`));
   }
-  const session = client.addTorrent(source, dir, { writable: o.mode === 'download' });
+  const session = client.addTorrent(source, dir, { writable: o.mode === 'download', select: o.select, sequential: o.sequential });
+  // A second signal during shutdown gets the default behaviour: exit at once.
+  const signals = stopSignals();
+  // A download stopped before it finished says so in its exit code (130/143, as the shell does), so
+  // scripts can tell "stopped" from "done"; a finished one, and a seed, stop with 0.
+  void signals.stopped.then((sig) => {
+    const unfinished = o.mode === 'download' && !session.storage?.done;
+    return shutdown(unfinished ? signalExitCode(sig) : 0, `${sig}: closing peers and saving resume state…`);
+  });
   // Attached before start: peers (from trackers, incoming) may report while it still runs, and data
   // that is complete already is reported as `complete` from within it.
   feed.watch(session);
   session.on('checked', () => {
-    const have = session.storage!.have;
-    if (o.mode === 'seed' && !have.complete) {
-      reporter.note(`warning: only ${have.count} of ${have.length} pieces are present in ${dir}; seeding those`);
-    }
+    if (o.mode !== 'seed') return;
+    // A seed is as complete as it will get: its seeding time starts now.
+    goal.completed(Date.now());
+    void sayWhatIsSeeded(session, o.source, dir, reporter, () => void shutdown(2));
   });
+  if (goal.set) {
+    goalTimer = setInterval(() => {
+      const why = goal.reached(Date.now(), feed.summary(session).ratio);
+      if (why) void shutdown(0, `${why}: stopping`);
+    }, 1000);
+    goalTimer.unref();
+  }
   session.on('event', (e) => {
     if (e.event === 'metadata-waiting' && e.offering === 0) {
       reporter.note(
@@ -168,6 +240,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
           : `fetching metadata: ${e.peers} peer(s) connected, none offers the metadata yet`,
       );
     }
+    if (e.event === 'complete') goal.completed(Date.now());
     // Stopping saves the resume state (after the data is on disk), so the next start trusts it.
     if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void shutdown(0);
     if (e.event === 'error') void shutdown(1, `stopping: ${e.message}`);

@@ -3,26 +3,28 @@
  * Builds the native addons with node-gyp, offline: the TUN device (native/build/Release/
  * sixswarm_tun.node, Linux only) and RC4 for protocol encryption (sixswarm_rc4.node).
  *
- * Run by `npm install` (and `npm run build:native`). It never fails the install: without a
- * compiler or Node's headers everything in sixswarm still works except `sixswarm tunnel` and
- * `tunnel-server`, which then say exactly what is missing, and encryption runs its RC4 in
- * JavaScript (about 1.6 times the CPU).
+ * Run by `npm install` (and `npm run build:native`). Quiet: node-gyp's output goes to
+ * native/build.log. It never fails the install: without a compiler or Node's headers everything
+ * in sixswarm still works except `sixswarm tunnel` and `tunnel-server`, which then say exactly
+ * what is missing, and encryption runs its RC4 in JavaScript (about 1.6 times the CPU); the
+ * install then prints one line saying so.
  *
  * Node's headers: node-gyp would otherwise download them. When npm has no `nodedir` configured
  * and the distribution's headers are installed (/usr/include/node), they are used; Node-API is
  * ABI-stable, so headers of another Node version work as well.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const nativeDir = dirname(fileURLToPath(import.meta.url));
-const note = (msg) => process.stderr.write(`sixswarm: ${msg}\n`);
+const logFile = join(nativeDir, 'build.log');
 const giveUp = (why) => {
-  note(`the native addons were not built (${why}).`);
-  note('everything works except `sixswarm tunnel` and `sixswarm tunnel-server`, and encryption uses a slower RC4;');
-  note('to enable them install a C compiler, make, python3 and Node\'s headers (Debian: build-essential python3 libnode-dev), then run `npm run build:native`.');
+  process.stderr.write(
+    `sixswarm: native addons not built (${why}; see ${logFile}): \`sixswarm tunnel\` and \`tunnel-server\` will not work and encryption uses a slower JavaScript RC4; ` +
+      'install build-essential python3 libnode-dev (Debian) and run `npm run build:native`\n',
+  );
   process.exit(0);
 };
 
@@ -43,6 +45,8 @@ if (!nodeGyp) giveUp('node-gyp was not found');
 const args = [nodeGyp, 'rebuild', '-C', nativeDir];
 if (!process.env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
 
-const run = spawnSync(process.execPath, args, { stdio: 'inherit' });
+const log = openSync(logFile, 'w');
+const run = spawnSync(process.execPath, args, { stdio: ['ignore', log, log] });
+closeSync(log);
 if (run.error) giveUp(`node-gyp could not run: ${run.error.message}`);
 if (run.status !== 0) giveUp(`node-gyp exited with ${run.status ?? run.signal}`);

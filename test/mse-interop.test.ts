@@ -200,7 +200,7 @@ describe('--encryption require on the wire', () => {
       label: 'off leech',
     });
     const refused = await off.waitFor((e) => e.event === 'peer-unreachable', 15_000, 'the plaintext dial refused');
-    expect(refused.reason).toBe('connection closed by peer');
+    expect(refused.reason).toBe('closed the connection during the handshake (it may require encryption)');
     expect(connectedEvents(off)).toEqual([]);
     expect(connectedEvents(required)).toEqual([]);
 

@@ -92,7 +92,7 @@ describe('torrent manager', () => {
     const torrent = join(dir, 'payload.torrent');
     const made = await runCli(['create', join(dir, 'seed', 'payload'), '-o', torrent, '--piece-length', '64K', '--tracker', `http://[::1]:${trackerPort}/announce`]);
     expect(made.code, made.stderr).toBe(0);
-    const seed = sixswarm(['seed', torrent, join(dir, 'seed'), '--port', '0', '--json', '--no-ipv4', '--max-upload-rate', '1M', '--announce-ip', 'never'], {
+    const seed = sixswarm(['seed', torrent, join(dir, 'seed'), '--port', '0', '--json', '--no-ipv4', '--max-up', '1M', '--announce-ip', 'never'], {
       env: { SIXSWARM_STATE_DIR: join(dir, 'seed-state') },
       label: 'seed',
     });
@@ -181,13 +181,13 @@ describe('torrent manager', () => {
     await s.manager.close();
   });
 
-  it('--max-upload-rate holds a seed to its rate', async () => {
+  it('--max-up holds a seed to its rate', async () => {
     dir = await tempDir();
     const MiB = 1024 * 1024;
     await makeTree(join(dir, 'seed', 'p'), { 'a.bin': 3 * MiB });
     const torrent = join(dir, 'p.torrent');
     expect((await runCli(['create', join(dir, 'seed', 'p'), '-o', torrent, '--piece-length', '64K'])).code).toBe(0);
-    const seed = sixswarm(['seed', torrent, join(dir, 'seed'), '--port', '0', '--json', '--no-trackers', '--max-upload-rate', '1M'], { env: { SIXSWARM_STATE_DIR: join(dir, 's1') } });
+    const seed = sixswarm(['seed', torrent, join(dir, 'seed'), '--port', '0', '--json', '--no-trackers', '--max-up', '1M'], { env: { SIXSWARM_STATE_DIR: join(dir, 's1') } });
     const port = (await seed.waitFor((e) => e.event === 'listening' && e.family === 6)).port as number;
     await seed.event('checked');
     const leech = sixswarm(['download', torrent, '-o', join(dir, 'l'), '--port', '0', '--json', '--no-trackers', '--peer', `[::1]:${port}`, '--exit-on-complete'], { env: { SIXSWARM_STATE_DIR: join(dir, 's2') } });

@@ -15,7 +15,6 @@ import { encodeHello, encodeReply, HandshakeError, JsonObjectScanner, parseHello
 import { overlappingAddress } from '../src/tunnel/host.js';
 import { kernelHeader, OFFLOAD_FEATURE, offloadProblem, PLAIN_HEADER, segmentCount, VNET_HDR_BYTES, wireHeader } from '../src/tunnel/offload.js';
 import { firstHost, parsePrefix, PrefixRange } from '../src/tunnel/prefix.js';
-import { TokenBucket } from '../src/tunnel/token-bucket.js';
 import { TokenPolicy } from '../src/tunnel/tokens.js';
 import { InputError } from '../src/util/errors.js';
 import { parseIni } from '../src/util/ini.js';
@@ -550,21 +549,6 @@ describe('TokenPolicy', () => {
 
   it('lets everyone in when no token is configured', () => {
     expect(new TokenPolicy().check('x', undefined)).toEqual({ ok: true });
-  });
-});
-
-describe('TokenBucket', () => {
-  it('allows the burst, then the rate', () => {
-    let now = 0;
-    const b = new TokenBucket(1000, 1500, () => now);
-    expect(b.take(1500)).toBe(true);
-    expect(b.take(1)).toBe(false);
-    now += 500; // 500 tokens later
-    expect(b.take(600)).toBe(false);
-    expect(b.take(500)).toBe(true);
-    now += 10_000; // capped at the burst
-    expect(b.take(1501)).toBe(false);
-    expect(b.take(1500)).toBe(true);
   });
 });
 

@@ -17,8 +17,7 @@ import { TorrentSession, type TorrentSessionOptions, type TorrentSource } from '
 import { DhtBinding, type DhtConfig } from './dht-binding.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import { AnnouncePacer } from '../tracker/announce-pacer.js';
-import { TokenBucket } from '../tunnel/token-bucket.js';
-import type { UploadLimit } from '../swarm/transfer.js';
+import { RateLimits } from '../swarm/rate-limit.js';
 
 export interface ClientOptions {
   port: number;
@@ -30,8 +29,8 @@ export interface ClientOptions {
   maxPeersPerTorrent?: number;
   /** Tracker announces: policy for ipv4=/ipv6=, extra tracker tiers; undefined turns trackers off. */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
-  /** Upload bytes per second, all torrents together; undefined: unlimited. */
-  uploadRate?: number;
+  /** Limits for all torrents together, bytes per second of payload (undefined: none). */
+  rates?: { down?: number; up?: number };
   /** Listen on these addresses instead of the wildcards (the demo keeps to loopback). */
   listenHost?: Partial<Record<Family, string>>;
   /** `--encryption` (default prefer). */
@@ -40,13 +39,12 @@ export interface ClientOptions {
   dht?: DhtConfig;
 }
 
-/** The largest block a peer may request from us (SwarmOptions.maxRequestBytes' default) must fit in a burst. */
-const MIN_UPLOAD_BURST = 128 * 1024;
-
 export class Client extends EventEmitter {
   readonly peerId = Buffer.concat([Buffer.from(PEER_ID_PREFIX, 'latin1'), randomBytes(12)]);
   readonly hashPool = new HashPool();
   readonly ownAddresses = new OwnAddresses();
+  /** The global rate limits; each torrent's own limits sit under them. */
+  readonly limits: RateLimits;
   private readonly torrents = new Map<string, TorrentSession>();
   /** Our torrents by HASH('req2', info hash), for peers that dial us encrypted. */
   private readonly req2 = new Req2Index();
@@ -54,7 +52,6 @@ export class Client extends EventEmitter {
   private readonly listener = new DualStackListener((s) => this.handshaker.incoming(new TcpTransport(s)));
   /** Local address per family for outgoing connections; shared by reference with every swarm. */
   readonly localAddress: Partial<Record<Family, string>>;
-  private readonly uploadLimit?: UploadLimit;
   /** The engine's one DHT node, shared by every torrent. */
   readonly dht?: DhtBinding;
   /** Every torrent's announces go through it: spaced, and spread over their interval. */
@@ -63,7 +60,7 @@ export class Client extends EventEmitter {
   constructor(readonly opts: ClientOptions) {
     super();
     this.localAddress = { ...opts.localAddress };
-    if (opts.uploadRate !== undefined) this.uploadLimit = new TokenBucket(opts.uploadRate, Math.max(MIN_UPLOAD_BURST, opts.uploadRate / 4));
+    this.limits = new RateLimits(opts.rates);
     this.handshaker = new Handshaker({
       peerId: this.peerId,
       directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm, findByReq2: (r) => this.req2.find(r) },
@@ -95,11 +92,17 @@ export class Client extends EventEmitter {
     return listening;
   }
 
-  addTorrent(source: TorrentSource, dir: string, opts: Pick<TorrentSessionOptions, 'writable'>): TorrentSession {
+  /** `rates`: this torrent's own limits, within the global ones; `sequential`: pieces in order. */
+  addTorrent(
+    source: TorrentSource,
+    dir: string,
+    opts: Pick<TorrentSessionOptions, 'writable' | 'select'> & { rates?: { down?: number; up?: number }; sequential?: boolean },
+  ): TorrentSession {
     const { infoHash, infoHashHex } = 'meta' in source ? source.meta : source.magnet;
     if (this.torrents.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
     const t = new TorrentSession(source, dir, {
-      ...opts,
+      writable: opts.writable,
+      select: opts.select,
       stateDir: this.opts.stateDir,
       hashPool: this.hashPool,
       swarm: {
@@ -111,7 +114,8 @@ export class Client extends EventEmitter {
         families: { 4: this.opts.ipv4, 6: this.opts.ipv6 },
         localAddress: this.localAddress,
         maxPeers: this.opts.maxPeersPerTorrent,
-        ...(this.uploadLimit ? { uploadLimit: this.uploadLimit } : {}),
+        limits: new RateLimits(opts.rates, this.limits),
+        sequential: opts.sequential,
       },
       ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer } } : {}),
     });
@@ -146,9 +150,12 @@ export class Client extends EventEmitter {
 
   async close(): Promise<void> {
     this.handshaker.close();
-    await this.listener.close();
+    // A listener's close waits for the connections it accepted: the torrents close those.
+    const unlistened = this.listener.close();
     await Promise.all([this.dht?.stop(), ...[...this.torrents.values()].map((t) => t.stop())]);
+    await unlistened;
     this.torrents.clear();
+    this.limits.close();
     await this.hashPool.close();
   }
 }

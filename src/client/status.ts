@@ -28,10 +28,18 @@ export interface TorrentSummary {
   have: number;
   totalBytes: number;
   haveBytes: number;
+  /**
+   * Only some files selected: how many of how many, and the bytes of the pieces that holds (all
+   * to download) and of those verified. `percent` and `eta` are then of the selection.
+   */
+  selected?: { files: number; of: number; bytes: number; haveBytes: number };
   /** 0..100, two decimals. */
   percent: number;
   downRate: number;
   upRate: number;
+  /** The rate limits in force for this torrent (its own or the global one, whichever is lower), bytes/s; null: none. */
+  maxDown: number | null;
+  maxUp: number | null;
   downloaded: number;
   uploaded: number;
   /** uploaded / downloaded, or uploaded / size when nothing was downloaded; null before anything moved. */
@@ -88,6 +96,8 @@ export interface FileStatus {
   path: string;
   length: number;
   haveBytes: number;
+  /** Part of the file selection (false: skipped, never created). */
+  selected: boolean;
 }
 
 /** The torrent's pieces squeezed into cells: the share we have, and the mean availability in the swarm. */
@@ -233,8 +243,21 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   summary(t: TorrentSession): TorrentSummary {
     const { meta, storage } = t;
     let haveBytes = 0;
-    if (meta && storage) for (let i = 0; i < meta.pieceCount; i++) if (storage.have.has(i)) haveBytes += storage.layout.pieceSize(i);
+    let wantedBytes = 0, wantedHave = 0;
+    if (meta && storage) {
+      for (let i = 0; i < meta.pieceCount; i++) {
+        const size = storage.layout.pieceSize(i);
+        const have = storage.have.has(i);
+        if (have) haveBytes += size;
+        if (!storage.wanted(i)) continue;
+        wantedBytes += size;
+        if (have) wantedHave += size;
+      }
+    }
     const totalBytes = meta?.totalLength ?? 0;
+    const sel = storage?.selection;
+    const selected = sel && !sel.all ? { files: sel.count, of: meta!.files.filter((f) => !f.pad).length, bytes: wantedBytes, haveBytes: wantedHave } : undefined;
+    const [target, got] = selected ? [selected.bytes, selected.haveBytes] : [totalBytes, haveBytes];
     const s = t.swarm?.stats();
     const downRate = Math.round(s?.downRate ?? 0);
     const downloaded = s?.downloaded ?? 0;
@@ -250,13 +273,16 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       have: storage?.have.count ?? 0,
       totalBytes,
       haveBytes,
-      percent: !meta ? 0 : totalBytes === 0 ? 100 : Math.floor((haveBytes / totalBytes) * 10000) / 100,
+      ...(selected ? { selected } : {}),
+      percent: !meta ? 0 : target === 0 ? 100 : Math.floor((got / target) * 10000) / 100,
       downRate,
       upRate: Math.round(s?.upRate ?? 0),
+      maxDown: t.limits?.down.effective ?? null,
+      maxUp: t.limits?.up.effective ?? null,
       downloaded,
       uploaded,
       ratio: downloaded > 0 ? uploaded / downloaded : uploaded > 0 ? uploaded / Math.max(1, totalBytes) : null,
-      eta: meta && downRate > 0 && haveBytes < totalBytes ? (totalBytes - haveBytes) / downRate : null,
+      eta: meta && downRate > 0 && got < target ? (target - got) / downRate : null,
       peers: s?.peers ?? 0,
       peers4: s?.peers4 ?? 0,
       peers6: s?.peers6 ?? 0,
@@ -349,7 +375,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     }
     const out: FileStatus[] = [];
     meta.files.forEach((f, i) => {
-      if (!f.pad) out.push({ path: f.path.join('/'), length: f.length, haveBytes: have[i]! });
+      if (!f.pad) out.push({ path: f.path.join('/'), length: f.length, haveBytes: have[i]!, selected: storage.selection.files[i]! });
     });
     return out;
   }

@@ -251,6 +251,8 @@ export class TorrentManager {
       percent: total === 0 ? 0 : Math.floor(((base?.haveBytes ?? e.haveBytes) / total) * 10000) / 100,
       downRate: 0,
       upRate: 0,
+      maxDown: base?.maxDown ?? null,
+      maxUp: base?.maxUp ?? null,
       downloaded: base?.downloaded ?? 0,
       uploaded: base?.uploaded ?? 0,
       ratio: base?.ratio ?? null,

@@ -11,7 +11,9 @@ import { parseInfoDict } from '../metainfo/torrent.js';
 import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import type { HashPool } from '../storage/hash-pool.js';
 import { metadataPath, saveMetadata } from '../storage/metadata-store.js';
+import type { SelectionSpec } from '../storage/selection.js';
 import { TorrentStorage, type CheckProgress, type CheckResult } from '../storage/torrent-storage.js';
+import type { RateLimits } from '../swarm/rate-limit.js';
 import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import type { AnnouncePacer } from '../tracker/announce-pacer.js';
@@ -20,6 +22,8 @@ import type { AnnounceEvent } from '../tracker/types.js';
 
 export interface TorrentSessionOptions {
   writable: boolean;
+  /** The files to download (default: all); checked against the metadata once it is known. */
+  select?: SelectionSpec;
   stateDir: string;
   hashPool: HashPool;
   swarm: SwarmOptions;
@@ -102,6 +106,11 @@ export class TorrentSession extends EventEmitter<{
     });
   }
 
+  /** This torrent's rate limits (set them at any time); the client's global ones apply above them. */
+  get limits(): RateLimits | undefined {
+    return this.opts.swarm.limits;
+  }
+
   /** The torrent's name: from its metadata, else the magnet's `dn`, else the info hash. */
   get name(): string {
     return this.meta?.name ?? this.magnet?.name ?? this.infoHashHex;
@@ -133,7 +142,7 @@ export class TorrentSession extends EventEmitter<{
   }
 
   private makeStorage(meta: Metainfo): TorrentStorage {
-    return new TorrentStorage(meta, this.dir, this.opts.hashPool, { writable: this.opts.writable, stateDir: this.opts.stateDir });
+    return new TorrentStorage(meta, this.dir, this.opts.hashPool, { writable: this.opts.writable, stateDir: this.opts.stateDir, select: this.opts.select });
   }
 
   private async check(force: boolean): Promise<void> {
@@ -151,10 +160,13 @@ export class TorrentSession extends EventEmitter<{
     this.swarm = swarm;
     swarm.extensions.register(utMetadata(this.exchange, () => swarm.extensions.private));
     swarm.on('event', (e) => {
+      // Before anyone hears of it (who may stop us at once): the trackers are to be told. A
+      // finished selection is not a finished torrent: they hear `completed` only for all of it.
+      if (e.event === 'complete') {
+        void this.saveResume();
+        if (this.storage?.have.complete) this.trackers?.completed();
+      }
       this.emit('event', e);
-      if (e.event !== 'complete') return;
-      void this.saveResume();
-      this.trackers?.completed();
     });
     swarm.start();
     this.emit('swarm', swarm);
@@ -164,7 +176,7 @@ export class TorrentSession extends EventEmitter<{
 
   private beginTransfer(swarm: Swarm): void {
     const meta = this.meta!;
-    this.state = this.storage!.have.complete ? 'seeding' : 'downloading';
+    this.state = this.storage!.done ? 'seeding' : 'downloading';
     swarm.attach(meta, this.storage!);
     // Saved for seeds too: the next start then trusts the check instead of hashing everything again.
     void this.saveResume();
@@ -183,8 +195,14 @@ export class TorrentSession extends EventEmitter<{
       this.emit('event', { event: 'error', message: `the metadata from peers is not a usable torrent: ${(e as Error).message}` });
       return;
     }
+    try {
+      this.storage = this.makeStorage(meta);
+    } catch (e) {
+      // The file selection did not fit this torrent's files (known only now).
+      this.emit('event', { event: 'error', message: (e as Error).message });
+      return;
+    }
     this.meta = meta;
-    this.storage = this.makeStorage(meta);
     const saved = metadataPath(this.opts.stateDir, meta.infoHashHex);
     this.emit('event', { event: 'metadata', ...stats, saved });
     await saveMetadata(this.opts.stateDir, meta).catch((e: Error) =>
@@ -248,6 +266,7 @@ export class TorrentSession extends EventEmitter<{
       await Promise.all([this.trackers?.stop(), this.swarm?.stop()]);
       await this.saveResume();
       await this.storage?.close();
+      this.opts.swarm.limits?.close();
       this.state = 'stopped';
     })();
     return this.stopping;

@@ -6,7 +6,7 @@
  */
 import type { Socket, RemoteInfo } from 'node:dgram';
 import { randomInt } from 'node:crypto';
-import { TokenBucket } from '../tunnel/token-bucket.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import { ERR_PROTOCOL, KrpcError, MAX_DATAGRAM, encodeError, encodeQuery, encodeResponse, parseMessage, type IncomingQuery, type IncomingResponse, type Query, type ResponseBody } from './krpc.js';
 import { SourceLimiter } from './source-limiter.js';
 

@@ -3,7 +3,7 @@
  * ever hold one entry, so a flood from it cannot push other hosts' buckets out; a flood from
  * many (spoofed) hosts only resets buckets to full, which favours the honest ones.
  */
-import { TokenBucket } from '../tunnel/token-bucket.js';
+import { TokenBucket } from '../util/token-bucket.js';
 
 export class SourceLimiter {
   private readonly buckets = new Map<string, TokenBucket>();

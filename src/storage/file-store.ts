@@ -5,19 +5,30 @@
  */
 import { constants, write } from 'node:fs';
 import { lstat, mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { TorrentFile } from '../metainfo/types.js';
 import { checkFolder, hardLinked, kindOf, symlinkFound, wrongKind } from './folder-check.js';
 import type { PieceLayout } from './layout.js';
 import { closeOpenFile, sharedOpenFiles, type OpenFile, type OpenFiles } from './open-files.js';
+import { partFile } from './part-files.js';
 import { filePath } from './paths.js';
+import type { FileStat } from './resume.js';
+import type { FileSelection } from './selection.js';
 
 export interface FileStoreOptions {
   /** Open files for writing (downloading) or only for reading (seeding). */
   writable: boolean;
   /** The LRU that bounds open descriptors (default: the process-wide one). */
   openFiles?: OpenFiles;
+  /** Files to download; the bytes of skipped files in wanted pieces go to part files in `partsFolder`. */
+  selection?: FileSelection;
+  partsFolder?: string;
 }
+
+/** Where a run of a piece's bytes lives: a span of a torrent file or of a piece's part file, or padding (zeros). */
+export type Location =
+  | { pad: true; length: number; rangeOffset: number }
+  | { pad: false; path: string; position: number; length: number; rangeOffset: number; file: number; part?: number };
 
 /** Bytes per write when storing a piece (see writePiece). */
 const WRITE_CHUNK = 32 * 1024;
@@ -40,9 +51,14 @@ async function writeFully(fh: FileHandle, data: Buffer, position: number): Promi
   }
 }
 
+async function statOf(path: string): Promise<FileStat | undefined> {
+  const s = await stat(path, { bigint: true }).catch(() => undefined);
+  return s?.isFile() ? { size: Number(s.size), mtimeNs: s.mtimeNs.toString() } : undefined;
+}
+
 export class FileStore {
-  /** This store's files open now; the LRU decides which stay open. */
-  private readonly handles = new Map<number, OpenFile>();
+  /** This store's files open now, by path; the LRU decides which stay open. */
+  private readonly handles = new Map<string, OpenFile>();
   private readonly openFiles: OpenFiles;
   /** Closes under way of handles the LRU took (fsync first): sync() waits for them too. */
   private readonly closing = new Set<Promise<void>>();
@@ -50,9 +66,9 @@ export class FileStore {
   private readonly safeDirs = new Set<string>();
   private readonly paths: (string | undefined)[] = [];
   /** Bytes written per file since its last flush. */
-  private readonly unflushed = new Map<number, number>();
+  private readonly unflushed = new Map<string, number>();
   /** Background flushes under way, by file. */
-  private readonly flushing = new Map<number, Promise<void>>();
+  private readonly flushing = new Map<string, Promise<void>>();
 
   constructor(
     readonly root: string,
@@ -86,18 +102,30 @@ export class FileStore {
     return out;
   }
 
+  /** Where the `length` bytes at `offset` of piece `index` live, in order. */
+  locate(index: number, offset = 0, length = this.layout.pieceSize(index) - offset): Location[] {
+    const sel = this.opts.selection;
+    return this.layout.segments(index, offset, length).map((seg): Location => {
+      const at = { length: seg.length, rangeOffset: seg.rangeOffset };
+      if (this.layout.files[seg.fileIndex]!.pad) return { pad: true, ...at };
+      if (sel?.parted(index, seg.fileIndex)) {
+        return { pad: false, path: partFile(this.opts.partsFolder!, index), position: offset + seg.rangeOffset, file: seg.fileIndex, part: index, ...at };
+      }
+      return { pad: false, path: this.path(seg.fileIndex), position: seg.fileOffset, file: seg.fileIndex, ...at };
+    });
+  }
+
   /** Fill `out` with the bytes at `offset` of piece `index`. */
   async readInto(index: number, offset: number, out: Buffer): Promise<void> {
-    for (const seg of this.layout.segments(index, offset, out.length)) {
-      const file = this.layout.files[seg.fileIndex]!;
-      if (file.pad) {
-        out.fill(0, seg.rangeOffset, seg.rangeOffset + seg.length);
+    for (const loc of this.locate(index, offset, out.length)) {
+      if (loc.pad) {
+        out.fill(0, loc.rangeOffset, loc.rangeOffset + loc.length);
         continue;
       }
-      await this.withHandle(seg.fileIndex, async (fh) => {
-        for (let done = 0; done < seg.length; ) {
-          const { bytesRead } = await fh.read(out, seg.rangeOffset + done, seg.length - done, seg.fileOffset + done);
-          if (bytesRead === 0) throw new Error(`${this.path(seg.fileIndex)} is shorter than the torrent says`);
+      await this.withHandle(loc.path, async (fh) => {
+        for (let done = 0; done < loc.length; ) {
+          const { bytesRead } = await fh.read(out, loc.rangeOffset + done, loc.length - done, loc.position + done);
+          if (bytesRead === 0) throw new Error(`${loc.path} is shorter than the torrent says`);
           done += bytesRead;
         }
       });
@@ -112,38 +140,39 @@ export class FileStore {
    * caller reuses `data` afterwards.
    */
   async writePiece(index: number, data: Buffer): Promise<void> {
-    for (const seg of this.layout.segments(index, 0, data.length)) {
-      if (this.layout.files[seg.fileIndex]!.pad) continue;
-      await this.withHandle(seg.fileIndex, async (fh) => {
+    for (const loc of this.locate(index, 0, data.length)) {
+      if (loc.pad) continue;
+      await this.withHandle(loc.path, async (fh) => {
         const writes: Promise<void>[] = [];
-        for (let at = 0; at < seg.length; at += WRITE_CHUNK) {
-          const length = Math.min(WRITE_CHUNK, seg.length - at);
-          writes.push(writeFully(fh, data.subarray(seg.rangeOffset + at, seg.rangeOffset + at + length), seg.fileOffset + at));
+        for (let at = 0; at < loc.length; at += WRITE_CHUNK) {
+          const length = Math.min(WRITE_CHUNK, loc.length - at);
+          writes.push(writeFully(fh, data.subarray(loc.rangeOffset + at, loc.rangeOffset + at + length), loc.position + at));
         }
         const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
         if (failed) throw failed.reason;
       });
-      this.flushBehind(seg.fileIndex, seg.length);
+      this.flushBehind(loc.path, loc.length);
     }
   }
 
   /** Count written bytes; past FLUSH_BEHIND, flush the file in the background (one flush per file at a time). */
-  private flushBehind(fileIndex: number, bytes: number): void {
-    const n = (this.unflushed.get(fileIndex) ?? 0) + bytes;
-    this.unflushed.set(fileIndex, n);
-    if (n < FLUSH_BEHIND || this.flushing.has(fileIndex)) return;
-    this.unflushed.set(fileIndex, 0);
+  private flushBehind(path: string, bytes: number): void {
+    const n = (this.unflushed.get(path) ?? 0) + bytes;
+    this.unflushed.set(path, n);
+    if (n < FLUSH_BEHIND || this.flushing.has(path)) return;
+    this.unflushed.set(path, 0);
     // A failed flush is not fatal here: the sync before the next resume save reports it.
-    const f = this.withHandle(fileIndex, (fh) => fh.datasync()).catch(() => {});
-    this.flushing.set(fileIndex, f);
-    void f.finally(() => this.flushing.delete(fileIndex));
+    const f = this.withHandle(path, (fh) => fh.datasync()).catch(() => {});
+    this.flushing.set(path, f);
+    void f.finally(() => this.flushing.delete(path));
   }
 
-  /** Create the empty files and folders of the torrent (a finished download has every file). */
+  /** Create the empty files and folders of the torrent that are selected (a finished download has every one). */
   async createEmptyFiles(): Promise<void> {
     for (let i = 0; i < this.layout.files.length; i++) {
       const file = this.layout.files[i]!;
-      if (file.length === 0 && !file.pad) await this.withHandle(i, async () => {});
+      const selected = this.opts.selection?.files[i] ?? true;
+      if (file.length === 0 && !file.pad && selected) await this.withHandle(this.path(i), async () => {});
     }
   }
 
@@ -152,7 +181,7 @@ export class FileStore {
    * listed once and only the files in it are stat'ed: a stat that fails costs an exception, and a
    * fresh download of 125,000 files paid 6 s of them at every resume save.
    */
-  async fileStats(): Promise<({ size: number; mtimeNs: string } | undefined)[]> {
+  async fileStats(): Promise<(FileStat | undefined)[]> {
     const listings = new Map<string, Promise<Set<string> | undefined>>();
     const listed = (dir: string): Promise<Set<string> | undefined> => {
       let names = listings.get(dir);
@@ -167,10 +196,21 @@ export class FileStore {
         if (f.pad) return undefined;
         const full = this.path(i);
         if (!(await listed(dirname(full)))?.has(basename(full))) return undefined;
-        const s = await stat(full, { bigint: true }).catch(() => undefined);
-        return s?.isFile() ? { size: Number(s.size), mtimeNs: s.mtimeNs.toString() } : undefined;
+        return statOf(full);
       }),
     );
+  }
+
+  /** The same for the part files of these pieces, by piece. */
+  async partStats(pieces: number[]): Promise<Map<number, FileStat>> {
+    const out = new Map<number, FileStat>();
+    const folder = this.opts.partsFolder;
+    if (!folder || pieces.length === 0) return out;
+    await Promise.all(pieces.map(async (p) => {
+      const s = await statOf(partFile(folder, p));
+      if (s) out.set(p, s);
+    }));
+    return out;
   }
 
   /** Make every write so far durable (before resume state may claim it). Only a writable store has anything to flush. */
@@ -189,31 +229,31 @@ export class FileStore {
   }
 
   /** Run `fn` with the file's handle; handles in use are never evicted from the LRU. */
-  private async withHandle<T>(fileIndex: number, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
-    let entry = this.handles.get(fileIndex);
+  private async withHandle<T>(path: string, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+    let entry = this.handles.get(path);
     if (entry) this.openFiles.use(entry);
     else {
       const e: OpenFile = {
-        fh: this.openFile(fileIndex),
+        fh: this.openFile(path),
         writable: this.opts.writable,
         users: 0,
         // fsync before closing (closeOpenFile): resume state may record these pieces, and sync() waits for it.
         evicted: (closed) => {
-          if (this.handles.get(fileIndex) === e) this.handles.delete(fileIndex);
+          if (this.handles.get(path) === e) this.handles.delete(path);
           this.closing.add(closed);
           void closed.finally(() => this.closing.delete(closed));
         },
       };
       entry = e;
-      this.handles.set(fileIndex, e);
+      this.handles.set(path, e);
       this.openFiles.add(e);
     }
     try {
       return await fn(await entry.fh);
     } catch (e) {
       // Drop (and close) a handle that failed, so the next use reopens it; never leak the descriptor.
-      if (this.handles.get(fileIndex) === entry && entry.users === 1) {
-        this.handles.delete(fileIndex);
+      if (this.handles.get(path) === entry && entry.users === 1) {
+        this.handles.delete(path);
         this.openFiles.remove(entry);
         void closeOpenFile(entry);
       }
@@ -229,10 +269,9 @@ export class FileStore {
    * a regular file, and when writing one with no other name (a hard link to a file outside the
    * folder would be written through). Refused files are closed before anything touched them.
    */
-  private async openFile(fileIndex: number): Promise<FileHandle> {
-    const full = this.path(fileIndex);
+  private async openFile(full: string): Promise<FileHandle> {
     const { writable } = this.opts;
-    await this.checkFolders(fileIndex);
+    await this.checkFolders(full);
     const flags = (writable ? constants.O_RDWR | constants.O_CREAT : constants.O_RDONLY) | constants.O_NOFOLLOW | constants.O_NONBLOCK;
     const fh = await open(full, flags, 0o644).catch(async (e: NodeJS.ErrnoException) => {
       throw e.code === 'ELOOP' ? await symlinkFound(full, 'file', writable) : e;
@@ -247,17 +286,17 @@ export class FileStore {
   }
 
   /**
-   * The folders on the way to file `fileIndex`, checked one component at a time from the download
+   * The folders on the way to `full` (a torrent file or a part file), checked one component at a time from the download
    * folder down and, when downloading, created the same way: never `mkdir -p`, which creates
    * folders through a symlink planted on the way before anything could refuse it.
    */
-  private async checkFolders(fileIndex: number): Promise<void> {
-    if (this.safeDirs.has(dirname(this.path(fileIndex)))) return;
+  private async checkFolders(full: string): Promise<void> {
+    if (this.safeDirs.has(dirname(full))) return;
     const { writable } = this.opts;
     let dir = resolve(this.root);
     if (writable) await mkdir(dir, { recursive: true }); // the folder the user chose
     this.safeDirs.add(dir);
-    const folders = this.layout.files[fileIndex]!.path.slice(0, -1);
+    const folders = relative(dir, dirname(full)).split(sep).filter((c) => c !== '');
     for (const name of folders) {
       dir = join(dir, name);
       if (this.safeDirs.has(dir)) continue;

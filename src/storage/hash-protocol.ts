@@ -5,6 +5,8 @@ export interface RangeFile {
   path: string | null;
   offset: number;
   length: number;
+  /** Where in `path` the byte at `offset` lies (default 0); a part file holds a piece's bytes at their offset in the piece. */
+  position?: number;
 }
 
 export type WorkerTask = { id: number; type: 'range'; files: RangeFile[]; pieceLength: number; totalLength: number; first: number; last: number };

@@ -70,7 +70,7 @@ function hashRange(id: number, files: RangeFile[], pieceLength: number, totalLen
           continue;
         }
         for (let done = 0; done < to - from; ) {
-          const n = readSync(d, buf, from - start + done, to - from - done, from - file.offset + done);
+          const n = readSync(d, buf, from - start + done, to - from - done, (file.position ?? 0) + from - file.offset + done);
           if (n === 0) {
             lose(from + done, to);
             break;

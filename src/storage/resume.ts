@@ -22,6 +22,8 @@ export interface ResumeState {
   /** Base64 bitfield of verified pieces. */
   have: string;
   files: (FileStat | null)[];
+  /** Part files (selection.ts) by piece index, where there are any. */
+  parts?: Record<string, FileStat>;
   savedAt: string;
 }
 
@@ -32,10 +34,14 @@ export function defaultStateDir(): string {
   return join(xdg, 'sixswarm');
 }
 
+/** A short name for a download folder: state kept per torrent and folder is named `<infohash>-<this>`. */
+export function folderKey(dir: string): string {
+  return createHash('sha1').update(resolve(dir)).digest('hex').slice(0, 12);
+}
+
 /** One resume file per torrent and download folder: the same torrent may live in two places. */
 export function resumePath(stateDir: string, infoHashHex: string, dir: string): string {
-  const where = createHash('sha1').update(resolve(dir)).digest('hex').slice(0, 12);
-  return join(stateDir, 'resume', `${infoHashHex}-${where}.json`);
+  return join(stateDir, 'resume', `${infoHashHex}-${folderKey(dir)}.json`);
 }
 
 export async function loadResume(file: string, infoHashHex: string, pieceCount: number): Promise<ResumeState | undefined> {

@@ -5,11 +5,13 @@
  */
 import type { Metainfo } from '../metainfo/types.js';
 import { Bitfield } from '../util/bitfield.js';
-import { FileStore } from './file-store.js';
+import { FileStore, type Location } from './file-store.js';
 import type { HashPool, RangeFile } from './hash-pool.js';
 import { PieceLayout } from './layout.js';
+import { partFile, partsFolder } from './part-files.js';
 import { PieceCache, type BlockLease } from './piece-cache.js';
 import { loadResume, resumePath, saveResume, type FileStat } from './resume.js';
+import { FileSelection, type SelectionSpec } from './selection.js';
 
 export interface CheckProgress {
   checkedBytes: number;
@@ -27,6 +29,13 @@ export interface CheckResult {
 export class TorrentStorage {
   readonly layout: PieceLayout;
   readonly have: Bitfield;
+  /** The files to download, and the pieces that makes wanted. */
+  readonly selection: FileSelection;
+  /** Wanted pieces not verified yet. */
+  private missing: number;
+  /** Wanted pieces that hold bytes of skipped files (kept in part files), in order. */
+  private readonly parted: number[];
+  private readonly partsDir: string;
   private readonly store: FileStore;
   private readonly resumeFile: string;
   private writes = new Set<Promise<void>>();
@@ -45,11 +54,21 @@ export class TorrentStorage {
     readonly meta: Metainfo,
     readonly root: string,
     private readonly pool: HashPool,
-    opts: { writable: boolean; stateDir: string },
+    opts: { writable: boolean; stateDir: string; select?: SelectionSpec },
   ) {
     this.layout = new PieceLayout(meta.files, meta.pieceLength, meta.totalLength);
     this.have = new Bitfield(meta.pieceCount);
-    this.store = new FileStore(root, this.layout, { writable: opts.writable });
+    this.selection = FileSelection.of(meta, this.layout, opts.select);
+    this.missing = this.selection.pieces.count;
+    this.partsDir = partsFolder(root, meta.infoHashHex);
+    // Only the first and the last piece of a skipped file can hold bytes of another file.
+    const parted = new Set<number>();
+    meta.files.forEach((f, i) => {
+      const range = f.pad || this.selection.files[i] ? undefined : this.layout.piecesOfFile(i);
+      for (const p of range ? [range[0], range[1]] : []) if (this.selection.pieces.has(p)) parted.add(p);
+    });
+    this.parted = [...parted].sort((x, y) => x - y);
+    this.store = new FileStore(root, this.layout, { writable: opts.writable, selection: this.selection, partsFolder: this.partsDir });
     this.resumeFile = resumePath(opts.stateDir, meta.infoHashHex, root);
     this.cache = new PieceCache(
       (i, into) => this.store.readInto(i, 0, into),
@@ -59,6 +78,16 @@ export class TorrentStorage {
     );
   }
 
+  /** Every selected file's pieces are verified (the whole torrent, without a selection). */
+  get done(): boolean {
+    return this.missing === 0;
+  }
+
+  /** Whether piece `index` is one to download. */
+  wanted(index: number): boolean {
+    return this.selection.pieces.has(index);
+  }
+
   /**
    * Find the verified pieces on disk, once the folder holds nothing the torrent cannot use (see
    * FileStore.checkFolder). `force` ignores the resume state and hashes everything present.
@@ -66,18 +95,17 @@ export class TorrentStorage {
   async check(force: boolean, onProgress?: (p: CheckProgress) => void): Promise<CheckResult> {
     await this.store.checkFolder();
     const stats = await this.store.fileStats();
+    const parts = await this.store.partStats(this.parted);
     const resume = force ? undefined : await loadResume(this.resumeFile, this.meta.infoHashHex, this.meta.pieceCount);
     const saved = resume ? new Bitfield(this.meta.pieceCount, Buffer.from(resume.have, 'base64')) : undefined;
-    const unchanged = this.meta.files.map((f, i) => {
-      if (f.pad) return true;
-      const now = stats[i], then = resume?.files[i];
-      return !!now && !!then && now.size === then.size && now.mtimeNs === then.mtimeNs;
-    });
+    const same = (now: FileStat | undefined, then: FileStat | null | undefined) => !!now && !!then && now.size === then.size && now.mtimeNs === then.mtimeNs;
+    const unchanged = this.meta.files.map((f, i) => f.pad || same(stats[i], resume?.files[i]));
+    const sizeOf = (l: Location & { pad: false }) => (l.part !== undefined ? parts.get(l.part)?.size : stats[l.file]?.size) ?? -1;
     const toHash: number[] = [];
     let trusted = 0;
     for (let p = 0; p < this.meta.pieceCount; p++) {
-      const segs = this.layout.segments(p);
-      const filesOk = segs.every((s) => unchanged[s.fileIndex]);
+      const locs = this.store.locate(p);
+      const filesOk = locs.every((l) => l.pad || (l.part !== undefined ? same(parts.get(l.part), resume?.parts?.[l.part]) : unchanged[l.file]));
       if (saved && filesOk) {
         // Files unchanged since the save: what was verified is still there, what was missing still is.
         if (saved.has(p)) {
@@ -87,14 +115,13 @@ export class TorrentStorage {
         continue;
       }
       // Only hash pieces whose bytes all exist: a missing or short file means the piece is missing.
-      const present = segs.every((s) => this.meta.files[s.fileIndex]!.pad || (stats[s.fileIndex]?.size ?? -1) >= s.fileOffset + s.length);
-      if (present) toHash.push(p);
+      if (locs.every((l) => l.pad || sizeOf(l) >= l.position + l.length)) toHash.push(p);
     }
     const totalBytes = toHash.reduce((n, p) => n + this.layout.pieceSize(p), 0);
     let checkedBytes = 0;
     onProgress?.({ checkedBytes, totalBytes });
     let valid = 0;
-    const files: RangeFile[] = this.meta.files.map((f, i) => ({ path: f.pad ? null : this.store.path(i), offset: f.offset, length: f.length }));
+    const files = this.rangeFiles();
     // Contiguous runs of pieces go to the pool as ranges, which it spreads over the cores.
     await Promise.all(
       runs(toHash).map(async ([a, b]) => {
@@ -111,9 +138,37 @@ export class TorrentStorage {
         }
       }),
     );
+    this.missing = 0;
+    for (let p = 0; p < this.meta.pieceCount; p++) if (this.wanted(p) && !this.have.has(p)) this.missing++;
     this.checked = true;
     this.dirty = !saved || toHash.length > 0;
     return { hashed: toHash.length, valid, trusted };
+  }
+
+  /**
+   * The torrent's bytes as the hashing workers read them: each file from its own path, except the
+   * runs of skipped files inside wanted pieces, which come from those pieces' part files.
+   */
+  private rangeFiles(): RangeFile[] {
+    const out: RangeFile[] = [];
+    const { pieceLength } = this.meta;
+    this.meta.files.forEach((f, i) => {
+      if (f.pad) return out.push({ path: null, offset: f.offset, length: f.length });
+      const path = this.store.path(i);
+      let at = f.offset;
+      const end = f.offset + f.length;
+      for (const p of this.selection.files[i] ? [] : this.parted) {
+        const from = Math.max(at, p * pieceLength), to = Math.min(end, (p + 1) * pieceLength);
+        if (to <= from) continue;
+        // The rest of a skipped file is read from the file itself, where an earlier download may have left it.
+        if (from > at) out.push({ path, offset: at, length: from - at, position: at - f.offset });
+        out.push({ path: partFile(this.partsDir, p), offset: from, length: to - from, position: from - p * pieceLength });
+        at = to;
+      }
+      if (end > at || f.length === 0) out.push({ path, offset: at, length: end - at, position: at - f.offset });
+      return undefined;
+    });
+    return out;
   }
 
   expected(index: number): Buffer {
@@ -137,6 +192,7 @@ export class TorrentStorage {
     } finally {
       this.writes.delete(w);
     }
+    if (this.wanted(index) && !this.have.has(index)) this.missing--;
     this.have.set(index);
     this.dirty = true;
     return true;
@@ -176,6 +232,7 @@ export class TorrentStorage {
     await Promise.allSettled([...this.writes]);
     await this.store.sync();
     const stats = await this.store.fileStats();
+    const parts = await this.store.partStats(this.parted);
     await saveResume(this.resumeFile, {
       version: 1,
       infoHash: this.meta.infoHashHex,
@@ -183,6 +240,7 @@ export class TorrentStorage {
       pieceCount: this.meta.pieceCount,
       have,
       files: stats.map((s): FileStat | null => s ?? null),
+      ...(parts.size > 0 ? { parts: Object.fromEntries(parts) } : {}),
       savedAt: new Date().toISOString(),
     });
   }

@@ -1,6 +1,6 @@
 /**
  * Which blocks to request next: pieces already started first (to finish them), then the rarest
- * pieces the peer has, with random tie-breaking; in endgame the last blocks may be requested
+ * pieces the peer has, with random tie-breaking (or the first ones, when sequential); in endgame the last blocks may be requested
  * from several peers at once. Received blocks go into their piece (piece-assembly.ts).
  *
  * Nothing done per block or per piece scans every piece of the torrent (a torrent of 32,768
@@ -35,6 +35,10 @@ const REORDER_MS = 1000;
 
 export class PiecePicker {
   readonly availability: Uint32Array;
+  /** Pieces to download (a file selection; see `selected`); undefined: all of them. */
+  private selection?: PeerPieces;
+  /** Start new pieces in index order instead of rarest first (previewing media while it downloads). */
+  sequential = false;
   readonly inProgress = new Map<number, PieceInProgress>();
   /** Pieces complete in memory and being checked and written. */
   private readonly verifying = new Map<number, PieceInProgress>();
@@ -50,6 +54,8 @@ export class PiecePicker {
   private orderStart = 0;
   private orderStale = true;
   private orderedAt = -Infinity;
+  /** The same for index order (sequential): every piece before it cannot be started. */
+  private seqStart = 0;
 
   constructor(
     readonly pieceCount: number,
@@ -75,7 +81,23 @@ export class PiecePicker {
   }
 
   wanted(i: number): boolean {
-    return !this.have.has(i) && !this.verifying.has(i);
+    return !this.have.has(i) && !this.verifying.has(i) && (this.selection?.has(i) ?? true);
+  }
+
+  get selected(): PeerPieces | undefined {
+    return this.selection;
+  }
+
+  /** A file selection changes what is wanted: the cursors start over and every peer's interest is counted again. */
+  set selected(pieces: PeerPieces | undefined) {
+    this.selection = pieces;
+    this.orderStart = 0;
+    this.seqStart = 0;
+    for (const peer of this.wantedFrom.keys()) {
+      let n = 0;
+      for (let i = 0; i < this.pieceCount; i++) if (peer.has(i) && this.wanted(i)) n++;
+      this.wantedFrom.set(peer, n);
+    }
   }
 
   /** Whether a peer with these pieces has anything we want (counted for peers added here, else looked for). */
@@ -149,8 +171,10 @@ export class PiecePicker {
 
   /** True when every block we still need is already requested from someone. */
   inEndgame(): boolean {
-    // Pieces in progress are wanted; wanted ones not in progress are what is left to start.
-    if (this.pieceCount - this.have.count - this.verifying.size - this.inProgress.size > 0) return false;
+    // A piece left to start is one the order's cursor stops at (the cursor only moves forward).
+    if (this.orderedAt === -Infinity) this.reorder(Date.now());
+    this.skipUnstartable();
+    if (this.orderStart < this.pieceCount) return false;
     for (const p of this.inProgress.values()) for (let b = 0; b < p.blockCount; b++) if (!p.received[b] && !p.requested[b]) return false;
     return true;
   }
@@ -210,6 +234,7 @@ export class PiecePicker {
       // It failed: wanted again, and pickable again from the start of the order.
       this.countWanted(index, +1);
       this.orderStart = 0;
+      this.seqStart = 0;
     }
   }
 
@@ -231,15 +256,26 @@ export class PiecePicker {
   /** The rarest wanted piece the peer has that is not started yet (ties in the random order). */
   private rarestNewPiece(peer: PeerPieces): number | undefined {
     if (this.bufferedBytes >= this.maxBufferedBytes && this.bufferedBytes > 0) return undefined;
+    if (this.sequential) {
+      // Index order: from a cursor past the pieces that cannot be started (kept as for the rarest order).
+      while (this.seqStart < this.pieceCount && !this.startable(this.seqStart)) this.seqStart++;
+      for (let i = this.seqStart; i < this.pieceCount; i++) if (peer.has(i) && this.startable(i)) return i;
+      return undefined;
+    }
     const now = Date.now();
     if (this.orderStale && now - this.orderedAt >= REORDER_MS) this.reorder(now);
     const n = this.pieceCount, order = this.order;
-    while (this.orderStart < n && !this.startable(order[this.orderStart]!)) this.orderStart++;
+    this.skipUnstartable();
     for (let k = this.orderStart; k < n; k++) {
       const i = order[k]!;
       if (peer.has(i) && this.startable(i)) return i;
     }
     return undefined;
+  }
+
+  /** Moves the order's cursor past the pieces that cannot be started. */
+  private skipUnstartable(): void {
+    while (this.orderStart < this.pieceCount && !this.startable(this.order[this.orderStart]!)) this.orderStart++;
   }
 
   private startable(i: number): boolean {

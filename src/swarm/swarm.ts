@@ -14,7 +14,8 @@ import type { PeerWire } from '../wire/peer-wire.js';
 import { Connections } from './connections.js';
 import type { SwarmEvent } from './events.js';
 import type { PeerAddressHint, PeerSource } from './peer-pool.js';
-import { Transfer, type UploadLimit } from './transfer.js';
+import type { RateLimits } from './rate-limit.js';
+import { Transfer } from './transfer.js';
 
 export type { SwarmEvent } from './events.js';
 
@@ -39,8 +40,10 @@ export interface SwarmOptions {
   /** Convictions (certain hash-failure blame) before an IP is banned; see BanList. */
   banThreshold?: number;
   requestTimeoutMs?: number;
-  /** Shared upload byte budget (a client-wide rate limit); absent: unlimited. */
-  uploadLimit?: UploadLimit;
+  /** This torrent's rate limits (under the client's). */
+  limits?: RateLimits;
+  /** Download pieces in order. */
+  sequential?: boolean;
 }
 
 export interface SwarmStats {
@@ -121,7 +124,8 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
         uploadSlots: this.opts.uploadSlots ?? UPLOAD_SLOTS,
         maxQueuedRequests: this.opts.maxQueuedRequests ?? 2 * OUR_REQQ,
         requestTimeoutMs: this.opts.requestTimeoutMs ?? 20_000,
-        ...(this.opts.uploadLimit ? { uploadLimit: this.opts.uploadLimit } : {}),
+        limits: this.opts.limits,
+        sequential: this.opts.sequential,
       },
       this.emitEvent,
     );

@@ -30,6 +30,12 @@ export class TransferPeer {
   readonly up = new RateMeter();
   lastPieceAt = Date.now();
   lastUnchokedAt = 0;
+  /** Bytes the rate limits granted it and it has not used yet, per direction. */
+  downCredit = 0;
+  upCredit = 0;
+  /** Its request waiting on a rate limit, per direction (withdraws it). */
+  downAsk?: () => void;
+  upAsk?: () => void;
 
   constructor(
     readonly peer: Peer,

@@ -7,7 +7,7 @@ import type { Metainfo } from '../metainfo/types.js';
 import type { TorrentStorage } from '../storage/torrent-storage.js';
 import { Bitfield } from '../util/bitfield.js';
 import { ProtocolError } from '../wire/frame-decoder.js';
-import type { BlockRef, Message } from '../wire/messages.js';
+import { BLOCK_SIZE, type BlockRef, type Message } from '../wire/messages.js';
 import { decideUnchokes, RECHOKE_INTERVAL_MS } from './choker.js';
 import type { Connections, PeerHandler } from './connections.js';
 import type { SwarmEvent } from './events.js';
@@ -15,6 +15,7 @@ import type { Peer } from './peer.js';
 import type { PieceInProgress } from './piece-assembly.js';
 import { PiecePicker } from './piece-picker.js';
 import { RateMeter } from './rate.js';
+import type { RateLimits } from './rate-limit.js';
 import { blockKey, TransferPeer } from './transfer-peer.js';
 
 export interface TransferOptions {
@@ -22,18 +23,13 @@ export interface TransferOptions {
   /** Requests a peer may queue with us before it is disconnected for flooding. */
   maxQueuedRequests: number;
   requestTimeoutMs: number;
-  /** Bytes we may upload now (shared by every torrent of a client); absent: no limit. */
-  uploadLimit?: UploadLimit;
-}
-
-/** A byte budget for uploads: `take` consumes `bytes` if the budget allows it now. */
-export interface UploadLimit {
-  take(bytes: number): boolean;
+  /** Rate limits of this torrent (under the client's); requests and uploads wait on them. */
+  limits?: RateLimits;
+  /** Download pieces in order (see PiecePicker.sequential). */
+  sequential?: boolean;
 }
 
 const MAX_UNSOLICITED = 64;
-/** How soon uploads held back by the upload limit are tried again. */
-const UPLOAD_RETRY_MS = 50;
 
 export class Transfer implements PeerHandler {
   readonly picker: PiecePicker;
@@ -47,7 +43,6 @@ export class Transfer implements PeerHandler {
   private lastRechoke = 0;
   private stopped = false;
   private completeEmitted = false;
-  private uploadRetry?: NodeJS.Timeout;
   /** Pieces being hashed and written: stop() waits for them so nothing is written after it. */
   private readonly verifications = new Set<Promise<void>>();
 
@@ -61,10 +56,13 @@ export class Transfer implements PeerHandler {
     this.pieceCount = meta.pieceCount;
     this.bitfieldBytes = Math.ceil(meta.pieceCount / 8);
     this.picker = new PiecePicker(meta.pieceCount, (i) => storage.layout.pieceSize(i), storage.have);
+    if (!storage.selection.all) this.picker.selected = storage.selection.pieces;
+    this.picker.sequential = !!opts.sequential;
   }
 
+  /** Every selected piece is verified (every piece, without a file selection). */
   get complete(): boolean {
-    return this.storage.have.complete;
+    return this.storage.done;
   }
 
   /** Bytes still missing (for trackers' `left`). */
@@ -85,7 +83,10 @@ export class Transfer implements PeerHandler {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.uploadRetry);
+    for (const tp of this.peers.values()) {
+      tp.downAsk?.();
+      tp.upAsk?.();
+    }
     await Promise.allSettled([...this.verifications]);
   }
 
@@ -113,6 +114,8 @@ export class Transfer implements PeerHandler {
     const tp = this.peers.get(peer);
     if (!tp) return;
     this.peers.delete(peer);
+    tp.downAsk?.();
+    tp.upAsk?.();
     for (const r of tp.requests.values()) this.picker.release(r);
     tp.requests.clear();
     this.picker.removePeer(tp.bits);
@@ -332,17 +335,41 @@ export class Transfer implements PeerHandler {
   }
 
   private fillRequests(tp: TransferPeer): void {
-    if (tp.peerChoking || !tp.amInterested || tp.wire.closed) return;
+    if (tp.peerChoking || !tp.amInterested || tp.wire.closed || this.stopped) return;
     const depth = tp.pipelineDepth();
-    const want = depth - tp.requests.size;
-    // Top up in batches (an eighth of the pipeline): one write per batch instead of one per block.
-    if (want <= 0 || (tp.requests.size > 0 && want < Math.max(16, depth / 8))) return;
+    let want = depth - tp.requests.size;
+    const limit = this.opts.limits?.down;
+    const limited = limit !== undefined && !limit.unlimited;
+    if (limited) {
+      // A request goes out only with a block's worth of the download limit: what arrives can
+      // never outrun the limit, however deep the pipeline. One block is asked for at a time.
+      want = Math.min(want, Math.floor(tp.downCredit / BLOCK_SIZE));
+      if (want <= 0) return this.askDown(tp, depth);
+    } else if (want <= 0 || (tp.requests.size > 0 && want < Math.max(16, depth / 8))) {
+      // Top up in batches (an eighth of the pipeline): one write per batch instead of one per block.
+      return;
+    }
     const picks = this.picker.pick(tp.bits, want, (r) => tp.requests.has(blockKey(r)));
+    if (limited) {
+      tp.downCredit -= picks.length * BLOCK_SIZE;
+      // Only a peer that had more to give asks again: credit is never hoarded for nothing.
+      if (picks.length === want) this.askDown(tp, depth);
+    }
     if (picks.length === 0) return;
     const now = Date.now();
     if (tp.requests.size === 0) tp.lastPieceAt = now; // the timeout counts from the first request
     for (const r of picks) tp.requests.set(blockKey(r), { ...r, at: now });
     tp.wire.send.requests(picks);
+  }
+
+  /** Wait for one more block of the download limit for this peer, unless it waits already or its pipeline is full. */
+  private askDown(tp: TransferPeer, depth: number): void {
+    if (tp.downAsk || tp.requests.size >= depth) return;
+    tp.downAsk = this.opts.limits!.down.request(BLOCK_SIZE, () => {
+      tp.downAsk = undefined;
+      tp.downCredit += BLOCK_SIZE;
+      this.fillRequests(tp);
+    });
   }
 
   /** Give back every outstanding request of a peer (choked, snubbed); optionally tell it. */
@@ -359,10 +386,22 @@ export class Transfer implements PeerHandler {
   // ---- uploading ----------------------------------------------------------------------------
 
   private serveUploads(tp: TransferPeer): void {
-    while (tp.uploadQueue.length > 0 && tp.uploadReads < 8 && tp.wire.queuedBytes < 4 * 1024 * 1024 && !tp.wire.closed) {
-      if (this.opts.uploadLimit && !this.opts.uploadLimit.take(tp.uploadQueue[0]!.length)) {
-        this.retryUploadsSoon();
-        return;
+    const limit = this.opts.limits?.up;
+    const limited = limit !== undefined && !limit.unlimited;
+    while (tp.uploadQueue.length > 0 && tp.uploadReads < 8 && tp.wire.queuedBytes < 4 * 1024 * 1024 && !tp.wire.closed && !this.stopped) {
+      if (limited) {
+        // Each block waits for its bytes of the upload limit; peers take turns block by block.
+        const length = tp.uploadQueue[0]!.length;
+        if (tp.upCredit < length) {
+          const need = length - tp.upCredit;
+          tp.upAsk ??= limit.request(need, () => {
+            tp.upAsk = undefined;
+            tp.upCredit += need;
+            this.serveUploads(tp);
+          });
+          return;
+        }
+        tp.upCredit -= length;
       }
       const r = tp.uploadQueue.shift()!;
       tp.uploadReads++;
@@ -383,16 +422,6 @@ export class Transfer implements PeerHandler {
         },
       );
     }
-  }
-
-  /** Over the upload limit: serve every peer's queue again shortly (one timer for all). */
-  private retryUploadsSoon(): void {
-    if (this.uploadRetry || this.stopped) return;
-    this.uploadRetry = setTimeout(() => {
-      this.uploadRetry = undefined;
-      for (const p of this.peers.values()) if (!p.wire.closed) this.serveUploads(p);
-    }, UPLOAD_RETRY_MS);
-    this.uploadRetry.unref();
   }
 
   private choke(tp: TransferPeer): void {

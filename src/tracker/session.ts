@@ -15,7 +15,7 @@ import { Reachability } from './reachability.js';
 import { resolveFor } from './resolve.js';
 import type { AnnounceEvent } from './types.js';
 import { UdpTrackerClient } from './udp-client.js';
-import type { TrackerUrl } from './url.js';
+import { parseTrackerUrl, type TrackerUrl } from './url.js';
 
 
 export interface AnnounceStats {
@@ -66,6 +66,23 @@ const STOP_BUDGET_MS = 3000;
 /** How long the 'auto' policy waits to learn whether a tracker has an address of the other family. */
 const PROBE_TIMEOUT_MS = 5000;
 
+/**
+ * The tiers one family announces to: a tracker whose host is an address literal of the other
+ * family is simply not for it (no error, no retry); names and unparsable URLs stay, and fail or
+ * succeed on their own.
+ */
+function tiersFor(tiers: string[][], family: Family): string[][] {
+  const ofFamily = (url: string) => {
+    try {
+      const lit = parseTrackerUrl(url).literalFamily;
+      return lit === undefined || lit === family;
+    } catch {
+      return true;
+    }
+  };
+  return tiers.map((tier) => tier.filter(ofFamily)).filter((tier) => tier.length > 0);
+}
+
 export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
   /** The BEP 7 `key`: 32 random bits, sent on every family (HTTP as 8 hex digits). */
   readonly key: number;
@@ -89,7 +106,7 @@ export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
       this.announcers.push(
         new FamilyAnnouncer({
           family,
-          tiers: opts.tiers,
+          tiers: tiersFor(opts.tiers, family),
           infoHash: opts.infoHash,
           peerId: opts.peerId,
           port: opts.port,

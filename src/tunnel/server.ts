@@ -26,7 +26,7 @@ import { addRoute6, delRoute6, replaceRoute6, setLinkUp } from './iproute.js';
 import { TunnelLink, tuneTunnelSocket } from './link.js';
 import { segmentCount, type OffloadHeader } from './offload.js';
 import { key64, type Prefix } from './prefix.js';
-import { TokenBucket } from './token-bucket.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import type { TokenPolicy } from './tokens.js';
 import { checkIfname, checkMtu, TunDevice } from './tun.js';
 

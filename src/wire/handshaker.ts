@@ -69,6 +69,17 @@ export class HandshakeFailure extends Error {
   }
 }
 
+/**
+ * Why an outgoing handshake ended, for people. A peer that hangs up on our plaintext handshake
+ * without a byte in return most often refuses unencrypted connections (libtorrent and
+ * Transmission with encryption required do exactly that).
+ */
+function whyClosed(wire: PeerWire, reason: string): string {
+  const hungUp = reason === 'connection closed by peer' || /ECONNRESET|EPIPE/.test(reason);
+  if (!hungUp || wire.bytesIn > 0) return reason;
+  return wire.encrypted ? 'closed the connection during the handshake' : 'closed the connection during the handshake (it may require encryption)';
+}
+
 /** An incoming connection until its BitTorrent handshake arrives: first in MSE, then in the wire. */
 interface Unfinished {
   timer: NodeJS.Timeout;
@@ -203,7 +214,7 @@ export class Handshaker {
         onClose: (reason) => {
           clearTimeout(timer);
           this.outgoing.delete(closer);
-          if (!result) reject(new HandshakeFailure(reason));
+          if (!result) reject(new HandshakeFailure(whyClosed(wire, reason)));
         },
       });
       if (!opts.sent) wire.sendHandshake(infoHash, this.opts.peerId);

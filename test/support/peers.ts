@@ -111,7 +111,7 @@ export function aria2Leech(o: { torrent: string; dir: string; port: number; log:
 /**
  * A libtorrent 2.0 session (or torrent creation) driven by one JSON argument. Prints JSON lines:
  * listening, checked, peers (the handshaken peers, whenever that set changes), peer-disconnected,
- * hash-failed, complete (libtorrent's torrent_finished, also fired by a seed after its check),
+ * hash-failed, stats (payload totals, when asked), complete (libtorrent's torrent_finished, also fired by a seed after its check),
  * error, created. uTP is off, so every connection is TCP.
  */
 const LIBTORRENT_DRIVER = String.raw`
@@ -150,6 +150,7 @@ h.set_flags(lt.torrent_flags.disable_pex)
 checked = False
 shown = None
 dialed = False
+last_stats = 0
 while True:
     if cfg.get('magnet') and not dialed:
         dialed = True
@@ -183,6 +184,9 @@ while True:
     if peers != shown:
         shown = peers
         out(event='peers', peers=peers, uploaded=s.total_payload_upload)
+    if cfg.get('stats') and time.time() - last_stats >= cfg['stats']:
+        last_stats = time.time()
+        out(event='stats', t=last_stats, down=s.total_payload_download, up=s.total_payload_upload)
     time.sleep(0.05)
 `;
 
@@ -195,13 +199,15 @@ export interface LibtorrentOptions {
   port: number;
   /** Peers it dials once its data is checked, as [host]:port. */
   connect?: string[];
+  /** Print `stats` (t: epoch seconds, down/up: payload bytes so far) every this many seconds. */
+  stats?: number;
   /** Its encryption settings (out_enc_policy, in_enc_policy, allowed_enc_level; prefer_rc4 on); default libtorrent's. */
   encryption?: { out: 'forced' | 'enabled' | 'disabled'; in: 'forced' | 'enabled' | 'disabled'; level: 'rc4' | 'plaintext' | 'both' };
 }
 
 /** A libtorrent session listening on [::1] only; wait for its `checked` event before using it. */
 export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
-  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [], encryption: o.encryption };
+  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [], stats: o.stats, encryption: o.encryption };
   return spawnTracked(PYTHON, ['-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)], { label: 'libtorrent' });
 }
 

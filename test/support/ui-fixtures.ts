@@ -20,6 +20,8 @@ export const UBUNTU: TorrentSummary = {
   percent: 45.2,
   downRate: 12.5 * MiB,
   upRate: 1.25 * MiB,
+  maxDown: null,
+  maxUp: null,
   downloaded: 452 * MiB,
   uploaded: 40 * MiB,
   ratio: 40 / 452,
@@ -96,8 +98,8 @@ export const DETAIL: TorrentDetail = {
     { url: 'http://[2001:db8::5]:8000/announce', family: 6, lastAnnounce: NOW - 300_000, nextAnnounce: NOW + 1500_000, peers4: 1, peers6: 2 },
   ],
   files: [
-    { path: 'ubuntu-24.04-desktop-amd64.iso', length: 990 * MiB, haveBytes: 450 * MiB },
-    { path: 'SHA256SUMS', length: 10 * MiB, haveBytes: 10 * MiB },
+    { path: 'ubuntu-24.04-desktop-amd64.iso', length: 990 * MiB, haveBytes: 450 * MiB, selected: true },
+    { path: 'SHA256SUMS', length: 10 * MiB, haveBytes: 10 * MiB, selected: true },
   ],
   pieceMap: {
     cells: 64,

@@ -1,0 +1,98 @@
+/**
+ * The config file's keys are the long options of the commands that read it, without their
+ * dashes: top-level keys for every such command that has the option, `[download]` / `[seed]`
+ * tables for one command only. Options on the command line win over the table, the table over
+ * the top level. Every key is checked, whichever command runs: a key that is no option is an
+ * error naming it (and the nearest option), as is a value of the wrong type.
+ */
+import { loadConfigFile, type ConfigValue } from '../src/config/config-file.js';
+import { InputError } from '../src/util/errors.js';
+import { nearestOption } from './unknown-option.js';
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  short?: string;
+}
+export type OptionTable = Record<string, OptionSpec>;
+export type OptionValue = string | boolean | string[];
+
+export type Source = { from: 'command line' } | { from: 'config file'; path: string; table?: string } | { from: 'default' };
+
+/** Options that are no setting: they only make sense typed. */
+const NOT_SETTINGS = new Set(['help']);
+
+export interface Settings {
+  values: Record<string, OptionValue | undefined>;
+  sources: Record<string, Source>;
+  /** The config file read, if any. */
+  path?: string;
+}
+
+function convert(path: string, key: string, spec: OptionSpec, v: ConfigValue): OptionValue {
+  const where = `the config file ${path}: "${key}"`;
+  const scalar = (x: ConfigValue): string => {
+    if (typeof x === 'string') return x;
+    if (typeof x === 'number' && Number.isFinite(x)) return String(x);
+    throw new InputError(`${where} must be ${spec.multiple ? 'a list of strings' : 'a string or a number'}, not ${JSON.stringify(x)}`);
+  };
+  if (spec.type === 'boolean') {
+    if (typeof v !== 'boolean') throw new InputError(`${where} must be true or false, not ${JSON.stringify(v)}`);
+    return v;
+  }
+  if (spec.multiple) return Array.isArray(v) ? v.map(scalar) : [scalar(v)];
+  if (Array.isArray(v)) throw new InputError(`${where} takes one value, not a list`);
+  return scalar(v);
+}
+
+function unknownKey(path: string, key: string, valid: string[], where: string, commands: string[]): InputError {
+  const near = nearestOption(`--${key}`, valid.map((k) => `--${k}`));
+  return new InputError(
+    `the config file ${path}: unknown key "${key}"${where}${near ? ` (did you mean "${near.slice(2)}"?)` : ''}; ` +
+      `the keys are the long options of ${commands.join(' and ')} without their dashes (\`sixswarm config\` lists them), e.g. max-down = "2M"`,
+  );
+}
+
+/**
+ * The settings `command` runs with: `given` (what its command line set) over the config file's
+ * `[command]` table over its top level. `commands` are all the commands that read the file,
+ * with their options, so that every key is checked.
+ */
+export function withConfig(command: string, commands: Record<string, OptionTable>, given: Record<string, unknown>): Settings {
+  const mine = commands[command]!;
+  const values: Record<string, OptionValue | undefined> = {};
+  const sources: Record<string, Source> = {};
+  for (const key of Object.keys(mine)) {
+    if (NOT_SETTINGS.has(key)) continue;
+    const v = given[key] as OptionValue | undefined;
+    values[key] = v;
+    sources[key] = v === undefined ? { from: 'default' } : { from: 'command line' };
+  }
+  const file = loadConfigFile();
+  if (!file) return { values, sources };
+  const { path } = file;
+  const settingsOf = (table: OptionTable) => Object.keys(table).filter((k) => !NOT_SETTINGS.has(k));
+  const all = [...new Set(Object.values(commands).flatMap(settingsOf))];
+  // Check the whole file first: a typo anywhere is reported, whichever command runs.
+  for (const key of Object.keys(file.top)) if (!all.includes(key)) throw unknownKey(path, key, all, '', Object.keys(commands));
+  for (const [name, table] of Object.entries(file.tables)) {
+    const options = commands[name];
+    if (!options) throw new InputError(`the config file ${path}: unknown table [${name}]; the tables are ${Object.keys(commands).map((c) => `[${c}]`).join(' and ')}, for keys of one command only`);
+    for (const key of Object.keys(table)) if (!settingsOf(options).includes(key)) throw unknownKey(path, key, settingsOf(options), ` in [${name}]`, [name]);
+  }
+  for (const [name, table] of Object.entries(file.tables)) for (const [key, v] of Object.entries(table)) convert(path, key, commands[name]![key]!, v);
+  for (const [key, v] of Object.entries(file.top)) for (const options of Object.values(commands)) if (options[key]) convert(path, key, options[key]!, v);
+  for (const key of Object.keys(values)) {
+    if (values[key] !== undefined) continue;
+    const table = file.tables[command]?.[key];
+    const top = file.top[key];
+    if (table !== undefined) {
+      values[key] = convert(path, key, mine[key]!, table);
+      sources[key] = { from: 'config file', path, table: command };
+    } else if (top !== undefined) {
+      values[key] = convert(path, key, mine[key]!, top);
+      sources[key] = { from: 'config file', path };
+    }
+  }
+  return { values, sources, path };
+}

@@ -1,0 +1,60 @@
+/**
+ * The user's config file: `$SIXSWARM_CONFIG`, else `$XDG_CONFIG_HOME/sixswarm/config.toml` (or
+ * `config.json` there; `~/.config` without XDG_CONFIG_HOME). TOML is read with smol-toml. What
+ * the keys mean is the CLI's business (cli/config-options.ts); here the file is found, parsed and
+ * split into its top-level keys and its tables.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { InputError } from '../util/errors.js';
+
+export type ConfigValue = string | number | boolean | ConfigValue[] | { [key: string]: ConfigValue };
+export type ConfigTable = Record<string, ConfigValue>;
+
+export interface ConfigFile {
+  path: string;
+  /** Keys outside any table. */
+  top: ConfigTable;
+  /** `[name]` tables. */
+  tables: Record<string, ConfigTable>;
+}
+
+/** Where the config file is looked for (it need not exist). */
+export function configLocations(): string[] {
+  if (process.env.SIXSWARM_CONFIG) return [process.env.SIXSWARM_CONFIG];
+  const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  return [join(base, 'sixswarm', 'config.toml'), join(base, 'sixswarm', 'config.json')];
+}
+
+function isTable(v: unknown): v is ConfigTable {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+/** The config file, parsed; undefined when there is none. A file that does not parse is an InputError naming it. */
+export function loadConfigFile(): ConfigFile | undefined {
+  const explicit = !!process.env.SIXSWARM_CONFIG;
+  const found = configLocations().filter((p) => existsSync(p));
+  if (found.length === 0) {
+    if (explicit) throw new InputError(`SIXSWARM_CONFIG names ${process.env.SIXSWARM_CONFIG}, which does not exist`);
+    return undefined;
+  }
+  if (found.length > 1) throw new InputError(`both ${found.join(' and ')} exist: keep one of them`);
+  const path = found[0]!;
+  let raw: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    raw = path.endsWith('.json') ? JSON.parse(text) : parseToml(text);
+  } catch (e) {
+    throw new InputError(`cannot read the config file ${path}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (!isTable(raw)) throw new InputError(`the config file ${path} must hold keys and values (an object), not ${Array.isArray(raw) ? 'a list' : typeof raw}`);
+  const top: ConfigTable = {};
+  const tables: Record<string, ConfigTable> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (isTable(v)) tables[k] = { ...v };
+    else top[k] = v as ConfigValue;
+  }
+  return { path, top, tables };
+}
