@@ -338,3 +338,26 @@ describe('piece picker: cost per piece, not per torrent', () => {
     expect(p.interesting(b)).toBe(true);
   });
 });
+
+describe('piece picker: selection and order', () => {
+  it('with a file selection, picks only selected pieces, enters endgame once they are all started, and counts interest in them only', () => {
+    const { p } = picker(6, { pieceSize: () => BLOCK_SIZE });
+    p.selected = peer(6, (i) => i === 1 || i === 4);
+    const a = peer(6), b = peer(6, (i) => i === 0 || i === 5);
+    p.addPeer(a);
+    p.addPeer(b);
+    expect(p.interesting(b)).toBe(false);
+    expect(p.inEndgame()).toBe(false);
+    expect(pieceOf(p.pick(a, 10, never)).sort()).toEqual([1, 4]);
+    expect(p.inEndgame()).toBe(true); // every selected block is requested; unselected ones never count
+  });
+
+  it('sequential: starts pieces in index order, skipping what the peer lacks', () => {
+    const { p, have } = picker(6, { pieceSize: () => BLOCK_SIZE });
+    p.sequential = true;
+    have.set(0);
+    const a = peer(6, (i) => i !== 2);
+    p.addPeer(a);
+    expect(pieceOf(p.pick(a, 3, never))).toEqual([1, 3, 4]);
+  });
+});
