@@ -1,23 +1,10 @@
 #!/usr/bin/python3
 """One libtorrent peer for bench/transfer, driven over stdout as JSON lines.
 
-<<<<<<< HEAD
-    lt-peer.py [--rc4] seed   TORRENT SAVE_PATH
-    lt-peer.py [--rc4] leech  TORRENT SAVE_PATH [::1]:SEED_PORT
-    lt-peer.py [--rc4] magnet MAGNET  SAVE_PATH [::1]:SEED_PORT
-
-Listens on [::1] only (an ephemeral port), with DHT, LSD, UPnP, NAT-PMP and uTP off; every other
-setting is libtorrent's default. --rc4 forces encryption both ways (out_enc_policy and
-in_enc_policy forced, allowed_enc_level rc4). Events (`t` is the Unix time in seconds):
-=======
-    lt-peer.py seed   TORRENT SAVE_PATH
-    lt-peer.py leech  TORRENT SAVE_PATH [::1]:SEED_PORT[,[::1]:PORT...]
-    lt-peer.py magnet MAGNET  SAVE_PATH [::1]:SEED_PORT
-
-Listens on [::1] only (an ephemeral port), with DHT, LSD, UPnP, NAT-PMP and uTP off; every other
-setting is libtorrent's default. LT_SEED_MODE=1 makes a seed trust its data without checking it
-(libtorrent's seed_mode), as a sixswarm seed with resume state does. Events (`t` is the Unix time in seconds):
->>>>>>> main
+            # One peer or several, comma-separated (bench/swarm's N seeds -> 1 leecher).
+            for peer in args[3].split(','):
+                host, port = peer.rsplit(':', 1)
+                handle.connect_peer((host.strip('[]'), int(port)))
   seed:  {"event": "ready", "port": N}        data checked, seeding, listening on [::1]:N
   leech: {"event": "dial"}                    connect_peer() called (after the empty-data check)
          {"event": "connected"}               first peer_connect_alert (the TCP connection is up)
@@ -102,14 +89,10 @@ def main():
             ready = True
             emit('ready', port=ses.listen_port())
         if mode != 'seed' and not dialed and not checking:
-<<<<<<< HEAD
-            host, port = args[3].rsplit(':', 1)
-            handle.connect_peer((host.strip('[]'), int(port)))
-=======
-            for peer in sys.argv[4].split(','):
-                host, port = peer.rsplit(':', 1)
-                handle.connect_peer((host.strip('[]'), int(port)))
->>>>>>> main
+            # One peer or several, comma-separated (bench/swarm: N seeds -> 1 leecher).
+            for peer in args[3].split(","):
+                host, port = peer.rsplit(":", 1)
+                handle.connect_peer((host.strip("[]"), int(port)))
             dialed = True
             emit('dial')
 

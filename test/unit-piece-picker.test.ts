@@ -277,3 +277,87 @@ describe('piece picker: release and receive', () => {
     expect(p.pick(a, 10, never)).toEqual([{ index: 1, begin: 0, length: BLOCK_SIZE }]);
   });
 });
+
+describe('piece picker: cost per piece, not per torrent', () => {
+  /** A peer's bitfield that counts how often the picker asks it. */
+  function counted(b: Bitfield): { bits: { has(i: number): boolean }; calls: () => number } {
+    let n = 0;
+    return { bits: { has: (i) => (n++, b.has(i)) }, calls: () => n };
+  }
+
+  it('downloads 8,192 one-block pieces from 8 seeds asking each bitfield O(1) times per piece', () => {
+    const n = 8192;
+    const { p, have } = picker(n, { pieceSize: () => BLOCK_SIZE });
+    const seeds = Array.from({ length: 8 }, () => counted(peer(n)));
+    for (const s of seeds) p.addPeer(s.bits);
+    const before = seeds.reduce((x, s) => x + s.calls(), 0); // addPeer's one pass each
+    const block = Buffer.alloc(BLOCK_SIZE);
+    for (let k = 0; have.count < n; k++) {
+      const s = seeds[k % seeds.length]!;
+      const got = p.pick(s.bits, 4, never);
+      for (const r of got) {
+        p.receive(r.index, r.begin, block, 'x');
+        p.takeComplete(r.index);
+        have.set(r.index);
+        p.verified(r.index);
+        expect(p.interesting(s.bits)).toBe(have.count < n);
+      }
+    }
+    expect(p.inEndgame()).toBe(true);
+    // The old picker scanned every piece for each new one: n * n / 2 calls and more.
+    const during = seeds.reduce((x, s) => x + s.calls(), 0) - before;
+    expect(during).toBeLessThan(20 * n);
+  });
+
+  it('counts interest through haves, verification and a failed piece', () => {
+    const { p, have } = picker(4, { pieceSize: () => BLOCK_SIZE });
+    const a = peer(4, (i) => i === 0);
+    p.addPeer(a);
+    expect(p.interesting(a)).toBe(true);
+    const b = peer(4, () => false);
+    p.addPeer(b);
+    expect(p.interesting(b)).toBe(false);
+    b.set(1);
+    p.peerHas(b, 1);
+    expect(p.interesting(b)).toBe(true);
+    expect(p.availability[1]).toBe(1);
+    // Piece 0 completes: a has nothing else, so it is not interesting while 0 is verified...
+    p.pick(a, 1, never);
+    p.receive(0, 0, Buffer.alloc(BLOCK_SIZE), 'x');
+    p.takeComplete(0);
+    expect(p.interesting(a)).toBe(false);
+    // ...and interesting again once it failed its hash.
+    p.verified(0);
+    expect(p.interesting(a)).toBe(true);
+    expect(pieceOf(p.pick(a, 1, never))).toEqual([0]);
+    p.receive(0, 0, Buffer.alloc(BLOCK_SIZE), 'x');
+    p.takeComplete(0);
+    have.set(0);
+    p.verified(0);
+    expect(p.interesting(a)).toBe(false);
+    expect(p.interesting(b)).toBe(true);
+  });
+});
+
+describe('piece picker: selection and order', () => {
+  it('with a file selection, picks only selected pieces, enters endgame once they are all started, and counts interest in them only', () => {
+    const { p } = picker(6, { pieceSize: () => BLOCK_SIZE });
+    p.selected = peer(6, (i) => i === 1 || i === 4);
+    const a = peer(6), b = peer(6, (i) => i === 0 || i === 5);
+    p.addPeer(a);
+    p.addPeer(b);
+    expect(p.interesting(b)).toBe(false);
+    expect(p.inEndgame()).toBe(false);
+    expect(pieceOf(p.pick(a, 10, never)).sort()).toEqual([1, 4]);
+    expect(p.inEndgame()).toBe(true); // every selected block is requested; unselected ones never count
+  });
+
+  it('sequential: starts pieces in index order, skipping what the peer lacks', () => {
+    const { p, have } = picker(6, { pieceSize: () => BLOCK_SIZE });
+    p.sequential = true;
+    have.set(0);
+    const a = peer(6, (i) => i !== 2);
+    p.addPeer(a);
+    expect(pieceOf(p.pick(a, 3, never))).toEqual([1, 3, 4]);
+  });
+});

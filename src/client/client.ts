@@ -16,6 +16,7 @@ import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
 import { TorrentSession, type TorrentSessionOptions, type TorrentSource } from './torrent-session.js';
 import { DhtBinding, type DhtConfig } from './dht-binding.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
+import { AnnouncePacer } from '../tracker/announce-pacer.js';
 import { RateLimits } from '../swarm/rate-limit.js';
 
 export interface ClientOptions {
@@ -53,6 +54,8 @@ export class Client extends EventEmitter {
   readonly localAddress: Partial<Record<Family, string>>;
   /** The engine's one DHT node, shared by every torrent. */
   readonly dht?: DhtBinding;
+  /** Every torrent's announces go through it: spaced, and spread over their interval. */
+  readonly announcePacer = new AnnouncePacer();
 
   constructor(readonly opts: ClientOptions) {
     super();
@@ -114,7 +117,7 @@ export class Client extends EventEmitter {
         limits: new RateLimits(opts.rates, this.limits),
         sequential: opts.sequential,
       },
-      trackers: this.opts.trackers,
+      ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer } } : {}),
     });
     // A magnet's torrent is private once its metadata says so, before the swarm knows.
     t.on('swarm', (swarm) => this.dht?.track(swarm, () => t.private || swarm.extensions.private));

@@ -18,6 +18,7 @@ import { TorrentStorage, type CheckProgress, type CheckResult } from '../storage
 import type { RateLimits } from '../swarm/rate-limit.js';
 import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
+import type { AnnouncePacer } from '../tracker/announce-pacer.js';
 import { TrackerSession } from '../tracker/session.js';
 import type { AnnounceEvent } from '../tracker/types.js';
 
@@ -29,8 +30,8 @@ export interface TorrentSessionOptions {
   hashPool: HashPool;
   swarm: SwarmOptions;
   resumeSaveIntervalMs?: number;
-  /** Announce to the torrent's trackers (off for tests that give peers directly, or `--no-trackers`). */
-  trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
+  /** Announce to the torrent's trackers (off for tests that give peers directly, or `--no-trackers`); `pacer` is the client's. */
+  trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][]; pacer?: AnnouncePacer };
 }
 
 /** What a torrent is started from: its metainfo, or a magnet link whose metadata peers will supply. */
@@ -240,6 +241,7 @@ export class TorrentSession extends EventEmitter<{
       },
       ownAddresses: () => this.opts.swarm.ownAddresses(),
       announceIp: t.announceIp,
+      ...(t.pacer ? { pacer: t.pacer } : {}),
     });
     trackers.on('announce', (ev) => {
       this.trackerRecords.set(`${ev.tracker} ${ev.family}`, { ...ev, at: Date.now() });

@@ -1,6 +1,7 @@
 /**
  * Positional reads and writes of piece data across a torrent's files. Handles are opened lazily
- * and kept in a small LRU so a torrent with thousands of files never exhausts descriptors.
+ * and kept in the process-wide LRU of open files (open-files.ts), so neither a torrent of thousands
+ * of files nor a session of thousands of torrents exhausts descriptors.
  */
 import { constants, write } from 'node:fs';
 import { lstat, mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { TorrentFile } from '../metainfo/types.js';
 import { checkFolder, hardLinked, kindOf, symlinkFound, wrongKind } from './folder-check.js';
 import type { PieceLayout } from './layout.js';
+import { closeOpenFile, sharedOpenFiles, type OpenFile, type OpenFiles } from './open-files.js';
 import { partFile } from './part-files.js';
 import { filePath } from './paths.js';
 import type { FileStat } from './resume.js';
@@ -16,7 +18,8 @@ import type { FileSelection } from './selection.js';
 export interface FileStoreOptions {
   /** Open files for writing (downloading) or only for reading (seeding). */
   writable: boolean;
-  maxOpenFiles?: number;
+  /** The LRU that bounds open descriptors (default: the process-wide one). */
+  openFiles?: OpenFiles;
   /** Files to download; the bytes of skipped files in wanted pieces go to part files in `partsFolder`. */
   selection?: FileSelection;
   partsFolder?: string;
@@ -54,8 +57,11 @@ async function statOf(path: string): Promise<FileStat | undefined> {
 }
 
 export class FileStore {
-  private readonly handles = new Map<string, { fh: Promise<FileHandle>; users: number }>();
-  private readonly maxOpen: number;
+  /** This store's files open now, by path; the LRU decides which stay open. */
+  private readonly handles = new Map<string, OpenFile>();
+  private readonly openFiles: OpenFiles;
+  /** Closes under way of handles the LRU took (fsync first): sync() waits for them too. */
+  private readonly closing = new Set<Promise<void>>();
   /** Folders checked (or created) one component at a time from the download folder down. */
   private readonly safeDirs = new Set<string>();
   private readonly paths: (string | undefined)[] = [];
@@ -69,7 +75,7 @@ export class FileStore {
     private readonly layout: PieceLayout,
     private readonly opts: FileStoreOptions,
   ) {
-    this.maxOpen = opts.maxOpenFiles ?? 64;
+    this.openFiles = opts.openFiles ?? sharedOpenFiles;
   }
 
   get files(): readonly TorrentFile[] {
@@ -212,50 +218,48 @@ export class FileStore {
     if (!this.opts.writable) return;
     await Promise.all(this.flushing.values());
     this.unflushed.clear();
-    await Promise.all([...this.handles.values()].map(async (e) => (await e.fh.catch(() => undefined))?.sync().catch(() => {})));
+    await Promise.all([...this.closing, ...[...this.handles.values()].map(async (e) => (await e.fh.catch(() => undefined))?.sync().catch(() => {}))]);
   }
 
   async close(): Promise<void> {
     const all = [...this.handles.values()];
     this.handles.clear();
-    await Promise.all(all.map(async (e) => (await e.fh.catch(() => undefined))?.close().catch(() => {})));
+    for (const e of all) this.openFiles.remove(e);
+    await Promise.all([...this.closing, ...all.map(async (e) => (await e.fh.catch(() => undefined))?.close().catch(() => {}))]);
   }
 
   /** Run `fn` with the file's handle; handles in use are never evicted from the LRU. */
   private async withHandle<T>(path: string, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
     let entry = this.handles.get(path);
-    if (entry) {
-      this.handles.delete(path); // re-insert: most recently used last
-    } else {
-      this.evictIdle();
-      entry = { fh: this.openFile(path), users: 0 };
+    if (entry) this.openFiles.use(entry);
+    else {
+      const e: OpenFile = {
+        fh: this.openFile(path),
+        writable: this.opts.writable,
+        users: 0,
+        // fsync before closing (closeOpenFile): resume state may record these pieces, and sync() waits for it.
+        evicted: (closed) => {
+          if (this.handles.get(path) === e) this.handles.delete(path);
+          this.closing.add(closed);
+          void closed.finally(() => this.closing.delete(closed));
+        },
+      };
+      entry = e;
+      this.handles.set(path, e);
+      this.openFiles.add(e);
     }
-    this.handles.set(path, entry);
-    entry.users++;
     try {
       return await fn(await entry.fh);
     } catch (e) {
       // Drop (and close) a handle that failed, so the next use reopens it; never leak the descriptor.
       if (this.handles.get(path) === entry && entry.users === 1) {
         this.handles.delete(path);
-        void entry.fh.then((fh) => fh.close()).catch(() => {});
+        this.openFiles.remove(entry);
+        void closeOpenFile(entry);
       }
       throw e;
     } finally {
-      entry.users--;
-    }
-  }
-
-  private evictIdle(): void {
-    for (const [path, e] of this.handles) {
-      if (this.handles.size < this.maxOpen) return;
-      if (e.users > 0) continue;
-      this.handles.delete(path);
-      // fsync before closing: resume state may record these pieces, and the data must really be there.
-      void e.fh.then(async (fh) => {
-        if (this.opts.writable) await fh.sync().catch(() => {});
-        await fh.close();
-      }).catch(() => {});
+      this.openFiles.release(entry);
     }
   }
 

@@ -15,6 +15,14 @@ interface Pending {
   onProgress?: (bytes: number) => void;
   worker: PoolWorker;
 }
+/** A task not handed to a worker yet. */
+interface Queued {
+  task: WorkerTask;
+  transfer: ArrayBuffer[];
+  resolve(reply: WorkerReply): void;
+  reject(e: Error): void;
+  onProgress?: (bytes: number) => void;
+}
 interface PoolWorker {
   worker: Worker;
   busy: number;
@@ -22,10 +30,17 @@ interface PoolWorker {
 
 /** Pieces per range task: small enough to balance the cores and report progress, big enough to amortize. */
 const RANGE_BYTES = 32 * 1024 * 1024;
+/**
+ * Tasks a worker holds at once: the next one waits in its queue while it hashes the current, and
+ * the rest wait here, so a worker slowed down (the machine is shared) takes fewer of them instead
+ * of leaving the other cores idle at the end of a check.
+ */
+const TASKS_PER_WORKER = 2;
 
 export class HashPool {
   private readonly workers: PoolWorker[] = [];
   private readonly pending = new Map<number, Pending>();
+  private readonly queue: Queued[] = [];
   private nextId = 1;
   private closed = false;
 
@@ -85,20 +100,31 @@ export class HashPool {
     await Promise.all(workers.map((w) => w.worker.terminate()));
     for (const p of this.pending.values()) p.reject(new Error('hash pool closed'));
     this.pending.clear();
+    for (const q of this.queue.splice(0)) q.reject(new Error('hash pool closed'));
   }
 
   private submit(task: WorkerTask, transfer: ArrayBuffer[], onProgress?: (bytes: number) => void): Promise<WorkerReply> {
     if (this.closed) return Promise.reject(new Error('hash pool closed'));
-    while (this.workers.length < this.size) this.spawn();
-    const pw = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
-    const id = this.nextId++;
-    task.id = id;
     return new Promise<WorkerReply>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onProgress, worker: pw });
+      this.queue.push({ task, transfer, resolve, reject, onProgress });
+      this.dispatch();
+    });
+  }
+
+  /** Hand queued tasks to the least busy workers, up to TASKS_PER_WORKER each. */
+  private dispatch(): void {
+    while (this.workers.length < this.size && this.queue.length > 0) this.spawn();
+    while (this.queue.length > 0) {
+      const pw = this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+      if (pw.busy >= TASKS_PER_WORKER) return;
+      const q = this.queue.shift()!;
+      const id = this.nextId++;
+      q.task.id = id;
+      this.pending.set(id, { resolve: q.resolve, reject: q.reject, onProgress: q.onProgress, worker: pw });
       // Keep the process alive only while a worker has work.
       if (pw.busy++ === 0) pw.worker.ref();
-      pw.worker.postMessage(task, transfer);
-    });
+      pw.worker.postMessage(q.task, q.transfer);
+    }
   }
 
   private onReply(m: WorkerReply): void {
@@ -112,6 +138,7 @@ export class HashPool {
     if (--p.worker.busy === 0) p.worker.worker.unref();
     if (m.type === 'error') p.reject(new Error(m.message));
     else p.resolve(m);
+    this.dispatch();
   }
 
   /** A worker died: its tasks fail (their pieces are simply fetched or checked again) and a fresh one takes its place. */
@@ -124,6 +151,7 @@ export class HashPool {
       this.pending.delete(id);
       p.reject(e);
     }
-    // The next job starts a fresh one in its place.
+    // A fresh one takes its place for what is still queued (or for the next job).
+    if (!this.closed) this.dispatch();
   }
 }

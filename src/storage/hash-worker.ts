@@ -21,12 +21,19 @@ function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
 }
 
+/**
+ * Bytes read from disk at once: small pieces are read several at a time (one 4 MiB read instead of
+ * thirty-two of 128 KiB), then hashed one by one.
+ */
+const READ_BYTES = 4 * 1024 * 1024;
+
 /** Hash pieces first..last from files on disk; a piece with missing or short data is reported absent. */
 function hashRange(id: number, files: RangeFile[], pieceLength: number, totalLength: number, first: number, last: number): void {
   const count = last - first + 1;
   const hashes = new Uint8Array(count * 20);
   const present = new Uint8Array(count);
-  const buf = Buffer.allocUnsafe(pieceLength);
+  const perRead = Math.max(1, Math.floor(READ_BYTES / pieceLength));
+  const buf = Buffer.allocUnsafe(perRead * pieceLength);
   const fds = new Map<number, number | null>();
   const fd = (i: number): number | null => {
     if (!fds.has(i)) {
@@ -42,31 +49,42 @@ function hashRange(id: number, files: RangeFile[], pieceLength: number, totalLen
   };
   let sinceProgress = 0;
   try {
-    for (let p = first; p <= last; p++) {
-      const start = p * pieceLength;
-      const size = Math.min(pieceLength, totalLength - start);
-      let ok = true;
-      for (let f = 0; f < files.length && ok; f++) {
+    for (let a = first; a <= last; a += perRead) {
+      const b = Math.min(last, a + perRead - 1);
+      const start = a * pieceLength;
+      const end = Math.min(totalLength, (b + 1) * pieceLength);
+      // Pieces of this read (a..b) whose data is missing or short.
+      const missing = new Uint8Array(b - a + 1);
+      const lose = (from: number, to: number) => missing.fill(1, Math.floor((from - start) / pieceLength), Math.floor((to - 1 - start) / pieceLength) + 1);
+      for (let f = 0; f < files.length; f++) {
         const file = files[f]!;
-        const from = Math.max(start, file.offset), to = Math.min(start + size, file.offset + file.length);
+        const from = Math.max(start, file.offset), to = Math.min(end, file.offset + file.length);
         if (to <= from) continue;
         if (file.path === null) {
           buf.fill(0, from - start, to - start);
           continue;
         }
         const d = fd(f);
-        if (d === null) { ok = false; break; }
+        if (d === null) {
+          lose(from, to);
+          continue;
+        }
         for (let done = 0; done < to - from; ) {
           const n = readSync(d, buf, from - start + done, to - from - done, (file.position ?? 0) + from - file.offset + done);
-          if (n === 0) { ok = false; break; }
+          if (n === 0) {
+            lose(from + done, to);
+            break;
+          }
           done += n;
         }
       }
-      if (ok) {
-        hashes.set(createHash('sha1').update(buf.subarray(0, size)).digest(), (p - first) * 20);
+      for (let p = a; p <= b; p++) {
+        if (missing[p - a]) continue;
+        const at = (p - a) * pieceLength;
+        hashes.set(createHash('sha1').update(buf.subarray(at, Math.min(at + pieceLength, end - start))).digest(), (p - first) * 20);
         present[p - first] = 1;
       }
-      sinceProgress += size;
+      sinceProgress += end - start;
       if (sinceProgress >= 64 * 1024 * 1024) {
         reply({ id, type: 'progress', bytes: sinceProgress });
         sinceProgress = 0;

@@ -43,6 +43,12 @@ export class TorrentStorage {
   private saving: Promise<void> = Promise.resolve();
   /** Resume state is only written once `have` reflects the disk: an interrupted check knows nothing yet. */
   private checked = false;
+  /**
+   * Whether the resume file on disk may say less than `have`: a piece written, or a check that had
+   * to hash. A seed whose check trusted it all never rewrites it (a session of a thousand seeds
+   * would otherwise fsync a thousand files every save interval).
+   */
+  private dirty = true;
 
   constructor(
     readonly meta: Metainfo,
@@ -135,6 +141,7 @@ export class TorrentStorage {
     this.missing = 0;
     for (let p = 0; p < this.meta.pieceCount; p++) if (this.wanted(p) && !this.have.has(p)) this.missing++;
     this.checked = true;
+    this.dirty = !saved || toHash.length > 0;
     return { hashed: toHash.length, valid, trusted };
   }
 
@@ -187,6 +194,7 @@ export class TorrentStorage {
     }
     if (this.wanted(index) && !this.have.has(index)) this.missing--;
     this.have.set(index);
+    this.dirty = true;
     return true;
   }
 
@@ -208,9 +216,19 @@ export class TorrentStorage {
   }
 
   private async writeResume(): Promise<void> {
-    if (!this.checked) return;
-    // `have` first: a piece written after this point is simply not recorded yet.
+    if (!this.checked || !this.dirty) return;
+    // `have` first: a piece written after this point is simply not recorded yet (and makes it dirty again).
+    this.dirty = false;
     const have = Buffer.from(this.have.bytes).toString('base64');
+    try {
+      await this.writeState(have);
+    } catch (e) {
+      this.dirty = true;
+      throw e;
+    }
+  }
+
+  private async writeState(have: string): Promise<void> {
     await Promise.allSettled([...this.writes]);
     await this.store.sync();
     const stats = await this.store.fileStats();

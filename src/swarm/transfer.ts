@@ -196,7 +196,7 @@ export class Transfer implements PeerHandler {
     if (index >= this.pieceCount) throw new ProtocolError(`have for piece ${index} of ${this.pieceCount}`);
     if (tp.bits.has(index)) return;
     tp.bits.set(index);
-    this.picker.availability[index]!++;
+    this.picker.peerHas(tp.bits, index);
     if (!tp.amInterested && this.picker.wanted(index)) this.setInterested(tp, true);
     this.closeIfBothSeeds(tp);
   }

@@ -6,6 +6,7 @@
 import type { Family } from '../net/address.js';
 import type { PeerAddress } from '../net/compact.js';
 import { announceOnce } from './announce-once.js';
+import type { AnnouncePacer } from './announce-pacer.js';
 import { TrackerError, toTrackerError } from './errors.js';
 import { filterPeers } from './peer-filter.js';
 import type { Reachability } from './reachability.js';
@@ -38,6 +39,8 @@ export interface AnnouncerDeps {
   ownAddressParams(t: TrackerUrl, signal: AbortSignal): Promise<{ ipv4?: string; ipv6?: string }>;
   /** Reports one attempt ('announce') and the peers it gave, if any ('peers'). */
   emit(ev: AnnounceEvent, peers: PeerAddress[]): void;
+  /** Spaces rounds across the process's torrents and spreads re-announces (absent: neither). */
+  pacer?: AnnouncePacer;
 }
 
 interface TrackerState {
@@ -171,6 +174,8 @@ export class FamilyAnnouncer {
     let success: Outcome | undefined;
     let lastFailure: AnnounceEvent | undefined;
     try {
+      await this.deps.pacer?.slot(ac.signal);
+      if (this.stopped) return;
       for (const url of this.tiers.order()) {
         if (lastFailure) this.deps.emit(lastFailure, []);
         lastFailure = undefined;
@@ -193,7 +198,7 @@ export class FamilyAnnouncer {
       this.failures = 0;
       const st = this.state(success.ev.tracker);
       const completedPending = this.needCompleted && !st.completedSent;
-      const delay = completedPending ? 0 : soon ? st.minIntervalMs : success.nextMs;
+      const delay = completedPending ? 0 : soon ? st.minIntervalMs : (this.deps.pacer?.spread(success.nextMs) ?? success.nextMs);
       success.ev.nextAnnounceInMs = delay;
       this.schedule(delay);
       this.deps.emit(success.ev, success.peers);

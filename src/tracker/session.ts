@@ -9,6 +9,7 @@ import type { Family } from '../net/address.js';
 import { isSelfAddress } from '../net/self.js';
 import type { PeerAddress } from '../net/compact.js';
 import { advertisable, ownAddressParams, type AnnounceIpPolicy } from './announce-ip.js';
+import type { AnnouncePacer } from './announce-pacer.js';
 import { FamilyAnnouncer } from './family-announcer.js';
 import { Reachability } from './reachability.js';
 import { resolveFor } from './resolve.js';
@@ -51,6 +52,8 @@ export interface TrackerSessionOptions {
   timeoutMs?: number;
   /** Extra trusted CA certificates (PEM) for HTTPS trackers with a private CA. */
   ca?: string | Buffer;
+  /** Shared by every torrent of a client: announces spaced and spread (see AnnouncePacer). */
+  pacer?: AnnouncePacer;
 }
 
 export interface TrackerSessionEvents {
@@ -112,6 +115,7 @@ export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
           minIntervalFloorMs: opts.minIntervalFloorMs ?? 30_000,
           timeoutMs: opts.timeoutMs ?? 20_000,
           ...(opts.ca ? { ca: opts.ca } : {}),
+          ...(opts.pacer ? { pacer: opts.pacer } : {}),
           getStats: () => opts.getStats(),
           isSelf,
           udp: () => this.udp(family),

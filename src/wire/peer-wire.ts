@@ -102,13 +102,9 @@ export class PeerWire {
     cancel: (r: BlockRef) => this.message({ type: 'cancel', ...r }),
     reject: (r: BlockRef) => this.message({ type: 'reject', ...r }),
     extended: (id: number, payload: Uint8Array) => this.write(encode.extended(id, payload)),
-    /**
-     * Blocks sent in the same tick leave in one writev: per-write costs dominate 16 KiB writes.
-     * `sent` runs once the transport no longer needs `block` (written, or the connection gone).
-     */
+    /** `sent` runs once the transport no longer needs `block` (written, or the connection gone). */
     piece: (index: number, begin: number, block: Buffer, sent: () => void) => {
       if (this.closed) return sent();
-      this.transport.cork();
       this.write(encode.pieceHeader(index, begin, block.length));
       this.write(block, sent);
     },
@@ -126,10 +122,16 @@ export class PeerWire {
     this.write(encode.message(m));
   }
 
+  /**
+   * Everything sent to a peer in the same tick leaves in one writev: per-write costs (on loopback
+   * the receiver's TCP work runs inside the sender's syscall) dominate small messages (haves,
+   * request batches) and 16 KiB blocks alike. The cork lasts until the tick ends.
+   */
   private write(b: Buffer, done?: () => void): void {
     if (this.closed) return done?.();
     this.bytesOut += b.length;
     this.lastSent = Date.now();
+    this.transport.cork();
     this.transport.write(b, done);
   }
 
