@@ -96,7 +96,7 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
       wire: 'yes',
       'http-tracker': 'partial',
       'udp-tracker-ipv6': 'no',
-      pex: 'no',
+      pex: 'partial',
       dht: 'partial',
       tunnel: 'partial',
       encryption: 'yes',
@@ -104,6 +104,7 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
     expect(rows['ipv6-connections']!.reason).toMatch(/^no global IPv6 address: use the built-in tunnel \(--tunnel HOST:PORT, or SIXSWARM_TUNNEL_SERVER\)$/);
     expect(rows['ipv6-connections']!.addresses).toEqual([]);
     expect(rows['http-tracker']!.reason).toMatch(/IPv4 only/);
+    expect(rows.pex!.reason).toMatch(/IPv6 ones cannot be dialed from here: use the built-in tunnel/);
     expect(rows.tunnel!.reason).toMatch(/no server is configured: give --tunnel HOST:PORT or set SIXSWARM_TUNNEL_SERVER/);
     // A configured server: --tunnel auto would bring the tunnel up on this host.
     const configured = await support(namespaces[0]!, { env: { SIXSWARM_TUNNEL_SERVER: '192.0.2.1:4000' } });
@@ -114,7 +115,7 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
   it('a host with a global IPv6 address (2001:db8::/32, counted as global) and a default route: native IPv6 everywhere', async () => {
     const ns = await host('sup6', { ipv6: ['2001:db8:1::2/64'], routes6: [['default', 'via', '2001:db8:1::1', 'dev', 'eth0']] });
     const rows = await support(ns, { env: { SIXSWARM_TUNNEL_SERVER: '192.0.2.1:4000' } });
-    expect(status(rows)).toMatchObject({ 'ipv6-bind': 'yes', 'ipv6-connections': 'yes', wire: 'yes', 'http-tracker': 'yes', 'udp-tracker-ipv6': 'yes', dht: 'partial', tunnel: 'yes' });
+    expect(status(rows)).toMatchObject({ 'ipv6-bind': 'yes', 'ipv6-connections': 'yes', wire: 'yes', 'http-tracker': 'yes', 'udp-tracker-ipv6': 'yes', pex: 'yes', dht: 'partial', tunnel: 'yes' });
     expect(rows['ipv6-connections']).toMatchObject({ reason: 'native IPv6: 2001:db8:1::2 on eth0', addresses: [{ address: '2001:db8:1::2', device: 'eth0', class: 'native' }] });
     expect(rows.tunnel!.reason).toBe('ready: --tunnel auto with 192.0.2.1:4000 stays off (this host has IPv6)');
 
@@ -127,7 +128,7 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
     await ns.ip(['-6', 'route', 'del', 'default']);
     const unrouted = await support(ns);
     expect(unrouted['ipv6-connections']).toMatchObject({ status: 'partial', reason: expect.stringMatching(/^native address 2001:db8:1::2 on eth0 but no IPv6 default route: add one, or use the built-in tunnel/) });
-    expect(status(unrouted)).toMatchObject({ 'http-tracker': 'partial', 'udp-tracker-ipv6': 'partial' });
+    expect(status(unrouted)).toMatchObject({ 'http-tracker': 'partial', 'udp-tracker-ipv6': 'partial', pex: 'partial' });
   });
 
   it("a 6to4 host is partly connected; a host whose IPv6 comes through another VPN's TUN device or sixswarm's tunnel is connected", async () => {

@@ -20,16 +20,13 @@
  * is not authorized"; UDP: an 8-byte reply with the announce action, no error packet) and the
  * swarm checks are skipped.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TrackerReport } from '../src/tracker-check/report.js';
 import { privateHosts } from './support/hosts.js';
 import { netnsUnavailable } from './support/netns.js';
-import { ensureBuilt, freePort, removeDir, tempDir } from './support/sixswarm.js';
+import { startOpentracker, type Opentracker } from './support/opentracker.js';
+import { ensureBuilt, removeDir, tempDir } from './support/sixswarm.js';
 import { matrix, runCheck, show, type Matrix } from './support/tracker-check.js';
 
 const LISTED = randomBytes(20).toString('hex');
@@ -69,46 +66,19 @@ const unavailable = netnsUnavailable(); // root, for the private /etc/hosts
 let dir = '';
 let port = 0;
 let wrap: string[] = [];
-let ot: ChildProcess | undefined;
-let otLog = '';
+let ot: Opentracker | undefined;
 
 beforeAll(async () => {
   ensureBuilt();
   if (unavailable) return;
   dir = await tempDir('sixswarm-tco-');
-  // opentracker chroots into -d and drops to "nobody": the whitelist path is relative to the chroot.
-  await chmod(dir, 0o755);
-  await writeFile(join(dir, 'whitelist.txt'), `${LISTED}\n`, { mode: 0o644 });
-  await writeFile(join(dir, 'ot.conf'), 'access.whitelist /whitelist.txt\n', { mode: 0o644 });
   wrap = await privateHosts(dir, ['127.0.0.1 dual.test', '::1 dual.test']);
-  port = await freePort();
-  ot = spawn('opentracker', ['-i', '127.0.0.1', '-p', String(port), '-P', String(port), '-f', join(dir, 'ot.conf'), '-d', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  ot.stdout!.on('data', (d: Buffer) => (otLog += d.toString()));
-  ot.stderr!.on('data', (d: Buffer) => (otLog += d.toString()));
-  for (const end = Date.now() + 10_000; !(await listening(port)); ) {
-    if (Date.now() > end) throw new Error(`opentracker not listening on ${port}: ${otLog}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  ot = await startOpentracker(dir, [LISTED]);
+  port = ot.port;
 });
 
-function listening(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(p, '127.0.0.1', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
-}
-
 afterAll(async () => {
-  if (ot && ot.exitCode === null) {
-    const exited = new Promise((r) => ot!.once('exit', r));
-    ot.kill('SIGTERM');
-    const t = setTimeout(() => ot!.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(t);
-  }
+  await ot?.stop();
   await removeDir(dir || undefined);
 });
 
@@ -117,7 +87,7 @@ const cell = (r: TrackerReport, id: string, f: 4 | 6) => r.rows.find((x) => x.id
 describe.skipIf(unavailable !== undefined)('tracker-check against opentracker (Debian: IPv4 only, whitelist)', () => {
   it('a listed hash: IPv4 sound, IPv6 unreachable, a short UDP request met with silence', async () => {
     const { code, reports } = await runCheck([`http://dual.test:${port}/announce`, `udp://dual.test:${port}`, '--info-hash', LISTED, '--timeout', '2'], wrap);
-    expect(reports, otLog).toHaveLength(2);
+    expect(reports, ot?.log()).toHaveLength(2);
     const [h, u] = reports as [TrackerReport, TrackerReport];
     expect(matrix(h), show(h)).toEqual(OPENTRACKER_HTTP);
     expect(matrix(u), show(u)).toEqual(OPENTRACKER_UDP);

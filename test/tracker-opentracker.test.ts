@@ -3,11 +3,8 @@
  * announcer to itself, whitelist mode). IPv4 works over HTTP and UDP; the IPv6 announce fails
  * cleanly as an event while IPv4 keeps working.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,67 +12,22 @@ import type { PeerAddress } from '../src/net/compact.js';
 import { scrape } from '../src/tracker/scrape.js';
 import { TrackerSession, type TrackerSessionOptions } from '../src/tracker/session.js';
 import type { AnnounceEvent } from '../src/tracker/types.js';
+import { startOpentracker, type Opentracker } from './support/opentracker.js';
 
 const IH = randomBytes(20);
 let dir = '';
 let port = 0;
-let ot: ChildProcess | undefined;
-let otLog = '';
-
-/** A port free for both TCP and UDP on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const srv = net.createServer();
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-    const p = (srv.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => srv.close(() => r()));
-    const udp = dgram.createSocket('udp4');
-    const free = await new Promise<boolean>((r) => {
-      udp.once('error', () => r(false));
-      udp.bind(p, '127.0.0.1', () => r(true));
-    });
-    udp.close();
-    if (free) return p;
-  }
-}
-
-async function waitListening(p: number, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(p, '127.0.0.1', () => {
-        s.destroy();
-        r(true);
-      });
-      s.on('error', () => r(false));
-    });
-    if (ok) return;
-    if (Date.now() > end) throw new Error(`opentracker not listening on ${p}: ${otLog}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+let ot: Opentracker | undefined;
+const otLog = () => ot?.log() ?? '';
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sixswarm-ot-'));
-  // opentracker chroots into -d and drops to "nobody": the whitelist path is relative to the chroot.
-  await chmod(dir, 0o755);
-  await writeFile(join(dir, 'whitelist.txt'), `${IH.toString('hex')}\n`, { mode: 0o644 });
-  await writeFile(join(dir, 'ot.conf'), 'access.whitelist /whitelist.txt\n', { mode: 0o644 });
-  port = await freePort();
-  ot = spawn('opentracker', ['-i', '127.0.0.1', '-p', String(port), '-P', String(port), '-f', join(dir, 'ot.conf'), '-d', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  ot.stdout!.on('data', (d: Buffer) => (otLog += d.toString()));
-  ot.stderr!.on('data', (d: Buffer) => (otLog += d.toString()));
-  await waitListening(port, 10_000);
+  ot = await startOpentracker(dir, [IH.toString('hex')]);
+  port = ot.port;
 });
 
 afterAll(async () => {
-  if (ot && ot.exitCode === null) {
-    const exited = new Promise((r) => ot!.once('exit', r));
-    ot.kill('SIGTERM');
-    const t = setTimeout(() => ot!.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(t);
-  }
+  await ot?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -111,7 +63,7 @@ function session(ourPort: number, tiers: string[][], extra: Partial<TrackerSessi
 async function until(cond: () => boolean, what: string, ms = 8000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; opentracker log: ${otLog}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; opentracker log: ${otLog()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

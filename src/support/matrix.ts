@@ -21,12 +21,6 @@ export interface SupportRow {
 
 const TUNNEL_HINT = 'use the built-in tunnel (--tunnel HOST:PORT, or SIXSWARM_TUNNEL_SERVER)';
 
-/**
- * ut_pex is not part of this build yet (issue 10's PEX work); until it is, the row says so.
- * When the engine registers ut_pex on every public torrent, this becomes true.
- */
-const PEX_IN_BUILD = false;
-
 type Connectivity = { status: SupportStatus; reason: string; best?: Ipv6Address };
 
 function connectivity(f: HostFacts): Connectivity {
@@ -89,9 +83,12 @@ export function supportMatrix(f: HostFacts): SupportRow[] {
     : c.status !== 'no'
       ? { status: c.status, reason: `BEP 15 over IPv6, 18-byte peers${weak}` }
       : { status: 'no', reason: `no IPv6 connection to reach them: ${TUNNEL_HINT}` });
-  row('pex', 'Torrent: peer exchange (PEX)', PEX_IN_BUILD
-    ? { status: 'yes', reason: 'IPv6 peers sent and received (added6), whatever family the partner uses' }
-    : { status: 'no', reason: 'not in this build yet: IPv6 peers come from trackers and --peer' });
+  // ut_pex passes IPv6 peers on whatever family the partner uses; dialing them is what the host decides.
+  row('pex', 'Torrent: peer exchange (PEX)', c.status === 'yes'
+    ? { status: 'yes', reason: 'IPv4 and IPv6 peers sent and received (added/added6), whatever family the partner uses' }
+    : c.status === 'partial'
+      ? { status: 'partial', reason: `IPv4 and IPv6 peers sent and received; IPv6 ones reached as far as this host's IPv6 reaches (see above)` }
+      : { status: 'partial', reason: `IPv4 and IPv6 peers sent and received, but IPv6 ones cannot be dialed from here: ${TUNNEL_HINT}` });
   row('dht', 'Torrent: DHT', f.udp4
     ? { status: 'no', reason: `cannot bind UDP on 0.0.0.0 (${f.udp4}), and the DHT is IPv4 only: peers come from trackers` }
     : !f.ipv4

@@ -7,6 +7,6 @@ import type { SixswarmProcess } from './sixswarm.js';
  */
 export async function heardPex(procs: SixswarmProcess[], n: number, timeoutMs = 10_000): Promise<void> {
   await Promise.all(
-    procs.map((p) => p.waitFor((e) => e.event === 'progress' && (e.pex as { messagesIn: number } | undefined)?.messagesIn >= n, timeoutMs, `${n} PEX messages at ${p.label}`)),
+    procs.map((p) => p.waitFor((e) => e.event === 'progress' && ((e.pex as { messagesIn: number } | undefined)?.messagesIn ?? 0) >= n, timeoutMs, `${n} PEX messages at ${p.label}`)),
   );
 }
