@@ -12,6 +12,7 @@ import type { Endpoint } from '../dht/rpc.js';
 import type { PeerAddress } from '../net/compact.js';
 import type { Swarm } from '../swarm/swarm.js';
 import { errorMessage } from '../util/errors.js';
+import { every } from '../util/ticker.js';
 
 export interface DhtConfig {
   /** UDP port; undefined: the engine's peer port. */
@@ -49,7 +50,7 @@ const PRIVATE_CHECK_MS = 1000;
 class TorrentDht {
   private readonly abort = new AbortController();
   private timer?: NodeJS.Timeout;
-  private readonly watch: NodeJS.Timeout;
+  private readonly unwatch: () => void;
   private fewRounds = 0;
 
   constructor(
@@ -57,8 +58,7 @@ class TorrentDht {
     private readonly isPrivate: () => boolean,
     private readonly binding: DhtBinding,
   ) {
-    this.watch = setInterval(() => this.allowed(), PRIVATE_CHECK_MS);
-    this.watch.unref();
+    this.unwatch = every(PRIVATE_CHECK_MS, () => this.allowed());
   }
 
   /** Public and still running; a torrent found private is stopped for good. */
@@ -69,7 +69,7 @@ class TorrentDht {
 
   stop(): void {
     clearTimeout(this.timer);
-    clearInterval(this.watch);
+    this.unwatch();
     this.abort.abort();
   }
 

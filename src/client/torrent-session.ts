@@ -21,6 +21,7 @@ import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import type { AnnouncePacer } from '../tracker/announce-pacer.js';
 import { TrackerSession } from '../tracker/session.js';
 import type { AnnounceEvent } from '../tracker/types.js';
+import { every } from '../util/ticker.js';
 
 export interface TorrentSessionOptions {
   writable: boolean;
@@ -83,7 +84,7 @@ export class TorrentSession extends EventEmitter<{
   readonly trackerRecords = new Map<string, TrackerRecord>();
   private readonly magnet?: MagnetLink;
   private readonly exchange: MetadataExchange;
-  private saveTimer?: NodeJS.Timeout;
+  private stopSaving?: () => void;
   private waitingTimer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
 
@@ -185,8 +186,7 @@ export class TorrentSession extends EventEmitter<{
     swarm.attach(meta, this.storage!);
     // Saved for seeds too: the next start then trusts the check instead of hashing everything again.
     void this.saveResume();
-    this.saveTimer = setInterval(() => void this.saveResume(), this.opts.resumeSaveIntervalMs ?? 30_000);
-    this.saveTimer.unref();
+    this.stopSaving = every(this.opts.resumeSaveIntervalMs ?? 30_000, () => void this.saveResume());
   }
 
   private async onMetadata(info: Buffer, stats: { size: number; sources: number; ms: number }, forceRecheck: boolean): Promise<void> {
@@ -266,7 +266,7 @@ export class TorrentSession extends EventEmitter<{
   /** Close peers, wait for writes, save resume state. Safe to call twice. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      clearInterval(this.saveTimer);
+      this.stopSaving?.();
       clearInterval(this.waitingTimer);
       await Promise.all([this.trackers?.stop(), this.swarm?.stop()]);
       await this.saveResume();

@@ -16,6 +16,7 @@ import type { SwarmEvent } from './events.js';
 import type { PeerAddressHint, PeerSource } from './peer-pool.js';
 import type { RateLimits } from './rate-limit.js';
 import { Transfer } from './transfer.js';
+import { every } from '../util/ticker.js';
 
 export type { SwarmEvent } from './events.js';
 
@@ -70,7 +71,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
   readonly connections: Connections;
   readonly extensions: ExtensionRegistry;
   transfer?: Transfer;
-  private timer?: NodeJS.Timeout;
+  private stopTicking?: () => void;
   private readonly emitEvent = (e: SwarmEvent) => this.emit('event', e);
 
   constructor(
@@ -105,8 +106,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
 
   /** Start connecting: peers are dialed and accepted whether or not the transfer is attached yet. */
   start(): void {
-    this.timer = setInterval(() => this.connections.tick(Date.now()), 1000);
-    this.timer.unref();
+    this.stopTicking = every(1000, (now) => this.connections.tick(now));
     this.connections.connectMore();
   }
 
@@ -137,7 +137,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    this.stopTicking?.();
     this.connections.stop();
     await this.transfer?.stop();
   }
