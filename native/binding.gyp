@@ -12,6 +12,11 @@
       "target_name": "sixswarm_rc4",
       "sources": ["rc4.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
+      "target_name": "sixswarm_pwrite",
+      "sources": ["pwrite.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]
 }

@@ -5,11 +5,8 @@
  * 32-bit words ~440. OpenSSL's is out of reach anyway: Node 20 has RC4 only in OpenSSL's legacy
  * provider, which needs a flag on the node command line (`--openssl-legacy-provider`).
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
 import type { Rc4Addon } from '../../native/sixswarm_rc4.js';
-import { packageRoot } from '../util/package-root.js';
+import { loadNativeAddon } from '../util/native-addon.js';
 
 /** One direction's keystream position. */
 export interface Rc4 {
@@ -121,23 +118,9 @@ class JsRc4 implements Rc4 {
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-const ADDON = join('native', 'build', 'Release', 'sixswarm_rc4.node');
-let addon: Rc4Addon | null | undefined;
-let missing = '';
-
 /** The native addon, or null (with the reason in `nativeRc4Missing()`) when it is not built or does not load. */
 function loadAddon(): Rc4Addon | null {
-  if (addon !== undefined) return addon;
-  try {
-    const root = packageRoot();
-    const file = join(root, ADDON);
-    if (!existsSync(file)) throw new Error(`${file} is not built (\`npm run build:native\` builds it)`);
-    addon = createRequire(join(root, 'package.json'))(file) as Rc4Addon;
-  } catch (e) {
-    missing = (e as Error).message;
-    addon = null;
-  }
-  return addon;
+  return loadNativeAddon<Rc4Addon>('sixswarm_rc4').addon ?? null;
 }
 
 /** Which engine `createRc4` uses by default: the native one whenever it loads. */
@@ -147,14 +130,13 @@ export function defaultRc4Engine(): Rc4Engine {
 
 /** Why the native engine is not in use ('' when it is). */
 export function nativeRc4Missing(): string {
-  loadAddon();
-  return missing;
+  return loadNativeAddon<Rc4Addon>('sixswarm_rc4').missing ?? '';
 }
 
 /** A fresh RC4 keystream for `key` (nothing discarded: MSE's discard is the caller's). */
 export function createRc4(key: Uint8Array, engine: Rc4Engine = defaultRc4Engine()): Rc4 {
   if (engine === 'js') return new JsRc4(key);
   const native = loadAddon();
-  if (!native) throw new Error(`the native RC4 addon is not available: ${missing}`);
+  if (!native) throw new Error(`the native RC4 addon is not available: ${nativeRc4Missing()}`);
   return new NativeRc4(native, key);
 }

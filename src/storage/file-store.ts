@@ -3,10 +3,11 @@
  * and kept in the process-wide LRU of open files (open-files.ts), so neither a torrent of thousands
  * of files nor a session of thousands of torrents exhausts descriptors.
  */
-import { constants, write } from 'node:fs';
+import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { TorrentFile } from '../metainfo/types.js';
+import { writeChunked } from './chunked-write.js';
 import { checkFolder, hardLinked, kindOf, symlinkFound, wrongKind } from './folder-check.js';
 import type { PieceLayout } from './layout.js';
 import { closeOpenFile, sharedOpenFiles, type OpenFile, type OpenFiles } from './open-files.js';
@@ -30,7 +31,7 @@ export type Location =
   | { pad: true; length: number; rangeOffset: number }
   | { pad: false; path: string; position: number; length: number; rangeOffset: number; file: number; part?: number };
 
-/** Bytes per write when storing a piece (see writePiece). */
+/** Bytes per write when storing a piece (chunked-write.ts says why). */
 const WRITE_CHUNK = 32 * 1024;
 /**
  * Written bytes of one file after which it is flushed to disk in the background (flush-behind):
@@ -38,18 +39,6 @@ const WRITE_CHUNK = 32 * 1024;
  * has only the last few MiB left to write instead of all of it.
  */
 const FLUSH_BEHIND = 32 * 1024 * 1024;
-
-/**
- * pwrite until all of `data` is at `position` (a short write continues). The callback API, not
- * FileHandle.write: its promise requests cost the leecher's main thread measurably more per write.
- */
-async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < data.length; ) {
-    done += await new Promise<number>((resolve, reject) =>
-      write(fh.fd, data, done, data.length - done, position + done, (e, n) => (e ? reject(e) : resolve(n))),
-    );
-  }
-}
 
 async function statOf(path: string): Promise<FileStat | undefined> {
   const s = await stat(path, { bigint: true }).catch(() => undefined);
@@ -132,25 +121,11 @@ export class FileStore {
     }
   }
 
-  /**
-   * Write a whole verified piece in writes of at most WRITE_CHUNK bytes issued together: the
-   * kernel sizes page-cache folios after each write, and large folios are expensive to fill where
-   * the hypervisor hands memory back lazily, so one write per piece cost several times the system
-   * time (the measurements are in bench/README.md). Settles only once every write has: the
-   * caller reuses `data` afterwards.
-   */
+  /** Write a whole verified piece (see chunked-write.ts for the write sizes); settles once every byte is written. */
   async writePiece(index: number, data: Buffer): Promise<void> {
     for (const loc of this.locate(index, 0, data.length)) {
       if (loc.pad) continue;
-      await this.withHandle(loc.path, async (fh) => {
-        const writes: Promise<void>[] = [];
-        for (let at = 0; at < loc.length; at += WRITE_CHUNK) {
-          const length = Math.min(WRITE_CHUNK, loc.length - at);
-          writes.push(writeFully(fh, data.subarray(loc.rangeOffset + at, loc.rangeOffset + at + length), loc.position + at));
-        }
-        const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
-        if (failed) throw failed.reason;
-      });
+      await this.withHandle(loc.path, (fh) => writeChunked(fh.fd, data.subarray(loc.rangeOffset, loc.rangeOffset + loc.length), loc.position, WRITE_CHUNK));
       this.flushBehind(loc.path, loc.length);
     }
   }
