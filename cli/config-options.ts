@@ -1,7 +1,7 @@
 /**
  * The config file's keys are the long options of the commands that read it, without their
- * dashes: top-level keys for every such command that has the option, `[download]` / `[seed]`
- * tables for one command only. Options on the command line win over the table, the table over
+ * dashes: top-level keys for every such command that has the option, `[download]`, `[seed]`,
+ * `[ui]` tables for one command only. Options on the command line win over the table, the table over
  * the top level. Every key is checked, whichever command runs: a key that is no option is an
  * error naming it (and the nearest option), as is a value of the wrong type.
  */
@@ -45,11 +45,16 @@ function convert(path: string, key: string, spec: OptionSpec, v: ConfigValue): O
   return scalar(v);
 }
 
+/** "a", "a and b", "a, b and c". */
+function listed(items: string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
+}
+
 function unknownKey(path: string, key: string, valid: string[], where: string, commands: string[]): InputError {
   const near = nearestOption(`--${key}`, valid.map((k) => `--${k}`));
   return new InputError(
     `the config file ${path}: unknown key "${key}"${where}${near ? ` (did you mean "${near.slice(2)}"?)` : ''}; ` +
-      `the keys are the long options of ${commands.join(' and ')} without their dashes (\`sixswarm config\` lists them), e.g. max-down = "2M"`,
+      `the keys are the long options of ${listed(commands)} without their dashes (\`sixswarm config\` lists them), e.g. max-down = "2M"`,
   );
 }
 
@@ -77,7 +82,7 @@ export function withConfig(command: string, commands: Record<string, OptionTable
   for (const key of Object.keys(file.top)) if (!all.includes(key)) throw unknownKey(path, key, all, '', Object.keys(commands));
   for (const [name, table] of Object.entries(file.tables)) {
     const options = commands[name];
-    if (!options) throw new InputError(`the config file ${path}: unknown table [${name}]; the tables are ${Object.keys(commands).map((c) => `[${c}]`).join(' and ')}, for keys of one command only`);
+    if (!options) throw new InputError(`the config file ${path}: unknown table [${name}]; the tables are ${listed(Object.keys(commands).map((c) => `[${c}]`))}, for keys of one command only`);
     for (const key of Object.keys(table)) if (!settingsOf(options).includes(key)) throw unknownKey(path, key, settingsOf(options), ` in [${name}]`, [name]);
   }
   for (const [name, table] of Object.entries(file.tables)) for (const [key, v] of Object.entries(table)) convert(path, key, commands[name]![key]!, v);

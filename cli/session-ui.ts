@@ -13,7 +13,8 @@ import { UsageError, errorMessage } from '../src/util/errors.js';
 import type { Command } from './command.js';
 import { parseIntOption, parseRateOption } from './numbers.js';
 import { stopSignals } from './stop-signals.js';
-import { parseAnnounceIp, parseDht, parseEncryption, parseTorrentArgs, parseTrackers } from './torrent-options.js';
+import { withConfig } from './config-options.js';
+import { CONFIG_COMMANDS, NOT_IN_UI, parseAnnounceIp, parseDht, parseEncryption, parseTorrentArgs, parseTrackers, UI_OPTIONS } from './torrent-options.js';
 import { managerSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
 
@@ -69,16 +70,22 @@ Options:
                       $XDG_STATE_HOME/sixswarm, else ~/.local/state/sixswarm)
   -h, --help          this help
 
+Every option can also be set in the config file, top level or in a [ui] table (\`sixswarm config
+ui\` shows what applies and where it comes from); options given here win.
+
 Colours follow NO_COLOR. It needs a terminal (stdin and stdout); for scripts use
 \`sixswarm download --json\`.
 
 Exit codes: 0 quit, 1 runtime failure, 2 bad usage (no terminal, a damaged session file).`;
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseTorrentArgs(argv, { session: { type: 'string' }, output: { type: 'string', short: 'o' } });
-  for (const only of ['peer', 'json', 'recheck', 'tunnel', 'tunnel-id', 'tunnel-token'] as const) {
-    if (values[only] !== undefined) throw new UsageError(`sixswarm ui has no --${only}; see sixswarm ui --help`);
+  const given = parseTorrentArgs(argv, UI_OPTIONS);
+  for (const only of NOT_IN_UI) {
+    if (given.values[only] !== undefined) throw new UsageError(`sixswarm ui has no --${only}; see sixswarm ui --help`);
   }
+  // The config file under what was typed: its [ui] table, then its top level (withConfig checks every key).
+  const values = withConfig('ui', CONFIG_COMMANDS, given.values).values as typeof given.values;
+  const positionals = given.positionals;
   if (positionals.length > 0) throw new UsageError(`sixswarm ui takes no arguments (got "${positionals[0]}"): add torrents with a in the UI`);
   if (values['no-ipv4'] && values['no-ipv6']) throw new UsageError('--no-ipv4 and --no-ipv6 together leave nothing to connect with');
   if (!terminalUiPossible(false)) throw new UsageError('sixswarm ui needs a terminal (stdin and stdout); for scripts use `sixswarm download --json`');

@@ -104,10 +104,22 @@ export const DOWNLOAD_OPTIONS = {
   sequential: { type: 'boolean' },
 } as const;
 
+/** Shared options `ui` refuses: they name one transfer's peers, its output or a tunnel of its own. */
+export const NOT_IN_UI = ['peer', 'json', 'recheck', 'tunnel', 'tunnel-id', 'tunnel-token'] as const;
+type UiShared = Omit<typeof SHARED_OPTIONS, (typeof NOT_IN_UI)[number]>;
+const UI_SHARED = Object.fromEntries(Object.entries(SHARED_OPTIONS).filter(([k]) => !(NOT_IN_UI as readonly string[]).includes(k))) as UiShared;
+
+/** `ui`'s own options. */
+export const UI_OPTIONS = {
+  session: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+} as const;
+
 /** The commands that read the config file, with their options (every key of the file is one of these). */
 export const CONFIG_COMMANDS = {
   download: { ...SHARED_OPTIONS, ...DOWNLOAD_OPTIONS },
   seed: SHARED_OPTIONS,
+  ui: { ...UI_SHARED, ...UI_OPTIONS },
 } as const;
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The config file, through the CLI: its keys are the long options of download and seed, a
- * [download] / [seed] table beats the top level, the command line beats both, `sixswarm config`
+ * The config file, through the CLI: its keys are the long options of download, seed and ui, a
+ * [download] / [seed] / [ui] table beats the top level, the command line beats both, `sixswarm config`
  * says where each setting came from, and a key that is no option (or a value of the wrong type,
  * or a file that does not parse) is an error naming it, exit 2.
  */
@@ -63,11 +63,38 @@ describe('config file', () => {
     expect(await overridden.event('progress')).toMatchObject({ maxDown: 2 * 1024 * 1024, maxUp: 300 * 1024 });
   });
 
+  it('ui reads it too: top-level keys it has, its [ui] table; keys of one transfer (json, peer) stay with download', async () => {
+    const { path, env } = await withConfig('max-down = "2M"\njson = true\npeer = ["[::1]:1"]\noutput = "/srv/all"\n[ui]\nsession = "/tmp/ui-session"\nmax-peers = 12\n');
+    const { out, text } = await settings(['ui', '--port', '7100'], env);
+    expect(text).toContain(`config file: ${path}`);
+    expect(out['port']).toEqual(['"7100"', 'command line']);
+    expect(out['max-down']).toEqual(['"2M"', 'config file']);
+    expect(out['output']).toEqual(['"/srv/all"', 'config file']);
+    expect(out['session']).toEqual(['"/tmp/ui-session"', 'config file [ui]']);
+    expect(out['max-peers']).toEqual(['"12"', 'config file [ui]']);
+    expect(out['json']).toBeUndefined();
+    expect(out['peer']).toBeUndefined();
+    // The ui itself reads the file: a key no ui option is refused before it looks for a terminal.
+    await writeFile(path, '[ui]\nexit-on-complete = true\n');
+    const r = await runCli(['ui'], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown key "exit-on-complete" in \[ui\]/);
+    // And typed, the options of one transfer are still refused by name.
+    await writeFile(path, 'json = true\n');
+    const typed = await runCli(['ui', '--json'], { env });
+    expect(typed.code).toBe(2);
+    expect(typed.stderr).toMatch(/sixswarm ui has no --json/);
+    // A top-level key ui does not have (json) leaves ui alone: it fails only for want of a terminal.
+    const plain = await runCli(['ui'], { env });
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toMatch(/needs a terminal/);
+  });
+
   it('a key that is no option, a value of the wrong type, an unknown table or a broken file: exit 2 naming it', async () => {
     const cases: [string, RegExp][] = [
-      ['max-dwon = "2M"\n', /unknown key "max-dwon" \(did you mean "max-down"\?\); the keys are the long options of download and seed/],
+      ['max-dwon = "2M"\n', /unknown key "max-dwon" \(did you mean "max-down"\?\); the keys are the long options of download, seed and ui/],
       ['[seed]\noutput = "/x"\n', /unknown key "output" in \[seed\]/],
-      ['[uplaod]\nport = 1\n', /unknown table \[uplaod\]; the tables are \[download\] and \[seed\]/],
+      ['[uplaod]\nport = 1\n', /unknown table \[uplaod\]; the tables are \[download\], \[seed\] and \[ui\]/],
       ['no-ipv4 = "yes"\n', /"no-ipv4" must be true or false, not "yes"/],
       ['port = [1, 2]\n', /"port" takes one value, not a list/],
       ['port = = 3\n', /cannot read the config file .*config\.toml: /],
