@@ -10,10 +10,9 @@
  *     client ns (IPv4 only)  --192.0.2.0/24-->  broker ns (tunnel server)  --2001:db8:ffff::/64-->  peer ns (IPv6 only)
  */
 import { join } from 'node:path';
-import { rm } from 'node:fs/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from './support/build.js';
-import { createTunnelTopology, netnsUnavailable, type Netns, type NsProcess, type TunnelTopology } from './support/netns.js';
+import { createTunnelTopology, destroyAfterAll, netnsUnavailable, type Netns, type NsProcess, type TunnelTopology } from './support/netns.js';
 import type { Metainfo } from '../src/metainfo/types.js';
 import { heardPex } from './support/pex.js';
 import { RawPeer } from './support/raw-peer.js';
@@ -94,11 +93,7 @@ describe.skipIf(unavailable !== undefined)('PEX over the tunnel (network namespa
     await stopAll();
   });
 
-  afterAll(async () => {
-    await stopAll();
-    await topo?.destroy();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  destroyAfterAll(() => topo, () => work, stopAll);
 
   it('the tunneled IPv4-only host learns a native IPv6 peer from PEX and downloads from it through the tunnel', async () => {
     const { d, torrent, digest, seed } = await payload();

@@ -9,8 +9,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTunnelTopology, netnsUnavailable, type NsProcess, type TunnelTopology } from './support/netns.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTunnelTopology, destroyAfterAll, netnsUnavailable, type NsProcess, type TunnelTopology } from './support/netns.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -68,10 +68,7 @@ describe.skipIf(unavailable !== undefined)('the tunnel server under a flood from
     await Promise.all(procs.splice(0).map((p) => p.stop('SIGKILL')));
     await rm(join(dir, 'assignments.json'), { force: true });
   });
-  afterAll(async () => {
-    await topo?.destroy();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  destroyAfterAll(() => topo, () => dir);
 
   async function startServer(extra: string[] = []): Promise<NsProcess> {
     const server = topo.broker.spawn(process.execPath, [

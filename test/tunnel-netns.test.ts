@@ -6,14 +6,14 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from './support/peers.js';
-import { createTunnelTopology, netnsUnavailable, type NsProcess, type TunnelTopology, NOBODY, nobodyCanRunCli } from './support/netns.js';
+import { createTunnelTopology, destroyAfterAll, netnsUnavailable, type NsProcess, type TunnelTopology, NOBODY, nobodyCanRunCli } from './support/netns.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -86,10 +86,7 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
     dir = await mkdtemp(join(tmpdir(), 'sixswarm-tunnel-e2e-'));
   });
 
-  afterAll(async () => {
-    await topo?.destroy();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  destroyAfterAll(() => topo, () => dir);
 
   it('gives an IPv4-only client a /64 and carries pings both ways to a native IPv6 peer', async () => {
     expect(await hasGlobalIPv6(topo.client)).toBe(false);

@@ -9,9 +9,9 @@
 import { execFileSync } from 'node:child_process';
 import { chmod, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from './support/build.js';
-import { createTunnelTopology, netnsUnavailable, type Netns, type NsProcess, type TunnelTopology, NOBODY, nobodyCanRunCli } from './support/netns.js';
+import { createTunnelTopology, destroyAfterAll, netnsUnavailable, type Netns, type NsProcess, type TunnelTopology, NOBODY, nobodyCanRunCli } from './support/netns.js';
 import { waitUntil } from './support/peers.js';
 import { CLI, makeTree, runCli, sixswarm, spawnTracked, stopAll, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from './support/sixswarm.js';
 
@@ -95,11 +95,7 @@ describe.skipIf(unavailable !== undefined)('the engine over the tunnel (network 
     await stopAll();
   });
 
-  afterAll(async () => {
-    await stopAll();
-    await topo?.destroy();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  destroyAfterAll(() => topo, () => work, stopAll);
 
   it('an IPv4-only sixswarm with --tunnel downloads from a sixswarm seed on native IPv6, dialing it as soon as the tunnel is up', async () => {
     const p = await payload('a.bin', 6 * 1024 * 1024 + 12345);

@@ -8,7 +8,7 @@
  *   packet in one write, a corrupt stream, an Error reply, a changed prefix.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,7 +19,7 @@ import { PacketFramer } from '../src/tunnel/framer.js';
 import { encodeHello, encodeReply, parseHello, parseReply, readHandshake, type Hello, type Reply } from '../src/tunnel/handshake.js';
 import { PLAIN_HEADER, VNET_HDR_BYTES, wireHeader } from '../src/tunnel/offload.js';
 import { firstHost, parsePrefix } from '../src/tunnel/prefix.js';
-import { createTunnelTopology, netnsUnavailable, type NsListener, type NsProcess, type TunnelTopology } from './support/netns.js';
+import { createTunnelTopology, destroyAfterAll, netnsUnavailable, type NsListener, type NsProcess, type TunnelTopology } from './support/netns.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -126,10 +126,7 @@ describe.skipIf(unavailable !== undefined)('tunnel wire behaviour (network names
     await server.waitForLine((l) => l.includes('"listening"'));
   });
 
-  afterAll(async () => {
-    await topo?.destroy();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  destroyAfterAll(() => topo, () => dir);
 
   /** A raw client: connects from the client namespace and sends `hello` (a Buffer or an object). */
   async function rawClient(hello: Buffer | Hello | undefined, port = SERVER_PORT): Promise<Socket> {

@@ -40,6 +40,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 export interface ExecResult {
   code: number;
@@ -390,6 +391,19 @@ export interface TunnelTopology {
   };
   /** Tears down all three namespaces (and every process in them). Safe to call twice. */
   destroy(): Promise<void>;
+}
+
+/**
+ * After a suite's last test: `first` (e.g. stopping its processes), then the topology's
+ * namespaces go and its work folder is removed.
+ */
+export function destroyAfterAll(topo: () => TunnelTopology | undefined, dir: () => string | undefined, first?: () => Promise<void>): void {
+  afterAll(async () => {
+    await first?.();
+    await topo()?.destroy();
+    const d = dir();
+    if (d) await rm(d, { recursive: true, force: true });
+  });
 }
 
 /** The three-namespace topology pictured at the top of this file. */
