@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode, type Encodable } from '../src/bencode/index.js';
 
 const REPO = join(import.meta.dirname, '..');
-const MAIN = join(REPO, 'dist', 'cli', 'main.js');
+const MAIN = join(REPO, 'dist', 'bin', 'sixswarm.js');
 const FIXTURES = join(REPO, 'fixtures', 'torrents');
 const LT_INSPECT = join(FIXTURES, 'lt_inspect.py');
 

@@ -167,7 +167,7 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
     await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'sixswarm', type: 'module' }));
     await cp(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
     await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-    const rows = await support(await host('supjs', {}), { cli: join(dir, 'dist', 'cli', 'main.js') });
+    const rows = await support(await host('supjs', {}), { cli: join(dir, 'dist', 'bin', 'sixswarm.js') });
     expect(rows.tunnel).toMatchObject({ status: 'no', reason: expect.stringMatching(/native TUN addon, which is not built .*npm run build:native/) });
     expect(rows.encryption).toMatchObject({ status: 'partial', reason: expect.stringMatching(/^RC4 in JavaScript, a third slower \(.*sixswarm_rc4\.node is not built \(`npm run build:native` builds it\)\)$/) });
   });

@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
-const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const MAIN = fileURLToPath(new URL('../dist/bin/sixswarm.js', import.meta.url));
 const SESSION = new URL('../dist/src/tracker/session.js', import.meta.url).href;
 
 const cleanups: (() => Promise<void> | void)[] = [];

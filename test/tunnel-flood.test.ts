@@ -13,9 +13,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTunnelTopology, destroyAfterAll, netnsUnavailable, type NsProcess, type TunnelTopology } from './support/netns.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+const CLI = join(ROOT, 'dist', 'bin', 'sixswarm.js');
 const PORT = 14629;
-const unavailable = netnsUnavailable() ?? (existsSync(CLI) ? undefined : 'dist/cli/main.js is missing: run `npm run build` first');
+const unavailable = netnsUnavailable() ?? (existsSync(CLI) ? undefined : 'dist/bin/sixswarm.js is missing: run `npm run build` first');
 
 /**
  * Runs inside the client namespace: `silent N FROM...` opens N connections spread over the FROM

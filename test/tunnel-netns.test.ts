@@ -16,10 +16,10 @@ import { waitUntil } from './support/peers.js';
 import { createTunnelTopology, destroyAfterAll, netnsUnavailable, type NsProcess, type TunnelTopology, NOBODY, nobodyCanRunCli } from './support/netns.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+const CLI = join(ROOT, 'dist', 'bin', 'sixswarm.js');
 const PORT = 14629;
 
-const unavailable = netnsUnavailable() ?? (existsSync(CLI) ? undefined : 'dist/cli/main.js is missing: run `npm run build` first');
+const unavailable = netnsUnavailable() ?? (existsSync(CLI) ? undefined : 'dist/bin/sixswarm.js is missing: run `npm run build` first');
 
 describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespaces)', () => {
   let topo: TunnelTopology;

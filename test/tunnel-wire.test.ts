@@ -22,7 +22,7 @@ import { firstHost, parsePrefix } from '../src/tunnel/prefix.js';
 import { createTunnelTopology, destroyAfterAll, netnsUnavailable, type NsListener, type NsProcess, type TunnelTopology } from './support/netns.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+const CLI = join(ROOT, 'dist', 'bin', 'sixswarm.js');
 const SERVER_PORT = 14629;
 const RAW_SERVER_PORT = 14700;
 const SHARED_TOKEN = 'shared-secret';
@@ -105,7 +105,7 @@ function rawEnd(socket: Socket, rest: Buffer, headerBytes = 0): RawEnd {
   return { socket, packets, closed };
 }
 
-const unavailable = netnsUnavailable() ?? (existsSync(CLI) ? undefined : 'dist/cli/main.js is missing: run `npm run build` first');
+const unavailable = netnsUnavailable() ?? (existsSync(CLI) ? undefined : 'dist/bin/sixswarm.js is missing: run `npm run build` first');
 
 describe.skipIf(unavailable !== undefined)('tunnel wire behaviour (network namespaces)', () => {
   let topo: TunnelTopology;

@@ -17,7 +17,7 @@ const SEED_READY_MS = 300_000;
 /**
  * @typedef {object} Ctx
  * @property {string} node        node binary for sixswarm
- * @property {string} cli         dist/cli/main.js
+ * @property {string} cli         dist/bin/sixswarm.js
  * @property {string} torrent     the torrent without a tracker (sixswarm, libtorrent)
  * @property {string} trackerTorrent  the same data, announcing to http://[::1]:trackerPort/announce (aria2c)
  * @property {number} trackerPort

@@ -131,7 +131,7 @@ export class BenchProcess {
     return this.exited;
   }
 
-  /** CPU seconds, peak RSS and wall time from /usr/bin/time; undefined until it has exited. */
+  /** CPU seconds (user, system, both), peak RSS and wall time from /usr/bin/time; undefined until it has exited. */
   usage() {
     let text;
     try {
@@ -141,7 +141,7 @@ export class BenchProcess {
     }
     const m = /^BENCH-TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)$/m.exec(text);
     if (!m) return undefined;
-    return { wallS: Number(m[1]), cpuS: Number(m[2]) + Number(m[3]), maxRssKiB: Number(m[4]) };
+    return { wallS: Number(m[1]), userS: Number(m[2]), sysS: Number(m[3]), cpuS: Number(m[2]) + Number(m[3]), maxRssKiB: Number(m[4]) };
   }
 
   /** The last line of stderr, for error messages. */

@@ -17,7 +17,7 @@ import { mbps } from './report.js';
 import { nodeSha1 } from './sha1.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+export const CLI = join(ROOT, 'dist', 'bin', 'sixswarm.js');
 const PYTHON = '/usr/bin/python3';
 const LT_PEER = join(ROOT, 'bench', 'lt-peer.py');
 const TIMEOUT = 900_000;

@@ -58,6 +58,12 @@ export class FileStore {
   private readonly unflushed = new Map<string, number>();
   /** Background flushes under way, by file. */
   private readonly flushing = new Map<string, Promise<void>>();
+  /**
+   * The last write queued per file. A buffered write holds the file's inode lock from start to
+   * end, so parallel writes to one file only wait on each other, and the kernel spins while they
+   * wait (measured: 6% of a leecher's CPU in rwsem spinning). One write per file at a time.
+   */
+  private readonly writing = new Map<string, Promise<void>>();
 
   constructor(
     readonly root: string,
@@ -125,9 +131,21 @@ export class FileStore {
   async writePiece(index: number, data: Buffer): Promise<void> {
     for (const loc of this.locate(index, 0, data.length)) {
       if (loc.pad) continue;
-      await this.withHandle(loc.path, (fh) => writeChunked(fh.fd, data.subarray(loc.rangeOffset, loc.rangeOffset + loc.length), loc.position, WRITE_CHUNK));
+      await this.afterWrites(loc.path, () => this.withHandle(loc.path, (fh) => writeChunked(fh.fd, data.subarray(loc.rangeOffset, loc.rangeOffset + loc.length), loc.position, WRITE_CHUNK)));
       this.flushBehind(loc.path, loc.length);
     }
+  }
+
+  /** Run `write` once the writes queued before it to `path` have settled (each caller gets its own outcome). */
+  private afterWrites(path: string, write: () => Promise<void>): Promise<void> {
+    const before = this.writing.get(path);
+    const run = before ? before.then(write) : write();
+    const tail = run.catch(() => {});
+    this.writing.set(path, tail);
+    void tail.then(() => {
+      if (this.writing.get(path) === tail) this.writing.delete(path);
+    });
+    return run;
   }
 
   /** Count written bytes; past FLUSH_BEHIND, flush the file in the background (one flush per file at a time). */

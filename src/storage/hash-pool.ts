@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { compiledSibling } from '../util/compiled-path.js';
+import { compiledModule } from '../util/compiled-path.js';
 import type { RangeFile, WorkerReply, WorkerTask } from './hash-protocol.js';
 
 export type { RangeFile } from './hash-protocol.js';
@@ -44,7 +44,7 @@ export class HashPool {
   private nextId = 1;
   private closed = false;
 
-  private readonly url = compiledSibling(import.meta.url, 'hash-worker.js');
+  private readonly url = compiledModule('storage/hash-worker.js');
 
   private readonly size: number;
 

@@ -1,14 +1,13 @@
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { packageRoot } from './package-root.js';
 
 /**
- * URL of a compiled sibling module (a worker script). From dist/ that is the sibling itself;
- * when the caller runs from TypeScript sources (vitest), it is the same path under dist/,
- * because worker threads cannot load .ts files on Node 20.
+ * URL of a compiled module under dist/src (a worker script), given its path under src/. Found
+ * from the package root, so it is the same file whether the caller runs from dist/src, from the
+ * bundle in dist/bin, or from TypeScript sources (vitest: worker threads cannot load .ts files on
+ * Node 20).
  */
-export function compiledSibling(callerUrl: string, jsName: string): URL {
-  const callerFile = fileURLToPath(callerUrl);
-  if (!callerFile.endsWith('.ts')) return new URL(jsName, callerUrl);
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  return pathToFileURL(join(root, 'dist', relative(root, dirname(callerFile)), jsName));
+export function compiledModule(srcPath: string): URL {
+  return pathToFileURL(join(packageRoot(), 'dist', 'src', srcPath));
 }

@@ -22,7 +22,7 @@
  *
  *     const topo = await createTunnelTopology();
  *     try {
- *       const server = topo.broker.spawn('node', ['dist/cli/main.js', 'tunnel-server', ...]);
+ *       const server = topo.broker.spawn('node', ['dist/bin/sixswarm.js', 'tunnel-server', ...]);
  *       await server.waitForLine((l) => l.includes('"listening"'));
  *       await topo.client.exec('ping', ['-6', '-c', '1', topo.addresses.peerV6]);
  *     } finally {
@@ -53,7 +53,7 @@ export const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 
 /** Whether user nobody can read the built CLI where this checkout lives (a home folder may forbid it). */
 export function nobodyCanRunCli(): boolean {
-  const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'main.js');
+  const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'bin', 'sixswarm.js');
   try {
     execFileSync('setpriv', [...NOBODY, process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(cli)}, require('fs').constants.R_OK)`], { stdio: 'ignore' });
     return true;

@@ -17,7 +17,7 @@ import { readTorrentFile } from '../../src/metainfo/torrent.js';
 import type { Metainfo } from '../../src/metainfo/types.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+export const CLI = join(ROOT, 'dist', 'bin', 'sixswarm.js');
 
 export type JsonEvent = { event: string } & Record<string, unknown>;
 
