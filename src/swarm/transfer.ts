@@ -358,7 +358,8 @@ export class Transfer implements PeerHandler {
     if (picks.length === 0) return;
     const now = Date.now();
     if (tp.requests.size === 0) tp.lastPieceAt = now; // the timeout counts from the first request
-    for (const r of picks) tp.requests.set(blockKey(r), { ...r, at: now });
+    // Spelled out, not `{ ...r, at }`: the spread takes V8's slow path once per block.
+    for (const r of picks) tp.requests.set(blockKey(r), { index: r.index, begin: r.begin, length: r.length, at: now });
     tp.wire.send.requests(picks);
   }
 
