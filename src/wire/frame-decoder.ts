@@ -147,9 +147,10 @@ export class FrameDecoder {
       case MSG.request:
       case MSG.cancel:
       case MSG.reject: {
-        const r = { index: b.readUInt32BE(1), begin: b.readUInt32BE(5), length: b.readUInt32BE(9) };
-        if (r.length === 0 || r.length > this.limits.maxBlock) throw new ProtocolError(`block length ${r.length} outside 1..${this.limits.maxBlock}`);
-        return { type: id === MSG.request ? 'request' : id === MSG.cancel ? 'cancel' : 'reject', ...r };
+        const length = b.readUInt32BE(9);
+        if (length === 0 || length > this.limits.maxBlock) throw new ProtocolError(`block length ${length} outside 1..${this.limits.maxBlock}`);
+        // One object, spelled out: a seed parses one of these per block it sends.
+        return { type: id === MSG.request ? 'request' : id === MSG.cancel ? 'cancel' : 'reject', index: b.readUInt32BE(1), begin: b.readUInt32BE(5), length };
       }
       case MSG.piece:
         if (len < 9 || len - 8 > this.limits.maxBlock) throw new ProtocolError(`piece message with a ${len - 8}-byte block`);
