@@ -3,7 +3,8 @@
  * FileStore: real files, real descriptors (counted in /proc/self/fd). With room for one file,
  * a piece that spans three files is written and read back while another torrent's store takes
  * the room: every handle is closed and reopened on the way, the bytes come back as written, and
- * no more descriptors are open than the bound (plus the handles in use at that moment).
+ * no more descriptors are open than the bound (plus the handles in use at that moment). Writes to
+ * one file are queued one behind the other (parallel ones only wait on the inode lock).
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, readlink } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import type { TorrentFile } from '../src/metainfo/types.js';
 import { FileStore } from '../src/storage/file-store.js';
 import { PieceLayout } from '../src/storage/layout.js';
-import { OpenFiles } from '../src/storage/open-files.js';
+import { OpenFiles, type OpenFile } from '../src/storage/open-files.js';
 import { cleanUpAfterEach, tempDir } from './support/sixswarm.js';
 
 let dir: string | undefined;
@@ -95,5 +96,42 @@ describe('the open-file LRU', () => {
     for (const s of stores) await s.close();
     expect(lru.size).toBe(0);
     expect(await openUnder(dir)).toBe(0);
+  });
+});
+
+describe('writes to one file', () => {
+  it('go one at a time, in the order they were asked for, and each settles with its own bytes on disk', async () => {
+    dir = await tempDir();
+    const pieces = 64;
+    // The real LRU, watched: how many operations hold the file at once.
+    let most = 0;
+    class Watched extends OpenFiles {
+      override add(f: OpenFile): void {
+        super.add(f);
+        most = Math.max(most, f.users);
+      }
+      override use(f: OpenFile): void {
+        super.use(f);
+        most = Math.max(most, f.users);
+      }
+    }
+    const store = new FileStore(dir, layoutOf('one', [pieces * PIECE]), { writable: true, openFiles: new Watched(8) });
+    await store.checkFolder();
+    const data = Array.from({ length: pieces }, () => randomBytes(PIECE));
+    // All asked for at once, as verified pieces arrive: unqueued, all 64 would hold the file together.
+    const finished: number[] = [];
+    await Promise.all(data.map((d, i) => store.writePiece(i, d).then(() => finished.push(i))));
+    expect(most).toBe(1);
+    expect(finished).toEqual(data.map((_, i) => i));
+    await store.sync();
+    expect((await readFile(join(dir, 'one', 'f0.bin'))).equals(Buffer.concat(data))).toBe(true);
+    // A file of another store is not held up behind them (its queue is its own).
+    const other = new FileStore(dir, layoutOf('two', [PIECE]), { writable: true });
+    const again = store.writePiece(0, data[0]!);
+    await other.writePiece(0, data[1]!);
+    await again;
+    expect((await other.read(0, 0, PIECE)).equals(data[1]!)).toBe(true);
+    await store.close();
+    await other.close();
   });
 });
