@@ -1,16 +1,17 @@
 /**
  * One piece being downloaded: its blocks copied into one buffer as they arrive, who sent each
- * (the evidence if it fails), and its SHA-1 fed as soon as the blocks from the start are in.
+ * (the evidence if it fails), and its SHA-1 once the last one is in.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { BLOCK_SIZE, type BlockRef } from '../wire/messages.js';
 
 export class PieceInProgress {
   readonly blockCount: number;
   /**
    * The piece's bytes, blocks copied in as they arrive (a block is only a view of the socket's
-   * read buffer while its message is handled). Hashed in order as soon as the run from the start
-   * is complete; written from here once verified.
+   * read buffer while its message is handled). Hashed in one call when complete (per block, the
+   * calls into OpenSSL and the views cost more than hashing what is still in the cache saves);
+   * written from here once verified.
    */
   readonly data: Buffer;
   readonly received: Uint8Array;
@@ -21,8 +22,6 @@ export class PieceInProgress {
   firstFree = 0;
   /** Who (by IP) sent each block: the evidence if the piece fails its hash. */
   readonly senders: (string | undefined)[];
-  private readonly hash: Hash = createHash('sha1');
-  private hashed = 0;
 
   constructor(
     readonly index: number,
@@ -42,16 +41,10 @@ export class PieceInProgress {
   }
 
   store(b: number, block: Buffer, from: string): void {
-    block.copy(this.data, b * BLOCK_SIZE);
+    this.data.set(block, b * BLOCK_SIZE); // the typed-array copy itself, without Buffer#copy's argument handling
     this.received[b] = 1;
     this.receivedCount++;
     this.senders[b] = from;
-    // SHA-1 is sequential: feed the run of blocks that now continues the hashed prefix, at once.
-    let end = this.hashed;
-    while (end < this.blockCount && this.received[end]) end++;
-    if (end === this.hashed) return;
-    this.hash.update(this.data.subarray(this.hashed * BLOCK_SIZE, Math.min(end * BLOCK_SIZE, this.size)));
-    this.hashed = end;
   }
 
   /** Views of the piece's blocks, in order (the evidence for blame). */
@@ -61,7 +54,7 @@ export class PieceInProgress {
 
   /** SHA-1 of the whole piece; only once every block is in. */
   digest(): Buffer {
-    if (this.hashed !== this.blockCount) throw new Error(`piece ${this.index} is not complete`);
-    return this.hash.digest();
+    if (this.receivedCount !== this.blockCount) throw new Error(`piece ${this.index} is not complete`);
+    return createHash('sha1').update(this.data).digest();
   }
 }
