@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 /**
  * Bundles the compiled CLI (dist/cli/main.js, from tsc) into dist/bin/sixswarm.js, the command
- * `npm install` links. One module instead of ~190 costs a third of the start-up CPU and about
- * 0.15 CPU s over a 1 GiB download (bench/README.md, "The bundled CLI"). The terminal UI stays in
- * chunks loaded only when shown; the packages in node_modules stay outside (and worker scripts
- * run from dist/src, see src/util/compiled-path.ts).
+ * `npm install` links. One module instead of ~190 halves the start-up CPU and saves about 0.15
+ * CPU s over a 1 GiB download (bench/README.md: "The bundled CLI and per-block slow paths"). The
+ * terminal UI stays in chunks loaded only when shown; the packages in node_modules stay outside
+ * (and worker scripts run from dist/src, see src/util/compiled-path.ts).
  */
 import { build } from 'esbuild';
 import { chmod, rm } from 'node:fs/promises';
