@@ -36,8 +36,12 @@ export class PieceInProgress {
   }
 
   block(b: number): BlockRef {
-    const begin = b * BLOCK_SIZE;
-    return { index: this.index, begin, length: Math.min(BLOCK_SIZE, this.size - begin) };
+    return { index: this.index, begin: b * BLOCK_SIZE, length: this.blockLength(b) };
+  }
+
+  /** Bytes of block `b` (the last one may be short). */
+  blockLength(b: number): number {
+    return Math.min(BLOCK_SIZE, this.size - b * BLOCK_SIZE);
   }
 
   store(b: number, block: Buffer, from: string): void {

@@ -204,7 +204,7 @@ export class PiecePicker {
     const p = this.inProgress.get(index);
     if (!p) return this.have.has(index) || this.verifying.has(index) ? 'duplicate' : 'unwanted';
     const b = begin / BLOCK_SIZE;
-    if (!Number.isInteger(b) || b >= p.blockCount || data.length !== Math.min(BLOCK_SIZE, p.size - begin)) return 'unwanted';
+    if (!Number.isInteger(b) || b >= p.blockCount || data.length !== p.blockLength(b)) return 'unwanted';
     if (p.received[b]) return 'duplicate';
     p.store(b, data, from);
     return 'new';
