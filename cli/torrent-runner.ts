@@ -9,7 +9,7 @@ import type { TorrentSession, TorrentSource } from '../src/client/torrent-sessio
 import { loadMetadata } from '../src/storage/metadata-store.js';
 import { isMagnet, parseMagnet } from '../src/metainfo/magnet.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
-import { resolveTargets } from '../src/net/dial.js';
+import { resolveTargets } from '../src/transport/happy-eyeballs.js';
 import { defaultStateDir } from '../src/storage/resume.js';
 import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
 import type { AnnounceIpPolicy } from '../src/tracker/announce-ip.js';

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AnnouncePacer } from '../src/tracker/announce-pacer.js';
 import { TrackerServer, type ServerAnnounceEvent } from '../src/tracker/server/tracker-server.js';
 import { TrackerSession } from '../src/tracker/session.js';
+import { samePort } from './support/ports.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -34,7 +35,7 @@ describe('announce spreading', () => {
       const s = new TrackerSession({
         infoHash: randomBytes(20),
         peerId: randomBytes(20),
-        port: 42000 + i,
+        ports: samePort(42000 + i),
         tiers: [[`http://[::1]:${server.port}/announce`]],
         families: { 4: false, 6: true },
         getStats: () => ({ uploaded: 0, downloaded: 0, left: 0 }),

@@ -76,7 +76,7 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
 setTimeout(() => { out({ who: 'script', error: 'script timed out' }); process.exit(1); }, 15000).unref();
 const mk = (who, ourPort, url) => {
   const s = new TrackerSession({
-    infoHash: ih, peerId: randomBytes(20), port: ourPort, tiers: [[url]], families: { 4: true, 6: true },
+    infoHash: ih, peerId: randomBytes(20), ports: { local: () => ourPort, advertised: () => ourPort }, tiers: [[url]], families: { 4: true, 6: true },
     getStats: () => ({ uploaded: 0, downloaded: 0, left: 10 }), ownAddresses: () => ({ 6: '2001:db8::5' }),
     minIntervalFloorMs: 300, udpRetransmitBaseMs: 300, timeoutMs: 3000,
   });

@@ -17,6 +17,7 @@ import { encodeCompactPeers } from '../src/net/compact.js';
 import type { PeerAddress } from '../src/net/compact.js';
 import { TrackerSession, type TrackerSessionOptions } from '../src/tracker/session.js';
 import type { AnnounceEvent } from '../src/tracker/types.js';
+import { samePort } from './support/ports.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -125,7 +126,7 @@ function newSession(url: string, family: 4 | 6, extra: Partial<TrackerSessionOpt
   const session = new TrackerSession({
     infoHash: randomBytes(20),
     peerId: randomBytes(20),
-    port: 6881,
+    ports: samePort(6881),
     tiers: [[url]],
     families: { 4: family === 4, 6: family === 6 },
     getStats: () => ({ uploaded: 0, downloaded: 0, left: 1 }),

@@ -10,6 +10,7 @@ import { TrackerSession, type TrackerSessionOptions } from '../src/tracker/sessi
 import type { AnnounceEvent } from '../src/tracker/types.js';
 import { TrackerServer, type ServerAnnounceEvent } from '../src/tracker/server/tracker-server.js';
 import { Tiers } from '../src/tracker/tiers.js';
+import { samePort } from './support/ports.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -35,7 +36,7 @@ function session(infoHash: Buffer, port: number, tiers: string[][], extra: Parti
   const session = new TrackerSession({
     infoHash,
     peerId: randomBytes(20),
-    port,
+    ports: samePort(port),
     tiers,
     families: { 4: true, 6: true },
     getStats: () => ({ uploaded: 0, downloaded: 0, left: 1000 }),

@@ -13,6 +13,7 @@ import { scrape } from '../src/tracker/scrape.js';
 import { TrackerSession, type TrackerSessionOptions } from '../src/tracker/session.js';
 import type { AnnounceEvent } from '../src/tracker/types.js';
 import { startOpentracker, type Opentracker } from './support/opentracker.js';
+import { samePort } from './support/ports.js';
 
 const IH = randomBytes(20);
 let dir = '';
@@ -42,7 +43,7 @@ function session(ourPort: number, tiers: string[][], extra: Partial<TrackerSessi
   const s = new TrackerSession({
     infoHash: IH,
     peerId: randomBytes(20),
-    port: ourPort,
+    ports: samePort(ourPort),
     tiers,
     families: { 4: true, 6: true },
     getStats: () => ({ uploaded: 0, downloaded: 0, left: 1000 }),

@@ -1,12 +1,14 @@
 /**
- * The engine: one peer id, the dual-stack listeners, the handshaker that routes incoming
- * connections to the torrent their handshake names, the hashing pool, and the torrents.
+ * The engine: one peer id, the network it listens and dials on (the kernel's unless given
+ * another), the handshaker that routes incoming connections to the torrent their handshake
+ * names, the hashing pool, and the torrents.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Family } from '../net/address.js';
-import { DualStackListener, type Listening } from '../net/listeners.js';
-import { TcpTransport } from '../net/tcp-transport.js';
+import { AdvertisedPorts } from '../transport/advertised-ports.js';
+import { KernelNetwork } from '../transport/kernel/kernel-network.js';
+import type { Listening, Network } from '../transport/network.js';
 import { Req2Index } from '../mse/handshake.js';
 import { HashPool } from '../storage/hash-pool.js';
 import type { EncryptionPolicy } from '../wire/encryption-policy.js';
@@ -24,8 +26,6 @@ export interface ClientOptions {
   ipv4: boolean;
   ipv6: boolean;
   stateDir: string;
-  /** Bind outgoing connections of a family to this local address (the tunnel's address). */
-  localAddress?: Partial<Record<Family, string>>;
   maxPeersPerTorrent?: number;
   /** Tracker announces: policy for ipv4=/ipv6=, extra tracker tiers; undefined turns trackers off. */
   trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
@@ -49,45 +49,50 @@ export class Client extends EventEmitter {
   /** Our torrents by HASH('req2', info hash), for peers that dial us encrypted. */
   private readonly req2 = new Req2Index();
   readonly handshaker: Handshaker;
-  private readonly listener = new DualStackListener((s) => this.handshaker.incoming(new TcpTransport(s)));
-  /** Local address per family for outgoing connections; shared by reference with every swarm. */
-  readonly localAddress: Partial<Record<Family, string>>;
+  /** The port we listen on and the one we tell others, per family. */
+  readonly ports: AdvertisedPorts;
   /** The engine's one DHT node, shared by every torrent. */
   readonly dht?: DhtBinding;
   /** Every torrent's announces go through it: spaced, and spread over their interval. */
   readonly announcePacer = new AnnouncePacer();
 
-  constructor(readonly opts: ClientOptions) {
+  constructor(
+    readonly opts: ClientOptions,
+    /** What peers are dialed and accepted over, and the UDP sockets on our port. */
+    readonly network: Network = new KernelNetwork(),
+  ) {
     super();
-    this.localAddress = { ...opts.localAddress };
     this.limits = new RateLimits(opts.rates);
+    this.ports = new AdvertisedPorts(() => network.listening());
     this.handshaker = new Handshaker({
+      network,
       peerId: this.peerId,
       directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm, findByReq2: (r) => this.req2.find(r) },
       encryption: opts.encryption,
     });
-    if (opts.dht && opts.ipv4) this.dht = new DhtBinding(opts.dht, opts.stateDir, () => this.port);
-  }
-
-  get port(): number {
-    return this.listener.port;
+    if (opts.dht && opts.ipv4) this.dht = new DhtBinding(opts.dht, opts.stateDir, network, this.ports);
+    // A gateway mapped our port elsewhere (or the mapping went): the trackers should know soon.
+    this.ports.on('change', () => this.announceSoon());
   }
 
   /** Where we listen (empty until listen() resolves). */
   listening(): Listening[] {
-    return [...this.listener.listening];
+    return this.network.listening();
   }
 
   /** Listen for peers, then start the DHT (on our peer port by default) in the background. */
   async listen(): Promise<Listening[]> {
     const host = this.opts.listenHost;
-    const listening = await this.listener.listen({
-      port: this.opts.port,
-      ipv4: this.opts.ipv4,
-      ipv6: this.opts.ipv6,
-      ...(host?.[4] ? { host4: host[4] } : {}),
-      ...(host?.[6] ? { host6: host[6] } : {}),
-    });
+    const listening = await this.network.listen(
+      {
+        port: this.opts.port,
+        ipv4: this.opts.ipv4,
+        ipv6: this.opts.ipv6,
+        ...(host?.[4] ? { host4: host[4] } : {}),
+        ...(host?.[6] ? { host6: host[6] } : {}),
+      },
+      (t) => this.handshaker.incoming(t),
+    );
     void this.dht?.start();
     return listening;
   }
@@ -109,15 +114,14 @@ export class Client extends EventEmitter {
         peerId: this.peerId,
         clientName: CLIENT_NAME,
         handshaker: this.handshaker,
-        port: () => this.port,
+        ports: this.ports,
         ownAddresses: () => this.ownAddresses.get(),
         families: { 4: this.opts.ipv4, 6: this.opts.ipv6 },
-        localAddress: this.localAddress,
         maxPeers: this.opts.maxPeersPerTorrent,
         limits: new RateLimits(opts.rates, this.limits),
         sequential: opts.sequential,
       },
-      ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer } } : {}),
+      ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer, network: this.network } } : {}),
     });
     // A magnet's torrent is private once its metadata says so, before the swarm knows.
     t.on('swarm', (swarm) => this.dht?.track(swarm, () => t.private || swarm.extensions.private));
@@ -150,10 +154,11 @@ export class Client extends EventEmitter {
 
   async close(): Promise<void> {
     this.handshaker.close();
-    // A listener's close waits for the connections it accepted: the torrents close those.
-    const unlistened = this.listener.close();
-    await Promise.all([this.dht?.stop(), ...[...this.torrents.values()].map((t) => t.stop())]);
-    await unlistened;
+    const torrents = Promise.all([...this.torrents.values()].map((t) => t.stop()));
+    // The DHT lets go of the shared UDP socket before the network closes it; a listener's close
+    // waits for the connections it accepted, which the torrents close.
+    await this.dht?.stop();
+    await Promise.all([this.network.close(), torrents]);
     this.torrents.clear();
     this.limits.close();
     await this.hashPool.close();

@@ -11,11 +11,14 @@ import { Dht, type AnnounceSummary } from '../dht/dht.js';
 import type { Endpoint } from '../dht/rpc.js';
 import type { PeerAddress } from '../net/compact.js';
 import type { Swarm } from '../swarm/swarm.js';
+import type { OurPorts } from '../transport/advertised-ports.js';
+import type { DatagramChannel } from '../transport/datagram.js';
+import type { Network } from '../transport/network.js';
 import { errorMessage } from '../util/errors.js';
 import { every } from '../util/ticker.js';
 
 export interface DhtConfig {
-  /** UDP port; undefined: the engine's peer port. */
+  /** UDP port; undefined: the engine's peer port (its UDP socket, shared). */
   port?: number;
   bootstrap: readonly Endpoint[];
 }
@@ -73,7 +76,8 @@ class TorrentDht {
     this.abort.abort();
   }
 
-  async round(dht: Dht, port: number): Promise<void> {
+  async round(dht: Dht, ports: OurPorts): Promise<void> {
+    const port = ports.advertised(4);
     if (!this.allowed()) return;
     const infoHash = this.swarm.infoHash;
     const onPeers = (peers: PeerAddress[]) => {
@@ -92,7 +96,7 @@ class TorrentDht {
     const few = !this.swarm.complete && this.swarm.stats().peers < FEW_PEERS;
     const delay = few ? RETRY_MS[Math.min(this.fewRounds++, RETRY_MS.length - 1)]! : ROUND_MS;
     if (!few) this.fewRounds = 0;
-    this.timer = setTimeout(() => void this.round(dht, port), delay);
+    this.timer = setTimeout(() => void this.round(dht, ports), delay);
     this.timer.unref();
   }
 }
@@ -111,8 +115,9 @@ export class DhtBinding extends EventEmitter<{
   constructor(
     private readonly config: DhtConfig,
     private readonly stateDir: string,
-    /** Our peer port (what we announce; the DHT's port unless told otherwise). */
-    private readonly peerPort: () => number,
+    private readonly network: Network,
+    /** Our peer ports: the IPv4 one is what we announce. */
+    private readonly ports: OurPorts,
   ) {
     super();
   }
@@ -120,18 +125,24 @@ export class DhtBinding extends EventEmitter<{
   /** Binds the node and joins the DHT in the background. A node that cannot start is a warning: the torrents run without it. */
   start(): Promise<Dht | undefined> {
     this.starting ??= (async () => {
-      const port = this.config.port ?? this.peerPort();
+      let socket: DatagramChannel;
+      try {
+        socket = await this.socket();
+      } catch (e) {
+        this.emit('warning', `DHT off: ${errorMessage(e)} (--dht-port N picks another port, --no-dht turns it off)`);
+        return undefined;
+      }
       const dht = new Dht({
-        port,
+        socket,
         bootstrap: this.config.bootstrap,
         // Per port: two engines sharing a state folder are two nodes, each with its own id and table.
-        stateFile: join(this.stateDir, `dht-${port}.state`),
+        stateFile: join(this.stateDir, `dht-${socket.address().port}.state`),
         onWarning: (m) => this.emit('warning', m),
       });
       try {
         await dht.start();
       } catch (e) {
-        this.emit('warning', `DHT off: ${errorMessage(e)} (--dht-port N picks another port, --no-dht turns it off)`);
+        this.emit('warning', `DHT off: ${errorMessage(e)} (--no-dht turns it off)`);
         return undefined;
       }
       if (this.stopped) {
@@ -145,6 +156,16 @@ export class DhtBinding extends EventEmitter<{
     return this.starting;
   }
 
+  /** The peer port's IPv4 UDP socket (shared), or the one on `--dht-port`. */
+  private async socket(): Promise<DatagramChannel> {
+    const port = this.config.port ?? this.ports.local(4);
+    try {
+      return await this.network.datagrams(4, this.config.port);
+    } catch (e) {
+      throw new Error(`the DHT cannot listen on UDP port ${port} (${errorMessage(e)})`);
+    }
+  }
+
   /**
    * Look up and announce a swarm's torrent from now on, unless it is private (BEP 27). `isPrivate`
    * is asked again before anything is sent: a magnet's torrent may turn out private.
@@ -154,7 +175,7 @@ export class DhtBinding extends EventEmitter<{
     const t = new TorrentDht(swarm, isPrivate, this);
     this.torrents.add(t);
     void this.start().then((dht) => {
-      if (dht) void t.round(dht, this.peerPort());
+      if (dht) void t.round(dht, this.ports);
     });
   }
 

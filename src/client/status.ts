@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { classify, type AddressKind, type Family } from '../net/address.js';
 import { parseHostPort } from '../net/hostport.js';
-import type { Listening } from '../net/listeners.js';
+import type { Listening } from '../transport/kernel/listeners.js';
 import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
 import type { CheckProgress, CheckResult } from '../storage/torrent-storage.js';
 import type { PeerSourceKind } from '../swarm/peer-pool.js';

@@ -21,6 +21,7 @@ import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import type { AnnouncePacer } from '../tracker/announce-pacer.js';
 import { TrackerSession } from '../tracker/session.js';
 import type { AnnounceEvent } from '../tracker/types.js';
+import type { TrackerNetwork } from '../transport/network.js';
 import { every } from '../util/ticker.js';
 
 export interface TorrentSessionOptions {
@@ -32,7 +33,7 @@ export interface TorrentSessionOptions {
   swarm: SwarmOptions;
   resumeSaveIntervalMs?: number;
   /** Announce to the torrent's trackers (off for tests that give peers directly, or `--no-trackers`); `pacer` is the client's. */
-  trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][]; pacer?: AnnouncePacer };
+  trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][]; pacer?: AnnouncePacer; network?: TrackerNetwork };
 }
 
 /** What a torrent is started from: its metainfo, or a magnet link whose metadata peers will supply. */
@@ -227,12 +228,12 @@ export class TorrentSession extends EventEmitter<{
     const t = this.opts.trackers;
     const tiers = [...metaTiers, ...(t?.extraTiers ?? [])];
     if (!t || tiers.length === 0) return;
-    const port = this.opts.swarm.port();
-    if (port === 0) return;
+    const { ports, families } = this.opts.swarm;
+    if (!([4, 6] as const).some((f) => families[f] && ports.local(f) > 0)) return; // not listening: nothing to announce
     const trackers = new TrackerSession({
       infoHash: this.infoHash,
       peerId: this.opts.swarm.peerId,
-      port,
+      ports,
       tiers,
       families: this.opts.swarm.families,
       getStats: () => {
@@ -242,6 +243,7 @@ export class TorrentSession extends EventEmitter<{
       ownAddresses: () => this.opts.swarm.ownAddresses(),
       announceIp: t.announceIp,
       ...(t.pacer ? { pacer: t.pacer } : {}),
+      ...(t.network ? { network: t.network } : {}),
     });
     trackers.on('announce', (ev) => {
       this.trackerRecords.set(`${ev.tracker} ${ev.family}`, { ...ev, at: Date.now() });

@@ -11,7 +11,7 @@ export function bindTunnel(client: Client, tunnel: TunnelClient): void {
   tunnel.on('up', ({ address }) => {
     client.ownAddresses.set(6, address);
     // With source routing (the host has other IPv6 routes) only connections from this address use the tunnel.
-    if (tunnel.status().routing === 'source') client.localAddress[6] = address;
+    if (tunnel.status().routing === 'source') client.network.setLocalAddress(6, address);
     client.announceSoon();
     client.redialFailedPeers();
   });

@@ -5,7 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Family } from '../net/address.js';
-import type { DialTarget } from '../net/dial.js';
+import type { OurPorts } from '../transport/advertised-ports.js';
+import type { DialTarget } from '../transport/network.js';
 import type { Metainfo } from '../metainfo/types.js';
 import type { TorrentStorage } from '../storage/torrent-storage.js';
 import { ExtensionRegistry } from '../wire/extensions.js';
@@ -24,12 +25,11 @@ export interface SwarmOptions {
   peerId: Buffer;
   clientName: string;
   handshaker: Handshaker;
-  /** Our listening port (announced in BEP 10 `p`). */
-  port(): number;
+  /** Our ports: the advertised one of a peer's family goes in BEP 10 `p`. */
+  ports: OurPorts;
   /** Our own addresses per family, for BEP 10 `ipv4`/`ipv6` (only global ones are sent). */
   ownAddresses(): Partial<Record<Family, string>>;
   families: { 4: boolean; 6: boolean };
-  localAddress?: Partial<Record<Family, string>>;
   maxPeers?: number;
   uploadSlots?: number;
   /** Max concurrent outgoing connection attempts. */
@@ -86,10 +86,9 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       clientName: opts.clientName,
       handshaker: opts.handshaker,
       extensions: this.extensions,
-      port: opts.port,
+      ports: opts.ports,
       ownAddresses: opts.ownAddresses,
       families: opts.families,
-      localAddress: opts.localAddress,
       // Explicit per-field defaults: an option passed as undefined must not erase its default.
       maxPeers: opts.maxPeers ?? 60,
       maxConnecting: opts.maxConnecting ?? 12,

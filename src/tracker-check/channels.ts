@@ -4,7 +4,6 @@
  * tracker should refuse. Every request is counted against a budget.
  */
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
 import type { Family } from '../net/address.js';
 import { fromUdpReply, toUdpFields } from '../tracker/announce-once.js';
 import { TrackerError } from '../tracker/errors.js';
@@ -12,6 +11,7 @@ import { httpAnnounceBody, httpScrape, withQuery, type HttpCallOptions } from '.
 import { httpGet } from '../tracker/http-get.js';
 import { parseAnnounceReply } from '../tracker/http-reply.js';
 import { LIMITS, type AnnounceParams, type ScrapeEntry } from '../tracker/types.js';
+import { openKernelFlow } from '../transport/kernel/udp.js';
 import { UdpEndpoint, UdpTrackerClient } from '../tracker/udp-client.js';
 import {
   ACTION, announceRequest, connectRequest, parseAnnounceReply as parseUdpAnnounceReply, randomTx, replyHeader,
@@ -146,7 +146,7 @@ export class UdpChannel implements Channel {
   private sendRaw(packet: Buffer, tx: number): Promise<Buffer | undefined> {
     this.o.budget.take();
     if (!this.raw) {
-      this.raw = new UdpEndpoint(dgram.createSocket(this.o.family === 6 ? 'udp6' : 'udp4'), this.o.address, this.t.port);
+      this.raw = new UdpEndpoint(openKernelFlow(this.o.family, this.o.address, this.t.port), this.o.address, this.t.port);
       this.raw.ready.catch(() => undefined); // reported by the exchange that awaits it
     }
     return this.raw.exchange(packet, tx, this.o.timeoutMs);

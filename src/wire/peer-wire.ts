@@ -7,7 +7,7 @@ import type { PeerAddress } from '../net/compact.js';
 import { FrameDecoder, ProtocolError, type FrameLimits } from './frame-decoder.js';
 import { encodeHandshake, HANDSHAKE_LENGTH, parseHandshake, type Handshake } from './handshake.js';
 import { encode, type BlockRef, type Message } from './messages.js';
-import type { Transport } from './transport.js';
+import type { Transport } from '../transport/transport.js';
 
 /** What a peer may stream ahead of a handshake we have not answered yet: a few frames. */
 const MAX_PENDING_BYTES = 256 * 1024;
