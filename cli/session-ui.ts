@@ -4,10 +4,10 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Client } from '../src/client/client.js';
-import { defaultSessionDir, SessionStore } from '../src/client/session-store.js';
-import { StatusFeed } from '../src/client/status.js';
-import { TorrentManager } from '../src/client/torrent-manager.js';
+import { Engine } from '../src/engine/engine.js';
+import { defaultSessionDir, SessionStore } from '../src/session/session-store.js';
+import { StatusFeed } from '../src/status/feed.js';
+import { Session } from '../src/session/session.js';
 import { defaultStateDir } from '../src/storage/resume.js';
 import { UsageError, errorMessage } from '../src/util/errors.js';
 import type { Command } from './command.js';
@@ -15,7 +15,7 @@ import { parseIntOption, parseRateOption } from './numbers.js';
 import { stopSignals } from './stop-signals.js';
 import { withConfig } from './config-options.js';
 import { CONFIG_COMMANDS, NOT_IN_UI, parseAnnounceIp, parseDht, parseEncryption, parseTorrentArgs, parseTrackers, UI_OPTIONS } from './torrent-options.js';
-import { managerSnapshot } from './ui/sources.js';
+import { sessionSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
 
 /** $XDG_DOWNLOAD_DIR, else ~/Downloads. */
@@ -90,7 +90,7 @@ async function run(argv: string[]): Promise<number> {
   if (values['no-ipv4'] && values['no-ipv6']) throw new UsageError('--no-ipv4 and --no-ipv6 together leave nothing to connect with');
   if (!terminalUiPossible(false)) throw new UsageError('sixswarm ui needs a terminal (stdin and stdout); for scripts use `sixswarm download --json`');
   const store = new SessionStore(resolve(values.session ?? defaultSessionDir()));
-  const client = new Client({
+  const engine = new Engine({
     port: parseIntOption(values.port, '--port', 0, 65535) ?? 6881,
     ipv4: !values['no-ipv4'],
     ipv6: !values['no-ipv6'],
@@ -101,14 +101,14 @@ async function run(argv: string[]): Promise<number> {
     encryption: parseEncryption(values.encryption),
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
   });
-  const feed = new StatusFeed(client);
-  const manager = new TorrentManager({ client, feed, store, downloadDir: values.output ?? defaultDownloadDir() });
+  const feed = new StatusFeed(engine);
+  const session = new Session({ engine, feed, store, downloadDir: values.output ?? defaultDownloadDir() });
   let problems: string[];
   try {
-    await client.listen();
-    problems = await manager.open();
+    await engine.listen();
+    problems = await session.open();
   } catch (e) {
-    await client.close();
+    await engine.close();
     throw e;
   }
   let quit!: () => void;
@@ -117,18 +117,18 @@ async function run(argv: string[]): Promise<number> {
   const ui = new TerminalUi({
     title: `session ${store.dir}`,
     can: ['add', 'pause', 'resume', 'remove', 'recheck'],
-    snapshot: (detailOf, cells) => managerSnapshot(manager, feed, detailOf, cells),
+    snapshot: (detailOf, cells) => sessionSnapshot(session, feed, detailOf, cells),
     async run(c) {
-      if (c.kind === 'add') return (await manager.add(c.input)).name;
-      const name = manager.summaries().find((t) => t.infoHash === c.infoHash)?.name ?? c.infoHash;
+      if (c.kind === 'add') return (await session.add(c.input)).name;
+      const name = session.summaries().find((t) => t.infoHash === c.infoHash)?.name ?? c.infoHash;
       if (c.kind === 'remove') {
-        const r = await manager.remove(c.infoHash, c.deleteData);
+        const r = await session.remove(c.infoHash, c.deleteData);
         if (!r) return `removed ${name}; its data stays where it is`;
         return `removed ${name}: deleted ${r.deleted} file${r.deleted === 1 ? '' : 's'}${r.missing ? `, ${r.missing} already gone` : ''}${r.kept.length ? `; left alone: ${r.kept.join('; ')}` : ''}`;
       }
-      if (c.kind === 'pause') await manager.pause(c.infoHash);
-      else if (c.kind === 'resume') await manager.resume(c.infoHash);
-      else await manager.recheck(c.infoHash);
+      if (c.kind === 'pause') await session.pause(c.infoHash);
+      else if (c.kind === 'resume') await session.resume(c.infoHash);
+      else await session.recheck(c.infoHash);
       return `${c.kind === 'pause' ? 'paused' : c.kind === 'resume' ? 'resumed' : 're-checking'} ${name}`;
     },
     quit: () => quit(),
@@ -143,7 +143,7 @@ async function run(argv: string[]): Promise<number> {
   await quitting;
   let code = 0;
   try {
-    await manager.close();
+    await session.close();
   } catch (e) {
     ui.message('error', `while shutting down: ${errorMessage(e)}`);
     code = 1;

@@ -8,7 +8,7 @@ import { isTrackerUrl } from '../src/metainfo/urls.js';
 import { withConfig } from './config-options.js';
 import { ENCRYPTION_POLICIES, type EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import { DEFAULT_BOOTSTRAP } from '../src/dht/dht.js';
-import type { DhtConfig } from '../src/client/dht-binding.js';
+import type { DhtConfig } from '../src/discovery/dht-discovery.js';
 import { parseHostPort } from '../src/net/hostport.js';
 import { errorMessage } from '../src/util/errors.js';
 

@@ -4,8 +4,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Client } from '../src/client/client.js';
-import type { TorrentSession, TorrentSource } from '../src/client/torrent-session.js';
+import { Engine } from '../src/engine/engine.js';
+import type { Torrent, TorrentSource } from '../src/engine/torrent.js';
 import { loadMetadata } from '../src/storage/metadata-store.js';
 import { isMagnet, parseMagnet } from '../src/metainfo/magnet.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
@@ -13,24 +13,24 @@ import { resolveTargets } from '../src/transport/happy-eyeballs.js';
 import { defaultStateDir } from '../src/storage/resume.js';
 import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
 import type { AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
-import { bindTunnel } from '../src/client/tunnel-binding.js';
+import { bindTunnel } from '../src/engine/tunnel-binding.js';
 import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
 import type { EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import type { TunnelChoice } from './torrent-options.js';
-import type { DhtConfig } from '../src/client/dht-binding.js';
+import type { DhtConfig } from '../src/discovery/dht-discovery.js';
 import { createReporter, type Reporter } from './reporter.js';
 import { parseHostPorts } from './host-ports.js';
 import type { HostPort } from '../src/net/hostport.js';
 import { findDataNearby } from '../src/storage/nearby-data.js';
 import { formatSize } from '../src/util/size.js';
-import { StatusFeed } from '../src/client/status.js';
+import { StatusFeed } from '../src/status/feed.js';
 import { signalExitCode, stopSignals } from './stop-signals.js';
 import { FileSelection, type SelectionSpec } from '../src/storage/selection.js';
 import { PieceLayout } from '../src/storage/layout.js';
 import { filePath } from '../src/storage/paths.js';
 import { checkWritable } from '../src/storage/writable.js';
-import { TorrentLock } from '../src/client/lock.js';
-import { SeedGoal, type SeedGoalOptions } from '../src/client/seed-goal.js';
+import { TorrentLock } from '../src/engine/torrent-lock.js';
+import { SeedGoal, type SeedGoalOptions } from '../src/engine/seed-goal.js';
 import { feedSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
 
@@ -95,7 +95,7 @@ async function loadTorrent(source: string, stateDir: string, mode: RunOptions['m
  * the data is named (the common mistake: the torrent's own folder instead of the one holding it),
  * and the seed stops (`stop`), since it would serve nothing.
  */
-async function sayWhatIsSeeded(session: TorrentSession, torrent: string, dir: string, reporter: Reporter, stop: () => void): Promise<void> {
+async function sayWhatIsSeeded(session: Torrent, torrent: string, dir: string, reporter: Reporter, stop: () => void): Promise<void> {
   const storage = session.storage!;
   const { meta, have } = storage;
   let haveBytes = 0;
@@ -166,7 +166,7 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
       throw e;
     });
   }
-  const client = new Client({
+  const engine = new Engine({
     port: o.port,
     ipv4: o.ipv4,
     ipv6: o.ipv6,
@@ -177,7 +177,7 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
     encryption: o.encryption,
     dht: o.dht,
   });
-  const feed = new StatusFeed(client, { tunnel: () => tunnel?.status() });
+  const feed = new StatusFeed(engine, { tunnel: () => tunnel?.status() });
   feed.on('event', (e) => reporter.event(e));
   let finish!: (code: number) => void;
   const finished = new Promise<number>((r) => (finish = r));
@@ -191,7 +191,7 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
     feed.stopProgress();
     if (why) reporter.note(why);
     try {
-      await client.close();
+      await engine.close();
       await tunnel?.stop();
     } catch (e) {
       feed.publish({ event: 'error', message: `while shutting down: ${errorMessage(e)}` });
@@ -203,36 +203,36 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
     finish(code);
   };
   if (tunnel) {
-    bindTunnel(client, tunnel);
+    bindTunnel(engine, tunnel);
     tunnel.on('status', (st) => feed.publish({ ...st, event: 'tunnel' }));
     tunnel.on('fatal', (e) => void shutdown(1, `tunnel failed: ${e.message}`));
   }
-  const session = client.addTorrent(source, dir, { writable: o.mode === 'download', select: o.select, sequential: o.sequential });
+  const torrent = engine.addTorrent(source, dir, { writable: o.mode === 'download', select: o.select, sequential: o.sequential });
   // A second signal during shutdown gets the default behaviour: exit at once.
   const signals = stopSignals();
   // A download stopped before it finished says so in its exit code (130/143, as the shell does), so
   // scripts can tell "stopped" from "done"; a finished one, and a seed, stop with 0.
   void signals.stopped.then((sig) => {
-    const unfinished = o.mode === 'download' && !session.storage?.done;
+    const unfinished = o.mode === 'download' && !torrent.storage?.done;
     return shutdown(unfinished ? signalExitCode(sig) : 0, `${sig}: closing peers and saving resume state…`);
   });
   // Attached before start: peers (from trackers, incoming) may report while it still runs, and data
   // that is complete already is reported as `complete` from within it.
-  feed.watch(session);
-  session.on('checked', () => {
+  feed.watch(torrent);
+  torrent.on('checked', () => {
     if (o.mode !== 'seed') return;
     // A seed is as complete as it will get: its seeding time starts now.
     goal.completed(Date.now());
-    void sayWhatIsSeeded(session, o.source, dir, reporter, () => void shutdown(2));
+    void sayWhatIsSeeded(torrent, o.source, dir, reporter, () => void shutdown(2));
   });
   if (goal.set) {
     goalTimer = setInterval(() => {
-      const why = goal.reached(Date.now(), feed.summary(session).ratio);
+      const why = goal.reached(Date.now(), feed.summary(torrent).ratio);
       if (why) void shutdown(0, `${why}: stopping`);
     }, 1000);
     goalTimer.unref();
   }
-  session.on('event', (e) => {
+  torrent.on('event', (e) => {
     if (e.event === 'metadata-waiting' && e.offering === 0) {
       reporter.note(
         e.peers === 0
@@ -246,8 +246,8 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
     if (e.event === 'error') void shutdown(1, `stopping: ${e.message}`);
   });
   try {
-    for (const l of await client.listen()) feed.publish({ event: 'listening', family: l.family, address: l.address, port: l.port });
-    await session.start(o.recheck);
+    for (const l of await engine.listen()) feed.publish({ event: 'listening', family: l.family, address: l.address, port: l.port });
+    await torrent.start(o.recheck);
   } catch (e) {
     // Interrupted by a signal (the pool and storage closed under the check): that is a clean stop.
     if (!shuttingDown) {
@@ -263,17 +263,17 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
   }
   feed.startProgress();
   ui?.attach({
-    title: `${o.mode} ${session.name}`,
+    title: `${o.mode} ${torrent.name}`,
     can: [],
-    snapshot: (detailOf, cells) => feedSnapshot(feed, [session], detailOf, cells),
+    snapshot: (detailOf, cells) => feedSnapshot(feed, [torrent], detailOf, cells),
     run: () => Promise.reject(new Error('not available here')),
     quit: () => void shutdown(0),
   });
   for (const p of peers) {
-    if (p.family) session.swarm!.addPeers([{ host: p.host, port: p.port }], { kind: 'manual' });
+    if (p.family) torrent.swarm!.addPeers([{ host: p.host, port: p.port }], { kind: 'manual' });
     else {
       resolveTargets(p.host, p.port).then(
-        (targets) => session.swarm?.addPeerTargets(targets, { kind: 'manual' }),
+        (targets) => torrent.swarm?.addPeerTargets(targets, { kind: 'manual' }),
         (e: Error) => feed.publish({ event: 'warning', message: `cannot resolve --peer ${p.host}: ${e.message}` }),
       );
     }

@@ -1,6 +1,6 @@
 /** `sixswarm tracker-check`: does this tracker do IPv6 right? A matrix of checks per address family. */
 import { parseArgs } from 'node:util';
-import { OwnAddresses } from '../src/client/own-addresses.js';
+import { OwnAddresses } from '../src/engine/own-addresses.js';
 import type { Family } from '../src/net/address.js';
 import { parseTrackerUrl, type TrackerUrl } from '../src/tracker/url.js';
 import { checkTracker } from '../src/tracker-check/check.js';

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AnnouncePacer } from '../src/tracker/announce-pacer.js';
 import { TrackerServer, type ServerAnnounceEvent } from '../src/tracker/server/tracker-server.js';
-import { TrackerSession } from '../src/tracker/session.js';
+import { Announcer } from '../src/tracker/announcer.js';
 import { samePort } from './support/ports.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -32,7 +32,7 @@ describe('announce spreading', () => {
 
     const pacer = new AnnouncePacer({ gapMs: GAP_MS });
     const sessions = Array.from({ length: TORRENTS }, (_, i) => {
-      const s = new TrackerSession({
+      const s = new Announcer({
         infoHash: randomBytes(20),
         peerId: randomBytes(20),
         ports: samePort(42000 + i),

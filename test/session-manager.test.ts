@@ -7,10 +7,10 @@
 import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Client } from '../src/client/client.js';
-import { SessionStore, type SessionEntry } from '../src/client/session-store.js';
-import { StatusFeed, type EngineEvent } from '../src/client/status.js';
-import { TorrentManager } from '../src/client/torrent-manager.js';
+import { Engine } from '../src/engine/engine.js';
+import { SessionStore, type SessionEntry } from '../src/session/session-store.js';
+import { StatusFeed, type EngineEvent } from '../src/status/feed.js';
+import { Session } from '../src/session/session.js';
 import { toMagnet } from '../src/metainfo/magnet.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
 import { deleteTorrentData } from '../src/storage/delete-data.js';
@@ -100,15 +100,15 @@ describe('torrent manager', () => {
     await tracker.waitFor((e) => e.type === 'announce' && e.left === 0, 15_000, 'the seed announcing');
 
     const open = () => {
-      const client = new Client({ port: 0, ipv4: true, ipv6: true, stateDir: join(dir!, 'state'), trackers: { announceIp: 'never' } });
-      const feed = new StatusFeed(client);
+      const engine = new Engine({ port: 0, ipv4: true, ipv6: true, stateDir: join(dir!, 'state'), trackers: { announceIp: 'never' } });
+      const feed = new StatusFeed(engine);
       const events: EngineEvent[] = [];
       feed.on('event', (e) => events.push(e));
       const store = new SessionStore(join(dir!, 'session'));
-      return { client, feed, events, store, manager: new TorrentManager({ client, feed, store, downloadDir: join(dir!, 'downloads') }) };
+      return { engine, feed, events, store, manager: new Session({ engine, feed, store, downloadDir: join(dir!, 'downloads') }) };
     };
     let s = open();
-    await s.client.listen();
+    await s.engine.listen();
     expect(await s.manager.open()).toEqual([]);
     await expect(s.manager.add('magnet:?xt=urn:btih:nothex')).rejects.toThrow(/bad magnet link/);
     await expect(s.manager.add(join(dir, 'missing.torrent'))).rejects.toThrow(/no such torrent file/);
@@ -139,7 +139,7 @@ describe('torrent manager', () => {
 
     // A new manager on the same session: the torrent comes back running, its data trusted (not hashed).
     s = open();
-    await s.client.listen();
+    await s.engine.listen();
     expect(await s.manager.open()).toEqual([]);
     await waitUntil(() => s.events.find((e) => e.event === 'checked'), 15_000, () => 'checked after resuming the session');
     expect(s.events.find((e) => e.event === 'checked')).toMatchObject({ hashed: 0, have: 64 });
@@ -173,7 +173,7 @@ describe('torrent manager', () => {
     await s.manager.close();
     // Reopened, it starts from the metadata kept in the state folder: no fetching again.
     s = open();
-    await s.client.listen();
+    await s.engine.listen();
     expect(await s.manager.open()).toEqual([]);
     expect(one().state).toBe('checking');
     await waitUntil(() => one().state === 'seeding', 15_000, () => JSON.stringify(one()));

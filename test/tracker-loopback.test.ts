@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PeerAddress } from '../src/net/compact.js';
 import { scrape } from '../src/tracker/scrape.js';
-import { TrackerSession, type TrackerSessionOptions } from '../src/tracker/session.js';
+import { Announcer, type AnnouncerOptions } from '../src/tracker/announcer.js';
 import type { AnnounceEvent } from '../src/tracker/types.js';
 import { TrackerServer, type ServerAnnounceEvent } from '../src/tracker/server/tracker-server.js';
 import { Tiers } from '../src/tracker/tiers.js';
@@ -27,13 +27,13 @@ async function startServer(opts: ConstructorParameters<typeof TrackerServer>[0] 
 }
 
 interface Recorder {
-  session: TrackerSession;
+  session: Announcer;
   events: AnnounceEvent[];
   peers: PeerAddress[];
 }
 
-function session(infoHash: Buffer, port: number, tiers: string[][], extra: Partial<TrackerSessionOptions> = {}): Recorder {
-  const session = new TrackerSession({
+function session(infoHash: Buffer, port: number, tiers: string[][], extra: Partial<AnnouncerOptions> = {}): Recorder {
+  const session = new Announcer({
     infoHash,
     peerId: randomBytes(20),
     ports: samePort(port),

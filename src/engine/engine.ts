@@ -15,13 +15,13 @@ import type { EncryptionPolicy } from '../wire/encryption-policy.js';
 import { Handshaker } from '../wire/handshaker.js';
 import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
-import { TorrentSession, type TorrentSessionOptions, type TorrentSource } from './torrent-session.js';
-import { DhtBinding, type DhtConfig } from './dht-binding.js';
+import { Torrent, type TorrentOptions, type TorrentSource } from './torrent.js';
+import { DhtDiscovery, type DhtConfig } from '../discovery/dht-discovery.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import { AnnouncePacer } from '../tracker/announce-pacer.js';
 import { RateLimits } from '../swarm/rate-limit.js';
 
-export interface ClientOptions {
+export interface EngineOptions {
   port: number;
   ipv4: boolean;
   ipv6: boolean;
@@ -39,25 +39,25 @@ export interface ClientOptions {
   dht?: DhtConfig;
 }
 
-export class Client extends EventEmitter {
+export class Engine extends EventEmitter {
   readonly peerId = Buffer.concat([Buffer.from(PEER_ID_PREFIX, 'latin1'), randomBytes(12)]);
   readonly hashPool = new HashPool();
   readonly ownAddresses = new OwnAddresses();
   /** The global rate limits; each torrent's own limits sit under them. */
   readonly limits: RateLimits;
-  private readonly torrents = new Map<string, TorrentSession>();
+  private readonly torrents = new Map<string, Torrent>();
   /** Our torrents by HASH('req2', info hash), for peers that dial us encrypted. */
   private readonly req2 = new Req2Index();
   readonly handshaker: Handshaker;
   /** The port we listen on and the one we tell others, per family. */
   readonly ports: AdvertisedPorts;
   /** The engine's one DHT node, shared by every torrent. */
-  readonly dht?: DhtBinding;
+  readonly dht?: DhtDiscovery;
   /** Every torrent's announces go through it: spaced, and spread over their interval. */
   readonly announcePacer = new AnnouncePacer();
 
   constructor(
-    readonly opts: ClientOptions,
+    readonly opts: EngineOptions,
     /** What peers are dialed and accepted over, and the UDP sockets on our port. */
     readonly network: Network = new KernelNetwork(),
   ) {
@@ -70,7 +70,7 @@ export class Client extends EventEmitter {
       directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm, findByReq2: (r) => this.req2.find(r) },
       encryption: opts.encryption,
     });
-    if (opts.dht && opts.ipv4) this.dht = new DhtBinding(opts.dht, opts.stateDir, network, this.ports);
+    if (opts.dht && opts.ipv4) this.dht = new DhtDiscovery(opts.dht, opts.stateDir, network, this.ports);
     // A gateway mapped our port elsewhere (or the mapping went): the trackers should know soon.
     this.ports.on('change', () => this.announceSoon());
   }
@@ -101,11 +101,11 @@ export class Client extends EventEmitter {
   addTorrent(
     source: TorrentSource,
     dir: string,
-    opts: Pick<TorrentSessionOptions, 'writable' | 'select'> & { rates?: { down?: number; up?: number }; sequential?: boolean },
-  ): TorrentSession {
+    opts: Pick<TorrentOptions, 'writable' | 'select'> & { rates?: { down?: number; up?: number }; sequential?: boolean },
+  ): Torrent {
     const { infoHash, infoHashHex } = 'meta' in source ? source.meta : source.magnet;
     if (this.torrents.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
-    const t = new TorrentSession(source, dir, {
+    const t = new Torrent(source, dir, {
       writable: opts.writable,
       select: opts.select,
       stateDir: this.opts.stateDir,
@@ -131,12 +131,12 @@ export class Client extends EventEmitter {
   }
 
   /** The running torrent with this info hash, if any. */
-  torrent(infoHashHex: string): TorrentSession | undefined {
+  torrent(infoHashHex: string): Torrent | undefined {
     return this.torrents.get(infoHashHex);
   }
 
   /** Stop a torrent (peers closed, trackers told, resume saved) and let go of it; it may be added again later. */
-  async removeTorrent(t: TorrentSession): Promise<void> {
+  async removeTorrent(t: Torrent): Promise<void> {
     if (this.torrents.get(t.infoHashHex) === t) this.torrents.delete(t.infoHashHex);
     if (t.swarm) this.dht?.untrack(t.swarm);
     await t.stop();

@@ -12,10 +12,10 @@ import type { CheckProgress, CheckResult } from '../storage/torrent-storage.js';
 import type { PeerSourceKind } from '../swarm/peer-pool.js';
 import type { AnnounceEvent } from '../tracker/types.js';
 import type { TunnelStatus } from '../tunnel/client.js';
-import type { Client } from './client.js';
-import type { DhtRound, DhtStatus } from './dht-binding.js';
-import { interfaceAddresses } from './own-addresses.js';
-import type { TorrentEvent, TorrentSession, TorrentState } from './torrent-session.js';
+import type { Engine } from '../engine/engine.js';
+import type { DhtRound, DhtStatus } from '../discovery/dht-discovery.js';
+import { interfaceAddresses } from '../engine/own-addresses.js';
+import type { TorrentEvent, Torrent, TorrentState } from '../engine/torrent.js';
 
 /** What the progress line and the torrent list show; `--json` prints it as the `progress` event. */
 export interface TorrentSummary {
@@ -174,19 +174,19 @@ export interface StatusSource {
 
 export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   private progressTimer?: NodeJS.Timeout;
-  private readonly unreachableWhy = new Map<TorrentSession, string>();
+  private readonly unreachableWhy = new Map<Torrent, string>();
   /** Followed torrents, kept after the engine let go of them so the last word on each can be said. */
-  private readonly watched = new Set<TorrentSession>();
+  private readonly watched = new Set<Torrent>();
   private readonly reached: Partial<Record<Family, ReachedStatus>> = {};
 
   constructor(
-    private readonly client: Client,
+    private readonly engine: Engine,
     private readonly source: StatusSource = {},
   ) {
     super();
-    client.dht?.on('listening', (st) => this.publish({ event: 'dht-listening', ...st }));
-    client.dht?.on('round', ({ infoHash, ...r }) => this.publish({ event: 'dht', torrent: infoHash, ...r }));
-    client.dht?.on('warning', (message) => this.publish({ event: 'warning', message }));
+    engine.dht?.on('listening', (st) => this.publish({ event: 'dht-listening', ...st }));
+    engine.dht?.on('round', ({ infoHash, ...r }) => this.publish({ event: 'dht', torrent: infoHash, ...r }));
+    engine.dht?.on('warning', (message) => this.publish({ event: 'warning', message }));
   }
 
   /** Report one event (the engine's own, or the CLI's: listening, stopped). */
@@ -195,7 +195,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   /** Follow a torrent: its events go out typed and tagged with its info hash. */
-  watch(t: TorrentSession): void {
+  watch(t: Torrent): void {
     const torrent = t.infoHashHex;
     this.watched.add(t);
     t.on('event', (e) => {
@@ -216,7 +216,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   /** Stop following a torrent (paused or removed): its late events and its progress are not reported. */
-  unwatch(t: TorrentSession): void {
+  unwatch(t: Torrent): void {
     this.watched.delete(t);
     this.unreachableWhy.delete(t);
   }
@@ -245,7 +245,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     for (const t of this.watched) if (t.swarm) this.publish({ event: 'progress', ...this.summary(t) });
   }
 
-  summary(t: TorrentSession): TorrentSummary {
+  summary(t: Torrent): TorrentSummary {
     const { meta, storage } = t;
     let haveBytes = 0;
     let wantedBytes = 0, wantedHave = 0;
@@ -301,14 +301,14 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     };
   }
 
-  detail(t: TorrentSession, cells = 64): TorrentDetail {
+  detail(t: Torrent, cells = 64): TorrentDetail {
     return { ...this.summary(t), peerList: this.peers(t), trackers: this.trackers(t), files: this.files(t), pieceMap: this.pieceMap(t, cells) };
   }
 
   snapshot(): EngineStatus {
     const tunnel = this.source.tunnel?.();
-    const dht = this.client.dht?.status();
-    const own = this.client.ownAddresses.get();
+    const dht = this.engine.dht?.status();
+    const own = this.engine.ownAddresses.get();
     const addresses: AddressStatus[] = [];
     for (const family of [4, 6] as const) {
       const address = own[family];
@@ -321,7 +321,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     }
     return {
       torrents: [...this.watched].map((t) => this.summary(t)),
-      listening: this.client.listening(),
+      listening: this.engine.listening(),
       addresses,
       reached: { ...this.reached },
       ...(tunnel ? { tunnel } : {}),
@@ -329,7 +329,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     };
   }
 
-  private peers(t: TorrentSession): PeerStatus[] {
+  private peers(t: Torrent): PeerStatus[] {
     const swarm = t.swarm;
     if (!swarm) return [];
     const tunnelAddress = this.source.tunnel?.()?.address;
@@ -360,7 +360,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     });
   }
 
-  private trackers(t: TorrentSession): TrackerStatus[] {
+  private trackers(t: Torrent): TrackerStatus[] {
     return [...t.trackerRecords.values()].map((r) => ({
       url: r.tracker,
       family: r.family,
@@ -373,7 +373,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     }));
   }
 
-  private files(t: TorrentSession): FileStatus[] {
+  private files(t: Torrent): FileStatus[] {
     const { meta, storage } = t;
     if (!meta || !storage) return [];
     const have = new Array<number>(meta.files.length).fill(0);
@@ -388,7 +388,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     return out;
   }
 
-  private pieceMap(t: TorrentSession, cells: number): PieceMap {
+  private pieceMap(t: Torrent, cells: number): PieceMap {
     const n = t.meta?.pieceCount ?? 0;
     const count = Math.max(1, Math.min(cells, n));
     const have = new Array<number>(count).fill(0);

@@ -59,7 +59,7 @@ class TorrentDht {
   constructor(
     readonly swarm: DhtSwarm,
     private readonly isPrivate: () => boolean,
-    private readonly binding: DhtBinding,
+    private readonly binding: DhtDiscovery,
   ) {
     this.unwatch = every(PRIVATE_CHECK_MS, () => this.allowed());
   }
@@ -101,7 +101,7 @@ class TorrentDht {
   }
 }
 
-export class DhtBinding extends EventEmitter<{
+export class DhtDiscovery extends EventEmitter<{
   listening: [DhtStatus];
   round: [DhtRound];
   warning: [string];

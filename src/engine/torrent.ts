@@ -19,12 +19,12 @@ import type { RateLimits } from '../swarm/rate-limit.js';
 import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import type { AnnouncePacer } from '../tracker/announce-pacer.js';
-import { TrackerSession } from '../tracker/session.js';
+import { Announcer } from '../tracker/announcer.js';
 import type { AnnounceEvent } from '../tracker/types.js';
 import type { TrackerNetwork } from '../transport/network.js';
 import { every } from '../util/ticker.js';
 
-export interface TorrentSessionOptions {
+export interface TorrentOptions {
   writable: boolean;
   /** The files to download (default: all); checked against the metadata once it is known. */
   select?: SelectionSpec;
@@ -61,7 +61,7 @@ const WAITING_REPORT_MS = 10_000;
 /** `left` while the size is unknown: anything but 0, which would make us a seed to the tracker. */
 const UNKNOWN_LEFT = 16 * 1024;
 
-export class TorrentSession extends EventEmitter<{
+export class Torrent extends EventEmitter<{
   event: [TorrentEvent];
   checking: [CheckProgress];
   checked: [CheckResult];
@@ -76,7 +76,7 @@ export class TorrentSession extends EventEmitter<{
   swarm?: Swarm;
   /** The swarm's peer exchange (off by itself on a private torrent). */
   pex?: PexTorrent;
-  trackers?: TrackerSession;
+  trackers?: Announcer;
   state: TorrentState;
   /** Bytes checked of bytes to check, while checking. */
   checkProgress?: CheckProgress;
@@ -92,7 +92,7 @@ export class TorrentSession extends EventEmitter<{
   constructor(
     source: TorrentSource,
     readonly dir: string,
-    private readonly opts: TorrentSessionOptions,
+    private readonly opts: TorrentOptions,
   ) {
     super();
     if ('meta' in source) {
@@ -230,7 +230,7 @@ export class TorrentSession extends EventEmitter<{
     if (!t || tiers.length === 0) return;
     const { ports, families } = this.opts.swarm;
     if (!([4, 6] as const).some((f) => families[f] && ports.local(f) > 0)) return; // not listening: nothing to announce
-    const trackers = new TrackerSession({
+    const trackers = new Announcer({
       infoHash: this.infoHash,
       peerId: this.opts.swarm.peerId,
       ports,

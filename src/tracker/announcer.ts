@@ -26,7 +26,7 @@ export interface AnnounceStats {
   left: number;
 }
 
-export interface TrackerSessionOptions {
+export interface AnnouncerOptions {
   infoHash: Buffer;
   peerId: Buffer;
   /** Our ports: each family announces its advertised one. */
@@ -60,7 +60,7 @@ export interface TrackerSessionOptions {
   pacer?: AnnouncePacer;
 }
 
-export interface TrackerSessionEvents {
+export interface AnnouncerEvents {
   peers: [peers: PeerAddress[], ev: AnnounceEvent];
   announce: [ev: AnnounceEvent];
 }
@@ -87,7 +87,7 @@ function tiersFor(tiers: string[][], family: Family): string[][] {
   return tiers.map((tier) => tier.filter(ofFamily)).filter((tier) => tier.length > 0);
 }
 
-export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
+export class Announcer extends EventEmitter<AnnouncerEvents> {
   /** The BEP 7 `key`: 32 random bits, sent on every family (HTTP as 8 hex digits). */
   readonly key: number;
   private readonly announcers: FamilyAnnouncer[] = [];
@@ -96,7 +96,7 @@ export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
   private readonly policy: AnnounceIpPolicy;
   private stopping: Promise<void> | undefined;
 
-  constructor(private readonly opts: TrackerSessionOptions) {
+  constructor(private readonly opts: AnnouncerOptions) {
     super();
     if (opts.infoHash.length !== 20) throw new RangeError('infoHash must be 20 bytes');
     if (opts.peerId.length !== 20) throw new RangeError('peerId must be 20 bytes');
