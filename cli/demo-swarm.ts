@@ -156,7 +156,7 @@ export class DemoSwarm {
     });
     const feed = new StatusFeed(engine);
     await engine.listen();
-    const torrent = engine.addTorrent({ meta: this.meta! }, dir, { writable: role === 'leecher' });
+    const torrent = await engine.addTorrent({ meta: this.meta! }, dir, { writable: role === 'leecher' });
     feed.watch(torrent);
     const peer: DemoPeer = { role, label, families, engine, feed, torrent, dir, verified: false };
     this.peers.push(peer);

@@ -8,13 +8,11 @@ import { Engine } from '../src/engine/engine.js';
 import { defaultSessionDir, SessionStore } from '../src/session/session-store.js';
 import { StatusFeed } from '../src/status/feed.js';
 import { Session } from '../src/session/session.js';
-import { defaultStateDir } from '../src/storage/resume.js';
 import { UsageError, errorMessage } from '../src/util/errors.js';
 import type { Command } from './command.js';
-import { parseIntOption, parseRateOption } from './numbers.js';
 import { stopSignals } from './stop-signals.js';
 import { withConfig } from './config-options.js';
-import { CONFIG_COMMANDS, NOT_IN_UI, parseAnnounceIp, parseDht, parseEncryption, parseTorrentArgs, parseTrackers, UI_OPTIONS } from './torrent-options.js';
+import { CONFIG_COMMANDS, engineOptions, NOT_IN_UI, parseTorrentArgs, UI_OPTIONS } from './torrent-options.js';
 import { sessionSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
 
@@ -26,12 +24,13 @@ function defaultDownloadDir(): string {
 const help = `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4] [--no-ipv6] [--max-down RATE] [--max-up RATE]
                    [--tracker URL]... [--no-trackers] [--announce-ip auto|always|never] [--no-dht]
                    [--dht-port N] [--dht-bootstrap HOST:PORT]... [--encryption prefer|require|allow|off]
-                   [--state-dir DIR]
+                   [--seed-ratio R] [--seed-time DURATION] [--state-dir DIR]
        sixswarm            (on a terminal: the same as \`sixswarm ui\`)
 
 The terminal UI over a session: every torrent you add stays in it, between runs too, and the
 session is resumed at start (paused torrents stay paused). Data whose files did not change since
-the last run is not hashed again.
+the last run is not hashed again. A torrent that another sixswarm (a \`download\` or \`seed\`)
+runs in the same folder is not started: the UI names that process.
 
 Keys (? in the UI lists them all):
   a            add a .torrent file (its path; ~ works) or a magnet link
@@ -55,6 +54,11 @@ Options:
   --max-down RATE     download at most RATE bytes per second, all torrents together (500k, 2M;
                       0: no limit), shared by the peers in turn
   --max-up RATE       upload at most RATE bytes per second, all torrents together, likewise
+  --seed-ratio R      once a torrent is complete, seed it until uploaded / downloaded reaches R (for
+                      one that downloaded nothing: uploaded / size), then pause it
+  --seed-time DURATION
+                      once a torrent is complete, seed it for DURATION (90, 30s, 10m, 2h, 1h30m),
+                      then pause it; with --seed-ratio too, whichever comes first
   --tracker URL       announce every torrent to this tracker too (repeatable)
   --no-trackers       do not announce to any tracker
   --announce-ip auto|always|never
@@ -87,20 +91,9 @@ async function run(argv: string[]): Promise<number> {
   const values = withConfig('ui', CONFIG_COMMANDS, given.values).values as typeof given.values;
   const positionals = given.positionals;
   if (positionals.length > 0) throw new UsageError(`sixswarm ui takes no arguments (got "${positionals[0]}"): add torrents with a in the UI`);
-  if (values['no-ipv4'] && values['no-ipv6']) throw new UsageError('--no-ipv4 and --no-ipv6 together leave nothing to connect with');
   if (!terminalUiPossible(false)) throw new UsageError('sixswarm ui needs a terminal (stdin and stdout); for scripts use `sixswarm download --json`');
   const store = new SessionStore(resolve(values.session ?? defaultSessionDir()));
-  const engine = new Engine({
-    port: parseIntOption(values.port, '--port', 0, 65535) ?? 6881,
-    ipv4: !values['no-ipv4'],
-    ipv6: !values['no-ipv6'],
-    stateDir: values['state-dir'] ?? defaultStateDir(),
-    maxPeersPerTorrent: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
-    rates: { down: parseRateOption(values['max-down'], '--max-down'), up: parseRateOption(values['max-up'], '--max-up') },
-    dht: parseDht(values),
-    encryption: parseEncryption(values.encryption),
-    trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
-  });
+  const engine = new Engine(engineOptions(values));
   const feed = new StatusFeed(engine);
   const session = new Session({ engine, feed, store, downloadDir: values.output ?? defaultDownloadDir() });
   let problems: string[];
@@ -135,6 +128,7 @@ async function run(argv: string[]): Promise<number> {
   });
   feed.on('event', (e) => {
     if (e.event === 'warning') ui.message('info', `warning: ${e.message}`);
+    if (e.event === 'seed-goal') ui.message('info', `${session.summaries().find((t) => t.infoHash === e.torrent)?.name ?? e.torrent}: ${e.reason}: paused`);
   });
   const signals = stopSignals();
   void signals.stopped.then(() => quit());

@@ -147,7 +147,7 @@ async function seedOn(node: Node): Promise<Swarm> {
   const storage = new TorrentStorage(meta, join(dir, 'seed'), pool, { writable: false, stateDir: join(dir, `state-${node.host}`) });
   await storage.check(true);
   const s = track(node.swarm(meta.infoHash));
-  s.attach(meta, storage);
+  s.attach(storage);
   return s;
 }
 
@@ -226,7 +226,7 @@ describe('the connection half before the metadata, then the transfer', () => {
       const out = join(dir, `leech-${Math.random().toString(36).slice(2)}`);
       const storage = new TorrentStorage(meta, out, pool, { writable: true, stateDir: join(dir, 'leech-state') });
       await storage.check(false);
-      leech.attach(meta, storage);
+      leech.attach(storage);
       await until(() => leech.complete, 'the download to complete', 60_000);
       expect((await readFile(join(out, 'data.bin'))).equals(payload)).toBe(true);
       expect(leechNode.events.filter((e) => e.event === 'piece-verified')).toHaveLength(meta.pieceCount);
@@ -333,7 +333,7 @@ describe('the extension registry', () => {
     const privateMeta: Metainfo = { ...meta, private: true };
     const storage = new TorrentStorage(privateMeta, join(dir, 'seed'), pool, { writable: false, stateDir: join(dir, 'private-state') });
     await storage.check(true);
-    sa.attach(privateMeta, storage);
+    sa.attach(storage);
     expect(closedA).toEqual(['closed']);
     // A's new extended handshake turns ut_pex off on B's side.
     await until(() => [...sb.connections.peers][0]?.ext?.m.get('ut_pex') === 0, 'B to learn that ut_pex is off');

@@ -2,8 +2,8 @@
  * The engine's DHT: one BEP 5 node (IPv4 only, src/dht/) for every torrent the engine runs. Each
  * public torrent looks up peers when its swarm starts and again later, sooner while it has few
  * peers, and announces our peer port; peers found go to the swarm's discovery sink. A private
- * torrent (BEP 27) never reaches the DHT, and one that turns out private (a magnet's metadata
- * arrived) stops using it at once. The node itself answers other nodes' queries all along.
+ * torrent (BEP 27) is never tracked, and one that turns out private (a magnet's metadata
+ * arrived) is untracked at once: its lookups end and nothing more is sent for it. The node itself answers other nodes' queries all along.
  */
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
@@ -15,7 +15,6 @@ import type { OurPorts } from '../transport/advertised-ports.js';
 import type { DatagramChannel } from '../transport/datagram.js';
 import type { Network } from '../transport/network.js';
 import { errorMessage } from '../util/errors.js';
-import { every } from '../util/ticker.js';
 
 export interface DhtConfig {
   /** UDP port; undefined: the engine's peer port (its UDP socket, shared). */
@@ -47,32 +46,24 @@ export const FEW_PEERS = 5;
 const RETRY_MS = [10_000, 20_000, 40_000, 80_000, 160_000, 300_000];
 /** The next round otherwise; also renews our announce before the nodes forget it (BEP 5: tokens live 10 min, peers about 30). */
 const ROUND_MS = 15 * 60_000;
-/** How often a torrent's BEP 27 flag is looked at between rounds. */
-const PRIVATE_CHECK_MS = 1000;
 
 class TorrentDht {
   private readonly abort = new AbortController();
   private timer?: NodeJS.Timeout;
-  private readonly unwatch: () => void;
   private fewRounds = 0;
 
   constructor(
     readonly swarm: DhtSwarm,
-    private readonly isPrivate: () => boolean,
     private readonly binding: DhtDiscovery,
-  ) {
-    this.unwatch = every(PRIVATE_CHECK_MS, () => this.allowed());
-  }
+  ) {}
 
-  /** Public and still running; a torrent found private is stopped for good. */
+  /** Still tracked (not stopped, not found private). */
   allowed(): boolean {
-    if (this.isPrivate()) this.stop();
     return !this.abort.signal.aborted;
   }
 
   stop(): void {
     clearTimeout(this.timer);
-    this.unwatch();
     this.abort.abort();
   }
 
@@ -166,20 +157,17 @@ export class DhtDiscovery extends EventEmitter<{
     }
   }
 
-  /**
-   * Look up and announce a swarm's torrent from now on, unless it is private (BEP 27). `isPrivate`
-   * is asked again before anything is sent: a magnet's torrent may turn out private.
-   */
-  track(swarm: DhtSwarm, isPrivate: () => boolean): void {
-    if (this.stopped || isPrivate()) return;
-    const t = new TorrentDht(swarm, isPrivate, this);
+  /** Look up and announce a public torrent's swarm from now on (untrack it when it turns out private). */
+  track(swarm: DhtSwarm): void {
+    if (this.stopped) return;
+    const t = new TorrentDht(swarm, this);
     this.torrents.add(t);
     void this.start().then((dht) => {
       if (dht) void t.round(dht, this.ports);
     });
   }
 
-  /** A torrent stopped (paused or removed from a session): its lookups end. */
+  /** A torrent stopped (paused or removed from a session) or turned out private: its lookups end. */
   untrack(swarm: DhtSwarm): void {
     for (const t of this.torrents) {
       if (t.swarm !== swarm) continue;

@@ -1,7 +1,9 @@
 /**
  * The engine: one peer id, the network it listens and dials on (the kernel's unless given
  * another), the handshaker that routes incoming connections to the torrent their handshake
- * names, the hashing pool, and the torrents.
+ * names, the hashing pool, and the torrents. Every torrent runs under the same rules whoever
+ * added it (`download`, `seed`, the `ui` session): one process per torrent and folder (a lock
+ * naming the holder), and the seed goals.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -20,6 +22,8 @@ import { DhtDiscovery, type DhtConfig } from '../discovery/dht-discovery.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import { AnnouncePacer } from '../tracker/announce-pacer.js';
 import { RateLimits } from '../swarm/rate-limit.js';
+import type { SeedGoalOptions } from './seed-goal.js';
+import { TorrentLock } from './torrent-lock.js';
 
 export interface EngineOptions {
   port: number;
@@ -37,6 +41,10 @@ export interface EngineOptions {
   encryption?: EncryptionPolicy;
   /** The DHT (IPv4 only: ignored without IPv4); undefined turns it off. */
   dht?: DhtConfig;
+  /** When a finished torrent has seeded enough (--seed-ratio, --seed-time): it reports `seed-goal`. */
+  seedGoal?: SeedGoalOptions;
+  /** What the torrents' locks say runs them (default: this process's command line). */
+  lockCommand?: string;
 }
 
 export class Engine extends EventEmitter {
@@ -46,6 +54,10 @@ export class Engine extends EventEmitter {
   /** The global rate limits; each torrent's own limits sit under them. */
   readonly limits: RateLimits;
   private readonly torrents = new Map<string, Torrent>();
+  /** Info hashes being added (their lock is being taken). */
+  private readonly adding = new Set<string>();
+  private readonly locks = new Map<Torrent, TorrentLock>();
+  private closing?: Promise<void>;
   /** Our torrents by HASH('req2', info hash), for peers that dial us encrypted. */
   private readonly req2 = new Req2Index();
   readonly handshaker: Handshaker;
@@ -97,14 +109,25 @@ export class Engine extends EventEmitter {
     return listening;
   }
 
-  /** `rates`: this torrent's own limits, within the global ones; `sequential`: pieces in order. */
-  addTorrent(
+  /**
+   * Add a torrent (not started yet: call its start()). It takes the torrent's lock for `dir`
+   * first: another process running it there is a LockedError naming that process.
+   * `rates`: this torrent's own limits, within the global ones; `sequential`: pieces in order.
+   */
+  async addTorrent(
     source: TorrentSource,
     dir: string,
     opts: Pick<TorrentOptions, 'writable' | 'select'> & { rates?: { down?: number; up?: number }; sequential?: boolean },
-  ): Torrent {
+  ): Promise<Torrent> {
     const { infoHash, infoHashHex } = 'meta' in source ? source.meta : source.magnet;
-    if (this.torrents.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
+    if (this.torrents.has(infoHashHex) || this.adding.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
+    this.adding.add(infoHashHex);
+    let lock: TorrentLock;
+    try {
+      lock = await TorrentLock.acquire(this.opts.stateDir, infoHashHex, dir, this.opts.lockCommand ?? ['sixswarm', ...process.argv.slice(2)].join(' '));
+    } finally {
+      this.adding.delete(infoHashHex);
+    }
     const t = new Torrent(source, dir, {
       writable: opts.writable,
       select: opts.select,
@@ -122,10 +145,11 @@ export class Engine extends EventEmitter {
         sequential: opts.sequential,
       },
       ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer, network: this.network } } : {}),
+      ...(this.dht ? { dht: this.dht } : {}),
+      ...(this.opts.seedGoal ? { seedGoal: this.opts.seedGoal } : {}),
     });
-    // A magnet's torrent is private once its metadata says so, before the swarm knows.
-    t.on('swarm', (swarm) => this.dht?.track(swarm, () => t.private || swarm.extensions.private));
     this.torrents.set(infoHashHex, t);
+    this.locks.set(t, lock);
     this.req2.add(infoHash);
     return t;
   }
@@ -138,13 +162,20 @@ export class Engine extends EventEmitter {
   /** Stop a torrent (peers closed, trackers told, resume saved) and let go of it; it may be added again later. */
   async removeTorrent(t: Torrent): Promise<void> {
     if (this.torrents.get(t.infoHashHex) === t) this.torrents.delete(t.infoHashHex);
-    if (t.swarm) this.dht?.untrack(t.swarm);
     await t.stop();
+    await this.unlock(t);
+  }
+
+  /** A stopped torrent's lock goes, so another process (or a later add) may run it. */
+  private async unlock(t: Torrent): Promise<void> {
+    const lock = this.locks.get(t);
+    this.locks.delete(t);
+    await lock?.release();
   }
 
   /** Our addresses changed (a tunnel came up): tell the trackers soon instead of at the next interval. */
   announceSoon(): void {
-    for (const t of this.torrents.values()) t.trackers?.requestMorePeers();
+    for (const t of this.torrents.values()) t.announceSoon();
   }
 
   /** Our addresses changed: peers that could not be reached (no IPv6 route yet) are dialed again now. */
@@ -152,13 +183,19 @@ export class Engine extends EventEmitter {
     for (const t of this.torrents.values()) t.swarm?.redialFailed();
   }
 
-  async close(): Promise<void> {
+  /** Stop every torrent (their locks released), the DHT, the network, the hashing pool. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     this.handshaker.close();
-    const torrents = Promise.all([...this.torrents.values()].map((t) => t.stop()));
-    // The DHT lets go of the shared UDP socket before the network closes it; a listener's close
-    // waits for the connections it accepted, which the torrents close.
-    await this.dht?.stop();
-    await Promise.all([this.network.close(), torrents]);
+    // The torrents first: their last announces (`stopped`) still name the port we listen on, and a
+    // listener's close waits for the connections it accepted, which they close. The DHT lets go of
+    // the shared UDP socket before the network closes it.
+    await Promise.all([...[...this.torrents.values()].map((t) => t.stop().then(() => this.unlock(t))), this.dht?.stop()]);
+    await this.network.close();
     this.torrents.clear();
     this.limits.close();
     await this.hashPool.close();

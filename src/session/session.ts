@@ -60,7 +60,7 @@ export class Session {
         problems.push(`${entry.name}: ${m.problem}`);
         continue;
       }
-      if (!entry.paused) this.start(m, false);
+      if (!entry.paused) void this.enqueue(m, () => this.start(m, false));
     }
     return problems;
   }
@@ -97,7 +97,7 @@ export class Session {
     const m: Managed = { entry, source, queue: Promise.resolve() };
     this.list.push(m);
     await this.persist();
-    this.start(m, false);
+    void this.enqueue(m, () => this.start(m, false));
     return this.summaryOf(m);
   }
 
@@ -115,7 +115,7 @@ export class Session {
       if (!m.entry.paused && m.torrent) return;
       m.entry.paused = false;
       await this.persist();
-      this.start(m, false);
+      await this.start(m, false);
     });
   }
 
@@ -125,7 +125,7 @@ export class Session {
       await this.stop(m);
       m.entry.paused = false;
       await this.persist();
-      this.start(m, true);
+      await this.start(m, true);
     });
   }
 
@@ -177,7 +177,12 @@ export class Session {
     const m = this.find(infoHash);
     if (!m) return Promise.reject(new InputError('that torrent is no longer in the session'));
     if (this.closed) return Promise.reject(new Error('the session is closing'));
-    const next = m.queue.then(() => fn(m));
+    return this.enqueue(m, () => fn(m));
+  }
+
+  /** Operations on one torrent run one after another. */
+  private enqueue(m: Managed, fn: () => Promise<void>): Promise<void> {
+    const next = m.queue.then(fn);
     m.queue = next.catch(() => {});
     return next;
   }
@@ -195,10 +200,21 @@ export class Session {
     return { meta };
   }
 
-  private start(m: Managed, forceRecheck: boolean): void {
-    if (!m.source || m.torrent) return;
+  /** Add it to the engine (its lock taken: another process running it in that folder is a problem to show) and start it. */
+  private async start(m: Managed, forceRecheck: boolean): Promise<void> {
+    if (!m.source || m.torrent || this.closed) return;
     m.problem = undefined;
-    const t = this.o.engine.addTorrent(m.source, m.entry.dir, { writable: true });
+    let t: Torrent;
+    try {
+      t = await this.o.engine.addTorrent(m.source, m.entry.dir, { writable: true });
+    } catch (e) {
+      m.problem = `cannot start: ${errorMessage(e)}; then resume it (r)`;
+      return;
+    }
+    // Seeded enough (--seed-ratio, --seed-time): it is paused, as Transmission stops such a torrent.
+    t.on('event', (e) => {
+      if (e.event === 'seed-goal') void this.pause(m.entry.infoHash).catch(() => {});
+    });
     m.torrent = t;
     m.stopped = undefined;
     this.o.feed.watch(t);
@@ -243,7 +259,7 @@ export class Session {
     return {
       infoHash: e.infoHash,
       name: meta?.name ?? e.name,
-      state: m.problem ? 'error' : 'paused',
+      state: m.problem ? 'error' : m.entry.paused ? 'paused' : 'checking',
       pieces: meta?.pieceCount ?? 0,
       have: base?.have ?? e.have,
       totalBytes: total,

@@ -8,11 +8,12 @@ import { classify, type AddressKind, type Family } from '../net/address.js';
 import { parseHostPort } from '../net/hostport.js';
 import type { Listening } from '../transport/kernel/listeners.js';
 import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
-import type { CheckProgress, CheckResult } from '../storage/torrent-storage.js';
+import type { CheckProgress, CheckResult } from '../storage/piece-store.js';
 import type { PeerSourceKind } from '../swarm/peer-pool.js';
 import type { AnnounceEvent } from '../tracker/types.js';
 import type { TunnelStatus } from '../tunnel/client.js';
 import type { Engine } from '../engine/engine.js';
+import { shareRatio } from '../engine/seed-goal.js';
 import type { DhtRound, DhtStatus } from '../discovery/dht-discovery.js';
 import { interfaceAddresses } from '../engine/own-addresses.js';
 import type { TorrentEvent, Torrent, TorrentState } from '../engine/torrent.js';
@@ -247,21 +248,11 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
 
   summary(t: Torrent): TorrentSummary {
     const { meta, storage } = t;
-    let haveBytes = 0;
-    let wantedBytes = 0, wantedHave = 0;
-    if (meta && storage) {
-      for (let i = 0; i < meta.pieceCount; i++) {
-        const size = storage.layout.pieceSize(i);
-        const have = storage.have.has(i);
-        if (have) haveBytes += size;
-        if (!storage.wanted(i)) continue;
-        wantedBytes += size;
-        if (have) wantedHave += size;
-      }
-    }
+    const bytes = storage?.bytes();
+    const haveBytes = bytes?.have ?? 0;
     const totalBytes = meta?.totalLength ?? 0;
     const sel = storage?.selection;
-    const selected = sel && !sel.all ? { files: sel.count, of: meta!.files.filter((f) => !f.pad).length, bytes: wantedBytes, haveBytes: wantedHave } : undefined;
+    const selected = sel && bytes && !sel.all ? { files: sel.count, of: meta!.files.filter((f) => !f.pad).length, bytes: bytes.wanted, haveBytes: bytes.wantedHave } : undefined;
     const [target, got] = selected ? [selected.bytes, selected.haveBytes] : [totalBytes, haveBytes];
     const s = t.swarm?.stats();
     const downRate = Math.round(s?.downRate ?? 0);
@@ -286,7 +277,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       maxUp: t.limits?.up.effective ?? null,
       downloaded,
       uploaded,
-      ratio: downloaded > 0 ? uploaded / downloaded : uploaded > 0 ? uploaded / Math.max(1, totalBytes) : null,
+      ratio: shareRatio(uploaded, downloaded, totalBytes),
       eta: meta && downRate > 0 && got < target ? (target - got) / downRate : null,
       peers: s?.peers ?? 0,
       peers4: s?.peers4 ?? 0,
@@ -334,34 +325,33 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     if (!swarm) return [];
     const tunnelAddress = this.source.tunnel?.()?.address;
     const pieces = t.meta?.pieceCount ?? 0;
-    return [...swarm.connections.peers].map((p) => {
-      const tp = swarm.transfer?.of(p);
+    return swarm.peerInfo().map((p) => {
       const pex = t.pex?.countsOf(p.label);
-      const via = p.family === 4 ? 'ipv4' : tunnelAddress && p.wire.transport.localHost === tunnelAddress ? 'tunnel' : 'ipv6';
+      const via = p.family === 4 ? 'ipv4' : tunnelAddress && p.localHost === tunnelAddress ? 'tunnel' : 'ipv6';
       return {
         address: p.label,
         family: p.family,
         via,
-        client: p.client(),
+        client: p.client,
         direction: p.direction,
         source: p.source.kind,
-        encrypted: p.wire.encrypted,
-        downRate: Math.round(tp?.down.rate() ?? 0),
-        upRate: Math.round(tp?.up.rate() ?? 0),
-        downloaded: tp?.down.total ?? 0,
-        uploaded: tp?.up.total ?? 0,
-        progress: tp && pieces > 0 ? tp.bits.count / pieces : 0,
-        amChoking: tp?.amChoking ?? true,
-        amInterested: tp?.amInterested ?? false,
-        peerChoking: tp?.peerChoking ?? p.early.peerChoking,
-        peerInterested: tp?.peerInterested ?? p.early.peerInterested,
+        encrypted: p.encrypted,
+        downRate: p.downRate,
+        upRate: p.upRate,
+        downloaded: p.downloaded,
+        uploaded: p.uploaded,
+        progress: pieces > 0 ? p.pieces / pieces : 0,
+        amChoking: p.amChoking,
+        amInterested: p.amInterested,
+        peerChoking: p.peerChoking,
+        peerInterested: p.peerInterested,
         ...(pex ? { pex } : {}),
       };
     });
   }
 
   private trackers(t: Torrent): TrackerStatus[] {
-    return [...t.trackerRecords.values()].map((r) => ({
+    return t.trackerRecords().map((r) => ({
       url: r.tracker,
       family: r.family,
       lastAnnounce: r.at,
@@ -394,12 +384,11 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     const have = new Array<number>(count).fill(0);
     const availability = new Array<number>(count).fill(0);
     const sizes = new Array<number>(count).fill(0);
-    const avail = t.swarm?.transfer?.picker.availability;
     for (let i = 0; i < n; i++) {
       const c = Math.floor((i * count) / n);
       sizes[c]!++;
       if (t.storage?.have.has(i)) have[c]!++;
-      availability[c]! += avail?.[i] ?? 0;
+      availability[c]! += t.swarm?.availability(i) ?? 0;
     }
     for (let c = 0; c < count; c++) {
       const k = sizes[c] || 1;

@@ -54,6 +54,11 @@ export class PeerWire {
     return this.transport.encrypted;
   }
 
+  /** Our own address on this connection. */
+  get localHost(): string {
+    return this.transport.localHost;
+  }
+
   /** (Re)direct the wire's events; the first call starts reading. Bytes already received wait until then. */
   attach(handlers: WireHandlers): void {
     this.handlers = handlers;

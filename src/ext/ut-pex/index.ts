@@ -24,22 +24,19 @@ export function utPexExtension(torrent: PexTorrent): ExtensionFactory {
 /** What PEX needs of a swarm: its peers, its discovery sink, our own listening addresses. */
 export function pexSwarm(swarm: Swarm, own: { ports: OurPorts; ownAddresses(): Partial<Record<Family, string>> }): PexSwarm {
   return {
-    *peers(): Iterable<SwarmPeerFacts> {
-      for (const p of swarm.connections.peers) {
-        yield {
-          id: p.id.toString('hex'),
-          host: p.ip,
-          family: p.family,
-          remotePort: p.wire.remote.port,
-          listenPort: p.ext?.port,
-          outgoing: p.wire.outgoing,
-          seed: swarm.transfer?.of(p)?.isSeed ?? false,
-          prefersEncryption: p.prefersEncryption,
-        };
-      }
-    },
+    peers: (): SwarmPeerFacts[] =>
+      swarm.peerInfo().map((p) => ({
+        id: p.id,
+        host: p.host,
+        family: p.family,
+        remotePort: p.remotePort,
+        listenPort: p.listenPort,
+        outgoing: p.direction === 'out',
+        seed: p.seed,
+        prefersEncryption: p.prefersEncryption,
+      })),
     addPeers: (addrs, source) => swarm.addPeers(addrs, source),
-    dropFrom: (from) => swarm.connections.dropFrom(from),
+    dropFrom: (from) => swarm.dropFrom(from),
     // PEX lists peers by the address they listen on: ours is the local port (on a LAN) or the advertised one.
     selfCheck: () => {
       const own4 = selfAddressCheck(own.ports.local(4), own.ownAddresses());
