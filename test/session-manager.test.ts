@@ -181,6 +181,38 @@ describe('torrent manager', () => {
     await s.manager.close();
   });
 
+  it('obeys the rules download and seed obey: the torrent lock names the other process, and a seed goal pauses the torrent', async () => {
+    dir = await tempDir();
+    await makeTree(join(dir, 'data', 'p'), { 'a.bin': 300_000 });
+    const torrent = join(dir, 'p.torrent');
+    expect((await runCli(['create', join(dir, 'data', 'p'), '-o', torrent, '--piece-length', '64K'])).code).toBe(0);
+    const stateDir = join(dir, 'state');
+    // Another sixswarm seeds this torrent from the very folder the session downloads into.
+    const other = sixswarm(['seed', torrent, join(dir, 'data'), '--port', '0', '--json', '--no-trackers', '--no-dht'], { env: { SIXSWARM_STATE_DIR: stateDir } });
+    await other.event('checked');
+    const engine = new Engine({ port: 0, ipv4: false, ipv6: true, listenHost: { 6: '::1' }, stateDir, seedGoal: { seconds: 1 } });
+    const feed = new StatusFeed(engine);
+    const events: EngineEvent[] = [];
+    feed.on('event', (e) => events.push(e));
+    const session = new Session({ engine, feed, store: new SessionStore(join(dir, 'session')), downloadDir: join(dir, 'data') });
+    await engine.listen();
+    expect(await session.open()).toEqual([]);
+    const hash = (await session.add(torrent)).infoHash;
+    const one = () => session.summaries().find((t) => t.infoHash === hash)!;
+    await waitUntil(() => one().state === 'error', 10_000, () => JSON.stringify(one()));
+    expect(one().error).toMatch(new RegExp(`another sixswarm is already running this torrent in .*: pid ${other.proc.pid}, .*Stop it first \\(kill ${other.proc.pid}\\)`));
+    other.proc.kill();
+    expect(await other.exited).toBe(0);
+
+    // The other one gone, the torrent runs; it seeds for its second and is paused.
+    await session.resume(hash);
+    await waitUntil(() => one().state === 'seeding', 10_000, () => JSON.stringify(one()));
+    await waitUntil(() => one().state === 'paused', 10_000, () => JSON.stringify(one()));
+    expect(events).toContainEqual(expect.objectContaining({ event: 'seed-goal', torrent: hash, reason: 'seeded for 1 s since completion (--seed-time)' }));
+    await session.close();
+    expect(JSON.parse(await readFile(join(dir, 'session', 'session.json'), 'utf8')).torrents).toEqual([expect.objectContaining({ infoHash: hash, paused: true })]);
+  });
+
   it('--max-up holds a seed to its rate', async () => {
     dir = await tempDir();
     const MiB = 1024 * 1024;
