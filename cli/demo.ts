@@ -5,7 +5,8 @@
  * It exits 0 once every leecher's copy matches the payload, or on q.
  */
 import { parseArgs } from 'node:util';
-import { UsageError, errorMessage } from '../src/util/errors.js';
+import { errorMessage } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
 import { parseSize } from '../src/util/size.js';
 import type { Command } from './command.js';
 import { DemoSwarm, type DemoPeer } from './demo-swarm.js';

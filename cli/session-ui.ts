@@ -2,23 +2,24 @@
  * `sixswarm ui` (and `sixswarm` alone on a terminal): the terminal UI over a session of every
  * torrent the user added, kept on disk and resumed at start.
  */
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Engine } from '../src/engine/engine.js';
 import { defaultSessionDir, SessionStore } from '../src/session/session-store.js';
 import { StatusFeed } from '../src/status/feed.js';
 import { Session } from '../src/session/session.js';
-import { UsageError, errorMessage } from '../src/util/errors.js';
+import { errorMessage } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
 import type { Command } from './command.js';
 import { stopSignals } from './stop-signals.js';
 import { withConfig } from './config-options.js';
 import { CONFIG_COMMANDS, engineOptions, NOT_IN_UI, parseTorrentArgs, UI_OPTIONS } from './torrent-options.js';
 import { sessionSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
+import { xdgDir } from '../src/util/environment.js';
 
 /** $XDG_DOWNLOAD_DIR, else ~/Downloads. */
 function defaultDownloadDir(): string {
-  return process.env.XDG_DOWNLOAD_DIR || join(homedir(), 'Downloads');
+  return xdgDir('XDG_DOWNLOAD_DIR', 'Downloads');
 }
 
 const help = `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4] [--no-ipv6] [--max-down RATE] [--max-up RATE]

@@ -1,6 +1,6 @@
 /** Options `download` and `seed` share, parsed the same way for both. */
 import { parseArgs } from 'node:util';
-import { UsageError } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
 import type { EngineOptions } from '../src/engine/engine.js';
 import { defaultStateDir } from '../src/storage/resume.js';
 import { parseDecimalOption, parseDurationOption, parseIntOption, parseRateOption } from './numbers.js';
@@ -12,6 +12,7 @@ import { DEFAULT_BOOTSTRAP } from '../src/dht/dht.js';
 import type { DhtConfig } from '../src/discovery/dht-discovery.js';
 import { parseHostPort } from '../src/net/hostport.js';
 import { errorMessage } from '../src/util/errors.js';
+import { ENV, envValue } from '../src/util/environment.js';
 
 export const SHARED_OPTIONS = {
   peer: { type: 'string', multiple: true },
@@ -174,7 +175,7 @@ export interface TunnelChoice {
 
 /** --tunnel HOST:PORT | auto | off, with $SIXSWARM_TUNNEL_SERVER as the configured server. */
 export function parseTunnel(values: { tunnel?: string; 'tunnel-id'?: string; 'tunnel-token'?: string }): TunnelChoice | undefined {
-  const configured = process.env.SIXSWARM_TUNNEL_SERVER || undefined;
+  const configured = envValue(ENV.tunnelServer);
   const mode = values.tunnel ?? (configured ? 'auto' : 'off');
   if (mode === 'off') return undefined;
   const extra = { id: values['tunnel-id'], token: values['tunnel-token'] };
@@ -184,8 +185,6 @@ export function parseTunnel(values: { tunnel?: string; 'tunnel-id'?: string; 'tu
   }
   return { server: mode, auto: false, ...extra };
 }
-
-export const DHT_BOOTSTRAP_ENV = 'SIXSWARM_DHT_BOOTSTRAP';
 
 function parseBootstrap(text: string, what: string): DhtConfig['bootstrap'][number] {
   let hp;
@@ -202,9 +201,9 @@ function parseBootstrap(text: string, what: string): DhtConfig['bootstrap'][numb
 export function parseDht(values: { 'no-dht'?: boolean; 'dht-port'?: string; 'dht-bootstrap'?: string[] }): DhtConfig | undefined {
   if (values['no-dht']) return undefined;
   const port = parseIntOption(values['dht-port'], '--dht-port', 0, 65535);
-  const env = process.env[DHT_BOOTSTRAP_ENV]?.trim();
+  const env = envValue(ENV.dhtBootstrap)?.trim();
   const bootstrap = values['dht-bootstrap']?.map((b) => parseBootstrap(b, '--dht-bootstrap'))
-    ?? (env === 'none' ? [] : env ? env.split(',').map((b) => parseBootstrap(b.trim(), `$${DHT_BOOTSTRAP_ENV}`)) : DEFAULT_BOOTSTRAP);
+    ?? (env === 'none' ? [] : env ? env.split(',').map((b) => parseBootstrap(b.trim(), `$${ENV.dhtBootstrap}`)) : DEFAULT_BOOTSTRAP);
   return { port, bootstrap };
 }
 
