@@ -256,6 +256,43 @@ describe('the connection half before the metadata, then the transfer', () => {
   });
 });
 
+describe('torrent-level hooks (swarm plugins)', () => {
+  it('tell a plugin of peers joining and leaving, failed dials with their source, verified pieces and the tick; a throwing plugin is a warning', async () => {
+    const net = new MemoryNet();
+    const seedNode = net.node('2001:db8::5');
+    const leechNode = net.node('2001:db8::7');
+    await seedOn(seedNode);
+    const leech = track(leechNode.swarm(meta.infoHash));
+    const heard: string[] = [];
+    let ticks = 0;
+    leech.plugins.add({
+      peerAdded: (p) => heard.push(`added ${p.label} ${p.direction} ${p.source.kind}`),
+      peerRemoved: (p, reason) => heard.push(`removed ${p.label}: ${reason}`),
+      dialFailed: (f) => heard.push(`failed ${f.targets.map((t) => `${t.host}:${t.port}`).join(',')} from ${f.source.kind} ${f.source.from}: ${f.reason}`),
+      pieceVerified: (i) => heard.push(`verified ${i}`),
+      tick: () => void ticks++,
+    });
+    const undo = leech.plugins.add({ peerAdded: () => { throw new Error('plugin bug'); } });
+    leech.addPeers([{ host: '2001:db8::99', port: 6881 }], { kind: 'pex', from: '[2001:db8::5]:6881' });
+    leech.addPeers([{ host: seedNode.host, port: 6881 }], { kind: 'manual' });
+    await until(() => heard.includes('added [2001:db8::5]:6881 out manual'), 'the seed to join');
+    expect(heard).toContain('failed 2001:db8::99:6881 from pex [2001:db8::5]:6881: connection refused');
+    expect(leechNode.events).toContainEqual(expect.objectContaining({ event: 'warning', message: "a swarm plugin's peerAdded failed: plugin bug" }));
+    undo();
+    const out = join(dir, `hooks-${Math.random().toString(36).slice(2)}`);
+    const storage = new TorrentStorage(meta, out, pool, { writable: true, stateDir: join(dir, 'hooks-state') });
+    await storage.check(false);
+    leech.attach(storage);
+    await until(() => leech.complete, 'the download to complete', 60_000);
+    expect(heard.filter((h) => h.startsWith('verified ')).map((h) => Number(h.slice(9))).sort((a, b) => a - b)).toEqual([...Array(meta.pieceCount).keys()]);
+    // Both complete, the seed and the leecher part.
+    await until(() => heard.some((h) => h.startsWith('removed [2001:db8::5]:6881')), 'the seed to leave');
+    await until(() => ticks >= 1, 'a tick', 3000);
+    await leech.stop();
+    await storage.close();
+  });
+});
+
 describe('the extension registry', () => {
   it('builds m from the registered extensions, attaches a handler per peer that speaks it, and ignores ids we never gave', async () => {
     const net = new MemoryNet({ chunkBytes: 1 });
