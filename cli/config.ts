@@ -7,19 +7,20 @@ import { withConfig, type Source } from './config-options.js';
 import { download } from './download.js';
 import { seed } from './seed.js';
 import { ui } from './session-ui.js';
+import { daemon } from './daemon.js';
 import { CONFIG_COMMANDS } from './torrent-options.js';
 
-const help = `Usage: sixswarm config [download|seed|ui] [OPTIONS OF THAT COMMAND]...
+const help = `Usage: sixswarm config [download|seed|ui|daemon] [OPTIONS OF THAT COMMAND]...
 
-Prints the settings \`sixswarm download\` (or seed, or ui) would run with, each with where it came
+Prints the settings \`sixswarm download\` (or seed, ui, daemon) would run with, each with where it came
 from: the command line (options given after the command name here), the config file, or the
 built-in default.
 
 The config file is $SIXSWARM_CONFIG, else $XDG_CONFIG_HOME/sixswarm/config.toml (without
 XDG_CONFIG_HOME: ~/.config/sixswarm/config.toml), or config.json in the same folder. Its keys
-are the long options of download, seed and ui without their dashes; options given on the command
+are the long options of download, seed, ui and daemon without their dashes; options given on the command
 line override it. Top-level keys apply to every command that has that option; a [download],
-[seed] or [ui] table applies to that command only and wins over the top level. A key that is no option,
+[seed], [ui] or [daemon] table applies to that command only and wins over the top level. A key that is no option,
 or a value of the wrong type, is an error (exit 2) naming it. A boolean set true in the file
 cannot be turned off by an option: remove it from the file.
 
@@ -38,7 +39,7 @@ Options:
 Exit codes: 0 shown, 2 bad usage or a bad config file.
 `;
 
-const helps: Record<keyof typeof CONFIG_COMMANDS, string> = { download: download.help, seed: seed.help, ui: ui.help };
+const helps: Record<keyof typeof CONFIG_COMMANDS, string> = { download: download.help, seed: seed.help, ui: ui.help, daemon: daemon.help };
 
 /** "(default 6881; ...)" from an option's lines in a command's help. */
 function defaultOf(commandHelp: string, key: string): string | undefined {
@@ -58,7 +59,7 @@ function describe(source: Source): string {
 
 async function run(argv: string[]): Promise<number> {
   const name = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'download';
-  if (!(name in CONFIG_COMMANDS)) throw new UsageError(`sixswarm config shows the settings of download, seed or ui, not "${name}"`);
+  if (!(name in CONFIG_COMMANDS)) throw new UsageError(`sixswarm config shows the settings of download, seed, ui or daemon, not "${name}"`);
   const command = name as keyof typeof CONFIG_COMMANDS;
   const rest = argv[0] === name ? argv.slice(1) : argv;
   let given;

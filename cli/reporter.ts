@@ -96,7 +96,8 @@ function limit(rate: number | null): string {
   return rate === null ? '' : ` (max ${formatSize(rate)}/s)`;
 }
 
-function describe(e: EngineEvent): string {
+/** One line saying what an event means, for people (the log lines of every command). */
+export function describe(e: EngineEvent): string {
   switch (e.event) {
     case 'listening':
       return `listening on ${e.family === 6 ? `[${e.address}]` : e.address}:${e.port} (IPv${e.family})`;

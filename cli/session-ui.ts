@@ -7,6 +7,7 @@ import { Engine } from '../src/engine/engine.js';
 import { defaultSessionDir, SessionStore } from '../src/session/session-store.js';
 import { StatusFeed } from '../src/status/feed.js';
 import { Session } from '../src/session/session.js';
+import { lockSession } from '../src/session/session-lock.js';
 import { errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
 import type { Command } from './command.js';
@@ -18,7 +19,7 @@ import { terminalUiPossible } from './ui/has-terminal.js';
 import { xdgDir } from '../src/util/environment.js';
 
 /** $XDG_DOWNLOAD_DIR, else ~/Downloads. */
-function defaultDownloadDir(): string {
+export function defaultDownloadDir(): string {
   return xdgDir('XDG_DOWNLOAD_DIR', 'Downloads');
 }
 
@@ -31,7 +32,9 @@ const help = `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4]
 The terminal UI over a session: every torrent you add stays in it, between runs too, and the
 session is resumed at start (paused torrents stay paused). Data whose files did not change since
 the last run is not hashed again. A torrent that another sixswarm (a \`download\` or \`seed\`)
-runs in the same folder is not started: the UI names that process.
+runs in the same folder is not started: the UI names that process. A session that another
+sixswarm runs (a \`sixswarm daemon\`, another ui) is not opened: the message names it (and where
+a daemon's web page is).
 
 Keys (? in the UI lists them all):
   a            add a .torrent file (its path; ~ works) or a magnet link
@@ -94,7 +97,10 @@ async function run(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`sixswarm ui takes no arguments (got "${positionals[0]}"): add torrents with a in the UI`);
   if (!terminalUiPossible(false)) throw new UsageError('sixswarm ui needs a terminal (stdin and stdout); for scripts use `sixswarm download --json`');
   const store = new SessionStore(resolve(values.session ?? defaultSessionDir()));
-  const engine = new Engine(engineOptions(values));
+  const options = engineOptions(values);
+  // One process per session: a daemon (or another ui) running it is named, with where to reach it.
+  const lock = await lockSession(store.dir, ['sixswarm', 'ui', ...argv].join(' '));
+  const engine = new Engine(options);
   const feed = new StatusFeed(engine);
   const session = new Session({ engine, feed, store, downloadDir: values.output ?? defaultDownloadDir() });
   let problems: string[];
@@ -103,6 +109,7 @@ async function run(argv: string[]): Promise<number> {
     problems = await session.open();
   } catch (e) {
     await engine.close();
+    await lock.release();
     throw e;
   }
   let quit!: () => void;
@@ -144,6 +151,7 @@ async function run(argv: string[]): Promise<number> {
     code = 1;
   }
   await ui.close();
+  await lock.release();
   signals.dispose();
   return code;
 }

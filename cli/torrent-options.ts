@@ -117,11 +117,30 @@ export const UI_OPTIONS = {
   output: { type: 'string', short: 'o' },
 } as const;
 
+/** Shared options `daemon` refuses: they name one transfer's peers or ask for a check at start. */
+export const NOT_IN_DAEMON = ['peer', 'recheck'] as const;
+type DaemonShared = Omit<typeof SHARED_OPTIONS, (typeof NOT_IN_DAEMON)[number]>;
+const DAEMON_SHARED = Object.fromEntries(Object.entries(SHARED_OPTIONS).filter(([k]) => !(NOT_IN_DAEMON as readonly string[]).includes(k))) as DaemonShared;
+
+/** `daemon`'s own options (besides the session's, which it shares with `ui`). */
+export const DAEMON_OPTIONS = {
+  foreground: { type: 'boolean' },
+  log: { type: 'string' },
+  'rpc-bind': { type: 'string', multiple: true },
+  'rpc-port': { type: 'string' },
+  'rpc-host': { type: 'string', multiple: true },
+  credentials: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'allow-dir': { type: 'string', multiple: true },
+} as const;
+
 /** The commands that read the config file, with their options (every key of the file is one of these). */
 export const CONFIG_COMMANDS = {
   download: { ...SHARED_OPTIONS, ...DOWNLOAD_OPTIONS },
   seed: SHARED_OPTIONS,
   ui: { ...UI_SHARED, ...UI_OPTIONS },
+  daemon: { ...DAEMON_SHARED, ...UI_OPTIONS, ...DAEMON_OPTIONS },
 } as const;
 
 /**

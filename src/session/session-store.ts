@@ -20,6 +20,12 @@ export interface SessionEntry {
   /** Verified pieces and bytes when last saved: what a paused torrent shows without touching its data. */
   have: number;
   haveBytes: number;
+  /** Labels a remote gave it (Transmission's `labels`). */
+  labels?: string[];
+  /** When it was first seen complete. */
+  doneAt?: string;
+  /** Its own rate limits, bytes per second, within the global ones. */
+  rates?: { down?: number; up?: number };
 }
 
 interface SessionFile {
@@ -118,6 +124,13 @@ function invalid(e: unknown): string | undefined {
   if (typeof x.paused !== 'boolean') return 'paused is not true or false';
   if (typeof x.addedAt !== 'string') return 'addedAt is not text';
   if (!Number.isSafeInteger(x.have) || (x.have as number) < 0 || !Number.isSafeInteger(x.haveBytes) || (x.haveBytes as number) < 0) return 'have/haveBytes are not counts';
+  if (x.labels !== undefined && (!Array.isArray(x.labels) || !x.labels.every((l) => typeof l === 'string'))) return 'labels are not a list of text';
+  if (x.doneAt !== undefined && typeof x.doneAt !== 'string') return 'doneAt is not text';
+  if (x.rates !== undefined) {
+    const r = x.rates as Record<string, unknown> | null;
+    const rate = (v: unknown) => v === undefined || (typeof v === 'number' && v > 0 && Number.isFinite(v));
+    if (typeof r !== 'object' || r === null || !rate(r.down) || !rate(r.up)) return 'rates are not positive numbers';
+  }
   const s = x.source as Record<string, unknown> | undefined;
   if (typeof s !== 'object' || s === null) return 'source is missing';
   if (s.kind === 'torrent' && typeof s.file === 'string' && isAbsolute(s.file)) return undefined;

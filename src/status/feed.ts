@@ -283,6 +283,12 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     };
   }
 
+  /** Its verified pieces as a BitTorrent bitfield (the first piece in the high bit); undefined before its metadata. */
+  pieces(t: Torrent): Uint8Array | undefined {
+    const have = t.storage?.have;
+    return have && Uint8Array.from(have.bytes);
+  }
+
   detail(t: Torrent, cells = 64): TorrentDetail {
     return { ...this.summary(t), peerList: this.peers(t), trackers: this.trackers(t), files: this.files(t), pieceMap: this.pieceMap(t, cells) };
   }
@@ -311,7 +317,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     };
   }
 
-  private peers(t: Torrent): PeerStatus[] {
+  /** Its connected peers, each with where it sits (family, via the tunnel) and where we learned of it. */
+  peers(t: Torrent): PeerStatus[] {
     const swarm = t.swarm;
     if (!swarm) return [];
     const tunnelAddress = this.source.tunnel?.()?.address;
@@ -341,7 +348,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     });
   }
 
-  private trackers(t: Torrent): TrackerStatus[] {
+  /** Its trackers, one row per tracker and address family. */
+  trackers(t: Torrent): TrackerStatus[] {
     return t.trackerRecords().map((r) => ({
       url: r.tracker,
       family: r.family,
@@ -354,7 +362,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     }));
   }
 
-  private files(t: Torrent): FileStatus[] {
+  /** Its files (padding files left out) with the verified bytes of each. */
+  files(t: Torrent): FileStatus[] {
     const { meta, storage } = t;
     if (!meta || !storage) return [];
     const have = new Array<number>(meta.files.length).fill(0);
