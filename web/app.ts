@@ -210,15 +210,17 @@ function peerTable(peers: readonly PeerStatus[]): HTMLElement {
       'tr',
       { 'data-via': l.via },
       h('td', { class: `addr ${cls}` }, p.address),
-      h('td', {}, p.client),
+      h('td', { class: 'wide' }, p.client),
       h('td', { class: 'down' }, shortRate(p.downRate)),
       h('td', { class: 'up' }, shortRate(p.upRate)),
       h('td', {}, `${Math.floor(p.progress * 100)}%`),
-      h('td', {}, peerFlags(p)),
+      h('td', { class: 'wide' }, peerFlags(p)),
       h('td', {}, p.source),
     );
   });
-  return h('table', {}, h('thead', {}, h('tr', {}, ...['Address', 'Client', 'Down', 'Up', 'Has', 'Flags', 'Learned from'].map((c) => h('th', {}, c)))), h('tbody', {}, ...rows));
+  // On a phone the client and flag columns give way (.wide): address, rates and source fit.
+  const head = ['Address', 'Client', 'Down', 'Up', 'Has', 'Flags', 'Learned from'].map((c) => h('th', { class: c === 'Client' || c === 'Flags' ? 'wide' : undefined }, c));
+  return h('table', {}, h('thead', {}, h('tr', {}, ...head)), h('tbody', {}, ...rows));
 }
 
 function ago(at: number): string {

@@ -4,10 +4,12 @@
  * Transmission RPC client that speaks the protocol by hand (the 409 handshake, Basic auth), for
  * checks the third-party clients cannot make.
  */
+import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { sixswarm, type SixswarmProcess } from './sixswarm.js';
-import { waitUntil } from './peers.js';
+import type { Metainfo } from '../../src/metainfo/types.js';
+import { freePort, seedPayload, sixswarm, type SixswarmProcess } from './sixswarm.js';
+import { libtorrentPeer, waitUntil } from './peers.js';
 
 export interface RunningDaemon {
   proc: SixswarmProcess;
@@ -124,4 +126,24 @@ export class RpcClient {
       () => `${what}: last seen ${JSON.stringify(last)}`,
     );
   }
+}
+
+/**
+ * A torrent the daemon downloads from two libtorrent seeds at once, one over IPv6 ([::1]) and one
+ * over IPv4 (127.0.0.1), both dialing the daemon; slow enough (the daemon's --max-down) for the
+ * peers to stay while a test looks. Resolves once the daemon has a peer of each family.
+ */
+export async function twoFamilySwarm(dir: string, d: RunningDaemon, size = 6_000_000): Promise<{ meta: Metainfo; torrent: string }> {
+  const { torrent, meta } = await seedPayload(dir, { 'big.bin': size, 'small.txt': 20_000 }, 32 * 1024);
+  const added = await d.rpc.call('torrent-add', { metainfo: (await readFile(torrent)).toString('base64') });
+  if (added.result !== 'success') throw new Error(`torrent-add: ${added.result}`);
+  for (const [listen, host] of [['[::1]', '[::1]'], ['127.0.0.1', '127.0.0.1']] as const) {
+    const seed = libtorrentPeer({ torrent, save: join(dir, 'seed'), port: await freePort(), listen, connect: [`${host}:${d.peerPort}`] });
+    await seed.event('checked');
+  }
+  await d.rpc.waitTorrent(meta.infoHashHex, ['sixswarm-families'], (t) => {
+    const f = t['sixswarm-families'] as { ipv4: number; ipv6: number };
+    return f.ipv4 > 0 && f.ipv6 > 0;
+  }, 30_000, 'a peer of each family');
+  return { meta, torrent };
 }
