@@ -19,7 +19,7 @@ import type { Command } from './command.js';
 import { withConfig } from './config-options.js';
 import { daemonLog } from './daemon-log.js';
 import { parseIntOption } from './numbers.js';
-import { defaultDownloadDir } from './session-ui.js';
+import { defaultDownloadDir, SESSION_OPTIONS_HELP } from './session-ui.js';
 import { stopSignals } from './stop-signals.js';
 import { CONFIG_COMMANDS, DAEMON_OPTIONS, engineOptions, NOT_IN_DAEMON, parseTorrentArgs, parseTunnel, UI_OPTIONS } from './torrent-options.js';
 import { startTunnel } from './torrent-runner.js';
@@ -27,7 +27,7 @@ import { UsageError } from './usage-error.js';
 
 const help = `Usage: sixswarm daemon [--foreground] [--json] [--log FILE] [--session DIR] [-o DIR] [--allow-dir DIR]...
                        [--rpc-bind ADDR]... [--rpc-port N] [--rpc-host NAME]... [--credentials FILE]
-                       [--tls-cert FILE --tls-key FILE] [every option of \`sixswarm ui\`] [--tunnel ...]
+                       [--tls-cert FILE --tls-key FILE] [--tunnel HOST:PORT|auto|off] [every option of \`sixswarm ui\`]
 
 The session of \`sixswarm ui\` (the same folder, torrents and config file), run without a terminal
 and driven over HTTP, for a server, a NAS or a VPS:
@@ -63,15 +63,12 @@ Options:
   --json              log one JSON object per line (the events of \`download --json\` but
                       progress, checking and piece-verified, plus web-listening, remote,
                       refused and session-problem)
-  --log FILE          in the background, where the log goes (default: daemon.log in the state
+  --log FILE          in the background, where the log goes (default daemon.log in the state
                       folder)
-  --session DIR       where the session lives (default $XDG_DATA_HOME/sixswarm, else
-                      ~/.local/share/sixswarm): the same session \`sixswarm ui\` opens
-  -o, --output DIR    where added torrents' data goes (default $XDG_DOWNLOAD_DIR, else ~/Downloads)
   --allow-dir DIR     another folder remotes may choose as download-dir (repeatable); folders
                       inside these and -o are allowed, nothing outside (not through symlinks either)
-  --rpc-bind ADDR     listen for HTTP on this address (repeatable; default 127.0.0.1 and ::1; :: or
-                      0.0.0.0 for every address); anything but loopback needs --credentials
+  --rpc-bind ADDR     listen for HTTP on this address (default 127.0.0.1 and ::1; repeatable; ::
+                      or 0.0.0.0 for every address); anything but loopback needs --credentials
   --rpc-port N        the HTTP port (default 9091, Transmission's; 0 picks a free one)
   --rpc-host NAME     a host name the daemon answers to besides localhost and IP addresses
                       (repeatable): the name you reach it by (nas.example.org)
@@ -79,13 +76,13 @@ Options:
                       others may read it)
   --tls-cert FILE     serve HTTPS with this certificate (PEM, the chain included)
   --tls-key FILE      and this private key (PEM)
-  --tunnel HOST:PORT|auto|off, --tunnel-id ID, --tunnel-token T
+  --tunnel HOST:PORT|auto|off
                       the built-in IPv6-over-IPv4 tunnel for the daemon's session (see
                       \`sixswarm download --help\`): a server without IPv6 of its own becomes
                       reachable to IPv6 peers
-  --port, --no-ipv4, --no-ipv6, --max-peers, --max-down, --max-up, --seed-ratio, --seed-time,
-  --tracker, --no-trackers, --announce-ip, --no-dht, --dht-port, --dht-bootstrap, --encryption,
-  --state-dir         as for \`sixswarm ui\` (see \`sixswarm ui --help\`)
+  --tunnel-id ID      Id to present to the tunnel server (default: the MAC of the uplink)
+  --tunnel-token T    token for a tunnel server that requires one
+${SESSION_OPTIONS_HELP}
   -h, --help          this help
 
 Every option can also be set in the config file, top level or in a [daemon] table (\`sixswarm
@@ -183,7 +180,7 @@ async function run(argv: string[]): Promise<number> {
     process.send({ ready: daemon.urls() });
     process.disconnect?.();
   }
-  const why = await Promise.race([signals.stopped.then((sig) => `${sig}`), new Promise<string>((r) => daemon!.once('stop-requested', r))]);
+  const why = await Promise.race([signals.stopped.then((sig) => `${sig}`), daemon.stopRequested]);
   log({ event: 'warning', message: `stopping (${why}): closing peers and saving resume state…` });
   let code = 0;
   try {

@@ -23,31 +23,8 @@ export function defaultDownloadDir(): string {
   return xdgDir('XDG_DOWNLOAD_DIR', 'Downloads');
 }
 
-const help = `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4] [--no-ipv6] [--max-down RATE] [--max-up RATE]
-                   [--tracker URL]... [--no-trackers] [--announce-ip auto|always|never] [--no-dht]
-                   [--dht-port N] [--dht-bootstrap HOST:PORT]... [--encryption prefer|require|allow|off]
-                   [--seed-ratio R] [--seed-time DURATION] [--state-dir DIR]
-       sixswarm            (on a terminal: the same as \`sixswarm ui\`)
-
-The terminal UI over a session: every torrent you add stays in it, between runs too, and the
-session is resumed at start (paused torrents stay paused). Data whose files did not change since
-the last run is not hashed again. A torrent that another sixswarm (a \`download\` or \`seed\`)
-runs in the same folder is not started: the UI names that process. A session that another
-sixswarm runs (a \`sixswarm daemon\`, another ui) is not opened: the message names it (and where
-a daemon's web page is).
-
-Keys (? in the UI lists them all):
-  a            add a .torrent file (its path; ~ works) or a magnet link
-  p / r        pause / resume the selected torrent (space toggles)
-  d            remove it: k keeps the data, D deletes its files (only the torrent's own files)
-  c            re-check: hash all its data again
-  Enter        details: rate history, peers by family (IPv6, the tunnel, IPv4), trackers per
-               family, files, the piece map;  1-4 / Tab switch,  Esc back
-  n            network: our addresses and their class, reached from outside, the tunnel
-  q, Ctrl-C    quit: resume state saved, peers closed cleanly
-
-Options:
-  --session DIR       where the session lives (default $XDG_DATA_HOME/sixswarm, else
+/** The options of a session, which `ui` and `daemon` share. */
+export const SESSION_OPTIONS_HELP = `  --session DIR       where the session lives (default $XDG_DATA_HOME/sixswarm, else
                       ~/.local/share/sixswarm): session.json and a copy of every added .torrent
   -o, --output DIR    where added torrents' data goes (default $XDG_DOWNLOAD_DIR, else ~/Downloads);
                       each torrent keeps the folder it was added with
@@ -75,7 +52,33 @@ Options:
   --encryption prefer|require|allow|off
                       protocol encryption with peers (default prefer; see \`sixswarm download --help\`)
   --state-dir DIR     where resume state lives (default $SIXSWARM_STATE_DIR, else
-                      $XDG_STATE_HOME/sixswarm, else ~/.local/state/sixswarm)
+                      $XDG_STATE_HOME/sixswarm, else ~/.local/state/sixswarm)`;
+
+const help = `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4] [--no-ipv6] [--max-down RATE] [--max-up RATE]
+                   [--tracker URL]... [--no-trackers] [--announce-ip auto|always|never] [--no-dht]
+                   [--dht-port N] [--dht-bootstrap HOST:PORT]... [--encryption prefer|require|allow|off]
+                   [--seed-ratio R] [--seed-time DURATION] [--state-dir DIR]
+       sixswarm            (on a terminal: the same as \`sixswarm ui\`)
+
+The terminal UI over a session: every torrent you add stays in it, between runs too, and the
+session is resumed at start (paused torrents stay paused). Data whose files did not change since
+the last run is not hashed again. A torrent that another sixswarm (a \`download\` or \`seed\`)
+runs in the same folder is not started: the UI names that process. A session that another
+sixswarm runs (a \`sixswarm daemon\`, another ui) is not opened: the message names it (and where
+a daemon's web page is).
+
+Keys (? in the UI lists them all):
+  a            add a .torrent file (its path; ~ works) or a magnet link
+  p / r        pause / resume the selected torrent (space toggles)
+  d            remove it: k keeps the data, D deletes its files (only the torrent's own files)
+  c            re-check: hash all its data again
+  Enter        details: rate history, peers by family (IPv6, the tunnel, IPv4), trackers per
+               family, files, the piece map;  1-4 / Tab switch,  Esc back
+  n            network: our addresses and their class, reached from outside, the tunnel
+  q, Ctrl-C    quit: resume state saved, peers closed cleanly
+
+Options:
+${SESSION_OPTIONS_HELP}
   -h, --help          this help
 
 Every option can also be set in the config file, top level or in a [ui] table (\`sixswarm config

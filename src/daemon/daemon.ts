@@ -68,7 +68,7 @@ export type DaemonEvent =
 /** Refusals said per host and minute; the rest are counted into the next line said. */
 const REFUSALS_SAID_PER_MINUTE = 10;
 
-export class Daemon extends EventEmitter<{ event: [DaemonEvent]; 'stop-requested': [string] }> {
+export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private readonly engine: Engine;
   private readonly feed: StatusFeed;
   private readonly session: Session;
@@ -83,6 +83,9 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent]; 'stop-requested
   private listening: Listening[] = [];
   private stopTicking?: () => void;
   private stopping?: Promise<void>;
+  private requestStop!: (why: string) => void;
+  /** Resolves with why, once a remote asks the daemon to stop (session-close); whoever runs it stops it. */
+  readonly stopRequested = new Promise<string>((resolve) => (this.requestStop = resolve));
 
   private constructor(
     private readonly o: DaemonOptions,
@@ -147,8 +150,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent]; 'stop-requested
     for (const problem of await this.session.open()) this.emit('event', { event: 'session-problem', message: problem });
     this.listening = await this.front.listen();
     const urls = this.urls();
-    for (const [i, l] of this.listening.entries()) this.emit('event', { event: 'web-listening', url: urls[i]!, ...l, tls: this.front.tls });
     await this.lock.setNote(urls.join(' or '));
+    for (const [i, l] of this.listening.entries()) this.emit('event', { event: 'web-listening', url: urls[i]!, ...l, tls: this.front.tls });
     this.stopTicking = every(1000, () => {
       this.history.sample(this.session.summaries());
       this.streams.tick();
@@ -215,7 +218,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent]; 'stop-requested
           torrentsAdded: this.torrentsAdded,
         };
       },
-      shutDown: () => setImmediate(() => this.emit('stop-requested', 'a remote asked it to (session-close)')),
+      shutDown: () => this.requestStop('a remote asked it to (session-close)'),
     };
   }
 
