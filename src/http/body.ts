@@ -33,27 +33,41 @@ export function readBody(req: IncomingMessage, max: number, budget: BodyBudget):
   if (declared !== undefined && (!/^\d+$/.test(declared) || Number(declared) > max)) {
     return Promise.reject(new HttpError(413, `the request body may be at most ${max} bytes`, { Connection: 'close' }));
   }
+  const busy = () => new HttpError(503, 'the server is busy reading other requests; try again shortly', { 'Retry-After': '1', Connection: 'close' });
+  // A declared length is taken from the budget at once, and the body read straight into its place.
+  const length = declared === undefined ? undefined : Number(declared);
+  if (length !== undefined && !budget.take(length)) {
+    req.resume();
+    return Promise.reject(busy());
+  }
   return new Promise((resolve, reject) => {
+    const into = length !== undefined ? Buffer.allocUnsafe(length) : undefined;
     const chunks: Buffer[] = [];
     let size = 0;
+    let taken = length ?? 0;
     let done = false;
     const finish = (e?: Error) => {
       if (done) return;
       done = true;
-      budget.give(size);
+      budget.give(taken);
       req.off('data', onData);
       if (e) {
         // Whatever else comes is not read: the connection closes after the reply.
         req.resume();
         reject(e);
-      } else resolve(Buffer.concat(chunks, size));
+      } else if (into && size !== into.length) reject(new HttpError(400, 'the request body is shorter than its Content-Length'));
+      else resolve(into ?? Buffer.concat(chunks, size));
     };
     const onData = (chunk: Buffer) => {
       if (done) return;
-      if (size + chunk.length > max) return finish(new HttpError(413, `the request body may be at most ${max} bytes`, { Connection: 'close' }));
-      if (!budget.take(chunk.length)) return finish(new HttpError(503, 'the server is busy reading other requests; try again shortly', { 'Retry-After': '1', Connection: 'close' }));
+      if (size + chunk.length > (into ? into.length : max)) return finish(new HttpError(413, `the request body may be at most ${max} bytes`, { Connection: 'close' }));
+      if (into) chunk.copy(into, size);
+      else {
+        if (!budget.take(chunk.length)) return finish(busy());
+        taken += chunk.length;
+        chunks.push(chunk);
+      }
       size += chunk.length;
-      chunks.push(chunk);
     };
     req.on('data', onData);
     req.once('end', () => finish());

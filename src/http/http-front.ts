@@ -109,8 +109,10 @@ export class HttpFront {
     // TLS: the TCP connection; plain HTTP: the same socket requests arrive on.
     server.on(this.o.tls ? 'secureConnection' : 'connection', (socket: Socket) => this.admit(socket));
     if (this.o.tls) server.on('connection', (socket: Socket) => this.track(socket));
-    server.on('clientError', (_e, socket: Socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    // What Node's parser refuses: too many header bytes (431), too slow (408), anything else (400).
+    server.on('clientError', (e: NodeJS.ErrnoException, socket: Socket) => {
+      const status = e.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
     return server;
