@@ -92,9 +92,9 @@ describe('config file', () => {
 
   it('a key that is no option, a value of the wrong type, an unknown table or a broken file: exit 2 naming it', async () => {
     const cases: [string, RegExp][] = [
-      ['max-dwon = "2M"\n', /unknown key "max-dwon" \(did you mean "max-down"\?\); the keys are the long options of download, seed and ui/],
+      ['max-dwon = "2M"\n', /unknown key "max-dwon" \(did you mean "max-down"\?\); the keys are the long options of download, seed, ui and daemon/],
       ['[seed]\noutput = "/x"\n', /unknown key "output" in \[seed\]/],
-      ['[uplaod]\nport = 1\n', /unknown table \[uplaod\]; the tables are \[download\], \[seed\] and \[ui\]/],
+      ['[uplaod]\nport = 1\n', /unknown table \[uplaod\]; the tables are \[download\], \[seed\], \[ui\] and \[daemon\]/],
       ['no-ipv4 = "yes"\n', /"no-ipv4" must be true or false, not "yes"/],
       ['port = [1, 2]\n', /"port" takes one value, not a list/],
       ['port = = 3\n', /cannot read the config file .*config\.toml: /],
