@@ -23,6 +23,7 @@ import { defaultDownloadDir, SESSION_OPTIONS_HELP } from './session-ui.js';
 import { stopSignals } from './stop-signals.js';
 import { CONFIG_COMMANDS, DAEMON_OPTIONS, engineOptions, NOT_IN_DAEMON, parseTorrentArgs, parseTunnel, UI_OPTIONS } from './torrent-options.js';
 import { startTunnel } from './torrent-runner.js';
+import type { TunnelClient } from '../src/tunnel/client.js';
 import { UsageError } from './usage-error.js';
 
 const help = `Usage: sixswarm daemon [--foreground] [--json] [--log FILE] [--session DIR] [-o DIR] [--allow-dir DIR]...
@@ -44,7 +45,8 @@ and driven over HTTP, for a server, a NAS or a VPS:
   http://127.0.0.1:9091/transmission/web/ Transmission's own web page, when installed (Debian:
                                           transmission-common; or set TRANSMISSION_WEB_HOME)
 The session is resumed at start (paused torrents stay paused) and its folder is locked: \`sixswarm
-ui\` on it names the daemon and where to reach it. Without --foreground the daemon goes to the
+ui\` on it shows the daemon's session (quitting leaves the daemon running), and a second daemon is
+refused, naming the first. Without --foreground the daemon goes to the
 background once it runs and says where it is; it stops cleanly on SIGTERM or SIGINT (resume state
 saved, trackers told), or when a remote sends session-close.
 
@@ -156,18 +158,21 @@ async function run(argv: string[]): Promise<number> {
   }
   if (given.positionals.length > 0) throw new UsageError(`sixswarm daemon takes no arguments (got "${given.positionals[0]}"): add torrents over its RPC or web page`);
   const values = withConfig('daemon', CONFIG_COMMANDS, given.values).values as Values;
+  // Everything is checked before the daemon goes to the background, so that mistakes are told here.
   const engine = engineOptions(values);
   const http = await httpOptions(values);
+  const tunnelChoice = parseTunnel(values);
   if (!values.foreground) return detach(argv, resolve(values.log ?? join(engine.stateDir, 'daemon.log')));
 
   const sessionDir = resolve(values.session ?? defaultSessionDir());
   const folders = new DownloadFolders(values.output ?? defaultDownloadDir(), values['allow-dir'] ?? []);
   let daemon: Daemon | undefined;
   const log = daemonLog(!!values.json, (h) => daemon?.nameOf(h) ?? h);
-  const signals = stopSignals();
-  const tunnel = await startTunnel(parseTunnel(values), (text) => log({ event: 'warning', message: text }));
   const transmissionWeb = transmissionWebHome();
+  const signals = stopSignals();
+  let tunnel: TunnelClient | undefined;
   try {
+    tunnel = await startTunnel(tunnelChoice, (text) => log({ event: 'warning', message: text }));
     daemon = await Daemon.start({ engine, sessionDir, folders, http, ...(transmissionWeb ? { transmissionWeb } : {}), ...(tunnel ? { tunnel } : {}), command: ['sixswarm', 'daemon', ...argv].join(' '), onEvent: log });
   } catch (e) {
     signals.dispose();

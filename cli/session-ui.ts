@@ -7,7 +7,8 @@ import { Engine } from '../src/engine/engine.js';
 import { defaultSessionDir, SessionStore } from '../src/session/session-store.js';
 import { StatusFeed } from '../src/status/feed.js';
 import { Session } from '../src/session/session.js';
-import { lockSession } from '../src/session/session-lock.js';
+import { lockSession, SessionLockedError } from '../src/session/session-lock.js';
+import type { PidLock } from '../src/util/pid-lock.js';
 import { errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
 import type { Command } from './command.js';
@@ -63,9 +64,9 @@ const help = `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4]
 The terminal UI over a session: every torrent you add stays in it, between runs too, and the
 session is resumed at start (paused torrents stay paused). Data whose files did not change since
 the last run is not hashed again. A torrent that another sixswarm (a \`download\` or \`seed\`)
-runs in the same folder is not started: the UI names that process. A session that another
-sixswarm runs (a \`sixswarm daemon\`, another ui) is not opened: the message names it (and where
-a daemon's web page is).
+runs in the same folder is not started: the UI names that process. A session that a \`sixswarm
+daemon\` runs is shown from the daemon (over its web address; quitting leaves it running); one
+that another ui runs is not opened, naming that process.
 
 Keys (? in the UI lists them all):
   a            add a .torrent file (its path; ~ works) or a magnet link
@@ -101,8 +102,16 @@ async function run(argv: string[]): Promise<number> {
   if (!terminalUiPossible(false)) throw new UsageError('sixswarm ui needs a terminal (stdin and stdout); for scripts use `sixswarm download --json`');
   const store = new SessionStore(resolve(values.session ?? defaultSessionDir()));
   const options = engineOptions(values);
-  // One process per session: a daemon (or another ui) running it is named, with where to reach it.
-  const lock = await lockSession(store.dir, ['sixswarm', 'ui', ...argv].join(' '));
+  // One process per session: a daemon running it is shown instead (its web address is in the
+  // lock); anything else running it is named.
+  let lock: PidLock;
+  try {
+    lock = await lockSession(store.dir, ['sixswarm', 'ui', ...argv].join(' '));
+  } catch (e) {
+    const url = e instanceof SessionLockedError ? /^http:\/\/\S+/.exec(e.holder.note ?? '')?.[0] : undefined;
+    if (!url) throw e;
+    return attach(url, (e as SessionLockedError).holder.pid, e as SessionLockedError);
+  }
   const engine = new Engine(options);
   const feed = new StatusFeed(engine);
   const session = new Session({ engine, feed, store, downloadDir: values.output ?? defaultDownloadDir() });
@@ -157,6 +166,37 @@ async function run(argv: string[]): Promise<number> {
   await lock.release();
   signals.dispose();
   return code;
+}
+
+/** The UI on a running daemon: its session, shown and driven over HTTP; the daemon runs on when the UI quits. */
+async function attach(url: string, pid: number, locked: Error): Promise<number> {
+  const { DaemonSource } = await import('./ui/daemon-source.js');
+  const source = new DaemonSource(url);
+  try {
+    await source.open();
+  } catch (e) {
+    source.close();
+    throw new Error(`${locked.message} (its web page could not be shown here: ${errorMessage(e)})`);
+  }
+  let quit!: () => void;
+  const quitting = new Promise<void>((r) => (quit = r));
+  const { TerminalUi } = await import('./ui/terminal-ui.js');
+  const ui = new TerminalUi({
+    title: `daemon ${url}`,
+    can: ['add', 'pause', 'resume', 'remove', 'recheck'],
+    snapshot: (detailOf, cells) => source.snapshot(detailOf, cells),
+    run: (c) => source.run(c),
+    quit: () => quit(),
+  });
+  const signals = stopSignals();
+  void signals.stopped.then(() => quit());
+  ui.start();
+  ui.message('info', `this session is run by sixswarm daemon (pid ${pid}); q leaves it running`);
+  await quitting;
+  source.close();
+  await ui.close();
+  signals.dispose();
+  return 0;
 }
 
 export const ui: Command = { name: 'ui', summary: 'the terminal UI over a session of torrents (also: sixswarm alone)', help, run };

@@ -6,7 +6,8 @@
  * into the page as text, never as markup.
  */
 import type { AddressStatus, PeerStatus, TorrentDetail, TorrentSummary, TrackerStatus } from '../src/status/feed.js';
-import type { EngineView, PageDetail, PageSnapshot, PageUpdate, RateHistory } from '../src/daemon/web-types.js';
+import type { PageSnapshot, PageUpdate, RateHistory } from '../src/daemon/web-types.js';
+import { applyUpdate, fromSnapshot, type PageState } from '../src/daemon/page-state.js';
 import { eta, formatDuration, percent, ratio, shortRate, shortSize } from '../cli/ui/format.js';
 import { peerFlags, peerLines, VIA_LABEL } from '../cli/ui/peer-lines.js';
 
@@ -34,11 +35,8 @@ const HISTORY = 120;
 
 // ---- state ---------------------------------------------------------------------------------------
 
-let daemonInfo: PageSnapshot['daemon'] | undefined;
-let torrents: TorrentSummary[] = [];
-let engine: EngineView | undefined;
-let totals: RateHistory = { down: [], up: [] };
-let detail: PageDetail | undefined;
+/** What the event stream said so far (undefined until its snapshot). */
+let state: PageState | undefined;
 let selected: string | undefined;
 let view: 'list' | 'detail' | 'network' = 'list';
 let tab: 'peers' | 'trackers' | 'files' | 'pieces' = 'peers';
@@ -91,36 +89,20 @@ function connect(): void {
   const live = byId<HTMLSpanElement>('live');
   events = new EventSource(`sixswarm/events${selected ? `?detail=${selected}` : ''}`);
   events.addEventListener('snapshot', (ev) => {
-    const s = JSON.parse((ev as MessageEvent<string>).data) as PageSnapshot;
-    daemonInfo = s.daemon;
-    torrents = s.torrents;
-    engine = s.engine;
-    totals = s.history;
-    detail = s.detail;
+    state = fromSnapshot(JSON.parse((ev as MessageEvent<string>).data) as PageSnapshot);
     live.textContent = 'live';
     live.className = 'live';
     render();
   });
   events.addEventListener('update', (ev) => {
-    const u = JSON.parse((ev as MessageEvent<string>).data) as PageUpdate;
-    apply(u);
+    if (!state) return;
+    state = applyUpdate(state, JSON.parse((ev as MessageEvent<string>).data) as PageUpdate, HISTORY);
     render();
   });
   events.onerror = () => {
     live.textContent = 'reconnecting…';
     live.className = 'live off';
   };
-}
-
-function apply(u: PageUpdate): void {
-  const byHash = new Map(torrents.map((t) => [t.infoHash, t]));
-  for (const t of u.changed) byHash.set(t.infoHash, t);
-  for (const hash of u.removed) byHash.delete(hash);
-  const order = u.order ?? [...torrents.map((t) => t.infoHash), ...u.changed.map((t) => t.infoHash).filter((h) => !torrents.some((t) => t.infoHash === h))];
-  torrents = order.map((hash) => byHash.get(hash)).filter((t): t is TorrentSummary => !!t);
-  engine = u.engine;
-  totals = { down: [...totals.down, u.sample.down].slice(-HISTORY), up: [...totals.up, u.sample.up].slice(-HISTORY) };
-  detail = u.detail;
 }
 
 // ---- rendering -----------------------------------------------------------------------------------
@@ -188,6 +170,8 @@ function card(t: TorrentSummary): HTMLLIElement {
 }
 
 function renderList(): void {
+  const torrents = state?.torrents ?? [];
+  const totals = state?.totals ?? { down: [], up: [] };
   const list = byId<HTMLUListElement>('torrents');
   list.replaceChildren(...torrents.map(card));
   byId('empty').hidden = torrents.length > 0;
@@ -195,6 +179,7 @@ function renderList(): void {
 }
 
 function renderTotals(): void {
+  const torrents = state?.torrents ?? [];
   const down = torrents.reduce((n, t) => n + t.downRate, 0);
   const up = torrents.reduce((n, t) => n + t.upRate, 0);
   byId('totals').textContent = `${torrents.length} torrent${torrents.length === 1 ? '' : 's'} · ↓ ${shortRate(down)} · ↑ ${shortRate(up)}`;
@@ -275,6 +260,7 @@ function pieceMap(d: TorrentDetail): HTMLElement {
 }
 
 function renderDetail(): void {
+  const detail = state?.detail;
   const section = byId('detail-view');
   const t = detail?.torrent;
   const back = h('button', { type: 'button' }, '← All torrents');
@@ -330,6 +316,8 @@ function addressList(list: readonly AddressStatus[]): HTMLElement {
 
 function renderNetwork(): void {
   const section = byId('network-view');
+  const engine = state?.engine;
+  const daemonInfo = state?.daemon;
   if (!engine) return;
   const reached = ([6, 4] as const).map((f) => {
     const r = engine!.reached[f];
@@ -368,7 +356,7 @@ function render(): void {
 function select(hash: string | undefined): void {
   selected = hash;
   view = hash ? 'detail' : 'list';
-  detail = undefined;
+  if (state) state = { ...state, detail: undefined };
   tab = 'peers';
   connect();
   render();

@@ -91,19 +91,38 @@ describe('sixswarm daemon', () => {
     expect(verified.length).toBeGreaterThan(meta.pieceCount * 0.3);
   });
 
-  it('locks its session folder: a second daemon and the ui are refused, naming it', async () => {
+  it('locks its session folder: a second daemon is refused naming it, and the ui shows the daemon\'s session', async () => {
     dir = await tempDir();
     const d = await startDaemon(dir);
     const dirs = daemonDirs(dir);
     const second = await runCli(['daemon', '--foreground', '--session', dirs.session, '--state-dir', dirs.state, '--port', '0', '--rpc-port', '0', '--no-dht'], { env: { XDG_CONFIG_HOME: dirs.config } });
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`the session ${dirs.session} is in use by another sixswarm: pid ${d.proc.proc.pid}, started .* \\(sixswarm daemon --foreground .*\\)\\. It can be driven at http://127\\.0\\.0\\.1:${d.port}/ or http://\\[::1\\]:${d.port}/\\. Stop it first`));
+
+    // The ui on the same session shows it from the daemon, and drives it there.
+    const { torrent, meta } = await seedPayload(join(dir, 'p'), { 'a.bin': 200_000 }, 16 * 1024);
+    await cp(join(dir, 'p', 'seed', 'payload'), join(dirs.download, 'payload'), { recursive: true });
+    expect((await d.rpc.call('torrent-add', { metainfo: await b64(torrent) })).result).toBe('success');
+    await d.rpc.waitTorrent(meta.infoHashHex, ['status'], (t) => t.status === 6, 15_000, 'seeding');
     tmux = new Tmux();
     await tmux.start('ui', ['ui', '--session', dirs.session, '--state-dir', dirs.state, '--port', '0', '--no-dht'], { env: { XDG_CONFIG_HOME: dirs.config } });
-    const screen = await tmux.waitFor('ui', /\[exit 1\]/);
-    expect(screen.replace(/\n/g, '')).toMatch(new RegExp(`sixswarm ui: the session ${dirs.session} is in use by another sixswarm: pid ${d.proc.proc.pid}`));
-    // The daemon is untouched.
+    await tmux.waitFor('ui', new RegExp(`sixswarm daemon http://127\\.0\\.0\\.1:${d.port}/`));
+    await tmux.waitFor('ui', new RegExp(`this session is run by sixswarm daemon \\(pid ${d.proc.proc.pid}\\); q leaves it running`));
+    await tmux.waitFor('ui', /payload +seeding/);
+    await tmux.keys('ui', 'Enter');
+    await tmux.waitFor('ui', /1 Peers 0 +2 Trackers 0 +3 Files 1 +4 Pieces 13/);
+    await tmux.keys('ui', 'Escape');
+    await tmux.waitFor('ui', /Enter details/);
+    await tmux.keys('ui', 'p');
+    await tmux.waitFor('ui', /payload +paused/);
+    expect((await d.rpc.torrents(['status']))[0]!.status).toBe(0);
+    await tmux.keys('ui', 'r');
+    await tmux.waitFor('ui', /payload +seeding/);
+    await tmux.keys('ui', 'q');
+    expect(await tmux.exitCode('ui')).toBe(0);
+    // The daemon runs on, and heard the ui's commands as a remote's.
     expect((await d.rpc.call('session-get', { fields: ['version'] })).result).toBe('success');
+    expect(d.proc.events.filter((e) => e.event === 'remote').map((e) => e.method)).toEqual(['torrent-add', 'torrent-stop', 'torrent-start']);
   });
 
   it('goes to the background and says where it runs; SIGTERM stops it; a failed start is told with its log', async () => {
