@@ -18,7 +18,7 @@ import type { DownloadFolders } from '../session/download-folders.js';
 import { lockSession } from '../session/session-lock.js';
 import { Session } from '../session/session.js';
 import { SessionStore } from '../session/session-store.js';
-import { StatusFeed, type EngineEvent } from '../status/feed.js';
+import { StatusFeed, type EngineEvent, type TorrentSummary } from '../status/feed.js';
 import type { BackendSettings, RpcBackend, RunStats } from '../transmission-rpc/backend.js';
 import { RpcMethods, type Done } from '../transmission-rpc/methods.js';
 import { RpcEndpoint, SessionToken, type RpcOutcome } from '../transmission-rpc/rpc-endpoint.js';
@@ -65,6 +65,8 @@ export type DaemonEvent =
   /** A torrent of the session cannot run; what to do is in the message. */
   | { event: 'session-problem'; message: string };
 
+/** How long a computed list of summaries serves every request. */
+const SUMMARY_MS = 250;
 /** Refusals said per host and minute; the rest are counted into the next line said. */
 const REFUSALS_SAID_PER_MINUTE = 10;
 
@@ -80,6 +82,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   private readonly startedAt = Date.now();
   private readonly refusals = new Map<string, { minute: number; said: number; suppressed: number }>();
   private torrentsAdded = 0;
+  private cached?: { at: number; revision: number; list: TorrentSummary[] };
   private listening: Listening[] = [];
   private stopTicking?: () => void;
   private stopping?: Promise<void>;
@@ -107,7 +110,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     this.streams = new EventStreams({
       snapshot: (detailOf) => this.pageSnapshot(detailOf),
       tick: () => {
-        const torrents = this.session.summaries();
+        const torrents = this.summaries();
         return { at: Date.now(), torrents, engine: this.engineView(), sample: { down: torrents.reduce((n, t) => n + t.downRate, 0), up: torrents.reduce((n, t) => n + t.upRate, 0) } };
       },
       detail: (h) => this.pageDetail(h),
@@ -153,9 +156,22 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     await this.lock.setNote(urls.join(' or '));
     for (const [i, l] of this.listening.entries()) this.emit('event', { event: 'web-listening', url: urls[i]!, ...l, tls: this.front.tls });
     this.stopTicking = every(1000, () => {
-      this.history.sample(this.session.summaries());
+      this.history.sample(this.summaries());
       this.streams.tick();
     });
+  }
+
+  /**
+   * The session's summaries, computed once for everyone who asks within SUMMARY_MS (a thousand
+   * RPC requests at once, the event streams' tick) and again at once after any change to the list.
+   */
+  private summaries(): TorrentSummary[] {
+    const now = Date.now();
+    const c = this.cached;
+    if (c && now - c.at < SUMMARY_MS && c.revision === this.session.revision) return c.list;
+    const list = this.session.summaries();
+    this.cached = { at: now, revision: this.session.revision, list };
+    return list;
   }
 
   /** A torrent's name, for log lines. */
@@ -189,6 +205,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     const engine = this.engine;
     return {
       session: this.session,
+      summaries: () => this.summaries(),
       folders: this.o.folders,
       status: () => this.feed.snapshot(),
       settings: (): BackendSettings => ({
@@ -210,7 +227,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
         engine.limits.up.setRate(rates.up);
       },
       stats: (): RunStats => {
-        const all = this.session.summaries();
+        const all = this.summaries();
         return {
           uploaded: all.reduce((n, s) => n + s.uploaded, 0),
           downloaded: all.reduce((n, s) => n + s.downloaded, 0),
@@ -237,7 +254,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     return {
       at: Date.now(),
       daemon: { version: VERSION, session: this.o.sessionDir, downloadDir: this.o.folders.defaultDir, allowedDirs: this.o.folders.roots },
-      torrents: this.session.summaries(),
+      torrents: this.summaries(),
       engine: this.engineView(),
       history: this.history.totals(),
       ...(detail ? { detail } : {}),

@@ -79,7 +79,8 @@ export class HttpFront {
         const port = b.port === 0 && out[0] ? out[0].port : b.port;
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
-          server.listen({ host: b.host, port, ipv6Only: familyOf(b.host) === 6 }, () => {
+          // A backlog for a burst of a thousand connections at once.
+          server.listen({ host: b.host, port, ipv6Only: familyOf(b.host) === 6, backlog: 2048 }, () => {
             server.off('error', reject);
             resolve();
           });

@@ -45,6 +45,8 @@ export function defaultSessionDir(): string {
 
 export class SessionStore {
   private saving: Promise<void> = Promise.resolve();
+  /** The next save, not begun yet: later saves join it (the newest list is what it writes). */
+  private queued?: { entries: readonly SessionEntry[]; done: Promise<void> };
 
   constructor(readonly dir: string) {}
 
@@ -90,15 +92,26 @@ export class SessionStore {
     });
   }
 
-  /** Replace the saved list; saves run one after another, in call order. */
+  /**
+   * Replace the saved list; saves run one after another, in call order. Saves asked for while one
+   * is being written are made once, with the newest list (a thousand torrents added one by one
+   * are not a thousand rewrites of a growing file).
+   */
   save(entries: readonly SessionEntry[]): Promise<void> {
-    const data = JSON.stringify({ version: 1, torrents: entries } satisfies SessionFile, null, 1);
-    const next = this.saving.then(async () => {
+    if (this.queued) {
+      this.queued.entries = entries;
+      return this.queued.done;
+    }
+    const q: { entries: readonly SessionEntry[]; done: Promise<void> } = { entries, done: Promise.resolve() };
+    q.done = this.saving.then(async () => {
+      this.queued = undefined;
+      const data = JSON.stringify({ version: 1, torrents: q.entries } satisfies SessionFile, null, 1);
       await mkdir(this.dir, { recursive: true });
       await writeFileAtomic(this.file, data);
     });
-    this.saving = next.catch(() => {});
-    return next;
+    this.queued = q;
+    this.saving = q.done.catch(() => {});
+    return q.done;
   }
 
   /** Keep a copy of a torrent's bytes; returns where. */

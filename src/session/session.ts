@@ -51,7 +51,7 @@ export class DuplicateError extends InputError {
 
 /** What the session knows of one torrent besides its status: its list entry and its metainfo, once known. */
 export interface TorrentView {
-  entry: SessionEntry;
+  entry: Readonly<SessionEntry>;
   meta?: Metainfo;
   /** It runs (in the engine), as opposed to paused or unable to start. */
   running: boolean;
@@ -82,7 +82,10 @@ interface Managed {
 
 export class Session {
   private readonly list: Managed[] = [];
+  /** The same torrents by info hash (a list of a thousand is looked up a thousand times per request). */
+  private readonly byHash = new Map<string, Managed>();
   private closed = false;
+  private changes = 0;
 
   constructor(private readonly o: SessionOptions) {}
 
@@ -92,6 +95,7 @@ export class Session {
     for (const entry of await this.o.store.load()) {
       const m: Managed = { entry, queue: Promise.resolve() };
       this.list.push(m);
+      this.byHash.set(entry.infoHash, m);
       try {
         m.source = await this.loadSource(entry);
       } catch (e) {
@@ -143,6 +147,7 @@ export class Session {
     };
     const m: Managed = { entry, source, queue: Promise.resolve() };
     this.list.push(m);
+    this.byHash.set(infoHash, m);
     await this.persist();
     if (!entry.paused) void this.enqueue(m, () => this.start(m, false));
     return this.summaryOf(m);
@@ -205,6 +210,7 @@ export class Session {
     return this.op(infoHash, async (m) => {
       await this.stop(m);
       this.list.splice(this.list.indexOf(m), 1);
+      this.byHash.delete(m.entry.infoHash);
       await this.persist();
       if (m.entry.source.kind === 'torrent') await this.o.store.forgetTorrent(m.entry.infoHash);
       const meta = metaOf(m);
@@ -223,12 +229,17 @@ export class Session {
     return m && (metaOf(m)?.name ?? m.entry.name);
   }
 
-  /** Its list entry (a copy) and metainfo, once known. */
+  /** Its list entry (read only) and metainfo, once known. */
   view(infoHash: string): TorrentView | undefined {
     const m = this.find(infoHash);
     if (!m) return undefined;
     const meta = metaOf(m);
-    return { entry: structuredClone(m.entry), ...(meta ? { meta } : {}), running: !!m.torrent };
+    return { entry: m.entry, ...(meta ? { meta } : {}), running: !!m.torrent };
+  }
+
+  /** Counts the changes to the list and its entries (added, paused, resumed, removed, labelled): whoever caches summaries compares it. */
+  get revision(): number {
+    return this.changes;
   }
 
   /**
@@ -272,7 +283,7 @@ export class Session {
   }
 
   private find(infoHash: string): Managed | undefined {
-    return this.list.find((m) => m.entry.infoHash === infoHash);
+    return this.byHash.get(infoHash);
   }
 
   private op(infoHash: string, fn: (m: Managed) => Promise<void>): Promise<void> {
@@ -367,6 +378,7 @@ export class Session {
   }
 
   private persist(): Promise<void> {
+    this.changes++;
     return this.o.store.save(this.list.map((m) => m.entry));
   }
 

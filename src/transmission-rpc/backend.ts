@@ -4,7 +4,7 @@
  */
 import type { DownloadFolders } from '../session/download-folders.js';
 import type { Session } from '../session/session.js';
-import type { EngineStatus } from '../status/feed.js';
+import type { EngineStatus, TorrentSummary } from '../status/feed.js';
 import type { EncryptionPolicy } from '../wire/encryption-policy.js';
 
 export interface BackendSettings {
@@ -35,6 +35,8 @@ export interface RunStats {
 
 export interface RpcBackend {
   readonly session: Session;
+  /** The session's torrents now (computed at most a few times a second for everyone who asks). */
+  summaries(): TorrentSummary[];
   readonly folders: DownloadFolders;
   status(): EngineStatus;
   settings(): BackendSettings;

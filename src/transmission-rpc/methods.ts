@@ -101,7 +101,7 @@ export class RpcMethods {
   }
 
   private summaries(): TorrentSummary[] {
-    return this.b.session.summaries();
+    return this.b.summaries();
   }
 
   private selected(args: Args): { infoHash: string; name: string }[] {

@@ -21,6 +21,8 @@ export class TorrentRow {
   private peerList?: PeerStatus[];
   private trackerList?: TrackerStatus[];
   private fileList?: FileStatus[];
+  private tierList?: string[][];
+  private trackerIds?: Map<string, number>;
 
   constructor(
     readonly id: number,
@@ -69,6 +71,7 @@ export class TorrentRow {
 
   /** Tracker URLs by tier: the torrent's own, then any other that was announced to (--tracker). */
   get tiers(): string[][] {
+    if (this.tierList) return this.tierList;
     const tiers = (this.v.meta?.announce ?? []).map((t) => [...t]);
     const known = new Set(tiers.flat());
     for (const r of this.trackers) {
@@ -76,7 +79,13 @@ export class TorrentRow {
       known.add(r.url);
       tiers.push([r.url]);
     }
-    return tiers;
+    return (this.tierList = tiers);
+  }
+
+  /** A tracker's id: its place among all the torrent's tracker URLs. */
+  trackerId(url: string): number {
+    this.trackerIds ??= new Map(this.tiers.flat().map((u, i) => [u, i]));
+    return this.trackerIds.get(url) ?? -1;
   }
 }
 
@@ -163,7 +172,7 @@ function trackerStats(r: TorrentRow) {
       const last = rows[0];
       const next = rows.map((x) => x.nextAnnounce).filter((x): x is number => x !== null).sort((a, b) => a - b)[0];
       return {
-        id: trackerId(r, url),
+        id: r.trackerId(url),
         announce: url,
         scrape: scrapeUrl(url),
         host: hostName(url),
@@ -193,10 +202,6 @@ function trackerStats(r: TorrentRow) {
       };
     }),
   );
-}
-
-function trackerId(r: TorrentRow, url: string): number {
-  return r.tiers.flat().indexOf(url);
 }
 
 function peersFrom(r: TorrentRow) {
@@ -279,7 +284,7 @@ export const TORRENT_FIELDS: Record<string, Field> = {
   wanted: (r) => r.files.map((f) => (f.selected ? 1 : 0)),
   priorities: (r) => r.files.map(() => 0),
   'primary-mime-type': () => 'application/octet-stream',
-  trackers: (r) => r.tiers.flatMap((tier, t) => tier.map((url) => ({ id: trackerId(r, url), announce: url, scrape: scrapeUrl(url), sitename: hostName(url), tier: t }))),
+  trackers: (r) => r.tiers.flatMap((tier, t) => tier.map((url) => ({ id: r.trackerId(url), announce: url, scrape: scrapeUrl(url), sitename: hostName(url), tier: t }))),
   trackerStats,
   trackerList: (r) => r.tiers.map((t) => t.join('\n')).join('\n\n'),
   webseeds: (r) => r.v.meta?.urlList ?? [],
