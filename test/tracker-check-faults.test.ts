@@ -5,7 +5,7 @@
  * verdict the transparent proxy gets, or become skipped because they depend on the broken row.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TrackerReport } from '../src/tracker-check/report.js';
+import type { CheckId, TrackerReport } from '../src/tracker-check/report.js';
 import {
   acceptsLinkLocal, answersGarbage, ignoresStopped, neverAnswers, noPeers6, sixByteEntriesOverIpv6, startFaultTracker,
   type Fault, type FaultTracker,
@@ -13,7 +13,7 @@ import {
 import { privateHosts } from './support/hosts.js';
 import { netnsUnavailable } from './support/netns.js';
 import { ensureBuilt, removeDir, tempDir } from './support/sixswarm.js';
-import { BUILT_IN_HTTP, BUILT_IN_UDP, failing, matrix, runCheck, show } from './support/tracker-check.js';
+import { BUILT_IN_HTTP, BUILT_IN_UDP, cellOf, failing, matrix, runCheck, show } from './support/tracker-check.js';
 
 const unavailable = netnsUnavailable(); // root, for the private /etc/hosts
 let dir: string | undefined;
@@ -46,7 +46,7 @@ function onlyThere(r: TrackerReport, protocol: 'http' | 'udp', expected: string[
   for (const row of r.rows) {
     for (const f of [4, 6] as const) {
       if (expected.includes(`${row.id}@${f}`)) {
-        expect(row.cells[f].fix, show(r)).toMatch(/^\S.{30,}/);
+        expect(cellOf(r, row.id, f).fix, show(r)).toMatch(/^\S.{30,}/);
         continue;
       }
       expect([baseline[row.id][f], 'skipped'], `${row.id}@${f}\n${show(r)}`).toContain(got[row.id][f]);
@@ -54,7 +54,7 @@ function onlyThere(r: TrackerReport, protocol: 'http' | 'udp', expected: string[
   }
 }
 
-const cell = (r: TrackerReport, id: string, f: 4 | 6) => r.rows.find((x) => x.id === id)!.cells[f];
+const cell = (r: TrackerReport, id: CheckId, f: 4 | 6) => cellOf(r, id, f);
 
 describe.skipIf(unavailable !== undefined)('tracker-check: each fault in its own row', () => {
   it('the transparent proxy gets the built-in matrix (the baseline)', async () => {

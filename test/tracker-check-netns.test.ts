@@ -11,11 +11,11 @@
  *            2001:db8:d::1/64              2001:db8:d::2/64
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TrackerReport } from '../src/tracker-check/report.js';
+import type { CheckId, TrackerReport } from '../src/tracker-check/report.js';
 import { privateHosts } from './support/hosts.js';
 import { createNetns, netnsUnavailable, veth, type Netns } from './support/netns.js';
 import { builtInTracker, ensureBuilt, removeDir, stopAll, tempDir } from './support/sixswarm.js';
-import { failing, matrix, runCheck, show } from './support/tracker-check.js';
+import { cellOf, failing, matrix, runCheck, show } from './support/tracker-check.js';
 
 const unavailable = netnsUnavailable();
 const spaces: Netns[] = [];
@@ -91,7 +91,7 @@ const rows = (name: string, ...ids: string[]) => {
   const m = matrix(reports.get(name)!) as Record<string, unknown>;
   return Object.fromEntries(ids.map((id) => [id, m[id]]));
 };
-const cell = (name: string, id: string, f: 4 | 6) => reports.get(name)!.rows.find((x) => x.id === id)!.cells[f];
+const cell = (name: string, id: CheckId, f: 4 | 6) => cellOf(reports.get(name)!, id, f);
 
 describe.skipIf(unavailable !== undefined)('tracker-check in network namespaces: DNS and reachability per host', () => {
   it('IPv4-only host, A record only: no AAAA (fail), IPv6 not tried', () => {
