@@ -108,7 +108,8 @@ describe.skipIf(unavailable !== undefined)('tracker-check against opentracker (D
     const [h, u] = reports as [TrackerReport, TrackerReport];
     expect(code).toBe(1);
     expect(cell(h, 'announce', 4)).toMatchObject({ verdict: 'fail', evidence: 'refused: Requested download is not authorized for use with this tracker.', fix: expect.stringContaining('--info-hash') });
-    expect(cell(u, 'announce', 4)).toMatchObject({ verdict: 'fail', evidence: 'reply of 8 bytes is too short' });
+    // The UDP reply is the 8-byte header alone: the same hint as HTTP's refusal.
+    expect(cell(u, 'announce', 4)).toMatchObject({ verdict: 'fail', evidence: 'an announce reply of 8 bytes: the header alone, no interval and no peers', fix: expect.stringContaining('--info-hash') });
     for (const id of ['interval', 'peers', 'scrape', 'stopped'] as const) expect(cell(h, id, 4).verdict, show(h)).toBe('skipped');
     // Refused with a reason is a proper answer: the error handling is still judged.
     expect(cell(h, 'unknown-hash', 4).verdict, show(h)).toBe('pass');

@@ -35,8 +35,17 @@ export async function checkAll(urls: readonly TrackerUrl[], o: BatchOptions): Pr
   const out: ListEntry[] = new Array(urls.length);
   // Less than this left: one request and the stop of its peer would not fit.
   const least = 2 * o.timeoutMs;
+  // One info hash for every tracker (--info-hash): two checks of one host at once would see each
+  // other's peers in their counts, so those run one after the other.
+  const hosts = new Map<string, Limiter>();
+  const byHost = (url: TrackerUrl) => {
+    if (!o.infoHash) return new Limiter(1);
+    let l = hosts.get(url.host);
+    if (!l) hosts.set(url.host, (l = new Limiter(1)));
+    return l;
+  };
   await Promise.all(
-    urls.map((url, i) =>
+    urls.map((url, i) => byHost(url).run(() =>
       slots.run(async () => {
         if (o.signal?.aborted) {
           out[i] = { url: url.text, notChecked: 'interrupted before its turn' };
@@ -60,7 +69,7 @@ export async function checkAll(urls: readonly TrackerUrl[], o: BatchOptions): Pr
         });
         out[i] = { url: url.text, report };
         o.onDone?.(i, report);
-      }),
+      })),
     ),
   );
   return out;
