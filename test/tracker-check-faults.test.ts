@@ -6,9 +6,10 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckId, TrackerReport } from '../src/tracker-check/report.js';
+import { scrape } from '../src/tracker/scrape.js';
 import {
-  acceptsLinkLocal, answersGarbage, ignoresStopped, neverAnswers, noPeers6, sixByteEntriesOverIpv6, startFaultTracker,
-  type Fault, type FaultTracker,
+  acceptsLinkLocal, answersGarbage, ignoresStopped, neverAnswers, noPeers6, repliesFromAnotherPort, sixByteEntriesOverIpv6, slow,
+  slowRedirectLoop, startFaultTracker, threeByteReplies, wrongTransactionId, type Fault, type FaultTracker,
 } from './support/fault-tracker.js';
 import { privateHosts } from './support/hosts.js';
 import { netnsUnavailable } from './support/netns.js';
@@ -28,14 +29,15 @@ afterEach(async () => {
   dir = undefined;
 });
 
-async function check(fault: Fault, protocol: 'http' | 'udp'): Promise<{ code: number | null; r: TrackerReport }> {
+async function check(fault: Fault, protocol: 'http' | 'udp', extra: string[] = []): Promise<{ code: number | null; r: TrackerReport; ms: number }> {
   dir = await tempDir('sixswarm-tcf-');
   wrap = await privateHosts(dir, ['127.0.0.1 dual.test', '::1 dual.test']);
   tracker = await startFaultTracker(fault);
   const url = protocol === 'udp' ? `udp://dual.test:${tracker.port}` : `http://dual.test:${tracker.port}/announce`;
-  const { code, reports, stderr } = await runCheck([url, '--timeout', '2'], wrap);
+  const t0 = Date.now();
+  const { code, reports, stderr } = await runCheck([url, '--timeout', '2', ...extra], wrap);
   expect(reports, stderr).toHaveLength(1);
-  return { code, r: reports[0]! };
+  return { code, r: reports[0]!, ms: Date.now() - t0 };
 }
 
 /** `expected` cells fail (and say how to fix it); every other cell is as without the fault, or skipped. */
@@ -123,5 +125,50 @@ describe.skipIf(unavailable !== undefined)('tracker-check: each fault in its own
       await tracker!.close();
       tracker = undefined;
     }
+  });
+
+  it('UDP replies with a transaction id we never sent, or 3 bytes long: reachable fails saying what came', async () => {
+    const { code, r } = await check(wrongTransactionId, 'udp');
+    onlyThere(r, 'udp', ['reachable@4', 'reachable@6']);
+    expect(cell(r, 'reachable', 6).evidence).toMatch(new RegExp(`^no reply to the connect request from \\[::1\\]:${tracker!.port} within 2 s \\(3 tries\\); came instead: 3 datagrams of 16 bytes from \\[::1\\]:${tracker!.port} with transaction id 0x[0-9a-f]{8}, which we never sent$`));
+    expect(cell(r, 'reachable', 6).fix).toContain("the request's action and transaction id");
+    expect(code).toBe(1);
+    await tracker!.close();
+    tracker = undefined;
+
+    const short = await check(threeByteReplies, 'udp');
+    onlyThere(short.r, 'udp', ['reachable@4', 'reachable@6']);
+    expect(cell(short.r, 'reachable', 4).evidence).toMatch(/came instead: 3 datagrams of 3 bytes from 127\.0\.0\.1:\d+ \(too short for a BEP 15 reply/);
+  });
+
+  it('UDP replies from another port: recognised (the rest is judged on them), and that row fails', async () => {
+    const { code, r } = await check(repliesFromAnotherPort, 'udp');
+    onlyThere(r, 'udp', ['reply-source@4', 'reply-source@6']);
+    expect(cell(r, 'reachable', 6).evidence).toMatch(new RegExp(`^UDP reply from \\[::1\\]:${tracker!.port} \\(from \\[::1\\]:\\d+\\) in \\d+ ms$`));
+    expect(cell(r, 'reply-source', 6).evidence).toMatch(new RegExp(`^\\d+ replies came from \\[::1\\]:\\d+, not port ${tracker!.port} where the requests went: clients that take replies only from the address asked`));
+    expect(cell(r, 'announce', 6).verdict).toBe('pass');
+    expect(code).toBe(1);
+  });
+
+  it('a slow redirect loop ends within --timeout per request, not per hop (it took 32.6 s at --timeout 2)', async () => {
+    const { code, r, ms } = await check(slowRedirectLoop(1500), 'http');
+    console.info(`[tracker-check-faults] slow redirect loop at --timeout 2: ${ms} ms`);
+    onlyThere(r, 'http', ['reachable@4', 'reachable@6']);
+    expect(cell(r, 'reachable', 4).evidence).toMatch(/^no reply from 127\.0\.0\.1:\d+ within 2 s$/);
+    expect(ms).toBeLessThan(8000);
+    expect(code).toBe(1);
+  });
+
+  it('a slow tracker is cut at --tracker-timeout: what was judged stays, the rest says why, every peer is stopped', async () => {
+    const { r, ms } = await check(slow(900), 'http', ['--tracker-timeout', '6']);
+    console.info(`[tracker-check-faults] slow tracker (0.9 s a reply), --tracker-timeout 6: ${ms} ms, cut: ${r.cut}`);
+    expect(r.cut, show(r)).toMatch(/^the 6 s bound per tracker ran out while /);
+    expect(r.elapsedMs).toBeLessThan(6500);
+    expect(matrix(r).announce).toEqual({ 4: 'pass', 6: 'pass' });
+    expect(cell(r, 'stopped', 4)).toMatchObject({ verdict: 'skipped', evidence: expect.stringMatching(/^not judged: the 6 s bound per tracker ran out while /) });
+    expect(failing(r), show(r)).toEqual([]);
+    // Every peer the check announced was stopped, within the bound.
+    const counts = await scrape(`http://127.0.0.1:${tracker!.port}/announce`, [Buffer.from(r.infoHash, 'hex')], { timeoutMs: 3000 });
+    expect(counts.get(r.infoHash)).toMatchObject({ complete: 0, incomplete: 0 });
   });
 });

@@ -14,9 +14,10 @@
  *   5. a malformed request; UDP: a wrong connection id (both event=stopped: nothing to store)
  *   6. event=stopped for every peer of steps 1-3
  *   7. observer (started, then stopped): none of our peers may be listed any more
- * The whole script ends by its deadline: no step starts after deadline - --timeout, a step still
- * running then is cut short, and the time left is for stopping every peer announced so far, which
- * happens whether the script ran to its end, ran out of time or was interrupted.
+ * The whole script ends by its deadline: the steps are cut short when only the time to stop the
+ * peers announced so far is left (one --timeout per round of --requests stops), and that time is
+ * for stopping them, which happens whether the script ran to its end, ran out of time or was
+ * interrupted.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { bytesToIp, type Family } from '../net/address.js';
@@ -83,12 +84,19 @@ export async function runScript(t: TrackerUrl, o: ScriptOptions): Promise<Observ
   };
   if (o.signal?.aborted) onInterrupt();
   o.signal?.addEventListener('abort', onInterrupt, { once: true });
-  const boundTimer = o.deadline
-    ? setTimeout(() => {
-        cut ??= `${o.deadline!.what} ran out while ${label}`;
-        steps.abort();
-      }, Math.max(0, o.deadline.at - o.timeoutMs - Date.now()))
-    : undefined;
+  // The time kept for stopping grows with the peers announced: one --timeout per round of --requests stops.
+  let boundTimer: NodeJS.Timeout | undefined;
+  let announced = 0;
+  const armBound = () => {
+    if (!o.deadline) return;
+    clearTimeout(boundTimer);
+    const reserve = o.timeoutMs * Math.max(1, Math.ceil(announced / o.requests));
+    boundTimer = setTimeout(() => {
+      cut ??= `${o.deadline!.what} ran out while ${label}`;
+      steps.abort();
+    }, Math.max(0, o.deadline.at - reserve - Date.now()));
+  };
+  armBound();
   let current: AbortSignal = steps.signal;
 
   const resolved: Record<Family, string[]> = { 4: [], 6: [] };
@@ -113,6 +121,8 @@ export async function runScript(t: TrackerUrl, o: ScriptOptions): Promise<Observ
       ...(claimed ? { claimed } : {}),
     };
     lane.peers[role] = peer;
+    announced++;
+    armBound();
     return peer;
   };
   const params = (p: PeerRecord, event: AnnounceEventName): AnnounceParams => ({
@@ -242,7 +252,8 @@ export async function runScript(t: TrackerUrl, o: ScriptOptions): Promise<Observ
     o.signal?.removeEventListener('abort', onInterrupt);
     // Cut short (or a bug): whatever was announced is stopped all the same, each request within --timeout.
     if (!completed.has('stop') && lanes.some((l) => Object.keys(l.peers).length > 0)) {
-      current = AbortSignal.timeout(o.timeoutMs);
+      const rounds = Math.ceil(announced / o.requests);
+      current = AbortSignal.timeout(o.deadline ? Math.max(o.timeoutMs, o.deadline.at - Date.now()) : o.timeoutMs * rounds);
       step('stopping every peer');
       await stopAll().catch(() => undefined);
     }
