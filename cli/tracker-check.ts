@@ -101,7 +101,8 @@ Options:
                     1-16 (default 4)
   --info-hash HEX   announce on this 40-hex-digit info hash instead of a random one, for
                     trackers that serve listed torrents only: list a hash made for testing,
-                    never a real torrent's
+                    never a real torrent's; the trackers are then checked one at a time (two
+                    checks of one tracker at once would count each other's peers)
   -h, --help        this help
 
 What it announces, and what it leaves behind: only peers of its own, at our own addresses (the

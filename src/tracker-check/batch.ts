@@ -12,7 +12,7 @@ import type { ScriptOptions } from './script.js';
 import type { ListEntry } from './summary.js';
 
 export interface BatchOptions extends Omit<ScriptOptions, 'onStep' | 'deadline' | 'signal'> {
-  /** Trackers checked at once. */
+  /** Trackers checked at once (one when `infoHash` is given). */
   parallel: number;
   /** The bound for the whole check of one tracker. */
   trackerBoundMs: number;
@@ -31,21 +31,14 @@ const secs = (ms: number) => `${Math.round(ms / 1000)} s`;
 export async function checkAll(urls: readonly TrackerUrl[], o: BatchOptions): Promise<ListEntry[]> {
   const started = Date.now();
   const end = o.totalBoundMs !== undefined ? started + o.totalBoundMs : Infinity;
-  const slots = new Limiter(o.parallel);
+  // One info hash for every tracker (--info-hash): two checks at once would see each other's
+  // peers in their counts whenever their names lead to one tracker, so they run one at a time.
+  const slots = new Limiter(o.infoHash ? 1 : o.parallel);
   const out: ListEntry[] = new Array(urls.length);
   // Less than this left: one request and the stop of its peer would not fit.
   const least = 2 * o.timeoutMs;
-  // One info hash for every tracker (--info-hash): two checks of one host at once would see each
-  // other's peers in their counts, so those run one after the other.
-  const hosts = new Map<string, Limiter>();
-  const byHost = (url: TrackerUrl) => {
-    if (!o.infoHash) return new Limiter(1);
-    let l = hosts.get(url.host);
-    if (!l) hosts.set(url.host, (l = new Limiter(1)));
-    return l;
-  };
   await Promise.all(
-    urls.map((url, i) => byHost(url).run(() =>
+    urls.map((url, i) =>
       slots.run(async () => {
         if (o.signal?.aborted) {
           out[i] = { url: url.text, notChecked: 'interrupted before its turn' };
@@ -69,7 +62,7 @@ export async function checkAll(urls: readonly TrackerUrl[], o: BatchOptions): Pr
         });
         out[i] = { url: url.text, report };
         o.onDone?.(i, report);
-      })),
+      }),
     ),
   );
   return out;

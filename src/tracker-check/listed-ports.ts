@@ -26,7 +26,7 @@ export async function probeListedPort(entry: Bep34Entry, address: string, family
       signal.addEventListener('abort', onAbort, { once: true });
       s.once('connect', () => end());
       s.once('timeout', () => end(new TrackerError(`no answer from ${where} within ${timeoutMs / 1000} s`, { timedOut: true })));
-      s.once('error', (e) => end(toTrackerError(e, where)));
+      s.once('error', (e) => end((e as { code?: string }).code === 'ECONNREFUSED' ? new TrackerError(`connection refused by ${where}`, { code: 'ECONNREFUSED' }) : toTrackerError(e, where)));
     });
   }
   const probe = new UdpProbe(family, address, entry.port);
@@ -38,7 +38,8 @@ export async function probeListedPort(entry: Bep34Entry, address: string, family
     if (action !== ACTION.connect) throw new TrackerError(`${where} answered a connect request with action ${action}`);
     return `${where} answers BEP 15`;
   } catch (e) {
-    throw toTrackerError(e, where);
+    const err = toTrackerError(e, where);
+    throw err.code === 'ECONNREFUSED' ? new TrackerError(`port unreachable: nothing listens on ${where}`, { code: 'ECONNREFUSED' }) : err;
   } finally {
     probe.close();
   }

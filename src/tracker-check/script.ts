@@ -150,18 +150,19 @@ export async function runScript(t: TrackerUrl, o: ScriptOptions): Promise<Observ
     ]);
     const found = { 4: dns4, 6: dns6 };
     for (const f of [4, 6] as const) {
-      const base: Lane = { family: f, reached: false, peers: {}, elsewhere: [] };
-      if (t.literalFamily && t.literalFamily !== f) lanes.push({ ...base, notTried: { verdict: 'n/a', reason: `the URL names an IPv${t.literalFamily} address` } });
-      else if (!o.families.includes(f)) lanes.push({ ...base, notTried: { verdict: 'skipped', reason: `not asked for (--family ${other(f)})` } });
+      // Each lane its own objects: lanes of one family must never share their peers.
+      const base = () => ({ family: f, reached: false, peers: {}, elsewhere: [] }) satisfies Lane;
+      if (t.literalFamily && t.literalFamily !== f) lanes.push({ ...base(), notTried: { verdict: 'n/a', reason: `the URL names an IPv${t.literalFamily} address` } });
+      else if (!o.families.includes(f)) lanes.push({ ...base(), notTried: { verdict: 'skipped', reason: `not asked for (--family ${other(f)})` } });
       else if (t.literalFamily) {
         resolved[f] = [t.host];
-        lanes.push({ ...base, address: t.host });
+        lanes.push({ ...base(), address: t.host });
       } else {
         const dns = found[f]!;
         if (dns.ok) resolved[f] = dns.value;
         const probed = dns.ok ? dns.value.slice(0, MAX_ADDRESSES_PER_FAMILY) : [];
-        if (probed.length === 0) lanes.push({ ...base, dns });
-        for (const address of probed) lanes.push({ ...base, dns, address });
+        if (probed.length === 0) lanes.push({ ...base(), dns });
+        for (const address of probed) lanes.push({ ...base(), dns, address });
       }
     }
     for (const lane of lanes) {
