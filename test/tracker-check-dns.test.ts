@@ -140,7 +140,7 @@ describe.skipIf(unavailable !== undefined)('tracker-check over real DNS: every a
       expect(m.peers).toMatchObject({ 'IPv4 192.0.2.1': 'pass', 'IPv4 198.51.100.1': 'pass', 'IPv6 2001:db8:d::1': 'pass', 'IPv6 2001:db8:d::99': 'skipped' });
       expect(cellOf(r, 'dns', 'IPv6 2001:db8:d::99').evidence).toMatch(/^AAAA 2001:db8:d::99 \([12] of 2\)$/);
       // The address that points at nothing: what to do, including dropping it from the name.
-      expect(cellOf(r, 'reachable', 'IPv6 2001:db8:d::99').fix).toContain('remove 2001:db8:d::99 from the AAAA records of trk.test (1 other address of the name answer');
+      expect(cellOf(r, 'reachable', 'IPv6 2001:db8:d::99').fix).toContain('remove 2001:db8:d::99 from the AAAA records of trk.test (1 other address of the name answers)');
       expect(r.families.map((f) => f.text.split(';')[0]), show(r)).toEqual(['2 of 2 A addresses answer', '1 of 2 AAAA addresses answer']);
       expect(r.families.map((f) => [f.addresses, f.probed, f.answering])).toEqual([[2, 2, 2], [2, 2, 1]]);
       expect(r.bep34).toMatchObject({ verdict: 'pass', records: ['BITTORRENT UDP:6969 TCP:6969'] });

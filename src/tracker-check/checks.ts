@@ -107,7 +107,7 @@ function oddReply(m: Outcome<OddReply>, c: Context, silentFix: string): Cell {
 function orUnlist(l: Lane, c: Context): string {
   if (c.o.url.literalFamily) return '';
   const others = c.probed(l.family).filter((x) => x !== l && x.reached);
-  return others.length > 0 ? `, or remove ${l.address} from the ${record(l.family)} records of ${c.o.url.host} (${plural(others.length, 'other address', 'other addresses')} of the name answer)` : '';
+  return others.length > 0 ? `, or remove ${l.address} from the ${record(l.family)} records of ${c.o.url.host} (${plural(others.length, 'other address of the name answers', 'other addresses of the name answer')})` : '';
 }
 
 const CHECKS: CheckDef[] = [

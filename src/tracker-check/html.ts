@@ -6,14 +6,13 @@
  */
 import { printable } from '../util/sanitize.js';
 import type { Cell, TrackerReport } from './report.js';
-import { sortedRows, tally, tallyText, type ListEntry, type RunInfo } from './summary.js';
+import { duration, sortedRows, tally, tallyText, type ListEntry, type RunInfo } from './summary.js';
 
 /** `s` safe as HTML text or inside a double- or single-quoted attribute. */
 export function esc(s: string): string {
   return printable(s, 2000).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
 const verdictClass = (v: string) => `v-${v.replace(/[^a-z]/g, '')}`;
 
 const STYLE = `
@@ -38,7 +37,7 @@ export function renderHtml(entries: readonly ListEntry[], run: RunInfo): string 
   const rows = sortedRows(entries).map((r) => {
     const label = r.standing === 'fail' ? `fail (${r.failures})` : r.standing;
     const link = 'notChecked' in (entries.find((e) => e.url === r.url) ?? {}) ? esc(r.url) : `<a href="#${ids.get(r.url)}">${esc(r.url)}</a>`;
-    return `<tr><td class="${verdictClass(r.standing)}">${esc(label)}</td><td class="url">${link}${r.note ? ` <small>(${esc(r.note)})</small>` : ''}</td><td>${esc(r.families[4])}</td><td>${esc(r.families[6])}</td><td>${esc(r.bep34)}</td><td>${seconds(r.elapsedMs)}</td></tr>`;
+    return `<tr><td class="${verdictClass(r.standing)}">${esc(label)}</td><td class="url">${link}${r.note ? ` <small>(${esc(r.note)})</small>` : ''}</td><td>${esc(r.families[4])}</td><td>${esc(r.families[6])}</td><td>${esc(r.bep34)}</td><td>${duration(r.elapsedMs)}</td></tr>`;
   });
   const sections = entries.flatMap((e) => ('report' in e ? [section(e.report, ids.get(e.url)!)] : []));
   return `<!DOCTYPE html>
@@ -51,7 +50,7 @@ export function renderHtml(entries: readonly ListEntry[], run: RunInfo): string 
 </head>
 <body>
 <h1>tracker-check report</h1>
-<p class="run">Run on <b>${esc(run.host)}</b> at <time datetime="${esc(run.startedAt)}">${esc(run.startedAt)}</time> by sixswarm ${esc(run.version)}, ${seconds(run.elapsedMs)}${run.interrupted ? ' (interrupted: the trackers not reached are listed as not checked)' : ''}. Options: <code>${esc(run.options)}</code>.</p>
+<p class="run">Run on <b>${esc(run.host)}</b> at <time datetime="${esc(run.startedAt)}">${esc(run.startedAt)}</time> by sixswarm ${esc(run.version)}, ${duration(run.elapsedMs)}${run.interrupted ? ' (interrupted: the trackers not reached are listed as not checked)' : ''}. Options: <code>${esc(run.options)}</code>.</p>
 <p class="tally"><b>${esc(tallyText(t))}.</b> Open a cell of a tracker's matrix (or hover over it) for its evidence and the fix.</p>
 <table class="summary">
 <thead><tr><th>verdict</th><th>tracker</th><th>IPv4</th><th>IPv6</th><th>BEP 34</th><th>time</th></tr></thead>
@@ -76,7 +75,7 @@ function section(r: TrackerReport, id: string): string {
   const bep34 = `<tr><th scope="row">BEP 34 (DNS TXT)</th>${cellHtml(r.bep34).replace('<td ', `<td colspan="${r.columns.length}" `)}</tr>`;
   return `<section id="${id}">
 <h2>${esc(r.url)}</h2>
-<p>${r.protocol.toUpperCase()}, info hash <code>${r.infoHash}</code>, ${r.requests} requests, ${seconds(r.elapsedMs)}${r.cut ? `; cut short: ${esc(r.cut)}` : ''}.</p>
+<p>${r.protocol.toUpperCase()}, info hash <code>${r.infoHash}</code>, ${r.requests} requests, ${duration(r.elapsedMs)}${r.cut ? `; cut short: ${esc(r.cut)}` : ''}.</p>
 <ul class="families">${r.families.map((s) => `<li class="${verdictClass(s.verdict)}">IPv${s.family}: ${esc(s.text)}</li>`).join('')}</ul>
 <table class="matrix">
 <thead>${head}</thead>

@@ -5,7 +5,7 @@
  */
 import { printable } from '../util/sanitize.js';
 import type { TrackerReport } from './report.js';
-import { sortedRows, tally, tallyText, type ListEntry, type RunInfo } from './summary.js';
+import { duration, sortedRows, tally, tallyText, type ListEntry, type RunInfo } from './summary.js';
 import { cut } from './table.js';
 
 /** `s` safe inside a Markdown table cell or paragraph. */
@@ -13,20 +13,18 @@ export function md(s: string): string {
   return printable(s, 2000).replace(/[\\`*_[\]<>|#~&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`));
 }
 
-const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
-
 export function renderMarkdown(entries: readonly ListEntry[], run: RunInfo): string {
   const t = tally(entries);
   const out = [
     '# tracker-check report',
     '',
-    `Run on ${md(run.host)} at ${md(run.startedAt)} by sixswarm ${md(run.version)}, ${seconds(run.elapsedMs)}${run.interrupted ? ' (interrupted: the trackers not reached are listed as not checked)' : ''}. Options: ${md(run.options)}.`,
+    `Run on ${md(run.host)} at ${md(run.startedAt)} by sixswarm ${md(run.version)}, ${duration(run.elapsedMs)}${run.interrupted ? ' (interrupted: the trackers not reached are listed as not checked)' : ''}. Options: ${md(run.options)}.`,
     '',
     `**${tallyText(t)}.**`,
     '',
     '| verdict | tracker | IPv4 | IPv6 | BEP 34 | time |',
     '| --- | --- | --- | --- | --- | --- |',
-    ...sortedRows(entries).map((r) => `| ${r.standing === 'fail' ? `fail (${r.failures})` : r.standing} | ${md(r.url)}${r.note ? ` (${md(r.note)})` : ''} | ${md(r.families[4])} | ${md(r.families[6])} | ${r.bep34} | ${seconds(r.elapsedMs)} |`),
+    ...sortedRows(entries).map((r) => `| ${r.standing === 'fail' ? `fail (${r.failures})` : r.standing} | ${md(r.url)}${r.note ? ` (${md(r.note)})` : ''} | ${md(r.families[4])} | ${md(r.families[6])} | ${r.bep34} | ${duration(r.elapsedMs)} |`),
     '',
   ];
   for (const e of entries) if ('report' in e) out.push(...section(e.report));
@@ -37,7 +35,7 @@ function section(r: TrackerReport): string[] {
   const out = [
     `## ${md(r.url)}`,
     '',
-    `${r.protocol.toUpperCase()}, info hash ${r.infoHash}, ${r.requests} requests, ${seconds(r.elapsedMs)}${r.cut ? `; cut short: ${md(r.cut)}` : ''}.`,
+    `${r.protocol.toUpperCase()}, info hash ${r.infoHash}, ${r.requests} requests, ${duration(r.elapsedMs)}${r.cut ? `; cut short: ${md(r.cut)}` : ''}.`,
     '',
     ...r.families.map((s) => `- IPv${s.family}: ${md(s.text)}`),
     `- BEP 34 (DNS TXT): ${r.bep34.verdict}, ${md(r.bep34.evidence)}`,

@@ -89,6 +89,12 @@ export function tally(entries: readonly ListEntry[]): Tally {
   return { trackers: rows.length, pass: count('pass'), fail: count('fail'), dead: count('dead'), notChecked: count('not checked'), ipv6Ok: rows.filter((r) => r.ipv6Ok).length };
 }
 
+/** A duration for a report: "340 ms", "12.5 s"; "-" when unknown. */
+export function duration(ms: number | undefined): string {
+  if (ms === undefined) return '-';
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
 /** "50 trackers: 20 pass, 25 with failures, 5 dead; 18 do IPv6 right" (counts of 0 left out). */
 export function tallyText(t: Tally): string {
   const parts = [`${t.pass} pass`, t.fail && `${t.fail} with failures`, t.dead && `${t.dead} dead`, t.notChecked && `${t.notChecked} not checked`].filter(Boolean);

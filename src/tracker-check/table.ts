@@ -4,7 +4,7 @@
  */
 import { printable } from '../util/sanitize.js';
 import { failures, type TrackerReport, type Verdict } from './report.js';
-import { sortedRows, tally, tallyText, type ListEntry } from './summary.js';
+import { duration, sortedRows, tally, tallyText, type ListEntry } from './summary.js';
 
 export interface TableModel {
   heading: string;
@@ -67,13 +67,11 @@ export function renderText(r: TrackerReport): string {
   return out.join('\n');
 }
 
-const seconds = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
-
 /** The run's summary: one line per tracker, best first, then the counts. */
 export function renderSummaryText(entries: readonly ListEntry[]): string {
   const rows = sortedRows(entries);
   const table = [['verdict', 'IPv4', 'IPv6', 'BEP 34', 'time', 'tracker'], ...rows.map((r) => [
-    r.standing === 'fail' ? `fail (${r.failures})` : r.standing, r.families[4], r.families[6], r.bep34, seconds(r.elapsedMs), `${printable(r.url, 200)}${r.note ? `  (${r.note})` : ''}`,
+    r.standing === 'fail' ? `fail (${r.failures})` : r.standing, r.families[4], r.families[6], r.bep34, duration(r.elapsedMs), `${printable(r.url, 200)}${r.note ? `  (${r.note})` : ''}`,
   ])];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   const t = tally(entries);
