@@ -79,8 +79,8 @@ Options:
                     blank lines and # comments allowed (the format of the public tracker
                     lists); lines that are no tracker URL are reported and skipped
   --format F        table (default: on a terminal, live progress and each tracker's matrix, or
-                    with --list the summary alone), json (one object per tracker per line as
-                    each finishes, then a summary object), markdown or html (one report to
+                    with --list the summary alone), json (one object per tracker per line, in
+                    list order, then a summary object), markdown or html (one report to
                     publish: the run's time and host, the summary sorted by verdict, every
                     matrix; html is a single page with no external assets, evidence on hover
                     and in each cell opened)

@@ -76,14 +76,17 @@ export class HttpChannel implements Channel {
 
   /** One request (redirects included) within --timeout, in a slot of the limiter. */
   private call<T>(fn: (call: HttpCallOptions) => Promise<T>): Promise<T> {
+    // The signal of the moment the request was asked for: one still queued when its step is cut never goes out.
+    const stop = this.o.signal();
     return this.o.limiter.run(async () => {
+      if (stop.aborted) throw new TrackerError('cancelled');
       this.o.budget.take();
       const own = new AbortController();
       const timer = setTimeout(() => own.abort(), this.o.timeoutMs);
       try {
-        return await fn({ address: this.o.address, family: this.o.family, timeoutMs: this.o.timeoutMs, signal: AbortSignal.any([own.signal, this.o.signal()]) });
+        return await fn({ address: this.o.address, family: this.o.family, timeoutMs: this.o.timeoutMs, signal: AbortSignal.any([own.signal, stop]) });
       } catch (e) {
-        if (own.signal.aborted && !this.o.signal().aborted) throw new TrackerError(`no complete reply within ${seconds(this.o.timeoutMs)} (redirects included)`, { timedOut: true });
+        if (own.signal.aborted && !stop.aborted) throw new TrackerError(`no complete reply within ${seconds(this.o.timeoutMs)} (redirects included)`, { timedOut: true });
         throw e;
       } finally {
         clearTimeout(timer);
@@ -180,9 +183,11 @@ export class UdpChannel implements Channel {
   }
 
   private send(packet: Buffer, tx: number, waitMs: number) {
+    const stop = this.o.signal();
     return this.o.limiter.run(() => {
+      if (stop.aborted) throw new TrackerError('cancelled');
       this.o.budget.take();
-      return this.probe.exchange(packet, tx, waitMs, this.o.signal());
+      return this.probe.exchange(packet, tx, waitMs, stop);
     });
   }
 
@@ -217,14 +222,16 @@ export class UdpChannel implements Channel {
 
   /** One transaction (in one slot of the limiter): sends until a reply comes or three sends went unanswered. */
   private exchange(build: (tx: number) => Buffer, what: string, tries: { n: number }): Promise<Buffer> {
+    const stop = this.o.signal();
     return this.o.limiter.run(async () => {
+      if (stop.aborted) throw new TrackerError('cancelled');
       this.o.budget.take();
       const tx = randomTx();
       const packet = build(tx);
       const strays: Stray[] = [];
       let more = 0;
       for (;;) {
-        const ex = await this.probe.exchange(packet, tx, this.baseMs * 2 ** tries.n, this.o.signal());
+        const ex = await this.probe.exchange(packet, tx, this.baseMs * 2 ** tries.n, stop);
         if (ex.reply) return ex.reply;
         strays.push(...ex.strays);
         more += ex.more;

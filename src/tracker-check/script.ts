@@ -184,7 +184,7 @@ export async function runScript(t: TrackerUrl, o: ScriptOptions): Promise<Observ
     const probes = await Promise.all(listed.map(async (entry) => ({
       entry,
       address: first.address!,
-      outcome: await attempt('probe', () => limiter.run(() => probeListedPort(entry, first.address!, first.family, o.timeoutMs, current))),
+      outcome: await attempt('probe', () => limiter.run(() => probeListedPort(entry, first.address!, first.family, o.timeoutMs, steps.signal))),
     })));
     return { lookup, probes };
   };
