@@ -3,7 +3,7 @@
  * `--json` prints every event as one JSON object per line on stdout and nothing else; a terminal
  * gets a progress line that rewrites itself; anything else (a log file, a pipe) gets plain lines.
  */
-import type { EngineEvent, TorrentSummary } from '../src/client/status.js';
+import type { EngineEvent, TorrentSummary } from '../src/status/feed.js';
 import { formatSize } from '../src/util/size.js';
 
 export interface Reporter {

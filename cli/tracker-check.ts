@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { OwnAddresses } from '../src/client/own-addresses.js';
+import { OwnAddresses } from '../src/engine/own-addresses.js';
 import type { Family } from '../src/net/address.js';
 import { parseTrackerUrl, type TrackerUrl } from '../src/tracker/url.js';
 import { checkAll } from '../src/tracker-check/batch.js';
@@ -17,11 +17,12 @@ import type { TrackerReport } from '../src/tracker-check/report.js';
 import { MAX_ADDRESSES_PER_FAMILY } from '../src/tracker-check/script.js';
 import { filtered, summaryRow, tally, type Filter, type ListEntry, type RunInfo } from '../src/tracker-check/summary.js';
 import { renderSummaryText, renderText } from '../src/tracker-check/table.js';
-import { UsageError, errorMessage } from '../src/util/errors.js';
+import { errorMessage } from '../src/util/errors.js';
 import { printable } from '../src/util/sanitize.js';
 import { VERSION } from '../src/version.js';
 import type { Command } from './command.js';
 import { parseIntOption } from './numbers.js';
+import { UsageError } from './usage-error.js';
 import { signalExitCode, stopSignals } from './stop-signals.js';
 import type { CheckViewProps } from './ui/check-table.js';
 

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AnnouncePacer } from '../src/tracker/announce-pacer.js';
 import { TrackerServer, type ServerAnnounceEvent } from '../src/tracker/server/tracker-server.js';
-import { TrackerSession } from '../src/tracker/session.js';
+import { Announcer } from '../src/tracker/announcer.js';
+import { samePort } from './support/ports.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -31,10 +32,10 @@ describe('announce spreading', () => {
 
     const pacer = new AnnouncePacer({ gapMs: GAP_MS });
     const sessions = Array.from({ length: TORRENTS }, (_, i) => {
-      const s = new TrackerSession({
+      const s = new Announcer({
         infoHash: randomBytes(20),
         peerId: randomBytes(20),
-        port: 42000 + i,
+        ports: samePort(42000 + i),
         tiers: [[`http://[::1]:${server.port}/announce`]],
         families: { 4: false, 6: true },
         getStats: () => ({ uploaded: 0, downloaded: 0, left: 0 }),

@@ -8,7 +8,8 @@ import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dial, orderAddresses } from '../src/net/dial.js';
+import { dial, orderAddresses } from '../src/transport/happy-eyeballs.js';
+import { KernelNetwork } from '../src/transport/kernel/kernel-network.js';
 import { cleanUpAfterEach, freePort, makeTree, ROOT, runCli, sixswarm, type SixswarmProcess, tempDir, treeDigest } from './support/sixswarm.js';
 
 let dir: string | undefined;
@@ -156,16 +157,17 @@ describe('Happy Eyeballs', () => {
 
   it('prefers IPv6 when both answer, and falls back to IPv4 at once when IPv6 is refused', async () => {
     const port6 = await listen('::1');
-    const s6 = await dial([{ host: '127.0.0.1', port: await listen('127.0.0.1') }, { host: '::1', port: port6 }]);
-    expect(s6.remoteFamily).toBe('IPv6');
-    s6.destroy();
+    const kernel = new KernelNetwork();
+    const s6 = await dial(kernel, [{ host: '127.0.0.1', port: await listen('127.0.0.1') }, { host: '::1', port: port6 }]);
+    expect(s6.remote.family).toBe(6);
+    s6.close();
     const closed = await freePort();
     const port4 = await listen('127.0.0.1');
     const t0 = Date.now();
-    const s4 = await dial([{ host: '::1', port: closed }, { host: '127.0.0.1', port: port4 }], { staggerMs: 5000 });
-    expect(s4.remoteFamily).toBe('IPv4');
+    const s4 = await dial(kernel, [{ host: '::1', port: closed }, { host: '127.0.0.1', port: port4 }], { staggerMs: 5000 });
+    expect(s4.remote.family).toBe(4);
     expect(Date.now() - t0).toBeLessThan(2000); // a refusal does not wait for the stagger delay
-    s4.destroy();
+    s4.close();
   });
 
   it('starts the next address after the stagger delay when the first hangs (in a namespace)', async () => {
@@ -175,16 +177,17 @@ describe('Happy Eyeballs', () => {
       ip('-n', ns, '-6', 'addr', 'add', '2001:db8:1::1/64', 'dev', 'd0', 'nodad');
       const script = `
         import { createServer } from 'node:net';
-        import { dial } from ${JSON.stringify(join(ROOT, 'dist/src/net/dial.js'))};
+        import { dial } from ${JSON.stringify(join(ROOT, 'dist/src/transport/happy-eyeballs.js'))};
+        import { KernelNetwork } from ${JSON.stringify(join(ROOT, 'dist/src/transport/kernel/kernel-network.js'))};
         const s = createServer((c) => c.destroy()).listen(0, '127.0.0.1', async () => {
           const t0 = Date.now();
-          const c = await dial([{ host: '2001:db8:1::99', port: 80 }, { host: '127.0.0.1', port: s.address().port }], { staggerMs: 300 });
-          console.log(JSON.stringify({ family: c.remoteFamily, ms: Date.now() - t0 }));
+          const c = await dial(new KernelNetwork(), [{ host: '2001:db8:1::99', port: 80 }, { host: '127.0.0.1', port: s.address().port }], { staggerMs: 300 });
+          console.log(JSON.stringify({ family: c.remote.family, ms: Date.now() - t0 }));
           process.exit(0);
         });`;
       const out = execFileSync('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', script], { timeout: 20_000 }).toString();
-      const r = JSON.parse(out) as { family: string; ms: number };
-      expect(r.family).toBe('IPv4');
+      const r = JSON.parse(out) as { family: number; ms: number };
+      expect(r.family).toBe(4);
       expect(r.ms).toBeGreaterThanOrEqual(290);
       expect(r.ms).toBeLessThan(3000);
     });

@@ -13,14 +13,16 @@ import { createTorrent } from '../src/metainfo/create.js';
 import { parseTorrent } from '../src/metainfo/torrent.js';
 import type { Metainfo } from '../src/metainfo/types.js';
 import { Req2Index } from '../src/mse/handshake.js';
-import type { DialTarget } from '../src/net/dial.js';
+import type { DialTarget } from '../src/transport/network.js';
 import { HashPool } from '../src/storage/hash-pool.js';
 import { TorrentStorage } from '../src/storage/torrent-storage.js';
 import type { SwarmEvent } from '../src/swarm/events.js';
 import { Swarm } from '../src/swarm/swarm.js';
 import type { ExtensionFactory, ExtensionPeer } from '../src/wire/extensions.js';
+import { KernelNetwork } from '../src/transport/kernel/kernel-network.js';
 import { Handshaker } from '../src/wire/handshaker.js';
 import { PeerWire } from '../src/wire/peer-wire.js';
+import { samePort } from './support/ports.js';
 import { memoryPair, type MemoryPairOptions, type MemoryTransport } from './support/memory-transport.js';
 
 const PIECE = 32 * 1024;
@@ -53,14 +55,16 @@ class Node {
     this.handshaker = new Handshaker({
       peerId: this.peerId,
       directory: { find: (h) => this.swarms.get(h.toString('hex')), findByReq2: (r) => this.req2.find(r) },
-      dial: async (targets: DialTarget[]) => {
-        const to = this.net.hosts.get(targets[0]!.host);
-        if (!to) throw new Error('connection refused');
-        const [mine, theirs] = memoryPair({ ...this.net.pair, a: { host: this.host, port: 6881, family: this.family }, b: { host: to.host, port: 6881, family: to.family } });
-        this.transports.push(mine);
-        to.transports.push(theirs);
-        to.handshaker.incoming(theirs);
-        return mine;
+      network: {
+        dial: async (target: DialTarget) => {
+          const to = this.net.hosts.get(target.host);
+          if (!to) throw new Error('connection refused');
+          const [mine, theirs] = memoryPair({ ...this.net.pair, a: { host: this.host, port: 6881, family: this.family }, b: { host: to.host, port: 6881, family: to.family } });
+          this.transports.push(mine);
+          to.transports.push(theirs);
+          to.handshaker.incoming(theirs);
+          return mine;
+        },
       },
     });
   }
@@ -70,7 +74,7 @@ class Node {
       peerId: this.peerId,
       clientName: `memory ${this.host}`,
       handshaker: this.handshaker,
-      port: () => 6881,
+      ports: samePort(6881),
       ownAddresses: () => ({}),
       families: { 4: true, 6: true },
       private: opts.private ?? false,
@@ -143,7 +147,7 @@ async function seedOn(node: Node): Promise<Swarm> {
   const storage = new TorrentStorage(meta, join(dir, 'seed'), pool, { writable: false, stateDir: join(dir, `state-${node.host}`) });
   await storage.check(true);
   const s = track(node.swarm(meta.infoHash));
-  s.attach(meta, storage);
+  s.attach(storage);
   return s;
 }
 
@@ -177,7 +181,7 @@ describe('handshakes through one Handshaker, both directions', () => {
   });
 
   it('times out a silent incoming connection and bounds unfinished handshakes per host, evicting the heaviest host first', async () => {
-    const hs = new Handshaker({ peerId: randomBytes(20), directory: { find: () => undefined, findByReq2: () => undefined }, maxUnfinished: 4, maxUnfinishedPerHost: 3, timeoutMs: 300 });
+    const hs = new Handshaker({ peerId: randomBytes(20), network: new KernelNetwork(), directory: { find: () => undefined, findByReq2: () => undefined }, maxUnfinished: 4, maxUnfinishedPerHost: 3, timeoutMs: 300 });
     const from = (host: string) => {
       const [theirs, mine] = memoryPair({ a: { host, port: 1000, family: 6 } });
       theirs.start({ data: () => {}, drain: () => {}, close: () => {} });
@@ -222,7 +226,7 @@ describe('the connection half before the metadata, then the transfer', () => {
       const out = join(dir, `leech-${Math.random().toString(36).slice(2)}`);
       const storage = new TorrentStorage(meta, out, pool, { writable: true, stateDir: join(dir, 'leech-state') });
       await storage.check(false);
-      leech.attach(meta, storage);
+      leech.attach(storage);
       await until(() => leech.complete, 'the download to complete', 60_000);
       expect((await readFile(join(out, 'data.bin'))).equals(payload)).toBe(true);
       expect(leechNode.events.filter((e) => e.event === 'piece-verified')).toHaveLength(meta.pieceCount);
@@ -329,7 +333,7 @@ describe('the extension registry', () => {
     const privateMeta: Metainfo = { ...meta, private: true };
     const storage = new TorrentStorage(privateMeta, join(dir, 'seed'), pool, { writable: false, stateDir: join(dir, 'private-state') });
     await storage.check(true);
-    sa.attach(privateMeta, storage);
+    sa.attach(storage);
     expect(closedA).toEqual(['closed']);
     // A's new extended handshake turns ut_pex off on B's side.
     await until(() => [...sb.connections.peers][0]?.ext?.m.get('ut_pex') === 0, 'B to learn that ut_pex is off');

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode, BDict } from '../src/bencode/index.js';
 import { autoPieceLength, createTorrent } from '../src/metainfo/create.js';
 import { parseTorrent } from '../src/metainfo/torrent.js';
-import { UsageError } from '../src/util/errors.js';
+import { InputError } from '../src/util/errors.js';
 
 const LT_INSPECT = join(import.meta.dirname, '..', 'fixtures', 'torrents', 'lt_inspect.py');
 
@@ -52,7 +52,7 @@ async function usageError(p: Promise<unknown>): Promise<string> {
   try {
     await p;
   } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
+    expect(e).toBeInstanceOf(InputError);
     return (e as Error).message;
   }
   throw new Error('createTorrent accepted what it should refuse');

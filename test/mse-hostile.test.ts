@@ -15,10 +15,11 @@ import { publicKey, sharedSecret } from '../src/mse/dh.js';
 import { infoHashIndex, MseError } from '../src/mse/handshake.js';
 import { req1, req2, req3, streamCiphers, xor20 } from '../src/mse/keys.js';
 import { acceptIncoming, initiateMse, type IncomingConnection } from '../src/mse/negotiate.js';
-import { connectSharedRead } from '../src/net/shared-read.js';
-import { TcpTransport } from '../src/net/tcp-transport.js';
+import { connectSharedRead } from '../src/transport/kernel/shared-read.js';
+import { TcpTransport } from '../src/transport/kernel/tcp-transport.js';
 import type { EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import { encodeHandshake } from '../src/wire/handshake.js';
+import { KernelNetwork } from '../src/transport/kernel/kernel-network.js';
 import { Handshaker } from '../src/wire/handshaker.js';
 import type { PeerWire } from '../src/wire/peer-wire.js';
 
@@ -231,7 +232,7 @@ describe("hostile peers against the handshaker's policy paths", () => {
   /** A Handshaker listening on [::1] with two torrents; the wires it hands on, and the bytes it sent per connection. */
   async function handshakerListener(encryption: EncryptionPolicy) {
     const accepted: PeerWire[] = [];
-    const hs = new Handshaker({
+    const hs = new Handshaker({ network: new KernelNetwork(),
       peerId: randomBytes(20),
       encryption,
       timeoutMs: HS_TIMEOUT_MS,
@@ -254,7 +255,7 @@ describe("hostile peers against the handshaker's policy paths", () => {
 
   /** An honest encrypted dial through the same handshaker: it is not affected. */
   async function honestDial(port: number): Promise<void> {
-    const d = new Handshaker({ peerId: randomBytes(20), encryption: 'require', directory: { find: () => undefined, findByReq2: () => undefined } });
+    const d = new Handshaker({ network: new KernelNetwork(), peerId: randomBytes(20), encryption: 'require', directory: { find: () => undefined, findByReq2: () => undefined } });
     const wire = await d.connect([{ host: '::1', port }], INFO_HASH, {});
     expect(wire.encrypted).toBe(true);
     wire.close('done');
@@ -355,10 +356,10 @@ describe("hostile peers against the handshaker's policy paths", () => {
       servers.push(server);
       server.listen(0, '::1', () => resolve((server.address() as { port: number }).port));
     });
-    const prefer = new Handshaker({ peerId: randomBytes(20), encryption: 'prefer', timeoutMs: HS_TIMEOUT_MS, directory: { find: () => undefined, findByReq2: () => undefined } });
+    const prefer = new Handshaker({ network: new KernelNetwork(), peerId: randomBytes(20), encryption: 'prefer', timeoutMs: HS_TIMEOUT_MS, directory: { find: () => undefined, findByReq2: () => undefined } });
     await expect(prefer.connect([{ host: '::1', port }], INFO_HASH, {})).rejects.toThrow(/peer selected crypto 0x8/);
     expect(seen).toHaveLength(1);
-    const require = new Handshaker({ peerId: randomBytes(20), encryption: 'require', timeoutMs: HS_TIMEOUT_MS, directory: { find: () => undefined, findByReq2: () => undefined } });
+    const require = new Handshaker({ network: new KernelNetwork(), peerId: randomBytes(20), encryption: 'require', timeoutMs: HS_TIMEOUT_MS, directory: { find: () => undefined, findByReq2: () => undefined } });
     await expect(require.connect([{ host: '::1', port }], INFO_HASH, {})).rejects.toThrow(MseError);
     expect(seen).toHaveLength(2);
     expect(Buffer.concat(seen[1]!).includes(Buffer.from('BitTorrent protocol'))).toBe(false);

@@ -12,10 +12,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
 import { infoHashIndex, type CryptoMethod } from '../src/mse/handshake.js';
 import { acceptIncoming, initiateMse } from '../src/mse/negotiate.js';
-import { connectSharedRead } from '../src/net/shared-read.js';
-import { TcpTransport } from '../src/net/tcp-transport.js';
+import { connectSharedRead } from '../src/transport/kernel/shared-read.js';
+import { TcpTransport } from '../src/transport/kernel/tcp-transport.js';
 import { encodeHandshake, HANDSHAKE_LENGTH, parseHandshake } from '../src/wire/handshake.js';
-import type { Transport } from '../src/wire/transport.js';
+import type { Transport } from '../src/transport/transport.js';
 import { mktorrent, PYTHON, waitUntil } from './support/peers.js';
 import { freePort, removeDir, spawnTracked, stopAll, tempDir, type SixswarmProcess } from './support/sixswarm.js';
 

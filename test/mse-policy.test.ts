@@ -10,8 +10,9 @@ import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { infoHashIndex } from '../src/mse/handshake.js';
 import { WriteSlabs } from '../src/mse/write-slabs.js';
-import { TcpTransport } from '../src/net/tcp-transport.js';
+import { TcpTransport } from '../src/transport/kernel/tcp-transport.js';
 import type { EncryptionPolicy } from '../src/wire/encryption-policy.js';
+import { KernelNetwork } from '../src/transport/kernel/kernel-network.js';
 import { Handshaker, type DialHints } from '../src/wire/handshaker.js';
 import type { Message } from '../src/wire/messages.js';
 import type { PeerWire } from '../src/wire/peer-wire.js';
@@ -29,7 +30,7 @@ afterEach(async () => {
 /** A listening handshaker of one policy with our one torrent; it keeps the wires it accepts. */
 async function listener(policy: EncryptionPolicy, host: string) {
   const accepted: PeerWire[] = [];
-  const hs = new Handshaker({
+  const hs = new Handshaker({ network: new KernelNetwork(),
     peerId: randomBytes(20),
     encryption: policy,
     timeoutMs: 3000,
@@ -49,7 +50,7 @@ async function listener(policy: EncryptionPolicy, host: string) {
 }
 
 function dialer(policy: EncryptionPolicy): Handshaker {
-  const hs = new Handshaker({ peerId: randomBytes(20), encryption: policy, timeoutMs: 3000, directory: { find: () => undefined, findByReq2: () => undefined } });
+  const hs = new Handshaker({ network: new KernelNetwork(), peerId: randomBytes(20), encryption: policy, timeoutMs: 3000, directory: { find: () => undefined, findByReq2: () => undefined } });
   cleanups.push(() => hs.close());
   return hs;
 }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { infoHashIndex, MseError, type CryptoMethod } from '../src/mse/handshake.js';
 import { acceptIncoming, initiateMse } from '../src/mse/negotiate.js';
-import type { Transport } from '../src/wire/transport.js';
+import type { Transport } from '../src/transport/transport.js';
 import { encodeHandshake } from '../src/wire/handshake.js';
 import { memoryPair, type MemoryPairOptions } from './support/memory-transport.js';
 

@@ -4,6 +4,7 @@
  * 50-entry lists, added and dropped kept apart, what a partner is told and not told; on the way
  * in: the lenient minute, the caps per message and per partner, the littering partner).
  */
+import { ENV } from '../src/util/environment.js';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../src/bencode/index.js';
@@ -11,7 +12,7 @@ import { BDict } from '../src/bencode/index.js';
 import { PEX_FLAGS, decodePex, encodePex, MAX_PEX_BYTES, type DecodeRules, type PexPeer } from '../src/ext/ut-pex/codec.js';
 import { MAX_READ_PER_MESSAGE, MAX_TAKEN_PER_MESSAGE, PARTNER_BURST, PexConnection } from '../src/ext/ut-pex/connection.js';
 import { PexTorrent, type PexSwarm, type SwarmPeerFacts } from '../src/ext/ut-pex/torrent.js';
-import { DOCUMENTATION_AS_GLOBAL_ENV, type Family } from '../src/net/address.js';
+import { type Family } from '../src/net/address.js';
 import { encodeCompactPeer, type PeerAddress } from '../src/net/compact.js';
 import type { PeerAddressHint, PeerSource } from '../src/swarm/peer-pool.js';
 import type { ExtensionPeer } from '../src/wire/extensions.js';
@@ -68,12 +69,12 @@ describe('ut_pex codec', () => {
 
   it('refuses documentation addresses unless the test topology says they are its Internet', () => {
     const bytes = message({ added6: blob([peer('2001:db8::77', 6881)]), 'added6.f': Buffer.alloc(1) });
-    const saved = process.env[DOCUMENTATION_AS_GLOBAL_ENV];
+    const saved = process.env[ENV.documentationAsGlobal];
     try {
-      delete process.env[DOCUMENTATION_AS_GLOBAL_ENV];
+      delete process.env[ENV.documentationAsGlobal];
       expect(decodePex(bytes, rules()).filtered).toEqual({ unusable: 1 });
     } finally {
-      process.env[DOCUMENTATION_AS_GLOBAL_ENV] = saved;
+      process.env[ENV.documentationAsGlobal] = saved;
     }
     expect(decodePex(bytes, rules()).added).toHaveLength(1);
   });

@@ -7,10 +7,10 @@
 import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Client } from '../src/client/client.js';
-import { SessionStore, type SessionEntry } from '../src/client/session-store.js';
-import { StatusFeed, type EngineEvent } from '../src/client/status.js';
-import { TorrentManager } from '../src/client/torrent-manager.js';
+import { Engine } from '../src/engine/engine.js';
+import { SessionStore, type SessionEntry } from '../src/session/session-store.js';
+import { StatusFeed, type EngineEvent } from '../src/status/feed.js';
+import { Session } from '../src/session/session.js';
 import { toMagnet } from '../src/metainfo/magnet.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
 import { deleteTorrentData } from '../src/storage/delete-data.js';
@@ -100,15 +100,15 @@ describe('torrent manager', () => {
     await tracker.waitFor((e) => e.type === 'announce' && e.left === 0, 15_000, 'the seed announcing');
 
     const open = () => {
-      const client = new Client({ port: 0, ipv4: true, ipv6: true, stateDir: join(dir!, 'state'), trackers: { announceIp: 'never' } });
-      const feed = new StatusFeed(client);
+      const engine = new Engine({ port: 0, ipv4: true, ipv6: true, stateDir: join(dir!, 'state'), trackers: { announceIp: 'never' } });
+      const feed = new StatusFeed(engine);
       const events: EngineEvent[] = [];
       feed.on('event', (e) => events.push(e));
       const store = new SessionStore(join(dir!, 'session'));
-      return { client, feed, events, store, manager: new TorrentManager({ client, feed, store, downloadDir: join(dir!, 'downloads') }) };
+      return { engine, feed, events, store, manager: new Session({ engine, feed, store, downloadDir: join(dir!, 'downloads') }) };
     };
     let s = open();
-    await s.client.listen();
+    await s.engine.listen();
     expect(await s.manager.open()).toEqual([]);
     await expect(s.manager.add('magnet:?xt=urn:btih:nothex')).rejects.toThrow(/bad magnet link/);
     await expect(s.manager.add(join(dir, 'missing.torrent'))).rejects.toThrow(/no such torrent file/);
@@ -139,7 +139,7 @@ describe('torrent manager', () => {
 
     // A new manager on the same session: the torrent comes back running, its data trusted (not hashed).
     s = open();
-    await s.client.listen();
+    await s.engine.listen();
     expect(await s.manager.open()).toEqual([]);
     await waitUntil(() => s.events.find((e) => e.event === 'checked'), 15_000, () => 'checked after resuming the session');
     expect(s.events.find((e) => e.event === 'checked')).toMatchObject({ hashed: 0, have: 64 });
@@ -173,12 +173,44 @@ describe('torrent manager', () => {
     await s.manager.close();
     // Reopened, it starts from the metadata kept in the state folder: no fetching again.
     s = open();
-    await s.client.listen();
+    await s.engine.listen();
     expect(await s.manager.open()).toEqual([]);
     expect(one().state).toBe('checking');
     await waitUntil(() => one().state === 'seeding', 15_000, () => JSON.stringify(one()));
     expect(s.events.some((e) => e.event === 'metadata')).toBe(false);
     await s.manager.close();
+  });
+
+  it('obeys the rules download and seed obey: the torrent lock names the other process, and a seed goal pauses the torrent', async () => {
+    dir = await tempDir();
+    await makeTree(join(dir, 'data', 'p'), { 'a.bin': 300_000 });
+    const torrent = join(dir, 'p.torrent');
+    expect((await runCli(['create', join(dir, 'data', 'p'), '-o', torrent, '--piece-length', '64K'])).code).toBe(0);
+    const stateDir = join(dir, 'state');
+    // Another sixswarm seeds this torrent from the very folder the session downloads into.
+    const other = sixswarm(['seed', torrent, join(dir, 'data'), '--port', '0', '--json', '--no-trackers', '--no-dht'], { env: { SIXSWARM_STATE_DIR: stateDir } });
+    await other.event('checked');
+    const engine = new Engine({ port: 0, ipv4: false, ipv6: true, listenHost: { 6: '::1' }, stateDir, seedGoal: { seconds: 1 } });
+    const feed = new StatusFeed(engine);
+    const events: EngineEvent[] = [];
+    feed.on('event', (e) => events.push(e));
+    const session = new Session({ engine, feed, store: new SessionStore(join(dir, 'session')), downloadDir: join(dir, 'data') });
+    await engine.listen();
+    expect(await session.open()).toEqual([]);
+    const hash = (await session.add(torrent)).infoHash;
+    const one = () => session.summaries().find((t) => t.infoHash === hash)!;
+    await waitUntil(() => one().state === 'error', 10_000, () => JSON.stringify(one()));
+    expect(one().error).toMatch(new RegExp(`another sixswarm is already running this torrent in .*: pid ${other.proc.pid}, .*Stop it first \\(kill ${other.proc.pid}\\)`));
+    other.proc.kill();
+    expect(await other.exited).toBe(0);
+
+    // The other one gone, the torrent runs; it seeds for its second and is paused.
+    await session.resume(hash);
+    await waitUntil(() => one().state === 'seeding', 10_000, () => JSON.stringify(one()));
+    await waitUntil(() => one().state === 'paused', 10_000, () => JSON.stringify(one()));
+    expect(events).toContainEqual(expect.objectContaining({ event: 'seed-goal', torrent: hash, reason: 'seeded for 1 s since completion (--seed-time)' }));
+    await session.close();
+    expect(JSON.parse(await readFile(join(dir, 'session', 'session.json'), 'utf8')).torrents).toEqual([expect.objectContaining({ infoHash: hash, paused: true })]);
   });
 
   it('--max-up holds a seed to its rate', async () => {

@@ -8,10 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Client } from '../src/client/client.js';
-import { SessionStore } from '../src/client/session-store.js';
-import { StatusFeed, type EngineEvent } from '../src/client/status.js';
-import { TorrentManager } from '../src/client/torrent-manager.js';
+import { Engine } from '../src/engine/engine.js';
+import { SessionStore } from '../src/session/session-store.js';
+import { StatusFeed, type EngineEvent } from '../src/status/feed.js';
+import { Session } from '../src/session/session.js';
 import { createTorrent } from '../src/metainfo/create.js';
 import { parseTorrent } from '../src/metainfo/torrent.js';
 import { resumePath } from '../src/storage/resume.js';
@@ -41,18 +41,18 @@ describe('a session of 200 torrents', () => {
     }
     const stateDir = join(dir, 'state');
     const session = () => {
-      const client = new Client({ port: 0, ipv4: false, ipv6: true, listenHost: { 6: '::1' }, stateDir });
-      const feed = new StatusFeed(client);
+      const engine = new Engine({ port: 0, ipv4: false, ipv6: true, listenHost: { 6: '::1' }, stateDir });
+      const feed = new StatusFeed(engine);
       const events: EngineEvent[] = [];
       feed.on('event', (e) => events.push(e));
-      const manager = new TorrentManager({ client, feed, store: new SessionStore(join(dir!, 'session')), downloadDir: data });
-      return { client, events, manager };
+      const manager = new Session({ engine, feed, store: new SessionStore(join(dir!, 'session')), downloadDir: data });
+      return { engine, events, manager };
     };
-    const allSeeding = (m: TorrentManager) => m.summaries().length === TORRENTS && m.summaries().every((s) => s.state === 'seeding');
+    const allSeeding = (m: Session) => m.summaries().length === TORRENTS && m.summaries().every((s) => s.state === 'seeding');
 
     // First run: every torrent added over its complete data, hashed once, seeding.
     let s = session();
-    await s.client.listen();
+    await s.engine.listen();
     for (const t of torrents) await s.manager.add(t.file);
     await waitUntil(() => allSeeding(s.manager), 60_000, () => 'all 200 seeding after the first check');
     await s.manager.close();
@@ -71,7 +71,7 @@ describe('a session of 200 torrents', () => {
 
     // Second run: the saved session, resumed.
     s = session();
-    await s.client.listen();
+    await s.engine.listen();
     expect(await s.manager.open()).toEqual([]);
     await waitUntil(() => s.events.filter((e) => e.event === 'checked').length === TORRENTS, 60_000, () => 'all 200 checked after the restart');
     const checked = new Map<string, Extract<EngineEvent, { event: 'checked' }>>();

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectSharedRead, receive } from '../src/net/shared-read.js';
+import { connectSharedRead, receive } from '../src/transport/kernel/shared-read.js';
 
 const servers: Server[] = [];
 afterEach(() => {

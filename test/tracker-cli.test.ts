@@ -1,5 +1,5 @@
 /**
- * `sixswarm tracker` as a process (needs `npm run build`), and TrackerSession with real host
+ * `sixswarm tracker` as a process (needs `npm run build`), and Announcer with real host
  * names: a client runs in a private mount namespace whose /etc/hosts maps `dual.test` to
  * 127.0.0.1 and ::1 and `v4only.test` to 127.0.0.1 only, so getaddrinfo gives A and AAAA records.
  */
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const MAIN = fileURLToPath(new URL('../dist/bin/sixswarm.js', import.meta.url));
-const SESSION = new URL('../dist/src/tracker/session.js', import.meta.url).href;
+const SESSION = new URL('../dist/src/tracker/announcer.js', import.meta.url).href;
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -68,15 +68,15 @@ function run(args: string[]): Promise<{ code: number | null; out: string; err: s
 
 const CLIENT_SCRIPT = `
 import { randomBytes } from 'node:crypto';
-import { TrackerSession } from ${JSON.stringify(SESSION)};
+import { Announcer } from ${JSON.stringify(SESSION)};
 const port = Number(process.argv[2]);
 const port4 = Number(process.argv[3]);
 const ih = Buffer.from('${'ab'.repeat(20)}', 'hex');
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
 setTimeout(() => { out({ who: 'script', error: 'script timed out' }); process.exit(1); }, 15000).unref();
 const mk = (who, ourPort, url) => {
-  const s = new TrackerSession({
-    infoHash: ih, peerId: randomBytes(20), port: ourPort, tiers: [[url]], families: { 4: true, 6: true },
+  const s = new Announcer({
+    infoHash: ih, peerId: randomBytes(20), ports: { local: () => ourPort, advertised: () => ourPort }, tiers: [[url]], families: { 4: true, 6: true },
     getStats: () => ({ uploaded: 0, downloaded: 0, left: 10 }), ownAddresses: () => ({ 6: '2001:db8::5' }),
     minIntervalFloorMs: 300, udpRetransmitBaseMs: 300, timeoutMs: 3000,
   });

@@ -15,8 +15,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encode } from '../src/bencode/index.js';
 import { encodeCompactPeers } from '../src/net/compact.js';
 import type { PeerAddress } from '../src/net/compact.js';
-import { TrackerSession, type TrackerSessionOptions } from '../src/tracker/session.js';
+import { Announcer, type AnnouncerOptions } from '../src/tracker/announcer.js';
 import type { AnnounceEvent } from '../src/tracker/types.js';
+import { samePort } from './support/ports.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -119,13 +120,13 @@ function errorAction(msg: Buffer, text: string): Buffer {
 /** connect -> ok; announce -> `onAnnounce`. */
 const bep15 = (onAnnounce: UdpScript): UdpScript => (msg, reply) => (msg.readUInt32BE(8) === 0 ? reply(connectOk(msg)) : onAnnounce(msg, reply));
 
-function newSession(url: string, family: 4 | 6, extra: Partial<TrackerSessionOptions> = {}) {
+function newSession(url: string, family: 4 | 6, extra: Partial<AnnouncerOptions> = {}) {
   const events: AnnounceEvent[] = [];
   const peers: PeerAddress[][] = [];
-  const session = new TrackerSession({
+  const session = new Announcer({
     infoHash: randomBytes(20),
     peerId: randomBytes(20),
-    port: 6881,
+    ports: samePort(6881),
     tiers: [[url]],
     families: { 4: family === 4, 6: family === 6 },
     getStats: () => ({ uploaded: 0, downloaded: 0, left: 1 }),

@@ -6,10 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PeerAddress } from '../src/net/compact.js';
 import { scrape } from '../src/tracker/scrape.js';
-import { TrackerSession, type TrackerSessionOptions } from '../src/tracker/session.js';
+import { Announcer, type AnnouncerOptions } from '../src/tracker/announcer.js';
 import type { AnnounceEvent } from '../src/tracker/types.js';
 import { TrackerServer, type ServerAnnounceEvent } from '../src/tracker/server/tracker-server.js';
 import { Tiers } from '../src/tracker/tiers.js';
+import { samePort } from './support/ports.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -26,16 +27,16 @@ async function startServer(opts: ConstructorParameters<typeof TrackerServer>[0] 
 }
 
 interface Recorder {
-  session: TrackerSession;
+  session: Announcer;
   events: AnnounceEvent[];
   peers: PeerAddress[];
 }
 
-function session(infoHash: Buffer, port: number, tiers: string[][], extra: Partial<TrackerSessionOptions> = {}): Recorder {
-  const session = new TrackerSession({
+function session(infoHash: Buffer, port: number, tiers: string[][], extra: Partial<AnnouncerOptions> = {}): Recorder {
+  const session = new Announcer({
     infoHash,
     peerId: randomBytes(20),
-    port,
+    ports: samePort(port),
     tiers,
     families: { 4: true, 6: true },
     getStats: () => ({ uploaded: 0, downloaded: 0, left: 1000 }),

@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PeerAddress } from '../src/net/compact.js';
 import { scrape } from '../src/tracker/scrape.js';
-import { TrackerSession, type TrackerSessionOptions } from '../src/tracker/session.js';
+import { Announcer, type AnnouncerOptions } from '../src/tracker/announcer.js';
 import type { AnnounceEvent } from '../src/tracker/types.js';
 import { startOpentracker, type Opentracker } from './support/opentracker.js';
+import { samePort } from './support/ports.js';
 
 const IH = randomBytes(20);
 let dir = '';
@@ -31,18 +32,18 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const sessions: TrackerSession[] = [];
+const sessions: Announcer[] = [];
 afterEach(async () => {
   await Promise.all(sessions.splice(0).map((s) => s.stop()));
 });
 
-function session(ourPort: number, tiers: string[][], extra: Partial<TrackerSessionOptions> = {}) {
+function session(ourPort: number, tiers: string[][], extra: Partial<AnnouncerOptions> = {}) {
   const events: AnnounceEvent[] = [];
   const peers: PeerAddress[] = [];
-  const s = new TrackerSession({
+  const s = new Announcer({
     infoHash: IH,
     peerId: randomBytes(20),
-    port: ourPort,
+    ports: samePort(ourPort),
     tiers,
     families: { 4: true, 6: true },
     getStats: () => ({ uploaded: 0, downloaded: 0, left: 1000 }),

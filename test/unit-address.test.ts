@@ -2,8 +2,9 @@
  * Address classification (what may be announced or dialed), canonical text (RFC 5952), and the
  * compact 6/18-byte peer codecs with their length checks.
  */
+import { ENV } from '../src/util/environment.js';
 import { describe, expect, it } from 'vitest';
-import { bytesToIp, canonicalIp, classify, DOCUMENTATION_AS_GLOBAL_ENV, familyOf, ipToBytes, isDialable, isGlobalUnicast, unmapIp, type AddressKind } from '../src/net/address.js';
+import { bytesToIp, canonicalIp, classify, familyOf, ipToBytes, isDialable, isGlobalUnicast, unmapIp, type AddressKind } from '../src/net/address.js';
 import { CompactError, decodeCompactIp, decodeCompactPeers, encodeCompactPeer, encodeCompactPeers } from '../src/net/compact.js';
 
 describe('classify', () => {
@@ -191,8 +192,8 @@ describe('documentation and benchmarking ranges', () => {
   const neighbours = ['192.0.3.1', '198.51.101.1', '203.0.114.1', '198.20.0.1', '198.17.255.255', '2001:db9::1', '2001:db7::1'];
 
   it('are never a global address on a real host: they are never advertised as ours', () => {
-    const saved = process.env[DOCUMENTATION_AS_GLOBAL_ENV];
-    delete process.env[DOCUMENTATION_AS_GLOBAL_ENV];
+    const saved = process.env[ENV.documentationAsGlobal];
+    delete process.env[ENV.documentationAsGlobal];
     try {
       for (const ip of ranges) {
         expect(classify(ip)?.kind, ip).toBe('documentation');
@@ -201,12 +202,12 @@ describe('documentation and benchmarking ranges', () => {
       }
       for (const ip of neighbours) expect(classify(ip)?.kind, ip).toBe('global');
     } finally {
-      if (saved !== undefined) process.env[DOCUMENTATION_AS_GLOBAL_ENV] = saved;
+      if (saved !== undefined) process.env[ENV.documentationAsGlobal] = saved;
     }
   });
 
   it('stand in for the Internet only when the test suite says so', () => {
-    expect(process.env[DOCUMENTATION_AS_GLOBAL_ENV]).toBe('1'); // vitest.config.ts
+    expect(process.env[ENV.documentationAsGlobal]).toBe('1'); // vitest.config.ts
     for (const ip of ranges) expect(classify(ip)?.kind, ip).toBe('global');
   });
 });

@@ -7,7 +7,8 @@
  */
 import type { Family } from '../net/address.js';
 import { hostKey, hostNetwork, isDialable, isExchangeable } from '../net/address.js';
-import type { DialTarget } from '../net/dial.js';
+import type { OurPorts } from '../transport/advertised-ports.js';
+import type { DialTarget } from '../transport/network.js';
 import { formatHostPort } from '../net/hostport.js';
 import { ownAddressCheck } from '../net/self.js';
 import { encodeExtensionHandshake, parseExtensionHandshake, type ExtensionHandshake } from '../wire/extension-handshake.js';
@@ -42,12 +43,11 @@ export interface ConnectionsOptions {
   clientName: string;
   handshaker: Handshaker;
   extensions: ExtensionRegistry;
-  /** Our listening port (announced in BEP 10 `p`). */
-  port(): number;
+  /** Our ports: the advertised one of a peer's family goes in BEP 10 `p`. */
+  ports: OurPorts;
   /** Our own addresses per family, for BEP 10 `ipv4`/`ipv6` (only global ones are sent). */
   ownAddresses(): Partial<Record<Family, string>>;
   families: { 4: boolean; 6: boolean };
-  localAddress?: Partial<Record<Family, string>>;
   maxPeers: number;
   /** Max concurrent outgoing connection attempts. */
   maxConnecting: number;
@@ -175,7 +175,7 @@ export class Connections {
       }
       c.state = 'connecting';
       this.dialing.add(c);
-      const dialOpts = { families: this.opts.families, localAddress: this.opts.localAddress, timeoutMs: 10_000 };
+      const dialOpts = { families: this.opts.families, timeoutMs: 10_000 };
       this.opts.handshaker.connect(c.targets, this.opts.infoHash, dialOpts, { prefersEncryption: c.prefersEncryption }).then(
         (wire) => this.onConnected(c, wire),
         (e: Error) => this.onDialFailed(c, e),
@@ -197,7 +197,7 @@ export class Connections {
       0,
       encodeExtensionHandshake({
         extensions: this.opts.extensions.m(),
-        port: this.opts.port() || undefined,
+        port: this.opts.ports.advertised(peer.family) || undefined,
         client: this.opts.clientName,
         reqq: this.opts.reqq,
         yourIp: peer.wire.remote.host,

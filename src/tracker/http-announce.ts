@@ -1,5 +1,6 @@
 /** HTTP(S) announce and scrape (BEP 3, BEP 23, BEP 7 parameters, BEP 48 scrape). */
 import type { Family } from '../net/address.js';
+import type { TrackerNetwork } from '../transport/network.js';
 import { printable } from '../util/sanitize.js';
 import { TrackerError } from './errors.js';
 import { httpGet, type HttpGetResult } from './http-get.js';
@@ -14,6 +15,8 @@ export interface HttpCallOptions {
   timeoutMs: number;
   signal?: AbortSignal;
   ca?: string | Buffer;
+  /** Where the connection is opened (default: the kernel's sockets). */
+  network?: TrackerNetwork;
 }
 
 /** Percent-encode raw bytes, keeping only RFC 3986 unreserved characters (info_hash, peer_id). */

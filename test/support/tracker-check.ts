@@ -1,5 +1,5 @@
 /** Running `sixswarm tracker-check --json` and reading its verdicts in tests. */
-import { OwnAddresses } from '../../src/client/own-addresses.js';
+import { OwnAddresses } from '../../src/engine/own-addresses.js';
 import type { Family } from '../../src/net/address.js';
 import type { CheckId, TrackerReport, Verdict } from '../../src/tracker-check/report.js';
 import { runCli, sixswarm } from './sixswarm.js';

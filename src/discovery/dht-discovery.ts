@@ -2,8 +2,8 @@
  * The engine's DHT: one BEP 5 node (IPv4 only, src/dht/) for every torrent the engine runs. Each
  * public torrent looks up peers when its swarm starts and again later, sooner while it has few
  * peers, and announces our peer port; peers found go to the swarm's discovery sink. A private
- * torrent (BEP 27) never reaches the DHT, and one that turns out private (a magnet's metadata
- * arrived) stops using it at once. The node itself answers other nodes' queries all along.
+ * torrent (BEP 27) is never tracked, and one that turns out private (a magnet's metadata
+ * arrived) is untracked at once: its lookups end and nothing more is sent for it. The node itself answers other nodes' queries all along.
  */
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
@@ -11,11 +11,13 @@ import { Dht, type AnnounceSummary } from '../dht/dht.js';
 import type { Endpoint } from '../dht/rpc.js';
 import type { PeerAddress } from '../net/compact.js';
 import type { Swarm } from '../swarm/swarm.js';
+import type { OurPorts } from '../transport/advertised-ports.js';
+import type { DatagramChannel } from '../transport/datagram.js';
+import type { Network } from '../transport/network.js';
 import { errorMessage } from '../util/errors.js';
-import { every } from '../util/ticker.js';
 
 export interface DhtConfig {
-  /** UDP port; undefined: the engine's peer port. */
+  /** UDP port; undefined: the engine's peer port (its UDP socket, shared). */
   port?: number;
   bootstrap: readonly Endpoint[];
 }
@@ -44,36 +46,29 @@ export const FEW_PEERS = 5;
 const RETRY_MS = [10_000, 20_000, 40_000, 80_000, 160_000, 300_000];
 /** The next round otherwise; also renews our announce before the nodes forget it (BEP 5: tokens live 10 min, peers about 30). */
 const ROUND_MS = 15 * 60_000;
-/** How often a torrent's BEP 27 flag is looked at between rounds. */
-const PRIVATE_CHECK_MS = 1000;
 
 class TorrentDht {
   private readonly abort = new AbortController();
   private timer?: NodeJS.Timeout;
-  private readonly unwatch: () => void;
   private fewRounds = 0;
 
   constructor(
     readonly swarm: DhtSwarm,
-    private readonly isPrivate: () => boolean,
-    private readonly binding: DhtBinding,
-  ) {
-    this.unwatch = every(PRIVATE_CHECK_MS, () => this.allowed());
-  }
+    private readonly binding: DhtDiscovery,
+  ) {}
 
-  /** Public and still running; a torrent found private is stopped for good. */
+  /** Still tracked (not stopped, not found private). */
   allowed(): boolean {
-    if (this.isPrivate()) this.stop();
     return !this.abort.signal.aborted;
   }
 
   stop(): void {
     clearTimeout(this.timer);
-    this.unwatch();
     this.abort.abort();
   }
 
-  async round(dht: Dht, port: number): Promise<void> {
+  async round(dht: Dht, ports: OurPorts): Promise<void> {
+    const port = ports.advertised(4);
     if (!this.allowed()) return;
     const infoHash = this.swarm.infoHash;
     const onPeers = (peers: PeerAddress[]) => {
@@ -92,12 +87,12 @@ class TorrentDht {
     const few = !this.swarm.complete && this.swarm.stats().peers < FEW_PEERS;
     const delay = few ? RETRY_MS[Math.min(this.fewRounds++, RETRY_MS.length - 1)]! : ROUND_MS;
     if (!few) this.fewRounds = 0;
-    this.timer = setTimeout(() => void this.round(dht, port), delay);
+    this.timer = setTimeout(() => void this.round(dht, ports), delay);
     this.timer.unref();
   }
 }
 
-export class DhtBinding extends EventEmitter<{
+export class DhtDiscovery extends EventEmitter<{
   listening: [DhtStatus];
   round: [DhtRound];
   warning: [string];
@@ -111,8 +106,9 @@ export class DhtBinding extends EventEmitter<{
   constructor(
     private readonly config: DhtConfig,
     private readonly stateDir: string,
-    /** Our peer port (what we announce; the DHT's port unless told otherwise). */
-    private readonly peerPort: () => number,
+    private readonly network: Network,
+    /** Our peer ports: the IPv4 one is what we announce. */
+    private readonly ports: OurPorts,
   ) {
     super();
   }
@@ -120,18 +116,24 @@ export class DhtBinding extends EventEmitter<{
   /** Binds the node and joins the DHT in the background. A node that cannot start is a warning: the torrents run without it. */
   start(): Promise<Dht | undefined> {
     this.starting ??= (async () => {
-      const port = this.config.port ?? this.peerPort();
+      let socket: DatagramChannel;
+      try {
+        socket = await this.socket();
+      } catch (e) {
+        this.emit('warning', `DHT off: ${errorMessage(e)} (--dht-port N picks another port, --no-dht turns it off)`);
+        return undefined;
+      }
       const dht = new Dht({
-        port,
+        socket,
         bootstrap: this.config.bootstrap,
         // Per port: two engines sharing a state folder are two nodes, each with its own id and table.
-        stateFile: join(this.stateDir, `dht-${port}.state`),
+        stateFile: join(this.stateDir, `dht-${socket.address().port}.state`),
         onWarning: (m) => this.emit('warning', m),
       });
       try {
         await dht.start();
       } catch (e) {
-        this.emit('warning', `DHT off: ${errorMessage(e)} (--dht-port N picks another port, --no-dht turns it off)`);
+        this.emit('warning', `DHT off: ${errorMessage(e)} (--no-dht turns it off)`);
         return undefined;
       }
       if (this.stopped) {
@@ -145,20 +147,27 @@ export class DhtBinding extends EventEmitter<{
     return this.starting;
   }
 
-  /**
-   * Look up and announce a swarm's torrent from now on, unless it is private (BEP 27). `isPrivate`
-   * is asked again before anything is sent: a magnet's torrent may turn out private.
-   */
-  track(swarm: DhtSwarm, isPrivate: () => boolean): void {
-    if (this.stopped || isPrivate()) return;
-    const t = new TorrentDht(swarm, isPrivate, this);
+  /** The peer port's IPv4 UDP socket (shared), or the one on `--dht-port`. */
+  private async socket(): Promise<DatagramChannel> {
+    const port = this.config.port ?? this.ports.local(4);
+    try {
+      return await this.network.datagrams(4, this.config.port);
+    } catch (e) {
+      throw new Error(`the DHT cannot listen on UDP port ${port} (${errorMessage(e)})`);
+    }
+  }
+
+  /** Look up and announce a public torrent's swarm from now on (untrack it when it turns out private). */
+  track(swarm: DhtSwarm): void {
+    if (this.stopped) return;
+    const t = new TorrentDht(swarm, this);
     this.torrents.add(t);
     void this.start().then((dht) => {
-      if (dht) void t.round(dht, this.peerPort());
+      if (dht) void t.round(dht, this.ports);
     });
   }
 
-  /** A torrent stopped (paused or removed from a session): its lookups end. */
+  /** A torrent stopped (paused or removed from a session) or turned out private: its lookups end. */
   untrack(swarm: DhtSwarm): void {
     for (const t of this.torrents) {
       if (t.swarm !== swarm) continue;

@@ -3,10 +3,10 @@
  * has one), writes batched per tick, and the remote address in canonical form.
  */
 import type { Socket } from 'node:net';
-import { EarlyReader } from '../wire/early-reader.js';
-import type { Transport, TransportHandlers } from '../wire/transport.js';
-import { familyOf, unmapIp } from './address.js';
-import type { PeerAddress } from './compact.js';
+import { EarlyReader } from '../early-reader.js';
+import type { Transport, TransportHandlers } from '../transport.js';
+import { familyOf, unmapIp } from '../../net/address.js';
+import type { PeerAddress } from '../../net/compact.js';
 import { receive } from './shared-read.js';
 import { TickCork } from './tick-cork.js';
 

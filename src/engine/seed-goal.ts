@@ -9,6 +9,11 @@ export interface SeedGoalOptions {
   seconds?: number;
 }
 
+/** uploaded / downloaded, or uploaded / size when nothing was downloaded; null before anything moved. */
+export function shareRatio(uploaded: number, downloaded: number, size: number): number | null {
+  return downloaded > 0 ? uploaded / downloaded : uploaded > 0 ? uploaded / Math.max(1, size) : null;
+}
+
 export class SeedGoal {
   private since?: number;
 

@@ -14,16 +14,19 @@ import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import type { HashPool } from '../storage/hash-pool.js';
 import { metadataPath, saveMetadata } from '../storage/metadata-store.js';
 import type { SelectionSpec } from '../storage/selection.js';
-import { TorrentStorage, type CheckProgress, type CheckResult } from '../storage/torrent-storage.js';
+import type { CheckProgress, CheckResult } from '../storage/piece-store.js';
+import { TorrentStorage } from '../storage/torrent-storage.js';
 import type { RateLimits } from '../swarm/rate-limit.js';
 import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
-import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
-import type { AnnouncePacer } from '../tracker/announce-pacer.js';
-import { TrackerSession } from '../tracker/session.js';
+import type { DhtDiscovery } from '../discovery/dht-discovery.js';
+import { TorrentDiscovery, type TrackerConfig, type TrackerRecord } from '../discovery/torrent-discovery.js';
+import type { PeerAddressHint } from '../swarm/peer-pool.js';
+import type { HostPort } from '../net/hostport.js';
 import type { AnnounceEvent } from '../tracker/types.js';
 import { every } from '../util/ticker.js';
+import { SeedGoal, shareRatio, type SeedGoalOptions } from './seed-goal.js';
 
-export interface TorrentSessionOptions {
+export interface TorrentOptions {
   writable: boolean;
   /** The files to download (default: all); checked against the metadata once it is known. */
   select?: SelectionSpec;
@@ -31,8 +34,12 @@ export interface TorrentSessionOptions {
   hashPool: HashPool;
   swarm: SwarmOptions;
   resumeSaveIntervalMs?: number;
-  /** Announce to the torrent's trackers (off for tests that give peers directly, or `--no-trackers`); `pacer` is the client's. */
-  trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][]; pacer?: AnnouncePacer };
+  /** Announce to the torrent's trackers (off for tests that give peers directly, or `--no-trackers`). */
+  trackers?: TrackerConfig;
+  /** The engine's DHT node, used while the torrent is public. */
+  dht?: DhtDiscovery;
+  /** Once complete, seed until this is reached, then report `seed-goal`. */
+  seedGoal?: SeedGoalOptions;
 }
 
 /** What a torrent is started from: its metainfo, or a magnet link whose metadata peers will supply. */
@@ -48,25 +55,22 @@ export type MetadataEvent =
   /** A copy failed its hash; the peers blamed (none yet when several sent parts of it). */
   | { event: 'metadata-failed'; peers: string[] };
 
-export type TorrentEvent = SwarmEvent | MetadataEvent;
-
-/** The last announce to one tracker over one family. */
-export interface TrackerRecord extends AnnounceEvent {
-  at: number;
-}
+export type TorrentEvent =
+  | SwarmEvent
+  | MetadataEvent
+  /** Seeded enough (--seed-ratio, --seed-time): why. Said once; whoever runs the torrent stops it. */
+  | { event: 'seed-goal'; reason: string };
 
 /** How often a magnet that has no metadata yet says so. */
 const WAITING_REPORT_MS = 10_000;
 /** `left` while the size is unknown: anything but 0, which would make us a seed to the tracker. */
 const UNKNOWN_LEFT = 16 * 1024;
 
-export class TorrentSession extends EventEmitter<{
+export class Torrent extends EventEmitter<{
   event: [TorrentEvent];
   checking: [CheckProgress];
   checked: [CheckResult];
   tracker: [AnnounceEvent];
-  /** The swarm runs: discovery (the DHT) may feed it from now on. */
-  swarm: [Swarm];
 }> {
   readonly infoHash: Buffer;
   readonly infoHashHex: string;
@@ -75,23 +79,24 @@ export class TorrentSession extends EventEmitter<{
   swarm?: Swarm;
   /** The swarm's peer exchange (off by itself on a private torrent). */
   pex?: PexTorrent;
-  trackers?: TrackerSession;
+  /** Where its peers come from, once the swarm runs. */
+  private discovery?: TorrentDiscovery;
   state: TorrentState;
   /** Bytes checked of bytes to check, while checking. */
   checkProgress?: CheckProgress;
   lastError?: string;
-  /** Per "url family": the last announce. */
-  readonly trackerRecords = new Map<string, TrackerRecord>();
   private readonly magnet?: MagnetLink;
   private readonly exchange: MetadataExchange;
   private stopSaving?: () => void;
+  private readonly goal?: SeedGoal;
+  private stopGoal?: () => void;
   private waitingTimer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
 
   constructor(
     source: TorrentSource,
     readonly dir: string,
-    private readonly opts: TorrentSessionOptions,
+    private readonly opts: TorrentOptions,
   ) {
     super();
     if ('meta' in source) {
@@ -102,8 +107,13 @@ export class TorrentSession extends EventEmitter<{
     this.infoHashHex = this.infoHash.toString('hex');
     this.state = this.meta ? 'checking' : 'fetching-metadata';
     this.exchange = new MetadataExchange(this.infoHash, this.meta?.infoBuffer);
+    const goal = opts.seedGoal && new SeedGoal(opts.seedGoal);
+    if (goal?.set) this.goal = goal;
     this.on('event', (e) => {
-      if (e.event === 'complete') this.state = 'seeding';
+      if (e.event === 'complete') {
+        this.state = 'seeding';
+        this.goal?.completed(Date.now());
+      }
       if (e.event === 'error') {
         this.state = 'error';
         this.lastError = e.message;
@@ -135,8 +145,7 @@ export class TorrentSession extends EventEmitter<{
       return;
     }
     const magnet = this.magnet!;
-    const swarm = this.startSwarm(magnet.trackers.map((url) => [url]));
-    swarm.addPeers(magnet.peers, { kind: 'magnet' });
+    const swarm = this.startSwarm(magnet.trackers.map((url) => [url]), magnet.peers);
     this.exchange.once('metadata', (info, stats) => void this.onMetadata(info, stats, forceRecheck));
     this.exchange.on('failed', (peers) => this.emit('event', { event: 'metadata-failed', peers }));
     this.waitingTimer = setInterval(() => {
@@ -157,10 +166,40 @@ export class TorrentSession extends EventEmitter<{
       this.emit('checking', p);
     });
     this.checkProgress = undefined;
+    // A seed is as complete as it will get: its seeding time starts now.
+    if (!this.opts.writable) this.goal?.completed(Date.now());
     this.emit('checked', result);
   }
 
-  private startSwarm(tiers: string[][]): Swarm {
+  /** Said once, when the goal is reached. */
+  private watchGoal(swarm: Swarm): void {
+    const goal = this.goal;
+    if (!goal) return;
+    this.stopGoal = every(1000, (now) => {
+      const s = swarm.stats();
+      const why = goal.reached(now, shareRatio(s.uploaded, s.downloaded, this.meta?.totalLength ?? 0));
+      if (!why) return;
+      this.stopGoal?.();
+      this.emit('event', { event: 'seed-goal', reason: why });
+    });
+  }
+
+  /** Peers the user named (`--peer`): host names are resolved to every address. */
+  addManualPeers(peers: HostPort[]): void {
+    this.discovery?.addManual(peers);
+  }
+
+  /** Per tracker and family, the last announce. */
+  trackerRecords(): TrackerRecord[] {
+    return this.discovery?.trackerRecords() ?? [];
+  }
+
+  /** Ask the trackers for more peers soon (our addresses or ports changed). */
+  announceSoon(): void {
+    this.discovery?.requestMorePeers();
+  }
+
+  private startSwarm(tiers: string[][], magnetPeers?: PeerAddressHint[]): Swarm {
     const swarm = new Swarm(this.infoHash, { ...this.opts.swarm, private: this.private });
     this.swarm = swarm;
     swarm.extensions.register(utMetadata(this.exchange, () => swarm.extensions.private));
@@ -170,20 +209,35 @@ export class TorrentSession extends EventEmitter<{
       // finished selection is not a finished torrent: they hear `completed` only for all of it.
       if (e.event === 'complete') {
         void this.saveResume();
-        if (this.storage?.have.complete) this.trackers?.completed();
+        if (this.storage?.have.complete) this.discovery?.completed();
       }
       this.emit('event', e);
     });
     swarm.start();
-    this.emit('swarm', swarm);
-    this.startTrackers(swarm, tiers);
+    const discovery = new TorrentDiscovery(swarm, {
+      infoHash: this.infoHash,
+      peerId: this.opts.swarm.peerId,
+      ports: this.opts.swarm.ports,
+      families: this.opts.swarm.families,
+      ownAddresses: () => this.opts.swarm.ownAddresses(),
+      stats: () => {
+        const s = swarm.stats();
+        return { uploaded: s.uploaded, downloaded: s.downloaded, left: this.storage?.bytes().left ?? UNKNOWN_LEFT };
+      },
+      ...(this.opts.trackers ? { trackers: this.opts.trackers } : {}),
+      ...(this.opts.dht ? { dht: this.opts.dht } : {}),
+    });
+    discovery.on('tracker', (ev) => this.emit('tracker', ev));
+    discovery.on('warning', (message) => this.emit('event', { event: 'warning', message }));
+    this.discovery = discovery;
+    discovery.start(tiers, { private: this.private, ...(magnetPeers ? { magnetPeers } : {}) });
+    this.watchGoal(swarm);
     return swarm;
   }
 
   private beginTransfer(swarm: Swarm): void {
-    const meta = this.meta!;
     this.state = this.storage!.done ? 'seeding' : 'downloading';
-    swarm.attach(meta, this.storage!);
+    swarm.attach(this.storage!);
     // Saved for seeds too: the next start then trusts the check instead of hashing everything again.
     void this.saveResume();
     this.stopSaving = every(this.opts.resumeSaveIntervalMs ?? 30_000, () => void this.saveResume());
@@ -208,6 +262,7 @@ export class TorrentSession extends EventEmitter<{
       return;
     }
     this.meta = meta;
+    if (meta.private) this.discovery?.setPrivate();
     const saved = metadataPath(this.opts.stateDir, meta.infoHashHex);
     this.emit('event', { event: 'metadata', ...stats, saved });
     await saveMetadata(this.opts.stateDir, meta).catch((e: Error) =>
@@ -221,36 +276,6 @@ export class TorrentSession extends EventEmitter<{
     }
     if (this.stopping || !this.swarm) return;
     this.beginTransfer(this.swarm);
-  }
-
-  private startTrackers(swarm: Swarm, metaTiers: string[][]): void {
-    const t = this.opts.trackers;
-    const tiers = [...metaTiers, ...(t?.extraTiers ?? [])];
-    if (!t || tiers.length === 0) return;
-    const port = this.opts.swarm.port();
-    if (port === 0) return;
-    const trackers = new TrackerSession({
-      infoHash: this.infoHash,
-      peerId: this.opts.swarm.peerId,
-      port,
-      tiers,
-      families: this.opts.swarm.families,
-      getStats: () => {
-        const s = swarm.stats();
-        return { uploaded: s.uploaded, downloaded: s.downloaded, left: swarm.left() ?? UNKNOWN_LEFT };
-      },
-      ownAddresses: () => this.opts.swarm.ownAddresses(),
-      announceIp: t.announceIp,
-      ...(t.pacer ? { pacer: t.pacer } : {}),
-    });
-    trackers.on('announce', (ev) => {
-      this.trackerRecords.set(`${ev.tracker} ${ev.family}`, { ...ev, at: Date.now() });
-      this.emit('tracker', ev);
-    });
-    trackers.on('peers', (peers, ev) => swarm.addPeers(peers, { kind: 'tracker', from: ev.tracker }));
-    this.trackers = trackers;
-    // A torrent that is already complete announces as a seed from the start (left=0).
-    trackers.start();
   }
 
   async saveResume(): Promise<void> {
@@ -267,8 +292,9 @@ export class TorrentSession extends EventEmitter<{
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.stopSaving?.();
+      this.stopGoal?.();
       clearInterval(this.waitingTimer);
-      await Promise.all([this.trackers?.stop(), this.swarm?.stop()]);
+      await Promise.all([this.discovery?.stop(), this.swarm?.stop()]);
       await this.saveResume();
       await this.storage?.close();
       this.opts.swarm.limits?.close();

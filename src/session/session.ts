@@ -14,13 +14,13 @@ import type { Metainfo } from '../metainfo/types.js';
 import { deleteTorrentData, type DeleteResult } from '../storage/delete-data.js';
 import { loadMetadata } from '../storage/metadata-store.js';
 import { InputError, errorMessage } from '../util/errors.js';
-import type { Client } from './client.js';
+import type { Engine } from '../engine/engine.js';
 import type { SessionEntry, SessionStore } from './session-store.js';
-import type { StatusFeed, TorrentDetail, TorrentSummary } from './status.js';
-import type { TorrentSession, TorrentSource } from './torrent-session.js';
+import type { StatusFeed, TorrentDetail, TorrentSummary } from '../status/feed.js';
+import type { Torrent, TorrentSource } from '../engine/torrent.js';
 
-export interface ManagerOptions {
-  client: Client;
+export interface SessionOptions {
+  engine: Engine;
   feed: StatusFeed;
   store: SessionStore;
   /** Where added torrents' data goes. */
@@ -32,20 +32,20 @@ interface Managed {
   /** What it starts from: its metainfo once known (a magnet's, after the fetch), else the magnet. */
   source?: TorrentSource;
   /** Running: added to the client. */
-  session?: TorrentSession;
+  torrent?: Torrent;
   /** The last session, once paused: its peers are gone but its files and pieces still show. */
-  stopped?: TorrentSession;
+  stopped?: Torrent;
   /** Why it cannot run (its .torrent copy is gone, its start failed). */
   problem?: string;
   /** The chain of operations on this torrent. */
   queue: Promise<void>;
 }
 
-export class TorrentManager {
+export class Session {
   private readonly list: Managed[] = [];
   private closed = false;
 
-  constructor(private readonly o: ManagerOptions) {}
+  constructor(private readonly o: SessionOptions) {}
 
   /** Load the saved session and start every torrent that was not paused. Resolves to the problems met (each says what to do). */
   async open(): Promise<string[]> {
@@ -60,7 +60,7 @@ export class TorrentManager {
         problems.push(`${entry.name}: ${m.problem}`);
         continue;
       }
-      if (!entry.paused) this.start(m, false);
+      if (!entry.paused) void this.enqueue(m, () => this.start(m, false));
     }
     return problems;
   }
@@ -97,7 +97,7 @@ export class TorrentManager {
     const m: Managed = { entry, source, queue: Promise.resolve() };
     this.list.push(m);
     await this.persist();
-    this.start(m, false);
+    void this.enqueue(m, () => this.start(m, false));
     return this.summaryOf(m);
   }
 
@@ -112,10 +112,10 @@ export class TorrentManager {
 
   resume(infoHash: string): Promise<void> {
     return this.op(infoHash, async (m) => {
-      if (!m.entry.paused && m.session) return;
+      if (!m.entry.paused && m.torrent) return;
       m.entry.paused = false;
       await this.persist();
-      this.start(m, false);
+      await this.start(m, false);
     });
   }
 
@@ -125,7 +125,7 @@ export class TorrentManager {
       await this.stop(m);
       m.entry.paused = false;
       await this.persist();
-      this.start(m, true);
+      await this.start(m, true);
     });
   }
 
@@ -150,7 +150,7 @@ export class TorrentManager {
   detail(infoHash: string, cells: number): TorrentDetail | undefined {
     const m = this.find(infoHash);
     if (!m) return undefined;
-    const s = m.session ?? m.stopped;
+    const s = m.torrent ?? m.stopped;
     if (!s) return { ...this.summaryOf(m), peerList: [], trackers: [], files: [], pieceMap: { cells: 0, have: [], availability: [] } };
     return { ...this.o.feed.detail(s, cells), ...this.overrides(m) };
   }
@@ -161,7 +161,7 @@ export class TorrentManager {
     await Promise.all(this.list.map((m) => m.queue));
     for (const m of this.list) this.remember(m);
     await this.persist();
-    await this.o.client.close();
+    await this.o.engine.close();
   }
 
   private refuseKnown(infoHash: string, name: string): void {
@@ -177,7 +177,12 @@ export class TorrentManager {
     const m = this.find(infoHash);
     if (!m) return Promise.reject(new InputError('that torrent is no longer in the session'));
     if (this.closed) return Promise.reject(new Error('the session is closing'));
-    const next = m.queue.then(() => fn(m));
+    return this.enqueue(m, () => fn(m));
+  }
+
+  /** Operations on one torrent run one after another. */
+  private enqueue(m: Managed, fn: () => Promise<void>): Promise<void> {
+    const next = m.queue.then(fn);
     m.queue = next.catch(() => {});
     return next;
   }
@@ -187,7 +192,7 @@ export class TorrentManager {
     if (entry.source.kind === 'magnet') {
       const magnet = parseMagnet(entry.source.uri);
       if (magnet.infoHashHex !== entry.infoHash) throw new InputError(`its magnet link names another torrent than the one added`);
-      const meta = await loadMetadata(this.o.client.opts.stateDir, entry.infoHash);
+      const meta = await loadMetadata(this.o.engine.opts.stateDir, entry.infoHash);
       return meta ? { meta } : { magnet };
     }
     const meta = await readTorrentFile(entry.source.file);
@@ -195,26 +200,37 @@ export class TorrentManager {
     return { meta };
   }
 
-  private start(m: Managed, forceRecheck: boolean): void {
-    if (!m.source || m.session) return;
+  /** Add it to the engine (its lock taken: another process running it in that folder is a problem to show) and start it. */
+  private async start(m: Managed, forceRecheck: boolean): Promise<void> {
+    if (!m.source || m.torrent || this.closed) return;
     m.problem = undefined;
-    const t = this.o.client.addTorrent(m.source, m.entry.dir, { writable: true });
-    m.session = t;
+    let t: Torrent;
+    try {
+      t = await this.o.engine.addTorrent(m.source, m.entry.dir, { writable: true });
+    } catch (e) {
+      m.problem = `cannot start: ${errorMessage(e)}; then resume it (r)`;
+      return;
+    }
+    // Seeded enough (--seed-ratio, --seed-time): it is paused, as Transmission stops such a torrent.
+    t.on('event', (e) => {
+      if (e.event === 'seed-goal') void this.pause(m.entry.infoHash).catch(() => {});
+    });
+    m.torrent = t;
     m.stopped = undefined;
     this.o.feed.watch(t);
     t.start(forceRecheck).catch((e: unknown) => {
       // Stopped while checking (paused, closing): not a problem of the torrent.
-      if (m.session !== t || this.closed) return;
+      if (m.torrent !== t || this.closed) return;
       m.problem = `cannot start: ${errorMessage(e)}; fix that, then re-check it (c)`;
     });
   }
 
   private async stop(m: Managed): Promise<void> {
-    const t = m.session;
+    const t = m.torrent;
     if (!t) return;
-    m.session = undefined;
+    m.torrent = undefined;
     this.o.feed.unwatch(t);
-    await this.o.client.removeTorrent(t);
+    await this.o.engine.removeTorrent(t);
     m.stopped = t;
     // A magnet that got its metadata starts from it next time.
     if (t.meta) m.source = { meta: t.meta };
@@ -223,7 +239,7 @@ export class TorrentManager {
 
   /** Keep the last known progress and name in the entry (a paused torrent shows them without touching its data). */
   private remember(m: Managed): void {
-    const s = m.session ?? m.stopped;
+    const s = m.torrent ?? m.stopped;
     if (!s || s.state === 'checking' || !s.meta) return;
     const sum = this.o.feed.summary(s);
     m.entry.name = s.meta.name;
@@ -236,14 +252,14 @@ export class TorrentManager {
   }
 
   private summaryOf(m: Managed): TorrentSummary {
-    if (m.session) return { ...this.o.feed.summary(m.session), ...this.overrides(m) };
+    if (m.torrent) return { ...this.o.feed.summary(m.torrent), ...this.overrides(m) };
     const e = m.entry, meta = metaOf(m);
     const total = meta?.totalLength ?? 0;
     const base = m.stopped ? this.o.feed.summary(m.stopped) : undefined;
     return {
       infoHash: e.infoHash,
       name: meta?.name ?? e.name,
-      state: m.problem ? 'error' : 'paused',
+      state: m.problem ? 'error' : m.entry.paused ? 'paused' : 'checking',
       pieces: meta?.pieceCount ?? 0,
       have: base?.have ?? e.have,
       totalBytes: total,
@@ -270,11 +286,11 @@ export class TorrentManager {
   /** What the manager knows better than the session: paused, or why it cannot run. */
   private overrides(m: Managed): Partial<TorrentSummary> {
     if (m.problem) return { state: 'error', error: m.problem };
-    if (!m.session) return { state: 'paused', downRate: 0, upRate: 0, eta: null, peers: 0, peers4: 0, peers6: 0, seeds: 0 };
+    if (!m.torrent) return { state: 'paused', downRate: 0, upRate: 0, eta: null, peers: 0, peers4: 0, peers6: 0, seeds: 0 };
     return {};
   }
 }
 
 function metaOf(m: Managed): Metainfo | undefined {
-  return m.session?.meta ?? m.stopped?.meta ?? (m.source && 'meta' in m.source ? m.source.meta : undefined);
+  return m.torrent?.meta ?? m.stopped?.meta ?? (m.source && 'meta' in m.source ? m.source.meta : undefined);
 }

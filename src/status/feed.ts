@@ -6,16 +6,17 @@
 import { EventEmitter } from 'node:events';
 import { classify, type AddressKind, type Family } from '../net/address.js';
 import { parseHostPort } from '../net/hostport.js';
-import type { Listening } from '../net/listeners.js';
+import type { Listening } from '../transport/kernel/listeners.js';
 import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
-import type { CheckProgress, CheckResult } from '../storage/torrent-storage.js';
+import type { CheckProgress, CheckResult } from '../storage/piece-store.js';
 import type { PeerSourceKind } from '../swarm/peer-pool.js';
 import type { AnnounceEvent } from '../tracker/types.js';
 import type { TunnelStatus } from '../tunnel/client.js';
-import type { Client } from './client.js';
-import type { DhtRound, DhtStatus } from './dht-binding.js';
-import { interfaceAddresses } from './own-addresses.js';
-import type { TorrentEvent, TorrentSession, TorrentState } from './torrent-session.js';
+import type { Engine } from '../engine/engine.js';
+import { shareRatio } from '../engine/seed-goal.js';
+import type { DhtRound, DhtStatus } from '../discovery/dht-discovery.js';
+import { interfaceAddresses } from '../engine/own-addresses.js';
+import type { TorrentEvent, Torrent, TorrentState } from '../engine/torrent.js';
 
 /** What the progress line and the torrent list show; `--json` prints it as the `progress` event. */
 export interface TorrentSummary {
@@ -174,19 +175,19 @@ export interface StatusSource {
 
 export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   private progressTimer?: NodeJS.Timeout;
-  private readonly unreachableWhy = new Map<TorrentSession, string>();
+  private readonly unreachableWhy = new Map<Torrent, string>();
   /** Followed torrents, kept after the engine let go of them so the last word on each can be said. */
-  private readonly watched = new Set<TorrentSession>();
+  private readonly watched = new Set<Torrent>();
   private readonly reached: Partial<Record<Family, ReachedStatus>> = {};
 
   constructor(
-    private readonly client: Client,
+    private readonly engine: Engine,
     private readonly source: StatusSource = {},
   ) {
     super();
-    client.dht?.on('listening', (st) => this.publish({ event: 'dht-listening', ...st }));
-    client.dht?.on('round', ({ infoHash, ...r }) => this.publish({ event: 'dht', torrent: infoHash, ...r }));
-    client.dht?.on('warning', (message) => this.publish({ event: 'warning', message }));
+    engine.dht?.on('listening', (st) => this.publish({ event: 'dht-listening', ...st }));
+    engine.dht?.on('round', ({ infoHash, ...r }) => this.publish({ event: 'dht', torrent: infoHash, ...r }));
+    engine.dht?.on('warning', (message) => this.publish({ event: 'warning', message }));
   }
 
   /** Report one event (the engine's own, or the CLI's: listening, stopped). */
@@ -195,7 +196,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   /** Follow a torrent: its events go out typed and tagged with its info hash. */
-  watch(t: TorrentSession): void {
+  watch(t: Torrent): void {
     const torrent = t.infoHashHex;
     this.watched.add(t);
     t.on('event', (e) => {
@@ -216,7 +217,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   /** Stop following a torrent (paused or removed): its late events and its progress are not reported. */
-  unwatch(t: TorrentSession): void {
+  unwatch(t: Torrent): void {
     this.watched.delete(t);
     this.unreachableWhy.delete(t);
   }
@@ -245,23 +246,13 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     for (const t of this.watched) if (t.swarm) this.publish({ event: 'progress', ...this.summary(t) });
   }
 
-  summary(t: TorrentSession): TorrentSummary {
+  summary(t: Torrent): TorrentSummary {
     const { meta, storage } = t;
-    let haveBytes = 0;
-    let wantedBytes = 0, wantedHave = 0;
-    if (meta && storage) {
-      for (let i = 0; i < meta.pieceCount; i++) {
-        const size = storage.layout.pieceSize(i);
-        const have = storage.have.has(i);
-        if (have) haveBytes += size;
-        if (!storage.wanted(i)) continue;
-        wantedBytes += size;
-        if (have) wantedHave += size;
-      }
-    }
+    const bytes = storage?.bytes();
+    const haveBytes = bytes?.have ?? 0;
     const totalBytes = meta?.totalLength ?? 0;
     const sel = storage?.selection;
-    const selected = sel && !sel.all ? { files: sel.count, of: meta!.files.filter((f) => !f.pad).length, bytes: wantedBytes, haveBytes: wantedHave } : undefined;
+    const selected = sel && bytes && !sel.all ? { files: sel.count, of: meta!.files.filter((f) => !f.pad).length, bytes: bytes.wanted, haveBytes: bytes.wantedHave } : undefined;
     const [target, got] = selected ? [selected.bytes, selected.haveBytes] : [totalBytes, haveBytes];
     const s = t.swarm?.stats();
     const downRate = Math.round(s?.downRate ?? 0);
@@ -286,7 +277,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       maxUp: t.limits?.up.effective ?? null,
       downloaded,
       uploaded,
-      ratio: downloaded > 0 ? uploaded / downloaded : uploaded > 0 ? uploaded / Math.max(1, totalBytes) : null,
+      ratio: shareRatio(uploaded, downloaded, totalBytes),
       eta: meta && downRate > 0 && got < target ? (target - got) / downRate : null,
       peers: s?.peers ?? 0,
       peers4: s?.peers4 ?? 0,
@@ -301,14 +292,14 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     };
   }
 
-  detail(t: TorrentSession, cells = 64): TorrentDetail {
+  detail(t: Torrent, cells = 64): TorrentDetail {
     return { ...this.summary(t), peerList: this.peers(t), trackers: this.trackers(t), files: this.files(t), pieceMap: this.pieceMap(t, cells) };
   }
 
   snapshot(): EngineStatus {
     const tunnel = this.source.tunnel?.();
-    const dht = this.client.dht?.status();
-    const own = this.client.ownAddresses.get();
+    const dht = this.engine.dht?.status();
+    const own = this.engine.ownAddresses.get();
     const addresses: AddressStatus[] = [];
     for (const family of [4, 6] as const) {
       const address = own[family];
@@ -321,7 +312,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     }
     return {
       torrents: [...this.watched].map((t) => this.summary(t)),
-      listening: this.client.listening(),
+      listening: this.engine.listening(),
       addresses,
       reached: { ...this.reached },
       ...(tunnel ? { tunnel } : {}),
@@ -329,39 +320,38 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     };
   }
 
-  private peers(t: TorrentSession): PeerStatus[] {
+  private peers(t: Torrent): PeerStatus[] {
     const swarm = t.swarm;
     if (!swarm) return [];
     const tunnelAddress = this.source.tunnel?.()?.address;
     const pieces = t.meta?.pieceCount ?? 0;
-    return [...swarm.connections.peers].map((p) => {
-      const tp = swarm.transfer?.of(p);
+    return swarm.peerInfo().map((p) => {
       const pex = t.pex?.countsOf(p.label);
-      const via = p.family === 4 ? 'ipv4' : tunnelAddress && p.wire.transport.localHost === tunnelAddress ? 'tunnel' : 'ipv6';
+      const via = p.family === 4 ? 'ipv4' : tunnelAddress && p.localHost === tunnelAddress ? 'tunnel' : 'ipv6';
       return {
         address: p.label,
         family: p.family,
         via,
-        client: p.client(),
+        client: p.client,
         direction: p.direction,
         source: p.source.kind,
-        encrypted: p.wire.encrypted,
-        downRate: Math.round(tp?.down.rate() ?? 0),
-        upRate: Math.round(tp?.up.rate() ?? 0),
-        downloaded: tp?.down.total ?? 0,
-        uploaded: tp?.up.total ?? 0,
-        progress: tp && pieces > 0 ? tp.bits.count / pieces : 0,
-        amChoking: tp?.amChoking ?? true,
-        amInterested: tp?.amInterested ?? false,
-        peerChoking: tp?.peerChoking ?? p.early.peerChoking,
-        peerInterested: tp?.peerInterested ?? p.early.peerInterested,
+        encrypted: p.encrypted,
+        downRate: p.downRate,
+        upRate: p.upRate,
+        downloaded: p.downloaded,
+        uploaded: p.uploaded,
+        progress: pieces > 0 ? p.pieces / pieces : 0,
+        amChoking: p.amChoking,
+        amInterested: p.amInterested,
+        peerChoking: p.peerChoking,
+        peerInterested: p.peerInterested,
         ...(pex ? { pex } : {}),
       };
     });
   }
 
-  private trackers(t: TorrentSession): TrackerStatus[] {
-    return [...t.trackerRecords.values()].map((r) => ({
+  private trackers(t: Torrent): TrackerStatus[] {
+    return t.trackerRecords().map((r) => ({
       url: r.tracker,
       family: r.family,
       lastAnnounce: r.at,
@@ -373,7 +363,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     }));
   }
 
-  private files(t: TorrentSession): FileStatus[] {
+  private files(t: Torrent): FileStatus[] {
     const { meta, storage } = t;
     if (!meta || !storage) return [];
     const have = new Array<number>(meta.files.length).fill(0);
@@ -388,18 +378,17 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     return out;
   }
 
-  private pieceMap(t: TorrentSession, cells: number): PieceMap {
+  private pieceMap(t: Torrent, cells: number): PieceMap {
     const n = t.meta?.pieceCount ?? 0;
     const count = Math.max(1, Math.min(cells, n));
     const have = new Array<number>(count).fill(0);
     const availability = new Array<number>(count).fill(0);
     const sizes = new Array<number>(count).fill(0);
-    const avail = t.swarm?.transfer?.picker.availability;
     for (let i = 0; i < n; i++) {
       const c = Math.floor((i * count) / n);
       sizes[c]!++;
       if (t.storage?.have.has(i)) have[c]!++;
-      availability[c]! += avail?.[i] ?? 0;
+      availability[c]! += t.swarm?.availability(i) ?? 0;
     }
     for (let c = 0; c < count; c++) {
       const k = sizes[c] || 1;

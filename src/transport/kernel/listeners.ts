@@ -3,7 +3,7 @@
  * which can be turned off. Port 0 picks a free port that is free on both families.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Family } from './address.js';
+import type { Family } from '../../net/address.js';
 
 export interface ListenOptions {
   port: number;

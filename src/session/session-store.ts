@@ -4,10 +4,10 @@
  * replaced atomically, so a crash leaves the old list or the new one, never half of each.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { InputError, errorMessage } from '../util/errors.js';
+import { xdgDir } from '../util/environment.js';
 
 export interface SessionEntry {
   infoHash: string;
@@ -33,7 +33,7 @@ const MAX_FILE_BYTES = 16 * 1024 * 1024;
 
 /** $XDG_DATA_HOME/sixswarm, else ~/.local/share/sixswarm. */
 export function defaultSessionDir(): string {
-  const xdg = process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share');
+  const xdg = xdgDir('XDG_DATA_HOME', '.local', 'share');
   return join(xdg, 'sixswarm');
 }
 

@@ -1,18 +1,13 @@
 /**
- * Happy-Eyeballs style connecting (RFC 8305): given every address of one peer, try IPv6 first,
- * start the next attempt after a short delay if the previous has not connected, keep the first
- * that succeeds and abort the rest.
+ * Happy-Eyeballs style connecting (RFC 8305) over any Network: given every address of one peer,
+ * try IPv6 first, start the next attempt after a short delay if the previous has not connected,
+ * keep the first that succeeds and abort or close the rest.
  */
 import { lookup } from 'node:dns/promises';
-import type { Socket } from 'node:net';
-import type { Family } from './address.js';
-import { familyOf } from './address.js';
-import { connectSharedRead } from './shared-read.js';
-
-export interface DialTarget {
-  host: string;
-  port: number;
-}
+import type { Family } from '../net/address.js';
+import { familyOf } from '../net/address.js';
+import type { DialTarget, StreamDialer } from './network.js';
+import type { Transport } from './transport.js';
 
 export interface DialOptions {
   timeoutMs?: number;
@@ -20,8 +15,6 @@ export interface DialOptions {
   staggerMs?: number;
   /** Families we may use (a family turned off is never dialed). */
   families?: { 4: boolean; 6: boolean };
-  /** Local address per family to bind outgoing connections to (e.g. the tunnel's address). */
-  localAddress?: Partial<Record<Family, string>>;
 }
 
 /** Interleave families, IPv6 first, as RFC 8305 section 4 recommends. */
@@ -43,46 +36,49 @@ export async function resolveTargets(host: string, port: number): Promise<DialTa
   return all.map((a) => ({ host: a.address, port }));
 }
 
-export function dial(targets: DialTarget[], opts: DialOptions = {}): Promise<Socket> {
+/** The family a dial target belongs to (a name counts as IPv4, as the kernel would try it). */
+export function targetFamily(t: DialTarget): Family {
+  return familyOf(t.host) ?? 4;
+}
+
+export function dial(network: StreamDialer, targets: DialTarget[], opts: DialOptions = {}): Promise<Transport> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const stagger = opts.staggerMs ?? 250;
   const allowed = opts.families ?? { 4: true, 6: true };
-  const ordered = orderAddresses(targets).filter((t) => allowed[familyOf(t.host) ?? 4]);
+  const ordered = orderAddresses(targets).filter((t) => allowed[targetFamily(t)]);
   if (ordered.length === 0) return Promise.reject(new Error('no address of an enabled family to connect to'));
   return new Promise((resolve, reject) => {
-    const attempts: Socket[] = [];
+    const abort = new AbortController();
     let next = 0;
     let failed = 0;
     let done = false;
     let lastError: Error | undefined;
     let staggerTimer: NodeJS.Timeout | undefined;
     const overall = setTimeout(() => finish(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
-    const finish = (err: Error | undefined, winner?: Socket) => {
-      if (done) return;
+    const finish = (err: Error | undefined, winner?: Transport) => {
+      if (done) return winner?.close();
       done = true;
       clearTimeout(overall);
       clearTimeout(staggerTimer);
-      for (const s of attempts) if (s !== winner) s.destroy();
+      abort.abort();
       if (winner) resolve(winner);
       else reject(err);
     };
     const start = () => {
       if (done || next >= ordered.length) return;
       const t = ordered[next++]!;
-      const family = familyOf(t.host) ?? 4;
-      const local = opts.localAddress?.[family];
-      const s = connectSharedRead({ host: t.host, port: t.port, noDelay: true, ...(local ? { localAddress: local } : {}) });
-      attempts.push(s);
-      s.once('connect', () => finish(undefined, s));
-      s.once('error', (e) => {
-        lastError = e;
-        s.destroy();
-        if (++failed === ordered.length) finish(lastError);
-        else if (next < ordered.length) {
-          clearTimeout(staggerTimer);
-          start(); // a failure starts the next attempt at once
-        }
-      });
+      network.dial(t, { signal: abort.signal }).then(
+        (transport) => finish(undefined, transport),
+        (e: Error) => {
+          if (done) return;
+          lastError = e;
+          if (++failed === ordered.length) finish(lastError);
+          else if (next < ordered.length) {
+            clearTimeout(staggerTimer);
+            start(); // a failure starts the next attempt at once
+          }
+        },
+      );
       if (next < ordered.length) staggerTimer = setTimeout(start, stagger);
     };
     start();

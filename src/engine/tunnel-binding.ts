@@ -5,14 +5,14 @@
  * The engine never looks at the tunnel itself.
  */
 import type { TunnelClient } from '../tunnel/client.js';
-import type { Client } from './client.js';
+import type { Engine } from './engine.js';
 
-export function bindTunnel(client: Client, tunnel: TunnelClient): void {
+export function bindTunnel(engine: Engine, tunnel: TunnelClient): void {
   tunnel.on('up', ({ address }) => {
-    client.ownAddresses.set(6, address);
+    engine.ownAddresses.set(6, address);
     // With source routing (the host has other IPv6 routes) only connections from this address use the tunnel.
-    if (tunnel.status().routing === 'source') client.localAddress[6] = address;
-    client.announceSoon();
-    client.redialFailedPeers();
+    if (tunnel.status().routing === 'source') engine.network.setLocalAddress(6, address);
+    engine.announceSoon();
+    engine.redialFailedPeers();
   });
 }

@@ -8,6 +8,8 @@ import { EventEmitter } from 'node:events';
 import type { Family } from '../net/address.js';
 import { isSelfAddress } from '../net/self.js';
 import type { PeerAddress } from '../net/compact.js';
+import type { OurPorts } from '../transport/advertised-ports.js';
+import type { TrackerNetwork } from '../transport/network.js';
 import { advertisable, ownAddressParams, type AnnounceIpPolicy } from './announce-ip.js';
 import type { AnnouncePacer } from './announce-pacer.js';
 import { FamilyAnnouncer } from './family-announcer.js';
@@ -24,11 +26,11 @@ export interface AnnounceStats {
   left: number;
 }
 
-export interface TrackerSessionOptions {
+export interface AnnouncerOptions {
   infoHash: Buffer;
   peerId: Buffer;
-  /** Our listening port (same on both families). */
-  port: number;
+  /** Our ports: each family announces its advertised one. */
+  ports: OurPorts;
   /** Announce URLs by tier (BEP 12). */
   tiers: string[][];
   /** Which families we listen on / may announce on. */
@@ -52,11 +54,13 @@ export interface TrackerSessionOptions {
   timeoutMs?: number;
   /** Extra trusted CA certificates (PEM) for HTTPS trackers with a private CA. */
   ca?: string | Buffer;
+  /** Where announces go out (default: the kernel's sockets). */
+  network?: TrackerNetwork;
   /** Shared by every torrent of a client: announces spaced and spread (see AnnouncePacer). */
   pacer?: AnnouncePacer;
 }
 
-export interface TrackerSessionEvents {
+export interface AnnouncerEvents {
   peers: [peers: PeerAddress[], ev: AnnounceEvent];
   announce: [ev: AnnounceEvent];
 }
@@ -83,7 +87,7 @@ function tiersFor(tiers: string[][], family: Family): string[][] {
   return tiers.map((tier) => tier.filter(ofFamily)).filter((tier) => tier.length > 0);
 }
 
-export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
+export class Announcer extends EventEmitter<AnnouncerEvents> {
   /** The BEP 7 `key`: 32 random bits, sent on every family (HTTP as 8 hex digits). */
   readonly key: number;
   private readonly announcers: FamilyAnnouncer[] = [];
@@ -92,11 +96,10 @@ export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
   private readonly policy: AnnounceIpPolicy;
   private stopping: Promise<void> | undefined;
 
-  constructor(private readonly opts: TrackerSessionOptions) {
+  constructor(private readonly opts: AnnouncerOptions) {
     super();
     if (opts.infoHash.length !== 20) throw new RangeError('infoHash must be 20 bytes');
     if (opts.peerId.length !== 20) throw new RangeError('peerId must be 20 bytes');
-    if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) throw new RangeError(`bad port ${opts.port}`);
     this.key = randomBytes(4).readUInt32BE(0);
     this.policy = opts.announceIp ?? 'auto';
     this.reach = new Reachability((tracker, family) => this.onUnreachable(tracker, family));
@@ -109,12 +112,13 @@ export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
           tiers: tiersFor(opts.tiers, family),
           infoHash: opts.infoHash,
           peerId: opts.peerId,
-          port: opts.port,
+          port: () => opts.ports.advertised(family),
           key: this.key,
           numwant: Math.max(0, Math.min(opts.numwant ?? 50, 1000)),
           minIntervalFloorMs: opts.minIntervalFloorMs ?? 30_000,
           timeoutMs: opts.timeoutMs ?? 20_000,
           ...(opts.ca ? { ca: opts.ca } : {}),
+          ...(opts.network ? { network: opts.network } : {}),
           ...(opts.pacer ? { pacer: opts.pacer } : {}),
           getStats: () => opts.getStats(),
           isSelf,
@@ -175,6 +179,7 @@ export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
         family,
         retransmitBaseMs: this.opts.udpRetransmitBaseMs ?? 15_000,
         ...(this.opts.udpConnectionIdTtlMs !== undefined ? { connectionIdTtlMs: this.opts.udpConnectionIdTtlMs } : {}),
+        ...(this.opts.network ? { network: this.opts.network } : {}),
       });
       this.udpClients.set(family, c);
     }
@@ -182,7 +187,7 @@ export class TrackerSession extends EventEmitter<TrackerSessionEvents> {
   }
 
   private isSelf(p: PeerAddress): boolean {
-    return !!this.opts.isSelf?.(p) || isSelfAddress(p.host, p.port, this.opts.port, this.ownAddresses());
+    return !!this.opts.isSelf?.(p) || isSelfAddress(p.host, p.port, this.opts.ports.local(p.family), this.ownAddresses());
   }
 
   private ownAddresses(): { 4?: string; 6?: string } {
