@@ -41,7 +41,21 @@ export interface FaultTracker {
   close(): Promise<void>;
 }
 
+/**
+ * The proxy takes one port for TCP and UDP on both loopback addresses: the port the first
+ * listener got may be taken on another (by a test running beside this one); then it tries again.
+ */
 export async function startFaultTracker(fault: Fault = {}): Promise<FaultTracker> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await listenFaultTracker(fault);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EADDRINUSE' || attempt === 10) throw e;
+    }
+  }
+}
+
+async function listenFaultTracker(fault: Fault): Promise<FaultTracker> {
   const upstream = new TrackerServer({ bind: [LOOPBACK[4], LOOPBACK[6]], honorIpParams: true });
   await upstream.listen();
   const closers: (() => Promise<void>)[] = [() => upstream.close()];
