@@ -171,4 +171,16 @@ describe.skipIf(unavailable !== undefined)('tracker-check: each fault in its own
     const counts = await scrape(`http://127.0.0.1:${tracker!.port}/announce`, [Buffer.from(r.infoHash, 'hex')], { timeoutMs: 3000 });
     expect(counts.get(r.infoHash)).toMatchObject({ complete: 0, incomplete: 0 });
   });
+
+  it('--requests bounds the requests in flight to one tracker, all its addresses together', async () => {
+    const one = await check(slow(150), 'http', ['--requests', '1']);
+    expect(failing(one.r), show(one.r)).toEqual([]);
+    expect(tracker!.maxInFlight()).toBe(1);
+    await tracker!.close();
+    tracker = undefined;
+    const four = await check(slow(150), 'http');
+    expect(failing(four.r), show(four.r)).toEqual([]);
+    expect(tracker!.maxInFlight()).toBe(4); // the default; the stop step has 8 peers to stop at once
+    console.info(`[tracker-check-faults] slow tracker (0.15 s a reply): --requests 1 ${one.ms} ms, --requests 4 ${four.ms} ms`);
+  });
 });

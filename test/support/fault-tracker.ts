@@ -38,6 +38,8 @@ const LOOPBACK: Record<Family, string> = { 4: '127.0.0.1', 6: '::1' };
 
 export interface FaultTracker {
   port: number;
+  /** The most HTTP requests it held at once (arrived, not yet answered), both families together. */
+  maxInFlight(): number;
   close(): Promise<void>;
 }
 
@@ -61,9 +63,13 @@ async function listenFaultTracker(fault: Fault): Promise<FaultTracker> {
   const closers: (() => Promise<void>)[] = [() => upstream.close()];
   const hanging = new Set<Socket>();
   let port = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
   try {
     for (const family of [4, 6] as const) {
       const server = http.createServer((req, res) => {
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        res.on('close', () => inFlight--);
         if (fault.silent) return;
         if (fault.redirectLoop) {
           setTimeout(() => res.writeHead(302, { location: req.url ?? '/' }).end(), fault.delayMs ?? 0);
@@ -145,6 +151,7 @@ async function listenFaultTracker(fault: Fault): Promise<FaultTracker> {
   }
   return {
     port,
+    maxInFlight: () => maxInFlight,
     async close() {
       for (const c of closers.reverse()) await c();
     },
