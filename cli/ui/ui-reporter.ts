@@ -4,7 +4,7 @@
  * terminal back on close. Notes from before it opens go to stderr as usual.
  */
 import type { EngineEvent } from '../../src/status/feed.js';
-import type { Reporter } from '../reporter.js';
+import type { Reporter } from '../reporting.js';
 import { TerminalUi, type UiSource } from './terminal-ui.js';
 
 export class UiReporter implements Reporter {

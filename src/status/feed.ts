@@ -6,9 +6,10 @@
 import { EventEmitter } from 'node:events';
 import { classify, type AddressKind, type Family } from '../net/address.js';
 import { parseHostPort } from '../net/hostport.js';
-import type { Listening } from '../transport/kernel/listeners.js';
+import type { Listening } from '../transport/network.js';
 import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
 import type { CheckProgress, CheckResult } from '../storage/piece-store.js';
+import type { PeerInfo } from '../swarm/peer-info.js';
 import type { PeerSourceKind } from '../swarm/peer-pool.js';
 import type { AnnounceEvent } from '../tracker/types.js';
 import type { TunnelStatus } from '../tunnel/client.js';
@@ -64,25 +65,15 @@ export interface TorrentSummary {
   tunnel?: TunnelStatus;
 }
 
-export interface PeerStatus {
+/** A connected peer as the UI and --json show it: the swarm's own report of it, and where it sits. */
+export interface PeerStatus
+  extends Pick<PeerInfo, 'family' | 'client' | 'direction' | 'encrypted' | 'downRate' | 'upRate' | 'downloaded' | 'uploaded' | 'amChoking' | 'amInterested' | 'peerChoking' | 'peerInterested'> {
   address: string;
-  family: Family;
   /** How the connection runs: native IPv4, native IPv6, or IPv6 through our tunnel. */
   via: 'ipv4' | 'ipv6' | 'tunnel';
-  client: string;
-  direction: 'in' | 'out';
   source: PeerSourceKind;
-  encrypted: boolean;
-  downRate: number;
-  upRate: number;
-  downloaded: number;
-  uploaded: number;
   /** Share of the torrent the peer has, 0..1. */
   progress: number;
-  amChoking: boolean;
-  amInterested: boolean;
-  peerChoking: boolean;
-  peerInterested: boolean;
   /** What it sent us over PEX, when it is a PEX partner. */
   pex?: PartnerCounts;
 }

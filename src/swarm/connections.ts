@@ -21,6 +21,7 @@ import { BanList } from './bans.js';
 import { MAX_EARLY_HAVES, Peer } from './peer.js';
 import { DISCOVERY_SOURCES, PeerPool, type Candidate, type PeerAddressHint, type PeerSource } from './peer-pool.js';
 import type { SwarmEvent } from './events.js';
+import type { PeerRef, SwarmPlugins } from './plugins.js';
 
 /** What the transfer (attached once the metadata is known) does with connected peers. */
 export interface PeerHandler {
@@ -58,6 +59,7 @@ export interface ConnectionsOptions {
   /** Requests we let a peer queue with us, told in BEP 10 `reqq`. */
   reqq: number;
   emit(e: SwarmEvent): void;
+  plugins: SwarmPlugins;
 }
 
 const MAX_PER_HOST = 8;
@@ -236,6 +238,7 @@ export class Connections {
     if (this.stopped) return;
     this.unreachable++;
     this.opts.emit({ event: 'peer-unreachable', address: c.key, source: c.source.kind, reason: e.message });
+    this.opts.plugins.call('dialFailed', { targets: c.targets, source: c.source, reason: e.message });
   }
 
   /** Decide whether a handshaken connection may join; resolves duplicates of one peer across families. */
@@ -294,6 +297,7 @@ export class Connections {
     if (this.handler) this.handler.added(peer, false);
     else if (peer.fast) wire.send.haveNone(); // nothing to offer until the metadata arrives
     this.opts.emit({ event: 'peer-connected', address: peer.label, family: peer.family, client: peer.client(), direction: peer.direction, source: source.kind, encrypted: wire.encrypted });
+    this.opts.plugins.call('peerAdded', refOf(peer));
     // Last: what the peer sent after its handshake is read now, by the handlers above, after our greeting went out.
     wire.startMessages({ bitfieldBytes: this.handler?.bitfieldBytes ?? 0, ...this.opts.limits });
   }
@@ -318,6 +322,7 @@ export class Connections {
       }
     }
     this.opts.emit({ event: 'peer-disconnected', address: peer.label, family: peer.family, reason });
+    this.opts.plugins.call('peerRemoved', refOf(peer), reason);
     if (!this.stopped) this.connectMore();
   }
 
@@ -396,4 +401,8 @@ export class Connections {
       peer.wire.close(e instanceof ProtocolError ? `protocol error: ${e.message}` : `error: ${(e as Error).message}`);
     }
   }
+}
+
+function refOf(p: Peer): PeerRef {
+  return { id: p.id.toString('hex'), label: p.label, host: p.ip, family: p.family, direction: p.direction, source: p.source };
 }

@@ -14,6 +14,7 @@ import type { PeerWire } from '../wire/peer-wire.js';
 import { Connections } from './connections.js';
 import type { SwarmEvent } from './events.js';
 import type { PeerInfo } from './peer-info.js';
+import { SwarmPlugins } from './plugins.js';
 import type { PeerAddressHint, PeerSource } from './peer-pool.js';
 import type { RateLimits } from './rate-limit.js';
 import { Transfer } from './transfer.js';
@@ -70,9 +71,15 @@ const UPLOAD_SLOTS = 8;
 export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
   readonly connections: Connections;
   readonly extensions: ExtensionRegistry;
+  private readonly emitEvent = (e: SwarmEvent): void => {
+    this.emit('event', e);
+    if (e.event === 'piece-verified') this.plugins.call('pieceVerified', e.index);
+  };
+  /** Torrent-level hooks: add a plugin with `plugins.add`. */
+  readonly plugins = new SwarmPlugins((message) => this.emitEvent({ event: 'warning', message }));
   transfer?: Transfer;
   private stopTicking?: () => void;
-  private readonly emitEvent = (e: SwarmEvent) => this.emit('event', e);
+
 
   constructor(
     readonly infoHash: Buffer,
@@ -96,6 +103,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       limits: { maxBlock: opts.maxRequestBytes ?? 128 * 1024, maxExtended: 1024 * 1024 },
       reqq: OUR_REQQ,
       emit: this.emitEvent,
+      plugins: this.plugins,
     });
   }
 
@@ -105,7 +113,10 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
 
   /** Start connecting: peers are dialed and accepted whether or not the transfer is attached yet. */
   start(): void {
-    this.stopTicking = every(1000, (now) => this.connections.tick(now));
+    this.stopTicking = every(1000, (now) => {
+      this.connections.tick(now);
+      this.plugins.call('tick', now);
+    });
     this.connections.connectMore();
   }
 

@@ -4,21 +4,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Family } from '../../net/address.js';
-
-export interface ListenOptions {
-  port: number;
-  ipv4: boolean;
-  ipv6: boolean;
-  /** Bind addresses; default the wildcards 0.0.0.0 and ::. */
-  host4?: string;
-  host6?: string;
-}
-
-export interface Listening {
-  family: Family;
-  address: string;
-  port: number;
-}
+import type { Listening, ListenOptions } from '../network.js';
 
 export class DualStackListener {
   private readonly servers: Server[] = [];
