@@ -1,5 +1,4 @@
 /** `sixswarm tracker-check`: does this tracker do IPv6 right? A matrix of checks per address family. */
-import { parseArgs } from 'node:util';
 import { OwnAddresses } from '../src/engine/own-addresses.js';
 import type { Family } from '../src/net/address.js';
 import { parseTrackerUrl, type TrackerUrl } from '../src/tracker/url.js';
@@ -10,14 +9,37 @@ import { renderText } from '../src/tracker-check/table.js';
 import { errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
 import { printable } from '../src/util/sanitize.js';
-import type { Command } from './command.js';
+import { helpText, type Command } from './command.js';
 import { parseIntOption } from './numbers.js';
+import { parseOptions, type OptionTable } from './option-table.js';
 import { stopSignals } from './stop-signals.js';
 import type { CheckProgress } from './ui/check-table.js';
 
-const help = `Usage: sixswarm tracker-check <announce-url>... [--json] [--family 4|6|both] [--timeout S] [--info-hash HEX]
+const options = {
+  json: { type: 'boolean', help: 'one JSON object per tracker on stdout (rows with verdict, evidence, fix)' },
+  family: { type: 'string', value: '4|6|both', help: 'check over IPv4 only, IPv6 only, or both (default both)' },
+  timeout: {
+    type: 'string',
+    value: 'S',
+    help: ['seconds to wait for each request, 1-60 (default 5); a UDP request is sent', 'up to three times within it'],
+  },
+  'info-hash': {
+    type: 'string',
+    value: 'HEX',
+    help: [
+      'announce on this 40-hex-digit info hash instead of a random one, for',
+      'trackers that serve listed torrents only: list a hash made for testing,',
+      "never a real torrent's",
+    ],
+  },
+} as const satisfies OptionTable;
 
-Check whether BitTorrent trackers (http://, https://, udp://) support IPv6 properly, and how
+const usage = 'Usage: sixswarm tracker-check <announce-url>... [--json] [--family 4|6|both] [--timeout S] [--info-hash HEX]';
+
+const help = helpText({
+  usage,
+  options,
+  about: `Check whether BitTorrent trackers (http://, https://, udp://) support IPv6 properly, and how
 they fail when they do not. For each URL: resolve its A and AAAA records, then over each family
 that answers run a short script of announces and scrapes with throwaway peer ids on a random
 info hash, and print a matrix: one row per check, one column per address family (a cell is
@@ -44,19 +66,8 @@ Checks:
   malformed request refused      a failure reason (HTTP) or an error packet (UDP), not silence
   UDP: bad connection id refused an error packet for a connection id never issued
   UDP: retransmission answered   one announce sent twice with one transaction id gets two
-                                 replies and counts one peer
-
-Options:
-  --json            one JSON object per tracker on stdout (rows with verdict, evidence, fix)
-  --family 4|6|both check over IPv4 only, IPv6 only, or both (default both)
-  --timeout S       seconds to wait for each request, 1-60 (default 5); a UDP request is sent
-                    up to three times within it
-  --info-hash HEX   announce on this 40-hex-digit info hash instead of a random one, for
-                    trackers that serve listed torrents only: list a hash made for testing,
-                    never a real torrent's
-  -h, --help        this help
-
-What it announces, and what it leaves behind: only peers of its own, at our own addresses (the
+                                 replies and counts one peer`,
+  notes: `What it announces, and what it leaves behind: only peers of its own, at our own addresses (the
 ones the requests come from) on random ports nothing listens on, under a random info hash that
 no real client will ever ask for. ipv6= and ipv4= carry only our own global unicast address of
 that family (from the interfaces; the check is skipped without one). The litter check is the one
@@ -76,7 +87,8 @@ Exit codes: 0 every applicable check passed, 1 a check failed (or a runtime fail
 Examples:
   sixswarm tracker-check http://tracker.example:6969/announce udp://tracker.example:6969
   sixswarm tracker-check udp://[2001:db8::1]:6969 --family 6 --json
-`;
+`,
+});
 
 interface Options {
   urls: TrackerUrl[];
@@ -87,23 +99,7 @@ interface Options {
 }
 
 function parse(argv: string[]): Options {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        json: { type: 'boolean' },
-        family: { type: 'string' },
-        timeout: { type: 'string' },
-        'info-hash': { type: 'string' },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError(errorMessage(e));
-  }
+  const { values, positionals } = parseOptions(options, argv, { positionals: true });
   if (positionals.length === 0) throw new UsageError('give at least one announce URL (http://, https:// or udp://); see --help');
   const urls = positionals.map((text) => {
     try {
@@ -204,6 +200,8 @@ async function run(argv: string[]): Promise<number> {
 export const trackerCheck: Command = {
   name: 'tracker-check',
   summary: 'check whether trackers support IPv6 properly (a matrix of checks per family)',
+  usage,
+  options,
   help,
   run,
 };
