@@ -81,9 +81,9 @@ async function runCommand(cmd: Command, argv: string[]): Promise<number> {
 }
 
 /** Says what went wrong; the exit code. */
-function failed(cmd: { name?: string; usage: string; options: OptionTable }, e: unknown): number {
+function failed(cmd: { name?: string; usage: string }, e: unknown): number {
   if (e instanceof UnknownOptionError) {
-    process.stderr.write(`${unknownOptionMessage(cmd, e.option)}\n`);
+    process.stderr.write(`${unknownOptionMessage(cmd, e.option, e.among)}\n`);
     return 2;
   }
   process.stderr.write(`${cmd.name ? `sixswarm ${cmd.name}` : 'sixswarm'}: ${errorMessage(e)}\n`);

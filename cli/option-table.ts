@@ -36,7 +36,7 @@ export type OptionValues<T extends OptionTable> = {
 const HELP: FlagOption = { type: 'boolean', short: 'h', help: 'this help' };
 
 /** Every option of `table`, `--help` last. */
-function withHelp(table: OptionTable): OptionTable {
+export function withHelp(table: OptionTable): OptionTable {
   return { ...table, help: HELP };
 }
 
@@ -78,7 +78,11 @@ export function longOptions(table: OptionTable): string[] {
 
 /** An option the table does not have, given on the command line. */
 export class UnknownOptionError extends UsageError {
-  constructor(readonly option: string) {
+  constructor(
+    readonly option: string,
+    /** The options it was looked for among: "did you mean" picks from these. */
+    readonly among: OptionTable,
+  ) {
     super(`unknown option ${option}`);
     this.name = 'UnknownOptionError';
   }
@@ -109,7 +113,7 @@ export function parseOptions<T extends OptionTable>(table: T, argv: string[], op
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const unknown = UNKNOWN.exec(message)?.[1];
-    if (unknown !== undefined) throw new UnknownOptionError(unknown);
+    if (unknown !== undefined) throw new UnknownOptionError(unknown, table);
     throw new UsageError(`${message.replace(/\.$/, '')}. Run with --help for the options.`);
   }
 }

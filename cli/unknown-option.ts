@@ -1,8 +1,8 @@
 /**
  * One message for an unknown option, whatever the command: the option, the nearest valid one
  * ("did you mean --exit-on-complete?") and the command's usage lines. The valid options are the
- * command's option table, the one its parser and its --help come from, so no command needs code
- * of its own for this.
+ * option table the parser used, the one the command's --help comes from too, so no command needs
+ * code of its own for this.
  */
 import { longOptions, type OptionTable } from './option-table.js';
 
@@ -35,10 +35,12 @@ export function nearestOption(given: string, valid: string[]): string | undefine
 }
 
 /**
- * The whole message for an unknown option given to `sixswarm <name>` (to `sixswarm` itself without a name).
+ * The whole message for an unknown option given to `sixswarm <name>` (to `sixswarm` itself without
+ * a name), when the valid options were `among` (the command's table; for `config`, the table of the
+ * command whose settings it shows).
  */
-export function unknownOptionMessage(command: { name?: string; usage: string; options: OptionTable }, given: string): string {
-  const near = nearestOption(given, longOptions(command.options));
+export function unknownOptionMessage(command: { name?: string; usage: string }, given: string, among: OptionTable): string {
+  const near = nearestOption(given, longOptions(among));
   const name = command.name ? `sixswarm ${command.name}` : 'sixswarm';
   return [`${name}: unknown option ${given}${near ? `; did you mean ${near}?` : ''}`, command.usage, `Run \`${name} --help\` for every option.`].join('\n');
 }

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { commands } from '../cli/commands.js';
-import { flagsOf, helpLines, type OptionTable } from '../cli/option-table.js';
+import { flagsOf, helpLines, parseOptions, UnknownOptionError, withHelp, type OptionTable } from '../cli/option-table.js';
 import { CONFIG_COMMANDS } from '../cli/torrent-option-tables.js';
 import { unknownOptionMessage } from '../cli/unknown-option.js';
 import { cleanUpAfterEach, runCli, tempDir } from './support/sixswarm.js';
@@ -33,8 +33,6 @@ function optionsBlock(help: string): { flags: string[]; lines: string[] } {
   return { flags: block.filter((l) => /^ {2}-/.test(l)).map((l) => l.trim().split(/ {2,}/)[0]!), lines: block.map((l) => l.trim()) };
 }
 
-const withHelp = (table: OptionTable): OptionTable => ({ ...table, help: { type: 'boolean', short: 'h', help: 'this help' } });
-
 describe('--help lists the option table', () => {
   it('every command: each option of its table in its Options block, with its text, in the table\'s order, and nothing else', async () => {
     for (const command of commands) {
@@ -42,6 +40,10 @@ describe('--help lists the option table', () => {
       expect(r.code, r.stderr).toBe(0);
       const block = optionsBlock(r.stdout);
       const table = withHelp(command.options);
+      // --help / -h are every command's: no table declares them again, and no two options share a letter.
+      expect(Object.hasOwn(command.options, 'help'), command.name).toBe(false);
+      const shorts = Object.values(table).flatMap((o) => (o.short ? [o.short] : []));
+      expect(new Set(shorts).size, `${command.name}: ${shorts.join(' ')}`).toBe(shorts.length);
       expect(block.flags, command.name).toEqual(Object.entries(table).map(([name, spec]) => flagsOf(name, spec)));
       for (const [name, spec] of Object.entries(table)) {
         for (const line of helpLines(spec)) expect(block.lines.some((l) => l.endsWith(line.trim())), `${command.name} --${name}: ${line}`).toBe(true);
@@ -126,6 +128,10 @@ describe('every option parses', () => {
         expect(listed[key], `${name} ${key}`).toEqual([value, 'command line']);
       }
     }
+    // A typo there is told the nearest option of that command.
+    const typo = await runCli(['config', 'ui', '--sesion', 'x'], { env });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/^sixswarm config: unknown option --sesion; did you mean --session\?\nUsage: sixswarm config/);
   });
 });
 
@@ -145,12 +151,20 @@ function dropped(option: string): string {
 }
 
 describe('did you mean', () => {
-  it('offers each option of every command for a one-letter typo of it (the message main.ts prints)', () => {
+  it('offers each option of every command for a one-letter typo of it (the parser\'s error, told as main.ts tells it)', () => {
     let checked = 0;
     for (const command of commands) {
       for (const option of Object.keys(withHelp(command.options)).map((n) => `--${n}`)) {
         for (const wrong of [typo(option), dropped(option)]) {
-          expect(unknownOptionMessage(command, wrong).split('\n')[0], `${command.name} ${wrong}`).toBe(`sixswarm ${command.name}: unknown option ${wrong}; did you mean ${option}?`);
+          let error: unknown;
+          try {
+            parseOptions(command.options, [wrong], { positionals: true });
+          } catch (e) {
+            error = e;
+          }
+          expect(error, `${command.name} ${wrong}`).toBeInstanceOf(UnknownOptionError);
+          const { option: given, among } = error as UnknownOptionError;
+          expect(unknownOptionMessage(command, given, among).split('\n')[0], `${command.name} ${wrong}`).toBe(`sixswarm ${command.name}: unknown option ${wrong}; did you mean ${option}?`);
           checked++;
         }
       }
