@@ -4,7 +4,6 @@
  * URLs that pass (or fail).
  */
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import { OwnAddresses } from '../src/engine/own-addresses.js';
 import type { Family } from '../src/net/address.js';
 import { parseTrackerUrl, type TrackerUrl } from '../src/tracker/url.js';
@@ -20,7 +19,8 @@ import { renderSummaryText, renderText } from '../src/tracker-check/table.js';
 import { errorMessage } from '../src/util/errors.js';
 import { printable } from '../src/util/sanitize.js';
 import { VERSION } from '../src/version.js';
-import type { Command } from './command.js';
+import { helpText, type Command } from './command.js';
+import { parseOptions, type OptionTable } from './option-table.js';
 import { parseIntOption } from './numbers.js';
 import { UsageError } from './usage-error.js';
 import { signalExitCode, stopSignals } from './stop-signals.js';
@@ -29,12 +29,77 @@ import type { CheckViewProps } from './ui/check-table.js';
 const FORMATS = ['table', 'json', 'markdown', 'html'] as const;
 type Format = (typeof FORMATS)[number];
 
-const help = `Usage: sixswarm tracker-check <announce-url>... [--list FILE|-] [--format table|json|markdown|html]
+const options = {
+  list: {
+    type: 'string',
+    value: 'FILE',
+    help: [
+      'check the trackers listed in FILE (- for standard input): one URL a line,',
+      'blank lines and # comments allowed (the format of the public tracker',
+      'lists); lines that are no tracker URL are reported and skipped',
+    ],
+  },
+  format: {
+    type: 'string',
+    value: 'F',
+    help: [
+      'table (default: on a terminal, live progress and each tracker\'s matrix, or',
+      'with --list the summary alone), json (one object per tracker per line, in',
+      'list order, then a summary object), markdown or html (one report to',
+      'publish: the run\'s time and host, the summary sorted by verdict, every',
+      'matrix; html is a single page with no external assets, evidence on hover',
+      'and in each cell opened)',
+    ],
+  },
+  json: { type: 'boolean', help: 'the same as --format json' },
+  'only-ipv6-ok': {
+    type: 'boolean',
+    help: ['print only the URLs whose every IPv6 address answers and passes every', 'IPv6 check, one a line, in list order (an "IPv6-capable trackers" list)'],
+  },
+  'only-failing': { type: 'boolean', help: 'print only the URLs with a failing check, or that nothing answered' },
+  family: { type: 'string', value: '4|6|both', help: 'check over IPv4 only, IPv6 only, or both (default both)' },
+  timeout: {
+    type: 'string',
+    value: 'S',
+    help: ['seconds each request may take, redirects and UDP retransmissions', 'included, 1-60 (default 5); a UDP request is sent up to three times'],
+  },
+  'tracker-timeout': {
+    type: 'string',
+    value: 'S',
+    help: [
+      'bound for the whole check of one tracker (default 12 x --timeout,',
+      'at least 30, at most 300): later steps are skipped (and say so) and its',
+      'peers are stopped within it',
+    ],
+  },
+  'total-timeout': {
+    type: 'string',
+    value: 'S',
+    help: ['bound for the whole run (default 1800): trackers whose turn comes too', 'late are reported as not checked'],
+  },
+  parallel: { type: 'string', value: 'N', help: 'trackers checked at once, 1-64 (default 8)' },
+  requests: { type: 'string', value: 'N', help: ['requests in flight to one tracker at once, all its addresses together,', '1-16 (default 4)'] },
+  'info-hash': {
+    type: 'string',
+    value: 'HEX',
+    help: [
+      'announce on this 40-hex-digit info hash instead of a random one, for',
+      'trackers that serve listed torrents only: list a hash made for testing,',
+      "never a real torrent's; the trackers are then checked one at a time (two",
+      'checks of one tracker at once would count each other\'s peers)',
+    ],
+  },
+} as const satisfies OptionTable;
+
+const usage = `Usage: sixswarm tracker-check <announce-url>... [--list FILE|-] [--format table|json|markdown|html]
                               [--only-ipv6-ok | --only-failing] [--family 4|6|both] [--timeout S]
                               [--tracker-timeout S] [--total-timeout S] [--parallel N] [--requests N]
-                              [--info-hash HEX] [--json]
+                              [--info-hash HEX] [--json]`;
 
-Check whether BitTorrent trackers (http://, https://, udp://) support IPv6 properly, and how
+const help = helpText({
+  usage,
+  options,
+  about: `Check whether BitTorrent trackers (http://, https://, udp://) support IPv6 properly, and how
 they fail when they do not. For each URL: resolve every A and AAAA address of its name (and its
 BEP 34 TXT record), then at every address (up to ${MAX_ADDRESSES_PER_FAMILY} per family) run a short script of announces
 and scrapes with throwaway peer ids on a random info hash, and print a matrix: one row per
@@ -73,40 +138,8 @@ Checks:
   BEP 34 (DNS TXT)               a "BITTORRENT" TXT record, if any, lists this URL's protocol
                                  and port (not DENY), and the other ports it lists answer
 UDP replies that are no reply to us (too short, a transaction id we never sent) are named in
-the evidence of the request they left unanswered.
-
-Options:
-  --list FILE       check the trackers listed in FILE (- for standard input): one URL a line,
-                    blank lines and # comments allowed (the format of the public tracker
-                    lists); lines that are no tracker URL are reported and skipped
-  --format F        table (default: on a terminal, live progress and each tracker's matrix, or
-                    with --list the summary alone), json (one object per tracker per line, in
-                    list order, then a summary object), markdown or html (one report to
-                    publish: the run's time and host, the summary sorted by verdict, every
-                    matrix; html is a single page with no external assets, evidence on hover
-                    and in each cell opened)
-  --json            the same as --format json
-  --only-ipv6-ok    print only the URLs whose every IPv6 address answers and passes every
-                    IPv6 check, one a line, in list order (an "IPv6-capable trackers" list)
-  --only-failing    print only the URLs with a failing check, or that nothing answered
-  --family 4|6|both check over IPv4 only, IPv6 only, or both (default both)
-  --timeout S       seconds each request may take, redirects and UDP retransmissions
-                    included, 1-60 (default 5); a UDP request is sent up to three times
-  --tracker-timeout S  bound for the whole check of one tracker (default 12 x --timeout,
-                    at least 30, at most 300): later steps are skipped (and say so) and its
-                    peers are stopped within it
-  --total-timeout S bound for the whole run (default 1800): trackers whose turn comes too
-                    late are reported as not checked
-  --parallel N      trackers checked at once, 1-64 (default 8)
-  --requests N      requests in flight to one tracker at once, all its addresses together,
-                    1-16 (default 4)
-  --info-hash HEX   announce on this 40-hex-digit info hash instead of a random one, for
-                    trackers that serve listed torrents only: list a hash made for testing,
-                    never a real torrent's; the trackers are then checked one at a time (two
-                    checks of one tracker at once would count each other's peers)
-  -h, --help        this help
-
-What it announces, and what it leaves behind: only peers of its own, at our own addresses (the
+the evidence of the request they left unanswered.`,
+  notes: `What it announces, and what it leaves behind: only peers of its own, at our own addresses (the
 ones the requests come from) on random ports nothing listens on, under a random info hash that
 no real client will ever ask for. ipv6= and ipv4= carry only our own global unicast address of
 that family (from the interfaces; the check is skipped without one). The litter check is the one
@@ -131,7 +164,8 @@ Examples:
   sixswarm tracker-check udp://[2001:db8::1]:6969 --family 6 --json
   sixswarm tracker-check --list trackers_all.txt --format html > report.html
   sixswarm tracker-check --list trackers_all.txt --only-ipv6-ok > trackers_ipv6.txt
-`;
+`,
+});
 
 interface Options {
   urls: TrackerUrl[];
@@ -151,31 +185,7 @@ interface Options {
 }
 
 async function parse(argv: string[]): Promise<Options> {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        json: { type: 'boolean' },
-        format: { type: 'string' },
-        list: { type: 'string' },
-        'only-ipv6-ok': { type: 'boolean' },
-        'only-failing': { type: 'boolean' },
-        family: { type: 'string' },
-        timeout: { type: 'string' },
-        'tracker-timeout': { type: 'string' },
-        'total-timeout': { type: 'string' },
-        parallel: { type: 'string' },
-        requests: { type: 'string' },
-        'info-hash': { type: 'string' },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError(errorMessage(e));
-  }
+  const { values, positionals } = parseOptions(options, argv, { positionals: true });
   const format = values.format ?? (values.json ? 'json' : 'table');
   if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be table, json, markdown or html, got "${format}"`);
   if (values.json && format !== 'json') throw new UsageError(`--json and --format ${format} contradict each other; give one`);
@@ -389,6 +399,8 @@ async function run(argv: string[]): Promise<number> {
 export const trackerCheck: Command = {
   name: 'tracker-check',
   summary: 'check whether trackers support IPv6 properly (a matrix of checks per address, lists, reports)',
+  usage,
+  options,
   help,
   run,
 };
