@@ -67,6 +67,7 @@ export class FamilyMapper {
   private checkTimer?: NodeJS.Timeout;
   private resetTimer?: NodeJS.Timeout;
   private lastResetAt = 0;
+  private lastNudgeAt = 0;
   private backoff = 0;
   private queue: Promise<void> = Promise.resolve();
   private stopping = false;
@@ -99,19 +100,36 @@ export class FamilyMapper {
     return this.run(() => this.cycle());
   }
 
-  /** A datagram on the announce port from `from`. */
-  announce(from: string, msg: Buffer): void {
-    if (this.stopping || !this.env || from !== this.env.gateway.address) return;
-    if (this.active?.announce) {
-      this.active.announce(msg);
+  /** A datagram on the announce port from `from`; true when it came from our gateway. */
+  announce(from: string, msg: Buffer): boolean {
+    if (this.stopping || !this.env || from !== this.env.gateway.address) return false;
+    if (this.active?.announce) this.active.announce(msg);
+    else this.nudge(`the gateway ${from} announced itself`);
+    return true;
+  }
+
+  /**
+   * A gateway on our LAN announced a restart (on this family or the other: one box is usually
+   * both, and miniupnpd's IPv6 ANNOUNCE goes to ff02::1 without an interface, so it may never
+   * arrive): check now instead of at the next renewal. One exchange, at most every 10 s.
+   */
+  nudge(why: string): void {
+    if (this.stopping || this.resetTimer || Date.now() - this.lastNudgeAt < RESET_MIN_GAP_MS) return;
+    this.lastNudgeAt = Date.now();
+    const b = this.active;
+    if (!b) {
+      if (this.grants.size === 0) {
+        this.o.log(`IPv${this.family}: ${why}; asking the gateway now`);
+        this.scheduleCycle(Math.random() * 1000);
+      }
       return;
     }
-    if (this.grants.size === 0 && Date.now() - this.lastResetAt >= RESET_MIN_GAP_MS) {
-      // The gateway just came up (or restarted) and we have nothing: look now instead of at the next backoff step.
-      this.lastResetAt = Date.now();
-      this.o.log(`IPv${this.family}: the gateway ${from} announced itself; asking it now`);
-      this.scheduleCycle(Math.random() * 1000);
-    }
+    // PCP / NAT-PMP: a probe reads the epoch (a restart then triggers the re-requests). UPnP has no epoch: renew.
+    void this.run(async () => {
+      if (this.active !== b) return;
+      if (b.protocol === 'upnp') await this.remapAll();
+      else await b.probe().catch((e: unknown) => this.o.log(`IPv${this.family}: ${b.protocol} check: ${toPortMapError(e, b.protocol).message}`));
+    });
   }
 
   async stop(): Promise<void> {
@@ -249,18 +267,17 @@ export class FamilyMapper {
       return;
     }
     if (this.verdict.state !== 'unreachable') this.setVerdict({ state: 'probing', gateway: env.gateway.address });
-    const probes = await Promise.all(
-      this.backends.map((b) =>
-        b.probe().then(
-          () => undefined,
-          (e: unknown) => toPortMapError(e, b.protocol),
-        ),
+    // All probes start at once (they create nothing); each protocol is used in order as soon as its own probe is done.
+    const probes = this.backends.map((b) =>
+      b.probe().then(
+        () => undefined,
+        (e: unknown) => toPortMapError(e, b.protocol),
       ),
     );
     const failures: PortMapError[] = [];
     for (const [i, b] of this.backends.entries()) {
+      const probeError = await probes[i];
       if (this.stopping) return;
-      const probeError = probes[i];
       if (probeError) {
         this.o.log(`IPv${this.family}: ${b.protocol}: ${probeError.message}`);
         failures.push(probeError);

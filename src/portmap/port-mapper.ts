@@ -76,7 +76,13 @@ export class PortMapper extends EventEmitter<PortMapperEvents> {
       );
     }
     if ((o.announcements ?? true) && families.length > 0) {
-      this.listener = new AnnounceListener((family, from, msg) => this.mappers.get(family)?.announce(from, msg), (line) => this.log(`port mapping: ${line}`));
+      this.listener = new AnnounceListener(
+        (family, from, msg) => {
+          if (!this.mappers.get(family)?.announce(from, msg)) return;
+          this.mappers.get(family === 4 ? 6 : 4)?.nudge(`the IPv${family} gateway ${from} announced a restart`);
+        },
+        (line) => this.log(`port mapping: ${line}`),
+      );
     }
   }
 

@@ -225,6 +225,21 @@ export class PcpBackend implements MappingBackend {
       any,
       this.schedule.slice(0, 3),
     );
+    if (res.resultCode === 2) {
+      // miniupnpd 2.3.1 loses a pinhole's nonce when it renews it (nftpinhole.c update_pinhole drops the
+      // description), then refuses the delete. A renewal needs no nonce match: cut the lease to the least.
+      const cut = await this.send(
+        { transport: g.transport, internalPort: g.internalPort, suggestedExternalPort: g.external.port, lifetimeSeconds: 1 },
+        1,
+        nonce,
+        any,
+        this.schedule.slice(0, 3),
+      ).catch(() => undefined);
+      this.nonces.delete(key);
+      this.lastExternal.delete(key);
+      const after = cut?.resultCode === 0 ? `; its lease was cut to ${cut.lifetime} s instead` : '';
+      throw new PortMapError('pcp', 'refused', `the gateway refused the delete: ${pcpResultText(2)} (PCP result 2)${after}`, { code: 2 });
+    }
     this.nonces.delete(key);
     this.lastExternal.delete(key);
     if (res.resultCode !== 0) throw this.refused(res);

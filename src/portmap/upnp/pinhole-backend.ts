@@ -5,6 +5,7 @@
  * from the address the pinhole opens (IGDv2 lets a control point open pinholes only for itself:
  * miniupnpd answers 606 otherwise, miniupnp #600, #731).
  */
+import { classify } from '../../net/address.js';
 import { clampLifetime, type MapRequest, type MappingBackend, type ProbeResult } from '../backend.js';
 import { PortMapError } from '../errors.js';
 import type { Grant, Transport } from '../types.js';
@@ -49,7 +50,8 @@ export class UpnpPinholeBackend implements MappingBackend {
       family: 6,
       localAddress: this.o.localAddress,
       ifname: this.o.ifname,
-      ...(this.o.gateway ? { gateway: this.o.gateway } : {}),
+      // A link-local gateway answers SSDP from its global address: no use preferring it by address.
+      ...(this.o.gateway && classify(this.o.gateway)?.kind !== 'link-local' ? { gateway: this.o.gateway } : {}),
       wants: (d) => d.services.some((s) => s.serviceType === WAN_IPV6_FIREWALL_CONTROL_1),
       ...(this.o.log ? { log: this.o.log } : {}),
       ...(this.o.signal ? { signal: this.o.signal } : {}),

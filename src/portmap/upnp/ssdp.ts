@@ -38,7 +38,10 @@ export interface SsdpSearchOptions {
   /** The interface (IPv6: ff02::c needs one). */
   ifname?: string;
   timeoutMs: number;
-  /** Stop early once this host (the default gateway) has answered. */
+  /**
+   * Stop early once this host (the default gateway) has answered. Without it, shortly after the
+   * first reply (an IPv6 gateway known by its link-local address answers from a global one).
+   */
   preferFrom?: string;
   /** Repeats of the M-SEARCH burst (UDP may drop one), spaced evenly over the first half of the wait. */
   repeats?: number;
@@ -111,7 +114,7 @@ export function ssdpSearch(o: SsdpSearchOptions): Promise<SsdpResult> {
       }
       if (replies.some((x) => x.location.host === r.location.host && x.location.port === r.location.port && x.location.path === r.location.path)) return;
       replies.push(r);
-      if (preferred && r.from === preferred) timers.push(setTimeout(finish, GRACE_MS));
+      if (preferred ? r.from === preferred : replies.length === 1) timers.push(setTimeout(finish, GRACE_MS));
     });
     socket.bind({ address: o.localAddress, port: 0 }, () => {
       if (done) return;
