@@ -309,7 +309,7 @@ export class NatLab {
   /** What a router reboot does: miniupnpd stops, its rules and the connection table are gone. */
   async routerDown(): Promise<void> {
     await this.stopMiniupnpd();
-    for (const chain of ['prerouting_miniupnpd', 'postrouting_miniupnpd', 'miniupnpd']) await this.router.must('nft', ['flush', 'chain', 'inet', 'cpe', chain]);
+    for (const chain of ['prerouting_miniupnpd', 'postrouting_miniupnpd', 'miniupnpd', 'pcp_natpmp_filter']) await this.router.must('nft', ['flush', 'chain', 'inet', 'cpe', chain]);
     await this.router.exec('conntrack', ['-F']);
   }
 

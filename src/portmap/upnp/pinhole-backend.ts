@@ -98,8 +98,8 @@ export class UpnpPinholeBackend implements MappingBackend {
         ]);
         return this.grant(r, clampLifetime(lease));
       } catch (e) {
-        // 704: the gateway forgot it (rebooted): add it again.
-        if (!(e instanceof PortMapError && e.code === 704)) throw e;
+        // 704 NoSuchEntry: the gateway forgot it (rebooted); miniupnpd 2.3.1 may answer 402 then. Add it again.
+        if (!(e instanceof PortMapError && e.kind === 'refused')) throw e;
         this.ids.delete(key);
       }
     }
