@@ -31,6 +31,8 @@ export const NATPMP_SCHEDULE_MS = doublingSchedule(250, 4);
 export interface NatPmpBackendOptions {
   gateway: string;
   localAddress: string;
+  /** The server's port (5351; another only in tests against a fake). */
+  port?: number;
   scheduleMs?: readonly number[];
   log?: (line: string) => void;
 }
@@ -52,7 +54,7 @@ export class NatPmpBackend implements MappingBackend {
   }
 
   private open(): Promise<UdpChannel> {
-    this.channel ??= UdpChannel.open({ family: 4, protocol: 'natpmp', localAddress: this.o.localAddress, server: this.o.gateway, port: NATPMP_SERVER_PORT }).then(
+    this.channel ??= UdpChannel.open({ family: 4, protocol: 'natpmp', localAddress: this.o.localAddress, server: this.o.gateway, port: this.o.port ?? NATPMP_SERVER_PORT }).then(
       (ch) => {
         ch.onDatagram((msg) => this.sawEpoch(msg));
         if (this.closed) ch.close();

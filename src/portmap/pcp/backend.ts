@@ -41,6 +41,8 @@ export interface PcpBackendOptions {
   target: string;
   /** Our address, sent from and written into the request. For IPv6 the address the pinhole opens. */
   localAddress: string;
+  /** The server's port (5351; another only in tests against a fake). */
+  port?: number;
   scheduleMs?: readonly number[];
   log?: (line: string) => void;
 }
@@ -63,7 +65,7 @@ export class PcpBackend implements MappingBackend {
   }
 
   private open(): Promise<UdpChannel> {
-    this.channel ??= UdpChannel.open({ family: this.o.family, protocol: 'pcp', localAddress: this.o.localAddress, server: this.o.target, port: PCP_SERVER_PORT }).then(
+    this.channel ??= UdpChannel.open({ family: this.o.family, protocol: 'pcp', localAddress: this.o.localAddress, server: this.o.target, port: this.o.port ?? PCP_SERVER_PORT }).then(
       (ch) => {
         ch.onDatagram((msg) => this.sawEpoch(msg));
         if (this.closed) ch.close();
@@ -162,7 +164,10 @@ export class PcpBackend implements MappingBackend {
           const res = this.decode(msg);
           if (!res) return undefined;
           if (res.version !== PCP_VERSION) return res; // a NAT-PMP server's "unsupported version"
-          if (res.opcode !== OPCODE_MAP) return undefined;
+          if (res.opcode !== OPCODE_MAP) {
+            this.lastBadReply = `a reply to opcode ${res.opcode} instead of MAP`;
+            return undefined;
+          }
           if (!res.map) return res.resultCode !== 0 ? res : undefined; // an error reply without a body
           if (!res.map.nonce.equals(nonce)) {
             this.lastBadReply = 'a MAP reply with another nonce';
