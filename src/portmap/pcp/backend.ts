@@ -90,15 +90,25 @@ export class PcpBackend implements MappingBackend {
     if (this.epoch.observe(res.epoch, Date.now())) this.onStateLost?.(`the gateway's PCP epoch went from its expected value to ${res.epoch} s: it restarted or lost its mappings`);
   }
 
-  /** Decodes for a request; a reply we cannot use is remembered and skipped. */
-  private decode(msg: Buffer): PcpResponse | undefined {
+  /**
+   * Decodes a reply to a request of `opcode`; a reply we cannot use is remembered and skipped.
+   * Another version counts only as the UNSUPP_VERSION answer to this very request (junk with
+   * another first byte must not end the exchange).
+   */
+  private decode(msg: Buffer, opcode: number): PcpResponse | undefined {
+    let res: PcpResponse;
     try {
-      return decodePcpResponse(msg);
+      res = decodePcpResponse(msg);
     } catch (e) {
       this.lastBadReply = (e as Error).message;
       this.o.log?.(`PCP: ignored a reply from ${this.o.gateway}: ${this.lastBadReply}`);
       return undefined;
     }
+    if (res.version !== PCP_VERSION && (res.resultCode !== 1 || res.opcode !== opcode)) {
+      this.lastBadReply = `a version-${res.version} reply that is not "unsupported version" to our request`;
+      return undefined;
+    }
+    return res;
   }
 
   private noAnswer(e: unknown): never {
@@ -121,7 +131,7 @@ export class PcpBackend implements MappingBackend {
       .request(
         encodeAnnounceRequest(this.o.localAddress),
         (msg) => {
-          const r = this.decode(msg);
+          const r = this.decode(msg, OPCODE_ANNOUNCE);
           if (!r || (r.version === PCP_VERSION && r.opcode !== OPCODE_ANNOUNCE)) return undefined;
           return r;
         },
@@ -161,7 +171,7 @@ export class PcpBackend implements MappingBackend {
       .request(
         packet,
         (msg) => {
-          const res = this.decode(msg);
+          const res = this.decode(msg, OPCODE_MAP);
           if (!res) return undefined;
           if (res.version !== PCP_VERSION) return res; // a NAT-PMP server's "unsupported version"
           if (res.opcode !== OPCODE_MAP) {

@@ -56,5 +56,5 @@ export async function discoverIgd(o: DiscoverOptions): Promise<IgdDescription> {
     }
   }
   if (search.replies.length === 0 && notes.length === 0) throw new PortMapError('upnp', 'no-answer', `no UPnP gateway answered the SSDP search (IPv${o.family})`);
-  throw new PortMapError('upnp', search.replies.length ? 'bad-reply' : 'no-answer', `no usable UPnP gateway: ${notes.slice(0, 4).join('; ')}`);
+  throw new PortMapError('upnp', 'bad-reply', `no usable UPnP gateway: ${notes.slice(0, 4).join('; ')}`);
 }
