@@ -5,11 +5,11 @@
  * one that grants nothing usable, and one that speaks NAT-PMP only and says so. Nothing that the
  * gateway did not grant is advertised.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { LAB, NatLab, type MapperProcess } from './support/natlab.js';
-import { netnsUnavailable, type NsProcess } from './support/netns.js';
+import { afterEach, describe, expect, test } from 'vitest';
+import { LAB, natlabUnavailable, useNatLab, type NatLab } from './support/natlab.js';
+import type { NsProcess } from './support/netns.js';
 
-const skip = netnsUnavailable();
+const skip = natlabUnavailable({ miniupnpd: false });
 
 /** SSDP responder: answers every M-SEARCH with LOCATION argv[1]; serves argv[2] (a description) over HTTP on :5000 when given. */
 const FAKE_IGD = String.raw`
@@ -68,7 +68,6 @@ s.bind(5351, '192.168.1.1', () => console.log('ready'));
 
 let lab: NatLab;
 const procs: NsProcess[] = [];
-const mappers: MapperProcess[] = [];
 
 async function run(ns: NatLab['router'], script: string, args: string[]): Promise<NsProcess> {
   const p = ns.spawn(process.execPath, ['-e', script, ...args]);
@@ -77,28 +76,16 @@ async function run(ns: NatLab['router'], script: string, args: string[]): Promis
   return p;
 }
 
-async function startMapper(o: Parameters<NatLab['mapper']>[0]): Promise<{ m: MapperProcess; started: Record<string, unknown> }> {
-  const m = await lab.mapper(o);
-  mappers.push(m);
-  return { m, started: await m.waitFor((e) => e.type === 'started', 40_000) };
-}
-
 describe.skipIf(skip)('PortMapper against fake gateways', () => {
-  beforeAll(async () => {
-    lab = await NatLab.create();
-  });
+  useNatLab((l) => (lab = l));
   afterEach(async () => {
-    for (const m of mappers.splice(0)) await m.proc.stop('SIGKILL');
     for (const p of procs.splice(0)) await p.stop('SIGKILL');
-  });
-  afterAll(async () => {
-    await lab?.destroy();
   });
 
   test('an SSDP reply pointing at another host is refused; that host hears nothing', async () => {
     const victim = await run(lab.wan, VICTIM, ['8080']);
     const fake = await run(lab.lan2, FAKE_IGD, [`http://${LAB.wan4}:8080/rootDesc.xml`]);
-    const { m, started } = await startMapper({ port: 43001, protocols: ['upnp'], families: { 4: true, 6: false } });
+    const { m, started } = await lab.startMapper({ port: 43001, protocols: ['upnp'], families: { 4: true, 6: false } });
     const v4 = (started.status as Record<string, Record<string, unknown>>)['4']!;
     expect(fake.lines.some((l) => l.startsWith('M-SEARCH'))).toBe(true);
     expect(v4).toMatchObject({ state: 'unreachable', reason: 'refused' });
@@ -112,7 +99,7 @@ describe.skipIf(skip)('PortMapper against fake gateways', () => {
     const victim = await run(lab.wan, VICTIM, ['8081']);
     const description = `<?xml version="1.0"?><root><device><friendlyName>Fake</friendlyName><serviceList><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType><controlURL>http://${LAB.wan4}:8081/ctl</controlURL></service></serviceList></device></root>`;
     const fake = await run(lab.lan2, FAKE_IGD, [`http://${LAB.lan2_4}:5000/rootDesc.xml`, description]);
-    const { m, started } = await startMapper({ port: 43002, protocols: ['upnp'], families: { 4: true, 6: false } });
+    const { m, started } = await lab.startMapper({ port: 43002, protocols: ['upnp'], families: { 4: true, 6: false } });
     const v4 = (started.status as Record<string, Record<string, unknown>>)['4']!;
     expect(fake.lines).toContain('HTTP GET /rootDesc.xml');
     expect(v4).toMatchObject({ state: 'unreachable' });
@@ -123,7 +110,7 @@ describe.skipIf(skip)('PortMapper against fake gateways', () => {
 
   test('a PCP gateway that grants a CGNAT address: the verdict says so and nothing is advertised', async () => {
     await run(lab.router, FAKE_PCP, [JSON.stringify({ external: '100.64.12.34', lifetime: 600 })]);
-    const { m, started } = await startMapper({ port: 43003, protocols: ['pcp'], families: { 4: true, 6: false } });
+    const { m, started } = await lab.startMapper({ port: 43003, protocols: ['pcp'], families: { 4: true, 6: false } });
     const v4 = (started.status as Record<string, Record<string, unknown>>)['4']!;
     expect(v4).toMatchObject({ state: 'cgnat', protocol: 'pcp', external: { address: '100.64.12.34', port: 43003 } });
     expect(String(v4.reason)).toMatch(/100\.64\.0\.0\/10: your provider's carrier-grade NAT/);
@@ -137,7 +124,7 @@ describe.skipIf(skip)('PortMapper against fake gateways', () => {
       [{ external: LAB.routerWan4, lifetime: 600, port: 0 }, /external port 0/],
     ] as const) {
       const gw = await run(lab.router, FAKE_PCP, [JSON.stringify(behaviour)]);
-      const { m, started } = await startMapper({ port: 43004, protocols: ['pcp'], families: { 4: true, 6: false } });
+      const { m, started } = await lab.startMapper({ port: 43004, protocols: ['pcp'], families: { 4: true, 6: false } });
       const v4 = (started.status as Record<string, Record<string, unknown>>)['4']!;
       expect(v4).toMatchObject({ state: 'unreachable', reason: 'refused', protocol: 'pcp' });
       expect(String(v4.detail)).toMatch(why);
@@ -150,7 +137,7 @@ describe.skipIf(skip)('PortMapper against fake gateways', () => {
 
   test('a gateway that answers PCP with NAT-PMP\'s "unsupported version": NAT-PMP at once, without waiting out PCP', async () => {
     await run(lab.router, FAKE_PCP, [JSON.stringify({ natpmp: LAB.routerWan4 })]);
-    const { m, started } = await startMapper({ port: 43005, families: { 4: true, 6: false } });
+    const { m, started } = await lab.startMapper({ port: 43005, families: { 4: true, 6: false } });
     const v4 = (started.status as Record<string, Record<string, unknown>>)['4']!;
     expect(v4).toMatchObject({ state: 'mapped', protocol: 'natpmp', external: { address: LAB.routerWan4, port: 43005 } });
     // PCP's full schedule would be 3.75 s; the UPnP probe (no IGD here) is not waited for either.

@@ -11,23 +11,12 @@
  * with one option), while the mapper runs its default order: the verdict must name the protocol
  * that is there.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { LAB, NatLab, type MapperProcess } from './support/natlab.js';
-import { netnsUnavailable } from './support/netns.js';
+import { describe, expect, test } from 'vitest';
+import { LAB, natlabUnavailable, useNatLab, type NatLab } from './support/natlab.js';
 
-const skip = netnsUnavailable() ?? (process.platform === 'linux' && !(await import('node:fs')).existsSync('/usr/sbin/miniupnpd') ? 'miniupnpd is not installed' : undefined);
-
-type Status = Record<'4' | '6', Record<string, unknown>>;
+const skip = natlabUnavailable({ miniupnpd: true });
 
 let lab: NatLab;
-const running: MapperProcess[] = [];
-
-async function startMapper(o: Parameters<NatLab['mapper']>[0]): Promise<{ m: MapperProcess; started: Record<string, unknown>; status: Status }> {
-  const m = await lab.mapper(o);
-  running.push(m);
-  const started = await m.waitFor((e) => e.type === 'started', 40_000);
-  return { m, started, status: started.status as Status };
-}
 
 /** Both transports on both families, as the WAN peer sees them. */
 async function reach(port: number, families: Array<4 | 6> = [4, 6]): Promise<Record<string, string>> {
@@ -37,23 +26,13 @@ async function reach(port: number, families: Array<4 | 6> = [4, 6]): Promise<Rec
 }
 
 describe.skipIf(skip)('port mapping through miniupnpd', () => {
-  beforeAll(async () => {
-    lab = await NatLab.create();
-  });
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') for (const m of running) console.log(`mapper log:\n${m.logs()}\nevents:\n${m.mappings().map((e) => JSON.stringify(e)).join('\n')}`);
-    for (const m of running.splice(0)) await m.proc.stop('SIGKILL');
-    await lab.routerDown();
-  });
-  afterAll(async () => {
-    await lab?.destroy();
-  });
+  useNatLab((l) => (lab = l));
 
   test('PCP alone: IPv4 mapping and IPv6 pinhole for TCP and UDP, reached from the WAN, deleted on stop', async () => {
     await lab.startMiniupnpd({ upnp: false, natpmp: false, pcp: true });
     const port = 41001;
     expect(await reach(port)).toEqual({ tcp4: 'BLOCKED', udp4: 'BLOCKED', tcp6: 'BLOCKED', udp6: 'BLOCKED' });
-    const { m, status } = await startMapper({ port });
+    const { m, status } = await lab.startMapper({ port });
     expect(status['4']).toMatchObject({ state: 'mapped', protocol: 'pcp', external: { address: LAB.routerWan4, port }, udp: { address: LAB.routerWan4, port } });
     expect(status['6']).toMatchObject({ state: 'pinholed', protocol: 'pcp', external: { address: LAB.lan6, port }, udp: { address: LAB.lan6, port } });
     expect(await reach(port)).toEqual({ tcp4: 'REACHED', udp4: 'REACHED', tcp6: 'REACHED', udp6: 'REACHED' });
@@ -75,7 +54,7 @@ describe.skipIf(skip)('port mapping through miniupnpd', () => {
     await lab.startMiniupnpd({ upnp: false, natpmp: true, pcp: false });
     const port = 41002;
     expect(await reach(port, [4])).toEqual({ tcp4: 'BLOCKED', udp4: 'BLOCKED' });
-    const { m, status } = await startMapper({ port });
+    const { m, status } = await lab.startMapper({ port });
     expect(status['4']).toMatchObject({ state: 'mapped', protocol: 'natpmp', external: { address: LAB.routerWan4, port }, udp: { port } });
     expect(status['6']).toMatchObject({ state: 'unreachable', reason: 'no-answer' });
     expect(String(status['6'].detail)).toMatch(/pcp: no answer .*upnp: no UPnP gateway answered/);
@@ -91,7 +70,7 @@ describe.skipIf(skip)('port mapping through miniupnpd', () => {
     await lab.startMiniupnpd({ upnp: true, natpmp: false, pcp: false });
     const port = 41003;
     expect(await reach(port)).toEqual({ tcp4: 'BLOCKED', udp4: 'BLOCKED', tcp6: 'BLOCKED', udp6: 'BLOCKED' });
-    const { m, status } = await startMapper({ port, description: 'sixswarm-test' });
+    const { m, status } = await lab.startMapper({ port, description: 'sixswarm-test' });
     expect(status['4']).toMatchObject({ state: 'mapped', protocol: 'upnp', external: { address: LAB.routerWan4, port } });
     expect(status['6']).toMatchObject({ state: 'pinholed', protocol: 'upnp', external: { address: LAB.lan6, port } });
     expect(await reach(port)).toEqual({ tcp4: 'REACHED', udp4: 'REACHED', tcp6: 'REACHED', udp6: 'REACHED' });
@@ -109,7 +88,7 @@ describe.skipIf(skip)('port mapping through miniupnpd', () => {
   test('all three offered: PCP first; leases shorter than the test are renewed and the port stays reachable', async () => {
     await lab.startMiniupnpd({ minLifetime: 10 });
     const port = 41004;
-    const { m, status } = await startMapper({ port, lifetimeSeconds: 16 });
+    const { m, status } = await lab.startMapper({ port, lifetimeSeconds: 16 });
     expect(status['4']).toMatchObject({ state: 'mapped', protocol: 'pcp' });
     expect(status['6']).toMatchObject({ state: 'pinholed', protocol: 'pcp' });
     // Renewed at half the lease (8 s): by 20 s every grant has been renewed twice, and the first lease has run out.
@@ -137,7 +116,7 @@ describe.skipIf(skip)('port mapping through miniupnpd', () => {
   test('UPnP leases are renewed too (AddAnyPortMapping / UpdatePinhole)', async () => {
     await lab.startMiniupnpd({ upnp: true, natpmp: false, pcp: false });
     const port = 41005;
-    const { m } = await startMapper({ port, lifetimeSeconds: 12 });
+    const { m } = await lab.startMapper({ port, lifetimeSeconds: 12 });
     await new Promise((r) => setTimeout(r, 16_000));
     for (const f of [4, 6]) expect(m.mappings().filter((e) => e.family === f && e.transport === 'tcp' && e.change === 'renewed').length).toBeGreaterThanOrEqual(2);
     expect(lab.miniupnpdLog).toMatch(/UpdatePinhole/);

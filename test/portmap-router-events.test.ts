@@ -4,44 +4,22 @@
  * protocol at all, two LAN hosts wanting the same port, and the choice of the IPv6 address a
  * pinhole is asked for.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { existsSync } from 'node:fs';
-import { LAB, NatLab, type MapperProcess } from './support/natlab.js';
-import { netnsUnavailable } from './support/netns.js';
+import { describe, expect, test } from 'vitest';
+import { LAB, natlabUnavailable, useNatLab, type NatLab } from './support/natlab.js';
 
-const skip = netnsUnavailable() ?? (existsSync('/usr/sbin/miniupnpd') ? undefined : 'miniupnpd is not installed');
-
-type Status = Record<'4' | '6', Record<string, unknown>>;
+const skip = natlabUnavailable({ miniupnpd: true });
 
 let lab: NatLab;
-const running: MapperProcess[] = [];
-
-async function startMapper(o: Parameters<NatLab['mapper']>[0], ns = lab.lan): Promise<{ m: MapperProcess; status: Status }> {
-  const m = await lab.mapper(o, ns);
-  running.push(m);
-  const started = await m.waitFor((e) => e.type === 'started', 40_000);
-  return { m, status: started.status as Status };
-}
 
 const granted = (family: number) => (e: Record<string, unknown>) => e.type === 'mapping' && e.family === family && e.transport === 'tcp' && ['granted', 'renewed', 'moved'].includes(e.change as string);
 
 describe.skipIf(skip)('port mapping through router events', () => {
-  beforeAll(async () => {
-    lab = await NatLab.create();
-  });
-  afterEach(async (ctx) => {
-    if (ctx.task.result?.state === 'fail') for (const m of running) console.log(`mapper log:\n${m.logs()}\nevents:\n${m.mappings().map((e) => JSON.stringify(e)).join('\n')}`);
-    for (const m of running.splice(0)) await m.proc.stop('SIGKILL');
-    await lab.routerDown();
-  });
-  afterAll(async () => {
-    await lab?.destroy();
-  });
+  useNatLab((l) => (lab = l));
 
   test('router rebooted mid-run (PCP): the mappings come back without restarting the mapper', async () => {
     await lab.startMiniupnpd();
     const port = 42001;
-    const { m, status } = await startMapper({ port });
+    const { m, status } = await lab.startMapper({ port });
     expect(status['4']).toMatchObject({ state: 'mapped', protocol: 'pcp' });
     expect(status['6']).toMatchObject({ state: 'pinholed', protocol: 'pcp' });
     expect(await lab.dial(4, port)).toMatch(/^REACHED/);
@@ -68,7 +46,7 @@ describe.skipIf(skip)('port mapping through router events', () => {
   test('router rebooted mid-run (UPnP only): the next renewal puts the mappings back', async () => {
     await lab.startMiniupnpd({ natpmp: false, pcp: false });
     const port = 42002;
-    const { m, status } = await startMapper({ port, lifetimeSeconds: 20 });
+    const { m, status } = await lab.startMapper({ port, lifetimeSeconds: 20 });
     expect(status['4']).toMatchObject({ state: 'mapped', protocol: 'upnp' });
     expect(status['6']).toMatchObject({ state: 'pinholed', protocol: 'upnp' });
     await lab.routerDown();
@@ -87,7 +65,7 @@ describe.skipIf(skip)('port mapping through router events', () => {
 
   test('a router that comes up after the mapper is found within a minute', async () => {
     const port = 42003;
-    const { m, status } = await startMapper({ port });
+    const { m, status } = await lab.startMapper({ port });
     expect(status['4']).toMatchObject({ state: 'unreachable', reason: 'no-answer' });
     expect(status['6']).toMatchObject({ state: 'unreachable', reason: 'no-answer' });
     await new Promise((r) => setTimeout(r, 8000));
@@ -104,7 +82,7 @@ describe.skipIf(skip)('port mapping through router events', () => {
 
   test('a late UPnP-only router (no announcements) is found by periodic rediscovery within a minute', async () => {
     const port = 42004;
-    const { m } = await startMapper({ port, families: { 4: true, 6: false } });
+    const { m } = await lab.startMapper({ port, families: { 4: true, 6: false } });
     await new Promise((r) => setTimeout(r, 8000));
     const from = m.lineCount;
     const t0 = Date.now();
@@ -121,7 +99,7 @@ describe.skipIf(skip)('port mapping through router events', () => {
     // miniupnpd will not run with UPnP and NAT-PMP both off ("Why did you run me anyway?"): the router runs none.
     const port = 42005;
     const t0 = Date.now();
-    const { m, status } = await startMapper({ port });
+    const { m, status } = await lab.startMapper({ port });
     const took = Date.now() - t0;
     expect(took).toBeLessThan(12_000);
     for (const f of ['4', '6'] as const) {
@@ -141,9 +119,9 @@ describe.skipIf(skip)('port mapping through router events', () => {
     test(`two LAN hosts asking for the same port (${name}): the second is granted another port and says so`, async () => {
       await lab.startMiniupnpd(router);
       const port = name === 'PCP' ? 42010 : name === 'NAT-PMP' ? 42020 : 42030;
-      const first = await startMapper({ port, families: { 4: true, 6: false }, tag: 'lan2' }, lab.lan2);
+      const first = await lab.startMapper({ port, families: { 4: true, 6: false }, tag: 'lan2' }, lab.lan2);
       expect(first.status['4']).toMatchObject({ state: 'mapped', external: { port } });
-      const second = await startMapper({ port, families: { 4: true, 6: false }, tag: 'lan' });
+      const second = await lab.startMapper({ port, families: { 4: true, 6: false }, tag: 'lan' });
       const v = second.status['4'] as { state: string; external: { port: number } };
       expect(v.state).toBe('mapped');
       expect(v.external.port).not.toBe(port);
@@ -167,16 +145,16 @@ describe.skipIf(skip)('port mapping through router events', () => {
     await lab.lan.ip(['-6', 'addr', 'add', '2001:db8:1::99/64', 'dev', 'eth0', 'nodad', 'preferred_lft', '0']);
     await lab.lan.ip(['-6', 'addr', 'add', 'fd00:1::10/64', 'dev', 'eth0', 'nodad']);
     try {
-      const { m, status } = await startMapper({ port, families: { 4: false, 6: true } });
+      const { m, status } = await lab.startMapper({ port, families: { 4: false, 6: true } });
       expect(status['6']).toMatchObject({ state: 'pinholed', external: { address: LAB.lan6, port } });
       expect(await lab.dial(6, port)).toMatch(/^REACHED/);
       await m.stop();
       // Asked to speak for the deprecated address (or the ULA), it refuses with the reason instead of asking the gateway.
-      const dep = await startMapper({ port: port + 1, families: { 4: false, 6: true }, address6: '2001:db8:1::99' });
+      const dep = await lab.startMapper({ port: port + 1, families: { 4: false, 6: true }, address6: '2001:db8:1::99' });
       expect(dep.status['6']).toMatchObject({ state: 'unreachable', reason: 'no-address' });
       expect(String(dep.status['6'].detail)).toMatch(/2001:db8:1::99 is deprecated/);
       await dep.m.stop();
-      const ula = await startMapper({ port: port + 2, families: { 4: false, 6: true }, address6: 'fd00:1::10' });
+      const ula = await lab.startMapper({ port: port + 2, families: { 4: false, 6: true }, address6: 'fd00:1::10' });
       expect(String(ula.status['6'].detail)).toMatch(/fd00:1::10 is a ula address/);
       await ula.m.stop();
     } finally {

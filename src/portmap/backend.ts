@@ -36,6 +36,9 @@ export interface MappingBackend {
   close(): void;
 }
 
+/** IANA protocol numbers, as PCP and WANIPv6FirewallControl name transports. */
+export const IP_PROTOCOL = { tcp: 6, udp: 17 } as const;
+
 /** A gateway's 2^32-1 ("forever") lease still gets renewed daily: we act on at most a day. */
 export const MAX_LIFETIME_SECONDS = 86_400;
 

@@ -24,7 +24,5 @@ export class PortMapError extends Error {
 /** Any thrown value as a PortMapError of `protocol` (socket errors become `unreachable`). */
 export function toPortMapError(e: unknown, protocol: PortMapProtocol): PortMapError {
   if (e instanceof PortMapError) return e;
-  const err = e as NodeJS.ErrnoException;
-  const code = typeof err?.code === 'string' ? ` (${err.code})` : '';
-  return new PortMapError(protocol, 'unreachable', `${err instanceof Error ? err.message : String(e)}${code}`);
+  return new PortMapError(protocol, 'unreachable', e instanceof Error ? e.message : String(e));
 }

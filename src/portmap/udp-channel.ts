@@ -6,6 +6,8 @@
  *
  * `request` sends a packet on a retransmission schedule until a reply is accepted. Replies
  * larger than PCP's 1100 bytes are ignored unread; a bounded number of requests wait at once.
+ * A reply a request cannot use (truncated, another nonce) is remembered, so that a timeout says
+ * what did arrive. `LazyChannel` opens one on first use for a backend.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import type { Family } from '../net/address.js';
@@ -29,6 +31,9 @@ interface Pending {
   accept: (msg: Buffer) => boolean;
   fail: (e: PortMapError) => void;
 }
+
+/** Decides whether a reply answers a request; `return bad(why)` when the reply is unusable. */
+export type AcceptReply<T> = (msg: Buffer, bad: (why: string) => undefined) => T | undefined;
 
 export class UdpChannel {
   private readonly pending = new Set<Pending>();
@@ -88,22 +93,27 @@ export class UdpChannel {
   /**
    * Sends `packet`, then again after each wait of `scheduleMs` (the last entry is the final
    * wait), until `accept` returns a value for a reply. Rejects with `no-answer` when the schedule
-   * ends, `unreachable` on an ICMP error. `accept` sees every reply; returning undefined leaves
-   * the reply to other requests (a wrong nonce, another port's mapping).
+   * ends (`bad-reply` when only unusable replies came), `unreachable` on an ICMP error. `accept`
+   * sees every reply; returning undefined leaves the reply to other requests.
    */
-  request<T>(packet: Buffer, accept: (msg: Buffer) => T | undefined, scheduleMs: readonly number[]): Promise<T> {
+  request<T>(packet: Buffer, accept: AcceptReply<T>, scheduleMs: readonly number[]): Promise<T> {
     if (this.closed) return Promise.reject(new PortMapError(this.o.protocol, 'unreachable', 'the channel to the gateway is closed'));
     if (this.pending.size >= MAX_PENDING) return Promise.reject(new PortMapError(this.o.protocol, 'no-answer', `${MAX_PENDING} requests to ${this.o.server} are already waiting`));
     return new Promise<T>((resolve, reject) => {
       let step = 0;
       let timer: NodeJS.Timeout | undefined;
+      let lastBad: string | undefined;
+      const bad = (why: string): undefined => {
+        lastBad = why;
+        return undefined;
+      };
       const done = () => {
         clearTimeout(timer);
         this.pending.delete(entry);
       };
       const entry: Pending = {
         accept: (msg) => {
-          const v = accept(msg);
+          const v = accept(msg, bad);
           if (v === undefined) return false;
           done();
           resolve(v);
@@ -118,7 +128,12 @@ export class UdpChannel {
         if (this.closed) return entry.fail(new PortMapError(this.o.protocol, 'unreachable', 'the channel to the gateway closed'));
         if (step >= scheduleMs.length) {
           const total = scheduleMs.reduce((a, b) => a + b, 0);
-          return entry.fail(new PortMapError(this.o.protocol, 'no-answer', `no answer from ${this.o.server} port ${this.o.port} within ${(total / 1000).toFixed(1)} s (${scheduleMs.length} tries)`));
+          const none = `no answer from ${this.o.server} port ${this.o.port} within ${(total / 1000).toFixed(1)} s (${scheduleMs.length} tries)`;
+          return entry.fail(
+            lastBad
+              ? new PortMapError(this.o.protocol, 'bad-reply', `${none}; the gateway only sent replies we cannot use (last: ${lastBad})`)
+              : new PortMapError(this.o.protocol, 'no-answer', none),
+          );
         }
         this.socket.send(packet, (err) => {
           if (err) entry.fail(new PortMapError(this.o.protocol, 'unreachable', `sending to ${this.o.server}: ${err.message}`));
@@ -137,6 +152,44 @@ export class UdpChannel {
     for (const p of [...this.pending]) p.fail(err);
     this.listeners.clear();
     this.socket.close();
+  }
+}
+
+/** A backend's channel: opened on first use (again after a failed open), closed for good by close(). */
+export class LazyChannel {
+  private channel?: Promise<UdpChannel>;
+  private closed = false;
+
+  constructor(
+    private readonly o: UdpChannelOptions,
+    private readonly onDatagram: (msg: Buffer) => void,
+  ) {}
+
+  request<T>(packet: Buffer, accept: AcceptReply<T>, scheduleMs: readonly number[]): Promise<T> {
+    return this.open().then((ch) => ch.request(packet, accept, scheduleMs));
+  }
+
+  private open(): Promise<UdpChannel> {
+    this.channel ??= UdpChannel.open(this.o).then(
+      (ch) => {
+        ch.onDatagram(this.onDatagram);
+        if (this.closed) ch.close();
+        return ch;
+      },
+      (e: unknown) => {
+        this.channel = undefined;
+        throw e;
+      },
+    );
+    return this.channel;
+  }
+
+  close(): void {
+    this.closed = true;
+    void this.channel?.then(
+      (ch) => ch.close(),
+      () => {},
+    );
   }
 }
 

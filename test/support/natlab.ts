@@ -26,8 +26,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { build } from 'esbuild';
-import { createNetns, NsProcess, veth, type Netns } from './netns.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { createNetns, netnsUnavailable, NsProcess, veth, type Netns } from './netns.js';
 
 export const LAB = {
   routerLan4: '192.168.1.1',
@@ -341,6 +343,24 @@ export class NatLab {
     return r.stdout.trim() || `BLOCKED ${r.stderr.trim()}`;
   }
 
+  /**
+   * Starts a PortMapper in `ns` (the LAN host by default) and waits for its first outcome: the
+   * "started" line with the verdicts per family. `reset()` stops it.
+   */
+  async startMapper(o: DriverOptions, ns: Netns = this.lan): Promise<{ m: MapperProcess; started: Record<string, unknown>; status: Record<'4' | '6', Record<string, unknown>> }> {
+    const m = await this.mapper(o, ns);
+    const started = await m.waitFor((e) => e.type === 'started', 40_000);
+    return { m, started, status: started.status as Record<'4' | '6', Record<string, unknown>> };
+  }
+
+  /** Between tests: the logs of every mapper when the test failed, then mappers killed and the router reset. */
+  async reset(failed: boolean): Promise<void> {
+    if (failed) for (const m of this.mappers) console.log(`mapper log:\n${m.logs()}\nevents:\n${m.mappings().map((e) => JSON.stringify(e)).join('\n')}`);
+    for (const m of this.mappers) await m.proc.stop('SIGKILL');
+    this.mappers.clear();
+    await this.routerDown();
+  }
+
   /** Starts a PortMapper (and its listener) in `ns` (the LAN host by default). */
   async mapper(o: DriverOptions, ns: Netns = this.lan): Promise<MapperProcess> {
     this.driver ??= await bundleDriver(this.dir);
@@ -357,6 +377,29 @@ export class NatLab {
     await Promise.all([this.router, this.lan, this.lan2, this.wan].map((ns) => ns.destroy()));
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Why the lab cannot run here (no root / iproute2, or no miniupnpd when `miniupnpd` is set), or undefined. */
+export function natlabUnavailable(o: { miniupnpd: boolean }): string | undefined {
+  return netnsUnavailable() ?? (o.miniupnpd && !existsSync('/usr/sbin/miniupnpd') ? 'miniupnpd is not installed (Debian: miniupnpd miniupnpd-nftables)' : undefined);
+}
+
+/**
+ * For a describe block: one lab for all its tests (handed to `use` once built), reset after each
+ * (with the mappers' logs when a test failed), removed after the last.
+ */
+export function useNatLab(use: (lab: NatLab) => void): void {
+  let lab: NatLab | undefined;
+  beforeAll(async () => {
+    lab = await NatLab.create();
+    use(lab);
+  });
+  afterEach(async (ctx) => {
+    await lab?.reset(ctx.task.result?.state === 'fail');
+  });
+  afterAll(async () => {
+    await lab?.destroy();
+  });
 }
 
 async function bundleDriver(dir: string): Promise<string> {

@@ -8,7 +8,7 @@ import { clampLifetime, type MapRequest, type MappingBackend, type ProbeResult }
 import { EpochClock } from '../epoch.js';
 import { PortMapError } from '../errors.js';
 import type { Grant } from '../types.js';
-import { doublingSchedule, UdpChannel } from '../udp-channel.js';
+import { doublingSchedule, LazyChannel } from '../udp-channel.js';
 import {
   decodeResponse,
   encodeExternalAddressRequest,
@@ -41,31 +41,15 @@ export class NatPmpBackend implements MappingBackend {
   readonly protocol = 'natpmp' as const;
   readonly gateway: string;
   onStateLost?: (why: string) => void;
-  private channel?: Promise<UdpChannel>;
+  private readonly channel: LazyChannel;
   private readonly epoch = new EpochClock('natpmp');
   private readonly schedule: readonly number[];
   private externalAddress?: string;
-  private lastBadReply?: string;
-  private closed = false;
 
   constructor(private readonly o: NatPmpBackendOptions) {
     this.gateway = o.gateway;
     this.schedule = o.scheduleMs ?? NATPMP_SCHEDULE_MS;
-  }
-
-  private open(): Promise<UdpChannel> {
-    this.channel ??= UdpChannel.open({ family: 4, protocol: 'natpmp', localAddress: this.o.localAddress, server: this.o.gateway, port: this.o.port ?? NATPMP_SERVER_PORT }).then(
-      (ch) => {
-        ch.onDatagram((msg) => this.sawEpoch(msg));
-        if (this.closed) ch.close();
-        return ch;
-      },
-      (e: unknown) => {
-        this.channel = undefined;
-        throw e;
-      },
-    );
-    return this.channel;
+    this.channel = new LazyChannel({ family: 4, protocol: 'natpmp', localAddress: o.localAddress, server: o.gateway, port: o.port ?? NATPMP_SERVER_PORT }, (msg) => this.sawEpoch(msg));
   }
 
   private sawEpoch(msg: Buffer): void {
@@ -78,34 +62,21 @@ export class NatPmpBackend implements MappingBackend {
     if (this.epoch.observe(res.epoch, Date.now())) this.onStateLost?.(`the gateway's NAT-PMP epoch fell to ${res.epoch} s: it restarted or lost its mappings`);
   }
 
-  private decode(msg: Buffer): NatPmpResponse | undefined {
-    try {
-      return decodeResponse(msg);
-    } catch (e) {
-      this.lastBadReply = (e as Error).message;
-      this.o.log?.(`NAT-PMP: ignored a reply from ${this.o.gateway}: ${this.lastBadReply}`);
-      return undefined;
-    }
-  }
-
-  private async ask<T extends NatPmpResponse>(packet: Buffer, match: (r: NatPmpResponse) => r is T, schedule: readonly number[]): Promise<T> {
-    const ch = await this.open();
-    this.lastBadReply = undefined;
-    try {
-      return await ch.request(
-        packet,
-        (msg) => {
-          const r = this.decode(msg);
-          return r && match(r) ? r : undefined;
-        },
-        schedule,
-      );
-    } catch (e) {
-      if (e instanceof PortMapError && e.kind === 'no-answer' && this.lastBadReply) {
-        throw new PortMapError('natpmp', 'bad-reply', `${e.message}; the gateway only sent replies we cannot use (last: ${this.lastBadReply})`);
-      }
-      throw e;
-    }
+  private ask<T extends NatPmpResponse>(packet: Buffer, match: (r: NatPmpResponse) => r is T, schedule: readonly number[]): Promise<T> {
+    return this.channel.request(
+      packet,
+      (msg, bad) => {
+        let r: NatPmpResponse;
+        try {
+          r = decodeResponse(msg);
+        } catch (e) {
+          this.o.log?.(`NAT-PMP: ignored a reply from ${this.o.gateway}: ${(e as Error).message}`);
+          return bad((e as Error).message);
+        }
+        return match(r) ? r : undefined;
+      },
+      schedule,
+    );
   }
 
   private static refused(code: number): PortMapError {
@@ -170,7 +141,6 @@ export class NatPmpBackend implements MappingBackend {
   }
 
   close(): void {
-    this.closed = true;
-    void this.channel?.then((ch) => ch.close(), () => {});
+    this.channel.close();
   }
 }

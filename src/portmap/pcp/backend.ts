@@ -4,16 +4,15 @@
  * nonce, epoch tracking on every reply and on the gateway's unsolicited ANNOUNCE.
  *
  * Replies are matched to requests by opcode, nonce, protocol and internal port; a reply that
- * matches nothing (wrong nonce, truncated, another version) is ignored and remembered, so a
- * timeout can say what did arrive.
+ * matches nothing (wrong nonce, truncated, another version) is ignored.
  */
 import { randomBytes } from 'node:crypto';
 import { classify, type Family } from '../../net/address.js';
-import { clampLifetime, type MapRequest, type MappingBackend, type ProbeResult } from '../backend.js';
+import { clampLifetime, IP_PROTOCOL, type MapRequest, type MappingBackend, type ProbeResult } from '../backend.js';
 import { EpochClock } from '../epoch.js';
 import { PortMapError } from '../errors.js';
 import type { Grant, Transport } from '../types.js';
-import { doublingSchedule, UdpChannel } from '../udp-channel.js';
+import { doublingSchedule, LazyChannel } from '../udp-channel.js';
 import {
   decodePcpResponse,
   encodeAnnounceRequest,
@@ -23,7 +22,6 @@ import {
   PCP_SERVER_PORT,
   PCP_VERSION,
   pcpResultText,
-  PROTOCOL_NUMBER,
   type PcpResponse,
 } from './codec.js';
 
@@ -51,32 +49,16 @@ export class PcpBackend implements MappingBackend {
   readonly protocol = 'pcp' as const;
   readonly gateway: string;
   onStateLost?: (why: string) => void;
-  private channel?: Promise<UdpChannel>;
+  private readonly channel: LazyChannel;
   private readonly nonces = new Map<string, Buffer>();
   private readonly lastExternal = new Map<string, string>();
   private readonly epoch = new EpochClock('pcp');
   private readonly schedule: readonly number[];
-  private lastBadReply?: string;
-  private closed = false;
 
   constructor(private readonly o: PcpBackendOptions) {
     this.gateway = o.gateway;
     this.schedule = o.scheduleMs ?? PCP_SCHEDULE_MS;
-  }
-
-  private open(): Promise<UdpChannel> {
-    this.channel ??= UdpChannel.open({ family: this.o.family, protocol: 'pcp', localAddress: this.o.localAddress, server: this.o.target, port: this.o.port ?? PCP_SERVER_PORT }).then(
-      (ch) => {
-        ch.onDatagram((msg) => this.sawEpoch(msg));
-        if (this.closed) ch.close();
-        return ch;
-      },
-      (e: unknown) => {
-        this.channel = undefined;
-        throw e;
-      },
-    );
-    return this.channel;
+    this.channel = new LazyChannel({ family: o.family, protocol: 'pcp', localAddress: o.localAddress, server: o.target, port: o.port ?? PCP_SERVER_PORT }, (msg) => this.sawEpoch(msg));
   }
 
   private sawEpoch(msg: Buffer): void {
@@ -95,27 +77,20 @@ export class PcpBackend implements MappingBackend {
    * Another version counts only as the UNSUPP_VERSION answer to this very request (junk with
    * another first byte must not end the exchange).
    */
-  private decode(msg: Buffer, opcode: number): PcpResponse | undefined {
+  private decode(msg: Buffer, opcode: number, bad: (why: string) => undefined): PcpResponse | undefined {
     let res: PcpResponse;
     try {
       res = decodePcpResponse(msg);
     } catch (e) {
-      this.lastBadReply = (e as Error).message;
-      this.o.log?.(`PCP: ignored a reply from ${this.o.gateway}: ${this.lastBadReply}`);
+      bad((e as Error).message);
+      this.o.log?.(`PCP: ignored a reply from ${this.o.gateway}: ${(e as Error).message}`);
       return undefined;
     }
     if (res.version !== PCP_VERSION && (res.resultCode !== 1 || res.opcode !== opcode)) {
-      this.lastBadReply = `a version-${res.version} reply that is not "unsupported version" to our request`;
+      bad(`a version-${res.version} reply that is not "unsupported version" to our request`);
       return undefined;
     }
     return res;
-  }
-
-  private noAnswer(e: unknown): never {
-    if (e instanceof PortMapError && e.kind === 'no-answer' && this.lastBadReply) {
-      throw new PortMapError('pcp', 'bad-reply', `${e.message}; the gateway only sent replies we cannot use (last: ${this.lastBadReply})`);
-    }
-    throw e;
   }
 
   private static refusedByVersion(res: PcpResponse): PortMapError {
@@ -125,19 +100,14 @@ export class PcpBackend implements MappingBackend {
   }
 
   async probe(): Promise<ProbeResult> {
-    const ch = await this.open();
-    this.lastBadReply = undefined;
-    const res = await ch
-      .request(
-        encodeAnnounceRequest(this.o.localAddress),
-        (msg) => {
-          const r = this.decode(msg, OPCODE_ANNOUNCE);
-          if (!r || (r.version === PCP_VERSION && r.opcode !== OPCODE_ANNOUNCE)) return undefined;
-          return r;
-        },
-        this.schedule,
-      )
-      .catch((e: unknown) => this.noAnswer(e));
+    const res = await this.channel.request(
+      encodeAnnounceRequest(this.o.localAddress),
+      (msg, bad) => {
+        const r = this.decode(msg, OPCODE_ANNOUNCE, bad);
+        return r && (r.version !== PCP_VERSION || r.opcode === OPCODE_ANNOUNCE) ? r : undefined;
+      },
+      this.schedule,
+    );
     if (res.version !== PCP_VERSION) throw PcpBackend.refusedByVersion(res);
     // ANNOUNCE succeeds, or fails with UNSUPP_OPCODE on servers that do not implement it: either way PCP is spoken.
     if (res.resultCode !== 0 && res.resultCode !== 4) throw this.refused(res);
@@ -155,9 +125,7 @@ export class PcpBackend implements MappingBackend {
   }
 
   private async send(r: MapRequest, lifetime: number, nonce: Buffer, suggestedExternalAddress: string, schedule: readonly number[]): Promise<PcpResponse> {
-    const ch = await this.open();
-    this.lastBadReply = undefined;
-    const protocol = PROTOCOL_NUMBER[r.transport];
+    const protocol = IP_PROTOCOL[r.transport];
     const packet = encodeMapRequest({
       lifetime,
       clientAddress: this.o.localAddress,
@@ -167,28 +135,20 @@ export class PcpBackend implements MappingBackend {
       suggestedExternalPort: r.suggestedExternalPort,
       suggestedExternalAddress,
     });
-    const res = await ch
-      .request(
-        packet,
-        (msg) => {
-          const res = this.decode(msg, OPCODE_MAP);
-          if (!res) return undefined;
-          if (res.version !== PCP_VERSION) return res; // a NAT-PMP server's "unsupported version"
-          if (res.opcode !== OPCODE_MAP) {
-            this.lastBadReply = `a reply to opcode ${res.opcode} instead of MAP`;
-            return undefined;
-          }
-          if (!res.map) return res.resultCode !== 0 ? res : undefined; // an error reply without a body
-          if (!res.map.nonce.equals(nonce)) {
-            this.lastBadReply = 'a MAP reply with another nonce';
-            return undefined;
-          }
-          if (res.map.protocol !== protocol || res.map.internalPort !== r.internalPort) return undefined;
-          return res;
-        },
-        schedule,
-      )
-      .catch((e: unknown) => this.noAnswer(e));
+    const res = await this.channel.request(
+      packet,
+      (msg, bad) => {
+        const res = this.decode(msg, OPCODE_MAP, bad);
+        if (!res) return undefined;
+        if (res.version !== PCP_VERSION) return res; // a NAT-PMP server's "unsupported version"
+        if (res.opcode !== OPCODE_MAP) return bad(`a reply to opcode ${res.opcode} instead of MAP`);
+        if (!res.map) return res.resultCode !== 0 ? res : undefined; // an error reply without a body
+        if (!res.map.nonce.equals(nonce)) return bad('a MAP reply with another nonce');
+        if (res.map.protocol !== protocol || res.map.internalPort !== r.internalPort) return undefined;
+        return res;
+      },
+      schedule,
+    );
     if (res.version !== PCP_VERSION) throw PcpBackend.refusedByVersion(res);
     return res;
   }
@@ -274,7 +234,6 @@ export class PcpBackend implements MappingBackend {
   }
 
   close(): void {
-    this.closed = true;
-    void this.channel?.then((ch) => ch.close(), () => {});
+    this.channel.close();
   }
 }

@@ -15,8 +15,6 @@ export const PCP_MAX_MESSAGE = 1100;
 export const OPCODE_ANNOUNCE = 0;
 export const OPCODE_MAP = 1;
 
-export const PROTOCOL_NUMBER = { tcp: 6, udp: 17 } as const;
-
 const HEADER = 24;
 const MAP_BODY = 36;
 

@@ -6,7 +6,7 @@
  * miniupnpd answers 606 otherwise, miniupnp #600, #731).
  */
 import { classify } from '../../net/address.js';
-import { clampLifetime, type MapRequest, type MappingBackend, type ProbeResult } from '../backend.js';
+import { clampLifetime, IP_PROTOCOL, type MapRequest, type MappingBackend, type ProbeResult } from '../backend.js';
 import { PortMapError } from '../errors.js';
 import type { Grant, Transport } from '../types.js';
 import { WAN_IPV6_FIREWALL_CONTROL_1, type IgdService } from './description.js';
@@ -14,7 +14,6 @@ import { discoverIgd } from './discover.js';
 import { formatUrl } from './http.js';
 import { soapCall } from './soap.js';
 
-const PROTOCOL = { tcp: 6, udp: 17 } as const;
 /** WANIPv6FirewallControl:1 allows leases of 1 to 86400 s. */
 const MAX_PINHOLE_LEASE = 86_400;
 
@@ -108,7 +107,7 @@ export class UpnpPinholeBackend implements MappingBackend {
       ['RemotePort', 0],
       ['InternalClient', this.o.localAddress],
       ['InternalPort', r.internalPort],
-      ['Protocol', PROTOCOL[r.transport]],
+      ['Protocol', IP_PROTOCOL[r.transport]],
       ['LeaseTime', lease],
     ]);
     const uid = Number(out.get('UniqueID'));
