@@ -138,6 +138,27 @@ describe.skipIf(skip)('port mapping through router events', () => {
     });
   }
 
+  test('IPv6 renumbered mid-run: the pinhole follows the new address at the next renewal', async () => {
+    await lab.startMiniupnpd({ minLifetime: 10 });
+    const port = 42050;
+    const { m, status } = await lab.startMapper({ port, families: { 4: false, 6: true }, lifetimeSeconds: 12 });
+    expect(status['6']).toMatchObject({ state: 'pinholed', external: { address: LAB.lan6 } });
+    const renumbered = '2001:db8:1::20';
+    await lab.lan.ip(['-6', 'addr', 'add', `${renumbered}/64`, 'dev', 'eth0', 'nodad']);
+    await lab.lan.ip(['-6', 'addr', 'del', `${LAB.lan6}/64`, 'dev', 'eth0']);
+    try {
+      const from = m.lineCount;
+      await m.waitFor((e) => e.type === 'mapping' && e.change === 'granted' && (e.external as { address: string }).address === renumbered, 30_000, from);
+      expect(m.logs()).toMatch(/the network changed \(gateway fe80::1%eth0, address 2001:db8:1::20\); dropping the mappings made before/);
+      expect(m.mappings().filter((e) => e.change === 'lost').length).toBeGreaterThanOrEqual(1);
+      expect(await lab.dial(6, port, 'tcp', renumbered)).toMatch(/^REACHED/);
+      await m.stop();
+    } finally {
+      await lab.lan.ip(['-6', 'addr', 'add', `${LAB.lan6}/64`, 'dev', 'eth0', 'nodad']);
+      await lab.lan.ip(['-6', 'addr', 'del', `${renumbered}/64`, 'dev', 'eth0']);
+    }
+  });
+
   test('IPv6: the pinhole is asked for the stable global address, never a deprecated or ULA one', async () => {
     await lab.startMiniupnpd();
     const port = 42040;

@@ -366,7 +366,7 @@ export class FamilyMapper {
   private async renew(t: Transport): Promise<void> {
     const g = this.grants.get(t);
     const b = this.active;
-    if (!g || !b) return;
+    if (!g || !b || !(await this.sameNetwork())) return;
     try {
       await this.mapOne(b, t);
       // A transport the gateway refused before gets another chance with each renewal of the first.
@@ -405,6 +405,27 @@ export class FamilyMapper {
       this.backoff = 0;
       this.scheduleRediscovery(err.retryAfterMs);
     } else this.updateVerdict();
+  }
+
+  /**
+   * Whether the gateway and our address are still those the grants were made with. When not (a
+   * laptop on another network, a new prefix), every grant is dropped (deleting it through the old
+   * gateway is tried, it may be gone) and discovery starts over.
+   */
+  private async sameNetwork(): Promise<boolean> {
+    const env = await this.environment();
+    if ('gateway' in env && this.sameEnv(this.env, env)) return true;
+    const why = 'gateway' in env ? `the network changed (gateway ${env.gateway.target}, address ${env.localAddress})` : env.detail;
+    this.o.log(`IPv${this.family}: ${why}; dropping the mappings made before`);
+    const b = this.active;
+    for (const [t, g] of [...this.grants]) {
+      await b?.unmap(g).catch(() => {});
+      this.lose(t, new PortMapError(g.protocol, 'unreachable', why));
+    }
+    this.dropBackends();
+    this.env = undefined;
+    this.scheduleCycle(0);
+    return false;
   }
 
   /** A backend saw its gateway lose state: ask for every grant again, once per burst of signals. */
