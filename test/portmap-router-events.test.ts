@@ -115,10 +115,12 @@ describe.skipIf(skip)('port mapping through router events', () => {
     ['PCP', {}],
     ['NAT-PMP', { pcp: false, upnp: false }],
     ['UPnP', { pcp: false, natpmp: false }],
+    // An IGDv1 router: WANIPConnection:1 has no AddAnyPortMapping, AddPortMapping answers 718 and the mapper tries other ports.
+    ['UPnP IGDv1', { pcp: false, natpmp: false, extra: ['force_igd_desc_v1=yes'] }],
   ] as const) {
     test(`two LAN hosts asking for the same port (${name}): the second is granted another port and says so`, async () => {
       await lab.startMiniupnpd(router);
-      const port = name === 'PCP' ? 42010 : name === 'NAT-PMP' ? 42020 : 42030;
+      const port = { PCP: 42010, 'NAT-PMP': 42020, UPnP: 42030, 'UPnP IGDv1': 42040 }[name];
       const first = await lab.startMapper({ port, families: { 4: true, 6: false }, tag: 'lan2' }, lab.lan2);
       expect(first.status['4']).toMatchObject({ state: 'mapped', external: { port } });
       const second = await lab.startMapper({ port, families: { 4: true, 6: false }, tag: 'lan' });
@@ -135,6 +137,7 @@ describe.skipIf(skip)('port mapping through router events', () => {
       await second.m.stop();
       await first.m.stop();
       expect(await lab.rules()).not.toContain('dnat ip to');
+      if (name === 'UPnP IGDv1') expect(lab.miniupnpdLog).toMatch(/WANIPConnection:1#AddPortMapping[\s\S]*Returning UPnPError 718/);
     });
   }
 
@@ -161,7 +164,7 @@ describe.skipIf(skip)('port mapping through router events', () => {
 
   test('IPv6: the pinhole is asked for the stable global address, never a deprecated or ULA one', async () => {
     await lab.startMiniupnpd();
-    const port = 42040;
+    const port = 42060;
     // A second global address that is deprecated (preferred lifetime over) and a ULA: neither may be chosen.
     await lab.lan.ip(['-6', 'addr', 'add', '2001:db8:1::99/64', 'dev', 'eth0', 'nodad', 'preferred_lft', '0']);
     await lab.lan.ip(['-6', 'addr', 'add', 'fd00:1::10/64', 'dev', 'eth0', 'nodad']);

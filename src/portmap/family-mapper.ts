@@ -110,8 +110,9 @@ export class FamilyMapper {
 
   /**
    * A gateway on our LAN announced a restart (on this family or the other: one box is usually
-   * both, and miniupnpd's IPv6 ANNOUNCE goes to ff02::1 without an interface, so it may never
-   * arrive): check now instead of at the next renewal. One exchange, at most every 10 s.
+   * both, and miniupnpd 2.3.1 sends its IPv6 ANNOUNCE to ff02::1 without an interface: none
+   * reached the LAN in the lab): check now instead of at the next renewal. One exchange, at most
+   * every 10 s.
    */
   nudge(why: string): void {
     if (this.stopping || this.resetTimer || Date.now() - this.lastNudgeAt < RESET_MIN_GAP_MS) return;

@@ -97,7 +97,7 @@ export interface MiniupnpdOptions {
   /** Shortest lease miniupnpd grants over PCP (its default is 120 s). */
   minLifetime?: number;
   /** Extra config lines. */
-  extra?: string[];
+  extra?: readonly string[];
 }
 
 export interface DriverOptions {
