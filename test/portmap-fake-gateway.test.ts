@@ -1,7 +1,8 @@
 /**
  * The whole PortMapper against small fake gateways in the natlab namespaces (no miniupnpd): a LAN
  * host answering SSDP with a LOCATION on another host, a description whose control URL is on
- * another host (that host must never hear from us), a PCP gateway that grants a CGNAT address,
+ * another host (that host must never hear from us), an old IGDv1 router that only takes permanent
+ * leases, a PCP gateway that grants a CGNAT address,
  * one that grants nothing usable, and one that speaks NAT-PMP only and says so. Nothing that the
  * gateway did not grant is advertised.
  */
@@ -11,7 +12,11 @@ import type { NsProcess } from './support/netns.js';
 
 const skip = natlabUnavailable({ miniupnpd: false });
 
-/** SSDP responder: answers every M-SEARCH with LOCATION argv[1]; serves argv[2] (a description) over HTTP on :5000 when given. */
+/**
+ * SSDP responder: answers every M-SEARCH with LOCATION argv[1]; serves argv[2] (a description)
+ * over HTTP on :5000 when given, and answers SOAP there like an IGDv1 router that takes only
+ * permanent leases (AddPortMapping with a lease: 725 OnlyPermanentLeasesSupported).
+ */
 const FAKE_IGD = String.raw`
 const dgram = require('dgram'), http = require('http');
 const [location, description] = process.argv.slice(1);
@@ -22,7 +27,19 @@ s.on('message', (m, r) => {
   s.send('HTTP/1.1 200 OK\r\nST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\nUSN: uuid:fake\r\nLOCATION: ' + location + '\r\n\r\n', r.port, r.address);
 });
 s.bind(1900, () => { s.addMembership('239.255.255.250'); if (!description) console.log('ready'); });
-if (description) http.createServer((q, a) => { console.log('HTTP ' + q.method + ' ' + q.url); a.writeHead(200, { 'content-type': 'text/xml' }); a.end(description); }).listen(5000, () => console.log('ready'));
+const soap = (a, status, body) => { a.writeHead(status, { 'content-type': 'text/xml; charset="utf-8"' }); a.end('<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>' + body + '</s:Body></s:Envelope>'); };
+if (description) http.createServer((q, a) => {
+  console.log('HTTP ' + q.method + ' ' + q.url);
+  if (q.method === 'GET') { a.writeHead(200, { 'content-type': 'text/xml' }); return a.end(description); }
+  let body = ''; q.on('data', (d) => (body += d)); q.on('end', () => {
+    const action = String(q.headers.soapaction).replace(/.*#|"/g, '');
+    const lease = (/<NewLeaseDuration>(\d+)</.exec(body) || [])[1];
+    console.log('SOAP ' + action + (lease ? ' lease=' + lease : ''));
+    if (action === 'GetExternalIPAddress') return soap(a, 200, '<u:GetExternalIPAddressResponse xmlns:u="x"><NewExternalIPAddress>198.51.100.2</NewExternalIPAddress></u:GetExternalIPAddressResponse>');
+    if (action === 'AddPortMapping' && lease !== '0') return soap(a, 500, '<s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail><UPnPError xmlns="urn:schemas-upnp-org:control-1-0"><errorCode>725</errorCode><errorDescription>OnlyPermanentLeasesSupported</errorDescription></UPnPError></detail></s:Fault>');
+    soap(a, 200, '<u:' + action + 'Response xmlns:u="x"/>');
+  });
+}).listen(5000, () => console.log('ready'));
 `;
 
 /** Logs every HTTP request it gets: the third party that must never hear from us. */
@@ -106,6 +123,29 @@ describe.skipIf(skip)('PortMapper against fake gateways', () => {
     expect(String(v4.detail)).toContain(`control URL http://${LAB.wan4}:8081/ctl is on another host than the gateway ${LAB.lan2_4}: refused`);
     await m.stop();
     expect(victim.lines.filter((l) => l.startsWith('VICTIM'))).toEqual([]);
+  });
+
+  test('an IGDv1 router (WANPPPConnection:1, relative control URL) that takes only permanent leases: mapped permanently, deleted on stop', async () => {
+    const description = `<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType><friendlyName>Old router</friendlyName><deviceList><device><deviceList><device><serviceList><service><serviceType>urn:schemas-upnp-org:service:WANPPPConnection:1</serviceType><controlURL>ctl/ppp</controlURL></service></serviceList></device></deviceList></device></deviceList></device></root>`;
+    const fake = await run(lab.lan2, FAKE_IGD, [`http://${LAB.lan2_4}:5000/igd/desc.xml`, description]);
+    const { m, status } = await lab.startMapper({ port: 43006, protocols: ['upnp'], families: { 4: true, 6: false }, lifetimeSeconds: 600 });
+    expect(status['4']).toMatchObject({ state: 'mapped', protocol: 'upnp', external: { address: LAB.routerWan4, port: 43006 }, leaseLeftSeconds: null });
+    expect(m.mappings().filter((e) => e.change === 'granted').map((e) => e.lifetimeSeconds)).toEqual([0, 0]);
+    await m.stop();
+    expect(fake.lines.filter((l) => l.startsWith('SOAP') || l.startsWith('HTTP POST'))).toEqual([
+      'HTTP POST /igd/ctl/ppp',
+      'SOAP GetExternalIPAddress',
+      'HTTP POST /igd/ctl/ppp',
+      'SOAP AddPortMapping lease=600',
+      'HTTP POST /igd/ctl/ppp',
+      'SOAP AddPortMapping lease=0',
+      'HTTP POST /igd/ctl/ppp',
+      'SOAP AddPortMapping lease=0',
+      'HTTP POST /igd/ctl/ppp',
+      'SOAP DeletePortMapping',
+      'HTTP POST /igd/ctl/ppp',
+      'SOAP DeletePortMapping',
+    ]);
   });
 
   test('a PCP gateway that grants a CGNAT address: the verdict says so and nothing is advertised', async () => {
