@@ -35,8 +35,8 @@ async function fakeUdp(reply: (req: Buffer, from: RemoteInfo, s: Socket) => Buff
   return { port: s.address().port, requests };
 }
 
-function pcpBackend(port: number): PcpBackend {
-  const b = new PcpBackend({ family: 4, gateway: '127.0.0.1', target: '127.0.0.1', localAddress: '127.0.0.1', port, scheduleMs: FAST });
+function pcpBackend(port: number, scheduleMs: readonly number[] = FAST): PcpBackend {
+  const b = new PcpBackend({ family: 4, gateway: '127.0.0.1', target: '127.0.0.1', localAddress: '127.0.0.1', port, scheduleMs });
   closers.push(() => b.close());
   return b;
 }
@@ -127,8 +127,8 @@ describe('a hostile PCP gateway', () => {
   test('another version: a NAT-PMP server says "unsupported version" and PCP gives up at once', async () => {
     const gw = await fakeUdp((req) => Buffer.from([0, 0x80 | req[1]!, 0, 1, 0, 0, 0, 9]));
     const t0 = performance.now();
-    const e = await rejection(pcpBackend(gw.port).probe());
-    expect(performance.now() - t0).toBeLessThan(40);
+    const e = await rejection(pcpBackend(gw.port, [1000, 1000, 1000]).probe());
+    expect(performance.now() - t0).toBeLessThan(900);
     expect(e).toMatchObject({ kind: 'refused', code: 1 });
     expect(e.message).toMatch(/speaks NAT-PMP, not PCP/);
     const v3 = await fakeUdp((req) => pcpMap(req, { version: 3, result: 1 }));
@@ -281,7 +281,7 @@ describe('a hostile UPnP gateway (HTTP)', () => {
     const e = await rejection(httpRequest({ url: parseHttpUrl(`http://127.0.0.1:${srv.port}/`), method: 'GET', timeoutMs: 1500, maxBytes: DESCRIPTION_LIMITS.maxBytes }));
     expect(e.message).toMatch(/no complete reply within 1.5 s/);
     expect(performance.now() - t0).toBeGreaterThan(1400);
-    expect(performance.now() - t0).toBeLessThan(2500);
+    expect(performance.now() - t0).toBeLessThan(4000);
   });
 
   test('a deeply nested description is refused by the XML limits', async () => {

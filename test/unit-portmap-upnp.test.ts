@@ -41,7 +41,7 @@ describe('XML', () => {
   test('a 100 KiB hostile nesting is refused in milliseconds', () => {
     const t0 = performance.now();
     expect(() => parseXml('<a>'.repeat(30_000), { maxDepth: 32, maxElements: 4000 })).toThrow(/deeper than 32/);
-    expect(performance.now() - t0).toBeLessThan(200);
+    expect(performance.now() - t0).toBeLessThan(500);
   });
 });
 
