@@ -1,7 +1,7 @@
 /** `sixswarm config`: the settings `download`, `seed` or `ui` would run with, and where each came from. */
 import { parseArgs } from 'node:util';
 import { configLocations } from '../src/config/config-file.js';
-import { UsageError } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
 import type { Command } from './command.js';
 import { withConfig, type Source } from './config-options.js';
 import { download } from './download.js';

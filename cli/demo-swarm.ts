@@ -8,9 +8,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '../src/client/client.js';
-import { StatusFeed } from '../src/client/status.js';
-import type { TorrentSession } from '../src/client/torrent-session.js';
+import { Engine } from '../src/engine/engine.js';
+import { StatusFeed } from '../src/status/feed.js';
+import type { Torrent } from '../src/engine/torrent.js';
 import { createTorrent } from '../src/metainfo/create.js';
 import { parseTorrent } from '../src/metainfo/torrent.js';
 import type { Metainfo } from '../src/metainfo/types.js';
@@ -30,9 +30,9 @@ export interface DemoPeer {
   /** "seed, dual-stack", "leecher, IPv6 only", ... */
   label: string;
   families: Record<Family, boolean>;
-  client: Client;
+  engine: Engine;
   feed: StatusFeed;
-  session: TorrentSession;
+  torrent: Torrent;
   dir: string;
   /** Set once its copy matched the payload byte for byte. */
   verified: boolean;
@@ -94,7 +94,7 @@ export class DemoSwarm {
         };
         this.tracker!.on('announce', on);
       });
-    const seedSeen = announced([4, 6], () => this.peers[0]?.client.peerId);
+    const seedSeen = announced([4, 6], () => this.peers[0]?.engine.peerId);
     onPeer(await this.startPeer('seed', 'seed, dual-stack', { 4: true, 6: true }, data, o.rate));
     await seedSeen;
     const kinds: [string, Record<Family, boolean>][] = [
@@ -106,7 +106,7 @@ export class DemoSwarm {
       const dir = join(this.root, label.replace(/[^a-z0-9]+/gi, '-'));
       await mkdir(dir, { recursive: true });
       const n = this.peers.length;
-      const seen = announced(([4, 6] as const).filter((f) => families[f]), () => this.peers[n]?.client.peerId);
+      const seen = announced(([4, 6] as const).filter((f) => families[f]), () => this.peers[n]?.engine.peerId);
       onPeer(await this.startPeer('leecher', label, families, dir, Math.max(16 * 1024, Math.floor(o.rate / 2))));
       await seen;
     }
@@ -122,7 +122,7 @@ export class DemoSwarm {
 
   /** Stop every engine and the tracker, and remove the folder (unless `keep`). */
   async stop(keep = false): Promise<void> {
-    await Promise.allSettled(this.peers.map((p) => p.client.close()));
+    await Promise.allSettled(this.peers.map((p) => p.engine.close()));
     await this.tracker?.close();
     if (!keep) await rm(this.root, { recursive: true, force: true });
   }
@@ -145,7 +145,7 @@ export class DemoSwarm {
   }
 
   private async startPeer(role: DemoPeer['role'], label: string, families: Record<Family, boolean>, dir: string, rate: number): Promise<DemoPeer> {
-    const client = new Client({
+    const engine = new Engine({
       port: 0,
       ipv4: families[4],
       ipv6: families[6],
@@ -154,13 +154,13 @@ export class DemoSwarm {
       rates: { up: rate },
       trackers: { announceIp: 'never' },
     });
-    const feed = new StatusFeed(client);
-    await client.listen();
-    const session = client.addTorrent({ meta: this.meta! }, dir, { writable: role === 'leecher' });
-    feed.watch(session);
-    const peer: DemoPeer = { role, label, families, client, feed, session, dir, verified: false };
+    const feed = new StatusFeed(engine);
+    await engine.listen();
+    const torrent = await engine.addTorrent({ meta: this.meta! }, dir, { writable: role === 'leecher' });
+    feed.watch(torrent);
+    const peer: DemoPeer = { role, label, families, engine, feed, torrent, dir, verified: false };
     this.peers.push(peer);
-    await session.start();
+    await torrent.start();
     return peer;
   }
 }

@@ -5,7 +5,8 @@
  * It exits 0 once every leecher's copy matches the payload, or on q.
  */
 import { parseArgs } from 'node:util';
-import { UsageError, errorMessage } from '../src/util/errors.js';
+import { errorMessage } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
 import { parseSize } from '../src/util/size.js';
 import type { Command } from './command.js';
 import { DemoSwarm, type DemoPeer } from './demo-swarm.js';
@@ -74,7 +75,7 @@ async function run(argv: string[]): Promise<number> {
   const out = headless ? new PlainOutput(swarm) : new UiOutput(swarm, () => finish(0), (await import('./ui/terminal-ui.js')).TerminalUi);
   const verifyWhenComplete = (p: DemoPeer) => {
     if (p.role !== 'leecher') return;
-    p.session.on('event', (e) => {
+    p.torrent.on('event', (e) => {
       if (e.event !== 'complete') return;
       swarm.verify(p).then(
         (ok) => {
@@ -129,11 +130,11 @@ class PlainOutput implements DemoOutput {
   constructor(private readonly swarm: DemoSwarm) {}
   begin(): void {
     this.timer = setInterval(() => {
-      for (const p of this.swarm.leechers) process.stdout.write(`${p.label}: ${progressLine(p.feed.summary(p.session))}\n`);
+      for (const p of this.swarm.leechers) process.stdout.write(`${p.label}: ${progressLine(p.feed.summary(p.torrent))}\n`);
     }, 2000);
   }
   peer(p: DemoPeer): void {
-    const where = p.client.listening().map((l) => (l.family === 6 ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`)).join(' ');
+    const where = p.engine.listening().map((l) => (l.family === 6 ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`)).join(' ');
     process.stdout.write(`${p.label}: started, listening on ${where}\n`);
     p.feed.on('event', (e) => {
       if (e.event === 'peer-connected') process.stdout.write(`${p.label}: peer ${e.address} connected over IPv${e.family} (${e.direction})\n`);
@@ -194,14 +195,14 @@ class UiOutput implements DemoOutput {
    * peer's place in the swarm (the UI selects rows by that key; the demo runs no commands).
    */
   private snapshot(detailOf: string | undefined, cells: number): UiSnapshot {
-    const rows = this.swarm.peers.map((p, i) => ({ p, key: `${p.session.infoHashHex}/${i}` }));
-    const torrents = rows.map(({ p, key }) => ({ ...p.feed.summary(p.session), infoHash: key, name: `${p.label} · ${p.session.name}` }));
+    const rows = this.swarm.peers.map((p, i) => ({ p, key: `${p.torrent.infoHashHex}/${i}` }));
+    const torrents = rows.map(({ p, key }) => ({ ...p.feed.summary(p.torrent), infoHash: key, name: `${p.label} · ${p.torrent.name}` }));
     const chosen = rows.find((r) => r.key === detailOf);
-    const detail = chosen ? { ...chosen.p.feed.detail(chosen.p.session, cells), infoHash: chosen.key, name: torrents[rows.indexOf(chosen)]!.name } : undefined;
+    const detail = chosen ? { ...chosen.p.feed.detail(chosen.p.torrent, cells), infoHash: chosen.key, name: torrents[rows.indexOf(chosen)]!.name } : undefined;
     // The network panel: the dual-stack leecher's view (or the first peer's), with every engine's sockets and reach.
     const main = this.swarm.peers.at(-1) ?? this.swarm.peers[0];
     const engine = main ? engineOf(main.feed) : { listening: [], addresses: [], reached: {} };
-    const listening = this.swarm.peers.flatMap((p) => p.client.listening());
+    const listening = this.swarm.peers.flatMap((p) => p.engine.listening());
     const reached = { ...engine.reached };
     for (const p of this.swarm.peers) {
       const r = p.feed.snapshot().reached;

@@ -1,7 +1,7 @@
 import type { Command } from './command.js';
 import { runTorrent } from './torrent-runner.js';
 import { DOWNLOAD_OPTIONS, parseTorrentArgs, sharedRunOptions, SHARED_HELP } from './torrent-options.js';
-import { UsageError } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
 
 export const download: Command = {
   name: 'download',

@@ -1,6 +1,7 @@
 /** HOST:PORT options (--peer, --x-pe): parsed, or a usage error that names the option. */
 import { parseHostPort, type HostPort } from '../src/net/hostport.js';
-import { UsageError, errorMessage } from '../src/util/errors.js';
+import { errorMessage } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
 
 export function parseHostPorts(list: string[] | undefined, option: string): HostPort[] {
   return (list ?? []).map((text) => {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /** sixswarm entry point: picks the subcommand and turns errors into messages and exit codes. */
 import type { Command } from './command.js';
-import { errorMessage } from '../src/util/errors.js';
+import { errorMessage, InputError } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
 import { commands } from './commands.js';
 import { unknownOption, unknownOptionMessage } from './unknown-option.js';
 import { VERSION } from '../src/version.js';
@@ -63,9 +64,9 @@ async function runCommand(cmd: Command, argv: string[]): Promise<number> {
       process.stderr.write(`${unknownOptionMessage(cmd.name, cmd.help, unknown)}\n`);
       return 2;
     }
-    const code = (e as { exitCode?: number }).exitCode;
     process.stderr.write(`sixswarm ${cmd.name}: ${errorMessage(e)}\n`);
-    return code === 2 ? 2 : 1;
+    // Bad usage and bad input are the user's to fix (2); anything else is a failure (1).
+    return e instanceof UsageError || e instanceof InputError ? 2 : 1;
   }
 }
 

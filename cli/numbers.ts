@@ -1,5 +1,5 @@
 /** Whole-number command-line options (ports, intervals, counts), checked the same way everywhere. */
-import { UsageError } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
 
 /**
  * `text` as a whole number from `min` to `max` (decimal digits only: no sign, no fraction, no

@@ -3,15 +3,10 @@
  * `--json` prints every event as one JSON object per line on stdout and nothing else; a terminal
  * gets a progress line that rewrites itself; anything else (a log file, a pipe) gets plain lines.
  */
-import type { EngineEvent, TorrentSummary } from '../src/client/status.js';
+import type { EngineEvent, TorrentSummary } from '../src/status/feed.js';
 import { formatSize } from '../src/util/size.js';
-
-export interface Reporter {
-  event(e: EngineEvent): void;
-  /** A human message (warnings, hints); goes to stderr in every mode. */
-  note(text: string): void;
-  close(): void | Promise<void>;
-}
+import type { Reporter } from './reporting.js';
+import { formatDuration } from './ui/format.js';
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
 const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening']);
@@ -99,12 +94,6 @@ export function progressLine(p: TorrentSummary): string {
 
 function limit(rate: number | null): string {
   return rate === null ? '' : ` (max ${formatSize(rate)}/s)`;
-}
-
-export function formatDuration(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
 }
 
 function describe(e: EngineEvent): string {

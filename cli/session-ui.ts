@@ -2,36 +2,36 @@
  * `sixswarm ui` (and `sixswarm` alone on a terminal): the terminal UI over a session of every
  * torrent the user added, kept on disk and resumed at start.
  */
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { Client } from '../src/client/client.js';
-import { defaultSessionDir, SessionStore } from '../src/client/session-store.js';
-import { StatusFeed } from '../src/client/status.js';
-import { TorrentManager } from '../src/client/torrent-manager.js';
-import { defaultStateDir } from '../src/storage/resume.js';
-import { UsageError, errorMessage } from '../src/util/errors.js';
+import { resolve } from 'node:path';
+import { Engine } from '../src/engine/engine.js';
+import { defaultSessionDir, SessionStore } from '../src/session/session-store.js';
+import { StatusFeed } from '../src/status/feed.js';
+import { Session } from '../src/session/session.js';
+import { errorMessage } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
 import type { Command } from './command.js';
-import { parseIntOption, parseRateOption } from './numbers.js';
 import { stopSignals } from './stop-signals.js';
 import { withConfig } from './config-options.js';
-import { CONFIG_COMMANDS, NOT_IN_UI, parseAnnounceIp, parseDht, parseEncryption, parseTorrentArgs, parseTrackers, UI_OPTIONS } from './torrent-options.js';
-import { managerSnapshot } from './ui/sources.js';
+import { CONFIG_COMMANDS, engineOptions, NOT_IN_UI, parseTorrentArgs, UI_OPTIONS } from './torrent-options.js';
+import { sessionSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
+import { xdgDir } from '../src/util/environment.js';
 
 /** $XDG_DOWNLOAD_DIR, else ~/Downloads. */
 function defaultDownloadDir(): string {
-  return process.env.XDG_DOWNLOAD_DIR || join(homedir(), 'Downloads');
+  return xdgDir('XDG_DOWNLOAD_DIR', 'Downloads');
 }
 
 const help = `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4] [--no-ipv6] [--max-down RATE] [--max-up RATE]
                    [--tracker URL]... [--no-trackers] [--announce-ip auto|always|never] [--no-dht]
                    [--dht-port N] [--dht-bootstrap HOST:PORT]... [--encryption prefer|require|allow|off]
-                   [--state-dir DIR]
+                   [--seed-ratio R] [--seed-time DURATION] [--state-dir DIR]
        sixswarm            (on a terminal: the same as \`sixswarm ui\`)
 
 The terminal UI over a session: every torrent you add stays in it, between runs too, and the
 session is resumed at start (paused torrents stay paused). Data whose files did not change since
-the last run is not hashed again.
+the last run is not hashed again. A torrent that another sixswarm (a \`download\` or \`seed\`)
+runs in the same folder is not started: the UI names that process.
 
 Keys (? in the UI lists them all):
   a            add a .torrent file (its path; ~ works) or a magnet link
@@ -55,6 +55,11 @@ Options:
   --max-down RATE     download at most RATE bytes per second, all torrents together (500k, 2M;
                       0: no limit), shared by the peers in turn
   --max-up RATE       upload at most RATE bytes per second, all torrents together, likewise
+  --seed-ratio R      once a torrent is complete, seed it until uploaded / downloaded reaches R (for
+                      one that downloaded nothing: uploaded / size), then pause it
+  --seed-time DURATION
+                      once a torrent is complete, seed it for DURATION (90, 30s, 10m, 2h, 1h30m),
+                      then pause it; with --seed-ratio too, whichever comes first
   --tracker URL       announce every torrent to this tracker too (repeatable)
   --no-trackers       do not announce to any tracker
   --announce-ip auto|always|never
@@ -87,28 +92,17 @@ async function run(argv: string[]): Promise<number> {
   const values = withConfig('ui', CONFIG_COMMANDS, given.values).values as typeof given.values;
   const positionals = given.positionals;
   if (positionals.length > 0) throw new UsageError(`sixswarm ui takes no arguments (got "${positionals[0]}"): add torrents with a in the UI`);
-  if (values['no-ipv4'] && values['no-ipv6']) throw new UsageError('--no-ipv4 and --no-ipv6 together leave nothing to connect with');
   if (!terminalUiPossible(false)) throw new UsageError('sixswarm ui needs a terminal (stdin and stdout); for scripts use `sixswarm download --json`');
   const store = new SessionStore(resolve(values.session ?? defaultSessionDir()));
-  const client = new Client({
-    port: parseIntOption(values.port, '--port', 0, 65535) ?? 6881,
-    ipv4: !values['no-ipv4'],
-    ipv6: !values['no-ipv6'],
-    stateDir: values['state-dir'] ?? defaultStateDir(),
-    maxPeersPerTorrent: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
-    rates: { down: parseRateOption(values['max-down'], '--max-down'), up: parseRateOption(values['max-up'], '--max-up') },
-    dht: parseDht(values),
-    encryption: parseEncryption(values.encryption),
-    trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
-  });
-  const feed = new StatusFeed(client);
-  const manager = new TorrentManager({ client, feed, store, downloadDir: values.output ?? defaultDownloadDir() });
+  const engine = new Engine(engineOptions(values));
+  const feed = new StatusFeed(engine);
+  const session = new Session({ engine, feed, store, downloadDir: values.output ?? defaultDownloadDir() });
   let problems: string[];
   try {
-    await client.listen();
-    problems = await manager.open();
+    await engine.listen();
+    problems = await session.open();
   } catch (e) {
-    await client.close();
+    await engine.close();
     throw e;
   }
   let quit!: () => void;
@@ -117,24 +111,25 @@ async function run(argv: string[]): Promise<number> {
   const ui = new TerminalUi({
     title: `session ${store.dir}`,
     can: ['add', 'pause', 'resume', 'remove', 'recheck'],
-    snapshot: (detailOf, cells) => managerSnapshot(manager, feed, detailOf, cells),
+    snapshot: (detailOf, cells) => sessionSnapshot(session, feed, detailOf, cells),
     async run(c) {
-      if (c.kind === 'add') return (await manager.add(c.input)).name;
-      const name = manager.summaries().find((t) => t.infoHash === c.infoHash)?.name ?? c.infoHash;
+      if (c.kind === 'add') return (await session.add(c.input)).name;
+      const name = session.summaries().find((t) => t.infoHash === c.infoHash)?.name ?? c.infoHash;
       if (c.kind === 'remove') {
-        const r = await manager.remove(c.infoHash, c.deleteData);
+        const r = await session.remove(c.infoHash, c.deleteData);
         if (!r) return `removed ${name}; its data stays where it is`;
         return `removed ${name}: deleted ${r.deleted} file${r.deleted === 1 ? '' : 's'}${r.missing ? `, ${r.missing} already gone` : ''}${r.kept.length ? `; left alone: ${r.kept.join('; ')}` : ''}`;
       }
-      if (c.kind === 'pause') await manager.pause(c.infoHash);
-      else if (c.kind === 'resume') await manager.resume(c.infoHash);
-      else await manager.recheck(c.infoHash);
+      if (c.kind === 'pause') await session.pause(c.infoHash);
+      else if (c.kind === 'resume') await session.resume(c.infoHash);
+      else await session.recheck(c.infoHash);
       return `${c.kind === 'pause' ? 'paused' : c.kind === 'resume' ? 'resumed' : 're-checking'} ${name}`;
     },
     quit: () => quit(),
   });
   feed.on('event', (e) => {
     if (e.event === 'warning') ui.message('info', `warning: ${e.message}`);
+    if (e.event === 'seed-goal') ui.message('info', `${session.summaries().find((t) => t.infoHash === e.torrent)?.name ?? e.torrent}: ${e.reason}: paused`);
   });
   const signals = stopSignals();
   void signals.stopped.then(() => quit());
@@ -143,7 +138,7 @@ async function run(argv: string[]): Promise<number> {
   await quitting;
   let code = 0;
   try {
-    await manager.close();
+    await session.close();
   } catch (e) {
     ui.message('error', `while shutting down: ${errorMessage(e)}`);
     code = 1;

@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { probeHost } from '../src/support/probes.js';
 import { supportMatrix, type SupportRow } from '../src/support/matrix.js';
-import { UsageError, errorMessage } from '../src/util/errors.js';
+import { errorMessage } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
 import type { Command } from './command.js';
 
 const help = `Usage: sixswarm support [--json]

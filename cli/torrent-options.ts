@@ -1,16 +1,18 @@
 /** Options `download` and `seed` share, parsed the same way for both. */
 import { parseArgs } from 'node:util';
-import { UsageError } from '../src/util/errors.js';
-import type { RunOptions } from './torrent-runner.js';
+import { UsageError } from './usage-error.js';
+import type { EngineOptions } from '../src/engine/engine.js';
+import { defaultStateDir } from '../src/storage/resume.js';
 import { parseDecimalOption, parseDurationOption, parseIntOption, parseRateOption } from './numbers.js';
 import { ANNOUNCE_IP_HELP, type AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
 import { isTrackerUrl } from '../src/metainfo/urls.js';
 import { withConfig } from './config-options.js';
 import { ENCRYPTION_POLICIES, type EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import { DEFAULT_BOOTSTRAP } from '../src/dht/dht.js';
-import type { DhtConfig } from '../src/client/dht-binding.js';
+import type { DhtConfig } from '../src/discovery/dht-discovery.js';
 import { parseHostPort } from '../src/net/hostport.js';
 import { errorMessage } from '../src/util/errors.js';
+import { ENV, envValue } from '../src/util/environment.js';
 
 export const SHARED_OPTIONS = {
   peer: { type: 'string', multiple: true },
@@ -173,7 +175,7 @@ export interface TunnelChoice {
 
 /** --tunnel HOST:PORT | auto | off, with $SIXSWARM_TUNNEL_SERVER as the configured server. */
 export function parseTunnel(values: { tunnel?: string; 'tunnel-id'?: string; 'tunnel-token'?: string }): TunnelChoice | undefined {
-  const configured = process.env.SIXSWARM_TUNNEL_SERVER || undefined;
+  const configured = envValue(ENV.tunnelServer);
   const mode = values.tunnel ?? (configured ? 'auto' : 'off');
   if (mode === 'off') return undefined;
   const extra = { id: values['tunnel-id'], token: values['tunnel-token'] };
@@ -183,8 +185,6 @@ export function parseTunnel(values: { tunnel?: string; 'tunnel-id'?: string; 'tu
   }
   return { server: mode, auto: false, ...extra };
 }
-
-export const DHT_BOOTSTRAP_ENV = 'SIXSWARM_DHT_BOOTSTRAP';
 
 function parseBootstrap(text: string, what: string): DhtConfig['bootstrap'][number] {
   let hp;
@@ -201,30 +201,43 @@ function parseBootstrap(text: string, what: string): DhtConfig['bootstrap'][numb
 export function parseDht(values: { 'no-dht'?: boolean; 'dht-port'?: string; 'dht-bootstrap'?: string[] }): DhtConfig | undefined {
   if (values['no-dht']) return undefined;
   const port = parseIntOption(values['dht-port'], '--dht-port', 0, 65535);
-  const env = process.env[DHT_BOOTSTRAP_ENV]?.trim();
+  const env = envValue(ENV.dhtBootstrap)?.trim();
   const bootstrap = values['dht-bootstrap']?.map((b) => parseBootstrap(b, '--dht-bootstrap'))
-    ?? (env === 'none' ? [] : env ? env.split(',').map((b) => parseBootstrap(b.trim(), `$${DHT_BOOTSTRAP_ENV}`)) : DEFAULT_BOOTSTRAP);
+    ?? (env === 'none' ? [] : env ? env.split(',').map((b) => parseBootstrap(b.trim(), `$${ENV.dhtBootstrap}`)) : DEFAULT_BOOTSTRAP);
   return { port, bootstrap };
 }
 
 type SharedValues = { [K in keyof typeof SHARED_OPTIONS]?: (typeof SHARED_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof SHARED_OPTIONS)[K] extends { type: 'boolean' } ? boolean : string };
 
-/** The run options `download` and `seed` take from the shared flags. */
-export function sharedRunOptions(values: SharedValues): Omit<RunOptions, 'source' | 'dir' | 'mode' | 'exitOnComplete'> {
+/**
+ * The engine's options from the flags `download`, `seed` and `ui` share (each command's own
+ * defaults come with the flags): one place, so every command runs torrents by the same rules.
+ */
+export function engineOptions(values: Omit<SharedValues, (typeof NOT_IN_UI)[number]>): EngineOptions {
+  if (values['no-ipv4'] && values['no-ipv6']) throw new UsageError('--no-ipv4 and --no-ipv6 together leave nothing to connect with');
   return {
-    peers: values.peer ?? [],
     port: parseIntOption(values.port, '--port', 0, 65535) ?? 6881,
     ipv4: !values['no-ipv4'],
     ipv6: !values['no-ipv6'],
-    json: !!values.json,
-    recheck: !!values.recheck,
-    stateDir: values['state-dir'],
-    maxPeers: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
+    stateDir: values['state-dir'] ?? defaultStateDir(),
+    maxPeersPerTorrent: parseIntOption(values['max-peers'], '--max-peers', 1, 10_000),
     rates: { down: parseRateOption(values['max-down'], '--max-down'), up: parseRateOption(values['max-up'], '--max-up') },
     seedGoal: { ratio: parseDecimalOption(values['seed-ratio'], '--seed-ratio', 0, 1e6), seconds: parseDurationOption(values['seed-time'], '--seed-time') },
-    tunnel: parseTunnel(values),
     encryption: parseEncryption(values.encryption),
     dht: parseDht(values),
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
   };
+}
+
+/** What `download` and `seed` take from the shared flags. */
+export interface SharedRunOptions {
+  engine: EngineOptions;
+  peers: string[];
+  json: boolean;
+  recheck: boolean;
+  tunnel?: TunnelChoice;
+}
+
+export function sharedRunOptions(values: SharedValues): SharedRunOptions {
+  return { engine: engineOptions(values), peers: values.peer ?? [], json: !!values.json, recheck: !!values.recheck, tunnel: parseTunnel(values) };
 }

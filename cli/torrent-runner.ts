@@ -4,62 +4,39 @@
  */
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Client } from '../src/client/client.js';
-import type { TorrentSession, TorrentSource } from '../src/client/torrent-session.js';
+import { Engine } from '../src/engine/engine.js';
+import type { Torrent, TorrentSource } from '../src/engine/torrent.js';
 import { loadMetadata } from '../src/storage/metadata-store.js';
 import { isMagnet, parseMagnet } from '../src/metainfo/magnet.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
-import { resolveTargets } from '../src/net/dial.js';
-import { defaultStateDir } from '../src/storage/resume.js';
-import { InputError, UsageError, errorMessage } from '../src/util/errors.js';
-import type { AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
-import { bindTunnel } from '../src/client/tunnel-binding.js';
+import { InputError, errorMessage } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
+import { bindTunnel } from '../src/engine/tunnel-binding.js';
 import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
-import type { EncryptionPolicy } from '../src/wire/encryption-policy.js';
-import type { TunnelChoice } from './torrent-options.js';
-import type { DhtConfig } from '../src/client/dht-binding.js';
-import { createReporter, type Reporter } from './reporter.js';
+import type { SharedRunOptions, TunnelChoice } from './torrent-options.js';
+import { createReporter } from './reporter.js';
+import type { Reporter } from './reporting.js';
 import { parseHostPorts } from './host-ports.js';
 import type { HostPort } from '../src/net/hostport.js';
 import { findDataNearby } from '../src/storage/nearby-data.js';
 import { formatSize } from '../src/util/size.js';
-import { StatusFeed } from '../src/client/status.js';
+import { StatusFeed } from '../src/status/feed.js';
 import { signalExitCode, stopSignals } from './stop-signals.js';
 import { FileSelection, type SelectionSpec } from '../src/storage/selection.js';
 import { PieceLayout } from '../src/storage/layout.js';
 import { filePath } from '../src/storage/paths.js';
 import { checkWritable } from '../src/storage/writable.js';
-import { TorrentLock } from '../src/client/lock.js';
-import { SeedGoal, type SeedGoalOptions } from '../src/client/seed-goal.js';
 import { feedSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
 
-export interface RunOptions {
+export interface RunOptions extends SharedRunOptions {
   source: string;
   dir: string;
   mode: 'download' | 'seed';
-  peers: string[];
-  port: number;
-  ipv4: boolean;
-  ipv6: boolean;
-  json: boolean;
   exitOnComplete: boolean;
-  recheck: boolean;
-  stateDir?: string;
-  maxPeers?: number;
-  /** Rate limits in bytes per second (undefined: none). */
-  rates: { down?: number; up?: number };
-  /** Stop seeding (exit 0) once complete and this is reached. */
-  seedGoal: SeedGoalOptions;
-  /** undefined: no trackers at all (--no-trackers). */
-  trackers?: { announceIp: AnnounceIpPolicy; extraTiers: string[][] };
-  tunnel?: TunnelChoice;
   /** Files to download (download only). */
   select?: SelectionSpec;
   sequential?: boolean;
-  encryption: EncryptionPolicy;
-  /** undefined: no DHT (--no-dht). */
-  dht?: DhtConfig;
 }
 
 /** Start the session's tunnel unless `auto` finds native IPv6; a tunnel that cannot start is a runtime failure. */
@@ -95,25 +72,23 @@ async function loadTorrent(source: string, stateDir: string, mode: RunOptions['m
  * the data is named (the common mistake: the torrent's own folder instead of the one holding it),
  * and the seed stops (`stop`), since it would serve nothing.
  */
-async function sayWhatIsSeeded(session: TorrentSession, torrent: string, dir: string, reporter: Reporter, stop: () => void): Promise<void> {
-  const storage = session.storage!;
+async function sayWhatIsSeeded(torrent: Torrent, torrentFile: string, dir: string, reporter: Reporter, stop: () => void): Promise<void> {
+  const storage = torrent.storage!;
   const { meta, have } = storage;
-  let haveBytes = 0;
-  for (let i = 0; i < meta.pieceCount; i++) if (have.has(i)) haveBytes += storage.layout.pieceSize(i);
+  const haveBytes = storage.bytes().have;
   const what = `seeding "${meta.name}" (${formatSize(meta.totalLength)}) from ${dir}`;
   if (have.complete) return reporter.note(`${what}: all ${have.length} pieces present`);
   if (!have.empty) return reporter.note(`${what}: ${have.count} of ${have.length} pieces present (${formatSize(haveBytes)}); seeding those`);
   const there = await findDataNearby(meta, dir);
   if (!there) return reporter.note(`warning: ${what}: no piece of it is there; give seed the folder that holds "${meta.name}" (what download -o was given)`);
   const arg = (p: string) => (/^[\w./@:+-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`);
-  reporter.note(`no piece of "${meta.name}" is in ${dir}, but its files are in ${there}: run \`sixswarm seed ${arg(torrent)} ${arg(there)}\` (the folder that holds "${meta.name}")`);
+  reporter.note(`no piece of "${meta.name}" is in ${dir}, but its files are in ${there}: run \`sixswarm seed ${arg(torrentFile)} ${arg(there)}\` (the folder that holds "${meta.name}")`);
   stop();
 }
 
 export async function runTorrent(o: RunOptions): Promise<number> {
-  if (!o.ipv4 && !o.ipv6) throw new UsageError('--no-ipv4 and --no-ipv6 together leave nothing to connect with');
   const peers = parseHostPorts(o.peers, '--peer');
-  const stateDir = o.stateDir ?? defaultStateDir();
+  const { stateDir } = o.engine;
   const source = await loadTorrent(o.source, stateDir, o.mode);
   const dir = resolve(o.dir);
   // A selection that does not fit the torrent is bad usage, said before anything starts.
@@ -124,25 +99,35 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     if (!s?.isDirectory()) throw new UsageError(`${dir} is not a folder: give seed the folder that holds "${meta.name}"`);
   }
 
-  const infoHashHex = 'meta' in source ? source.meta.infoHashHex : source.magnet.infoHashHex;
-  const lock = await TorrentLock.acquire(stateDir, infoHashHex, dir, ['sixswarm', ...process.argv.slice(2)].join(' '));
+  const engine = new Engine(o.engine);
+  let torrent: Torrent;
   try {
-    return await runLocked(o, { source, dir, stateDir, peers, selection });
+    // Taken first: a second process on this torrent and folder is refused before anything else happens.
+    torrent = await engine.addTorrent(source, dir, { writable: o.mode === 'download', select: o.select, sequential: o.sequential });
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  try {
+    return await runAdded(o, { engine, torrent, source, dir, peers, selection });
   } finally {
-    await lock.release();
+    // Already closed after a run; here for the ways out before it (a tunnel that cannot start): the lock goes too.
+    await engine.close();
   }
 }
 
 interface Prepared {
+  engine: Engine;
+  /** Added to the engine (its lock taken), not started. */
+  torrent: Torrent;
   source: TorrentSource;
   dir: string;
-  stateDir: string;
   peers: HostPort[];
   /** Known when the metadata is. */
   selection?: FileSelection;
 }
 
-async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selection }: Prepared): Promise<number> {
+async function runAdded(o: RunOptions, { engine, torrent, source, dir, peers, selection }: Prepared): Promise<number> {
   // On a terminal the UI opens once the torrent runs; --json and pipes get lines.
   // Loaded only for a terminal: ink and react cost most of a second of start-up.
   const ui = terminalUiPossible(o.json) ? new (await import('./ui/ui-reporter.js')).UiReporter() : undefined;
@@ -166,32 +151,18 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
       throw e;
     });
   }
-  const client = new Client({
-    port: o.port,
-    ipv4: o.ipv4,
-    ipv6: o.ipv6,
-    stateDir,
-    maxPeersPerTorrent: o.maxPeers,
-    trackers: o.trackers,
-    rates: o.rates,
-    encryption: o.encryption,
-    dht: o.dht,
-  });
-  const feed = new StatusFeed(client, { tunnel: () => tunnel?.status() });
+  const feed = new StatusFeed(engine, { tunnel: () => tunnel?.status() });
   feed.on('event', (e) => reporter.event(e));
   let finish!: (code: number) => void;
   const finished = new Promise<number>((r) => (finish = r));
   let shuttingDown = false;
-  const goal = new SeedGoal(o.seedGoal);
-  let goalTimer: NodeJS.Timeout | undefined;
   const shutdown = async (code: number, why?: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
-    clearInterval(goalTimer);
     feed.stopProgress();
     if (why) reporter.note(why);
     try {
-      await client.close();
+      await engine.close();
       await tunnel?.stop();
     } catch (e) {
       feed.publish({ event: 'error', message: `while shutting down: ${errorMessage(e)}` });
@@ -203,36 +174,25 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
     finish(code);
   };
   if (tunnel) {
-    bindTunnel(client, tunnel);
+    bindTunnel(engine, tunnel);
     tunnel.on('status', (st) => feed.publish({ ...st, event: 'tunnel' }));
     tunnel.on('fatal', (e) => void shutdown(1, `tunnel failed: ${e.message}`));
   }
-  const session = client.addTorrent(source, dir, { writable: o.mode === 'download', select: o.select, sequential: o.sequential });
   // A second signal during shutdown gets the default behaviour: exit at once.
   const signals = stopSignals();
   // A download stopped before it finished says so in its exit code (130/143, as the shell does), so
   // scripts can tell "stopped" from "done"; a finished one, and a seed, stop with 0.
   void signals.stopped.then((sig) => {
-    const unfinished = o.mode === 'download' && !session.storage?.done;
+    const unfinished = o.mode === 'download' && !torrent.storage?.done;
     return shutdown(unfinished ? signalExitCode(sig) : 0, `${sig}: closing peers and saving resume state…`);
   });
   // Attached before start: peers (from trackers, incoming) may report while it still runs, and data
   // that is complete already is reported as `complete` from within it.
-  feed.watch(session);
-  session.on('checked', () => {
-    if (o.mode !== 'seed') return;
-    // A seed is as complete as it will get: its seeding time starts now.
-    goal.completed(Date.now());
-    void sayWhatIsSeeded(session, o.source, dir, reporter, () => void shutdown(2));
+  feed.watch(torrent);
+  torrent.on('checked', () => {
+    if (o.mode === 'seed') void sayWhatIsSeeded(torrent, o.source, dir, reporter, () => void shutdown(2));
   });
-  if (goal.set) {
-    goalTimer = setInterval(() => {
-      const why = goal.reached(Date.now(), feed.summary(session).ratio);
-      if (why) void shutdown(0, `${why}: stopping`);
-    }, 1000);
-    goalTimer.unref();
-  }
-  session.on('event', (e) => {
+  torrent.on('event', (e) => {
     if (e.event === 'metadata-waiting' && e.offering === 0) {
       reporter.note(
         e.peers === 0
@@ -240,14 +200,14 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
           : `fetching metadata: ${e.peers} peer(s) connected, none offers the metadata yet`,
       );
     }
-    if (e.event === 'complete') goal.completed(Date.now());
     // Stopping saves the resume state (after the data is on disk), so the next start trusts it.
     if (e.event === 'complete' && o.exitOnComplete && o.mode === 'download') void shutdown(0);
+    if (e.event === 'seed-goal') void shutdown(0, `${e.reason}: stopping`);
     if (e.event === 'error') void shutdown(1, `stopping: ${e.message}`);
   });
   try {
-    for (const l of await client.listen()) feed.publish({ event: 'listening', family: l.family, address: l.address, port: l.port });
-    await session.start(o.recheck);
+    for (const l of await engine.listen()) feed.publish({ event: 'listening', family: l.family, address: l.address, port: l.port });
+    await torrent.start(o.recheck);
   } catch (e) {
     // Interrupted by a signal (the pool and storage closed under the check): that is a clean stop.
     if (!shuttingDown) {
@@ -263,21 +223,13 @@ async function runLocked(o: RunOptions, { source, dir, stateDir, peers, selectio
   }
   feed.startProgress();
   ui?.attach({
-    title: `${o.mode} ${session.name}`,
+    title: `${o.mode} ${torrent.name}`,
     can: [],
-    snapshot: (detailOf, cells) => feedSnapshot(feed, [session], detailOf, cells),
+    snapshot: (detailOf, cells) => feedSnapshot(feed, [torrent], detailOf, cells),
     run: () => Promise.reject(new Error('not available here')),
     quit: () => void shutdown(0),
   });
-  for (const p of peers) {
-    if (p.family) session.swarm!.addPeers([{ host: p.host, port: p.port }], { kind: 'manual' });
-    else {
-      resolveTargets(p.host, p.port).then(
-        (targets) => session.swarm?.addPeerTargets(targets, { kind: 'manual' }),
-        (e: Error) => feed.publish({ event: 'warning', message: `cannot resolve --peer ${p.host}: ${e.message}` }),
-      );
-    }
-  }
+  torrent.addManualPeers(peers);
   const code = await finished;
   signals.dispose();
   return code;

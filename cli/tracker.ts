@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { formatHostPort } from '../src/net/hostport.js';
 import { TrackerServer } from '../src/tracker/server/tracker-server.js';
-import { UsageError, errorMessage } from '../src/util/errors.js';
+import { errorMessage } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
 import type { Command } from './command.js';
 import { parseIntOption } from './numbers.js';
 import { stopSignals } from './stop-signals.js';

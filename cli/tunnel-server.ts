@@ -16,7 +16,8 @@ import {
 } from '../src/tunnel/server.js';
 import { TokenPolicy } from '../src/tunnel/tokens.js';
 import { DEFAULT_MTU, MTU_MAX, MTU_MIN } from '../src/tunnel/tun.js';
-import { UsageError, errorMessage } from '../src/util/errors.js';
+import { errorMessage } from '../src/util/errors.js';
+import { UsageError } from './usage-error.js';
 import { readIni } from '../src/util/ini.js';
 import { parseSize } from '../src/util/size.js';
 import type { Command } from './command.js';

@@ -1,6 +1,6 @@
 /**
- * One headless session for bench/session: the engine behind `sixswarm ui` (Client, StatusFeed,
- * SessionStore, TorrentManager from dist/) without a terminal. `prepare` adds every torrent of a
+ * One headless session for bench/session: the engine behind `sixswarm ui` (Engine, StatusFeed,
+ * SessionStore, Session from dist/) without a terminal. `prepare` adds every torrent of a
  * list over its complete data and waits until all seed (so resume state exists); `run` opens the
  * saved session and reports, as JSON lines: time to open and to every torrent seeding (from process
  * start, module loading included), time until every torrent's first announce got its answer, CPU
@@ -12,10 +12,10 @@ import { pathToFileURL } from 'node:url';
 
 const [mode, root, sessionDir, stateDir, dataDir, listFile, idleArg] = process.argv.slice(2);
 const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
-const { Client } = await dist('src/client/client.js');
-const { StatusFeed } = await dist('src/client/status.js');
-const { SessionStore } = await dist('src/client/session-store.js');
-const { TorrentManager } = await dist('src/client/torrent-manager.js');
+const { Engine } = await dist('src/engine/engine.js');
+const { StatusFeed } = await dist('src/status/feed.js');
+const { SessionStore } = await dist('src/session/session-store.js');
+const { Session } = await dist('src/session/session.js');
 
 const emit = (e) => process.stdout.write(`${JSON.stringify(e)}\n`);
 const ms = () => Math.round(performance.now());
@@ -37,9 +37,9 @@ async function fds() {
   return { all, data };
 }
 
-const client = new Client({ port: 0, ipv4: false, ipv6: true, listenHost: { 6: '::1' }, stateDir, trackers: { announceIp: 'never' } });
-const feed = new StatusFeed(client);
-const manager = new TorrentManager({ client, feed, store: new SessionStore(sessionDir), downloadDir: dataDir });
+const engine = new Engine({ port: 0, ipv4: false, ipv6: true, listenHost: { 6: '::1' }, stateDir, trackers: { announceIp: 'never' } });
+const feed = new StatusFeed(engine);
+const session = new Session({ engine, feed, store: new SessionStore(sessionDir), downloadDir: dataDir });
 const announced = new Set();
 let hashed = 0;
 feed.on('event', (e) => {
@@ -47,20 +47,20 @@ feed.on('event', (e) => {
   if (e.event === 'checked') hashed += e.hashed;
   if (e.event === 'error') emit({ event: 'error', message: e.message });
 });
-await client.listen();
-const seeding = () => manager.summaries().every((s) => s.state === 'seeding');
+await engine.listen();
+const seeding = () => session.summaries().every((s) => s.state === 'seeding');
 
 if (mode === 'prepare') {
-  for (const t of JSON.parse(await readFile(listFile, 'utf8'))) await manager.add(t);
+  for (const t of JSON.parse(await readFile(listFile, 'utf8'))) await session.add(t);
   await until(seeding, 'every torrent seeding');
-  await manager.close();
-  emit({ event: 'prepared', torrents: manager.summaries().length, ms: ms() });
+  await session.close();
+  emit({ event: 'prepared', torrents: session.summaries().length, ms: ms() });
   process.exit(0);
 }
 
 const cpu0 = process.cpuUsage();
-const problems = await manager.open();
-const n = manager.summaries().length;
+const problems = await session.open();
+const n = session.summaries().length;
 emit({ event: 'open', ms: ms(), torrents: n, problems: problems.length });
 await until(seeding, 'every torrent seeding');
 const cpuStart = process.cpuUsage(cpu0);
@@ -78,11 +78,11 @@ const idleFds = await fds();
 emit({ event: 'idle', seconds: wall, cpuPercent: ((cpuIdle.user + cpuIdle.system) / 1e6 / wall) * 100, rssMiB: process.memoryUsage().rss / 2 ** 20, fds: idleFds.all, dataFds: idleFds.data });
 
 // One block of every torrent, 32 reads at a time: the open-file LRU bounds the descriptors.
-const hashes = manager.summaries().map((s) => s.infoHash);
+const hashes = session.summaries().map((s) => s.infoHash);
 let maxData = 0;
 for (let i = 0; i < hashes.length; i += 32) {
   await Promise.all(hashes.slice(i, i + 32).map(async (h) => {
-    const storage = client.torrent(h).storage;
+    const storage = engine.torrent(h).storage;
     const lease = await storage.readBlock(0, 0, Math.min(16 * 1024, storage.layout.pieceSize(0)));
     lease.release();
   }));
@@ -90,6 +90,6 @@ for (let i = 0; i < hashes.length; i += 32) {
 }
 emit({ event: 'read-all', ms: ms(), maxDataFds: maxData, dataFds: (await fds()).data });
 const c0 = ms();
-await manager.close();
+await session.close();
 emit({ event: 'closed', closeMs: ms() - c0 });
 process.exit(0);

@@ -3,7 +3,7 @@
  * pieces). A wide terminal shows peers beside trackers and pieces instead of one tab at a time.
  */
 import { Box, Text } from 'ink';
-import type { TorrentDetail, TorrentSummary } from '../../src/client/status.js';
+import type { TorrentDetail, TorrentSummary } from '../../src/status/feed.js';
 import { FilesPanel } from './files-panel.js';
 import { cell, eta, fit, percent, ratio, shortRate, shortSize } from './format.js';
 import { PeersPanel } from './peers-panel.js';

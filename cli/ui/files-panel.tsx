@@ -1,6 +1,6 @@
 /** The torrent's files with how much of each is verified. */
 import { Box, Text } from 'ink';
-import type { FileStatus } from '../../src/client/status.js';
+import type { FileStatus } from '../../src/status/feed.js';
 import { bar, cell, percent, shortSize } from './format.js';
 import { useTheme } from './theme.js';
 

@@ -1,8 +1,5 @@
 /** Text for the terminal UI's cells: short sizes and rates, bars, ages, and text cut to a width. */
 import { printable } from '../../src/util/sanitize.js';
-import { formatDuration } from '../reporter.js';
-
-export { formatDuration };
 
 const SHORT_UNITS = ['B', 'K', 'M', 'G', 'T', 'P'];
 
@@ -71,4 +68,11 @@ export function cell(text: string, width: number, right = false, middle = false)
   const t = fit(text, width, middle);
   const pad = ' '.repeat(Math.max(0, width - [...t].length));
   return right ? pad + t : t + pad;
+}
+
+/** 1h05m, 3m07s, 42s. */
+export function formatDuration(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
 }

@@ -4,7 +4,7 @@
  * E encrypted, "in" it connected to us; then where its address was learned.
  */
 import { Box, Text } from 'ink';
-import type { PeerStatus } from '../../src/client/status.js';
+import type { PeerStatus } from '../../src/status/feed.js';
 import { cell, shortRate } from './format.js';
 import { useTheme, type Theme } from './theme.js';
 

@@ -4,7 +4,7 @@
  * peers have them, on average).
  */
 import { Box, Text } from 'ink';
-import type { PieceMap } from '../../src/client/status.js';
+import type { PieceMap } from '../../src/status/feed.js';
 import { useTheme } from './theme.js';
 
 const HAVE = [' ', '░', '▒', '▓', '█'];

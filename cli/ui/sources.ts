@@ -2,9 +2,9 @@
  * Where the terminal UI's snapshots come from: the status feed of one engine (download, seed, the
  * demo's peers), or a session's TorrentManager. Both give the same plain snapshot.
  */
-import type { StatusFeed } from '../../src/client/status.js';
-import type { TorrentManager } from '../../src/client/torrent-manager.js';
-import type { TorrentSession } from '../../src/client/torrent-session.js';
+import type { StatusFeed } from '../../src/status/feed.js';
+import type { Session } from '../../src/session/session.js';
+import type { Torrent } from '../../src/engine/torrent.js';
 import type { UiSnapshot } from './state.js';
 
 /** Everything the feed says about the engine but its torrents. */
@@ -14,7 +14,7 @@ export function engineOf(feed: StatusFeed): UiSnapshot['engine'] {
 }
 
 /** The torrents a feed follows, with the detail of one of `sessions`. */
-export function feedSnapshot(feed: StatusFeed, sessions: readonly TorrentSession[], detailOf: string | undefined, cells: number): UiSnapshot {
+export function feedSnapshot(feed: StatusFeed, sessions: readonly Torrent[], detailOf: string | undefined, cells: number): UiSnapshot {
   const s = detailOf ? sessions.find((t) => t.infoHashHex === detailOf) : undefined;
   return {
     torrents: sessions.map((t) => feed.summary(t)),
@@ -24,7 +24,7 @@ export function feedSnapshot(feed: StatusFeed, sessions: readonly TorrentSession
   };
 }
 
-export function managerSnapshot(manager: TorrentManager, feed: StatusFeed, detailOf: string | undefined, cells: number): UiSnapshot {
-  const detail = detailOf ? manager.detail(detailOf, cells) : undefined;
-  return { torrents: manager.summaries(), ...(detail ? { detail } : {}), engine: engineOf(feed), at: Date.now() };
+export function sessionSnapshot(session: Session, feed: StatusFeed, detailOf: string | undefined, cells: number): UiSnapshot {
+  const detail = detailOf ? session.detail(detailOf, cells) : undefined;
+  return { torrents: session.summaries(), ...(detail ? { detail } : {}), engine: engineOf(feed), at: Date.now() };
 }

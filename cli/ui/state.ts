@@ -4,7 +4,7 @@
  * a command; running it is the driver's job (terminal-ui.tsx). Tested apart from rendering.
  */
 import type { Key } from 'ink';
-import type { EngineStatus, TorrentDetail, TorrentSummary } from '../../src/client/status.js';
+import type { EngineStatus, TorrentDetail, TorrentSummary } from '../../src/status/feed.js';
 
 /** What the engine shows the UI, all plain data (the same as `--json` carries). */
 export interface UiSnapshot {

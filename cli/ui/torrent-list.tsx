@@ -3,7 +3,7 @@
  * then the figures), the selection marked with > and inverse, scrolled to keep it in view.
  */
 import { Box, Text } from 'ink';
-import type { TorrentSummary } from '../../src/client/status.js';
+import type { TorrentSummary } from '../../src/status/feed.js';
 import { bar, cell, eta, percent, ratio, shortRate, shortSize } from './format.js';
 import { useTheme, type Theme } from './theme.js';
 

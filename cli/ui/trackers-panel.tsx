@@ -1,6 +1,6 @@
 /** The torrent's trackers, one row per tracker and address family (BEP 7: announced once per family). */
 import { Box, Text } from 'ink';
-import type { TrackerStatus } from '../../src/client/status.js';
+import type { TrackerStatus } from '../../src/status/feed.js';
 import { ago, cell, fit } from './format.js';
 import { useTheme } from './theme.js';
 

@@ -3,8 +3,8 @@
  * runs (attach), shows the engine's warnings and errors on its message line, and gives the
  * terminal back on close. Notes from before it opens go to stderr as usual.
  */
-import type { EngineEvent } from '../../src/client/status.js';
-import type { Reporter } from '../reporter.js';
+import type { EngineEvent } from '../../src/status/feed.js';
+import type { Reporter } from '../reporting.js';
 import { TerminalUi, type UiSource } from './terminal-ui.js';
 
 export class UiReporter implements Reporter {

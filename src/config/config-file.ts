@@ -5,9 +5,9 @@
  * split into its top-level keys and its tables.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
+import { ENV, envValue, xdgDir } from '../util/environment.js';
 import { InputError } from '../util/errors.js';
 
 export type ConfigValue = string | number | boolean | ConfigValue[] | { [key: string]: ConfigValue };
@@ -23,8 +23,9 @@ export interface ConfigFile {
 
 /** Where the config file is looked for (it need not exist). */
 export function configLocations(): string[] {
-  if (process.env.SIXSWARM_CONFIG) return [process.env.SIXSWARM_CONFIG];
-  const base = process.env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  const explicit = envValue(ENV.config);
+  if (explicit) return [explicit];
+  const base = xdgDir('XDG_CONFIG_HOME', '.config');
   return [join(base, 'sixswarm', 'config.toml'), join(base, 'sixswarm', 'config.json')];
 }
 
@@ -34,10 +35,10 @@ function isTable(v: unknown): v is ConfigTable {
 
 /** The config file, parsed; undefined when there is none. A file that does not parse is an InputError naming it. */
 export function loadConfigFile(): ConfigFile | undefined {
-  const explicit = !!process.env.SIXSWARM_CONFIG;
+  const explicit = envValue(ENV.config) !== undefined;
   const found = configLocations().filter((p) => existsSync(p));
   if (found.length === 0) {
-    if (explicit) throw new InputError(`SIXSWARM_CONFIG names ${process.env.SIXSWARM_CONFIG}, which does not exist`);
+    if (explicit) throw new InputError(`${ENV.config} names ${envValue(ENV.config)}, which does not exist`);
     return undefined;
   }
   if (found.length > 1) throw new InputError(`both ${found.join(' and ')} exist: keep one of them`);

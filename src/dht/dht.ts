@@ -2,7 +2,7 @@
  * A BEP 5 DHT node over IPv4: answers ping, find_node, get_peers and announce_peer, finds peers
  * for an info hash and announces ours, keeps a bounded routing table that survives restarts.
  *
- *     const dht = new Dht({ port: 6881, bootstrap: DEFAULT_BOOTSTRAP, stateFile });
+ *     const dht = new Dht({ socket: network.datagrams(4), bootstrap: DEFAULT_BOOTSTRAP, stateFile });
  *     await dht.start();
  *     await dht.announce(infoHash, peerPort, (peers) => addPeers(peers));
  *     await dht.stop(); // saves the routing table
@@ -11,10 +11,11 @@
  * reach us through trackers and PEX. Never use it for a private torrent (BEP 27): the caller
  * checks the private flag and neither looks up nor announces such a torrent.
  */
-import { createSocket, type Socket } from 'node:dgram';
 import { lookup as resolveName } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import type { PeerAddress } from '../net/compact.js';
+import type { DatagramChannel } from '../transport/datagram.js';
+import { KernelDatagramChannel } from '../transport/kernel/udp.js';
 import { ERR_METHOD, ERR_PROTOCOL, type IncomingQuery, type IncomingResponse, type NodeContact, type Query, type QueryName } from './krpc.js';
 import { lookup, type LookupResult } from './lookup.js';
 import { ID_LENGTH, randomIdInBucket, randomNodeId } from './node-id.js';
@@ -64,9 +65,13 @@ export const DHT_LIMITS: DhtLimits = {
 };
 
 export interface DhtOptions {
-  /** UDP port (0: any free one). The engine passes its peer port unless told otherwise. */
-  port: number;
-  /** IPv4 address to bind (default 0.0.0.0). */
+  /**
+   * The IPv4 UDP socket to run on, shared with other protocols on its port (the engine's); KRPC
+   * datagrams are taken from it and it stays open after stop(). Without one, the node binds its
+   * own on `port` (0: any free one) and `host` (default 0.0.0.0), and closes it on stop().
+   */
+  socket?: DatagramChannel;
+  port?: number;
   host?: string;
   /** Routers to join through: IPv4 literals or names (resolved over IPv4). No default here. */
   bootstrap: readonly Endpoint[];
@@ -123,7 +128,9 @@ export class Dht {
   private readonly limits: DhtLimits;
   private readonly store: PeerStore;
   private readonly tokens = new Tokens();
-  private socket: Socket | undefined;
+  private socket: DatagramChannel | undefined;
+  /** The socket we bound ourselves (no shared one was given): closed on stop. */
+  private ownSocket: KernelDatagramChannel | undefined;
   private rpc: Rpc | undefined;
   private table: RoutingTable | undefined;
   private routers: Endpoint[] = [];
@@ -148,18 +155,12 @@ export class Dht {
   /** Reads the saved routing table, binds the socket, and starts joining the DHT in the background. */
   async start(): Promise<void> {
     if (this.socket) throw new Error('the DHT is already started');
-    const host = this.opts.host ?? '0.0.0.0';
-    if (!isIPv4(host)) throw new Error(`the DHT binds IPv4 only; "${host}" is not an IPv4 address`);
+    const socket = this.opts.socket ?? (this.ownSocket = await this.bind());
+    if (socket.family !== 4) throw new Error('the DHT runs over IPv4 only; it was given an IPv6 socket');
     const state = this.opts.stateFile ? await loadState(this.opts.stateFile).catch((e: Error) => this.warn(`${e.message}; starting with an empty routing table`)) : undefined;
     const id = state?.id ?? randomNodeId();
     const table = new RoutingTable(id, this.limits.k);
-    const socket = createSocket({ type: 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', (e) => reject(new Error(`the DHT cannot listen on UDP ${host}:${this.opts.port} (${e.message}): choose another DHT port or turn the DHT off`)));
-      socket.bind(this.opts.port, host, () => resolve());
-    });
-    socket.removeAllListeners('error');
-    socket.on('error', (e) => this.warn(`DHT socket: ${e.message}`));
+    socket.onError((e) => this.warn(`DHT socket: ${e.message}`));
     this.socket = socket;
     this.table = table;
     this.rpc = new Rpc(socket, id, (q, from) => this.serve(q, from), (m) => this.warn(m), this.limits, this.opts.queryTimeoutMs ?? 2000);
@@ -169,6 +170,17 @@ export class Dht {
     this.timer.unref();
     void this.pingAll(loaded);
     void this.join();
+  }
+
+  private async bind(): Promise<KernelDatagramChannel> {
+    const host = this.opts.host ?? '0.0.0.0';
+    const port = this.opts.port ?? 0;
+    if (!isIPv4(host)) throw new Error(`the DHT binds IPv4 only; "${host}" is not an IPv4 address`);
+    try {
+      return await KernelDatagramChannel.bind(4, port, host);
+    } catch (e) {
+      throw new Error(`the DHT cannot listen on UDP ${host}:${port} (${(e as Error).message}): choose another DHT port or turn the DHT off`);
+    }
   }
 
   private async resolveRouters(): Promise<Endpoint[]> {
@@ -190,11 +202,10 @@ export class Dht {
 
   /** Our bound address. */
   address(): Endpoint {
-    const a = this.running().socket.address();
-    return { host: a.address, port: a.port };
+    return this.running().socket.address();
   }
 
-  private running(): { socket: Socket; rpc: Rpc; table: RoutingTable } {
+  private running(): { socket: DatagramChannel; rpc: Rpc; table: RoutingTable } {
     if (!this.socket || !this.rpc || !this.table || this.stopping.signal.aborted) throw new Error('the DHT is not running: call start() first');
     return { socket: this.socket, rpc: this.rpc, table: this.table };
   }
@@ -370,10 +381,10 @@ export class Dht {
     };
   }
 
-  /** Ends every lookup, saves the routing table (when it has nodes), closes the socket. */
+  /** Ends every lookup, saves the routing table (when it has nodes), closes the socket if it bound its own. */
   async stop(): Promise<void> {
     if (!this.socket || this.stopping.signal.aborted) return;
-    const { socket, rpc, table } = this.running();
+    const { rpc, table } = this.running();
     this.stopping.abort();
     clearInterval(this.timer);
     rpc.close();
@@ -382,6 +393,6 @@ export class Dht {
     if (this.opts.stateFile && table.size > 0) {
       await saveState(this.opts.stateFile, { id: table.ownId, nodes: table.nodes() }).catch((e: Error) => this.warn(`DHT state not saved to ${this.opts.stateFile}: ${e.message}`));
     }
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
+    await this.ownSocket?.close();
   }
 }

@@ -1,11 +1,11 @@
 /**
- * The KRPC transport on one udp4 socket: transaction ids, one timeout per outstanding query,
+ * The KRPC transport on one IPv4 UDP socket (its KRPC datagrams: the socket may carry uTP too): transaction ids, one timeout per outstanding query,
  * a cap on outstanding queries, per-source and overall limits on what comes in. Every datagram
  * passes parseMessage (the bounded decoder) before anything else looks at it; a response is
  * taken only from the address the query went to.
  */
-import type { Socket, RemoteInfo } from 'node:dgram';
 import { randomInt } from 'node:crypto';
+import type { DatagramChannel, DatagramSource } from '../transport/datagram.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { ERR_PROTOCOL, KrpcError, MAX_DATAGRAM, encodeError, encodeQuery, encodeResponse, parseMessage, type IncomingQuery, type IncomingResponse, type Query, type ResponseBody } from './krpc.js';
 import { SourceLimiter } from './source-limiter.js';
@@ -59,10 +59,11 @@ export class Rpc {
   private readonly sources: SourceLimiter;
   private readonly queries: TokenBucket;
   private closed = false;
+  private readonly unsubscribe: () => void;
   readonly counters: RpcCounters = { received: 0, sent: 0, dropped: { rateLimited: 0, oversize: 0, malformed: 0, unexpected: 0 } };
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: DatagramChannel,
     private readonly ownId: Buffer,
     private readonly onQuery: (q: IncomingQuery, from: Endpoint) => void,
     private readonly onWarning: (message: string) => void,
@@ -71,7 +72,7 @@ export class Rpc {
   ) {
     this.sources = new SourceLimiter(limits.perSourceRate, limits.perSourceBurst, limits.maxSources);
     this.queries = new TokenBucket(limits.queryRate, limits.queryBurst);
-    socket.on('message', (buf, rinfo) => this.receive(buf, rinfo));
+    this.unsubscribe = socket.receive('krpc', (buf, from) => this.receive(buf, from));
   }
 
   get outstanding(): number {
@@ -82,10 +83,9 @@ export class Rpc {
     return this.sources.sources;
   }
 
-  private receive(buf: Buffer, rinfo: RemoteInfo): void {
+  private receive(buf: Buffer, from: DatagramSource): void {
     if (this.closed) return;
     this.counters.received++;
-    const from: Endpoint = { host: rinfo.address, port: rinfo.port };
     if (!this.sources.allow(from.host)) {
       this.counters.dropped.rateLimited++;
       return;
@@ -180,6 +180,7 @@ export class Rpc {
   /** Fails every outstanding query and ignores whatever arrives afterwards. */
   close(): void {
     this.closed = true;
+    this.unsubscribe();
     for (const [tid, p] of [...this.pending]) {
       this.settle(tid, p);
       p.reject(new QueryError('closed', 'the DHT is stopped'));

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { lstat, open, readdir, realpath, type FileHandle } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { encode, type Encodable } from '../bencode/index.js';
-import { UsageError } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
 import { componentProblem, pathProblem, showPath } from './paths.js';
 import { MAX_PIECE_LENGTH, MAX_TOTAL_LENGTH } from './torrent.js';
 import { isTrackerUrl } from './urls.js';
@@ -46,8 +46,8 @@ export async function createTorrent(opts: CreateOptions): Promise<Buffer> {
   if (opts.pieceLength !== undefined) checkPieceLength(opts.pieceLength);
   const { name, files, multiFile } = await collect(opts.path);
   const total = files.reduce((sum, f) => sum + f.length, 0);
-  if (total === 0) throw new UsageError(`nothing to share: ${showPath([opts.path])} holds no data (total size is 0)`);
-  if (total > MAX_TOTAL_LENGTH) throw new UsageError(`${showPath([opts.path])} is larger than ${MAX_TOTAL_LENGTH} bytes`);
+  if (total === 0) throw new InputError(`nothing to share: ${showPath([opts.path])} holds no data (total size is 0)`);
+  if (total > MAX_TOTAL_LENGTH) throw new InputError(`${showPath([opts.path])} is larger than ${MAX_TOTAL_LENGTH} bytes`);
   const pieceLength = opts.pieceLength ?? autoPieceLength(total);
   const pieces = await hashPieces(files, total, pieceLength, opts.onProgress);
 
@@ -75,7 +75,7 @@ function checkTrackers(tiers: string[][]): string[][] {
   for (const tier of tiers) {
     const urls: string[] = [];
     for (const url of tier) {
-      if (!isTrackerUrl(url)) throw new UsageError(`bad tracker URL "${url}": expected http://, https:// or udp://`);
+      if (!isTrackerUrl(url)) throw new InputError(`bad tracker URL "${url}": expected http://, https:// or udp://`);
       if (!seen.has(url)) urls.push(url);
       seen.add(url);
     }
@@ -87,7 +87,7 @@ function checkTrackers(tiers: string[][]): string[][] {
 function checkPieceLength(n: number): void {
   const powerOfTwo = Number.isSafeInteger(n) && n > 0 && (n & (n - 1)) === 0;
   if (!powerOfTwo || n < MIN_PIECE_LENGTH || n > MAX_PIECE_LENGTH) {
-    throw new UsageError(`bad piece length ${n}: it must be a power of two from ${MIN_PIECE_LENGTH} (16K) to ${MAX_PIECE_LENGTH} (256M)`);
+    throw new InputError(`bad piece length ${n}: it must be a power of two from ${MIN_PIECE_LENGTH} (16K) to ${MAX_PIECE_LENGTH} (256M)`);
   }
 }
 
@@ -96,20 +96,20 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 async function collect(target: string): Promise<{ name: string; files: SourceFile[]; multiFile: boolean }> {
   const abs = resolve(target);
   const top = await lstat(abs).catch((e: NodeJS.ErrnoException) => {
-    throw new UsageError(e.code === 'ENOENT' ? `no such file or folder: ${showPath([target])}` : `cannot read ${showPath([target])}: ${e.message}`);
+    throw new InputError(e.code === 'ENOENT' ? `no such file or folder: ${showPath([target])}` : `cannot read ${showPath([target])}: ${e.message}`);
   });
   if (top.isSymbolicLink()) {
     const real = await realpath(abs).catch(() => undefined);
-    throw new UsageError(`${showPath([target])} is a symlink${real ? ` to ${showPath([real])}` : ' (broken)'}: seeding opens files where the torrent says they are and never follows symlinks; pass the real file or folder instead`);
+    throw new InputError(`${showPath([target])} is a symlink${real ? ` to ${showPath([real])}` : ' (broken)'}: seeding opens files where the torrent says they are and never follows symlinks; pass the real file or folder instead`);
   }
   const name = basename(abs);
   const problem = componentProblem(name);
-  if (problem) throw new UsageError(`cannot use ${showPath([name])} as the torrent's name (${problem})`);
+  if (problem) throw new InputError(`cannot use ${showPath([name])} as the torrent's name (${problem})`);
   if (top.isFile()) return { name, files: [{ abs, path: [], length: top.size }], multiFile: false };
-  if (!top.isDirectory()) throw new UsageError(`${showPath([target])} is neither a regular file nor a folder`);
+  if (!top.isDirectory()) throw new InputError(`${showPath([target])} is neither a regular file nor a folder`);
   const files: SourceFile[] = [];
   await walk(abs, [], name, files);
-  if (files.length === 0) throw new UsageError(`nothing to share: the folder ${showPath([target])} has no files`);
+  if (files.length === 0) throw new InputError(`nothing to share: the folder ${showPath([target])} has no files`);
   return { name, files, multiFile: true };
 }
 
@@ -122,12 +122,12 @@ async function walk(dir: string, rel: string[], name: string, out: SourceFile[])
     try {
       component = strictUtf8.decode(entry.name);
     } catch {
-      throw new UsageError(`file name in ${showPath([dir])} is not valid UTF-8: ${JSON.stringify(entry.name.toString('latin1'))}`);
+      throw new InputError(`file name in ${showPath([dir])} is not valid UTF-8: ${JSON.stringify(entry.name.toString('latin1'))}`);
     }
     const path = [...rel, component];
     const abs = join(dir, component);
     const problem = pathProblem([name, ...path]);
-    if (problem) throw new UsageError(`cannot put ${showPath([abs])} in a torrent (${problem})`);
+    if (problem) throw new InputError(`cannot put ${showPath([abs])} in a torrent (${problem})`);
     if (entry.isDirectory()) {
       await walk(abs, path, name, out);
     } else if (entry.isFile()) {
@@ -135,11 +135,11 @@ async function walk(dir: string, rel: string[], name: string, out: SourceFile[])
     } else if (entry.isSymbolicLink()) {
       // Seeding opens every file with O_NOFOLLOW (a planted link must never redirect reads or
       // writes), so a torrent listing a link could not be seeded from this very folder.
-      throw new UsageError(
+      throw new InputError(
         `${showPath([abs])} is a symlink, and seeding never follows symlinks: copy the file it points to into its place, or make the torrent from the folder that really holds the files`,
       );
     } else {
-      throw new UsageError(`${showPath([abs])} is a special file (device, FIFO or socket); only regular files can be shared`);
+      throw new InputError(`${showPath([abs])} is a special file (device, FIFO or socket); only regular files can be shared`);
     }
   }
 }
@@ -166,7 +166,7 @@ class ConcatReader {
       this.fh ??= await open(file.abs, 'r');
       const want = Math.min(length - filled, file.length - this.offset);
       const { bytesRead } = await this.fh.read(target, filled, want, this.offset);
-      if (bytesRead === 0) throw new UsageError(`${showPath([file.abs])} became shorter while it was being hashed`);
+      if (bytesRead === 0) throw new InputError(`${showPath([file.abs])} became shorter while it was being hashed`);
       filled += bytesRead;
       this.offset += bytesRead;
     }
@@ -177,7 +177,7 @@ class ConcatReader {
     if (!fh) return;
     this.fh = undefined;
     try {
-      if ((await fh.stat()).size !== file.length) throw new UsageError(`${showPath([file.abs])} changed size while it was being hashed`);
+      if ((await fh.stat()).size !== file.length) throw new InputError(`${showPath([file.abs])} changed size while it was being hashed`);
     } finally {
       await fh.close();
     }

@@ -6,8 +6,8 @@
  * delivered first.
  */
 import type { PeerAddress } from '../net/compact.js';
-import { EarlyReader } from '../wire/early-reader.js';
-import type { Transport, TransportHandlers } from '../wire/transport.js';
+import { EarlyReader } from '../transport/early-reader.js';
+import type { Transport, TransportHandlers } from '../transport/transport.js';
 import type { Rc4 } from './rc4.js';
 import { WriteSlabs } from './write-slabs.js';
 

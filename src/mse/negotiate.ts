@@ -11,7 +11,7 @@
  * window or length past its bound, the connection closing, or no completion within the timeout.
  * Only that connection is affected.
  */
-import type { Transport } from '../wire/transport.js';
+import type { Transport } from '../transport/transport.js';
 import { classifyFirstBytes } from './detect.js';
 import {
   InitiatorHandshake,

@@ -3,6 +3,7 @@
  * announced, dialed, or handed to others (trackers, PEX, BEP 10, the tunnel bootstrap).
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { documentationRangesAreGlobal } from '../util/environment.js';
 
 export type Family = 4 | 6;
 
@@ -86,15 +87,9 @@ export function canonicalIp(ip: string): string | undefined {
   return b ? bytesToIp(b) : undefined;
 }
 
-/**
- * The documentation and benchmarking ranges never carry real traffic, so they are never our
- * global address on a real host (some sandboxes number their interfaces from them). Test
- * topologies that use them as their "Internet" say so with this variable, set by the test suite.
- */
-export const DOCUMENTATION_AS_GLOBAL_ENV = 'SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL';
-
+/** The documentation ranges: never our global address on a real host, unless told (util/environment.ts). */
 function documentation(): AddressKind {
-  return process.env[DOCUMENTATION_AS_GLOBAL_ENV] === '1' ? 'global' : 'documentation';
+  return documentationRangesAreGlobal() ? 'global' : 'documentation';
 }
 
 function kind4(b: Buffer): AddressKind {

@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { ENV, envValue, xdgDir } from '../util/environment.js';
 
 export interface FileStat {
   size: number;
@@ -29,8 +29,9 @@ export interface ResumeState {
 
 /** $SIXSWARM_STATE_DIR, else $XDG_STATE_HOME/sixswarm, else ~/.local/state/sixswarm. */
 export function defaultStateDir(): string {
-  if (process.env.SIXSWARM_STATE_DIR) return process.env.SIXSWARM_STATE_DIR;
-  const xdg = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  const explicit = envValue(ENV.stateDir);
+  if (explicit) return explicit;
+  const xdg = xdgDir('XDG_STATE_HOME', '.local', 'state');
   return join(xdg, 'sixswarm');
 }
 

@@ -9,7 +9,7 @@
  */
 import type { Metainfo } from '../metainfo/types.js';
 import { Bitfield } from '../util/bitfield.js';
-import { UsageError } from '../util/errors.js';
+import { InputError } from '../util/errors.js';
 import type { PieceLayout } from './layout.js';
 
 /** What the user asked for: `select` lists of numbers and ranges ("1,3-5"), `skip` globs. */
@@ -52,7 +52,7 @@ export function globMatcher(glob: string): (path: string) => boolean {
     } else if (c === '?') re += '[^/]';
     else if (c === '[') {
       const end = glob.indexOf(']', i + 2);
-      if (end < 0) throw new UsageError(`--skip "${glob}": a [ without its ]`);
+      if (end < 0) throw new InputError(`--skip "${glob}": a [ without its ]`);
       let body = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
       if (body.startsWith('!')) body = `^${body.slice(1)}`;
       re += `[${body}]`;
@@ -68,9 +68,9 @@ function parseNumbers(spec: string, count: number): number[] {
   const out: number[] = [];
   for (const part of spec.split(',')) {
     const m = /^\s*(\d{1,9})\s*(?:-\s*(\d{1,9})\s*)?$/.exec(part);
-    if (!m) throw new UsageError(`--select "${spec}": "${part}" is not a file number or a range like 3-5 (the numbers are those \`sixswarm info\` lists)`);
+    if (!m) throw new InputError(`--select "${spec}": "${part}" is not a file number or a range like 3-5 (the numbers are those \`sixswarm info\` lists)`);
     const a = Number(m[1]), b = m[2] === undefined ? a : Number(m[2]);
-    if (a < 1 || b > count || a > b) throw new UsageError(`--select "${spec}": ${part.trim()} is outside the torrent's files, numbered 1 to ${count}`);
+    if (a < 1 || b > count || a > b) throw new InputError(`--select "${spec}": ${part.trim()} is outside the torrent's files, numbered 1 to ${count}`);
     for (let n = a; n <= b; n++) out.push(n);
   }
   return out;
@@ -112,7 +112,7 @@ export class FileSelection {
       const matches = globMatcher(glob);
       for (const i of numbered) if (matches(innerPath(meta, i))) chosen[i] = false;
     }
-    if (!numbered.some((i) => chosen[i])) throw new UsageError('the selection leaves no file to download: check --select and --skip against `sixswarm info`');
+    if (!numbered.some((i) => chosen[i])) throw new InputError('the selection leaves no file to download: check --select and --skip against `sixswarm info`');
     return new FileSelection(chosen, layout);
   }
 

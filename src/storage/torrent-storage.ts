@@ -1,38 +1,27 @@
 /**
  * One torrent's data on disk: checks what is already there (trusting resume state only for
- * files that did not change), verifies every downloaded piece before it is written, serves
- * verified pieces, and keeps the resume file current.
+ * files that did not change), writes verified pieces, serves them, and keeps the resume file
+ * current.
  */
 import type { Metainfo } from '../metainfo/types.js';
 import { Bitfield } from '../util/bitfield.js';
 import { FileStore, type Location } from './file-store.js';
 import type { HashPool, RangeFile } from './hash-pool.js';
+import type { CheckProgress, CheckResult, StorageBytes, TorrentStore } from './piece-store.js';
 import { PieceLayout } from './layout.js';
 import { partFile, partsFolder } from './part-files.js';
 import { PieceCache, type BlockLease } from './piece-cache.js';
 import { loadResume, resumePath, saveResume, type FileStat } from './resume.js';
 import { FileSelection, type SelectionSpec } from './selection.js';
 
-export interface CheckProgress {
-  checkedBytes: number;
-  totalBytes: number;
-}
-
-export interface CheckResult {
-  /** Pieces that were hashed (not trusted from resume state). */
-  hashed: number;
-  /** Of those, pieces that matched. */
-  valid: number;
-  trusted: number;
-}
-
-export class TorrentStorage {
+export class TorrentStorage implements TorrentStore {
   readonly layout: PieceLayout;
   readonly have: Bitfield;
   /** The files to download, and the pieces that makes wanted. */
   readonly selection: FileSelection;
   /** Wanted pieces not verified yet. */
   private missing: number;
+  private readonly counted: StorageBytes;
   /** Wanted pieces that hold bytes of skipped files (kept in part files), in order. */
   private readonly parted: number[];
   private readonly partsDir: string;
@@ -60,6 +49,8 @@ export class TorrentStorage {
     this.have = new Bitfield(meta.pieceCount);
     this.selection = FileSelection.of(meta, this.layout, opts.select);
     this.missing = this.selection.pieces.count;
+    this.counted = { have: 0, left: meta.totalLength, wanted: 0, wantedHave: 0 };
+    for (let p = 0; p < meta.pieceCount; p++) if (this.wanted(p)) this.counted.wanted += this.layout.pieceSize(p);
     this.partsDir = partsFolder(root, meta.infoHashHex);
     // Only the first and the last piece of a skipped file can hold bytes of another file.
     const parted = new Set<number>();
@@ -81,6 +72,11 @@ export class TorrentStorage {
   /** Every selected file's pieces are verified (the whole torrent, without a selection). */
   get done(): boolean {
     return this.missing === 0;
+  }
+
+  /** Bytes by state, as of now. */
+  bytes(): StorageBytes {
+    return { ...this.counted };
   }
 
   /** Whether piece `index` is one to download. */
@@ -139,7 +135,11 @@ export class TorrentStorage {
       }),
     );
     this.missing = 0;
-    for (let p = 0; p < this.meta.pieceCount; p++) if (this.wanted(p) && !this.have.has(p)) this.missing++;
+    Object.assign(this.counted, { have: 0, left: this.meta.totalLength, wantedHave: 0 });
+    for (let p = 0; p < this.meta.pieceCount; p++) {
+      if (this.have.has(p)) this.count(p);
+      else if (this.wanted(p)) this.missing++;
+    }
     this.checked = true;
     this.dirty = !saved || toHash.length > 0;
     return { hashed: toHash.length, valid, trusted };
@@ -175,15 +175,8 @@ export class TorrentStorage {
     return this.meta.pieceHashes.subarray(index * 20, index * 20 + 20);
   }
 
-  /**
-   * Check a downloaded piece against its expected hash and write it only if it matches. `data`
-   * is the piece, `digest` its SHA-1. `inspect` learns the verdict first (the evidence for
-   * blame). Resolves to whether the piece was good, once nothing reads `data` any more.
-   */
-  async verifyAndWrite(index: number, data: Buffer, digest: Buffer, inspect?: (ok: boolean) => void): Promise<boolean> {
-    const ok = digest.equals(this.expected(index));
-    inspect?.(ok);
-    if (!ok) return false;
+  /** Write a piece whose hash matched; it counts once written (resolves when nothing reads `data` any more). */
+  async writeVerified(index: number, data: Buffer): Promise<void> {
     // Writes run in parallel on libuv's threads: measured faster than one at a time here.
     const w = this.store.writePiece(index, data);
     this.writes.add(w);
@@ -192,10 +185,20 @@ export class TorrentStorage {
     } finally {
       this.writes.delete(w);
     }
-    if (this.wanted(index) && !this.have.has(index)) this.missing--;
+    if (!this.have.has(index)) {
+      if (this.wanted(index)) this.missing--;
+      this.count(index);
+    }
     this.have.set(index);
     this.dirty = true;
-    return true;
+  }
+
+  /** Piece `index` joins the verified bytes. */
+  private count(index: number): void {
+    const size = this.layout.pieceSize(index);
+    this.counted.have += size;
+    this.counted.left -= size;
+    if (this.wanted(index)) this.counted.wantedHave += size;
   }
 
   /** A block of a verified piece, for uploading; release it once the socket has taken it. */

@@ -15,6 +15,7 @@ import { defaultRc4Engine, nativeRc4Missing, type Rc4Engine } from '../mse/rc4.j
 import { hasDefaultRoute6 } from '../tunnel/iproute.js';
 import { loadTunAddon } from '../tunnel/native.js';
 import { errorMessage } from '../util/errors.js';
+import { ENV, envValue } from '../util/environment.js';
 
 /** An error code (EADDRNOTAVAIL, EAFNOSUPPORT, ...) or undefined when it worked. */
 export type Outcome = string | undefined;
@@ -144,7 +145,7 @@ async function openTun(): Promise<Outcome> {
 }
 
 function tunnelServer(): Pick<TunnelFacts, 'server' | 'serverError'> {
-  const server = process.env.SIXSWARM_TUNNEL_SERVER || undefined;
+  const server = envValue(ENV.tunnelServer);
   if (!server) return {};
   try {
     parseHostPort(server, 'SIXSWARM_TUNNEL_SERVER');

@@ -7,7 +7,8 @@
  */
 import type { Family } from '../net/address.js';
 import { hostKey, hostNetwork, isDialable, isExchangeable } from '../net/address.js';
-import type { DialTarget } from '../net/dial.js';
+import type { OurPorts } from '../transport/advertised-ports.js';
+import type { DialTarget } from '../transport/network.js';
 import { formatHostPort } from '../net/hostport.js';
 import { ownAddressCheck } from '../net/self.js';
 import { encodeExtensionHandshake, parseExtensionHandshake, type ExtensionHandshake } from '../wire/extension-handshake.js';
@@ -20,6 +21,7 @@ import { BanList } from './bans.js';
 import { MAX_EARLY_HAVES, Peer } from './peer.js';
 import { DISCOVERY_SOURCES, PeerPool, type Candidate, type PeerAddressHint, type PeerSource } from './peer-pool.js';
 import type { SwarmEvent } from './events.js';
+import type { PeerRef, SwarmPlugins } from './plugins.js';
 
 /** What the transfer (attached once the metadata is known) does with connected peers. */
 export interface PeerHandler {
@@ -42,12 +44,11 @@ export interface ConnectionsOptions {
   clientName: string;
   handshaker: Handshaker;
   extensions: ExtensionRegistry;
-  /** Our listening port (announced in BEP 10 `p`). */
-  port(): number;
+  /** Our ports: the advertised one of a peer's family goes in BEP 10 `p`. */
+  ports: OurPorts;
   /** Our own addresses per family, for BEP 10 `ipv4`/`ipv6` (only global ones are sent). */
   ownAddresses(): Partial<Record<Family, string>>;
   families: { 4: boolean; 6: boolean };
-  localAddress?: Partial<Record<Family, string>>;
   maxPeers: number;
   /** Max concurrent outgoing connection attempts. */
   maxConnecting: number;
@@ -58,6 +59,7 @@ export interface ConnectionsOptions {
   /** Requests we let a peer queue with us, told in BEP 10 `reqq`. */
   reqq: number;
   emit(e: SwarmEvent): void;
+  plugins: SwarmPlugins;
 }
 
 const MAX_PER_HOST = 8;
@@ -175,7 +177,7 @@ export class Connections {
       }
       c.state = 'connecting';
       this.dialing.add(c);
-      const dialOpts = { families: this.opts.families, localAddress: this.opts.localAddress, timeoutMs: 10_000 };
+      const dialOpts = { families: this.opts.families, timeoutMs: 10_000 };
       this.opts.handshaker.connect(c.targets, this.opts.infoHash, dialOpts, { prefersEncryption: c.prefersEncryption }).then(
         (wire) => this.onConnected(c, wire),
         (e: Error) => this.onDialFailed(c, e),
@@ -197,7 +199,7 @@ export class Connections {
       0,
       encodeExtensionHandshake({
         extensions: this.opts.extensions.m(),
-        port: this.opts.port() || undefined,
+        port: this.opts.ports.advertised(peer.family) || undefined,
         client: this.opts.clientName,
         reqq: this.opts.reqq,
         yourIp: peer.wire.remote.host,
@@ -236,6 +238,7 @@ export class Connections {
     if (this.stopped) return;
     this.unreachable++;
     this.opts.emit({ event: 'peer-unreachable', address: c.key, source: c.source.kind, reason: e.message });
+    this.opts.plugins.call('dialFailed', { targets: c.targets, source: c.source, reason: e.message });
   }
 
   /** Decide whether a handshaken connection may join; resolves duplicates of one peer across families. */
@@ -294,6 +297,7 @@ export class Connections {
     if (this.handler) this.handler.added(peer, false);
     else if (peer.fast) wire.send.haveNone(); // nothing to offer until the metadata arrives
     this.opts.emit({ event: 'peer-connected', address: peer.label, family: peer.family, client: peer.client(), direction: peer.direction, source: source.kind, encrypted: wire.encrypted });
+    this.opts.plugins.call('peerAdded', refOf(peer));
     // Last: what the peer sent after its handshake is read now, by the handlers above, after our greeting went out.
     wire.startMessages({ bitfieldBytes: this.handler?.bitfieldBytes ?? 0, ...this.opts.limits });
   }
@@ -318,6 +322,7 @@ export class Connections {
       }
     }
     this.opts.emit({ event: 'peer-disconnected', address: peer.label, family: peer.family, reason });
+    this.opts.plugins.call('peerRemoved', refOf(peer), reason);
     if (!this.stopped) this.connectMore();
   }
 
@@ -396,4 +401,8 @@ export class Connections {
       peer.wire.close(e instanceof ProtocolError ? `protocol error: ${e.message}` : `error: ${(e as Error).message}`);
     }
   }
+}
+
+function refOf(p: Peer): PeerRef {
+  return { id: p.id.toString('hex'), label: p.label, host: p.ip, family: p.family, direction: p.direction, source: p.source };
 }

@@ -3,7 +3,7 @@
  * their dialing state and a backoff for addresses that failed, so a dead peer is not hammered.
  * Each remembers where it was learned, for the user and for blame.
  */
-import type { DialTarget } from '../net/dial.js';
+import type { DialTarget } from '../transport/network.js';
 import { formatHostPort } from '../net/hostport.js';
 
 /**

@@ -5,14 +5,16 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Family } from '../net/address.js';
-import type { DialTarget } from '../net/dial.js';
-import type { Metainfo } from '../metainfo/types.js';
-import type { TorrentStorage } from '../storage/torrent-storage.js';
+import type { OurPorts } from '../transport/advertised-ports.js';
+import type { DialTarget } from '../transport/network.js';
+import type { PieceStore } from '../storage/piece-store.js';
 import { ExtensionRegistry } from '../wire/extensions.js';
 import type { Handshaker } from '../wire/handshaker.js';
 import type { PeerWire } from '../wire/peer-wire.js';
 import { Connections } from './connections.js';
 import type { SwarmEvent } from './events.js';
+import type { PeerInfo } from './peer-info.js';
+import { SwarmPlugins } from './plugins.js';
 import type { PeerAddressHint, PeerSource } from './peer-pool.js';
 import type { RateLimits } from './rate-limit.js';
 import { Transfer } from './transfer.js';
@@ -24,12 +26,11 @@ export interface SwarmOptions {
   peerId: Buffer;
   clientName: string;
   handshaker: Handshaker;
-  /** Our listening port (announced in BEP 10 `p`). */
-  port(): number;
+  /** Our ports: the advertised one of a peer's family goes in BEP 10 `p`. */
+  ports: OurPorts;
   /** Our own addresses per family, for BEP 10 `ipv4`/`ipv6` (only global ones are sent). */
   ownAddresses(): Partial<Record<Family, string>>;
   families: { 4: boolean; 6: boolean };
-  localAddress?: Partial<Record<Family, string>>;
   maxPeers?: number;
   uploadSlots?: number;
   /** Max concurrent outgoing connection attempts. */
@@ -70,9 +71,15 @@ const UPLOAD_SLOTS = 8;
 export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
   readonly connections: Connections;
   readonly extensions: ExtensionRegistry;
+  private readonly emitEvent = (e: SwarmEvent): void => {
+    this.emit('event', e);
+    if (e.event === 'piece-verified') this.plugins.call('pieceVerified', e.index);
+  };
+  /** Torrent-level hooks: add a plugin with `plugins.add`. */
+  readonly plugins = new SwarmPlugins((message) => this.emitEvent({ event: 'warning', message }));
   transfer?: Transfer;
   private stopTicking?: () => void;
-  private readonly emitEvent = (e: SwarmEvent) => this.emit('event', e);
+
 
   constructor(
     readonly infoHash: Buffer,
@@ -86,10 +93,9 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       clientName: opts.clientName,
       handshaker: opts.handshaker,
       extensions: this.extensions,
-      port: opts.port,
+      ports: opts.ports,
       ownAddresses: opts.ownAddresses,
       families: opts.families,
-      localAddress: opts.localAddress,
       // Explicit per-field defaults: an option passed as undefined must not erase its default.
       maxPeers: opts.maxPeers ?? 60,
       maxConnecting: opts.maxConnecting ?? 12,
@@ -97,6 +103,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       limits: { maxBlock: opts.maxRequestBytes ?? 128 * 1024, maxExtended: 1024 * 1024 },
       reqq: OUR_REQQ,
       emit: this.emitEvent,
+      plugins: this.plugins,
     });
   }
 
@@ -106,17 +113,20 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
 
   /** Start connecting: peers are dialed and accepted whether or not the transfer is attached yet. */
   start(): void {
-    this.stopTicking = every(1000, (now) => this.connections.tick(now));
+    this.stopTicking = every(1000, (now) => {
+      this.connections.tick(now);
+      this.plugins.call('tick', now);
+    });
     this.connections.connectMore();
   }
 
   /** The metadata and the storage are ready (checked): start transferring pieces. */
-  attach(meta: Metainfo, storage: TorrentStorage): Transfer {
+  attach(store: PieceStore): Transfer {
     if (this.transfer) throw new Error('the transfer is already attached');
+    const { meta } = store;
     if (meta.private) this.extensions.setPrivate();
     const transfer = new Transfer(
-      meta,
-      storage,
+      store,
       this.connections,
       {
         // As libtorrent's unchoke_slots_limit: with 4 (+1 optimistic), a seed feeding 8 leechers kept
@@ -152,6 +162,11 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     this.connections.addPeerTargets(targets, source);
   }
 
+  /** Forget the candidates one source gave (a PEX partner that litters). */
+  dropFrom(from: string): number {
+    return this.connections.dropFrom(from);
+  }
+
   /** Our addresses changed (a tunnel came up): dial now the peers that failed, e.g. for want of a route. */
   redialFailed(): void {
     this.connections.redialFailed();
@@ -162,9 +177,41 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     return this.connections.accept(wire);
   }
 
-  /** Bytes still missing (for trackers' `left`); unknown before the metadata, so 0 is never claimed. */
-  left(): number | undefined {
-    return this.transfer?.left();
+  /** Every connected peer, as of now. */
+  peerInfo(): PeerInfo[] {
+    const t = this.transfer;
+    return [...this.connections.peers].map((p) => {
+      const tp = t?.of(p);
+      return {
+        id: p.id.toString('hex'),
+        label: p.label,
+        host: p.ip,
+        family: p.family,
+        remotePort: p.wire.remote.port,
+        ...(p.ext?.port !== undefined ? { listenPort: p.ext.port } : {}),
+        localHost: p.wire.localHost,
+        direction: p.direction,
+        source: p.source,
+        client: p.client(),
+        encrypted: p.wire.encrypted,
+        prefersEncryption: p.prefersEncryption,
+        pieces: tp?.bits.count ?? 0,
+        seed: tp?.isSeed ?? false,
+        downRate: Math.round(tp?.down.rate() ?? 0),
+        upRate: Math.round(tp?.up.rate() ?? 0),
+        downloaded: tp?.down.total ?? 0,
+        uploaded: tp?.up.total ?? 0,
+        amChoking: tp?.amChoking ?? true,
+        amInterested: tp?.amInterested ?? false,
+        peerChoking: tp?.peerChoking ?? p.early.peerChoking,
+        peerInterested: tp?.peerInterested ?? p.early.peerInterested,
+      };
+    });
+  }
+
+  /** How many connected peers have piece `index` (0 before the metadata). */
+  availability(index: number): number {
+    return this.transfer?.availability(index) ?? 0;
   }
 
   stats(): SwarmStats {

@@ -1,5 +1,6 @@
 /** One announce to one tracker over one address family, HTTP(S) or UDP, normalised to AnnounceReply. */
 import type { Family } from '../net/address.js';
+import type { TrackerNetwork } from '../transport/network.js';
 import { httpAnnounce } from './http-announce.js';
 import { resolveFor } from './resolve.js';
 import type { AnnounceParams, AnnounceReply } from './types.js';
@@ -13,12 +14,14 @@ export interface AnnounceContext {
   udp: () => UdpTrackerClient;
   signal?: AbortSignal;
   ca?: string | Buffer;
+  network?: TrackerNetwork;
 }
 
 export async function announceOnce(t: TrackerUrl, p: AnnounceParams, ctx: AnnounceContext): Promise<AnnounceReply> {
   const address = await resolveFor(t, ctx.family, ctx.timeoutMs, ctx.signal);
   if (t.protocol !== 'udp') {
-    return httpAnnounce(t, p, { address, family: ctx.family, timeoutMs: ctx.timeoutMs, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(ctx.ca ? { ca: ctx.ca } : {}) });
+    const { family, timeoutMs, signal, ca, network } = ctx;
+    return httpAnnounce(t, p, { address, family, timeoutMs, ...(signal ? { signal } : {}), ...(ca ? { ca } : {}), ...(network ? { network } : {}) });
   }
   return fromUdpReply(await ctx.udp().announce(address, t.port, toUdpFields(p), ctx.signal), ctx.family);
 }

@@ -5,6 +5,7 @@
  */
 import type { Family } from '../net/address.js';
 import type { PeerAddress } from '../net/compact.js';
+import type { TrackerNetwork } from '../transport/network.js';
 import { announceOnce } from './announce-once.js';
 import type { AnnouncePacer } from './announce-pacer.js';
 import { TrackerError, toTrackerError } from './errors.js';
@@ -25,12 +26,14 @@ export interface AnnouncerDeps {
   tiers: string[][];
   infoHash: Buffer;
   peerId: Buffer;
-  port: number;
+  /** Our advertised port in this family, asked at each announce (a gateway mapping may change it). */
+  port: () => number;
   key: number;
   numwant: number;
   minIntervalFloorMs: number;
   timeoutMs: number;
   ca?: string | Buffer;
+  network?: TrackerNetwork;
   getStats(): { uploaded: number; downloaded: number; left: number };
   isSelf(p: PeerAddress): boolean;
   udp(): UdpTrackerClient;
@@ -231,7 +234,7 @@ export class FamilyAnnouncer {
       const params: AnnounceParams = {
         infoHash: this.deps.infoHash,
         peerId: this.deps.peerId,
-        port: this.deps.port,
+        port: this.deps.port(),
         uploaded: count(stats.uploaded),
         downloaded: count(stats.downloaded),
         left: count(stats.left),
@@ -241,7 +244,8 @@ export class FamilyAnnouncer {
         ...(st.trackerId ? { trackerId: st.trackerId } : {}),
         ...extra,
       };
-      const reply = await announceOnce(t, params, { family: this.deps.family, timeoutMs, udp: this.deps.udp, signal, ...(this.deps.ca ? { ca: this.deps.ca } : {}) });
+      const { family, udp, ca, network } = this.deps;
+      const reply = await announceOnce(t, params, { family, timeoutMs, udp, signal, ...(ca ? { ca } : {}), ...(network ? { network } : {}) });
       this.deps.reach.set(url, this.deps.family, true);
       if (event === 'started') {
         st.startedSent = true;

@@ -1,11 +1,15 @@
 /**
- * One bounded HTTP(S) GET pinned to an address of one family: the TCP connection goes to
- * `address` while the Host header (and TLS server name) stay the tracker's hostname.
+ * One bounded HTTP(S) GET pinned to an address of one family: the connection goes to `address`
+ * over the network given (the kernel's by default) while the Host header (and TLS server name)
+ * stay the tracker's hostname.
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { LookupFunction } from 'node:net';
+import { isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { Family } from '../net/address.js';
+import { KERNEL_TRACKER_NETWORK } from '../transport/kernel/kernel-network.js';
+import type { TrackerNetwork } from '../transport/network.js';
 import { TrackerError, toTrackerError } from './errors.js';
 import type { TrackerUrl } from './url.js';
 
@@ -17,6 +21,8 @@ export interface HttpGetOptions {
   signal?: AbortSignal;
   /** Extra trusted CA certificates (PEM) for HTTPS trackers with a private CA. */
   ca?: string | Buffer;
+  /** Where the connection is opened (default: the kernel's sockets). */
+  network?: TrackerNetwork;
 }
 
 export interface HttpGetResult {
@@ -28,9 +34,11 @@ export interface HttpGetResult {
 
 export function httpGet(t: TrackerUrl, path: string, o: HttpGetOptions): Promise<HttpGetResult> {
   return new Promise((resolve, reject) => {
-    const pinned: LookupFunction = (_host, opts, cb) => {
-      if ((opts as { all?: boolean }).all) (cb as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: o.address, family: o.family }]);
-      else cb(null, o.address, o.family);
+    const connect = () => {
+      const stream = (o.network ?? KERNEL_TRACKER_NETWORK).openStream({ host: o.address, port: t.port, family: o.family });
+      if (t.protocol !== 'https') return stream;
+      // SNI carries names only; an address literal is checked against the certificate as it is.
+      return tlsConnect({ socket: stream, host: t.host, ...(isIP(t.host) ? {} : { servername: t.host }), ...(o.ca ? { ca: o.ca } : {}) });
     };
     const mod = t.protocol === 'https' ? https : http;
     let settled = false;
@@ -49,11 +57,9 @@ export function httpGet(t: TrackerUrl, path: string, o: HttpGetOptions): Promise
       port: t.port,
       path,
       method: 'GET',
-      family: o.family,
-      lookup: pinned,
-      agent: false,
+      // No agent: each request gets its own connection, made by `connect` on the pinned address.
+      createConnection: connect,
       headers: { 'user-agent': 'sixswarm', accept: '*/*', connection: 'close' },
-      ...(t.protocol === 'https' && o.ca ? { ca: o.ca } : {}),
     });
     const timer = setTimeout(() => finish(new TrackerError(`no complete reply within ${Math.round(o.timeoutMs / 100) / 10} s`, { timedOut: true })), o.timeoutMs);
     const onAbort = () => finish(new TrackerError('cancelled'));

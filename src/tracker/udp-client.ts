@@ -1,10 +1,12 @@
 /**
- * BEP 15 client for one address family. One connected socket per tracker endpoint: the kernel
- * then drops datagrams from anyone else and reports ICMP "port unreachable" as ECONNREFUSED,
- * so a tracker that is not there fails fast instead of after every retransmission.
+ * BEP 15 client for one address family. One datagram flow per tracker endpoint (on the kernel, a
+ * connected socket: it drops datagrams from anyone else and reports ICMP "port unreachable" as
+ * ECONNREFUSED, so a tracker that is not there fails fast instead of after every retransmission).
  */
-import dgram from 'node:dgram';
 import type { Family } from '../net/address.js';
+import type { DatagramFlow } from '../transport/datagram.js';
+import { KERNEL_TRACKER_NETWORK } from '../transport/kernel/kernel-network.js';
+import type { TrackerNetwork } from '../transport/network.js';
 import { printable } from '../util/sanitize.js';
 import { TrackerError, toTrackerError } from './errors.js';
 import { LIMITS, type ScrapeEntry } from './types.js';
@@ -30,6 +32,8 @@ export interface UdpClientOptions {
   retransmitBaseMs: number;
   /** How long a connection id is used, default 60 000 (BEP 15: one minute); tests shrink it. */
   connectionIdTtlMs?: number;
+  /** Where flows are opened (default: the kernel's sockets). */
+  network?: TrackerNetwork;
 }
 
 interface Pending {
@@ -37,30 +41,30 @@ interface Pending {
   reject(e: TrackerError): void;
 }
 
-/** One connected socket to one tracker endpoint; replies are matched to requests by transaction id. */
+/** One flow to one tracker endpoint; replies are matched to requests by transaction id. */
 export class UdpEndpoint {
   connId: Buffer | undefined;
   connIdAt = 0;
   readonly pending = new Map<number, Pending>();
-  readonly ready: Promise<void>;
+  readonly ready: Promise<DatagramFlow>;
+  private closed = false;
 
-  constructor(readonly socket: dgram.Socket, address: string, port: number) {
-    socket.on('message', (msg) => {
-      const h = replyHeader(msg);
-      const p = h && this.pending.get(h.tx);
-      if (!p) return; // late, spoofed or a wrong transaction id
-      this.pending.delete(h.tx);
-      p.resolve(msg);
-    });
-    socket.on('error', (e) => this.failAll(toTrackerError(e, `UDP tracker ${address} port ${port}`)));
-    this.ready = new Promise((resolve, reject) => {
-      const onErr = (e: Error) => reject(toTrackerError(e, `UDP tracker ${address} port ${port}`));
-      socket.once('error', onErr);
-      socket.connect(port, address, () => {
-        socket.off('error', onErr);
-        resolve();
-      });
-    });
+  constructor(flow: Promise<DatagramFlow>, address: string, port: number) {
+    this.ready = flow.then(
+      (f) => {
+        if (this.closed) f.close();
+        f.onMessage((msg) => {
+          const h = replyHeader(msg);
+          const p = h && this.pending.get(h.tx);
+          if (!p) return; // late, spoofed or a wrong transaction id
+          this.pending.delete(h.tx);
+          p.resolve(msg);
+        });
+        f.onError((e) => this.failAll(toTrackerError(e, `UDP tracker ${address} port ${port}`)));
+        return f;
+      },
+      (e: Error) => Promise.reject(toTrackerError(e, `UDP tracker ${address} port ${port}`)),
+    );
   }
 
   failAll(e: TrackerError): void {
@@ -69,13 +73,14 @@ export class UdpEndpoint {
   }
 
   close(): void {
+    this.closed = true;
     this.failAll(new TrackerError('cancelled'));
-    closeQuietly(this.socket);
+    this.ready.then((f) => f.close(), () => {});
   }
 
   /** Send `packet` and wait up to `waitMs` for the reply with transaction id `tx`; undefined on timeout. */
   async exchange(packet: Buffer, tx: number, waitMs: number, signal?: AbortSignal): Promise<Buffer | undefined> {
-    await this.ready;
+    const flow = await this.ready;
     return new Promise<Buffer | undefined>((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
@@ -95,7 +100,7 @@ export class UdpEndpoint {
         resolve: (b) => { done(); resolve(b); },
         reject: (e) => { done(); reject(e); },
       });
-      this.socket.send(packet, (err) => {
+      flow.send(packet, (err) => {
         if (err && this.pending.has(tx)) {
           done();
           reject(toTrackerError(err, 'UDP send failed'));
@@ -148,12 +153,11 @@ export class UdpTrackerClient {
     const k = `${address}|${port}`;
     let ep = this.endpoints.get(k);
     if (!ep) {
-      const created = new UdpEndpoint(dgram.createSocket(this.opts.family === 6 ? 'udp6' : 'udp4'), address, port);
+      const created = new UdpEndpoint((this.opts.network ?? KERNEL_TRACKER_NETWORK).openFlow(this.opts.family, address, port), address, port);
       this.endpoints.set(k, created);
-      // A socket that could not connect (no route, no such family) is retried fresh next time.
+      // A flow that could not be opened (no route, no such family) is retried fresh next time.
       created.ready.catch(() => {
         if (this.endpoints.get(k) === created) this.endpoints.delete(k);
-        closeQuietly(created.socket);
       });
       ep = created;
     }
@@ -207,13 +211,5 @@ function checkAction(reply: Buffer, expect: number, minLength: number): void {
   if (action === ACTION.error) throw new TrackerError(`tracker error: ${printable(reply.toString('utf8', 8), LIMITS.maxMessageChars) || '(no message)'}`);
   if (action !== expect) throw new TrackerError(`reply has action ${action}, expected ${expect}`);
   if (reply.length < minLength) throw new TrackerError(`reply of ${reply.length} bytes is too short`);
-}
-
-function closeQuietly(s: dgram.Socket): void {
-  try {
-    s.close();
-  } catch {
-    // Already closed: nothing left to release.
-  }
 }
 

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { TickCork } from '../net/tick-cork.js';
+import { TickCork } from '../transport/kernel/tick-cork.js';
 import { FramingError, PacketFramer } from './framer.js';
 import { adjacent, PLAIN_HEADER, VNET_HDR_BYTES, wireHeader, type OffloadHeader } from './offload.js';
 

@@ -4,7 +4,7 @@
  *
  * Unlike the original (one TUN device per client, 16 at most) it uses ONE device for the whole
  * range, with `route <range> dev <tun>` in the kernel and the choice of client made here, by
- * the destination's /64. Per client it enforces: one live session per Id, a source address
+ * the destination's /64. Per client it enforces: one live lease per Id, a source address
  * inside the client's own /64 (no spoofing), and optional byte and packet rate limits.
  *
  * Clients that agree on offload (offload.ts) are served by a second device, `<ifname>-o`,
@@ -77,7 +77,7 @@ export interface TunnelServerOptions {
   idsPerAddress?: number;
 }
 
-export interface SessionCounters {
+export interface LeaseCounters {
   bytesIn: number;
   bytesOut: number;
   packetsIn: number;
@@ -88,7 +88,7 @@ export interface SessionCounters {
   droppedRate: number;
   /** To the client, with its socket queue full. */
   droppedQueue: number;
-  /** To the client, offloaded while its session has no offload (only around a route change). */
+  /** To the client, offloaded while its lease has no offload (only around a route change). */
   droppedOffload: number;
   /** From the client, refused by the kernel. */
   droppedInvalid: number;
@@ -102,12 +102,12 @@ export type ServerEvent =
   /** The range (or the assignment store) was full: `id` got the prefix of `fromId`, the Id seen least recently (null: before last-seen times were kept). */
   | { event: 'prefix-reused'; id: string; prefix: string; fromId: string; lastSeen: string | null }
   | { event: 'session-replaced'; id: string; prefix: string; oldRemote: string; remote: string; why: string }
-  | ({ event: 'session-down'; id: string; prefix: string; remote: string; reason: string; seconds: number } & SessionCounters)
+  | ({ event: 'session-down'; id: string; prefix: string; remote: string; reason: string; seconds: number } & LeaseCounters)
   | { event: 'refused'; remote: string; id?: string; reason: string }
   /** droppedUnknownOffload: packets the offload device handed over with offload we do not carry. */
   | { event: 'stopped'; droppedNoSession: number; droppedUnknownOffload: number };
 
-interface Session {
+interface Lease {
   id: string;
   prefix: Prefix;
   remote: string;
@@ -116,12 +116,12 @@ interface Session {
   offload: boolean;
   since: number;
   /** All but what the link counts. */
-  counters: Omit<SessionCounters, 'droppedQueue' | 'droppedOffload'>;
+  counters: Omit<LeaseCounters, 'droppedQueue' | 'droppedOffload'>;
   limitIn: Limiter | undefined;
   limitOut: Limiter | undefined;
 }
 
-function countersOf(s: Session): SessionCounters {
+function countersOf(s: Lease): LeaseCounters {
   return { ...s.counters, droppedQueue: s.link.counters.droppedQueue, droppedOffload: s.link.counters.droppedOffload };
 }
 
@@ -151,15 +151,15 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   private readonly ifname: string;
   private tun: TunDevice | undefined;
   private offloadTun: TunDevice | undefined;
-  /** Route changes for offload sessions, one at a time, in the order the sessions came and went. */
+  /** Route changes for offload leases, one at a time, in the order the leases came and went. */
   private routeChanges: Promise<void> = Promise.resolve();
   private server: Server | undefined;
-  private readonly byKey = new Map<bigint, Session>();
-  private readonly byId = new Map<string, Session>();
+  private readonly byKey = new Map<bigint, Lease>();
+  private readonly byId = new Map<string, Lease>();
   private readonly pending = new FairSlots<Socket>(MAX_PENDING_PER_HOST, MAX_PENDING_HANDSHAKES);
   /** Unfinished handshakes closed to make room for newer ones. */
   private readonly dropped = new WeakSet<Socket>();
-  /** Packets from the kernel for a /64 with no live session (or not IPv6 at all). */
+  /** Packets from the kernel for a /64 with no live lease (or not IPv6 at all). */
   private droppedNoSession = 0;
   private stopped = false;
 
@@ -270,7 +270,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     this.stopped = true;
     this.server?.close();
     for (const s of [...this.pending.entries()]) s.destroy();
-    for (const session of [...this.byId.values()]) session.link.close('server stopped');
+    for (const lease of [...this.byId.values()]) lease.link.close('server stopped');
     const tun = this.tun;
     tun?.close();
     const offloadTun = this.offloadTun;
@@ -339,7 +339,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     }
   }
 
-  /** No room for `id` (a returning Id replaces its own session, so it always fits). */
+  /** No room for `id` (a returning Id replaces its own lease, so it always fits). */
   private full(id: string): boolean {
     return !this.byId.has(id) && this.byId.size >= this.maxClients;
   }
@@ -357,7 +357,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   private open(socket: Socket, remote: string, id: string, prefix: Prefix, rest: Buffer, offload: boolean): void {
     const old = this.byId.get(id);
     if (old) {
-      // One session per Id, and the newcomer wins: the usual cause is the same client coming
+      // One lease per Id, and the newcomer wins: the usual cause is the same client coming
       // back after a NAT or link timeout while its old connection still looks alive here.
       this.log({
         event: 'session-replaced',
@@ -365,12 +365,12 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
         prefix: prefix.text,
         oldRemote: old.remote,
         remote,
-        why: 'a reconnecting client (e.g. after a NAT timeout) replaces its stale session',
+        why: 'a reconnecting client (e.g. after a NAT timeout) replaces its stale lease',
       });
-      old.link.close('replaced by a new session of the same Id');
+      old.link.close('replaced by a new lease of the same Id');
     }
     socket.write(encodeReply({ kind: 'prefix', prefix, offload }));
-    const session: Session = {
+    const lease: Lease = {
       id,
       prefix,
       remote,
@@ -381,14 +381,14 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       limitIn: this.limiter(),
       limitOut: this.limiter(),
     };
-    this.byId.set(id, session);
-    this.byKey.set(prefix.key, session);
-    session.link.on('packet', (p, h) => this.fromClient(session, p, h));
-    session.link.on('close', (reason) => this.closed(session, reason));
+    this.byId.set(id, lease);
+    this.byKey.set(prefix.key, lease);
+    lease.link.on('packet', (p, h) => this.fromClient(lease, p, h));
+    lease.link.on('close', (reason) => this.closed(lease, reason));
     // Until the route is in, its packets still come (finished) from the main device: no loss.
     if (offload) this.changeRoute(prefix, replaceRoute6);
     this.log({ event: 'session-up', id, prefix: prefix.text, remote, offload });
-    session.link.start();
+    lease.link.start();
   }
 
   /** Queues a route change for `prefix` on the offload device; a failure is a warning. */
@@ -407,37 +407,37 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     return clientRate || clientPps ? new Limiter(clientRate, clientPps) : undefined;
   }
 
-  private closed(session: Session, reason: string): void {
-    if (this.byId.get(session.id) === session) this.byId.delete(session.id);
-    this.opts.store.seen(session.id);
-    if (this.byKey.get(session.prefix.key) === session) {
-      this.byKey.delete(session.prefix.key);
+  private closed(lease: Lease, reason: string): void {
+    if (this.byId.get(lease.id) === lease) this.byId.delete(lease.id);
+    this.opts.store.seen(lease.id);
+    if (this.byKey.get(lease.prefix.key) === lease) {
+      this.byKey.delete(lease.prefix.key);
       // Gone with the device when the server stops.
-      if (session.offload && !this.stopped) this.changeRoute(session.prefix, delRoute6);
+      if (lease.offload && !this.stopped) this.changeRoute(lease.prefix, delRoute6);
     }
     this.log({
       event: 'session-down',
-      id: session.id,
-      prefix: session.prefix.text,
-      remote: session.remote,
+      id: lease.id,
+      prefix: lease.prefix.text,
+      remote: lease.remote,
       reason,
-      seconds: Math.round((Date.now() - session.since) / 1000),
-      ...countersOf(session),
+      seconds: Math.round((Date.now() - lease.since) / 1000),
+      ...countersOf(lease),
     });
   }
 
   /** A packet from a client: only from its own /64, within its rate, into the kernel. */
-  private fromClient(session: Session, packet: Buffer, header: OffloadHeader): void {
-    const c = session.counters;
-    if (key64(sourceOf(packet)) !== session.prefix.key) {
+  private fromClient(lease: Lease, packet: Buffer, header: OffloadHeader): void {
+    const c = lease.counters;
+    if (key64(sourceOf(packet)) !== lease.prefix.key) {
       c.droppedSpoofed++;
       return;
     }
-    if (session.limitIn && !session.limitIn.allow(packet.length, segmentCount(header, packet))) {
+    if (lease.limitIn && !lease.limitIn.allow(packet.length, segmentCount(header, packet))) {
       c.droppedRate++;
       return;
     }
-    if (!(session.offload ? this.offloadTun : this.tun)?.write(packet, header)) {
+    if (!(lease.offload ? this.offloadTun : this.tun)?.write(packet, header)) {
       c.droppedInvalid++;
       return;
     }
@@ -447,17 +447,17 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
 
   /** A packet the kernel routed into the range: to the client owning the destination's /64. */
   private fromKernel(packet: Buffer, header: OffloadHeader): void {
-    const session = isIpv6Packet(packet) ? this.byKey.get(key64(destinationOf(packet))) : undefined;
-    if (!session) {
+    const lease = isIpv6Packet(packet) ? this.byKey.get(key64(destinationOf(packet))) : undefined;
+    if (!lease) {
       this.droppedNoSession++;
       return;
     }
-    const c = session.counters;
-    if (session.limitOut && !session.limitOut.allow(packet.length, segmentCount(header, packet))) {
+    const c = lease.counters;
+    if (lease.limitOut && !lease.limitOut.allow(packet.length, segmentCount(header, packet))) {
       c.droppedRate++;
       return;
     }
-    if (!session.link.send(packet, header)) return; // counted by the link
+    if (!lease.link.send(packet, header)) return; // counted by the link
     c.packetsOut++;
     c.bytesOut += packet.length;
   }

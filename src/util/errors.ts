@@ -1,20 +1,10 @@
 /**
- * Errors that carry the process exit code the CLI should use. Anything else that escapes a
- * command is a runtime failure (exit 1).
+ * The one error kind the engine reports that is the user's to fix rather than a failure: bad
+ * input. What that means for a process (its exit code) is the CLI's business (cli/main.ts).
  */
 
-/** Bad command line or bad input (a malformed torrent, an unsafe path): exit code 2. */
-export class UsageError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
-
-/** Bad input data (torrent, magnet, config file): exit code 2, like usage errors. */
+/** Bad input data: a malformed torrent, magnet or config file, an unsafe path, a selection that does not fit. */
 export class InputError extends Error {
-  readonly exitCode = 2;
   constructor(message: string) {
     super(message);
     this.name = 'InputError';

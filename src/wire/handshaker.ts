@@ -10,14 +10,14 @@
  */
 import { MseError } from '../mse/handshake.js';
 import { acceptIncoming, initiateMse } from '../mse/negotiate.js';
-import { dial, type DialOptions, type DialTarget } from '../net/dial.js';
+import { dial, type DialOptions } from '../transport/happy-eyeballs.js';
+import type { DialTarget, StreamDialer } from '../transport/network.js';
 import { FairSlots } from '../net/fair-slots.js';
 import { formatHostPort } from '../net/hostport.js';
-import { TcpTransport } from '../net/tcp-transport.js';
 import { acceptPolicy, dialPlan, EncryptionMemory, type EncryptionPolicy } from './encryption-policy.js';
 import { encodeHandshake, type Handshake } from './handshake.js';
 import { PeerWire } from './peer-wire.js';
-import type { Transport } from './transport.js';
+import type { Transport } from '../transport/transport.js';
 
 /** A torrent as the handshaker sees it. */
 export interface HandshakeTarget {
@@ -48,13 +48,8 @@ export interface HandshakerOptions {
   timeoutMs?: number;
   /** `--encryption` (default prefer). */
   encryption?: EncryptionPolicy;
-  /** Opens a connection to one of a peer's addresses (default: TCP, Happy Eyeballs). */
-  dial?: (targets: DialTarget[], opts: DialOptions) => Promise<Transport>;
-}
-
-/** Plain TCP to the first address that answers. */
-async function dialTcp(targets: DialTarget[], opts: DialOptions): Promise<Transport> {
-  return new TcpTransport(await dial(targets, opts));
+  /** The network peers are dialed over (Happy Eyeballs across a peer's addresses). */
+  network: StreamDialer;
 }
 
 /** Why a dial did not give a usable connection. */
@@ -224,7 +219,7 @@ export class Handshaker {
   /** A fresh connection to one of the targets (none once we are shutting down). */
   private async open(targets: DialTarget[], dialOpts: DialOptions): Promise<Transport> {
     if (this.closed) throw new HandshakeFailure('shutting down');
-    const transport = await (this.opts.dial ?? dialTcp)(targets, dialOpts);
+    const transport = await dial(this.opts.network, targets, dialOpts);
     if (this.closed) {
       transport.close();
       throw new HandshakeFailure('shutting down');

@@ -7,7 +7,7 @@ import type { PeerAddress } from '../net/compact.js';
 import { FrameDecoder, ProtocolError, type FrameLimits } from './frame-decoder.js';
 import { encodeHandshake, HANDSHAKE_LENGTH, parseHandshake, type Handshake } from './handshake.js';
 import { encode, type BlockRef, type Message } from './messages.js';
-import type { Transport } from './transport.js';
+import type { Transport } from '../transport/transport.js';
 
 /** What a peer may stream ahead of a handshake we have not answered yet: a few frames. */
 const MAX_PENDING_BYTES = 256 * 1024;
@@ -52,6 +52,11 @@ export class PeerWire {
 
   get encrypted(): boolean {
     return this.transport.encrypted;
+  }
+
+  /** Our own address on this connection. */
+  get localHost(): string {
+    return this.transport.localHost;
   }
 
   /** (Re)direct the wire's events; the first call starts reading. Bytes already received wait until then. */

@@ -6,7 +6,7 @@
  * shared read buffer does.
  */
 import type { PeerAddress } from '../../src/net/compact.js';
-import type { Transport, TransportHandlers } from '../../src/wire/transport.js';
+import type { Transport, TransportHandlers } from '../../src/transport/transport.js';
 
 export interface MemoryPairOptions {
   /** Largest piece a write is cut into on the way (default: whole writes). */

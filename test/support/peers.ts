@@ -190,7 +190,8 @@ while True:
     if cfg.get('stats') and time.time() - last_stats >= cfg['stats']:
         last_stats = time.time()
         out(event='stats', t=last_stats, down=s.total_payload_download, up=s.total_payload_upload)
-    time.sleep(0.05)
+    # A small download can start and end between two looks at the peers: look often until it is done.
+    time.sleep(0.05 if s.is_seeding else 0.005)
 `;
 
 export interface LibtorrentOptions {

@@ -3,7 +3,7 @@
  * IPv6, the tunnel and IPv4, trackers per family (one failing), files and a piece map, and an
  * engine with addresses of several classes, reached over IPv6 only, and a tunnel that is up.
  */
-import type { PeerStatus, TorrentDetail, TorrentSummary } from '../../src/client/status.js';
+import type { PeerStatus, TorrentDetail, TorrentSummary } from '../../src/status/feed.js';
 import { initialState, update, type Capability, type UiSnapshot, type UiState } from '../../cli/ui/state.js';
 
 export const NOW = Date.parse('2026-12-01T12:00:00Z');

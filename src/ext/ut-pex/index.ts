@@ -6,6 +6,7 @@
 import type { Family } from '../../net/address.js';
 import { selfAddressCheck } from '../../net/self.js';
 import type { Swarm } from '../../swarm/swarm.js';
+import type { OurPorts } from '../../transport/advertised-ports.js';
 import type { ExtensionFactory } from '../../wire/extensions.js';
 import { PexConnection } from './connection.js';
 import { PexTorrent, type PexSwarm, type SwarmPeerFacts } from './torrent.js';
@@ -21,31 +22,33 @@ export function utPexExtension(torrent: PexTorrent): ExtensionFactory {
 }
 
 /** What PEX needs of a swarm: its peers, its discovery sink, our own listening addresses. */
-export function pexSwarm(swarm: Swarm, own: { port(): number; ownAddresses(): Partial<Record<Family, string>> }): PexSwarm {
+export function pexSwarm(swarm: Swarm, own: { ports: OurPorts; ownAddresses(): Partial<Record<Family, string>> }): PexSwarm {
   return {
-    *peers(): Iterable<SwarmPeerFacts> {
-      for (const p of swarm.connections.peers) {
-        yield {
-          id: p.id.toString('hex'),
-          host: p.ip,
-          family: p.family,
-          remotePort: p.wire.remote.port,
-          listenPort: p.ext?.port,
-          outgoing: p.wire.outgoing,
-          seed: swarm.transfer?.of(p)?.isSeed ?? false,
-          prefersEncryption: p.prefersEncryption,
-        };
-      }
-    },
+    peers: (): SwarmPeerFacts[] =>
+      swarm.peerInfo().map((p) => ({
+        id: p.id,
+        host: p.host,
+        family: p.family,
+        remotePort: p.remotePort,
+        listenPort: p.listenPort,
+        outgoing: p.direction === 'out',
+        seed: p.seed,
+        prefersEncryption: p.prefersEncryption,
+      })),
     addPeers: (addrs, source) => swarm.addPeers(addrs, source),
-    dropFrom: (from) => swarm.connections.dropFrom(from),
-    selfCheck: () => selfAddressCheck(own.port(), own.ownAddresses()),
+    dropFrom: (from) => swarm.dropFrom(from),
+    // PEX lists peers by the address they listen on: ours is the local port (on a LAN) or the advertised one.
+    selfCheck: () => {
+      const own4 = selfAddressCheck(own.ports.local(4), own.ownAddresses());
+      const own6 = selfAddressCheck(own.ports.local(6), own.ownAddresses());
+      return (host, port) => own4(host, port) || own6(host, port);
+    },
     warn: (message) => swarm.emit('event', { event: 'warning', message }),
   };
 }
 
 /** Turn PEX on for a swarm; the returned state feeds the status summary. */
-export function registerUtPex(swarm: Swarm, own: { port(): number; ownAddresses(): Partial<Record<Family, string>> }): PexTorrent {
+export function registerUtPex(swarm: Swarm, own: { ports: OurPorts; ownAddresses(): Partial<Record<Family, string>> }): PexTorrent {
   const torrent = new PexTorrent(pexSwarm(swarm, own));
   swarm.extensions.register(utPexExtension(torrent));
   return torrent;

@@ -1,0 +1,143 @@
+/**
+ * Where one torrent's peers come from, all into its swarm's one sink: the peers a magnet link
+ * names (x.pe), the ones the user gives (host names resolved to every address, dialed Happy
+ * Eyeballs style), the trackers (one announce per family; the last answer of each kept for
+ * status), and the engine's DHT while the torrent is public. A torrent that turns out private (a
+ * magnet's metadata says so) leaves the DHT at once.
+ */
+import { EventEmitter } from 'node:events';
+import type { Family } from '../net/address.js';
+import type { HostPort } from '../net/hostport.js';
+import type { PeerAddressHint } from '../swarm/peer-pool.js';
+import type { Swarm } from '../swarm/swarm.js';
+import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
+import type { AnnouncePacer } from '../tracker/announce-pacer.js';
+import { Announcer } from '../tracker/announcer.js';
+import type { AnnounceEvent } from '../tracker/types.js';
+import type { OurPorts } from '../transport/advertised-ports.js';
+import { resolveTargets } from '../transport/happy-eyeballs.js';
+import type { TrackerNetwork } from '../transport/network.js';
+import type { DhtDiscovery } from './dht-discovery.js';
+
+/** How the engine announces to trackers; undefined turns trackers off. */
+export interface TrackerConfig {
+  announceIp: AnnounceIpPolicy;
+  /** Tiers announced to besides the torrent's own (`--tracker`). */
+  extraTiers?: string[][];
+  /** The engine's: every torrent's announces spaced and spread. */
+  pacer?: AnnouncePacer;
+  network?: TrackerNetwork;
+}
+
+/** The last announce to one tracker over one family. */
+export interface TrackerRecord extends AnnounceEvent {
+  at: number;
+}
+
+export interface DiscoveryOptions {
+  infoHash: Buffer;
+  peerId: Buffer;
+  ports: OurPorts;
+  families: { 4: boolean; 6: boolean };
+  ownAddresses(): Partial<Record<Family, string>>;
+  /** Transfer counters for announces. */
+  stats(): { uploaded: number; downloaded: number; left: number };
+  trackers?: TrackerConfig;
+  dht?: DhtDiscovery;
+}
+
+export class TorrentDiscovery extends EventEmitter<{ tracker: [AnnounceEvent]; warning: [string] }> {
+  private readonly records = new Map<string, TrackerRecord>();
+  private announcer?: Announcer;
+  private onDht = false;
+  private stopped = false;
+
+  constructor(
+    private readonly swarm: Swarm,
+    private readonly opts: DiscoveryOptions,
+  ) {
+    super();
+  }
+
+  /** Start every source: the trackers of `tiers` (and the configured extra ones), the DHT unless private, the magnet's peers. */
+  start(tiers: string[][], opts: { private: boolean; magnetPeers?: PeerAddressHint[] }): void {
+    if (opts.magnetPeers) this.swarm.addPeers(opts.magnetPeers, { kind: 'magnet' });
+    if (!opts.private && this.opts.dht) {
+      this.opts.dht.track(this.swarm);
+      this.onDht = true;
+    }
+    this.startTrackers(tiers);
+  }
+
+  /** Peers the user named; a host name is dialed at every address it resolves to. */
+  addManual(peers: HostPort[]): void {
+    for (const p of peers) {
+      if (p.family) this.swarm.addPeers([{ host: p.host, port: p.port }], { kind: 'manual' });
+      else {
+        resolveTargets(p.host, p.port).then(
+          (targets) => {
+            if (!this.stopped) this.swarm.addPeerTargets(targets, { kind: 'manual' });
+          },
+          (e: Error) => this.emit('warning', `cannot resolve peer ${p.host}: ${e.message}`),
+        );
+      }
+    }
+  }
+
+  /** The metadata says the torrent is private (BEP 27): no more DHT for it. */
+  setPrivate(): void {
+    if (!this.onDht) return;
+    this.onDht = false;
+    this.opts.dht?.untrack(this.swarm);
+  }
+
+  /** The whole torrent is complete: trackers hear `completed`. */
+  completed(): void {
+    this.announcer?.completed();
+  }
+
+  /** Ask the trackers for more peers soon (our addresses or ports changed). */
+  requestMorePeers(): void {
+    this.announcer?.requestMorePeers();
+  }
+
+  /** Per tracker and family, the last announce. */
+  trackerRecords(): TrackerRecord[] {
+    return [...this.records.values()];
+  }
+
+  /** Trackers told `stopped` (bounded), the DHT's lookups ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.setPrivate();
+    await this.announcer?.stop();
+  }
+
+  private startTrackers(metaTiers: string[][]): void {
+    const t = this.opts.trackers;
+    const tiers = [...metaTiers, ...(t?.extraTiers ?? [])];
+    if (!t || tiers.length === 0) return;
+    const { ports, families } = this.opts;
+    if (!([4, 6] as const).some((f) => families[f] && ports.local(f) > 0)) return; // not listening: nothing to announce
+    const announcer = new Announcer({
+      infoHash: this.opts.infoHash,
+      peerId: this.opts.peerId,
+      ports,
+      tiers,
+      families,
+      getStats: () => this.opts.stats(),
+      ownAddresses: () => this.opts.ownAddresses(),
+      announceIp: t.announceIp,
+      ...(t.pacer ? { pacer: t.pacer } : {}),
+      ...(t.network ? { network: t.network } : {}),
+    });
+    announcer.on('announce', (ev) => {
+      this.records.set(`${ev.tracker} ${ev.family}`, { ...ev, at: Date.now() });
+      this.emit('tracker', ev);
+    });
+    announcer.on('peers', (peers, ev) => this.swarm.addPeers(peers, { kind: 'tracker', from: ev.tracker }));
+    this.announcer = announcer;
+    // A torrent that is already complete announces as a seed from the start (left=0).
+    announcer.start();
+  }
+}

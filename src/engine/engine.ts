@@ -1,0 +1,203 @@
+/**
+ * The engine: one peer id, the network it listens and dials on (the kernel's unless given
+ * another), the handshaker that routes incoming connections to the torrent their handshake
+ * names, the hashing pool, and the torrents. Every torrent runs under the same rules whoever
+ * added it (`download`, `seed`, the `ui` session): one process per torrent and folder (a lock
+ * naming the holder), and the seed goals.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Family } from '../net/address.js';
+import { AdvertisedPorts } from '../transport/advertised-ports.js';
+import { KernelNetwork } from '../transport/kernel/kernel-network.js';
+import type { Listening, Network } from '../transport/network.js';
+import { Req2Index } from '../mse/handshake.js';
+import { HashPool } from '../storage/hash-pool.js';
+import type { EncryptionPolicy } from '../wire/encryption-policy.js';
+import { Handshaker } from '../wire/handshaker.js';
+import { OwnAddresses } from './own-addresses.js';
+import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
+import { Torrent, type TorrentOptions, type TorrentSource } from './torrent.js';
+import { DhtDiscovery, type DhtConfig } from '../discovery/dht-discovery.js';
+import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
+import { AnnouncePacer } from '../tracker/announce-pacer.js';
+import { RateLimits } from '../swarm/rate-limit.js';
+import type { SeedGoalOptions } from './seed-goal.js';
+import { TorrentLock } from './torrent-lock.js';
+
+export interface EngineOptions {
+  port: number;
+  ipv4: boolean;
+  ipv6: boolean;
+  stateDir: string;
+  maxPeersPerTorrent?: number;
+  /** Tracker announces: policy for ipv4=/ipv6=, extra tracker tiers; undefined turns trackers off. */
+  trackers?: { announceIp: AnnounceIpPolicy; extraTiers?: string[][] };
+  /** Limits for all torrents together, bytes per second of payload (undefined: none). */
+  rates?: { down?: number; up?: number };
+  /** Listen on these addresses instead of the wildcards (the demo keeps to loopback). */
+  listenHost?: Partial<Record<Family, string>>;
+  /** `--encryption` (default prefer). */
+  encryption?: EncryptionPolicy;
+  /** The DHT (IPv4 only: ignored without IPv4); undefined turns it off. */
+  dht?: DhtConfig;
+  /** When a finished torrent has seeded enough (--seed-ratio, --seed-time): it reports `seed-goal`. */
+  seedGoal?: SeedGoalOptions;
+  /** What the torrents' locks say runs them (default: this process's command line). */
+  lockCommand?: string;
+}
+
+export class Engine extends EventEmitter {
+  readonly peerId = Buffer.concat([Buffer.from(PEER_ID_PREFIX, 'latin1'), randomBytes(12)]);
+  readonly hashPool = new HashPool();
+  readonly ownAddresses = new OwnAddresses();
+  /** The global rate limits; each torrent's own limits sit under them. */
+  readonly limits: RateLimits;
+  private readonly torrents = new Map<string, Torrent>();
+  /** Info hashes being added (their lock is being taken). */
+  private readonly adding = new Set<string>();
+  private readonly locks = new Map<Torrent, TorrentLock>();
+  private closing?: Promise<void>;
+  /** Our torrents by HASH('req2', info hash), for peers that dial us encrypted. */
+  private readonly req2 = new Req2Index();
+  readonly handshaker: Handshaker;
+  /** The port we listen on and the one we tell others, per family. */
+  readonly ports: AdvertisedPorts;
+  /** The engine's one DHT node, shared by every torrent. */
+  readonly dht?: DhtDiscovery;
+  /** Every torrent's announces go through it: spaced, and spread over their interval. */
+  readonly announcePacer = new AnnouncePacer();
+
+  constructor(
+    readonly opts: EngineOptions,
+    /** What peers are dialed and accepted over, and the UDP sockets on our port. */
+    readonly network: Network = new KernelNetwork(),
+  ) {
+    super();
+    this.limits = new RateLimits(opts.rates);
+    this.ports = new AdvertisedPorts(() => network.listening());
+    this.handshaker = new Handshaker({
+      network,
+      peerId: this.peerId,
+      directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm, findByReq2: (r) => this.req2.find(r) },
+      encryption: opts.encryption,
+    });
+    if (opts.dht && opts.ipv4) this.dht = new DhtDiscovery(opts.dht, opts.stateDir, network, this.ports);
+    // A gateway mapped our port elsewhere (or the mapping went): the trackers should know soon.
+    this.ports.on('change', () => this.announceSoon());
+  }
+
+  /** Where we listen (empty until listen() resolves). */
+  listening(): Listening[] {
+    return this.network.listening();
+  }
+
+  /** Listen for peers, then start the DHT (on our peer port by default) in the background. */
+  async listen(): Promise<Listening[]> {
+    const host = this.opts.listenHost;
+    const listening = await this.network.listen(
+      {
+        port: this.opts.port,
+        ipv4: this.opts.ipv4,
+        ipv6: this.opts.ipv6,
+        ...(host?.[4] ? { host4: host[4] } : {}),
+        ...(host?.[6] ? { host6: host[6] } : {}),
+      },
+      (t) => this.handshaker.incoming(t),
+    );
+    void this.dht?.start();
+    return listening;
+  }
+
+  /**
+   * Add a torrent (not started yet: call its start()). It takes the torrent's lock for `dir`
+   * first: another process running it there is a LockedError naming that process.
+   * `rates`: this torrent's own limits, within the global ones; `sequential`: pieces in order.
+   */
+  async addTorrent(
+    source: TorrentSource,
+    dir: string,
+    opts: Pick<TorrentOptions, 'writable' | 'select'> & { rates?: { down?: number; up?: number }; sequential?: boolean },
+  ): Promise<Torrent> {
+    const { infoHash, infoHashHex } = 'meta' in source ? source.meta : source.magnet;
+    if (this.torrents.has(infoHashHex) || this.adding.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
+    this.adding.add(infoHashHex);
+    let lock: TorrentLock;
+    try {
+      lock = await TorrentLock.acquire(this.opts.stateDir, infoHashHex, dir, this.opts.lockCommand ?? ['sixswarm', ...process.argv.slice(2)].join(' '));
+    } finally {
+      this.adding.delete(infoHashHex);
+    }
+    const t = new Torrent(source, dir, {
+      writable: opts.writable,
+      select: opts.select,
+      stateDir: this.opts.stateDir,
+      hashPool: this.hashPool,
+      swarm: {
+        peerId: this.peerId,
+        clientName: CLIENT_NAME,
+        handshaker: this.handshaker,
+        ports: this.ports,
+        ownAddresses: () => this.ownAddresses.get(),
+        families: { 4: this.opts.ipv4, 6: this.opts.ipv6 },
+        maxPeers: this.opts.maxPeersPerTorrent,
+        limits: new RateLimits(opts.rates, this.limits),
+        sequential: opts.sequential,
+      },
+      ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer, network: this.network } } : {}),
+      ...(this.dht ? { dht: this.dht } : {}),
+      ...(this.opts.seedGoal ? { seedGoal: this.opts.seedGoal } : {}),
+    });
+    this.torrents.set(infoHashHex, t);
+    this.locks.set(t, lock);
+    this.req2.add(infoHash);
+    return t;
+  }
+
+  /** The running torrent with this info hash, if any. */
+  torrent(infoHashHex: string): Torrent | undefined {
+    return this.torrents.get(infoHashHex);
+  }
+
+  /** Stop a torrent (peers closed, trackers told, resume saved) and let go of it; it may be added again later. */
+  async removeTorrent(t: Torrent): Promise<void> {
+    if (this.torrents.get(t.infoHashHex) === t) this.torrents.delete(t.infoHashHex);
+    await t.stop();
+    await this.unlock(t);
+  }
+
+  /** A stopped torrent's lock goes, so another process (or a later add) may run it. */
+  private async unlock(t: Torrent): Promise<void> {
+    const lock = this.locks.get(t);
+    this.locks.delete(t);
+    await lock?.release();
+  }
+
+  /** Our addresses changed (a tunnel came up): tell the trackers soon instead of at the next interval. */
+  announceSoon(): void {
+    for (const t of this.torrents.values()) t.announceSoon();
+  }
+
+  /** Our addresses changed: peers that could not be reached (no IPv6 route yet) are dialed again now. */
+  redialFailedPeers(): void {
+    for (const t of this.torrents.values()) t.swarm?.redialFailed();
+  }
+
+  /** Stop every torrent (their locks released), the DHT, the network, the hashing pool. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    this.handshaker.close();
+    // The torrents first: their last announces (`stopped`) still name the port we listen on, and a
+    // listener's close waits for the connections it accepted, which they close. The DHT lets go of
+    // the shared UDP socket before the network closes it.
+    await Promise.all([...[...this.torrents.values()].map((t) => t.stop().then(() => this.unlock(t))), this.dht?.stop()]);
+    await this.network.close();
+    this.torrents.clear();
+    this.limits.close();
+    await this.hashPool.close();
+  }
+}

@@ -1,0 +1,305 @@
+/**
+ * One torrent from start to stop: from a .torrent, check what is on disk and run the swarm; from
+ * a magnet link, run the swarm on the info hash alone, fetch the metadata from peers (saved
+ * beside the resume state), then check and transfer as from a .torrent. It announces to the
+ * trackers and saves resume state periodically and on stop.
+ */
+import { EventEmitter } from 'node:events';
+import { MetadataExchange } from '../ext/ut-metadata/exchange.js';
+import { utMetadata } from '../ext/ut-metadata/extension.js';
+import { registerUtPex } from '../ext/ut-pex/index.js';
+import type { PexTorrent } from '../ext/ut-pex/torrent.js';
+import { parseInfoDict } from '../metainfo/torrent.js';
+import type { MagnetLink, Metainfo } from '../metainfo/types.js';
+import type { HashPool } from '../storage/hash-pool.js';
+import { metadataPath, saveMetadata } from '../storage/metadata-store.js';
+import type { SelectionSpec } from '../storage/selection.js';
+import type { CheckProgress, CheckResult } from '../storage/piece-store.js';
+import { TorrentStorage } from '../storage/torrent-storage.js';
+import type { RateLimits } from '../swarm/rate-limit.js';
+import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
+import type { DhtDiscovery } from '../discovery/dht-discovery.js';
+import { TorrentDiscovery, type TrackerConfig, type TrackerRecord } from '../discovery/torrent-discovery.js';
+import type { PeerAddressHint } from '../swarm/peer-pool.js';
+import type { HostPort } from '../net/hostport.js';
+import type { AnnounceEvent } from '../tracker/types.js';
+import { every } from '../util/ticker.js';
+import { SeedGoal, shareRatio, type SeedGoalOptions } from './seed-goal.js';
+
+export interface TorrentOptions {
+  writable: boolean;
+  /** The files to download (default: all); checked against the metadata once it is known. */
+  select?: SelectionSpec;
+  stateDir: string;
+  hashPool: HashPool;
+  swarm: SwarmOptions;
+  resumeSaveIntervalMs?: number;
+  /** Announce to the torrent's trackers (off for tests that give peers directly, or `--no-trackers`). */
+  trackers?: TrackerConfig;
+  /** The engine's DHT node, used while the torrent is public. */
+  dht?: DhtDiscovery;
+  /** Once complete, seed until this is reached, then report `seed-goal`. */
+  seedGoal?: SeedGoalOptions;
+}
+
+/** What a torrent is started from: its metainfo, or a magnet link whose metadata peers will supply. */
+export type TorrentSource = { meta: Metainfo } | { magnet: MagnetLink };
+
+export type TorrentState = 'fetching-metadata' | 'checking' | 'downloading' | 'seeding' | 'stopped' | 'error';
+
+/** Fetching the metadata of a magnet link. */
+export type MetadataEvent =
+  /** Still nothing: how many peers are connected, how many offer the metadata. */
+  | { event: 'metadata-waiting'; peers: number; offering: number }
+  | { event: 'metadata'; size: number; sources: number; ms: number; saved: string }
+  /** A copy failed its hash; the peers blamed (none yet when several sent parts of it). */
+  | { event: 'metadata-failed'; peers: string[] };
+
+export type TorrentEvent =
+  | SwarmEvent
+  | MetadataEvent
+  /** Seeded enough (--seed-ratio, --seed-time): why. Said once; whoever runs the torrent stops it. */
+  | { event: 'seed-goal'; reason: string };
+
+/** How often a magnet that has no metadata yet says so. */
+const WAITING_REPORT_MS = 10_000;
+/** `left` while the size is unknown: anything but 0, which would make us a seed to the tracker. */
+const UNKNOWN_LEFT = 16 * 1024;
+
+export class Torrent extends EventEmitter<{
+  event: [TorrentEvent];
+  checking: [CheckProgress];
+  checked: [CheckResult];
+  tracker: [AnnounceEvent];
+}> {
+  readonly infoHash: Buffer;
+  readonly infoHashHex: string;
+  meta?: Metainfo;
+  storage?: TorrentStorage;
+  swarm?: Swarm;
+  /** The swarm's peer exchange (off by itself on a private torrent). */
+  pex?: PexTorrent;
+  /** Where its peers come from, once the swarm runs. */
+  private discovery?: TorrentDiscovery;
+  state: TorrentState;
+  /** Bytes checked of bytes to check, while checking. */
+  checkProgress?: CheckProgress;
+  lastError?: string;
+  private readonly magnet?: MagnetLink;
+  private readonly exchange: MetadataExchange;
+  private stopSaving?: () => void;
+  private readonly goal?: SeedGoal;
+  private stopGoal?: () => void;
+  private waitingTimer?: NodeJS.Timeout;
+  private stopping?: Promise<void>;
+
+  constructor(
+    source: TorrentSource,
+    readonly dir: string,
+    private readonly opts: TorrentOptions,
+  ) {
+    super();
+    if ('meta' in source) {
+      this.meta = source.meta;
+      this.storage = this.makeStorage(source.meta);
+    } else this.magnet = source.magnet;
+    this.infoHash = this.meta?.infoHash ?? this.magnet!.infoHash;
+    this.infoHashHex = this.infoHash.toString('hex');
+    this.state = this.meta ? 'checking' : 'fetching-metadata';
+    this.exchange = new MetadataExchange(this.infoHash, this.meta?.infoBuffer);
+    const goal = opts.seedGoal && new SeedGoal(opts.seedGoal);
+    if (goal?.set) this.goal = goal;
+    this.on('event', (e) => {
+      if (e.event === 'complete') {
+        this.state = 'seeding';
+        this.goal?.completed(Date.now());
+      }
+      if (e.event === 'error') {
+        this.state = 'error';
+        this.lastError = e.message;
+      }
+    });
+  }
+
+  /** This torrent's rate limits (set them at any time); the client's global ones apply above them. */
+  get limits(): RateLimits | undefined {
+    return this.opts.swarm.limits;
+  }
+
+  /** The torrent's name: from its metadata, else the magnet's `dn`, else the info hash. */
+  get name(): string {
+    return this.meta?.name ?? this.magnet?.name ?? this.infoHashHex;
+  }
+
+  get private(): boolean {
+    return this.meta?.private ?? false;
+  }
+
+  /** From a .torrent: check the data (resume-aware), then join the swarm. From a magnet: join it now, transfer once the metadata is in. */
+  async start(forceRecheck = false): Promise<void> {
+    if (this.meta) {
+      await this.check(forceRecheck);
+      if (this.stopping) return; // stopped while checking: never join the swarm
+      const swarm = this.startSwarm(this.meta.announce);
+      this.beginTransfer(swarm);
+      return;
+    }
+    const magnet = this.magnet!;
+    const swarm = this.startSwarm(magnet.trackers.map((url) => [url]), magnet.peers);
+    this.exchange.once('metadata', (info, stats) => void this.onMetadata(info, stats, forceRecheck));
+    this.exchange.on('failed', (peers) => this.emit('event', { event: 'metadata-failed', peers }));
+    this.waitingTimer = setInterval(() => {
+      const s = swarm.stats();
+      this.emit('event', { event: 'metadata-waiting', peers: s.peers, offering: this.exchange.offering });
+    }, WAITING_REPORT_MS);
+    this.waitingTimer.unref();
+  }
+
+  private makeStorage(meta: Metainfo): TorrentStorage {
+    return new TorrentStorage(meta, this.dir, this.opts.hashPool, { writable: this.opts.writable, stateDir: this.opts.stateDir, select: this.opts.select });
+  }
+
+  private async check(force: boolean): Promise<void> {
+    this.state = 'checking';
+    const result = await this.storage!.check(force, (p) => {
+      this.checkProgress = p;
+      this.emit('checking', p);
+    });
+    this.checkProgress = undefined;
+    // A seed is as complete as it will get: its seeding time starts now.
+    if (!this.opts.writable) this.goal?.completed(Date.now());
+    this.emit('checked', result);
+  }
+
+  /** Said once, when the goal is reached. */
+  private watchGoal(swarm: Swarm): void {
+    const goal = this.goal;
+    if (!goal) return;
+    this.stopGoal = every(1000, (now) => {
+      const s = swarm.stats();
+      const why = goal.reached(now, shareRatio(s.uploaded, s.downloaded, this.meta?.totalLength ?? 0));
+      if (!why) return;
+      this.stopGoal?.();
+      this.emit('event', { event: 'seed-goal', reason: why });
+    });
+  }
+
+  /** Peers the user named (`--peer`): host names are resolved to every address. */
+  addManualPeers(peers: HostPort[]): void {
+    this.discovery?.addManual(peers);
+  }
+
+  /** Per tracker and family, the last announce. */
+  trackerRecords(): TrackerRecord[] {
+    return this.discovery?.trackerRecords() ?? [];
+  }
+
+  /** Ask the trackers for more peers soon (our addresses or ports changed). */
+  announceSoon(): void {
+    this.discovery?.requestMorePeers();
+  }
+
+  private startSwarm(tiers: string[][], magnetPeers?: PeerAddressHint[]): Swarm {
+    const swarm = new Swarm(this.infoHash, { ...this.opts.swarm, private: this.private });
+    this.swarm = swarm;
+    swarm.extensions.register(utMetadata(this.exchange, () => swarm.extensions.private));
+    this.pex = registerUtPex(swarm, this.opts.swarm);
+    swarm.on('event', (e) => {
+      // Before anyone hears of it (who may stop us at once): the trackers are to be told. A
+      // finished selection is not a finished torrent: they hear `completed` only for all of it.
+      if (e.event === 'complete') {
+        void this.saveResume();
+        if (this.storage?.have.complete) this.discovery?.completed();
+      }
+      this.emit('event', e);
+    });
+    swarm.start();
+    const discovery = new TorrentDiscovery(swarm, {
+      infoHash: this.infoHash,
+      peerId: this.opts.swarm.peerId,
+      ports: this.opts.swarm.ports,
+      families: this.opts.swarm.families,
+      ownAddresses: () => this.opts.swarm.ownAddresses(),
+      stats: () => {
+        const s = swarm.stats();
+        return { uploaded: s.uploaded, downloaded: s.downloaded, left: this.storage?.bytes().left ?? UNKNOWN_LEFT };
+      },
+      ...(this.opts.trackers ? { trackers: this.opts.trackers } : {}),
+      ...(this.opts.dht ? { dht: this.opts.dht } : {}),
+    });
+    discovery.on('tracker', (ev) => this.emit('tracker', ev));
+    discovery.on('warning', (message) => this.emit('event', { event: 'warning', message }));
+    this.discovery = discovery;
+    discovery.start(tiers, { private: this.private, ...(magnetPeers ? { magnetPeers } : {}) });
+    this.watchGoal(swarm);
+    return swarm;
+  }
+
+  private beginTransfer(swarm: Swarm): void {
+    this.state = this.storage!.done ? 'seeding' : 'downloading';
+    swarm.attach(this.storage!);
+    // Saved for seeds too: the next start then trusts the check instead of hashing everything again.
+    void this.saveResume();
+    this.stopSaving = every(this.opts.resumeSaveIntervalMs ?? 30_000, () => void this.saveResume());
+  }
+
+  private async onMetadata(info: Buffer, stats: { size: number; sources: number; ms: number }, forceRecheck: boolean): Promise<void> {
+    clearInterval(this.waitingTimer);
+    if (this.stopping) return;
+    let meta: Metainfo;
+    try {
+      // Peers' bytes: validated like any torrent file (paths, sizes, hashes).
+      meta = parseInfoDict(info, { announce: this.magnet!.trackers.map((url) => [url]) });
+    } catch (e) {
+      this.emit('event', { event: 'error', message: `the metadata from peers is not a usable torrent: ${(e as Error).message}` });
+      return;
+    }
+    try {
+      this.storage = this.makeStorage(meta);
+    } catch (e) {
+      // The file selection did not fit this torrent's files (known only now).
+      this.emit('event', { event: 'error', message: (e as Error).message });
+      return;
+    }
+    this.meta = meta;
+    if (meta.private) this.discovery?.setPrivate();
+    const saved = metadataPath(this.opts.stateDir, meta.infoHashHex);
+    this.emit('event', { event: 'metadata', ...stats, saved });
+    await saveMetadata(this.opts.stateDir, meta).catch((e: Error) =>
+      this.emit('event', { event: 'warning', message: `cannot save the metadata to ${saved}: ${e.message}; a restart will fetch it again` }),
+    );
+    try {
+      await this.check(forceRecheck);
+    } catch (e) {
+      if (!this.stopping) this.emit('event', { event: 'error', message: `cannot check the data: ${(e as Error).message}` });
+      return;
+    }
+    if (this.stopping || !this.swarm) return;
+    this.beginTransfer(this.swarm);
+  }
+
+  async saveResume(): Promise<void> {
+    if (!this.storage) return;
+    try {
+      await this.storage.saveResume();
+    } catch (e) {
+      // Not fatal: the data is safe on disk, only the next start has to check it again.
+      this.emit('event', { event: 'warning', message: `cannot save resume state: ${(e as Error).message}; make the state folder writable or pick another with --state-dir (the next start will re-check the data)` });
+    }
+  }
+
+  /** Close peers, wait for writes, save resume state. Safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopSaving?.();
+      this.stopGoal?.();
+      clearInterval(this.waitingTimer);
+      await Promise.all([this.discovery?.stop(), this.swarm?.stop()]);
+      await this.saveResume();
+      await this.storage?.close();
+      this.opts.swarm.limits?.close();
+      this.state = 'stopped';
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * UDP as the engine sees it. One socket per family on our port carries several protocols, told
+ * apart by their first bytes as Transmission's tr-udp.cc and libtorrent's on_udp_packet do: a uTP
+ * header (version 1, a type 0-4, at least 20 bytes) goes to uTP when it is running, everything
+ * else to KRPC, whose decoder counts and drops what is not a dictionary. UDP trackers get a flow
+ * of their own per endpoint (a connected socket: the kernel filters strangers out and reports
+ * "port unreachable" at once), so their replies never need telling apart here.
+ */
+import type { Family } from '../net/address.js';
+
+export type DatagramKind = 'krpc' | 'utp';
+
+export interface DatagramSource {
+  host: string;
+  port: number;
+}
+
+export type DatagramHandler = (b: Buffer, from: DatagramSource) => void;
+
+/** The shared UDP socket of one family. */
+export interface DatagramChannel {
+  readonly family: Family;
+  /** Where it is bound. */
+  address(): DatagramSource;
+  /** Send one datagram; a bad address or port may throw at once, a send failure comes to `done`. */
+  send(b: Buffer, port: number, host: string, done?: (err: Error | null) => void): void;
+  /** Datagrams of one kind go to `handler` from now on (one handler per kind); returns the undo. */
+  receive(kind: DatagramKind, handler: DatagramHandler): () => void;
+  /** Socket errors that do not belong to one send (ICMP reports on some systems). */
+  onError(handler: (e: Error) => void): void;
+}
+
+/** Datagrams to and from one endpoint only. */
+export interface DatagramFlow {
+  send(b: Buffer, done?: (err: Error | null) => void): void;
+  onMessage(handler: (b: Buffer) => void): void;
+  /** The endpoint is unreachable (ICMP), or the socket failed. */
+  onError(handler: (e: Error) => void): void;
+  close(): void;
+}
+
+/** Which protocol a datagram on the shared socket belongs to; uTP only while something receives it. */
+export function datagramKind(b: Buffer, utpRunning: boolean): DatagramKind {
+  if (utpRunning && b.length >= 20 && (b[0]! & 0x0f) === 1 && b[0]! >> 4 <= 4) return 'utp';
+  return 'krpc';
+}
+
+/** The routing half of a DatagramChannel: who takes which kind (a kind nobody takes is dropped). */
+export class DatagramRoutes {
+  private readonly handlers = new Map<DatagramKind, DatagramHandler>();
+
+  set(kind: DatagramKind, handler: DatagramHandler): () => void {
+    if (this.handlers.has(kind)) throw new Error(`${kind} datagrams already have a receiver on this socket`);
+    this.handlers.set(kind, handler);
+    return () => {
+      if (this.handlers.get(kind) === handler) this.handlers.delete(kind);
+    };
+  }
+
+  deliver(b: Buffer, from: DatagramSource): void {
+    this.handlers.get(datagramKind(b, this.handlers.has('utp')))?.(b, from);
+  }
+}

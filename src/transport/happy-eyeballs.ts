@@ -1,0 +1,86 @@
+/**
+ * Happy-Eyeballs style connecting (RFC 8305) over any Network: given every address of one peer,
+ * try IPv6 first, start the next attempt after a short delay if the previous has not connected,
+ * keep the first that succeeds and abort or close the rest.
+ */
+import { lookup } from 'node:dns/promises';
+import type { Family } from '../net/address.js';
+import { familyOf } from '../net/address.js';
+import type { DialTarget, StreamDialer } from './network.js';
+import type { Transport } from './transport.js';
+
+export interface DialOptions {
+  timeoutMs?: number;
+  /** Delay before the next address is tried while the previous is still pending. */
+  staggerMs?: number;
+  /** Families we may use (a family turned off is never dialed). */
+  families?: { 4: boolean; 6: boolean };
+}
+
+/** Interleave families, IPv6 first, as RFC 8305 section 4 recommends. */
+export function orderAddresses<T extends DialTarget>(targets: T[]): T[] {
+  const v6 = targets.filter((t) => familyOf(t.host) === 6);
+  const v4 = targets.filter((t) => familyOf(t.host) !== 6);
+  const out: T[] = [];
+  for (let i = 0; i < Math.max(v6.length, v4.length); i++) {
+    if (v6[i]) out.push(v6[i]!);
+    if (v4[i]) out.push(v4[i]!);
+  }
+  return out;
+}
+
+/** Resolve a host name to all its addresses (literals pass through). */
+export async function resolveTargets(host: string, port: number): Promise<DialTarget[]> {
+  if (familyOf(host)) return [{ host, port }];
+  const all = await lookup(host, { all: true, verbatim: true });
+  return all.map((a) => ({ host: a.address, port }));
+}
+
+/** The family a dial target belongs to (a name counts as IPv4, as the kernel would try it). */
+export function targetFamily(t: DialTarget): Family {
+  return familyOf(t.host) ?? 4;
+}
+
+export function dial(network: StreamDialer, targets: DialTarget[], opts: DialOptions = {}): Promise<Transport> {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const stagger = opts.staggerMs ?? 250;
+  const allowed = opts.families ?? { 4: true, 6: true };
+  const ordered = orderAddresses(targets).filter((t) => allowed[targetFamily(t)]);
+  if (ordered.length === 0) return Promise.reject(new Error('no address of an enabled family to connect to'));
+  return new Promise((resolve, reject) => {
+    const abort = new AbortController();
+    let next = 0;
+    let failed = 0;
+    let done = false;
+    let lastError: Error | undefined;
+    let staggerTimer: NodeJS.Timeout | undefined;
+    const overall = setTimeout(() => finish(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
+    const finish = (err: Error | undefined, winner?: Transport) => {
+      if (done) return winner?.close();
+      done = true;
+      clearTimeout(overall);
+      clearTimeout(staggerTimer);
+      abort.abort();
+      if (winner) resolve(winner);
+      else reject(err);
+    };
+    const start = () => {
+      if (done || next >= ordered.length) return;
+      const t = ordered[next++]!;
+      network.dial(t, { signal: abort.signal }).then(
+        (transport) => finish(undefined, transport),
+        (e: Error) => {
+          if (done) return;
+          lastError = e;
+          if (++failed === ordered.length) finish(lastError);
+          else if (next < ordered.length) {
+            clearTimeout(staggerTimer);
+            start(); // a failure starts the next attempt at once
+          }
+        },
+      );
+      if (next < ordered.length) staggerTimer = setTimeout(start, stagger);
+    };
+    start();
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * The kernel's UDP: a bound socket per family shared by the protocols on our port (routed by
+ * first bytes, ../datagram.ts), and connected sockets for flows to one endpoint.
+ */
+import dgram from 'node:dgram';
+import type { Family } from '../../net/address.js';
+import { unmapIp } from '../../net/address.js';
+import { DatagramRoutes, type DatagramChannel, type DatagramFlow, type DatagramHandler, type DatagramKind, type DatagramSource } from '../datagram.js';
+
+export class KernelDatagramChannel implements DatagramChannel {
+  private readonly routes = new DatagramRoutes();
+
+  private constructor(
+    readonly family: Family,
+    private readonly socket: dgram.Socket,
+  ) {
+    socket.on('message', (b, rinfo) => this.routes.deliver(b, { host: unmapIp(rinfo.address), port: rinfo.port }));
+  }
+
+  /** Bind a socket of one family to `port` (0: any) on `host` (default the wildcard). */
+  static bind(family: Family, port: number, host?: string): Promise<KernelDatagramChannel> {
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    return new Promise((resolve, reject) => {
+      socket.once('error', (e) => {
+        socket.close();
+        reject(e);
+      });
+      socket.bind(port, host ?? (family === 6 ? '::' : '0.0.0.0'), () => {
+        socket.removeAllListeners('error');
+        resolve(new KernelDatagramChannel(family, socket));
+      });
+    });
+  }
+
+  address(): DatagramSource {
+    const a = this.socket.address();
+    return { host: a.address, port: a.port };
+  }
+
+  send(b: Buffer, port: number, host: string, done?: (err: Error | null) => void): void {
+    this.socket.send(b, port, host, (err) => done?.(err ?? null));
+  }
+
+  receive(kind: DatagramKind, handler: DatagramHandler): () => void {
+    return this.routes.set(kind, handler);
+  }
+
+  onError(handler: (e: Error) => void): void {
+    this.socket.on('error', handler);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.socket.close(() => resolve());
+      } catch {
+        resolve(); // already closed
+      }
+    });
+  }
+}
+
+/** A connected socket: only its endpoint's datagrams arrive, and ICMP errors come back as errors. */
+export function openKernelFlow(family: Family, host: string, port: number, localAddress?: string): Promise<DatagramFlow> {
+  const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
+  const close = () => {
+    try {
+      socket.close();
+    } catch {
+      // Already closed: nothing left to release.
+    }
+  };
+  return new Promise((resolve, reject) => {
+    const fail = (e: Error) => {
+      close();
+      reject(e);
+    };
+    socket.once('error', fail);
+    const connect = () =>
+      socket.connect(port, host, () => {
+        socket.off('error', fail);
+        resolve({
+          send: (b, done) => socket.send(b, (err) => done?.(err ?? null)),
+          onMessage: (h) => socket.on('message', (b) => h(b)),
+          onError: (h) => socket.on('error', h),
+          close,
+        });
+      });
+    if (localAddress) socket.bind(0, localAddress, connect);
+    else connect();
+  });
+}

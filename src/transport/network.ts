@@ -1,0 +1,67 @@
+/**
+ * What the engine needs from a network, and nothing more: streams to and from peers, a byte
+ * stream for protocols above the wire (HTTP trackers), the UDP socket of each family on our port
+ * (shared by the DHT and, later, uTP: replies are routed by their first bytes), and datagram
+ * flows to one endpoint (UDP trackers). The kernel's sockets are one implementation
+ * (kernel/kernel-network.ts); a tunnel relaying streams, or uTP, are others. Nothing above this
+ * file knows which one it runs on.
+ */
+import type { Duplex } from 'node:stream';
+import type { Family } from '../net/address.js';
+import type { DatagramChannel, DatagramFlow } from './datagram.js';
+import type { Transport } from './transport.js';
+
+export interface DialTarget {
+  host: string;
+  port: number;
+}
+
+/** One attempt at one address. */
+export interface DialOneOptions {
+  /** Abort the attempt: the promise rejects and nothing stays open. */
+  signal: AbortSignal;
+}
+
+export interface ListenOptions {
+  port: number;
+  ipv4: boolean;
+  ipv6: boolean;
+  /** Bind addresses; default the wildcards 0.0.0.0 and ::. */
+  host4?: string;
+  host6?: string;
+}
+
+export interface Listening {
+  family: Family;
+  address: string;
+  port: number;
+}
+
+/** What dialing peers needs of a network. */
+export interface StreamDialer {
+  /** A stream to one address, resolved once connected (Happy Eyeballs races these: happy-eyeballs.ts). */
+  dial(target: DialTarget, opts: DialOneOptions): Promise<Transport>;
+}
+
+/** What trackers need of a network: HTTP connections and UDP flows. */
+export type TrackerNetwork = Pick<Network, 'openStream' | 'openFlow'>;
+
+export interface Network extends StreamDialer {
+  /** Accept streams on one port for the families asked, each handed to `onStream`. Port 0 picks one free on both families. */
+  listen(opts: ListenOptions, onStream: (t: Transport) => void): Promise<Listening[]>;
+  /** Where we listen (empty before listen()). */
+  listening(): Listening[];
+  /**
+   * The UDP socket of a family on `port` (default: the listening port), bound on first use and
+   * shared by every protocol that asks for it; owned by the network and closed with it.
+   */
+  datagrams(family: Family, port?: number): Promise<DatagramChannel>;
+  /** Datagrams to and from one endpoint (a UDP tracker), told apart from everyone else's. */
+  openFlow(family: Family, host: string, port: number): Promise<DatagramFlow>;
+  /** A plain byte stream to one address for HTTP (http.request's createConnection): returned at once, connecting; failures come as 'error'. */
+  openStream(target: DialTarget & { family: Family }): Duplex;
+  /** Outgoing connections of a family leave from this address (the tunnel's), or from the kernel's choice when undefined. */
+  setLocalAddress(family: Family, address: string | undefined): void;
+  /** Stop listening and close the UDP sockets; streams already handed out are their owners' to close. */
+  close(): Promise<void>;
+}
