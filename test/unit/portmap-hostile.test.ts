@@ -7,13 +7,13 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, test } from 'vitest';
-import { PortMapError } from '../src/portmap/errors.js';
-import { NatPmpBackend } from '../src/portmap/natpmp/backend.js';
-import { PcpBackend } from '../src/portmap/pcp/backend.js';
-import { addressField } from '../src/portmap/pcp/codec.js';
-import { DESCRIPTION_LIMITS, fetchDescription } from '../src/portmap/upnp/description.js';
-import { httpRequest, parseHttpUrl } from '../src/portmap/upnp/http.js';
-import { soapCall } from '../src/portmap/upnp/soap.js';
+import { PortMapError } from '../../src/portmap/errors.js';
+import { NatPmpBackend } from '../../src/portmap/natpmp/backend.js';
+import { PcpBackend } from '../../src/portmap/pcp/backend.js';
+import { addressField } from '../../src/portmap/pcp/codec.js';
+import { DESCRIPTION_LIMITS, fetchDescription } from '../../src/portmap/upnp/description.js';
+import { httpRequest, parseHttpUrl } from '../../src/portmap/upnp/http.js';
+import { soapCall } from '../../src/portmap/upnp/soap.js';
 
 const FAST = [40, 40, 40];
 const closers: Array<() => unknown> = [];

@@ -7,8 +7,8 @@
  * gateway did not grant is advertised.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { LAB, natlabUnavailable, useNatLab, type NatLab } from './support/natlab.js';
-import type { NsProcess } from './support/netns.js';
+import { LAB, natlabUnavailable, useNatLab, type NatLab } from '../support/natlab.js';
+import type { NsProcess } from '../support/netns.js';
 
 const skip = natlabUnavailable({ miniupnpd: false });
 

@@ -3,11 +3,11 @@
  * messages byte by byte, the epoch rules, the routing-table readers and the CGNAT check.
  */
 import { describe, expect, test } from 'vitest';
-import { behindAnotherNat, verdictText } from '../src/portmap/index.js';
-import { EpochClock } from '../src/portmap/epoch.js';
-import { parseRoute4, parseRoute6 } from '../src/portmap/gateway.js';
-import * as natpmp from '../src/portmap/natpmp/codec.js';
-import * as pcp from '../src/portmap/pcp/codec.js';
+import { behindAnotherNat, verdictText } from '../../src/portmap/index.js';
+import { EpochClock } from '../../src/portmap/epoch.js';
+import { parseRoute4, parseRoute6 } from '../../src/portmap/gateway.js';
+import * as natpmp from '../../src/portmap/natpmp/codec.js';
+import * as pcp from '../../src/portmap/pcp/codec.js';
 
 describe('PCP codec', () => {
   const nonce = Buffer.from('0102030405060708090a0b0c', 'hex');

@@ -3,11 +3,11 @@
  * same-host rule), device descriptions, SOAP envelopes and faults.
  */
 import { describe, expect, test } from 'vitest';
-import { parseDescription, WAN_IPV6_FIREWALL_CONTROL_1, WAN_IP_CONNECTION_1, WAN_IP_CONNECTION_2 } from '../src/portmap/upnp/description.js';
-import { formatUrl, parseHttpUrl, resolveUrl } from '../src/portmap/upnp/http.js';
-import { soapEnvelope } from '../src/portmap/upnp/soap.js';
-import { mSearch, parseSsdpReply } from '../src/portmap/upnp/ssdp.js';
-import { child, descendants, parseXml } from '../src/portmap/upnp/xml.js';
+import { parseDescription, WAN_IPV6_FIREWALL_CONTROL_1, WAN_IP_CONNECTION_1, WAN_IP_CONNECTION_2 } from '../../src/portmap/upnp/description.js';
+import { formatUrl, parseHttpUrl, resolveUrl } from '../../src/portmap/upnp/http.js';
+import { soapEnvelope } from '../../src/portmap/upnp/soap.js';
+import { mSearch, parseSsdpReply } from '../../src/portmap/upnp/ssdp.js';
+import { child, descendants, parseXml } from '../../src/portmap/upnp/xml.js';
 
 const LIMITS = { maxDepth: 16, maxElements: 100 };
 

@@ -12,7 +12,7 @@
  * that is there.
  */
 import { describe, expect, test } from 'vitest';
-import { LAB, natlabUnavailable, useNatLab, type NatLab } from './support/natlab.js';
+import { LAB, natlabUnavailable, useNatLab, type NatLab } from '../support/natlab.js';
 
 const skip = natlabUnavailable({ miniupnpd: true });
 

@@ -3,7 +3,7 @@
  * address to listen on and announce, and RFC 6724 source selection for outgoing connections.
  */
 import { describe, expect, test } from 'vitest';
-import { chooseListenAddress6, chooseSourceAddress6, isAnnounceable6, parseIfInet6, readInterfaceAddresses6 } from '../src/net/ipv6-source.js';
+import { chooseListenAddress6, chooseSourceAddress6, isAnnounceable6, parseIfInet6, readInterfaceAddresses6 } from '../../src/net/ipv6-source.js';
 
 // Documentation addresses count as global in the test suite (vitest.config.ts); 2a00::/12 is ordinary global space.
 const IF_INET6 = [

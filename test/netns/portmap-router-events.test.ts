@@ -5,7 +5,7 @@
  * pinhole is asked for.
  */
 import { describe, expect, test } from 'vitest';
-import { LAB, natlabUnavailable, useNatLab, type NatLab } from './support/natlab.js';
+import { LAB, natlabUnavailable, useNatLab, type NatLab } from '../support/natlab.js';
 
 const skip = natlabUnavailable({ miniupnpd: true });
 
