@@ -1,10 +1,18 @@
 /** `sixswarm support`: the support matrix, from checks run on this host now. */
 import { probeHost } from '../src/support/probes.js';
 import { supportMatrix, type SupportRow } from '../src/support/matrix.js';
+import { probeRouter } from '../src/support/router-probe.js';
 import { command } from './command.js';
 import { parseOptions, type OptionTable } from './option-table.js';
 
 const options = {
+  router: {
+    type: 'boolean',
+    help: [
+      'also ask the home router now whether it opens a port for us (PCP, NAT-PMP,',
+      'UPnP IGD, per family), with a short lease on a random port, deleted at once',
+    ],
+  },
   json: {
     type: 'boolean',
     help: [
@@ -20,7 +28,8 @@ native, tunnel, 6to4, Teredo), the wire protocol, HTTP trackers, UDP trackers ov
 exchange, the DHT (IPv4 only, and why), the built-in tunnel (addon built, root, /dev/net/tun,
 a server in $SIXSWARM_TUNNEL_SERVER) and encryption (which RC4 engine loads). Each row has a
 status (yes, partial, no) and one line that says what to do when something is missing.
-Every check is local (binding sockets to port 0, reading interfaces and routes): nothing is sent.`;
+Every check is local (binding sockets to port 0, reading interfaces and routes): nothing is sent,
+but with --router, which asks the router (the default gateway of each family) for a mapping.`;
 
 const notes = `Exit code: 0 (the matrix is the answer, whatever it says); 2 for bad usage.`;
 
@@ -57,13 +66,16 @@ export function renderMatrix(rows: SupportRow[], columns = 100): string {
 export const support = command({
   name: 'support',
   summary: "what this host supports now: IPv6, trackers, PEX, DHT, tunnel, encryption",
-  usage: 'Usage: sixswarm support [--json]',
+  usage: 'Usage: sixswarm support [--router] [--json]',
   about,
   options,
   notes,
   async run(argv) {
-    const json = !!parseOptions(options, argv, { positionals: false }).values.json;
-    const rows = supportMatrix(await probeHost());
+    const { values } = parseOptions(options, argv, { positionals: false });
+    const facts = await probeHost();
+    if (values.router) facts.router = await probeRouter({ 4: facts.ipv4, 6: facts.ipv6.length > 0 });
+    const rows = supportMatrix(facts);
+    const json = !!values.json;
     process.stdout.write(json ? rows.map((r) => `${JSON.stringify(r)}\n`).join('') : renderMatrix(rows, process.stdout.columns || 100));
     return 0;
   },

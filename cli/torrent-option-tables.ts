@@ -120,6 +120,14 @@ export const SHARED_OPTIONS = {
   },
   'tunnel-id': { type: 'string', value: 'ID', help: 'Id to present to the tunnel server (default: the MAC of the uplink)' },
   'tunnel-token': { type: 'string', value: 'T', help: 'token for a tunnel server that requires one' },
+  'no-port-mapping': {
+    type: 'boolean',
+    help: [
+      'do not ask the home router to open our port (by default PCP, then NAT-PMP, then',
+      'UPnP IGD map it for IPv4 and open an IPv6 firewall pinhole, renewed while we run',
+      'and deleted when we stop; what they grant is the port and address we advertise)',
+    ],
+  },
   'no-dht': { type: 'boolean', help: 'do not use the DHT at all (no UDP socket, no lookups, no announces)' },
   'dht-port': { type: 'string', value: 'N', help: 'UDP port of our DHT node (default: the listening port; 0 picks a free one)' },
   'dht-bootstrap': {

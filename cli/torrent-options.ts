@@ -106,6 +106,8 @@ export function engineOptions(values: Omit<SharedValues, (typeof NOT_IN_UI)[numb
     seedGoal: { ratio: parseDecimalOption(values['seed-ratio'], '--seed-ratio', 0, 1e6), seconds: parseDurationOption(values['seed-time'], '--seed-time') },
     encryption: parseEncryption(values.encryption),
     dht: parseDht(values),
+    // Tests and benchmarks turn it off in the environment: they must not talk to the host's router.
+    portMapping: !values['no-port-mapping'] && envValue(ENV.portMapping) !== 'off',
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
   };
 }

@@ -22,6 +22,7 @@ import { DhtDiscovery, type DhtConfig } from '../discovery/dht-discovery.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import { AnnouncePacer } from '../tracker/announce-pacer.js';
 import { RateLimits } from '../swarm/rate-limit.js';
+import { PortMapping } from './port-mapping.js';
 import type { SeedGoalOptions } from './seed-goal.js';
 import { TorrentLock } from './torrent-lock.js';
 
@@ -45,9 +46,11 @@ export interface EngineOptions {
   seedGoal?: SeedGoalOptions;
   /** What the torrents' locks say runs them (default: this process's command line). */
   lockCommand?: string;
+  /** Ask the gateway for inbound reachability of the listening port (PCP, NAT-PMP, UPnP IGD) once listening. */
+  portMapping?: boolean;
 }
 
-export class Engine extends EventEmitter {
+export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping] }> {
   readonly peerId = Buffer.concat([Buffer.from(PEER_ID_PREFIX, 'latin1'), randomBytes(12)]);
   readonly hashPool = new HashPool();
   readonly ownAddresses = new OwnAddresses();
@@ -58,6 +61,8 @@ export class Engine extends EventEmitter {
   private readonly adding = new Set<string>();
   private readonly locks = new Map<Torrent, TorrentLock>();
   private closing?: Promise<void>;
+  /** The gateway's mappings of our port, once listening (with `portMapping`). */
+  portMapping?: PortMapping;
   /** Our torrents by HASH('req2', info hash), for peers that dial us encrypted. */
   private readonly req2 = new Req2Index();
   readonly handshaker: Handshaker;
@@ -105,6 +110,11 @@ export class Engine extends EventEmitter {
       },
       (t) => this.handshaker.incoming(t),
     );
+    if (this.opts.portMapping) {
+      this.portMapping = new PortMapping(listening, this.ports, this.ownAddresses);
+      this.emit('port-mapping', this.portMapping);
+      void this.portMapping.start();
+    }
     void this.dht?.start();
     return listening;
   }
@@ -194,7 +204,7 @@ export class Engine extends EventEmitter {
     // The torrents first: their last announces (`stopped`) still name the port we listen on, and a
     // listener's close waits for the connections it accepted, which they close. The DHT lets go of
     // the shared UDP socket before the network closes it.
-    await Promise.all([...[...this.torrents.values()].map((t) => t.stop().then(() => this.unlock(t))), this.dht?.stop()]);
+    await Promise.all([...[...this.torrents.values()].map((t) => t.stop().then(() => this.unlock(t))), this.dht?.stop(), this.portMapping?.stop()]);
     await this.network.close();
     this.torrents.clear();
     this.limits.close();

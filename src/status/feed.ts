@@ -15,6 +15,7 @@ import type { AnnounceEvent } from '../tracker/types.js';
 import type { TunnelStatus } from '../tunnel/client.js';
 import type { Engine } from '../engine/engine.js';
 import { shareRatio } from '../engine/seed-goal.js';
+import type { MappingEvent, ReachabilityVerdict } from '../portmap/index.js';
 import type { DhtRound, DhtStatus } from '../discovery/dht-discovery.js';
 import { interfaceAddresses } from '../engine/own-addresses.js';
 import type { TorrentEvent, Torrent, TorrentState } from '../engine/torrent.js';
@@ -63,6 +64,8 @@ export interface TorrentSummary {
   error?: string;
   /** The session's tunnel, when one is up or trying. */
   tunnel?: TunnelStatus;
+  /** With port mapping on: per family, the state of the router's mapping of our port. */
+  mapping?: Record<Family, ReachabilityVerdict['state']>;
 }
 
 /** A connected peer as the UI and --json show it: the swarm's own report of it, and where it sits. */
@@ -138,6 +141,8 @@ export interface EngineStatus {
   tunnel?: TunnelStatus;
   /** The DHT node, while it runs. */
   dht?: DhtStatus;
+  /** Per family, what the gateway granted for our listening port, or why nothing (with port mapping on). */
+  portMapping?: Record<Family, ReachabilityVerdict>;
 }
 
 /** Every event the engine reports; per-torrent events carry the torrent's info hash. */
@@ -152,6 +157,8 @@ export type EngineEvent =
   | ({ event: 'dht-listening' } & DhtStatus)
   /** One DHT lookup (and announce) of a torrent finished. */
   | ({ event: 'dht'; torrent: string } & Omit<DhtRound, 'infoHash'>)
+  /** A mapping of our port by the gateway changed: granted, renewed, moved, lost, failed, deleted. */
+  | ({ event: 'port-mapping' } & MappingEvent)
   /** The engine's own trouble, not one torrent's (shutting down, the tunnel). */
   | { event: 'warning' | 'error'; message: string }
   | { event: 'stopped'; code: number };
@@ -179,6 +186,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     engine.dht?.on('listening', (st) => this.publish({ event: 'dht-listening', ...st }));
     engine.dht?.on('round', ({ infoHash, ...r }) => this.publish({ event: 'dht', torrent: infoHash, ...r }));
     engine.dht?.on('warning', (message) => this.publish({ event: 'warning', message }));
+    engine.on('port-mapping', (pm) => pm.on('mapping', (e) => this.publish({ event: 'port-mapping', ...e })));
   }
 
   /** Report one event (the engine's own, or the CLI's: listening, stopped). */
@@ -251,6 +259,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     const uploaded = s?.uploaded ?? 0;
     const tunnel = this.source.tunnel?.();
     const why = this.unreachableWhy.get(t);
+    const pm = this.engine.portMapping?.status();
     return {
       infoHash: t.infoHashHex,
       name: t.name,
@@ -280,6 +289,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       ...(t.pex ? { pex: t.pex.summary() } : {}),
       ...(t.lastError ? { error: t.lastError } : {}),
       ...(tunnel ? { tunnel } : {}),
+      ...(pm ? { mapping: { 4: pm[4].state, 6: pm[6].state } } : {}),
     };
   }
 
@@ -290,6 +300,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   snapshot(): EngineStatus {
     const tunnel = this.source.tunnel?.();
     const dht = this.engine.dht?.status();
+    const portMapping = this.engine.portMapping?.status();
     const own = this.engine.ownAddresses.get();
     const addresses: AddressStatus[] = [];
     for (const family of [4, 6] as const) {
@@ -308,6 +319,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       reached: { ...this.reached },
       ...(tunnel ? { tunnel } : {}),
       ...(dht ? { dht } : {}),
+      ...(portMapping ? { portMapping } : {}),
     };
   }
 
