@@ -9,7 +9,7 @@ import type { Reporter } from './reporting.js';
 import { formatDuration } from './ui/format.js';
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
-const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'port-mapping', 'seed-goal']);
+const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'port-mapping', 'seed-goal', 'peer-refused']);
 
 /** `seeding`: a seed's data being complete is no news ("download complete" would mislead); it says what it seeds instead. */
 export function createReporter(json: boolean, opts: { seeding?: boolean } = {}): Reporter {
@@ -117,6 +117,8 @@ function describe(e: EngineEvent): string {
       return `port mapping (IPv${e.family} ${e.transport.toUpperCase()}): ${mappingLine(e)}`;
     case 'seed-goal':
       return `${e.reason}`;
+    case 'peer-refused':
+      return `peer ${e.address} refused: ${e.reason}`;
     case 'warning':
       return `warning: ${e.message}`;
     case 'error':

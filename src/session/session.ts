@@ -279,6 +279,7 @@ export class Session {
       seeds: 0,
       candidates: 0,
       unreachable: 0,
+      gone: 0,
       ...(m.problem ? { error: m.problem } : {}),
     };
   }

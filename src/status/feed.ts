@@ -57,6 +57,8 @@ export interface TorrentSummary {
   candidates: number;
   /** Dials that gave no connection (refused, timed out, closed during the handshake). */
   unreachable: number;
+  /** Dials that found nothing listening (peers that left since someone told us of them). */
+  gone: number;
   /** The last unreachable peer and why. */
   lastUnreachable?: string;
   /** Peer exchange: partners, and what they sent (taken, filtered, capped, ignored). */
@@ -141,6 +143,8 @@ export interface EngineStatus {
   tunnel?: TunnelStatus;
   /** The DHT node, while it runs. */
   dht?: DhtStatus;
+  /** Incoming connections our `--encryption` policy refused. */
+  refused: number;
   /** Per family, what the gateway granted for our listening port, or why nothing (with port mapping on). */
   portMapping?: Record<Family, ReachabilityVerdict>;
 }
@@ -157,6 +161,8 @@ export type EngineEvent =
   | ({ event: 'dht-listening' } & DhtStatus)
   /** One DHT lookup (and announce) of a torrent finished. */
   | ({ event: 'dht'; torrent: string } & Omit<DhtRound, 'infoHash'>)
+  /** An incoming connection our `--encryption` policy refused (reported once a minute per host; `refused` in the snapshot counts them all). */
+  | { event: 'peer-refused'; address: string; reason: string }
   /** A mapping of our port by the gateway changed: granted, renewed, moved, lost, failed, deleted. */
   | ({ event: 'port-mapping' } & MappingEvent)
   /** The engine's own trouble, not one torrent's (shutting down, the tunnel). */
@@ -187,6 +193,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     engine.dht?.on('round', ({ infoHash, ...r }) => this.publish({ event: 'dht', torrent: infoHash, ...r }));
     engine.dht?.on('warning', (message) => this.publish({ event: 'warning', message }));
     engine.on('port-mapping', (pm) => pm.on('mapping', (e) => this.publish({ event: 'port-mapping', ...e })));
+    engine.on('refused', (address, reason) => this.publish({ event: 'peer-refused', address, reason }));
   }
 
   /** Report one event (the engine's own, or the CLI's: listening, stopped). */
@@ -200,7 +207,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     this.watched.add(t);
     t.on('event', (e) => {
       if (!this.watched.has(t)) return;
-      if (e.event === 'peer-unreachable') this.unreachableWhy.set(t, `${e.address} ${e.reason}`);
+      if (e.event === 'peer-unreachable' && !e.gone) this.unreachableWhy.set(t, `${e.address} ${e.reason}`);
       if (e.event === 'peer-connected' && e.direction === 'in') this.sawIncoming(e.family, e.address);
       this.publish({ torrent, ...e });
     });
@@ -285,6 +292,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       seeds: s?.seeds ?? 0,
       candidates: s?.candidates ?? 0,
       unreachable: s?.unreachable ?? 0,
+      gone: s?.gone ?? 0,
       ...(why ? { lastUnreachable: why } : {}),
       ...(t.pex ? { pex: t.pex.summary() } : {}),
       ...(t.lastError ? { error: t.lastError } : {}),
@@ -317,6 +325,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       listening: this.engine.listening(),
       addresses,
       reached: { ...this.reached },
+      refused: this.engine.refused,
       ...(tunnel ? { tunnel } : {}),
       ...(dht ? { dht } : {}),
       ...(portMapping ? { portMapping } : {}),
