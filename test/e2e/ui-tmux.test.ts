@@ -128,8 +128,11 @@ describe('terminal UI in tmux', () => {
     // A magnet from the prompt: the metadata comes from the quick seed, then the data.
     const magnet = toMagnet(await readTorrentFile(quick.torrent));
     await tmux.keys('ui', 'a');
+    // Typed only once the prompt is open: keys before that are the list's (p, r, d...).
+    await tmux.waitFor('ui', /Add a torrent/);
     await tmux.type('ui', magnet);
     await tmux.keys('ui', 'Enter');
+    await tmux.waitFor('ui', /✓ added/);
     await tmux.waitFor('ui', /quick +seeding/, 30_000);
     expect(await treeDigest(join(dir, 'downloads', 'quick'))).toEqual(await treeDigest(join(dir, 'seed', 'quick')));
 
