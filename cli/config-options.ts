@@ -8,19 +8,11 @@
 import { loadConfigFile, type ConfigValue } from '../src/config/config-file.js';
 import { InputError } from '../src/util/errors.js';
 import { nearestOption } from './unknown-option.js';
+import type { OptionSpec, OptionTable } from './option-table.js';
 
-export interface OptionSpec {
-  type: 'string' | 'boolean';
-  multiple?: boolean;
-  short?: string;
-}
-export type OptionTable = Record<string, OptionSpec>;
 export type OptionValue = string | boolean | string[];
 
 export type Source = { from: 'command line' } | { from: 'config file'; path: string; table?: string } | { from: 'default' };
-
-/** Options that are no setting: they only make sense typed. */
-const NOT_SETTINGS = new Set(['help']);
 
 export interface Settings {
   values: Record<string, OptionValue | undefined>;
@@ -31,16 +23,17 @@ export interface Settings {
 
 function convert(path: string, key: string, spec: OptionSpec, v: ConfigValue): OptionValue {
   const where = `the config file ${path}: "${key}"`;
+  const multiple = spec.type === 'string' && spec.multiple;
   const scalar = (x: ConfigValue): string => {
     if (typeof x === 'string') return x;
     if (typeof x === 'number' && Number.isFinite(x)) return String(x);
-    throw new InputError(`${where} must be ${spec.multiple ? 'a list of strings' : 'a string or a number'}, not ${JSON.stringify(x)}`);
+    throw new InputError(`${where} must be ${multiple ? 'a list of strings' : 'a string or a number'}, not ${JSON.stringify(x)}`);
   };
   if (spec.type === 'boolean') {
     if (typeof v !== 'boolean') throw new InputError(`${where} must be true or false, not ${JSON.stringify(v)}`);
     return v;
   }
-  if (spec.multiple) return Array.isArray(v) ? v.map(scalar) : [scalar(v)];
+  if (multiple) return Array.isArray(v) ? v.map(scalar) : [scalar(v)];
   if (Array.isArray(v)) throw new InputError(`${where} takes one value, not a list`);
   return scalar(v);
 }
@@ -68,7 +61,6 @@ export function withConfig(command: string, commands: Record<string, OptionTable
   const values: Record<string, OptionValue | undefined> = {};
   const sources: Record<string, Source> = {};
   for (const key of Object.keys(mine)) {
-    if (NOT_SETTINGS.has(key)) continue;
     const v = given[key] as OptionValue | undefined;
     values[key] = v;
     sources[key] = v === undefined ? { from: 'default' } : { from: 'command line' };
@@ -76,14 +68,13 @@ export function withConfig(command: string, commands: Record<string, OptionTable
   const file = loadConfigFile();
   if (!file) return { values, sources };
   const { path } = file;
-  const settingsOf = (table: OptionTable) => Object.keys(table).filter((k) => !NOT_SETTINGS.has(k));
-  const all = [...new Set(Object.values(commands).flatMap(settingsOf))];
+  const all = [...new Set(Object.values(commands).flatMap((table) => Object.keys(table)))];
   // Check the whole file first: a typo anywhere is reported, whichever command runs.
   for (const key of Object.keys(file.top)) if (!all.includes(key)) throw unknownKey(path, key, all, '', Object.keys(commands));
   for (const [name, table] of Object.entries(file.tables)) {
-    const options = commands[name];
+    const options = Object.hasOwn(commands, name) ? commands[name] : undefined;
     if (!options) throw new InputError(`the config file ${path}: unknown table [${name}]; the tables are ${listed(Object.keys(commands).map((c) => `[${c}]`))}, for keys of one command only`);
-    for (const key of Object.keys(table)) if (!settingsOf(options).includes(key)) throw unknownKey(path, key, settingsOf(options), ` in [${name}]`, [name]);
+    for (const key of Object.keys(table)) if (!Object.hasOwn(options, key)) throw unknownKey(path, key, Object.keys(options), ` in [${name}]`, [name]);
   }
   for (const [name, table] of Object.entries(file.tables)) for (const [key, v] of Object.entries(table)) convert(path, key, commands[name]![key]!, v);
   for (const [key, v] of Object.entries(file.top)) for (const options of Object.values(commands)) if (options[key]) convert(path, key, options[key]!, v);

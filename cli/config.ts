@@ -1,18 +1,14 @@
-/** `sixswarm config`: the settings `download`, `seed` or `ui` would run with, and where each came from. */
-import { parseArgs } from 'node:util';
+/** `sixswarm config`: the settings `download`, `seed`, `ui` or `daemon` would run with, and where each came from. */
 import { configLocations } from '../src/config/config-file.js';
 import { UsageError } from './usage-error.js';
-import type { Command } from './command.js';
+import { command } from './command.js';
 import { withConfig, type Source } from './config-options.js';
-import { download } from './download.js';
-import { seed } from './seed.js';
-import { ui } from './session-ui.js';
-import { daemon } from './daemon.js';
-import { CONFIG_COMMANDS } from './torrent-options.js';
+import { helpLines, parseOptions, type OptionSpec } from './option-table.js';
+import { CONFIG_COMMANDS } from './torrent-option-tables.js';
 
-const help = `Usage: sixswarm config [download|seed|ui|daemon] [OPTIONS OF THAT COMMAND]...
+const usage = 'Usage: sixswarm config [download|seed|ui|daemon] [OPTIONS OF THAT COMMAND]...';
 
-Prints the settings \`sixswarm download\` (or seed, ui, daemon) would run with, each with where it came
+const about = `Prints the settings \`sixswarm download\` (or seed, ui, daemon) would run with, each with where it came
 from: the command line (options given after the command name here), the config file, or the
 built-in default.
 
@@ -31,24 +27,11 @@ cannot be turned off by an option: remove it from the file.
   tracker = ["udp://tracker.example:6969"]
   [download]
   output = "/srv/downloads"
-  exit-on-complete = true
+  exit-on-complete = true`;
 
-Options:
-  -h, --help    this help
-
-Exit codes: 0 shown, 2 bad usage or a bad config file.
-`;
-
-const helps: Record<keyof typeof CONFIG_COMMANDS, string> = { download: download.help, seed: seed.help, ui: ui.help, daemon: daemon.help };
-
-/** "(default 6881; ...)" from an option's lines in a command's help. */
-function defaultOf(commandHelp: string, key: string): string | undefined {
-  const lines = commandHelp.split('\n');
-  const start = lines.findIndex((l) => new RegExp(`^\\s+(?:-\\w, )?--${key}(?:\\s|$)`).test(l));
-  if (start < 0) return undefined;
-  let text = lines[start]!;
-  for (let i = start + 1; i < lines.length && /^\s{6,}\S/.test(lines[i]!) && !/^\s+-/.test(lines[i]!); i++) text += ` ${lines[i]!.trim()}`;
-  return /\(default:? ([^);]+)/.exec(text)?.[1]?.trim();
+/** "(default 6881; ...)" in an option's help: its default, as the listing shows it. */
+function defaultOf(spec: OptionSpec): string | undefined {
+  return /\(default:? ([^);]+)/.exec(helpLines(spec).join(' '))?.[1]?.trim();
 }
 
 function describe(source: Source): string {
@@ -59,31 +42,30 @@ function describe(source: Source): string {
 
 async function run(argv: string[]): Promise<number> {
   const name = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'download';
-  if (!(name in CONFIG_COMMANDS)) throw new UsageError(`sixswarm config shows the settings of download, seed, ui or daemon, not "${name}"`);
-  const command = name as keyof typeof CONFIG_COMMANDS;
+  if (!Object.hasOwn(CONFIG_COMMANDS, name)) throw new UsageError(`sixswarm config shows the settings of download, seed, ui or daemon, not "${name}"`);
+  const target = name as keyof typeof CONFIG_COMMANDS;
   const rest = argv[0] === name ? argv.slice(1) : argv;
-  let given;
-  try {
-    given = parseArgs({ args: rest, options: CONFIG_COMMANDS[command], allowPositionals: true, strict: true }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values, sources, path } = withConfig(command, CONFIG_COMMANDS, given);
-  const lines = [`Settings of \`sixswarm ${command}\`; config file: ${path ?? `none (looked for ${configLocations().join(', ')})`}`];
+  const { values: given, positionals } = parseOptions(CONFIG_COMMANDS[target], rest, { positionals: true });
+  if (positionals.length > 0) throw new UsageError(`sixswarm config takes one command name, then options of that command; not "${positionals[0]}"`);
+  const { values, sources, path } = withConfig(target, CONFIG_COMMANDS, given);
+  const lines = [`Settings of \`sixswarm ${target}\`; config file: ${path ?? `none (looked for ${configLocations().join(', ')})`}`];
   const width = Math.max(...Object.keys(values).map((k) => k.length));
   for (const [key, value] of Object.entries(values)) {
     const source = sources[key]!;
-    const unset = CONFIG_COMMANDS[command][key as keyof (typeof CONFIG_COMMANDS)[typeof command]].type === 'boolean' ? 'off' : 'not set';
-    const shown = value === undefined ? `(${defaultOf(helps[command], key) ?? unset})` : JSON.stringify(value);
+    const spec: OptionSpec = CONFIG_COMMANDS[target][key as keyof (typeof CONFIG_COMMANDS)[typeof target]];
+    const shown = value === undefined ? `(${defaultOf(spec) ?? (spec.type === 'boolean' ? 'off' : 'not set')})` : JSON.stringify(value);
     lines.push(`  ${key.padEnd(width)}  ${shown.padEnd(24)}  ${describe(source)}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
 
-export const config: Command = {
+export const config = command({
   name: 'config',
-  summary: 'show the settings download, seed and ui run with, and where each comes from',
-  help,
+  summary: 'show the settings download, seed, ui and daemon run with, and where each comes from',
+  usage,
+  about,
+  options: {},
+  notes: 'Exit codes: 0 shown, 2 bad usage or a bad config file.\n',
   run,
-};
+});

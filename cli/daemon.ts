@@ -15,94 +15,35 @@ import { classify } from '../src/net/address.js';
 import { DownloadFolders } from '../src/session/download-folders.js';
 import { defaultSessionDir } from '../src/session/session-store.js';
 import { errorMessage, InputError } from '../src/util/errors.js';
-import type { Command } from './command.js';
-import { withConfig } from './config-options.js';
+import { command } from './command.js';
 import { daemonLog } from './daemon-log.js';
 import { parseIntOption } from './numbers.js';
-import { defaultDownloadDir, SESSION_OPTIONS_HELP } from './session-ui.js';
+import { UnknownOptionError, type OptionValues } from './option-table.js';
+import { defaultDownloadDir } from './session-ui.js';
 import { stopSignals } from './stop-signals.js';
-import { CONFIG_COMMANDS, DAEMON_OPTIONS, engineOptions, NOT_IN_DAEMON, parseTorrentArgs, parseTunnel, UI_OPTIONS } from './torrent-options.js';
+import { engineOptions, parseTorrentArgs, parseTunnel } from './torrent-options.js';
+import { DAEMON_OPTIONS, NOT_IN_DAEMON } from './torrent-option-tables.js';
 import { startTunnel } from './torrent-runner.js';
 import type { TunnelClient } from '../src/tunnel/client.js';
 import { UsageError } from './usage-error.js';
-
-const help = `Usage: sixswarm daemon [--foreground] [--json] [--log FILE] [--session DIR] [-o DIR] [--allow-dir DIR]...
-                       [--rpc-bind ADDR]... [--rpc-port N] [--rpc-host NAME]... [--credentials FILE]
-                       [--tls-cert FILE --tls-key FILE] [--tunnel HOST:PORT|auto|off] [every option of \`sixswarm ui\`]
-
-The session of \`sixswarm ui\` (the same folder, torrents and config file), run without a terminal
-and driven over HTTP, for a server, a NAS or a VPS:
-  http://127.0.0.1:9091/                  sixswarm's web page: torrents, peers by family (IPv6,
-                                          the tunnel, IPv4) with where each was learned, trackers
-                                          per family, our addresses and reachability, the tunnel,
-                                          rate history; add (magnet or .torrent), pause, resume,
-                                          remove; live, and fit for a phone
-  http://127.0.0.1:9091/transmission/rpc  the Transmission RPC (version 17): transmission-remote,
-                                          Flood, @ctrl/transmission and other remotes work as with
-                                          transmission-daemon; sixswarm's own fields are named
-                                          sixswarm-* (peers per family, tracker rows per family,
-                                          addresses, reachability, the tunnel)
-  http://127.0.0.1:9091/transmission/web/ Transmission's own web page, when installed (Debian:
-                                          transmission-common; or set TRANSMISSION_WEB_HOME)
-The session is resumed at start (paused torrents stay paused) and its folder is locked: \`sixswarm
-ui\` on it shows the daemon's session (quitting leaves the daemon running), and a second daemon is
-refused, naming the first. Without --foreground the daemon goes to the
-background once it runs and says where it is; it stops cleanly on SIGTERM or SIGINT (resume state
-saved, trackers told), or when a remote sends session-close.
-
-Security: it listens on localhost only unless --rpc-bind says otherwise, and any other address
-needs --credentials (HTTP Basic: put TLS in front, e.g. a reverse proxy, or give --tls-cert and
---tls-key). Requests must name the daemon in their Host header (localhost, an IP address, or a
---rpc-host name), which stops web pages elsewhere from reaching it through DNS rebinding; the RPC
-needs its X-Transmission-Session-Id header, which stops other sites from forging requests.
-Failed logins are slowed down per host. Remotes may put data only in the download folder (-o)
-and the --allow-dir folders, and must send .torrent files' contents (validated like any torrent;
-at most 16 MiB) or magnet links: the daemon fetches nothing for them.
-
-Options:
-  --foreground        stay in the foreground (for systemd and other service managers); log lines
-                      go to stdout, prefixed with their priority when that is the journal
-  --json              log one JSON object per line (the events of \`download --json\` but
-                      progress, checking and piece-verified, plus web-listening, remote,
-                      refused and session-problem)
-  --log FILE          in the background, where the log goes (default daemon.log in the state
-                      folder)
-  --allow-dir DIR     another folder remotes may choose as download-dir (repeatable); folders
-                      inside these and -o are allowed, nothing outside (not through symlinks either)
-  --rpc-bind ADDR     listen for HTTP on this address (default 127.0.0.1 and ::1; repeatable; ::
-                      or 0.0.0.0 for every address); anything but loopback needs --credentials
-  --rpc-port N        the HTTP port (default 9091, Transmission's; 0 picks a free one)
-  --rpc-host NAME     a host name the daemon answers to besides localhost and IP addresses
-                      (repeatable): the name you reach it by (nas.example.org)
-  --credentials FILE  require a login: FILE holds name:password lines (chmod 600; refused when
-                      others may read it)
-  --tls-cert FILE     serve HTTPS with this certificate (PEM, the chain included)
-  --tls-key FILE      and this private key (PEM)
-  --tunnel HOST:PORT|auto|off
-                      the built-in IPv6-over-IPv4 tunnel for the daemon's session (see
-                      \`sixswarm download --help\`): a server without IPv6 of its own becomes
-                      reachable to IPv6 peers
-  --tunnel-id ID      Id to present to the tunnel server (default: the MAC of the uplink)
-  --tunnel-token T    token for a tunnel server that requires one
-${SESSION_OPTIONS_HELP}
-  -h, --help          this help
-
-Every option can also be set in the config file, top level or in a [daemon] table (\`sixswarm
-config daemon\` shows what applies); options given here win. Set shared settings (port, output,
-max-up, ...) at the top level so that \`ui\` and \`daemon\` run the session alike.
-
-As a systemd service: contrib/sixswarm.service (README: "Running as a daemon").
-
-Exit codes: 0 stopped (a signal, session-close), 1 runtime failure (the session is in use, the
-port is taken), 2 bad usage or bad input (a bind without credentials, a damaged session file).`;
 
 /** 127.0.0.0/8 and ::1 (also as ::ffff:127.x.y.z): only this machine can reach them. */
 function isLoopback(addr: string): boolean {
   return classify(addr)?.kind === 'loopback';
 }
 
-type Values = ReturnType<typeof parseTorrentArgs<typeof DAEMON_ARGS>>['values'];
-const DAEMON_ARGS = { ...UI_OPTIONS, ...DAEMON_OPTIONS };
+type Values = OptionValues<typeof DAEMON_OPTIONS>;
+
+/** The options of daemon, over the config file; an option of download's that daemon does not take is named as such. */
+function parse(argv: string[]) {
+  try {
+    return parseTorrentArgs(argv, 'daemon');
+  } catch (e) {
+    const name = e instanceof UnknownOptionError ? e.option.replace(/^--/, '') : undefined;
+    if (NOT_IN_DAEMON.some((only) => only === name)) throw new UsageError(`sixswarm daemon has no --${name}; see sixswarm daemon --help`);
+    throw e;
+  }
+}
 
 async function httpOptions(values: Values) {
   const binds = values['rpc-bind'] ?? ['127.0.0.1', '::1'];
@@ -152,12 +93,8 @@ async function detach(argv: string[], log: string): Promise<number> {
 }
 
 async function run(argv: string[]): Promise<number> {
-  const given = parseTorrentArgs(argv, DAEMON_ARGS);
-  for (const only of NOT_IN_DAEMON) {
-    if (given.values[only] !== undefined) throw new UsageError(`sixswarm daemon has no --${only}; see sixswarm daemon --help`);
-  }
-  if (given.positionals.length > 0) throw new UsageError(`sixswarm daemon takes no arguments (got "${given.positionals[0]}"): add torrents over its RPC or web page`);
-  const values = withConfig('daemon', CONFIG_COMMANDS, given.values).values as Values;
+  const { values, positionals } = parse(argv);
+  if (positionals.length > 0) throw new UsageError(`sixswarm daemon takes no arguments (got "${positionals[0]}"): add torrents over its RPC or web page`);
   // Everything is checked before the daemon goes to the background, so that mistakes are told here.
   const engine = engineOptions(values);
   const http = await httpOptions(values);
@@ -199,4 +136,48 @@ async function run(argv: string[]): Promise<number> {
   return code;
 }
 
-export const daemon: Command = { name: 'daemon', summary: 'the session, headless, driven over HTTP: Transmission RPC and web pages', help, run };
+export const daemon = command({
+  name: 'daemon',
+  summary: 'the session, headless, driven over HTTP: Transmission RPC and web pages',
+  usage: `Usage: sixswarm daemon [--foreground] [--json] [--log FILE] [--session DIR] [-o DIR] [--allow-dir DIR]...
+                       [--rpc-bind ADDR]... [--rpc-port N] [--rpc-host NAME]... [--credentials FILE]
+                       [--tls-cert FILE --tls-key FILE] [--tunnel HOST:PORT|auto|off] [every option of \`sixswarm ui\`]`,
+  about: `The session of \`sixswarm ui\` (the same folder, torrents and config file), run without a terminal
+and driven over HTTP, for a server, a NAS or a VPS:
+  http://127.0.0.1:9091/                  sixswarm's web page: torrents, peers by family (IPv6,
+                                          the tunnel, IPv4) with where each was learned, trackers
+                                          per family, our addresses and reachability, the tunnel,
+                                          rate history; add (magnet or .torrent), pause, resume,
+                                          remove; live, and fit for a phone
+  http://127.0.0.1:9091/transmission/rpc  the Transmission RPC (version 17): transmission-remote,
+                                          Flood, @ctrl/transmission and other remotes work as with
+                                          transmission-daemon; sixswarm's own fields are named
+                                          sixswarm-* (peers per family, tracker rows per family,
+                                          addresses, reachability, the tunnel)
+  http://127.0.0.1:9091/transmission/web/ Transmission's own web page, when installed (Debian:
+                                          transmission-common; or set TRANSMISSION_WEB_HOME)
+The session is resumed at start (paused torrents stay paused) and its folder is locked: \`sixswarm
+ui\` on it shows the daemon's session (quitting leaves the daemon running), and a second daemon is
+refused, naming the first. Without --foreground the daemon goes to the background once it runs
+and says where it is; it stops cleanly on SIGTERM or SIGINT (resume state saved, trackers told),
+or when a remote sends session-close.
+
+Security: it listens on localhost only unless --rpc-bind says otherwise, and any other address
+needs --credentials (HTTP Basic: put TLS in front, e.g. a reverse proxy, or give --tls-cert and
+--tls-key). Requests must name the daemon in their Host header (localhost, an IP address, or a
+--rpc-host name), which stops web pages elsewhere from reaching it through DNS rebinding; the RPC
+needs its X-Transmission-Session-Id header, which stops other sites from forging requests.
+Failed logins are slowed down per host. Remotes may put data only in the download folder (-o)
+and the --allow-dir folders, and must send .torrent files' contents (validated like any torrent;
+at most 16 MiB) or magnet links: the daemon fetches nothing for them.`,
+  options: DAEMON_OPTIONS,
+  notes: `Every option can also be set in the config file, top level or in a [daemon] table (\`sixswarm
+config daemon\` shows what applies); options given here win. Set shared settings (port, output,
+max-up, ...) at the top level so that \`ui\` and \`daemon\` run the session alike.
+
+As a systemd service: contrib/sixswarm.service (README: "Running as a daemon").
+
+Exit codes: 0 stopped (a signal, session-close), 1 runtime failure (the session is in use, the
+port is taken), 2 bad usage or bad input (a bind without credentials, a damaged session file).`,
+  run,
+});

@@ -62,7 +62,7 @@ async function loadTorrent(source: string, stateDir: string, mode: RunOptions['m
   if (!isMagnet(source)) return { meta: await readTorrentFile(source) };
   const magnet = parseMagnet(source);
   const meta = await loadMetadata(stateDir, magnet.infoHashHex);
-  if (meta) return { meta };
+  if (meta) return { meta, magnet };
   if (mode === 'seed') throw new InputError('seed needs the torrent\'s metadata: give the .torrent file (or download the magnet first, which keeps its metadata)');
   return { magnet };
 }

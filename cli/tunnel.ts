@@ -1,18 +1,41 @@
 /** `sixswarm tunnel up`: keep an IPv6-over-IPv4 tunnel to a tunnel server up until stopped. */
-import { parseArgs } from 'node:util';
 import { DEFAULT_CLIENT_IFNAME, RECONNECT_MS, TunnelClient, type TunnelStatus } from '../src/tunnel/client.js';
 import { ID_MAX_CHARS, idProblem } from '../src/tunnel/handshake.js';
 import { DEFAULT_MTU, MTU_MAX, MTU_MIN } from '../src/tunnel/tun.js';
 import { errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
-import type { Command } from './command.js';
+import { command } from './command.js';
 import { parseIntOption } from './numbers.js';
+import { parseOptions, type OptionTable } from './option-table.js';
 import { stopSignals } from './stop-signals.js';
 
-const help = `Usage: sixswarm tunnel up --server HOST:PORT [--id ID] [--token T] [--mtu N] [--ifname NAME]
-                          [--no-offload] [--json]
+const options = {
+  server: { type: 'string', value: 'HOST:PORT', help: 'the tunnel server (required), e.g. 192.0.2.1:14629' },
+  id: {
+    type: 'string',
+    value: 'ID',
+    help: [
+      'the Id to introduce this host with (default: the MAC address of the',
+      'IPv4 uplink, like the original client); the server keys prefixes on it.',
+      `1-${ID_MAX_CHARS} printable ASCII characters without spaces`,
+    ],
+  },
+  token: { type: 'string', value: 'T', help: 'a token for servers that require one (ignored by servers that do not)' },
+  mtu: { type: 'string', value: 'N', help: `MTU of the device, ${MTU_MIN}-${MTU_MAX} (default ${DEFAULT_MTU})` },
+  ifname: { type: 'string', value: 'NAME', help: `name of the TUN device (default ${DEFAULT_CLIENT_IFNAME})` },
+  'no-offload': {
+    type: 'boolean',
+    help: [
+      'do not offer segmentation offload: with a sixswarm server that agrees,',
+      'TCP travels the tunnel in segments of up to 64 KiB instead of one',
+      'MTU-sized packet at a time (several times less CPU per byte); the',
+      'original server never agrees, so this only matters for troubleshooting',
+    ],
+  },
+  json: { type: 'boolean', help: 'one JSON object per line: "starting", "up", "down", "status" events' },
+} as const satisfies OptionTable;
 
-Bring up the built-in IPv6-over-IPv4 tunnel: a TUN device whose IPv6 packets travel over one
+const about = `Bring up the built-in IPv6-over-IPv4 tunnel: a TUN device whose IPv6 packets travel over one
 TCP connection to a tunnel server (\`sixswarm tunnel-server\`, or the original Go server), which
 routes a /64 to this host. The device gets prefix::1, the address to bind IPv6 services to.
 
@@ -22,24 +45,9 @@ so native IPv6 keeps working.
 
 The tunnel stays up on its own: after any loss it reconnects every ${RECONNECT_MS / 1000} s, keeps the device
 and address meanwhile (outgoing packets are dropped), and gets the same prefix back.
-Needs root (or CAP_NET_ADMIN), /dev/net/tun, iproute2, and the native addon (npm run build:native).
+Needs root (or CAP_NET_ADMIN), /dev/net/tun, iproute2, and the native addon (npm run build:native).`;
 
-Options:
-  --server HOST:PORT   the tunnel server (required), e.g. 192.0.2.1:14629
-  --id ID              the Id to introduce this host with (default: the MAC address of the
-                       IPv4 uplink, like the original client); the server keys prefixes on it.
-                       1-${ID_MAX_CHARS} printable ASCII characters without spaces
-  --token T            a token for servers that require one (ignored by servers that do not)
-  --mtu N              MTU of the device, ${MTU_MIN}-${MTU_MAX} (default ${DEFAULT_MTU})
-  --ifname NAME        name of the TUN device (default ${DEFAULT_CLIENT_IFNAME})
-  --no-offload         do not offer segmentation offload: with a sixswarm server that agrees,
-                       TCP travels the tunnel in segments of up to 64 KiB instead of one
-                       MTU-sized packet at a time (several times less CPU per byte); the
-                       original server never agrees, so this only matters for troubleshooting
-  --json               one JSON object per line: "starting", "up", "down", "status" events
-  -h, --help           this help
-
-Stops on SIGINT or SIGTERM, removing the device and its routes.
+const notes = `Stops on SIGINT or SIGTERM, removing the device and its routes.
 A server that hands out anything but a global unicast /64, or a /64 that overlaps an address
 of another interface of this host, is refused like an error reply (and retried).
 Exit codes: 0 stopped by a signal, 1 the tunnel cannot run here (a message says what is
@@ -51,26 +59,7 @@ Examples:
 `;
 
 async function run(argv: string[]): Promise<number> {
-  let values;
-  let positionals;
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        server: { type: 'string' },
-        id: { type: 'string' },
-        token: { type: 'string' },
-        mtu: { type: 'string' },
-        ifname: { type: 'string' },
-        'no-offload': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError(errorMessage(e));
-  }
+  const { values, positionals } = parseOptions(options, argv, { positionals: true });
   if (positionals.length !== 1 || positionals[0] !== 'up') {
     throw new UsageError(`expected \`sixswarm tunnel up --server HOST:PORT\`${positionals.length ? `, not "${positionals.join(' ')}"` : ''}`);
   }
@@ -139,9 +128,13 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-export const tunnel: Command = {
+export const tunnel = command({
   name: 'tunnel',
   summary: 'bring up the built-in IPv6-over-IPv4 tunnel (tunnel up --server HOST:PORT)',
-  help,
+  usage: `Usage: sixswarm tunnel up --server HOST:PORT [--id ID] [--token T] [--mtu N] [--ifname NAME]
+                          [--no-offload] [--json]`,
+  about,
+  options,
+  notes,
   run,
-};
+});

@@ -43,7 +43,12 @@ export interface TorrentOptions {
 }
 
 /** What a torrent is started from: its metainfo, or a magnet link whose metadata peers will supply. */
-export type TorrentSource = { meta: Metainfo } | { magnet: MagnetLink };
+/**
+ * What a torrent is started from: its metainfo, or a magnet link whose metadata peers will
+ * supply. A magnet whose metadata was fetched before starts from that metadata and keeps its
+ * link for the peers it names (x.pe), which the saved metadata does not hold.
+ */
+export type TorrentSource = { meta: Metainfo; magnet?: MagnetLink } | { magnet: MagnetLink };
 
 export type TorrentState = 'fetching-metadata' | 'checking' | 'downloading' | 'seeding' | 'stopped' | 'error';
 
@@ -99,10 +104,11 @@ export class Torrent extends EventEmitter<{
     private readonly opts: TorrentOptions,
   ) {
     super();
+    this.magnet = source.magnet;
     if ('meta' in source) {
       this.meta = source.meta;
       this.storage = this.makeStorage(source.meta);
-    } else this.magnet = source.magnet;
+    }
     this.infoHash = this.meta?.infoHash ?? this.magnet!.infoHash;
     this.infoHashHex = this.infoHash.toString('hex');
     this.state = this.meta ? 'checking' : 'fetching-metadata';
@@ -140,7 +146,7 @@ export class Torrent extends EventEmitter<{
     if (this.meta) {
       await this.check(forceRecheck);
       if (this.stopping) return; // stopped while checking: never join the swarm
-      const swarm = this.startSwarm(this.meta.announce);
+      const swarm = this.startSwarm(this.meta.announce, this.magnet?.peers);
       this.beginTransfer(swarm);
       return;
     }

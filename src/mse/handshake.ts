@@ -45,6 +45,8 @@ export class MseError extends Error {
      * peer that only speaks plaintext: retrying in plaintext would not help.
      */
     readonly peerSpokeMse = false,
+    /** Our `--encryption` policy refused what the peer offered (not a fault of the connection). */
+    readonly refusedByPolicy = false,
   ) {
     super(message);
     this.name = 'MseError';

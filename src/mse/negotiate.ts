@@ -142,10 +142,10 @@ export function acceptIncoming(inner: Transport, opts: AcceptOptions): Promise<I
     const kind = classifyFirstBytes(sniffed);
     if (kind === undefined) return { send: [] };
     if (kind === 'plaintext') {
-      if (!opts.plaintext) throw new MseError('peer sent a plaintext BitTorrent handshake, and only encrypted connections are accepted');
+      if (!opts.plaintext) throw new MseError('it does not speak encryption (a plaintext handshake); --encryption require refuses it', false, true);
       return { send: [], open: { cipher: undefined, rest: sniffed, result: { kind: 'plaintext' } } };
     }
-    if (!opts.mse) throw new MseError('peer attempted an encrypted (MSE) handshake, and encryption is off');
+    if (!opts.mse) throw new MseError('it asked for an encrypted (MSE) handshake; --encryption off refuses it', false, true);
     machine = new ResponderHandshake(opts.mse);
     return progressOf(machine.feed(sniffed));
   };

@@ -306,7 +306,7 @@ export class Session {
       const magnet = parseMagnet(entry.source.uri);
       if (magnet.infoHashHex !== entry.infoHash) throw new InputError(`its magnet link names another torrent than the one added`);
       const meta = await loadMetadata(this.o.engine.opts.stateDir, entry.infoHash);
-      return meta ? { meta } : { magnet };
+      return meta ? { meta, magnet } : { magnet };
     }
     const meta = await readTorrentFile(entry.source.file);
     if (meta.infoHashHex !== entry.infoHash) throw new InputError(`${entry.source.file} is another torrent than the one added`);
@@ -363,7 +363,7 @@ export class Session {
     await this.o.engine.removeTorrent(t);
     m.stopped = t;
     // A magnet that got its metadata starts from it next time.
-    if (t.meta) m.source = { meta: t.meta };
+    if (t.meta && m.source) m.source = { ...m.source, meta: t.meta };
     this.remember(m);
   }
 
@@ -410,6 +410,7 @@ export class Session {
       seeds: 0,
       candidates: 0,
       unreachable: 0,
+      gone: 0,
       ...(m.problem ? { error: m.problem } : {}),
     };
   }

@@ -15,6 +15,7 @@ import type { AnnounceEvent } from '../tracker/types.js';
 import type { TunnelStatus } from '../tunnel/client.js';
 import type { Engine } from '../engine/engine.js';
 import { shareRatio } from '../engine/seed-goal.js';
+import type { MappingEvent, ReachabilityVerdict } from '../portmap/index.js';
 import type { DhtRound, DhtStatus } from '../discovery/dht-discovery.js';
 import { interfaceAddresses } from '../engine/own-addresses.js';
 import type { TorrentEvent, Torrent, TorrentState } from '../engine/torrent.js';
@@ -56,6 +57,8 @@ export interface TorrentSummary {
   candidates: number;
   /** Dials that gave no connection (refused, timed out, closed during the handshake). */
   unreachable: number;
+  /** Dials that found nothing listening (peers that left since someone told us of them). */
+  gone: number;
   /** The last unreachable peer and why. */
   lastUnreachable?: string;
   /** Peer exchange: partners, and what they sent (taken, filtered, capped, ignored). */
@@ -63,6 +66,8 @@ export interface TorrentSummary {
   error?: string;
   /** The session's tunnel, when one is up or trying. */
   tunnel?: TunnelStatus;
+  /** With port mapping on: per family, the state of the router's mapping of our port. */
+  mapping?: Record<Family, ReachabilityVerdict['state']>;
 }
 
 /** A connected peer as the UI and --json show it: the swarm's own report of it, and where it sits. */
@@ -138,6 +143,10 @@ export interface EngineStatus {
   tunnel?: TunnelStatus;
   /** The DHT node, while it runs. */
   dht?: DhtStatus;
+  /** Incoming connections our `--encryption` policy refused. */
+  refused: number;
+  /** Per family, what the gateway granted for our listening port, or why nothing (with port mapping on). */
+  portMapping?: Record<Family, ReachabilityVerdict>;
 }
 
 /** Every event the engine reports; per-torrent events carry the torrent's info hash. */
@@ -152,6 +161,10 @@ export type EngineEvent =
   | ({ event: 'dht-listening' } & DhtStatus)
   /** One DHT lookup (and announce) of a torrent finished. */
   | ({ event: 'dht'; torrent: string } & Omit<DhtRound, 'infoHash'>)
+  /** An incoming connection our `--encryption` policy refused (reported once a minute per host; `refused` in the snapshot counts them all). */
+  | { event: 'peer-refused'; address: string; reason: string }
+  /** A mapping of our port by the gateway changed: granted, renewed, moved, lost, failed, deleted. */
+  | ({ event: 'port-mapping' } & MappingEvent)
   /** The engine's own trouble, not one torrent's (shutting down, the tunnel). */
   | { event: 'warning' | 'error'; message: string }
   | { event: 'stopped'; code: number };
@@ -179,6 +192,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     engine.dht?.on('listening', (st) => this.publish({ event: 'dht-listening', ...st }));
     engine.dht?.on('round', ({ infoHash, ...r }) => this.publish({ event: 'dht', torrent: infoHash, ...r }));
     engine.dht?.on('warning', (message) => this.publish({ event: 'warning', message }));
+    engine.on('port-mapping', (pm) => pm.on('mapping', (e) => this.publish({ event: 'port-mapping', ...e })));
+    engine.on('refused', (address, reason) => this.publish({ event: 'peer-refused', address, reason }));
   }
 
   /** Report one event (the engine's own, or the CLI's: listening, stopped). */
@@ -192,7 +207,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     this.watched.add(t);
     t.on('event', (e) => {
       if (!this.watched.has(t)) return;
-      if (e.event === 'peer-unreachable') this.unreachableWhy.set(t, `${e.address} ${e.reason}`);
+      if (e.event === 'peer-unreachable' && !e.gone) this.unreachableWhy.set(t, `${e.address} ${e.reason}`);
       if (e.event === 'peer-connected' && e.direction === 'in') this.sawIncoming(e.family, e.address);
       this.publish({ torrent, ...e });
     });
@@ -251,6 +266,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     const uploaded = s?.uploaded ?? 0;
     const tunnel = this.source.tunnel?.();
     const why = this.unreachableWhy.get(t);
+    const pm = this.engine.portMapping?.status();
     return {
       infoHash: t.infoHashHex,
       name: t.name,
@@ -276,10 +292,12 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       seeds: s?.seeds ?? 0,
       candidates: s?.candidates ?? 0,
       unreachable: s?.unreachable ?? 0,
+      gone: s?.gone ?? 0,
       ...(why ? { lastUnreachable: why } : {}),
       ...(t.pex ? { pex: t.pex.summary() } : {}),
       ...(t.lastError ? { error: t.lastError } : {}),
       ...(tunnel ? { tunnel } : {}),
+      ...(pm ? { mapping: { 4: pm[4].state, 6: pm[6].state } } : {}),
     };
   }
 
@@ -296,6 +314,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   snapshot(): EngineStatus {
     const tunnel = this.source.tunnel?.();
     const dht = this.engine.dht?.status();
+    const portMapping = this.engine.portMapping?.status();
     const own = this.engine.ownAddresses.get();
     const addresses: AddressStatus[] = [];
     for (const family of [4, 6] as const) {
@@ -312,8 +331,10 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       listening: this.engine.listening(),
       addresses,
       reached: { ...this.reached },
+      refused: this.engine.refused,
       ...(tunnel ? { tunnel } : {}),
       ...(dht ? { dht } : {}),
+      ...(portMapping ? { portMapping } : {}),
     };
   }
 

@@ -48,11 +48,11 @@ export class PeerPool {
    * Add an address (or several addresses of one peer), with what its source said of it, and the
    * peer id of the peer it belongs to if we know it. Returns false if it was known or the pool is full.
    */
-  add(targets: DialTarget[], source: PeerSource, opts: { prefersEncryption?: boolean; peerId?: string } = {}): boolean {
+  add(targets: DialTarget[], source: PeerSource, opts: { prefersEncryption?: boolean; peerId?: string; delayMs?: number } = {}): boolean {
     const key = targets.map((t) => formatHostPort(t.host, t.port)).join(',');
     if (this.byKey.has(key) || targets.some((t) => this.byKey.has(formatHostPort(t.host, t.port)))) return false;
     if (this.byKey.size >= this.maxCandidates && !this.evictOne()) return false;
-    this.byKey.set(key, { key, targets, source, prefersEncryption: opts.prefersEncryption ?? false, peerId: opts.peerId, state: 'idle', failures: 0, nextAttempt: 0 });
+    this.byKey.set(key, { key, targets, source, prefersEncryption: opts.prefersEncryption ?? false, peerId: opts.peerId, state: 'idle', failures: 0, nextAttempt: opts.delayMs ? Date.now() + opts.delayMs : 0 });
     return true;
   }
 
@@ -62,7 +62,9 @@ export class PeerPool {
     for (const c of this.byKey.values()) {
       if (c.state === 'idle' && c.nextAttempt <= now && !skip?.(c)) out.push(c);
     }
-    out.sort((a, b) => Number(b.source.kind === 'manual') - Number(a.source.kind === 'manual') || a.failures - b.failures);
+    // Manual ones first, then the least failed, then IPv6 (Happy Eyeballs' preference).
+    const v6 = (c: Candidate) => Number(c.targets.some((t) => t.host.includes(':')));
+    out.sort((a, b) => Number(b.source.kind === 'manual') - Number(a.source.kind === 'manual') || a.failures - b.failures || v6(b) - v6(a));
     return out.slice(0, max);
   }
 

@@ -55,6 +55,8 @@ export interface SwarmStats {
   seeds: number;
   candidates: number;
   unreachable: number;
+  /** Dials that found nothing listening: addresses of peers that left (not worth a user's attention). */
+  gone: number;
   downloaded: number;
   uploaded: number;
   wasted: number;
@@ -229,6 +231,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       seeds,
       candidates: c.pool.size,
       unreachable: c.unreachable,
+      gone: c.gone,
       downloaded: t?.down.total ?? 0,
       uploaded: t?.up.total ?? 0,
       wasted: t?.wasted ?? 0,

@@ -13,6 +13,8 @@ export const ENV = {
   stateDir: 'SIXSWARM_STATE_DIR',
   /** The DHT's bootstrap nodes (comma-separated HOST:PORT, or `none`) when no --dht-bootstrap is given. */
   dhtBootstrap: 'SIXSWARM_DHT_BOOTSTRAP',
+  /** `off`: no port mapping whatever the options say (tests and benchmarks never talk to the host's router). */
+  portMapping: 'SIXSWARM_PORT_MAPPING',
   /** The tunnel server `--tunnel auto` uses; set, it makes auto the default. */
   tunnelServer: 'SIXSWARM_TUNNEL_SERVER',
   /**

@@ -18,6 +18,7 @@ import { acceptPolicy, dialPlan, EncryptionMemory, type EncryptionPolicy } from 
 import { encodeHandshake, type Handshake } from './handshake.js';
 import { PeerWire } from './peer-wire.js';
 import type { Transport } from '../transport/transport.js';
+import type { PeerAddress } from '../net/compact.js';
 
 /** A torrent as the handshaker sees it. */
 export interface HandshakeTarget {
@@ -50,6 +51,8 @@ export interface HandshakerOptions {
   encryption?: EncryptionPolicy;
   /** The network peers are dialed over (Happy Eyeballs across a peer's addresses). */
   network: StreamDialer;
+  /** An incoming connection our `--encryption` policy refused (plaintext under require, MSE under off). */
+  onRefused?: (from: PeerAddress, why: string) => void;
 }
 
 /** Why a dial did not give a usable connection. */
@@ -58,6 +61,11 @@ export class HandshakeFailure extends Error {
     message: string,
     /** The peer turned out to be us. */
     readonly self = false,
+    /**
+     * encryption: our policy refused the only way it speaks; hung-up: it closed our plaintext
+     * handshake without a byte (it may require encryption, or allow one connection per address).
+     */
+    readonly kind?: 'encryption' | 'hung-up',
   ) {
     super(message);
     this.name = 'HandshakeFailure';
@@ -67,12 +75,14 @@ export class HandshakeFailure extends Error {
 /**
  * Why an outgoing handshake ended, for people. A peer that hangs up on our plaintext handshake
  * without a byte in return most often refuses unencrypted connections (libtorrent and
- * Transmission with encryption required do exactly that).
+ * Transmission with encryption required do exactly that), or already has a connection from our
+ * address (Transmission and rtorrent allow one per address): the caller knows which is likelier.
  */
-function whyClosed(wire: PeerWire, reason: string): string {
+function whyClosed(wire: PeerWire, reason: string): HandshakeFailure {
   const hungUp = reason === 'connection closed by peer' || /ECONNRESET|EPIPE/.test(reason);
-  if (!hungUp || wire.bytesIn > 0) return reason;
-  return wire.encrypted ? 'closed the connection during the handshake' : 'closed the connection during the handshake (it may require encryption)';
+  if (!hungUp || wire.bytesIn > 0) return new HandshakeFailure(reason);
+  if (wire.encrypted) return new HandshakeFailure('closed the connection during the handshake', false, 'hung-up');
+  return new HandshakeFailure('closed the connection during the handshake (it may require encryption)', false, 'hung-up');
 }
 
 /** An incoming connection until its BitTorrent handshake arrives: first in MSE, then in the wire. */
@@ -121,7 +131,10 @@ export class Handshaker {
         if (!this.unfinished.has(entry)) return c.transport.close();
         this.incomingWire(c.transport, entry, c.kind === 'mse' ? c.infoHash : undefined);
       },
-      () => this.finish(entry),
+      (e: unknown) => {
+        this.finish(entry);
+        if (e instanceof MseError && e.refusedByPolicy) this.opts.onRefused?.(transport.remote, e.message);
+      },
     );
   }
 
@@ -165,7 +178,8 @@ export class Handshaker {
         return await this.handshake(c.transport, infoHash, { sent: true, mse: true });
       } catch (e) {
         // Hung up, silent or no sync mark: a peer that does not speak MSE. Anything else a plaintext dial would not mend.
-        if (!(e instanceof MseError) || e.peerSpokeMse || !plan.fallback || this.closed) throw e;
+        if (!(e instanceof MseError) || e.peerSpokeMse || this.closed) throw e;
+        if (!plan.fallback) throw new HandshakeFailure(`it does not speak encryption (${e.message}); --encryption require refuses it`, false, 'encryption');
         this.memory.set(key, 'plaintext');
         targets = [tcp.remote];
       }
@@ -209,7 +223,7 @@ export class Handshaker {
         onClose: (reason) => {
           clearTimeout(timer);
           this.outgoing.delete(closer);
-          if (!result) reject(new HandshakeFailure(whyClosed(wire, reason)));
+          if (!result) reject(whyClosed(wire, reason));
         },
       });
       if (!opts.sent) wire.sendHandshake(infoHash, this.opts.peerId);

@@ -173,8 +173,9 @@ describe('sixswarm daemon under hostile requests', () => {
       expect(streamed).toMatch(/^HTTP\/1\.1 413 /);
       expect((await rpc.call('torrent-add', { metainfo: 'A'.repeat(22_400_000) })).result).toMatch(/argument "metainfo" is longer than/);
     };
-    // Eight rounds (86 MiB sent each): the peak of the last four is not above that of the first four
-    // (a body kept per round would add 22 MiB each), and stays within what the body budget allows.
+    // Eight rounds (86 MiB sent each): the peak of the last four is within 64 MiB of that of the
+    // first four (the heap settles at its size in a round or two; a body kept per round would add
+    // 88 MiB over four), and stays within what the body budget allows.
     const peaks: number[] = [];
     for (let round = 0; round < 8; round++) {
       await hugeBodies();
@@ -182,7 +183,7 @@ describe('sixswarm daemon under hostile requests', () => {
     }
     const [early, late] = [Math.max(...peaks.slice(0, 4)), Math.max(...peaks.slice(4))];
     console.info(`[daemon] resident memory ${mib(before)} MiB at start; after each round of huge bodies: ${peaks.map(mib).join(', ')} MiB`);
-    expect(late - early).toBeLessThan(40 * 1024 * 1024);
+    expect(late - early).toBeLessThan(64 * 1024 * 1024);
     expect(late - before).toBeLessThan(256 * 1024 * 1024);
     const afterFour = late;
 

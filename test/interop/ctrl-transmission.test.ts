@@ -35,7 +35,7 @@ describe('@ctrl/transmission', () => {
     expect(all.torrents.map((t) => [t.id, t.name, t.isCompleted])).toEqual([[hash, 'payload', false]]);
 
     // libtorrent as an IPv4 peer this time: it listens on 127.0.0.1 and dials the daemon there.
-    const seed = libtorrentPeer({ torrent, save: join(dir, 'seed'), port: await freePort(), listen: '127.0.0.1', connect: [`127.0.0.1:${d.peerPort}`] });
+    const seed = libtorrentPeer({ torrent, save: join(dir, 'seed'), port: await freePort(), listen: ['127.0.0.1'], connect: [`127.0.0.1:${d.peerPort}`] });
     await seed.event('checked');
     const families = await waitUntil(async () => {
       const t = (await client.listTorrents(hash, ['sixswarm-families', 'sixswarm-peers'])).arguments.torrents[0] as unknown as Record<string, { ipv4: number } & unknown[]>;

@@ -137,8 +137,8 @@ export async function twoFamilySwarm(dir: string, d: RunningDaemon, size = 6_000
   const { torrent, meta } = await seedPayload(dir, { 'big.bin': size, 'small.txt': 20_000 }, 32 * 1024);
   const added = await d.rpc.call('torrent-add', { metainfo: (await readFile(torrent)).toString('base64') });
   if (added.result !== 'success') throw new Error(`torrent-add: ${added.result}`);
-  for (const [listen, host] of [['[::1]', '[::1]'], ['127.0.0.1', '127.0.0.1']] as const) {
-    const seed = libtorrentPeer({ torrent, save: join(dir, 'seed'), port: await freePort(), listen, connect: [`${host}:${d.peerPort}`] });
+  for (const host of ['[::1]', '127.0.0.1']) {
+    const seed = libtorrentPeer({ torrent, save: join(dir, 'seed'), port: await freePort(), listen: [host], connect: [`${host}:${d.peerPort}`] });
     await seed.event('checked');
   }
   await d.rpc.waitTorrent(meta.infoHashHex, ['sixswarm-families'], (t) => {

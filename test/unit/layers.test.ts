@@ -24,6 +24,7 @@ const LAYERS: Record<string, number> = {
   tracker: 3,
   dht: 3,
   tunnel: 3,
+  portmap: 3,
   wire: 4,
   storage: 4,
   support: 4,
