@@ -25,6 +25,7 @@ import { AnnouncePacer } from '../tracker/announce-pacer.js';
 import { RateLimits } from '../swarm/rate-limit.js';
 import { PortMapping } from './port-mapping.js';
 import type { SeedGoalOptions } from './seed-goal.js';
+import type { StoreFactory } from '../storage/piece-store.js';
 import { TorrentLock } from './torrent-lock.js';
 
 /** A host whose incoming connections our encryption policy refuses is reported at most this often. */
@@ -53,6 +54,8 @@ export interface EngineOptions {
   lockCommand?: string;
   /** Ask the gateway for inbound reachability of the listening port (PCP, NAT-PMP, UPnP IGD) once listening. */
   portMapping?: boolean;
+  /** Where torrents' data lives (default: files on disk); a test may keep it in memory. */
+  store?: StoreFactory;
 }
 
 export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refused: [address: string, why: string] }> {
@@ -182,6 +185,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
       ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer, network: this.network } } : {}),
       ...(this.dht ? { dht: this.dht } : {}),
       ...(this.opts.seedGoal ? { seedGoal: this.opts.seedGoal } : {}),
+      ...(this.opts.store ? { store: this.opts.store } : {}),
     });
     this.torrents.set(infoHashHex, t);
     this.locks.set(t, lock);

@@ -411,6 +411,7 @@ export class Session {
       candidates: 0,
       unreachable: 0,
       gone: 0,
+      refusedCandidates: 0,
       ...(m.problem ? { error: m.problem } : {}),
     };
   }

@@ -59,6 +59,8 @@ export interface TorrentSummary {
   unreachable: number;
   /** Dials that found nothing listening (peers that left since someone told us of them). */
   gone: number;
+  /** Addresses not taken as candidates: over a source's quota, or one PEX partner's or one host's cap. */
+  refusedCandidates: number;
   /** The last unreachable peer and why. */
   lastUnreachable?: string;
   /** Peer exchange: partners, and what they sent (taken, filtered, capped, ignored). */
@@ -293,6 +295,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       candidates: s?.candidates ?? 0,
       unreachable: s?.unreachable ?? 0,
       gone: s?.gone ?? 0,
+      refusedCandidates: s?.refusedCandidates ?? 0,
       ...(why ? { lastUnreachable: why } : {}),
       ...(t.pex ? { pex: t.pex.summary() } : {}),
       ...(t.lastError ? { error: t.lastError } : {}),

@@ -62,6 +62,9 @@ export interface ConnectionsOptions {
 }
 
 const MAX_PER_HOST = 8;
+/** A peer is never turned over before it had this long, nor while it exchanged anything within the idle time. */
+const TURNOVER_GRACE_MS = 10_000;
+const TURNOVER_IDLE_MS = 10_000;
 /** Connections of one peer opened within this of each other (one each way) count as opened at once. */
 const SIMULTANEOUS_MS = 5_000;
 /** How long a new IPv4 candidate waits for its peer's IPv6 address (RFC 8305's connection attempt delay). */
@@ -139,6 +142,11 @@ export class Connections {
     if (ours.length > 0 && !this.refuses(source) && this.pool.add(ours, source)) this.connectMore();
   }
 
+  /** Incoming peers may fill all slots but a reserve for our own dials while candidates wait to be tried. */
+  private incomingRoom(): number {
+    return this.readyCandidates(1).length > 0 ? this.opts.maxPeers - Math.max(2, Math.floor(this.opts.maxPeers / 10)) : this.opts.maxPeers;
+  }
+
   /** An address of a family we dial at all (an IPv6-only engine never gets IPv4 candidates). */
   private dialable(t: DialTarget): boolean {
     return this.opts.families[familyOf(t.host) ?? 4];
@@ -191,7 +199,41 @@ export class Connections {
       this.guard(p, () => p.extensions.tick(now));
     }
     this.handler?.tick(now);
+    // Full, with untried candidates waiting: one peer that has given nothing for long makes room.
+    if (this.peers.size + this.dialing.size >= this.opts.maxPeers && this.readyCandidates(1).length > 0) this.turnOver(now, 'to try another peer');
     this.connectMore();
+  }
+
+  /**
+   * Candidates to dial now, at most `max`. One that is a connected peer waits while it is
+   * connected: known by the peer id it gave with an address of its own (BEP 10) or learned when a
+   * dial reached it twice, or by the address it listens on (all of loopback counting as one host:
+   * the other family's loopback address of a local peer is that peer).
+   */
+  private readyCandidates(max: number): Candidate[] {
+    const listening = new Set<string>();
+    for (const p of this.peers) {
+      const port = p.ext?.port ?? (p.wire.outgoing ? p.wire.remote.port : undefined);
+      if (port) listening.add(listenKey(p.ip, port));
+    }
+    const connectedPeer = (c: Candidate) => (c.peerId !== undefined && this.byId.has(c.peerId)) || c.targets.some((t) => listening.has(listenKey(t.host, t.port)));
+    return this.pool.ready(Date.now(), max, connectedPeer);
+  }
+
+  /**
+   * Close the peer that has been useless longest (connected past its grace, no payload either way
+   * or metadata for a while), if there is one: keep-alive-only peers must not hold the slots an
+   * honest peer needs. Returns whether one went.
+   */
+  private turnOver(now: number, why: string): boolean {
+    let worst: Peer | undefined;
+    for (const p of this.peers) {
+      if (now - p.connectedAt < TURNOVER_GRACE_MS || now - p.lastUsefulAt < TURNOVER_IDLE_MS) continue;
+      if (!worst || p.lastUsefulAt < worst.lastUsefulAt) worst = p;
+    }
+    if (!worst) return false;
+    worst.wire.close(`turned over: nothing exchanged for ${Math.round((now - worst.lastUsefulAt) / 1000)} s, slot given ${why}`);
+    return true;
   }
 
   connectMore(): void {
@@ -199,17 +241,7 @@ export class Connections {
     const room = this.opts.maxPeers - this.peers.size - this.dialing.size;
     const slots = Math.min(room, this.opts.maxConnecting - this.dialing.size);
     if (slots <= 0) return;
-    // A candidate that is a connected peer waits while it is connected: known by the peer id it gave
-    // with an address of its own (BEP 10) or learned when a dial reached it twice, or by the address
-    // it listens on (all of loopback counting as one host: the other family's loopback address of
-    // a local peer is that peer).
-    const listening = new Set<string>();
-    for (const p of this.peers) {
-      const port = p.ext?.port ?? (p.wire.outgoing ? p.wire.remote.port : undefined);
-      if (port) listening.add(listenKey(p.ip, port));
-    }
-    const connectedPeer = (c: Candidate) => (c.peerId !== undefined && this.byId.has(c.peerId)) || c.targets.some((t) => listening.has(listenKey(t.host, t.port)));
-    for (const c of this.pool.ready(Date.now(), slots, connectedPeer)) {
+    for (const c of this.readyCandidates(slots)) {
       if (c.targets.some((t) => this.connectedTo(t))) {
         c.state = 'connected';
         continue;
@@ -301,7 +333,10 @@ export class Connections {
     if (this.stopped) return 'stopped';
     const h = wire.handshake!;
     if (this.bans.isBanned(wire.remote.host)) return 'banned';
-    if (!wire.outgoing && this.peers.size >= this.opts.maxPeers) return 'full';
+    if (!wire.outgoing && this.peers.size >= this.incomingRoom()) {
+      // A newcomer gets the slot of the peer useless longest, if one is; a reserve stays for our own dials.
+      if (!this.turnOver(Date.now(), 'to a peer that connected')) return 'full';
+    }
     // One host (an IPv4 address, an IPv6 /64) may not take over the swarm with many connections.
     // Loopback is exempt: tests and local tools put many peers on one address.
     const net = hostNetwork(wire.remote.host);
@@ -328,8 +363,7 @@ export class Connections {
     this.peers.add(peer);
     this.byId.set(peer.id.toString('hex'), peer);
     if (candidate) {
-      candidate.state = 'connected';
-      candidate.failures = 0;
+      this.pool.connected(candidate);
       this.candidateOf.set(peer, candidate);
     }
     peer.extensions = this.opts.extensions.forPeer(
@@ -341,6 +375,7 @@ export class Connections {
           return peer.ext;
         },
         close: (reason) => wire.close(reason),
+        useful: () => void (peer.lastUsefulAt = Date.now()),
       },
       (id, payload) => wire.send.extended(id, payload),
     );
@@ -384,6 +419,7 @@ export class Connections {
   }
 
   private onMessage(peer: Peer, m: Message): void {
+    if (m.type === 'piece') peer.lastUsefulAt = Date.now();
     switch (m.type) {
       case 'keep-alive':
       case 'port':

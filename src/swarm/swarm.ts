@@ -57,6 +57,8 @@ export interface SwarmStats {
   unreachable: number;
   /** Dials that found nothing listening: addresses of peers that left (not worth a user's attention). */
   gone: number;
+  /** Addresses refused as candidates: over a source's quota, one partner's or one host's cap. */
+  refusedCandidates: number;
   downloaded: number;
   uploaded: number;
   wasted: number;
@@ -232,6 +234,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       candidates: c.pool.size,
       unreachable: c.unreachable,
       gone: c.gone,
+      refusedCandidates: c.pool.refused,
       downloaded: t?.down.total ?? 0,
       uploaded: t?.up.total ?? 0,
       wasted: t?.wasted ?? 0,

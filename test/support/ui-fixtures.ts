@@ -33,6 +33,7 @@ export const UBUNTU: TorrentSummary = {
   candidates: 17,
   unreachable: 3,
   gone: 0,
+  refusedCandidates: 0,
 };
 
 export const DEBIAN: TorrentSummary = {
