@@ -144,7 +144,7 @@ export class Connections {
 
   /** Incoming peers may fill all slots but a reserve for our own dials while candidates wait to be tried. */
   private incomingRoom(): number {
-    return this.readyCandidates(1).length > 0 ? this.opts.maxPeers - Math.max(2, Math.floor(this.opts.maxPeers / 10)) : this.opts.maxPeers;
+    return this.candidatesWaiting() ? this.opts.maxPeers - Math.max(2, Math.floor(this.opts.maxPeers / 10)) : this.opts.maxPeers;
   }
 
   /** An address of a family we dial at all (an IPv6-only engine never gets IPv4 candidates). */
@@ -200,7 +200,7 @@ export class Connections {
     }
     this.handler?.tick(now);
     // Full, with untried candidates waiting: one peer that has given nothing for long makes room.
-    if (this.peers.size + this.dialing.size >= this.opts.maxPeers && this.readyCandidates(1).length > 0) this.turnOver(now, 'to try another peer');
+    if (this.peers.size + this.dialing.size >= this.opts.maxPeers && this.candidatesWaiting()) this.turnOver(now, 'to try another peer');
     this.connectMore();
   }
 
@@ -211,13 +211,21 @@ export class Connections {
    * the other family's loopback address of a local peer is that peer).
    */
   private readyCandidates(max: number): Candidate[] {
+    return this.pool.ready(Date.now(), max, this.connectedPeerCheck());
+  }
+
+  /** Whether some candidate waits to be dialed now (see readyCandidates). */
+  private candidatesWaiting(): boolean {
+    return this.pool.anyReady(Date.now(), this.connectedPeerCheck());
+  }
+
+  private connectedPeerCheck(): (c: Candidate) => boolean {
     const listening = new Set<string>();
     for (const p of this.peers) {
       const port = p.ext?.port ?? (p.wire.outgoing ? p.wire.remote.port : undefined);
       if (port) listening.add(listenKey(p.ip, port));
     }
-    const connectedPeer = (c: Candidate) => (c.peerId !== undefined && this.byId.has(c.peerId)) || c.targets.some((t) => listening.has(listenKey(t.host, t.port)));
-    return this.pool.ready(Date.now(), max, connectedPeer);
+    return (c) => (c.peerId !== undefined && this.byId.has(c.peerId)) || c.targets.some((t) => listening.has(listenKey(t.host, t.port)));
   }
 
   /**

@@ -117,6 +117,12 @@ export class PeerPool {
     return picked;
   }
 
+  /** Whether any candidate could be dialed now (no sorting: asked on every incoming peer when full). */
+  anyReady(now: number, skip?: (c: Candidate) => boolean): boolean {
+    for (const c of this.byKey.values()) if (c.state === 'idle' && c.nextAttempt <= now && this.hostDue(c, now) && !skip?.(c)) return true;
+    return false;
+  }
+
   /** A dial or connection ended: back off exponentially (manual peers retry sooner and forever). */
   failed(c: Candidate, now: number): void {
     c.state = 'idle';
