@@ -127,9 +127,17 @@ function describe(e: EngineEvent): string {
       return `warning: ${e.message}`;
     case 'error':
       return `error: ${e.message}`;
-    default: {
-      const { event, ...rest } = e;
-      return `${event}: ${Object.entries(rest).filter(([k]) => k !== 'torrent').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}`;
+    case 'checked': {
+      // An unusable resume file is the user's news: it says which file and why.
+      const { resumeProblem, ...rest } = e;
+      return resumeProblem ? `${fields(rest)}\nwarning: ${resumeProblem}` : fields(rest);
     }
+    default:
+      return fields(e);
   }
+}
+
+function fields(e: EngineEvent): string {
+  const { event, ...rest } = e;
+  return `${event}: ${Object.entries(rest).filter(([k]) => k !== 'torrent').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}`;
 }
