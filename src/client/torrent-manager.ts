@@ -50,7 +50,7 @@ export class TorrentManager {
   /** Load the saved session and start every torrent that was not paused. Resolves to the problems met (each says what to do). */
   async open(): Promise<string[]> {
     const problems: string[] = [];
-    for (const entry of await this.o.store.load()) {
+    for (const entry of await this.o.store.load((p) => problems.push(p))) {
       const m: Managed = { entry, queue: Promise.resolve() };
       this.list.push(m);
       try {
