@@ -15,7 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { asDict, decode, encode, type BDict, type Encodable } from '../src/bencode/index.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
 import type { Endpoint } from '../src/dht/rpc.js';
-import { libtorrentDht, localDht, type LocalDht } from './support/dht.js';
+import { libtorrentDht, localDht, loopbackHost, type LocalDht } from './support/dht.js';
 import { waitUntil } from './support/peers.js';
 import { MSG, RawPeerServer, type RawPeer } from './support/raw-peer.js';
 import { cleanUpAfterEach, freePort, type JsonEvent, makeTree, runCli, sixswarm, type SixswarmProcess, spawnTracked, tempDir, treeDigest } from './support/sixswarm.js';
@@ -47,10 +47,10 @@ async function torrent(name: string, opts: { private?: boolean; tracker?: string
   return { file, infoHash: /infohash ([0-9a-f]{40})/.exec(made.stdout)![1]! };
 }
 
-/** Four sixswarm nodes on 127.0.0.<first>.. and a libtorrent node that joined them. */
+/** Four sixswarm nodes on 127.<first>.0.1.. and a libtorrent node that joined them (127.<first + 4>.0.1). */
 async function localNetwork(first: number): Promise<Endpoint> {
   dht = await localDht(4, first);
-  const lt = libtorrentDht({ host: `127.0.0.${first + 4}`, port: await freePort(), bootstrap: [dht.router], save: dir! });
+  const lt = libtorrentDht({ host: loopbackHost(first + 4), port: await freePort(), bootstrap: [dht.router], save: dir! });
   await lt.event('bootstrapped', 30_000);
   await waitUntil(() => dht!.nodes.every((n) => n.stats().nodes >= 4), 15_000, () => `the nodes know libtorrent: ${dht!.nodes.map((n) => n.stats().nodes)}`);
   return dht.router;
@@ -271,8 +271,8 @@ describe('when the engine must not use the DHT', () => {
   it('--no-dht binds no DHT socket and sends nothing to the bootstrap node; the control run does both', async () => {
     dir = await tempDir('sixswarm-dht-engine-');
     const t = await torrent('off');
-    const router = await recorder('127.0.0.120');
-    const bootstrap = ['--dht-bootstrap', `127.0.0.120:${router.socket.address().port}`];
+    const router = await recorder('127.120.0.1');
+    const bootstrap = ['--dht-bootstrap', `127.120.0.1:${router.socket.address().port}`];
     const s = seed(t, 'off', ['--no-dht', '--no-trackers']);
     const seedPort = await s.port();
     const peer = ['--peer', `127.0.0.1:${seedPort}`, '--no-trackers'];
@@ -349,7 +349,7 @@ describe('hostile datagrams to the engine DHT port', () => {
     expect(await l.event('dht-listening')).toMatchObject({ port: dhtPort });
     expect(await l.port()).not.toBe(dhtPort);
     const to = { host: '127.0.0.1', port: dhtPort };
-    const attacker = await recorder('127.0.0.150');
+    const attacker = await recorder('127.150.0.1');
     const send = (m: Buffer) => new Promise<void>((r) => attacker.socket.send(m, to.port, to.host, () => r()));
     const id = randomBytes(20);
     const hostile: (string | Buffer | Record<string, Encodable>)[] = [
@@ -391,7 +391,7 @@ describe('hostile datagrams to the engine DHT port', () => {
     expect(flooded).toBeGreaterThan(5000);
     // The flood earned the attacker little: 50 datagrams a second per host, after a burst of 100.
     expect(attacker.got.length).toBeLessThan(100 + 50 * seconds + hostile.length);
-    const honest = await recorder('127.0.0.151');
+    const honest = await recorder('127.151.0.1');
     await waitUntil(async () => {
       honest.got.length = 0;
       await new Promise<void>((r) => honest.socket.send(encode({ t: 'hp', y: 'q', q: 'ping', a: { id: randomBytes(20) } }), to.port, to.host, () => r()));

@@ -2,7 +2,8 @@
  * The KRPC transport on one IPv4 UDP socket (its KRPC datagrams: the socket may carry uTP too): transaction ids, one timeout per outstanding query,
  * a cap on outstanding queries, per-source and overall limits on what comes in. Every datagram
  * passes parseMessage (the bounded decoder) before anything else looks at it; a response is
- * taken only from the address the query went to.
+ * taken only from the address the query went to. Under a flood, datagrams from hosts we are
+ * waiting on skip the per-source limit, so our own lookups keep getting their answers.
  */
 import { randomInt } from 'node:crypto';
 import type { DatagramChannel, DatagramSource } from '../transport/datagram.js';
@@ -55,6 +56,8 @@ interface Pending {
 
 export class Rpc {
   private readonly pending = new Map<number, Pending>();
+  /** Outstanding queries per host: their answers are let through whatever else that host sends. */
+  private readonly awaited = new Map<string, number>();
   private nextTid = randomInt(0x10000);
   private readonly sources: SourceLimiter;
   private readonly queries: TokenBucket;
@@ -64,7 +67,7 @@ export class Rpc {
 
   constructor(
     private readonly socket: DatagramChannel,
-    private readonly ownId: Buffer,
+    private ownId: Buffer,
     private readonly onQuery: (q: IncomingQuery, from: Endpoint) => void,
     private readonly onWarning: (message: string) => void,
     private readonly limits: RpcLimits,
@@ -83,10 +86,18 @@ export class Rpc {
     return this.sources.sources;
   }
 
+  /** Our id from now on (BEP 42: our address became known). */
+  setOwnId(id: Buffer): void {
+    this.ownId = id;
+  }
+
   private receive(buf: Buffer, from: DatagramSource): void {
     if (this.closed) return;
     this.counters.received++;
-    if (!this.sources.allow(from.host)) {
+    // A host we wait on is read at once (its answer may be in this datagram); all it sends
+    // besides answers still counts against its own limit.
+    const awaited = this.awaited.has(from.host);
+    if (!awaited && !this.sources.allow(from.host)) {
       this.counters.dropped.rateLimited++;
       return;
     }
@@ -99,11 +110,12 @@ export class Rpc {
       msg = parseMessage(buf);
     } catch (e) {
       this.counters.dropped.malformed++;
+      if (awaited && !this.sources.allow(from.host)) return;
       if (e instanceof KrpcError && e.replyTo && this.queries.take()) this.send(from, encodeError(e.replyTo, ERR_PROTOCOL, e.message));
       return;
     }
     if (msg.y === 'q') {
-      if (!this.queries.take()) {
+      if ((awaited && !this.sources.allow(from.host)) || !this.queries.take()) {
         this.counters.dropped.rateLimited++;
         return;
       }
@@ -124,6 +136,9 @@ export class Rpc {
   private settle(tid: number, p: Pending): void {
     clearTimeout(p.timer);
     this.pending.delete(tid);
+    const n = this.awaited.get(p.to.host)! - 1;
+    if (n > 0) this.awaited.set(p.to.host, n);
+    else this.awaited.delete(p.to.host);
   }
 
   private send(to: Endpoint, buf: Buffer, onError?: (e: Error) => void): void {
@@ -155,12 +170,13 @@ export class Rpc {
     t.writeUInt16BE(tid);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(tid);
+        this.settle(tid, p);
         reject(new QueryError('timeout', `${to.host}:${to.port} did not answer ${query.q} within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       timer.unref();
       const p: Pending = { to, timer, resolve, reject };
       this.pending.set(tid, p);
+      this.awaited.set(to.host, (this.awaited.get(to.host) ?? 0) + 1);
       this.send(to, encodeQuery(t, this.ownId, query), (err) => {
         if (this.pending.get(tid) !== p) return;
         this.settle(tid, p);
@@ -170,7 +186,7 @@ export class Rpc {
   }
 
   reply(to: Endpoint, t: Buffer, body: ResponseBody): void {
-    this.send(to, encodeResponse(t, body));
+    this.send(to, encodeResponse(t, body, to));
   }
 
   replyError(to: Endpoint, t: Buffer, code: number, message: string): void {
