@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BDict, asBytes, asDict, decode, encode } from '../src/bencode/index.js';
 import { Dht } from '../src/dht/dht.js';
 import { bep42Valid } from '../src/dht/bep42.js';
@@ -19,13 +19,16 @@ import type { PeerAddress } from '../src/net/compact.js';
 import { localDht, loopbackHost, type LocalDht } from './support/dht.js';
 import { SybilHost, randomId, send, udpSocket } from './support/dht-attacker.js';
 import { waitUntil } from './support/peers.js';
-import { removeDir, tempDir } from './support/sixswarm.js';
+import { pcapRecords, startCapture } from './support/capture.js';
+import { ensureBuilt, makeTree, removeDir, runCli, sixswarm, stopAll, tempDir, treeDigest } from './support/sixswarm.js';
 
 let net: LocalDht | undefined;
 const extra: Dht[] = [];
 const closers: (() => void)[] = [];
 let dir: string | undefined;
+beforeAll(ensureBuilt);
 afterEach(async () => {
+  await stopAll();
   for (const c of closers.splice(0)) c();
   await Promise.all(extra.splice(0).map((n) => n.stop()));
   await net?.stop();
@@ -81,6 +84,48 @@ describe('a Sybil host with 200 ports (eclipse)', () => {
     expect(third.length).toBeLessThanOrEqual(4 * r.lookups);
     // One node of the Sybil host in the routing table, whatever its 200 ports said.
     expect(victim.stats().nodes).toBeLessThanOrEqual(8 + 1 + 8);
+  });
+});
+
+describe('a Sybil host against the engine', () => {
+  it('few SYNs reach the third host it names while a leecher looks up for 25 s, and the honest seed is found once announced', { timeout: 120_000 }, async () => {
+    dir = await tempDir('sixswarm-dht-sybil-');
+    const d = dir;
+    net = await localDht(6, 10);
+    await makeTree(join(d, 'seed', 'sy'), { 'a.bin': 1024 * 1024 });
+    const torrent = join(d, 'sy.torrent');
+    const made = await runCli(['create', join(d, 'seed', 'sy'), '-o', torrent, '-l', '64K']);
+    expect(made.code, made.stderr).toBe(0);
+    const infoHash = Buffer.from(/infohash ([0-9a-f]{40})/.exec(made.stdout)![1]!, 'hex');
+    const third = loopbackHost(77);
+    const sybil = await SybilHost.start(loopbackHost(66), 200, { target: infoHash, fakePeers: { host: third, count: 120 } });
+    closers.push(() => sybil.close());
+    for (const n of net.nodes) await sybil.pingFromAll(n.address());
+    const capture = join(d, 'syn.pcap');
+    const dumpcap = await startCapture(capture, `tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0 and dst host ${third}`);
+    const leech = sixswarm(['download', torrent, '-o', join(d, 'leech'), '--port', '0', '--json', '--no-trackers', '--dht-bootstrap', `${net.router.host}:${net.router.port}`, '--state-dir', join(d, 'state-leech')], { label: 'leech' });
+    const listening = await leech.event('dht-listening', 15_000);
+    await sybil.pingFromAll({ host: '127.0.0.1', port: listening.port as number });
+    // Its lookup rounds come at about 0, 10 and 30 s (sooner while it has few peers); the seed is announced before the third.
+    await new Promise((r) => setTimeout(r, 25_000));
+    const rounds = leech.events.filter((e) => e.event === 'dht').length;
+    const synsBefore = pcapRecords(await readFile(capture)).length;
+
+    // Now the seed (out of the DHT itself) is announced into it by an honest node.
+    const seed = sixswarm(['seed', torrent, join(d, 'seed'), '--port', '0', '--json', '--no-dht', '--no-trackers', '--state-dir', join(d, 'state-seed')], { label: 'seed' });
+    const seedPort = await seed.port();
+    expect((await net.nodes[2]!.announce(infoHash, seedPort)).announcedTo).toBeGreaterThanOrEqual(1);
+    const t0 = Date.now();
+    await leech.event('complete', 60_000);
+    const found = (Date.now() - t0) / 1000;
+    dumpcap.kill('SIGINT');
+    await dumpcap.exited;
+    const syns = pcapRecords(await readFile(capture)).length;
+    console.log(`sybil vs engine: ${synsBefore} SYNs to the third host in 25 s (${rounds} lookup rounds), ${syns} in all; seed found and download complete ${found.toFixed(1)} s after its announce`);
+    expect(await treeDigest(join(d, 'leech'))).toEqual(await treeDigest(join(d, 'seed')));
+    // At most 4 ports of one host per lookup; the swarm may try each of those a few times.
+    expect(synsBefore).toBeLessThanOrEqual(4 * Math.max(rounds, 1) * 8);
+    expect(syns).toBeLessThan(100);
   });
 });
 
