@@ -3,7 +3,10 @@
  * a cap on outstanding queries, per-source and overall limits on what comes in. Every datagram
  * passes parseMessage (the bounded decoder) before anything else looks at it; a response is
  * taken only from the address the query went to. Under a flood, datagrams from hosts we are
- * waiting on skip the per-source limit, so our own lookups keep getting their answers.
+ * waiting on skip the per-source limit, so our own lookups keep getting their answers; and once
+ * all sources together are past the query rate, a source that has sent only a few queries
+ * lately is still answered from an allowance of its own, so a flood from many busy sources
+ * (each under its own limit) does not shut out the nodes that ask us now and then.
  */
 import { randomInt } from 'node:crypto';
 import type { DatagramChannel, DatagramSource } from '../transport/datagram.js';
@@ -28,6 +31,12 @@ export interface RpcLimits {
   queryRate: number;
   queryBurst: number;
 }
+
+/** A source is quiet while it sends no more queries than this (a bucket of 10, one more each second). */
+const QUIET_RATE = 1;
+const QUIET_BURST = 10;
+/** Queries per second answered past the overall rate, for quiet sources only. */
+const QUIET_QUERIES = 200;
 
 export type QueryFailure = 'timeout' | 'busy' | 'error' | 'closed' | 'unsent';
 
@@ -61,6 +70,8 @@ export class Rpc {
   private nextTid = randomInt(0x10000);
   private readonly sources: SourceLimiter;
   private readonly queries: TokenBucket;
+  private readonly quiet: SourceLimiter;
+  private readonly quietQueries = new TokenBucket(QUIET_QUERIES, QUIET_QUERIES);
   private closed = false;
   private readonly unsubscribe: () => void;
   readonly counters: RpcCounters = { received: 0, sent: 0, dropped: { rateLimited: 0, oversize: 0, malformed: 0, unexpected: 0 } };
@@ -75,6 +86,7 @@ export class Rpc {
   ) {
     this.sources = new SourceLimiter(limits.perSourceRate, limits.perSourceBurst, limits.maxSources);
     this.queries = new TokenBucket(limits.queryRate, limits.queryBurst);
+    this.quiet = new SourceLimiter(QUIET_RATE, QUIET_BURST, limits.maxSources);
     this.unsubscribe = socket.receive('krpc', (buf, from) => this.receive(buf, from));
   }
 
@@ -115,7 +127,7 @@ export class Rpc {
       return;
     }
     if (msg.y === 'q') {
-      if ((awaited && !this.sources.allow(from.host)) || !this.queries.take()) {
+      if ((awaited && !this.sources.allow(from.host)) || !(this.queries.take() || (this.quiet.allow(from.host) && this.quietQueries.take()))) {
         this.counters.dropped.rateLimited++;
         return;
       }
