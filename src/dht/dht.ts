@@ -362,7 +362,8 @@ export class Dht {
       let r = await run(table.closest(target, this.limits.k * 2), useRouters ? this.routers : []);
       // Not one answer from the table (stale, or poisoned with nodes that never answer): the routers, once more.
       if (r.answers === 0 && !useRouters && this.routers.length > 0 && !signal.aborted) r = await run([], this.routers);
-      if (!signal.aborted) this.countLookup(r.answers > 0);
+      // (One that had nobody to ask, with no routers and an empty table, is no news.)
+      if (!signal.aborted && r.queries > 0) this.countLookup(r.answers > 0);
       return r;
     } finally {
       this.release();
@@ -390,7 +391,7 @@ export class Dht {
     const table = this.table;
     if (!table || this.stopping.signal.aborted) return;
     if (this.joinRetries === 0 && table.size === 0 && this.routers.length > 0) this.warn('no DHT node answered: check the bootstrap nodes and that UDP is not blocked');
-    if (table.counts().verified >= this.limits.k || this.joinRetries >= JOIN_RETRIES) return;
+    if (table.counts().verified >= this.limits.k || this.joinRetries >= JOIN_RETRIES || (table.size === 0 && this.routers.length === 0)) return;
     this.joinTimer = setTimeout(() => void this.join(), 1000 * 2 ** this.joinRetries++);
     this.joinTimer.unref();
   }
