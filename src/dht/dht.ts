@@ -185,7 +185,7 @@ export class Dht {
   /** Hosts whose verifying ping is on its way. */
   private readonly verifying = new Set<string>();
   private verifyTimer: NodeJS.Timeout | undefined;
-  private verifyBudget: TokenBucket;
+  private readonly verifyBudget: TokenBucket;
   /** Requesters that announced with our token: host -> until when. */
   private readonly proven = new Map<string, number>();
   private readonly external = new ExternalAddress();

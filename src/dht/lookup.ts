@@ -53,9 +53,9 @@ interface Candidate {
 /** Distinct peers reported per lookup; past this, more are ignored. */
 const MAX_PEERS = 5000;
 /** Peers taken from one node's answer (libtorrent's nodes send at most 100). */
-export const MAX_PEERS_PER_NODE = 100;
+const MAX_PEERS_PER_NODE = 100;
 /** Ports of one peer host taken per lookup: a few users behind one NAT, not a port scan of one target. */
-export const MAX_PORTS_PER_PEER_HOST = 4;
+const MAX_PORTS_PER_PEER_HOST = 4;
 /** Candidates from one /24 that have not failed. */
 const MAX_PER_NET = 2;
 
