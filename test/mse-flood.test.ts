@@ -78,7 +78,7 @@ function flood(seed: SixswarmProcess, port: number, mode: 'dh' | 'slow', rate: n
 }
 
 describe('floods of incoming handshakes', () => {
-  it('a Diffie-Hellman flood and a slowloris with churn: bounded CPU and memory, the memory given back, an honest encrypted leecher served', { timeout: 300_000 }, async () => {
+  it('a Diffie-Hellman flood and a slowloris with churn: bounded CPU and memory, the memory given back, an honest encrypted leecher served', { timeout: 360_000 }, async () => {
     dir = await tempDir('sixswarm-mse-flood-');
     const d = dir;
     await makeTree(join(d, 'seed', 'payload'), { 'a.bin': 4 * 1024 * 1024 });
@@ -125,13 +125,13 @@ describe('floods of incoming handshakes', () => {
       const r = await rssMb(seed.proc.pid!);
       trail.push(Math.round(r));
       return r < baseline + 30 && r;
-    }, 120_000, () => `the seed's memory coming back down from ${peak.toFixed(0)} MB (baseline ${baseline.toFixed(0)} MB), last: ${trail.slice(-10).join(' ')}`);
+    }, 180_000, () => `the seed's memory coming back down from ${peak.toFixed(0)} MB (baseline ${baseline.toFixed(0)} MB), last: ${trail.slice(-10).join(' ')}`);
     console.log(
       `handshake floods: an honest leecher without a flood done in ${quiet.toFixed(1)} s, baseline RSS ${baseline.toFixed(0)} MB; DH flood: seed CPU ${(dhCpu * 100).toFixed(0)}% of a core, honest leecher done in ${dhLeech.toFixed(1)} s; ` +
         `slowloris with churn: seed CPU ${(slowCpu * 100).toFixed(0)}%, honest leecher done in ${slowLeech.toFixed(1)} s; peak RSS ${peak.toFixed(0)} MB, ` +
         `back to ${after.toFixed(0)} MB ${((Date.now() - t0) / 1000).toFixed(0)} s after the flood`,
     );
-    // V8 gives the heap back once the process is idle a while: about 20 s on an idle machine, longer on a busy one.
+    // V8 gives its heap back once the process is idle a while: 20-30 s on an idle machine, up to 100 s seen on a busy one.
     expect(dhCpu, 'seed CPU under the DH flood, share of one core').toBeLessThan(0.5);
     expect(slowCpu, 'seed CPU under the slowloris, share of one core').toBeLessThan(0.5);
     expect(peak - baseline, 'RSS growth under the floods, MB').toBeLessThan(150);
