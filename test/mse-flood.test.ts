@@ -120,6 +120,7 @@ describe('floods of incoming handshakes', () => {
     const slowCpu = await slow.cpu();
     const peak = Math.max(...dh.rss, ...slow.rss);
     const t0 = Date.now();
+    // V8 gives its heap back once the process is idle a while: 20-30 s on an idle machine, up to 100 s seen on a busy one.
     const trail: number[] = [];
     const after = await waitUntil(async () => {
       const r = await rssMb(seed.proc.pid!);
@@ -131,7 +132,6 @@ describe('floods of incoming handshakes', () => {
         `slowloris with churn: seed CPU ${(slowCpu * 100).toFixed(0)}%, honest leecher done in ${slowLeech.toFixed(1)} s; peak RSS ${peak.toFixed(0)} MB, ` +
         `back to ${after.toFixed(0)} MB ${((Date.now() - t0) / 1000).toFixed(0)} s after the flood`,
     );
-    // V8 gives its heap back once the process is idle a while: 20-30 s on an idle machine, up to 100 s seen on a busy one.
     expect(dhCpu, 'seed CPU under the DH flood, share of one core').toBeLessThan(0.5);
     expect(slowCpu, 'seed CPU under the slowloris, share of one core').toBeLessThan(0.5);
     expect(peak - baseline, 'RSS growth under the floods, MB').toBeLessThan(150);
