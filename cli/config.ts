@@ -16,8 +16,9 @@ The config file is $SIXSWARM_CONFIG, else $XDG_CONFIG_HOME/sixswarm/config.toml 
 XDG_CONFIG_HOME: ~/.config/sixswarm/config.toml), or config.json in the same folder. Its keys
 are the long options of download, seed, ui and daemon without their dashes; options given on the command
 line override it. Top-level keys apply to every command that has that option; a [download],
-[seed], [ui] or [daemon] table applies to that command only and wins over the top level. A key that is no option,
-or a value of the wrong type, is an error (exit 2) naming it. A boolean set true in the file
+[seed], [ui] or [daemon] table applies to that command only and wins over the top level. A key that
+is no option, or a value of the wrong type, is an error (exit 2) naming it and its line. The file
+must be a regular file (not a pipe or a device) of at most 1 MiB. A boolean set true in the file
 cannot be turned off by an option: remove it from the file.
 
   # ~/.config/sixswarm/config.toml

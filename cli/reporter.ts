@@ -124,10 +124,13 @@ export function describe(e: EngineEvent): string {
       return `warning: ${e.message}`;
     case 'error':
       return `error: ${e.message}`;
-    default: {
-      const { event, ...rest } = e;
-      return `${event}: ${Object.entries(rest).filter(([k]) => k !== 'torrent').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}`;
+    case 'checked': {
+      // An unusable resume file is the user's news: it says which file and why.
+      const { resumeProblem, ...rest } = e;
+      return resumeProblem ? `${fields(rest)}\nwarning: ${resumeProblem}` : fields(rest);
     }
+    default:
+      return fields(e);
   }
 }
 
@@ -138,4 +141,9 @@ function mappingLine(e: Extract<EngineEvent, { event: 'port-mapping' }>): string
   const asked = e.requestedPort !== undefined ? ` (port ${e.requestedPort} is taken on the gateway)` : '';
   const lease = e.lifetimeSeconds !== undefined ? (e.lifetimeSeconds === 0 ? ', permanent' : `, for ${e.lifetimeSeconds} s`) : '';
   return `${e.change}${via}${at}${asked}${lease}${e.error ? `: ${e.error}` : ''}`;
+}
+
+function fields(e: EngineEvent): string {
+  const { event, ...rest } = e;
+  return `${event}: ${Object.entries(rest).filter(([k]) => k !== 'torrent').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}`;
 }

@@ -60,10 +60,12 @@ export class SessionStore {
   }
 
   /**
-   * The saved entries; none when there is no session yet. A damaged file is an error, never
-   * silently replaced: it is the user's list.
+   * The saved entries; none when there is no session yet. A file that cannot be read as a session
+   * is an error, never silently replaced: it is the user's list. One unusable entry costs only
+   * itself: it is copied to a file beside the session (nothing the user added is lost when the
+   * list is saved again) and `onProblem` hears which entry, why, and where it went.
    */
-  async load(): Promise<SessionEntry[]> {
+  async load(onProblem: (message: string) => void = () => {}): Promise<SessionEntry[]> {
     let raw: string;
     try {
       raw = await readFile(this.file, 'utf8');
@@ -83,13 +85,23 @@ export class SessionStore {
     const f = parsed as Partial<SessionFile>;
     if (typeof f !== 'object' || f === null || f.version !== 1 || !Array.isArray(f.torrents)) throw damaged('not a version 1 session');
     const seen = new Set<string>();
-    return f.torrents.map((e, i) => {
-      const why = invalid(e);
-      if (why) throw damaged(`entry ${i + 1}: ${why}`);
-      if (seen.has(e.infoHash)) throw damaged(`entry ${i + 1}: ${e.infoHash} is listed twice`);
-      seen.add(e.infoHash);
-      return e;
+    const kept: SessionEntry[] = [];
+    const rejected: { entry: unknown; why: string }[] = [];
+    f.torrents.forEach((e: unknown, i) => {
+      const why = invalid(e) ?? (seen.has((e as SessionEntry).infoHash) ? `${(e as SessionEntry).infoHash} is listed twice` : undefined);
+      if (why) return rejected.push({ entry: e, why: `entry ${i + 1}: ${why}` });
+      seen.add((e as SessionEntry).infoHash);
+      kept.push(e as SessionEntry);
     });
+    if (rejected.length > 0) {
+      const aside = join(this.dir, `session.set-aside-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+      // Kept aside before anything can save the list without them; if that fails, nothing is loaded.
+      await writeFileAtomic(aside, JSON.stringify({ from: this.file, torrents: rejected }, null, 1)).catch((e: unknown) => {
+        throw damaged(`${rejected[0]!.why}, and it cannot be set aside in ${aside}: ${errorMessage(e)}`);
+      });
+      for (const r of rejected) onProblem(`the session ${this.file}: ${r.why}; it is left out and kept in ${aside} (fix it there and add the torrent again)`);
+    }
+    return kept;
   }
 
   /**

@@ -92,7 +92,7 @@ export class Session {
   /** Load the saved session and start every torrent that was not paused. Resolves to the problems met (each says what to do). */
   async open(): Promise<string[]> {
     const problems: string[] = [];
-    for (const entry of await this.o.store.load()) {
+    for (const entry of await this.o.store.load((p) => problems.push(p))) {
       const m: Managed = { entry, queue: Promise.resolve() };
       this.list.push(m);
       this.byHash.set(entry.infoHash, m);
