@@ -168,7 +168,7 @@ async function runAdded(o: RunOptions, { engine, torrent, source, dir, peers, se
       feed.publish({ event: 'error', message: `while shutting down: ${errorMessage(e)}` });
       code = code || 1;
     }
-    feed.publishProgress();
+    feed.publishProgress(true);
     feed.publish({ event: 'stopped', code });
     await reporter.close();
     finish(code);

@@ -173,6 +173,8 @@ export type EngineEvent =
 
 /** How often a checking torrent reports, at most. */
 const CHECK_REPORT_MS = 500;
+/** A torrent whose summary stays the same still reports this often: a reader can tell a stalled torrent from a dead process. */
+const UNCHANGED_PROGRESS_MS = 5000;
 
 export interface StatusSource {
   /** The session's tunnel, if any. */
@@ -185,6 +187,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   /** Followed torrents, kept after the engine let go of them so the last word on each can be said. */
   private readonly watched = new Set<Torrent>();
   private readonly reached: Partial<Record<Family, ReachedStatus>> = {};
+  /** Per torrent, the progress last published (as JSON) and when. */
+  private readonly lastProgress = new Map<Torrent, { json: string; at: number }>();
 
   constructor(
     private readonly engine: Engine,
@@ -228,6 +232,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   unwatch(t: Torrent): void {
     this.watched.delete(t);
     this.unreachableWhy.delete(t);
+    this.lastProgress.delete(t);
   }
 
   private sawIncoming(family: Family, label: string): void {
@@ -240,7 +245,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     this.reached[family] = { from: label, kind: classify(host)?.kind ?? 'reserved', at: Date.now() };
   }
 
-  /** A `progress` event per running torrent every `ms`. */
+  /** Every `ms`, a `progress` event per running torrent whose summary changed (see publishProgress). */
   startProgress(ms = 1000): void {
     this.progressTimer = setInterval(() => this.publishProgress(), ms);
     this.progressTimer.unref();
@@ -250,8 +255,21 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     clearInterval(this.progressTimer);
   }
 
-  publishProgress(): void {
-    for (const t of this.watched) if (t.swarm) this.publish({ event: 'progress', ...this.summary(t) });
+  /**
+   * A `progress` event per running torrent whose summary changed since its last one, or that has
+   * said nothing for UNCHANGED_PROGRESS_MS; with `all`, every running torrent's (the last word).
+   */
+  publishProgress(all = false): void {
+    const now = Date.now();
+    for (const t of this.watched) {
+      if (!t.swarm) continue;
+      const summary = this.summary(t);
+      const json = JSON.stringify(summary);
+      const last = this.lastProgress.get(t);
+      if (!all && last && last.json === json && now - last.at < UNCHANGED_PROGRESS_MS) continue;
+      this.lastProgress.set(t, { json, at: now });
+      this.publish({ event: 'progress', ...summary });
+    }
   }
 
   summary(t: Torrent): TorrentSummary {
