@@ -48,6 +48,8 @@ export interface EngineOptions {
   lockCommand?: string;
   /** Ask the gateway for inbound reachability of the listening port (PCP, NAT-PMP, UPnP IGD) once listening. */
   portMapping?: boolean;
+  /** Fetch from torrents' web seeds (BEP 19 `url-list`, BEP 17 `httpseeds`); default on. */
+  webSeeds?: boolean;
 }
 
 export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping] }> {
@@ -153,6 +155,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping] }> {
         maxPeers: this.opts.maxPeersPerTorrent,
         limits: new RateLimits(opts.rates, this.limits),
         sequential: opts.sequential,
+        ...(this.opts.webSeeds === false ? {} : { webSeeds: { network: this.network, families: { 4: this.opts.ipv4, 6: this.opts.ipv6 } } }),
       },
       ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer, network: this.network } } : {}),
       ...(this.dht ? { dht: this.dht } : {}),

@@ -22,7 +22,10 @@ export interface Metainfo {
   multiFile: boolean;
   private: boolean;
   announce: string[][]; // tiers (announce-list if present and valid, else [[announce]]); de-duplicated
+  /** BEP 19 web seeds (`url-list`): http(s) URLs of the data's files or folder. */
   urlList: string[];
+  /** BEP 17 HTTP seeds (`httpseeds`): http(s) URLs of scripts that serve pieces. */
+  httpSeeds: string[];
   infoBuffer: Buffer; // raw info dict bytes (used later for ut_metadata)
   comment?: string;
   createdBy?: string;

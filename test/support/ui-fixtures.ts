@@ -24,6 +24,7 @@ export const UBUNTU: TorrentSummary = {
   maxUp: null,
   downloaded: 452 * MiB,
   uploaded: 40 * MiB,
+  wasted: 0,
   ratio: 40 / 452,
   eta: 44,
   peers: 4,

@@ -1,0 +1,346 @@
+/**
+ * One web seed of a torrent (BEP 19 `url-list` or BEP 17 `httpseeds`) as a source of pieces, run
+ * like a peer that is never choked: up to MAX_WORKERS requests at once, each for a run of blocks
+ * the picker hands it (pieces peers are not fetching; see PiecePicker.pickRun), its bytes cut
+ * into blocks and given to the download side as any peer's are (the same verifier, the same
+ * blame), within the torrent's and the engine's download limits. What fails decides what
+ * follows: a file the seed does not have is dropped from it (its pieces come from elsewhere),
+ * errors are backed off (503 and 429 for as long as the server asks), a seed with nothing left
+ * to give is given up, one that served bad data is banned (by the transfer). Each kind of
+ * failure is reported once.
+ */
+import type { Family } from '../net/address.js';
+import { formatHostPort } from '../net/hostport.js';
+import { Bitfield } from '../util/bitfield.js';
+import type { SwarmEvent } from './events.js';
+import { WebSeedFailure } from '../webseed/failure.js';
+import { planParts, WebSeedFetcher, type FileSegment, type WebSeedSite } from '../webseed/fetcher.js';
+import type { SeedProtocol } from '../webseed/seed-urls.js';
+import { BLOCK_SIZE, type BlockRef } from '../wire/messages.js';
+import { webSeedKey } from './bans.js';
+import type { PiecePicker } from './piece-picker.js';
+import { RateMeter } from './rate.js';
+import type { RateLimit } from './rate-limit.js';
+import { blockKey } from './transfer-peer.js';
+
+export type WebSeedState =
+  /** Nothing to fetch from it now (everything wanted is taken, or the torrent is complete). */
+  | 'idle'
+  | 'connecting'
+  | 'downloading'
+  /** Backing off after a failure, or asked by the server to wait. */
+  | 'waiting'
+  /** Given up for this session: nothing it has is of use (every file missing, no Range support). */
+  | 'failed'
+  /** It served data that failed the hash check. */
+  | 'banned';
+
+/** A web seed as status, the UI and --json show it. */
+export interface WebSeedInfo {
+  url: string;
+  protocol: SeedProtocol;
+  state: WebSeedState;
+  /** The server's address on a connection in use ([v6]:port). */
+  address?: string;
+  family?: Family;
+  downRate: number;
+  downloaded: number;
+  /** Requests that failed, in all. */
+  failures: number;
+  lastError?: string;
+  /** While waiting: seconds until it is asked again. */
+  retryIn?: number;
+  /** Files it does not have (not found, another version): their pieces come from elsewhere. */
+  missingFiles: number;
+}
+
+/** What a web seed needs of the transfer. */
+export interface WebSeedHost {
+  readonly picker: PiecePicker;
+  /** A block arrived (Downloads.accept): false when it was not needed. */
+  accept(from: string, index: number, begin: number, block: Buffer): boolean;
+  /** The files under `length` torrent bytes from byte `begin` of piece `index` (PieceLayout.segments). */
+  segments(index: number, begin: number, length: number): FileSegment[];
+  /** Pieces [first, last] holding bytes of file `f` (undefined for an empty one). */
+  piecesOfFile(f: number): [number, number] | undefined;
+  /** The torrent's download limit (under the engine's), if any. */
+  readonly limit?: RateLimit;
+  /** Pieces are wanted: not stopped, not complete. */
+  readonly active: boolean;
+  emit(e: SwarmEvent): void;
+}
+
+/** Requests at once per seed: one connection each. */
+export const MAX_WORKERS = 2;
+/** Bytes one request asks for: about RUN_SECONDS of the seed's rate, within these bounds. */
+const FIRST_RUN = 1024 * 1024;
+const MIN_RUN = 256 * 1024;
+const MAX_RUN = 16 * 1024 * 1024;
+const RUN_SECONDS = 2;
+/** Backoff after failures: doubling from the first, up to the last. */
+const BACKOFF_FIRST_MS = 5000;
+const BACKOFF_MAX_MS = 10 * 60_000;
+/** Failure kinds remembered as reported, at most (a seed missing many files reports each once). */
+const MAX_REPORTED = 1024;
+
+/** One request's run of blocks, filled in order from the bytes as they arrive. */
+class Run {
+  /** Index of the block being filled. */
+  next = 0;
+  private fill = 0;
+  /** Bytes arrived for it, in all. */
+  received = 0;
+
+  constructor(
+    readonly blocks: readonly BlockRef[],
+    private readonly staging: Buffer,
+    private readonly deliver: (r: BlockRef, block: Buffer) => void,
+  ) {}
+
+  get length(): number {
+    return this.blocks.reduce((n, r) => n + r.length, 0);
+  }
+
+  push(bytes: Buffer): void {
+    this.received += bytes.length;
+    let at = 0;
+    while (at < bytes.length) {
+      const r = this.blocks[this.next];
+      if (!r) throw new WebSeedFailure('too-much', 'sent more than the run asked for');
+      if (this.fill === 0 && bytes.length - at >= r.length) {
+        // A whole block in one piece of the input: handed on as a view (the picker copies it).
+        this.deliver(r, bytes.subarray(at, at + r.length));
+        at += r.length;
+        this.next++;
+        continue;
+      }
+      const n = Math.min(r.length - this.fill, bytes.length - at);
+      bytes.copy(this.staging, this.fill, at, at + n);
+      this.fill += n;
+      at += n;
+      if (this.fill === r.length) {
+        this.fill = 0;
+        this.deliver(r, this.staging.subarray(0, r.length));
+        this.next++;
+      }
+    }
+  }
+}
+
+class Worker {
+  readonly fetcher: WebSeedFetcher;
+  run?: Run;
+  /** Download-limit credit (bytes) and its pending ask. */
+  private credit = 0;
+  private ask?: () => void;
+  private readonly staging = Buffer.alloc(BLOCK_SIZE);
+
+  constructor(
+    site: WebSeedSite,
+    private readonly limit: RateLimit | undefined,
+  ) {
+    this.fetcher = new WebSeedFetcher(site);
+  }
+
+  get busy(): boolean {
+    return this.run !== undefined;
+  }
+
+  start(blocks: readonly BlockRef[], deliver: (r: BlockRef, block: Buffer) => void): Run {
+    this.run = new Run(blocks, this.staging, deliver);
+    return this.run;
+  }
+
+  /** Bytes arrived: the run takes them; past the limit's credit, reading pauses until it grants more. */
+  take(bytes: Buffer): void {
+    this.run!.push(bytes);
+    if (!this.limit || this.limit.unlimited) return;
+    this.credit -= bytes.length;
+    if (this.credit < 0) {
+      this.fetcher.pause();
+      this.askCredit();
+    }
+  }
+
+  private askCredit(): void {
+    if (this.ask) return;
+    this.ask = this.limit!.request(BLOCK_SIZE, () => {
+      this.ask = undefined;
+      this.credit += BLOCK_SIZE;
+      if (this.credit >= 0) this.fetcher.resume();
+      else this.askCredit();
+    });
+  }
+
+  finish(): void {
+    this.run = undefined;
+  }
+
+  close(): void {
+    this.ask?.();
+    this.ask = undefined;
+    this.fetcher.abort();
+  }
+}
+
+export class WebSeed {
+  /** Its sender key: what pieces record as the source of its blocks (see bans.ts). */
+  readonly key: string;
+  readonly meter = new RateMeter();
+  private readonly workers: Worker[] = [];
+  /** Pieces it cannot give (they hold bytes of a file it lacks). */
+  private readonly lacking: Bitfield;
+  private readonly missing = new Set<number>();
+  /** Blocks its runs hold now (endgame: never asked twice from the same seed). */
+  private readonly mine = new Set<number>();
+  private readonly reported = new Set<string>();
+  private failures = 0;
+  /** Failures since the last success: the backoff's exponent. */
+  private streak = 0;
+  private retryAt = 0;
+  private lastError?: string;
+  private ended?: 'failed' | 'banned';
+
+  constructor(
+    private readonly site: WebSeedSite,
+    private readonly host: WebSeedHost,
+  ) {
+    this.key = webSeedKey(site.url);
+    this.lacking = new Bitfield(host.picker.pieceCount);
+    for (let i = 0; i < MAX_WORKERS; i++) this.workers.push(new Worker(site, host.limit));
+  }
+
+  get url(): string {
+    return this.site.url;
+  }
+
+  /** Whether it can give piece `i` (the picker asks). */
+  has(i: number): boolean {
+    return !this.lacking.has(i);
+  }
+
+  /** Start requests for what the picker gives it, up to MAX_WORKERS at once. */
+  fill(now = Date.now()): void {
+    if (this.ended || !this.host.active || now < this.retryAt) return;
+    for (const w of this.workers) {
+      if (w.busy) continue;
+      const blocks = this.host.picker.pickRun(this, this.runBytes(), (r) => this.mine.has(blockKey(r)));
+      if (blocks.length === 0) return;
+      void this.runOn(w, blocks);
+    }
+  }
+
+  /** Once a second: a run whose blocks all came from elsewhere meanwhile (endgame) is cut short. */
+  tick(): void {
+    for (const w of this.workers) {
+      const run = w.run;
+      if (run && !run.blocks.slice(run.next).some((r) => this.host.picker.stillNeeded(r))) w.fetcher.abort();
+    }
+    this.fill();
+  }
+
+  /** The torrent is complete or stopping: every request ends. */
+  stop(): void {
+    for (const w of this.workers) w.close();
+  }
+
+  /** Its data failed the hash check (the transfer's verdict): never asked again. */
+  ban(piece: number): void {
+    if (this.ended === 'banned') return;
+    this.ended = 'banned';
+    this.lastError = `served data that failed the hash check (piece ${piece})`;
+    this.stop();
+    this.host.emit({ event: 'web-seed-failed', url: this.url, kind: 'hash', reason: this.lastError, action: 'banned' });
+  }
+
+  info(now = Date.now()): WebSeedInfo {
+    const active = this.workers.filter((w) => w.busy);
+    const remote = active.map((w) => w.fetcher.remote).find((r) => r !== undefined);
+    const state: WebSeedState = this.ended ?? (active.length === 0 ? (now < this.retryAt ? 'waiting' : 'idle') : active.some((w) => w.run!.received > 0) ? 'downloading' : 'connecting');
+    return {
+      url: this.url,
+      protocol: this.site.protocol,
+      state,
+      ...(remote ? { address: formatHostPort(remote.host, remote.port), family: remote.family } : {}),
+      downRate: Math.round(this.meter.rate()),
+      downloaded: this.meter.total,
+      failures: this.failures,
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+      ...(state === 'waiting' ? { retryIn: Math.ceil((this.retryAt - now) / 1000) } : {}),
+      missingFiles: this.missing.size,
+    };
+  }
+
+  /** About RUN_SECONDS of what one of its connections brings, within bounds. */
+  private runBytes(): number {
+    const rate = this.meter.rate() / MAX_WORKERS;
+    if (rate === 0) return FIRST_RUN;
+    return Math.min(MAX_RUN, Math.max(MIN_RUN, rate * RUN_SECONDS));
+  }
+
+  private async runOn(w: Worker, blocks: BlockRef[]): Promise<void> {
+    for (const r of blocks) this.mine.add(blockKey(r));
+    const run = w.start(blocks, (r, block) => {
+      // Nothing is stored once the transfer stopped (the verifier drained already).
+      if (this.host.active && !this.host.accept(this.key, r.index, r.begin, block)) this.host.picker.release(r);
+      this.mine.delete(blockKey(r));
+    });
+    const first = blocks[0]!;
+    const parts = planParts(this.site.protocol, this.site.torrent, first.index, first.begin, run.length, this.host.segments(first.index, first.begin, run.length));
+    let failure: WebSeedFailure | undefined;
+    try {
+      await w.fetcher.fetch(parts, (bytes) => {
+        this.meter.add(bytes.length);
+        w.take(bytes);
+      });
+    } catch (e) {
+      if (!w.fetcher.wasAborted) failure = e instanceof WebSeedFailure ? e : new WebSeedFailure('protocol', (e as Error).message);
+    }
+    // What did not arrive goes back to the picker for others (and for this seed, later).
+    for (const r of blocks.slice(run.next)) {
+      this.host.picker.release(r);
+      this.mine.delete(blockKey(r));
+    }
+    w.finish();
+    if (failure) this.failed(failure);
+    else if (!w.fetcher.wasAborted) this.streak = 0;
+    this.fill();
+  }
+
+  private failed(f: WebSeedFailure): void {
+    if (this.ended) return;
+    this.failures++;
+    this.lastError = f.message;
+    const file = f.extra.file;
+    if (f.permanent && file !== undefined && this.site.protocol === 'bep19' && this.site.torrent.multiFile) {
+      this.dropFile(file);
+      const left = this.site.torrent.files.some((x, i) => !x.pad && x.length > 0 && !this.missing.has(i));
+      if (left) return this.report(f, 'file-dropped');
+    }
+    if (f.permanent) {
+      this.ended = 'failed';
+      this.stop();
+      return this.report(f, 'dropped');
+    }
+    // A server's own wait is honoured as it is; our backoff doubles with each failure in a row.
+    const wait = f.extra.retryAfterMs ?? Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(this.streak, 20));
+    if (f.extra.retryAfterMs === undefined) this.streak++;
+    this.retryAt = Math.max(this.retryAt, Date.now() + wait);
+    this.report(f, 'retry', Math.ceil(wait / 1000));
+  }
+
+  /** A file it does not have: the pieces holding its bytes are no longer asked of it. */
+  private dropFile(file: number): void {
+    this.missing.add(file);
+    const range = this.host.piecesOfFile(file);
+    if (range) for (let i = range[0]; i <= range[1]; i++) this.lacking.set(i);
+  }
+
+  /** Said once per kind of failure (and per file, for a file's). */
+  private report(f: WebSeedFailure, action: 'retry' | 'file-dropped' | 'dropped', retryIn?: number): void {
+    const key = f.extra.file !== undefined ? `${f.kind} ${f.extra.file}` : f.kind;
+    if (this.reported.has(key) || this.reported.size >= MAX_REPORTED) return;
+    this.reported.add(key);
+    this.host.emit({ event: 'web-seed-failed', url: this.url, kind: f.kind, reason: f.message, action, ...(retryIn !== undefined ? { retryIn } : {}) });
+  }
+}
