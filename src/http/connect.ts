@@ -129,7 +129,9 @@ export async function openConnection(network: HttpNetwork, origin: Origin, opts:
     tls.on('error', (e) => {
       if (secure) return;
       tls.destroy();
-      reject(new HttpError(`TLS with ${name} failed: ${e.message}`, 'tls'));
+      // A certificate the system does not trust: say how to trust it.
+      const hint = /certificate|CERT_|self.signed/i.test(`${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`) ? ' (to trust another certificate authority, set NODE_EXTRA_CA_CERTS to its PEM file)' : '';
+      reject(new HttpError(`TLS with ${name} failed: ${e.message}${hint}`, 'tls'));
     });
   });
   const tls = await withDeadline(secured, left(), `the TLS handshake with ${name}`, (s) => s.destroy()).catch((e: unknown) => {

@@ -122,10 +122,10 @@ export class HttpConnection {
     const p = this.wait<void>();
     const early = this.early;
     this.early = undefined;
-    if (early) this.onBody(early);
+    if (early) this.onData(early);
     if (this.state === 'body') {
       if (this.decoder!.done) this.bodyDone();
-      else {
+      else if (!this.paused) {
         this.resumeStream();
         this.armStall();
       }

@@ -322,10 +322,12 @@ export class WebSeed {
       this.stop();
       return this.report(f, 'dropped');
     }
-    // A server's own wait is honoured as it is; our backoff doubles with each failure in a row.
+    // A server's own wait is honoured as it is; our backoff doubles with each failure in a row
+    // (requests that were running together and fail together count as one).
+    const now = Date.now();
     const wait = f.extra.retryAfterMs ?? Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(this.streak, 20));
-    if (f.extra.retryAfterMs === undefined) this.streak++;
-    this.retryAt = Math.max(this.retryAt, Date.now() + wait);
+    if (f.extra.retryAfterMs === undefined && now >= this.retryAt) this.streak++;
+    this.retryAt = Math.max(this.retryAt, now + wait);
     this.report(f, 'retry', Math.ceil(wait / 1000));
   }
 
