@@ -90,6 +90,8 @@ class Run {
   private fill = 0;
   /** Bytes arrived for it, in all. */
   received = 0;
+  /** Given up (its request aborted): whatever else arrives is dropped. */
+  private halted = false;
 
   constructor(
     readonly blocks: readonly BlockRef[],
@@ -101,10 +103,14 @@ class Run {
     return this.blocks.reduce((n, r) => n + r.length, 0);
   }
 
+  halt(): void {
+    this.halted = true;
+  }
+
   push(bytes: Buffer): void {
     this.received += bytes.length;
     let at = 0;
-    while (at < bytes.length) {
+    while (at < bytes.length && !this.halted) {
       const r = this.blocks[this.next];
       if (!r) throw new WebSeedFailure('too-much', 'sent more than the run asked for');
       if (this.fill === 0 && bytes.length - at >= r.length) {
@@ -232,11 +238,14 @@ export class WebSeed {
 
   /** Once a second: a run whose blocks all came from elsewhere meanwhile (endgame) is cut short. */
   tick(): void {
-    for (const w of this.workers) {
-      const run = w.run;
-      if (run && !run.blocks.slice(run.next).some((r) => this.host.picker.stillNeeded(r))) w.fetcher.abort();
-    }
+    for (const w of this.workers) if (w.run && !this.stillNeeded(w.run)) w.fetcher.abort();
     this.fill();
+  }
+
+  /** Whether any block of the run not delivered yet (the one being filled included) is still wanted. */
+  private stillNeeded(run: Run): boolean {
+    for (let k = run.next; k < run.blocks.length; k++) if (this.host.picker.stillNeeded(run.blocks[k]!)) return true;
+    return false;
   }
 
   /** The torrent is complete or stopping: every request ends. */
@@ -281,9 +290,15 @@ export class WebSeed {
   private async runOn(w: Worker, blocks: BlockRef[]): Promise<void> {
     for (const r of blocks) this.mine.add(blockKey(r));
     const run = w.start(blocks, (r, block) => {
-      // Nothing is stored once the transfer stopped (the verifier drained already).
-      if (this.host.active && !this.host.accept(this.key, r.index, r.begin, block)) this.host.picker.release(r);
       this.mine.delete(blockKey(r));
+      // Nothing is stored once the transfer stopped (the verifier drained already).
+      if (!this.host.active || this.host.accept(this.key, r.index, r.begin, block)) return;
+      this.host.picker.release(r);
+      // Endgame: another source was first. If it was for the rest of the run too, stop fetching it.
+      if (!this.stillNeeded(run)) {
+        run.halt();
+        w.fetcher.abort();
+      }
     });
     const first = blocks[0]!;
     const parts = planParts(this.site.protocol, this.site.torrent, first.index, first.begin, run.length, this.host.segments(first.index, first.begin, run.length));

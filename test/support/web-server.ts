@@ -40,7 +40,7 @@ export interface Nginx {
   port: number;
   /** HTTPS on both, when a certificate was given. */
   tlsPort?: number;
-  /** Its access log: one line per request, "$request $status $body_bytes_sent $http_range". */
+  /** Its access log: one line per request, `$remote_addr $scheme $request $status $body_bytes_sent "$http_range"`. */
   accessLog: string;
   requests(): Promise<string[]>;
 }
@@ -56,7 +56,10 @@ function accepts(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** nginx serving `root` on loopback (both families), in the foreground, from `dir` (config, pid, logs, temp). */
+/**
+ * nginx serving `root` on loopback (both families), in the foreground, from `dir` (config, pid,
+ * logs, temp); `extra`: directives for its server blocks (limit_rate 2m;).
+ */
 export async function startNginx(o: { root: string; dir: string; tls?: Certificate; extra?: string }): Promise<Nginx> {
   await mkdir(join(o.dir, 'temp'), { recursive: true });
   const port = await freePort();
@@ -64,9 +67,6 @@ export async function startNginx(o: { root: string; dir: string; tls?: Certifica
   const accessLog = join(o.dir, 'access.log');
   const listen = (p: number, ssl = '') => `listen 127.0.0.1:${p}${ssl}; listen [::1]:${p}${ssl};`;
   const conf = `
-# As root, workers run as root too: the test's files are in a folder only root can read.
-${process.getuid?.() === 0 ? 'user root root;' : ''}
-worker_processes 1;
 pid ${join(o.dir, 'nginx.pid')};
 error_log ${join(o.dir, 'error.log')} warn;
 events { worker_connections 256; }
@@ -74,7 +74,7 @@ http {
   default_type application/octet-stream;
   sendfile on;
   keepalive_timeout 65;
-  log_format ranges '$request $status $body_bytes_sent "$http_range"';
+  log_format ranges '$remote_addr $scheme $request $status $body_bytes_sent "$http_range"';
   access_log ${accessLog} ranges;
   client_body_temp_path ${join(o.dir, 'temp', 'body')};
   proxy_temp_path ${join(o.dir, 'temp', 'proxy')};
@@ -97,7 +97,8 @@ http {
 `;
   const confFile = join(o.dir, 'nginx.conf');
   await writeFile(confFile, conf);
-  const proc = spawnTracked(NGINX, ['-p', o.dir, '-c', confFile, '-g', 'daemon off; master_process on;'], { label: 'nginx' });
+  // One process (no master, no workers): killing it stops it all, nothing is left behind.
+  const proc = spawnTracked(NGINX, ['-p', o.dir, '-c', confFile, '-g', 'daemon off; master_process off;'], { label: 'nginx' });
   await waitUntil(async () => (await accepts('127.0.0.1', port)) && (await accepts('::1', port)), 15_000, () => `nginx listening on ${port}: ${proc.stderr}`);
   return {
     proc,
