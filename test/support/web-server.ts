@@ -6,13 +6,13 @@
  * untouched).
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BDict, decode, encode } from '../../src/bencode/index.js';
 import { spawnTracked, freePort, type SixswarmProcess } from './sixswarm.js';
 import { waitUntil } from './peers.js';
-import { connect } from 'node:net';
 
 const execFileAsync = promisify(execFile);
 
@@ -40,32 +40,32 @@ export interface Nginx {
   port: number;
   /** HTTPS on both, when a certificate was given. */
   tlsPort?: number;
-  /** Its access log: one line per request, `$remote_addr $scheme $request $status $body_bytes_sent "$http_range"`. */
-  accessLog: string;
+  /** Its access log's lines, one per request: `$remote_addr $scheme $request $status $body_bytes_sent "$http_range"`. */
   requests(): Promise<string[]>;
 }
 
-function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
+export interface NginxConfig {
+  root: string;
+  /** Where its config, pid file, logs and temp paths go. */
+  dir: string;
+  /** Plain HTTP on these host:port (an IPv6 host in brackets). */
+  listen: string[];
+  /** HTTPS on these, with `tls`. */
+  tlsListen?: string[];
+  tls?: Certificate;
+  /** Directives for its server blocks (limit_rate 2m;). */
+  extra?: string;
 }
 
-/**
- * nginx serving `root` on loopback (both families), in the foreground, from `dir` (config, pid,
- * logs, temp); `extra`: directives for its server blocks (limit_rate 2m;).
- */
-export async function startNginx(o: { root: string; dir: string; tls?: Certificate; extra?: string }): Promise<Nginx> {
+/** An nginx config of the test's own (never the system's): one process, logs and temp paths under `dir`. */
+export async function writeNginxConfig(o: NginxConfig): Promise<string> {
   await mkdir(join(o.dir, 'temp'), { recursive: true });
-  const port = await freePort();
-  const tlsPort = o.tls ? await freePort() : undefined;
-  const accessLog = join(o.dir, 'access.log');
-  const listen = (p: number, ssl = '') => `listen 127.0.0.1:${p}${ssl}; listen [::1]:${p}${ssl};`;
+  const server = (listen: string[], ssl: string) => `server {
+    ${listen.map((l) => `listen ${l}${ssl};`).join(' ')}
+    root ${o.root};
+    ${ssl && o.tls ? `ssl_certificate ${o.tls.cert}; ssl_certificate_key ${o.tls.key};` : ''}
+    ${o.extra ?? ''}
+  }`;
   const conf = `
 pid ${join(o.dir, 'nginx.pid')};
 error_log ${join(o.dir, 'error.log')} warn;
@@ -75,38 +75,53 @@ http {
   sendfile on;
   keepalive_timeout 65;
   log_format ranges '$remote_addr $scheme $request $status $body_bytes_sent "$http_range"';
-  access_log ${accessLog} ranges;
+  access_log ${join(o.dir, 'access.log')} ranges;
   client_body_temp_path ${join(o.dir, 'temp', 'body')};
   proxy_temp_path ${join(o.dir, 'temp', 'proxy')};
   fastcgi_temp_path ${join(o.dir, 'temp', 'fastcgi')};
   uwsgi_temp_path ${join(o.dir, 'temp', 'uwsgi')};
   scgi_temp_path ${join(o.dir, 'temp', 'scgi')};
-  server {
-    ${listen(port)}
-    root ${o.root};
-    ${o.extra ?? ''}
-  }
-  ${o.tls && tlsPort ? `server {
-    ${listen(tlsPort, ' ssl')}
-    ssl_certificate ${o.tls.cert};
-    ssl_certificate_key ${o.tls.key};
-    root ${o.root};
-    ${o.extra ?? ''}
-  }` : ''}
+  ${server(o.listen, '')}
+  ${o.tlsListen?.length ? server(o.tlsListen, ' ssl') : ''}
 }
 `;
-  const confFile = join(o.dir, 'nginx.conf');
-  await writeFile(confFile, conf);
-  // One process (no master, no workers): killing it stops it all, nothing is left behind.
-  const proc = spawnTracked(NGINX, ['-p', o.dir, '-c', confFile, '-g', 'daemon off; master_process off;'], { label: 'nginx' });
-  await waitUntil(async () => (await accepts('127.0.0.1', port)) && (await accepts('::1', port)), 15_000, () => `nginx listening on ${port}: ${proc.stderr}`);
-  return {
-    proc,
-    port,
-    ...(tlsPort ? { tlsPort } : {}),
-    accessLog,
-    requests: async () => (await readFile(accessLog, 'utf8').catch(() => '')).split('\n').filter((l) => l.length > 0),
-  };
+  const file = join(o.dir, 'nginx.conf');
+  await writeFile(file, conf);
+  return file;
+}
+
+/**
+ * The command line that runs nginx from `conf` in the foreground as one process (no master, no
+ * workers): killing it stops it all, nothing is left behind.
+ */
+export function nginxArgs(dir: string, conf: string): string[] {
+  return ['-p', dir, '-c', conf, '-g', 'daemon off; master_process off;'];
+}
+
+/** Resolves once nginx wrote its pid file, which it does after opening every listening socket. */
+export async function nginxReady(dir: string, proc: { stderr: string }): Promise<void> {
+  await waitUntil(() => existsSync(join(dir, 'nginx.pid')), 15_000, () => `nginx starting: ${proc.stderr}`);
+}
+
+/** The access log's lines. */
+export async function accessLog(dir: string): Promise<string[]> {
+  return (await readFile(join(dir, 'access.log'), 'utf8').catch(() => '')).split('\n').filter((l) => l.length > 0);
+}
+
+/** nginx serving `root` on loopback (both families, a free port each for HTTP and HTTPS), from `dir`. */
+export async function startNginx(o: { root: string; dir: string; tls?: Certificate; extra?: string }): Promise<Nginx> {
+  const port = await freePort();
+  const tlsPort = o.tls ? await freePort() : undefined;
+  const conf = await writeNginxConfig({
+    root: o.root,
+    dir: o.dir,
+    listen: [`127.0.0.1:${port}`, `[::1]:${port}`],
+    ...(o.tls && tlsPort ? { tls: o.tls, tlsListen: [`127.0.0.1:${tlsPort}`, `[::1]:${tlsPort}`] } : {}),
+    ...(o.extra ? { extra: o.extra } : {}),
+  });
+  const proc = spawnTracked(NGINX, nginxArgs(o.dir, conf), { label: 'nginx' });
+  await nginxReady(o.dir, proc);
+  return { proc, port, ...(tlsPort ? { tlsPort } : {}), requests: () => accessLog(o.dir) };
 }
 
 /** Write `out`: the torrent at `torrent` with these web seeds (the info dictionary kept byte for byte). */
