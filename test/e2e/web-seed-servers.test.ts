@@ -1,0 +1,145 @@
+/**
+ * Web seeds against small HTTP servers of the test's own (real sockets, written by hand so they
+ * can misbehave): a BEP 17 `httpseeds` script (its busy reply's body says how long to wait), a
+ * BEP 19 server answering 503 with Retry-After (the wait honoured to the second), a server whose
+ * files moved to a mirror of the other family (the redirect followed and remembered per file),
+ * an HTTPS server with a certificate nobody trusts (a clear failure saying what to do), and one
+ * whose response head never ends (bounded, and backed off).
+ */
+import { createServer as createTlsServer } from 'node:tls';
+import { createServer } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { readTorrentFile } from '../../src/metainfo/torrent.js';
+import { faultWebSeed, type FaultWebSeed } from '../support/fault-web-seed.js';
+import { cleanUpAfterEach, makeTree, runCli, sixswarm, tempDir, treeDigest } from '../support/sixswarm.js';
+import { selfSignedCertificate, withWebSeeds } from '../support/web-server.js';
+
+const KiB = 1024;
+let dir: string | undefined;
+cleanUpAfterEach(() => dir);
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
+});
+
+async function payload(tree: Record<string, number>) {
+  dir = await tempDir('sixswarm-webseed-e2e-');
+  const d = dir;
+  await makeTree(join(d, 'www', 'tree'), tree);
+  const bare = join(d, 'bare.torrent');
+  expect((await runCli(['create', join(d, 'www', 'tree'), '-o', bare, '--piece-length', String(32 * KiB)])).code).toBe(0);
+  const meta = await readTorrentFile(bare);
+  const files = new Map<string, Buffer>();
+  for (const name of Object.keys(tree)) files.set(`tree/${name}`, await readFile(join(d, 'www', 'tree', name)));
+  return { d, bare, meta, files };
+}
+
+async function serve(...args: Parameters<typeof faultWebSeed>): Promise<FaultWebSeed> {
+  const s = await faultWebSeed(...args);
+  closers.push(() => s.close());
+  return s;
+}
+
+function download(d: string, torrent: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}) {
+  return sixswarm(['download', torrent, '-o', join(d, 'out'), '--port', '0', '--no-trackers', '--no-dht', '--json', '--exit-on-complete', ...extra], { env: { SIXSWARM_STATE_DIR: join(d, 'state'), ...env } });
+}
+
+describe('web seeds against hand-made servers', () => {
+  it('a BEP 17 script, busy at first: its wait is honoured, then every piece comes from it', async () => {
+    const { d, bare, meta, files } = await payload({ 'a.bin': 300 * KiB + 5, 'b.bin': 700 * KiB });
+    const script = await serve({ kind: 'busy', seconds: 2, times: 2, inBody: true }, files, meta);
+    const url = `http://[::1]:${script.port}/seed.php`;
+    const torrent = await withWebSeeds(bare, join(d, 'seeded.torrent'), { httpSeeds: [url] });
+    expect((await runCli(['info', torrent])).stdout).toMatch(/^ {2}BEP 17 {4}http:\/\/\[::1\]:\d+\/seed\.php$/m);
+    const leech = download(d, torrent);
+    expect(await leech.exited, leech.stderr).toBe(0);
+    expect(await treeDigest(join(d, 'out', 'tree'))).toEqual(await treeDigest(join(d, 'www', 'tree')));
+    const busy = leech.events.filter((e) => e.event === 'web-seed-failed');
+    expect(busy).toEqual([expect.objectContaining({ url, kind: 'busy', action: 'retry', retryIn: 2, reason: 'busy (HTTP 503, retry in 2 s)' })]);
+    // Both of its connections asked at once and were told to wait; the next ask came 2 s later.
+    const [first, second, ...rest] = script.requests;
+    expect([first!.status, second!.status]).toEqual([503, 503]);
+    expect(rest.length).toBeGreaterThan(0);
+    expect(rest[0]!.at - second!.at).toBeGreaterThanOrEqual(1900);
+    // Piece requests: the info hash, a piece, and ranges only for part of one.
+    expect(rest.every((r) => r.path.startsWith(`/seed.php?info_hash=${[...meta.infoHash].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('')}&piece=`))).toBe(true);
+  });
+
+  it('BEP 19 with 503 and Retry-After: not asked again before the time it said', async () => {
+    const { d, bare, files } = await payload({ 'only.bin': 600 * KiB });
+    const busy = await serve({ kind: 'busy', seconds: 3, times: 2 }, files);
+    const url = `http://127.0.0.1:${busy.port}/`;
+    const leech = download(d, await withWebSeeds(bare, join(d, 'seeded.torrent'), { urlList: [url] }));
+    expect(await leech.exited, leech.stderr).toBe(0);
+    const refused = busy.requests.filter((r) => r.status === 503);
+    const served = busy.requests.filter((r) => r.status === 206);
+    expect(refused.length).toBe(2); // both of its connections asked at once, and were told to wait
+    expect(served[0]!.at - refused[1]!.at).toBeGreaterThanOrEqual(2900);
+    expect(leech.events.filter((e) => e.event === 'web-seed-failed')).toEqual([expect.objectContaining({ kind: 'busy', retryIn: 3, reason: 'busy (HTTP 503, Retry-After 3 s)' })]);
+  });
+
+  it('files moved to a mirror of the other family: each redirect followed once, then the mirror asked directly', async () => {
+    const { d, bare, files } = await payload({ 'a.bin': 200 * KiB, 'b.bin': 900 * KiB + 1 });
+    const mirror = await serve({ kind: 'none' }, files);
+    const moved = await serve({ kind: 'moved', to: `http://127.0.0.1:${mirror.port}/` }, files);
+    const leech = download(d, await withWebSeeds(bare, join(d, 'seeded.torrent'), { urlList: [`http://[::1]:${moved.port}/`] }));
+    expect(await leech.exited, leech.stderr).toBe(0);
+    expect(await treeDigest(join(d, 'out', 'tree'))).toEqual(await treeDigest(join(d, 'www', 'tree')));
+    // One redirect per file and connection at most (two run at once); every byte from the mirror, over IPv4.
+    const perFile = new Map<string, number>();
+    for (const r of moved.requests) perFile.set(r.path, (perFile.get(r.path) ?? 0) + 1);
+    for (const n of perFile.values()) expect(n).toBeLessThanOrEqual(2);
+    expect(mirror.requests.length).toBeGreaterThan(moved.requests.length);
+    expect(new Set(mirror.requests.map((r) => r.client))).toEqual(new Set(['127.0.0.1']));
+  });
+
+  it('HTTPS with a certificate nobody trusts: one clear failure, saying how to trust it', async () => {
+    const { d, bare } = await payload({ 'x.bin': 100 * KiB });
+    const cert = await selfSignedCertificate(join(d, 'cert'));
+    const server = createTlsServer({ cert: await readFile(cert.cert), key: await readFile(cert.key) }, (s) => s.end());
+    server.on('tlsClientError', () => {});
+    await new Promise<void>((r) => server.listen(0, '::1', r));
+    closers.push(() => new Promise((r) => server.close(() => r())));
+    const url = `https://[::1]:${(server.address() as { port: number }).port}/x.bin`;
+    // NODE_EXTRA_CA_CERTS unset: the machine's own trust store, which does not hold it.
+    const leech = download(d, await withWebSeeds(bare, join(d, 'seeded.torrent'), { urlList: [url] }), [], { NODE_EXTRA_CA_CERTS: '' });
+    const failed = await leech.waitFor((e) => e.event === 'web-seed-failed', 20_000, 'the TLS failure');
+    expect(failed).toMatchObject({ url, kind: 'tls', action: 'retry' });
+    expect(failed.reason).toMatch(/TLS with ::1 failed: .*certificate.*set NODE_EXTRA_CA_CERTS to its PEM file/);
+  });
+
+  it('a response head that never ends: cut at its bound, reported once, the server backed off', async () => {
+    const { d, bare } = await payload({ 'x.bin': 100 * KiB });
+    let requests = 0;
+    let sentTotal = 0;
+    const server = createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => {
+        requests++;
+        s.write('HTTP/1.1 206 Partial Content\r\n');
+        const junk = Buffer.from(`X-Junk: ${'j'.repeat(1000)}\r\n`);
+        const more = () => {
+          while (!s.destroyed && s.write(junk)) sentTotal += junk.length;
+        };
+        s.on('drain', more);
+        more();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/x.bin`;
+    const leech = download(d, await withWebSeeds(bare, join(d, 'seeded.torrent'), { urlList: [url] }));
+    const failed = await leech.waitFor((e) => e.event === 'web-seed-failed', 20_000, 'the failure');
+    expect(failed).toMatchObject({ kind: 'protocol', action: 'retry', retryIn: 5, reason: 'the response head is larger than 16384 bytes' });
+    await new Promise((r) => setTimeout(r, 3000));
+    // Its two connections asked once each, and nothing more within the backoff.
+    expect(requests).toBe(2);
+    expect(leech.events.filter((e) => e.event === 'web-seed-failed')).toHaveLength(1);
+    const status = leech.events.filter((e) => e.event === 'progress').at(-1)!.webSeeds as { state: string; failures: number; retryIn?: number }[];
+    expect(status[0]).toMatchObject({ state: 'waiting', failures: 2 });
+    leech.kill();
+    expect(await leech.exited).toBe(143);
+  });
+});
