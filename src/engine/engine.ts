@@ -155,7 +155,8 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping] }> {
         maxPeers: this.opts.maxPeersPerTorrent,
         limits: new RateLimits(opts.rates, this.limits),
         sequential: opts.sequential,
-        ...(this.opts.webSeeds === false ? {} : { webSeeds: { network: this.network, families: { 4: this.opts.ipv4, 6: this.opts.ipv6 } } }),
+        // A seed only serves what it has: it never fetches (its files are opened read-only).
+        ...(this.opts.webSeeds === false || !opts.writable ? {} : { webSeeds: { network: this.network, families: { 4: this.opts.ipv4, 6: this.opts.ipv6 } } }),
       },
       ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer, network: this.network } } : {}),
       ...(this.dht ? { dht: this.dht } : {}),

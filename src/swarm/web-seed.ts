@@ -220,6 +220,11 @@ export class WebSeed {
     return this.site.url;
   }
 
+  /** A request of its runs. */
+  get busy(): boolean {
+    return this.workers.some((w) => w.busy);
+  }
+
   /** Whether it can give piece `i` (the picker asks). */
   has(i: number): boolean {
     return !this.lacking.has(i);
@@ -239,7 +244,6 @@ export class WebSeed {
   /** Once a second: a run whose blocks all came from elsewhere meanwhile (endgame) is cut short. */
   tick(): void {
     for (const w of this.workers) if (w.run && !this.stillNeeded(w.run)) w.fetcher.abort();
-    this.fill();
   }
 
   /** Whether any block of the run not delivered yet (the one being filled included) is still wanted. */
