@@ -178,9 +178,11 @@ export class PiecePicker {
    * first, or in order when sequential) whole, followed by the next ones while they can be
    * started too; in endgame, blocks not received yet that at most one other source is fetching
    * and this seed is not (`mine`). Every block returned counts as requested until released or
-   * received, so no peer asks for it outside endgame.
+   * received, so no peer asks for it outside endgame. `resume`: the piece after the seed's last
+   * run, started instead of the rarest when it is as rare (a seed streams on where it was, so
+   * that its runs stay long instead of filling ever smaller gaps).
    */
-  pickRun(seed: PeerPieces, maxBytes: number, mine: (r: BlockRef) => boolean): BlockRef[] {
+  pickRun(seed: PeerPieces, maxBytes: number, mine: (r: BlockRef) => boolean, resume?: number): BlockRef[] {
     const out: BlockRef[] = [];
     let bytes = 0;
     const take = (p: PieceInProgress, b: number): boolean => {
@@ -203,7 +205,12 @@ export class PiecePicker {
       p.firstFree = b; // everything before b was received, requested, or is taken now
       return out;
     }
-    for (let next = this.rarestNewPiece(seed); next !== undefined; ) {
+    // A new run only once all of it fits in the memory bound (verified pieces free it, and the
+    // transfer asks again): taking one piece at a time while it is full costs a request each.
+    const fits = this.bufferedBytes === 0 || this.bufferedBytes + Math.min(maxBytes, this.maxBufferedBytes / 2) <= this.maxBufferedBytes;
+    let first = fits ? this.rarestNewPiece(seed) : undefined;
+    if (first !== undefined && resume !== undefined && !this.sequential && resume < this.pieceCount && seed.has(resume) && this.startable(resume) && this.availability[resume]! <= this.availability[first]!) first = resume;
+    for (let next = first; next !== undefined; ) {
       const size = this.pieceSize(next);
       const p = new PieceInProgress(next, size, this.buffers.take(size));
       this.inProgress.set(next, p);

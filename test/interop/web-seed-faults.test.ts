@@ -96,8 +96,10 @@ describe('faulty web seeds beside a good one', () => {
     expect(status[url('corrupt')]).toMatchObject({ state: 'banned' });
     expect(status[url('missing')]).toMatchObject({ missingFiles: 1 });
     expect(status[urls.at(-1)!]).toMatchObject({ failures: 0 });
+    // Every piece that failed had blocks of the liar's (some also of a seed that was cut short before it took over).
     const piecesFailed = leech.events.filter((e) => e.event === 'piece-failed');
-    for (const e of piecesFailed) expect(e.peers).toEqual([`web seed ${url('corrupt')}`]);
+    expect(piecesFailed.length).toBeGreaterThan(0);
+    for (const e of piecesFailed) expect(e.peers).toContain(`web seed ${url('corrupt')}`);
     expect(createHash('sha1').update(meta.infoBuffer).digest('hex')).toBe(meta.infoHashHex);
   });
 });
