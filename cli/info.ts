@@ -103,7 +103,7 @@ function torrentText(m: Metainfo): string {
 }
 
 function magnetJson(m: MagnetLink): object {
-  return { type: 'magnet', infoHash: m.infoHashHex, name: m.name, trackers: m.trackers, peers: m.peers };
+  return { type: 'magnet', infoHash: m.infoHashHex, name: m.name, trackers: m.trackers, webSeeds: m.webSeeds ?? [], peers: m.peers };
 }
 
 function magnetText(m: MagnetLink): string {
@@ -116,6 +116,7 @@ function magnetText(m: MagnetLink): string {
   row('size', 'unknown until the metadata is fetched from peers');
   if (m.trackers.length === 0) row('trackers', 'none');
   else m.trackers.forEach((url, i) => row(i === 0 ? 'trackers' : '', url));
+  (m.webSeeds ?? []).forEach((url, i) => row(i === 0 ? 'web seeds' : '', url));
   m.peers.forEach((p, i) => row(i === 0 ? 'peers' : '', formatHostPort(p.host, p.port)));
   return `${lines.join('\n')}\n`;
 }

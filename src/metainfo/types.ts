@@ -38,4 +38,5 @@ export interface MagnetLink {
   name?: string;
   trackers: string[]; // tr= values, in order, de-duplicated
   peers: { host: string; port: number; family?: 4 | 6 }[]; // x.pe= values (use parseHostPort)
+  webSeeds?: string[]; // ws= values: BEP 19 web seeds (http and https only), de-duplicated
 }

@@ -194,6 +194,32 @@ describe('web seeds with other sources and controls', () => {
     expect(served - web.downloaded).toBeLessThanOrEqual(8 * MiB);
   });
 
+  it("a magnet's ws= web seeds: used once a peer gave the metadata, and kept with it for the next start", async () => {
+    dir = await tempDir('sixswarm-webseed-');
+    const d = dir;
+    await makeTree(join(d, 'www', 'mag'), { 'm.bin': 8 * MiB + 5 });
+    const bare = join(d, 'bare.torrent');
+    expect((await runCli(['create', join(d, 'www', 'mag', 'm.bin'), '-o', bare, '--piece-length', String(64 * KiB)])).code).toBe(0);
+    const meta = await readTorrentFile(bare);
+    const { n, env } = await nginx(d, join(d, 'www'), { extra: 'limit_rate 2m;' });
+    const ws = `http://[::1]:${n.port}/mag/m.bin`;
+    const port = await freePort();
+    const lt = libtorrentPeer({ torrent: bare, save: join(d, 'www', 'mag'), port });
+    expect((await lt.event('checked')).seeding).toBe(true);
+    const magnet = `magnet:?xt=urn:btih:${meta.infoHashHex}&dn=m.bin&ws=${encodeURIComponent(ws)}&x.pe=${encodeURIComponent(`[::1]:${port}`)}`;
+    expect(JSON.parse((await runCli(['info', magnet, '--json'])).stdout).webSeeds).toEqual([ws]);
+    const leech = download(magnet, join(d, 'out'), env, ['--max-down', '8M']);
+    expect(await leech.exited, leech.stderr).toBe(0);
+    expect(await sha1(join(d, 'out', 'm.bin'))).toBe(await sha1(join(d, 'www', 'mag', 'm.bin')));
+    const web = (lastProgress(leech.events).webSeeds as SeedStatus[])[0]!;
+    expect(web.url).toBe(ws);
+    expect(web.downloaded).toBeGreaterThan(0);
+    expect((await logged(n)).length).toBeGreaterThan(0);
+    const saved = await readTorrentFile(join(d, 'state', 'metadata', `${meta.infoHashHex}.torrent`));
+    expect(saved.urlList).toEqual([ws]);
+    expect(saved.infoHashHex).toBe(meta.infoHashHex);
+  });
+
   it('a file selection asks only for bytes of wanted pieces: a skipped file only where a wanted piece holds it', async () => {
     dir = await tempDir('sixswarm-webseed-');
     const d = dir;

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseHead } from '../../src/http/response-head.js';
+import { parseMagnet, toMagnet } from '../../src/metainfo/magnet.js';
 import type { Metainfo, TorrentFile } from '../../src/metainfo/types.js';
 import { PiecePicker } from '../../src/swarm/piece-picker.js';
 import { Bitfield } from '../../src/util/bitfield.js';
@@ -44,6 +45,17 @@ describe('BEP 19 and BEP 17 URLs', () => {
     const t = torrent([{ path: ['x'], length: 100 }], 64, false);
     expect(pieceUrl('http://h/seed.php', t, 0, 16, 32).href).toBe('http://h/seed.php?info_hash=%00%FF%10%20%30%40%50%60%70%80%9A%0B%0C%0D%0E%0F%7F%E0%AA%BB&piece=0&ranges=16-47');
     expect(pieceUrl('http://h/seed.php?key=1', t, 1, 0, 36).href).toMatch(/seed\.php\?key=1&info_hash=.*&piece=1$/);
+  });
+});
+
+describe('web seeds in magnet links', () => {
+  it('ws= gives BEP 19 web seeds (http and https only, each once); a torrent\'s url-list goes into its magnet', () => {
+    const hash = 'ab'.repeat(20);
+    const m = parseMagnet(`magnet:?xt=urn:btih:${hash}&ws=${encodeURIComponent('http://[::1]:8080/f.iso')}&ws.1=ftp%3A%2F%2Fx%2Ff&ws=${encodeURIComponent('http://[::1]:8080/f.iso')}&ws=https%3A%2F%2Fm.example%2Fd%2F`);
+    expect(m.webSeeds).toEqual(['http://[::1]:8080/f.iso', 'https://m.example/d/']);
+    expect(parseMagnet(`magnet:?xt=urn:btih:${hash}`).webSeeds).toBeUndefined();
+    const meta = { infoHashHex: hash, name: 'f.iso', announce: [], urlList: ['http://[::1]:8080/f.iso'] } as unknown as Metainfo;
+    expect(toMagnet(meta)).toBe(`magnet:?xt=urn:btih:${hash}&dn=f.iso&ws=${encodeURIComponent('http://[::1]:8080/f.iso')}`);
   });
 });
 
