@@ -103,7 +103,7 @@ function torrentText(m: Metainfo): string {
 }
 
 function magnetJson(m: MagnetLink): object {
-  return { type: 'magnet', infoHash: m.infoHashHex, name: m.name, trackers: m.trackers, webSeeds: m.webSeeds ?? [], peers: m.peers };
+  return { type: 'magnet', infoHash: m.infoHashHex, name: m.name, trackers: m.trackers, ...(m.webSeeds ? { webSeeds: m.webSeeds } : {}), peers: m.peers };
 }
 
 function magnetText(m: MagnetLink): string {
