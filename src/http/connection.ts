@@ -56,6 +56,8 @@ export class HttpConnection {
   private waiting?: { resolve(v: unknown): void; reject(e: Error): void };
   private sink?: { max: number; got: number; data(b: Buffer): void };
   private why?: HttpError;
+  /** The server ended the stream while a response waited for readBody: handled once it reads. */
+  private ended = false;
 
   constructor(
     private readonly stream: Duplex,
@@ -123,6 +125,7 @@ export class HttpConnection {
     const early = this.early;
     this.early = undefined;
     if (early) this.onData(early);
+    if (this.state === 'body' && this.ended) this.onEnd();
     if (this.state === 'body') {
       if (this.decoder!.done) this.bodyDone();
       else if (!this.paused) {
@@ -245,6 +248,11 @@ export class HttpConnection {
 
   private onEnd(): void {
     if (this.state === 'closed') return;
+    // A body the close frames may have arrived whole before the caller asked for it.
+    if (this.state === 'await-body') {
+      this.ended = true;
+      return;
+    }
     if (this.state === 'body' && this.decoder!.closed()) {
       this.keepAlive = false;
       this.bodyDone();

@@ -37,8 +37,9 @@ const REQUEST_BASE_MS = 30_000;
 const MIN_RATE = 32 * 1024;
 /** Bodies read only to keep the connection (a redirect's, an error page): at most this much. */
 const SMALL_BODY = 64 * 1024;
-/** Files whose redirect target is remembered, at most (the oldest is forgotten first). */
+/** Files whose redirect target is remembered, at most (the oldest is forgotten first), and the longest target taken. */
 const MAX_REMEMBERED = 4096;
+const MAX_URL = 2048;
 const ZEROS = Buffer.alloc(64 * 1024);
 
 /** The parts of `length` torrent bytes starting at byte `begin` of piece `piece`. */
@@ -184,6 +185,8 @@ export class WebSeedFetcher {
         const outcome = interpret(head, asked, bep17);
         if (outcome.kind === 'redirect') {
           await c.skipBody(SMALL_BODY);
+          // Remembered per file: a server must not make us keep long URLs by the thousand.
+          if (outcome.location.length > MAX_URL) throw new WebSeedFailure('redirects', `redirected to a URL longer than ${MAX_URL} characters`);
           let next: URL;
           try {
             next = new URL(outcome.location, url);

@@ -176,6 +176,17 @@ describe('an HTTP connection', () => {
     expect(b.reusable).toBe(false);
   });
 
+  it('takes a body framed by the close that arrived whole, closed and all, before it was asked for', async () => {
+    const port = await rawServer((s) => s.end('HTTP/1.0 200 OK\r\n\r\nthe whole body'));
+    const c = await connection(port);
+    const h = await c.request({ target: '/f', host: 'x' });
+    await new Promise((r) => setTimeout(r, 100)); // the server's FIN is in
+    let body = '';
+    await c.readBody(100, (b) => (body += b.toString()));
+    expect([h.status, body]).toEqual([200, 'the whole body']);
+    expect(c.reusable).toBe(false);
+  });
+
   it('refuses a header that would carry a second request', async () => {
     const port = await rawServer(() => {});
     const c = await connection(port);
