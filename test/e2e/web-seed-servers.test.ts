@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readTorrentFile } from '../../src/metainfo/torrent.js';
 import { faultWebSeed, type FaultWebSeed } from '../support/fault-web-seed.js';
+import { waitUntil } from '../support/peers.js';
 import { cleanUpAfterEach, makeTree, runCli, sixswarm, tempDir, treeDigest } from '../support/sixswarm.js';
 import { selfSignedCertificate, withWebSeeds } from '../support/web-server.js';
 
@@ -108,6 +109,20 @@ describe('web seeds against hand-made servers', () => {
     const failed = await leech.waitFor((e) => e.event === 'web-seed-failed', 20_000, 'the TLS failure');
     expect(failed).toMatchObject({ url, kind: 'tls', action: 'retry' });
     expect(failed.reason).toMatch(/TLS with ::1 failed: .*certificate.*set NODE_EXTRA_CA_CERTS to its PEM file/);
+  });
+
+  it('without --json: a failure is one line saying what follows, and the progress line counts the web seeds', async () => {
+    const { d, bare, files } = await payload({ 'x.bin': 100 * KiB });
+    const gone = await serve({ kind: 'missing', path: 'tree/x.bin' }, files);
+    const url = `http://[::1]:${gone.port}/x`;
+    const torrent = await withWebSeeds(bare, join(d, 'seeded.torrent'), { urlList: [url] });
+    const leech = sixswarm(['download', torrent, '-o', join(d, 'out'), '--port', '0', '--no-trackers', '--no-dht'], { env: { SIXSWARM_STATE_DIR: join(d, 'state') } });
+    await waitUntil(() => /web seeds 0\/1/.test(leech.stdoutRaw) && /web seed .* not there/.test(leech.stdoutRaw), 20_000, () => leech.stdoutRaw + leech.stderr);
+    // A multi-file torrent's only file gone: nothing left to ask it for.
+    expect(leech.stdoutRaw).toContain(`web seed ${url}: "tree/x.bin" is not there (HTTP 404 Not Found); not asked again this session`);
+    expect(leech.stdoutRaw).toMatch(/^tree: 0\.0% .* peers 0 \(v4 0, v6 0, seeds 0\) web seeds 0\/1/m);
+    leech.kill();
+    await leech.exited;
   });
 
   it('a response head that never ends: cut at its bound, reported once, the server backed off', async () => {
