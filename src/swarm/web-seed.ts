@@ -87,6 +87,8 @@ const BACKOFF_FIRST_MS = 5000;
 const BACKOFF_MAX_MS = 10 * 60_000;
 /** Failure kinds remembered as reported, at most (a seed missing many files reports each once). */
 const MAX_REPORTED = 1024;
+/** Files found missing in a row, before it gave any byte, that make it given up. */
+const MAX_MISSING_IN_ROW = 16;
 
 /** One request's run of blocks, filled in order from the bytes as they arrive. */
 class Run {
@@ -204,6 +206,10 @@ export class WebSeed {
   /** Pieces it cannot give (they hold bytes of a file it lacks). */
   private readonly lacking: Bitfield;
   private readonly missing = new Set<number>();
+  /** Files with bytes on the server (not pad files, not empty) it has not been found to lack. */
+  private usable: number;
+  /** Files found missing since it last gave a byte. */
+  private missingInRow = 0;
   /** Blocks its runs hold now (endgame: never asked twice from the same seed). */
   private readonly mine = new Set<number>();
   private readonly reported = new Set<string>();
@@ -220,6 +226,7 @@ export class WebSeed {
   ) {
     this.key = webSeedKey(site.url);
     this.lacking = new Bitfield(host.picker.pieceCount);
+    this.usable = site.torrent.files.filter((f) => !f.pad && f.length > 0).length;
     for (let i = 0; i < MAX_WORKERS; i++) this.workers.push(new Worker(site, host.limit));
   }
 
@@ -329,20 +336,27 @@ export class WebSeed {
       this.mine.delete(blockKey(r));
     }
     w.finish();
+    if (run.received > 0) this.missingInRow = 0;
     if (failure) this.failed(failure);
     else if (!w.fetcher.wasAborted) this.streak = 0;
     this.fill();
   }
 
-  private failed(f: WebSeedFailure): void {
+  private failed(failure: WebSeedFailure): void {
     if (this.ended) return;
+    let f = failure;
     this.failures++;
     this.lastError = f.message;
     const file = f.extra.file;
     if (f.permanent && file !== undefined && this.site.protocol === 'bep19' && this.site.torrent.multiFile) {
-      this.dropFile(file);
-      const left = this.site.torrent.files.some((x, i) => !x.pad && x.length > 0 && !this.missing.has(i));
-      if (left) return this.report(f, 'file-dropped');
+      if (this.dropFile(file)) this.missingInRow++;
+      // A seed that never gave a byte and lacks file after file is most likely the wrong URL.
+      const hopeless = this.missingInRow >= MAX_MISSING_IN_ROW && this.meter.total === 0;
+      if (this.usable > 0 && !hopeless) return this.report(f, 'file-dropped');
+      if (hopeless) {
+        f = new WebSeedFailure(f.kind, `${this.missingInRow} files in a row are not there (the last: ${f.message}): is the URL right?`);
+        this.lastError = f.message;
+      }
     }
     if (f.permanent) {
       this.ended = 'failed';
@@ -358,11 +372,14 @@ export class WebSeed {
     this.report(f, 'retry', Math.ceil(wait / 1000));
   }
 
-  /** A file it does not have: the pieces holding its bytes are no longer asked of it. */
-  private dropFile(file: number): void {
+  /** A file it does not have: the pieces holding its bytes are no longer asked of it. False when known already. */
+  private dropFile(file: number): boolean {
+    if (this.missing.has(file)) return false;
     this.missing.add(file);
+    this.usable--;
     const range = this.host.piecesOfFile(file);
     if (range) for (let i = range[0]; i <= range[1]; i++) this.lacking.set(i);
+    return true;
   }
 
   /** Said once per kind of failure (and per file, for a file's). */

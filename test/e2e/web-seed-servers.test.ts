@@ -125,6 +125,28 @@ describe('web seeds against hand-made servers', () => {
     await leech.exited;
   });
 
+  it('a seed that has none of the files is given up after 16 in a row, not asked for every one', async () => {
+    const tree = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`f${String(i).padStart(2, '0')}.bin`, 40 * KiB]));
+    const { d, bare } = await payload(tree);
+    const empty = await serve({ kind: 'none' }, new Map());
+    const url = `http://[::1]:${empty.port}/wrong/`;
+    const leech = download(d, await withWebSeeds(bare, join(d, 'seeded.torrent'), { urlList: [url] }));
+    const gaveUp = await leech.waitFor((e) => e.event === 'web-seed-failed' && e.action === 'dropped', 20_000, 'the seed given up');
+    expect(gaveUp.reason).toMatch(/^16 files in a row are not there \(the last: "tree\/f\d\d\.bin" is not there \(HTTP 404 Not Found\)\): is the URL right\?$/);
+    const dropped = leech.events.filter((e) => e.event === 'web-seed-failed' && e.action === 'file-dropped');
+    expect(dropped).toHaveLength(15);
+    expect(new Set(dropped.map((e) => e.reason)).size).toBe(15);
+    await new Promise((r) => setTimeout(r, 200));
+    // Each file is asked at most once per connection (two run at once), and nothing after it was given up.
+    const asked = empty.requests.length;
+    expect(asked).toBeGreaterThanOrEqual(16);
+    expect(asked).toBeLessThanOrEqual(32);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(empty.requests.length).toBe(asked);
+    const status = leech.events.filter((e) => e.event === 'progress').at(-1)!.webSeeds as { state: string }[];
+    expect(status[0]!.state).toBe('failed');
+  });
+
   it('a response head that never ends: cut at its bound, reported once, the server backed off', async () => {
     const { d, bare } = await payload({ 'x.bin': 100 * KiB });
     let requests = 0;
