@@ -234,7 +234,7 @@ export class WebSeed {
     return this.site.url;
   }
 
-  /** A request of its runs. */
+  /** One of its requests is running. */
   get busy(): boolean {
     return this.workers.some((w) => w.busy);
   }
