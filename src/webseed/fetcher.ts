@@ -201,9 +201,12 @@ export class WebSeedFetcher {
           continue;
         }
         if (outcome.kind === 'busy-body') {
+          // A few digits; a page instead says nothing usable (and the connection goes).
           const body: Buffer[] = [];
-          await c.readBody(64, (b) => body.push(Buffer.from(b)));
-          const wait = parseBusyBody(Buffer.concat(body));
+          const wait = await c.readBody(64, (b) => body.push(Buffer.from(b))).then(
+            () => parseBusyBody(Buffer.concat(body)),
+            () => undefined,
+          );
           throw new WebSeedFailure('busy', `busy (HTTP 503${wait !== undefined ? `, retry in ${Math.round(wait / 1000)} s` : ''})`, wait !== undefined ? { retryAfterMs: wait } : {});
         }
         if (part.kind === 'file' && url !== first) site.remember(part.file, url);
