@@ -31,12 +31,14 @@ interface Logged {
   status: number;
   bytes: number;
   range?: [number, number];
+  /** How many requests its connection had carried, this one included (keep-alive). */
+  onConnection: number;
 }
 
 /** nginx's access log (the test's format: remote address, scheme, request, status, bytes, Range). */
 async function logged(n: Nginx): Promise<Logged[]> {
   return (await n.requests()).map((line) => {
-    const m = /^(\S+) (\S+) GET (\S+) HTTP\/1\.1 (\d+) (\d+) "(?:bytes=(\d+)-(\d+))?.*"$/.exec(line);
+    const m = /^(\S+) (\S+) GET (\S+) HTTP\/1\.1 (\d+) (\d+) "(?:bytes=(\d+)-(\d+))?[^"]*" (\d+)$/.exec(line);
     if (!m) throw new Error(`unexpected log line: ${line}`);
     return {
       client: m[1]!,
@@ -45,6 +47,7 @@ async function logged(n: Nginx): Promise<Logged[]> {
       status: Number(m[4]),
       bytes: Number(m[5]),
       ...(m[6] ? { range: [Number(m[6]), Number(m[7])] as [number, number] } : {}),
+      onConnection: Number(m[8]),
     };
   });
 }
@@ -99,6 +102,8 @@ describe('web seeds from nginx, no peers', () => {
     const log = await logged(n);
     expect(log.every((l) => l.status === 206 && l.path === '/pub/disc.iso')).toBe(true);
     expect(new Set(log.map((l) => `${l.scheme} ${l.client}`))).toEqual(new Set(['https ::1', 'http 127.0.0.1']));
+    // Connections kept alive: later requests of each scheme came over a connection that had carried others.
+    for (const scheme of ['http', 'https']) expect(Math.max(...log.filter((l) => l.scheme === scheme).map((l) => l.onConnection)), scheme).toBeGreaterThan(1);
     // Every byte asked for once: runs never overlap, outside an endgame between the two seeds.
     const asked = log.reduce((sum, l) => sum + l.bytes, 0);
     const size = 12 * MiB + 12345;

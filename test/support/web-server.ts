@@ -40,7 +40,7 @@ export interface Nginx {
   port: number;
   /** HTTPS on both, when a certificate was given. */
   tlsPort?: number;
-  /** Its access log's lines, one per request: `$remote_addr $scheme $request $status $body_bytes_sent "$http_range"`. */
+  /** Its access log's lines, one per request: `$remote_addr $scheme $request $status $body_bytes_sent "$http_range" $connection_requests`. */
   requests(): Promise<string[]>;
 }
 
@@ -74,7 +74,7 @@ http {
   default_type application/octet-stream;
   sendfile on;
   keepalive_timeout 65;
-  log_format ranges '$remote_addr $scheme $request $status $body_bytes_sent "$http_range"';
+  log_format ranges '$remote_addr $scheme $request $status $body_bytes_sent "$http_range" $connection_requests';
   access_log ${join(o.dir, 'access.log')} ranges;
   client_body_temp_path ${join(o.dir, 'temp', 'body')};
   proxy_temp_path ${join(o.dir, 'temp', 'proxy')};
