@@ -49,7 +49,8 @@ function download(d: string, torrent: string, extra: string[] = [], env: NodeJS.
 
 describe('web seeds against hand-made servers', () => {
   it('a BEP 17 script, busy at first: its wait is honoured, then every piece comes from it', async () => {
-    const { d, bare, meta, files } = await payload({ 'a.bin': 300 * KiB + 5, 'b.bin': 700 * KiB });
+    // Larger than two first runs: both of its connections ask at once.
+    const { d, bare, meta, files } = await payload({ 'a.bin': 300 * KiB + 5, 'b.bin': 2 * 1024 * KiB });
     const script = await serve({ kind: 'busy', seconds: 2, times: 2, inBody: true }, files, meta);
     const url = `http://[::1]:${script.port}/seed.php`;
     const torrent = await withWebSeeds(bare, join(d, 'seeded.torrent'), { httpSeeds: [url] });
@@ -69,7 +70,7 @@ describe('web seeds against hand-made servers', () => {
   });
 
   it('BEP 19 with 503 and Retry-After: not asked again before the time it said', async () => {
-    const { d, bare, files } = await payload({ 'only.bin': 600 * KiB });
+    const { d, bare, files } = await payload({ 'only.bin': 2 * 1024 * KiB + 600 * KiB });
     const busy = await serve({ kind: 'busy', seconds: 3, times: 2 }, files);
     const url = `http://127.0.0.1:${busy.port}/`;
     const leech = download(d, await withWebSeeds(bare, join(d, 'seeded.torrent'), { urlList: [url] }));
@@ -82,7 +83,7 @@ describe('web seeds against hand-made servers', () => {
   });
 
   it('files moved to a mirror of the other family: each redirect followed once, then the mirror asked directly', async () => {
-    const { d, bare, files } = await payload({ 'a.bin': 200 * KiB, 'b.bin': 900 * KiB + 1 });
+    const { d, bare, files } = await payload({ 'a.bin': 200 * KiB, 'b.bin': 6 * 1024 * KiB + 1 });
     const mirror = await serve({ kind: 'none' }, files);
     const moved = await serve({ kind: 'moved', to: `http://127.0.0.1:${mirror.port}/` }, files);
     const leech = download(d, await withWebSeeds(bare, join(d, 'seeded.torrent'), { urlList: [`http://[::1]:${moved.port}/`] }));
@@ -148,7 +149,8 @@ describe('web seeds against hand-made servers', () => {
   });
 
   it('a response head that never ends: cut at its bound, reported once, the server backed off', async () => {
-    const { d, bare } = await payload({ 'x.bin': 100 * KiB });
+    // Enough pieces for both of its connections to have a run at once.
+    const { d, bare } = await payload({ 'x.bin': 2 * 1024 * KiB });
     let requests = 0;
     let sentTotal = 0;
     const server = createServer((s) => {
