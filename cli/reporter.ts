@@ -9,7 +9,7 @@ import type { Reporter } from './reporting.js';
 import { formatDuration } from './ui/format.js';
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
-const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'web-seed-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'port-mapping', 'seed-goal']);
+const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'web-seed-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'port-mapping', 'seed-goal', 'peer-refused']);
 
 /** `seeding`: a seed's data being complete is no news ("download complete" would mislead); it says what it seeds instead. */
 export function createReporter(json: boolean, opts: { seeding?: boolean } = {}): Reporter {
@@ -104,7 +104,8 @@ function limit(rate: number | null): string {
   return rate === null ? '' : ` (max ${formatSize(rate)}/s)`;
 }
 
-function describe(e: EngineEvent): string {
+/** One line saying what an event means, for people (the log lines of every command). */
+export function describe(e: EngineEvent): string {
   switch (e.event) {
     case 'listening':
       return `listening on ${e.family === 6 ? `[${e.address}]` : e.address}:${e.port} (IPv${e.family})`;
@@ -126,14 +127,19 @@ function describe(e: EngineEvent): string {
       return `${e.reason}`;
     case 'web-seed-failed':
       return `web seed ${e.url}: ${e.reason}; ${WEB_SEED_ACTION[e.action](e.retryIn)}`;
+    case 'peer-refused':
+      return `peer ${e.address} refused: ${e.reason}`;
     case 'warning':
       return `warning: ${e.message}`;
     case 'error':
       return `error: ${e.message}`;
-    default: {
-      const { event, ...rest } = e;
-      return `${event}: ${Object.entries(rest).filter(([k]) => k !== 'torrent').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}`;
+    case 'checked': {
+      // An unusable resume file is the user's news: it says which file and why.
+      const { resumeProblem, ...rest } = e;
+      return resumeProblem ? `${fields(rest)}\nwarning: ${resumeProblem}` : fields(rest);
     }
+    default:
+      return fields(e);
   }
 }
 
@@ -152,4 +158,9 @@ function mappingLine(e: Extract<EngineEvent, { event: 'port-mapping' }>): string
   const asked = e.requestedPort !== undefined ? ` (port ${e.requestedPort} is taken on the gateway)` : '';
   const lease = e.lifetimeSeconds !== undefined ? (e.lifetimeSeconds === 0 ? ', permanent' : `, for ${e.lifetimeSeconds} s`) : '';
   return `${e.change}${via}${at}${asked}${lease}${e.error ? `: ${e.error}` : ''}`;
+}
+
+function fields(e: EngineEvent): string {
+  const { event, ...rest } = e;
+  return `${event}: ${Object.entries(rest).filter(([k]) => k !== 'torrent').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}`;
 }

@@ -7,27 +7,15 @@
 import { Box, Text } from 'ink';
 import type { PeerStatus, WebSeedStatus } from '../../src/status/feed.js';
 import { cell, shortRate, shortSize } from './format.js';
+import { peerFlags, peerLines, VIA_LABEL, type PeerLine } from './peer-lines.js';
 import { useTheme, type Theme } from './theme.js';
-
-export const VIA_LABEL: Record<PeerStatus['via'], string> = { ipv6: 'IPv6', tunnel: 'IPv6 via tunnel', ipv4: 'IPv4' };
-const VIA_ORDER: PeerStatus['via'][] = ['ipv6', 'tunnel', 'ipv4'];
 
 export function viaColor(via: PeerStatus['via'], t: Theme): string | undefined {
   return via === 'ipv4' ? t.v4 : via === 'tunnel' ? t.tunnel : t.v6;
 }
 
-/** The flag letters of a peer (see the file comment and the help overlay). */
-export function peerFlags(p: PeerStatus): string {
-  const down = p.amInterested ? (p.peerChoking ? 'd' : 'D') : '-';
-  const up = p.peerInterested ? (p.amChoking ? 'u' : 'U') : '-';
-  return `${down}${up}${p.encrypted ? 'E' : '-'} ${p.direction === 'in' ? 'in ' : 'out'}`;
-}
-
-export type PeerLine =
-  | { kind: 'group'; via: PeerStatus['via']; count: number }
-  | { kind: 'peer'; via: PeerStatus['via']; peer: PeerStatus }
-  | { kind: 'web-group'; count: number }
-  | { kind: 'web-seed'; seed: WebSeedStatus };
+/** The panel's lines: the peers' (peer-lines.ts), then the web seeds'. */
+type PanelLine = PeerLine | { kind: 'web-group'; count: number } | { kind: 'web-seed'; seed: WebSeedStatus };
 
 /** A web seed's state in a few words: waiting says for how long, a connection says its family. */
 export function webSeedState(w: WebSeedStatus): string {
@@ -36,18 +24,9 @@ export function webSeedState(w: WebSeedStatus): string {
   return w.state;
 }
 
-/**
- * Peers as lines: a heading per group that has peers (IPv6 first), then its peers by download
- * rate; then the web seeds, if any, as they are listed in the torrent.
- */
-export function peerLines(peers: readonly PeerStatus[], webSeeds: readonly WebSeedStatus[] = []): PeerLine[] {
-  const out: PeerLine[] = [];
-  for (const via of VIA_ORDER) {
-    const group = peers.filter((p) => p.via === via).sort((a, b) => b.downRate - a.downRate || b.upRate - a.upRate || a.address.localeCompare(b.address));
-    if (group.length === 0) continue;
-    out.push({ kind: 'group', via, count: group.length });
-    for (const peer of group) out.push({ kind: 'peer', via, peer });
-  }
+/** The peers' lines, then the web seeds, if any, as the torrent lists them. */
+function panelLines(peers: readonly PeerStatus[], webSeeds: readonly WebSeedStatus[]): PanelLine[] {
+  const out: PanelLine[] = peerLines(peers);
   if (webSeeds.length > 0) out.push({ kind: 'web-group', count: webSeeds.length });
   for (const seed of webSeeds) out.push({ kind: 'web-seed', seed });
   return out;
@@ -66,7 +45,7 @@ export function PeersPanel({ peers, webSeeds = [], width, height, scroll }: { pe
   const client = wide ? 22 : 14;
   const fixed = 2 + client + 1 + 8 + 1 + 8 + 1 + 5 + 1 + 7 + (wide ? 9 : 4);
   const addr = Math.max(14, width - fixed);
-  const lines = peerLines(peers, webSeeds);
+  const lines = panelLines(peers, webSeeds);
   const body = height - 1;
   const start = Math.min(scroll, Math.max(0, lines.length - body));
   return (
@@ -102,12 +81,13 @@ export function PeersPanel({ peers, webSeeds = [], width, height, scroll }: { pe
             </Text>
           );
         }
+        const p = l.peer!;
         return (
-          <Text key={`${l.peer.address}${i}`} wrap="truncate">
-            <Text color={viaColor(l.via, t)}>{`  ${cell(l.peer.address, addr - 1, false, true)} `}</Text>
-            {cell(l.peer.client, client)} <Text color={t.down}>{cell(shortRate(l.peer.downRate), 8, true)}</Text>{' '}
-            <Text color={t.up}>{cell(shortRate(l.peer.upRate), 8, true)}</Text> {cell(`${Math.floor(l.peer.progress * 100)}%`, 5, true)}{' '}
-            {cell(peerFlags(l.peer), 7)} {wide ? cell(l.peer.source, 8) : cell(l.peer.source.slice(0, 3), 3)}
+          <Text key={`${p.address}${i}`} wrap="truncate">
+            <Text color={viaColor(l.via, t)}>{`  ${cell(p.address, addr - 1, false, true)} `}</Text>
+            {cell(p.client, client)} <Text color={t.down}>{cell(shortRate(p.downRate), 8, true)}</Text>{' '}
+            <Text color={t.up}>{cell(shortRate(p.upRate), 8, true)}</Text> {cell(`${Math.floor(p.progress * 100)}%`, 5, true)}{' '}
+            {cell(peerFlags(p), 7)} {wide ? cell(p.source, 8) : cell(p.source.slice(0, 3), 3)}
           </Text>
         );
       })}

@@ -7,7 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Family } from '../net/address.js';
+import { hostKey, type Family } from '../net/address.js';
+import { formatHostPort } from '../net/hostport.js';
 import { AdvertisedPorts } from '../transport/advertised-ports.js';
 import { KernelNetwork } from '../transport/kernel/kernel-network.js';
 import type { Listening, Network } from '../transport/network.js';
@@ -24,7 +25,12 @@ import { AnnouncePacer } from '../tracker/announce-pacer.js';
 import { RateLimits } from '../swarm/rate-limit.js';
 import { PortMapping } from './port-mapping.js';
 import type { SeedGoalOptions } from './seed-goal.js';
+import type { StoreFactory } from '../storage/piece-store.js';
 import { TorrentLock } from './torrent-lock.js';
+
+/** A host whose incoming connections our encryption policy refuses is reported at most this often. */
+const REFUSED_REPORT_MS = 60_000;
+const MAX_REFUSED_HOSTS = 4096;
 
 export interface EngineOptions {
   port: number;
@@ -50,9 +56,11 @@ export interface EngineOptions {
   portMapping?: boolean;
   /** Fetch from torrents' web seeds (BEP 19 `url-list`, BEP 17 `httpseeds`); default on. */
   webSeeds?: boolean;
+  /** Where torrents' data lives (default: files on disk); a test may keep it in memory. */
+  store?: StoreFactory;
 }
 
-export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping] }> {
+export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refused: [address: string, why: string] }> {
   readonly peerId = Buffer.concat([Buffer.from(PEER_ID_PREFIX, 'latin1'), randomBytes(12)]);
   readonly hashPool = new HashPool();
   readonly ownAddresses = new OwnAddresses();
@@ -63,6 +71,9 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping] }> {
   private readonly adding = new Set<string>();
   private readonly locks = new Map<Torrent, TorrentLock>();
   private closing?: Promise<void>;
+  /** Incoming connections our encryption policy refused, and when each host was last reported. */
+  private refusedCount = 0;
+  private readonly refusedReported = new Map<string, number>();
   /** The gateway's mappings of our port, once listening (with `portMapping`). */
   portMapping?: PortMapping;
   /** Our torrents by HASH('req2', info hash), for peers that dial us encrypted. */
@@ -88,10 +99,27 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping] }> {
       peerId: this.peerId,
       directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm, findByReq2: (r) => this.req2.find(r) },
       encryption: opts.encryption,
+      onRefused: (from, why) => this.refusedIncoming(from.host, formatHostPort(from.host, from.port), why),
     });
     if (opts.dht && opts.ipv4) this.dht = new DhtDiscovery(opts.dht, opts.stateDir, network, this.ports);
     // A gateway mapped our port elsewhere (or the mapping went): the trackers should know soon.
     this.ports.on('change', () => this.announceSoon());
+  }
+
+  /** Incoming connections our `--encryption` policy refused so far. */
+  get refused(): number {
+    return this.refusedCount;
+  }
+
+  /** Counted every time, reported once a minute per host (a peer retrying must not flood the log). */
+  private refusedIncoming(host: string, address: string, why: string): void {
+    this.refusedCount++;
+    const key = hostKey(host);
+    const now = Date.now();
+    if (now - (this.refusedReported.get(key) ?? -Infinity) < REFUSED_REPORT_MS) return;
+    if (this.refusedReported.size >= MAX_REFUSED_HOSTS) this.refusedReported.clear();
+    this.refusedReported.set(key, now);
+    this.emit('refused', address, why);
   }
 
   /** Where we listen (empty until listen() resolves). */
@@ -161,6 +189,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping] }> {
       ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer, network: this.network } } : {}),
       ...(this.dht ? { dht: this.dht } : {}),
       ...(this.opts.seedGoal ? { seedGoal: this.opts.seedGoal } : {}),
+      ...(this.opts.store ? { store: this.opts.store } : {}),
     });
     this.torrents.set(infoHashHex, t);
     this.locks.set(t, lock);

@@ -14,7 +14,7 @@ import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import type { HashPool } from '../storage/hash-pool.js';
 import { metadataPath, saveMetadata } from '../storage/metadata-store.js';
 import type { SelectionSpec } from '../storage/selection.js';
-import type { CheckProgress, CheckResult } from '../storage/piece-store.js';
+import type { CheckProgress, CheckResult, StoreFactory, TorrentStore } from '../storage/piece-store.js';
 import { TorrentStorage } from '../storage/torrent-storage.js';
 import type { RateLimits } from '../swarm/rate-limit.js';
 import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
@@ -40,6 +40,8 @@ export interface TorrentOptions {
   dht?: DhtDiscovery;
   /** Once complete, seed until this is reached, then report `seed-goal`. */
   seedGoal?: SeedGoalOptions;
+  /** Where its data lives (default: files in its folder, storage/torrent-storage.ts). */
+  store?: StoreFactory;
 }
 
 /** What a torrent is started from: its metainfo, or a magnet link whose metadata peers will supply. */
@@ -80,7 +82,7 @@ export class Torrent extends EventEmitter<{
   readonly infoHash: Buffer;
   readonly infoHashHex: string;
   meta?: Metainfo;
-  storage?: TorrentStorage;
+  storage?: TorrentStore;
   swarm?: Swarm;
   /** The swarm's peer exchange (off by itself on a private torrent). */
   pex?: PexTorrent;
@@ -161,8 +163,9 @@ export class Torrent extends EventEmitter<{
     this.waitingTimer.unref();
   }
 
-  private makeStorage(meta: Metainfo): TorrentStorage {
-    return new TorrentStorage(meta, this.dir, this.opts.hashPool, { writable: this.opts.writable, stateDir: this.opts.stateDir, select: this.opts.select });
+  private makeStorage(meta: Metainfo): TorrentStore {
+    const opts = { writable: this.opts.writable, stateDir: this.opts.stateDir, select: this.opts.select };
+    return this.opts.store ? this.opts.store(meta, this.dir, opts) : new TorrentStorage(meta, this.dir, this.opts.hashPool, opts);
   }
 
   private async check(force: boolean): Promise<void> {

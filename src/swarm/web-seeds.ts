@@ -5,7 +5,7 @@
  * across the families in use. A torrent cannot make us open connections without end: at most
  * MAX_SEEDS of its URLs are used, and at most MAX_ACTIVE of them fetch at once.
  */
-import type { HttpNetwork } from '../http/connect.js';
+import type { HttpNetwork } from '../http-client/connect.js';
 import { WebSeedSite } from '../webseed/fetcher.js';
 import type { SeedProtocol, SeedTorrent } from '../webseed/seed-urls.js';
 import { webSeedOf } from './bans.js';

@@ -7,10 +7,10 @@
  * every request has a time budget that grows with its size (time spent paused by a rate limit
  * does not count). Each failure is a WebSeedFailure saying what kind it is.
  */
-import { sameOrigin, openConnection, originOf, type ConnectOptions, type HttpNetwork, type Origin } from '../http/connect.js';
-import type { HttpConnection, Remote } from '../http/connection.js';
-import { HttpError } from '../http/errors.js';
-import type { ResponseHead } from '../http/response-head.js';
+import { sameOrigin, openConnection, originOf, type ConnectOptions, type HttpNetwork, type Origin } from '../http-client/connect.js';
+import type { HttpConnection, Remote } from '../http-client/connection.js';
+import { HttpClientError } from '../http-client/client-error.js';
+import type { ResponseHead } from '../http-client/response-head.js';
 import { WebSeedFailure, type FailureKind } from './failure.js';
 import { interpret, type Asked } from './responses.js';
 import { parseBusyBody } from './retry-after.js';
@@ -93,8 +93,8 @@ export class WebSeedSite {
 
 function failureOf(e: unknown): WebSeedFailure {
   if (e instanceof WebSeedFailure) return e;
-  if (e instanceof HttpError) {
-    const kinds: Record<HttpError['kind'], FailureKind> = { connect: 'connect', tls: 'tls', timeout: 'timeout', protocol: 'protocol', 'too-large': 'too-much', closed: 'closed' };
+  if (e instanceof HttpClientError) {
+    const kinds: Record<HttpClientError['kind'], FailureKind> = { connect: 'connect', tls: 'tls', timeout: 'timeout', protocol: 'protocol', 'too-large': 'too-much', closed: 'closed' };
     return new WebSeedFailure(kinds[e.kind], e.message);
   }
   return new WebSeedFailure('protocol', (e as Error).message);
@@ -233,7 +233,7 @@ export class WebSeedFetcher {
         return { c, head: await c.request({ target: url.pathname + url.search, host: url.host, headers }) };
       } catch (e) {
         // A server may close an idle kept-alive connection just as we send on it: once more, afresh.
-        if (reused && attempt === 0 && e instanceof HttpError && e.kind === 'closed' && !this.aborted) continue;
+        if (reused && attempt === 0 && e instanceof HttpClientError && e.kind === 'closed' && !this.aborted) continue;
         throw e;
       }
     }
@@ -286,7 +286,7 @@ export class WebSeedFetcher {
     b.since = Date.now();
     b.timer = setTimeout(() => {
       b.expired = true;
-      this.conn?.c.close(new HttpError('the request ran out of time', 'timeout'));
+      this.conn?.c.close(new HttpClientError('the request ran out of time', 'timeout'));
     }, Math.max(1, b.leftMs));
     b.timer.unref?.();
   }

@@ -4,7 +4,7 @@
  * file; BEP 17: a 200), go elsewhere (a redirect), wait (503/429), or fail in a way that says
  * whether to retry. Nothing here trusts a length the server states beyond what was asked.
  */
-import { header, headerTokens, type ResponseHead } from '../http/response-head.js';
+import { header, headerTokens, type ResponseHead } from '../http-client/response-head.js';
 import { WebSeedFailure } from './failure.js';
 import { parseRetryAfter } from './retry-after.js';
 

@@ -50,7 +50,7 @@ describe.skipIf(skip)('sixswarm behind a home router (port mapping, end to end)'
     for (const [family, target] of [[4, `${LAB.routerWan4}:${port}`], [6, `[${LAB.lan6}]:${port}`]] as const) {
       const save = join(dir, `wan${family}`);
       await mkdir(save, { recursive: true });
-      const lt = libtorrentPeer({ torrent, save, port: 42200 + family, listen: ['0.0.0.0', '[::]'], connect: [target], netns: lab.wan.name });
+      const lt = libtorrentPeer({ torrent, save, port: 42200 + family, listen: ['0.0.0.0', '[::]'], connect: [target], wrap: ['ip', 'netns', 'exec', lab.wan.name] });
       await lt.event('checked', 20_000);
       const done = await lt.event('complete', 60_000);
       expect(done.failed).toBe(0);
@@ -76,7 +76,7 @@ describe.skipIf(skip)('sixswarm behind a home router (port mapping, end to end)'
     const torrent = join(dir, 'p.torrent');
     expect((await runCli(['create', join(dir, 'src', 'payload'), '-o', torrent, '--piece-length', '32K'])).code).toBe(0);
     // A libtorrent seed on the WAN side; the LAN download dials it (outgoing works through NAT).
-    const wanSeed = libtorrentPeer({ torrent, save: join(dir, 'src'), port: 42301, listen: ['0.0.0.0', '[::]'], netns: lab.wan.name });
+    const wanSeed = libtorrentPeer({ torrent, save: join(dir, 'src'), port: 42301, listen: ['0.0.0.0', '[::]'], wrap: ['ip', 'netns', 'exec', lab.wan.name] });
     await wanSeed.event('checked', 20_000);
     const leech = sixswarm(['download', torrent, '-o', join(dir, 'lan'), '--port', '42102', '--no-trackers', '--no-dht', '--json', '--peer', `${LAB.wan4}:42301`], {
       env: { SIXSWARM_STATE_DIR: join(dir, 'state'), SIXSWARM_PORT_MAPPING: '' },

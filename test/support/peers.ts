@@ -209,18 +209,18 @@ export interface LibtorrentOptions {
   stats?: number;
   /** Its encryption settings (out_enc_policy, in_enc_policy, allowed_enc_level; prefer_rc4 on); default libtorrent's. */
   encryption?: { out: 'forced' | 'enabled' | 'disabled'; in: 'forced' | 'enabled' | 'disabled'; level: 'rc4' | 'plaintext' | 'both' };
-  /** Run it inside this network namespace. */
-  netns?: string;
+  /** A command prefix it runs under (['ip', 'netns', 'exec', NS] for a namespace, privateHosts(...) for its own /etc/hosts). */
+  wrap?: string[];
   /** Addresses it listens on (default [::1] only), e.g. ['0.0.0.0', '[::]'] in a namespace. */
   listen?: string[];
 }
 
-/** A libtorrent session listening on [::1] only; wait for its `checked` event before using it. */
+/** A libtorrent session listening on [::1] only (unless `listen` says otherwise); wait for its `checked` event before using it. */
 export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
   const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, listen: o.listen, connect: o.connect ?? [], pex: o.pex ?? false, stats: o.stats, encryption: o.encryption };
-  const args = ['-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)];
-  if (o.netns) return spawnTracked('ip', ['netns', 'exec', o.netns, PYTHON, ...args], { label: `libtorrent in ${o.netns}` });
-  return spawnTracked(PYTHON, args, { label: 'libtorrent' });
+  const args = [PYTHON, '-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)];
+  const [cmd, ...rest] = [...(o.wrap ?? []), ...args];
+  return spawnTracked(cmd!, rest, { label: 'libtorrent' });
 }
 
 /** libtorrent's own .torrent of `path` (a v1+v2 hybrid with BEP 47 pad files). */

@@ -33,6 +33,8 @@ export const UBUNTU: TorrentSummary = {
   seeds: 2,
   candidates: 17,
   unreachable: 3,
+  gone: 0,
+  refusedCandidates: 0,
   webSeeds: [
     { url: 'https://mirror.example/ubuntu/', protocol: 'bep19', state: 'downloading', address: '[2001:db8::80]:443', family: 6, downRate: 2 * MiB, downloaded: 120 * MiB, failures: 0, missingFiles: 0 },
     { url: 'http://old.example/seed.php', protocol: 'bep17', state: 'waiting', downRate: 0, downloaded: 0, failures: 3, lastError: 'busy (HTTP 503, retry in 40 s)', retryIn: 31, missingFiles: 0 },
@@ -117,6 +119,7 @@ export const SNAPSHOT: UiSnapshot = {
   torrents: [UBUNTU, DEBIAN, BROKEN],
   detail: DETAIL,
   engine: {
+    refused: 0,
     listening: [
       { family: 6, address: '::', port: 6881 },
       { family: 4, address: '0.0.0.0', port: 6881 },

@@ -8,11 +8,11 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { bodyDecoder } from '../../src/http/body-framing.js';
-import { openConnection } from '../../src/http/connect.js';
-import { HttpConnection } from '../../src/http/connection.js';
-import { HttpError } from '../../src/http/errors.js';
-import { headEnd, MAX_HEAD_BYTES, parseHead } from '../../src/http/response-head.js';
+import { bodyDecoder } from '../../src/http-client/body-framing.js';
+import { openConnection } from '../../src/http-client/connect.js';
+import { HttpConnection } from '../../src/http-client/connection.js';
+import { HttpClientError } from '../../src/http-client/client-error.js';
+import { headEnd, MAX_HEAD_BYTES, parseHead } from '../../src/http-client/response-head.js';
 import { KernelNetwork } from '../../src/transport/kernel/kernel-network.js';
 
 const head = (text: string) => parseHead(Buffer.from(text));
@@ -63,7 +63,7 @@ describe('response head', () => {
     expect(() => head('HTTP/1.1 200 OK\r\nA: b\r\n  folded\r\n\r\n')).toThrow(/malformed header/);
     expect(() => head('HTTP/1.1 200 OK\r\nno colon here\r\n\r\n')).toThrow(/malformed header/);
     expect(() => head('HTTP/2 200\r\n\r\n')).toThrow(/not an HTTP\/1.x status line/);
-    expect(() => head('ICY 200 OK\r\n\r\n')).toThrow(HttpError);
+    expect(() => head('ICY 200 OK\r\n\r\n')).toThrow(HttpClientError);
   });
 });
 

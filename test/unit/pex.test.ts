@@ -176,6 +176,7 @@ function partner(view: SwarmView, host: string, o: { id?: string; clock?: { now:
     outgoing: false,
     ext: undefined,
     close: () => {},
+    useful: () => {},
   };
   const conn = new PexConnection(torrent, ext, (p) => (sent.push(Buffer.from(p)), true), () => clock.now);
   const last = () => decodePex(sent.at(-1)!, rules({ partner: 'loopback' }));

@@ -45,8 +45,12 @@ class FakeSource implements MetadataSource {
     readonly size: number,
     readonly host = `192.0.2.${label.length}${label.charCodeAt(0) % 100}`,
   ) {}
+  answers = 0;
   request(piece: number): void {
     this.asked.push(piece);
+  }
+  answered(): void {
+    this.answers++;
   }
   close(reason: string, blamed: boolean): void {
     this.closed = { reason, blamed };

@@ -6,7 +6,7 @@
  * peers are not fetching, whole, contiguous, and in endgame only blocks one other source has.
  */
 import { describe, expect, it } from 'vitest';
-import { parseHead } from '../../src/http/response-head.js';
+import { parseHead } from '../../src/http-client/response-head.js';
 import { parseMagnet, toMagnet } from '../../src/metainfo/magnet.js';
 import type { Metainfo, TorrentFile } from '../../src/metainfo/types.js';
 import { PiecePicker } from '../../src/swarm/piece-picker.js';

@@ -31,6 +31,8 @@ export interface MetadataSource {
   /** The size the peer announced (BEP 10 metadata_size). */
   readonly size: number;
   request(piece: number): void;
+  /** It answered with a piece of the size asked for. */
+  answered(): void;
   /** Close the connection; `blamed`: it sent metadata that failed the hash (else: it did not answer in time). */
   close(reason: string, blamed: boolean): void;
 }
@@ -122,6 +124,7 @@ export class MetadataExchange extends EventEmitter<MetadataExchangeEvents> {
       return this.pump();
     }
     this.answerMs.set(source, Date.now() - o.at);
+    source.answered();
     // Asked of several peers at once: the first copy counts.
     if (!this.pieces[piece]) {
       this.pieces[piece] = Buffer.from(data);

@@ -71,6 +71,10 @@ class MetadataConnection implements PeerExtension, MetadataSource {
     if (this.registered) this.exchange.remove(this);
   }
 
+  answered(): void {
+    this.peer.useful();
+  }
+
   request(piece: number): void {
     this.send(encodeMetadataMessage({ type: 'request', piece }));
   }

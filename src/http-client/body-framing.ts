@@ -4,7 +4,7 @@
  * at most MAX_LINE bytes, trailers of at most MAX_TRAILER bytes), so a server cannot make it
  * buffer: data is handed on as views of what arrived, never collected.
  */
-import { HttpError } from './errors.js';
+import { HttpClientError } from './client-error.js';
 import { header, headerTokens, type ResponseHead } from './response-head.js';
 
 const MAX_LINE = 1024;
@@ -33,14 +33,14 @@ export function bodyDecoder(head: ResponseHead): BodyDecoder {
   const lengths = head.headers.get('content-length');
   if (codings.length > 0) {
     // Both at once is how request smuggling works; nothing honest needs it.
-    if (lengths) throw new HttpError('the response has both Transfer-Encoding and Content-Length', 'protocol');
-    if (codings.length !== 1 || codings[0] !== 'chunked') throw new HttpError(`unsupported Transfer-Encoding "${header(head, 'transfer-encoding')}"`, 'protocol');
+    if (lengths) throw new HttpClientError('the response has both Transfer-Encoding and Content-Length', 'protocol');
+    if (codings.length !== 1 || codings[0] !== 'chunked') throw new HttpClientError(`unsupported Transfer-Encoding "${header(head, 'transfer-encoding')}"`, 'protocol');
     return new ChunkedDecoder();
   }
   if (lengths) {
     const values = new Set(lengths.flatMap((v) => v.split(',')).map((v) => v.trim()));
     const [only] = values;
-    if (values.size !== 1 || !DECIMAL.test(only!)) throw new HttpError(`bad Content-Length "${lengths.join(', ')}"`, 'protocol');
+    if (values.size !== 1 || !DECIMAL.test(only!)) throw new HttpClientError(`bad Content-Length "${lengths.join(', ')}"`, 'protocol');
     return new LengthDecoder(Number(only));
   }
   return new CloseDecoder();
@@ -114,7 +114,7 @@ class ChunkedDecoder implements BodyDecoder {
       const nl = chunk.indexOf(0x0a, at);
       const end = nl < 0 ? chunk.length : nl;
       this.line += chunk.toString('latin1', at, end);
-      if (this.line.length > MAX_LINE) throw new HttpError(`a line of the chunked body is longer than ${MAX_LINE} bytes`, 'protocol');
+      if (this.line.length > MAX_LINE) throw new HttpClientError(`a line of the chunked body is longer than ${MAX_LINE} bytes`, 'protocol');
       at = nl < 0 ? chunk.length : nl + 1;
       if (nl < 0) break;
       const line = this.line.endsWith('\r') ? this.line.slice(0, -1) : this.line;
@@ -126,18 +126,18 @@ class ChunkedDecoder implements BodyDecoder {
 
   private onLine(line: string): void {
     if (this.state === 'data-end') {
-      if (line !== '') throw new HttpError('a chunk is longer than its declared size', 'protocol');
+      if (line !== '') throw new HttpClientError('a chunk is longer than its declared size', 'protocol');
       this.state = 'size';
     } else if (this.state === 'size') {
       const size = line.split(';')[0]!.trim();
-      if (!HEX.test(size)) throw new HttpError(`bad chunk size ${JSON.stringify(line.slice(0, 40))}`, 'protocol');
+      if (!HEX.test(size)) throw new HttpClientError(`bad chunk size ${JSON.stringify(line.slice(0, 40))}`, 'protocol');
       this.left = parseInt(size, 16);
       this.state = this.left === 0 ? 'trailer' : 'data';
     } else if (line === '') {
       this.state = 'done';
     } else {
       this.trailerBytes += line.length;
-      if (this.trailerBytes > MAX_TRAILER) throw new HttpError(`the chunked body's trailer is longer than ${MAX_TRAILER} bytes`, 'protocol');
+      if (this.trailerBytes > MAX_TRAILER) throw new HttpClientError(`the chunked body's trailer is longer than ${MAX_TRAILER} bytes`, 'protocol');
     }
   }
 

@@ -11,7 +11,7 @@
 import type { Duplex } from 'node:stream';
 import type { Family } from '../net/address.js';
 import { bodyDecoder, type BodyDecoder } from './body-framing.js';
-import { HttpError } from './errors.js';
+import { HttpClientError } from './client-error.js';
 import { headEnd, headerTokens, parseHead, type ResponseHead } from './response-head.js';
 
 export interface HttpRequest {
@@ -55,7 +55,7 @@ export class HttpConnection {
   private timer?: NodeJS.Timeout;
   private waiting?: { resolve(v: unknown): void; reject(e: Error): void };
   private sink?: { max: number; got: number; data(b: Buffer): void };
-  private why?: HttpError;
+  private why?: HttpClientError;
   /** The server ended the stream while a response waited for readBody: handled once it reads. */
   private ended = false;
 
@@ -67,7 +67,7 @@ export class HttpConnection {
     stream.on('data', (c: Buffer) => this.onData(c));
     stream.on('end', () => this.onEnd());
     stream.on('close', () => this.onEnd());
-    stream.on('error', (e: Error) => this.fail(new HttpError(`connection to ${this.where} failed: ${e.message}`, 'closed')));
+    stream.on('error', (e: Error) => this.fail(new HttpClientError(`connection to ${this.where} failed: ${e.message}`, 'closed')));
   }
 
   private get where(): string {
@@ -90,11 +90,11 @@ export class HttpConnection {
 
   /** Send a GET and wait for its response's head (interim 1xx responses are skipped). */
   request(req: HttpRequest): Promise<ResponseHead> {
-    if (this.state !== 'idle' || (this.requests > 0 && !this.keepAlive)) return Promise.reject(this.why ?? new HttpError('the connection cannot take another request', 'closed'));
+    if (this.state !== 'idle' || (this.requests > 0 && !this.keepAlive)) return Promise.reject(this.why ?? new HttpClientError('the connection cannot take another request', 'closed'));
     const lines = [`GET ${req.target} HTTP/1.1`, `Host: ${req.host}`, `User-Agent: ${USER_AGENT}`, 'Accept: */*', 'Accept-Encoding: identity'];
     for (const [k, v] of Object.entries(req.headers ?? {})) lines.push(`${k}: ${v}`);
     // A torrent's URL must not smuggle a header or a second request into ours.
-    if (lines.some((l) => /[\0\r\n]/.test(l)) || /[\s\u007f]/.test(req.target)) return Promise.reject(new HttpError('the request would carry control characters', 'protocol'));
+    if (lines.some((l) => /[\0\r\n]/.test(l)) || /[\s\u007f]/.test(req.target)) return Promise.reject(new HttpClientError('the request would carry control characters', 'protocol'));
     this.requests++;
     this.state = 'head';
     this.head = Buffer.alloc(0);
@@ -112,10 +112,10 @@ export class HttpConnection {
    * excess arrives). Resolves once the body is complete.
    */
   readBody(max: number, data: (bytes: Buffer) => void): Promise<void> {
-    if (this.state !== 'await-body') return Promise.reject(this.why ?? new HttpError('no response body to read', 'closed'));
+    if (this.state !== 'await-body') return Promise.reject(this.why ?? new HttpClientError('no response body to read', 'closed'));
     const declared = this.decoder!.length;
     if (declared !== undefined && declared > max) {
-      const e = new HttpError(`the response body is ${declared} bytes, more than the ${max} asked for`, 'too-large');
+      const e = new HttpClientError(`the response body is ${declared} bytes, more than the ${max} asked for`, 'too-large');
       this.fail(e);
       return Promise.reject(e);
     }
@@ -158,9 +158,9 @@ export class HttpConnection {
   }
 
   /** Close now; a pending request or body read fails with `why` (or as closed). */
-  close(why?: HttpError): void {
+  close(why?: HttpClientError): void {
     if (this.state === 'closed') return;
-    this.fail(why ?? new HttpError('closed', 'closed'));
+    this.fail(why ?? new HttpClientError('closed', 'closed'));
   }
 
   // ---- bytes in -----------------------------------------------------------------------------
@@ -177,12 +177,12 @@ export class HttpConnection {
           this.early = this.early ? Buffer.concat([this.early, chunk]) : chunk;
           return;
         case 'idle':
-          throw new HttpError(`${this.where} sent bytes outside any response`, 'protocol');
+          throw new HttpClientError(`${this.where} sent bytes outside any response`, 'protocol');
         default:
           return;
       }
     } catch (e) {
-      this.fail(e instanceof HttpError ? e : new HttpError((e as Error).message, 'protocol'));
+      this.fail(e instanceof HttpClientError ? e : new HttpClientError((e as Error).message, 'protocol'));
     }
   }
 
@@ -198,7 +198,7 @@ export class HttpConnection {
       const rest = this.head.subarray(end);
       if (head.status >= 100 && head.status < 200) {
         // 100 Continue and friends precede the real response; 101 would switch protocols: refused.
-        if (head.status === 101 || ++this.interim > MAX_INTERIM) throw new HttpError(`unexpected interim response ${head.status}`, 'protocol');
+        if (head.status === 101 || ++this.interim > MAX_INTERIM) throw new HttpClientError(`unexpected interim response ${head.status}`, 'protocol');
         this.head = rest;
         this.scanned = 0;
         continue;
@@ -222,7 +222,7 @@ export class HttpConnection {
     const used = this.decoder!.feed(chunk, (b) => {
       if (this.state !== 'body') return; // the caller closed us from within
       s.got += b.length;
-      if (s.got > s.max) throw new HttpError(`${this.where} sent more than the ${s.max} bytes asked for`, 'too-large');
+      if (s.got > s.max) throw new HttpClientError(`${this.where} sent more than the ${s.max} bytes asked for`, 'too-large');
       s.data(b);
     });
     if (this.state !== 'body') return; // the sink closed us
@@ -240,7 +240,7 @@ export class HttpConnection {
     this.state = 'idle';
     if (!this.keepAlive) {
       this.state = 'closed';
-      this.why = new HttpError('the server ended the connection after the response', 'closed');
+      this.why = new HttpClientError('the server ended the connection after the response', 'closed');
       this.stream.destroy();
     }
     this.settle(undefined, undefined);
@@ -260,7 +260,7 @@ export class HttpConnection {
     }
     const s = this.sink;
     const detail = this.state === 'body' && s ? ` after ${s.got}${this.decoder!.length !== undefined ? ` of ${this.decoder!.length}` : ''} body bytes` : this.state === 'head' && this.head.length === 0 ? ' before responding' : '';
-    const e = new HttpError(`${this.where} closed the connection${detail}`, 'closed');
+    const e = new HttpClientError(`${this.where} closed the connection${detail}`, 'closed');
     this.fail(e);
   }
 
@@ -272,7 +272,7 @@ export class HttpConnection {
 
   private arm(ms: number, message: () => string): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.fail(new HttpError(message(), 'timeout')), ms);
+    this.timer = setTimeout(() => this.fail(new HttpClientError(message(), 'timeout')), ms);
     this.timer.unref?.();
   }
 
@@ -299,7 +299,7 @@ export class HttpConnection {
     else w.resolve(value);
   }
 
-  private fail(e: HttpError): void {
+  private fail(e: HttpClientError): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.why = e;

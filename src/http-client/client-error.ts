@@ -1,6 +1,6 @@
 /** What went wrong with an HTTP exchange, by kind, so callers can decide what to do (retry, back off, give up). */
 
-export type HttpErrorKind =
+export type HttpClientErrorKind =
   /** No connection: refused, unreachable, name not found, or no address of an enabled family. */
   | 'connect'
   /** TLS handshake or certificate failure. */
@@ -14,12 +14,12 @@ export type HttpErrorKind =
   /** The connection ended before the response did. */
   | 'closed';
 
-export class HttpError extends Error {
+export class HttpClientError extends Error {
   constructor(
     message: string,
-    readonly kind: HttpErrorKind,
+    readonly kind: HttpClientErrorKind,
   ) {
     super(message);
-    this.name = 'HttpError';
+    this.name = 'HttpClientError';
   }
 }

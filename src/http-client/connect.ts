@@ -11,7 +11,7 @@ import { familyOf, type Family } from '../net/address.js';
 import { dial, resolveTargets, targetFamily, type Connector } from '../transport/happy-eyeballs.js';
 import type { DialOneOptions, DialTarget, Network } from '../transport/network.js';
 import { HttpConnection, type ConnectionTimeouts } from './connection.js';
-import { HttpError } from './errors.js';
+import { HttpClientError } from './client-error.js';
 
 /** What HTTP needs of a network: byte streams to one address. */
 export type HttpNetwork = Pick<Network, 'openStream'>;
@@ -83,7 +83,7 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string, onLate: (v: T)
     let late = false;
     const timer = setTimeout(() => {
       late = true;
-      reject(new HttpError(`${what} took longer than ${ms / 1000} s`, 'timeout'));
+      reject(new HttpClientError(`${what} took longer than ${ms / 1000} s`, 'timeout'));
     }, ms);
     p.then(
       (v) => (late ? onLate(v) : (clearTimeout(timer), resolve(v))),
@@ -104,15 +104,15 @@ export async function openConnection(network: HttpNetwork, origin: Origin, opts:
   try {
     targets = await withDeadline(resolveTargets(name, origin.port), left(), `looking up ${name}`, () => {});
   } catch (e) {
-    if (e instanceof HttpError) throw e;
-    throw new HttpError(`cannot look up ${name}: ${(e as Error).message}`, 'connect');
+    if (e instanceof HttpClientError) throw e;
+    throw new HttpClientError(`cannot look up ${name}: ${(e as Error).message}`, 'connect');
   }
   let opened: Opened;
   try {
     opened = await dial(new StreamConnector(network), targets, { timeoutMs: left(), families: opts.families });
   } catch (e) {
     const msg = (e as Error).message;
-    throw new HttpError(`cannot connect to ${name} port ${origin.port}: ${msg}`, /timed out/.test(msg) ? 'timeout' : 'connect');
+    throw new HttpClientError(`cannot connect to ${name} port ${origin.port}: ${msg}`, /timed out/.test(msg) ? 'timeout' : 'connect');
   }
   const family: Family = familyOf(opened.target.host) ?? 4;
   const remote = { host: opened.target.host, port: opened.target.port, family };
@@ -131,7 +131,7 @@ export async function openConnection(network: HttpNetwork, origin: Origin, opts:
       tls.destroy();
       // A certificate the system does not trust: say how to trust it.
       const hint = /certificate|CERT_|self.signed/i.test(`${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`) ? ' (to trust another certificate authority, set NODE_EXTRA_CA_CERTS to its PEM file)' : '';
-      reject(new HttpError(`TLS with ${name} failed: ${e.message}${hint}`, 'tls'));
+      reject(new HttpClientError(`TLS with ${name} failed: ${e.message}${hint}`, 'tls'));
     });
   });
   const tls = await withDeadline(secured, left(), `the TLS handshake with ${name}`, (s) => s.destroy()).catch((e: unknown) => {

@@ -1,9 +1,9 @@
 /**
  * An HTTP/1.1 response's status line and header fields, parsed from the bytes a server sent,
  * within fixed bounds: the head may be at most MAX_HEAD_BYTES and hold at most MAX_HEADERS fields,
- * so a server cannot make us buffer or parse without end. Anything malformed is an HttpError.
+ * so a server cannot make us buffer or parse without end. Anything malformed is an HttpClientError.
  */
-import { HttpError } from './errors.js';
+import { HttpClientError } from './client-error.js';
 
 export const MAX_HEAD_BYTES = 16 * 1024;
 export const MAX_HEADERS = 100;
@@ -42,7 +42,7 @@ export function headEnd(buf: Buffer, from = 0): number {
     if (buf[i + 1] === 0x0d && buf[i + 2] === 0x0a) return i + 3;
     if (i + 1 >= MAX_HEAD_BYTES) break;
   }
-  if (buf.length > MAX_HEAD_BYTES) throw new HttpError(`the response head is larger than ${MAX_HEAD_BYTES} bytes`, 'protocol');
+  if (buf.length > MAX_HEAD_BYTES) throw new HttpClientError(`the response head is larger than ${MAX_HEAD_BYTES} bytes`, 'protocol');
   return -1;
 }
 
@@ -52,14 +52,14 @@ export function parseHead(bytes: Buffer): ResponseHead {
   const lines = bytes.toString('latin1').split(/\r?\n/);
   while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   const m = STATUS_LINE.exec(lines[0] ?? '');
-  if (!m) throw new HttpError(`not an HTTP/1.x status line: ${JSON.stringify((lines[0] ?? '').slice(0, 60))}`, 'protocol');
-  if (lines.length - 1 > MAX_HEADERS) throw new HttpError(`the response has more than ${MAX_HEADERS} header fields`, 'protocol');
+  if (!m) throw new HttpClientError(`not an HTTP/1.x status line: ${JSON.stringify((lines[0] ?? '').slice(0, 60))}`, 'protocol');
+  if (lines.length - 1 > MAX_HEADERS) throw new HttpClientError(`the response has more than ${MAX_HEADERS} header fields`, 'protocol');
   const headers = new Map<string, string[]>();
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon) : '';
     // A folded line (leading whitespace) or a name with spaces is how smuggling starts: refused.
-    if (!TOKEN.test(name)) throw new HttpError(`malformed header line: ${JSON.stringify(line.slice(0, 60))}`, 'protocol');
+    if (!TOKEN.test(name)) throw new HttpClientError(`malformed header line: ${JSON.stringify(line.slice(0, 60))}`, 'protocol');
     const key = name.toLowerCase();
     const value = line.slice(colon + 1).trim();
     const list = headers.get(key);
