@@ -24,7 +24,8 @@ export const SHARED_OPTIONS = {
     help: [
       'print one JSON object per line on stdout (events: listening, checking, checked,',
       'peer-connected, peer-disconnected, piece-verified, piece-failed, peer-banned,',
-      'tracker, tunnel, dht-listening, dht, progress, complete, warning, error, stopped)',
+      'web-seed-failed, tracker, tunnel, dht-listening, dht, port-mapping, progress,',
+      'complete, warning, error, stopped)',
       'and nothing else',
     ],
   },
@@ -128,6 +129,14 @@ export const SHARED_OPTIONS = {
       'and deleted when we stop; what they grant is the port and address we advertise)',
     ],
   },
+  'no-web-seeds': {
+    type: 'boolean',
+    help: [
+      "do not fetch from the torrent's web seeds (by default the HTTP and HTTPS servers",
+      'of its url-list, BEP 19, and httpseeds, BEP 17, serve the pieces peers are not',
+      'fetching: Range requests over IPv6 and IPv4, checked like any piece)',
+    ],
+  },
   'no-dht': { type: 'boolean', help: 'do not use the DHT at all (no UDP socket, no lookups, no announces)' },
   'dht-port': { type: 'string', value: 'N', help: 'UDP port of our DHT node (default: the listening port; 0 picks a free one)' },
   'dht-bootstrap': {
@@ -217,6 +226,7 @@ export const UI_OPTIONS = {
     'no-trackers': 'do not announce to any tracker',
     'announce-ip': 'BEP 7 ipv6=/ipv4= in announces (see `sixswarm download --help`)',
     'no-dht': 'do not use the DHT (public torrents look up and announce there by default)',
+    'no-web-seeds': "do not fetch from torrents' web seeds (url-list, httpseeds)",
     'dht-port': 'UDP port of our DHT node (default: the listening port)',
     'dht-bootstrap': [
       'join the DHT through this node (repeatable; default $SIXSWARM_DHT_BOOTSTRAP,',

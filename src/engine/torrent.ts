@@ -258,7 +258,7 @@ export class Torrent extends EventEmitter<{
     let meta: Metainfo;
     try {
       // Peers' bytes: validated like any torrent file (paths, sizes, hashes).
-      meta = parseInfoDict(info, { announce: this.magnet!.trackers.map((url) => [url]) });
+      meta = parseInfoDict(info, { announce: this.magnet!.trackers.map((url) => [url]), urlList: this.magnet!.webSeeds ?? [] });
     } catch (e) {
       this.emit('event', { event: 'error', message: `the metadata from peers is not a usable torrent: ${(e as Error).message}` });
       return;

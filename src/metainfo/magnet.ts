@@ -2,7 +2,7 @@
 import { formatHostPort, parseHostPort } from '../net/hostport.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { MagnetLink, Metainfo } from './types.js';
-import { isTrackerUrl } from './urls.js';
+import { isTrackerUrl, isWebSeedUrl } from './urls.js';
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -50,6 +50,7 @@ export function parseMagnet(uri: string): MagnetLink {
   let sawV2 = false;
   let name: string | undefined;
   const trackers: string[] = [];
+  const webSeeds: string[] = [];
   const peers: MagnetLink['peers'] = [];
   const peerKeys = new Set<string>();
 
@@ -68,6 +69,8 @@ export function parseMagnet(uri: string): MagnetLink {
     } else if (named(key, 'tr')) {
       // Other schemes (wss:// WebRTC trackers) are legal in magnets but nothing sixswarm can announce to.
       if (isTrackerUrl(value) && !trackers.includes(value)) trackers.push(value);
+    } else if (named(key, 'ws')) {
+      if (isWebSeedUrl(value) && !webSeeds.includes(value)) webSeeds.push(value);
     } else if (key === 'x.pe') {
       let peer;
       try {
@@ -89,13 +92,15 @@ export function parseMagnet(uri: string): MagnetLink {
   }
   const magnet: MagnetLink = { infoHash, infoHashHex: infoHash.toString('hex'), trackers, peers };
   if (name !== undefined && name !== '') magnet.name = name;
+  if (webSeeds.length > 0) magnet.webSeeds = webSeeds;
   return magnet;
 }
 
-/** xt, dn, every tracker tier flattened in order, and any peers (x.pe): what `info` prints and clients accept. */
+/** xt, dn, every tracker tier flattened in order, the BEP 19 web seeds (ws), and any peers (x.pe): what `info` prints and clients accept. */
 export function toMagnet(m: Metainfo, peers: { host: string; port: number }[] = []): string {
   const parts = [`xt=urn:btih:${m.infoHashHex}`, `dn=${encodeURIComponent(m.name)}`];
   for (const url of m.announce.flat()) parts.push(`tr=${encodeURIComponent(url)}`);
+  for (const url of m.urlList) parts.push(`ws=${encodeURIComponent(url)}`);
   for (const p of peers) parts.push(`x.pe=${encodeURIComponent(formatHostPort(p.host, p.port))}`);
   return `magnet:?${parts.join('&')}`;
 }

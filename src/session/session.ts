@@ -402,6 +402,7 @@ export class Session {
       maxUp: base?.maxUp ?? null,
       downloaded: base?.downloaded ?? 0,
       uploaded: base?.uploaded ?? 0,
+      wasted: base?.wasted ?? 0,
       ratio: base?.ratio ?? null,
       eta: null,
       peers: 0,

@@ -11,6 +11,7 @@ import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
 import type { CheckProgress, CheckResult } from '../storage/piece-store.js';
 import type { PeerInfo } from '../swarm/peer-info.js';
 import type { PeerSourceKind } from '../swarm/peer-pool.js';
+import type { WebSeedInfo } from '../swarm/web-seed.js';
 import type { AnnounceEvent } from '../tracker/types.js';
 import type { TunnelStatus } from '../tunnel/client.js';
 import type { Engine } from '../engine/engine.js';
@@ -46,6 +47,8 @@ export interface TorrentSummary {
   maxUp: number | null;
   downloaded: number;
   uploaded: number;
+  /** Bytes downloaded that were not needed (endgame duplicates, pieces done meanwhile). */
+  wasted: number;
   /** uploaded / downloaded, or uploaded / size when nothing was downloaded; null before anything moved. */
   ratio: number | null;
   /** Seconds to completion at the current rate; null when not downloading. */
@@ -70,7 +73,12 @@ export interface TorrentSummary {
   tunnel?: TunnelStatus;
   /** With port mapping on: per family, the state of the router's mapping of our port. */
   mapping?: Record<Family, ReachabilityVerdict['state']>;
+  /** The torrent's web seeds (BEP 19, BEP 17), when it has any and they are on: each one's state, rate and failures. */
+  webSeeds?: WebSeedStatus[];
 }
+
+/** A web seed as the UI and --json show it. */
+export type WebSeedStatus = WebSeedInfo;
 
 /** A connected peer as the UI and --json show it: the swarm's own report of it, and where it sits. */
 export interface PeerStatus
@@ -287,6 +295,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     const tunnel = this.source.tunnel?.();
     const why = this.unreachableWhy.get(t);
     const pm = this.engine.portMapping?.status();
+    const webSeeds = t.swarm?.webSeedInfo() ?? [];
     return {
       infoHash: t.infoHashHex,
       name: t.name,
@@ -304,6 +313,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       maxUp: t.limits?.up.effective ?? null,
       downloaded,
       uploaded,
+      wasted: s?.wasted ?? 0,
       ratio: shareRatio(uploaded, downloaded, totalBytes),
       eta: meta && downRate > 0 && got < target ? (target - got) / downRate : null,
       peers: s?.peers ?? 0,
@@ -319,6 +329,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       ...(t.lastError ? { error: t.lastError } : {}),
       ...(tunnel ? { tunnel } : {}),
       ...(pm ? { mapping: { 4: pm[4].state, 6: pm[6].state } } : {}),
+      ...(webSeeds.length > 0 ? { webSeeds } : {}),
     };
   }
 

@@ -1,6 +1,7 @@
 /**
  * Metadata fetched for a magnet link, kept beside the resume state as a .torrent file (the info
- * dictionary exactly as fetched, plus the magnet's trackers), so a restart never fetches it again.
+ * dictionary exactly as fetched, plus the magnet's trackers and web seeds), so a restart never
+ * fetches it again.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,7 +35,9 @@ export async function saveMetadata(stateDir: string, meta: Metainfo): Promise<vo
     ...(meta.announce.length > 0 ? { 'announce-list': meta.announce } : {}),
     'created by': meta.createdBy,
   });
-  // d<announce...>4:info<raw>e: the head's closing 'e' is replaced by the info entry.
-  const torrent = Buffer.concat([head.subarray(0, head.length - 1), Buffer.from('4:info'), meta.infoBuffer, Buffer.from('e')]);
+  // The magnet's web seeds (ws=) after it, keys in order: d<announce...>4:info<raw>8:url-list<...>e.
+  const tail = meta.urlList.length > 0 ? encode({ 'url-list': meta.urlList }).subarray(1) : Buffer.from('e');
+  // The head's closing 'e' is replaced by the info entry.
+  const torrent = Buffer.concat([head.subarray(0, head.length - 1), Buffer.from('4:info'), meta.infoBuffer, tail]);
   await writeFileAtomic(file, torrent);
 }

@@ -2,7 +2,8 @@
  * The transfer half of a swarm, attached once the metadata is known: what each peer has, and
  * the dispatch of its messages to the download side (downloads.ts), the upload side
  * (uploads.ts) and, for a complete piece, the verifier (piece-verifier.ts). Peers come and go
- * through the connection half (connections.ts); verified pieces go to the store.
+ * through the connection half (connections.ts); the torrent's web seeds (web-seeds.ts) feed the
+ * download side beside them; verified pieces go to the store.
  */
 import type { PieceStore } from '../storage/piece-store.js';
 import { Bitfield } from '../util/bitfield.js';
@@ -17,6 +18,8 @@ import { PieceVerifier, type Verdict } from './piece-verifier.js';
 import type { RateLimits } from './rate-limit.js';
 import { TransferPeer } from './transfer-peer.js';
 import { Uploads } from './uploads.js';
+import type { WebSeedInfo } from './web-seed.js';
+import { WebSeeds, type WebSeedOptions } from './web-seeds.js';
 
 export interface TransferOptions {
   uploadSlots: number;
@@ -27,6 +30,8 @@ export interface TransferOptions {
   limits?: RateLimits;
   /** Download pieces in order (see PiecePicker.sequential). */
   sequential?: boolean;
+  /** Fetch from the torrent's web seeds over this network; undefined: never. */
+  webSeeds?: WebSeedOptions;
 }
 
 export class Transfer implements PeerHandler, TransferState {
@@ -35,6 +40,7 @@ export class Transfer implements PeerHandler, TransferState {
   private readonly downloads: Downloads;
   private readonly uploads: Uploads;
   private readonly verifier: PieceVerifier;
+  private readonly webSeeds?: WebSeeds;
   private readonly peers = new Map<Peer, TransferPeer>();
   private readonly pieceCount: number;
   private halted = false;
@@ -54,6 +60,31 @@ export class Transfer implements PeerHandler, TransferState {
     this.verifier = new PieceVerifier(store, connections.bans, (v) => this.onVerdict(v));
     this.downloads = new Downloads(this.picker, this, opts.limits?.down, opts.requestTimeoutMs, (piece) => this.verifier.verify(piece));
     this.uploads = new Uploads(store, this, { slots: opts.uploadSlots, maxQueuedRequests: opts.maxQueuedRequests }, opts.limits?.up, emit);
+    const { meta, layout } = store;
+    if (opts.webSeeds && meta.urlList.length + meta.httpSeeds.length > 0) {
+      const downloads = this.downloads;
+      const transfer = this;
+      this.webSeeds = new WebSeeds(
+        meta,
+        {
+          picker: this.picker,
+          accept: (from, index, begin, block) => downloads.accept(from, index, begin, block),
+          segments: (index, begin, length) => layout.segments(index, begin, length),
+          piecesOfFile: (f) => layout.piecesOfFile(f),
+          limit: opts.limits?.down,
+          get active() {
+            return !transfer.stopped && !transfer.complete;
+          },
+          emit,
+        },
+        opts.webSeeds,
+      );
+    }
+  }
+
+  /** The torrent's web seeds as status shows them (none when they are off). */
+  webSeedInfo(): WebSeedInfo[] {
+    return this.webSeeds?.info() ?? [];
   }
 
   /** Stopped: nothing more is requested, sent or written. */
@@ -97,10 +128,12 @@ export class Transfer implements PeerHandler, TransferState {
 
   start(): void {
     if (this.complete) this.markComplete();
+    else this.webSeeds?.fill();
   }
 
   async stop(): Promise<void> {
     this.halted = true;
+    this.webSeeds?.stop();
     for (const tp of this.peers.values()) {
       tp.downAsk?.();
       tp.upAsk?.();
@@ -222,8 +255,12 @@ export class Transfer implements PeerHandler, TransferState {
     if (this.stopped) return;
     if (v.ok) this.onVerified(v.index);
     else this.emit({ event: 'piece-failed', index: v.index, peers: v.senders });
-    this.connections.ban(v.banned, 'banned: sent data that failed the hash check');
-    if (!v.ok) this.downloads.fillAll();
+    const peers = this.webSeeds ? this.webSeeds.ban(v.banned, v.index) : v.banned;
+    this.connections.ban(peers, 'banned: sent data that failed the hash check');
+    if (!v.ok) {
+      this.downloads.fillAll();
+      this.webSeeds?.fill();
+    }
   }
 
   private onVerified(index: number): void {
@@ -234,12 +271,16 @@ export class Transfer implements PeerHandler, TransferState {
       if (p.amInterested && p.bits.has(index) && !this.picker.interesting(p.bits)) this.downloads.setInterested(p, false);
     }
     if (this.complete) this.markComplete();
-    else this.downloads.fillAll();
+    else {
+      this.downloads.fillAll();
+      this.webSeeds?.fill();
+    }
   }
 
   private markComplete(): void {
     if (this.completeEmitted) return;
     this.completeEmitted = true;
+    this.webSeeds?.stop();
     void this.store.createEmptyFiles().catch((e: Error) => this.emit({ event: 'error', message: `cannot create empty files: ${e.message}` }));
     for (const p of [...this.peers.values()]) {
       this.downloads.setInterested(p, false);
@@ -258,5 +299,6 @@ export class Transfer implements PeerHandler, TransferState {
     }
     this.uploads.tick(now);
     this.downloads.fillAll();
+    if (!this.complete) this.webSeeds?.tick();
   }
 }

@@ -253,7 +253,7 @@ export const TORRENT_FIELDS: Record<string, Field> = {
   peersConnected: (r) => r.s.peers,
   peersSendingToUs: (r) => r.peers.filter((p) => p.downRate > 0).length,
   peersGettingFromUs: (r) => r.peers.filter((p) => p.upRate > 0).length,
-  webseedsSendingToUs: () => 0,
+  webseedsSendingToUs: (r) => (r.s.webSeeds ?? []).filter((w) => w.state === 'downloading').length,
   peersFrom,
   peers: (r) => r.peers.map(peer),
   'peer-limit': (r) => r.settings.maxPeersPerTorrent,
