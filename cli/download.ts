@@ -41,19 +41,21 @@ usage, a bad torrent, or DIR holding something in the torrent's way
 (see above) or not writable, 130 / 143 stopped by SIGINT / SIGTERM before the download
 finished (state saved: the next run resumes).`,
   async run(argv) {
-    const { values, positionals } = parseTorrentArgs(argv, 'download');
+    const { values, positionals, attributed } = parseTorrentArgs(argv, 'download');
     if (positionals.length !== 1) throw new UsageError('download needs exactly one torrent file or magnet link. Run with --help for usage.');
     if (values['exit-on-complete'] && (values['seed-ratio'] !== undefined || values['seed-time'] !== undefined)) {
       throw new UsageError('--exit-on-complete exits at once when complete; --seed-ratio / --seed-time exit after seeding that much: give one or the other');
     }
-    return runTorrent({
-      ...sharedRunOptions(values),
-      source: positionals[0]!,
-      dir: values.output ?? '.',
-      mode: 'download',
-      exitOnComplete: !!values['exit-on-complete'],
-      select: { select: values.select, skip: values.skip },
-      sequential: !!values.sequential,
-    });
+    return attributed(() =>
+      runTorrent({
+        ...sharedRunOptions(values),
+        source: positionals[0]!,
+        dir: values.output ?? '.',
+        mode: 'download',
+        exitOnComplete: !!values['exit-on-complete'],
+        select: { select: values.select, skip: values.skip },
+        sequential: !!values.sequential,
+      }),
+    );
   },
 });

@@ -11,17 +11,11 @@ import { errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
 import { command } from './command.js';
 import { stopSignals } from './stop-signals.js';
-import { UnknownOptionError } from './option-table.js';
+import { defaultValue, UnknownOptionError } from './option-table.js';
 import { engineOptions, parseTorrentArgs } from './torrent-options.js';
 import { NOT_IN_UI, UI_OPTIONS } from './torrent-option-tables.js';
 import { sessionSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
-import { xdgDir } from '../src/util/environment.js';
-
-/** $XDG_DOWNLOAD_DIR, else ~/Downloads. */
-function defaultDownloadDir(): string {
-  return xdgDir('XDG_DOWNLOAD_DIR', 'Downloads');
-}
 
 /** The options of ui, over the config file; an option of download's that ui does not take is named as such. */
 function parse(argv: string[]) {
@@ -35,13 +29,17 @@ function parse(argv: string[]) {
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv);
+  const { values, positionals, attributed } = parse(argv);
+  return attributed(() => runUi(values, positionals));
+}
+
+async function runUi(values: ReturnType<typeof parse>['values'], positionals: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`sixswarm ui takes no arguments (got "${positionals[0]}"): add torrents with a in the UI`);
   if (!terminalUiPossible(false)) throw new UsageError('sixswarm ui needs a terminal (stdin and stdout); for scripts use `sixswarm download --json`');
   const store = new SessionStore(resolve(values.session ?? defaultSessionDir()));
   const engine = new Engine(engineOptions(values));
   const feed = new StatusFeed(engine);
-  const session = new Session({ engine, feed, store, downloadDir: values.output ?? defaultDownloadDir() });
+  const session = new Session({ engine, feed, store, downloadDir: values.output ?? defaultValue(UI_OPTIONS.output)! });
   let problems: string[];
   try {
     await engine.listen();

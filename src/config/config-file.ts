@@ -33,6 +33,13 @@ function isTable(v: unknown): v is ConfigTable {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 }
 
+/** What a parser said, with where in the file: smol-toml knows the line and column ("line 2, column 8: invalid value"). */
+function parseProblem(e: unknown): string {
+  const { message, line, column } = e as Error & { line?: number; column?: number };
+  const what = message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+  return typeof line === 'number' ? `line ${line}${typeof column === 'number' ? `, column ${column}` : ''}: ${what}` : what;
+}
+
 /** The config file, parsed; undefined when there is none. A file that does not parse is an InputError naming it. */
 export function loadConfigFile(): ConfigFile | undefined {
   const explicit = envValue(ENV.config) !== undefined;
@@ -48,7 +55,7 @@ export function loadConfigFile(): ConfigFile | undefined {
     const text = readFileSync(path, 'utf8');
     raw = path.endsWith('.json') ? JSON.parse(text) : parseToml(text);
   } catch (e) {
-    throw new InputError(`cannot read the config file ${path}: ${(e as Error).message.split('\n')[0]}`);
+    throw new InputError(`cannot read the config file ${path}: ${parseProblem(e)}`);
   }
   if (!isTable(raw)) throw new InputError(`the config file ${path} must hold keys and values (an object), not ${Array.isArray(raw) ? 'a list' : typeof raw}`);
   const top: ConfigTable = {};
