@@ -38,8 +38,9 @@ files that have other hard links as they are.)`,
 Exit codes: 0 done (every selected piece verified; also when stopped by a signal after that),
 1 runtime failure (or another sixswarm downloads this torrent into DIR: it is named), 2 bad
 usage, a bad torrent, or DIR holding something in the torrent's way
-(see above) or not writable, 130 / 143 stopped by SIGINT / SIGTERM before the download
-finished (state saved: the next run resumes).`,
+(see above) or not writable, 129 / 130 / 143 stopped by SIGHUP (the terminal closed) / SIGINT
+(or q / Ctrl-C in the UI) / SIGTERM before the download finished (state saved: the next run
+resumes).`,
   async run(argv) {
     const { values, positionals, attributed } = parseTorrentArgs(argv, 'download');
     if (positionals.length !== 1) throw new UsageError('download needs exactly one torrent file or magnet link. Run with --help for usage.');

@@ -30,8 +30,8 @@ function mainHelp(list: Command[]): string {
     renderOptions(TOP.options),
     '',
     'Run `sixswarm <command> --help` (or `sixswarm help <command>`) for the options of one command.',
-    'Exit codes: 0 done, 1 runtime failure, 2 bad usage or bad input, 130 / 143 a download stopped',
-    'by SIGINT / SIGTERM before it finished.',
+    'Exit codes: 0 done, 1 runtime failure, 2 bad usage or bad input, 129 / 130 / 143 a download',
+    'stopped by SIGHUP (its terminal closed) / SIGINT / SIGTERM before it finished.',
     '',
   ].join('\n');
 }
@@ -114,13 +114,14 @@ function failed(cmd: { name?: string; usage: string }, e: unknown): number {
 }
 
 // Whoever reads our output went away (`sixswarm seed --json | head`): stop as on SIGTERM, cleanly
-// (resume saved, trackers told), instead of dying on an unhandled EPIPE.
+// (resume saved, trackers told), instead of dying on an unhandled EPIPE. The terminal closed
+// (EIO): as on the SIGHUP that comes with it.
 let outputGone = false;
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE' || outputGone) return;
+    if ((e.code !== 'EPIPE' && e.code !== 'EIO') || outputGone) return;
     outputGone = true;
-    process.kill(process.pid, 'SIGTERM');
+    process.kill(process.pid, e.code === 'EIO' ? 'SIGHUP' : 'SIGTERM');
   });
 }
 

@@ -12,10 +12,14 @@ import { UsageError } from './usage-error.js';
 import { command } from './command.js';
 import { stopSignals } from './stop-signals.js';
 import { defaultValue, UnknownOptionError } from './option-table.js';
-import { engineOptions, parseTorrentArgs } from './torrent-options.js';
+import { checkStateDir, engineOptions, parseTorrentArgs } from './torrent-options.js';
+import { checkFolderWritable } from '../src/storage/writable.js';
+import { explainPortInUse, portInUse } from './port-holder.js';
 import { NOT_IN_UI, UI_OPTIONS } from './torrent-option-tables.js';
 import { sessionSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
+
+const SESSION_ADVICE = 'it keeps the list of torrents and a copy of each: give --session DIR to a folder you can write';
 
 /** The options of ui, over the config file; an option of download's that ui does not take is named as such. */
 function parse(argv: string[]) {
@@ -37,12 +41,17 @@ async function runUi(values: ReturnType<typeof parse>['values'], positionals: st
   if (positionals.length > 0) throw new UsageError(`sixswarm ui takes no arguments (got "${positionals[0]}"): add torrents with a in the UI`);
   if (!terminalUiPossible(false)) throw new UsageError('sixswarm ui needs a terminal (stdin and stdout); for scripts use `sixswarm download --json`');
   const store = new SessionStore(resolve(values.session ?? defaultSessionDir()));
-  const engine = new Engine(engineOptions(values));
+  const options = engineOptions(values);
+  await checkStateDir(options.stateDir);
+  await checkFolderWritable(store.dir, { name: 'the session folder', cannotCreate: SESSION_ADVICE, cannotWrite: SESSION_ADVICE });
+  const engine = new Engine(options);
   const feed = new StatusFeed(engine);
   const session = new Session({ engine, feed, store, downloadDir: values.output ?? defaultValue(UI_OPTIONS.output)! });
   let problems: string[];
+  const notes: string[] = [];
   try {
-    await engine.listen();
+    const port = (await engine.listen().catch((e: unknown) => Promise.reject(explainPortInUse(e))))[0]?.port;
+    if (port !== undefined && port !== options.port) notes.push(`${portInUse(options.port)}: listening on port ${port} instead (--port N picks one)`);
     problems = await session.open();
   } catch (e) {
     await engine.close();
@@ -77,6 +86,7 @@ async function runUi(values: ReturnType<typeof parse>['values'], positionals: st
   const signals = stopSignals();
   void signals.stopped.then(() => quit());
   ui.start();
+  for (const n of notes) ui.message('info', n);
   for (const p of problems) ui.message('error', p);
   await quitting;
   let code = 0;

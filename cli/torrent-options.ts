@@ -12,6 +12,7 @@ import { ENCRYPTION_POLICIES, type EncryptionPolicy } from '../src/wire/encrypti
 import { DEFAULT_BOOTSTRAP } from '../src/dht/dht.js';
 import type { DhtConfig } from '../src/discovery/dht-discovery.js';
 import { parseHostPortOption } from './host-ports.js';
+import { checkFolderWritable } from '../src/storage/writable.js';
 import { ENV, envValue } from '../src/util/environment.js';
 
 /**
@@ -91,6 +92,13 @@ export function parseDht(values: { 'no-dht'?: boolean; 'dht-port'?: string; 'dht
   return { port, bootstrap };
 }
 
+const STATE_ADVICE = 'it keeps resume state, fetched metadata and locks: give --state-dir DIR (or set SIXSWARM_STATE_DIR) to a folder you can write';
+
+/** The state folder, created if missing and writable; else an InputError naming it and --state-dir (not a raw EACCES from deep inside). */
+export function checkStateDir(dir: string): Promise<void> {
+  return checkFolderWritable(dir, { name: 'the state folder', cannotCreate: STATE_ADVICE, cannotWrite: STATE_ADVICE });
+}
+
 type SharedValues = OptionValues<typeof SHARED_OPTIONS>;
 
 /**
@@ -101,6 +109,8 @@ export function engineOptions(values: Omit<SharedValues, (typeof NOT_IN_UI)[numb
   if (values['no-ipv4'] && values['no-ipv6']) throw new UsageError('--no-ipv4 and --no-ipv6 together leave nothing to connect with');
   return {
     port: parseIntOption(values.port, '--port', 0, 65535) ?? 6881,
+    // 6881 is only the default: a download while the session UI (or another client) has it listens elsewhere.
+    portFallback: values.port === undefined,
     ipv4: !values['no-ipv4'],
     ipv6: !values['no-ipv6'],
     stateDir: values['state-dir'] ?? defaultStateDir(),
