@@ -67,10 +67,10 @@ export function helpLines(spec: OptionSpec): readonly string[] {
  * The lines under "Options:" in a command's --help: flags, then the text at column 22, or on the
  * next line when the flags leave no room; continuation lines start at column 22.
  */
-export function renderOptions(table: OptionTable): string {
+export function renderOptions(table: OptionTable, o: { help?: boolean } = {}): string {
   const out: string[] = [];
   const pad = ' '.repeat(COLUMN);
-  for (const [name, spec] of Object.entries(withHelp(table))) {
+  for (const [name, spec] of Object.entries(o.help === false ? table : withHelp(table))) {
     const flags = `${' '.repeat(INDENT)}${flagsOf(name, spec)}`;
     const [first, ...rest] = helpLines(spec);
     if (flags.length + 2 <= COLUMN) out.push(`${flags.padEnd(COLUMN)}${first ?? ''}`.trimEnd());

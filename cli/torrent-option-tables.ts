@@ -7,6 +7,21 @@ import { retold, without, type OptionTable } from './option-table.js';
 import { defaultStateDir } from '../src/storage/resume.js';
 import { defaultSessionDir } from '../src/session/session-store.js';
 import { ENV, envValue, xdgDir } from '../src/util/environment.js';
+import { EVENT_NAMES } from '../src/status/event-names.js';
+
+/** --json's help: what it prints, and every event there is (the feed's own list), wrapped to the help column. */
+function jsonHelp(): string[] {
+  const lines = ['print one JSON object per line on stdout and nothing else; each has', '"event" (per torrent also "torrent", its info hash) and "time". Events:'];
+  let line = '';
+  for (const [i, name] of EVENT_NAMES.entries()) {
+    const word = `${name}${i < EVENT_NAMES.length - 1 ? ',' : ''}`;
+    if (line && line.length + 1 + word.length > 62) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
+}
 
 /** Options `download` and `seed` share (and `ui`, but for NOT_IN_UI), in the order --help lists them. */
 export const SHARED_OPTIONS = {
@@ -22,20 +37,12 @@ export const SHARED_OPTIONS = {
   port: {
     type: 'string',
     value: 'N',
-    default: '6881 (a free port when another program has it)',
-    help: 'listening port for both IPv4 and IPv6 (default 6881, or a free one when 6881 is taken; 0 picks a free one)',
+    default: '6881, or a free port when another program has it',
+    help: ['listening port for both IPv4 and IPv6 (default 6881, or a free one when', 'another program has 6881; 0 picks a free one)'],
   },
   'no-ipv4': { type: 'boolean', help: 'do not listen on or connect over IPv4' },
   'no-ipv6': { type: 'boolean', help: 'do not listen on or connect over IPv6' },
-  json: {
-    type: 'boolean',
-    help: [
-      'print one JSON object per line on stdout (events: listening, checking, checked,',
-      'peer-connected, peer-disconnected, piece-verified, piece-failed, peer-banned,',
-      'tracker, tunnel, dht-listening, dht, progress, complete, warning, error, stopped)',
-      'and nothing else',
-    ],
-  },
+  json: { type: 'boolean', help: jsonHelp() },
   recheck: { type: 'boolean', help: 'hash all data on disk, ignoring saved resume state' },
   'state-dir': {
     type: 'string',

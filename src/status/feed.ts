@@ -151,7 +151,8 @@ export type EngineEvent =
   | ({ event: 'tracker'; torrent: string; announce?: AnnounceEvent['event'] } & Omit<AnnounceEvent, 'event'>)
   | { event: 'checking'; torrent: string; checkedBytes: number; totalBytes: number }
   | ({ event: 'checked'; torrent: string; have: number; pieces: number } & CheckResult)
-  | ({ event: 'progress' } & TorrentSummary)
+  /** A torrent's summary every second; like every per-torrent event, `torrent` is its info hash. */
+  | ({ event: 'progress'; torrent: string } & Omit<TorrentSummary, 'infoHash'>)
   | { event: 'listening'; family: Family; address: string; port: number }
   | ({ event: 'tunnel' } & TunnelStatus)
   | ({ event: 'dht-listening' } & DhtStatus)
@@ -242,7 +243,11 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   }
 
   publishProgress(): void {
-    for (const t of this.watched) if (t.swarm) this.publish({ event: 'progress', ...this.summary(t) });
+    for (const t of this.watched) {
+      if (!t.swarm) continue;
+      const { infoHash, ...summary } = this.summary(t);
+      this.publish({ event: 'progress', torrent: infoHash, ...summary });
+    }
   }
 
   summary(t: Torrent): TorrentSummary {
