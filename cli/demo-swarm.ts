@@ -113,7 +113,9 @@ export class DemoSwarm {
         this.tracker!.on('announce', on);
         this.stopping.signal.addEventListener('abort', onStop);
       });
-    const seedSeen = announced([4, 6], () => this.peers[0]?.engine.peerId);
+    // Awaited only later: a stop before then must not count as a rejection nobody handled.
+    const waited = (p: Promise<void>) => (p.catch(() => {}), p);
+    const seedSeen = waited(announced([4, 6], () => this.peers[0]?.engine.peerId));
     onPeer(await this.startPeer('seed', 'seed, dual-stack', { 4: true, 6: true }, data, o.rate));
     await seedSeen;
     this.check();
@@ -126,7 +128,7 @@ export class DemoSwarm {
       const dir = join(this.root, label.replace(/[^a-z0-9]+/gi, '-'));
       await mkdir(dir, { recursive: true });
       const n = this.peers.length;
-      const seen = announced(([4, 6] as const).filter((f) => families[f]), () => this.peers[n]?.engine.peerId);
+      const seen = waited(announced(([4, 6] as const).filter((f) => families[f]), () => this.peers[n]?.engine.peerId));
       onPeer(await this.startPeer('leecher', label, families, dir, Math.max(16 * 1024, Math.floor(o.rate / 2))));
       await seen;
       this.check();

@@ -16,7 +16,7 @@ import { checkStateDir, engineOptions, parseTorrentArgs } from './torrent-option
 import { checkFolderWritable } from '../src/storage/writable.js';
 import { explainPortInUse, portInUse } from './port-holder.js';
 import { NOT_IN_UI, UI_OPTIONS } from './torrent-option-tables.js';
-import { sessionSnapshot } from './ui/sources.js';
+import { applyLimits, sessionSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
 
 const SESSION_ADVICE = 'it keeps the list of torrents and a copy of each: give --session DIR to a folder you can write';
@@ -62,10 +62,11 @@ async function runUi(values: ReturnType<typeof parse>['values'], positionals: st
   const { TerminalUi } = await import('./ui/terminal-ui.js');
   const ui = new TerminalUi({
     title: `session ${store.dir}`,
-    can: ['add', 'pause', 'resume', 'remove', 'recheck'],
+    can: ['add', 'pause', 'resume', 'remove', 'recheck', 'limits'],
     snapshot: (detailOf, cells) => sessionSnapshot(session, feed, detailOf, cells),
     async run(c) {
       if (c.kind === 'add') return (await session.add(c.input)).name;
+      if (c.kind === 'limits') return applyLimits(engine, c);
       const name = session.summaries().find((t) => t.infoHash === c.infoHash)?.name ?? c.infoHash;
       if (c.kind === 'remove') {
         const r = await session.remove(c.infoHash, c.deleteData);
@@ -79,9 +80,12 @@ async function runUi(values: ReturnType<typeof parse>['values'], positionals: st
     },
     quit: () => quit(),
   });
+  const nameOf = (infoHash: string) => session.summaries().find((t) => t.infoHash === infoHash)?.name ?? infoHash;
   feed.on('event', (e) => {
-    if (e.event === 'warning') ui.message('info', `warning: ${e.message}`);
-    if (e.event === 'seed-goal') ui.message('info', `${session.summaries().find((t) => t.infoHash === e.torrent)?.name ?? e.torrent}: ${e.reason}: paused`);
+    const who = 'torrent' in e && typeof e.torrent === 'string' ? `${nameOf(e.torrent)}: ` : '';
+    if (e.event === 'warning') ui.message('warning', `${who}${e.message}`);
+    if (e.event === 'error') ui.message('error', `${who}${e.message}`);
+    if (e.event === 'seed-goal') ui.message('info', `${who}${e.reason}: paused`);
   });
   const signals = stopSignals();
   void signals.stopped.then(() => quit());
@@ -96,7 +100,15 @@ async function runUi(values: ReturnType<typeof parse>['values'], positionals: st
     ui.message('error', `while shutting down: ${errorMessage(e)}`);
     code = 1;
   }
+  const worth = ui.messages().filter((m) => m.kind !== 'info');
+  const torrents = session.summaries();
   await ui.close();
+  // The UI is erased on quitting; what stays: the session in a line, and the warnings and errors of this run.
+  const count = (state: string) => torrents.filter((t) => t.state === state).length;
+  process.stdout.write(
+    `session ${store.dir}: ${torrents.length} torrent${torrents.length === 1 ? '' : 's'} (${count('downloading')} downloading, ${count('seeding')} seeding, ${count('paused')} paused), resume state saved\n`,
+  );
+  for (const m of worth) process.stderr.write(`${m.kind}: ${m.text}\n`);
   signals.dispose();
   return code;
 }

@@ -26,7 +26,7 @@ import { FileSelection, type SelectionSpec } from '../src/storage/selection.js';
 import { PieceLayout } from '../src/storage/layout.js';
 import { filePath } from '../src/storage/paths.js';
 import { checkWritable } from '../src/storage/writable.js';
-import { feedSnapshot } from './ui/sources.js';
+import { applyLimits, feedSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
 import { explainPortInUse, portInUse } from './port-holder.js';
 
@@ -231,10 +231,14 @@ async function runAdded(o: RunOptions, { engine, torrent, source, dir, peers, se
   feed.startProgress();
   ui?.attach({
     title: `${o.mode} ${torrent.name}`,
-    can: [],
+    can: ['limits'],
     snapshot: (detailOf, cells) => feedSnapshot(feed, [torrent], detailOf, cells),
-    run: () => Promise.reject(new Error('not available here')),
-    quit: () => void shutdown(0),
+    run: async (c) => {
+      if (c.kind === 'limits') return applyLimits(engine, c);
+      throw new Error('not available here');
+    },
+    // q and Ctrl-C in the UI stop as SIGINT does: a download stopped before it finished says so (130).
+    quit: () => void shutdown(o.mode === 'download' && !torrent.storage?.done ? signalExitCode('SIGINT') : 0),
   });
   torrent.addManualPeers(peers);
   const code = await finished;

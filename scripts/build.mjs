@@ -4,17 +4,21 @@
  * staging folder beside dist/ and then moved into dist/ file by file. Each move is one rename,
  * chunks before the entry point that loads them, so the checkout's `sixswarm` keeps working while
  * it builds (`npm test` builds first): a command started meanwhile runs the old build or the new
- * one, never a missing or half-written file. Files of the old build that the new one lacks go
- * last. Then dist/.inputs records what it was built from (scripts/inputs.mjs).
+ * one, never a missing or half-written file. Files of the previous build that this one lacks
+ * (chunks with other hashes) stay one build longer, for a command that started just before the
+ * swap and loads them a moment later; older ones go (dist/.files lists each build's files). Then
+ * dist/.inputs records what it was built from (scripts/inputs.mjs).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { root, STAMPS, typescriptInputs } from './inputs.mjs';
 
 const dist = join(root, 'dist');
 const staging = join(root, `dist.staging-${process.pid}`);
 const entry = join('bin', 'sixswarm.js');
+/** The files of the build in dist/, one per line. */
+const manifest = join(dist, '.files');
 
 /** Every file under `dir`, relative to it. */
 function files(dir, base = dir) {
@@ -54,9 +58,16 @@ try {
     mkdirSync(dirname(join(dist, f)), { recursive: true });
     renameSync(join(staging, f), join(dist, f));
   }
-  const keep = new Set([...built, relative(dist, STAMPS.typescript)]);
+  let previous = [];
+  try {
+    previous = readFileSync(manifest, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    // the first build here, or one from before the manifest: nothing is kept from it
+  }
+  const keep = new Set([...built, ...previous, relative(dist, STAMPS.typescript), relative(dist, manifest)]);
   for (const f of files(dist)) if (!keep.has(f)) rmSync(join(dist, f), { force: true });
   pruneEmpty(dist);
+  writeFileSync(manifest, `${built.join('\n')}\n`);
   writeFileSync(STAMPS.typescript, `${inputs}\n`);
 } catch (e) {
   if (typeof e?.status !== 'number') throw e;

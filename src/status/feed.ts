@@ -134,6 +134,8 @@ export interface ReachedStatus {
 
 export interface EngineStatus {
   torrents: TorrentSummary[];
+  /** The rate limits of all torrents together, bytes per second; null: none. */
+  limits?: { down: number | null; up: number | null };
   listening: Listening[];
   addresses: AddressStatus[];
   /** Per family, the latest incoming connection; a family absent here has never reached us. */
@@ -319,6 +321,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     }
     return {
       torrents: [...this.watched].map((t) => this.summary(t)),
+      limits: { down: this.engine.limits.down.rate ?? null, up: this.engine.limits.up.rate ?? null },
       listening: this.engine.listening(),
       addresses,
       reached: { ...this.reached },
