@@ -51,7 +51,7 @@ async function runUi(values: ReturnType<typeof parse>['values'], positionals: st
   const notes: string[] = [];
   try {
     const port = (await engine.listen().catch((e: unknown) => Promise.reject(explainPortInUse(e))))[0]?.port;
-    if (port !== undefined && port !== options.port) notes.push(`${portInUse(options.port)}: listening on port ${port} instead (--port N picks one)`);
+    if (options.portFallback && port !== undefined && port !== options.port) notes.push(`${portInUse(options.port)}: listening on port ${port} instead (--port N picks one)`);
     problems = await session.open();
   } catch (e) {
     await engine.close();
@@ -93,6 +93,8 @@ async function runUi(values: ReturnType<typeof parse>['values'], positionals: st
   for (const n of notes) ui.message('info', n);
   for (const p of problems) ui.message('error', p);
   await quitting;
+  // As they were when the user quit (closing stops them all).
+  const torrents = session.summaries();
   let code = 0;
   try {
     await session.close();
@@ -101,7 +103,6 @@ async function runUi(values: ReturnType<typeof parse>['values'], positionals: st
     code = 1;
   }
   const worth = ui.messages().filter((m) => m.kind !== 'info');
-  const torrents = session.summaries();
   await ui.close();
   // The UI is erased on quitting; what stays: the session in a line, and the warnings and errors of this run.
   const count = (state: string) => torrents.filter((t) => t.state === state).length;

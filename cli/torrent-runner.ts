@@ -213,7 +213,7 @@ async function runAdded(o: RunOptions, { engine, torrent, source, dir, peers, se
     });
     for (const l of listening) feed.publish({ event: 'listening', family: l.family, address: l.address, port: l.port });
     const port = listening[0]?.port;
-    if (port !== undefined && port !== o.engine.port) reporter.note(`${portInUse(o.engine.port)}: listening on port ${port} instead (--port N picks one)`);
+    if (o.engine.portFallback && port !== undefined && port !== o.engine.port) reporter.note(`${portInUse(o.engine.port)}: listening on port ${port} instead (--port N picks one)`);
     await torrent.start(o.recheck);
   } catch (e) {
     // Interrupted by a signal (the pool and storage closed under the check): that is a clean stop.

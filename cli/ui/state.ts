@@ -161,7 +161,7 @@ export function update(state: UiState, action: Action): Update {
       return { state: { ...state, overlay: { ...state.overlay, busy: false, error: action.error } } };
     case 'completed': {
       const o = state.overlay;
-      if (o?.kind !== 'prompt' || o.text !== action.input) return { state };
+      if (o?.kind !== 'prompt' || o.busy || o.text !== action.input) return { state };
       return { state: { ...state, overlay: { ...o, text: action.text, candidates: action.candidates.length > 1 ? action.candidates : undefined, error: action.candidates.length === 0 ? 'nothing here starts with that' : undefined } } };
     }
     case 'key':
@@ -251,6 +251,13 @@ function onKey(state: UiState, input: string, key: Partial<Key>): Update {
     return back.command ? back : onKey(back.state, input, { ...key, meta: false });
   }
   if (key.ctrl && input === 'c') return { state: { ...state, quitting: true }, command: state.quitting ? { kind: 'quit', now: true } : { kind: 'quit' } };
+  // Keys typed fast arrive as one chunk ("a" and the path after it, "/" and the filter): one at a
+  // time, each to whatever the one before opened, until one asks the engine for something.
+  const chars = [...input];
+  if (chars.length > 1 && !key.ctrl && !key.meta && !isTyping(state)) {
+    const first = onKey(state, chars[0]!, {});
+    return first.command ? first : onKey(first.state, chars.slice(1).join(''), key);
+  }
   if (state.quitting) return { state }; // shutting down: nothing else to do
   const o = state.overlay;
   if (o?.kind === 'prompt') return promptKey(state, o, input, key);
@@ -355,10 +362,22 @@ function edit(text: string, input: string, key: Partial<Key>, max: number): { te
   return { text: (before + typed).slice(0, max), enter: br >= 0 };
 }
 
+/** Whether keys are text being typed (the add prompt, the filter, a limit), which take a chunk whole. */
+function isTyping(state: UiState): boolean {
+  const k = state.overlay?.kind;
+  return k === 'prompt' || k === 'filter' || k === 'limits';
+}
+
 function promptKey(state: UiState, o: Extract<Overlay, { kind: 'prompt' }>, input: string, key: Partial<Key>): Update {
   if (key.escape) return { state: { ...state, overlay: undefined } };
   if (o.busy) return { state }; // adding: wait for the answer
   if (key.tab) return o.text.trim() ? { state, command: { kind: 'complete', text: o.text } } : { state };
+  // Text and a Tab typed fast arrive as one chunk ("…/torr\t"): the text, then the Tab.
+  const tab = input.indexOf('\t');
+  if (tab >= 0) {
+    const typed = promptKey(state, o, input.slice(0, tab), {});
+    return typed.state.overlay?.kind === 'prompt' && !typed.command ? promptKey(typed.state, typed.state.overlay, '', { tab: true }) : typed;
+  }
   const e = edit(o.text, input, key, 8192);
   if (!e) return { state };
   const typed: Extract<Overlay, { kind: 'prompt' }> = { ...o, text: e.text, error: undefined, candidates: e.text === o.text ? o.candidates : undefined };

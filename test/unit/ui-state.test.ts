@@ -178,6 +178,14 @@ describe('everyday controls', () => {
     expect(t.sort).toBe('added');
   });
 
+  it('keys typed fast come as one chunk: each goes where the one before led (a and a path, / and a filter)', () => {
+    const added = update(fixedState(), key('a/tmp/x.torrent\r'));
+    expect(added.command).toEqual({ kind: 'add', input: '/tmp/x.torrent' });
+    const filtered = update(fixedState(), key('/deb'));
+    expect(filtered.state.filter).toBe('deb');
+    expect(update(fixedState(), key('jp')).command).toEqual({ kind: 'pause', infoHash: DEBIAN.infoHash });
+  });
+
   it('/ filters by name or state as it is typed; Enter keeps it, Esc clears it; the keys act on what is shown', () => {
     let s = press(fixedState(), key('/'), key('deb')).state;
     expect(s.overlay).toEqual({ kind: 'filter' });
@@ -230,6 +238,8 @@ describe('everyday controls', () => {
     let s = press(fixedState(), key('a'), key('/srv/tor')).state;
     const asked = update(s, key('', { tab: true }));
     expect(asked.command).toEqual({ kind: 'complete', text: '/srv/tor' });
+    // Typed fast, the text and the Tab come as one chunk: the same.
+    expect(update(press(fixedState(), key('a')).state, key('/srv/tor\t')).command).toEqual({ kind: 'complete', text: '/srv/tor' });
     s = update(asked.state, { type: 'completed', input: '/srv/tor', text: '/srv/torrents/', candidates: ['torrents/'] }).state;
     expect(s.overlay).toMatchObject({ kind: 'prompt', text: '/srv/torrents/' });
     expect(s.overlay).not.toHaveProperty('candidates', expect.anything());
