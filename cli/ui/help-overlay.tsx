@@ -13,19 +13,15 @@ export const KEYS: { keys: string; what: string; needs?: Capability }[] = [
   { keys: 'l', what: 'the log: every warning, error and notice of this run' },
   { keys: 'n', what: 'network: our addresses, reachability, the tunnel' },
   { keys: 'a', what: 'add a .torrent file (Tab completes its path) or a magnet link', needs: 'add' },
-  { keys: 'p', what: 'pause the selected torrent (peers closed, trackers told)', needs: 'pause' },
-  { keys: 'r', what: 'resume it', needs: 'resume' },
-  { keys: 'space', what: 'pause or resume', needs: 'pause' },
+  { keys: 'p  r  space', what: 'pause (peers closed, trackers told) / resume / either, the selected torrent', needs: 'pause' },
   { keys: 'c', what: 're-check: hash all its data again', needs: 'recheck' },
   { keys: 'd', what: 'remove it (asks: keep the data, or delete its files)', needs: 'remove' },
-  { keys: '?', what: 'this help' },
   { keys: 'q  Ctrl-C', what: 'quit: resume state saved, peers closed cleanly' },
 ];
 
 export function HelpOverlay({ can, width, height }: { can: ReadonlySet<Capability>; width: number; height: number }) {
   const lines = [
     ...KEYS.map((k) => `  ${k.keys.padEnd(22)}${k.what}${k.needs && !can.has(k.needs) ? (k.needs === 'limits' ? ' (not in the demo)' : ' (in `sixswarm ui` only)') : ''}`),
-    '',
     'Peer flags: D downloading from it, d interested but it chokes us, U uploading to it,',
     '  u it is interested but we choke it, E encrypted, in/out who connected.',
     'Learned: tracker, pex, dht, manual (--peer), magnet, ltep (its other family), incoming.',

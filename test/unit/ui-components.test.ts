@@ -185,6 +185,7 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
     fits(out, width, height);
     for (const k of KEYS) expect(out).toContain(k.what.slice(0, Math.min(k.what.length, width - 30)));
     expect(out).toContain('Peer flags');
+    expect(out).toContain('Press any key to close'); // all of it, at 80x24 too
   });
 
   it('the list sorted and filtered says so, and shows only what matches', () => {
