@@ -43,7 +43,7 @@ async function seeded(root: string, name: string, bytes: number, rate: string, t
 }
 
 describe('terminal UI in tmux', () => {
-  it('download on a terminal opens the UI: the bar advances, the IPv6 peer shows, q exits 0; --json stays JSON', async () => {
+  it('download on a terminal opens the UI: the bar advances, the IPv6 peer shows, q before the end exits 130 leaving no stale frame; --json stays JSON', async () => {
     dir = await tempDir();
     const { torrent, port } = await seeded(dir, 'payload', 3 * MiB, '256K');
     tmux = new Tmux();
