@@ -7,6 +7,7 @@
  */
 import { loadConfigFile, type ConfigValue } from '../src/config/config-file.js';
 import { InputError } from '../src/util/errors.js';
+import { OptionValueError } from './usage-error.js';
 import { nearestOption } from './unknown-option.js';
 import type { OptionSpec, OptionTable } from './option-table.js';
 
@@ -100,4 +101,16 @@ export function withConfig(command: string, commands: Record<string, OptionTable
     }
   }
   return { values, sources, path };
+}
+
+/**
+ * `e` told as coming from the config file when the option it is about was set there (`port =
+ * "abc"` in the file is no bad --port given): the file and the key are named. Other errors as they are.
+ */
+export function attributed(e: unknown, sources: Settings['sources']): unknown {
+  if (!(e instanceof OptionValueError)) return e;
+  const key = e.option.replace(/^--/, '');
+  const source = Object.hasOwn(sources, key) ? sources[key] : undefined;
+  if (source?.from !== 'config file') return e;
+  return new InputError(`the config file ${source.path}: "${key}"${source.table ? ` in [${source.table}]` : ''} ${e.problem}`);
 }

@@ -3,7 +3,8 @@ import { configLocations } from '../src/config/config-file.js';
 import { UsageError } from './usage-error.js';
 import { command } from './command.js';
 import { withConfig, type Source } from './config-options.js';
-import { helpLines, parseOptions, type OptionSpec } from './option-table.js';
+import { defaultValue, parseOptions, type OptionSpec } from './option-table.js';
+import { envValue } from '../src/util/environment.js';
 import { CONFIG_COMMANDS } from './torrent-option-tables.js';
 
 const usage = 'Usage: sixswarm config [download|seed|ui|daemon] [OPTIONS OF THAT COMMAND]...';
@@ -18,8 +19,10 @@ are the long options of download, seed, ui and daemon without their dashes; opti
 line override it. Top-level keys apply to every command that has that option; a [download],
 [seed], [ui] or [daemon] table applies to that command only and wins over the top level. A key that
 is no option, or a value of the wrong type, is an error (exit 2) naming it and its line. The file
-must be a regular file (not a pipe or a device) of at most 1 MiB. A boolean set true in the file
-cannot be turned off by an option: remove it from the file.
+must be a regular file (not a pipe or a device) of at most 1 MiB. A flag set true in the file is
+turned off for one run by its opposite: --no-json for json = true, --dht for no-dht = true.
+Some settings also come from the environment when neither gives them ($SIXSWARM_STATE_DIR,
+$SIXSWARM_DHT_BOOTSTRAP); the listing says so.
 
   # ~/.config/sixswarm/config.toml
   max-down = "2M"
@@ -30,15 +33,17 @@ cannot be turned off by an option: remove it from the file.
   output = "/srv/downloads"
   exit-on-complete = true`;
 
-/** "(default 6881; ...)" in an option's help: its default, as the listing shows it. */
-function defaultOf(spec: OptionSpec): string | undefined {
-  return /\(default:? ([^);]+)/.exec(helpLines(spec).join(' '))?.[1]?.trim();
-}
-
 function describe(source: Source): string {
   if (source.from === 'command line') return 'command line';
   if (source.from === 'config file') return `config file${source.table ? ` [${source.table}]` : ''}`;
   return 'default';
+}
+
+/** A setting given neither on the command line nor in the file: from the environment, else its default. */
+function unset(spec: OptionSpec): { shown: string; from: string } {
+  const fromEnv = spec.env ? envValue(spec.env) : undefined;
+  if (fromEnv !== undefined) return { shown: JSON.stringify(fromEnv), from: `environment ($${spec.env})` };
+  return { shown: `(${defaultValue(spec) ?? (spec.type === 'boolean' ? 'off' : 'not set')})`, from: 'default' };
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -46,7 +51,7 @@ async function run(argv: string[]): Promise<number> {
   if (!Object.hasOwn(CONFIG_COMMANDS, name)) throw new UsageError(`sixswarm config shows the settings of download, seed, ui or daemon, not "${name}"`);
   const target = name as keyof typeof CONFIG_COMMANDS;
   const rest = argv[0] === name ? argv.slice(1) : argv;
-  const { values: given, positionals } = parseOptions(CONFIG_COMMANDS[target], rest, { positionals: true });
+  const { values: given, positionals } = parseOptions(CONFIG_COMMANDS[target], rest, { positionals: true, opposites: true });
   if (positionals.length > 0) throw new UsageError(`sixswarm config takes one command name, then options of that command; not "${positionals[0]}"`);
   const { values, sources, path } = withConfig(target, CONFIG_COMMANDS, given);
   const lines = [`Settings of \`sixswarm ${target}\`; config file: ${path ?? `none (looked for ${configLocations().join(', ')})`}`];
@@ -54,8 +59,8 @@ async function run(argv: string[]): Promise<number> {
   for (const [key, value] of Object.entries(values)) {
     const source = sources[key]!;
     const spec: OptionSpec = CONFIG_COMMANDS[target][key as keyof (typeof CONFIG_COMMANDS)[typeof target]];
-    const shown = value === undefined ? `(${defaultOf(spec) ?? (spec.type === 'boolean' ? 'off' : 'not set')})` : JSON.stringify(value);
-    lines.push(`  ${key.padEnd(width)}  ${shown.padEnd(24)}  ${describe(source)}`);
+    const { shown, from } = value === undefined ? unset(spec) : { shown: JSON.stringify(value), from: describe(source) };
+    lines.push(`  ${key.padEnd(width)}  ${shown.padEnd(24)}  ${from}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;

@@ -10,6 +10,7 @@ import { formatSize, parseSize } from '../src/util/size.js';
 import { command } from './command.js';
 import { parseHostPorts } from './host-ports.js';
 import { parseOptions, type OptionTable } from './option-table.js';
+import { checkFolderWritable } from '../src/storage/writable.js';
 
 const options = {
   output: { type: 'string', short: 'o', value: 'FILE', help: 'where to write it (default: <name>.torrent in the current folder)' },
@@ -105,6 +106,9 @@ async function run(argv: string[]): Promise<number> {
   const output = resolve(outputName);
   const outDir = await stat(dirname(output)).catch(() => undefined);
   if (!outDir?.isDirectory()) throw new UsageError(`cannot write "${outputName}": its folder does not exist`);
+  // Before the hashing, which may take minutes: a folder the torrent cannot be written into is said now.
+  const advice = 'write the torrent elsewhere (-o FILE)';
+  await checkFolderWritable(dirname(output), { name: `the folder for ${basename(output)}`, cannotCreate: advice, cannotWrite: advice });
   if (await exists(output)) {
     if (!values.force) throw new UsageError(`"${outputName}" already exists; use --force to replace it`);
     const rel = relative(resolve(source), output);

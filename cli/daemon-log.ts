@@ -8,7 +8,7 @@ import { fstatSync } from 'node:fs';
 import type { DaemonEvent } from '../src/daemon/daemon.js';
 import { ENV, envValue } from '../src/util/environment.js';
 import { printable } from '../src/util/sanitize.js';
-import { describe } from './reporter.js';
+import { describe, isNotable } from './reporter.js';
 
 /** Events for --json only: a line per second per torrent, or per piece. */
 const CHATTY = new Set(['progress', 'piece-verified', 'checking']);
@@ -38,7 +38,7 @@ function line(e: DaemonEvent, nameOf: (infoHash: string) => string): string {
     case 'stopped':
       return `stopped (exit code ${e.code})`;
     default: {
-      const text = describe(e);
+      const text = isNotable(e) ? describe(e) : e.event;
       return 'torrent' in e && typeof e.torrent === 'string' ? `"${printable(nameOf(e.torrent), 200)}": ${text}` : text;
     }
   }

@@ -18,11 +18,10 @@ import { errorMessage, InputError } from '../src/util/errors.js';
 import { command } from './command.js';
 import { daemonLog } from './daemon-log.js';
 import { parseIntOption } from './numbers.js';
-import { UnknownOptionError, type OptionValues } from './option-table.js';
-import { defaultDownloadDir } from './session-ui.js';
+import { defaultValue, UnknownOptionError, type OptionValues } from './option-table.js';
 import { stopSignals } from './stop-signals.js';
 import { engineOptions, parseTorrentArgs, parseTunnel } from './torrent-options.js';
-import { DAEMON_OPTIONS, NOT_IN_DAEMON } from './torrent-option-tables.js';
+import { DAEMON_OPTIONS, NOT_IN_DAEMON, UI_OPTIONS } from './torrent-option-tables.js';
 import { startTunnel } from './torrent-runner.js';
 import type { TunnelClient } from '../src/tunnel/client.js';
 import { UsageError } from './usage-error.js';
@@ -102,7 +101,7 @@ async function run(argv: string[]): Promise<number> {
   if (!values.foreground) return detach(argv, resolve(values.log ?? join(engine.stateDir, 'daemon.log')));
 
   const sessionDir = resolve(values.session ?? defaultSessionDir());
-  const folders = new DownloadFolders(values.output ?? defaultDownloadDir(), values['allow-dir'] ?? []);
+  const folders = new DownloadFolders(values.output ?? defaultValue(UI_OPTIONS.output)!, values['allow-dir'] ?? []);
   let daemon: Daemon | undefined;
   const log = daemonLog(!!values.json, (h) => daemon?.nameOf(h) ?? h);
   const transmissionWeb = transmissionWebHome();

@@ -47,6 +47,9 @@ export class DemoSwarm {
   tracker?: TrackerServer;
   meta?: Metainfo;
   private payloadSha1: string[] = [];
+  /** Aborted by stop(): a start still under way gives up at its next step. */
+  private readonly stopping = new AbortController();
+  private starting?: Promise<void>;
 
   private constructor(readonly root: string) {}
 
@@ -64,12 +67,23 @@ export class DemoSwarm {
   }
 
   /** Tracker, seed (announced first), then the leechers one after another. `onPeer` hears of each as it starts. */
-  async start(o: DemoOptions, onPeer: (p: DemoPeer) => void): Promise<void> {
+  start(o: DemoOptions, onPeer: (p: DemoPeer) => void): Promise<void> {
+    this.starting = this.startAll(o, onPeer);
+    return this.starting;
+  }
+
+  /** Throws once stop() was called: what start does next would outlive the folder. */
+  private check(): void {
+    if (this.stopping.signal.aborted) throw new Error('the demo was stopped');
+  }
+
+  private async startAll(o: DemoOptions, onPeer: (p: DemoPeer) => void): Promise<void> {
     this.tracker = new TrackerServer({ port: 0, bind: ['::1', '127.0.0.1'], http: true, intervalSec: 60 });
     await this.tracker.listen();
     const port = this.tracker.port;
     const data = join(this.root, 'seed');
     await this.makePayload(join(data, NAME), o.size);
+    this.check();
     const torrent = await createTorrent({
       path: join(data, NAME),
       pieceLength: PIECE_LENGTH,
@@ -83,20 +97,28 @@ export class DemoSwarm {
       new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`the demo's tracker on port ${port} heard nothing from a peer within ${ANNOUNCE_WAIT_MS / 1000} s; something on this host blocks loopback traffic`)), ANNOUNCE_WAIT_MS);
         const seen = new Set<Family>();
+        const done = (e?: Error) => {
+          this.tracker!.off('announce', on);
+          this.stopping.signal.removeEventListener('abort', onStop);
+          clearTimeout(timer);
+          if (e) reject(e);
+          else resolve();
+        };
         const on = (ev: ServerAnnounceEvent) => {
           if (ev.peerId !== peerId()?.toString('hex')) return;
           seen.add(ev.family);
-          if (families.every((f) => seen.has(f))) {
-            this.tracker!.off('announce', on);
-            clearTimeout(timer);
-            resolve();
-          }
+          if (families.every((f) => seen.has(f))) done();
         };
+        const onStop = () => done(new Error('the demo was stopped'));
         this.tracker!.on('announce', on);
+        this.stopping.signal.addEventListener('abort', onStop);
       });
-    const seedSeen = announced([4, 6], () => this.peers[0]?.engine.peerId);
+    // Awaited only later: a stop before then must not count as a rejection nobody handled.
+    const waited = (p: Promise<void>) => (p.catch(() => {}), p);
+    const seedSeen = waited(announced([4, 6], () => this.peers[0]?.engine.peerId));
     onPeer(await this.startPeer('seed', 'seed, dual-stack', { 4: true, 6: true }, data, o.rate));
     await seedSeen;
+    this.check();
     const kinds: [string, Record<Family, boolean>][] = [
       ['leecher, IPv6 only', { 4: false, 6: true }],
       ['leecher, IPv4 only', { 4: true, 6: false }],
@@ -106,9 +128,10 @@ export class DemoSwarm {
       const dir = join(this.root, label.replace(/[^a-z0-9]+/gi, '-'));
       await mkdir(dir, { recursive: true });
       const n = this.peers.length;
-      const seen = announced(([4, 6] as const).filter((f) => families[f]), () => this.peers[n]?.engine.peerId);
+      const seen = waited(announced(([4, 6] as const).filter((f) => families[f]), () => this.peers[n]?.engine.peerId));
       onPeer(await this.startPeer('leecher', label, families, dir, Math.max(16 * 1024, Math.floor(o.rate / 2))));
       await seen;
+      this.check();
     }
   }
 
@@ -120,8 +143,13 @@ export class DemoSwarm {
     return p.verified;
   }
 
-  /** Stop every engine and the tracker, and remove the folder (unless `keep`). */
+  /**
+   * Stop every engine and the tracker, and remove the folder (unless `keep`). A start still under
+   * way is let finish its step first, so nothing it writes lands after the folder is gone.
+   */
   async stop(keep = false): Promise<void> {
+    this.stopping.abort();
+    await this.starting?.catch(() => {});
     await Promise.allSettled(this.peers.map((p) => p.engine.close()));
     await this.tracker?.close();
     if (!keep) await rm(this.root, { recursive: true, force: true });

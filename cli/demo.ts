@@ -50,11 +50,15 @@ async function run(argv: string[]): Promise<number> {
   const timeoutMs = parseIntOption(values.timeout ?? '600', '--timeout', 1, 86_400) * 1000;
   const headless = !!values.headless || !terminalUiPossible(false);
 
-  const swarm = await DemoSwarm.create();
   let finish!: (code: number) => void;
   const finished = new Promise<number>((r) => (finish = r));
+  // Before the folder exists: a signal (the terminal closed) at any moment from here on removes it.
   const signals = stopSignals();
   void signals.stopped.then(() => finish(0));
+  const swarm = await DemoSwarm.create().catch((e: unknown) => {
+    signals.dispose();
+    throw e;
+  });
   const timer = setTimeout(() => finish(1), timeoutMs);
   timer.unref();
 
@@ -78,6 +82,7 @@ async function run(argv: string[]): Promise<number> {
     });
   };
   let code: number;
+  let ending = false;
   try {
     out.begin();
     out.note(`working in ${swarm.root}`);
@@ -87,16 +92,19 @@ async function run(argv: string[]): Promise<number> {
         out.peer(p);
       })
       .catch((e: unknown) => {
+        if (ending) return; // stopped while starting: nothing went wrong
         out.note(`the demo could not start: ${errorMessage(e)}`, true);
         finish(1);
       });
     code = await finished;
     if (code === 1 && !swarm.done) out.note(`stopped before every leecher had its copy (timeout ${timeoutMs / 1000} s or a failure)`, true);
   } finally {
+    ending = true;
     clearTimeout(timer);
-    signals.dispose();
     await out.end();
     await swarm.stop(!!values.keep);
+    // Only now: until the folder is gone, a signal (a SIGHUP after the first one) must not end the process.
+    signals.dispose();
   }
   if (values.keep) process.stderr.write(`kept ${swarm.root}\n`);
   return code;

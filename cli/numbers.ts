@@ -1,5 +1,5 @@
 /** Whole-number command-line options (ports, intervals, counts), checked the same way everywhere. */
-import { UsageError } from './usage-error.js';
+import { OptionValueError } from './usage-error.js';
 
 /**
  * `text` as a whole number from `min` to `max` (decimal digits only: no sign, no fraction, no
@@ -11,7 +11,7 @@ export function parseIntOption(text: string | undefined, name: string, min: numb
 export function parseIntOption(text: string | undefined, name: string, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
   const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= min && n <= max)) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got "${text}"`);
+  if (!(n >= min && n <= max)) throw new OptionValueError(name, `must be a whole number from ${min} to ${max}, got "${text}"`);
   return n;
 }
 
@@ -25,10 +25,10 @@ export function parseRateOption(text: string | undefined, name: string): number 
   if (text === undefined) return undefined;
   const m = /^(\d{1,12}(?:\.\d{1,6})?)\s*(?:([kmg])(?:i?b)?|b)?(?:\/s)?$/i.exec(text.trim());
   const n = m ? Number(m[1]) * RATE_UNITS[(m[2] ?? '').toLowerCase()]! : NaN;
-  if (!Number.isFinite(n)) throw new UsageError(`${name} must be a rate such as 500k, 2M or 1.5MiB/s (bytes per second; 0 for no limit), got "${text}"`);
+  if (!Number.isFinite(n)) throw new OptionValueError(name, `must be a rate such as 500k, 2M or 1.5MiB/s (bytes per second; 0 for no limit), got "${text}"`);
   const rate = Math.round(n);
   if (rate === 0) return undefined;
-  if (rate < 1024) throw new UsageError(`${name} ${text} is below 1 KiB/s, too slow for any peer to work with; give at least 1k (or 0 for no limit)`);
+  if (rate < 1024) throw new OptionValueError(name, `${text} is below 1 KiB/s, too slow for any peer to work with; give at least 1k (or 0 for no limit)`);
   return rate;
 }
 
@@ -41,7 +41,7 @@ export function parseDurationOption(text: string | undefined, name: string): num
   let seconds = 0;
   if (/^\d{1,9}$/.test(t)) seconds = Number(t);
   else if (/^(\d{1,9}[smhd])+$/.test(t)) for (const [, n, u] of t.matchAll(/(\d+)([smhd])/g)) seconds += Number(n) * DURATION_UNITS[u!]!;
-  else throw new UsageError(`${name} must be a duration such as 90 (seconds), 30s, 10m, 2h or 1h30m, got "${text}"`);
+  else throw new OptionValueError(name, `must be a duration such as 90 (seconds), 30s, 10m, 2h or 1h30m, got "${text}"`);
   return seconds;
 }
 
@@ -49,6 +49,6 @@ export function parseDurationOption(text: string | undefined, name: string): num
 export function parseDecimalOption(text: string | undefined, name: string, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
   const n = /^\d{1,9}(\.\d{1,9})?$/.test(text.trim()) ? Number(text) : NaN;
-  if (!(n >= min && n <= max)) throw new UsageError(`${name} must be a number from ${min} to ${max} (such as 1 or 0.5), got "${text}"`);
+  if (!(n >= min && n <= max)) throw new OptionValueError(name, `must be a number from ${min} to ${max} (such as 1 or 0.5), got "${text}"`);
   return n;
 }

@@ -13,6 +13,10 @@ interface OptionCommon {
   readonly short?: string;
   /** What it does, as printed in --help: one string per line (continuation lines are aligned for it). */
   readonly help: string | readonly string[];
+  /** What applies when it is not given, in words (`sixswarm config` shows it): "6881", "prefer", or computed now (a folder). */
+  readonly default?: string | (() => string);
+  /** The environment variable that stands in for it when neither the command line nor the config file gives it. */
+  readonly env?: string;
 }
 export interface FlagOption extends OptionCommon {
   readonly type: 'boolean';
@@ -49,6 +53,11 @@ export function flagsOf(name: string, spec: OptionSpec): string {
   return `${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.type === 'string' ? ` ${spec.value}` : ''}`;
 }
 
+/** What applies when `spec` is not given, if it says: its `default`, computed now when it is a function. */
+export function defaultValue(spec: OptionSpec): string | undefined {
+  return typeof spec.default === 'function' ? spec.default() : spec.default;
+}
+
 /** An option's help as lines. */
 export function helpLines(spec: OptionSpec): readonly string[] {
   return typeof spec.help === 'string' ? [spec.help] : spec.help;
@@ -58,10 +67,10 @@ export function helpLines(spec: OptionSpec): readonly string[] {
  * The lines under "Options:" in a command's --help: flags, then the text at column 22, or on the
  * next line when the flags leave no room; continuation lines start at column 22.
  */
-export function renderOptions(table: OptionTable): string {
+export function renderOptions(table: OptionTable, o: { help?: boolean } = {}): string {
   const out: string[] = [];
   const pad = ' '.repeat(COLUMN);
-  for (const [name, spec] of Object.entries(withHelp(table))) {
+  for (const [name, spec] of Object.entries(o.help === false ? table : withHelp(table))) {
     const flags = `${' '.repeat(INDENT)}${flagsOf(name, spec)}`;
     const [first, ...rest] = helpLines(spec);
     if (flags.length + 2 <= COLUMN) out.push(`${flags.padEnd(COLUMN)}${first ?? ''}`.trimEnd());
@@ -92,7 +101,7 @@ export class UnknownOptionError extends UsageError {
 const UNKNOWN = /^Unknown option '(-{1,2}[^']*)'/;
 
 /** node:util parseArgs's view of a table: type, short and multiple only. */
-function parserOptions(table: OptionTable) {
+export function parserOptions(table: OptionTable) {
   return Object.fromEntries(
     Object.entries(withHelp(table)).map(([name, spec]) => [
       name,
@@ -101,19 +110,51 @@ function parserOptions(table: OptionTable) {
   );
 }
 
+/** The flag that says the opposite of flag `name`: --no-json for --json, --dht for --no-dht. */
+export function oppositeOf(name: string): string {
+  return name.startsWith('no-') ? name.slice(3) : `no-${name}`;
+}
+
+/**
+ * `table` with every flag's opposite (oppositeOf) beside it: what the config file turns on, the
+ * command line can turn off (`json = true` in the file, `--no-json` given).
+ */
+export function withOpposites(table: OptionTable): OptionTable {
+  const out: Record<string, OptionSpec> = { ...table };
+  for (const [name, spec] of Object.entries(table)) {
+    if (spec.type !== 'boolean') continue;
+    const opposite = oppositeOf(name);
+    if (Object.hasOwn(table, opposite)) throw new Error(`option table: --${opposite} is an option of its own, not the opposite of --${name}`);
+    out[opposite] = { type: 'boolean', help: `the opposite of --${name}` };
+  }
+  return out;
+}
+
 /**
  * `argv` parsed by `table`: an unknown option throws UnknownOptionError, any other mistake (a value
  * missing, or looking like an option) a UsageError. Positional arguments are refused unless allowed.
+ * With `opposites`, every flag's opposite is taken too (withOpposites), as that flag set false;
+ * of a flag and its opposite, the last given wins.
  */
-export function parseOptions<T extends OptionTable>(table: T, argv: string[], opts: { positionals: boolean }): { values: OptionValues<T>; positionals: string[] } {
+export function parseOptions<T extends OptionTable>(table: T, argv: string[], opts: { positionals: boolean; opposites?: boolean }): { values: OptionValues<T>; positionals: string[] } {
+  const parsing = opts.opposites ? withOpposites(table) : table;
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: parserOptions(table), allowPositionals: opts.positionals, strict: true });
+    const { values, positionals, tokens } = parseArgs({ args: argv, options: parserOptions(parsing), allowPositionals: opts.positionals, strict: true, tokens: true });
     delete values.help;
+    if (opts.opposites) {
+      // In the order given, so that of a flag and its opposite the last wins.
+      for (const t of tokens) {
+        if (t.kind !== 'option' || parsing[t.name]?.type !== 'boolean') continue;
+        const own = Object.hasOwn(table, t.name);
+        if (!own) delete values[t.name];
+        values[own ? t.name : oppositeOf(t.name)] = own;
+      }
+    }
     return { values: values as OptionValues<T>, positionals };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const unknown = UNKNOWN.exec(message)?.[1];
-    if (unknown !== undefined) throw new UnknownOptionError(unknown, table);
+    if (unknown !== undefined) throw new UnknownOptionError(unknown, parsing);
     throw new UsageError(`${message.replace(/\.$/, '')}. Run with --help for the options.`);
   }
 }

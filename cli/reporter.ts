@@ -9,12 +9,16 @@ import type { Reporter } from './reporting.js';
 import { formatDuration } from './ui/format.js';
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
-const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'web-seed-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'port-mapping', 'seed-goal', 'peer-refused']);
+const NOTABLE_EVENTS = ['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'web-seed-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'port-mapping', 'seed-goal', 'peer-refused'] as const;
+type Notable = Extract<EngineEvent, { event: (typeof NOTABLE_EVENTS)[number] }>;
+const NOTABLE: ReadonlySet<string> = new Set(NOTABLE_EVENTS);
+/** Whether describe() has words for it. */
+export const isNotable = (e: { event: string }): e is Notable => NOTABLE.has(e.event);
 
 /** `seeding`: a seed's data being complete is no news ("download complete" would mislead); it says what it seeds instead. */
 export function createReporter(json: boolean, opts: { seeding?: boolean } = {}): Reporter {
   if (json) return new JsonReporter();
-  const notable = (e: EngineEvent) => NOTABLE.has(e.event) && !(opts.seeding && e.event === 'complete');
+  const notable = (e: EngineEvent): e is Notable => isNotable(e) && !(opts.seeding && e.event === 'complete');
   return process.stdout.isTTY ? new TtyReporter(notable) : new PlainReporter(notable);
 }
 
@@ -32,7 +36,7 @@ class JsonReporter implements Reporter {
 
 class PlainReporter implements Reporter {
   private lastProgress = 0;
-  constructor(private readonly notable: (e: EngineEvent) => boolean) {}
+  constructor(private readonly notable: (e: EngineEvent) => e is Notable) {}
   event(e: EngineEvent): void {
     if (e.event === 'progress') {
       const now = Date.now();
@@ -49,7 +53,7 @@ class PlainReporter implements Reporter {
 
 class TtyReporter implements Reporter {
   private line = '';
-  constructor(private readonly notable: (e: EngineEvent) => boolean) {}
+  constructor(private readonly notable: (e: EngineEvent) => e is Notable) {}
   event(e: EngineEvent): void {
     if (e.event === 'progress') {
       this.line = progressLine(e);
@@ -78,7 +82,7 @@ class TtyReporter implements Reporter {
   }
 }
 
-export function progressLine(p: TorrentSummary): string {
+export function progressLine(p: Omit<TorrentSummary, 'infoHash'>): string {
   const eta = p.eta !== null ? ` eta ${formatDuration(p.eta)}` : '';
   const unreachable = p.unreachable > 0 ? `, ${p.unreachable} unreachable${p.peers === 0 && p.lastUnreachable ? `: last: ${p.lastUnreachable}` : ''}` : '';
   return (
@@ -94,7 +98,7 @@ export function progressLine(p: TorrentSummary): string {
 }
 
 /** How many of the torrent's web seeds are fetching now, of how many. */
-function webSeeds(p: TorrentSummary): string {
+function webSeeds(p: Pick<TorrentSummary, 'webSeeds'>): string {
   if (!p.webSeeds) return '';
   const busy = p.webSeeds.filter((w) => w.state === 'downloading' || w.state === 'connecting').length;
   return ` web seeds ${busy}/${p.webSeeds.length}`;
@@ -104,15 +108,26 @@ function limit(rate: number | null): string {
   return rate === null ? '' : ` (max ${formatSize(rate)}/s)`;
 }
 
-/** One line saying what an event means, for people (the log lines of every command). */
-export function describe(e: EngineEvent): string {
+/** One notable event as a sentence (every field in words: no raw keys such as nextAnnounceInMs=...). */
+export function describe(e: Notable): string {
   switch (e.event) {
     case 'listening':
       return `listening on ${e.family === 6 ? `[${e.address}]` : e.address}:${e.port} (IPv${e.family})`;
+    case 'checked':
+      // An unusable resume file is the user's news: it says which file and why.
+      return `checked the data on disk: ${e.have} of ${e.pieces} pieces present (${checkedHow(e)})${e.resumeProblem ? `\nwarning: ${e.resumeProblem}` : ''}`;
     case 'peer-connected':
-      return `peer ${e.address} connected (IPv${e.family}, ${e.direction}, ${e.client}${e.encrypted ? ', encrypted' : ''})`;
+      return `peer ${e.address} connected (IPv${e.family}, ${e.direction === 'in' ? 'it dialed us' : 'we dialed it'}, ${e.client}${e.encrypted ? ', encrypted' : ''})`;
     case 'peer-disconnected':
       return `peer ${e.address} left: ${e.reason}`;
+    case 'peer-banned':
+      return `banned ${e.ip}: it sent data that failed the hash check`;
+    case 'piece-failed':
+      return `piece ${e.index} failed its hash check${e.peers.length > 0 ? ` (data from ${e.peers.join(', ')})` : ''}; fetching it again`;
+    case 'tracker':
+      return trackerLine(e);
+    case 'tunnel':
+      return `tunnel ${e.state} via ${e.server}${e.prefix ? `: prefix ${e.prefix}, our address ${e.address}` : ''}${e.lastError ? ` (last error: ${e.lastError})` : ''}`;
     case 'dht-listening':
       return `DHT node on UDP ${e.address}:${e.port} (IPv4), ${e.nodes} nodes known`;
     case 'complete':
@@ -133,13 +148,6 @@ export function describe(e: EngineEvent): string {
       return `warning: ${e.message}`;
     case 'error':
       return `error: ${e.message}`;
-    case 'checked': {
-      // An unusable resume file is the user's news: it says which file and why.
-      const { resumeProblem, ...rest } = e;
-      return resumeProblem ? `${fields(rest)}\nwarning: ${resumeProblem}` : fields(rest);
-    }
-    default:
-      return fields(e);
   }
 }
 
@@ -151,6 +159,23 @@ const WEB_SEED_ACTION: Record<Extract<EngineEvent, { event: 'web-seed-failed' }>
   banned: () => 'banned for this torrent',
 };
 
+/** How the check knew: hashed, or trusted from the resume state saved last time. */
+function checkedHow(e: Extract<EngineEvent, { event: 'checked' }>): string {
+  if (e.hashed === 0) return e.trusted > 0 ? 'from the resume state saved last time; the files did not change' : 'no data there yet';
+  const trusted = e.trusted > 0 ? `, ${e.trusted} from the saved resume state` : '';
+  return `${e.hashed} hashed, ${e.valid} of them good${trusted}`;
+}
+
+/** One announce, for people: what the tracker said over which family, and when we ask again. */
+function trackerLine(e: Extract<EngineEvent, { event: 'tracker' }>): string {
+  const where = `tracker ${e.tracker} over IPv${e.family}`;
+  if (e.announce === 'stopped') return `${where}: told we stopped${e.error ? ` (failed: ${e.error})` : ''}`;
+  const next = e.nextAnnounceInMs !== undefined ? `; next announce in ${formatDuration(e.nextAnnounceInMs / 1000)}` : '';
+  if (e.error) return `${where}: failed: ${e.error}${next}`;
+  const dropped = e.dropped > 0 ? ` (${e.dropped} unusable entries dropped)` : '';
+  return `${where}: ${e.peers4} IPv4 + ${e.peers6} IPv6 peers${dropped}${e.warning ? `; it warns: ${e.warning}` : ''}${next}`;
+}
+
 /** One port-mapping change for people: what the gateway granted, or what went wrong. */
 function mappingLine(e: Extract<EngineEvent, { event: 'port-mapping' }>): string {
   const via = e.protocol ? ` by ${e.protocol === 'natpmp' ? 'NAT-PMP' : e.protocol.toUpperCase()}` : '';
@@ -158,9 +183,4 @@ function mappingLine(e: Extract<EngineEvent, { event: 'port-mapping' }>): string
   const asked = e.requestedPort !== undefined ? ` (port ${e.requestedPort} is taken on the gateway)` : '';
   const lease = e.lifetimeSeconds !== undefined ? (e.lifetimeSeconds === 0 ? ', permanent' : `, for ${e.lifetimeSeconds} s`) : '';
   return `${e.change}${via}${at}${asked}${lease}${e.error ? `: ${e.error}` : ''}`;
-}
-
-function fields(e: EngineEvent): string {
-  const { event, ...rest } = e;
-  return `${event}: ${Object.entries(rest).filter(([k]) => k !== 'torrent').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}`;
 }

@@ -29,14 +29,16 @@ not a terminal, it prints lines instead.`,
 Exit codes: 0 stopped by SIGINT/SIGTERM or a seeding limit, 1 runtime failure (or another
 sixswarm runs this torrent in <dir>), 2 bad usage, a bad torrent, or the data elsewhere.`,
   async run(argv) {
-    const { values, positionals } = parseTorrentArgs(argv, 'seed');
+    const { values, positionals, attributed } = parseTorrentArgs(argv, 'seed');
     if (positionals.length !== 2) throw new UsageError('seed needs a torrent file and the folder that holds its data. Run with --help for usage.');
-    return runTorrent({
-      ...sharedRunOptions(values),
-      source: positionals[0]!,
-      dir: positionals[1]!,
-      mode: 'seed',
-      exitOnComplete: false,
-    });
+    return attributed(() =>
+      runTorrent({
+        ...sharedRunOptions(values),
+        source: positionals[0]!,
+        dir: positionals[1]!,
+        mode: 'seed',
+        exitOnComplete: false,
+      }),
+    );
   },
 });

@@ -13,17 +13,15 @@ import { errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
 import { command } from './command.js';
 import { stopSignals } from './stop-signals.js';
-import { UnknownOptionError } from './option-table.js';
-import { engineOptions, parseTorrentArgs } from './torrent-options.js';
+import { defaultValue, UnknownOptionError } from './option-table.js';
+import { checkStateDir, engineOptions, parseTorrentArgs } from './torrent-options.js';
+import { checkFolderWritable } from '../src/storage/writable.js';
+import { explainPortInUse, portInUse } from './port-holder.js';
 import { NOT_IN_UI, UI_OPTIONS } from './torrent-option-tables.js';
-import { sessionSnapshot } from './ui/sources.js';
+import { applyLimits, sessionSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
-import { xdgDir } from '../src/util/environment.js';
 
-/** $XDG_DOWNLOAD_DIR, else ~/Downloads. */
-export function defaultDownloadDir(): string {
-  return xdgDir('XDG_DOWNLOAD_DIR', 'Downloads');
-}
+const SESSION_ADVICE = 'it keeps the list of torrents and a copy of each: give --session DIR to a folder you can write';
 
 /** The options of ui, over the config file; an option of download's that ui does not take is named as such. */
 function parse(argv: string[]) {
@@ -37,11 +35,17 @@ function parse(argv: string[]) {
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv);
+  const { values, positionals, attributed } = parse(argv);
+  return attributed(() => runUi(values, positionals, argv));
+}
+
+async function runUi(values: ReturnType<typeof parse>['values'], positionals: string[], argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`sixswarm ui takes no arguments (got "${positionals[0]}"): add torrents with a in the UI`);
   if (!terminalUiPossible(false)) throw new UsageError('sixswarm ui needs a terminal (stdin and stdout); for scripts use `sixswarm download --json`');
   const store = new SessionStore(resolve(values.session ?? defaultSessionDir()));
   const options = engineOptions(values);
+  await checkStateDir(options.stateDir);
+  await checkFolderWritable(store.dir, { name: 'the session folder', cannotCreate: SESSION_ADVICE, cannotWrite: SESSION_ADVICE });
   // One process per session: a daemon running it is shown instead (its web address is in the
   // lock); anything else running it is named.
   let lock: PidLock;
@@ -54,10 +58,12 @@ async function run(argv: string[]): Promise<number> {
   }
   const engine = new Engine(options);
   const feed = new StatusFeed(engine);
-  const session = new Session({ engine, feed, store, downloadDir: values.output ?? defaultDownloadDir() });
+  const session = new Session({ engine, feed, store, downloadDir: values.output ?? defaultValue(UI_OPTIONS.output)! });
   let problems: string[];
+  const notes: string[] = [];
   try {
-    await engine.listen();
+    const port = (await engine.listen().catch((e: unknown) => Promise.reject(explainPortInUse(e))))[0]?.port;
+    if (options.portFallback && port !== undefined && port !== options.port) notes.push(`${portInUse(options.port)}: listening on port ${port} instead (--port N picks one)`);
     problems = await session.open();
   } catch (e) {
     await engine.close();
@@ -69,10 +75,11 @@ async function run(argv: string[]): Promise<number> {
   const { TerminalUi } = await import('./ui/terminal-ui.js');
   const ui = new TerminalUi({
     title: `session ${store.dir}`,
-    can: ['add', 'pause', 'resume', 'remove', 'recheck'],
+    can: ['add', 'pause', 'resume', 'remove', 'recheck', 'limits'],
     snapshot: (detailOf, cells) => sessionSnapshot(session, feed, detailOf, cells),
     async run(c) {
       if (c.kind === 'add') return (await session.add(c.input)).name;
+      if (c.kind === 'limits') return applyLimits(engine, c);
       const name = session.summaries().find((t) => t.infoHash === c.infoHash)?.name ?? c.infoHash;
       if (c.kind === 'remove') {
         const r = await session.remove(c.infoHash, c.deleteData);
@@ -86,15 +93,21 @@ async function run(argv: string[]): Promise<number> {
     },
     quit: () => quit(),
   });
+  const nameOf = (infoHash: string) => session.summaries().find((t) => t.infoHash === infoHash)?.name ?? infoHash;
   feed.on('event', (e) => {
-    if (e.event === 'warning') ui.message('info', `warning: ${e.message}`);
-    if (e.event === 'seed-goal') ui.message('info', `${session.summaries().find((t) => t.infoHash === e.torrent)?.name ?? e.torrent}: ${e.reason}: paused`);
+    const who = 'torrent' in e && typeof e.torrent === 'string' ? `${nameOf(e.torrent)}: ` : '';
+    if (e.event === 'warning') ui.message('warning', `${who}${e.message}`);
+    if (e.event === 'error') ui.message('error', `${who}${e.message}`);
+    if (e.event === 'seed-goal') ui.message('info', `${who}${e.reason}: paused`);
   });
   const signals = stopSignals();
   void signals.stopped.then(() => quit());
   ui.start();
+  for (const n of notes) ui.message('info', n);
   for (const p of problems) ui.message('error', p);
   await quitting;
+  // As they were when the user quit (closing stops them all).
+  const torrents = session.summaries();
   let code = 0;
   try {
     await session.close();
@@ -102,8 +115,15 @@ async function run(argv: string[]): Promise<number> {
     ui.message('error', `while shutting down: ${errorMessage(e)}`);
     code = 1;
   }
+  const worth = ui.messages().filter((m) => m.kind !== 'info');
   await ui.close();
   await lock.release();
+  // The UI is erased on quitting; what stays: the session in a line, and the warnings and errors of this run.
+  const count = (state: string) => torrents.filter((t) => t.state === state).length;
+  process.stdout.write(
+    `session ${store.dir}: ${torrents.length} torrent${torrents.length === 1 ? '' : 's'} (${count('downloading')} downloading, ${count('seeding')} seeding, ${count('paused')} paused), resume state saved\n`,
+  );
+  for (const m of worth) process.stderr.write(`${m.kind}: ${m.text}\n`);
   signals.dispose();
   return code;
 }

@@ -4,6 +4,24 @@
  * the config file's keys are checked against (CONFIG_COMMANDS).
  */
 import { retold, without, type OptionTable } from './option-table.js';
+import { defaultStateDir } from '../src/storage/resume.js';
+import { defaultSessionDir } from '../src/session/session-store.js';
+import { ENV, envValue, xdgDir } from '../src/util/environment.js';
+import { EVENT_NAMES } from '../src/status/event-names.js';
+
+/** --json's help: what it prints, and every event there is (the feed's own list), wrapped to the help column. */
+function jsonHelp(): string[] {
+  const lines = ['print one JSON object per line on stdout and nothing else; each has', '"event" (per torrent also "torrent", its info hash) and "time". Events:'];
+  let line = '';
+  for (const [i, name] of EVENT_NAMES.entries()) {
+    const word = `${name}${i < EVENT_NAMES.length - 1 ? ',' : ''}`;
+    if (line && line.length + 1 + word.length > 62) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
+}
 
 /** Options `download` and `seed` share (and `ui`, but for NOT_IN_UI), in the order --help lists them. */
 export const SHARED_OPTIONS = {
@@ -16,39 +34,38 @@ export const SHARED_OPTIONS = {
       '(a host name with A and AAAA records is dialed Happy-Eyeballs style, IPv6 first)',
     ],
   },
-  port: { type: 'string', value: 'N', help: 'listening port for both IPv4 and IPv6 (default 6881; 0 picks a free one)' },
+  port: {
+    type: 'string',
+    value: 'N',
+    default: '6881, or a free port when another program has it',
+    help: ['listening port for both IPv4 and IPv6 (default 6881, or a free one when', 'another program has 6881; 0 picks a free one)'],
+  },
   'no-ipv4': { type: 'boolean', help: 'do not listen on or connect over IPv4' },
   'no-ipv6': { type: 'boolean', help: 'do not listen on or connect over IPv6' },
-  json: {
-    type: 'boolean',
-    help: [
-      'print one JSON object per line on stdout (events: listening, checking, checked,',
-      'peer-connected, peer-disconnected, piece-verified, piece-failed, peer-banned,',
-      'web-seed-failed, tracker, tunnel, dht-listening, dht, port-mapping, progress,',
-      'complete, warning, error, stopped)',
-      'and nothing else',
-    ],
-  },
+  json: { type: 'boolean', help: jsonHelp() },
   recheck: { type: 'boolean', help: 'hash all data on disk, ignoring saved resume state' },
   'state-dir': {
     type: 'string',
     value: 'DIR',
+    env: ENV.stateDir,
+    default: defaultStateDir,
     help: [
       'where resume state lives (default $SIXSWARM_STATE_DIR, else $XDG_STATE_HOME/sixswarm,',
       'else ~/.local/state/sixswarm)',
     ],
   },
-  'max-peers': { type: 'string', value: 'N', help: 'connected peers per torrent (default 60)' },
+  'max-peers': { type: 'string', value: 'N', default: '60', help: 'connected peers per torrent (default 60)' },
   'max-down': {
     type: 'string',
     value: 'RATE',
+    default: 'no limit',
     help: [
       'download at most RATE bytes per second (500k, 2M, 1.5MiB/s; binary units;',
       '0 or absent: no limit). Requests go out only as fast as the limit lets data',
       'in, shared by the peers in turn; shown in the progress line as (max ...)',
     ],
   },
-  'max-up': { type: 'string', value: 'RATE', help: 'upload at most RATE bytes per second, likewise' },
+  'max-up': { type: 'string', value: 'RATE', default: 'no limit', help: 'upload at most RATE bytes per second, likewise' },
   'seed-ratio': {
     type: 'string',
     value: 'R',
@@ -79,6 +96,7 @@ export const SHARED_OPTIONS = {
   'announce-ip': {
     type: 'string',
     value: 'auto|always|never',
+    default: 'auto',
     help: [
       'send our own address of the other family to HTTP trackers (BEP 7 ipv6= over',
       'IPv4, ipv4= over IPv6), so a tracker that is reachable over one family only',
@@ -98,6 +116,7 @@ export const SHARED_OPTIONS = {
   tunnel: {
     type: 'string',
     value: 'HOST:PORT|auto|off',
+    default: () => (envValue(ENV.tunnelServer) ? `auto, with ${envValue(ENV.tunnelServer)} from $${ENV.tunnelServer}` : 'off'),
     help: [
       'bring up the built-in IPv6-over-IPv4 tunnel for this session: a routed /64',
       'from that tunnel server (needs root and /dev/net/tun); the engine then binds,',
@@ -109,6 +128,7 @@ export const SHARED_OPTIONS = {
   encryption: {
     type: 'string',
     value: 'prefer|require|allow|off',
+    default: 'prefer',
     help: [
       'protocol encryption (MSE/PE, RC4) with peers. Peers that dial us are answered',
       'in kind (their first bytes tell plaintext from encrypted). prefer (default):',
@@ -119,10 +139,11 @@ export const SHARED_OPTIONS = {
       'only, encrypted attempts are refused',
     ],
   },
-  'tunnel-id': { type: 'string', value: 'ID', help: 'Id to present to the tunnel server (default: the MAC of the uplink)' },
+  'tunnel-id': { type: 'string', value: 'ID', default: 'the MAC of the uplink', help: 'Id to present to the tunnel server (default: the MAC of the uplink)' },
   'tunnel-token': { type: 'string', value: 'T', help: 'token for a tunnel server that requires one' },
   'no-port-mapping': {
     type: 'boolean',
+    default: () => (envValue(ENV.portMapping) === 'off' ? `on ($${ENV.portMapping}=off)` : 'off'),
     help: [
       'do not ask the home router to open our port (by default PCP, then NAT-PMP, then',
       'UPnP IGD map it for IPv4 and open an IPv6 firewall pinhole, renewed while we run',
@@ -138,11 +159,13 @@ export const SHARED_OPTIONS = {
     ],
   },
   'no-dht': { type: 'boolean', help: 'do not use the DHT at all (no UDP socket, no lookups, no announces)' },
-  'dht-port': { type: 'string', value: 'N', help: 'UDP port of our DHT node (default: the listening port; 0 picks a free one)' },
+  'dht-port': { type: 'string', value: 'N', default: 'the listening port', help: 'UDP port of our DHT node (default: the listening port; 0 picks a free one)' },
   'dht-bootstrap': {
     type: 'string',
     multiple: true,
     value: 'HOST:PORT',
+    env: ENV.dhtBootstrap,
+    default: 'the public routers (router.bittorrent.com:6881 and others)',
     help: [
       'join the DHT through this node (repeatable; IPv4 address or host name),',
       'instead of $SIXSWARM_DHT_BOOTSTRAP (comma-separated HOST:PORT list, or none),',
@@ -156,7 +179,7 @@ export const SHARED_OPTIONS = {
 
 /** `download`: its own options, then the shared ones. */
 export const DOWNLOAD_OPTIONS = {
-  output: { type: 'string', short: 'o', value: 'DIR', help: 'download folder (default: the current folder)' },
+  output: { type: 'string', short: 'o', value: 'DIR', default: () => process.cwd(), help: 'download folder (default: the current folder)' },
   'exit-on-complete': { type: 'boolean', help: 'exit with code 0 once every piece is verified on disk' },
   select: {
     type: 'string',
@@ -194,6 +217,7 @@ export const UI_OPTIONS = {
   session: {
     type: 'string',
     value: 'DIR',
+    default: defaultSessionDir,
     help: [
       'where the session lives (default $XDG_DATA_HOME/sixswarm, else',
       '~/.local/share/sixswarm): session.json and a copy of every added .torrent',
@@ -203,6 +227,7 @@ export const UI_OPTIONS = {
     type: 'string',
     short: 'o',
     value: 'DIR',
+    default: () => xdgDir('XDG_DOWNLOAD_DIR', 'Downloads'),
     help: [
       "where added torrents' data goes (default $XDG_DOWNLOAD_DIR, else ~/Downloads);",
       'each torrent keeps the folder it was added with',
@@ -260,7 +285,7 @@ export const DAEMON_OPTIONS = {
       'refused and session-problem)',
     ],
   },
-  log: { type: 'string', value: 'FILE', help: 'in the background, where the log goes (default daemon.log in the state folder)' },
+  log: { type: 'string', value: 'FILE', default: 'daemon.log in the state folder', help: 'in the background, where the log goes (default daemon.log in the state folder)' },
   'allow-dir': {
     type: 'string',
     multiple: true,
@@ -274,12 +299,13 @@ export const DAEMON_OPTIONS = {
     type: 'string',
     multiple: true,
     value: 'ADDR',
+    default: '127.0.0.1 and ::1',
     help: [
       'listen for HTTP on this address (default 127.0.0.1 and ::1; repeatable; ::',
       'or 0.0.0.0 for every address); anything but loopback needs --credentials',
     ],
   },
-  'rpc-port': { type: 'string', value: 'N', help: "the HTTP port (default 9091, Transmission's; 0 picks a free one)" },
+  'rpc-port': { type: 'string', value: 'N', default: '9091', help: "the HTTP port (default 9091, Transmission's; 0 picks a free one)" },
   'rpc-host': {
     type: 'string',
     multiple: true,
@@ -312,7 +338,8 @@ export const DAEMON_OPTIONS = {
 /** The commands that read the config file, with their tables: every key of the file is an option of one of them. */
 export const CONFIG_COMMANDS = { download: DOWNLOAD_OPTIONS, seed: SEED_OPTIONS, ui: UI_OPTIONS, daemon: DAEMON_OPTIONS } as const;
 
-/** What the --help of download and seed says about the config file, after their options. */
+/** What the --help of download, seed and ui says about the config file, after their options. */
 export const CONFIG_FILE_NOTE = `Every long option can also be set in the config file ($XDG_CONFIG_HOME/sixswarm/config.toml, key =
-the option without its dashes); options given here win. \`sixswarm config\` shows the settings in
-force and where each comes from; \`sixswarm config --help\` describes the file.`;
+the option without its dashes); options given here win, and every flag has an opposite that turns
+off what the file turns on: --no-X for --X (--no-json), --X for --no-X (--dht). \`sixswarm config\`
+shows the settings in force and where each comes from; \`sixswarm config --help\` describes the file.`;

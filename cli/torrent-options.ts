@@ -1,47 +1,56 @@
 /** The options `download`, `seed` and `ui` share, read into what the engine and the runner take. */
-import { UsageError } from './usage-error.js';
+import { OptionValueError, UsageError } from './usage-error.js';
 import type { EngineOptions } from '../src/engine/engine.js';
 import { defaultStateDir } from '../src/storage/resume.js';
 import { parseDecimalOption, parseDurationOption, parseIntOption, parseRateOption } from './numbers.js';
 import type { AnnounceIpPolicy } from '../src/tracker/announce-ip.js';
-import { isTrackerUrl } from '../src/metainfo/urls.js';
-import { withConfig } from './config-options.js';
+import { trackerUrlProblem } from '../src/metainfo/urls.js';
+import { attributed, withConfig } from './config-options.js';
 import { parseOptions, type OptionValues } from './option-table.js';
 import { CONFIG_COMMANDS, NOT_IN_UI, SHARED_OPTIONS } from './torrent-option-tables.js';
 import { ENCRYPTION_POLICIES, type EncryptionPolicy } from '../src/wire/encryption-policy.js';
 import { DEFAULT_BOOTSTRAP } from '../src/dht/dht.js';
 import type { DhtConfig } from '../src/discovery/dht-discovery.js';
-import { parseHostPort } from '../src/net/hostport.js';
-import { errorMessage } from '../src/util/errors.js';
+import { parseHostPortOption } from './host-ports.js';
+import { checkFolderWritable } from '../src/storage/writable.js';
 import { ENV, envValue } from '../src/util/environment.js';
 
 /**
  * `argv` parsed by `command`'s table, over the config file (options given win; withConfig checks
- * every key of the file, whichever command runs).
+ * every key of the file, whichever command runs). `attributed` runs the command with them: a bad
+ * value it meets is told as coming from the config file when it came from there.
  */
 export function parseTorrentArgs<C extends keyof typeof CONFIG_COMMANDS>(argv: string[], command: C) {
-  const parsed = parseOptions(CONFIG_COMMANDS[command], argv, { positionals: true });
+  const parsed = parseOptions(CONFIG_COMMANDS[command], argv, { positionals: true, opposites: true });
   // The config file's values have the types of the options they stand for (withConfig checks them).
-  const { values } = withConfig(command, CONFIG_COMMANDS, parsed.values);
-  return { values: values as typeof parsed.values, positionals: parsed.positionals };
+  const { values, sources } = withConfig(command, CONFIG_COMMANDS, parsed.values);
+  const attributedRun = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (e) {
+      throw attributed(e, sources);
+    }
+  };
+  return { values: values as typeof parsed.values, positionals: parsed.positionals, attributed: attributedRun };
 }
 
 export function parseAnnounceIp(text: string | undefined): AnnounceIpPolicy {
   if (text === undefined) return 'auto';
   if (text === 'auto' || text === 'always' || text === 'never') return text;
-  throw new UsageError(`--announce-ip must be auto, always or never, not "${text}"`);
+  throw new OptionValueError('--announce-ip', `must be auto, always or never, not "${text}"`);
 }
 
 export function parseEncryption(text: string | undefined): EncryptionPolicy {
   if (text === undefined) return 'prefer';
   if ((ENCRYPTION_POLICIES as readonly string[]).includes(text)) return text as EncryptionPolicy;
-  throw new UsageError(`--encryption must be prefer, require, allow or off, not "${text}"`);
+  throw new OptionValueError('--encryption', `must be prefer, require, allow or off, not "${text}"`);
 }
 
 /** Extra --tracker URLs, one tier each. */
 export function parseTrackers(list: string[] | undefined): string[][] {
   return (list ?? []).map((url) => {
-    if (!isTrackerUrl(url)) throw new UsageError(`--tracker "${url}" is not an http://, https:// or udp:// tracker URL`);
+    const problem = trackerUrlProblem(url);
+    if (problem) throw new OptionValueError('--tracker', `"${url}" is no tracker URL: ${problem}`);
     return [url];
   });
 }
@@ -68,13 +77,8 @@ export function parseTunnel(values: { tunnel?: string; 'tunnel-id'?: string; 'tu
 }
 
 function parseBootstrap(text: string, what: string): DhtConfig['bootstrap'][number] {
-  let hp;
-  try {
-    hp = parseHostPort(text, what);
-  } catch (e) {
-    throw new UsageError(errorMessage(e));
-  }
-  if (hp.family === 6) throw new UsageError(`${what} "${text}": the DHT runs over IPv4 only; give an IPv4 address or a host name`);
+  const hp = parseHostPortOption(text, what);
+  if (hp.family === 6) throw new OptionValueError(what, `"${text}": the DHT runs over IPv4 only; give an IPv4 address or a host name`);
   return { host: hp.host, port: hp.port };
 }
 
@@ -88,6 +92,13 @@ export function parseDht(values: { 'no-dht'?: boolean; 'dht-port'?: string; 'dht
   return { port, bootstrap };
 }
 
+const STATE_ADVICE = 'it keeps resume state, fetched metadata and locks: give --state-dir DIR (or set SIXSWARM_STATE_DIR) to a folder you can write';
+
+/** The state folder, created if missing and writable; else an InputError naming it and --state-dir (not a raw EACCES from deep inside). */
+export function checkStateDir(dir: string): Promise<void> {
+  return checkFolderWritable(dir, { name: 'the state folder', cannotCreate: STATE_ADVICE, cannotWrite: STATE_ADVICE });
+}
+
 type SharedValues = OptionValues<typeof SHARED_OPTIONS>;
 
 /**
@@ -98,6 +109,8 @@ export function engineOptions(values: Omit<SharedValues, (typeof NOT_IN_UI)[numb
   if (values['no-ipv4'] && values['no-ipv6']) throw new UsageError('--no-ipv4 and --no-ipv6 together leave nothing to connect with');
   return {
     port: parseIntOption(values.port, '--port', 0, 65535) ?? 6881,
+    // 6881 is only the default: a download while the session UI (or another client) has it listens elsewhere.
+    portFallback: values.port === undefined,
     ipv4: !values['no-ipv4'],
     ipv6: !values['no-ipv6'],
     stateDir: values['state-dir'] ?? defaultStateDir(),

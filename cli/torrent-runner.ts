@@ -13,7 +13,7 @@ import { InputError, errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
 import { bindTunnel } from '../src/engine/tunnel-binding.js';
 import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
-import type { SharedRunOptions, TunnelChoice } from './torrent-options.js';
+import { checkStateDir, type SharedRunOptions, type TunnelChoice } from './torrent-options.js';
 import { createReporter } from './reporter.js';
 import type { Reporter } from './reporting.js';
 import { parseHostPorts } from './host-ports.js';
@@ -26,8 +26,9 @@ import { FileSelection, type SelectionSpec } from '../src/storage/selection.js';
 import { PieceLayout } from '../src/storage/layout.js';
 import { filePath } from '../src/storage/paths.js';
 import { checkWritable } from '../src/storage/writable.js';
-import { feedSnapshot } from './ui/sources.js';
+import { applyLimits, feedSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
+import { explainPortInUse, portInUse } from './port-holder.js';
 
 export interface RunOptions extends SharedRunOptions {
   source: string;
@@ -89,6 +90,7 @@ async function sayWhatIsSeeded(torrent: Torrent, torrentFile: string, dir: strin
 export async function runTorrent(o: RunOptions): Promise<number> {
   const peers = parseHostPorts(o.peers, '--peer');
   const { stateDir } = o.engine;
+  await checkStateDir(stateDir);
   const source = await loadTorrent(o.source, stateDir, o.mode);
   const dir = resolve(o.dir);
   // A selection that does not fit the torrent is bad usage, said before anything starts.
@@ -206,7 +208,12 @@ async function runAdded(o: RunOptions, { engine, torrent, source, dir, peers, se
     if (e.event === 'error') void shutdown(1, `stopping: ${e.message}`);
   });
   try {
-    for (const l of await engine.listen()) feed.publish({ event: 'listening', family: l.family, address: l.address, port: l.port });
+    const listening = await engine.listen().catch((e: unknown) => {
+      throw explainPortInUse(e);
+    });
+    for (const l of listening) feed.publish({ event: 'listening', family: l.family, address: l.address, port: l.port });
+    const port = listening[0]?.port;
+    if (o.engine.portFallback && port !== undefined && port !== o.engine.port) reporter.note(`${portInUse(o.engine.port)}: listening on port ${port} instead (--port N picks one)`);
     await torrent.start(o.recheck);
   } catch (e) {
     // Interrupted by a signal (the pool and storage closed under the check): that is a clean stop.
@@ -224,10 +231,14 @@ async function runAdded(o: RunOptions, { engine, torrent, source, dir, peers, se
   feed.startProgress();
   ui?.attach({
     title: `${o.mode} ${torrent.name}`,
-    can: [],
+    can: ['limits'],
     snapshot: (detailOf, cells) => feedSnapshot(feed, [torrent], detailOf, cells),
-    run: () => Promise.reject(new Error('not available here')),
-    quit: () => void shutdown(0),
+    run: async (c) => {
+      if (c.kind === 'limits') return applyLimits(engine, c);
+      throw new Error('not available here');
+    },
+    // q and Ctrl-C in the UI stop as SIGINT does: a download stopped before it finished says so (130).
+    quit: () => void shutdown(o.mode === 'download' && !torrent.storage?.done ? signalExitCode('SIGINT') : 0),
   });
   torrent.addManualPeers(peers);
   const code = await finished;

@@ -7,6 +7,7 @@ import { command } from './command.js';
 import { parseIntOption } from './numbers.js';
 import { parseOptions, type OptionTable } from './option-table.js';
 import { stopSignals } from './stop-signals.js';
+import { explainPortInUse } from './port-holder.js';
 
 const options = {
   port: { type: 'string', value: 'N', help: 'TCP and UDP port for every socket (default 6969; 0 = pick a free one)' },
@@ -104,7 +105,7 @@ async function run(argv: string[]): Promise<number> {
     try {
       await server.listen();
     } catch (e) {
-      throw new Error(`cannot listen: ${errorMessage(e)}`);
+      throw new Error(`cannot listen: ${errorMessage(explainPortInUse(e))}`);
     }
     for (const b of server.bound) {
       if (json) out(JSON.stringify(b));

@@ -22,8 +22,12 @@ function distance(a: string, b: string): number {
 
 /** The valid option closest to `given`: the only one it begins, else the nearest by edit distance, if near enough. */
 export function nearestOption(given: string, valid: string[]): string | undefined {
-  const name = given.replace(/=.*$/, '');
-  const prefixed = valid.filter((v) => v.startsWith(name) && name.length >= 4);
+  return nearestName(given.replace(/=.*$/, ''), valid, 4);
+}
+
+/** The name in `valid` closest to `name` (an option, a command): the only one it begins (given `prefix` characters at least), else the nearest by edit distance, if near enough. */
+export function nearestName(name: string, valid: string[], prefix = 3): string | undefined {
+  const prefixed = valid.filter((v) => v.startsWith(name) && name.length >= prefix);
   if (prefixed.length === 1) return prefixed[0];
   let best: string | undefined;
   let bestD = Infinity;

@@ -14,10 +14,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outdir = join(root, 'dist', 'bin');
+// scripts/build.mjs bundles in its staging folder (the argument); dist/ by default.
+const dist = process.argv[2] ?? join(root, 'dist');
+const outdir = join(dist, 'bin');
 await rm(outdir, { recursive: true, force: true }); // no chunks left over from an earlier build
 await build({
-  entryPoints: { sixswarm: join(root, 'dist', 'cli', 'main.js') },
+  entryPoints: { sixswarm: join(dist, 'cli', 'main.js') },
   outdir,
   bundle: true,
   splitting: true,
@@ -32,7 +34,7 @@ await build({
 await chmod(join(outdir, 'sixswarm.js'), 0o755);
 
 // The web page: one script for current browsers, nothing loaded from elsewhere.
-const web = join(root, 'dist', 'web');
+const web = join(dist, 'web');
 await rm(web, { recursive: true, force: true });
 await mkdir(web, { recursive: true });
 await build({

@@ -5,7 +5,7 @@
 import { Box, Text } from 'ink';
 import type { TorrentDetail, TorrentSummary } from '../../src/status/feed.js';
 import { FilesPanel } from './files-panel.js';
-import { cell, eta, fit, percent, ratio, shortRate, shortSize } from './format.js';
+import { cell, eta, fit, percent, rateWithLimit, ratio, shortSize } from './format.js';
 import { PeersPanel } from './peers-panel.js';
 import { PieceMapPanel } from './piece-map.js';
 import { RateChart } from './rate-chart.js';
@@ -46,6 +46,7 @@ export function DetailView({ summary: s, detail, history, tab, scroll, now, widt
     pieces: s.pieces,
   };
   const side = width >= SIDE_BY_SIDE;
+  const left = Math.floor(width / 2);
   const panel = (which: Tab, w: number, h: number) => {
     if (!detail) return <Text>waiting for the engine…</Text>;
     if (which === 'peers') return <PeersPanel peers={detail.peerList} webSeeds={s.webSeeds} width={w} height={h} scroll={scroll} />;
@@ -64,22 +65,22 @@ export function DetailView({ summary: s, detail, history, tab, scroll, now, widt
       ) : (
         <Text wrap="truncate">
           {`${percent(s.percent)} ${shortSize(s.haveBytes)} of ${shortSize(s.totalBytes)} · ${s.have}/${s.pieces} pieces · `}
-          <Text color={t.down}>{`↓ ${shortRate(s.downRate)}`}</Text> <Text color={t.up}>{`↑ ${shortRate(s.upRate)}`}</Text>
-          {` · eta ${eta(s.eta)} · ratio ${ratio(s.ratio)} · peers ${s.peers} (v4 ${s.peers4}, v6 ${s.peers6}, seeds ${s.seeds}) · known ${s.candidates}`}
-          {s.unreachable > 0 ? <Text color={s.peers === 0 ? t.warn : undefined}>{` · unreachable ${s.unreachable}${s.peers === 0 && s.lastUnreachable ? ` (last: ${fit(s.lastUnreachable, 60)})` : ''}`}</Text> : null}
+          <Text color={t.down}>{`↓ ${rateWithLimit(s.downRate, s.maxDown)}`}</Text> <Text color={t.up}>{`↑ ${rateWithLimit(s.upRate, s.maxUp)}`}</Text>
+          {` · eta ${eta(s.eta)} · ratio ${ratio(s.ratio)} · peers ${s.peers} connected (IPv4 ${s.peers4}, IPv6 ${s.peers6}; ${s.seeds} seed${s.seeds === 1 ? '' : 's'}), ${s.candidates} more known`}
+          {s.unreachable > 0 ? <Text color={s.peers === 0 ? t.warn : undefined}>{` · ${s.unreachable} unreachable${s.peers === 0 && s.lastUnreachable ? ` (last: ${fit(s.lastUnreachable, 60)})` : ''}`}</Text> : null}
         </Text>
       )}
-      <RateChart history={history} width={width} height={chart} />
+      <RateChart history={history} limits={{ down: s.maxDown, up: s.maxUp }} width={width} height={chart} />
       {side ? (
         <>
-          <Text wrap="truncate" bold>{`${cell(`Peers ${counts.peers}`, Math.floor(width / 2))}Trackers ${counts.trackers}`}</Text>
+          <Text wrap="truncate" bold>{`${cell(`Peers ${counts.peers}`, left)}Trackers ${counts.trackers}`}</Text>
           <Box height={rest}>
-            <Box width={Math.floor(width / 2)} flexDirection="column">
-              {panel('peers', Math.floor(width / 2) - 1, rest)}
+            <Box width={left} flexDirection="column">
+              {panel('peers', left - 1, rest)}
             </Box>
-            <Box flexDirection="column" width={width - Math.floor(width / 2)}>
-              {panel('trackers', width - Math.floor(width / 2), Math.ceil(rest / 2))}
-              {panel(tab === 'files' ? 'files' : 'pieces', width - Math.floor(width / 2), Math.floor(rest / 2))}
+            <Box flexDirection="column" width={width - left}>
+              {panel('trackers', width - left, Math.ceil(rest / 2))}
+              {panel(tab === 'files' ? 'files' : 'pieces', width - left, Math.floor(rest / 2))}
             </Box>
           </Box>
         </>

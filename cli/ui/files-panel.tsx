@@ -1,4 +1,8 @@
-/** The torrent's files with how much of each is verified. */
+/**
+ * The torrent's files with how much of each is verified; skipped ones marked. Which files are
+ * downloaded is fixed when the torrent starts (the engine has no way to change it while it runs),
+ * and the panel says so rather than offer keys that would do nothing.
+ */
 import { Box, Text } from 'ink';
 import type { FileStatus } from '../../src/status/feed.js';
 import { bar, cell, percent, shortSize } from './format.js';
@@ -13,16 +17,19 @@ export function FilesPanel({ files, width, height, scroll }: { files: readonly F
   return (
     <Box flexDirection="column" height={height}>
       <Text bold wrap="truncate">{`  ${cell(`Files (${files.length})`, path)}${cell('Size', 6, true)} ${cell('Progress', barWidth + 7)}`}</Text>
-      {files.slice(start, start + body).map((f) => {
+      {files.slice(start, start + body - 1).map((f) => {
         const share = f.length === 0 ? 1 : f.haveBytes / f.length;
         return (
-          <Text key={f.path} wrap="truncate">
+          <Text key={f.path} wrap="truncate" dimColor={!f.selected}>
             {`  ${cell(f.path, path, false, true)}${cell(shortSize(f.length), 6, true)} `}
-            <Text color={share >= 1 ? t.ok : t.down}>{bar(share, barWidth)}</Text>
-            {` ${cell(percent(Math.floor(share * 10000) / 100), 6, true)}`}
+            {f.selected ? <Text color={share >= 1 ? t.ok : t.down}>{bar(share, barWidth)}</Text> : cell('skipped', barWidth)}
+            {` ${f.selected ? cell(percent(Math.floor(share * 10000) / 100), 6, true) : ''}`}
           </Text>
         );
       })}
+      <Text dimColor wrap="truncate">
+        {'  files are chosen at start (download --select 1,3-5 / --skip GLOB); the engine cannot change them while it runs'}
+      </Text>
     </Box>
   );
 }

@@ -19,6 +19,11 @@ export function shortRate(bytesPerSecond: number): string {
   return `${shortSize(bytesPerSecond)}/s`;
 }
 
+/** A rate with the limit on it, where there is one: "1.2M/s of 2.0M/s". */
+export function rateWithLimit(rate: number, limit: number | null | undefined): string {
+  return limit ? `${shortRate(rate)} of ${shortRate(limit)}` : shortRate(rate);
+}
+
 /** `fraction` (0..1) of `width` cells filled, with eighths at the edge so slow progress still moves. */
 export function bar(fraction: number, width: number): string {
   if (width <= 0) return '';

@@ -3,28 +3,29 @@ import { Box, Text } from 'ink';
 import type { Capability } from './state.js';
 
 export const KEYS: { keys: string; what: string; needs?: Capability }[] = [
-  { keys: '↑ ↓  j k  PgUp PgDn', what: 'select a torrent (in details: scroll)' },
+  { keys: '↑ ↓  j k  PgUp PgDn', what: 'select a torrent (in details and the log: scroll)' },
   { keys: 'Enter  →', what: 'details of the selected torrent' },
   { keys: 'Esc  ←  Backspace', what: 'back to the list' },
   { keys: '1-4  Tab', what: 'details: peers, trackers, files, pieces' },
+  { keys: 's  S', what: 'sort the list by the next figure (name, progress, rates, size...) / reverse it' },
+  { keys: '/', what: 'filter the list by name or state as you type (Enter keeps it, Esc clears it)' },
+  { keys: 't', what: 'rate limits: download and upload at most, for all torrents, now', needs: 'limits' },
+  { keys: 'l', what: 'the log: every warning, error and notice of this run' },
   { keys: 'n', what: 'network: our addresses, reachability, the tunnel' },
-  { keys: 'a', what: 'add a .torrent file or a magnet link', needs: 'add' },
-  { keys: 'p', what: 'pause the selected torrent (peers closed, trackers told)', needs: 'pause' },
-  { keys: 'r', what: 'resume it', needs: 'resume' },
-  { keys: 'space', what: 'pause or resume', needs: 'pause' },
+  { keys: 'a', what: 'add a .torrent file (Tab completes its path) or a magnet link', needs: 'add' },
+  { keys: 'p  r  space', what: 'pause (peers closed, trackers told) / resume / either, the selected torrent', needs: 'pause' },
   { keys: 'c', what: 're-check: hash all its data again', needs: 'recheck' },
   { keys: 'd', what: 'remove it (asks: keep the data, or delete its files)', needs: 'remove' },
-  { keys: '?', what: 'this help' },
   { keys: 'q  Ctrl-C', what: 'quit: resume state saved, peers closed cleanly' },
 ];
 
 export function HelpOverlay({ can, width, height }: { can: ReadonlySet<Capability>; width: number; height: number }) {
   const lines = [
-    ...KEYS.map((k) => `  ${k.keys.padEnd(22)}${k.what}${k.needs && !can.has(k.needs) ? ' (in `sixswarm ui` only)' : ''}`),
-    '',
+    ...KEYS.map((k) => `  ${k.keys.padEnd(22)}${k.what}${k.needs && !can.has(k.needs) ? (k.needs === 'limits' ? ' (not in the demo)' : ' (in `sixswarm ui` only)') : ''}`),
     'Peer flags: D downloading from it, d interested but it chokes us, U uploading to it,',
     '  u it is interested but we choke it, E encrypted, in/out who connected.',
     'Learned: tracker, pex, dht, manual (--peer), magnet, ltep (its other family), incoming.',
+    'Files are chosen at start (download --select / --skip): not while a torrent runs.',
     'Peers are grouped: IPv6, IPv6 via our tunnel, IPv4. Press any key to close.',
   ];
   return (

@@ -92,7 +92,7 @@ export function NetworkPanel({ engine, now, width, height }: { engine: UiSnapsho
       {tu ? (
         <Text color={tu.state === 'up' ? t.ok : t.warn}>{`${tu.state} via ${tu.server}`}</Text>
       ) : (
-        <Text color={t.muted}>off (--tunnel HOST:PORT brings up IPv6 over IPv4)</Text>
+        <Text color={t.muted}>off (--tunnel HOST:PORT brings up IPv6 over IPv4, from a `sixswarm tunnel-server` on a host with IPv6)</Text>
       )}
     </Text>,
   );

@@ -41,17 +41,24 @@ export function PeersPanel({ peers, webSeeds = [], width, height, scroll }: { pe
       </Box>
     );
   }
-  const wide = width >= 110;
-  const client = wide ? 22 : 14;
-  const fixed = 2 + client + 1 + 8 + 1 + 8 + 1 + 5 + 1 + 7 + (wide ? 9 : 4);
-  const addr = Math.max(14, width - fixed);
+  // Columns from the panel's own width (beside the trackers on a wide terminal it has half):
+  // where it was learned in full from 76 columns, the address as wide as the longest one needs
+  // (a full IPv6 address with its port is 47; a web seed's URL), the client whatever is left.
+  const wide = width >= 76;
+  const learned = wide ? 9 : 4;
+  const longest = Math.max(...peers.map((p) => [...p.address].length), ...webSeeds.map((w) => [...w.url].length)) + 1;
+  const rest = width - (2 + 1 + 8 + 1 + 8 + 1 + 5 + 1 + 7 + learned);
+  // A web seed's state ("downloading v6") sits in the client column.
+  const minClient = webSeeds.length > 0 ? 15 : 12;
+  const addr = Math.max(14, Math.min(longest, rest - minClient));
+  const client = Math.max(8, Math.min(24, rest - addr));
   const lines = panelLines(peers, webSeeds);
   const body = height - 1;
   const start = Math.min(scroll, Math.max(0, lines.length - body));
   return (
     <Box flexDirection="column" height={height}>
       <Text bold wrap="truncate">
-        {`  ${cell('Address', addr)}${cell('Client', client)} ${cell('Down', 8, true)} ${cell('Up', 8, true)} ${cell('Have', 5, true)} ${cell('Flags', 7)} ${wide ? cell('Learned', 8) : cell('Src', 3)}`}
+        {`  ${cell('Address', addr)}${cell('Client', client)} ${cell('Down', 8, true)} ${cell('Up', 8, true)} ${cell('Have', 5, true)} ${cell('Flags', 7)} ${wide ? cell('Learned', 8) : cell('From', 3)}`}
       </Text>
       {lines.slice(start, start + body).map((l, i) => {
         if (l.kind === 'group') {

@@ -36,13 +36,14 @@ export function brailleChart(values: readonly number[], width: number, height: n
   return lines;
 }
 
-const LABEL = 12;
+const LABEL = 13;
 
-function Series({ name, arrow, values, width, height, color }: { name: string; arrow: string; values: readonly number[]; width: number; height: number; color: string | undefined }) {
+function Series({ name, arrow, values, limit, width, height, color }: { name: string; arrow: string; values: readonly number[]; limit: number | null; width: number; height: number; color: string | undefined }) {
   const max = Math.max(0, ...values);
   const now = values[values.length - 1] ?? 0;
   const lines = brailleChart(values, Math.max(1, width - LABEL), height, max);
-  const labels = [`${arrow} ${shortRate(now)}`, `max ${shortRate(max)}`, name];
+  // The chart's scale is its highest sample ("peak"), not a limit; the limit, if any, is said as such.
+  const labels = [`${arrow} ${shortRate(now)}`, `peak ${shortRate(max)}`, limit ? `limit ${shortRate(limit)}` : name];
   return (
     <>
       {lines.map((l, i) => (
@@ -55,14 +56,14 @@ function Series({ name, arrow, values, width, height, color }: { name: string; a
   );
 }
 
-/** Both series stacked in `height` rows (down gets the extra row). */
-export function RateChart({ history, width, height }: { history: RateHistory | undefined; width: number; height: number }) {
+/** Both series stacked in `height` rows (down gets the extra row); `limits` are the rate limits in force, shown beside them. */
+export function RateChart({ history, limits, width, height }: { history: RateHistory | undefined; limits?: { down: number | null; up: number | null }; width: number; height: number }) {
   const t = useTheme();
   const down = Math.ceil(height / 2), up = Math.floor(height / 2);
   return (
     <Box flexDirection="column" height={height}>
-      {down > 0 ? <Series name="download" arrow="↓" values={history?.down ?? []} width={width} height={down} color={t.down} /> : null}
-      {up > 0 ? <Series name="upload" arrow="↑" values={history?.up ?? []} width={width} height={up} color={t.up} /> : null}
+      {down > 0 ? <Series name="download" arrow="↓" values={history?.down ?? []} limit={limits?.down ?? null} width={width} height={down} color={t.down} /> : null}
+      {up > 0 ? <Series name="upload" arrow="↑" values={history?.up ?? []} limit={limits?.up ?? null} width={width} height={up} color={t.up} /> : null}
     </Box>
   );
 }

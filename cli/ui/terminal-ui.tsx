@@ -3,11 +3,12 @@
  * from its source every second (and at once when the view changes), turns keys into actions,
  * runs the commands they produce, redraws at most ten times a second, and on resize.
  */
-import { render, useInput, type Instance, type Key } from 'ink';
+import { render, Text, useInput, type Instance, type Key } from 'ink';
 import { errorMessage } from '../../src/util/errors.js';
 import { App } from './app.js';
 import { pieceCells } from './piece-map.js';
-import { initialState, update, type Action, type Capability, type Command, type UiSnapshot, type UiState } from './state.js';
+import { completePath } from './path-completion.js';
+import { initialState, update, type Action, type Capability, type Command, type EngineCommand, type Level, type Message, type UiSnapshot, type UiState } from './state.js';
 import { themeFor, type Theme } from './theme.js';
 
 /** What the UI runs on: snapshots of the engine, and the commands it may send (those in `can`). */
@@ -17,7 +18,7 @@ export interface UiSource {
   /** The engine now, with `detailOf`'s detail (a piece map of about `cells` cells) when given. */
   snapshot(detailOf: string | undefined, cells: number): UiSnapshot;
   /** Run a command; resolves to a notice to show (for `add`: the torrent's name), rejects with what went wrong. */
-  run(command: Exclude<Command, { kind: 'quit' }>): Promise<string | undefined>;
+  run(command: EngineCommand): Promise<string | undefined>;
   /** The user asked to quit (q, Ctrl-C): shut down, then call close(). */
   quit(): void;
 }
@@ -52,6 +53,8 @@ export class TerminalUi {
   private readonly frameMs: number;
   private readonly patchConsole: boolean;
   private closed = false;
+  /** Closing: the screen is given back empty, not with a last frame whose rates would go stale. */
+  private cleared = false;
   /** Frames drawn (for tests and the benchmark's curiosity). */
   frames = 0;
 
@@ -76,12 +79,21 @@ export class TerminalUi {
     this.stdout.on('resize', this.onResize);
   }
 
-  /** A message from the owner (a warning, a note) shown on the message line. */
-  message(kind: 'error' | 'info', text: string): void {
+  /** A message from the owner (a warning, a note) shown on the message line and kept in the log. */
+  message(kind: Level, text: string): void {
+    if (this.closed) return;
     this.dispatch({ type: 'message', kind, text });
   }
 
-  /** Draw the last frame and give the terminal back. */
+  /** Every message of this run so far, oldest first (what the log view shows). */
+  messages(): readonly Message[] {
+    return this.state.log;
+  }
+
+  /**
+   * Give the terminal back, empty: the UI's lines are erased rather than left with rates that
+   * stop being true the moment it quits (the owner prints what should stay: a summary, the warnings).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -89,8 +101,7 @@ export class TerminalUi {
     clearTimeout(this.frameTimer);
     this.stdout.off('resize', this.onResize);
     if (!this.ink) return;
-    this.state = update(this.state, { type: 'snapshot', snapshot: this.take() }).state;
-    this.state = { ...this.state, quitting: false };
+    this.cleared = true;
     this.ink.rerender(this.element());
     this.ink.unmount();
     await this.ink.waitUntilExit();
@@ -126,14 +137,20 @@ export class TerminalUi {
       this.ink?.unmount();
       process.exit(130);
     }
+    if (command.kind === 'complete') {
+      void completePath(command.text).then((c) => this.dispatch({ type: 'completed', input: command.text, ...c }));
+      return;
+    }
     this.source.run(command).then(
       (notice) => {
         if (command.kind === 'add') this.dispatch({ type: 'added', name: notice ?? command.input });
+        else if (command.kind === 'limits') this.dispatch({ type: 'limits-set', text: notice ?? 'rate limits set' });
         else if (notice) this.dispatch({ type: 'message', kind: 'info', text: notice });
         this.dispatch({ type: 'snapshot', snapshot: this.take() });
       },
       (e: unknown) => {
         if (command.kind === 'add') this.dispatch({ type: 'add-failed', error: errorMessage(e) });
+        else if (command.kind === 'limits') this.dispatch({ type: 'limits-failed', error: errorMessage(e) });
         else this.dispatch({ type: 'message', kind: 'error', text: errorMessage(e) });
       },
     );
@@ -165,6 +182,7 @@ export class TerminalUi {
   }
 
   private element() {
+    if (this.cleared) return <Text>{''}</Text>;
     return <Root state={this.state} width={this.width()} height={this.height()} theme={this.theme} onKey={this.onKey} />;
   }
 }

@@ -25,6 +25,8 @@ export interface Theme {
   error?: string;
   accent?: string;
   muted?: string;
+  /** The availability heat map, from none to plenty: nobody, 1, 2-3, 4-9, 10 or more peers. */
+  heat?: readonly [string, string, string, string, string];
 }
 
 const COLOURS: Theme = {
@@ -38,6 +40,7 @@ const COLOURS: Theme = {
   error: 'red',
   accent: 'blue',
   muted: 'gray',
+  heat: ['redBright', 'red', 'yellow', 'green', 'greenBright'],
 };
 
 /** No colour when NO_COLOR is set to anything but the empty string. */

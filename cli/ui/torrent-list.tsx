@@ -1,11 +1,15 @@
 /**
  * The torrent list: one row per torrent on wide terminals, two on narrow ones (name and state,
- * then the figures), the selection marked with > and inverse, scrolled to keep it in view.
+ * then the figures, each with its word), the selection marked with > and inverse, scrolled to
+ * keep it in view; in the order and through the filter chosen (s, S, /), which the header says.
  */
 import { Box, Text } from 'ink';
 import type { TorrentSummary } from '../../src/status/feed.js';
 import { bar, cell, eta, percent, ratio, shortRate, shortSize } from './format.js';
+import type { Sort } from './state.js';
 import { useTheme, type Theme } from './theme.js';
+
+const SORT_LABEL: Record<Sort, string> = { added: 'as added', name: 'name', progress: 'progress', down: 'download rate', up: 'upload rate', size: 'size', ratio: 'ratio', state: 'state' };
 
 /** Columns from which one line per torrent carries everything. */
 export const WIDE = 120;
@@ -45,25 +49,49 @@ export function firstVisible(index: number, count: number, height: number, rowsP
   return Math.min(Math.max(0, index - Math.floor(fits / 2)), count - fits);
 }
 
-export function TorrentList({ torrents, selected, width, height }: { torrents: TorrentSummary[]; selected?: string | undefined; width: number; height: number }) {
+export interface ListProps {
+  /** The torrents shown: sorted and filtered already. */
+  torrents: TorrentSummary[];
+  /** How many there are in all (the filter may hide some). */
+  of?: number;
+  sort?: Sort;
+  reversed?: boolean;
+  filter?: string;
+  selected?: string | undefined;
+  width: number;
+  height: number;
+}
+
+/** What the order and the filter are, when either is not the plain list. */
+function orderLine({ torrents, of = torrents.length, sort = 'added', reversed = false, filter = '' }: ListProps): string | undefined {
+  if (sort === 'added' && !reversed && !filter) return undefined;
+  const order = `sorted by ${SORT_LABEL[sort]}${reversed ? ', reversed' : ''}`;
+  return filter ? `${order} · filter "${filter}": ${torrents.length} of ${of} (/ then Esc clears it)` : `${order} (s: next order, S: reverse)`;
+}
+
+export function TorrentList(props: ListProps) {
+  const { torrents, selected, width, height } = props;
   const t = useTheme();
+  const order = orderLine(props);
   if (torrents.length === 0) {
     return (
       <Box flexDirection="column" height={height}>
-        <Text wrap="truncate">No torrents yet.</Text>
+        {order ? <Text wrap="truncate" dimColor>{order}</Text> : null}
+        <Text wrap="truncate">{props.of ? 'No torrent matches the filter.' : 'No torrents yet.'}</Text>
         <Text wrap="truncate">Press a to add a .torrent file or a magnet link, ? for every key.</Text>
       </Box>
     );
   }
   const wide = width >= WIDE;
   const rowsPer = wide ? 1 : 2;
-  const body = height - 1;
+  const body = height - 1 - (order ? 1 : 0);
   const index = torrents.findIndex((x) => x.infoHash === selected);
   const start = firstVisible(index, torrents.length, body, rowsPer);
   const shown = torrents.slice(start, start + Math.max(1, Math.floor(body / rowsPer)));
   const more = torrents.length - start - shown.length;
   return (
     <Box flexDirection="column" height={height}>
+      {order ? <Text wrap="truncate" dimColor>{order}</Text> : null}
       <Text bold wrap="truncate">
         {wide ? header(width) : `  ${cell('Name', width - 2 - W.state)}${cell('State', W.state, true)}`}
       </Text>
@@ -80,7 +108,7 @@ export function TorrentList({ torrents, selected, width, height }: { torrents: T
 }
 
 /** Wide layout: fixed columns after a flexible name. */
-const W = { size: 6, bar: 14, pct: 6, rate: 8, eta: 7, ratio: 6, peers: 9, seeds: 5, state: 18 };
+const W = { size: 6, bar: 14, pct: 6, rate: 8, eta: 7, ratio: 6, peers: 10, seeds: 5, state: 18 };
 const FIXED = 2 + W.size + 1 + W.bar + 1 + W.pct + 1 + W.rate * 2 + 2 + W.eta + 1 + W.ratio + 1 + W.peers + 1 + W.seeds + 1 + W.state;
 
 function header(width: number): string {
@@ -88,7 +116,7 @@ function header(width: number): string {
   return (
     `  ${cell('Name', name)} ${cell('Size', W.size, true)} ${cell('Progress', W.bar + 1 + W.pct)} ` +
     `${cell('Down', W.rate, true)} ${cell('Up', W.rate, true)} ${cell('ETA', W.eta, true)} ${cell('Ratio', W.ratio, true)} ` +
-    `${cell('Peers 4/6', W.peers, true)} ${cell('Seeds', W.seeds, true)} ${cell('State', W.state, true)}`
+    `${cell('IPv4/IPv6', W.peers, true)} ${cell('Seeds', W.seeds, true)} ${cell('State', W.state, true)}`
   );
 }
 
@@ -107,8 +135,9 @@ function Row({ s, wide, width, selected, t }: { s: TorrentSummary; wide: boolean
       </Text>
     );
   }
-  // Narrow: the figures take a fixed 57 columns, the bar the rest.
-  const figures = ` ${cell(donePercent(s), 6, true)} of ${cell(shortSize(s.totalBytes), 5)} ↓${cell(shortRate(s.downRate), 7, true)} ↑${cell(shortRate(s.upRate), 7, true)} ${cell(eta(s.eta), 6, true)} r ${cell(ratio(s.ratio), 4, true)} v4/v6 ${s.peers4}/${s.peers6}`;
+  // Narrow: each figure with its word; the bar takes what they leave (the IPv4/IPv6 split where there is room).
+  const split = width >= 96 ? ` (IPv4 ${s.peers4}, IPv6 ${s.peers6})` : '';
+  const figures = ` ${cell(donePercent(s), 6, true)} of ${cell(shortSize(s.totalBytes), 5)}  ↓${cell(shortRate(s.downRate), 7, true)} ↑${cell(shortRate(s.upRate), 7, true)}  eta ${cell(eta(s.eta), 6)} ratio ${cell(ratio(s.ratio), 4)} peers ${s.peers}${split}`;
   const barWidth = Math.max(4, width - 2 - [...figures].length);
   return (
     <>

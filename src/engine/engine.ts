@@ -34,6 +34,8 @@ const MAX_REFUSED_HOSTS = 4096;
 
 export interface EngineOptions {
   port: number;
+  /** `port` is only the default (none was asked for): when another program has it, listen on a free one instead. */
+  portFallback?: boolean;
   ipv4: boolean;
   ipv6: boolean;
   stateDir: string;
@@ -130,16 +132,21 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
   /** Listen for peers, then start the DHT (on our peer port by default) in the background. */
   async listen(): Promise<Listening[]> {
     const host = this.opts.listenHost;
-    const listening = await this.network.listen(
-      {
-        port: this.opts.port,
-        ipv4: this.opts.ipv4,
-        ipv6: this.opts.ipv6,
-        ...(host?.[4] ? { host4: host[4] } : {}),
-        ...(host?.[6] ? { host6: host[6] } : {}),
-      },
-      (t) => this.handshaker.incoming(t),
-    );
+    const on = (port: number) =>
+      this.network.listen(
+        {
+          port,
+          ipv4: this.opts.ipv4,
+          ipv6: this.opts.ipv6,
+          ...(host?.[4] ? { host4: host[4] } : {}),
+          ...(host?.[6] ? { host6: host[6] } : {}),
+        },
+        (t) => this.handshaker.incoming(t),
+      );
+    const listening = await on(this.opts.port).catch((e: unknown) => {
+      if (!this.opts.portFallback || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      return on(0);
+    });
     if (this.opts.portMapping) {
       this.portMapping = new PortMapping(listening, this.ports, this.ownAddresses);
       this.emit('port-mapping', this.portMapping);

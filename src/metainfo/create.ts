@@ -10,7 +10,7 @@ import { encode, type Encodable } from '../bencode/index.js';
 import { InputError } from '../util/errors.js';
 import { componentProblem, pathProblem, showPath } from './paths.js';
 import { MAX_PIECE_LENGTH, MAX_TOTAL_LENGTH } from './torrent.js';
-import { isTrackerUrl } from './urls.js';
+import { trackerUrlProblem } from './urls.js';
 
 const CREATED_BY = 'sixswarm/0.1.0';
 const MIN_PIECE_LENGTH = 16 * 1024;
@@ -75,7 +75,8 @@ function checkTrackers(tiers: string[][]): string[][] {
   for (const tier of tiers) {
     const urls: string[] = [];
     for (const url of tier) {
-      if (!isTrackerUrl(url)) throw new InputError(`bad tracker URL "${url}": expected http://, https:// or udp://`);
+      const problem = trackerUrlProblem(url);
+      if (problem) throw new InputError(`bad tracker URL "${url}": ${problem}`);
       if (!seen.has(url)) urls.push(url);
       seen.add(url);
     }

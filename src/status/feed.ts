@@ -146,6 +146,8 @@ export interface ReachedStatus {
 
 export interface EngineStatus {
   torrents: TorrentSummary[];
+  /** The rate limits of all torrents together, bytes per second; null: none. */
+  limits?: { down: number | null; up: number | null };
   listening: Listening[];
   addresses: AddressStatus[];
   /** Per family, the latest incoming connection; a family absent here has never reached us. */
@@ -165,7 +167,8 @@ export type EngineEvent =
   | ({ event: 'tracker'; torrent: string; announce?: AnnounceEvent['event'] } & Omit<AnnounceEvent, 'event'>)
   | { event: 'checking'; torrent: string; checkedBytes: number; totalBytes: number }
   | ({ event: 'checked'; torrent: string; have: number; pieces: number } & CheckResult)
-  | ({ event: 'progress' } & TorrentSummary)
+  /** A torrent's summary every second; like every per-torrent event, `torrent` is its info hash. */
+  | ({ event: 'progress'; torrent: string } & Omit<TorrentSummary, 'infoHash'>)
   | { event: 'listening'; family: Family; address: string; port: number }
   | ({ event: 'tunnel' } & TunnelStatus)
   | ({ event: 'dht-listening' } & DhtStatus)
@@ -271,12 +274,12 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     const now = Date.now();
     for (const t of this.watched) {
       if (!t.swarm) continue;
-      const summary = this.summary(t);
+      const { infoHash, ...summary } = this.summary(t);
       const json = JSON.stringify(summary);
       const last = this.lastProgress.get(t);
       if (!all && last && last.json === json && now - last.at < UNCHANGED_PROGRESS_MS) continue;
       this.lastProgress.set(t, { json, at: now });
-      this.publish({ event: 'progress', ...summary });
+      this.publish({ event: 'progress', torrent: infoHash, ...summary });
     }
   }
 
@@ -360,6 +363,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     }
     return {
       torrents: [...this.watched].map((t) => this.summary(t)),
+      limits: { down: this.engine.limits.down.rate ?? null, up: this.engine.limits.up.rate ?? null },
       listening: this.engine.listening(),
       addresses,
       reached: { ...this.reached },

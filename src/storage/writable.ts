@@ -18,16 +18,34 @@ function what(e: unknown): string {
   return m ? `${m[2]} (${m[1]})` : message;
 }
 
-/** Create `dir` if needed and prove it writable by creating and removing a file in it. */
-async function probeFolder(dir: string): Promise<void> {
+/** What the messages about a folder call it, and what to do when it cannot be created or written. */
+export interface FolderRole {
+  /** "the download folder", "the state folder". */
+  name: string;
+  cannotCreate: string;
+  cannotWrite: string;
+}
+
+const DOWNLOAD_FOLDER: FolderRole = { name: 'the download folder', cannotCreate: 'pick another with -o DIR', cannotWrite: 'make it writable or download elsewhere (-o DIR)' };
+
+/** Prove `dir` writable by creating and removing a file in it. */
+async function probeFolder(dir: string, role: FolderRole): Promise<void> {
   const probe = join(dir, `.sixswarm-write-test-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     const fh = await open(probe, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     await fh.close();
   } catch (e) {
-    throw new InputError(`cannot write in the download folder ${quote(dir)} (${what(e)}): make it writable or download elsewhere (-o DIR)`);
+    throw new InputError(`cannot write in ${role.name} ${quote(dir)} (${what(e)}): ${role.cannotWrite}`);
   }
   await unlink(probe).catch(() => {});
+}
+
+/** `dir` created if missing and proven writable, or an InputError naming it by its role, the reason, and what to do. */
+export async function checkFolderWritable(dir: string, role: FolderRole): Promise<void> {
+  await mkdir(dir, { recursive: true }).catch((e: unknown) => {
+    throw new InputError(`cannot create ${role.name} ${quote(dir)} (${what(e)}): ${role.cannotCreate}`);
+  });
+  await probeFolder(dir, role);
 }
 
 /**
@@ -35,13 +53,10 @@ async function probeFolder(dir: string): Promise<void> {
  * files; `files` (paths of the torrent's files to write) that exist already can be written.
  */
 export async function checkWritable(root: string, torrentFolder: string | undefined, files: string[]): Promise<void> {
-  await mkdir(root, { recursive: true }).catch((e: unknown) => {
-    throw new InputError(`cannot create the download folder ${quote(root)} (${what(e)}): pick another with -o DIR`);
-  });
-  await probeFolder(root);
+  await checkFolderWritable(root, DOWNLOAD_FOLDER);
   if (torrentFolder) {
     const exists = await access(torrentFolder).then(() => true, () => false);
-    if (exists) await probeFolder(torrentFolder);
+    if (exists) await probeFolder(torrentFolder, DOWNLOAD_FOLDER);
   }
   for (let i = 0; i < files.length; i += 256) {
     await Promise.all(

@@ -41,7 +41,7 @@ describe('config file', () => {
     expect(out['max-peers']).toEqual(['"30"', 'config file [download]']);
     expect(out['exit-on-complete']).toEqual(['true', 'config file [download]']);
     expect(out['tracker']).toEqual(['["udp://[::1]:6969"]', 'config file']);
-    expect(out['max-up']).toEqual(['(not set)', 'default']);
+    expect(out['max-up']).toEqual(['(no limit)', 'default']);
     expect(out['sequential']).toEqual(['(off)', 'default']);
     // seed has no [seed] table here: the top level applies, download-only keys do not.
     const s = await settings(['seed'], env);
@@ -49,7 +49,7 @@ describe('config file', () => {
     expect(s.out['exit-on-complete']).toBeUndefined();
     const none = await settings([], { XDG_CONFIG_HOME: join(path, '..', '..', 'nothing') });
     expect(none.text).toMatch(/config file: none \(looked for .*nothing\/sixswarm\/config\.toml/);
-    expect(none.out['port']).toEqual(['(6881)', 'default']);
+    expect(none.out['port']).toEqual(['(6881, or a free port when another program has it)', 'default']);
   });
 
   it('a download runs with the file\'s settings, and an option given overrides them (JSON config)', async () => {

@@ -191,13 +191,14 @@ describe('sixswarm tracker', () => {
     expect(h.out).toMatch(/Exit codes: 0 stopped by a signal, 1 runtime failure .*, 2 bad options/);
   });
 
-  it('a port already taken is a runtime failure (exit 1), not a crash', async () => {
+  it('a port already taken is a runtime failure (exit 1) naming the process that holds it, not a crash', async () => {
     const first = start('node', [MAIN, 'tracker', '--port', '0', '--bind', '127.0.0.1', '--json']);
     await until(() => first.lines.length >= 2, 'listening');
     const port = String(first.lines[0]!.port);
     const r = await run(['tracker', '--port', port, '--bind', '127.0.0.1']);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/cannot listen: .*EADDRINUSE/);
+    // Which process has it (this test's first tracker), and what to do.
+    expect(r.err).toBe(`sixswarm tracker: cannot listen: port ${port} is in use (by pid ${first.child.pid}: sixswarm tracker --port 0 --bind 127.0.0.1 --json): give another with --port N (0 picks a free one)\n`);
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(0);
   });

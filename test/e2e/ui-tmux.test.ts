@@ -1,9 +1,11 @@
 /**
  * The terminal UI end to end, in a real terminal (tmux): the real binary downloading from a local
- * seed over [::1] shows its progress bar advancing and the IPv6 peer; in a session, a refused
- * input is shown in the prompt, a .torrent and a magnet are added from the prompt, pause and
- * resume work, q exits 0 and a restart resumes the session; the demo runs by itself to exit 0,
- * in the UI and headless.
+ * seed over [::1] shows its progress bar advancing and the IPv6 peer, takes a rate limit while it
+ * runs (t) and keeps a log (l), and q before the end exits 130 leaving no stale frame; in a
+ * session, a refused input is shown in the prompt, a .torrent and a magnet are added from the
+ * prompt (Tab completing the path), the list is filtered (/) and sorted (s), pause and resume
+ * work, q exits 0 and a restart resumes the session; the demo runs by itself to exit 0, in the UI
+ * and headless.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -41,7 +43,7 @@ async function seeded(root: string, name: string, bytes: number, rate: string, t
 }
 
 describe('terminal UI in tmux', () => {
-  it('download on a terminal opens the UI: the bar advances, the IPv6 peer shows, q exits 0; --json stays JSON', async () => {
+  it('download on a terminal opens the UI: the bar advances, the IPv6 peer shows, q before the end exits 130 leaving no stale frame; --json stays JSON', async () => {
     dir = await tempDir();
     const { torrent, port } = await seeded(dir, 'payload', 3 * MiB, '256K');
     tmux = new Tmux();
@@ -63,8 +65,13 @@ describe('terminal UI in tmux', () => {
     // A wider terminal: redrawn for it, peers beside the trackers.
     await tmux.resize('dl', 160, 40);
     await tmux.waitFor('dl', /Peers 1 +Trackers 0/);
+    // q before the end is a download stopped unfinished, as Ctrl-C or SIGINT: 130. The UI is
+    // erased (no last frame with rates that no longer hold); what stays is where it got to.
     await tmux.keys('dl', 'q');
-    expect(await tmux.exitCode('dl')).toBe(0);
+    expect(await tmux.exitCode('dl')).toBe(130);
+    const after = await tmux.screen('dl');
+    expect(after).toMatch(/^payload: \d+\.\d% verified \(.* of 3 MiB\)/m);
+    expect(after).not.toMatch(/sixswarm download payload|↓|Enter details/);
 
     // --json on the same terminal: nothing but JSON lines on stdout (notes go to stderr).
     await tmux.start('json', ['download', torrent, '-o', join(dir, 'dl2'), '--port', '0', '--no-trackers', '--json', '--peer', `[::1]:${port}`], { env, width: 400, stderr: join(dir, 'json.err') });
@@ -76,6 +83,75 @@ describe('terminal UI in tmux', () => {
     const lines = (await tmux.screen('json')).split('\n').map((l) => l.replace(/^\^C/, '')).filter((l) => l.trim() && !l.startsWith('[exit'));
     expect(lines.length).toBeGreaterThan(2);
     for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
+  });
+
+  it('download: t changes the rate limit while it runs, the rate follows, l shows the log; Ctrl-C exits 130', async () => {
+    dir = await tempDir();
+    const { torrent, port } = await seeded(dir, 'payload', 16 * MiB, '1M');
+    tmux = new Tmux();
+    await tmux.start('dl', ['download', torrent, '-o', join(dir, 'dl'), '--port', '0', '--no-trackers', '--peer', `[::1]:${port}`], { env: { SIXSWARM_STATE_DIR: join(dir, 'state') }, width: 100, height: 30 });
+    await waitUntil(async () => (percentAfter(await tmux!.screen('dl'), /payload +downloading/) ?? 0) > 3 || undefined, 20_000, () => 'the download under way');
+    await tmux.keys('dl', 't');
+    await tmux.waitFor('dl', /Rate limits, all torrents together/);
+    await tmux.type('dl', '128k');
+    await tmux.keys('dl', 'Enter');
+    await tmux.waitFor('dl', /↓ \S+ of 128K\/s/);
+    // Requests already sent are still answered: then the limit holds.
+    await new Promise((r) => setTimeout(r, 6000));
+    const from = percentAfter(await tmux.screen('dl'), /payload +downloading/)!;
+    await new Promise((r) => setTimeout(r, 5000));
+    const to = percentAfter(await tmux.screen('dl'), /payload +downloading/)!;
+    // 5 s at 128 KiB/s is 4% of 16 MiB (at the seed's 1 MiB/s it would be 31%).
+    expect(to - from).toBeLessThan(7);
+    expect(to - from).toBeGreaterThan(1);
+    await tmux.keys('dl', 'l');
+    const log = await tmux.waitFor('dl', /Log: \d+ messages? of this run/);
+    expect(log).toMatch(/\d\d:\d\d:\d\d · info +rate limits for this run: down 128 KiB\/s, up no limit/);
+    await tmux.keys('dl', 'C-c');
+    expect(await tmux.exitCode('dl')).toBe(130);
+  });
+
+  it('ui: Tab completes a path in the add prompt; / filters and s sorts the list', async () => {
+    dir = await tempDir();
+    await makeTree(join(dir, 'data', 'alpha'), { 'a.bin': 100_000 });
+    await makeTree(join(dir, 'data', 'beta'), { 'b.bin': 300_000 });
+    await mkdir(join(dir, 'torrents'));
+    for (const name of ['alpha', 'beta']) expect((await runCli(['create', join(dir, 'data', name), '-o', join(dir, 'torrents', `${name}.torrent`)])).code).toBe(0);
+    tmux = new Tmux();
+    const args = ['ui', '--session', join(dir, 'session'), '-o', join(dir, 'downloads'), '--port', '0', '--no-trackers', '--no-dht'];
+    await tmux.start('ui', args, { env: { SIXSWARM_STATE_DIR: join(dir, 'state') }, width: 100, height: 30 });
+    await tmux.waitFor('ui', /No torrents yet/);
+    await tmux.keys('ui', 'a');
+    await tmux.type('ui', `${join(dir, 'torr')}`);
+    await tmux.keys('ui', 'Tab');
+    await tmux.waitFor('ui', new RegExp(`${join(dir, 'torrents')}/ `.replace(/[/.]/g, '\\$&')));
+    await tmux.keys('ui', 'Tab');
+    await tmux.waitFor('ui', /alpha\.torrent {2}beta\.torrent/); // both listed
+    await tmux.type('ui', 'al');
+    await tmux.keys('ui', 'Tab');
+    await tmux.waitFor('ui', /torrents\/alpha\.torrent +│/); // the input line, completed
+    await tmux.keys('ui', 'Enter');
+    await tmux.waitFor('ui', /added alpha/);
+    await tmux.keys('ui', 'a');
+    await tmux.type('ui', join(dir, 'torrents', 'b'));
+    await tmux.keys('ui', 'Tab');
+    await tmux.waitFor('ui', /torrents\/beta\.torrent +│/);
+    await tmux.keys('ui', 'Enter');
+    await tmux.waitFor('ui', /added beta/);
+    await tmux.waitFor('ui', /alpha[\s\S]*beta/);
+
+    await tmux.keys('ui', '/');
+    await tmux.type('ui', 'bet');
+    const filtered = await tmux.waitFor('ui', /filter "bet": 1 of 2/);
+    expect(filtered).not.toMatch(/^[> ] alpha/m);
+    await tmux.keys('ui', 'Escape');
+    await tmux.waitFor('ui', /^[> ] alpha[\s\S]*^[> ] beta/m);
+    // s: name, progress, down, up, size: the bigger one first.
+    await tmux.keys('ui', 's', 's', 's', 's', 's');
+    await tmux.waitFor('ui', /sorted by size[\s\S]*^[> ] beta[\s\S]*^[> ] alpha/m);
+    await tmux.keys('ui', 'q');
+    expect(await tmux.exitCode('ui')).toBe(0);
+    expect(await tmux.screen('ui')).toMatch(/session .*: 2 torrents \(2 downloading, 0 seeding, 0 paused\), resume state saved/);
   });
 
   it('ui --session: refusals in place, add from the prompt (a .torrent and a magnet), pause, resume, quit, and the session resumed', async () => {
@@ -97,10 +173,10 @@ describe('terminal UI in tmux', () => {
     await tmux.keys('ui', 'Enter');
     await tmux.waitFor('ui', /✗ no such torrent file/);
     await tmux.keys('ui', 'C-u');
-    await tmux.waitFor('ui', /Enter add · Esc cancel/);
+    await tmux.waitFor('ui', /Enter add · Tab complete the path · Esc cancel/);
     await tmux.type('ui', slow.torrent);
     await tmux.keys('ui', 'Enter');
-    await tmux.waitFor('ui', /✓ added slow/);
+    await tmux.waitFor('ui', /· added slow/);
     const first = await waitUntil(async () => percentAfter(await tmux!.screen('ui'), /slow +downloading/) || undefined, 20_000, () => 'slow downloading');
 
     await tmux.keys('ui', 'Enter');

@@ -34,7 +34,7 @@ describe('the status feed', () => {
       const seeding = await seed.addTorrent({ meta }, join(dir, 'seed'), { writable: false });
       await seeding.start();
       const feed = new StatusFeed(seed);
-      const progress: TorrentSummary[] = [];
+      const progress: Omit<TorrentSummary, 'infoHash'>[] = [];
       feed.on('event', (e) => e.event === 'progress' && progress.push(e));
       feed.watch(seeding);
 

@@ -131,7 +131,7 @@ export async function builtInTracker(args: string[], opts: { env?: NodeJS.Proces
 }
 
 /** Run to completion; returns exit code and output. */
-export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}) {
+export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; wrap?: string[] } = {}) {
   const p = sixswarm(args, opts);
   const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
   const code = await p.exited;

@@ -155,7 +155,7 @@ export const SNAPSHOT: UiSnapshot = {
   at: NOW,
 };
 
-export const ALL: Capability[] = ['add', 'pause', 'resume', 'remove', 'recheck'];
+export const ALL: Capability[] = ['add', 'pause', 'resume', 'remove', 'recheck', 'limits'];
 
 /** The fixed state after `samples` snapshots with rising rates (for the chart). */
 export function fixedState(can: Capability[] = ALL, samples = 30): UiState {

@@ -58,7 +58,7 @@ const SIZES = [
 ] as const;
 
 describe.each(SIZES)('at %ix%i', (width, height) => {
-  it('the torrent list shows name, size, progress bar, rates, ETA, ratio, peers v4/v6 and state', () => {
+  it('the torrent list shows name, size, progress bar, rates, ETA, ratio, peers by family and state, each figure labelled', () => {
     const out = frame(fixedState(), width, height);
     fits(out, width, height);
     expect(out).toContain(UBUNTU.name);
@@ -68,7 +68,15 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
     expect(out).toContain('12.5M/s');
     expect(out).toContain('44s');
     expect(out).toContain('0.09');
-    expect(out).toMatch(width >= 120 ? /1\/3/ : /v4\/v6 1\/3/);
+    if (width >= 120) {
+      expect(out).toMatch(/IPv4\/IPv6 +Seeds/);
+      expect(out).toMatch(/ 1\/3 /);
+    } else {
+      // Narrow rows say what each figure is: no bare "r 0.09" or "v4/v6 1/3".
+      expect(out).toMatch(/45\.2% of 1\.0G +↓12\.5M\/s ↑ 640K\/s +eta 44s +ratio 0\.09 peers 4/);
+      expect(out).not.toMatch(/ r \d|v4\/v6/);
+    }
+    expect(out).toMatch(/peers: IPv4 1, IPv6 3/); // the header, in words
     for (const state of ['downloading', 'paused', 'error']) expect(out).toContain(state);
     expect(out).toMatch(/^> ubuntu/m); // the selection
   });
@@ -107,7 +115,7 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
     expect(out).toContain('Web seeds — 2');
     expect(out.indexOf('IPv4 — 1 peer')).toBeLessThan(out.indexOf('Web seeds — 2'));
     // A long URL keeps both ends.
-    expect(out).toMatch(/https:\/\/mirro\S*…\S*ubuntu\/ +downloading v6 +2\.0M\/s +120M in all/);
+    expect(out).toMatch(/https:\/\/mi\S*…\S*ubuntu\/ +downloading v6 +2\.0M\/s +120M in all/);
     expect(out).toMatch(/http:\/\/old\S*seed\.php +waiting 31s +0B\/s +3 failed: busy \(HTTP 503/);
   });
 
@@ -131,7 +139,9 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
     fits(out, width, height);
     expect(out).toContain('Pieces: 452 of 1000 verified');
     expect(out).toMatch(/ █{28}▒·{35}/);
-    expect(out).toMatch(/ 1234123412341234?·?/);
+    // Availability as shades (1, 2-3, 2-3, 4-9 peers; the sixteenth cell nobody's), said by the legend.
+    expect(out).toMatch(/ (░▒▒▓){3}░▒▒·/);
+    expect(out).toMatch(/Availability, peers that have them: · none ░ 1 ▒ 2-3 ▓ 4-9 █ 10\+/);
   });
 
   it('the network panel: addresses with their class, reached from outside per family, the tunnel', () => {
@@ -149,11 +159,58 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
     expect(out).toMatch(/DHT IPv4 node on 0\.0\.0\.0:6881, 143 nodes known, 7 lookups done/);
   });
 
+  it('the log shows every message with its time and level, wrapped, not cut', () => {
+    let s = fixedState();
+    const long = `no DHT node answered: check the bootstrap nodes and that UDP is not blocked; ${'x'.repeat(150)} the end`;
+    s = update(s, { type: 'message', kind: 'warning', text: long }).state;
+    s = update(s, { type: 'message', kind: 'error', text: 'cannot write /media/usb: read-only file system' }).state;
+    s = update(s, { type: 'message', kind: 'info', text: 'added ubuntu' }).state;
+    // On the message line: the latest, cut with a pointer to the log when it does not fit.
+    const warned = update(fixedState(), { type: 'message', kind: 'warning', text: long }).state;
+    const line = frame(warned, width, height).split('\n').find((l) => l.startsWith('! warning: no DHT'))!;
+    expect(line).toMatch(/\(l: log\)$/);
+    const out = frame(keys(s, 'l'), width, height);
+    fits(out, width, height);
+    expect(out).toContain('Log: 3 messages of this run');
+    expect(out).toMatch(/\d\d:\d\d:\d\d ! warning no DHT node answered/);
+    expect(out).toMatch(/\d\d:\d\d:\d\d ✗ error   cannot write \/media\/usb/);
+    expect(out).toMatch(/\d\d:\d\d:\d\d · info    added ubuntu/);
+    expect(out).toContain('the end'); // wrapped, all of it
+  });
+
+  it('the rate limits dialog, and the limits shown where the rates are', () => {
+    const limited = { ...fixedState(), snapshot: { ...fixedState().snapshot, engine: { ...fixedState().snapshot.engine, limits: { down: 2 * 1024 * 1024, up: 512 * 1024 } } } };
+    const s = update(limited, { type: 'snapshot', snapshot: { ...limited.snapshot, torrents: limited.snapshot.torrents.map((t) => ({ ...t, maxDown: 2 * 1024 * 1024, maxUp: 512 * 1024 })) } }).state;
+    expect(frame(s, width, height)).toMatch(/↓ 12\.5M\/s of 2\.0M\/s ↑ 640K\/s of 512K\/s/);
+    expect(frame(keys(s, { return: true }), width, height)).toMatch(/\d pieces · ↓ 12\.5M\/s of 2\.0M\/s ↑ 640K\/s of 512K\/s/);
+    const dialog = frame(keys(s, 't'), width, height);
+    fits(dialog, width, height);
+    expect(dialog).toMatch(/Rate limits, all torrents together/);
+    expect(dialog).toMatch(/download at most +2M/);
+    expect(dialog).toMatch(/upload at most +512K/);
+  });
+
   it('the help overlay lists every key', () => {
     const out = frame(keys(fixedState(), '?'), width, height);
     fits(out, width, height);
     for (const k of KEYS) expect(out).toContain(k.what.slice(0, Math.min(k.what.length, width - 30)));
     expect(out).toContain('Peer flags');
+    expect(out).toContain('Press any key to close'); // all of it, at 80x24 too
+  });
+
+  it('the list sorted and filtered says so, and shows only what matches', () => {
+    const sorted = keys(fixedState(), 's', 's');
+    expect(sorted.sort).toBe('progress');
+    const out = frame(sorted, width, height);
+    fits(out, width, height);
+    expect(out).toMatch(/sorted by progress/);
+    expect(out.indexOf(DEBIAN.name)).toBeLessThan(out.indexOf(UBUNTU.name));
+    const filtered = keys(fixedState(), '/', 'deb');
+    const shown = frame(filtered, width, height);
+    expect(shown).toContain(DEBIAN.name);
+    expect(shown).not.toContain(UBUNTU.name);
+    expect(shown).toMatch(/filter "deb": 1 of 3/);
+    expect(shown).toMatch(/filter: deb/);
   });
 
   it('the add prompt shows what is typed, and a refusal in place', () => {
@@ -176,6 +233,20 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
 });
 
 describe('colour', () => {
+  it('the availability heat map: a colour per band, and with NO_COLOR the shades alone', () => {
+    const pieces = keys(fixedState(), { return: true }, '4');
+    const coloured = frame(pieces, 80, 24, COLOUR, true);
+    const row = coloured.split('\n').find((l) => l.replace(ANSI, '').startsWith('  ░▒▒▓'))!;
+    // red for one peer, yellow for two or three, green for four to nine, bright red for nobody
+    expect(row).toMatch(/\x1b\[31m░/);
+    expect(row).toMatch(/\x1b\[33m▒▒/);
+    expect(row).toMatch(/\x1b\[32m▓/);
+    expect(row).toMatch(/\x1b\[91m·/);
+    const plain = frame(pieces, 80, 24, PLAIN, true);
+    expect(plain).not.toMatch(COLOUR_CODE);
+    expect(plain.replace(ANSI, '')).toMatch(/ (░▒▒▓){3}░▒▒·/);
+  });
+
   it('is used by default and not at all with NO_COLOR, while bars and marks still show', () => {
     for (const s of [fixedState(), keys(fixedState(), { return: true }), keys(fixedState(), { return: true }, '2'), keys(fixedState(), 'n')]) {
       expect(frame(s, 80, 24, COLOUR, true)).toMatch(COLOUR_CODE);
@@ -197,10 +268,22 @@ describe('layout', () => {
     const narrow = frame(fixedState(), 80, 24);
     const wide = frame(fixedState(), 160, 40);
     expect(narrow).not.toContain('Seeds');
-    expect(wide).toMatch(/Peers 4\/6 +Seeds/);
+    expect(wide).toMatch(/IPv4\/IPv6 +Seeds/);
     const detail = frame(keys(fixedState(), { return: true }), 160, 40);
     const line = detail.split('\n').find((l) => l.includes('IPv6 — 2 peers'))!;
     expect(line).toMatch(/IPv6 — 2 peers +✓ /); // a tracker row on the same line
+    // Beside the trackers the peers have half the width: where each was learned is in words, not "tra"/"inc".
+    expect(detail).toMatch(/Learned/);
+    expect(detail).toMatch(/ out manual *$/m);
+  });
+
+  it('a long title (the session folder) is cut in the middle, keeping its end, and takes the room there is', () => {
+    const s = { ...fixedState(), title: 'session /tmp/cerulean-long-folder-name-for-the-test/sessions/mine' };
+    const narrow = frame(s, 80, 24).split('\n')[0]!;
+    expect(narrow).toMatch(/…/);
+    expect(narrow).toMatch(/mine · 3 torrents/);
+    const wide = frame(s, 160, 40).split('\n')[0]!;
+    expect(wide).toContain('session /tmp/cerulean-long-folder-name-for-the-test/sessions/mine · 3 torrents');
   });
 
   it('a resize redraws for the new size', () => {

@@ -1,6 +1,6 @@
 /** The UI's reducer on its own: snapshots, history, selection, keys and the commands they make. */
 import { describe, expect, it } from 'vitest';
-import { HISTORY_SAMPLES, INFO_MESSAGE_MS, initialState, update, type Action, type UiState } from '../../cli/ui/state.js';
+import { HISTORY_SAMPLES, INFO_MESSAGE_MS, initialState, limitText, LOG_MESSAGES, SORTS, update, visibleTorrents, type Action, type UiState } from '../../cli/ui/state.js';
 import { ALL, BROKEN, DEBIAN, fixedState, NOW, SNAPSHOT, UBUNTU } from '../support/ui-fixtures.js';
 
 const key = (input: string, k: Record<string, boolean> = {}): Action => ({ type: 'key', input, key: k });
@@ -153,5 +153,127 @@ describe('keys', () => {
     s = press(s, key('?')).state;
     expect(s.overlay).toEqual({ kind: 'help' });
     expect(press(s, key('z')).state.overlay).toBeUndefined();
+  });
+});
+
+describe('everyday controls', () => {
+  it('s sorts by the next figure and S reverses it; the selection follows the list as shown', () => {
+    let s = fixedState();
+    expect(visibleTorrents(s).map((t) => t.name)).toEqual([UBUNTU.name, DEBIAN.name, BROKEN.name]);
+    s = press(s, key('s')).state;
+    expect(s.sort).toBe('name');
+    expect(visibleTorrents(s).map((t) => t.name)).toEqual([BROKEN.name, DEBIAN.name, UBUNTU.name]);
+    s = press(s, key('s'), key('s')).state;
+    expect(s.sort).toBe('down');
+    expect(visibleTorrents(s)[0]!.name).toBe(UBUNTU.name);
+    s = press(s, key('S')).state;
+    expect(s.reversed).toBe(true);
+    expect(visibleTorrents(s).at(-1)!.name).toBe(UBUNTU.name);
+    // Moving down goes down the list as shown, not as added.
+    s = press(s, key('', { home: true }), key('j')).state;
+    expect(s.selected).toBe(visibleTorrents(s)[1]!.infoHash);
+    // Every order, then back to the first.
+    let t = fixedState();
+    for (let i = 0; i < SORTS.length; i++) t = press(t, key('s')).state;
+    expect(t.sort).toBe('added');
+  });
+
+  it('keys typed fast come as one chunk: each goes where the one before led (a and a path, / and a filter)', () => {
+    const added = update(fixedState(), key('a/tmp/x.torrent\r'));
+    expect(added.command).toEqual({ kind: 'add', input: '/tmp/x.torrent' });
+    const filtered = update(fixedState(), key('/deb'));
+    expect(filtered.state.filter).toBe('deb');
+    expect(update(fixedState(), key('jp')).command).toEqual({ kind: 'pause', infoHash: DEBIAN.infoHash });
+  });
+
+  it('/ filters by name or state as it is typed; Enter keeps it, Esc clears it; the keys act on what is shown', () => {
+    let s = press(fixedState(), key('/'), key('deb')).state;
+    expect(s.overlay).toEqual({ kind: 'filter' });
+    expect(visibleTorrents(s).map((t) => t.name)).toEqual([DEBIAN.name]);
+    expect(s.selected).toBe(DEBIAN.infoHash); // the selection moves to what is shown
+    s = press(s, key('', { return: true })).state;
+    expect(s.overlay).toBeUndefined();
+    expect(s.filter).toBe('deb');
+    expect(update(s, key('p')).command).toEqual({ kind: 'pause', infoHash: DEBIAN.infoHash });
+    // By state too; nothing matching: the torrent keys say why nothing is selected.
+    s = press(s, key('/'), key('u', { ctrl: true }), key('nothing-like-it'), key('', { return: true })).state;
+    expect(visibleTorrents(s)).toEqual([]);
+    expect(update(s, key('p')).state.message?.text).toMatch(/the filter hides them all/);
+    s = press(s, key('/'), key('u', { ctrl: true }), key('error'), key('', { return: true })).state;
+    expect(visibleTorrents(s).map((t) => t.name)).toEqual([BROKEN.name]);
+    s = press(s, key('/'), key('', { escape: true })).state;
+    expect(s.filter).toBe('');
+    expect(visibleTorrents(s)).toHaveLength(3);
+  });
+
+  it('t opens the rate limits with the ones in force; Enter sets them (empty: none), a bad one is refused in place', () => {
+    const limited = { ...fixedState(), snapshot: { ...fixedState().snapshot, engine: { ...fixedState().snapshot.engine, limits: { down: 2 * 1024 * 1024, up: null } } } };
+    let s = press(limited, key('t')).state;
+    expect(s.overlay).toEqual({ kind: 'limits', down: '2M', up: '', field: 'down', busy: false });
+    s = press(s, key('', { backspace: true }), key('', { backspace: true }), key('500k'), key('', { tab: true }), key('1.5M')).state;
+    expect(s.overlay).toMatchObject({ down: '500k', up: '1.5M', field: 'up' });
+    const set = update(s, key('', { return: true }));
+    expect(set.command).toEqual({ kind: 'limits', down: 500 * 1024, up: 1.5 * 1024 * 1024 });
+    expect(set.state.overlay).toMatchObject({ busy: true });
+    const done = update(set.state, { type: 'limits-set', text: 'rate limits for this run: down 500 KiB/s, up 1.5 MiB/s' }).state;
+    expect(done.overlay).toBeUndefined();
+    expect(done.message?.text).toMatch(/^rate limits for this run/);
+    // Cleared: no limit.
+    s = press(limited, key('t'), key('u', { ctrl: true })).state;
+    expect(update(s, key('', { return: true })).command).toEqual({ kind: 'limits', down: null, up: null });
+    // A bad value: said in the dialog, nothing sent.
+    s = press(limited, key('t'), key('u', { ctrl: true }), key('fast')).state;
+    const bad = update(s, key('', { return: true }));
+    expect(bad.command).toBeUndefined();
+    expect(bad.state.overlay).toMatchObject({ kind: 'limits', error: expect.stringMatching(/download limit must be a rate such as 500k, 2M/) });
+    expect(update(bad.state, key('', { escape: true })).state.overlay).toBeUndefined();
+    // Where the engine cannot change them (the demo): said so.
+    expect(update(fixedState([]), key('t')).state.message?.text).toMatch(/the demo sets its own rate limits/);
+    expect(limitText(512 * 1024)).toBe('512K');
+    expect(limitText(1536 * 1024)).toBe('1.5M');
+    expect(limitText(1000)).toBe('1000');
+  });
+
+  it('Tab in the add prompt asks to complete the path; what comes back fills it, and lists the choices', () => {
+    let s = press(fixedState(), key('a'), key('/srv/tor')).state;
+    const asked = update(s, key('', { tab: true }));
+    expect(asked.command).toEqual({ kind: 'complete', text: '/srv/tor' });
+    // Typed fast, the text and the Tab come as one chunk: the same.
+    expect(update(press(fixedState(), key('a')).state, key('/srv/tor\t')).command).toEqual({ kind: 'complete', text: '/srv/tor' });
+    s = update(asked.state, { type: 'completed', input: '/srv/tor', text: '/srv/torrents/', candidates: ['torrents/'] }).state;
+    expect(s.overlay).toMatchObject({ kind: 'prompt', text: '/srv/torrents/' });
+    expect(s.overlay).not.toHaveProperty('candidates', expect.anything());
+    s = update(s, { type: 'completed', input: '/srv/torrents/', text: '/srv/torrents/de', candidates: ['debian.torrent', 'debian-dvd.torrent'] }).state;
+    expect(s.overlay).toMatchObject({ text: '/srv/torrents/de', candidates: ['debian.torrent', 'debian-dvd.torrent'] });
+    // Typing on drops the list; an answer for text no longer there is ignored.
+    s = press(s, key('b')).state;
+    expect(s.overlay).toMatchObject({ text: '/srv/torrents/deb', candidates: undefined });
+    expect(update(s, { type: 'completed', input: '/srv/old', text: '/srv/older', candidates: ['older'] }).state.overlay).toMatchObject({ text: '/srv/torrents/deb' });
+    s = update(s, { type: 'completed', input: '/srv/torrents/deb', text: '/srv/torrents/deb', candidates: [] }).state;
+    expect(s.overlay).toMatchObject({ error: 'nothing here starts with that' });
+  });
+
+  it('every message goes to the log (l), with its level; warnings stay on the line until a key', () => {
+    let s = fixedState();
+    s = update(s, { type: 'message', kind: 'warning', text: 'no DHT node answered' }).state;
+    s = update(s, { type: 'snapshot', snapshot: { ...SNAPSHOT, at: NOW + 10 * INFO_MESSAGE_MS } }).state;
+    expect(s.message).toMatchObject({ kind: 'warning', text: 'no DHT node answered' });
+    s = update(s, key('j')).state;
+    expect(s.message).toBeUndefined();
+    for (let i = 0; i < LOG_MESSAGES + 5; i++) s = update(s, { type: 'message', kind: 'info', text: `note ${i}` }).state;
+    expect(s.log).toHaveLength(LOG_MESSAGES);
+    expect(s.log.at(-1)?.text).toBe(`note ${LOG_MESSAGES + 4}`);
+    s = press(s, key('l')).state;
+    expect(s.view).toBe('log');
+    s = press(s, key('k'), key('k')).state;
+    expect(s.scroll).toBe(2);
+    expect(press(s, key('l')).state.view).toBe('list');
+  });
+
+  it('in the files tab, choosing files is answered: the engine fixes them at start', () => {
+    const s = press(fixedState(), key('', { return: true }), key('3')).state;
+    const u = update(s, key(' '));
+    expect(u.command).toBeUndefined(); // not a pause there
+    expect(u.state.message).toMatchObject({ kind: 'warning', text: expect.stringMatching(/files cannot be chosen or prioritised while a torrent runs.*--select/) });
   });
 });

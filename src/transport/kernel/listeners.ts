@@ -58,7 +58,8 @@ export class DualStackListener {
 
 function describe(e: unknown, port: number): Error {
   const err = e as NodeJS.ErrnoException;
-  if (err.code === 'EADDRINUSE') return new Error(`port ${port} is already in use; pick another with --port`);
+  // The code stays: a caller may pick another port, or say who holds this one.
+  if (err.code === 'EADDRINUSE') return Object.assign(new Error(`port ${port} is already in use; pick another with --port`), { code: err.code, port });
   if (err.code === 'EACCES') return new Error(`no permission to listen on port ${port}; use a port above 1023`);
   if (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL') return new Error(`cannot listen: ${err.message} (turn the family off with --no-ipv4 / --no-ipv6)`);
   return err;
