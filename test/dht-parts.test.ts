@@ -10,7 +10,7 @@ import { KrpcError, encodeQuery, encodeResponse, parseMessage } from '../src/dht
 import { ID_BITS, randomIdInBucket, sharedPrefixBits } from '../src/dht/node-id.js';
 import { PeerStore } from '../src/dht/peer-store.js';
 import { RoutingTable } from '../src/dht/routing-table.js';
-import { SourceLimiter } from '../src/dht/source-limiter.js';
+import { SourceLimiter } from '../src/net/source-limiter.js';
 import { Tokens } from '../src/dht/tokens.js';
 
 const ip = (n: number) => `1.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;

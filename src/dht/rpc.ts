@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import type { DatagramChannel, DatagramSource } from '../transport/datagram.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { ERR_PROTOCOL, KrpcError, MAX_DATAGRAM, encodeError, encodeQuery, encodeResponse, parseMessage, type IncomingQuery, type IncomingResponse, type Query, type ResponseBody } from './krpc.js';
-import { SourceLimiter } from './source-limiter.js';
+import { SourceLimiter } from '../net/source-limiter.js';
 
 export interface Endpoint {
   host: string;

@@ -1,0 +1,94 @@
+/**
+ * LEDBAT congestion control as libutp runs it: the congestion window grows while the measured
+ * queuing delay is under the 100 ms target and shrinks when it is over, in proportion to how far
+ * off it is and to the share of the window each ACK covers (at most 3000 bytes per round trip),
+ * so a uTP upload yields to other traffic on the same bottleneck. Slow start doubles the window
+ * per round trip until the delay nears the target; a loss halves it, at most once per 100 ms; a
+ * timeout starts over from one packet.
+ */
+
+/** The queuing delay LEDBAT aims at, microseconds (BEP 29 and libutp: 100 ms). */
+export const TARGET_DELAY_US = 100_000;
+/** Most the window grows in one round trip in congestion avoidance (libutp's MAX_CWND_INCREASE_BYTES_PER_RTT). */
+const GAIN_BYTES_PER_RTT = 3000;
+/** The window never shrinks below this many bytes (libutp's MIN_WINDOW_SIZE: a zero window could never reopen). */
+const MIN_WINDOW = 10;
+/** A loss halves the window at most this often. */
+const DECAY_INTERVAL_MS = 100;
+/**
+ * If the window was not full for this long, the sender is limited by something else (the
+ * application, a rate limit): the window stops growing, or it would grow without bound.
+ */
+const NOT_LIMITED_MS = 1000;
+
+export class Ledbat {
+  /** The congestion window, bytes. */
+  window: number;
+  slowStart = true;
+  private ssthresh: number;
+  private lastDecay = -Infinity;
+  private lastFull = -Infinity;
+
+  constructor(
+    packetSize: number,
+    /** The largest window allowed (the send buffer). */
+    private readonly maxWindow: number,
+  ) {
+    this.window = packetSize;
+    this.ssthresh = maxWindow;
+  }
+
+  /** The sender wanted to send more than the window allowed. */
+  full(nowMs: number): void {
+    this.lastFull = nowMs;
+  }
+
+  /**
+   * `acked` bytes were newly acknowledged, with `delayUs` the current queuing delay towards the
+   * peer (already capped by the lowest round trip of the ACKed packets).
+   */
+  acknowledged(acked: number, delayUs: number, nowMs: number, packetSize: number): void {
+    const offTarget = TARGET_DELAY_US - delayUs;
+    const windowFactor = Math.min(acked, this.window) / Math.max(this.window, acked);
+    // The delay factor is capped at 1 above (a delay under 0 is a clock artefact) and left
+    // uncapped below: a very late delay shrinks the window fast, down to MIN_WINDOW.
+    const delayFactor = Math.min(offTarget, TARGET_DELAY_US) / TARGET_DELAY_US;
+    let gain = GAIN_BYTES_PER_RTT * windowFactor * delayFactor;
+    if (gain > 0 && nowMs - this.lastFull > NOT_LIMITED_MS) gain = 0;
+    const ledbat = Math.max(MIN_WINDOW, this.window + gain);
+    if (this.slowStart) {
+      const doubled = this.window + windowFactor * packetSize;
+      if (doubled > this.ssthresh) this.slowStart = false;
+      else if (delayUs > TARGET_DELAY_US * 0.9) {
+        // Near the target already: continue with LEDBAT alone.
+        this.slowStart = false;
+        this.ssthresh = this.window;
+      } else if (nowMs - this.lastFull <= NOT_LIMITED_MS) this.window = Math.max(doubled, ledbat);
+      else this.window = ledbat;
+    } else this.window = ledbat;
+    this.window = Math.min(this.maxWindow, Math.max(MIN_WINDOW, this.window));
+  }
+
+  /** A packet was lost (fast retransmit): halve the window, once per DECAY_INTERVAL_MS. */
+  lost(nowMs: number): void {
+    if (nowMs - this.lastDecay < DECAY_INTERVAL_MS) return;
+    this.lastDecay = nowMs;
+    this.window = Math.max(MIN_WINDOW, Math.floor(this.window / 2));
+    this.slowStart = false;
+    this.ssthresh = this.window;
+  }
+
+  /**
+   * The retransmission timer fired. With nothing in flight the connection was only idle: decay
+   * the window by a third. Otherwise start over from one packet in slow start.
+   */
+  timedOut(idle: boolean, packetSize: number): void {
+    if (idle && this.window > packetSize) {
+      this.window = Math.max(Math.floor((this.window * 2) / 3), packetSize);
+      return;
+    }
+    this.ssthresh = Math.max(Math.floor(this.window / 2), 2 * packetSize);
+    this.window = packetSize;
+    this.slowStart = true;
+  }
+}

@@ -1,0 +1,375 @@
+/**
+ * uTP on one UDP socket (a DatagramChannel shared with the DHT): connections told apart by
+ * their source and connection id, new ones dialed or accepted, their timers and their sends.
+ *
+ * What a stranger can make it hold is bounded. A SYN costs an entry in a small table of
+ * half-open connections, fair per source host (an IPv4 address, an IPv6 /64: a host at its
+ * limit loses its own oldest), admitted under a per-source and a global rate, and expiring;
+ * only a packet that acknowledges our answer (which a spoofed source never sees) makes a
+ * connection of it. Connections are capped in number, the bytes held out of order by all of them
+ * share one budget, and RESETs to strays are rate-limited overall and per source, so the socket
+ * can be made to send no more than it receives, nor to flood a third party.
+ */
+import { randomInt } from 'node:crypto';
+import type { Family } from '../net/address.js';
+import { hostKey } from '../net/address.js';
+import { FairSlots } from '../net/fair-slots.js';
+import { SourceLimiter } from '../net/source-limiter.js';
+import type { DatagramChannel, DatagramSource } from '../transport/datagram.js';
+import { TokenBucket } from '../util/token-bucket.js';
+import { nowMicros, UtpConnection, type ConnectionHost } from './connection.js';
+import { Header, HEADER_BYTES, readHeader, SEQ_MASK, seqDistance, ST_RESET, ST_STATE, ST_SYN, writeHeader } from './packet.js';
+import { RECEIVE_BUFFER, ReorderBudget } from './receiver.js';
+
+export interface UtpSocketOptions {
+  /** Connections at once, dialed and accepted (default 1000). */
+  maxConnections?: number;
+  /** Half-open (SYN received, not yet confirmed) connections at once (default 64), and from one host (default 8). */
+  maxHalfOpen?: number;
+  maxHalfOpenPerHost?: number;
+  /** Bytes held out of order by all connections together (default 64 MiB). */
+  reorderBudget?: number;
+}
+
+/** Counters, for tests and benchmarks. */
+export interface UtpSocketStats {
+  datagramsIn: number;
+  datagramsOut: number;
+  /** Datagrams that were not well-formed uTP, or matched nothing and drew no RESET. */
+  dropped: number;
+  resetsSent: number;
+  synsRefused: number;
+  connections: number;
+  halfOpen: number;
+}
+
+/** A SYN answered, waiting for the packet that confirms the source. */
+interface HalfOpen {
+  key: string;
+  host: string;
+  port: number;
+  /** The id in the peer's SYN: it sends with id + 1, we send with this one. */
+  synId: number;
+  peerSeq: number;
+  ourSeq: number;
+  peerWindow: number;
+  /** Our delay sample from the SYN's timestamp, echoed in the answer. */
+  replyMicro: number;
+  expires: number;
+}
+
+/** Timers run this often (ms). */
+const TICK_MS = 50;
+const HALF_OPEN_MS = 15_000;
+/** A SYN from one host at most this often (per second, and a burst); all hosts together, GLOBAL_SYN_RATE. */
+const SYN_RATE_PER_HOST = 20;
+const GLOBAL_SYN_RATE = 500;
+/** RESETs to strays per source and overall. */
+const RESET_RATE_PER_HOST = 2;
+const GLOBAL_RESET_RATE = 100;
+
+export class UtpSocket implements ConnectionHost {
+  readonly budget: ReorderBudget;
+  private readonly byId = new Map<number, UtpConnection>();
+  private count = 0;
+  private last?: UtpConnection;
+  private readonly halfOpen = new Map<string, HalfOpen>();
+  private readonly halfOpenSlots: FairSlots<HalfOpen>;
+  private readonly synPerHost = new SourceLimiter(SYN_RATE_PER_HOST, SYN_RATE_PER_HOST * 2, 4096);
+  private readonly synGlobal = new TokenBucket(GLOBAL_SYN_RATE, GLOBAL_SYN_RATE);
+  private readonly resetPerHost = new SourceLimiter(RESET_RATE_PER_HOST, RESET_RATE_PER_HOST * 2, 4096);
+  private readonly resetGlobal = new TokenBucket(GLOBAL_RESET_RATE, GLOBAL_RESET_RATE);
+  private readonly header = new Header();
+  private readonly pending = new Set<UtpConnection>();
+  private flushScheduled = false;
+  private timer?: NodeJS.Timeout;
+  private readonly stopReceiving: () => void;
+  private accept?: (conn: UtpConnection) => void;
+  private readonly maxConnections: number;
+  private closed = false;
+  readonly stats: UtpSocketStats = { datagramsIn: 0, datagramsOut: 0, dropped: 0, resetsSent: 0, synsRefused: 0, connections: 0, halfOpen: 0 };
+
+  constructor(
+    readonly channel: DatagramChannel,
+    opts: UtpSocketOptions = {},
+  ) {
+    this.maxConnections = opts.maxConnections ?? 1000;
+    this.halfOpenSlots = new FairSlots(opts.maxHalfOpenPerHost ?? 8, opts.maxHalfOpen ?? 64);
+    this.budget = new ReorderBudget(opts.reorderBudget ?? 64 * 1024 * 1024);
+    this.stopReceiving = channel.receive('utp', (b, from) => this.onDatagram(b, from));
+  }
+
+  get family(): Family {
+    return this.channel.family;
+  }
+
+  /** Accept incoming connections from now on (each confirmed one goes to `onConnection`). */
+  listen(onConnection: (conn: UtpConnection) => void): void {
+    this.accept = onConnection;
+  }
+
+  /** Dial `host`:`port`; resolves once the SYN is answered. */
+  async connect(host: string, port: number, signal: AbortSignal): Promise<UtpConnection> {
+    if (this.closed) throw new Error('the uTP socket is closed');
+    if (signal.aborted) throw new Error('connect aborted');
+    if (this.count >= this.maxConnections) throw new Error(`too many uTP connections (${this.maxConnections})`);
+    const recvId = this.freeId();
+    const now = performance.now();
+    const conn = new UtpConnection(this, { host, port, family: this.family }, recvId, (recvId + 1) & SEQ_MASK, randomInt(0x10000), undefined, RECEIVE_BUFFER, now);
+    this.add(conn);
+    const onAbort = () => conn.destroy();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await conn.connect(now);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    return conn;
+  }
+
+  // ---- ConnectionHost ---------------------------------------------------------------------
+
+  send(conn: UtpConnection, buf: Buffer, length: number, sent?: () => void): void {
+    this.stats.datagramsOut++;
+    const b = length === buf.length ? buf : buf.subarray(0, length);
+    try {
+      this.channel.send(b, conn.remote.port, conn.remote.host, sent);
+    } catch {
+      sent?.(); // a bad address: it counts as lost, and the connection times out
+    }
+  }
+
+  wantFlush(conn: UtpConnection): void {
+    this.pending.add(conn);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // After every datagram of this read batch (the poll phase) has been taken in.
+    setImmediate(() => this.flushAll());
+  }
+
+  forget(conn: UtpConnection): void {
+    this.pending.delete(conn);
+    let c = this.byId.get(conn.recvId);
+    if (c === conn) {
+      if (conn.nextSameId) this.byId.set(conn.recvId, conn.nextSameId);
+      else this.byId.delete(conn.recvId);
+    } else {
+      while (c && c.nextSameId !== conn) c = c.nextSameId;
+      if (c) c.nextSameId = conn.nextSameId;
+    }
+    conn.nextSameId = undefined;
+    if (this.last === conn) this.last = undefined;
+    this.count--;
+    this.stats.connections = this.count;
+    if (this.count === 0 && this.halfOpen.size === 0) this.stopTimer();
+  }
+
+  /** Close every connection (a RESET tells each peer at once) and stop receiving. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopReceiving();
+    this.stopTimer();
+    for (const first of [...this.byId.values()]) {
+      for (let c: UtpConnection | undefined = first; c; ) {
+        const next: UtpConnection | undefined = c.nextSameId;
+        if (c.state !== 'closed') this.sendReset(c.remote.host, c.remote.port, c.sendId, 0);
+        c.destroy();
+        c = next;
+      }
+    }
+    this.halfOpen.clear();
+  }
+
+  // ---- receiving --------------------------------------------------------------------------
+
+  private onDatagram(b: Buffer, from: DatagramSource): void {
+    this.stats.datagramsIn++;
+    const h = this.header;
+    if (!readHeader(b, h)) {
+      this.stats.dropped++;
+      return;
+    }
+    if (h.type === ST_RESET) return this.onReset(h, from);
+    if (h.type === ST_SYN) return this.onSyn(h, from);
+    const conn = this.find(h.connectionId, from.host, from.port);
+    if (conn) return conn.receive(h, b, nowMicros(), performance.now());
+    const synId = (h.connectionId - 1) & SEQ_MASK;
+    const open = this.halfOpen.get(halfOpenKey(from.host, from.port, synId));
+    if (open && h.ack === ((open.ourSeq - 1) & SEQ_MASK)) return this.confirm(open, b);
+    this.stray(h, from);
+  }
+
+  private find(recvId: number, host: string, port: number): UtpConnection | undefined {
+    const last = this.last;
+    if (last && last.recvId === recvId && last.remote.port === port && last.remote.host === host) return last;
+    for (let c = this.byId.get(recvId); c; c = c.nextSameId) {
+      if (c.remote.port === port && c.remote.host === host) {
+        this.last = c;
+        return c;
+      }
+    }
+    return undefined;
+  }
+
+  private onSyn(h: Header, from: DatagramSource): void {
+    const key = halfOpenKey(from.host, from.port, h.connectionId);
+    const known = this.halfOpen.get(key);
+    if (known) {
+      // Our answer was lost: answer again, as often as that source may send SYNs.
+      if (this.synPerHost.allow(hostKey(from.host))) this.answerSyn(known);
+      return;
+    }
+    const recvId = (h.connectionId + 1) & SEQ_MASK;
+    if (this.find(recvId, from.host, from.port)) return; // a late copy of a SYN we took
+    if (!this.accept || this.closed) return this.refuse(h, from);
+    if (this.count + this.halfOpen.size >= this.maxConnections || !this.synPerHost.allow(hostKey(from.host)) || !this.synGlobal.take()) {
+      this.stats.synsRefused++;
+      return;
+    }
+    const nowUs = nowMicros();
+    const open: HalfOpen = {
+      key,
+      host: from.host,
+      port: from.port,
+      synId: h.connectionId,
+      peerSeq: h.seq,
+      ourSeq: randomInt(0x10000),
+      peerWindow: h.window,
+      replyMicro: h.timestamp === 0 ? 0 : (Math.floor(nowUs) - h.timestamp) >>> 0,
+      expires: performance.now() + HALF_OPEN_MS,
+    };
+    const evicted = this.halfOpenSlots.admit(open, from.host);
+    if (evicted) this.halfOpen.delete(evicted.key);
+    this.halfOpen.set(key, open);
+    this.stats.halfOpen = this.halfOpen.size;
+    this.startTimer();
+    this.answerSyn(open);
+  }
+
+  /** The STATE that answers a SYN: our first sequence number, their SYN acknowledged. */
+  private answerSyn(open: HalfOpen): void {
+    const b = Buffer.allocUnsafe(HEADER_BYTES);
+    writeHeader(b, ST_STATE, 0, open.synId, Math.floor(nowMicros()), open.replyMicro, RECEIVE_BUFFER, open.ourSeq, open.peerSeq);
+    this.sendRaw(b, open.port, open.host);
+  }
+
+  /** A packet that acknowledges our answer to a SYN: the source is real, the connection is made. */
+  private confirm(open: HalfOpen, b: Buffer): void {
+    this.dropHalfOpen(open);
+    const now = performance.now();
+    const remote = { host: open.host, port: open.port, family: this.family };
+    const conn = new UtpConnection(this, remote, (open.synId + 1) & SEQ_MASK, open.synId, open.ourSeq, open.peerSeq, open.peerWindow, now);
+    this.add(conn);
+    this.accept?.(conn);
+    // The header object was not touched since this packet was read.
+    conn.receive(this.header, b, nowMicros(), now);
+  }
+
+  private onReset(h: Header, from: DatagramSource): void {
+    // The id is the one the peer sends with, or the one it receives with (its answer to a SYN of ours).
+    const id = h.connectionId;
+    for (const recvId of [id, (id + 1) & SEQ_MASK, (id - 1) & SEQ_MASK]) {
+      const conn = this.find(recvId, from.host, from.port);
+      if (!conn || (recvId !== id && conn.sendId !== id)) continue;
+      // A RESET answers one of our packets: an ack far from what we sent is forged.
+      if (seqDistance(conn.sender.seqNr, h.ack) > 2048) return;
+      conn.reset();
+      return;
+    }
+    this.stats.dropped++;
+  }
+
+  /** A packet for no connection we know: a RESET tells the peer (rate-limited); or a SYN we do not take. */
+  private stray(h: Header, from: DatagramSource): void {
+    if (this.closed) return;
+    this.sendReset(from.host, from.port, h.connectionId, h.seq);
+  }
+
+  private refuse(h: Header, from: DatagramSource): void {
+    this.stats.synsRefused++;
+    this.sendReset(from.host, from.port, h.connectionId, h.seq);
+  }
+
+  private sendReset(host: string, port: number, connectionId: number, ack: number): void {
+    if (!this.resetPerHost.allow(hostKey(host)) || !this.resetGlobal.take()) {
+      this.stats.dropped++;
+      return;
+    }
+    const b = Buffer.allocUnsafe(HEADER_BYTES);
+    writeHeader(b, ST_RESET, 0, connectionId, Math.floor(nowMicros()), 0, 0, randomInt(0x10000), ack);
+    this.stats.resetsSent++;
+    this.sendRaw(b, port, host);
+  }
+
+  private sendRaw(b: Buffer, port: number, host: string): void {
+    this.stats.datagramsOut++;
+    try {
+      this.channel.send(b, port, host);
+    } catch {
+      // A bad address or a closed socket: nothing to tell anyone.
+    }
+  }
+
+  // ---- bookkeeping ------------------------------------------------------------------------
+
+  private add(conn: UtpConnection): void {
+    conn.nextSameId = this.byId.get(conn.recvId);
+    this.byId.set(conn.recvId, conn);
+    this.count++;
+    this.stats.connections = this.count;
+    this.startTimer();
+  }
+
+  /** A receive id no connection of ours uses (the peer sends to us with it). */
+  private freeId(): number {
+    for (;;) {
+      const id = randomInt(0x10000);
+      if (!this.byId.has(id) && !this.byId.has((id + 1) & SEQ_MASK)) return id;
+    }
+  }
+
+  private dropHalfOpen(open: HalfOpen): void {
+    this.halfOpen.delete(open.key);
+    this.halfOpenSlots.release(open);
+    this.stats.halfOpen = this.halfOpen.size;
+  }
+
+  private flushAll(): void {
+    const now = performance.now();
+    // A connection that asks again while this runs (a reader writing on `drain`) is visited again.
+    for (const conn of this.pending) {
+      this.pending.delete(conn);
+      conn.flush(now);
+    }
+    this.flushScheduled = false;
+  }
+
+  private startTimer(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.timer.unref();
+  }
+
+  private stopTimer(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    for (const first of [...this.byId.values()]) {
+      for (let c: UtpConnection | undefined = first; c; ) {
+        const next: UtpConnection | undefined = c.nextSameId;
+        c.tick(now);
+        c = next;
+      }
+    }
+    for (const open of this.halfOpen.values()) if (open.expires <= now) this.dropHalfOpen(open);
+    if (this.count === 0 && this.halfOpen.size === 0) this.stopTimer();
+  }
+}
+
+function halfOpenKey(host: string, port: number, synId: number): string {
+  return `${synId} ${port} ${host}`;
+}
