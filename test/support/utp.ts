@@ -4,6 +4,11 @@
  * transport reads.
  */
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Client } from '../../src/client/client.js';
+import type { TorrentEvent, TorrentSession } from '../../src/client/torrent-session.js';
+import { parseTorrent } from '../../src/metainfo/torrent.js';
+import type { EncryptionPolicy } from '../../src/wire/encryption-policy.js';
 import type { Family } from '../../src/net/address.js';
 import { KernelNetwork } from '../../src/transport/kernel/kernel-network.js';
 import type { Network } from '../../src/transport/network.js';
@@ -62,4 +67,62 @@ export function readAll(t: Transport): Promise<{ bytes: Buffer; reason: string }
 
 export function sha1(b: Buffer): string {
   return createHash('sha1').update(b).digest('hex');
+}
+
+/** A sixswarm engine that speaks uTP only (no TCP socket at all), on loopback of one family. */
+export interface UtpEngine {
+  client: Client;
+  network: UtpNetwork;
+  port: number;
+  events: TorrentEvent[];
+  torrent: TorrentSession;
+  /** Resolves with the first event that matches (already seen ones count). */
+  event(match: (e: TorrentEvent) => boolean, timeoutMs: number, what: string): Promise<TorrentEvent>;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs `torrent` with its data in `dir` (a seed when the data is complete) in an in-process
+ * engine over `new UtpNetwork(new KernelNetwork())`, listening on loopback of `family`.
+ */
+export async function utpEngine(o: { family: Family; torrent: string; dir: string; stateDir: string; encryption?: EncryptionPolicy; base?: Network }): Promise<UtpEngine> {
+  const network = new UtpNetwork(o.base ?? new KernelNetwork());
+  const client = new Client(
+    { port: 0, ipv4: o.family === 4, ipv6: o.family === 6, stateDir: o.stateDir, listenHost: { [o.family]: LOOPBACK[o.family] }, encryption: o.encryption ?? 'prefer' },
+    network,
+  );
+  const [l] = await client.listen();
+  const meta = parseTorrent(await readFile(o.torrent));
+  const torrent = client.addTorrent({ meta }, o.dir, { writable: true });
+  const events: TorrentEvent[] = [];
+  const waiters = new Set<() => void>();
+  torrent.on('event', (e) => {
+    events.push(e);
+    for (const w of waiters) w();
+  });
+  await torrent.start();
+  return {
+    client,
+    network,
+    port: l!.port,
+    events,
+    torrent,
+    event: (match, timeoutMs, what) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const e = events.find(match);
+          if (!e) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(e);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`not within ${timeoutMs} ms: ${what}; events: ${JSON.stringify(events.slice(-10))}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      }),
+    close: () => client.close(),
+  };
 }
