@@ -63,6 +63,7 @@ export class Ledbat {
         // Near the target already: continue with LEDBAT alone.
         this.slowStart = false;
         this.ssthresh = this.window;
+        this.window = ledbat;
       } else if (nowMs - this.lastFull <= NOT_LIMITED_MS) this.window = Math.max(doubled, ledbat);
       else this.window = ledbat;
     } else this.window = ledbat;

@@ -101,11 +101,11 @@ export class Receiver {
     const first = (this.ackNr + 2) & SEQ_MASK;
     const span = seqDistance(this.furthest, first) + 1;
     const bytes = Math.min(MAX_SACK_BYTES, Math.ceil(span / 32) * 4);
-    for (let j = 0; j < bytes; j++) {
-      let v = 0;
-      for (let i = 0; i < 8; i++) if (this.ahead.get(first + j * 8 + i) !== undefined) v |= 1 << i;
-      b[at + j] = v;
-    }
+    b.fill(0, at, at + bytes);
+    // Bits past the furthest packet stay clear: the ring would answer for an older sequence
+    // number in the same slot.
+    const bits = Math.min(span, bytes * 8);
+    for (let i = 0; i < bits; i++) if (this.ahead.get(first + i) !== undefined) b[at + (i >> 3)]! |= 1 << (i & 7);
     return bytes;
   }
 

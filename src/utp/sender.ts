@@ -47,6 +47,8 @@ export class Sender {
   rtoAt = 0;
   /** Lowest round trip among the packets acknowledged by the last ACK, microseconds. */
   lastMinRtt = Infinity;
+  /** Packets sent again (lost, or presumed lost). */
+  resent = 0;
   /** The FIN: asked for, its sequence number once sent, and whether it was acknowledged. */
   finWanted = false;
   finSeq = -1;
@@ -56,6 +58,10 @@ export class Sender {
   /** Packets before this one have been fast-resent already (or acknowledged). */
   private fastResendSeq: number;
   private zeroWindowAt = 0;
+  /** The latest send time among the packets the ACK being processed acknowledged (0: none). */
+  private deliveredSentAt = 0;
+  /** That packet's round trip, microseconds (-1: it was sent more than once, or none). */
+  private newestRtt = -1;
   private readonly finished: (() => void)[] = [];
 
   constructor(
@@ -144,6 +150,8 @@ export class Sender {
    */
   acknowledge(ack: number, state: boolean, sack: Buffer | undefined, sackAt: number, sackBytes: number, nowUs: number, nowMs: number): number {
     this.lastMinRtt = Infinity;
+    this.deliveredSentAt = 0;
+    this.newestRtt = -1;
     if (this.inWindow === 0) {
       this.duplicateAcks = 0;
       return 0;
@@ -157,15 +165,22 @@ export class Sender {
     for (let i = 0; i < acks; i++) acked += this.ackPacket((oldest + i) & SEQ_MASK, nowUs, nowMs);
     this.inWindow -= acks;
     if (seqBefore(this.fastResendSeq, (ack + 1) & SEQ_MASK)) this.fastResendSeq = (ack + 1) & SEQ_MASK;
-    if (sack && sackBytes > 0) acked += this.selectiveAck(ack, sack, sackAt, sackBytes, nowUs, nowMs);
+    if (sack && sackBytes > 0) {
+      acked += this.selectiveAck(ack, sack, sackAt, sackBytes, nowUs, nowMs);
+      this.resendLostAgain(nowUs, nowMs);
+    }
     // Packets selectively acknowledged earlier may now be at the front.
     while (this.inWindow > 0 && this.ring.get(this.oldest) === undefined) this.inWindow--;
     if (this.inWindow === 0) this.duplicateAcks = 0;
-    else if (this.duplicateAcks >= DUPLICATE_ACKS && this.oldest === this.fastResendSeq) {
+    else if (this.duplicateAcks >= this.lossThreshold() && this.oldest === this.fastResendSeq) {
       const p = this.ring.get(this.oldest);
       this.fastResendSeq = (this.oldest + 1) & SEQ_MASK;
       if (p) this.resendAsLost(p, nowUs, nowMs);
     }
+    // One sample per ACK, from the packet sent last among those it acknowledges (Karn's rule:
+    // only if it was sent once). Older ones may have waited behind a gap, or their own ACK was
+    // lost: their round trip would count that wait.
+    if (this.newestRtt >= 0) this.rtt.sample(this.newestRtt / 1000);
     if (acked > 0 || acks > 0) {
       this.timeouts = 0;
       this.rtt.acknowledged();
@@ -253,6 +268,7 @@ export class Sender {
   }
 
   private send(p: OutPacket, nowUs: number, fresh: boolean): void {
+    if (!fresh) this.resent++;
     if (fresh || p.needResend) this.inFlight += p.payload;
     p.needResend = false;
     p.transmissions++;
@@ -279,7 +295,10 @@ export class Sender {
     if (!p || p.transmissions === 0) return 0;
     this.ring.set(seq, undefined);
     const rtt = nowUs - p.sentAt;
-    if (p.transmissions === 1) this.rtt.sample(rtt / 1000);
+    if (p.sentAt > this.deliveredSentAt) {
+      this.deliveredSentAt = p.sentAt;
+      this.newestRtt = p.transmissions === 1 ? rtt : -1;
+    }
     if (rtt < this.lastMinRtt) this.lastMinRtt = rtt;
     if (!p.needResend) this.inFlight -= p.payload;
     if (p.probe) this.mtu.acknowledged(nowMs);
@@ -303,6 +322,7 @@ export class Sender {
     let later = 0;
     const lost: number[] = [];
     const oldest = this.oldest;
+    const threshold = this.lossThreshold();
     for (let i = bits - 1; i >= -1; i--) {
       const seq = (base + i) & SEQ_MASK;
       // Outside what is in flight (an old ACK reaching behind the oldest): not ours to touch.
@@ -313,7 +333,7 @@ export class Sender {
         acked += this.ackPacket(seq, nowUs, nowMs);
         continue;
       }
-      if (later < DUPLICATE_ACKS || seqBefore(seq, this.fastResendSeq)) continue;
+      if (later < threshold || seqBefore(seq, this.fastResendSeq)) continue;
       const p = this.ring.get(seq);
       if (p && p.transmissions > 0 && !p.needResend) lost.push(seq);
     }
@@ -334,6 +354,36 @@ export class Sender {
     }
     if (congestion) this.ledbat.lost(nowMs);
     return acked;
+  }
+
+  /**
+   * A packet already sent again is lost again when a packet sent well after its last copy has
+   * arrived (RFC 8985's RACK rule; the duplicate count cannot tell, as it fires once per packet).
+   * Without this, a lost retransmission stalls the connection until the timeout.
+   */
+  private resendLostAgain(nowUs: number, nowMs: number): void {
+    if (this.deliveredSentAt === 0) return;
+    const slack = Math.max(1000, (this.rtt.srtt * 1000) / 4);
+    let resent = 0;
+    const oldest = this.oldest;
+    for (let i = 0; i < this.inWindow && resent < MAX_FAST_RESENDS; i++) {
+      const p = this.ring.get((oldest + i) & SEQ_MASK);
+      if (!p) continue;
+      if (p.sentAt + slack >= this.deliveredSentAt) break; // sent too recently to tell (and so is everything after it, nearly)
+      if (p.transmissions < 2 || p.needResend || p.sending) continue;
+      this.ledbat.lost(nowMs);
+      this.send(p, nowUs, false);
+      resent++;
+    }
+  }
+
+  /**
+   * Later packets acknowledged (or duplicate ACKs) that make one count lost: three, or fewer
+   * when fewer are in flight and no more could come (RFC 5827's early retransmit), so that a
+   * small window does not wait for the timeout.
+   */
+  private lossThreshold(): number {
+    return Math.max(1, Math.min(DUPLICATE_ACKS, this.inWindow - 1));
   }
 
   /** One packet counted lost by duplicate ACKs goes again now. */

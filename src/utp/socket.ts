@@ -38,6 +38,8 @@ export interface UtpSocketStats {
   /** Datagrams that were not well-formed uTP, or matched nothing and drew no RESET. */
   dropped: number;
   resetsSent: number;
+  /** Packets sent again by connections (lost, or presumed lost). */
+  resent: number;
   synsRefused: number;
   connections: number;
   halfOpen: number;
@@ -72,6 +74,8 @@ export class UtpSocket implements ConnectionHost {
   readonly budget: ReorderBudget;
   private readonly byId = new Map<number, UtpConnection>();
   private count = 0;
+  /** Resent packets of connections already gone. */
+  private resentBefore = 0;
   private last?: UtpConnection;
   private readonly halfOpen = new Map<string, HalfOpen>();
   private readonly halfOpenSlots: FairSlots<HalfOpen>;
@@ -87,7 +91,7 @@ export class UtpSocket implements ConnectionHost {
   private accept?: (conn: UtpConnection) => void;
   private readonly maxConnections: number;
   private closed = false;
-  readonly stats: UtpSocketStats = { datagramsIn: 0, datagramsOut: 0, dropped: 0, resetsSent: 0, synsRefused: 0, connections: 0, halfOpen: 0 };
+  private readonly counters: UtpSocketStats = { datagramsIn: 0, datagramsOut: 0, dropped: 0, resetsSent: 0, resent: 0, synsRefused: 0, connections: 0, halfOpen: 0 };
 
   constructor(
     readonly channel: DatagramChannel,
@@ -97,6 +101,13 @@ export class UtpSocket implements ConnectionHost {
     this.halfOpenSlots = new FairSlots(opts.maxHalfOpenPerHost ?? 8, opts.maxHalfOpen ?? 64);
     this.budget = new ReorderBudget(opts.reorderBudget ?? 64 * 1024 * 1024);
     this.stopReceiving = channel.receive('utp', (b, from) => this.onDatagram(b, from));
+  }
+
+  /** Counters so far. */
+  get stats(): UtpSocketStats {
+    let resent = this.resentBefore;
+    for (const first of this.byId.values()) for (let c: UtpConnection | undefined = first; c; c = c.nextSameId) resent += c.sender.resent;
+    return { ...this.counters, resent };
   }
 
   get family(): Family {
@@ -130,7 +141,7 @@ export class UtpSocket implements ConnectionHost {
   // ---- ConnectionHost ---------------------------------------------------------------------
 
   send(conn: UtpConnection, buf: Buffer, length: number, sent?: () => void): void {
-    this.stats.datagramsOut++;
+    this.counters.datagramsOut++;
     const b = length === buf.length ? buf : buf.subarray(0, length);
     try {
       this.channel.send(b, conn.remote.port, conn.remote.host, sent);
@@ -149,6 +160,7 @@ export class UtpSocket implements ConnectionHost {
 
   forget(conn: UtpConnection): void {
     this.pending.delete(conn);
+    this.resentBefore += conn.sender.resent;
     let c = this.byId.get(conn.recvId);
     if (c === conn) {
       if (conn.nextSameId) this.byId.set(conn.recvId, conn.nextSameId);
@@ -160,7 +172,7 @@ export class UtpSocket implements ConnectionHost {
     conn.nextSameId = undefined;
     if (this.last === conn) this.last = undefined;
     this.count--;
-    this.stats.connections = this.count;
+    this.counters.connections = this.count;
     if (this.count === 0 && this.halfOpen.size === 0) this.stopTimer();
   }
 
@@ -184,10 +196,10 @@ export class UtpSocket implements ConnectionHost {
   // ---- receiving --------------------------------------------------------------------------
 
   private onDatagram(b: Buffer, from: DatagramSource): void {
-    this.stats.datagramsIn++;
+    this.counters.datagramsIn++;
     const h = this.header;
     if (!readHeader(b, h)) {
-      this.stats.dropped++;
+      this.counters.dropped++;
       return;
     }
     if (h.type === ST_RESET) return this.onReset(h, from);
@@ -224,7 +236,7 @@ export class UtpSocket implements ConnectionHost {
     if (this.find(recvId, from.host, from.port)) return; // a late copy of a SYN we took
     if (!this.accept || this.closed) return this.refuse(h, from);
     if (this.count + this.halfOpen.size >= this.maxConnections || !this.synPerHost.allow(hostKey(from.host)) || !this.synGlobal.take()) {
-      this.stats.synsRefused++;
+      this.counters.synsRefused++;
       return;
     }
     const nowUs = nowMicros();
@@ -242,7 +254,7 @@ export class UtpSocket implements ConnectionHost {
     const evicted = this.halfOpenSlots.admit(open, from.host);
     if (evicted) this.halfOpen.delete(evicted.key);
     this.halfOpen.set(key, open);
-    this.stats.halfOpen = this.halfOpen.size;
+    this.counters.halfOpen = this.halfOpen.size;
     this.startTimer();
     this.answerSyn(open);
   }
@@ -277,7 +289,7 @@ export class UtpSocket implements ConnectionHost {
       conn.reset();
       return;
     }
-    this.stats.dropped++;
+    this.counters.dropped++;
   }
 
   /** A packet for no connection we know: a RESET tells the peer (rate-limited); or a SYN we do not take. */
@@ -287,23 +299,23 @@ export class UtpSocket implements ConnectionHost {
   }
 
   private refuse(h: Header, from: DatagramSource): void {
-    this.stats.synsRefused++;
+    this.counters.synsRefused++;
     this.sendReset(from.host, from.port, h.connectionId, h.seq);
   }
 
   private sendReset(host: string, port: number, connectionId: number, ack: number): void {
     if (!this.resetPerHost.allow(hostKey(host)) || !this.resetGlobal.take()) {
-      this.stats.dropped++;
+      this.counters.dropped++;
       return;
     }
     const b = Buffer.allocUnsafe(HEADER_BYTES);
     writeHeader(b, ST_RESET, 0, connectionId, Math.floor(nowMicros()), 0, 0, randomInt(0x10000), ack);
-    this.stats.resetsSent++;
+    this.counters.resetsSent++;
     this.sendRaw(b, port, host);
   }
 
   private sendRaw(b: Buffer, port: number, host: string): void {
-    this.stats.datagramsOut++;
+    this.counters.datagramsOut++;
     try {
       this.channel.send(b, port, host);
     } catch {
@@ -317,7 +329,7 @@ export class UtpSocket implements ConnectionHost {
     conn.nextSameId = this.byId.get(conn.recvId);
     this.byId.set(conn.recvId, conn);
     this.count++;
-    this.stats.connections = this.count;
+    this.counters.connections = this.count;
     this.startTimer();
   }
 
@@ -332,7 +344,7 @@ export class UtpSocket implements ConnectionHost {
   private dropHalfOpen(open: HalfOpen): void {
     this.halfOpen.delete(open.key);
     this.halfOpenSlots.release(open);
-    this.stats.halfOpen = this.halfOpen.size;
+    this.counters.halfOpen = this.halfOpen.size;
   }
 
   private flushAll(): void {

@@ -97,7 +97,7 @@ export class UtpNetwork implements Network {
   /** Counters of each family's uTP socket (made so far). */
   async stats(): Promise<Partial<Record<Family, UtpSocketStats>>> {
     const out: Partial<Record<Family, UtpSocketStats>> = {};
-    for (const [family, s] of this.sockets) out[family] = { ...(await s).stats };
+    for (const [family, s] of this.sockets) out[family] = (await s).stats;
     return out;
   }
 
