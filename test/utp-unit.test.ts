@@ -283,3 +283,21 @@ it('sets no selective ACK bit past the furthest packet held (the ring reuses slo
   for (let i = 0; i < n * 8; i++) if (b[i >> 3]! & (1 << (i & 7))) set.push(i + 2);
   expect(set).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
 });
+
+it('counts the FIN acknowledged only once everything before it is', () => {
+  const sent: number[] = [];
+  const s = new Sender(6, 500, 42, 1 << 20, (p: OutPacket) => sent.push(p.buf.readUInt16BE(16)));
+  s.ledbat.window = 1 << 20;
+  s.queue.push(Buffer.alloc(5000), undefined);
+  s.finWanted = true;
+  s.fill(0, 0);
+  const fin = s.finSeq;
+  expect(fin).toBe(sent.at(-1));
+  // Everything but the first packet arrived, the FIN included (selectively acknowledged).
+  const bits = Buffer.alloc(4);
+  for (let seq = 501; seq <= fin; seq++) bits[(seq - 501) >> 3]! |= 1 << ((seq - 501) & 7);
+  s.acknowledge(499, true, bits, 0, 4, 100, 1);
+  expect(s.finAcked).toBe(false);
+  s.acknowledge(fin, true, undefined, 0, 0, 200, 2);
+  expect(s.finAcked).toBe(true);
+});

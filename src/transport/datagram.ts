@@ -24,6 +24,12 @@ export interface DatagramChannel {
   address(): DatagramSource;
   /** Send one datagram; a bad address or port may throw at once, a send failure comes to `done`. */
   send(b: Buffer, port: number, host: string, done?: (err: Error | null) => void): void;
+  /**
+   * Where the channel can: send datagrams 0..count-1 (the first lengths[i] bytes of packets[i])
+   * to one endpoint now, in as few system calls as the system allows (sendmmsg, UDP GSO).
+   * Returns how many it took; their buffers may change at once. The caller send()s the rest.
+   */
+  readonly sendMany?: (packets: readonly Buffer[], lengths: Uint32Array, count: number, port: number, host: string) => number;
   /** Datagrams of one kind go to `handler` from now on (one handler per kind); returns the undo. */
   receive(kind: DatagramKind, handler: DatagramHandler): () => void;
   /** Socket errors that do not belong to one send (ICMP reports on some systems). */

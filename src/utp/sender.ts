@@ -171,7 +171,12 @@ export class Sender {
     }
     // Packets selectively acknowledged earlier may now be at the front.
     while (this.inWindow > 0 && this.ring.get(this.oldest) === undefined) this.inWindow--;
-    if (this.inWindow === 0) this.duplicateAcks = 0;
+    if (this.inWindow === 0) {
+      this.duplicateAcks = 0;
+      // The FIN is the last packet: with nothing left in flight, the peer has the whole stream
+      // (a FIN selectively acknowledged ahead of a gap does not count).
+      if (this.finSeq >= 0) this.finAcked = true;
+    }
     else if (this.duplicateAcks >= this.lossThreshold() && this.oldest === this.fastResendSeq) {
       const p = this.ring.get(this.oldest);
       this.fastResendSeq = (this.oldest + 1) & SEQ_MASK;
@@ -302,7 +307,6 @@ export class Sender {
     if (rtt < this.lastMinRtt) this.lastMinRtt = rtt;
     if (!p.needResend) this.inFlight -= p.payload;
     if (p.probe) this.mtu.acknowledged(nowMs);
-    if (seq === this.finSeq) this.finAcked = true;
     const bytes = p.payload;
     release(p);
     return bytes;

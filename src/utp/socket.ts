@@ -60,6 +60,9 @@ interface HalfOpen {
   expires: number;
 }
 
+/** Packets sent in one go at most. */
+const BATCH_LIMIT = 256;
+const EMPTY = Buffer.alloc(0);
 /** Timers run this often (ms). */
 const TICK_MS = 50;
 const HALF_OPEN_MS = 15_000;
@@ -91,6 +94,17 @@ export class UtpSocket implements ConnectionHost {
   private accept?: (conn: UtpConnection) => void;
   private readonly maxConnections: number;
   private closed = false;
+  /** Packets to one peer waiting to go together (see send()). */
+  private batchConn?: UtpConnection;
+  private readonly batchBuffers: Buffer[] = [];
+  private readonly batchLengths = new Uint32Array(BATCH_LIMIT);
+  private readonly batchSent: ((() => void) | undefined)[] = [];
+  private batchCount = 0;
+  private dispatchQueued = false;
+  private readonly dispatchBatch = (): void => {
+    this.dispatchQueued = false;
+    this.dispatch();
+  };
   private readonly counters: UtpSocketStats = { datagramsIn: 0, datagramsOut: 0, dropped: 0, resetsSent: 0, resent: 0, synsRefused: 0, connections: 0, halfOpen: 0 };
 
   constructor(
@@ -142,6 +156,44 @@ export class UtpSocket implements ConnectionHost {
 
   send(conn: UtpConnection, buf: Buffer, length: number, sent?: () => void): void {
     this.counters.datagramsOut++;
+    if (!this.channel.sendMany) return this.sendOne(conn, buf, length, sent);
+    // Gathered until this turn of the event loop has run (or another peer's packet comes):
+    // one system call for many packets.
+    if (this.batchConn !== conn || this.batchCount === BATCH_LIMIT) this.dispatch();
+    this.batchConn = conn;
+    this.batchBuffers[this.batchCount] = buf;
+    this.batchLengths[this.batchCount] = length;
+    this.batchSent[this.batchCount] = sent;
+    this.batchCount++;
+    if (!this.dispatchQueued) {
+      this.dispatchQueued = true;
+      queueMicrotask(this.dispatchBatch);
+    }
+  }
+
+  /** The gathered packets go out; those the channel did not take go one by one. */
+  private dispatch(): void {
+    const conn = this.batchConn;
+    const n = this.batchCount;
+    if (!conn || n === 0) return;
+    this.batchCount = 0;
+    let took = 0;
+    try {
+      took = this.channel.sendMany!(this.batchBuffers, this.batchLengths, n, conn.remote.port, conn.remote.host);
+    } catch {
+      took = 0; // an address the addon cannot take: send() says why
+    }
+    for (let i = 0; i < n; i++) {
+      const sent = this.batchSent[i];
+      const buf = this.batchBuffers[i]!;
+      this.batchSent[i] = undefined;
+      this.batchBuffers[i] = EMPTY;
+      if (i < took) sent?.();
+      else this.sendOne(conn, buf, this.batchLengths[i]!, sent);
+    }
+  }
+
+  private sendOne(conn: UtpConnection, buf: Buffer, length: number, sent?: () => void): void {
     const b = length === buf.length ? buf : buf.subarray(0, length);
     try {
       this.channel.send(b, conn.remote.port, conn.remote.host, sent);

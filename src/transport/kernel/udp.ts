@@ -3,23 +3,56 @@
  * first bytes, ../datagram.ts), and connected sockets for flows to one endpoint.
  */
 import dgram from 'node:dgram';
+import type { UdpAddon } from '../../../native/sixswarm_udp.js';
 import type { Family } from '../../net/address.js';
-import { unmapIp } from '../../net/address.js';
+import { ipToBytes, unmapIp } from '../../net/address.js';
+import { loadNativeAddon } from '../../util/native-addon.js';
 import { DatagramRoutes, type DatagramChannel, type DatagramFlow, type DatagramHandler, type DatagramKind, type DatagramSource } from '../datagram.js';
+
+const RECEIVE_BUFFER = 4 * 1024 * 1024;
+const SEND_BUFFER = 1024 * 1024;
+
+/** Addresses parsed for the native sends, kept for the next batch to the same peer. */
+const ADDRESS_CACHE = 1024;
 
 export class KernelDatagramChannel implements DatagramChannel {
   private readonly routes = new DatagramRoutes();
+  readonly sendMany?: (packets: readonly Buffer[], lengths: Uint32Array, count: number, port: number, host: string) => number;
+  private readonly addresses = new Map<string, Buffer | undefined>();
 
   private constructor(
     readonly family: Family,
     private readonly socket: dgram.Socket,
   ) {
     socket.on('message', (b, rinfo) => this.routes.deliver(b, { host: unmapIp(rinfo.address), port: rinfo.port }));
+    const addon = loadNativeAddon<UdpAddon>('sixswarm_udp').addon;
+    const fd = addon ? descriptor(socket) : undefined;
+    if (addon && fd !== undefined) {
+      this.sendMany = (packets, lengths, count, port, host) => {
+        const address = this.address4or6(host);
+        if (!address) return 0;
+        const n = addon.sendMany(fd, address, port, packets, lengths, count);
+        return n < 0 ? 0 : n; // the socket is unusable: send() reports why
+      };
+    }
+  }
+
+  private address4or6(host: string): Buffer | undefined {
+    let b = this.addresses.get(host);
+    if (b === undefined && !this.addresses.has(host)) {
+      if (this.addresses.size >= ADDRESS_CACHE) this.addresses.clear();
+      b = ipToBytes(host);
+      this.addresses.set(host, b);
+    }
+    return b;
   }
 
   /** Bind a socket of one family to `port` (0: any) on `host` (default the wildcard). */
   static bind(family: Family, port: number, host?: string): Promise<KernelDatagramChannel> {
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    // uTP streams through this socket: the default 208 KiB receive buffer holds about 2 ms of a
+    // fast transfer, and a busy event loop would drop what arrives meanwhile. The kernel caps
+    // both at net.core.rmem_max / wmem_max.
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6, recvBufferSize: RECEIVE_BUFFER, sendBufferSize: SEND_BUFFER });
     return new Promise((resolve, reject) => {
       socket.once('error', (e) => {
         socket.close();
@@ -89,4 +122,16 @@ export function openKernelFlow(family: Family, host: string, port: number, local
     if (localAddress) socket.bind(0, localAddress, connect);
     else connect();
   });
+}
+
+/**
+ * The descriptor of a bound dgram socket, for the native sends. Node offers no public way: its
+ * handle hangs off the socket under an internal symbol (lib/dgram.js `kStateSymbol`; the
+ * `_handle` getter does the same but warns DEP0112). Undefined when that ever changes.
+ */
+function descriptor(socket: dgram.Socket): number | undefined {
+  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  const handle = state && (socket as unknown as Record<symbol, { handle?: { fd?: unknown } } | undefined>)[state]?.handle;
+  const fd = handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }

@@ -1,0 +1,16 @@
+/**
+ * Types of the native UDP addon (native/udp.c, built to native/build/Release/sixswarm_udp.node,
+ * Linux only). Loaded at run time by src/transport/kernel/udp.ts.
+ */
+
+/**
+ * Sends packets[0..count) (packet i: the first lengths[i] bytes of packets[i]) from the
+ * non-blocking UDP socket `fd` to `address` (4 or 16 bytes) and `port`, with UDP GSO and
+ * sendmmsg. Returns how many it took (sent, or dropped for an error of that packet alone);
+ * fewer than `count` when the send buffer is full. -errno when the socket is unusable.
+ */
+export declare function sendMany(fd: number, address: Uint8Array, port: number, packets: readonly Uint8Array[], lengths: Uint32Array, count: number): number;
+
+export interface UdpAddon {
+  sendMany: typeof sendMany;
+}
