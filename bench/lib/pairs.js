@@ -39,7 +39,7 @@ const SEED_READY_MS = 300_000;
  */
 
 /** Runs `body` with a fresh list of started processes, and stops them all however it ends. */
-async function withProcesses(body) {
+export async function withProcesses(body) {
   const started = [];
   const start = (label, argv, logBase) => {
     const p = new BenchProcess(label, argv, { logBase });
