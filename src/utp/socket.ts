@@ -24,7 +24,7 @@ import { RECEIVE_BUFFER, ReorderBudget } from './receiver.js';
 export interface UtpSocketOptions {
   /** Connections at once, dialed and accepted (default 1000). */
   maxConnections?: number;
-  /** Half-open (SYN received, not yet confirmed) connections at once (default 64), and from one host (default 8). */
+  /** Half-open (SYN received, not yet confirmed) connections at once (default 1024), and from one host (default 8). */
   maxHalfOpen?: number;
   maxHalfOpenPerHost?: number;
   /** Bytes held out of order by all connections together (default 64 MiB). */
@@ -66,9 +66,14 @@ const EMPTY = Buffer.alloc(0);
 /** Timers run this often (ms). */
 const TICK_MS = 50;
 const HALF_OPEN_MS = 15_000;
-/** A SYN from one host at most this often (per second, and a burst); all hosts together, GLOBAL_SYN_RATE. */
+/**
+ * SYNs taken from one host per second (and twice that in a burst): each costs a half-open entry
+ * and a 20-byte answer, so a spoofed flood cannot make us send a victim more than this. All
+ * hosts together: a bound on the work, set high, so that a flood from many sources (spoofed)
+ * does not shut out honest ones (they come from hosts with a full bucket).
+ */
 const SYN_RATE_PER_HOST = 20;
-const GLOBAL_SYN_RATE = 500;
+const GLOBAL_SYN_RATE = 5000;
 /** RESETs to strays per source and overall. */
 const RESET_RATE_PER_HOST = 2;
 const GLOBAL_RESET_RATE = 100;
@@ -112,7 +117,7 @@ export class UtpSocket implements ConnectionHost {
     opts: UtpSocketOptions = {},
   ) {
     this.maxConnections = opts.maxConnections ?? 1000;
-    this.halfOpenSlots = new FairSlots(opts.maxHalfOpenPerHost ?? 8, opts.maxHalfOpen ?? 64);
+    this.halfOpenSlots = new FairSlots(opts.maxHalfOpenPerHost ?? 8, opts.maxHalfOpen ?? 1024);
     this.budget = new ReorderBudget(opts.reorderBudget ?? 64 * 1024 * 1024);
     this.stopReceiving = channel.receive('utp', (b, from) => this.onDatagram(b, from));
   }
