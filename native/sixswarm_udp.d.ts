@@ -11,6 +11,13 @@
  */
 export declare function sendMany(fd: number, address: Uint8Array, port: number, packets: readonly Uint8Array[], lengths: Uint32Array, count: number): number;
 
+/**
+ * Sends one datagram with "don't fragment" set whatever the kernel knows of the path (a path MTU
+ * probe: too big must mean lost). Returns 0, or the errno (EMSGSIZE: too big for the interface).
+ */
+export declare function sendProbe(fd: number, address: Uint8Array, port: number, packet: Uint8Array, length: number): number;
+
 export interface UdpAddon {
   sendMany: typeof sendMany;
+  sendProbe: typeof sendProbe;
 }

@@ -1,5 +1,5 @@
 /*
- * sixswarm_udp: many UDP datagrams to one address in few system calls.
+ * sixswarm_udp: many UDP datagrams to one address in few system calls, and path MTU probes.
  *
  *   sendMany(fd, address, port, packets, lengths, count) -> number
  *       Sends packets[0..count) (packet i: the first lengths[i] bytes of the Uint8Array
@@ -12,6 +12,14 @@
  *       than `count` means the socket's send buffer is full (EAGAIN): the rest were not sent.
  *       Returns -errno if the socket itself is unusable (EBADF, ENOTSOCK). Throws a TypeError
  *       on arguments of other shapes.
+ *
+ *   sendProbe(fd, address, port, packet, length) -> number
+ *       Sends one datagram (the first `length` bytes of `packet`) with the IP "don't fragment"
+ *       bit set whatever the kernel knows of the path MTU (IP_PMTUDISC_PROBE for this send
+ *       only; the socket goes back to its mode, by default IP_PMTUDISC_WANT, which fragments
+ *       rather than drops).
+ *       A path MTU probe must be lost when it is too big, not fragmented into success.
+ *       Returns 0, or the errno of the send (EMSGSIZE: larger than the interface allows).
  *
  * Why: Node's dgram costs about 10 microseconds per datagram (a request object, an address
  * lookup in the next tick, one syscall each), which caps a uTP upload at about 90,000 packets a
@@ -190,9 +198,68 @@ static napi_value send_many(napi_env env, napi_callback_info info) {
   return number(env, done);
 }
 
+/* Sets the socket's path MTU discovery mode for its family (IPv6 sockets here are IPv6-only). */
+static int set_pmtu_mode(int fd, bool v6, int mode) {
+  return v6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &mode, sizeof(mode)) : setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &mode, sizeof(mode));
+}
+
+static napi_value send_probe(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5) return throw_type(env, "sendProbe(fd, address, port, packet, length): five arguments");
+  int32_t fd, port;
+  uint32_t length;
+  bool is_typed = false;
+  napi_typedarray_type type;
+  size_t alen, plen;
+  void *abytes = NULL, *pbytes = NULL;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return throw_type(env, "sendProbe: fd must be a descriptor");
+  if (napi_is_typedarray(env, argv[1], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[1], &type, &alen, &abytes, NULL, NULL) != napi_ok || type != napi_uint8_array || (alen != 4 && alen != 16)) {
+    return throw_type(env, "sendProbe: address must be a Uint8Array of 4 or 16 bytes");
+  }
+  if (napi_get_value_int32(env, argv[2], &port) != napi_ok || port < 1 || port > 65535) return throw_type(env, "sendProbe: port must be 1-65535");
+  if (napi_is_typedarray(env, argv[3], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[3], &type, &plen, &pbytes, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    return throw_type(env, "sendProbe: packet must be a Uint8Array");
+  }
+  if (napi_get_value_uint32(env, argv[4], &length) != napi_ok || length > plen) return throw_type(env, "sendProbe: length runs past the packet");
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof(ss));
+  socklen_t tolen;
+  bool v6 = alen == 16;
+  if (!v6) {
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    memcpy(&a->sin_addr, abytes, 4);
+    tolen = sizeof(*a);
+  } else {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)port);
+    memcpy(&a->sin6_addr, abytes, 16);
+    tolen = sizeof(*a);
+  }
+  int before = v6 ? IPV6_PMTUDISC_WANT : IP_PMTUDISC_WANT;
+  socklen_t blen = sizeof(before);
+  if (v6 ? getsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &before, &blen) : getsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &before, &blen)) return number(env, errno);
+  if (set_pmtu_mode(fd, v6, v6 ? IPV6_PMTUDISC_PROBE : IP_PMTUDISC_PROBE) != 0) return number(env, errno);
+  int err = 0;
+  while (sendto(fd, pbytes, length, 0, (struct sockaddr *)&ss, tolen) < 0) {
+    if (errno == EINTR) continue;
+    err = errno;
+    break;
+  }
+  set_pmtu_mode(fd, v6, before);
+  return number(env, err);
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "sendMany", NAPI_AUTO_LENGTH, send_many, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "sendMany", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "sendProbe", NAPI_AUTO_LENGTH, send_probe, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "sendProbe", fn) != napi_ok) return NULL;
   return exports;
 }

@@ -2,9 +2,11 @@
  * One sixswarm engine that speaks only uTP, for bench/utp: `new Client(opts, new UtpNetwork(new
  * KernelNetwork()))` from dist/, listening on [::1] (no TCP socket at all), plaintext.
  *
- *   node utp-peer.js ROOT seed  TORRENT DATA_DIR STATE_DIR
- *   node utp-peer.js ROOT leech TORRENT OUT_DIR  STATE_DIR [::1]:PORT
+ *   node utp-peer.js ROOT seed  TORRENT DATA_DIR STATE_DIR [LISTEN]
+ *   node utp-peer.js ROOT leech TORRENT OUT_DIR  STATE_DIR [HOST]:PORT [LISTEN]
  *
+ * LISTEN: the address to listen on (default ::1; its family is the only one used). The netns
+ * test (test/utp-netns.test.ts) runs it inside namespaces on their own addresses.
  * JSON lines on stdout: {"event":"ready","port":N} once a seed has checked its data and listens;
  * {"event":"connected"} at the leecher's first peer connection; {"event":"complete"} when every
  * piece is verified, then {"event":"stats", ...} (its uTP socket's counters) and exit 0. A seed
@@ -14,7 +16,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const [root, mode, torrentFile, dir, stateDir, peer] = process.argv.slice(2);
+const [root, mode, torrentFile, dir, stateDir, ...rest] = process.argv.slice(2);
+const peer = mode === 'leech' ? rest[0] : undefined;
+const listen = (mode === 'leech' ? rest[1] : rest[0]) ?? '::1';
+const family = listen.includes(':') ? 6 : 4;
 const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
 const { Client } = await dist('src/client/client.js');
 const { KernelNetwork } = await dist('src/transport/kernel/kernel-network.js');
@@ -28,8 +33,8 @@ const fail = (message) => {
 };
 
 const network = new UtpNetwork(new KernelNetwork());
-const client = new Client({ port: 0, ipv4: false, ipv6: true, listenHost: { 6: '::1' }, stateDir, encryption: 'off' }, network);
-const stats = async () => emit({ event: 'stats', ...(await network.stats())[6] });
+const client = new Client({ port: 0, ipv4: family === 4, ipv6: family === 6, listenHost: { [family]: listen }, stateDir, encryption: 'off' }, network);
+const stats = async () => emit({ event: 'stats', ...(await network.stats())[family] });
 let stopping = false;
 const stop = async (code) => {
   if (stopping) return;
@@ -59,8 +64,8 @@ try {
   await torrent.start();
   if (mode === 'seed') emit({ event: 'ready', port: listening.port });
   else {
-    const m = /^\[(.+)\]:(\d+)$/.exec(peer ?? '');
-    if (!m) fail(`leech needs the seed as [::1]:PORT, not "${peer}"`);
+    const m = /^\[(.+)\]:(\d+)$/.exec(peer ?? '') ?? /^([\d.]+):(\d+)$/.exec(peer ?? '');
+    if (!m) fail(`leech needs the seed as [HOST]:PORT or IPV4:PORT, not "${peer}"`);
     torrent.swarm.addPeers([{ host: m[1], port: Number(m[2]) }], { kind: 'manual' });
   }
 } catch (e) {

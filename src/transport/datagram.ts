@@ -30,6 +30,13 @@ export interface DatagramChannel {
    * Returns how many it took; their buffers may change at once. The caller send()s the rest.
    */
   readonly sendMany?: (packets: readonly Buffer[], lengths: Uint32Array, count: number, port: number, host: string) => number;
+  /**
+   * Where the channel can: send one datagram (the first `length` bytes) now with "don't
+   * fragment" set whatever the kernel knows of the path, so that one too big for it is lost
+   * rather than fragmented (a path MTU probe). False when it could not go (too big for the
+   * interface, or the send buffer is full): the caller sends it the ordinary way.
+   */
+  readonly sendProbe?: (packet: Buffer, length: number, port: number, host: string) => boolean;
   /** Datagrams of one kind go to `handler` from now on (one handler per kind); returns the undo. */
   receive(kind: DatagramKind, handler: DatagramHandler): () => void;
   /** Socket errors that do not belong to one send (ICMP reports on some systems). */

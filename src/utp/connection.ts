@@ -35,6 +35,8 @@ const STATE_BYTES = HEADER_BYTES + 2 + 128;
 export interface ConnectionHost {
   /** Send `length` bytes of `buf` to the connection's peer; `sent` once the buffer may change. */
   send(conn: UtpConnection, buf: Buffer, length: number, sent?: () => void): void;
+  /** Send a path MTU probe at once with "don't fragment" forced; false if it could not go so. */
+  sendProbe(conn: UtpConnection, buf: Buffer, length: number): boolean;
   /** Run `flush` at the end of this read batch or tick. */
   wantFlush(conn: UtpConnection): void;
   /** The connection is over: remove it from the socket. */
@@ -277,8 +279,13 @@ export class UtpConnection {
   private transmit(p: OutPacket): void {
     const ack = this.receiver ? this.receiver.ackNr : 0;
     restampHeader(p.buf, Math.floor(p.sentAt), this.replyMicro, this.window(), ack);
-    p.sending = true;
     this.lastSent = performance.now();
+    if (p.probe) {
+      if (this.host.sendProbe(this, p.buf, p.length)) return;
+      // Too big for the interface itself, or no way to forbid fragmenting: not a probe after all.
+      this.sender.probeFailed(p, this.lastSent);
+    }
+    p.sending = true;
     this.host.send(this, p.buf, p.length, p.sent);
   }
 

@@ -49,6 +49,8 @@ export class Sender {
   lastMinRtt = Infinity;
   /** Packets sent again (lost, or presumed lost). */
   resent = 0;
+  /** The largest new packet sent that was not a probe. */
+  largestPacket = 0;
   /** The FIN: asked for, its sequence number once sent, and whether it was acknowledged. */
   finWanted = false;
   finSeq = -1;
@@ -135,7 +137,7 @@ export class Sender {
       if (size !== floor) {
         p.probe = true;
         this.mtu.sent(size);
-      }
+      } else if (p.length > this.largestPacket) this.largestPacket = p.length;
       this.append(p, nowUs, nowMs);
       sent++;
     }
@@ -238,6 +240,13 @@ export class Sender {
     }
     if (oldest && !oldest.sending) this.send(oldest, nowUs, false);
     return true;
+  }
+
+  /** A probe could not be sent as one (too big for the interface, or no way to forbid fragmenting): it goes as data. */
+  probeFailed(p: OutPacket, nowMs: number): void {
+    if (!p.probe) return;
+    p.probe = false;
+    this.mtu.lost(nowMs);
   }
 
   /** Drop everything (the connection is gone); writes waiting are told they are done. */

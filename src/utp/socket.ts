@@ -40,6 +40,8 @@ export interface UtpSocketStats {
   resetsSent: number;
   /** Packets sent again by connections (lost, or presumed lost). */
   resent: number;
+  /** The largest new packet sent other than path MTU probes: what the probes found fits the path. */
+  largestPacket: number;
   synsRefused: number;
   connections: number;
   halfOpen: number;
@@ -82,8 +84,9 @@ export class UtpSocket implements ConnectionHost {
   readonly budget: ReorderBudget;
   private readonly byId = new Map<number, UtpConnection>();
   private count = 0;
-  /** Resent packets of connections already gone. */
+  /** Resent packets, and the largest packet, of connections already gone. */
   private resentBefore = 0;
+  private largestBefore = 0;
   private last?: UtpConnection;
   private readonly halfOpen = new Map<string, HalfOpen>();
   private readonly halfOpenSlots: FairSlots<HalfOpen>;
@@ -110,7 +113,7 @@ export class UtpSocket implements ConnectionHost {
     this.dispatchQueued = false;
     this.dispatch();
   };
-  private readonly counters: UtpSocketStats = { datagramsIn: 0, datagramsOut: 0, dropped: 0, resetsSent: 0, resent: 0, synsRefused: 0, connections: 0, halfOpen: 0 };
+  private readonly counters: UtpSocketStats = { datagramsIn: 0, datagramsOut: 0, dropped: 0, resetsSent: 0, resent: 0, largestPacket: 0, synsRefused: 0, connections: 0, halfOpen: 0 };
 
   constructor(
     readonly channel: DatagramChannel,
@@ -125,8 +128,14 @@ export class UtpSocket implements ConnectionHost {
   /** Counters so far. */
   get stats(): UtpSocketStats {
     let resent = this.resentBefore;
-    for (const first of this.byId.values()) for (let c: UtpConnection | undefined = first; c; c = c.nextSameId) resent += c.sender.resent;
-    return { ...this.counters, resent };
+    let largestPacket = this.largestBefore;
+    for (const first of this.byId.values()) {
+      for (let c: UtpConnection | undefined = first; c; c = c.nextSameId) {
+        resent += c.sender.resent;
+        largestPacket = Math.max(largestPacket, c.sender.largestPacket);
+      }
+    }
+    return { ...this.counters, resent, largestPacket };
   }
 
   get family(): Family {
@@ -176,6 +185,19 @@ export class UtpSocket implements ConnectionHost {
     }
   }
 
+  sendProbe(conn: UtpConnection, buf: Buffer, length: number): boolean {
+    if (!this.channel.sendProbe) return false;
+    this.dispatch(); // after the packets before it
+    let sent = false;
+    try {
+      sent = this.channel.sendProbe(buf, length, conn.remote.port, conn.remote.host);
+    } catch {
+      sent = false;
+    }
+    if (sent) this.counters.datagramsOut++;
+    return sent;
+  }
+
   /** The gathered packets go out; those the channel did not take go one by one. */
   private dispatch(): void {
     const conn = this.batchConn;
@@ -218,6 +240,7 @@ export class UtpSocket implements ConnectionHost {
   forget(conn: UtpConnection): void {
     this.pending.delete(conn);
     this.resentBefore += conn.sender.resent;
+    this.largestBefore = Math.max(this.largestBefore, conn.sender.largestPacket);
     let c = this.byId.get(conn.recvId);
     if (c === conn) {
       if (conn.nextSameId) this.byId.set(conn.recvId, conn.nextSameId);

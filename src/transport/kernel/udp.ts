@@ -18,6 +18,7 @@ const ADDRESS_CACHE = 1024;
 export class KernelDatagramChannel implements DatagramChannel {
   private readonly routes = new DatagramRoutes();
   readonly sendMany?: (packets: readonly Buffer[], lengths: Uint32Array, count: number, port: number, host: string) => number;
+  readonly sendProbe?: (packet: Buffer, length: number, port: number, host: string) => boolean;
   private readonly addresses = new Map<string, Buffer | undefined>();
 
   private constructor(
@@ -33,6 +34,10 @@ export class KernelDatagramChannel implements DatagramChannel {
         if (!address) return 0;
         const n = addon.sendMany(fd, address, port, packets, lengths, count);
         return n < 0 ? 0 : n; // the socket is unusable: send() reports why
+      };
+      this.sendProbe = (packet, length, port, host) => {
+        const address = this.address4or6(host);
+        return address !== undefined && addon.sendProbe(fd, address, port, packet, length) === 0;
       };
     }
   }
