@@ -252,13 +252,13 @@ export interface Transmission {
  * It never dials loopback peers (martian addresses to it), so the other side must dial it; and it
  * keys peers by IP, so use a fresh daemon per test.
  */
-export async function startTransmission(o: { configDir: string; downloadDir: string; peerPort: number; rpcPort: number; encryption?: 0 | 1 | 2 }): Promise<Transmission> {
+export async function startTransmission(o: { configDir: string; downloadDir: string; peerPort: number; rpcPort: number; encryption?: 0 | 1 | 2; utp?: boolean }): Promise<Transmission> {
   await mkdir(o.configDir, { recursive: true });
   await mkdir(o.downloadDir, { recursive: true });
   const settings = {
     'dht-enabled': false,
     'lpd-enabled': false,
-    'utp-enabled': false,
+    'utp-enabled': o.utp ?? false, // uTP (libutp) besides TCP when asked
     'pex-enabled': false,
     'port-forwarding-enabled': false,
     'peer-port': o.peerPort,
