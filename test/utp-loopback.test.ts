@@ -1,12 +1,17 @@
 /**
  * uTP between two sixswarm endpoints over real UDP on [::1] and 127.0.0.1: bulk transfers both
- * ways verified byte for byte, small writes gathered, the stream's end (FIN) reaching the
- * reader, a close while data is in flight, and a dial to a port where nobody listens.
+ * ways verified byte for byte with the stream's end (FIN) reaching the reader; and two whole
+ * engines that speak only uTP (no TCP socket at all) moving a torrent, encrypted, while the DHT
+ * answers on the same UDP port.
  */
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from './support/peers.js';
-import { readAll, sha1, utpPair, type UtpPair } from './support/utp.js';
+import { seedPayload, tempDir } from './support/sixswarm.js';
+import { LOOPBACK, readAll, sha1, utpEngine, utpPair, type UtpEngine, type UtpPair } from './support/utp.js';
 
 let pair: UtpPair | undefined;
 afterEach(async () => {
@@ -66,3 +71,42 @@ describe.each([6, 4] as const)('uTP over IPv%i loopback', (family) => {
     expect(got.reason).toBe('connection closed by peer');
   });
 });
+
+describe.each([6, 4] as const)('two engines that speak only uTP, over IPv%i loopback', (family) => {
+  it('move a torrent from seed to leecher, encrypted, while the DHT answers on the same UDP port', async () => {
+    const dir = await tempDir('sixswarm-utp-engines-');
+    const engines: UtpEngine[] = [];
+    try {
+      const { torrent, payload } = await seedPayload(dir, { 'data.bin': 24 * 1024 * 1024 + 17 }, 256 * 1024);
+      const seed = await utpEngine({ family, torrent, dir: join(dir, 'seed'), stateDir: join(dir, 'seed-state'), dht: family === 4 });
+      engines.push(seed);
+      await seed.event((e) => e.event === 'complete', 30_000, 'the seed checked its data');
+      const leech = await utpEngine({ family, torrent, dir: join(dir, 'leech'), stateDir: join(dir, 'leech-state') });
+      engines.push(leech);
+      leech.torrent.swarm!.addPeers([{ host: LOOPBACK[family], port: seed.port }], { kind: 'manual' });
+      // Meanwhile a DHT query to the seed's port (the DHT runs over IPv4): KRPC and uTP share the socket.
+      const pong = family === 4 ? krpcPing(seed.port) : undefined;
+      await leech.event((e) => e.event === 'complete', 60_000, 'the download completed');
+      expect(sha1(await readFile(join(dir, 'leech', 'payload', 'data.bin')))).toBe(sha1(payload));
+      expect(leech.events.find((e) => e.event === 'peer-connected')).toMatchObject({ direction: 'out', encrypted: true });
+      if (pong) expect((await pong).toString('latin1')).toMatch(/1:y1:r/);
+    } finally {
+      for (const e of engines) await e.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A KRPC ping to 127.0.0.1:port from a socket of its own; resolves with the answer. */
+function krpcPing(port: number): Promise<Buffer> {
+  const socket = dgram.createSocket('udp4');
+  return new Promise<Buffer>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no KRPC answer within 10 s')), 10_000);
+    socket.on('message', (b) => {
+      clearTimeout(timer);
+      resolve(b);
+    });
+    const ping = Buffer.from(`d1:ad2:id20:${'a'.repeat(20)}e1:q4:ping1:t2:aa1:y1:qe`, 'latin1');
+    socket.send(ping, port, '127.0.0.1');
+  }).finally(() => socket.close());
+}

@@ -85,10 +85,19 @@ export interface UtpEngine {
  * Runs `torrent` with its data in `dir` (a seed when the data is complete) in an in-process
  * engine over `new UtpNetwork(new KernelNetwork())`, listening on loopback of `family`.
  */
-export async function utpEngine(o: { family: Family; torrent: string; dir: string; stateDir: string; encryption?: EncryptionPolicy; base?: Network }): Promise<UtpEngine> {
+export async function utpEngine(o: { family: Family; torrent: string; dir: string; stateDir: string; encryption?: EncryptionPolicy; base?: Network; dht?: boolean }): Promise<UtpEngine> {
   const network = new UtpNetwork(o.base ?? new KernelNetwork());
   const client = new Client(
-    { port: 0, ipv4: o.family === 4, ipv6: o.family === 6, stateDir: o.stateDir, listenHost: { [o.family]: LOOPBACK[o.family] }, encryption: o.encryption ?? 'prefer' },
+    {
+      port: 0,
+      ipv4: o.family === 4,
+      ipv6: o.family === 6,
+      stateDir: o.stateDir,
+      listenHost: { [o.family]: LOOPBACK[o.family] },
+      encryption: o.encryption ?? 'prefer',
+      // On the peer port's UDP socket, shared with uTP; no bootstrap node: nobody outside is asked.
+      ...(o.dht ? { dht: { bootstrap: [] } } : {}),
+    },
     network,
   );
   const [l] = await client.listen();
