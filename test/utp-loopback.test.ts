@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from './support/peers.js';
 import { seedPayload, tempDir } from './support/sixswarm.js';
-import { LOOPBACK, readAll, sha1, utpEngine, utpPair, type UtpEngine, type UtpPair } from './support/utp.js';
+import { KernelNetwork } from '../src/transport/kernel/kernel-network.js';
+import { UtpNetwork } from '../src/utp/utp-network.js';
+import { listeningUtp, LOOPBACK, readAll, sha1, utpEngine, utpPair, type UtpEngine, type UtpPair } from './support/utp.js';
 
 let pair: UtpPair | undefined;
 afterEach(async () => {
@@ -109,4 +111,48 @@ function krpcPing(port: number): Promise<Buffer> {
     const ping = Buffer.from(`d1:ad2:id20:${'a'.repeat(20)}e1:q4:ping1:t2:aa1:y1:qe`, 'latin1');
     socket.send(ping, port, '127.0.0.1');
   }).finally(() => socket.close());
+}
+
+describe('uTP dials and small writes', () => {
+  it('is refused (RESET) by a uTP socket that does not accept, and gives up on silence when aborted', async () => {
+    // A network that only dials has a uTP socket but accepts nothing: it answers a SYN with RESET.
+    const { net: dialer } = await listeningUtp(6, (t) => t.close());
+    const closed = [dialer];
+    try {
+      const silentOnly = new UtpNetwork(new KernelNetwork());
+      closed.push(silentOnly);
+      // Bind its socket by dialing somewhere first: a port nothing listens on.
+      const silentPort = (await dgramPort()).port;
+      await expect(silentOnly.dial({ host: '::1', port: silentPort }, { signal: AbortSignal.timeout(1500) })).rejects.toThrow(/aborted/);
+      const refusing = (await silentOnly.stats())[6]!;
+      expect(refusing.connections).toBe(0); // the abandoned dial left nothing behind
+      const channel = await silentOnly.datagrams(6, 0);
+      await expect(dialer.dial({ host: '::1', port: channel.address().port }, { signal: AbortSignal.timeout(10_000) })).rejects.toThrow(/refused/);
+    } finally {
+      for (const n of closed) await n.close();
+    }
+  });
+
+  it('gathers a thousand small writes of one tick into a few packets', async () => {
+    pair = await utpPair(4);
+    pair.dialed.start({ data: () => {}, drain: () => {}, close: () => {} });
+    const before = (await pair.client.stats())[4]!.datagramsOut;
+    for (let i = 0; i < 1000; i++) pair.dialed.write(Buffer.from(`message ${String(i).padStart(4, '0')};`));
+    const accepted = await pair.accepted;
+    const chunks: Buffer[] = [];
+    accepted.start({ data: (c) => chunks.push(Buffer.from(c)), drain: () => {}, close: () => {} });
+    await waitUntil(() => Buffer.concat(chunks).length === 1000 * 13, 10_000, () => 'all messages');
+    expect(Buffer.concat(chunks).toString()).toBe(Array.from({ length: 1000 }, (_, i) => `message ${String(i).padStart(4, '0')};`).join(''));
+    // 13,000 bytes: ten packets or so, not a thousand.
+    expect((await pair.client.stats())[4]!.datagramsOut - before).toBeLessThan(20);
+  });
+});
+
+/** A UDP port nobody answers on (bound, then closed). */
+async function dgramPort(): Promise<{ port: number }> {
+  const s = dgram.createSocket('udp6');
+  await new Promise<void>((r) => s.bind(0, '::1', () => r()));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return { port };
 }
