@@ -77,7 +77,7 @@ describe.each([6, 4] as const)('uTP over IPv%i with faults', (family) => {
 });
 
 it('reads the end of a stream after losses near the FIN', async () => {
-  const faults = { loss: 0.2, duplicate: 0.05, reorder: 0.1, seed: 3 };
+  const faults = { loss: 0.1, duplicate: 0.05, reorder: 0.1, seed: 3 };
   pair = await utpPair(6, { server: new FaultyNetwork(new KernelNetwork(), faults), client: new FaultyNetwork(new KernelNetwork(), { ...faults, seed: 4 }) });
   const data = randomBytes(200_000);
   pair.dialed.start({ data: () => {}, drain: () => {}, close: () => {} });

@@ -109,3 +109,85 @@ describe.skipIf(unavailable !== undefined)('uTP through an impaired path in netw
     expect(seedStats!.largestPacket).toBeGreaterThan(fits - 40);
   });
 });
+
+/** A TCP sink that prints the bytes it has received every 250 ms, and a sender that writes as fast as it can. */
+const TCP_SINK = `
+const net = require('node:net');
+let total = 0;
+net.createServer((s) => s.on('data', (b) => (total += b.length))).listen(Number(process.argv[2]), process.argv[1], () => console.log('ready'));
+setInterval(() => console.log(JSON.stringify({ t: Date.now(), total })), 250);
+`;
+const TCP_SOURCE = `
+const net = require('node:net');
+const chunk = Buffer.alloc(64 * 1024);
+const s = net.connect(Number(process.argv[2]), process.argv[1], () => {
+  const pump = () => { while (s.write(chunk)); };
+  s.on('drain', pump);
+  pump();
+});
+`;
+
+describe.skipIf(unavailable !== undefined)('LEDBAT: a uTP upload yields a shared bottleneck to TCP', () => {
+  let a: Netns, r: Netns, b: Netns;
+  beforeAll(async () => {
+    a = await createNetns('ledbat-a');
+    r = await createNetns('ledbat-r');
+    b = await createNetns('ledbat-b');
+    await veth(a, 'a0', r, 'r0');
+    await veth(r, 'r1', b, 'b0');
+    await a.ip(['addr', 'add', '192.0.2.2/24', 'dev', 'a0']);
+    await a.ip(['route', 'add', 'default', 'via', '192.0.2.1']);
+    await b.ip(['addr', 'add', '198.51.100.2/24', 'dev', 'b0']);
+    await b.ip(['route', 'add', 'default', 'via', '198.51.100.1']);
+    await r.ip(['addr', 'add', '192.0.2.1/24', 'dev', 'r0']);
+    await r.ip(['addr', 'add', '198.51.100.1/24', 'dev', 'r1']);
+    await r.must('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    // 20 Mbit/s towards b with a 1000-packet queue (about 600 ms when full): the bloated
+    // buffer of a home uplink, which LEDBAT was made for; TCP fills it, LEDBAT keeps 100 ms.
+    await r.must('tc', ['qdisc', 'add', 'dev', 'r1', 'root', 'handle', '1:', 'htb', 'default', '10']);
+    await r.must('tc', ['class', 'add', 'dev', 'r1', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '20mbit']);
+    await r.must('tc', ['qdisc', 'add', 'dev', 'r1', 'parent', '1:10', 'handle', '10:', 'pfifo', 'limit', '1000']);
+  });
+
+  afterAll(async () => {
+    for (const ns of [b, r, a]) await ns?.destroy();
+  });
+
+  /** Bytes per second the TCP sink got over the last `seconds` of its reports. */
+  function tcpRate(sink: ReturnType<Netns['spawn']>, seconds: number): number {
+    const reports = sink.json<{ t: number; total: number }>().filter((x) => 'total' in x);
+    const last = reports.at(-1)!;
+    const first = reports.find((x) => x.t >= last.t - seconds * 1000)!;
+    return ((last.total - first.total) * 1000) / (last.t - first.t);
+  }
+
+  it('leaves the TCP flow most of the link', { timeout: 120_000 }, async () => {
+    const link = 20e6 / 8;
+    dir = await tempDir('sixswarm-utp-ledbat-');
+    const { torrent } = await seedPayload(dir, { 'data.bin': 256 * 1024 * 1024 }, 1024 * 1024);
+    const sink = b.spawn(process.execPath, ['-e', TCP_SINK, '198.51.100.2', '7001']);
+    await sink.waitForLine((l) => l === 'ready');
+    // TCP alone: what the link gives it.
+    let source = a.spawn(process.execPath, ['-e', TCP_SOURCE, '198.51.100.2', '7001']);
+    await new Promise((res) => setTimeout(res, 5000));
+    const alone = tcpRate(sink, 3);
+    await source.stop();
+    // A uTP upload from a to b fills the link for a few seconds, then TCP starts beside it.
+    const seed = a.spawn(process.execPath, [PEER, ROOT, 'seed', torrent, join(dir, 'seed'), join(dir, 'seed-state'), '192.0.2.2']);
+    const ready = JSON.parse(await seed.waitForLine((l) => l.includes('"ready"'), { timeoutMs: 60_000 })) as { port: number };
+    const leech = b.spawn(process.execPath, [PEER, ROOT, 'leech', torrent, join(dir, 'leech'), join(dir, 'leech-state'), `192.0.2.2:${ready.port}`, '198.51.100.2']);
+    await leech.waitForLine((l) => l.includes('"connected"'), { timeoutMs: 30_000 });
+    await new Promise((res) => setTimeout(res, 4000));
+    source = a.spawn(process.execPath, ['-e', TCP_SOURCE, '198.51.100.2', '7001']);
+    await new Promise((res) => setTimeout(res, 10_000));
+    const shared = tcpRate(sink, 5);
+    await source.stop();
+    await leech.stop();
+    await seed.stop();
+    await sink.stop();
+    console.info(`[utp ledbat] 20 Mbit/s link: TCP alone ${(alone / 1e6).toFixed(2)} MB/s, beside a uTP upload ${(shared / 1e6).toFixed(2)} MB/s (${((shared / alone) * 100).toFixed(0)}%)`);
+    expect(alone).toBeGreaterThan(0.8 * link);
+    // LEDBAT keeps its queuing delay near 100 ms and backs off when TCP fills the queue beyond it.
+    expect(shared).toBeGreaterThan(0.85 * alone);
+  });
+});

@@ -84,14 +84,25 @@ describe('uTP delay history', () => {
 });
 
 describe('LEDBAT', () => {
-  it('grows under the target delay, shrinks over it, halves on loss at most every 100 ms', () => {
+  it('doubles per round trip in slow start, grows by at most 3000 bytes per round trip after, shrinks over the target, halves on loss at most every 100 ms', () => {
     const l = new Ledbat(1400, 1 << 20);
     l.full(0);
-    for (let i = 0; i < 50; i++) l.acknowledged(1400, 0, 1, 1400);
+    for (let i = 0; i < 50; i++) l.acknowledged(1400, 0, 1);
+    expect(l.window).toBe(1400 * 51);
+    // Near the target: slow start ends; a round trip's ACKs then add under 3000 bytes.
+    l.acknowledged(1400, TARGET_DELAY_US * 0.95, 1);
+    expect(l.slowStart).toBe(false);
+    const ledbat = l.window;
+    for (let acked = 0; acked < ledbat; acked += 1400) l.acknowledged(1400, 0, 1);
+    expect(l.window - ledbat).toBeGreaterThan(2500);
+    expect(l.window - ledbat).toBeLessThanOrEqual(3000);
+    // 20% over the target: a round trip's ACKs take a fifth of the window; 50% over or more, half.
     const grown = l.window;
-    expect(grown).toBeGreaterThan(1400 * 10);
-    l.acknowledged(grown, TARGET_DELAY_US * 3, 2, 1400);
-    expect(l.window).toBeLessThan(grown);
+    for (let acked = 0; acked < grown; acked += 1400) l.acknowledged(1400, TARGET_DELAY_US * 1.2, 2);
+    expect(l.window / grown).toBeCloseTo(0.8, 1);
+    const less = l.window;
+    for (let acked = 0; acked < less; acked += 1400) l.acknowledged(1400, TARGET_DELAY_US * 3, 2);
+    expect(l.window / less).toBeCloseTo(0.5, 1);
     const before = l.window;
     l.lost(1000);
     l.lost(1050); // within 100 ms: once only
@@ -102,7 +113,7 @@ describe('LEDBAT', () => {
   it('does not grow when the sender never fills the window', () => {
     const l = new Ledbat(1400, 1 << 20);
     l.full(0);
-    l.acknowledged(1400, 0, 5000, 1400); // the window was last full 5 s ago
+    l.acknowledged(1400, 0, 5000); // the window was last full 5 s ago
     expect(l.window).toBe(1400);
   });
 });
@@ -177,7 +188,7 @@ describe('uTP sender', () => {
     const acked = s.acknowledge(1000, true, undefined, 0, 0, 1000, 1);
     expect(acked).toBe(s.mtu.floor - HEADER_BYTES);
     s.ledbat.full(1);
-    s.ledbat.acknowledged(acked, 0, 1, s.mtu.floor);
+    s.ledbat.acknowledged(acked, 0, 1);
     s.fill(2000, 2);
     expect(sent.length).toBeGreaterThan(1);
     expect(s.inFlight).toBeLessThanOrEqual(s.ledbat.window);

@@ -272,7 +272,7 @@ export class UtpConnection {
       this.ourDelay.shift(Math.floor(delay - minRtt));
       delay = Math.floor(minRtt);
     }
-    this.sender.ledbat.acknowledged(acked, delay, nowMs, this.sender.mtu.floor);
+    this.sender.ledbat.acknowledged(acked, delay, nowMs);
   }
 
   /** The fields that change with each send, then onto the wire. */

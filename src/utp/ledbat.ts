@@ -1,10 +1,13 @@
 /**
- * LEDBAT congestion control as libutp runs it: the congestion window grows while the measured
- * queuing delay is under the 100 ms target and shrinks when it is over, in proportion to how far
- * off it is and to the share of the window each ACK covers (at most 3000 bytes per round trip),
- * so a uTP upload yields to other traffic on the same bottleneck. Slow start doubles the window
- * per round trip until the delay nears the target; a loss halves it, at most once per 100 ms; a
- * timeout starts over from one packet.
+ * LEDBAT congestion control with the 100 ms target delay (BEP 29, libutp): below the target the
+ * congestion window grows in proportion to how far under it the measured queuing delay is and to
+ * the share of the window each ACK covers, at most 3000 bytes per round trip (libutp's gain).
+ * Above the target it shrinks in proportion to how far over it is, by that fraction of the window
+ * per round trip and at most half (LEDBAT++'s multiplicative decrease, draft-irtf-iccrg-ledbat-
+ * plus-plus): libutp's linear decrease of a few kilobytes per round trip takes tens of seconds to
+ * give a TCP flow its link back, the decrease takes a few round trips. Slow start doubles the
+ * window per round trip (as libtorrent's) until the delay nears the target; a loss halves it, at
+ * most once per 100 ms; a timeout starts over from one packet.
  */
 
 /** The queuing delay LEDBAT aims at, microseconds (BEP 29 and libutp: 100 ms). */
@@ -47,26 +50,28 @@ export class Ledbat {
    * `acked` bytes were newly acknowledged, with `delayUs` the current queuing delay towards the
    * peer (already capped by the lowest round trip of the ACKed packets).
    */
-  acknowledged(acked: number, delayUs: number, nowMs: number, packetSize: number): void {
-    const offTarget = TARGET_DELAY_US - delayUs;
-    const windowFactor = Math.min(acked, this.window) / Math.max(this.window, acked);
-    // The delay factor is capped at 1 above (a delay under 0 is a clock artefact) and left
-    // uncapped below: a very late delay shrinks the window fast, down to MIN_WINDOW.
-    const delayFactor = Math.min(offTarget, TARGET_DELAY_US) / TARGET_DELAY_US;
-    let gain = GAIN_BYTES_PER_RTT * windowFactor * delayFactor;
-    if (gain > 0 && nowMs - this.lastFull > NOT_LIMITED_MS) gain = 0;
-    const ledbat = Math.max(MIN_WINDOW, this.window + gain);
-    if (this.slowStart) {
-      const doubled = this.window + windowFactor * packetSize;
-      if (doubled > this.ssthresh) this.slowStart = false;
-      else if (delayUs > TARGET_DELAY_US * 0.9) {
-        // Near the target already: continue with LEDBAT alone.
+  acknowledged(acked: number, delayUs: number, nowMs: number): void {
+    if (delayUs >= TARGET_DELAY_US) {
+      if (this.slowStart) {
         this.slowStart = false;
         this.ssthresh = this.window;
-        this.window = ledbat;
-      } else if (nowMs - this.lastFull <= NOT_LIMITED_MS) this.window = Math.max(doubled, ledbat);
-      else this.window = ledbat;
-    } else this.window = ledbat;
+      }
+      // This ACK's share of a round trip's decrease: (delay / target - 1) of the window, at most half.
+      const over = delayUs / TARGET_DELAY_US - 1;
+      this.window -= Math.min(acked / 2, acked * over);
+    } else if (nowMs - this.lastFull <= NOT_LIMITED_MS) {
+      if (this.slowStart) {
+        this.window += acked;
+        if (this.window > this.ssthresh || delayUs > TARGET_DELAY_US * 0.9) {
+          // Past the threshold, or nearing the target: LEDBAT alone from here.
+          this.slowStart = false;
+          this.ssthresh = this.window;
+        }
+      } else {
+        const windowFactor = Math.min(acked, this.window) / Math.max(this.window, acked);
+        this.window += GAIN_BYTES_PER_RTT * windowFactor * ((TARGET_DELAY_US - delayUs) / TARGET_DELAY_US);
+      }
+    }
     this.window = Math.min(this.maxWindow, Math.max(MIN_WINDOW, this.window));
   }
 
