@@ -26,7 +26,7 @@ const LINGER_MS = 10_000;
 const LOW_WATER = 256 * 1024;
 /** uTorrent once sent this for "no sample"; libtorrent ignores it too. */
 const NO_SAMPLE = 0x7fffffff;
-/** Our receive window's share a clock skew adjustment may shift at most (libutp: 10 ms). */
+/** The most one clock-skew correction moves our base delay (libutp: 10 ms). */
 const MAX_SKEW_SHIFT_US = 10_000;
 /** Room for a STATE packet: the header, one extension header, the largest bitmask. */
 const STATE_BYTES = HEADER_BYTES + 2 + 128;

@@ -84,15 +84,8 @@ export class Ledbat {
     this.ssthresh = this.window;
   }
 
-  /**
-   * The retransmission timer fired. With nothing in flight the connection was only idle: decay
-   * the window by a third. Otherwise start over from one packet in slow start.
-   */
-  timedOut(idle: boolean, packetSize: number): void {
-    if (idle && this.window > packetSize) {
-      this.window = Math.max(Math.floor((this.window * 2) / 3), packetSize);
-      return;
-    }
+  /** The retransmission timer fired with packets in flight: start over from one packet in slow start. */
+  timedOut(packetSize: number): void {
     this.ssthresh = Math.max(Math.floor(this.window / 2), 2 * packetSize);
     this.window = packetSize;
     this.slowStart = true;

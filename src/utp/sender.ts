@@ -178,8 +178,7 @@ export class Sender {
       // The FIN is the last packet: with nothing left in flight, the peer has the whole stream
       // (a FIN selectively acknowledged ahead of a gap does not count).
       if (this.finSeq >= 0) this.finAcked = true;
-    }
-    else if (this.duplicateAcks >= this.lossThreshold() && this.oldest === this.fastResendSeq) {
+    } else if (this.duplicateAcks >= this.lossThreshold() && this.oldest === this.fastResendSeq) {
       const p = this.ring.get(this.oldest);
       this.fastResendSeq = (this.oldest + 1) & SEQ_MASK;
       if (p) this.resendAsLost(p, nowUs, nowMs);
@@ -226,7 +225,7 @@ export class Sender {
       this.mtu.lost(nowMs);
       oldest.probe = false;
     } else {
-      this.ledbat.timedOut(false, this.mtu.floor);
+      this.ledbat.timedOut(this.mtu.floor);
       for (let i = 0; i < this.inWindow; i++) {
         const p = this.ring.get((this.oldest + i) & SEQ_MASK);
         if (!p || p.needResend || p.transmissions === 0) continue;
@@ -381,8 +380,11 @@ export class Sender {
     const oldest = this.oldest;
     for (let i = 0; i < this.inWindow && resent < MAX_FAST_RESENDS; i++) {
       const p = this.ring.get((oldest + i) & SEQ_MASK);
-      if (!p) continue;
-      if (p.sentAt + slack >= this.deliveredSentAt) break; // sent too recently to tell (and so is everything after it, nearly)
+      if (!p || p.sentAt + slack >= this.deliveredSentAt) {
+        // First copies go out in sequence order: from one sent too recently to tell, all later are too.
+        if (p?.transmissions === 1) break;
+        continue;
+      }
       if (p.transmissions < 2 || p.needResend || p.sending) continue;
       this.ledbat.lost(nowMs);
       this.send(p, nowUs, false);

@@ -1,25 +1,25 @@
 /**
  * uTP on one UDP socket (a DatagramChannel shared with the DHT): connections told apart by
- * their source and connection id, new ones dialed or accepted, their timers and their sends.
+ * their source and connection id, new ones dialed or accepted, their timers, and the packets
+ * that match none.
  *
- * What a stranger can make it hold is bounded. A SYN costs an entry in a small table of
- * half-open connections, fair per source host (an IPv4 address, an IPv6 /64: a host at its
- * limit loses its own oldest), admitted under a per-source and a global rate, and expiring;
- * only a packet that acknowledges our answer (which a spoofed source never sees) makes a
- * connection of it. Connections are capped in number, the bytes held out of order by all of them
- * share one budget, and RESETs to strays are rate-limited overall and per source, so the socket
- * can be made to send no more than it receives, nor to flood a third party.
+ * What a stranger can make it hold is bounded: a SYN costs an entry in the half-open table
+ * (half-open.ts: fair per host, rate-limited, expiring), and only a packet that acknowledges our
+ * answer makes a connection of it; connections are capped in number; the bytes all of them hold
+ * out of order share one budget; RESETs to strays are rate-limited overall and per source. The
+ * socket can be made to send no more than it receives, nor to flood a third party.
  */
 import { randomInt } from 'node:crypto';
 import type { Family } from '../net/address.js';
 import { hostKey } from '../net/address.js';
-import { FairSlots } from '../net/fair-slots.js';
 import { SourceLimiter } from '../net/source-limiter.js';
 import type { DatagramChannel, DatagramSource } from '../transport/datagram.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { nowMicros, UtpConnection, type ConnectionHost } from './connection.js';
+import { HalfOpenTable, type HalfOpen } from './half-open.js';
 import { Header, HEADER_BYTES, readHeader, SEQ_MASK, seqDistance, ST_RESET, ST_STATE, ST_SYN, writeHeader } from './packet.js';
 import { RECEIVE_BUFFER, ReorderBudget } from './receiver.js';
+import { SendBatch } from './send-batch.js';
 
 export interface UtpSocketOptions {
   /** Connections at once, dialed and accepted (default 1000). */
@@ -47,35 +47,8 @@ export interface UtpSocketStats {
   halfOpen: number;
 }
 
-/** A SYN answered, waiting for the packet that confirms the source. */
-interface HalfOpen {
-  key: string;
-  host: string;
-  port: number;
-  /** The id in the peer's SYN: it sends with id + 1, we send with this one. */
-  synId: number;
-  peerSeq: number;
-  ourSeq: number;
-  peerWindow: number;
-  /** Our delay sample from the SYN's timestamp, echoed in the answer. */
-  replyMicro: number;
-  expires: number;
-}
-
-/** Packets sent in one go at most. */
-const BATCH_LIMIT = 256;
-const EMPTY = Buffer.alloc(0);
 /** Timers run this often (ms). */
 const TICK_MS = 50;
-const HALF_OPEN_MS = 15_000;
-/**
- * SYNs taken from one host per second (and twice that in a burst): each costs a half-open entry
- * and a 20-byte answer, so a spoofed flood cannot make us send a victim more than this. All
- * hosts together: a bound on the work, set high, so that a flood from many sources (spoofed)
- * does not shut out honest ones (they come from hosts with a full bucket).
- */
-const SYN_RATE_PER_HOST = 20;
-const GLOBAL_SYN_RATE = 5000;
 /** RESETs to strays per source and overall. */
 const RESET_RATE_PER_HOST = 2;
 const GLOBAL_RESET_RATE = 100;
@@ -88,10 +61,7 @@ export class UtpSocket implements ConnectionHost {
   private resentBefore = 0;
   private largestBefore = 0;
   private last?: UtpConnection;
-  private readonly halfOpen = new Map<string, HalfOpen>();
-  private readonly halfOpenSlots: FairSlots<HalfOpen>;
-  private readonly synPerHost = new SourceLimiter(SYN_RATE_PER_HOST, SYN_RATE_PER_HOST * 2, 4096);
-  private readonly synGlobal = new TokenBucket(GLOBAL_SYN_RATE, GLOBAL_SYN_RATE);
+  private readonly halfOpen: HalfOpenTable;
   private readonly resetPerHost = new SourceLimiter(RESET_RATE_PER_HOST, RESET_RATE_PER_HOST * 2, 4096);
   private readonly resetGlobal = new TokenBucket(GLOBAL_RESET_RATE, GLOBAL_RESET_RATE);
   private readonly header = new Header();
@@ -102,17 +72,7 @@ export class UtpSocket implements ConnectionHost {
   private accept?: (conn: UtpConnection) => void;
   private readonly maxConnections: number;
   private closed = false;
-  /** Packets to one peer waiting to go together (see send()). */
-  private batchConn?: UtpConnection;
-  private readonly batchBuffers: Buffer[] = [];
-  private readonly batchLengths = new Uint32Array(BATCH_LIMIT);
-  private readonly batchSent: ((() => void) | undefined)[] = [];
-  private batchCount = 0;
-  private dispatchQueued = false;
-  private readonly dispatchBatch = (): void => {
-    this.dispatchQueued = false;
-    this.dispatch();
-  };
+  private readonly out: SendBatch;
   private readonly counters: UtpSocketStats = { datagramsIn: 0, datagramsOut: 0, dropped: 0, resetsSent: 0, resent: 0, largestPacket: 0, synsRefused: 0, connections: 0, halfOpen: 0 };
 
   constructor(
@@ -120,7 +80,8 @@ export class UtpSocket implements ConnectionHost {
     opts: UtpSocketOptions = {},
   ) {
     this.maxConnections = opts.maxConnections ?? 1000;
-    this.halfOpenSlots = new FairSlots(opts.maxHalfOpenPerHost ?? 8, opts.maxHalfOpen ?? 1024);
+    this.halfOpen = new HalfOpenTable(opts.maxHalfOpen ?? 1024, opts.maxHalfOpenPerHost ?? 8);
+    this.out = new SendBatch(channel);
     this.budget = new ReorderBudget(opts.reorderBudget ?? 64 * 1024 * 1024);
     this.stopReceiving = channel.receive('utp', (b, from) => this.onDatagram(b, from));
   }
@@ -170,63 +131,13 @@ export class UtpSocket implements ConnectionHost {
 
   send(conn: UtpConnection, buf: Buffer, length: number, sent?: () => void): void {
     this.counters.datagramsOut++;
-    if (!this.channel.sendMany) return this.sendOne(conn, buf, length, sent);
-    // Gathered until this turn of the event loop has run (or another peer's packet comes):
-    // one system call for many packets.
-    if (this.batchConn !== conn || this.batchCount === BATCH_LIMIT) this.dispatch();
-    this.batchConn = conn;
-    this.batchBuffers[this.batchCount] = buf;
-    this.batchLengths[this.batchCount] = length;
-    this.batchSent[this.batchCount] = sent;
-    this.batchCount++;
-    if (!this.dispatchQueued) {
-      this.dispatchQueued = true;
-      queueMicrotask(this.dispatchBatch);
-    }
+    this.out.send(conn, buf, length, sent);
   }
 
   sendProbe(conn: UtpConnection, buf: Buffer, length: number): boolean {
-    if (!this.channel.sendProbe) return false;
-    this.dispatch(); // after the packets before it
-    let sent = false;
-    try {
-      sent = this.channel.sendProbe(buf, length, conn.remote.port, conn.remote.host);
-    } catch {
-      sent = false;
-    }
+    const sent = this.out.probe(conn, buf, length);
     if (sent) this.counters.datagramsOut++;
     return sent;
-  }
-
-  /** The gathered packets go out; those the channel did not take go one by one. */
-  private dispatch(): void {
-    const conn = this.batchConn;
-    const n = this.batchCount;
-    if (!conn || n === 0) return;
-    this.batchCount = 0;
-    let took = 0;
-    try {
-      took = this.channel.sendMany!(this.batchBuffers, this.batchLengths, n, conn.remote.port, conn.remote.host);
-    } catch {
-      took = 0; // an address the addon cannot take: send() says why
-    }
-    for (let i = 0; i < n; i++) {
-      const sent = this.batchSent[i];
-      const buf = this.batchBuffers[i]!;
-      this.batchSent[i] = undefined;
-      this.batchBuffers[i] = EMPTY;
-      if (i < took) sent?.();
-      else this.sendOne(conn, buf, this.batchLengths[i]!, sent);
-    }
-  }
-
-  private sendOne(conn: UtpConnection, buf: Buffer, length: number, sent?: () => void): void {
-    const b = length === buf.length ? buf : buf.subarray(0, length);
-    try {
-      this.channel.send(b, conn.remote.port, conn.remote.host, sent);
-    } catch {
-      sent?.(); // a bad address: it counts as lost, and the connection times out
-    }
   }
 
   wantFlush(conn: UtpConnection): void {
@@ -271,6 +182,7 @@ export class UtpSocket implements ConnectionHost {
       }
     }
     this.halfOpen.clear();
+    this.out.flush();
   }
 
   // ---- receiving --------------------------------------------------------------------------
@@ -286,8 +198,7 @@ export class UtpSocket implements ConnectionHost {
     if (h.type === ST_SYN) return this.onSyn(h, from);
     const conn = this.find(h.connectionId, from.host, from.port);
     if (conn) return conn.receive(h, b, nowMicros(), performance.now());
-    const synId = (h.connectionId - 1) & SEQ_MASK;
-    const open = this.halfOpen.get(halfOpenKey(from.host, from.port, synId));
+    const open = this.halfOpen.find(from.host, from.port, (h.connectionId - 1) & SEQ_MASK);
     if (open && h.ack === ((open.ourSeq - 1) & SEQ_MASK)) return this.confirm(open, b);
     this.stray(h, from);
   }
@@ -305,36 +216,24 @@ export class UtpSocket implements ConnectionHost {
   }
 
   private onSyn(h: Header, from: DatagramSource): void {
-    const key = halfOpenKey(from.host, from.port, h.connectionId);
-    const known = this.halfOpen.get(key);
+    const known = this.halfOpen.find(from.host, from.port, h.connectionId);
     if (known) {
       // Our answer was lost: answer again, as often as that source may send SYNs.
-      if (this.synPerHost.allow(hostKey(from.host))) this.answerSyn(known);
+      if (this.halfOpen.mayAnswer(from.host)) this.answerSyn(known);
       return;
     }
-    const recvId = (h.connectionId + 1) & SEQ_MASK;
-    if (this.find(recvId, from.host, from.port)) return; // a late copy of a SYN we took
+    if (this.find((h.connectionId + 1) & SEQ_MASK, from.host, from.port)) return; // a late copy of a SYN we took
     if (!this.accept || this.closed) return this.refuse(h, from);
-    if (this.count + this.halfOpen.size >= this.maxConnections || !this.synPerHost.allow(hostKey(from.host)) || !this.synGlobal.take()) {
+    const replyMicro = h.timestamp === 0 ? 0 : (Math.floor(nowMicros()) - h.timestamp) >>> 0;
+    const open =
+      this.count + this.halfOpen.size < this.maxConnections
+        ? this.halfOpen.admit({ host: from.host, port: from.port, synId: h.connectionId, peerSeq: h.seq, ourSeq: randomInt(0x10000), peerWindow: h.window, replyMicro }, performance.now())
+        : undefined;
+    this.counters.halfOpen = this.halfOpen.size;
+    if (!open) {
       this.counters.synsRefused++;
       return;
     }
-    const nowUs = nowMicros();
-    const open: HalfOpen = {
-      key,
-      host: from.host,
-      port: from.port,
-      synId: h.connectionId,
-      peerSeq: h.seq,
-      ourSeq: randomInt(0x10000),
-      peerWindow: h.window,
-      replyMicro: h.timestamp === 0 ? 0 : (Math.floor(nowUs) - h.timestamp) >>> 0,
-      expires: performance.now() + HALF_OPEN_MS,
-    };
-    const evicted = this.halfOpenSlots.admit(open, from.host);
-    if (evicted) this.halfOpen.delete(evicted.key);
-    this.halfOpen.set(key, open);
-    this.counters.halfOpen = this.halfOpen.size;
     this.startTimer();
     this.answerSyn(open);
   }
@@ -348,7 +247,8 @@ export class UtpSocket implements ConnectionHost {
 
   /** A packet that acknowledges our answer to a SYN: the source is real, the connection is made. */
   private confirm(open: HalfOpen, b: Buffer): void {
-    this.dropHalfOpen(open);
+    this.halfOpen.remove(open);
+    this.counters.halfOpen = this.halfOpen.size;
     const now = performance.now();
     const remote = { host: open.host, port: open.port, family: this.family };
     const conn = new UtpConnection(this, remote, (open.synId + 1) & SEQ_MASK, open.synId, open.ourSeq, open.peerSeq, open.peerWindow, now);
@@ -394,13 +294,10 @@ export class UtpSocket implements ConnectionHost {
     this.sendRaw(b, port, host);
   }
 
+  /** A control packet (an answer to a SYN, a RESET) to someone with no connection. */
   private sendRaw(b: Buffer, port: number, host: string): void {
     this.counters.datagramsOut++;
-    try {
-      this.channel.send(b, port, host);
-    } catch {
-      // A bad address or a closed socket: nothing to tell anyone.
-    }
+    this.out.send({ remote: { host, port } }, b, b.length);
   }
 
   // ---- bookkeeping ------------------------------------------------------------------------
@@ -419,12 +316,6 @@ export class UtpSocket implements ConnectionHost {
       const id = randomInt(0x10000);
       if (!this.byId.has(id) && !this.byId.has((id + 1) & SEQ_MASK)) return id;
     }
-  }
-
-  private dropHalfOpen(open: HalfOpen): void {
-    this.halfOpen.delete(open.key);
-    this.halfOpenSlots.release(open);
-    this.counters.halfOpen = this.halfOpen.size;
   }
 
   private flushAll(): void {
@@ -457,11 +348,8 @@ export class UtpSocket implements ConnectionHost {
         c = next;
       }
     }
-    for (const open of this.halfOpen.values()) if (open.expires <= now) this.dropHalfOpen(open);
+    this.halfOpen.expire(now);
+    this.counters.halfOpen = this.halfOpen.size;
     if (this.count === 0 && this.halfOpen.size === 0) this.stopTimer();
   }
-}
-
-function halfOpenKey(host: string, port: number, synId: number): string {
-  return `${synId} ${port} ${host}`;
 }
