@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from './support/peers.js';
 import { seedPayload, tempDir } from './support/sixswarm.js';
 import { KernelNetwork } from '../src/transport/kernel/kernel-network.js';
+import type { Transport } from '../src/transport/transport.js';
 import { UtpNetwork } from '../src/utp/utp-network.js';
 import { listeningUtp, LOOPBACK, readAll, sha1, utpEngine, utpPair, type UtpEngine, type UtpPair } from './support/utp.js';
 
@@ -156,3 +157,35 @@ async function dgramPort(): Promise<{ port: number }> {
   await new Promise<void>((r) => s.close(() => r()));
   return { port };
 }
+
+describe('uTP beside TCP on one port', () => {
+  it('accepts uTP on the UDP socket of a network that listens on TCP, and both carry streams', async () => {
+    // What a network composing TCP and uTP does: listen through the base, then accept uTP on its UDP socket.
+    const kernel = new KernelNetwork();
+    const utp = new UtpNetwork(kernel);
+    const got: string[] = [];
+    const onStream = (kind: string) => (t: Transport) => t.start({ data: (c) => got.push(`${kind}:${c.toString()}`), drain: () => {}, close: () => {} });
+    const [l] = await kernel.listen({ port: 0, ipv4: false, ipv6: true, host6: '::1' }, onStream('tcp'));
+    await utp.accept(6, onStream('utp'));
+    const { net: dialer } = await listeningUtp(6, (t) => t.close());
+    const viaTcp = new KernelNetwork();
+    try {
+      const u = await dialer.dial({ host: '::1', port: l!.port }, { signal: AbortSignal.timeout(5000) });
+      u.start({ data: () => {}, drain: () => {}, close: () => {} });
+      u.write(Buffer.from('hello over uTP'));
+      const t = await viaTcp.dial({ host: '::1', port: l!.port }, { signal: AbortSignal.timeout(5000) });
+      t.start({ data: () => {}, drain: () => {}, close: () => {} });
+      t.write(Buffer.from('hello over TCP'));
+      await waitUntil(() => got.length === 2, 5000, () => `both streams (${got.join(', ')})`);
+      expect(got.sort()).toEqual(['tcp:hello over TCP', 'utp:hello over uTP']);
+      expect(utp.listening()).toEqual([{ family: 6, address: '::1', port: l!.port }]);
+      u.close();
+      t.close();
+    } finally {
+      await dialer.close();
+      await utp.shutdown();
+      await kernel.close();
+      await viaTcp.close();
+    }
+  });
+});

@@ -103,11 +103,20 @@ export class UtpNetwork implements Network {
 
   /** Every uTP connection ends (a RESET tells each peer), then the base closes its sockets. */
   async close(): Promise<void> {
+    await this.shutdown();
+    await this.base.close();
+  }
+
+  /**
+   * Every uTP connection ends (a RESET tells each peer) and nothing more is accepted or dialed;
+   * the base and its UDP sockets stay (for a network that composes TCP and uTP over one base and
+   * closes that itself).
+   */
+  async shutdown(): Promise<void> {
     this.closed = true;
     const sockets = [...this.sockets.values()];
     this.sockets.clear();
     for (const s of sockets) (await s.catch(() => undefined))?.close();
-    await this.base.close();
   }
 
   /**
