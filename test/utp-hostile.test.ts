@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Transport } from '../src/transport/transport.js';
-import { ST_DATA, ST_STATE, ST_SYN } from '../src/utp/packet.js';
+import { ST_DATA, ST_FIN, ST_STATE, ST_SYN } from '../src/utp/packet.js';
 import { waitUntil } from './support/peers.js';
 import { RawUtpPeer } from './support/utp-raw.js';
 import { listeningUtp, LOOPBACK, sha1 } from './support/utp.js';
@@ -182,5 +182,22 @@ describe('a uTP listener under attack', () => {
     await new Promise((r) => setTimeout(r, 2000));
     expect(p.received.filter((r) => r.type === ST_DATA && r.seq === first.seq).length).toBe(copies);
     expect(l.streams[0]!.ended).toBeUndefined();
+  });
+});
+
+describe('a uTP listener whose reader has not started', () => {
+  it('advertises only the room the early reader has, and ends a peer that ignores it', async () => {
+    const held: Transport[] = [];
+    const { net, port } = await listeningUtp(6, (t) => held.push(t)); // never started
+    cleanups.push(() => net.close());
+    const p = await rawPeer(6, port);
+    const c = await p.connect(7400, Buffer.from('hello'));
+    const answer = await p.wait((r) => r.type === ST_STATE && r.ack === ((c.nextSeq - 1) & 0xffff), 5000, 'the ACK of hello');
+    expect(answer.window).toBe(256 * 1024 - 5);
+    // 300 KiB pushed regardless of the window: more than the early reader keeps.
+    for (let i = 0; i < 300; i++) p.send({ type: ST_DATA, id: c.sendId, seq: (c.nextSeq + i) & 0xffff, ack: c.ackNr, payload: Buffer.alloc(1024) });
+    await p.wait((r) => r.type === ST_STATE && r.window < 1024 * 60, 5000, 'a window near zero');
+    await p.wait((r) => r.type === ST_FIN, 5000, 'our FIN: the stream was closed');
+    expect(held[0]!.closed).toBe(true);
   });
 });

@@ -63,8 +63,9 @@ export class UtpConnection {
   readonly sender: Sender;
   /** Set once connected (an outgoing connection learns the peer's first sequence number then). */
   receiver?: Receiver;
-  /** Bytes delivered before anyone read them, reported by the reader (they shrink our window). */
+  /** Bytes delivered before anyone read them, and what the reader takes at most meanwhile (our window's bound). */
   unread = 0;
+  readerRoom = Infinity;
   /** Next in this socket's chain of connections with the same receive id. */
   nextSameId?: UtpConnection;
   private readonly ourDelay = new DelayHistory();
@@ -305,7 +306,8 @@ export class UtpConnection {
   }
 
   private window(): number {
-    return this.receiver ? this.receiver.window(this.unread) : RECEIVE_BUFFER;
+    const room = Math.max(0, this.readerRoom - this.unread);
+    return Math.min(room, this.receiver ? this.receiver.window(this.unread) : RECEIVE_BUFFER);
   }
 }
 

@@ -2,11 +2,11 @@
  * A uTP connection as the Transport every peer connection implements, so MSE and the peer wire
  * run over it unchanged: bytes in order (non-transient: each datagram is its own buffer), writes
  * gathered per tick into full packets, `queuedBytes` the bytes not yet in a packet, `drain` once
- * they fall under the low-water mark. Bytes that arrive before anyone reads count against the
- * receive window we advertise, so a peer cannot run far ahead of a reader that has not started.
+ * they fall under the low-water mark. Until someone reads, the window we advertise is what the
+ * early reader keeps less what it holds, so a peer cannot run ahead of a reader not started.
  */
 import type { PeerAddress } from '../net/compact.js';
-import { EarlyReader } from '../transport/early-reader.js';
+import { EarlyReader, MAX_EARLY_BYTES } from '../transport/early-reader.js';
 import type { Transport, TransportHandlers } from '../transport/transport.js';
 import type { UtpConnection } from './connection.js';
 
@@ -23,6 +23,8 @@ export class UtpTransport implements Transport {
     readonly localHost: string,
   ) {
     this.remote = conn.remote;
+    // Until someone reads, the peer may send no more than the early reader keeps.
+    conn.readerRoom = MAX_EARLY_BYTES;
     conn.handlers = {
       data: (chunk) => {
         if (!this.started) conn.unread += chunk.length;
@@ -41,6 +43,7 @@ export class UtpTransport implements Transport {
     this.started = true;
     const held = this.conn.unread;
     this.conn.unread = 0;
+    this.conn.readerRoom = Infinity;
     this.reader.start(handlers);
     if (held > 0 && !this.closed) this.conn.windowOpened();
   }
