@@ -1,6 +1,6 @@
 /**
  * uTP over real UDP sockets on loopback whose sends are made unreliable (test/support/
- * lossy-network.ts): datagrams lost, duplicated and reordered in both directions. Every byte
+ * faulty-network.ts): datagrams lost, duplicated and reordered in both directions. Every byte
  * still arrives once and in order, lost packets are sent again, and the connection recovers
  * from heavy loss through its timeouts.
  */
@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KernelNetwork } from '../src/transport/kernel/kernel-network.js';
 import type { Transport } from '../src/transport/transport.js';
 import { waitUntil } from './support/peers.js';
-import { FaultyNetwork, type Faults } from './support/lossy-network.js';
+import { FaultyNetwork, type Faults } from './support/faulty-network.js';
 import { readAll, sha1, utpPair, type UtpPair } from './support/utp.js';
 
 let pair: UtpPair | undefined;
