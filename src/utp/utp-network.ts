@@ -6,6 +6,7 @@
  * listens through its base first and then calls `accept` here for each family, and dials with
  * `dial` beside the base's own.
  */
+import { randomInt } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { canonicalIp, familyOf, type Family } from '../net/address.js';
 import type { DatagramChannel, DatagramFlow } from '../transport/datagram.js';
@@ -44,7 +45,9 @@ export class UtpNetwork implements Network {
     this.onStream = onStream;
     const families: Family[] = [...(opts.ipv6 ? [6 as const] : []), ...(opts.ipv4 ? [4 as const] : [])];
     for (let attempt = 0; ; attempt++) {
-      let port = opts.port;
+      // Port 0: the first family's socket picks one; if the other family has it taken, try
+      // random ports (the base keeps a port-0 socket as that port: asking again gives the same).
+      let port = opts.port === 0 && attempt > 0 ? randomInt(49152, 65536) : opts.port;
       try {
         for (const family of families) {
           const host = family === 6 ? opts.host6 : opts.host4;
@@ -54,7 +57,7 @@ export class UtpNetwork implements Network {
         }
         return this.listening();
       } catch (e) {
-        // With port 0, the first family's port may be taken on the other: try another.
+        // A UDP socket bound by a failed attempt stays with the base until it closes.
         if (opts.port !== 0 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 10) throw describe(e, opts.port);
         for (const family of families) await this.unbind(family);
       }
