@@ -127,19 +127,19 @@ describe('uTP receiver', () => {
 
   it('delivers in order, holds what comes ahead of a gap, and ends at the FIN', () => {
     const { r, got } = make();
-    expect(r.arrive(false, 102, Buffer.from('c'))).toBe('taken');
-    expect(r.arrive(false, 104, Buffer.from('e'))).toBe('taken');
+    expect(r.arrive(false, 102, Buffer.from('c'), false)).toBe('taken');
+    expect(r.arrive(false, 104, Buffer.from('e'), false)).toBe('taken');
     const b = Buffer.alloc(8);
     expect(r.writeSack(b, 0)).toBe(4);
     expect(b[0]).toBe(0b101); // 102 and 104 (bit 0 = ack + 2)
-    expect(r.arrive(false, 101, Buffer.from('b'))).toBe('taken');
+    expect(r.arrive(false, 101, Buffer.from('b'), false)).toBe('taken');
     expect(got).toEqual(['b', 'c']);
     expect(r.ackNr).toBe(102);
-    expect(r.arrive(false, 101, Buffer.from('b'))).toBe('duplicate');
-    expect(r.arrive(true, 105, Buffer.alloc(0))).toBe('taken');
-    expect(r.arrive(false, 106, Buffer.from('x'))).toBe('dropped'); // past the FIN
+    expect(r.arrive(false, 101, Buffer.from('b'), false)).toBe('duplicate');
+    expect(r.arrive(true, 105, Buffer.alloc(0), false)).toBe('taken');
+    expect(r.arrive(false, 106, Buffer.from('x'), false)).toBe('dropped'); // past the FIN
     expect(r.ended).toBe(false);
-    r.arrive(false, 103, Buffer.from('d'));
+    r.arrive(false, 103, Buffer.from('d'), false);
     expect(got).toEqual(['b', 'c', 'd', 'e']);
     expect(r.ended).toBe(true);
     expect(r.aheadCount).toBe(0);
@@ -148,21 +148,35 @@ describe('uTP receiver', () => {
   it('bounds what it holds: too far ahead, or over the shared budget, is dropped', () => {
     const budget = new ReorderBudget(3000);
     const { r } = make(budget);
-    expect(r.arrive(false, 100 + 2000, Buffer.alloc(10))).toBe('dropped');
-    expect(r.arrive(false, 103, Buffer.alloc(1400))).toBe('taken');
-    expect(r.arrive(false, 104, Buffer.alloc(1400))).toBe('taken');
-    expect(r.arrive(false, 105, Buffer.alloc(1400))).toBe('dropped');
+    expect(r.arrive(false, 100 + 2000, Buffer.alloc(10), false)).toBe('dropped');
+    expect(r.arrive(false, 103, Buffer.alloc(1400), false)).toBe('taken');
+    expect(r.arrive(false, 104, Buffer.alloc(1400), false)).toBe('taken');
+    expect(r.arrive(false, 105, Buffer.alloc(1400), false)).toBe('dropped');
     expect(budget.used).toBe(2800);
     expect(r.window(0)).toBe(RECEIVE_BUFFER - 2800);
     r.clear();
     expect(budget.used).toBe(0);
   });
 
+  it('keeps a copy of what it holds from a transient buffer, and passes in-order payload on as transient', () => {
+    const got: { text: string; transient: boolean }[] = [];
+    const r = new Receiver(0, new ReorderBudget(1 << 20), (b, transient) => got.push({ text: b.toString(), transient }));
+    const shared = Buffer.from('bbb');
+    r.arrive(false, 2, shared, true);
+    shared.write('XXX'); // the batch buffer is reused
+    const next = Buffer.from('aaa');
+    r.arrive(false, 1, next, true);
+    expect(got).toEqual([
+      { text: 'aaa', transient: true },
+      { text: 'bbb', transient: false },
+    ]);
+  });
+
   it('counts packets behind the delivered ones as duplicates across the wrap', () => {
     const got: string[] = [];
     const r = new Receiver(0xffff, new ReorderBudget(1 << 20), (b) => got.push(b.toString()));
-    expect(r.arrive(false, 0, Buffer.from('a'))).toBe('taken');
-    expect(r.arrive(false, 0xffff, Buffer.from('z'))).toBe('duplicate');
+    expect(r.arrive(false, 0, Buffer.from('a'), false)).toBe('taken');
+    expect(r.arrive(false, 0xffff, Buffer.from('z'), false)).toBe('duplicate');
     expect(got).toEqual(['a']);
   });
 });
@@ -287,7 +301,7 @@ it('sets no selective ACK bit past the furthest packet held (the ring reuses slo
   const r = new Receiver(0, new ReorderBudget(1 << 20), () => {});
   // 16 slots: packets 2..16 held, 1 missing. Bits for 17..33 must be clear although their
   // slots hold 1..16's packets.
-  for (let seq = 2; seq <= 16; seq++) r.arrive(false, seq, Buffer.alloc(1));
+  for (let seq = 2; seq <= 16; seq++) r.arrive(false, seq, Buffer.alloc(1), false);
   const b = Buffer.alloc(8);
   const n = r.writeSack(b, 0);
   const set: number[] = [];

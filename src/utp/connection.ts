@@ -46,7 +46,8 @@ export interface ConnectionHost {
 
 /** What the connection tells whoever reads and writes it (the transport). */
 export interface ConnectionHandlers {
-  data(chunk: Buffer): void;
+  /** `transient`: overwritten once this returns (a batch read buffer): copy what is kept. */
+  data(chunk: Buffer, transient: boolean): void;
   drain(): void;
   /** The connection ended, not by our close(); called once. */
   end(reason: string): void;
@@ -142,8 +143,8 @@ export class UtpConnection {
     this.host.wantFlush(this);
   }
 
-  /** A packet for this connection (the socket matched its id and source). */
-  receive(h: Header, b: Buffer, nowUs: number, nowMs: number): void {
+  /** A packet for this connection (the socket matched its id and source); `transient`: `b` is overwritten once this returns. */
+  receive(h: Header, b: Buffer, nowUs: number, nowMs: number, transient: boolean): void {
     if (this.state === 'closed') return;
     if (h.type === ST_SYN) return; // a late copy of the peer's SYN: it has our answer already
     if (this.state === 'syn-sent') {
@@ -164,7 +165,7 @@ export class UtpConnection {
     if (acked > 0 && h.timestampDifference !== 0 && h.timestampDifference !== NO_SAMPLE) this.congestionControl(acked, nowMs);
     if ((h.type === ST_DATA || h.type === ST_FIN) && this.receiver) {
       const payload = h.payloadOffset < b.length ? b.subarray(h.payloadOffset) : EMPTY;
-      const arrival = this.receiver.arrive(h.type === ST_FIN, h.seq, payload);
+      const arrival = this.receiver.arrive(h.type === ST_FIN, h.seq, payload, transient);
       if (arrival !== 'dropped') this.ackWanted = true;
       if ((this.state as ConnectionState) === 'closed') return; // the reader closed us while taking the data
       if (this.receiver.ended) this.peerEnded();
@@ -244,7 +245,7 @@ export class UtpConnection {
   }
 
   private makeReceiver(ackNr: number): Receiver {
-    return new Receiver(ackNr, this.host.budget, (payload) => this.handlers?.data(payload));
+    return new Receiver(ackNr, this.host.budget, (payload, transient) => this.handlers?.data(payload, transient));
   }
 
   /**

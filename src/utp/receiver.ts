@@ -50,14 +50,14 @@ export class Receiver {
     /** The sequence number before the first one expected. */
     ackNr: number,
     private readonly budget: ReorderBudget,
-    /** Payload in order; called synchronously, and the buffer may be kept. */
-    private readonly deliver: (payload: Buffer) => void,
+    /** Payload in order, called synchronously; `transient`: overwritten once this returns (copy what is kept). */
+    private readonly deliver: (payload: Buffer, transient: boolean) => void,
   ) {
     this.ackNr = ackNr;
   }
 
-  /** A DATA or FIN packet with sequence number `seq`. */
-  arrive(fin: boolean, seq: number, payload: Buffer): Arrival {
+  /** A DATA or FIN packet with sequence number `seq`; `transient`: its payload is overwritten once this returns. */
+  arrive(fin: boolean, seq: number, payload: Buffer, transient: boolean): Arrival {
     if (this.ended) return 'duplicate';
     const distance = seqDistance(seq, this.ackNr + 1);
     if (distance >= REORDER_LIMIT) {
@@ -71,7 +71,7 @@ export class Receiver {
     }
     if (distance === 0) {
       this.ackNr = seq;
-      if (!fin && payload.length > 0) this.deliver(payload);
+      if (!fin && payload.length > 0) this.deliver(payload, transient);
       this.advance();
       return 'taken';
     }
@@ -79,7 +79,7 @@ export class Receiver {
     const bytes = fin ? 0 : payload.length;
     if (this.budget.used + bytes > this.budget.limit || this.aheadBytes + bytes > RECEIVE_BUFFER) return 'dropped';
     this.ahead.reserve((this.ackNr + 1) & SEQ_MASK, distance + 1);
-    this.ahead.set(seq, fin ? FIN_MARK : payload);
+    this.ahead.set(seq, fin ? FIN_MARK : transient ? Buffer.from(payload) : payload);
     if (this.aheadCount === 0 || seqBefore(this.furthest, seq)) this.furthest = seq;
     this.aheadCount++;
     this.aheadBytes += bytes;
@@ -135,7 +135,7 @@ export class Receiver {
       this.aheadBytes -= held.length;
       this.budget.used -= held.length;
       this.ackNr = next;
-      if (held !== FIN_MARK && held.length > 0) this.deliver(held);
+      if (held !== FIN_MARK && held.length > 0) this.deliver(held, false);
     }
   }
 }

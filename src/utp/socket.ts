@@ -83,7 +83,8 @@ export class UtpSocket implements ConnectionHost {
     this.halfOpen = new HalfOpenTable(opts.maxHalfOpen ?? 1024, opts.maxHalfOpenPerHost ?? 8);
     this.out = new SendBatch(channel);
     this.budget = new ReorderBudget(opts.reorderBudget ?? 64 * 1024 * 1024);
-    this.stopReceiving = channel.receive('utp', (b, from) => this.onDatagram(b, from));
+    // Nothing of a datagram is kept past its handling but copies (the receiver copies what it holds).
+    this.stopReceiving = channel.receive('utp', (b, from, transient) => this.onDatagram(b, from, transient), { transient: true });
   }
 
   /** Counters so far. */
@@ -187,7 +188,7 @@ export class UtpSocket implements ConnectionHost {
 
   // ---- receiving --------------------------------------------------------------------------
 
-  private onDatagram(b: Buffer, from: DatagramSource): void {
+  private onDatagram(b: Buffer, from: DatagramSource, transient: boolean): void {
     this.counters.datagramsIn++;
     const h = this.header;
     if (!readHeader(b, h)) {
@@ -197,9 +198,9 @@ export class UtpSocket implements ConnectionHost {
     if (h.type === ST_RESET) return this.onReset(h, from);
     if (h.type === ST_SYN) return this.onSyn(h, from);
     const conn = this.find(h.connectionId, from.host, from.port);
-    if (conn) return conn.receive(h, b, nowMicros(), performance.now());
+    if (conn) return conn.receive(h, b, nowMicros(), performance.now(), transient);
     const open = this.halfOpen.find(from.host, from.port, (h.connectionId - 1) & SEQ_MASK);
-    if (open && h.ack === ((open.ourSeq - 1) & SEQ_MASK)) return this.confirm(open, b);
+    if (open && h.ack === ((open.ourSeq - 1) & SEQ_MASK)) return this.confirm(open, b, transient);
     this.stray(h, from);
   }
 
@@ -246,7 +247,7 @@ export class UtpSocket implements ConnectionHost {
   }
 
   /** A packet that acknowledges our answer to a SYN: the source is real, the connection is made. */
-  private confirm(open: HalfOpen, b: Buffer): void {
+  private confirm(open: HalfOpen, b: Buffer, transient: boolean): void {
     this.halfOpen.remove(open);
     this.counters.halfOpen = this.halfOpen.size;
     const now = performance.now();
@@ -255,7 +256,7 @@ export class UtpSocket implements ConnectionHost {
     this.add(conn);
     this.accept?.(conn);
     // The header object was not touched since this packet was read.
-    conn.receive(this.header, b, nowMicros(), now);
+    conn.receive(this.header, b, nowMicros(), now, transient);
   }
 
   private onReset(h: Header, from: DatagramSource): void {

@@ -1,6 +1,6 @@
 /**
  * A uTP connection as the Transport every peer connection implements, so MSE and the peer wire
- * run over it unchanged: bytes in order (non-transient: each datagram is its own buffer), writes
+ * run over it unchanged: bytes in order (transient when read in batches into one buffer), writes
  * gathered per tick into full packets, `queuedBytes` the bytes not yet in a packet, `drain` once
  * they fall under the low-water mark. Until someone reads, the window we advertise is what the
  * early reader keeps less what it holds, so a peer cannot run ahead of a reader not started.
@@ -26,9 +26,9 @@ export class UtpTransport implements Transport {
     // Until someone reads, the peer may send no more than the early reader keeps.
     conn.readerRoom = MAX_EARLY_BYTES;
     conn.handlers = {
-      data: (chunk) => {
+      data: (chunk, transient) => {
         if (!this.started) conn.unread += chunk.length;
-        this.reader.data(chunk, false);
+        this.reader.data(chunk, transient);
       },
       drain: () => this.reader.handlers?.drain(),
       end: (reason) => this.end(reason),

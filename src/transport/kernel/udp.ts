@@ -3,53 +3,35 @@
  * first bytes, ../datagram.ts), and connected sockets for flows to one endpoint.
  */
 import dgram from 'node:dgram';
-import type { UdpAddon } from '../../../native/sixswarm_udp.js';
 import type { Family } from '../../net/address.js';
-import { ipToBytes, unmapIp } from '../../net/address.js';
-import { loadNativeAddon } from '../../util/native-addon.js';
+import { unmapIp } from '../../net/address.js';
 import { DatagramRoutes, type DatagramChannel, type DatagramFlow, type DatagramHandler, type DatagramKind, type DatagramSource } from '../datagram.js';
+import { attachNativeUdp, type NativeUdp } from './native-udp.js';
 
 const RECEIVE_BUFFER = 4 * 1024 * 1024;
 const SEND_BUFFER = 1024 * 1024;
-
-/** Addresses parsed for the native sends, kept for the next batch to the same peer. */
-const ADDRESS_CACHE = 1024;
 
 export class KernelDatagramChannel implements DatagramChannel {
   private readonly routes = new DatagramRoutes();
   readonly sendMany?: (packets: readonly Buffer[], lengths: Uint32Array, count: number, port: number, host: string) => number;
   readonly sendProbe?: (packet: Buffer, length: number, port: number, host: string) => boolean;
-  private readonly addresses = new Map<string, Buffer | undefined>();
+  /** The native addon's batched sends and reads, where it loads. */
+  private readonly native?: NativeUdp;
 
   private constructor(
     readonly family: Family,
     private readonly socket: dgram.Socket,
   ) {
-    socket.on('message', (b, rinfo) => this.routes.deliver(b, { host: unmapIp(rinfo.address), port: rinfo.port }));
-    const addon = loadNativeAddon<UdpAddon>('sixswarm_udp').addon;
-    const fd = addon ? descriptor(socket) : undefined;
-    if (addon && fd !== undefined) {
-      this.sendMany = (packets, lengths, count, port, host) => {
-        const address = this.address4or6(host);
-        if (!address) return 0;
-        const n = addon.sendMany(fd, address, port, packets, lengths, count);
-        return n < 0 ? 0 : n; // the socket is unusable: send() reports why
-      };
-      this.sendProbe = (packet, length, port, host) => {
-        const address = this.address4or6(host);
-        return address !== undefined && addon.sendProbe(fd, address, port, packet, length) === 0;
-      };
+    this.native = attachNativeUdp(socket, family);
+    if (this.native) {
+      const native = this.native;
+      this.sendMany = (packets, lengths, count, port, host) => native.sendMany(packets, lengths, count, port, host);
+      this.sendProbe = (packet, length, port, host) => native.sendProbe(packet, length, port, host);
     }
-  }
-
-  private address4or6(host: string): Buffer | undefined {
-    let b = this.addresses.get(host);
-    if (b === undefined && !this.addresses.has(host)) {
-      if (this.addresses.size >= ADDRESS_CACHE) this.addresses.clear();
-      b = ipToBytes(host);
-      this.addresses.set(host, b);
+    // Reads in batches through the addon, or one event per datagram from Node.
+    if (!this.native?.receive((b, from) => this.routes.deliver(b, from, true))) {
+      socket.on('message', (b, rinfo) => this.routes.deliver(b, { host: unmapIp(rinfo.address), port: rinfo.port }));
     }
-    return b;
   }
 
   /** Bind a socket of one family to `port` (0: any) on `host` (default the wildcard). */
@@ -79,8 +61,8 @@ export class KernelDatagramChannel implements DatagramChannel {
     this.socket.send(b, port, host, (err) => done?.(err ?? null));
   }
 
-  receive(kind: DatagramKind, handler: DatagramHandler): () => void {
-    return this.routes.set(kind, handler);
+  receive(kind: DatagramKind, handler: DatagramHandler, opts?: { transient?: boolean }): () => void {
+    return this.routes.set(kind, handler, opts);
   }
 
   onError(handler: (e: Error) => void): void {
@@ -88,6 +70,7 @@ export class KernelDatagramChannel implements DatagramChannel {
   }
 
   close(): Promise<void> {
+    this.native?.close();
     return new Promise((resolve) => {
       try {
         this.socket.close(() => resolve());
@@ -127,16 +110,4 @@ export function openKernelFlow(family: Family, host: string, port: number, local
     if (localAddress) socket.bind(0, localAddress, connect);
     else connect();
   });
-}
-
-/**
- * The descriptor of a bound dgram socket, for the native sends. Node offers no public way: its
- * handle hangs off the socket under an internal symbol (lib/dgram.js `kStateSymbol`; the
- * `_handle` getter does the same but warns DEP0112). Undefined when that ever changes.
- */
-function descriptor(socket: dgram.Socket): number | undefined {
-  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-  const handle = state && (socket as unknown as Record<symbol, { handle?: { fd?: unknown } } | undefined>)[state]?.handle;
-  const fd = handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
