@@ -34,14 +34,14 @@ describe('native build at install time', () => {
     expect(readFileSync(join(native, 'build.log'), 'utf8')).toMatch(/gyp info ok/);
   });
 
-  it('without a working compiler: exit 0 and one line naming what the tunnel, RC4, piece writes and uTP sends will lack', async () => {
+  it('without a working compiler: exit 0 and one line naming what the tunnel, RC4, piece writes and uTP will lack', async () => {
     const native = await copyOfNative();
     const r = build(native, { CC: '/bin/false', CXX: '/bin/false' });
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('');
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^sixswarm: native addons not built \(node-gyp exited with 1; see .*build\.log\): `sixswarm tunnel` and `tunnel-server` will not work, and encryption, piece writes and uTP sends use slower JavaScript; install .* and run `npm run build:native`$/);
+    expect(lines[0]).toMatch(/^sixswarm: native addons not built \(node-gyp exited with 1; see .*build\.log\): `sixswarm tunnel` and `tunnel-server` will not work, and encryption, piece writes and uTP's UDP use slower JavaScript; install .* and run `npm run build:native`$/);
     expect(readFileSync(join(native, 'build.log'), 'utf8')).toMatch(/gyp ERR!/);
   });
 });
