@@ -1,6 +1,8 @@
 /**
  * The kernel's UDP: a bound socket per family shared by the protocols on our port (routed by
- * first bytes, ../datagram.ts), and connected sockets for flows to one endpoint.
+ * first bytes, ../datagram.ts), read and written in batches through the native addon where it
+ * loads (native-udp.ts) and through Node's dgram otherwise; and connected sockets for flows to
+ * one endpoint.
  */
 import dgram from 'node:dgram';
 import type { Family } from '../../net/address.js';
