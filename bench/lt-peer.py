@@ -9,9 +9,11 @@
   leech: {"event": "dial"}                    connect_peer() called (after the empty-data check)
          {"event": "connected"}               first peer_connect_alert (the TCP connection is up)
          {"event": "finished", "rc4": B}      torrent_finished_alert: every piece verified (B, with
-                                              --rc4: the connection was RC4-encrypted); then exit 0
+                                              --rc4: the connection was RC4-encrypted; with --utp
+                                              also "utp": the session's uTP packet counters); then exit 0
   magnet: dial, connected as a leech;  {"event": "metadata"}  metadata_received_alert; then exit 0
   both:  {"event": "error", "message": ...}   then exit 1
+--utp: uTP only (TCP off both ways) instead of TCP only (bench/utp).
 Run it with /usr/bin/python3: a pyenv python3 earlier in PATH lacks Debian's libtorrent module.
 """
 import json
@@ -33,11 +35,13 @@ def fail(message):
 
 def main():
     args = sys.argv[1:]
-    rc4 = args[:1] == ['--rc4']
-    if rc4:
-        args = args[1:]
+    flags = set()
+    while args[:1] in (['--rc4'], ['--utp']):
+        flags.add(args.pop(0))
+    rc4 = '--rc4' in flags
+    utp = '--utp' in flags
     if len(args) not in (3, 4) or args[0] not in ('seed', 'leech', 'magnet') or (args[0] != 'seed') != (len(args) == 4):
-        fail('usage: lt-peer.py [--rc4] seed TORRENT SAVE | lt-peer.py [--rc4] leech TORRENT SAVE [::1]:PORT | lt-peer.py [--rc4] magnet MAGNET SAVE [::1]:PORT')
+        fail('usage: lt-peer.py [--rc4] [--utp] seed TORRENT SAVE | lt-peer.py [--rc4] [--utp] leech TORRENT SAVE [::1]:PORT | lt-peer.py [--rc4] [--utp] magnet MAGNET SAVE [::1]:PORT')
     mode, torrent, save = args[:3]
     encryption = {
         'out_enc_policy': int(lt.enc_policy.forced), 'in_enc_policy': int(lt.enc_policy.forced),
@@ -46,8 +50,9 @@ def main():
     ses = lt.session({
         'listen_interfaces': '[::1]:0',
         'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-        # TCP only, like sixswarm and aria2c
-        'enable_incoming_utp': False, 'enable_outgoing_utp': False,
+        # TCP only, like sixswarm and aria2c; or (--utp) uTP only
+        'enable_incoming_utp': utp, 'enable_outgoing_utp': utp,
+        'enable_incoming_tcp': not utp, 'enable_outgoing_tcp': not utp,
         # both peers are ::1; the default (False) refuses the second connection from one address
         'allow_multiple_connections_per_ip': True,
         'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
@@ -63,7 +68,7 @@ def main():
     if mode == 'seed' and os.environ.get('LT_SEED_MODE') == '1':
         params.flags |= lt.torrent_flags.seed_mode
     handle = ses.add_torrent(params)
-    ready = dialed = connected = rc4_seen = False
+    ready = dialed = connected = rc4_seen = finished_utp = False
     while True:
         ses.wait_for_alert(50)
         for a in ses.pop_alerts():
@@ -77,7 +82,15 @@ def main():
                 emit('metadata')
                 sys.exit(0)
             if kind == 'torrent_finished_alert' and mode == 'leech' and dialed:
-                emit('finished', rc4=rc4_seen)
+                if utp:
+                    finished_utp = time.time()
+                    ses.post_session_stats()
+                else:
+                    emit('finished', rc4=rc4_seen)
+                    sys.exit(0)
+            if kind == 'session_stats_alert' and finished_utp:
+                counters = {k.split('.', 1)[1]: v for k, v in a.values.items() if k.startswith('utp.utp_')}
+                emit('finished', rc4=rc4_seen, utp=counters, t=finished_utp)
                 sys.exit(0)
         # Looked at while connected (a seed and a finished leecher may part before the alert is
         # read), and only until seen: the plaintext pair does not pay for it.

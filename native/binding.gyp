@@ -17,6 +17,14 @@
       "target_name": "sixswarm_pwrite",
       "sources": ["pwrite.c"],
       "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
+      "target_name": "sixswarm_udp",
+      "sources": ["udp.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"],
+      "conditions": [
+        ["OS!='linux'", { "sources!": ["udp.c"], "type": "none" }]
+      ]
     }
   ]
 }

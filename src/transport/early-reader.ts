@@ -6,7 +6,7 @@
 import type { TransportHandlers } from './transport.js';
 
 /** What may arrive before anyone reads (a handshake is 68 bytes; a few frames may follow it). */
-const MAX_EARLY_BYTES = 256 * 1024;
+export const MAX_EARLY_BYTES = 256 * 1024;
 
 export class EarlyReader {
   handlers?: TransportHandlers;

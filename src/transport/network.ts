@@ -52,10 +52,11 @@ export interface Network extends StreamDialer {
   /** Where we listen (empty before listen()). */
   listening(): Listening[];
   /**
-   * The UDP socket of a family on `port` (default: the listening port), bound on first use and
+   * The UDP socket of a family on `port` (default: the listening port), bound on first use (on
+   * `host` if given, else the listening address on the listening port, else the wildcard) and
    * shared by every protocol that asks for it; owned by the network and closed with it.
    */
-  datagrams(family: Family, port?: number): Promise<DatagramChannel>;
+  datagrams(family: Family, port?: number, host?: string): Promise<DatagramChannel>;
   /** Datagrams to and from one endpoint (a UDP tracker), told apart from everyone else's. */
   openFlow(family: Family, host: string, port: number): Promise<DatagramFlow>;
   /**

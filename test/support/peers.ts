@@ -113,7 +113,7 @@ export function aria2Leech(o: { torrent: string; dir: string; port: number; log:
  * listening, checked, peers (the handshaken peers whenever that set changes, and in `pex` those
  * of them learned over PEX), peer-disconnected, hash-failed, stats (payload totals, when asked),
  * complete (libtorrent's torrent_finished, also fired by a seed after its check),
- * error, created. uTP is off, so every connection is TCP.
+ * error, created. Every connection is TCP, or with `utp` every one is uTP (`peers` lists those in `utp`).
  */
 const LIBTORRENT_DRIVER = String.raw`
 import json, os, sys, time
@@ -132,9 +132,11 @@ if cfg['mode'] == 'create':
     sys.exit(0)
 cat = lt.alert.category_t
 ses = lt.session({
-    'listen_interfaces': ','.join('%s:%d' % (a, cfg['port']) for a in cfg.get('listen', ['[::1]'])),
+    'listen_interfaces': ','.join(('[%s]:%d' if ':' in h and not h.startswith('[') else '%s:%d') % (h, cfg['port']) for h in cfg.get('listen') or ['::1']),
     'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-    'enable_incoming_utp': False, 'enable_outgoing_utp': False,
+    # Either TCP alone or (cfg utp) uTP alone.
+    'enable_incoming_utp': bool(cfg.get('utp')), 'enable_outgoing_utp': bool(cfg.get('utp')),
+    'enable_incoming_tcp': not cfg.get('utp'), 'enable_outgoing_tcp': not cfg.get('utp'),
     'allow_multiple_connections_per_ip': True,  # every loopback peer shares one IP
     'alert_mask': cat.error_notification | cat.peer_notification | cat.connect_notification | cat.status_notification,
     **({'out_enc_policy': int(getattr(lt.enc_policy, cfg['encryption']['out'])), 'in_enc_policy': int(getattr(lt.enc_policy, cfg['encryption']['in'])),
@@ -186,7 +188,10 @@ while True:
     if peers != shown:
         shown = peers
         pex = sorted('%s:%d' % (q.ip[0], q.ip[1]) for q in h.get_peer_info() if q.source & lt.peer_info.pex and not q.flags & q.connecting and not q.flags & q.handshake)
-        out(event='peers', peers=peers, pex=pex, uploaded=s.total_payload_upload)
+        # peer_info::utp_socket is bit 17 in libtorrent 2.0; the Python binding has no name for it.
+        utp = sorted('%s:%d' % (q.ip[0], q.ip[1]) for q in h.get_peer_info() if q.flags & (1 << 17) and not q.flags & q.connecting and not q.flags & q.handshake)
+        rc4 = sorted('%s:%d' % (q.ip[0], q.ip[1]) for q in h.get_peer_info() if q.flags & q.rc4_encrypted)
+        out(event='peers', peers=peers, pex=pex, utp=utp, rc4=rc4, uploaded=s.total_payload_upload)
     if cfg.get('stats') and time.time() - last_stats >= cfg['stats']:
         last_stats = time.time()
         out(event='stats', t=last_stats, down=s.total_payload_download, up=s.total_payload_upload)
@@ -207,17 +212,19 @@ export interface LibtorrentOptions {
   pex?: boolean;
   /** Print `stats` (t: epoch seconds, down/up: payload bytes so far) every this many seconds. */
   stats?: number;
+  /** uTP only (TCP off both ways) instead of TCP only. */
+  utp?: boolean;
   /** Its encryption settings (out_enc_policy, in_enc_policy, allowed_enc_level; prefer_rc4 on); default libtorrent's. */
   encryption?: { out: 'forced' | 'enabled' | 'disabled'; in: 'forced' | 'enabled' | 'disabled'; level: 'rc4' | 'plaintext' | 'both' };
   /** A command prefix it runs under (['ip', 'netns', 'exec', NS] for a namespace, privateHosts(...) for its own /etc/hosts). */
   wrap?: string[];
-  /** Addresses it listens on (default [::1] only), e.g. ['0.0.0.0', '[::]'] in a namespace. */
+  /** Addresses it listens on (default ::1 only; IPv6 with or without brackets), e.g. ['0.0.0.0', '[::]'] in a namespace. */
   listen?: string[];
 }
 
 /** A libtorrent session listening on [::1] only (unless `listen` says otherwise); wait for its `checked` event before using it. */
 export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
-  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, listen: o.listen, connect: o.connect ?? [], pex: o.pex ?? false, stats: o.stats, encryption: o.encryption };
+  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, listen: o.listen, connect: o.connect ?? [], pex: o.pex ?? false, stats: o.stats, encryption: o.encryption, utp: o.utp ?? false };
   const args = [PYTHON, '-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)];
   const [cmd, ...rest] = [...(o.wrap ?? []), ...args];
   return spawnTracked(cmd!, rest, { label: 'libtorrent' });
@@ -250,13 +257,13 @@ export interface Transmission {
  * It never dials loopback peers (martian addresses to it), so the other side must dial it; and it
  * keys peers by IP, so use a fresh daemon per test.
  */
-export async function startTransmission(o: { configDir: string; downloadDir: string; peerPort: number; rpcPort: number; encryption?: 0 | 1 | 2 }): Promise<Transmission> {
+export async function startTransmission(o: { configDir: string; downloadDir: string; peerPort: number; rpcPort: number; encryption?: 0 | 1 | 2; utp?: boolean }): Promise<Transmission> {
   await mkdir(o.configDir, { recursive: true });
   await mkdir(o.downloadDir, { recursive: true });
   const settings = {
     'dht-enabled': false,
     'lpd-enabled': false,
-    'utp-enabled': false,
+    'utp-enabled': o.utp ?? false, // uTP (libutp) besides TCP when asked
     'pex-enabled': false,
     'port-forwarding-enabled': false,
     'peer-port': o.peerPort,

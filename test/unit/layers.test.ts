@@ -21,6 +21,7 @@ const LAYERS: Record<string, number> = {
   http: 2,
   'http-client': 3,
   mse: 3,
+  utp: 3,
   metainfo: 3,
   tracker: 3,
   dht: 3,

@@ -30,18 +30,18 @@ describe('native build at install time', () => {
     const r = build(native);
     expect(r.status).toBe(0);
     expect(r.stdout + r.stderr).toBe('');
-    for (const addon of ['sixswarm_tun', 'sixswarm_rc4', 'sixswarm_pwrite']) expect(existsSync(join(native, 'build', 'Release', `${addon}.node`))).toBe(true);
+    for (const addon of ['sixswarm_tun', 'sixswarm_rc4', 'sixswarm_pwrite', 'sixswarm_udp']) expect(existsSync(join(native, 'build', 'Release', `${addon}.node`))).toBe(true);
     expect(readFileSync(join(native, 'build.log'), 'utf8')).toMatch(/gyp info ok/);
   });
 
-  it('without a working compiler: exit 0 and one line naming what the tunnel, RC4 and piece writes will lack', async () => {
+  it('without a working compiler: exit 0 and one line naming what the tunnel, RC4, piece writes and uTP will lack', async () => {
     const native = await copyOfNative();
     const r = build(native, { CC: '/bin/false', CXX: '/bin/false' });
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('');
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^sixswarm: native addons not built \(node-gyp exited with 1; see .*build\.log\): `sixswarm tunnel` and `tunnel-server` will not work, and encryption and piece writes use slower JavaScript; install .* and run `npm run build:native`$/);
+    expect(lines[0]).toMatch(/^sixswarm: native addons not built \(node-gyp exited with 1; see .*build\.log\): `sixswarm tunnel` and `tunnel-server` will not work, and encryption, piece writes and uTP's UDP use slower JavaScript; install .* and run `npm run build:native`$/);
     expect(readFileSync(join(native, 'build.log'), 'utf8')).toMatch(/gyp ERR!/);
   });
 });

@@ -66,18 +66,22 @@ export class KernelNetwork implements Network {
     return [...this.listener.listening];
   }
 
-  datagrams(family: Family, port?: number): Promise<DatagramChannel> {
+  datagrams(family: Family, port?: number, bindHost?: string): Promise<DatagramChannel> {
     const l = this.listener.listening.find((x) => x.family === family);
     const at = port ?? l?.port;
     if (at === undefined) return Promise.reject(new Error(`not listening over IPv${family}`));
     // On the listening port, the same address as the listener (the demo keeps to loopback).
-    const host = at === l?.port ? l.address : undefined;
+    const host = bindHost ?? (at === l?.port ? l.address : undefined);
     const key = `${family} ${at}`;
     let bound = this.udp.get(key);
     if (!bound) {
       bound = KernelDatagramChannel.bind(family, at, host);
       this.udp.set(key, bound);
-      bound.catch(() => this.udp.delete(key)); // a later ask tries again
+      bound.then(
+        // Port 0 picked a port: asking for that port by number is asking for this socket.
+        (c) => this.udp.set(`${family} ${c.address().port}`, bound!),
+        () => this.udp.delete(key), // a later ask tries again
+      );
     }
     return bound;
   }
@@ -96,7 +100,7 @@ export class KernelNetwork implements Network {
   }
 
   async close(): Promise<void> {
-    const udp = [...this.udp.values()];
+    const udp = [...new Set(this.udp.values())];
     this.udp.clear();
     // A listener's close waits for the connections it accepted: their owners close those.
     await Promise.all([this.listener.close(), ...udp.map((c) => c.then((s) => s.close(), () => {}))]);
