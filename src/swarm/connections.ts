@@ -208,7 +208,9 @@ export class Connections {
    * Candidates to dial now, at most `max`. One that is a connected peer waits while it is
    * connected: known by the peer id it gave with an address of its own (BEP 10) or learned when a
    * dial reached it twice, or by the address it listens on (all of loopback counting as one host:
-   * the other family's loopback address of a local peer is that peer).
+   * the other family's loopback address of a local peer is that peer). One whose listening
+   * address is being dialed already waits for that dial: two dials to one peer race, and its two
+   * ends may each keep a different one of the two connections.
    */
   private readyCandidates(max: number): Candidate[] {
     return this.pool.ready(Date.now(), max, this.connectedPeerCheck());
@@ -225,6 +227,7 @@ export class Connections {
       const port = p.ext?.port ?? (p.wire.outgoing ? p.wire.remote.port : undefined);
       if (port) listening.add(listenKey(p.ip, port));
     }
+    for (const d of this.dialing) for (const t of d.targets) listening.add(listenKey(t.host, t.port));
     return (c) => (c.peerId !== undefined && this.byId.has(c.peerId)) || c.targets.some((t) => listening.has(listenKey(t.host, t.port)));
   }
 
@@ -356,7 +359,18 @@ export class Connections {
     const existing = this.byId.get(h.peerId.toString('hex'));
     if (existing) {
       // A working connection stays: a second one to the same peer (its other address, a redial) is refused.
-      if (existing.wire.outgoing === wire.outgoing || Date.now() - existing.connectedAt > SIMULTANEOUS_MS) return 'duplicate';
+      if (Date.now() - existing.connectedAt > SIMULTANEOUS_MS) return 'duplicate';
+      if (existing.wire.outgoing === wire.outgoing) {
+        // Two dials of one side, one over each family, at once: the two ends may finish their
+        // handshakes in different orders, so "the first stays" could keep a different one at each
+        // end and lose both. Both ends keep the IPv6 one.
+        if (!(wire.remote.family === 6 && existing.family === 4)) return 'duplicate';
+        // Its address is another way to this peer: not dialed again while this one lives.
+        const other = this.candidateOf.get(existing);
+        if (other) other.peerId = h.peerId.toString('hex');
+        existing.wire.close('duplicate connection to the same peer (kept the one over IPv6)');
+        return undefined;
+      }
       // Two connections opened at once, one each way: both ends keep the one opened by the side with
       // the smaller peer id, so they never both get dropped.
       const initiator = (outgoing: boolean) => (outgoing ? this.opts.peerId : h.peerId);
@@ -413,8 +427,13 @@ export class Connections {
     const c = this.candidateOf.get(peer);
     this.candidateOf.delete(peer);
     if (!this.bans.isBanned(peer.ip)) {
-      // Its addresses in the other family wait as the one it used does: not redialed at once.
-      const others = this.pool.ofPeer(idHex).filter((o) => o !== c && o.state === 'idle');
+      // Its addresses in the other family wait as the one it used does: not redialed at once. They
+      // are known by its peer id, or by where it listens (a local peer's other loopback address).
+      const port = peer.ext?.port ?? (peer.wire.outgoing ? peer.wire.remote.port : undefined);
+      const listening = port ? listenKey(peer.ip, port) : undefined;
+      const others = this.pool.where(
+        (o) => o !== c && o.state === 'idle' && (o.peerId === idHex || (listening !== undefined && o.targets.some((t) => listenKey(t.host, t.port) === listening))),
+      );
       for (const o of c && c.state !== 'self' ? [c, ...others] : others) {
         // A seed has nothing for us once we are complete: do not knock on its door every few seconds.
         if (useless) this.pool.park(o, Date.now());

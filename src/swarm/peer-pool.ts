@@ -158,9 +158,9 @@ export class PeerPool {
     c.nextAttempt = now + 5_000;
   }
 
-  /** Candidates tagged with this peer id. */
-  ofPeer(peerId: string): Candidate[] {
-    return [...this.byKey.values()].filter((c) => c.peerId === peerId);
+  /** The candidates the predicate picks. */
+  where(pick: (c: Candidate) => boolean): Candidate[] {
+    return [...this.byKey.values()].filter(pick);
   }
 
   /** Forget every candidate the predicate picks (a banned host, what one litterer told us). */
