@@ -27,6 +27,7 @@ export const SHARED_OPTIONS = {
   'no-trackers': { type: 'boolean' },
   'announce-ip': { type: 'string' },
   tunnel: { type: 'string' },
+  'tunnel-mode': { type: 'string' },
   'tunnel-id': { type: 'string' },
   'tunnel-token': { type: 'string' },
   'max-down': { type: 'string' },
@@ -68,10 +69,14 @@ export const SHARED_HELP = `  --peer HOST:PORT    connect to this peer (repeatab
 ${ANNOUNCE_IP_HELP.split('\n').map((l) => `  ${l}`).join('\n')}
   --tunnel HOST:PORT|auto|off
                       bring up the built-in IPv6-over-IPv4 tunnel for this session: a routed /64
-                      from that tunnel server (needs root and /dev/net/tun); the engine then binds,
-                      announces and advertises the tunnel's address (prefix::1) and accepts IPv6
-                      peers on it. auto (the default when $SIXSWARM_TUNNEL_SERVER is set): only
-                      when this host has no global IPv6 address of its own. off: never.
+                      from that tunnel server; the engine then binds, announces and advertises the
+                      tunnel's address (prefix::1) and accepts IPv6 peers on it. auto (the default
+                      when $SIXSWARM_TUNNEL_SERVER is set): only when this host has no global IPv6
+                      address of its own. off: never.
+  --tunnel-mode auto|tun|stream
+                      tun: a TUN device carries the packets (root and /dev/net/tun); stream: the
+                      tunnel server (sixswarm tunnel-server) relays our IPv6 connections, no device
+                      and no root needed; auto (default): tun when it can run here, else stream
   --encryption prefer|require|allow|off
                       protocol encryption (MSE/PE, RC4) with peers. Peers that dial us are answered
                       in kind (their first bytes tell plaintext from encrypted). prefer (default):
@@ -107,7 +112,7 @@ export const DOWNLOAD_OPTIONS = {
 } as const;
 
 /** Shared options `ui` refuses: they name one transfer's peers, its output or a tunnel of its own. */
-export const NOT_IN_UI = ['peer', 'json', 'recheck', 'tunnel', 'tunnel-id', 'tunnel-token'] as const;
+export const NOT_IN_UI = ['peer', 'json', 'recheck', 'tunnel', 'tunnel-mode', 'tunnel-id', 'tunnel-token'] as const;
 type UiShared = Omit<typeof SHARED_OPTIONS, (typeof NOT_IN_UI)[number]>;
 const UI_SHARED = Object.fromEntries(Object.entries(SHARED_OPTIONS).filter(([k]) => !(NOT_IN_UI as readonly string[]).includes(k))) as UiShared;
 
@@ -169,16 +174,20 @@ export interface TunnelChoice {
   server: string;
   /** Only when the host has no global IPv6 address. */
   auto: boolean;
+  /** --tunnel-mode: auto takes the TUN mode when root and /dev/net/tun allow, else the stream mode. */
+  mode: 'auto' | 'tun' | 'stream';
   id?: string;
   token?: string;
 }
 
 /** --tunnel HOST:PORT | auto | off, with $SIXSWARM_TUNNEL_SERVER as the configured server. */
-export function parseTunnel(values: { tunnel?: string; 'tunnel-id'?: string; 'tunnel-token'?: string }): TunnelChoice | undefined {
+export function parseTunnel(values: { tunnel?: string; 'tunnel-mode'?: string; 'tunnel-id'?: string; 'tunnel-token'?: string }): TunnelChoice | undefined {
   const configured = envValue(ENV.tunnelServer);
   const mode = values.tunnel ?? (configured ? 'auto' : 'off');
+  const tunnelMode = values['tunnel-mode'] ?? 'auto';
+  if (tunnelMode !== 'auto' && tunnelMode !== 'tun' && tunnelMode !== 'stream') throw new UsageError(`--tunnel-mode is auto, tun or stream, not "${tunnelMode}"`);
   if (mode === 'off') return undefined;
-  const extra = { id: values['tunnel-id'], token: values['tunnel-token'] };
+  const extra = { id: values['tunnel-id'], token: values['tunnel-token'], mode: tunnelMode as TunnelChoice['mode'] };
   if (mode === 'auto') {
     if (!configured) throw new UsageError('--tunnel auto needs a tunnel server: set SIXSWARM_TUNNEL_SERVER=HOST:PORT or give --tunnel HOST:PORT');
     return { server: configured, auto: true, ...extra };

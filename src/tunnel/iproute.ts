@@ -44,6 +44,15 @@ export async function addAddress6(dev: string, cidr: string): Promise<void> {
   await ip(['-6', 'addr', 'add', cidr, 'dev', dev, 'nodad']);
 }
 
+/**
+ * An address for this host to answer and bind on, never to pick as a source of its own: added
+ * deprecated (preferred_lft 0), which source selection passes over (RFC 6724 rule 3) while
+ * explicit binds and incoming connections still work. Replaces one left from before.
+ */
+export async function replaceLocalAddress6(dev: string, cidr: string): Promise<void> {
+  await ip(['-6', 'addr', 'replace', cidr, 'dev', dev, 'nodad', 'preferred_lft', '0']);
+}
+
 export async function delAddress6(dev: string, cidr: string): Promise<void> {
   await ip(['-6', 'addr', 'del', cidr, 'dev', dev]);
 }

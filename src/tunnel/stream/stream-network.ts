@@ -1,0 +1,227 @@
+/**
+ * The tunnel's stream mode as the engine's Network for IPv6: peers dialed and accepted, HTTP and
+ * UDP trackers, and the UDP socket on our port (uTP) all run over relays the tunnel server holds
+ * at our address in its prefix; no socket of this host carries IPv6, so neither root nor a TUN
+ * device is needed. Composed with the kernel's network for IPv4 (transport/by-family.ts).
+ *
+ * It outlives the tunnel's sessions: what the engine set up (the listening port, the UDP sockets
+ * on our port) is set up again on each new session; while the tunnel is down, dials fail at once
+ * with ENETUNREACH (as they would without a route) and datagrams are dropped.
+ */
+import { Duplex } from 'node:stream';
+import type { Family } from '../../net/address.js';
+import { DatagramRoutes, type DatagramChannel, type DatagramFlow, type DatagramHandler, type DatagramKind, type DatagramSource } from '../../transport/datagram.js';
+import type { DialOneOptions, DialTarget, Listening, ListenOptions, Network } from '../../transport/network.js';
+import type { Transport } from '../../transport/transport.js';
+import { errorMessage } from '../../util/errors.js';
+import type { ClientRelay, RelayedUdpSocket } from './client-relay.js';
+import type { RelayedTransport } from './relayed-transport.js';
+
+/** Ports picked for `listen({port: 0})` come from the top of the range, clear of the kernel's ephemeral ports (32768-60999). */
+const PICK_FROM = 61000;
+const PICK_TO = 65535;
+
+function down(what: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${what}: IPv6 goes through the tunnel, which is not connected (reconnecting)`), { code: 'ENETUNREACH' });
+}
+
+function onlyIpv6(family: Family, what: string): void {
+  if (family !== 6) throw new Error(`the tunnel's stream mode carries IPv6 only, not ${what} over IPv${family}`);
+}
+
+/** The UDP socket on one port of our address: kept across sessions, bound again on each. */
+class RelayedDatagramChannel implements DatagramChannel {
+  readonly family = 6 as const;
+  private readonly routes = new DatagramRoutes();
+  private readonly errorHandlers: Array<(e: Error) => void> = [];
+  private socket: RelayedUdpSocket | undefined;
+
+  constructor(
+    private readonly network: TunnelStreamNetwork,
+    readonly port: number,
+  ) {}
+
+  address(): DatagramSource {
+    return { host: this.network.address ?? '::', port: this.port };
+  }
+
+  send(b: Buffer, port: number, host: string, done?: (err: Error | null) => void): void {
+    if (!this.socket || this.socket.closed) return done?.(down('UDP send'));
+    const sent = this.socket.send(b, { host, port });
+    done?.(sent ? null : Object.assign(new Error('the tunnel connection is backed up; datagram dropped'), { code: 'ENOBUFS' }));
+  }
+
+  receive(kind: DatagramKind, handler: DatagramHandler): () => void {
+    return this.routes.set(kind, handler);
+  }
+
+  onError(handler: (e: Error) => void): void {
+    this.errorHandlers.push(handler);
+  }
+
+  /** A new session: bind our port there. */
+  async attach(relay: ClientRelay): Promise<void> {
+    const socket = await relay.bindUdp(this.port);
+    socket.message((b, from) => this.routes.deliver(b, from));
+    socket.error((e) => this.errorHandlers.forEach((h) => h(e)));
+    this.socket = socket;
+  }
+
+  close(): void {
+    this.socket?.close();
+    this.socket = undefined;
+  }
+}
+
+/** http.request's connection to a relayed stream: returned at once, connecting. */
+class RelayedDuplex extends Duplex {
+  private transport: RelayedTransport | undefined;
+  private waiting: Array<() => void> = [];
+
+  constructor(connecting: Promise<Transport>) {
+    super();
+    connecting.then(
+      (t) => {
+        const transport = t as RelayedTransport;
+        if (this.destroyed) return transport.close();
+        this.transport = transport;
+        transport.start({
+          data: (chunk, transient) => this.push(transient ? Buffer.from(chunk) : chunk),
+          drain: () => {},
+          close: (reason) => (transport.endedCleanly ? this.push(null) : this.destroy(Object.assign(new Error(reason), { code: 'ECONNRESET' }))),
+        });
+        for (const w of this.waiting.splice(0)) w();
+        this.emit('connect');
+      },
+      (e: Error) => this.destroy(e),
+    );
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    if (!this.transport) return void this.waiting.push(() => this._write(chunk, _enc, cb));
+    this.transport.write(chunk);
+    cb();
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    if (!this.transport) return void this.waiting.push(() => this._final(cb));
+    this.transport.finish();
+    cb();
+  }
+
+  override _read(): void {}
+
+  override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+    this.transport?.close();
+    cb(err);
+  }
+}
+
+export class TunnelStreamNetwork implements Network {
+  private relay: ClientRelay | undefined;
+  /** Our address (prefix::1) once a session told us. */
+  address: string | undefined;
+  private listenPort: number | undefined;
+  private onStream: (t: Transport) => void = (t) => t.close();
+  private readonly channels = new Map<number, RelayedDatagramChannel>();
+  private closed = false;
+
+  /** `warn`: something set up on a new session failed (the listener, a UDP socket): said, not fatal. */
+  constructor(private readonly warn: (message: string) => void = () => {}) {}
+
+  /** Whether a session is up (dials can go). */
+  get connected(): boolean {
+    return this.relay !== undefined;
+  }
+
+  /** A session came up: listen and bind again there. */
+  attach(relay: ClientRelay, address: string): void {
+    this.relay = relay;
+    this.address = address;
+    if (this.closed) return;
+    if (this.listenPort !== undefined) {
+      const port = this.listenPort;
+      relay.listen(port).catch((e: unknown) => {
+        if (this.relay === relay) this.warn(`cannot listen on [${address}]:${port} through the tunnel: ${errorMessage(e)}`);
+      });
+    }
+    for (const ch of this.channels.values()) {
+      ch.attach(relay).catch((e: unknown) => {
+        if (this.relay === relay) this.warn(`cannot bind UDP port ${ch.port} through the tunnel: ${errorMessage(e)}`);
+      });
+    }
+  }
+
+  /** The session went (its streams went with it). */
+  detach(): void {
+    this.relay = undefined;
+    for (const ch of this.channels.values()) ch.close();
+  }
+
+  /** @internal for the relay: a stream came in on our port. */
+  incoming(t: RelayedTransport): void {
+    if (this.listenPort === undefined || t.localPort !== this.listenPort || this.closed) return t.close();
+    this.onStream(t);
+  }
+
+  dial(target: DialTarget, opts: DialOneOptions): Promise<Transport> {
+    if (this.closed) return Promise.reject(new Error('network closed'));
+    if (!this.relay) return Promise.reject(down(`connect to [${target.host}]:${target.port}`));
+    return this.relay.connect(target, opts.signal);
+  }
+
+  async listen(opts: ListenOptions, onStream: (t: Transport) => void): Promise<Listening[]> {
+    if (!opts.ipv6) return [];
+    const port = opts.port || PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM + 1));
+    this.listenPort = port;
+    this.onStream = onStream;
+    const relay = this.relay;
+    // While the tunnel is down the port is ours all the same: the listener comes with the next session.
+    if (relay) await relay.listen(port).catch((e: unknown) => this.warn(`cannot listen on port ${port} through the tunnel: ${errorMessage(e)}`));
+    return this.listening();
+  }
+
+  listening(): Listening[] {
+    return this.listenPort === undefined ? [] : [{ family: 6, address: this.address ?? '::', port: this.listenPort }];
+  }
+
+  async datagrams(family: Family, port?: number): Promise<DatagramChannel> {
+    onlyIpv6(family, 'UDP');
+    const at = port ?? this.listenPort;
+    if (at === undefined) throw new Error('not listening over IPv6');
+    let ch = this.channels.get(at);
+    if (!ch) {
+      ch = new RelayedDatagramChannel(this, at);
+      this.channels.set(at, ch);
+      if (this.relay) await ch.attach(this.relay).catch((e: unknown) => this.warn(`cannot bind UDP port ${at} through the tunnel: ${errorMessage(e)}`));
+    }
+    return ch;
+  }
+
+  async openFlow(family: Family, host: string, port: number): Promise<DatagramFlow> {
+    onlyIpv6(family, 'UDP');
+    if (!this.relay) throw down(`UDP to [${host}]:${port}`);
+    const socket = await this.relay.bindUdp(0, { host, port });
+    return {
+      send: (b, done) => done?.(socket.send(b, { host, port }) ? null : down('UDP send')),
+      onMessage: (h) => socket.message((b) => h(b)),
+      onError: (h) => socket.error(h),
+      close: () => socket.close(),
+    };
+  }
+
+  openStream(target: DialTarget & { family: Family }): Duplex {
+    onlyIpv6(target.family, 'HTTP');
+    return new RelayedDuplex(this.dial(target, { signal: new AbortController().signal }));
+  }
+
+  /** Every stream leaves from the tunnel's address already. */
+  setLocalAddress(): void {}
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.listenPort !== undefined) this.relay?.unlisten(this.listenPort);
+    for (const ch of this.channels.values()) ch.close();
+    this.channels.clear();
+  }
+}
