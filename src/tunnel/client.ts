@@ -35,6 +35,7 @@ import {
   linkIndex,
   setLinkUp,
 } from './iproute.js';
+import { connectSlabRead } from '../transport/kernel/slab-read.js';
 import { TunnelLink, tuneTunnelSocket } from './link.js';
 import type { OffloadHeader } from './offload.js';
 import { firstHost, key64, type Prefix } from './prefix.js';
@@ -252,7 +253,8 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     if (this.stopped) return;
     this.lastAttemptAt = Date.now();
     this.setState('connecting');
-    const socket = connect({ host: this.target.host, port: this.target.port });
+    // In the stream mode the connection carries the engine's peers: it reads as fast relays do.
+    const socket = (this.mode === 'stream' ? connectSlabRead : connect)({ host: this.target.host, port: this.target.port });
     this.socket = socket;
     let connected = false;
     socket.on('error', () => {}); // reported through readHandshake / the link

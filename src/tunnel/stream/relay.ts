@@ -14,10 +14,11 @@
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { connectSlabRead } from '../../transport/kernel/slab-read.js';
 import { classify } from '../../net/address.js';
 import { TokenBucket } from '../../util/token-bucket.js';
-import { decode, encode, FrameType, ProtocolError, type Endpoint, type FrameHandler } from './frames.js';
+import { decode, encode, FrameType, MAX_DATA_BYTES, ProtocolError, type Endpoint, type FrameHandler } from './frames.js';
 import { MuxConnection, ReceiveWindow, SendCredit } from './mux.js';
 
 export interface RelayLimits {
@@ -139,7 +140,7 @@ class RelayStream {
         return;
       }
       let chunk = this.held[0]!;
-      const n = Math.min(chunk.length, this.credit.available);
+      const n = Math.min(chunk.length, this.credit.available, MAX_DATA_BYTES);
       const wait = this.relay.pace(n);
       if (wait > 0) {
         this.socket.pause();
@@ -317,7 +318,7 @@ export class Relay extends EventEmitter<RelayEvents> implements FrameHandler {
     if (!this.dials.take()) return this.refuse(id, 'EAGAIN', `more than ${this.limits.dialRate} dials per second`);
     const w = this.newWindow();
     if (w === 0) return this.refuse(id, 'EMFILE', `too many streams or buffered bytes (at most ${this.limits.maxStreams} streams)`);
-    const socket = connect({ host: to.host, port: to.port, family: 6, localAddress: this.address, allowHalfOpen: true });
+    const socket = connectSlabRead({ host: to.host, port: to.port, family: 6, localAddress: this.address, allowHalfOpen: true });
     const stream = this.addStream(id, socket, w);
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error('connection timed out'), { code: 'ETIMEDOUT' })), DIAL_TIMEOUT_MS);
     socket.once('connect', () => {
