@@ -132,7 +132,7 @@ if cfg['mode'] == 'create':
     sys.exit(0)
 cat = lt.alert.category_t
 ses = lt.session({
-    'listen_interfaces': '[::1]:%d' % cfg['port'],
+    'listen_interfaces': '%s:%d' % (cfg.get('listen') or '[::1]', cfg['port']),
     'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
     'enable_incoming_utp': False, 'enable_outgoing_utp': False,
     'allow_multiple_connections_per_ip': True,  # every loopback peer shares one IP
@@ -209,12 +209,17 @@ export interface LibtorrentOptions {
   stats?: number;
   /** Its encryption settings (out_enc_policy, in_enc_policy, allowed_enc_level; prefer_rc4 on); default libtorrent's. */
   encryption?: { out: 'forced' | 'enabled' | 'disabled'; in: 'forced' | 'enabled' | 'disabled'; level: 'rc4' | 'plaintext' | 'both' };
+  /** Where it listens (libtorrent's listen_interfaces syntax, e.g. [2001:db8::2]); default [::1]. */
+  listen?: string;
+  /** Runs it through this command first (e.g. `ip netns exec NS`). */
+  wrap?: string[];
 }
 
-/** A libtorrent session listening on [::1] only; wait for its `checked` event before using it. */
+/** A libtorrent session listening on [::1] only (or `listen`); wait for its `checked` event before using it. */
 export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
-  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [], pex: o.pex ?? false, stats: o.stats, encryption: o.encryption };
-  return spawnTracked(PYTHON, ['-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)], { label: 'libtorrent' });
+  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [], pex: o.pex ?? false, stats: o.stats, encryption: o.encryption, listen: o.listen };
+  const argv = [...(o.wrap ?? []), PYTHON, '-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)];
+  return spawnTracked(argv[0]!, argv.slice(1), { label: 'libtorrent' });
 }
 
 /** libtorrent's own .torrent of `path` (a v1+v2 hybrid with BEP 47 pad files). */
