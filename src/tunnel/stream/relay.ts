@@ -10,7 +10,7 @@
  * window kept back for every stream that may still open, so a client's uploads to slow peers
  * never hold more than its budget and a new stream always gets room. What peers send toward the
  * client is read only while the client's window and the tunnel connection have room.
- * Half-closed streams are closed after HALF_CLOSED_MS.
+ * Half-closed streams are closed after `halfClosedMs`.
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
@@ -34,6 +34,8 @@ export interface RelayLimits {
   maxUdpSockets: number;
   /** Bytes per second each way (the server's --client-rate), paced rather than dropped. */
   rate?: number;
+  /** How long a stream may stay half-closed (one side sent FIN) before it is closed. */
+  halfClosedMs: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
@@ -43,6 +45,7 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   dialRate: 50,
   maxListeners: 8,
   maxUdpSockets: 64,
+  halfClosedMs: 60_000,
 };
 
 /** The window a stream starts with, the least one ever gets, and the most it grows to. */
@@ -50,7 +53,6 @@ const INITIAL_WINDOW = 256 * 1024;
 const MIN_WINDOW = 16 * 1024;
 const MAX_STREAM_WINDOW = 4 * 1024 * 1024;
 const DIAL_TIMEOUT_MS = 30_000;
-export const HALF_CLOSED_MS = 60_000;
 
 export interface RelayCounters {
   streamsOpened: number;
@@ -191,11 +193,11 @@ class RelayStream {
     this.halfClose();
   }
 
-  /** Both sides done: the stream goes. One side done: the other has HALF_CLOSED_MS to finish. */
+  /** Both sides done: the stream goes. One side done: the other has `halfClosedMs` to finish. */
   private halfClose(): void {
     if (this.clientDone && this.finSent) return this.relay.streamGone(this, undefined);
     if (!this.clientDone && !this.finSent) return;
-    this.halfClosedTimer ??= setTimeout(() => this.relay.streamGone(this, { code: 'ETIMEDOUT', message: 'half-closed too long' }), HALF_CLOSED_MS);
+    this.halfClosedTimer ??= setTimeout(() => this.relay.streamGone(this, { code: 'ETIMEDOUT', message: 'half-closed too long' }), this.relay.halfClosedMs);
     this.halfClosedTimer.unref();
   }
 
@@ -250,6 +252,10 @@ export class Relay extends EventEmitter<RelayEvents> implements FrameHandler {
 
   get streamCount(): number {
     return this.streams.size;
+  }
+
+  get halfClosedMs(): number {
+    return this.limits.halfClosedMs;
   }
 
   /** Bytes this client holds of the server's memory: its granted windows and what waits for its connection. */
