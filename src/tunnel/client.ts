@@ -19,7 +19,7 @@
  *   drop it for its foreign source address.
  */
 import { EventEmitter } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { parseHostPort, formatHostPort, type HostPort } from '../net/hostport.js';
 import { errorMessage } from '../util/errors.js';
 import { destinationOf, isIpv6Packet, sourceOf } from './framer.js';
@@ -35,6 +35,7 @@ import {
   linkIndex,
   setLinkUp,
 } from './iproute.js';
+import { connectSharedRead, receive } from '../transport/kernel/shared-read.js';
 import { connectSlabRead } from '../transport/kernel/slab-read.js';
 import { TunnelLink, tuneTunnelSocket } from './link.js';
 import type { OffloadHeader } from './offload.js';
@@ -253,8 +254,12 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     if (this.stopped) return;
     this.lastAttemptAt = Date.now();
     this.setState('connecting');
-    // In the stream mode the connection carries the engine's peers: it reads as fast relays do.
-    const socket = (this.mode === 'stream' ? connectSlabRead : connect)({ host: this.target.host, port: this.target.port });
+    // Large reads: in the stream mode into one shared buffer (the engine copies what it keeps, as
+    // from its own sockets), in the TUN mode into slabs (packets are cut out of them without copies).
+    const at = { host: this.target.host, port: this.target.port };
+    const socket = this.mode === 'stream' ? connectSharedRead(at) : connectSlabRead(at);
+    // The handshake reads 'data' events: until the relay takes over, chunks come as events, copied.
+    if (this.mode === 'stream') receive(socket, (chunk, transient) => socket.emit('data', transient ? Buffer.from(chunk) : chunk));
     this.socket = socket;
     let connected = false;
     socket.on('error', () => {}); // reported through readHandshake / the link
@@ -328,7 +333,7 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       network.detach();
       this.lost(reason);
     });
-    relay.start();
+    relay.start((take) => receive(socket, take));
     // Attached before `up` is told: the engine redials its peers at once on it.
     network.attach(relay, address);
     this.cameUp();

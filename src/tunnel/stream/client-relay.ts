@@ -106,9 +106,14 @@ export class ClientRelay implements StreamCarrier, FrameHandler {
     this.mux.on('close', (reason) => this.lost(reason));
   }
 
-  start(): void {
-    this.mux.start();
+  /** `subscribe`: how the connection's bytes come (default its 'data' events); see MuxConnection.start. */
+  start(subscribe?: (receive: (chunk: Buffer) => void) => void): void {
+    this.transient = subscribe !== undefined;
+    this.mux.start(subscribe);
   }
+
+  /** Chunks come in a shared read buffer: streams hand them on as transient. */
+  private transient = false;
 
   get streamCount(): number {
     return this.streams.size;
@@ -189,7 +194,7 @@ export class ClientRelay implements StreamCarrier, FrameHandler {
 
   data(id: number, bytes: Buffer): void {
     // A stream we closed may still have data in flight: dropped.
-    this.streams.get(id)?.data(bytes);
+    this.streams.get(id)?.data(bytes, this.transient);
   }
 
   control(type: FrameType, id: number, payload: Buffer): void {

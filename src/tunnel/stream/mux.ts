@@ -40,9 +40,14 @@ export class MuxConnection extends EventEmitter<MuxEvents> {
     this.cork = new TickCork(socket);
   }
 
-  start(): void {
+  /**
+   * Starts reading: the socket's 'data' events, or what `subscribe` hands over (a shared read
+   * buffer's transient chunks, say: the handler then copies whatever it keeps).
+   */
+  start(subscribe?: (receive: (chunk: Buffer) => void) => void): void {
     const s = this.socket;
-    s.on('data', (chunk: Buffer) => this.receive(chunk));
+    if (subscribe) subscribe((chunk) => this.receive(chunk));
+    else s.on('data', (chunk: Buffer) => this.receive(chunk));
     s.on('end', () => this.close('the other side closed the connection'));
     s.on('close', () => this.close('connection closed'));
     s.on('error', (e: Error) => this.close(`connection error: ${e.message}`));

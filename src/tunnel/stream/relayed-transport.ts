@@ -94,10 +94,10 @@ export class RelayedTransport implements Transport {
   // ---- from the relay ---------------------------------------------------------------------------
 
   /** DATA for this stream; throws ProtocolError when it exceeds our window (the relay ends the connection). */
-  data(chunk: Buffer): void {
+  data(chunk: Buffer, transient: boolean): void {
     this.window.take(chunk.length);
     if (this.closed) return;
-    this.reader.data(chunk, false);
+    this.reader.data(chunk, transient);
     const grant = this.window.consumed(chunk.length);
     if (grant > 0 && !this.closed) this.carrier.mux.send(encode.window(this.id, grant));
   }
