@@ -262,8 +262,8 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
 
     const nobodyCanRun = nobodyCanRunCli();
 
-    it.skipIf(!nobodyCanRun)('as an unprivileged user: the client and the server say root is needed, exit 1, leave nothing', async () => {
-      const up = await topo.client.exec('setpriv', [...NOBODY, process.execPath, CLI, 'tunnel', 'up', '--server', `${topo.addresses.brokerV4}:${PORT}`, '--id', 'x', '--ifname', 'sxnobody0']);
+    it.skipIf(!nobodyCanRun)('as an unprivileged user: the client in TUN mode and the server say root is needed, exit 1, leave nothing', async () => {
+      const up = await topo.client.exec('setpriv', [...NOBODY, process.execPath, CLI, 'tunnel', 'up', '--mode', 'tun', '--server', `${topo.addresses.brokerV4}:${PORT}`, '--id', 'x', '--ifname', 'sxnobody0']);
       expect(up.code).toBe(1);
       expect(up.stderr).toContain('sixswarm tunnel: cannot create the tunnel device: no permission to open /dev/net/tun: run as root (sudo) or with the CAP_NET_ADMIN capability');
       await assertNothingLeft('sxnobody0');

@@ -12,7 +12,8 @@
  *     ref ns (IPv4 only)     --198.51.100.0/24-->  broker ns                                     (the mixed case)
  */
 import { execFileSync } from 'node:child_process';
-import { chmod } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../support/build.js';
@@ -173,6 +174,35 @@ describe.skipIf(unavailable !== undefined)('the tunnel\'s stream mode, without r
     await leech.event('complete', 60_000);
     await expectCompleteDownload(leech, out, p);
   }, 120_000);
+
+  it('tunnel up as nobody: the stream mode, a SOCKS5 proxy to IPv6 and a port of this host forwarded from prefix::1', async () => {
+    await restartServer();
+    const www = join(work, 'www');
+    await makeTree(www, { 'peer.txt': 1000, 'client.txt': 2000 });
+    execFileSync('chmod', ['-R', 'a+rX', www]);
+    topo.peer.spawn(PYTHON, ['-m', 'http.server', '8000', '--bind', topo.addresses.peerV6, '--directory', www]);
+    topo.client.spawn(PYTHON, ['-m', 'http.server', '8080', '--bind', '127.0.0.1', '--directory', www]);
+    const up = topo.client.spawn('setpriv', [...NOBODY, process.execPath, CLI, 'tunnel', 'up', '--json', '--server', `${topo.addresses.brokerV4}:${TUNNEL_PORT}`, '--socks', '127.0.0.1:1081', '--forward', '8081:8080']);
+    const starting = JSON.parse(await up.waitForLine((l) => l.includes('"starting"'))) as JsonEvent;
+    expect(starting).toMatchObject({ mode: 'stream', socks: '127.0.0.1:1081', forwards: [{ port: 8081, to: 8080 }] });
+    expect(String(starting.modeReason)).toMatch(/^stream mode: no root/);
+    expect(JSON.parse(await up.waitForLine((l) => l.includes('"up"')))).toMatchObject({ prefix: '2001:db8:100::/64', address: '2001:db8:100::1', mode: 'stream' });
+    const digest = await treeDigest(www);
+    /** The sha1 of what curl fetched in `ns`. */
+    const fetch = async (ns: Netns, args: string[]) => {
+      const file = join(work, `fetched-${Math.random().toString(36).slice(2)}`);
+      const r = await ns.exec('curl', ['-sS', '-m', '10', '-o', file, ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      return createHash('sha1').update(await readFile(file)).digest('hex');
+    };
+    // Out through the proxy: the peer's web server.
+    expect(await fetch(topo.client, ['--socks5-hostname', '127.0.0.1:1081', `http://[${topo.addresses.peerV6}]:8000/peer.txt`])).toBe(digest['peer.txt']);
+    // In through the forward: the peer fetches from the client's own loopback web server at prefix::1.
+    expect(await fetch(topo.peer, ['http://[2001:db8:100::1]:8081/client.txt'])).toBe(digest['client.txt']);
+    // A port nobody forwards is refused there.
+    expect((await topo.peer.exec('curl', ['-sS', '-m', '5', 'http://[2001:db8:100::1]:8082/'])).code).not.toBe(0);
+    expect((await up.stop('SIGTERM')).code).toBe(0);
+  });
 
   it('serves a TUN-mode client, a stream-mode client and a client like the original at once', async () => {
     await restartServer();

@@ -38,6 +38,9 @@ export class RelayedTransport implements Transport {
   private finSent = false;
   /** The other end finished sending (FIN), rather than the stream being reset or lost. */
   endedCleanly = false;
+  /** Grants withheld while a slow local reader catches up (hold()). */
+  private held = false;
+  private deferred = 0;
 
   constructor(
     private readonly carrier: StreamCarrier,
@@ -98,8 +101,24 @@ export class RelayedTransport implements Transport {
     this.window.take(chunk.length);
     if (this.closed) return;
     this.reader.data(chunk, transient);
+    if (this.held) {
+      this.deferred += chunk.length;
+      return;
+    }
     const grant = this.window.consumed(chunk.length);
     if (grant > 0 && !this.closed) this.carrier.mux.send(encode.window(this.id, grant));
+  }
+
+  /**
+   * While held, bytes read are not granted back: the far end stops once it has sent its window,
+   * so a slow reader of this stream (a local socket it is spliced to) holds at most that much.
+   */
+  hold(held: boolean): void {
+    this.held = held;
+    if (held || this.deferred === 0 || this.closed) return;
+    const grant = this.window.consumed(this.deferred, true);
+    this.deferred = 0;
+    if (grant > 0) this.carrier.mux.send(encode.window(this.id, grant));
   }
 
   windowGranted(n: number): void {

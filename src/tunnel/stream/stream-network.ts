@@ -121,8 +121,8 @@ export class TunnelStreamNetwork implements Network {
   private relay: ClientRelay | undefined;
   /** Our address (prefix::1) once a session told us. */
   address: string | undefined;
-  private listenPort: number | undefined;
-  private onStream: (t: Transport) => void = (t) => t.close();
+  /** What comes in on each port we listen on (the engine's, and `tunnel up --forward`'s). */
+  private readonly listens = new Map<number, (t: Transport) => void>();
   private readonly channels = new Map<number, RelayedDatagramChannel>();
   private closed = false;
 
@@ -139,8 +139,7 @@ export class TunnelStreamNetwork implements Network {
     this.relay = relay;
     this.address = address;
     if (this.closed) return;
-    if (this.listenPort !== undefined) {
-      const port = this.listenPort;
+    for (const port of this.listens.keys()) {
       relay.listen(port).catch((e: unknown) => {
         if (this.relay === relay) this.warn(`cannot listen on [${address}]:${port} through the tunnel: ${errorMessage(e)}`);
       });
@@ -160,8 +159,9 @@ export class TunnelStreamNetwork implements Network {
 
   /** @internal for the relay: a stream came in on our port. */
   incoming(t: RelayedTransport): void {
-    if (this.listenPort === undefined || t.localPort !== this.listenPort || this.closed) return t.close();
-    this.onStream(t);
+    const onStream = this.closed ? undefined : this.listens.get(t.localPort);
+    if (!onStream) return t.close();
+    onStream(t);
   }
 
   dial(target: DialTarget, opts: DialOneOptions): Promise<Transport> {
@@ -173,21 +173,21 @@ export class TunnelStreamNetwork implements Network {
   async listen(opts: ListenOptions, onStream: (t: Transport) => void): Promise<Listening[]> {
     if (!opts.ipv6) return [];
     const port = opts.port || PICK_FROM + Math.floor(Math.random() * (PICK_TO - PICK_FROM + 1));
-    this.listenPort = port;
-    this.onStream = onStream;
+    if (this.listens.has(port)) throw Object.assign(new Error(`port ${port} is already in use`), { code: 'EADDRINUSE' });
+    this.listens.set(port, onStream);
     const relay = this.relay;
     // While the tunnel is down the port is ours all the same: the listener comes with the next session.
     if (relay) await relay.listen(port).catch((e: unknown) => this.warn(`cannot listen on port ${port} through the tunnel: ${errorMessage(e)}`));
-    return this.listening();
+    return [{ family: 6, address: this.address ?? '::', port }];
   }
 
   listening(): Listening[] {
-    return this.listenPort === undefined ? [] : [{ family: 6, address: this.address ?? '::', port: this.listenPort }];
+    return [...this.listens.keys()].map((port) => ({ family: 6, address: this.address ?? '::', port }));
   }
 
   async datagrams(family: Family, port?: number): Promise<DatagramChannel> {
     onlyIpv6(family, 'UDP');
-    const at = port ?? this.listenPort;
+    const at = port ?? this.listens.keys().next().value;
     if (at === undefined) throw new Error('not listening over IPv6');
     let ch = this.channels.get(at);
     if (!ch) {
@@ -220,7 +220,7 @@ export class TunnelStreamNetwork implements Network {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.listenPort !== undefined) this.relay?.unlisten(this.listenPort);
+    for (const port of this.listens.keys()) this.relay?.unlisten(port);
     for (const ch of this.channels.values()) ch.close();
     this.channels.clear();
   }
