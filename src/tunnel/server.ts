@@ -26,7 +26,7 @@ import { errorMessage } from '../util/errors.js';
 import type { AssignmentStore } from './assignments.js';
 import { destinationOf, isIpv6Packet, sourceOf } from './framer.js';
 import { encodeReply, HANDSHAKE_MAX_BYTES, HANDSHAKE_TIMEOUT_MS, parseHello, readHandshake } from './handshake.js';
-import { addRoute6, delAddress6, delRoute6, replaceLocalAddress6, replaceRoute6, setLinkUp } from './iproute.js';
+import { addRoute6, IpBatcher, replaceLocalAddress6, setLinkUp } from './iproute.js';
 import { TunnelLink, tuneTunnelSocket } from './link.js';
 import { segmentCount, type OffloadHeader } from './offload.js';
 import { firstHost, key64, type Prefix } from './prefix.js';
@@ -178,10 +178,12 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   private readonly ifname: string;
   private tun: TunDevice | undefined;
   private offloadTun: TunDevice | undefined;
-  /** Route and address changes for leases, one at a time, in the order the leases came and went. */
-  private routeChanges: Promise<void> = Promise.resolve();
+  /** Route and address changes for leases, in the order the leases came and went, batched. */
+  private readonly ip = new IpBatcher();
   /** Prefixes whose prefix::1 is (or is about to be) configured here, for their stream-mode clients. */
   private readonly relayed = new Set<bigint>();
+  /** The last address change queued per prefix, until it is done. */
+  private readonly addressChanges = new Map<bigint, Promise<void>>();
   private readonly relayLimits: RelayLimits;
   private server: Server | undefined;
   private readonly byKey = new Map<bigint, Lease>();
@@ -431,7 +433,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       lease.link.on('close', (reason) => this.closed(lease, reason));
     }
     // Until the route is in, its packets still come (finished) from the main device: no loss.
-    if (offload) this.changeRoute(prefix, replaceRoute6);
+    if (offload) this.changeRoute(prefix, 'replace');
     this.log({ event: 'session-up', id, prefix: prefix.text, remote, mode, offload });
     if (lease.relay) lease.relay.start();
     else lease.link.start();
@@ -443,27 +445,38 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
    */
   private relayAddress(prefix: Prefix, on: boolean): Promise<void> {
     const dev = this.tun?.name;
-    if (!dev || this.relayed.has(prefix.key) === on) return this.routeChanges;
+    if (!dev) return Promise.resolve();
+    // Already (about to be) so: wait for that change, as the lease that asked for it does.
+    if (this.relayed.has(prefix.key) === on) return this.addressChanges.get(prefix.key) ?? Promise.resolve();
     if (on) this.relayed.add(prefix.key);
     else this.relayed.delete(prefix.key);
     const cidr = `${firstHost(prefix)}/128`;
-    const done = this.routeChanges.then(() => (on ? replaceLocalAddress6(dev, cidr) : delAddress6(dev, cidr)));
-    this.routeChanges = done.catch((e: unknown) => {
-      if (on) this.relayed.delete(prefix.key);
-      else if (!this.stopped) this.log({ event: 'warning', message: `address ${cidr}: ${errorMessage(e)}` });
-    });
-    return on ? done.catch((e: unknown) => Promise.reject(new Error(`cannot configure ${cidr} for the stream mode: ${errorMessage(e)}`))) : this.routeChanges;
+    const change = (on ? replaceLocalAddress6(this.ip, dev, cidr) : this.ip.run(['addr', 'del', cidr, 'dev', dev])).then(
+      () => {},
+      (e: unknown) => {
+        if (!on) {
+          if (!this.stopped) this.log({ event: 'warning', message: `address ${cidr}: ${errorMessage(e)}` });
+          return;
+        }
+        this.relayed.delete(prefix.key);
+        throw new Error(`cannot configure ${cidr} for the stream mode: ${errorMessage(e)}`);
+      },
+    );
+    this.addressChanges.set(prefix.key, change);
+    const forget = () => {
+      if (this.addressChanges.get(prefix.key) === change) this.addressChanges.delete(prefix.key);
+    };
+    change.then(forget, forget);
+    return change;
   }
 
   /** Queues a route change for `prefix` on the offload device; a failure is a warning. */
-  private changeRoute(prefix: Prefix, change: (dst: string, dev: string) => Promise<void>): void {
+  private changeRoute(prefix: Prefix, op: 'replace' | 'del'): void {
     const dev = this.offloadTun?.name;
     if (!dev) return;
-    this.routeChanges = this.routeChanges.then(() =>
-      change(prefix.text, dev).catch((e: unknown) => {
-        if (!this.stopped) this.log({ event: 'warning', message: `route for ${prefix.text}: ${errorMessage(e)}` });
-      }),
-    );
+    this.ip.run(['route', op, prefix.text, 'dev', dev]).catch((e: unknown) => {
+      if (!this.stopped) this.log({ event: 'warning', message: `route for ${prefix.text}: ${errorMessage(e)}` });
+    });
   }
 
   private limiter(): Limiter | undefined {
@@ -477,7 +490,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     if (this.byKey.get(lease.prefix.key) === lease) {
       this.byKey.delete(lease.prefix.key);
       // Gone with the device when the server stops.
-      if (lease.mode === 'offload' && !this.stopped) this.changeRoute(lease.prefix, delRoute6);
+      if (lease.mode === 'offload' && !this.stopped) this.changeRoute(lease.prefix, 'del');
       // A stream-mode successor keeps the address (the handshake configured it already).
       if (lease.mode === 'streams' && lease.successor !== 'streams' && !this.stopped) void this.relayAddress(lease.prefix, false);
     }

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeHello, encodeReply, parseHello, parseReply, readHandshake } from '../../src/tunnel/handshake.js';
 import { parsePrefix } from '../../src/tunnel/prefix.js';
 import { decode, encode, FrameReader, FrameType, header, MAX_DATA_BYTES, MAX_WINDOW } from '../../src/tunnel/stream/frames.js';
@@ -148,15 +148,18 @@ describe.skipIf(unavailable !== undefined)('hostile stream-mode frames (network 
     });
   });
 
-  afterAll(async () => {
-    for (const s of atTarget) s.destroy();
-  });
+  /** Every socket this test holds: the namespace relays' listeners wait for them before they close. */
+  const held: Socket[] = [];
 
-  destroyAfterAll(() => topo, () => work, stopAll);
+  destroyAfterAll(() => topo, () => work, async () => {
+    for (const s of [...atTarget, ...held]) s.destroy();
+    await stopAll();
+  });
 
   /** A raw stream-mode client of the real server. */
   async function client(id: string): Promise<RawEnd> {
     const socket = await topo.client.connect(topo.addresses.brokerV4, SERVER_PORT);
+    held.push(socket);
     socket.write(encodeHello({ id, streams: true }));
     const { value, rest } = await readHandshake(socket);
     expect(parseReply(value)).toMatchObject({ kind: 'prefix', streams: true });
@@ -286,6 +289,7 @@ describe.skipIf(unavailable !== undefined)('hostile stream-mode frames (network 
         const timer = setTimeout(() => reject(new Error(`the client did not connect again\n${leech.tail()}`)), 6000);
         rawServer.server.once('connection', (socket: Socket) => {
           clearTimeout(timer);
+          held.push(socket);
           void (async () => {
             const { value, rest } = await readHandshake(socket);
             const hello = parseHello(value);
