@@ -146,6 +146,16 @@ describe('stream-mode windows', () => {
     expect(() => w.take(1)).toThrow(ProtocolError);
   });
 
+  it('says when the other end came near the end of its window since the last grant (a larger one would carry more)', () => {
+    const w = new ReceiveWindow(1000);
+    w.take(500);
+    expect(w.pressed).toBe(false);
+    w.take(300);
+    expect(w.pressed).toBe(true);
+    expect(w.consumed(800)).toBe(800);
+    expect(w.pressed).toBe(false); // measured afresh from the grant on
+  });
+
   it('a window grows by what it is given, granted at once', () => {
     const w = new ReceiveWindow(1000);
     w.take(1000);

@@ -92,7 +92,6 @@ export class ClientRelay implements StreamCarrier, FrameHandler {
   private readonly udp = new Map<number, RelayedUdpSocket>();
   /** Listener ids by port, and ports by listener id. */
   private readonly listeners = new Map<number, number>();
-  private refusedIncoming = 0;
   private closedWith: string | undefined;
 
   constructor(
@@ -115,12 +114,8 @@ export class ClientRelay implements StreamCarrier, FrameHandler {
   /** Chunks come in a shared read buffer: streams hand them on as transient. */
   private transient = false;
 
-  get streamCount(): number {
-    return this.streams.size;
-  }
-
-  get counters(): { streams: number; refusedIncoming: number; bytesIn: number; bytesOut: number } {
-    return { streams: this.streams.size, refusedIncoming: this.refusedIncoming, bytesIn: this.mux.bytesIn, bytesOut: this.mux.bytesOut };
+  get counters(): { streams: number; bytesIn: number; bytesOut: number } {
+    return { streams: this.streams.size, bytesIn: this.mux.bytesIn, bytesOut: this.mux.bytesOut };
   }
 
   /** A stream from our address to `target` (IPv6), resolved once the server has connected it. */
@@ -277,7 +272,6 @@ export class ClientRelay implements StreamCarrier, FrameHandler {
     const { localPort, remote, window } = decode.accept(payload);
     const listening = [...this.listeners.values()].includes(localPort);
     if (!listening || this.streams.size >= MAX_STREAMS) {
-      this.refusedIncoming++;
       this.mux.send(encode.reset(id, 'ECONNREFUSED', listening ? 'too many streams' : 'not listening on that port'));
       return;
     }

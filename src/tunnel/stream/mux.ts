@@ -138,23 +138,35 @@ export class ReceiveWindow {
   private allowed: number;
   /** Consumed bytes not yet granted back. */
   private owed = 0;
+  /** The least the other end had left since the last grant. */
+  private lowest: number;
 
   constructor(
     /** The window as granted: what the other end may have in flight. */
     public size: number,
   ) {
     this.allowed = size;
+    this.lowest = size;
   }
 
   /** `n` bytes arrived; throws ProtocolError when they exceed the window. */
   take(n: number): void {
     this.allowed -= n;
     if (this.allowed < 0) throw new ProtocolError(`${-this.allowed} bytes beyond the window`);
+    if (this.allowed < this.lowest) this.lowest = this.allowed;
   }
 
   /** Whether the other end has used its whole window (it is waiting on us). */
   get exhausted(): boolean {
     return this.allowed === 0;
+  }
+
+  /**
+   * Whether the other end came within a quarter window of its limit since the last grant: it
+   * sends as fast as the window lets it, so a larger window would carry more.
+   */
+  get pressed(): boolean {
+    return this.lowest < this.size / 4;
   }
 
   /**
@@ -178,6 +190,7 @@ export class ReceiveWindow {
     const grant = this.owed;
     this.owed = 0;
     this.allowed += grant;
+    this.lowest = this.allowed;
     return grant;
   }
 }

@@ -91,6 +91,9 @@ class RelayStream {
   private halfClosedTimer: NodeJS.Timeout | undefined;
   private cancelWait: (() => void) | undefined;
   private paceTimer: NodeJS.Timeout | undefined;
+  /** Window owed to the client but held back by the rate (--client-rate), and when it goes. */
+  owedGrant = 0;
+  grantTimer: NodeJS.Timeout | undefined;
   gone = false;
 
   constructor(
@@ -205,6 +208,7 @@ class RelayStream {
     this.gone = true;
     clearTimeout(this.halfClosedTimer);
     clearTimeout(this.paceTimer);
+    clearTimeout(this.grantTimer);
     this.cancelWait?.();
     this.held = [];
     this.socket.destroy();
@@ -228,7 +232,9 @@ export class Relay extends EventEmitter<RelayEvents> implements FrameHandler {
   private granted = 0;
   private readonly accepts: TokenBucket;
   private readonly dials: TokenBucket;
+  /** --client-rate: toward the client (reads from peers wait), and from it (window grants wait). */
   private readonly paceOut: TokenBucket | undefined;
+  private readonly paceIn: TokenBucket | undefined;
   private closed = false;
 
   constructor(
@@ -243,24 +249,18 @@ export class Relay extends EventEmitter<RelayEvents> implements FrameHandler {
     this.mux.on('close', (reason) => this.shutDown(reason));
     this.accepts = new TokenBucket(limits.acceptRate, limits.acceptRate * 2);
     this.dials = new TokenBucket(limits.dialRate, limits.dialRate * 2);
-    if (limits.rate) this.paceOut = new TokenBucket(limits.rate, Math.max(limits.rate, 256 * 1024));
+    if (limits.rate) {
+      this.paceOut = new TokenBucket(limits.rate, this.paceBurst);
+      this.paceIn = new TokenBucket(limits.rate, this.paceBurst);
+    }
   }
 
   start(): void {
     this.mux.start();
   }
 
-  get streamCount(): number {
-    return this.streams.size;
-  }
-
   get halfClosedMs(): number {
     return this.limits.halfClosedMs;
-  }
-
-  /** Bytes this client holds of the server's memory: its granted windows and what waits for its connection. */
-  get bufferedBytes(): number {
-    return this.granted + this.mux.queuedBytes;
   }
 
   close(reason: string): void {
@@ -360,10 +360,11 @@ export class Relay extends EventEmitter<RelayEvents> implements FrameHandler {
   written(stream: RelayStream, n: number): void {
     if (stream.gone || this.closed) return;
     const w = stream.window;
-    // It used its whole window before we gave any back: the window, not the peer, holds it back.
+    // It (nearly) used up its window before we gave any back: the window, not the peer, holds it back.
     const starved = w.exhausted;
+    const pressed = w.pressed;
     let grant = w.consumed(n, starved);
-    if (starved && w.size < MAX_STREAM_WINDOW) {
+    if (grant > 0 && pressed && w.size < MAX_STREAM_WINDOW) {
       const room = this.limits.bufferBytes - this.granted - MIN_WINDOW * (this.limits.maxStreams - this.streams.size);
       const more = Math.min(w.size, MAX_STREAM_WINDOW - w.size, room);
       if (more > 0) {
@@ -371,7 +372,38 @@ export class Relay extends EventEmitter<RelayEvents> implements FrameHandler {
         grant += w.grow(more);
       }
     }
-    if (grant > 0) this.mux.send(encode.window(stream.id, grant));
+    if (grant > 0) this.grant(stream, grant);
+  }
+
+  /** The most the rate lets through at once. */
+  private get paceBurst(): number {
+    return Math.max(this.limits.rate ?? 0, 256 * 1024);
+  }
+
+  /** Sends window to the client; over the rate, it goes later, as the rate allows. */
+  private grant(stream: RelayStream, n: number): void {
+    stream.owedGrant += n;
+    this.flushGrant(stream);
+  }
+
+  private flushGrant(stream: RelayStream): void {
+    while (stream.owedGrant > 0 && !stream.gone && !stream.grantTimer) {
+      let n = stream.owedGrant;
+      if (this.paceIn) {
+        n = Math.min(n, this.paceBurst);
+        const wait = this.paceIn.msUntil(n);
+        if (wait > 0) {
+          stream.grantTimer = setTimeout(() => {
+            stream.grantTimer = undefined;
+            this.flushGrant(stream);
+          }, Math.ceil(wait));
+          return;
+        }
+        this.paceIn.take(n);
+      }
+      stream.owedGrant -= n;
+      this.mux.send(encode.window(stream.id, n));
+    }
   }
 
   /** Milliseconds to wait before `n` more bytes may go to the client (0: now, and taken). */
@@ -428,11 +460,13 @@ export class Relay extends EventEmitter<RelayEvents> implements FrameHandler {
     const id = this.nextIncoming;
     this.nextIncoming = (this.nextIncoming + 2) >>> 0 || 2;
     const remote: Endpoint = { host: socket.remoteAddress ?? '::', port: socket.remotePort ?? 0 };
-    this.addStream(id, socket, w);
-    socket.once('close', () => {
-      const s = this.streams.get(id);
-      if (s && !s.credit) this.streamGone(s, { code: 'ECONNRESET', message: 'connection closed by peer' });
-    });
+    const stream = this.addStream(id, socket, w);
+    const unanswered = () => {
+      if (!stream.credit) this.streamGone(stream, { code: 'ECONNRESET', message: 'connection closed by peer' });
+    };
+    socket.once('close', unanswered);
+    // A client that neither takes nor refuses it within the dial timeout loses it (and the peer is let go).
+    setTimeout(unanswered, DIAL_TIMEOUT_MS).unref();
     this.mux.send(encode.accept(id, socket.localPort ?? 0, remote, w));
   }
 

@@ -129,11 +129,6 @@ export class TunnelStreamNetwork implements Network {
   /** `warn`: something set up on a new session failed (the listener, a UDP socket): said, not fatal. */
   constructor(private readonly warn: (message: string) => void = () => {}) {}
 
-  /** Whether a session is up (dials can go). */
-  get connected(): boolean {
-    return this.relay !== undefined;
-  }
-
   /** A session came up: listen and bind again there. */
   attach(relay: ClientRelay, address: string): void {
     this.relay = relay;
