@@ -15,11 +15,12 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../support/build.js';
 import { createNetns, createTunnelTopology, destroyAfterAll, netnsUnavailable, NOBODY, nobodyCanRunCli, veth, type Netns, type NsProcess, type TunnelTopology } from '../support/netns.js';
 import { libtorrentPeer, libtorrentPeers, PYTHON } from '../support/peers.js';
-import { CLI, makeTree, ROOT, runCli, sixswarm, stopAll, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from '../support/sixswarm.js';
+import { builtInTracker, CLI, makeTree, ROOT, runCli, sixswarm, stopAll, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from '../support/sixswarm.js';
 
 const unavailable = netnsUnavailable() ?? (nobodyCanRunCli() ? undefined : 'user nobody cannot read dist/bin/sixswarm.js here');
 const TUNNEL_PORT = 14632;
@@ -175,6 +176,69 @@ describe.skipIf(unavailable !== undefined)('the tunnel\'s stream mode, without r
     await expectCompleteDownload(leech, out, p);
   }, 120_000);
 
+  it('announces to HTTP and UDP trackers over IPv6 through the relay, from its prefix::1, and finds its seed there', async () => {
+    const p = await payload('a.bin', 8 * 1024 * 1024 + 777);
+    const { proc: tracker, port } = await builtInTracker(['--http', '--udp', '--bind', topo.addresses.peerV6], { wrap: ['ip', 'netns', 'exec', topo.peer.name] });
+    const http = `http://[${topo.addresses.peerV6}]:${port}/announce`;
+    const udp = `udp://[${topo.addresses.peerV6}]:${port}`;
+    // The seed is known to the tracker only.
+    const seed = sixswarm(['seed', p.torrent, p.dir, '--port', '0', '--no-ipv4', '--json', '--no-dht', '--tracker', http, '--state-dir', join(work, 'state-tracked-seed')], {
+      wrap: ['ip', 'netns', 'exec', topo.peer.name],
+      label: 'tracked seed',
+    });
+    await tracker.waitFor((e) => e.type === 'announce' && e.transport === 'http', 15_000, 'the seed announced');
+    const tracked = (args: string[], label: string) =>
+      sixswarm([...args, '--port', '0', '--json', '--no-dht', '--state-dir', join(mine, `state-${label}`), '--tunnel', `${topo.addresses.brokerV4}:${TUNNEL_PORT}`], {
+        wrap: ['ip', 'netns', 'exec', topo.client.name, 'setpriv', ...NOBODY],
+        label,
+      });
+    const fromUs = (transport: string) => (e: JsonEvent) => e.type === 'announce' && e.transport === transport && String(e.peer).startsWith('[2001:db8:100::1]:');
+    // Over UDP (a flow through the relay): the tracker is where it learns of the seed.
+    const out = join(mine, 'out-tracked');
+    const leech = tracked(['download', p.torrent, '-o', out, '--exit-on-complete', '--tracker', udp], 'tracked-leech');
+    await leech.waitFor(isUp, 15_000, 'tunnel up');
+    await tracker.waitFor(fromUs('udp'), 15_000, 'our UDP announce over IPv6');
+    await leech.event('complete', 60_000);
+    await expectCompleteDownload(leech, out, p);
+    expect(leech.events.find((e) => e.event === 'peer-connected')).toMatchObject({ source: 'tracker', family: 6 });
+    // Over HTTP (a stream through the relay), as the seed it has become.
+    const reseed = tracked(['seed', p.torrent, out, '--tracker', http], 'tracked-reseed');
+    await tracker.waitFor(fromUs('http'), 15_000, 'our HTTP announce over IPv6');
+    reseed.kill();
+    seed.kill();
+  });
+
+  it('the UDP socket on its port works both ways through the relay (what uTP over IPv6 uses)', async () => {
+    // A UDP echo in the peer namespace, and one unsolicited datagram to our prefix::1.
+    const echo = topo.peer.spawn(process.execPath, ['-e', `
+      const s = require('node:dgram').createSocket('udp6');
+      s.on('message', (m, r) => { s.send(m, r.port, r.address); s.send(Buffer.from('hello ' + r.address), r.port, r.address); });
+      s.bind(9999, '${topo.addresses.peerV6}', () => console.log('ready'));`]);
+    await echo.waitForLine((l) => l === 'ready');
+    const dist = pathToFileURL(join(ROOT, 'dist', 'src')).href;
+    const probe = topo.client.spawn('setpriv', [...NOBODY, process.execPath, '--input-type=module', '-e', `
+      const { TunnelClient } = await import('${dist}/tunnel/client.js');
+      const client = new TunnelClient({ server: '${topo.addresses.brokerV4}:${TUNNEL_PORT}', id: 'udp-probe', mode: 'stream' });
+      await client.start();
+      const net = client.network;
+      await net.listen({ port: 6881, ipv4: false, ipv6: true }, (t) => t.close());
+      const ch = await net.datagrams(6);
+      ch.receive('krpc', (b, from) => console.log(JSON.stringify({ got: b.toString(), from })));
+      client.on('up', async ({ address }) => {
+        console.log(JSON.stringify({ address }));
+        await new Promise((r) => setTimeout(r, 300)); // the socket is bound again on the new session
+        ch.send(Buffer.from('d1:ad2:id20:xxxxxxxxxxxxxxxxxxxxe1:q4:ping1:t2:aa1:y1:qe'), 9999, '${topo.addresses.peerV6}', (e) => console.log(JSON.stringify({ sent: e ? e.message : 'ok' })));
+      });
+      `]);
+    const got = (what: RegExp) => probe.waitForLine((l) => what.test(l), { timeoutMs: 15_000 });
+    expect(JSON.parse(await got(/"sent"/))).toEqual({ sent: 'ok' });
+    expect(JSON.parse(await got(/"got":"d1:ad2/))).toEqual({ got: 'd1:ad2:id20:xxxxxxxxxxxxxxxxxxxxe1:q4:ping1:t2:aa1:y1:qe', from: { host: topo.addresses.peerV6, port: 9999 } });
+    // The echo saw us at our prefix::1: the server's socket for us is bound there.
+    const { address } = JSON.parse(await got(/"address"/)) as { address: string };
+    expect(JSON.parse(await got(/"got":"hello/))).toMatchObject({ got: `hello ${address}` });
+    await probe.stop('SIGKILL');
+  });
+
   it('tunnel up as nobody: the stream mode, a SOCKS5 proxy to IPv6 and a port of this host forwarded from prefix::1', async () => {
     await restartServer();
     const www = join(work, 'www');
@@ -243,8 +307,8 @@ describe.skipIf(unavailable !== undefined)('the tunnel\'s stream mode, without r
         const base = String(prefix).replace(/::\/64$/, '::1:');
         expect(seen.some((l) => l.startsWith(`in ${base}`)), `${prefix} in ${seen.join(', ')}`).toBe(true);
       }
-      const modes = server.json().filter((e) => e.event === 'session-up').map((e) => e.mode).sort();
-      expect(modes).toEqual(['offload', 'packets', 'streams']);
+      const ups = server.json().filter((e) => e.event === 'session-up');
+      expect(new Set(ups.map((e) => e.mode)), JSON.stringify(ups)).toEqual(new Set(['offload', 'packets', 'streams']));
     } finally {
       await ref.destroy();
     }

@@ -5,8 +5,9 @@
  * device is needed. Composed with the kernel's network for IPv4 (transport/by-family.ts).
  *
  * It outlives the tunnel's sessions: what the engine set up (the listening port, the UDP sockets
- * on our port) is set up again on each new session; while the tunnel is down, dials fail at once
- * with ENETUNREACH (as they would without a route) and datagrams are dropped.
+ * on our port) is set up again on each new session. While the tunnel is down, dials and flows
+ * wait for the next session, as a SYN through the TUN device would be retransmitted until the
+ * tunnel is back (within their own timeout, else ENETUNREACH); datagrams are dropped.
  */
 import { Duplex } from 'node:stream';
 import type { Family } from '../../net/address.js';
@@ -20,6 +21,8 @@ import type { RelayedTransport } from './relayed-transport.js';
 /** Ports picked for `listen({port: 0})` come from the top of the range, clear of the kernel's ephemeral ports (32768-60999). */
 const PICK_FROM = 61000;
 const PICK_TO = 65535;
+/** How long a UDP flow (a tracker's) waits for the tunnel to come back. */
+const FLOW_WAIT_MS = 10_000;
 
 function down(what: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${what}: IPv6 goes through the tunnel, which is not connected (reconnecting)`), { code: 'ENETUNREACH' });
@@ -129,10 +132,16 @@ export class TunnelStreamNetwork implements Network {
   /** `warn`: something set up on a new session failed (the listener, a UDP socket): said, not fatal. */
   constructor(private readonly warn: (message: string) => void = () => {}) {}
 
+  /** Waiting for the next session. */
+  private waiters = new Set<{ ready: (relay: ClientRelay) => void; fail: (e: Error) => void }>();
+
   /** A session came up: listen and bind again there. */
   attach(relay: ClientRelay, address: string): void {
     this.relay = relay;
     this.address = address;
+    const waiters = this.waiters;
+    this.waiters = new Set();
+    for (const w of waiters) w.ready(relay);
     if (this.closed) return;
     for (const port of this.listens.keys()) {
       relay.listen(port).catch((e: unknown) => {
@@ -159,10 +168,34 @@ export class TunnelStreamNetwork implements Network {
     onStream(t);
   }
 
-  dial(target: DialTarget, opts: DialOneOptions): Promise<Transport> {
+  /** The session, now or once the tunnel is back; rejects when `signal` aborts first (or the network closes). */
+  private session(signal: AbortSignal, what: string): Promise<ClientRelay> {
     if (this.closed) return Promise.reject(new Error('network closed'));
-    if (!this.relay) return Promise.reject(down(`connect to [${target.host}]:${target.port}`));
-    return this.relay.connect(target, opts.signal);
+    if (this.relay) return Promise.resolve(this.relay);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.waiters.delete(waiter);
+        reject(down(what));
+      };
+      const waiter = {
+        ready: (relay: ClientRelay) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(relay);
+        },
+        fail: (e: Error) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(waiter);
+    });
+  }
+
+  async dial(target: DialTarget, opts: DialOneOptions): Promise<Transport> {
+    const relay = await this.session(opts.signal, `connect to [${target.host}]:${target.port}`);
+    return relay.connect(target, opts.signal);
   }
 
   async listen(opts: ListenOptions, onStream: (t: Transport) => void): Promise<Listening[]> {
@@ -195,8 +228,8 @@ export class TunnelStreamNetwork implements Network {
 
   async openFlow(family: Family, host: string, port: number): Promise<DatagramFlow> {
     onlyIpv6(family, 'UDP');
-    if (!this.relay) throw down(`UDP to [${host}]:${port}`);
-    const socket = await this.relay.bindUdp(0, { host, port });
+    const relay = await this.session(AbortSignal.timeout(FLOW_WAIT_MS), `UDP to [${host}]:${port}`);
+    const socket = await relay.bindUdp(0, { host, port });
     return {
       send: (b, done) => done?.(socket.send(b, { host, port }) ? null : down('UDP send')),
       onMessage: (h) => socket.message((b) => h(b)),
@@ -207,7 +240,11 @@ export class TunnelStreamNetwork implements Network {
 
   openStream(target: DialTarget & { family: Family }): Duplex {
     onlyIpv6(target.family, 'HTTP');
-    return new RelayedDuplex(this.dial(target, { signal: new AbortController().signal }));
+    // Its owner's timeout destroys the stream: the dial goes with it.
+    const abort = new AbortController();
+    const duplex = new RelayedDuplex(this.dial(target, { signal: abort.signal }));
+    duplex.once('close', () => abort.abort());
+    return duplex;
   }
 
   /** Every stream leaves from the tunnel's address already. */
@@ -215,6 +252,8 @@ export class TunnelStreamNetwork implements Network {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const w of this.waiters) w.fail(new Error('network closed'));
+    this.waiters.clear();
     for (const port of this.listens.keys()) this.relay?.unlisten(port);
     for (const ch of this.channels.values()) ch.close();
     this.channels.clear();
