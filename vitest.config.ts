@@ -11,7 +11,8 @@ export default defineConfig({
     // Namespace topologies number their hosts from the documentation ranges and treat them as
     // the Internet (src/net/address.ts); spawned processes inherit this.
     // No engine a test starts joins the public DHT: tests that use the DHT give local nodes.
-    env: { SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL: '1', SIXSWARM_DHT_BOOTSTRAP: 'none' },
+    // Nor does any ask the host's router for a port mapping: the port-mapping tests run their own routers.
+    env: { SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL: '1', SIXSWARM_DHT_BOOTSTRAP: 'none', SIXSWARM_PORT_MAPPING: 'off' },
     reporters: ['default'],
   },
 });

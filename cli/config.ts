@@ -1,26 +1,24 @@
-/** `sixswarm config`: the settings `download`, `seed` or `ui` would run with, and where each came from. */
-import { parseArgs } from 'node:util';
+/** `sixswarm config`: the settings `download`, `seed`, `ui` or `daemon` would run with, and where each came from. */
 import { configLocations } from '../src/config/config-file.js';
 import { UsageError } from './usage-error.js';
-import type { Command } from './command.js';
+import { command } from './command.js';
 import { withConfig, type Source } from './config-options.js';
-import { download } from './download.js';
-import { seed } from './seed.js';
-import { ui } from './session-ui.js';
-import { CONFIG_COMMANDS } from './torrent-options.js';
+import { helpLines, parseOptions, type OptionSpec } from './option-table.js';
+import { CONFIG_COMMANDS } from './torrent-option-tables.js';
 
-const help = `Usage: sixswarm config [download|seed|ui] [OPTIONS OF THAT COMMAND]...
+const usage = 'Usage: sixswarm config [download|seed|ui|daemon] [OPTIONS OF THAT COMMAND]...';
 
-Prints the settings \`sixswarm download\` (or seed, or ui) would run with, each with where it came
+const about = `Prints the settings \`sixswarm download\` (or seed, ui, daemon) would run with, each with where it came
 from: the command line (options given after the command name here), the config file, or the
 built-in default.
 
 The config file is $SIXSWARM_CONFIG, else $XDG_CONFIG_HOME/sixswarm/config.toml (without
 XDG_CONFIG_HOME: ~/.config/sixswarm/config.toml), or config.json in the same folder. Its keys
-are the long options of download, seed and ui without their dashes; options given on the command
+are the long options of download, seed, ui and daemon without their dashes; options given on the command
 line override it. Top-level keys apply to every command that has that option; a [download],
-[seed] or [ui] table applies to that command only and wins over the top level. A key that is no option,
-or a value of the wrong type, is an error (exit 2) naming it. A boolean set true in the file
+[seed], [ui] or [daemon] table applies to that command only and wins over the top level. A key that
+is no option, or a value of the wrong type, is an error (exit 2) naming it and its line. The file
+must be a regular file (not a pipe or a device) of at most 1 MiB. A boolean set true in the file
 cannot be turned off by an option: remove it from the file.
 
   # ~/.config/sixswarm/config.toml
@@ -30,24 +28,11 @@ cannot be turned off by an option: remove it from the file.
   tracker = ["udp://tracker.example:6969"]
   [download]
   output = "/srv/downloads"
-  exit-on-complete = true
+  exit-on-complete = true`;
 
-Options:
-  -h, --help    this help
-
-Exit codes: 0 shown, 2 bad usage or a bad config file.
-`;
-
-const helps: Record<keyof typeof CONFIG_COMMANDS, string> = { download: download.help, seed: seed.help, ui: ui.help };
-
-/** "(default 6881; ...)" from an option's lines in a command's help. */
-function defaultOf(commandHelp: string, key: string): string | undefined {
-  const lines = commandHelp.split('\n');
-  const start = lines.findIndex((l) => new RegExp(`^\\s+(?:-\\w, )?--${key}(?:\\s|$)`).test(l));
-  if (start < 0) return undefined;
-  let text = lines[start]!;
-  for (let i = start + 1; i < lines.length && /^\s{6,}\S/.test(lines[i]!) && !/^\s+-/.test(lines[i]!); i++) text += ` ${lines[i]!.trim()}`;
-  return /\(default:? ([^);]+)/.exec(text)?.[1]?.trim();
+/** "(default 6881; ...)" in an option's help: its default, as the listing shows it. */
+function defaultOf(spec: OptionSpec): string | undefined {
+  return /\(default:? ([^);]+)/.exec(helpLines(spec).join(' '))?.[1]?.trim();
 }
 
 function describe(source: Source): string {
@@ -58,31 +43,30 @@ function describe(source: Source): string {
 
 async function run(argv: string[]): Promise<number> {
   const name = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'download';
-  if (!(name in CONFIG_COMMANDS)) throw new UsageError(`sixswarm config shows the settings of download, seed or ui, not "${name}"`);
-  const command = name as keyof typeof CONFIG_COMMANDS;
+  if (!Object.hasOwn(CONFIG_COMMANDS, name)) throw new UsageError(`sixswarm config shows the settings of download, seed, ui or daemon, not "${name}"`);
+  const target = name as keyof typeof CONFIG_COMMANDS;
   const rest = argv[0] === name ? argv.slice(1) : argv;
-  let given;
-  try {
-    given = parseArgs({ args: rest, options: CONFIG_COMMANDS[command], allowPositionals: true, strict: true }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values, sources, path } = withConfig(command, CONFIG_COMMANDS, given);
-  const lines = [`Settings of \`sixswarm ${command}\`; config file: ${path ?? `none (looked for ${configLocations().join(', ')})`}`];
+  const { values: given, positionals } = parseOptions(CONFIG_COMMANDS[target], rest, { positionals: true });
+  if (positionals.length > 0) throw new UsageError(`sixswarm config takes one command name, then options of that command; not "${positionals[0]}"`);
+  const { values, sources, path } = withConfig(target, CONFIG_COMMANDS, given);
+  const lines = [`Settings of \`sixswarm ${target}\`; config file: ${path ?? `none (looked for ${configLocations().join(', ')})`}`];
   const width = Math.max(...Object.keys(values).map((k) => k.length));
   for (const [key, value] of Object.entries(values)) {
     const source = sources[key]!;
-    const unset = CONFIG_COMMANDS[command][key as keyof (typeof CONFIG_COMMANDS)[typeof command]].type === 'boolean' ? 'off' : 'not set';
-    const shown = value === undefined ? `(${defaultOf(helps[command], key) ?? unset})` : JSON.stringify(value);
+    const spec: OptionSpec = CONFIG_COMMANDS[target][key as keyof (typeof CONFIG_COMMANDS)[typeof target]];
+    const shown = value === undefined ? `(${defaultOf(spec) ?? (spec.type === 'boolean' ? 'off' : 'not set')})` : JSON.stringify(value);
     lines.push(`  ${key.padEnd(width)}  ${shown.padEnd(24)}  ${describe(source)}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
 
-export const config: Command = {
+export const config = command({
   name: 'config',
-  summary: 'show the settings download, seed and ui run with, and where each comes from',
-  help,
+  summary: 'show the settings download, seed, ui and daemon run with, and where each comes from',
+  usage,
+  about,
+  options: {},
+  notes: 'Exit codes: 0 shown, 2 bad usage or a bad config file.\n',
   run,
-};
+});

@@ -1,64 +1,44 @@
 /** `sixswarm create`: make a .torrent for a file or a folder. */
 import { lstat, open, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { createTorrent } from '../src/metainfo/create.js';
 import { toMagnet } from '../src/metainfo/magnet.js';
 import { parseTorrent } from '../src/metainfo/torrent.js';
 import { writeFileAtomic } from '../src/util/atomic-write.js';
-import { errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
 import { formatSize, parseSize } from '../src/util/size.js';
-import type { Command } from './command.js';
+import { command } from './command.js';
 import { parseHostPorts } from './host-ports.js';
+import { parseOptions, type OptionTable } from './option-table.js';
 
-const help = `Usage: sixswarm create <path> [options]
+const options = {
+  output: { type: 'string', short: 'o', value: 'FILE', help: 'where to write it (default: <name>.torrent in the current folder)' },
+  tracker: { type: 'string', short: 't', multiple: true, value: 'URL', help: 'add a tracker tier; repeat for more tiers; URL1,URL2 makes one tier of two' },
+  'piece-length': {
+    type: 'string',
+    short: 'l',
+    value: 'SIZE',
+    help: ['piece size: a power of two from 16K to 256M, as 262144, 256K or 1M', '(default: chosen for about 1000-2000 pieces)'],
+  },
+  private: { type: 'boolean', short: 'p', help: 'set the private flag (BEP 27): peers come from the trackers only' },
+  comment: { type: 'string', short: 'c', value: 'TEXT', help: 'a comment stored in the torrent' },
+  force: { type: 'boolean', short: 'f', help: 'replace the output file if it exists' },
+  magnet: { type: 'boolean', help: "also print the torrent's magnet link (with its trackers)" },
+  'x-pe': {
+    type: 'string',
+    multiple: true,
+    value: 'HOST:PORT',
+    help: ['with --magnet: add this peer to the link, e.g. the seed you will run', 'on [2001:db8::1]:6881 (repeatable; refused with --private)'],
+  },
+} as const satisfies OptionTable;
 
-Make a .torrent for a file or a folder (all files below it, in a stable order). Symlinks are
-refused (seeding never follows them): copy the file into place, or pass the real folder.
-
-Options:
-  -o, --output FILE          where to write it (default: <name>.torrent in the current folder)
-  -t, --tracker URL          add a tracker tier; repeat for more tiers; URL1,URL2 makes one tier of two
-  -l, --piece-length SIZE    piece size: a power of two from 16K to 256M, as 262144, 256K or 1M
-                             (default: chosen for about 1000-2000 pieces)
-  -p, --private              set the private flag (BEP 27): peers come from the trackers only
-  -c, --comment TEXT         a comment stored in the torrent
-  -f, --force                replace the output file if it exists
-  --magnet                   also print the torrent's magnet link (with its trackers)
-  --x-pe HOST:PORT           with --magnet: add this peer to the link, e.g. the seed you will run
-                             on [2001:db8::1]:6881 (repeatable; refused with --private)
-  -h, --help                 this help
-
-Exit codes: 0 written, 1 runtime failure (e.g. a read error while hashing), 2 bad usage or
+const notes = `Exit codes: 0 written, 1 runtime failure (e.g. a read error while hashing), 2 bad usage or
 bad input (bad options, nothing to share, an unsafe file name, a symlink, an existing output).
 
 Examples:
   sixswarm create ./photos --tracker udp://[2001:db8::1]:6969/announce
   sixswarm create big.iso -o big.torrent --piece-length 4M --private
 `;
-
-function options(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        output: { type: 'string', short: 'o' },
-        tracker: { type: 'string', short: 't', multiple: true },
-        'piece-length': { type: 'string', short: 'l' },
-        private: { type: 'boolean', short: 'p' },
-        comment: { type: 'string', short: 'c' },
-        force: { type: 'boolean', short: 'f' },
-        magnet: { type: 'boolean' },
-        'x-pe': { type: 'string', multiple: true },
-      },
-    });
-  } catch (e) {
-    throw new UsageError(errorMessage(e));
-  }
-}
 
 async function exists(file: string): Promise<boolean> {
   return lstat(file).then(
@@ -107,7 +87,7 @@ function progressLine(): { update: (done: number, total: number) => void; finish
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = options(argv);
+  const { values, positionals } = parseOptions(options, argv, { positionals: true });
   if (positionals.length !== 1) throw new UsageError(`expected one file or folder to share, got ${positionals.length}; see \`sixswarm create --help\``);
   const source = positionals[0]!;
 
@@ -154,9 +134,13 @@ async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const create: Command = {
+export const create = command({
   name: 'create',
   summary: 'make a .torrent for a file or a folder',
-  help,
+  usage: 'Usage: sixswarm create <path> [options]',
+  about: `Make a .torrent for a file or a folder (all files below it, in a stable order). Symlinks are
+refused (seeding never follows them): copy the file into place, or pass the real folder.`,
+  options,
+  notes,
   run,
-};
+});

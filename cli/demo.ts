@@ -4,11 +4,11 @@
  * tracker, in this one process, shown in the terminal UI (or as plain lines with --headless).
  * It exits 0 once every leecher's copy matches the payload, or on q.
  */
-import { parseArgs } from 'node:util';
 import { errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
 import { parseSize } from '../src/util/size.js';
-import type { Command } from './command.js';
+import { command } from './command.js';
+import { parseOptions, type OptionTable } from './option-table.js';
 import { DemoSwarm, type DemoPeer } from './demo-swarm.js';
 import { parseIntOption, parseRateOption } from './numbers.js';
 import { progressLine } from './reporter.js';
@@ -18,43 +18,30 @@ import type { UiSnapshot } from './ui/state.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
 import type { TerminalUi } from './ui/terminal-ui.js';
 
-const help = `Usage: sixswarm demo [--headless] [--size SIZE] [--rate RATE] [--timeout S] [--keep]
+const options = {
+  headless: { type: 'boolean', help: 'no UI: plain progress lines, for scripts and CI (the same run)' },
+  size: { type: 'string', value: 'SIZE', help: 'payload size (default 24M; K/M/G suffixes, at least 64K)' },
+  rate: { type: 'string', value: 'RATE', help: "the seed's upload rate per second (default 2M; each leecher uploads at half)" },
+  timeout: { type: 'string', value: 'S', help: 'give up after S seconds (default 600), exit 1' },
+  keep: { type: 'boolean', help: 'keep the temporary folder (payload, torrent, copies, resume state)' },
+} as const satisfies OptionTable;
 
-Shows sixswarm on this machine with no network at all: it makes a payload of random data (a few
+const about = `Shows sixswarm on this machine with no network at all: it makes a payload of random data (a few
 files) in a temporary folder, a torrent for it, and starts the built-in tracker on [::1] and
 127.0.0.1, a dual-stack seed and three leechers - one IPv6 only, one IPv4 only, one
 dual-stack - each a separate engine with its own port, all in this one process and all on
 loopback. The terminal UI shows them: peers by family, trackers per family, rates, the piece
 map (Enter on a row; n shows the network). Uploads are rate-limited so there is time to watch.
 Once every leecher has verified every piece, its copy is also compared with the payload byte
-for byte; when all match, the demo removes its folder and exits 0. q quits earlier (also 0).
+for byte; when all match, the demo removes its folder and exits 0. q quits earlier (also 0).`;
 
-Options:
-  --headless     no UI: plain progress lines, for scripts and CI (the same run)
-  --size SIZE    payload size (default 24M; K/M/G suffixes, at least 64K)
-  --rate RATE    the seed's upload rate per second (default 2M; each leecher uploads at half)
-  --timeout S    give up after S seconds (default 600), exit 1
-  --keep         keep the temporary folder (payload, torrent, copies, resume state)
-  -h, --help     this help
-
-Exit codes: 0 every copy verified (or quit with q), 1 the demo failed or timed out, 2 bad usage.`;
+const notes = `Exit codes: 0 every copy verified (or quit with q), 1 the demo failed or timed out, 2 bad usage.`;
 
 /** After the last copy is verified, the UI stays this long so the end can be seen. */
 const LINGER_MS = 4000;
 
 async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: { headless: { type: 'boolean' }, size: { type: 'string' }, rate: { type: 'string' }, timeout: { type: 'string' }, keep: { type: 'boolean' } },
-    });
-  } catch (e) {
-    throw new UsageError(`${errorMessage(e)}. Run with --help for the options.`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseOptions(options, argv, { positionals: true });
   if (positionals.length > 0) throw new UsageError(`sixswarm demo takes no arguments (got "${positionals[0]}"); see --help`);
   const size = parseSize(values.size ?? '24M');
   if (size === undefined || size < 64 * 1024 || size > 4 * 1024 ** 3) throw new UsageError(`--size must be a size from 64K to 4G, like 24M, not "${values.size}"`);
@@ -201,7 +188,7 @@ class UiOutput implements DemoOutput {
     const detail = chosen ? { ...chosen.p.feed.detail(chosen.p.torrent, cells), infoHash: chosen.key, name: torrents[rows.indexOf(chosen)]!.name } : undefined;
     // The network panel: the dual-stack leecher's view (or the first peer's), with every engine's sockets and reach.
     const main = this.swarm.peers.at(-1) ?? this.swarm.peers[0];
-    const engine = main ? engineOf(main.feed) : { listening: [], addresses: [], reached: {} };
+    const engine = main ? engineOf(main.feed) : { listening: [], addresses: [], reached: {}, refused: 0 };
     const listening = this.swarm.peers.flatMap((p) => p.engine.listening());
     const reached = { ...engine.reached };
     for (const p of this.swarm.peers) {
@@ -212,4 +199,12 @@ class UiOutput implements DemoOutput {
   }
 }
 
-export const demo: Command = { name: 'demo', summary: 'a seed and IPv6/IPv4/dual-stack leechers on loopback, in the UI (no network needed)', help, run };
+export const demo = command({
+  name: 'demo',
+  summary: 'a seed and IPv6/IPv4/dual-stack leechers on loopback, in the UI (no network needed)',
+  usage: 'Usage: sixswarm demo [--headless] [--size SIZE] [--rate RATE] [--timeout S] [--keep]',
+  about,
+  options,
+  notes,
+  run,
+});

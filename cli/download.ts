@@ -1,17 +1,18 @@
-import type { Command } from './command.js';
+/** `sixswarm download`: download a torrent, then seed it. */
+import { command } from './command.js';
 import { runTorrent } from './torrent-runner.js';
-import { DOWNLOAD_OPTIONS, parseTorrentArgs, sharedRunOptions, SHARED_HELP } from './torrent-options.js';
+import { parseTorrentArgs, sharedRunOptions } from './torrent-options.js';
+import { CONFIG_FILE_NOTE, DOWNLOAD_OPTIONS } from './torrent-option-tables.js';
 import { UsageError } from './usage-error.js';
 
-export const download: Command = {
+export const download = command({
   name: 'download',
   summary: 'download a torrent (then keep seeding it until stopped)',
-  help: `Usage: sixswarm download <torrent|magnet> [-o DIR] [--peer HOST:PORT]... [--port N]
+  usage: `Usage: sixswarm download <torrent|magnet> [-o DIR] [--peer HOST:PORT]... [--port N]
                           [--no-ipv4] [--no-ipv6] [--exit-on-complete] [--json]
                           [--select 1,3-5] [--skip GLOB]... [--sequential]
-                          [--max-down RATE] [--max-up RATE] [--seed-ratio R] [--seed-time DURATION]
-
-Downloads into DIR (the torrent's name is created inside it), verifying every piece with SHA-1
+                          [--max-down RATE] [--max-up RATE] [--seed-ratio R] [--seed-time DURATION]`,
+  about: `Downloads into DIR (the torrent's name is created inside it), verifying every piece with SHA-1
 before it counts. Data already in DIR is checked first, so an interrupted download (even one
 killed with kill -9) resumes where it was. After completion it keeps seeding until Ctrl-C,
 unless --exit-on-complete is given.
@@ -30,20 +31,9 @@ file, a file where the torrent needs a folder, a folder, FIFO or device where it
 or a file with more than one hard link (writing it would change the data under its other
 names too) stops the download with exit 2, naming the path: such things are refused, never
 replaced or written through; remove them or choose another DIR. (\`seed\` only reads: it seeds
-files that have other hard links as they are.)
-
-Options:
-  -o, --output DIR    download folder (default: the current folder)
-  --exit-on-complete  exit with code 0 once every piece is verified on disk
-  --select LIST       download only these files: numbers and ranges as \`sixswarm info\` lists
-                      them, e.g. 1,3-5 (repeatable). Skipped files are never created; the bytes of
-                      theirs that share a piece with a selected file are kept in a part file
-                      (DIR/.sixswarm-<infohash>.parts/). Complete means every selected file verified
-  --skip GLOB         do not download files whose path inside the torrent matches GLOB (repeatable;
-                      * ? [..] within a name, ** across folders; a GLOB without / matches names),
-                      e.g. --skip '*.nfo' --skip 'extras/**'; applied after --select
-  --sequential        download pieces in order, first to last, to watch or listen while it loads
-${SHARED_HELP}
+files that have other hard links as they are.)`,
+  options: DOWNLOAD_OPTIONS,
+  notes: `${CONFIG_FILE_NOTE}
 
 Exit codes: 0 done (every selected piece verified; also when stopped by a signal after that),
 1 runtime failure (or another sixswarm downloads this torrent into DIR: it is named), 2 bad
@@ -51,7 +41,7 @@ usage, a bad torrent, or DIR holding something in the torrent's way
 (see above) or not writable, 130 / 143 stopped by SIGINT / SIGTERM before the download
 finished (state saved: the next run resumes).`,
   async run(argv) {
-    const { values, positionals } = parseTorrentArgs(argv, DOWNLOAD_OPTIONS, 'download');
+    const { values, positionals } = parseTorrentArgs(argv, 'download');
     if (positionals.length !== 1) throw new UsageError('download needs exactly one torrent file or magnet link. Run with --help for usage.');
     if (values['exit-on-complete'] && (values['seed-ratio'] !== undefined || values['seed-time'] !== undefined)) {
       throw new UsageError('--exit-on-complete exits at once when complete; --seed-ratio / --seed-time exit after seeding that much: give one or the other');
@@ -66,4 +56,4 @@ finished (state saved: the next run resumes).`,
       sequential: !!values.sequential,
     });
   },
-};
+});

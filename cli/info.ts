@@ -1,32 +1,36 @@
 /** `sixswarm info`: show what a .torrent file or a magnet link describes. */
-import { parseArgs } from 'node:util';
 import { isMagnet, parseMagnet, toMagnet } from '../src/metainfo/magnet.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
 import type { MagnetLink, Metainfo } from '../src/metainfo/types.js';
 import { formatHostPort } from '../src/net/hostport.js';
-import { errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
 import { printable } from '../src/util/sanitize.js';
 import { formatSize } from '../src/util/size.js';
-import type { Command } from './command.js';
+import { command } from './command.js';
 import { numberedFiles } from '../src/storage/selection.js';
 import { parseHostPorts } from './host-ports.js';
+import { parseOptions, type OptionTable } from './option-table.js';
 
-const help = `Usage: sixswarm info <file.torrent | magnet-link> [--json] [--magnet [--x-pe HOST:PORT]...]
+const options = {
+  json: { type: 'boolean', help: 'print one JSON object on stdout instead' },
+  magnet: { type: 'boolean', help: "print only the torrent's magnet link (with its trackers), for sharing" },
+  'x-pe': {
+    type: 'string',
+    multiple: true,
+    value: 'HOST:PORT',
+    help: [
+      "with --magnet: add this peer to the link (x.pe), e.g. your seed's",
+      '[2001:db8::1]:6881, so a downloader can start from it without a tracker or',
+      'the DHT (repeatable; not for private torrents, which must use their tracker)',
+    ],
+  },
+} as const satisfies OptionTable;
 
-Show what a torrent describes: name, infohash, magnet link, size, pieces, trackers and files.
+const about = `Show what a torrent describes: name, infohash, magnet link, size, pieces, trackers and files.
 Files are numbered from 1, the numbers \`download --select\` takes (padding files are not listed).
-Control characters in names and other text are shown as \\xNN.
+Control characters in names and other text are shown as \\xNN.`;
 
-Options:
-  --json            print one JSON object on stdout instead
-  --magnet          print only the torrent's magnet link (with its trackers), for sharing
-  --x-pe HOST:PORT  with --magnet: add this peer to the link (x.pe), e.g. your seed's
-                    [2001:db8::1]:6881, so a downloader can start from it without a tracker or
-                    the DHT (repeatable; not for private torrents, which must use their tracker)
-  -h, --help        this help
-
-Exit codes: 0 shown, 1 runtime failure, 2 bad usage or bad input (a missing, unreadable,
+const notes = `Exit codes: 0 shown, 1 runtime failure, 2 bad usage or bad input (a missing, unreadable,
 malformed or unsafe torrent, or a bad magnet link; the reason goes to stderr).
 
 Examples:
@@ -113,18 +117,7 @@ function magnetText(m: MagnetLink): string {
 }
 
 async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: { json: { type: 'boolean' }, magnet: { type: 'boolean' }, 'x-pe': { type: 'string', multiple: true } },
-    });
-  } catch (e) {
-    throw new UsageError(errorMessage(e));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseOptions(options, argv, { positionals: true });
   if (positionals.length !== 1) throw new UsageError(`expected one torrent file or magnet link, got ${positionals.length}; see \`sixswarm info --help\``);
   const target = positionals[0]!;
   const peers = parseHostPorts(values['x-pe'], '--x-pe');
@@ -146,9 +139,12 @@ async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const info: Command = {
+export const info = command({
   name: 'info',
   summary: 'show what a .torrent file or magnet link describes',
-  help,
+  usage: 'Usage: sixswarm info <file.torrent | magnet-link> [--json] [--magnet [--x-pe HOST:PORT]...]',
+  about,
+  options,
+  notes,
   run,
-};
+});

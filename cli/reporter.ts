@@ -9,7 +9,7 @@ import type { Reporter } from './reporting.js';
 import { formatDuration } from './ui/format.js';
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
-const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening']);
+const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'port-mapping', 'seed-goal', 'peer-refused']);
 
 /** `seeding`: a seed's data being complete is no news ("download complete" would mislead); it says what it seeds instead. */
 export function createReporter(json: boolean, opts: { seeding?: boolean } = {}): Reporter {
@@ -88,7 +88,8 @@ export function progressLine(p: TorrentSummary): string {
       : `${formatSize(p.haveBytes)}/${formatSize(p.totalBytes)} `) +
     `down ${formatSize(p.downRate)}/s${limit(p.maxDown)} up ${formatSize(p.upRate)}/s${limit(p.maxUp)} ` +
     `peers ${p.peers} (v4 ${p.peers4}, v6 ${p.peers6}, seeds ${p.seeds}${unreachable})${eta}` +
-    (p.tunnel ? ` tunnel ${p.tunnel.state}${p.tunnel.prefix ? ` ${p.tunnel.prefix}` : ''}` : '')
+    (p.tunnel ? ` tunnel ${p.tunnel.state}${p.tunnel.prefix ? ` ${p.tunnel.prefix}` : ''}` : '') +
+    (p.mapping ? ` router v4 ${p.mapping[4]} v6 ${p.mapping[6]}` : '')
   );
 }
 
@@ -96,7 +97,8 @@ function limit(rate: number | null): string {
   return rate === null ? '' : ` (max ${formatSize(rate)}/s)`;
 }
 
-function describe(e: EngineEvent): string {
+/** One line saying what an event means, for people (the log lines of every command). */
+export function describe(e: EngineEvent): string {
   switch (e.event) {
     case 'listening':
       return `listening on ${e.family === 6 ? `[${e.address}]` : e.address}:${e.port} (IPv${e.family})`;
@@ -112,13 +114,36 @@ function describe(e: EngineEvent): string {
       return `metadata received: ${e.size} bytes from ${e.sources} peer(s) in ${(e.ms / 1000).toFixed(1)} s, verified against the info hash`;
     case 'metadata-failed':
       return `metadata from peers failed its hash check${e.peers.length > 0 ? `; dropped ${e.peers.join(', ')}` : '; fetching it again from one peer at a time'}`;
+    case 'port-mapping':
+      return `port mapping (IPv${e.family} ${e.transport.toUpperCase()}): ${mappingLine(e)}`;
+    case 'seed-goal':
+      return `${e.reason}`;
+    case 'peer-refused':
+      return `peer ${e.address} refused: ${e.reason}`;
     case 'warning':
       return `warning: ${e.message}`;
     case 'error':
       return `error: ${e.message}`;
-    default: {
-      const { event, ...rest } = e;
-      return `${event}: ${Object.entries(rest).filter(([k]) => k !== 'torrent').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}`;
+    case 'checked': {
+      // An unusable resume file is the user's news: it says which file and why.
+      const { resumeProblem, ...rest } = e;
+      return resumeProblem ? `${fields(rest)}\nwarning: ${resumeProblem}` : fields(rest);
     }
+    default:
+      return fields(e);
   }
+}
+
+/** One port-mapping change for people: what the gateway granted, or what went wrong. */
+function mappingLine(e: Extract<EngineEvent, { event: 'port-mapping' }>): string {
+  const via = e.protocol ? ` by ${e.protocol === 'natpmp' ? 'NAT-PMP' : e.protocol.toUpperCase()}` : '';
+  const at = e.external ? ` ${e.family === 6 ? `[${e.external.address}]` : e.external.address}:${e.external.port}` : '';
+  const asked = e.requestedPort !== undefined ? ` (port ${e.requestedPort} is taken on the gateway)` : '';
+  const lease = e.lifetimeSeconds !== undefined ? (e.lifetimeSeconds === 0 ? ', permanent' : `, for ${e.lifetimeSeconds} s`) : '';
+  return `${e.change}${via}${at}${asked}${lease}${e.error ? `: ${e.error}` : ''}`;
+}
+
+function fields(e: EngineEvent): string {
+  const { event, ...rest } = e;
+  return `${event}: ${Object.entries(rest).filter(([k]) => k !== 'torrent').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}`;
 }

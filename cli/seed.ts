@@ -1,15 +1,16 @@
-import type { Command } from './command.js';
+/** `sixswarm seed`: seed a torrent from data on disk. */
+import { command } from './command.js';
 import { runTorrent } from './torrent-runner.js';
-import { parseTorrentArgs, sharedRunOptions, SHARED_HELP } from './torrent-options.js';
+import { parseTorrentArgs, sharedRunOptions } from './torrent-options.js';
+import { CONFIG_FILE_NOTE, SEED_OPTIONS } from './torrent-option-tables.js';
 import { UsageError } from './usage-error.js';
 
-export const seed: Command = {
+export const seed = command({
   name: 'seed',
   summary: 'seed a torrent from data already on disk',
-  help: `Usage: sixswarm seed <torrent> <dir> [--port N] [--peer HOST:PORT]... [--json]
-                      [--max-up RATE] [--seed-ratio R] [--seed-time DURATION]
-
-Seeds the data in <dir>, the folder that holds the torrent's name (what \`download -o\` was given),
+  usage: `Usage: sixswarm seed <torrent> <dir> [--port N] [--peer HOST:PORT]... [--json]
+                      [--max-up RATE] [--seed-ratio R] [--seed-time DURATION]`,
+  about: `Seeds the data in <dir>, the folder that holds the torrent's name (what \`download -o\` was given),
 so a finished download can be seeded as it lies. The data is checked first (resume state makes
 later starts instant); only verified pieces are offered. It says what it seeds and how much of
 it is there; when none is, but the files are one folder up or down (\`seed x.torrent data/x\`
@@ -21,15 +22,14 @@ exit 2, naming the path. Files with other hard links are read as they are.
 --peer makes the seed dial a leecher itself (useful for clients that only accept connections).
 On a terminal it shows the terminal UI (Enter: peers by family, trackers, files, pieces;
 n: network; ? every key; q or Ctrl-C quits cleanly); with --json, or when stdout or stdin is
-not a terminal, it prints lines instead.
-
-Options:
-${SHARED_HELP}
+not a terminal, it prints lines instead.`,
+  options: SEED_OPTIONS,
+  notes: `${CONFIG_FILE_NOTE}
 
 Exit codes: 0 stopped by SIGINT/SIGTERM or a seeding limit, 1 runtime failure (or another
 sixswarm runs this torrent in <dir>), 2 bad usage, a bad torrent, or the data elsewhere.`,
   async run(argv) {
-    const { values, positionals } = parseTorrentArgs(argv, {}, 'seed');
+    const { values, positionals } = parseTorrentArgs(argv, 'seed');
     if (positionals.length !== 2) throw new UsageError('seed needs a torrent file and the folder that holds its data. Run with --help for usage.');
     return runTorrent({
       ...sharedRunOptions(values),
@@ -39,4 +39,4 @@ sixswarm runs this torrent in <dir>), 2 bad usage, a bad torrent, or the data el
       exitOnComplete: false,
     });
   },
-};
+});

@@ -7,94 +7,52 @@ import { Engine } from '../src/engine/engine.js';
 import { defaultSessionDir, SessionStore } from '../src/session/session-store.js';
 import { StatusFeed } from '../src/status/feed.js';
 import { Session } from '../src/session/session.js';
+import { lockSession, SessionLockedError } from '../src/session/session-lock.js';
+import type { PidLock } from '../src/util/pid-lock.js';
 import { errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
-import type { Command } from './command.js';
+import { command } from './command.js';
 import { stopSignals } from './stop-signals.js';
-import { withConfig } from './config-options.js';
-import { CONFIG_COMMANDS, engineOptions, NOT_IN_UI, parseTorrentArgs, UI_OPTIONS } from './torrent-options.js';
+import { UnknownOptionError } from './option-table.js';
+import { engineOptions, parseTorrentArgs } from './torrent-options.js';
+import { NOT_IN_UI, UI_OPTIONS } from './torrent-option-tables.js';
 import { sessionSnapshot } from './ui/sources.js';
 import { terminalUiPossible } from './ui/has-terminal.js';
 import { xdgDir } from '../src/util/environment.js';
 
 /** $XDG_DOWNLOAD_DIR, else ~/Downloads. */
-function defaultDownloadDir(): string {
+export function defaultDownloadDir(): string {
   return xdgDir('XDG_DOWNLOAD_DIR', 'Downloads');
 }
 
-const help = `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4] [--no-ipv6] [--max-down RATE] [--max-up RATE]
-                   [--tracker URL]... [--no-trackers] [--announce-ip auto|always|never] [--no-dht]
-                   [--dht-port N] [--dht-bootstrap HOST:PORT]... [--encryption prefer|require|allow|off]
-                   [--seed-ratio R] [--seed-time DURATION] [--state-dir DIR]
-       sixswarm            (on a terminal: the same as \`sixswarm ui\`)
-
-The terminal UI over a session: every torrent you add stays in it, between runs too, and the
-session is resumed at start (paused torrents stay paused). Data whose files did not change since
-the last run is not hashed again. A torrent that another sixswarm (a \`download\` or \`seed\`)
-runs in the same folder is not started: the UI names that process.
-
-Keys (? in the UI lists them all):
-  a            add a .torrent file (its path; ~ works) or a magnet link
-  p / r        pause / resume the selected torrent (space toggles)
-  d            remove it: k keeps the data, D deletes its files (only the torrent's own files)
-  c            re-check: hash all its data again
-  Enter        details: rate history, peers by family (IPv6, the tunnel, IPv4), trackers per
-               family, files, the piece map;  1-4 / Tab switch,  Esc back
-  n            network: our addresses and their class, reached from outside, the tunnel
-  q, Ctrl-C    quit: resume state saved, peers closed cleanly
-
-Options:
-  --session DIR       where the session lives (default $XDG_DATA_HOME/sixswarm, else
-                      ~/.local/share/sixswarm): session.json and a copy of every added .torrent
-  -o, --output DIR    where added torrents' data goes (default $XDG_DOWNLOAD_DIR, else ~/Downloads);
-                      each torrent keeps the folder it was added with
-  --port N            listening port for both IPv4 and IPv6 (default 6881; 0 picks a free one)
-  --no-ipv4           do not listen on or connect over IPv4
-  --no-ipv6           do not listen on or connect over IPv6
-  --max-peers N       connected peers per torrent (default 60)
-  --max-down RATE     download at most RATE bytes per second, all torrents together (500k, 2M;
-                      0: no limit), shared by the peers in turn
-  --max-up RATE       upload at most RATE bytes per second, all torrents together, likewise
-  --seed-ratio R      once a torrent is complete, seed it until uploaded / downloaded reaches R (for
-                      one that downloaded nothing: uploaded / size), then pause it
-  --seed-time DURATION
-                      once a torrent is complete, seed it for DURATION (90, 30s, 10m, 2h, 1h30m),
-                      then pause it; with --seed-ratio too, whichever comes first
-  --tracker URL       announce every torrent to this tracker too (repeatable)
-  --no-trackers       do not announce to any tracker
-  --announce-ip auto|always|never
-                      BEP 7 ipv6=/ipv4= in announces (see \`sixswarm download --help\`)
-  --no-dht            do not use the DHT (public torrents look up and announce there by default)
-  --dht-port N        UDP port of our DHT node (default: the listening port)
-  --dht-bootstrap HOST:PORT
-                      join the DHT through this node (repeatable; default $SIXSWARM_DHT_BOOTSTRAP,
-                      else the public routers; see \`sixswarm download --help\`)
-  --encryption prefer|require|allow|off
-                      protocol encryption with peers (default prefer; see \`sixswarm download --help\`)
-  --state-dir DIR     where resume state lives (default $SIXSWARM_STATE_DIR, else
-                      $XDG_STATE_HOME/sixswarm, else ~/.local/state/sixswarm)
-  -h, --help          this help
-
-Every option can also be set in the config file, top level or in a [ui] table (\`sixswarm config
-ui\` shows what applies and where it comes from); options given here win.
-
-Colours follow NO_COLOR. It needs a terminal (stdin and stdout); for scripts use
-\`sixswarm download --json\`.
-
-Exit codes: 0 quit, 1 runtime failure, 2 bad usage (no terminal, a damaged session file).`;
+/** The options of ui, over the config file; an option of download's that ui does not take is named as such. */
+function parse(argv: string[]) {
+  try {
+    return parseTorrentArgs(argv, 'ui');
+  } catch (e) {
+    const name = e instanceof UnknownOptionError ? e.option.replace(/^--/, '') : undefined;
+    if (NOT_IN_UI.some((only) => only === name)) throw new UsageError(`sixswarm ui has no --${name}; see sixswarm ui --help`);
+    throw e;
+  }
+}
 
 async function run(argv: string[]): Promise<number> {
-  const given = parseTorrentArgs(argv, UI_OPTIONS);
-  for (const only of NOT_IN_UI) {
-    if (given.values[only] !== undefined) throw new UsageError(`sixswarm ui has no --${only}; see sixswarm ui --help`);
-  }
-  // The config file under what was typed: its [ui] table, then its top level (withConfig checks every key).
-  const values = withConfig('ui', CONFIG_COMMANDS, given.values).values as typeof given.values;
-  const positionals = given.positionals;
+  const { values, positionals } = parse(argv);
   if (positionals.length > 0) throw new UsageError(`sixswarm ui takes no arguments (got "${positionals[0]}"): add torrents with a in the UI`);
   if (!terminalUiPossible(false)) throw new UsageError('sixswarm ui needs a terminal (stdin and stdout); for scripts use `sixswarm download --json`');
   const store = new SessionStore(resolve(values.session ?? defaultSessionDir()));
-  const engine = new Engine(engineOptions(values));
+  const options = engineOptions(values);
+  // One process per session: a daemon running it is shown instead (its web address is in the
+  // lock); anything else running it is named.
+  let lock: PidLock;
+  try {
+    lock = await lockSession(store.dir, ['sixswarm', 'ui', ...argv].join(' '));
+  } catch (e) {
+    const url = e instanceof SessionLockedError ? /^http:\/\/\S+/.exec(e.holder.note ?? '')?.[0] : undefined;
+    if (!url) throw e;
+    return attach(url, (e as SessionLockedError).holder.pid, e as SessionLockedError);
+  }
+  const engine = new Engine(options);
   const feed = new StatusFeed(engine);
   const session = new Session({ engine, feed, store, downloadDir: values.output ?? defaultDownloadDir() });
   let problems: string[];
@@ -103,6 +61,7 @@ async function run(argv: string[]): Promise<number> {
     problems = await session.open();
   } catch (e) {
     await engine.close();
+    await lock.release();
     throw e;
   }
   let quit!: () => void;
@@ -144,8 +103,73 @@ async function run(argv: string[]): Promise<number> {
     code = 1;
   }
   await ui.close();
+  await lock.release();
   signals.dispose();
   return code;
 }
 
-export const ui: Command = { name: 'ui', summary: 'the terminal UI over a session of torrents (also: sixswarm alone)', help, run };
+/** The UI on a running daemon: its session, shown and driven over HTTP; the daemon runs on when the UI quits. */
+async function attach(url: string, pid: number, locked: Error): Promise<number> {
+  const { DaemonSource } = await import('./ui/daemon-source.js');
+  const source = new DaemonSource(url);
+  try {
+    await source.open();
+  } catch (e) {
+    source.close();
+    throw new Error(`${locked.message} (its web page could not be shown here: ${errorMessage(e)})`);
+  }
+  let quit!: () => void;
+  const quitting = new Promise<void>((r) => (quit = r));
+  const { TerminalUi } = await import('./ui/terminal-ui.js');
+  const ui = new TerminalUi({
+    title: `daemon ${url}`,
+    can: ['add', 'pause', 'resume', 'remove', 'recheck'],
+    snapshot: (detailOf, cells) => source.snapshot(detailOf, cells),
+    run: (c) => source.run(c),
+    quit: () => quit(),
+  });
+  const signals = stopSignals();
+  void signals.stopped.then(() => quit());
+  ui.start();
+  ui.message('info', `this session is run by sixswarm daemon (pid ${pid}); q leaves it running`);
+  await quitting;
+  source.close();
+  await ui.close();
+  signals.dispose();
+  return 0;
+}
+
+export const ui = command({
+  name: 'ui',
+  summary: 'the terminal UI over a session of torrents (also: sixswarm alone)',
+  usage: `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4] [--no-ipv6] [--max-down RATE] [--max-up RATE]
+                   [--tracker URL]... [--no-trackers] [--announce-ip auto|always|never] [--no-dht]
+                   [--dht-port N] [--dht-bootstrap HOST:PORT]... [--encryption prefer|require|allow|off]
+                   [--seed-ratio R] [--seed-time DURATION] [--state-dir DIR]
+       sixswarm            (on a terminal: the same as \`sixswarm ui\`)`,
+  about: `The terminal UI over a session: every torrent you add stays in it, between runs too, and the
+session is resumed at start (paused torrents stay paused). Data whose files did not change since
+the last run is not hashed again. A torrent that another sixswarm (a \`download\` or \`seed\`)
+runs in the same folder is not started: the UI names that process. A session that a \`sixswarm
+daemon\` runs is shown from the daemon (over its web address; quitting leaves it running); one
+that another ui runs is not opened, naming that process.
+
+Keys (? in the UI lists them all):
+  a            add a .torrent file (its path; ~ works) or a magnet link
+  p / r        pause / resume the selected torrent (space toggles)
+  d            remove it: k keeps the data, D deletes its files (only the torrent's own files)
+  c            re-check: hash all its data again
+  Enter        details: rate history, peers by family (IPv6, the tunnel, IPv4), trackers per
+               family, files, the piece map;  1-4 / Tab switch,  Esc back
+  n            network: our addresses and their class, reached from outside, the tunnel
+  q, Ctrl-C    quit: resume state saved, peers closed cleanly`,
+  options: UI_OPTIONS,
+  notes: `Every option can also be set in the config file, top level or in a [ui] table (\`sixswarm config
+ui\` shows what applies and where it comes from); options given here win.
+
+Colours follow NO_COLOR. It needs a terminal (stdin and stdout); for scripts use
+\`sixswarm download --json\`.
+
+Exit codes: 0 quit, 1 runtime failure, 2 bad usage (no terminal, a damaged session file).`,
+  run,
+});

@@ -1,28 +1,38 @@
 /** `sixswarm support`: the support matrix, from checks run on this host now. */
-import { parseArgs } from 'node:util';
 import { probeHost } from '../src/support/probes.js';
 import { supportMatrix, type SupportRow } from '../src/support/matrix.js';
-import { errorMessage } from '../src/util/errors.js';
-import { UsageError } from './usage-error.js';
-import type { Command } from './command.js';
+import { probeRouter } from '../src/support/router-probe.js';
+import { command } from './command.js';
+import { parseOptions, type OptionTable } from './option-table.js';
 
-const help = `Usage: sixswarm support [--json]
+const options = {
+  router: {
+    type: 'boolean',
+    help: [
+      'also ask the home router now whether it opens a port for us (PCP, NAT-PMP,',
+      'UPnP IGD, per family), with a short lease on a random port, deleted at once',
+    ],
+  },
+  json: {
+    type: 'boolean',
+    help: [
+      'one JSON object per row on stdout: {"id", "component", "status", "reason"}',
+      '(and "addresses": [{"address", "device", "class"}] on the IPv6 connections row)',
+    ],
+  },
+} as const satisfies OptionTable;
 
-Prints what sixswarm can do on this host right now, one row per component, after bitflu's IPv6
+const about = `Prints what sixswarm can do on this host right now, one row per component, after bitflu's IPv6
 support matrix: binding to IPv6, IPv6 connections (a global IPv6 address, and of which class:
 native, tunnel, 6to4, Teredo), the wire protocol, HTTP trackers, UDP trackers over IPv6, peer
 exchange, the DHT (IPv4 only, and why), the built-in tunnel (which mode would run: the TUN mode
 with the addon built, root and /dev/net/tun, else the stream mode; a server in
 $SIXSWARM_TUNNEL_SERVER) and encryption (which RC4 engine loads). Each row has a
 status (yes, partial, no) and one line that says what to do when something is missing.
-Every check is local (binding sockets to port 0, reading interfaces and routes): nothing is sent.
+Every check is local (binding sockets to port 0, reading interfaces and routes): nothing is sent,
+but with --router, which asks the router (the default gateway of each family) for a mapping.`;
 
-Options:
-  --json      one JSON object per row on stdout: {"id", "component", "status", "reason"} (and
-              "addresses": [{"address", "device", "class"}] on the IPv6 connections row)
-  -h, --help  this help
-
-Exit code: 0 (the matrix is the answer, whatever it says); 2 for bad usage.`;
+const notes = `Exit code: 0 (the matrix is the answer, whatever it says); 2 for bad usage.`;
 
 const HEADER = { component: 'Component', status: 'Status', reason: 'Comment' };
 
@@ -54,20 +64,20 @@ export function renderMatrix(rows: SupportRow[], columns = 100): string {
   return `${out.join('\n')}\n`;
 }
 
-export const support: Command = {
+export const support = command({
   name: 'support',
   summary: "what this host supports now: IPv6, trackers, PEX, DHT, tunnel, encryption",
-  help,
+  usage: 'Usage: sixswarm support [--router] [--json]',
+  about,
+  options,
+  notes,
   async run(argv) {
-    let json: boolean;
-    try {
-      const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, strict: true, allowPositionals: false });
-      json = !!values.json;
-    } catch (e) {
-      throw new UsageError(`${errorMessage(e)}. Run with --help for the options.`);
-    }
-    const rows = supportMatrix(await probeHost());
+    const { values } = parseOptions(options, argv, { positionals: false });
+    const facts = await probeHost();
+    if (values.router) facts.router = await probeRouter({ 4: facts.ipv4, 6: facts.ipv6.length > 0 });
+    const rows = supportMatrix(facts);
+    const json = !!values.json;
     process.stdout.write(json ? rows.map((r) => `${JSON.stringify(r)}\n`).join('') : renderMatrix(rows, process.stdout.columns || 100));
     return 0;
   },
-};
+});

@@ -54,13 +54,25 @@ function planTunnel(choice: TunnelChoice | undefined): { tunnel?: TunnelClient; 
   }
 }
 
+/**
+ * For whoever makes its engine after the tunnel (the daemon): planned and started. A tunnel that
+ * cannot start is a runtime failure; in the stream mode the engine's network must carry IPv6 over
+ * it (engine/tunnel-binding.ts, networkFor).
+ */
+export async function startTunnel(choice: TunnelChoice | undefined, note: (text: string) => void): Promise<TunnelClient | undefined> {
+  const { tunnel, note: text } = planTunnel(choice);
+  if (text) note(text);
+  await tunnel?.start();
+  return tunnel;
+}
+
 
 /** A .torrent file, or a magnet link (its metadata from an earlier fetch when the state folder has it). */
 async function loadTorrent(source: string, stateDir: string, mode: RunOptions['mode']): Promise<TorrentSource> {
   if (!isMagnet(source)) return { meta: await readTorrentFile(source) };
   const magnet = parseMagnet(source);
   const meta = await loadMetadata(stateDir, magnet.infoHashHex);
-  if (meta) return { meta };
+  if (meta) return { meta, magnet };
   if (mode === 'seed') throw new InputError('seed needs the torrent\'s metadata: give the .torrent file (or download the magnet first, which keeps its metadata)');
   return { magnet };
 }
@@ -176,7 +188,7 @@ async function runAdded(o: RunOptions, { engine, torrent, source, dir, peers, se
       feed.publish({ event: 'error', message: `while shutting down: ${errorMessage(e)}` });
       code = code || 1;
     }
-    feed.publishProgress();
+    feed.publishProgress(true);
     feed.publish({ event: 'stopped', code });
     await reporter.close();
     finish(code);

@@ -1,6 +1,5 @@
 /** `sixswarm tunnel-server`: hand out /64s to tunnel clients and route IPv6 to them. */
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { parseHostPort, type HostPort } from '../src/net/hostport.js';
 import { AssignmentStore, MAX_ASSIGNMENTS } from '../src/tunnel/assignments.js';
 import { PrefixRange } from '../src/tunnel/prefix.js';
@@ -21,17 +20,96 @@ import { errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
 import { readIni } from '../src/util/ini.js';
 import { parseSize } from '../src/util/size.js';
-import type { Command } from './command.js';
+import { command } from './command.js';
 import { parseIntOption } from './numbers.js';
+import { parseOptions, type OptionTable } from './option-table.js';
 import { stopSignals } from './stop-signals.js';
 
-const help = `Usage: sixswarm tunnel-server [--listen ADDR:PORT] [--prefix-range P/LEN] [--assignments FILE]
-                              [--max-assignments N] [--config config.ini] [--tokens FILE] [--token T]
-                              [--max-clients N] [--ids-per-address N] [--client-rate BYTES/s]
-                              [--client-pps N] [--mtu N] [--ifname NAME] [--no-offload] [--no-streams]
-                              [--client-streams N] [--client-buffer SIZE] [--client-accept-rate N] [--json]
+const options = {
+  listen: {
+    type: 'string',
+    value: 'ADDR:PORT',
+    help: `TCP address to listen on (default 0.0.0.0:${DEFAULT_TUNNEL_PORT}; [::]:PORT for both families)`,
+  },
+  'prefix-range': {
+    type: 'string',
+    value: 'P/LEN',
+    help: ['the pool of /64s to hand out, e.g. 2001:db8:100::/56 (required here or in', '--config)'],
+  },
+  assignments: {
+    type: 'string',
+    value: 'FILE',
+    help: [
+      'remembers Id -> prefix (and when each Id was last seen) across restarts:',
+      "JSON, replaced atomically; the original server's file is read as well.",
+      'Without it assignments last until the server stops',
+    ],
+  },
+  'max-assignments': {
+    type: 'string',
+    value: 'N',
+    help: [
+      `Ids to remember at most, 1-${MAX_ASSIGNMENTS} (default: the number of /64s in the`,
+      `range, at most ${MAX_ASSIGNMENTS}). When full, or when the range has no free /64,`,
+      'a new Id gets the prefix of the Id seen least recently that is not connected',
+    ],
+  },
+  config: {
+    type: 'string',
+    value: 'FILE',
+    help: [
+      "read these from the [server] section of a config.ini (the original's):",
+      'localhost, listenport, prefixrange, assignments; options given here win',
+    ],
+  },
+  tokens: { type: 'string', value: 'FILE', help: 'require a token: lines of "ID TOKEN", or "* TOKEN" for a shared one' },
+  token: { type: 'string', value: 'T', help: 'require this shared token (with or without --tokens)' },
+  'max-clients': { type: 'string', value: 'N', help: `live sessions at most (default ${DEFAULT_MAX_CLIENTS})` },
+  'ids-per-address': {
+    type: 'string',
+    value: 'N',
+    help: [
+      'without tokens, the Ids one source host (an IPv4 address or IPv6 /64) may',
+      `hold (default ${DEFAULT_IDS_PER_ADDRESS}); a host at the cap that brings a new Id gets the`,
+      "prefix of its own least recently seen Id, never another host's. 0: no cap",
+      "(the original server's behaviour). Not applied when tokens are required",
+    ],
+  },
+  'client-rate': {
+    type: 'string',
+    value: 'BYTES/s',
+    help: ['per client and direction, e.g. 1M (default unlimited); excess packets are', 'dropped, stream-mode traffic is paced'],
+  },
+  'client-pps': { type: 'string', value: 'N', help: 'packets per second per client and direction (default unlimited; TUN mode)' },
+  mtu: { type: 'string', value: 'N', help: `MTU of the device, ${MTU_MIN}-${MTU_MAX} (default ${DEFAULT_MTU})` },
+  ifname: { type: 'string', value: 'NAME', help: `name of the TUN device, at most ${SERVER_IFNAME_MAX} characters (default ${DEFAULT_SERVER_IFNAME})` },
+  'no-offload': { type: 'boolean', help: 'serve every client without offload (no NAME-o device)' },
+  'no-streams': { type: 'boolean', help: 'refuse the stream mode (clients without root then cannot use this server)' },
+  'client-streams': { type: 'string', value: 'N', help: `stream mode: TCP streams per client at once (default ${DEFAULT_RELAY_LIMITS.maxStreams})` },
+  'client-buffer': {
+    type: 'string',
+    value: 'SIZE',
+    help: `stream mode: bytes buffered per client toward its peers (default ${DEFAULT_RELAY_LIMITS.bufferBytes / 1024 / 1024}M)`,
+  },
+  'client-accept-rate': {
+    type: 'string',
+    value: 'N',
+    help: [
+      'stream mode: incoming connections per second per client, and dials per',
+      `second (default ${DEFAULT_RELAY_LIMITS.acceptRate}, bursts of twice that); more are refused`,
+    ],
+  },
+  json: {
+    type: 'boolean',
+    help: [
+      'one JSON object per line: listening, session-up, session-replaced,',
+      'session-down (with byte, packet and drop counts), prefix-reused, refused,',
+      'warning, stopped',
+    ],
+  },
+} as const satisfies OptionTable;
 
-Run the tunnel server of the stateful IPv6-over-IPv4 tunnel. Clients (\`sixswarm tunnel up\` or
+const about = `Run the tunnel server of the stateful IPv6-over-IPv4 tunnel. Clients (\`sixswarm tunnel up\` or
 the original client) connect over TCP, send their Id, and get a /64 of the prefix range, the
 first free one, and the same one whenever they come back. IPv6 packets for that /64 are
 routed to the client over its TCP connection, and the client's packets into the network.
@@ -48,47 +126,14 @@ UDP there and relays it over their connection: their dials leave from prefix::1,
 prefix::1 on the ports they listen on reach them, and they reach only global unicast addresses.
 Per client it bounds streams (--client-streams), the bytes it buffers for the client
 (--client-buffer), dials and accepted connections per second (--client-accept-rate), listeners
-(8) and UDP sockets (64); --client-rate paces its streams.
+(8) and UDP sockets (64); --client-rate paces its streams both ways. A thousand clients need a few
+thousand file descriptors (ulimit -n).
 
 IPv6 forwarding must be on for clients to reach beyond this host
 (sysctl -w net.ipv6.conf.all.forwarding=1). Needs root (or CAP_NET_ADMIN), /dev/net/tun,
-iproute2 and the native addon (npm run build:native).
+iproute2 and the native addon (npm run build:native).`;
 
-Options:
-  --listen ADDR:PORT     TCP address to listen on (default 0.0.0.0:${DEFAULT_TUNNEL_PORT}; [::]:PORT for both families)
-  --prefix-range P/LEN   the pool of /64s to hand out, e.g. 2001:db8:100::/56 (required here or in --config)
-  --assignments FILE     remembers Id -> prefix (and when each Id was last seen) across restarts:
-                         JSON, replaced atomically; the original server's file is read as well.
-                         Without it assignments last until the server stops
-  --max-assignments N    Ids to remember at most, 1-${MAX_ASSIGNMENTS} (default: the number of /64s in the
-                         range, at most ${MAX_ASSIGNMENTS}). When full, or when the range has no free /64,
-                         a new Id gets the prefix of the Id seen least recently that is not connected
-  --config FILE          read these from the [server] section of a config.ini (the original's):
-                         localhost, listenport, prefixrange, assignments; options given here win
-  --tokens FILE          require a token: lines of "ID TOKEN", or "* TOKEN" for a shared one
-  --token T              require this shared token (with or without --tokens)
-  --max-clients N        live sessions at most (default ${DEFAULT_MAX_CLIENTS})
-  --ids-per-address N    without tokens, the Ids one source host (an IPv4 address or IPv6 /64) may
-                         hold (default ${DEFAULT_IDS_PER_ADDRESS}); a host at the cap that brings a new Id gets the
-                         prefix of its own least recently seen Id, never another host's. 0: no cap
-                         (the original server's behaviour). Not applied when tokens are required
-  --client-rate BYTES/s  per client and direction, e.g. 1M (default unlimited); excess packets are
-                         dropped, stream-mode traffic is paced
-  --client-pps N         packets per second per client and direction (default unlimited; TUN mode)
-  --mtu N                MTU of the device, ${MTU_MIN}-${MTU_MAX} (default ${DEFAULT_MTU})
-  --ifname NAME          name of the TUN device, at most ${SERVER_IFNAME_MAX} characters (default ${DEFAULT_SERVER_IFNAME})
-  --no-offload           serve every client without offload (no NAME-o device)
-  --no-streams           refuse the stream mode (clients without root then cannot use this server)
-  --client-streams N     stream mode: TCP streams per client at once (default ${DEFAULT_RELAY_LIMITS.maxStreams})
-  --client-buffer SIZE   stream mode: bytes buffered per client toward its peers (default ${DEFAULT_RELAY_LIMITS.bufferBytes / 1024 / 1024}M)
-  --client-accept-rate N stream mode: incoming connections per second per client, and dials per
-                         second (default ${DEFAULT_RELAY_LIMITS.acceptRate}, bursts of twice that); more are refused
-  --json                 one JSON object per line: listening, session-up, session-replaced,
-                         session-down (with byte, packet and drop counts), prefix-reused, refused,
-                         warning, stopped
-  -h, --help             this help
-
-Ids are 1-${ID_MAX_CHARS} printable ASCII characters without spaces (a MAC address, a UUID, a host
+const notes = `Ids are 1-${ID_MAX_CHARS} printable ASCII characters without spaces (a MAC address, a UUID, a host
 name); any other Id is refused, so Ids appear in logs and files as they are, never escaped.
 
 A public server needs tokens (--tokens or --token). Without them any client can claim any Id,
@@ -178,37 +223,7 @@ function describe(e: ServerEvent): string {
 }
 
 async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        listen: { type: 'string' },
-        'prefix-range': { type: 'string' },
-        assignments: { type: 'string' },
-        'max-assignments': { type: 'string' },
-        config: { type: 'string' },
-        tokens: { type: 'string' },
-        token: { type: 'string' },
-        'max-clients': { type: 'string' },
-        'ids-per-address': { type: 'string' },
-        'client-rate': { type: 'string' },
-        'client-pps': { type: 'string' },
-        mtu: { type: 'string' },
-        ifname: { type: 'string' },
-        'no-offload': { type: 'boolean' },
-        'no-streams': { type: 'boolean' },
-        'client-streams': { type: 'string' },
-        'client-buffer': { type: 'string' },
-        'client-accept-rate': { type: 'string' },
-        json: { type: 'boolean' },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError(errorMessage(e));
-  }
+  const { values } = parseOptions(options, argv, { positionals: false });
   const conf = await settings(values);
   const maxClients = parseIntOption(values['max-clients'], '--max-clients', 1, 1_000_000);
   const idsPerAddress = parseIntOption(values['ids-per-address'], '--ids-per-address', 0, MAX_ASSIGNMENTS);
@@ -282,9 +297,16 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-export const tunnelServer: Command = {
+export const tunnelServer = command({
   name: 'tunnel-server',
   summary: 'run the tunnel server: hand out IPv6 /64s to tunnel clients over IPv4 TCP',
-  help,
+  usage: `Usage: sixswarm tunnel-server [--listen ADDR:PORT] [--prefix-range P/LEN] [--assignments FILE]
+                              [--max-assignments N] [--config config.ini] [--tokens FILE] [--token T]
+                              [--max-clients N] [--ids-per-address N] [--client-rate BYTES/s]
+                              [--client-pps N] [--mtu N] [--ifname NAME] [--no-offload] [--no-streams]
+                              [--client-streams N] [--client-buffer SIZE] [--client-accept-rate N] [--json]`,
+  about,
+  options,
+  notes,
   run,
-};
+});

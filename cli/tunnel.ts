@@ -1,5 +1,4 @@
 /** `sixswarm tunnel up`: keep an IPv6-over-IPv4 tunnel to a tunnel server up until stopped. */
-import { parseArgs } from 'node:util';
 import { chooseTunnelMode, DEFAULT_CLIENT_IFNAME, RECONNECT_MS, TunnelClient, type TunnelStatus } from '../src/tunnel/client.js';
 import { parseHostPort } from '../src/net/hostport.js';
 import { forwardPort, type Forward } from '../src/tunnel/stream/forward.js';
@@ -8,57 +7,73 @@ import { ID_MAX_CHARS, idProblem } from '../src/tunnel/handshake.js';
 import { DEFAULT_MTU, MTU_MAX, MTU_MIN } from '../src/tunnel/tun.js';
 import { errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
-import type { Command } from './command.js';
+import { command } from './command.js';
 import { parseIntOption } from './numbers.js';
+import { parseOptions, type OptionTable } from './option-table.js';
 import { stopSignals } from './stop-signals.js';
 
 const DEFAULT_SOCKS = '127.0.0.1:1080';
 
-const help = `Usage: sixswarm tunnel up --server HOST:PORT [--mode auto|tun|stream] [--id ID] [--token T]
-                          [--mtu N] [--ifname NAME] [--no-offload]
-                          [--socks ADDR:PORT] [--forward PORT[:LOCALPORT]]... [--json]
+const options = {
+  server: { type: 'string', value: 'HOST:PORT', help: 'the tunnel server (required), e.g. 192.0.2.1:14629' },
+  mode: { type: 'string', value: 'MODE', help: 'auto (default), tun or stream, as above' },
+  id: {
+    type: 'string',
+    value: 'ID',
+    help: [
+      'the Id to introduce this host with (default: the MAC address of the',
+      'IPv4 uplink, like the original client); the server keys prefixes on it.',
+      `1-${ID_MAX_CHARS} printable ASCII characters without spaces`,
+    ],
+  },
+  token: { type: 'string', value: 'T', help: 'a token for servers that require one (ignored by servers that do not)' },
+  mtu: { type: 'string', value: 'N', help: `MTU of the device, ${MTU_MIN}-${MTU_MAX} (default ${DEFAULT_MTU})` },
+  ifname: { type: 'string', value: 'NAME', help: `name of the TUN device (default ${DEFAULT_CLIENT_IFNAME})` },
+  'no-offload': {
+    type: 'boolean',
+    help: [
+      'do not offer segmentation offload: with a sixswarm server that agrees,',
+      'TCP travels the tunnel in segments of up to 64 KiB instead of one',
+      'MTU-sized packet at a time (several times less CPU per byte); the',
+      'original server never agrees, so this only matters for troubleshooting',
+    ],
+  },
+  socks: {
+    type: 'string',
+    value: 'ADDR:PORT',
+    help: [
+      "stream mode: the SOCKS5 proxy's address (CONNECT, no authentication; IPv6",
+      `destinations through the tunnel, IPv4 ones directly; default ${DEFAULT_SOCKS})`,
+    ],
+  },
+  forward: {
+    type: 'string',
+    multiple: true,
+    value: 'PORT[:LOCALPORT]',
+    help: ['stream mode: connections to [prefix::1]:PORT go to 127.0.0.1:LOCALPORT', '(default the same port); repeatable'],
+  },
+  json: { type: 'boolean', help: 'one JSON object per line: "starting", "up", "down", "status" events' },
+} as const satisfies OptionTable;
 
-Bring up the built-in IPv6-over-IPv4 tunnel to a tunnel server (\`sixswarm tunnel-server\`, or
+const about = `Bring up the built-in IPv6-over-IPv4 tunnel to a tunnel server (\`sixswarm tunnel-server\`, or
 the original Go server), which gives this host a /64 and its address prefix::1. Two modes:
 
   tun     (root and /dev/net/tun) a TUN device whose IPv6 packets travel over one TCP connection
-          to the server: the whole host gets IPv6; bind IPv6 services to prefix::1.
+          to the server: the whole host gets IPv6; bind IPv6 services to prefix::1. If this host
+          has no IPv6 default route, IPv6 traffic goes through the tunnel; if it has one, only
+          traffic from the tunnel prefix does (a source routing rule), so native IPv6 keeps working.
   stream  (any user; needs a sixswarm tunnel-server) no device: the server terminates IPv6 for
           us and relays the connections over the one TCP connection. Programs reach IPv6 through
           a SOCKS5 proxy (--socks, ${DEFAULT_SOCKS} by default), and --forward makes a local TCP
           port reachable at [prefix::1]:PORT. (\`download\`/\`seed --tunnel\` use it directly.)
   auto    (default) tun when root and /dev/net/tun allow it, else stream.
 
-If this host has no IPv6 default route, IPv6 traffic goes through the tunnel by default.
-If it has one, only traffic from the tunnel prefix uses the tunnel (a source routing rule),
-so native IPv6 keeps working.
-
 The tunnel stays up on its own: after any loss it reconnects every ${RECONNECT_MS / 1000} s, keeps the device
-and address meanwhile (outgoing packets are dropped), and gets the same prefix back.
-Needs root (or CAP_NET_ADMIN), /dev/net/tun, iproute2, and the native addon (npm run build:native).
+and address meanwhile (outgoing packets are dropped; relayed connections close), and gets the same
+prefix back. The TUN mode needs root (or CAP_NET_ADMIN), /dev/net/tun, iproute2, and the native
+addon (npm run build:native).`;
 
-Options:
-  --server HOST:PORT   the tunnel server (required), e.g. 192.0.2.1:14629
-  --mode MODE          auto (default), tun or stream, as above
-  --id ID              the Id to introduce this host with (default: the MAC address of the
-                       IPv4 uplink, like the original client); the server keys prefixes on it.
-                       1-${ID_MAX_CHARS} printable ASCII characters without spaces
-  --token T            a token for servers that require one (ignored by servers that do not)
-  --mtu N              MTU of the device, ${MTU_MIN}-${MTU_MAX} (default ${DEFAULT_MTU})
-  --ifname NAME        name of the TUN device (default ${DEFAULT_CLIENT_IFNAME})
-  --no-offload         do not offer segmentation offload: with a sixswarm server that agrees,
-                       TCP travels the tunnel in segments of up to 64 KiB instead of one
-                       MTU-sized packet at a time (several times less CPU per byte); the
-                       original server never agrees, so this only matters for troubleshooting
-  --socks ADDR:PORT    stream mode: the SOCKS5 proxy's address (CONNECT, no authentication; IPv6
-                       destinations through the tunnel, IPv4 ones directly; default ${DEFAULT_SOCKS})
-  --forward PORT[:LOCALPORT]
-                       stream mode: connections to [prefix::1]:PORT go to 127.0.0.1:LOCALPORT
-                       (default the same port); repeatable
-  --json               one JSON object per line: "starting", "up", "down", "status" events
-  -h, --help           this help
-
-Stops on SIGINT or SIGTERM, removing the device and its routes (stream mode: closing every relayed connection).
+const notes = `Stops on SIGINT or SIGTERM, removing the device and its routes (stream mode: closing every relayed connection).
 A server that hands out anything but a global unicast /64, or a /64 that overlaps an address
 of another interface of this host, is refused like an error reply (and retried).
 Exit codes: 0 stopped by a signal, 1 the tunnel cannot run here (a message says what is
@@ -71,29 +86,7 @@ Examples:
 `;
 
 async function run(argv: string[]): Promise<number> {
-  let values;
-  let positionals;
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        server: { type: 'string' },
-        id: { type: 'string' },
-        token: { type: 'string' },
-        mtu: { type: 'string' },
-        ifname: { type: 'string' },
-        'no-offload': { type: 'boolean' },
-        mode: { type: 'string' },
-        socks: { type: 'string' },
-        forward: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError(errorMessage(e));
-  }
+  const { values, positionals } = parseOptions(options, argv, { positionals: true });
   if (positionals.length !== 1 || positionals[0] !== 'up') {
     throw new UsageError(`expected \`sixswarm tunnel up --server HOST:PORT\`${positionals.length ? `, not "${positionals.join(' ')}"` : ''}`);
   }
@@ -203,9 +196,14 @@ function parseForward(text: string): Forward {
   return { port, to: { host: '127.0.0.1', port: local } };
 }
 
-export const tunnel: Command = {
+export const tunnel = command({
   name: 'tunnel',
   summary: 'bring up the built-in IPv6-over-IPv4 tunnel (tunnel up --server HOST:PORT)',
-  help,
+  usage: `Usage: sixswarm tunnel up --server HOST:PORT [--mode auto|tun|stream] [--id ID] [--token T]
+                          [--mtu N] [--ifname NAME] [--no-offload]
+                          [--socks ADDR:PORT] [--forward PORT[:LOCALPORT]]... [--json]`,
+  about,
+  options,
+  notes,
   run,
-};
+});

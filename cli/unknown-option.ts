@@ -1,37 +1,10 @@
 /**
  * One message for an unknown option, whatever the command: the option, the nearest valid one
- * ("did you mean --exit-on-complete?") and the command's usage line. The valid options are read
- * from the command's --help text, which lists every one of them (a rule of this CLI), so no
- * command needs code of its own for this.
+ * ("did you mean --exit-on-complete?") and the command's usage lines. The valid options are the
+ * option table the parser used, the one the command's --help comes from too, so no command needs
+ * code of its own for this.
  */
-
-/** What Node's parseArgs says about an unknown option (wrapped in our UsageError or not). */
-const UNKNOWN = /^Unknown option '(-{1,2}[^']*)'/;
-
-/** The unknown option named by a parser error, if that is what it is. */
-export function unknownOption(e: unknown): string | undefined {
-  const message = e instanceof Error ? e.message : '';
-  return UNKNOWN.exec(message)?.[1];
-}
-
-/** The long options a help text lists, one per option line ("  -o, --output DIR  ..."). */
-export function helpOptions(help: string): string[] {
-  const out = new Set<string>();
-  for (const line of help.split('\n')) {
-    const m = /^\s{2,}(?:-\w,\s+)?(--[a-z0-9][a-z0-9-]*)/.exec(line);
-    if (m) out.add(m[1]!);
-  }
-  return [...out];
-}
-
-/** The usage lines at the top of a help text (up to the first blank line). */
-export function usageLines(help: string): string {
-  const lines = help.split('\n');
-  const start = lines.findIndex((l) => l.startsWith('Usage:'));
-  if (start < 0) return '';
-  const end = lines.findIndex((l, i) => i > start && l.trim() === '');
-  return lines.slice(start, end < 0 ? undefined : end).join('\n');
-}
+import { longOptions, type OptionTable } from './option-table.js';
 
 function distance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -61,13 +34,13 @@ export function nearestOption(given: string, valid: string[]): string | undefine
   return best !== undefined && bestD <= Math.max(2, Math.floor(best.length / 4)) ? best : undefined;
 }
 
-/** The whole message for `sixswarm <command>` given an unknown option. */
-export function unknownOptionMessage(command: string, help: string, given: string): string {
-  const near = nearestOption(given, helpOptions(help));
-  const usage = usageLines(help);
-  return [
-    `sixswarm ${command}: unknown option ${given}${near ? `; did you mean ${near}?` : ''}`,
-    ...(usage ? [usage] : []),
-    `Run \`sixswarm ${command} --help\` for every option.`,
-  ].join('\n');
+/**
+ * The whole message for an unknown option given to `sixswarm <name>` (to `sixswarm` itself without
+ * a name), when the valid options were `among` (the command's table; for `config`, the table of the
+ * command whose settings it shows).
+ */
+export function unknownOptionMessage(command: { name?: string; usage: string }, given: string, among: OptionTable): string {
+  const near = nearestOption(given, longOptions(among));
+  const name = command.name ? `sixswarm ${command.name}` : 'sixswarm';
+  return [`${name}: unknown option ${given}${near ? `; did you mean ${near}?` : ''}`, command.usage, `Run \`${name} --help\` for every option.`].join('\n');
 }

@@ -1,6 +1,7 @@
 /**
  * Our side of the network: every address with its class (and which one we advertise), where we
- * listen, whether anyone reached us from outside over each family, and the tunnel.
+ * listen, what the router granted for our port on each family, whether anyone reached us from
+ * outside over each family, and the tunnel.
  */
 import { Box, Text } from 'ink';
 import type { ReactElement } from 'react';
@@ -8,6 +9,7 @@ import type { UiSnapshot } from './state.js';
 import { ago, cell, fit, formatDuration, shortSize } from './format.js';
 import { useTheme } from './theme.js';
 import { formatHostPort } from '../../src/net/hostport.js';
+import { verdictText } from '../../src/portmap/index.js';
 
 const KIND_LABEL: Record<string, string> = {
   global: 'global',
@@ -43,6 +45,24 @@ export function NetworkPanel({ engine, now, width, height }: { engine: UiSnapsho
       {engine.listening.length === 0 ? 'not yet' : engine.listening.map((l) => `IPv${l.family} ${formatHostPort(l.address, l.port)}`).join('   ')}
     </Text>,
   );
+  const pm = engine.portMapping;
+  lines.push(
+    <Text key="mh" wrap="truncate">
+      <Text bold>Router </Text>
+      {pm ? 'asked to open our port' : <Text color={t.muted}>not asked (port mapping off)</Text>}
+    </Text>,
+  );
+  for (const family of pm ? ([6, 4] as const) : []) {
+    const v = pm![family];
+    const good = v.state === 'mapped' || v.state === 'pinholed';
+    lines.push(
+      <Text key={`m${family}`} wrap="truncate">
+        {'  '}
+        <Text color={family === 6 ? t.v6 : t.v4}>{`IPv${family} `}</Text>
+        <Text color={good ? t.ok : v.state === 'probing' || v.state === 'disabled' ? t.muted : t.warn}>{fit(verdictText(family, v), Math.max(20, width - 8))}</Text>
+      </Text>,
+    );
+  }
   lines.push(<Text key="rh" bold>Reached from outside (an incoming connection)</Text>);
   for (const family of [6, 4] as const) {
     const r = engine.reached[family];

@@ -6,39 +6,11 @@
 import { Box, Text } from 'ink';
 import type { PeerStatus } from '../../src/status/feed.js';
 import { cell, shortRate } from './format.js';
+import { peerFlags, peerLines, VIA_LABEL } from './peer-lines.js';
 import { useTheme, type Theme } from './theme.js';
-
-export const VIA_LABEL: Record<PeerStatus['via'], string> = { ipv6: 'IPv6', tunnel: 'IPv6 via tunnel', ipv4: 'IPv4' };
-const VIA_ORDER: PeerStatus['via'][] = ['ipv6', 'tunnel', 'ipv4'];
 
 export function viaColor(via: PeerStatus['via'], t: Theme): string | undefined {
   return via === 'ipv4' ? t.v4 : via === 'tunnel' ? t.tunnel : t.v6;
-}
-
-/** The flag letters of a peer (see the file comment and the help overlay). */
-export function peerFlags(p: PeerStatus): string {
-  const down = p.amInterested ? (p.peerChoking ? 'd' : 'D') : '-';
-  const up = p.peerInterested ? (p.amChoking ? 'u' : 'U') : '-';
-  return `${down}${up}${p.encrypted ? 'E' : '-'} ${p.direction === 'in' ? 'in ' : 'out'}`;
-}
-
-export interface PeerLine {
-  kind: 'group' | 'peer';
-  via: PeerStatus['via'];
-  count?: number;
-  peer?: PeerStatus;
-}
-
-/** Peers as lines: a heading per group that has peers (IPv6 first), then its peers by download rate. */
-export function peerLines(peers: readonly PeerStatus[]): PeerLine[] {
-  const out: PeerLine[] = [];
-  for (const via of VIA_ORDER) {
-    const group = peers.filter((p) => p.via === via).sort((a, b) => b.downRate - a.downRate || b.upRate - a.upRate || a.address.localeCompare(b.address));
-    if (group.length === 0) continue;
-    out.push({ kind: 'group', via, count: group.length });
-    for (const peer of group) out.push({ kind: 'peer', via, peer });
-  }
-  return out;
 }
 
 export function PeersPanel({ peers, width, height, scroll }: { peers: readonly PeerStatus[]; width: number; height: number; scroll: number }) {

@@ -86,7 +86,7 @@ export const SAMPLE_MS = 900;
 /** Info messages go away after this; errors stay until the next key. */
 export const INFO_MESSAGE_MS = 8000;
 
-const EMPTY_ENGINE: UiSnapshot['engine'] = { listening: [], addresses: [], reached: {} };
+const EMPTY_ENGINE: UiSnapshot['engine'] = { listening: [], addresses: [], reached: {}, refused: 0 };
 
 export function initialState(title: string, can: Iterable<Capability>, snapshot?: UiSnapshot): UiState {
   const s: UiState = {

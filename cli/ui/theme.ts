@@ -11,6 +11,7 @@ export const VERDICT_COLOR: Record<Verdict, string> = {
   fail: 'red',
   'n/a': 'gray',
   skipped: 'yellow',
+  policy: 'cyan',
 };
 
 export interface Theme {

@@ -7,7 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Family } from '../net/address.js';
+import { hostKey, type Family } from '../net/address.js';
+import { formatHostPort } from '../net/hostport.js';
 import { AdvertisedPorts } from '../transport/advertised-ports.js';
 import { KernelNetwork } from '../transport/kernel/kernel-network.js';
 import type { Listening, Network } from '../transport/network.js';
@@ -22,8 +23,14 @@ import { DhtDiscovery, type DhtConfig } from '../discovery/dht-discovery.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import { AnnouncePacer } from '../tracker/announce-pacer.js';
 import { RateLimits } from '../swarm/rate-limit.js';
+import { PortMapping } from './port-mapping.js';
 import type { SeedGoalOptions } from './seed-goal.js';
+import type { StoreFactory } from '../storage/piece-store.js';
 import { TorrentLock } from './torrent-lock.js';
+
+/** A host whose incoming connections our encryption policy refuses is reported at most this often. */
+const REFUSED_REPORT_MS = 60_000;
+const MAX_REFUSED_HOSTS = 4096;
 
 export interface EngineOptions {
   port: number;
@@ -45,9 +52,13 @@ export interface EngineOptions {
   seedGoal?: SeedGoalOptions;
   /** What the torrents' locks say runs them (default: this process's command line). */
   lockCommand?: string;
+  /** Ask the gateway for inbound reachability of the listening port (PCP, NAT-PMP, UPnP IGD) once listening. */
+  portMapping?: boolean;
+  /** Where torrents' data lives (default: files on disk); a test may keep it in memory. */
+  store?: StoreFactory;
 }
 
-export class Engine extends EventEmitter {
+export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refused: [address: string, why: string] }> {
   readonly peerId = Buffer.concat([Buffer.from(PEER_ID_PREFIX, 'latin1'), randomBytes(12)]);
   readonly hashPool = new HashPool();
   readonly ownAddresses = new OwnAddresses();
@@ -58,6 +69,11 @@ export class Engine extends EventEmitter {
   private readonly adding = new Set<string>();
   private readonly locks = new Map<Torrent, TorrentLock>();
   private closing?: Promise<void>;
+  /** Incoming connections our encryption policy refused, and when each host was last reported. */
+  private refusedCount = 0;
+  private readonly refusedReported = new Map<string, number>();
+  /** The gateway's mappings of our port, once listening (with `portMapping`). */
+  portMapping?: PortMapping;
   /** Our torrents by HASH('req2', info hash), for peers that dial us encrypted. */
   private readonly req2 = new Req2Index();
   readonly handshaker: Handshaker;
@@ -81,10 +97,27 @@ export class Engine extends EventEmitter {
       peerId: this.peerId,
       directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm, findByReq2: (r) => this.req2.find(r) },
       encryption: opts.encryption,
+      onRefused: (from, why) => this.refusedIncoming(from.host, formatHostPort(from.host, from.port), why),
     });
     if (opts.dht && opts.ipv4) this.dht = new DhtDiscovery(opts.dht, opts.stateDir, network, this.ports);
     // A gateway mapped our port elsewhere (or the mapping went): the trackers should know soon.
     this.ports.on('change', () => this.announceSoon());
+  }
+
+  /** Incoming connections our `--encryption` policy refused so far. */
+  get refused(): number {
+    return this.refusedCount;
+  }
+
+  /** Counted every time, reported once a minute per host (a peer retrying must not flood the log). */
+  private refusedIncoming(host: string, address: string, why: string): void {
+    this.refusedCount++;
+    const key = hostKey(host);
+    const now = Date.now();
+    if (now - (this.refusedReported.get(key) ?? -Infinity) < REFUSED_REPORT_MS) return;
+    if (this.refusedReported.size >= MAX_REFUSED_HOSTS) this.refusedReported.clear();
+    this.refusedReported.set(key, now);
+    this.emit('refused', address, why);
   }
 
   /** Where we listen (empty until listen() resolves). */
@@ -105,6 +138,11 @@ export class Engine extends EventEmitter {
       },
       (t) => this.handshaker.incoming(t),
     );
+    if (this.opts.portMapping) {
+      this.portMapping = new PortMapping(listening, this.ports, this.ownAddresses);
+      this.emit('port-mapping', this.portMapping);
+      void this.portMapping.start();
+    }
     void this.dht?.start();
     return listening;
   }
@@ -147,6 +185,7 @@ export class Engine extends EventEmitter {
       ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer, network: this.network } } : {}),
       ...(this.dht ? { dht: this.dht } : {}),
       ...(this.opts.seedGoal ? { seedGoal: this.opts.seedGoal } : {}),
+      ...(this.opts.store ? { store: this.opts.store } : {}),
     });
     this.torrents.set(infoHashHex, t);
     this.locks.set(t, lock);
@@ -194,7 +233,7 @@ export class Engine extends EventEmitter {
     // The torrents first: their last announces (`stopped`) still name the port we listen on, and a
     // listener's close waits for the connections it accepted, which they close. The DHT lets go of
     // the shared UDP socket before the network closes it.
-    await Promise.all([...[...this.torrents.values()].map((t) => t.stop().then(() => this.unlock(t))), this.dht?.stop()]);
+    await Promise.all([...[...this.torrents.values()].map((t) => t.stop().then(() => this.unlock(t))), this.dht?.stop(), this.portMapping?.stop()]);
     await this.network.close();
     this.torrents.clear();
     this.limits.close();

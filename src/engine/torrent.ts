@@ -14,7 +14,7 @@ import type { MagnetLink, Metainfo } from '../metainfo/types.js';
 import type { HashPool } from '../storage/hash-pool.js';
 import { metadataPath, saveMetadata } from '../storage/metadata-store.js';
 import type { SelectionSpec } from '../storage/selection.js';
-import type { CheckProgress, CheckResult } from '../storage/piece-store.js';
+import type { CheckProgress, CheckResult, StoreFactory, TorrentStore } from '../storage/piece-store.js';
 import { TorrentStorage } from '../storage/torrent-storage.js';
 import type { RateLimits } from '../swarm/rate-limit.js';
 import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
@@ -40,10 +40,17 @@ export interface TorrentOptions {
   dht?: DhtDiscovery;
   /** Once complete, seed until this is reached, then report `seed-goal`. */
   seedGoal?: SeedGoalOptions;
+  /** Where its data lives (default: files in its folder, storage/torrent-storage.ts). */
+  store?: StoreFactory;
 }
 
 /** What a torrent is started from: its metainfo, or a magnet link whose metadata peers will supply. */
-export type TorrentSource = { meta: Metainfo } | { magnet: MagnetLink };
+/**
+ * What a torrent is started from: its metainfo, or a magnet link whose metadata peers will
+ * supply. A magnet whose metadata was fetched before starts from that metadata and keeps its
+ * link for the peers it names (x.pe), which the saved metadata does not hold.
+ */
+export type TorrentSource = { meta: Metainfo; magnet?: MagnetLink } | { magnet: MagnetLink };
 
 export type TorrentState = 'fetching-metadata' | 'checking' | 'downloading' | 'seeding' | 'stopped' | 'error';
 
@@ -75,7 +82,7 @@ export class Torrent extends EventEmitter<{
   readonly infoHash: Buffer;
   readonly infoHashHex: string;
   meta?: Metainfo;
-  storage?: TorrentStorage;
+  storage?: TorrentStore;
   swarm?: Swarm;
   /** The swarm's peer exchange (off by itself on a private torrent). */
   pex?: PexTorrent;
@@ -99,10 +106,11 @@ export class Torrent extends EventEmitter<{
     private readonly opts: TorrentOptions,
   ) {
     super();
+    this.magnet = source.magnet;
     if ('meta' in source) {
       this.meta = source.meta;
       this.storage = this.makeStorage(source.meta);
-    } else this.magnet = source.magnet;
+    }
     this.infoHash = this.meta?.infoHash ?? this.magnet!.infoHash;
     this.infoHashHex = this.infoHash.toString('hex');
     this.state = this.meta ? 'checking' : 'fetching-metadata';
@@ -140,7 +148,7 @@ export class Torrent extends EventEmitter<{
     if (this.meta) {
       await this.check(forceRecheck);
       if (this.stopping) return; // stopped while checking: never join the swarm
-      const swarm = this.startSwarm(this.meta.announce);
+      const swarm = this.startSwarm(this.meta.announce, this.magnet?.peers);
       this.beginTransfer(swarm);
       return;
     }
@@ -155,8 +163,9 @@ export class Torrent extends EventEmitter<{
     this.waitingTimer.unref();
   }
 
-  private makeStorage(meta: Metainfo): TorrentStorage {
-    return new TorrentStorage(meta, this.dir, this.opts.hashPool, { writable: this.opts.writable, stateDir: this.opts.stateDir, select: this.opts.select });
+  private makeStorage(meta: Metainfo): TorrentStore {
+    const opts = { writable: this.opts.writable, stateDir: this.opts.stateDir, select: this.opts.select };
+    return this.opts.store ? this.opts.store(meta, this.dir, opts) : new TorrentStorage(meta, this.dir, this.opts.hashPool, opts);
   }
 
   private async check(force: boolean): Promise<void> {

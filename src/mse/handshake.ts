@@ -45,6 +45,8 @@ export class MseError extends Error {
      * peer that only speaks plaintext: retrying in plaintext would not help.
      */
     readonly peerSpokeMse = false,
+    /** Our `--encryption` policy refused what the peer offered (not a fault of the connection). */
+    readonly refusedByPolicy = false,
   ) {
     super(message);
     this.name = 'MseError';
@@ -276,6 +278,11 @@ export interface ResponderOptions {
   /** What we accept, most wanted first; the first one the initiator provides is selected. */
   allowed: readonly CryptoMethod[];
   entropy?: MseEntropy;
+  /**
+   * Asked once Ya is in, before the Diffie-Hellman work it costs: false refuses the peer
+   * without doing any (a budget for what anyone can make us compute with 96 random bytes).
+   */
+  mayComputeDh?: () => boolean;
 }
 
 /** Info hashes by HASH('req2', info hash): what `findInfoHash` looks in, as torrents are added. */
@@ -329,6 +336,7 @@ export class ResponderHandshake {
         case 'ya': {
           const ya = this.inbox.take(DH_BYTES);
           if (!ya) return { send };
+          if (this.opts.mayComputeDh?.() === false) throw new MseError('too many encrypted handshakes arrive at once: refused before the key exchange');
           const x = this.entropy.privateKey();
           this.s = sharedSecret(x, ya);
           if (!this.s) throw new MseError('peer sent an invalid Diffie-Hellman key');

@@ -15,6 +15,7 @@ import type { AnnounceEvent } from '../tracker/types.js';
 import type { TunnelStatus } from '../tunnel/client.js';
 import type { Engine } from '../engine/engine.js';
 import { shareRatio } from '../engine/seed-goal.js';
+import type { MappingEvent, ReachabilityVerdict } from '../portmap/index.js';
 import type { DhtRound, DhtStatus } from '../discovery/dht-discovery.js';
 import { interfaceAddresses } from '../engine/own-addresses.js';
 import type { TorrentEvent, Torrent, TorrentState } from '../engine/torrent.js';
@@ -56,6 +57,10 @@ export interface TorrentSummary {
   candidates: number;
   /** Dials that gave no connection (refused, timed out, closed during the handshake). */
   unreachable: number;
+  /** Dials that found nothing listening (peers that left since someone told us of them). */
+  gone: number;
+  /** Addresses not taken as candidates: over a source's quota, or one PEX partner's or one host's cap. */
+  refusedCandidates: number;
   /** The last unreachable peer and why. */
   lastUnreachable?: string;
   /** Peer exchange: partners, and what they sent (taken, filtered, capped, ignored). */
@@ -63,6 +68,8 @@ export interface TorrentSummary {
   error?: string;
   /** The session's tunnel, when one is up or trying. */
   tunnel?: TunnelStatus;
+  /** With port mapping on: per family, the state of the router's mapping of our port. */
+  mapping?: Record<Family, ReachabilityVerdict['state']>;
 }
 
 /** A connected peer as the UI and --json show it: the swarm's own report of it, and where it sits. */
@@ -138,6 +145,10 @@ export interface EngineStatus {
   tunnel?: TunnelStatus;
   /** The DHT node, while it runs. */
   dht?: DhtStatus;
+  /** Incoming connections our `--encryption` policy refused. */
+  refused: number;
+  /** Per family, what the gateway granted for our listening port, or why nothing (with port mapping on). */
+  portMapping?: Record<Family, ReachabilityVerdict>;
 }
 
 /** Every event the engine reports; per-torrent events carry the torrent's info hash. */
@@ -152,12 +163,18 @@ export type EngineEvent =
   | ({ event: 'dht-listening' } & DhtStatus)
   /** One DHT lookup (and announce) of a torrent finished. */
   | ({ event: 'dht'; torrent: string } & Omit<DhtRound, 'infoHash'>)
+  /** An incoming connection our `--encryption` policy refused (reported once a minute per host; `refused` in the snapshot counts them all). */
+  | { event: 'peer-refused'; address: string; reason: string }
+  /** A mapping of our port by the gateway changed: granted, renewed, moved, lost, failed, deleted. */
+  | ({ event: 'port-mapping' } & MappingEvent)
   /** The engine's own trouble, not one torrent's (shutting down, the tunnel). */
   | { event: 'warning' | 'error'; message: string }
   | { event: 'stopped'; code: number };
 
 /** How often a checking torrent reports, at most. */
 const CHECK_REPORT_MS = 500;
+/** A torrent whose summary stays the same still reports this often: a reader can tell a stalled torrent from a dead process. */
+const UNCHANGED_PROGRESS_MS = 5000;
 
 export interface StatusSource {
   /** The session's tunnel, if any. */
@@ -170,6 +187,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   /** Followed torrents, kept after the engine let go of them so the last word on each can be said. */
   private readonly watched = new Set<Torrent>();
   private readonly reached: Partial<Record<Family, ReachedStatus>> = {};
+  /** Per torrent, the progress last published (as JSON) and when. */
+  private readonly lastProgress = new Map<Torrent, { json: string; at: number }>();
 
   constructor(
     private readonly engine: Engine,
@@ -179,6 +198,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     engine.dht?.on('listening', (st) => this.publish({ event: 'dht-listening', ...st }));
     engine.dht?.on('round', ({ infoHash, ...r }) => this.publish({ event: 'dht', torrent: infoHash, ...r }));
     engine.dht?.on('warning', (message) => this.publish({ event: 'warning', message }));
+    engine.on('port-mapping', (pm) => pm.on('mapping', (e) => this.publish({ event: 'port-mapping', ...e })));
+    engine.on('refused', (address, reason) => this.publish({ event: 'peer-refused', address, reason }));
   }
 
   /** Report one event (the engine's own, or the CLI's: listening, stopped). */
@@ -192,7 +213,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     this.watched.add(t);
     t.on('event', (e) => {
       if (!this.watched.has(t)) return;
-      if (e.event === 'peer-unreachable') this.unreachableWhy.set(t, `${e.address} ${e.reason}`);
+      if (e.event === 'peer-unreachable' && !e.gone) this.unreachableWhy.set(t, `${e.address} ${e.reason}`);
       if (e.event === 'peer-connected' && e.direction === 'in') this.sawIncoming(e.family, e.address);
       this.publish({ torrent, ...e });
     });
@@ -211,6 +232,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   unwatch(t: Torrent): void {
     this.watched.delete(t);
     this.unreachableWhy.delete(t);
+    this.lastProgress.delete(t);
   }
 
   private sawIncoming(family: Family, label: string): void {
@@ -223,7 +245,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     this.reached[family] = { from: label, kind: classify(host)?.kind ?? 'reserved', at: Date.now() };
   }
 
-  /** A `progress` event per running torrent every `ms`. */
+  /** Every `ms`, a `progress` event per running torrent whose summary changed (see publishProgress). */
   startProgress(ms = 1000): void {
     this.progressTimer = setInterval(() => this.publishProgress(), ms);
     this.progressTimer.unref();
@@ -233,8 +255,21 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     clearInterval(this.progressTimer);
   }
 
-  publishProgress(): void {
-    for (const t of this.watched) if (t.swarm) this.publish({ event: 'progress', ...this.summary(t) });
+  /**
+   * A `progress` event per running torrent whose summary changed since its last one, or that has
+   * said nothing for UNCHANGED_PROGRESS_MS; with `all`, every running torrent's (the last word).
+   */
+  publishProgress(all = false): void {
+    const now = Date.now();
+    for (const t of this.watched) {
+      if (!t.swarm) continue;
+      const summary = this.summary(t);
+      const json = JSON.stringify(summary);
+      const last = this.lastProgress.get(t);
+      if (!all && last && last.json === json && now - last.at < UNCHANGED_PROGRESS_MS) continue;
+      this.lastProgress.set(t, { json, at: now });
+      this.publish({ event: 'progress', ...summary });
+    }
   }
 
   summary(t: Torrent): TorrentSummary {
@@ -251,6 +286,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     const uploaded = s?.uploaded ?? 0;
     const tunnel = this.source.tunnel?.();
     const why = this.unreachableWhy.get(t);
+    const pm = this.engine.portMapping?.status();
     return {
       infoHash: t.infoHashHex,
       name: t.name,
@@ -276,11 +312,20 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       seeds: s?.seeds ?? 0,
       candidates: s?.candidates ?? 0,
       unreachable: s?.unreachable ?? 0,
+      gone: s?.gone ?? 0,
+      refusedCandidates: s?.refusedCandidates ?? 0,
       ...(why ? { lastUnreachable: why } : {}),
       ...(t.pex ? { pex: t.pex.summary() } : {}),
       ...(t.lastError ? { error: t.lastError } : {}),
       ...(tunnel ? { tunnel } : {}),
+      ...(pm ? { mapping: { 4: pm[4].state, 6: pm[6].state } } : {}),
     };
+  }
+
+  /** Its verified pieces as a BitTorrent bitfield (the first piece in the high bit); undefined before its metadata. */
+  pieces(t: Torrent): Uint8Array | undefined {
+    const have = t.storage?.have;
+    return have && Uint8Array.from(have.bytes);
   }
 
   detail(t: Torrent, cells = 64): TorrentDetail {
@@ -290,6 +335,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   snapshot(): EngineStatus {
     const tunnel = this.source.tunnel?.();
     const dht = this.engine.dht?.status();
+    const portMapping = this.engine.portMapping?.status();
     const own = this.engine.ownAddresses.get();
     const addresses: AddressStatus[] = [];
     for (const family of [4, 6] as const) {
@@ -306,12 +352,15 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       listening: this.engine.listening(),
       addresses,
       reached: { ...this.reached },
+      refused: this.engine.refused,
       ...(tunnel ? { tunnel } : {}),
       ...(dht ? { dht } : {}),
+      ...(portMapping ? { portMapping } : {}),
     };
   }
 
-  private peers(t: Torrent): PeerStatus[] {
+  /** Its connected peers, each with where it sits (family, via the tunnel) and where we learned of it. */
+  peers(t: Torrent): PeerStatus[] {
     const swarm = t.swarm;
     if (!swarm) return [];
     const tunnelAddress = this.source.tunnel?.()?.address;
@@ -341,7 +390,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     });
   }
 
-  private trackers(t: Torrent): TrackerStatus[] {
+  /** Its trackers, one row per tracker and address family. */
+  trackers(t: Torrent): TrackerStatus[] {
     return t.trackerRecords().map((r) => ({
       url: r.tracker,
       family: r.family,
@@ -354,7 +404,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     }));
   }
 
-  private files(t: Torrent): FileStatus[] {
+  /** Its files (padding files left out) with the verified bytes of each. */
+  files(t: Torrent): FileStatus[] {
     const { meta, storage } = t;
     if (!meta || !storage) return [];
     const have = new Array<number>(meta.files.length).fill(0);

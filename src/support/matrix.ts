@@ -3,6 +3,8 @@
  * works on this host now and, when something does not, what to do about it. Built from the
  * probes' facts alone, so it says the same for the same host.
  */
+import type { Family } from '../net/address.js';
+import { verdictText } from '../portmap/index.js';
 import { DEFAULT_CLIENT_IFNAME } from '../tunnel/client.js';
 import type { HostFacts, Ipv6Address } from './probes.js';
 
@@ -19,7 +21,8 @@ export interface SupportRow {
   addresses?: Ipv6Address[];
 }
 
-const TUNNEL_HINT = 'use the built-in tunnel (--tunnel HOST:PORT, or SIXSWARM_TUNNEL_SERVER)';
+const TUNNEL_HINT =
+  'use the built-in tunnel: run `sixswarm tunnel-server` on a host with a routed IPv6 prefix (a VPS often has a /64), then --tunnel HOST:PORT (or SIXSWARM_TUNNEL_SERVER); without one, sixswarm still downloads and seeds over IPv4 (see the router rows for being reached there)';
 
 type Connectivity = { status: SupportStatus; reason: string; best?: Ipv6Address };
 
@@ -66,6 +69,24 @@ function tunnelRow(f: HostFacts, c: Connectivity): Omit<SupportRow, 'id' | 'comp
   return { status: 'yes', reason: `ready${mode}: --tunnel auto with ${t.server} ${auto}` };
 }
 
+/** Whether peers outside can connect in over a family: what the router granted when asked. */
+function routerRow(f: HostFacts, family: Family): Omit<SupportRow, 'id' | 'component'> {
+  const v = f.router?.[family];
+  if (!v) {
+    return {
+      status: 'partial',
+      reason: 'not asked: sixswarm asks the router to open its port whenever it runs (PCP, NAT-PMP, UPnP IGD; --no-port-mapping turns that off); `sixswarm support --router` asks it now',
+    };
+  }
+  const text = verdictText(family, v);
+  if (v.state === 'mapped' || v.state === 'pinholed') return { status: 'yes', reason: `${text} (a test mapping, deleted again)` };
+  const fix =
+    v.state === 'cgnat'
+      ? 'peers outside cannot connect in over this family: you still reach them, and uTP holepunch or the tunnel get you in'
+      : 'peers outside cannot connect in unless the router forwards the port: turn on UPnP, NAT-PMP or PCP in the router, or forward the port by hand';
+  return { status: v.state === 'disabled' ? 'no' : 'partial', reason: `${text}: ${fix}` };
+}
+
 export function supportMatrix(f: HostFacts): SupportRow[] {
   const c = connectivity(f);
   const bind6 = f.tcp6 ?? f.udp6;
@@ -99,6 +120,7 @@ export function supportMatrix(f: HostFacts): SupportRow[] {
     : !f.ipv4
       ? { status: 'no', reason: 'no IPv4 address here, and the DHT is IPv4 only: peers come from trackers and PEX' }
       : { status: 'partial', reason: 'IPv4 only, by design: the IPv6 DHT (BEP 32) is rarely spoken; IPv6 peers come from trackers and PEX' });
+  for (const family of [4, 6] as const) row(`router-ipv${family}`, `Network: reached over IPv${family}`, routerRow(f, family));
   row('tunnel', 'Network: IPv6 tunnel', tunnelRow(f, c));
   row('encryption', 'Torrent: encryption (MSE)', f.rc4.engine === 'native'
     ? { status: 'yes', reason: 'MSE with RC4 from the native addon' }

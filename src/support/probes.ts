@@ -9,7 +9,8 @@ import { open } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { classify } from '../net/address.js';
+import { classify, type Family } from '../net/address.js';
+import type { ReachabilityVerdict } from '../portmap/index.js';
 import { parseHostPort } from '../net/hostport.js';
 import { defaultRc4Engine, nativeRc4Missing, type Rc4Engine } from '../mse/rc4.js';
 import { hasDefaultRoute6 } from '../tunnel/iproute.js';
@@ -56,6 +57,8 @@ export interface HostFacts {
   ipv4: boolean;
   tunnel: TunnelFacts;
   rc4: { engine: Rc4Engine; missing: string };
+  /** What the router answered when asked (`support --router`); undefined: not asked. */
+  router?: Record<Family, ReachabilityVerdict>;
 }
 
 const CAP_NET_ADMIN = 12;

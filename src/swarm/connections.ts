@@ -6,10 +6,9 @@
  * peer says about its pieces is remembered for it.
  */
 import type { Family } from '../net/address.js';
-import { hostKey, hostNetwork, isDialable, isExchangeable } from '../net/address.js';
+import { classify, familyOf, hostKey, hostNetwork, isDialable, isExchangeable } from '../net/address.js';
 import type { OurPorts } from '../transport/advertised-ports.js';
 import type { DialTarget } from '../transport/network.js';
-import { formatHostPort } from '../net/hostport.js';
 import { ownAddressCheck } from '../net/self.js';
 import { encodeExtensionHandshake, parseExtensionHandshake, type ExtensionHandshake } from '../wire/extension-handshake.js';
 import type { ExtensionRegistry } from '../wire/extensions.js';
@@ -63,6 +62,13 @@ export interface ConnectionsOptions {
 }
 
 const MAX_PER_HOST = 8;
+/** A peer is never turned over before it had this long, nor while it exchanged anything within the idle time. */
+const TURNOVER_GRACE_MS = 10_000;
+const TURNOVER_IDLE_MS = 10_000;
+/** Connections of one peer opened within this of each other (one each way) count as opened at once. */
+const SIMULTANEOUS_MS = 5_000;
+/** How long a new IPv4 candidate waits for its peer's IPv6 address (RFC 8305's connection attempt delay). */
+const IPV4_HOLD_MS = 250;
 const IDLE_MS = 150_000;
 const KEEPALIVE_MS = 60_000;
 
@@ -70,14 +76,21 @@ export class Connections {
   readonly pool = new PeerPool();
   readonly peers = new Set<Peer>();
   readonly bans: BanList;
-  /** Dials that ended without a connection (refused, timed out, closed in the handshake). */
+  /**
+   * Dials that ended without a connection and are worth a user's attention (timed out, no route,
+   * closed in the handshake, refused by our encryption policy), and those that only found a
+   * stale address (nothing listens there any more: the peer left).
+   */
   unreachable = 0;
+  gone = 0;
   private readonly byId = new Map<string, Peer>();
   private readonly candidateOf = new Map<Peer, Candidate>();
   /** Outgoing attempts in flight (dialing or handshaking). */
   private readonly dialing = new Set<Candidate>();
   private handler?: PeerHandler;
   private stopped = false;
+  /** Wakes connectMore when held-back IPv4 candidates become due. */
+  private heldTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: ConnectionsOptions) {
     this.bans = new BanList(opts.banThreshold);
@@ -98,6 +111,7 @@ export class Connections {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.heldTimer);
     for (const p of [...this.peers]) p.wire.close('shutting down');
   }
 
@@ -106,8 +120,17 @@ export class Connections {
     if (this.refuses(source)) return 0;
     let added = 0;
     for (const a of addrs) {
-      if (!isDialable(a.host) || a.port === 0 || this.bans.isBanned(a.host)) continue;
-      if (this.pool.add([{ host: a.host, port: a.port }], source, { prefersEncryption: a.prefersEncryption === true })) added++;
+      if (!isDialable(a.host) || a.port === 0 || this.bans.isBanned(a.host) || !this.dialable(a)) continue;
+      const delayMs = this.holdBack(a);
+      if (!this.pool.add([{ host: a.host, port: a.port }], source, { prefersEncryption: a.prefersEncryption === true, delayMs })) continue;
+      added++;
+      if (delayMs > 0 && !this.heldTimer) {
+        this.heldTimer = setTimeout(() => {
+          this.heldTimer = undefined;
+          this.connectMore();
+        }, delayMs);
+        this.heldTimer.unref();
+      }
     }
     if (added > 0) this.connectMore();
     return added;
@@ -115,7 +138,27 @@ export class Connections {
 
   /** One peer known by several addresses (a host name with A and AAAA records): dialed Happy-Eyeballs style. */
   addPeerTargets(targets: DialTarget[], source: PeerSource): void {
-    if (!this.refuses(source) && this.pool.add(targets, source)) this.connectMore();
+    const ours = targets.filter((t) => this.dialable(t));
+    if (ours.length > 0 && !this.refuses(source) && this.pool.add(ours, source)) this.connectMore();
+  }
+
+  /** Incoming peers may fill all slots but a reserve for our own dials while candidates wait to be tried. */
+  private incomingRoom(): number {
+    return this.candidatesWaiting() ? this.opts.maxPeers - Math.max(2, Math.floor(this.opts.maxPeers / 10)) : this.opts.maxPeers;
+  }
+
+  /** An address of a family we dial at all (an IPv6-only engine never gets IPv4 candidates). */
+  private dialable(t: DialTarget): boolean {
+    return this.opts.families[familyOf(t.host) ?? 4];
+  }
+
+  /**
+   * Happy Eyeballs across candidates: an IPv4 address waits a moment when we speak IPv6, so the
+   * IPv6 address of the same peer (a tracker's other reply, arriving a little later) is dialed
+   * first and the IPv4 one is then recognised as the same peer.
+   */
+  private holdBack(t: DialTarget): number {
+    return this.opts.families[6] && familyOf(t.host) === 4 ? IPV4_HOLD_MS : 0;
   }
 
   /** Forget the candidates one source gave (a PEX partner that litters). */
@@ -132,7 +175,7 @@ export class Connections {
 
   /** A handshaken incoming connection that named this torrent. */
   accept(wire: PeerWire): boolean {
-    if (!this.admit(wire)) return false;
+    if (this.admit(wire)) return false;
     this.add(wire, { kind: 'incoming' }, undefined);
     return true;
   }
@@ -156,7 +199,49 @@ export class Connections {
       this.guard(p, () => p.extensions.tick(now));
     }
     this.handler?.tick(now);
+    // Full, with untried candidates waiting: one peer that has given nothing for long makes room.
+    if (this.peers.size + this.dialing.size >= this.opts.maxPeers && this.candidatesWaiting()) this.turnOver(now, 'to try another peer');
     this.connectMore();
+  }
+
+  /**
+   * Candidates to dial now, at most `max`. One that is a connected peer waits while it is
+   * connected: known by the peer id it gave with an address of its own (BEP 10) or learned when a
+   * dial reached it twice, or by the address it listens on (all of loopback counting as one host:
+   * the other family's loopback address of a local peer is that peer).
+   */
+  private readyCandidates(max: number): Candidate[] {
+    return this.pool.ready(Date.now(), max, this.connectedPeerCheck());
+  }
+
+  /** Whether some candidate waits to be dialed now (see readyCandidates). */
+  private candidatesWaiting(): boolean {
+    return this.pool.anyReady(Date.now(), this.connectedPeerCheck());
+  }
+
+  private connectedPeerCheck(): (c: Candidate) => boolean {
+    const listening = new Set<string>();
+    for (const p of this.peers) {
+      const port = p.ext?.port ?? (p.wire.outgoing ? p.wire.remote.port : undefined);
+      if (port) listening.add(listenKey(p.ip, port));
+    }
+    return (c) => (c.peerId !== undefined && this.byId.has(c.peerId)) || c.targets.some((t) => listening.has(listenKey(t.host, t.port)));
+  }
+
+  /**
+   * Close the peer that has been useless longest (connected past its grace, no payload either way
+   * or metadata for a while), if there is one: keep-alive-only peers must not hold the slots an
+   * honest peer needs. Returns whether one went.
+   */
+  private turnOver(now: number, why: string): boolean {
+    let worst: Peer | undefined;
+    for (const p of this.peers) {
+      if (now - p.connectedAt < TURNOVER_GRACE_MS || now - p.lastUsefulAt < TURNOVER_IDLE_MS) continue;
+      if (!worst || p.lastUsefulAt < worst.lastUsefulAt) worst = p;
+    }
+    if (!worst) return false;
+    worst.wire.close(`turned over: nothing exchanged for ${Math.round((now - worst.lastUsefulAt) / 1000)} s, slot given ${why}`);
+    return true;
   }
 
   connectMore(): void {
@@ -164,13 +249,7 @@ export class Connections {
     const room = this.opts.maxPeers - this.peers.size - this.dialing.size;
     const slots = Math.min(room, this.opts.maxConnecting - this.dialing.size);
     if (slots <= 0) return;
-    // A candidate that is a connected peer waits while it is connected: known by the peer id it gave
-    // with an address of its own (BEP 10), or by the address it listens on (an incoming peer that
-    // told us its port: the address PEX partners pass on).
-    const listening = new Set<string>();
-    for (const p of this.peers) if (p.ext?.port) listening.add(formatHostPort(p.ip, p.ext.port));
-    const connectedPeer = (c: Candidate) => (c.peerId !== undefined && this.byId.has(c.peerId)) || c.targets.some((t) => listening.has(formatHostPort(t.host, t.port)));
-    for (const c of this.pool.ready(Date.now(), slots, connectedPeer)) {
+    for (const c of this.readyCandidates(slots)) {
       if (c.targets.some((t) => this.connectedTo(t))) {
         c.state = 'connected';
         continue;
@@ -220,12 +299,21 @@ export class Connections {
 
   private onConnected(c: Candidate, wire: PeerWire): void {
     this.dialing.delete(c);
-    if (!this.admit(wire)) {
-      wire.close('not admitted');
-      if (c.state === 'connecting') this.pool.failed(c, Date.now());
+    const refused = this.admit(wire);
+    if (refused) {
+      wire.close(refused === 'duplicate' ? 'duplicate connection to the same peer' : 'not admitted');
+      // Another address of a peer we have: never dialed while that connection lives (no churn).
+      if (refused === 'duplicate') this.alias(c, wire.handshake!.peerId.toString('hex'));
+      else if (c.state === 'connecting') this.pool.failed(c, Date.now());
       return;
     }
     this.add(wire, c.source, c);
+  }
+
+  /** `c` turned out to be another way to the connected peer `peerId`. */
+  private alias(c: Candidate, peerId: string): void {
+    c.peerId = peerId;
+    this.pool.disconnected(c, Date.now());
   }
 
   private onDialFailed(c: Candidate, e: Error): void {
@@ -234,36 +322,48 @@ export class Connections {
       c.state = 'self';
       return;
     }
+    if (this.stopped) return this.pool.failed(c, Date.now());
+    // Hung up on at once by a host we are connected to: it allows one connection per address
+    // (Transmission, rtorrent), and it is most likely the same peer.
+    const sibling = e instanceof HandshakeFailure && e.kind === 'hung-up' ? [...this.peers].find((p) => c.targets.some((t) => hostKey(t.host) === hostKey(p.ip))) : undefined;
+    if (sibling) return this.alias(c, sibling.id.toString('hex'));
     this.pool.failed(c, Date.now());
-    if (this.stopped) return;
-    this.unreachable++;
-    this.opts.emit({ event: 'peer-unreachable', address: c.key, source: c.source.kind, reason: e.message });
+    // Nothing listens there (the peer left since a tracker or partner heard of it): a stale address, not a problem.
+    const gone = c.source.kind !== 'manual' && /ECONNREFUSED/.test(e.message);
+    if (gone) this.gone++;
+    else this.unreachable++;
+    this.opts.emit({ event: 'peer-unreachable', address: c.key, source: c.source.kind, reason: e.message, ...(gone ? { gone } : {}) });
     this.opts.plugins.call('dialFailed', { targets: c.targets, source: c.source, reason: e.message });
   }
 
-  /** Decide whether a handshaken connection may join; resolves duplicates of one peer across families. */
-  private admit(wire: PeerWire): boolean {
-    if (this.stopped) return false;
+  /** Whether a handshaken connection may join (undefined) or why not; resolves duplicates of one peer across families. */
+  private admit(wire: PeerWire): 'stopped' | 'banned' | 'full' | 'host-cap' | 'duplicate' | undefined {
+    if (this.stopped) return 'stopped';
     const h = wire.handshake!;
-    if (this.bans.isBanned(wire.remote.host)) return false;
-    if (!wire.outgoing && this.peers.size >= this.opts.maxPeers) return false;
+    if (this.bans.isBanned(wire.remote.host)) return 'banned';
+    if (!wire.outgoing && this.peers.size >= this.incomingRoom()) {
+      // A newcomer gets the slot of the peer useless longest, if one is; a reserve stays for our own dials.
+      if (!this.turnOver(Date.now(), 'to a peer that connected')) return 'full';
+    }
     // One host (an IPv4 address, an IPv6 /64) may not take over the swarm with many connections.
     // Loopback is exempt: tests and local tools put many peers on one address.
     const net = hostNetwork(wire.remote.host);
     if (net) {
       let sameHost = 0;
       for (const p of this.peers) if (hostNetwork(p.ip) === net) sameHost++;
-      if (sameHost >= MAX_PER_HOST) return false;
+      if (sameHost >= MAX_PER_HOST) return 'host-cap';
     }
     const existing = this.byId.get(h.peerId.toString('hex'));
     if (existing) {
-      // One connection per peer: both ends keep the one opened by the side with the smaller peer id,
-      // so two simultaneous connections (say one over IPv4, one over IPv6) never both get dropped.
+      // A working connection stays: a second one to the same peer (its other address, a redial) is refused.
+      if (existing.wire.outgoing === wire.outgoing || Date.now() - existing.connectedAt > SIMULTANEOUS_MS) return 'duplicate';
+      // Two connections opened at once, one each way: both ends keep the one opened by the side with
+      // the smaller peer id, so they never both get dropped.
       const initiator = (outgoing: boolean) => (outgoing ? this.opts.peerId : h.peerId);
-      if (Buffer.compare(initiator(wire.outgoing), initiator(existing.wire.outgoing)) >= 0) return false;
+      if (Buffer.compare(initiator(wire.outgoing), initiator(existing.wire.outgoing)) >= 0) return 'duplicate';
       existing.wire.close('duplicate connection to the same peer');
     }
-    return true;
+    return undefined;
   }
 
   private add(wire: PeerWire, source: PeerSource, candidate: Candidate | undefined): void {
@@ -271,8 +371,7 @@ export class Connections {
     this.peers.add(peer);
     this.byId.set(peer.id.toString('hex'), peer);
     if (candidate) {
-      candidate.state = 'connected';
-      candidate.failures = 0;
+      this.pool.connected(candidate);
       this.candidateOf.set(peer, candidate);
     }
     peer.extensions = this.opts.extensions.forPeer(
@@ -284,6 +383,7 @@ export class Connections {
           return peer.ext;
         },
         close: (reason) => wire.close(reason),
+        useful: () => void (peer.lastUsefulAt = Date.now()),
       },
       (id, payload) => wire.send.extended(id, payload),
     );
@@ -327,6 +427,7 @@ export class Connections {
   }
 
   private onMessage(peer: Peer, m: Message): void {
+    if (m.type === 'piece') peer.lastUsefulAt = Date.now();
     switch (m.type) {
       case 'keep-alive':
       case 'port':
@@ -405,4 +506,9 @@ export class Connections {
 
 function refOf(p: Peer): PeerRef {
   return { id: p.id.toString('hex'), label: p.label, host: p.ip, family: p.family, direction: p.direction, source: p.source };
+}
+
+/** host:port of where a peer listens, all of loopback counting as one host (a local peer's other family). */
+function listenKey(host: string, port: number): string {
+  return `${classify(host)?.kind === 'loopback' ? 'loopback' : host}|${port}`;
 }

@@ -2,9 +2,17 @@
  * Addresses we could connect to for one torrent (from --peer, trackers, PEX, the DHT, ...), with
  * their dialing state and a backoff for addresses that failed, so a dead peer is not hammered.
  * Each remembers where it was learned, for the user and for blame.
+ *
+ * Sources anyone can feed (a PEX partner, a DHT node) cannot fill the pool or aim our dials: each
+ * source kind has a quota (a flood of one kind only evicts its own), one partner's entries are
+ * capped, so are the addresses they give at one host (all ports together), and dials to one host
+ * they named are spaced, with a backoff that outlives the candidates (a partner cannot reset it by
+ * sending the same addresses again). What the user named (--peer, the magnet's x.pe) is never
+ * evicted.
  */
-import type { DialTarget } from '../transport/network.js';
+import { hostKey } from '../net/address.js';
 import { formatHostPort } from '../net/hostport.js';
+import type { DialTarget } from '../transport/network.js';
 
 /**
  * Where a peer address came from. `ltep`: a connected peer's BEP 10 `ipv4`/`ipv6` (its other
@@ -17,6 +25,21 @@ export interface PeerSource {
   /** Who told us: a tracker's URL, the PEX partner's address, ... */
   from?: string;
 }
+
+/** Sources anyone on the network can feed with addresses of their choice. */
+const UNTRUSTED: ReadonlySet<PeerSourceKind> = new Set(['pex', 'dht']);
+
+/** Candidates each source kind may hold (the pool holds 2000 in all). */
+const QUOTA: Record<PeerSourceKind, number> = { manual: Infinity, magnet: Infinity, tracker: 1000, dht: 500, pex: 500, ltep: 200, incoming: 0 };
+/** Candidates one PEX partner (one `from` of an untrusted kind) may hold. */
+const PER_PARTNER = 100;
+/** Candidates at one host (an IPv4 address, an IPv6 /64) from untrusted sources, all ports together. */
+const PER_HOST = 4;
+/** A host untrusted sources named is dialed at most this often; each failure doubles it, up to the cap. */
+const HOST_DIAL_MS = 15_000;
+const HOST_BACKOFF_CAP_MS = 30 * 60_000;
+/** Hosts whose backoff is remembered (the oldest forgotten first). */
+const MAX_HOSTS = 4096;
 
 /** Sources that spread peers a private torrent must not use (BEP 27). */
 export const DISCOVERY_SOURCES: ReadonlySet<PeerSourceKind> = new Set(['pex', 'dht', 'magnet']);
@@ -41,18 +64,36 @@ export interface Candidate {
 
 export class PeerPool {
   private readonly byKey = new Map<string, Candidate>();
+  private readonly perKind = new Map<PeerSourceKind, number>();
+  private readonly perPartner = new Map<string, number>();
+  private readonly perHost = new Map<string, number>();
+  /** Hosts named by untrusted sources: when they may be dialed next, and how often that failed. */
+  private readonly hosts = new Map<string, { next: number; failures: number }>();
+  /** Addresses refused (a quota, a partner's cap, a host's cap), for status. */
+  refused = 0;
 
   constructor(private readonly maxCandidates = 2000) {}
 
   /**
    * Add an address (or several addresses of one peer), with what its source said of it, and the
-   * peer id of the peer it belongs to if we know it. Returns false if it was known or the pool is full.
+   * peer id of the peer it belongs to if we know it. Returns false if it was known, or refused.
    */
-  add(targets: DialTarget[], source: PeerSource, opts: { prefersEncryption?: boolean; peerId?: string } = {}): boolean {
+  add(targets: DialTarget[], source: PeerSource, opts: { prefersEncryption?: boolean; peerId?: string; delayMs?: number } = {}): boolean {
     const key = targets.map((t) => formatHostPort(t.host, t.port)).join(',');
     if (this.byKey.has(key) || targets.some((t) => this.byKey.has(formatHostPort(t.host, t.port)))) return false;
-    if (this.byKey.size >= this.maxCandidates && !this.evictOne()) return false;
-    this.byKey.set(key, { key, targets, source, prefersEncryption: opts.prefersEncryption ?? false, peerId: opts.peerId, state: 'idle', failures: 0, nextAttempt: 0 });
+    const untrusted = UNTRUSTED.has(source.kind);
+    const partner = untrusted && source.from !== undefined ? `${source.kind}|${source.from}` : undefined;
+    const host = untrusted ? hostKey(targets[0]!.host) : undefined;
+    if ((partner && (this.perPartner.get(partner) ?? 0) >= PER_PARTNER) || (host && (this.perHost.get(host) ?? 0) >= PER_HOST)) {
+      this.refused++;
+      return false;
+    }
+    // A kind at its quota makes room among its own; the pool at its size, among the largest kind's.
+    if ((this.perKind.get(source.kind) ?? 0) >= QUOTA[source.kind] && !this.evictOne(source.kind)) return this.refuse();
+    if (this.byKey.size >= this.maxCandidates && !this.evictOne()) return this.refuse();
+    const c: Candidate = { key, targets, source, prefersEncryption: opts.prefersEncryption ?? false, peerId: opts.peerId, state: 'idle', failures: 0, nextAttempt: opts.delayMs ? Date.now() + opts.delayMs : 0 };
+    this.byKey.set(key, c);
+    this.count(c, 1);
     return true;
   }
 
@@ -60,10 +101,26 @@ export class PeerPool {
   ready(now: number, max: number, skip?: (c: Candidate) => boolean): Candidate[] {
     const out: Candidate[] = [];
     for (const c of this.byKey.values()) {
-      if (c.state === 'idle' && c.nextAttempt <= now && !skip?.(c)) out.push(c);
+      if (c.state === 'idle' && c.nextAttempt <= now && !skip?.(c) && this.hostDue(c, now)) out.push(c);
     }
-    out.sort((a, b) => Number(b.source.kind === 'manual') - Number(a.source.kind === 'manual') || a.failures - b.failures);
-    return out.slice(0, max);
+    // Manual ones first, then the least failed, then IPv6 (Happy Eyeballs' preference).
+    const v6 = (c: Candidate) => Number(c.targets.some((t) => t.host.includes(':')));
+    out.sort((a, b) => Number(b.source.kind === 'manual') - Number(a.source.kind === 'manual') || a.failures - b.failures || v6(b) - v6(a));
+    const picked: Candidate[] = [];
+    for (const c of out) {
+      if (picked.length >= max) break;
+      // One dial per untrusted host at a time: the next waits its turn (checked again: one host may have several candidates).
+      if (!this.hostDue(c, now)) continue;
+      this.holdHost(c, now);
+      picked.push(c);
+    }
+    return picked;
+  }
+
+  /** Whether any candidate could be dialed now (no sorting: asked on every incoming peer when full). */
+  anyReady(now: number, skip?: (c: Candidate) => boolean): boolean {
+    for (const c of this.byKey.values()) if (c.state === 'idle' && c.nextAttempt <= now && this.hostDue(c, now) && !skip?.(c)) return true;
+    return false;
   }
 
   /** A dial or connection ended: back off exponentially (manual peers retry sooner and forever). */
@@ -73,7 +130,21 @@ export class PeerPool {
     const manual = c.source.kind === 'manual';
     const base = manual ? 2_000 : 10_000;
     c.nextAttempt = now + Math.min(base * 2 ** Math.min(c.failures - 1, 6), manual ? 30_000 : 600_000);
-    if (!manual && c.failures >= 8) this.byKey.delete(c.key);
+    const h = this.hostOf(c);
+    if (h) {
+      const e = this.hosts.get(h)!;
+      e.failures++;
+      e.next = now + Math.min(HOST_DIAL_MS * 2 ** Math.min(e.failures, 10), HOST_BACKOFF_CAP_MS);
+    }
+    if (!manual && c.failures >= 8) this.remove(c);
+  }
+
+  /** A dial reached the peer: its host is in good standing again. */
+  connected(c: Candidate): void {
+    c.state = 'connected';
+    c.failures = 0;
+    const h = this.hostOf(c);
+    if (h) this.hosts.delete(h);
   }
 
   /** Our connectivity changed (a tunnel came up): addresses waiting out a backoff may work now. */
@@ -95,20 +166,17 @@ export class PeerPool {
   /** Forget every candidate the predicate picks (a banned host, what one litterer told us). */
   dropWhere(pick: (c: Candidate) => boolean): number {
     let n = 0;
-    for (const [key, c] of this.byKey) {
-      if (pick(c)) {
-        this.byKey.delete(key);
-        n++;
-      }
+    for (const c of [...this.byKey.values()]) {
+      if (!pick(c)) continue;
+      this.remove(c);
+      n++;
     }
     return n;
   }
 
   /** How many candidates each source kind gave (for status). */
   countBySource(): Partial<Record<PeerSourceKind, number>> {
-    const out: Partial<Record<PeerSourceKind, number>> = {};
-    for (const c of this.byKey.values()) out[c.source.kind] = (out[c.source.kind] ?? 0) + 1;
-    return out;
+    return Object.fromEntries(this.perKind) as Partial<Record<PeerSourceKind, number>>;
   }
 
   /** A seed while we are complete too: try again only much later (it may become a leecher of a new torrent version, or we may lose data). */
@@ -121,10 +189,61 @@ export class PeerPool {
     return this.byKey.size;
   }
 
-  private evictOne(): boolean {
-    for (const [k, c] of this.byKey) {
-      if (c.state === 'idle' && c.source.kind !== 'manual') {
-        this.byKey.delete(k);
+  private refuse(): false {
+    this.refused++;
+    return false;
+  }
+
+  /** The host an untrusted source named, whose dials are spaced; undefined for trusted sources. */
+  private hostOf(c: Candidate): string | undefined {
+    return UNTRUSTED.has(c.source.kind) ? hostKey(c.targets[0]!.host) : undefined;
+  }
+
+  private hostDue(c: Candidate, now: number): boolean {
+    const h = this.hostOf(c);
+    const e = h === undefined ? undefined : this.hosts.get(h);
+    return !e || e.next <= now;
+  }
+
+  /** A dial to the host starts: the next one waits at least HOST_DIAL_MS. */
+  private holdHost(c: Candidate, now: number): void {
+    const h = this.hostOf(c);
+    if (!h) return;
+    const e = this.hosts.get(h) ?? { next: 0, failures: 0 };
+    this.hosts.delete(h); // re-inserted last: the map's order is least recently dialed first
+    e.next = Math.max(e.next, now + HOST_DIAL_MS);
+    this.hosts.set(h, e);
+    if (this.hosts.size > MAX_HOSTS) this.hosts.delete(this.hosts.keys().next().value!);
+  }
+
+  private count(c: Candidate, d: 1 | -1): void {
+    const bump = <K>(m: Map<K, number>, k: K) => {
+      const n = (m.get(k) ?? 0) + d;
+      if (n > 0) m.set(k, n);
+      else m.delete(k);
+    };
+    bump(this.perKind, c.source.kind);
+    if (UNTRUSTED.has(c.source.kind)) {
+      if (c.source.from !== undefined) bump(this.perPartner, `${c.source.kind}|${c.source.from}`);
+      bump(this.perHost, hostKey(c.targets[0]!.host));
+    }
+  }
+
+  private remove(c: Candidate): void {
+    if (this.byKey.delete(c.key)) this.count(c, -1);
+  }
+
+  /** Evict an idle candidate of `kind`, or (without one) of the kind holding the most; never what the user named. */
+  private evictOne(kind?: PeerSourceKind): boolean {
+    let from = kind;
+    if (!from) {
+      let most = 0;
+      for (const [k, n] of this.perKind) if (QUOTA[k] !== Infinity && n > most) [from, most] = [k, n];
+    }
+    if (!from || QUOTA[from] === Infinity) return false;
+    for (const c of this.byKey.values()) {
+      if (c.state === 'idle' && c.source.kind === from) {
+        this.remove(c);
         return true;
       }
     }

@@ -28,6 +28,8 @@ export class Peer {
   /** The peer speaks BEP 6 (fast extension): have-all/none, rejects, no implicit drop on choke. */
   readonly fast: boolean;
   readonly connectedAt = Date.now();
+  /** When it last moved payload either way (or metadata to us): peers idle for long are turned over under pressure. */
+  lastUsefulAt = this.connectedAt;
   /**
    * It speaks encryption: the connection came through an MSE handshake. What PEX sends as flag
    * 0x01 for it.

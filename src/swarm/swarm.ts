@@ -55,6 +55,10 @@ export interface SwarmStats {
   seeds: number;
   candidates: number;
   unreachable: number;
+  /** Dials that found nothing listening: addresses of peers that left (not worth a user's attention). */
+  gone: number;
+  /** Addresses refused as candidates: over a source's quota, one partner's or one host's cap. */
+  refusedCandidates: number;
   downloaded: number;
   uploaded: number;
   wasted: number;
@@ -229,6 +233,8 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       seeds,
       candidates: c.pool.size,
       unreachable: c.unreachable,
+      gone: c.gone,
+      refusedCandidates: c.pool.refused,
       downloaded: t?.down.total ?? 0,
       uploaded: t?.up.total ?? 0,
       wasted: t?.wasted ?? 0,

@@ -104,6 +104,7 @@ export class Uploads {
           tp.uploadReads--;
           if (tp.amChoking || tp.wire.closed) return release();
           tp.wire.send.piece(r.index, r.begin, block, release);
+          tp.peer.lastUsefulAt = Date.now();
           tp.up.add(block.length);
           this.meter.add(block.length);
           this.serve(tp);

@@ -3,21 +3,6 @@ import { classify, type Family } from '../net/address.js';
 
 export type AnnounceIpPolicy = 'auto' | 'always' | 'never';
 
-export const ANNOUNCE_IP_HELP = [
-  '--announce-ip auto|always|never   send our own address of the other family to HTTP trackers',
-  '    (BEP 7 ipv6= over IPv4, ipv4= over IPv6), so a tracker that is reachable over one family',
-  '    only can still hand out our other address. Only a global unicast address is ever sent',
-  '    (never link-local, unique-local, loopback, multicast or v4-mapped).',
-  '    auto (default): only when the tracker cannot be reached over that family (no address of',
-  '      that family, or the announce over it could not connect); otherwise the per-family',
-  '      announce already tells the tracker our address.',
-  '    always: on every HTTP announce.  never: not at all.',
-  '    Trade-off: BEP 7 now discourages these parameters because a tracker that honours them lets',
-  '    anyone announce someone else\'s address (traffic can be pointed at a third party), so many',
-  '    trackers ignore them; sending them only helps with trackers that still honour them.',
-  '    UDP trackers (BEP 15) have no field for them.',
-].join('\n');
-
 /** Our address of `family`, if it is one we may advertise. */
 export function advertisable(addr: string | undefined, family: Family): string | undefined {
   if (!addr) return undefined;

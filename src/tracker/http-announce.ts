@@ -114,13 +114,17 @@ const SCRAPE_CHUNK = 50;
 
 export async function httpScrape(t: TrackerUrl, infoHashes: Buffer[], o: HttpCallOptions): Promise<Map<string, ScrapeEntry>> {
   const out = new Map<string, ScrapeEntry>();
-  const path = scrapePath(t);
   for (let i = 0; i < infoHashes.length; i += SCRAPE_CHUNK) {
-    const query = infoHashes.slice(i, i + SCRAPE_CHUNK).map((h) => `info_hash=${escapeBytes(h)}`).join('&');
-    const res = await get(t, withQuery(path, query), o);
-    const bad = statusError(res.status, res.body);
-    if (bad) throw bad;
-    for (const [k, v] of parseScrapeReply(res.body)) out.set(k, v);
+    for (const [k, v] of parseScrapeReply(await httpScrapeBody(t, infoHashes.slice(i, i + SCRAPE_CHUNK), o))) out.set(k, v);
   }
   return out;
+}
+
+/** One scrape request's reply body as it came (status 200), for callers that look at its raw form. */
+export async function httpScrapeBody(t: TrackerUrl, infoHashes: Buffer[], o: HttpCallOptions): Promise<Buffer> {
+  const query = infoHashes.map((h) => `info_hash=${escapeBytes(h)}`).join('&');
+  const res = await get(t, withQuery(scrapePath(t), query), o);
+  const bad = statusError(res.status, res.body);
+  if (bad) throw bad;
+  return res.body;
 }

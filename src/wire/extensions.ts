@@ -20,6 +20,8 @@ export interface ExtensionPeer {
   readonly ext: ExtensionHandshake | undefined;
   /** Close this peer's connection (a handler's last resort). */
   close(reason: string): void;
+  /** It just gave us something worth its slot (a piece of metadata): not a peer to turn over. */
+  useful(): void;
 }
 
 export interface PeerExtension {

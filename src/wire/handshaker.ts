@@ -7,6 +7,8 @@
  * Unfinished handshakes (MSE included) are bounded overall and per host (an IPv4 address or an
  * IPv6 /64) by FairSlots: a host at its limit loses its own oldest, and a full table loses the
  * oldest of the host holding the most, so one host's idle connections never lock out anyone else.
+ * New incoming connections are rate-limited per host and in total, and the Diffie-Hellman work
+ * of MSE has a budget of its own (HandshakeBudget): what is over is closed before it costs more.
  */
 import { MseError } from '../mse/handshake.js';
 import { acceptIncoming, initiateMse } from '../mse/negotiate.js';
@@ -15,9 +17,11 @@ import type { DialTarget, StreamDialer } from '../transport/network.js';
 import { FairSlots } from '../net/fair-slots.js';
 import { formatHostPort } from '../net/hostport.js';
 import { acceptPolicy, dialPlan, EncryptionMemory, type EncryptionPolicy } from './encryption-policy.js';
+import { HANDSHAKE_BUDGET, HandshakeBudget, type HandshakeBudgetLimits, type RefusedHandshakes } from './handshake-budget.js';
 import { encodeHandshake, type Handshake } from './handshake.js';
 import { PeerWire } from './peer-wire.js';
 import type { Transport } from '../transport/transport.js';
+import type { PeerAddress } from '../net/compact.js';
 
 /** A torrent as the handshaker sees it. */
 export interface HandshakeTarget {
@@ -50,6 +54,10 @@ export interface HandshakerOptions {
   encryption?: EncryptionPolicy;
   /** The network peers are dialed over (Happy Eyeballs across a peer's addresses). */
   network: StreamDialer;
+  /** An incoming connection our `--encryption` policy refused (plaintext under require, MSE under off). */
+  onRefused?: (from: PeerAddress, why: string) => void;
+  /** Rates of incoming connections and of MSE key exchanges (default HANDSHAKE_BUDGET). */
+  budget?: Partial<HandshakeBudgetLimits>;
 }
 
 /** Why a dial did not give a usable connection. */
@@ -58,6 +66,11 @@ export class HandshakeFailure extends Error {
     message: string,
     /** The peer turned out to be us. */
     readonly self = false,
+    /**
+     * encryption: our policy refused the only way it speaks; hung-up: it closed our plaintext
+     * handshake without a byte (it may require encryption, or allow one connection per address).
+     */
+    readonly kind?: 'encryption' | 'hung-up',
   ) {
     super(message);
     this.name = 'HandshakeFailure';
@@ -67,18 +80,22 @@ export class HandshakeFailure extends Error {
 /**
  * Why an outgoing handshake ended, for people. A peer that hangs up on our plaintext handshake
  * without a byte in return most often refuses unencrypted connections (libtorrent and
- * Transmission with encryption required do exactly that).
+ * Transmission with encryption required do exactly that), or already has a connection from our
+ * address (Transmission and rtorrent allow one per address): the caller knows which is likelier.
  */
-function whyClosed(wire: PeerWire, reason: string): string {
+function whyClosed(wire: PeerWire, reason: string): HandshakeFailure {
   const hungUp = reason === 'connection closed by peer' || /ECONNRESET|EPIPE/.test(reason);
-  if (!hungUp || wire.bytesIn > 0) return reason;
-  return wire.encrypted ? 'closed the connection during the handshake' : 'closed the connection during the handshake (it may require encryption)';
+  if (!hungUp || wire.bytesIn > 0) return new HandshakeFailure(reason);
+  if (wire.encrypted) return new HandshakeFailure('closed the connection during the handshake', false, 'hung-up');
+  return new HandshakeFailure('closed the connection during the handshake (it may require encryption)', false, 'hung-up');
 }
 
 /** An incoming connection until its BitTorrent handshake arrives: first in MSE, then in the wire. */
 interface Unfinished {
   timer: NodeJS.Timeout;
   close(reason: string): void;
+  /** Ends the MSE phase at once when we close the connection (an eviction, a timeout, shutdown). */
+  abort: AbortController;
 }
 
 /** Closes an outgoing connection still handshaking (at shutdown). */
@@ -92,10 +109,12 @@ export class Handshaker {
   private readonly outgoing = new Set<Closer>();
   private readonly memory = new EncryptionMemory();
   private readonly timeoutMs: number;
+  private readonly budget: HandshakeBudget;
   private closed = false;
 
   constructor(private readonly opts: HandshakerOptions) {
     this.unfinished = new FairSlots(opts.maxUnfinishedPerHost ?? 16, opts.maxUnfinished ?? 256);
+    this.budget = new HandshakeBudget({ ...HANDSHAKE_BUDGET, ...opts.budget });
     this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.encryption = opts.encryption ?? 'prefer';
   }
@@ -105,23 +124,34 @@ export class Handshaker {
     return this.unfinished.size;
   }
 
+  /** Incoming connections closed at once for being over a rate, since the start. */
+  get refused(): RefusedHandshakes {
+    return { ...this.budget.refused };
+  }
+
   /** A connection that arrived on our listener: MSE or plaintext, by its first bytes and our policy. */
   incoming(transport: Transport): void {
-    if (this.closed) return transport.close();
-    const entry: Unfinished = { timer: this.timeout((r) => this.drop(entry, r)), close: () => transport.close() };
+    const admission = this.closed ? undefined : this.budget.admit(transport.remote.host);
+    if (!admission) return transport.close();
+    const entry: Unfinished = { timer: this.timeout((r) => this.drop(entry, r)), close: () => transport.close(), abort: new AbortController() };
     const evicted = this.unfinished.admit(entry, transport.remote.host);
     if (evicted) this.drop(evicted, 'dropped: too many unfinished handshakes from its host');
-    const accept = acceptPolicy(this.encryption, (r) => this.opts.directory.findByReq2(r));
-    if (!accept) return this.incomingWire(transport, entry, undefined);
+    const policy = acceptPolicy(this.encryption, (r) => this.opts.directory.findByReq2(r));
+    if (!policy) return this.incomingWire(transport, entry, undefined);
+    const accept = { ...policy, mse: policy.mse && { ...policy.mse, mayComputeDh: () => this.budget.mayComputeDh(admission) } };
     // The MSE handshake closes the transport itself when it fails; closing it here (a timeout, an
-    // eviction) ends it too, and its own timer, no longer than ours, settles the promise.
-    // An entry evicted in the MSE phase has its slot freed at once (see drop).
-    acceptIncoming(transport, { ...accept, timeoutMs: this.timeoutMs }).then(
+    // eviction) aborts it, which settles it at once, its slot freed (see drop). Nothing of it
+    // waits for its own timer: under a flood with churn, thousands of evicted handshakes each
+    // held their socket and buffers for the whole timeout, hundreds of MB.
+    acceptIncoming(transport, { ...accept, timeoutMs: this.timeoutMs, signal: entry.abort.signal }).then(
       (c) => {
         if (!this.unfinished.has(entry)) return c.transport.close();
         this.incomingWire(c.transport, entry, c.kind === 'mse' ? c.infoHash : undefined);
       },
-      () => this.finish(entry),
+      (e: unknown) => {
+        this.finish(entry);
+        if (e instanceof MseError && e.refusedByPolicy) this.opts.onRefused?.(transport.remote, e.message);
+      },
     );
   }
 
@@ -165,7 +195,8 @@ export class Handshaker {
         return await this.handshake(c.transport, infoHash, { sent: true, mse: true });
       } catch (e) {
         // Hung up, silent or no sync mark: a peer that does not speak MSE. Anything else a plaintext dial would not mend.
-        if (!(e instanceof MseError) || e.peerSpokeMse || !plan.fallback || this.closed) throw e;
+        if (!(e instanceof MseError) || e.peerSpokeMse || this.closed) throw e;
+        if (!plan.fallback) throw new HandshakeFailure(`it does not speak encryption (${e.message}); --encryption require refuses it`, false, 'encryption');
         this.memory.set(key, 'plaintext');
         targets = [tcp.remote];
       }
@@ -209,7 +240,7 @@ export class Handshaker {
         onClose: (reason) => {
           clearTimeout(timer);
           this.outgoing.delete(closer);
-          if (!result) reject(new HandshakeFailure(whyClosed(wire, reason)));
+          if (!result) reject(whyClosed(wire, reason));
         },
       });
       if (!opts.sent) wire.sendHandshake(infoHash, this.opts.peerId);
@@ -248,6 +279,7 @@ export class Handshaker {
   /** Close an unfinished incoming handshake; in the MSE phase nothing reports that close, so its slot is freed here. */
   private drop(e: Unfinished, reason: string): void {
     e.close(reason);
+    e.abort.abort();
     this.finish(e);
   }
 

@@ -136,3 +136,33 @@ describe('hostile PEX senders', () => {
     expect(await leech.exitCode(), leech.stderr).toBe(0);
   });
 });
+
+describe('a PEX partner aiming our dials at a third party', () => {
+  it('one message of 200 ports at one host: that host sees a handful of connection attempts a minute, not hundreds', async () => {
+    dir = await tempDir('sixswarm-pex-aim-');
+    const { meta } = await seedPayload(dir, TREE, PIECE);
+    // The target: listens on every port the partner names, counts what reaches it.
+    const TARGET = '127.0.0.99';
+    const ports = Array.from({ length: 200 }, (_, i) => 20000 + i);
+    const targetServers = await Promise.all(ports.slice(0, 20).map(() => RawPeerServer.listen(TARGET)));
+    servers.push(...targetServers);
+    let attempts = 0;
+    for (const s of targetServers) s.onPeer((p) => (attempts++, p.close()));
+    const aimed = [...targetServers.map((s) => s.port), ...ports.slice(20)];
+    const partner = await pexSender(meta.infoHash, async (_peer, send) => {
+      send(encode({ added: blob(aimed.map((port) => ({ host: TARGET, port }))), 'added.f': Buffer.alloc(aimed.length) }));
+    });
+    const leech = sixswarm(['download', `magnet:?xt=urn:btih:${meta.infoHashHex}&x.pe=${encodeURIComponent(partner.address)}`, '-o', join(dir, 'leech'), '--port', '0', '--no-trackers', '--no-dht', '--json', '--state-dir', join(dir, 'state-leech')], { label: 'leech' });
+    const start = Date.now();
+    await leech.waitFor((e) => e.event === 'progress' && ((e.pex as { taken: number } | undefined)?.taken ?? 0) > 0, 15_000, 'the entries taken');
+    await sleep(20_000 - (Date.now() - start));
+    process.stdout.write(`[pex-aim] ${attempts} connections reached the target in 20 s from 200 entries at it\n`);
+    // At most four of its ports kept, one dial to it at a time, 15 s apart and longer after failures.
+    expect(attempts).toBeGreaterThan(0);
+    expect(attempts).toBeLessThanOrEqual(3);
+    // The refused share is reported: 196 of the 200 entries were not taken as candidates.
+    const last = leech.events.filter((e) => e.event === 'progress').at(-1)!;
+    expect(last.refusedCandidates).toBeGreaterThanOrEqual(196);
+    leech.kill();
+  }, 60_000);
+});

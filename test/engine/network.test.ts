@@ -2,17 +2,19 @@
  * The engine over a Network that is not the kernel's: two engines on an in-memory network (no
  * socket at all, see support/memory-network.ts) find each other, and one downloads a multi-file
  * torrent from the other, encrypted, with real files on both sides. The process's TCP sockets
- * are counted from /proc before and during the transfer: none is opened.
+ * are counted from /proc before and during the transfer: none is opened. Then the same with the
+ * data in memory too (support/memory-store.ts): the engine end to end with neither sockets nor files.
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { createTorrent } from '../../src/metainfo/create.js';
 import { parseTorrent } from '../../src/metainfo/torrent.js';
 import { MemoryInternet } from '../support/memory-network.js';
+import { memoryStores } from '../support/memory-store.js';
 import { waitUntil } from '../support/peers.js';
 import { cleanUpAfterEach, tempDir } from '../support/sixswarm.js';
 
@@ -81,5 +83,34 @@ describe('the engine over another Network', () => {
       await Promise.all([seed.close(), leech.close()]);
     }
     for (const [name, bytes] of Object.entries(files)) expect((await readFile(join(dir, 'leech', 'album', name))).equals(bytes)).toBe(true);
+  });
+
+  it('downloads over the in-memory network into an in-memory store: no socket, no data file', async () => {
+    dir = await tempDir();
+    const payload = randomBytes(200_000);
+    await writeFile(join(dir, 'blob.bin'), payload);
+    const meta = parseTorrent(await createTorrent({ path: join(dir, 'blob.bin'), pieceLength: 16 * 1024 }));
+    const internet = new MemoryInternet();
+    const seedStores = memoryStores(new Map([[meta.infoHashHex, payload]]));
+    const leechStores = memoryStores();
+    const seed = new Engine({ port: 6881, ipv4: false, ipv6: true, stateDir: join(dir, 'state-seed'), store: seedStores }, internet.host({ 6: '2001:db8::15' }));
+    const leech = new Engine({ port: 6881, ipv4: false, ipv6: true, stateDir: join(dir, 'state-leech'), store: leechStores }, internet.host({ 6: '2001:db8::16' }));
+    try {
+      await Promise.all([seed.listen(), leech.listen()]);
+      const seeding = await seed.addTorrent({ meta }, join(dir, 'nowhere-seed'), { writable: false });
+      await seeding.start();
+      expect(seeding.state).toBe('seeding');
+      const downloading = await leech.addTorrent({ meta }, join(dir, 'nowhere-leech'), { writable: true });
+      const done = new Promise<void>((resolve) => downloading.on('event', (e) => e.event === 'complete' && resolve()));
+      await downloading.start();
+      downloading.addManualPeers([{ host: '2001:db8::15', port: 6881, family: 6 }]);
+      await done;
+    } finally {
+      await Promise.all([seed.close(), leech.close()]);
+    }
+    expect(leechStores.stores[0]!.data.equals(payload)).toBe(true);
+    expect(leechStores.stores[0]!.writes).toBe(meta.pieceCount);
+    // Only the state folders (locks come and go); no data anywhere.
+    expect((await readdir(dir)).sort()).toEqual(['blob.bin', 'state-leech', 'state-seed']);
   });
 });

@@ -5,15 +5,16 @@
  * verdict the transparent proxy gets, or become skipped because they depend on the broken row.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TrackerReport } from '../../src/tracker-check/report.js';
+import type { CheckId, TrackerReport } from '../../src/tracker-check/report.js';
+import { scrape } from '../../src/tracker/scrape.js';
 import {
-  acceptsLinkLocal, answersGarbage, ignoresStopped, neverAnswers, noPeers6, sixByteEntriesOverIpv6, startFaultTracker,
-  type Fault, type FaultTracker,
+  acceptsLinkLocal, answersGarbage, ignoresStopped, neverAnswers, noPeers6, repliesFromAnotherPort, sixByteEntriesOverIpv6, slow,
+  slowRedirectLoop, startFaultTracker, threeByteReplies, wrongTransactionId, type Fault, type FaultTracker,
 } from '../support/fault-tracker.js';
 import { privateHosts } from '../support/hosts.js';
 import { netnsUnavailable } from '../support/netns.js';
 import { ensureBuilt, removeDir, tempDir } from '../support/sixswarm.js';
-import { BUILT_IN_HTTP, BUILT_IN_UDP, failing, matrix, runCheck, show } from '../support/tracker-check.js';
+import { BUILT_IN_HTTP, BUILT_IN_UDP, cellOf, failing, matrix, runCheck, show } from '../support/tracker-check.js';
 
 const unavailable = netnsUnavailable(); // root, for the private /etc/hosts
 let dir: string | undefined;
@@ -28,14 +29,15 @@ afterEach(async () => {
   dir = undefined;
 });
 
-async function check(fault: Fault, protocol: 'http' | 'udp'): Promise<{ code: number | null; r: TrackerReport }> {
+async function check(fault: Fault, protocol: 'http' | 'udp', extra: string[] = []): Promise<{ code: number | null; r: TrackerReport; ms: number }> {
   dir = await tempDir('sixswarm-tcf-');
   wrap = await privateHosts(dir, ['127.0.0.1 dual.test', '::1 dual.test']);
   tracker = await startFaultTracker(fault);
   const url = protocol === 'udp' ? `udp://dual.test:${tracker.port}` : `http://dual.test:${tracker.port}/announce`;
-  const { code, reports, stderr } = await runCheck([url, '--timeout', '2'], wrap);
+  const t0 = Date.now();
+  const { code, reports, stderr } = await runCheck([url, '--timeout', '2', ...extra], wrap);
   expect(reports, stderr).toHaveLength(1);
-  return { code, r: reports[0]! };
+  return { code, r: reports[0]!, ms: Date.now() - t0 };
 }
 
 /** `expected` cells fail (and say how to fix it); every other cell is as without the fault, or skipped. */
@@ -46,7 +48,7 @@ function onlyThere(r: TrackerReport, protocol: 'http' | 'udp', expected: string[
   for (const row of r.rows) {
     for (const f of [4, 6] as const) {
       if (expected.includes(`${row.id}@${f}`)) {
-        expect(row.cells[f].fix, show(r)).toMatch(/^\S.{30,}/);
+        expect(cellOf(r, row.id, f).fix, show(r)).toMatch(/^\S.{30,}/);
         continue;
       }
       expect([baseline[row.id][f], 'skipped'], `${row.id}@${f}\n${show(r)}`).toContain(got[row.id][f]);
@@ -54,7 +56,7 @@ function onlyThere(r: TrackerReport, protocol: 'http' | 'udp', expected: string[
   }
 }
 
-const cell = (r: TrackerReport, id: string, f: 4 | 6) => r.rows.find((x) => x.id === id)!.cells[f];
+const cell = (r: TrackerReport, id: CheckId, f: 4 | 6) => cellOf(r, id, f);
 
 describe.skipIf(unavailable !== undefined)('tracker-check: each fault in its own row', () => {
   it('the transparent proxy gets the built-in matrix (the baseline)', async () => {
@@ -69,9 +71,10 @@ describe.skipIf(unavailable !== undefined)('tracker-check: each fault in its own
 
   it('UDP over IPv6 with 6-byte entries (the bittorrent-tracker bug)', async () => {
     const { code, r } = await check(sixByteEntriesOverIpv6, 'udp');
-    onlyThere(r, 'udp', ['udp-entries@6']);
+    onlyThere(r, 'udp', ['udp-entries@6', 'peers@6']);
     expect(cell(r, 'udp-entries', 6).evidence).toMatch(/^\d+ bytes of 6-byte entries over IPv6 \(0\.0\.0\.1:\d+/);
-    expect(cell(r, 'peers', 6)).toMatchObject({ verdict: 'skipped', evidence: 'entries are not 18 bytes (see the UDP row)' });
+    // No IPv6 peer reaches the client at all: the peers row fails too, naming the 6-byte entries.
+    expect(cell(r, 'peers', 6).evidence).toMatch(/^no IPv6 peer: the IPv6 seed \(port \d+\) is missing, the reply holds 6-byte IPv4 entries \(0\.0\.0\.1:\d+/);
     expect(code).toBe(1);
   });
 
@@ -122,5 +125,62 @@ describe.skipIf(unavailable !== undefined)('tracker-check: each fault in its own
       await tracker!.close();
       tracker = undefined;
     }
+  });
+
+  it('UDP replies with a transaction id we never sent, or 3 bytes long: reachable fails saying what came', async () => {
+    const { code, r } = await check(wrongTransactionId, 'udp');
+    onlyThere(r, 'udp', ['reachable@4', 'reachable@6']);
+    expect(cell(r, 'reachable', 6).evidence).toMatch(new RegExp(`^no reply to the connect request from \\[::1\\]:${tracker!.port} within 2 s \\(3 tries\\); came instead: 3 datagrams of 16 bytes from \\[::1\\]:${tracker!.port} with transaction id 0x[0-9a-f]{8}, which we never sent$`));
+    expect(cell(r, 'reachable', 6).fix).toContain("the request's action and transaction id");
+    expect(code).toBe(1);
+    await tracker!.close();
+    tracker = undefined;
+
+    const short = await check(threeByteReplies, 'udp');
+    onlyThere(short.r, 'udp', ['reachable@4', 'reachable@6']);
+    expect(cell(short.r, 'reachable', 4).evidence).toMatch(/came instead: 3 datagrams of 3 bytes from 127\.0\.0\.1:\d+ \(too short for a BEP 15 reply/);
+  });
+
+  it('UDP replies from another port: recognised (the rest is judged on them), and that row fails', async () => {
+    const { code, r } = await check(repliesFromAnotherPort, 'udp');
+    onlyThere(r, 'udp', ['reply-source@4', 'reply-source@6']);
+    expect(cell(r, 'reachable', 6).evidence).toMatch(new RegExp(`^UDP reply from \\[::1\\]:${tracker!.port} \\(from \\[::1\\]:\\d+\\) in \\d+ ms$`));
+    expect(cell(r, 'reply-source', 6).evidence).toMatch(new RegExp(`^\\d+ replies came from \\[::1\\]:\\d+, not port ${tracker!.port} where the requests went: clients that take replies only from the address asked`));
+    expect(cell(r, 'announce', 6).verdict).toBe('pass');
+    expect(code).toBe(1);
+  });
+
+  it('a slow redirect loop ends within --timeout per request, not per hop (it took 32.6 s at --timeout 2)', async () => {
+    const { code, r, ms } = await check(slowRedirectLoop(1500), 'http');
+    console.info(`[tracker-check-faults] slow redirect loop at --timeout 2: ${ms} ms`);
+    onlyThere(r, 'http', ['reachable@4', 'reachable@6']);
+    expect(cell(r, 'reachable', 4).evidence).toMatch(/^no reply from 127\.0\.0\.1:\d+ within 2 s$/);
+    expect(ms).toBeLessThan(8000);
+    expect(code).toBe(1);
+  });
+
+  it('a slow tracker is cut at --tracker-timeout: what was judged stays, the rest says why, every peer is stopped', async () => {
+    const { r, ms } = await check(slow(900), 'http', ['--tracker-timeout', '6']);
+    console.info(`[tracker-check-faults] slow tracker (0.9 s a reply), --tracker-timeout 6: ${ms} ms, cut: ${r.cut}`);
+    expect(r.cut, show(r)).toMatch(/^the 6 s bound per tracker ran out while /);
+    expect(r.elapsedMs).toBeLessThan(6500);
+    expect(matrix(r).announce).toEqual({ 4: 'pass', 6: 'pass' });
+    expect(cell(r, 'stopped', 4)).toMatchObject({ verdict: 'skipped', evidence: expect.stringMatching(/^not judged: the 6 s bound per tracker ran out while /) });
+    expect(failing(r), show(r)).toEqual([]);
+    // Every peer the check announced was stopped, within the bound.
+    const counts = await scrape(`http://127.0.0.1:${tracker!.port}/announce`, [Buffer.from(r.infoHash, 'hex')], { timeoutMs: 3000 });
+    expect(counts.get(r.infoHash)).toMatchObject({ complete: 0, incomplete: 0 });
+  });
+
+  it('--requests bounds the requests in flight to one tracker, all its addresses together', async () => {
+    const one = await check(slow(150), 'http', ['--requests', '1']);
+    expect(failing(one.r), show(one.r)).toEqual([]);
+    expect(tracker!.maxInFlight()).toBe(1);
+    await tracker!.close();
+    tracker = undefined;
+    const four = await check(slow(150), 'http');
+    expect(failing(four.r), show(four.r)).toEqual([]);
+    expect(tracker!.maxInFlight()).toBe(4); // the default; the stop step has 8 peers to stop at once
+    console.info(`[tracker-check-faults] slow tracker (0.15 s a reply): --requests 1 ${one.ms} ms, --requests 4 ${four.ms} ms`);
   });
 });

@@ -22,12 +22,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TrackerReport } from '../../src/tracker-check/report.js';
+import type { CheckId, TrackerReport } from '../../src/tracker-check/report.js';
 import { privateHosts } from '../support/hosts.js';
 import { netnsUnavailable } from '../support/netns.js';
 import { startOpentracker, type Opentracker } from '../support/opentracker.js';
 import { ensureBuilt, removeDir, tempDir } from '../support/sixswarm.js';
-import { matrix, runCheck, show, type Matrix } from '../support/tracker-check.js';
+import { cellOf, matrix, runCheck, show, type Matrix } from '../support/tracker-check.js';
 
 const LISTED = randomBytes(20).toString('hex');
 const S = 'skipped' as const;
@@ -37,6 +37,7 @@ const NA = 'n/a' as const;
 const OPENTRACKER_HTTP: Matrix = {
   dns: { 4: P, 6: P },
   reachable: { 4: P, 6: 'fail' },
+  'reply-source': { 4: NA, 6: NA },
   announce: { 4: P, 6: S },
   interval: { 4: P, 6: S },
   'udp-entries': { 4: NA, 6: NA },
@@ -53,6 +54,7 @@ const OPENTRACKER_HTTP: Matrix = {
 };
 const OPENTRACKER_UDP: Matrix = {
   ...OPENTRACKER_HTTP,
+  'reply-source': { 4: P, 6: S },
   'udp-entries': { 4: NA, 6: S },
   mixed: { 4: NA, 6: NA },
   'own-address': { 4: NA, 6: NA },
@@ -82,7 +84,7 @@ afterAll(async () => {
   await removeDir(dir || undefined);
 });
 
-const cell = (r: TrackerReport, id: string, f: 4 | 6) => r.rows.find((x) => x.id === id)!.cells[f];
+const cell = (r: TrackerReport, id: CheckId, f: 4 | 6) => cellOf(r, id, f);
 
 describe.skipIf(unavailable !== undefined)('tracker-check against opentracker (Debian: IPv4 only, whitelist)', () => {
   it('a listed hash: IPv4 sound, IPv6 unreachable, a short UDP request met with silence', async () => {
@@ -106,8 +108,9 @@ describe.skipIf(unavailable !== undefined)('tracker-check against opentracker (D
     const [h, u] = reports as [TrackerReport, TrackerReport];
     expect(code).toBe(1);
     expect(cell(h, 'announce', 4)).toMatchObject({ verdict: 'fail', evidence: 'refused: Requested download is not authorized for use with this tracker.', fix: expect.stringContaining('--info-hash') });
-    expect(cell(u, 'announce', 4)).toMatchObject({ verdict: 'fail', evidence: 'reply of 8 bytes is too short' });
-    for (const id of ['interval', 'peers', 'scrape', 'stopped']) expect(cell(h, id, 4).verdict, show(h)).toBe('skipped');
+    // The UDP reply is the 8-byte header alone: the same hint as HTTP's refusal.
+    expect(cell(u, 'announce', 4)).toMatchObject({ verdict: 'fail', evidence: 'an announce reply of 8 bytes: the header alone, no interval and no peers', fix: expect.stringContaining('--info-hash') });
+    for (const id of ['interval', 'peers', 'scrape', 'stopped'] as const) expect(cell(h, id, 4).verdict, show(h)).toBe('skipped');
     // Refused with a reason is a proper answer: the error handling is still judged.
     expect(cell(h, 'unknown-hash', 4).verdict, show(h)).toBe('pass');
     expect(cell(h, 'malformed', 4).verdict, show(h)).toBe('pass');

@@ -11,7 +11,7 @@ import { scrape } from '../../src/tracker/scrape.js';
 import { privateHosts } from '../support/hosts.js';
 import { netnsUnavailable } from '../support/netns.js';
 import { builtInTracker, CLI, ensureBuilt, removeDir, runCli, stopAll, tempDir } from '../support/sixswarm.js';
-import { BUILT_IN_HTTP, BUILT_IN_UDP, failing, matrix, own, runCheck, show } from '../support/tracker-check.js';
+import { BUILT_IN_HTTP, BUILT_IN_UDP, cellOf, failing, matrix, own, runCheck, show } from '../support/tracker-check.js';
 
 const unavailable = netnsUnavailable(); // root, for the private /etc/hosts
 let dir: string | undefined;
@@ -69,12 +69,13 @@ describe.skipIf(unavailable !== undefined)('tracker-check against the built-in t
     const r = reports[0]!;
     expect(code, show(r)).toBe(0);
     for (const row of r.rows) {
-      expect(['skipped', 'n/a']).toContain(row.cells[4].verdict);
-      if (row.cells[4].verdict === 'skipped') expect(row.cells[4].evidence).toBe('not asked for (--family 6)');
+      const c4 = cellOf(r, row.id, 4);
+      expect(['skipped', 'n/a']).toContain(c4.verdict);
+      if (c4.verdict === 'skipped') expect(c4.evidence).toBe('not asked for (--family 6)');
     }
     expect(matrix(r).peers[6]).toBe('pass');
     // Without an IPv4 peer there is nothing of the other family to see.
-    expect(r.rows.find((x) => x.id === 'mixed')!.cells[6]).toMatchObject({ verdict: 'skipped', evidence: 'no IPv4 peer could be announced (see the IPv4 column)' });
+    expect(cellOf(r, 'mixed', 6)).toMatchObject({ verdict: 'skipped', evidence: 'no IPv4 peer could be announced (see the IPv4 column)' });
   });
 });
 
@@ -137,7 +138,7 @@ describe('tracker-check: literal URLs, output modes, usage', () => {
     const r = reports[0]!;
     expect(code).toBe(1);
     expect(failing(r)).toEqual(['reachable@4']);
-    expect(r.rows.find((x) => x.id === 'reachable')!.cells[4]).toMatchObject({
+    expect(cellOf(r, 'reachable', 4)).toMatchObject({
       evidence: `connection refused by 127.0.0.1:${port}`,
       fix: expect.stringContaining(`make the tracker listen on 127.0.0.1 port ${port}/tcp`),
     });

@@ -107,7 +107,7 @@ describe.skipIf(unavailable !== undefined)('the tunnel\'s stream mode, without r
 
   it('downloads from a native IPv6 libtorrent seed, and seeds to a native libtorrent leecher that dials in to its prefix::1', async () => {
     const p = await payload('a.bin', 8 * 1024 * 1024 + 777);
-    const seed = libtorrentPeer({ torrent: p.torrent, save: p.dir, port: 6881, listen: `[${topo.addresses.peerV6}]`, wrap: ['ip', 'netns', 'exec', topo.peer.name] });
+    const seed = libtorrentPeer({ torrent: p.torrent, save: p.dir, port: 6881, listen: [`[${topo.addresses.peerV6}]`], wrap: ['ip', 'netns', 'exec', topo.peer.name] });
     await seed.waitFor((e) => e.event === 'checked' && e.seeding === true, 30_000, 'libtorrent seed checked');
 
     const out = join(mine, 'out-a');
@@ -130,7 +130,7 @@ describe.skipIf(unavailable !== undefined)('the tunnel\'s stream mode, without r
     await ours.waitFor(isUp, 15_000, 'tunnel up');
     await ours.event('checked');
     const peerOut = join(work, 'peer-out');
-    const lt = libtorrentPeer({ torrent: p.torrent, save: peerOut, port: 6882, listen: `[${topo.addresses.peerV6}]`, connect: [v6('2001:db8:100::1', 51413)], wrap: ['ip', 'netns', 'exec', topo.peer.name] });
+    const lt = libtorrentPeer({ torrent: p.torrent, save: peerOut, port: 6882, listen: [`[${topo.addresses.peerV6}]`], connect: [v6('2001:db8:100::1', 51413)], wrap: ['ip', 'netns', 'exec', topo.peer.name] });
     await lt.event('complete', 60_000);
     expect(await treeDigest(peerOut)).toEqual(p.digest);
     expect(lt.events.filter((e) => e.event === 'hash-failed')).toEqual([]);
@@ -282,7 +282,7 @@ describe.skipIf(unavailable !== undefined)('the tunnel\'s stream mode, without r
       const refUp = JSON.parse(await refClient.waitForLine((l) => l.includes('"up"'), { timeoutMs: 15_000 })) as { prefix: string };
 
       const p = await payload('c.bin', 6 * 1024 * 1024 + 5);
-      const seed = libtorrentPeer({ torrent: p.torrent, save: p.dir, port: 6881, listen: `[${topo.addresses.peerV6}]`, wrap: ['ip', 'netns', 'exec', topo.peer.name] });
+      const seed = libtorrentPeer({ torrent: p.torrent, save: p.dir, port: 6881, listen: [`[${topo.addresses.peerV6}]`], wrap: ['ip', 'netns', 'exec', topo.peer.name] });
       await seed.waitFor((e) => e.event === 'checked' && e.seeding === true, 30_000, 'libtorrent seed checked');
       const at = v6(topo.addresses.peerV6, 6881);
       const outs = { tun: join(work, 'out-tun'), stream: join(mine, 'out-stream'), ref: join(work, 'out-ref') };

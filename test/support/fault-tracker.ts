@@ -26,25 +26,55 @@ export interface Fault {
   silent?: boolean;
   /** Answer every request with bytes that are no tracker reply. */
   garbage?: boolean;
+  /** Hold every reply (HTTP and UDP) this long before it goes out. */
+  delayMs?: number;
+  /** UDP replies leave from another socket, i.e. another source port. */
+  udpFromOtherPort?: boolean;
+  /** Answer every HTTP request, after `delayMs`, with a redirect to itself. */
+  redirectLoop?: boolean;
 }
 
 const LOOPBACK: Record<Family, string> = { 4: '127.0.0.1', 6: '::1' };
 
 export interface FaultTracker {
   port: number;
+  /** The most HTTP requests it held at once (arrived, not yet answered), both families together. */
+  maxInFlight(): number;
   close(): Promise<void>;
 }
 
+/**
+ * The proxy takes one port for TCP and UDP on both loopback addresses: the port the first
+ * listener got may be taken on another (by a test running beside this one); then it tries again.
+ */
 export async function startFaultTracker(fault: Fault = {}): Promise<FaultTracker> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await listenFaultTracker(fault);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EADDRINUSE' || attempt === 10) throw e;
+    }
+  }
+}
+
+async function listenFaultTracker(fault: Fault): Promise<FaultTracker> {
   const upstream = new TrackerServer({ bind: [LOOPBACK[4], LOOPBACK[6]], honorIpParams: true });
   await upstream.listen();
   const closers: (() => Promise<void>)[] = [() => upstream.close()];
   const hanging = new Set<Socket>();
   let port = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
   try {
     for (const family of [4, 6] as const) {
       const server = http.createServer((req, res) => {
+        maxInFlight = Math.max(maxInFlight, ++inFlight);
+        res.on('close', () => inFlight--);
         if (fault.silent) return;
+        if (fault.redirectLoop) {
+          setTimeout(() => res.writeHead(302, { location: req.url ?? '/' }).end(), fault.delayMs ?? 0);
+          return;
+        }
         if (fault.garbage) {
           res.writeHead(200, { 'content-type': 'text/plain' });
           res.end(Buffer.concat([Buffer.from('x'), randomBytes(40)]));
@@ -56,8 +86,10 @@ export async function startFaultTracker(fault: Fault = {}): Promise<FaultTracker
           up.on('data', (c: Buffer) => chunks.push(c));
           up.on('end', () => {
             const body = fault.httpReply ? fault.httpReply(path, Buffer.concat(chunks)) : Buffer.concat(chunks);
-            res.writeHead(up.statusCode ?? 502, { 'content-type': 'text/plain', 'content-length': body.length });
-            res.end(body);
+            setTimeout(() => {
+              res.writeHead(up.statusCode ?? 502, { 'content-type': 'text/plain', 'content-length': body.length });
+              res.end(body);
+            }, fault.delayMs ?? 0);
           });
         }).on('error', () => res.destroy());
       });
@@ -80,6 +112,11 @@ export async function startFaultTracker(fault: Fault = {}): Promise<FaultTracker
         socket.once('error', reject);
         socket.bind({ address: LOOPBACK[family], port, exclusive: true }, () => resolve());
       });
+      // Replies of udpFromOtherPort leave from this one (another port of the same address).
+      const sideways = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+      await new Promise<void>((resolve) => sideways.bind(0, LOOPBACK[family], () => resolve()));
+      const reply = (msg: Buffer, to: dgram.RemoteInfo) =>
+        setTimeout(() => (fault.udpFromOtherPort ? sideways : socket).send(msg, to.port, to.address), fault.delayMs ?? 0);
       // One upstream socket per client endpoint: the tracker's connection ids are bound to it.
       const toUpstream = new Map<string, dgram.Socket>();
       socket.on('message', (msg, rinfo) => {
@@ -88,14 +125,14 @@ export async function startFaultTracker(fault: Fault = {}): Promise<FaultTracker
           const junk = Buffer.concat([Buffer.alloc(8), randomBytes(12)]);
           junk.writeUInt32BE(7, 0); // no such action, but the request's transaction id
           junk.writeUInt32BE(msg.length >= 16 ? msg.readUInt32BE(12) : 0, 4);
-          socket.send(junk, rinfo.port, rinfo.address);
+          reply(junk, rinfo);
           return;
         }
         const key = `${rinfo.address}|${rinfo.port}`;
         let up = toUpstream.get(key);
         if (!up) {
           const created = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
-          created.on('message', (reply) => socket.send(fault.udpReply ? fault.udpReply(reply, family) : reply, rinfo.port, rinfo.address));
+          created.on('message', (msg) => reply(fault.udpReply ? fault.udpReply(msg, family) : msg, rinfo));
           created.on('error', () => undefined);
           toUpstream.set(key, created);
           up = created;
@@ -104,6 +141,7 @@ export async function startFaultTracker(fault: Fault = {}): Promise<FaultTracker
       });
       closers.push(async () => {
         for (const s of toUpstream.values()) s.close();
+        sideways.close();
         await new Promise<void>((r) => socket.close(() => r()));
       });
     }
@@ -113,6 +151,7 @@ export async function startFaultTracker(fault: Fault = {}): Promise<FaultTracker
   }
   return {
     port,
+    maxInFlight: () => maxInFlight,
     async close() {
       for (const c of closers.reverse()) await c();
     },
@@ -168,6 +207,28 @@ export const ignoresStopped: Fault = {
 };
 
 export const neverAnswers: Fault = { silent: true };
+
+/** UDP: every reply's transaction id is one we never sent. */
+export const wrongTransactionId: Fault = {
+  udpReply(msg) {
+    if (msg.length < 8) return msg;
+    const copy = Buffer.from(msg);
+    copy.writeUInt32BE((msg.readUInt32BE(4) ^ 0x5a5a5a5a) >>> 0, 4);
+    return copy;
+  },
+};
+
+/** UDP: every reply cut to its first 3 bytes (too short to hold an action and a transaction id). */
+export const threeByteReplies: Fault = { udpReply: (msg) => msg.subarray(0, 3) };
+
+/** UDP: the replies are right but leave from another port of the tracker's address. */
+export const repliesFromAnotherPort: Fault = { udpFromOtherPort: true };
+
+/** HTTP: every request answered after `delayMs` with a redirect to itself (a slow redirect loop). */
+export const slowRedirectLoop = (delayMs: number): Fault => ({ redirectLoop: true, delayMs });
+
+/** Every reply held `delayMs` (a slow tracker, HTTP and UDP). */
+export const slow = (delayMs: number): Fault => ({ delayMs });
 export const answersGarbage: Fault = { garbage: true };
 
 /**

@@ -1,4 +1,4 @@
-/** The real opentracker (Debian's build: IPv4 only, whitelist mode) for the tests that talk to it. */
+/** The real opentracker (Debian's build: IPv4 only, whitelist mode) for the tests that talk to it, on 127.0.0.1 or in a namespace. */
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { chmod, writeFile } from 'node:fs/promises';
@@ -40,14 +40,29 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-/** Starts opentracker on 127.0.0.1 serving only the `whitelist` info hashes (hex); `dir` holds its files. */
-export async function startOpentracker(dir: string, whitelist: string[]): Promise<Opentracker> {
+/** Where opentracker runs when not on 127.0.0.1: an address and port inside a namespace. */
+export interface OpentrackerPlace {
+  address: string;
+  port: number;
+  /** Command prefix that runs it there (`ip netns exec NAME`). */
+  wrap: string[];
+  /** Whether it accepts TCP connections yet (the test process cannot dial into the namespace). */
+  listening(): Promise<boolean>;
+}
+
+/**
+ * Starts opentracker on 127.0.0.1 (or at `place`) serving only the `whitelist` info hashes (hex);
+ * `dir` holds its files.
+ */
+export async function startOpentracker(dir: string, whitelist: string[], place?: OpentrackerPlace): Promise<Opentracker> {
   // opentracker chroots into -d and drops to "nobody": the whitelist path is relative to the chroot.
   await chmod(dir, 0o755);
   await writeFile(join(dir, 'whitelist.txt'), whitelist.map((h) => `${h}\n`).join(''), { mode: 0o644 });
   await writeFile(join(dir, 'ot.conf'), 'access.whitelist /whitelist.txt\n', { mode: 0o644 });
-  const port = await freeTcpUdpPort();
-  const ot = spawn('opentracker', ['-i', '127.0.0.1', '-p', String(port), '-P', String(port), '-f', join(dir, 'ot.conf'), '-d', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = place?.port ?? (await freeTcpUdpPort());
+  const args = ['-i', place?.address ?? '127.0.0.1', '-p', String(port), '-P', String(port), '-f', join(dir, 'ot.conf'), '-d', dir];
+  const cmd = [...(place?.wrap ?? []), 'opentracker', ...args];
+  const ot = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   ot.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   ot.stderr!.on('data', (d: Buffer) => (log += d.toString()));
@@ -59,7 +74,8 @@ export async function startOpentracker(dir: string, whitelist: string[]): Promis
     await exited;
     clearTimeout(t);
   };
-  for (const end = Date.now() + 10_000; !(await listening(port)); ) {
+  const ready = place ? place.listening : () => listening(port);
+  for (const end = Date.now() + 10_000; !(await ready()); ) {
     if (Date.now() > end || ot.exitCode !== null) {
       await stop();
       throw new Error(`opentracker not listening on ${port}: ${log || 'it printed nothing'}`);

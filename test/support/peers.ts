@@ -132,7 +132,7 @@ if cfg['mode'] == 'create':
     sys.exit(0)
 cat = lt.alert.category_t
 ses = lt.session({
-    'listen_interfaces': '%s:%d' % (cfg.get('listen') or '[::1]', cfg['port']),
+    'listen_interfaces': ','.join('%s:%d' % (a, cfg['port']) for a in cfg.get('listen', ['[::1]'])),
     'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
     'enable_incoming_utp': False, 'enable_outgoing_utp': False,
     'allow_multiple_connections_per_ip': True,  # every loopback peer shares one IP
@@ -209,17 +209,18 @@ export interface LibtorrentOptions {
   stats?: number;
   /** Its encryption settings (out_enc_policy, in_enc_policy, allowed_enc_level; prefer_rc4 on); default libtorrent's. */
   encryption?: { out: 'forced' | 'enabled' | 'disabled'; in: 'forced' | 'enabled' | 'disabled'; level: 'rc4' | 'plaintext' | 'both' };
-  /** Where it listens (libtorrent's listen_interfaces syntax, e.g. [2001:db8::2]); default [::1]. */
-  listen?: string;
-  /** Runs it through this command first (e.g. `ip netns exec NS`). */
+  /** A command prefix it runs under (['ip', 'netns', 'exec', NS] for a namespace, privateHosts(...) for its own /etc/hosts). */
   wrap?: string[];
+  /** Addresses it listens on (default [::1] only), e.g. ['0.0.0.0', '[::]'] in a namespace. */
+  listen?: string[];
 }
 
-/** A libtorrent session listening on [::1] only (or `listen`); wait for its `checked` event before using it. */
+/** A libtorrent session listening on [::1] only (unless `listen` says otherwise); wait for its `checked` event before using it. */
 export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
-  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, connect: o.connect ?? [], pex: o.pex ?? false, stats: o.stats, encryption: o.encryption, listen: o.listen };
-  const argv = [...(o.wrap ?? []), PYTHON, '-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)];
-  return spawnTracked(argv[0]!, argv.slice(1), { label: 'libtorrent' });
+  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, listen: o.listen, connect: o.connect ?? [], pex: o.pex ?? false, stats: o.stats, encryption: o.encryption };
+  const args = [PYTHON, '-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)];
+  const [cmd, ...rest] = [...(o.wrap ?? []), ...args];
+  return spawnTracked(cmd!, rest, { label: 'libtorrent' });
 }
 
 /** libtorrent's own .torrent of `path` (a v1+v2 hybrid with BEP 47 pad files). */

@@ -32,6 +32,8 @@ export const UBUNTU: TorrentSummary = {
   seeds: 2,
   candidates: 17,
   unreachable: 3,
+  gone: 0,
+  refusedCandidates: 0,
 };
 
 export const DEBIAN: TorrentSummary = {
@@ -112,6 +114,7 @@ export const SNAPSHOT: UiSnapshot = {
   torrents: [UBUNTU, DEBIAN, BROKEN],
   detail: DETAIL,
   engine: {
+    refused: 0,
     listening: [
       { family: 6, address: '::', port: 6881 },
       { family: 4, address: '0.0.0.0', port: 6881 },

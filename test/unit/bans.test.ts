@@ -77,7 +77,10 @@ describe('PeerPool', () => {
     pool.add([{ host: '192.0.2.2', port: 1 }], { kind: 'tracker' });
     pool.add([{ host: '2001:db8::5', port: 1 }], { kind: 'tracker' });
     const now = 1_000_000;
-    const [a, b] = pool.ready(now, 3);
+    const all = pool.ready(now, 3);
+    // IPv6 first (Happy Eyeballs), then in the order they came.
+    expect(all.map((c) => c.key)).toEqual(['[2001:db8::5]:1', '192.0.2.1:1', '192.0.2.2:1']);
+    const [, a, b] = all;
     pool.park(a!, now);
     pool.failed(b!, now);
     const readyAt = (t: number) => pool.ready(t, 10).map((c) => c.key);

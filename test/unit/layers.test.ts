@@ -1,6 +1,6 @@
 /**
  * The shape of the code, checked: src/ is built in layers (util at the bottom, the engine, its
- * status and the ui session on top; the data path socket -> transport -> wire -> swarm -> storage
+ * status, the session, the Transmission RPC over it and the daemon on top; the data path socket -> transport -> wire -> swarm -> storage
  * in between), every import runs to a lower layer or within its own folder, no import loop exists
  * anywhere in src/ or cli/, and the terminal UI does not reach into the line reporters.
  * A new folder under src/ has to be given its place here.
@@ -18,11 +18,13 @@ const LAYERS: Record<string, number> = {
   net: 1,
   config: 1,
   transport: 2,
+  http: 2,
   mse: 3,
   metainfo: 3,
   tracker: 3,
   dht: 3,
   tunnel: 3,
+  portmap: 3,
   wire: 4,
   storage: 4,
   support: 4,
@@ -33,6 +35,8 @@ const LAYERS: Record<string, number> = {
   engine: 8,
   status: 9,
   session: 10,
+  'transmission-rpc': 11,
+  daemon: 12,
 };
 
 function sources(dir: string): string[] {

@@ -136,12 +136,12 @@ describe('incoming connections: plaintext or MSE by the first bytes', () => {
     a.start({ data() {}, drain() {}, close() {} });
     a.write(encodeHandshake(infoHash, randomBytes(20)));
     await expect(acceptIncoming(b, { plaintext: false, mse: { findInfoHash: infoHashIndex([infoHash]), allowed: ['rc4'] } })).rejects.toThrow(
-      /plaintext BitTorrent handshake, and only encrypted connections are accepted/,
+      /it does not speak encryption \(a plaintext handshake\); --encryption require refuses it/,
     );
     expect(b.closed).toBe(true);
     [a, b] = memoryPair();
     void initiateMse(a, { infoHash, provide: ['rc4'] }).catch(() => undefined);
-    await expect(acceptIncoming(b, { plaintext: true })).rejects.toThrow(/encryption is off/);
+    await expect(acceptIncoming(b, { plaintext: true })).rejects.toThrow(/--encryption off refuses it/);
     expect(b.closed).toBe(true);
   });
 

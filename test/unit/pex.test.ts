@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '../../src/bencode/index.js';
 import { BDict } from '../../src/bencode/index.js';
-import { PEX_FLAGS, decodePex, encodePex, MAX_PEX_BYTES, type DecodeRules, type PexPeer } from '../../src/ext/ut-pex/codec.js';
+import { PEX_FLAGS, decodePex, partnerScope, encodePex, MAX_PEX_BYTES, type DecodeRules, type PexPeer } from '../../src/ext/ut-pex/codec.js';
 import { MAX_READ_PER_MESSAGE, MAX_TAKEN_PER_MESSAGE, PARTNER_BURST, PexConnection } from '../../src/ext/ut-pex/connection.js';
 import { PexTorrent, type PexSwarm, type SwarmPeerFacts } from '../../src/ext/ut-pex/torrent.js';
 import { type Family } from '../../src/net/address.js';
@@ -22,7 +22,7 @@ const OUR_PORT = 6881;
 const OUR_V6 = '2001:db8::1';
 
 const rules = (o: Partial<DecodeRules> = {}): DecodeRules => ({
-  loopbackPartner: false,
+  partner: 'global',
   isSelf: (host, port) => port === OUR_PORT && host === OUR_V6,
   maxEntries: 10_000,
   ...o,
@@ -62,9 +62,20 @@ describe('ut_pex codec', () => {
     expect(d.added).toEqual([good4, good6]);
     expect(d.filtered).toEqual({ unusable: 7, loopback: 2, 'port-0': 2, duplicate: 1, 'added-and-dropped': 1, 'wrong-family': 1, self: 1 });
     // From a partner that is on loopback itself, loopback peers are its neighbours and ours.
-    const local = decodePex(bytes, rules({ loopbackPartner: true }));
+    const local = decodePex(bytes, rules({ partner: 'loopback' }));
     expect(local.added.map((p) => p.host)).toEqual(['203.0.113.5', '127.0.0.1', '2001:db8:5::7', '::1']);
     expect(local.filtered.loopback).toBeUndefined();
+  });
+
+  it('takes private, CGNAT and unique-local addresses only from a partner in that scope (a stranger cannot point us at the LAN)', () => {
+    const lan = [peer('192.168.1.1', 80), peer('10.0.0.7', 6881), peer('100.64.3.4', 6881), peer('fd00::5', 6881)];
+    const bytes = message({ added: blob([peer('203.0.113.5', 6881), ...lan.slice(0, 3)]), 'added.f': Buffer.alloc(4), added6: blob([lan[3]!]), 'added6.f': Buffer.alloc(1) });
+    const fromInternet = decodePex(bytes, rules({ partner: 'global' }));
+    expect(fromInternet.added.map((p) => p.host)).toEqual(['203.0.113.5']);
+    expect(fromInternet.filtered).toEqual({ 'foreign-scope': 4 });
+    expect(decodePex(bytes, rules({ partner: 'local' })).added).toHaveLength(5);
+    expect(decodePex(bytes, rules({ partner: 'loopback' })).added).toHaveLength(5);
+    expect([partnerScope('192.168.1.9'), partnerScope('100.64.0.1'), partnerScope('fd12::1'), partnerScope('::1'), partnerScope('2001:db8::1')]).toEqual(['local', 'local', 'local', 'loopback', 'global']);
   });
 
   it('refuses documentation addresses unless the test topology says they are its Internet', () => {
@@ -165,9 +176,10 @@ function partner(view: SwarmView, host: string, o: { id?: string; clock?: { now:
     outgoing: false,
     ext: undefined,
     close: () => {},
+    useful: () => {},
   };
   const conn = new PexConnection(torrent, ext, (p) => (sent.push(Buffer.from(p)), true), () => clock.now);
-  const last = () => decodePex(sent.at(-1)!, rules({ loopbackPartner: true }));
+  const last = () => decodePex(sent.at(-1)!, rules({ partner: 'loopback' }));
   return { torrent, conn, clock, sent, last };
 }
 

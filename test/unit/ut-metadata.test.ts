@@ -38,23 +38,29 @@ describe('ut_metadata codec', () => {
 /** A peer offering metadata: honest (serves `info`) or lying (serves garbage of the right size). */
 class FakeSource implements MetadataSource {
   readonly asked: number[] = [];
-  dropped?: string;
+  /** Why the exchange closed it, and whether it was blamed. */
+  closed?: { reason: string; blamed: boolean };
   constructor(
     readonly label: string,
     readonly size: number,
+    readonly host = `192.0.2.${label.length}${label.charCodeAt(0) % 100}`,
   ) {}
+  answers = 0;
   request(piece: number): void {
     this.asked.push(piece);
   }
-  drop(reason: string): void {
-    this.dropped = reason;
+  answered(): void {
+    this.answers++;
+  }
+  close(reason: string, blamed: boolean): void {
+    this.closed = { reason, blamed };
   }
 }
 
-function answer(ex: MetadataExchange, s: FakeSource, info: Buffer, lie = false): void {
+function answer(ex: MetadataExchange, s: FakeSource, info: Buffer, lie = false, totalSize = info.length): void {
   for (const piece of s.asked.splice(0)) {
     const data = info.subarray(piece * METADATA_PIECE, Math.min(info.length, (piece + 1) * METADATA_PIECE));
-    ex.received(s, piece, info.length, lie ? Buffer.alloc(data.length, 0x33) : data);
+    ex.received(s, piece, totalSize, lie ? Buffer.alloc(data.length, 0x33) : data);
   }
 }
 
@@ -62,7 +68,7 @@ describe('metadata exchange', () => {
   const info = Buffer.concat([Buffer.from('d4:name'), randomBytes(5 * METADATA_PIECE + 17), Buffer.from('e')]);
   const hash = createHash('sha1').update(info).digest();
 
-  it('spreads requests over the peers, at most eight each, and assembles a verified copy', () => {
+  it('asks each peer for one piece at a time, every idle peer at once, the least-asked piece first, and assembles a verified copy', () => {
     const ex = new MetadataExchange(hash);
     const got: Buffer[] = [];
     ex.on('metadata', (i) => got.push(i));
@@ -70,32 +76,58 @@ describe('metadata exchange', () => {
     const b = new FakeSource('b', info.length);
     ex.add(a);
     ex.add(b);
-    expect(a.asked).toHaveLength(6); // every piece: the first peer takes what it may
-    expect(b.asked).toHaveLength(0);
+    // One request each (rtorrent stops reading a connection that asks again before its answer), different pieces.
+    expect(a.asked).toEqual([0]);
+    expect(b.asked).toEqual([1]);
+    let rounds = 0;
     while (got.length === 0) {
       answer(ex, a, info);
+      expect(a.asked.length).toBeLessThanOrEqual(1);
       answer(ex, b, info);
+      rounds++;
     }
+    expect(rounds).toBe(3); // six pieces, two peers
     expect(got[0]!.equals(info)).toBe(true);
     expect(ex.metadata?.equals(info)).toBe(true);
     expect(ex.piece(0)?.data.equals(info.subarray(0, METADATA_PIECE))).toBe(true);
   });
 
-  it('fetches the size most peers claim; a lone peer claiming another size is not asked', () => {
+  it('with one piece and many peers, asks them all at once: twenty silent peers connected first cost no time', () => {
+    const small = Buffer.concat([Buffer.from('d4:name'), randomBytes(9000), Buffer.from('e')]);
+    const ex = new MetadataExchange(createHash('sha1').update(small).digest());
+    let done: Buffer | undefined;
+    ex.on('metadata', (i) => (done = i));
+    const silent = Array.from({ length: 20 }, (_, i) => new FakeSource(`silent${i}`, small.length, `198.51.100.${i + 1}`));
+    for (const s of silent) ex.add(s);
+    const honest = new FakeSource('honest', small.length, '203.0.113.9');
+    ex.add(honest);
+    expect(honest.asked).toEqual([0]);
+    answer(ex, honest, small);
+    expect(done?.equals(small)).toBe(true);
+    // The silent ones asked once each; nothing more once the metadata is in.
+    expect(silent.every((s) => s.asked.length === 1)).toBe(true);
+  });
+
+  it('fetches the size most peers claim; a lone peer claiming another size is not asked, and one answering with another size is asked no more', () => {
     const ex = new MetadataExchange(hash);
     const odd = new FakeSource('odd', 999);
     const a = new FakeSource('a', info.length);
     const b = new FakeSource('b', info.length);
+    const c = new FakeSource('c', info.length);
     ex.add(a);
     ex.add(b);
     ex.add(odd);
     expect(odd.asked).toEqual([]);
+    answer(ex, a, info, false, info.length + 1); // its first wrong answer is its last
+    expect(a.asked).toEqual([]);
+    ex.add(c);
+    answer(ex, b, info);
+    answer(ex, c, info);
+    expect(a.asked).toEqual([]);
   });
 
   it('when a copy from several peers fails, takes the next from one peer, then drops exactly the liar', () => {
-    // More pieces than one peer may be asked for at once, so both take part in the first copy.
-    const info = Buffer.concat([Buffer.from('d4:name'), randomBytes(12 * METADATA_PIECE), Buffer.from('e')]);
-    const ex = new MetadataExchange(createHash('sha1').update(info).digest());
+    const ex = new MetadataExchange(hash);
     const failed: string[][] = [];
     let done: Buffer | undefined;
     ex.on('failed', (peers) => failed.push(peers));
@@ -105,7 +137,7 @@ describe('metadata exchange', () => {
     ex.add(liar);
     ex.add(honest);
     // First copy: both contribute; the liar's pieces are garbage, so the hash fails with no one to blame yet.
-    for (let round = 0; round < 4 && failed.length === 0; round++) {
+    for (let round = 0; round < 6 && failed.length === 0; round++) {
       answer(ex, liar, info, true);
       answer(ex, honest, info);
     }
@@ -113,17 +145,17 @@ describe('metadata exchange', () => {
     // Now a single peer is asked for every piece.
     const askedNow = [liar, honest].filter((s) => s.asked.length > 0);
     expect(askedNow).toHaveLength(1);
-    for (let round = 0; round < 10 && !done; round++) {
+    for (let round = 0; round < 20 && !done; round++) {
       answer(ex, liar, info, true);
       answer(ex, honest, info);
     }
     expect(done?.equals(info)).toBe(true);
-    expect(liar.dropped).toMatch(/does not match the info hash/);
-    expect(honest.dropped).toBeUndefined();
+    expect(liar.closed).toEqual({ reason: expect.stringMatching(/does not match the info hash/), blamed: true });
+    expect(honest.closed).toBeUndefined();
     expect(failed.at(-1)).toEqual(['liar']);
   });
 
-  it('a peer that never answers does not hold the fetch up: its requests time out and go to others; a dropped liar is never taken back', () => {
+  it('a peer that never answers holds nothing up and is closed after the timeout (to be redialed, not asked again on that connection); a dropped liar\'s host is never asked again, from any port', () => {
     const ex = new MetadataExchange(hash);
     let done: Buffer | undefined;
     ex.on('metadata', (i) => (done = i));
@@ -131,22 +163,27 @@ describe('metadata exchange', () => {
     const other = new FakeSource('other', info.length);
     ex.add(silent);
     ex.add(other);
-    let now = Date.now();
-    for (let round = 0; round < 20 && !done; round++) {
-      answer(ex, other, info);
-      now += 11_000;
-      ex.tick(now);
-    }
+    // The piece the silent peer holds is asked of the other one too once nothing else is missing.
+    for (let round = 0; round < 10 && !done; round++) answer(ex, other, info);
     expect(done?.equals(info)).toBe(true);
-    // Three strikes (timeouts) and it was not asked any more.
-    expect(silent.asked.length).toBeLessThanOrEqual(3 * 6);
+    expect(silent.asked).toHaveLength(1);
+
+    const lone = new MetadataExchange(hash);
+    const mute = new FakeSource('mute', info.length);
+    lone.add(mute);
+    const now = Date.now();
+    lone.tick(now);
+    expect(mute.closed).toBeUndefined();
+    lone.tick(now + 11_000);
+    expect(mute.closed).toEqual({ reason: 'no answer to a ut_metadata request within 10 s', blamed: false });
 
     const ex2 = new MetadataExchange(hash);
-    const liar = new FakeSource('liar', info.length);
+    const liar = new FakeSource('liar', info.length, '2001:db8:7::1');
     ex2.add(liar);
-    for (let round = 0; round < 4 && !liar.dropped; round++) answer(ex2, liar, info, true);
-    expect(liar.dropped).toBeDefined();
-    const again = new FakeSource('liar', info.length); // it reconnects
+    for (let round = 0; round < 8 && !liar.closed; round++) answer(ex2, liar, info, true);
+    expect(liar.closed?.blamed).toBe(true);
+    // It reconnects from another port, even another address of its /64: never asked again.
+    const again = new FakeSource('liar-again', info.length, '2001:db8:7::2');
     ex2.add(again);
     expect(again.asked).toEqual([]);
   });

@@ -1,33 +1,44 @@
 /**
  * One torrent's metadata, torrent-wide: served from the info dictionary once we have it, or
- * fetched in 16 KiB pieces from the peers that offer it. Requests are spread over peers (a few
- * at a time each, timed out, retried elsewhere); the assembled dictionary must hash to the info
- * hash. Blame: a copy that fails comes from one peer (dropped at once), or from several, in which
- * case the next copy is taken from a single peer, and once a good copy exists every peer whose
- * piece differed from it is dropped. A dropped peer is never asked again.
+ * fetched in 16 KiB pieces from the peers that offer it. One request per peer at a time
+ * (rtorrent 0.9.8 stops reading a connection that asks again while its reply is pending), and
+ * every idle peer asked at once, each for the missing piece fewest others were asked for, the
+ * fastest answerers first: a few silent or lying peers connected first cost nothing but the
+ * bytes of their requests. A request unanswered within the timeout closes that connection (it
+ * is redialed later, not asked again on a connection that may have stopped reading). A peer that
+ * answers with another total size is not asked again in this fetch; one that sends a copy failing
+ * the hash is blamed as follows: a copy from one peer drops it at once; from several, the next
+ * copy is taken from a single peer, and once a good copy exists every peer whose piece differed
+ * from it is dropped. A dropped peer's host (an IPv4 address, an IPv6 /64) is never asked again,
+ * from whatever port it comes back.
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { hostKey } from '../../net/address.js';
 import { MAX_METADATA, METADATA_PIECE, pieceCountOf, pieceLength } from './codec.js';
 
-/** Requests one peer may have outstanding: most metadata comes in one round trip from one peer. */
-const PER_PEER = 8;
 const REQUEST_TIMEOUT_MS = 10_000;
-/** Timeouts and rejects before a peer is not asked again during this fetch. */
-const MAX_STRIKES = 3;
+/** Requests out at once over all peers: a fetch never asks more than this many peers at a time. */
+const MAX_OUTSTANDING = 64;
+/** Rejects before a peer is not asked again during this fetch. */
+const MAX_REJECTS = 3;
 
 /** The exchange's view of one peer that offers the metadata. */
 export interface MetadataSource {
   readonly label: string;
+  /** Its IP address: blame sticks to the host, whatever port it comes back from. */
+  readonly host: string;
   /** The size the peer announced (BEP 10 metadata_size). */
   readonly size: number;
   request(piece: number): void;
-  /** Drop the peer: it sent metadata that failed the hash. */
-  drop(reason: string): void;
+  /** It answered with a piece of the size asked for. */
+  answered(): void;
+  /** Close the connection; `blamed`: it sent metadata that failed the hash (else: it did not answer in time). */
+  close(reason: string, blamed: boolean): void;
 }
 
 interface Outstanding {
-  source: MetadataSource;
+  piece: number;
   at: number;
 }
 
@@ -41,13 +52,18 @@ export interface MetadataExchangeEvents {
 export class MetadataExchange extends EventEmitter<MetadataExchangeEvents> {
   private info?: Buffer;
   private readonly sources = new Set<MetadataSource>();
-  private readonly strikes = new Map<MetadataSource, number>();
-  /** Peers blamed for bad metadata, by label: never asked again. */
+  private readonly rejects = new Map<MetadataSource, number>();
+  /** Peers that answered with another total size: not asked again in this fetch. */
+  private readonly wrongSize = new Set<MetadataSource>();
+  /** Hosts blamed for bad metadata (hostKey): never asked again. */
   private readonly banned = new Set<string>();
+  /** How long each peer took to answer, last time: the fastest are asked first. */
+  private readonly answerMs = new Map<MetadataSource, number>();
   private size?: number;
   private pieces: (Buffer | undefined)[] = [];
   private from: (MetadataSource | undefined)[] = [];
-  private readonly outstanding = new Map<number, Outstanding>();
+  /** The one request each asked peer has out. */
+  private readonly outstanding = new Map<MetadataSource, Outstanding>();
   /** After a copy from several peers failed: its pieces, kept as evidence, and a single source for the next copy. */
   private evidence?: { pieces: (Buffer | undefined)[]; from: (MetadataSource | undefined)[] };
   private soleSource?: MetadataSource;
@@ -83,75 +99,90 @@ export class MetadataExchange extends EventEmitter<MetadataExchangeEvents> {
 
   /** A connected peer that announced metadata_size. */
   add(source: MetadataSource): void {
-    if (this.info || source.size <= 0 || source.size > MAX_METADATA || this.banned.has(source.label)) return;
+    if (this.info || source.size <= 0 || source.size > MAX_METADATA || this.banned.has(hostKey(source.host))) return;
     this.sources.add(source);
     this.pump();
   }
 
   remove(source: MetadataSource): void {
     this.sources.delete(source);
-    this.strikes.delete(source);
+    this.rejects.delete(source);
+    this.wrongSize.delete(source);
+    this.answerMs.delete(source);
+    this.outstanding.delete(source);
     if (this.soleSource === source) this.soleSource = undefined;
-    for (const [i, o] of this.outstanding) if (o.source === source) this.outstanding.delete(i);
     this.pump();
   }
 
   received(source: MetadataSource, piece: number, totalSize: number, data: Buffer): void {
-    const o = this.outstanding.get(piece);
-    if (this.info || !o || o.source !== source || totalSize !== this.size) return; // unasked, late, or another size
-    this.outstanding.delete(piece);
-    this.pieces[piece] = Buffer.from(data);
-    this.from[piece] = source;
+    const o = this.outstanding.get(source);
+    if (this.info || !o || o.piece !== piece) return; // unasked or late
+    this.outstanding.delete(source);
+    if (totalSize !== this.size) {
+      // Its first wrong answer is its last in this fetch.
+      this.wrongSize.add(source);
+      return this.pump();
+    }
+    this.answerMs.set(source, Date.now() - o.at);
+    source.answered();
+    // Asked of several peers at once: the first copy counts.
+    if (!this.pieces[piece]) {
+      this.pieces[piece] = Buffer.from(data);
+      this.from[piece] = source;
+    }
     if (this.pieces.every((p) => p !== undefined)) this.assemble();
     else this.pump();
   }
 
   rejected(source: MetadataSource, piece: number): void {
-    const o = this.outstanding.get(piece);
-    if (!o || o.source !== source) return;
-    this.outstanding.delete(piece);
-    this.strike(source);
+    const o = this.outstanding.get(source);
+    if (!o || o.piece !== piece) return;
+    this.outstanding.delete(source);
+    this.rejects.set(source, (this.rejects.get(source) ?? 0) + 1);
     this.pump();
   }
 
-  /** Once a second (every connection calls it; all but the first call of a second return at once): requests that took too long go elsewhere. */
+  /** Once a second (every connection calls it; all but the first call of a second return at once): unanswered requests close their connections. */
   tick(now: number): void {
     if (now - this.lastTick < 1000) return;
     this.lastTick = now;
-    for (const [i, o] of this.outstanding) {
+    for (const [source, o] of [...this.outstanding]) {
       if (now - o.at < REQUEST_TIMEOUT_MS) continue;
-      this.outstanding.delete(i);
-      this.strike(o.source);
+      this.outstanding.delete(source);
+      source.close(`no answer to a ut_metadata request within ${REQUEST_TIMEOUT_MS / 1000} s`, false);
     }
     this.pump();
   }
 
-  private strike(source: MetadataSource): void {
-    this.strikes.set(source, (this.strikes.get(source) ?? 0) + 1);
-  }
-
   private askable(s: MetadataSource): boolean {
-    return !this.banned.has(s.label) && (this.strikes.get(s) ?? 0) < MAX_STRIKES;
+    return !this.banned.has(hostKey(s.host)) && !this.wrongSize.has(s) && (this.rejects.get(s) ?? 0) < MAX_REJECTS;
   }
 
-  /** Ask for missing pieces, spreading them over the peers that offer the size being fetched. */
+  /**
+   * Every idle peer that offers the size being fetched gets one request: for the missing piece
+   * the fewest others were asked for (ties: the first), the fastest answerers first.
+   */
   private pump(): void {
     if (this.info) return;
     if (this.size === undefined || ![...this.sources].some((s) => s.size === this.size && this.askable(s))) this.chooseSize();
     const size = this.size;
     if (size === undefined) return;
-    const load = new Map<MetadataSource, number>();
-    for (const o of this.outstanding.values()) load.set(o.source, (load.get(o.source) ?? 0) + 1);
-    const candidates = [...this.sources].filter((s) => s.size === size && this.askable(s) && (!this.soleSource || s === this.soleSource));
+    const candidates = [...this.sources].filter((s) => s.size === size && this.askable(s));
     if (this.evidence && !this.soleSource && candidates.length > 0) this.soleSource = candidates[0];
-    const askable = this.soleSource ? [this.soleSource] : candidates;
-    for (let i = 0; i < this.pieces.length; i++) {
-      if (this.pieces[i] || this.outstanding.has(i)) continue;
-      const s = askable.filter((c) => (load.get(c) ?? 0) < PER_PEER).sort((a, b) => (load.get(a) ?? 0) - (load.get(b) ?? 0))[0];
-      if (!s) return;
-      load.set(s, (load.get(s) ?? 0) + 1);
-      this.outstanding.set(i, { source: s, at: Date.now() });
-      s.request(i);
+    const idle = (this.soleSource ? [this.soleSource] : candidates).filter((s) => !this.outstanding.has(s));
+    // Unknown speed sorts after every measured one, in the order the peers came (the sort is stable).
+    const ms = (s: MetadataSource) => this.answerMs.get(s) ?? Number.MAX_SAFE_INTEGER;
+    idle.sort((a, b) => ms(a) - ms(b));
+    const asked = new Array<number>(this.pieces.length).fill(0);
+    for (const o of this.outstanding.values()) asked[o.piece]!++;
+    for (const s of idle) {
+      if (this.outstanding.size >= MAX_OUTSTANDING) return;
+      let piece = -1;
+      for (let i = 0; i < this.pieces.length; i++) if (!this.pieces[i] && (piece < 0 || asked[i]! < asked[piece]!)) piece = i;
+      if (piece < 0) return;
+      asked[piece]!++;
+      this.outstanding.set(s, { piece, at: Date.now() });
+      s.request(piece);
     }
   }
 
@@ -201,10 +232,11 @@ export class MetadataExchange extends EventEmitter<MetadataExchangeEvents> {
   private blame(liars: Set<MetadataSource>): void {
     const labels = [...liars].map((s) => s.label);
     for (const s of liars) {
-      this.banned.add(s.label);
+      this.banned.add(hostKey(s.host));
       this.sources.delete(s);
+      this.outstanding.delete(s);
       if (this.soleSource === s) this.soleSource = undefined;
-      s.drop('sent metadata that does not match the info hash');
+      s.close('sent metadata that does not match the info hash', true);
     }
     this.emit('failed', labels);
   }

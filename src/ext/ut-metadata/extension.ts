@@ -22,6 +22,7 @@ export function utMetadata(exchange: MetadataExchange, isPrivate: () => boolean)
 
 class MetadataConnection implements PeerExtension, MetadataSource {
   readonly label: string;
+  readonly host: string;
   size = 0;
   private requests = 0;
   private registered = false;
@@ -32,6 +33,7 @@ class MetadataConnection implements PeerExtension, MetadataSource {
     private readonly send: (payload: Uint8Array) => boolean,
   ) {
     this.label = formatHostPort(peer.remote.host, peer.remote.port);
+    this.host = peer.remote.host;
   }
 
   onExtendedHandshake(): void {
@@ -69,11 +71,15 @@ class MetadataConnection implements PeerExtension, MetadataSource {
     if (this.registered) this.exchange.remove(this);
   }
 
+  answered(): void {
+    this.peer.useful();
+  }
+
   request(piece: number): void {
     this.send(encodeMetadataMessage({ type: 'request', piece }));
   }
 
-  drop(reason: string): void {
+  close(reason: string): void {
     this.peer.close(reason);
   }
 }

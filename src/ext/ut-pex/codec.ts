@@ -25,14 +25,27 @@ export type FilterReason =
   | 'malformed' // a field whose length fits no entry size
   | 'unusable' // unspecified, multicast, link-local, reserved or documentation
   | 'loopback' // from a partner that is not on loopback itself
+  | 'foreign-scope' // a private, CGNAT or unique-local address from a partner on the Internet
   | 'port-0'
   | 'self'
   | 'duplicate'
   | 'added-and-dropped';
 
+/**
+ * Where the partner's own connection comes from, which decides the scopes it may speak for: a
+ * loopback partner runs on this host (its loopback and LAN are ours), a partner on our LAN may
+ * name private and unique-local addresses, one on the Internet only global ones (a stranger must
+ * not point us at the user's LAN).
+ */
+export type PartnerScope = 'loopback' | 'local' | 'global';
+
+export function partnerScope(host: string): PartnerScope {
+  const kind = classify(host)?.kind;
+  return kind === 'loopback' ? 'loopback' : kind === 'private' || kind === 'ula' || kind === 'link-local' ? 'local' : 'global';
+}
+
 export interface DecodeRules {
-  /** The partner's own connection runs over loopback: loopback peers are its neighbours and ours. */
-  loopbackPartner: boolean;
+  partner: PartnerScope;
   isSelf(host: string, port: number): boolean;
   /** Entries looked at over all fields; the rest are only counted, in `unread`. */
   maxEntries: number;
@@ -109,10 +122,9 @@ export function decodePex(payload: Buffer, rules: DecodeRules): DecodedPex {
 
   const usable = (p: PeerAddress): FilterReason | undefined => {
     if (p.port === 0) return 'port-0';
-    if (!isExchangeable(p.host, rules.loopbackPartner)) {
-      const kind = classify(p.host)?.kind;
-      return kind === 'v4-mapped' ? 'wrong-family' : kind === 'loopback' ? 'loopback' : 'unusable';
-    }
+    const kind = classify(p.host)?.kind;
+    if (!isExchangeable(p.host, rules.partner === 'loopback')) return kind === 'v4-mapped' ? 'wrong-family' : kind === 'loopback' ? 'loopback' : 'unusable';
+    if ((kind === 'private' || kind === 'ula') && rules.partner === 'global') return 'foreign-scope';
     return rules.isSelf(p.host, p.port) ? 'self' : undefined;
   };
   const key = (p: PeerAddress) => `${p.host}|${p.port}`;

@@ -5,10 +5,9 @@
  * to a partner whose minute runs a little short, bounded per message and per partner; a partner
  * that sends more unusable addresses than usable ones loses its candidates and is not heard again.
  */
-import { classify } from '../../net/address.js';
 import { formatHostPort } from '../../net/hostport.js';
 import type { ExtensionPeer, PeerExtension } from '../../wire/extensions.js';
-import { decodePex, encodePex, filteredCount, PEX_FLAGS, type FilterReason } from './codec.js';
+import { decodePex, encodePex, filteredCount, partnerScope, PEX_FLAGS, type FilterReason, type PartnerScope } from './codec.js';
 import type { Partner, PexEntry, PexTorrent } from './torrent.js';
 
 export const SEND_INTERVAL_MS = 60_000;
@@ -30,7 +29,7 @@ export class PexConnection implements PeerExtension {
   /** What this partner has been told: the entries it was sent as added and not dropped since. */
   private readonly told = new Map<string, PexEntry>();
   private readonly id: string;
-  private readonly loopback: boolean;
+  private readonly scope: PartnerScope;
   private lastSent?: number;
   private lastReceived?: number;
   private allowance = PARTNER_BURST;
@@ -44,7 +43,7 @@ export class PexConnection implements PeerExtension {
     private readonly clock: () => number = Date.now,
   ) {
     this.id = peer.peerId.toString('hex');
-    this.loopback = classify(peer.remote.host)?.kind === 'loopback';
+    this.scope = partnerScope(peer.remote.host);
     this.partner = torrent.join(formatHostPort(peer.remote.host, peer.remote.port));
     this.allowanceAt = clock();
   }
@@ -72,7 +71,7 @@ export class PexConnection implements PeerExtension {
     }
     this.lastReceived = now;
     const swarm = this.torrent.swarm;
-    const d = decodePex(payload, { loopbackPartner: this.loopback, isSelf: swarm.selfCheck(), maxEntries: MAX_READ_PER_MESSAGE });
+    const d = decodePex(payload, { partner: this.scope, isSelf: swarm.selfCheck(), maxEntries: MAX_READ_PER_MESSAGE });
     c.messages++;
     c.filtered += filteredCount(d.filtered);
     for (const [reason, n] of Object.entries(d.filtered) as [FilterReason, number][]) c.reasons[reason] = (c.reasons[reason] ?? 0) + n;
@@ -104,8 +103,8 @@ export class PexConnection implements PeerExtension {
     const added: PexEntry[] = [];
     for (const e of current.values()) {
       if (added.length >= MAX_SENT_PER_LIST) break;
-      // Loopback peers mean nothing to a partner elsewhere.
-      if (e.id !== this.id && (this.loopback || !e.loopback) && !this.told.has(e.key)) added.push(e);
+      // Loopback peers mean nothing to a partner elsewhere, and our LAN's are none of the Internet's business.
+      if (e.id !== this.id && reaches(e.scope, this.scope) && !this.told.has(e.key)) added.push(e);
     }
     const dropped: PexEntry[] = [];
     for (const [key, e] of this.told) {
@@ -119,4 +118,10 @@ export class PexConnection implements PeerExtension {
     for (const e of added) this.told.set(e.key, e);
     for (const e of dropped) this.told.delete(e.key);
   }
+}
+
+/** Whether an address of scope `entry` means something to a partner of scope `partner`. */
+function reaches(entry: PartnerScope, partner: PartnerScope): boolean {
+  const near = { loopback: 0, local: 1, global: 2 } as const;
+  return near[entry] >= near[partner];
 }

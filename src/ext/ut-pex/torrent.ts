@@ -3,9 +3,9 @@
  * listening port we know, with their flags), the sink for what partners tell us, and the counts
  * per partner that show which one litters.
  */
-import { classify, isExchangeable, type Family } from '../../net/address.js';
+import { isExchangeable, type Family } from '../../net/address.js';
 import type { PeerAddressHint, PeerSource } from '../../swarm/peer-pool.js';
-import { PEX_FLAGS, type FilterReason, type PexPeer } from './codec.js';
+import { partnerScope, PEX_FLAGS, type FilterReason, type PartnerScope, type PexPeer } from './codec.js';
 
 /** What the swarm knows about one connected peer. */
 export interface SwarmPeerFacts {
@@ -41,7 +41,8 @@ export interface PexEntry extends PexPeer {
   key: string;
   /** Peer id, hex: a partner is never told about itself. */
   id: string;
-  loopback: boolean;
+  /** The scope its address belongs to: only a partner of that scope or nearer hears of it. */
+  scope: PartnerScope;
 }
 
 export interface PartnerCounts {
@@ -106,7 +107,7 @@ export class PexTorrent {
       const reachable = p.outgoing || p.remotePort === p.listenPort;
       const flags = (p.seed ? PEX_FLAGS.seed : 0) | (p.prefersEncryption ? PEX_FLAGS.encryption : 0) | (reachable ? PEX_FLAGS.reachable : 0);
       const key = `${p.host}|${port}`;
-      set.set(key, { key, id: p.id, host: p.host, port, family: p.family, flags, loopback: classify(p.host)?.kind === 'loopback' });
+      set.set(key, { key, id: p.id, host: p.host, port, family: p.family, flags, scope: partnerScope(p.host) });
     }
     this.cache = { at: now, set };
     return set;
