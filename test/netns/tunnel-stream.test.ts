@@ -268,6 +268,23 @@ describe.skipIf(unavailable !== undefined)('the tunnel\'s stream mode, without r
     expect((await up.stop('SIGTERM')).code).toBe(0);
   });
 
+  it('against a server that does not offer the stream mode (the original, or --no-streams): says so and keeps trying', async () => {
+    await restartServer(['--no-streams']);
+    const up = topo.client.spawn('setpriv', [...NOBODY, process.execPath, CLI, 'tunnel', 'up', '--json', '--server', `${topo.addresses.brokerV4}:${TUNNEL_PORT}`, '--socks', '127.0.0.1:1082']);
+    const status = (l: string) => l.includes('"status"') && l.includes('does not offer the stream mode');
+    const first = JSON.parse(await up.waitForLine(status, { timeoutMs: 10_000 })) as JsonEvent;
+    expect(first).toMatchObject({ state: 'down', mode: 'stream' });
+    expect(String(first.lastError)).toMatch(/^the server does not offer the stream mode, which this host needs \(stream mode: no root.*\): use a sixswarm tunnel-server, or run as root for the TUN mode$/);
+    // It keeps trying, every 2 s.
+    await up.waitForLine((l) => l.includes('"connecting"'), { timeoutMs: 5000, from: up.lines.indexOf(up.lines.find(status)!) + 1 });
+    // The server never agreed: each attempt got a plain packet session, which the client left at once.
+    const ups = server.json().filter((e) => e.event === 'session-up');
+    expect(ups.length).toBeGreaterThanOrEqual(1);
+    for (const e of ups) expect(e).toMatchObject({ mode: 'packets' });
+    await up.stop('SIGTERM');
+    await restartServer();
+  });
+
   it('serves a TUN-mode client, a stream-mode client and a client like the original at once', async () => {
     await restartServer();
     // A fourth host, IPv4 only, for the original-style client (its TUN device takes the default route there).

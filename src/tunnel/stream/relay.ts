@@ -522,7 +522,8 @@ export class Relay extends EventEmitter<RelayEvents> implements FrameHandler {
     const u = this.udp.get(id);
     if (!u) return;
     const { remote, bytes } = decode.datagram(payload);
-    if (!reachable(remote.host) || remote.port === 0) {
+    // Over --client-rate, or to where a client may not go: dropped, as UDP is.
+    if (!reachable(remote.host) || remote.port === 0 || (this.paceIn && !this.paceIn.take(bytes.length))) {
       this.counters.droppedDatagrams++;
       return;
     }
