@@ -25,8 +25,9 @@ const options = {
 const about = `Prints what sixswarm can do on this host right now, one row per component, after bitflu's IPv6
 support matrix: binding to IPv6, IPv6 connections (a global IPv6 address, and of which class:
 native, tunnel, 6to4, Teredo), the wire protocol, HTTP trackers, UDP trackers over IPv6, peer
-exchange, the DHT (IPv4 only, and why), the built-in tunnel (addon built, root, /dev/net/tun,
-a server in $SIXSWARM_TUNNEL_SERVER) and encryption (which RC4 engine loads). Each row has a
+exchange, the DHT (IPv4 only, and why), the built-in tunnel (which mode would run: the TUN mode
+with the addon built, root and /dev/net/tun, else the stream mode; a server in
+$SIXSWARM_TUNNEL_SERVER) and encryption (which RC4 engine loads). Each row has a
 status (yes, partial, no) and one line that says what to do when something is missing.
 Every check is local (binding sockets to port 0, reading interfaces and routes): nothing is sent,
 but with --router, which asks the router (the default gateway of each family) for a mapping.`;

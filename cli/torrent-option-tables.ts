@@ -119,10 +119,19 @@ export const SHARED_OPTIONS = {
     default: () => (envValue(ENV.tunnelServer) ? `auto, with ${envValue(ENV.tunnelServer)} from $${ENV.tunnelServer}` : 'off'),
     help: [
       'bring up the built-in IPv6-over-IPv4 tunnel for this session: a routed /64',
-      'from that tunnel server (needs root and /dev/net/tun); the engine then binds,',
-      "announces and advertises the tunnel's address (prefix::1) and accepts IPv6",
-      'peers on it. auto (the default when $SIXSWARM_TUNNEL_SERVER is set): only',
-      'when this host has no global IPv6 address of its own. off: never.',
+      'from that tunnel server; the engine then binds, announces and advertises the',
+      "tunnel's address (prefix::1) and accepts IPv6 peers on it. auto (the default",
+      'when $SIXSWARM_TUNNEL_SERVER is set): only when this host has no global IPv6',
+      'address of its own. off: never.',
+    ],
+  },
+  'tunnel-mode': {
+    type: 'string',
+    value: 'auto|tun|stream',
+    help: [
+      'tun: a TUN device carries the packets (root and /dev/net/tun); stream: the',
+      'tunnel server (sixswarm tunnel-server) relays our IPv6 connections, no device',
+      'and no root needed; auto (default): tun when it can run here, else stream',
     ],
   },
   encryption: {
@@ -210,7 +219,7 @@ export const DOWNLOAD_OPTIONS = {
 export const SEED_OPTIONS = SHARED_OPTIONS;
 
 /** Shared options `ui` refuses: they name one transfer's peers, its output or a tunnel of its own. */
-export const NOT_IN_UI = ['peer', 'json', 'recheck', 'tunnel', 'tunnel-id', 'tunnel-token'] as const;
+export const NOT_IN_UI = ['peer', 'json', 'recheck', 'tunnel', 'tunnel-mode', 'tunnel-id', 'tunnel-token'] as const;
 
 /** `ui`: its own options, then the shared ones it takes, told as they apply to a session of torrents. */
 export const UI_OPTIONS = {
@@ -324,7 +333,7 @@ export const DAEMON_OPTIONS = {
   'tls-key': { type: 'string', value: 'FILE', help: 'and this private key (PEM)' },
   ...UI_OPTIONS,
   ...retold(
-    { tunnel: SHARED_OPTIONS.tunnel, 'tunnel-id': SHARED_OPTIONS['tunnel-id'], 'tunnel-token': SHARED_OPTIONS['tunnel-token'] },
+    { tunnel: SHARED_OPTIONS.tunnel, 'tunnel-mode': SHARED_OPTIONS['tunnel-mode'], 'tunnel-id': SHARED_OPTIONS['tunnel-id'], 'tunnel-token': SHARED_OPTIONS['tunnel-token'] },
     {
       tunnel: [
         "the built-in IPv6-over-IPv4 tunnel for the daemon's session (see",

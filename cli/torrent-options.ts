@@ -59,16 +59,20 @@ export interface TunnelChoice {
   server: string;
   /** Only when the host has no global IPv6 address. */
   auto: boolean;
+  /** --tunnel-mode: auto takes the TUN mode when root and /dev/net/tun allow, else the stream mode. */
+  mode: 'auto' | 'tun' | 'stream';
   id?: string;
   token?: string;
 }
 
 /** --tunnel HOST:PORT | auto | off, with $SIXSWARM_TUNNEL_SERVER as the configured server. */
-export function parseTunnel(values: { tunnel?: string; 'tunnel-id'?: string; 'tunnel-token'?: string }): TunnelChoice | undefined {
+export function parseTunnel(values: { tunnel?: string; 'tunnel-mode'?: string; 'tunnel-id'?: string; 'tunnel-token'?: string }): TunnelChoice | undefined {
   const configured = envValue(ENV.tunnelServer);
   const mode = values.tunnel ?? (configured ? 'auto' : 'off');
+  const tunnelMode = values['tunnel-mode'] ?? 'auto';
+  if (tunnelMode !== 'auto' && tunnelMode !== 'tun' && tunnelMode !== 'stream') throw new UsageError(`--tunnel-mode is auto, tun or stream, not "${tunnelMode}"`);
   if (mode === 'off') return undefined;
-  const extra = { id: values['tunnel-id'], token: values['tunnel-token'] };
+  const extra = { id: values['tunnel-id'], token: values['tunnel-token'], mode: tunnelMode as TunnelChoice['mode'] };
   if (mode === 'auto') {
     if (!configured) throw new UsageError('--tunnel auto needs a tunnel server: set SIXSWARM_TUNNEL_SERVER=HOST:PORT or give --tunnel HOST:PORT');
     return { server: configured, auto: true, ...extra };

@@ -11,8 +11,8 @@ import { isMagnet, parseMagnet } from '../src/metainfo/magnet.js';
 import { readTorrentFile } from '../src/metainfo/torrent.js';
 import { InputError, errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
-import { bindTunnel } from '../src/engine/tunnel-binding.js';
-import { hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
+import { bindTunnel, networkFor } from '../src/engine/tunnel-binding.js';
+import { chooseTunnelMode, hostHasGlobalIPv6, TunnelClient } from '../src/tunnel/client.js';
 import { checkStateDir, type SharedRunOptions, type TunnelChoice } from './torrent-options.js';
 import { createReporter } from './reporter.js';
 import type { Reporter } from './reporting.js';
@@ -40,20 +40,30 @@ export interface RunOptions extends SharedRunOptions {
   sequential?: boolean;
 }
 
-/** Start the session's tunnel unless `auto` finds native IPv6; a tunnel that cannot start is a runtime failure. */
-export async function startTunnel(choice: TunnelChoice | undefined, note: (text: string) => void): Promise<TunnelClient | undefined> {
-  if (!choice) return undefined;
-  if (choice.auto && hostHasGlobalIPv6()) {
-    note('tunnel: not needed, this host has a global IPv6 address');
-    return undefined;
-  }
-  let tunnel: TunnelClient;
+/**
+ * The session's tunnel, not started, in the mode that can run here (the TUN mode with root and
+ * /dev/net/tun, else the stream mode), unless `auto` finds native IPv6 (then a note says so).
+ */
+function planTunnel(choice: TunnelChoice | undefined): { tunnel?: TunnelClient; note?: string } {
+  if (!choice) return {};
+  if (choice.auto && hostHasGlobalIPv6()) return { note: 'tunnel: not needed, this host has a global IPv6 address' };
+  const { mode, reason } = chooseTunnelMode(choice.mode);
   try {
-    tunnel = new TunnelClient({ server: choice.server, id: choice.id, token: choice.token });
+    return { tunnel: new TunnelClient({ server: choice.server, id: choice.id, token: choice.token, mode, modeReason: reason }) };
   } catch (e) {
     throw new UsageError(`--tunnel: ${errorMessage(e)}`);
   }
-  await tunnel.start();
+}
+
+/**
+ * For whoever makes its engine after the tunnel (the daemon): planned and started. A tunnel that
+ * cannot start is a runtime failure; in the stream mode the engine's network must carry IPv6 over
+ * it (engine/tunnel-binding.ts, networkFor).
+ */
+export async function startTunnel(choice: TunnelChoice | undefined, note: (text: string) => void): Promise<TunnelClient | undefined> {
+  const { tunnel, note: text } = planTunnel(choice);
+  if (text) note(text);
+  await tunnel?.start();
   return tunnel;
 }
 
@@ -101,7 +111,9 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     if (!s?.isDirectory()) throw new UsageError(`${dir} is not a folder: give seed the folder that holds "${meta.name}"`);
   }
 
-  const engine = new Engine(o.engine);
+  // In the stream mode the tunnel is the engine's IPv6 network, so it is planned first (started later).
+  const { tunnel, note: tunnelNote } = planTunnel(o.tunnel);
+  const engine = new Engine(o.engine, networkFor(tunnel));
   let torrent: Torrent;
   try {
     // Taken first: a second process on this torrent and folder is refused before anything else happens.
@@ -111,7 +123,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
     throw e;
   }
   try {
-    return await runAdded(o, { engine, torrent, source, dir, peers, selection });
+    return await runAdded(o, { engine, torrent, source, dir, peers, selection, tunnel, tunnelNote });
   } finally {
     // Already closed after a run; here for the ways out before it (a tunnel that cannot start): the lock goes too.
     await engine.close();
@@ -127,9 +139,12 @@ interface Prepared {
   peers: HostPort[];
   /** Known when the metadata is. */
   selection?: FileSelection;
+  /** The session's tunnel, not started yet. */
+  tunnel?: TunnelClient;
+  tunnelNote?: string;
 }
 
-async function runAdded(o: RunOptions, { engine, torrent, source, dir, peers, selection }: Prepared): Promise<number> {
+async function runAdded(o: RunOptions, { engine, torrent, source, dir, peers, selection, tunnel, tunnelNote }: Prepared): Promise<number> {
   // On a terminal the UI opens once the torrent runs; --json and pipes get lines.
   // Loaded only for a terminal: ink and react cost most of a second of start-up.
   const ui = terminalUiPossible(o.json) ? new (await import('./ui/ui-reporter.js')).UiReporter() : undefined;
@@ -138,7 +153,12 @@ async function runAdded(o: RunOptions, { engine, torrent, source, dir, peers, se
   const early = stopSignals();
   let interrupted: NodeJS.Signals | undefined;
   void early.stopped.then((sig) => (interrupted = sig));
-  const tunnel = await startTunnel(o.tunnel, (t) => reporter.note(t)).finally(() => early.dispose());
+  if (tunnelNote) reporter.note(tunnelNote);
+  try {
+    await tunnel?.start();
+  } finally {
+    early.dispose();
+  }
   if (interrupted) {
     await tunnel?.stop();
     return o.mode === 'download' ? signalExitCode(interrupted) : 0;

@@ -13,6 +13,7 @@ import {
   TunnelServer,
   type ServerEvent,
 } from '../src/tunnel/server.js';
+import { DEFAULT_RELAY_LIMITS } from '../src/tunnel/stream/relay.js';
 import { TokenPolicy } from '../src/tunnel/tokens.js';
 import { DEFAULT_MTU, MTU_MAX, MTU_MIN } from '../src/tunnel/tun.js';
 import { errorMessage } from '../src/util/errors.js';
@@ -74,11 +75,30 @@ const options = {
       "(the original server's behaviour). Not applied when tokens are required",
     ],
   },
-  'client-rate': { type: 'string', value: 'BYTES/s', help: 'per client and direction, e.g. 1M (default unlimited); excess is dropped' },
-  'client-pps': { type: 'string', value: 'N', help: 'packets per second per client and direction (default unlimited)' },
+  'client-rate': {
+    type: 'string',
+    value: 'BYTES/s',
+    help: ['per client and direction, e.g. 1M (default unlimited); excess packets are', 'dropped, stream-mode traffic is paced'],
+  },
+  'client-pps': { type: 'string', value: 'N', help: 'packets per second per client and direction (default unlimited; TUN mode)' },
   mtu: { type: 'string', value: 'N', help: `MTU of the device, ${MTU_MIN}-${MTU_MAX} (default ${DEFAULT_MTU})` },
   ifname: { type: 'string', value: 'NAME', help: `name of the TUN device, at most ${SERVER_IFNAME_MAX} characters (default ${DEFAULT_SERVER_IFNAME})` },
   'no-offload': { type: 'boolean', help: 'serve every client without offload (no NAME-o device)' },
+  'no-streams': { type: 'boolean', help: 'refuse the stream mode (clients without root then cannot use this server)' },
+  'client-streams': { type: 'string', value: 'N', help: `stream mode: TCP streams per client at once (default ${DEFAULT_RELAY_LIMITS.maxStreams})` },
+  'client-buffer': {
+    type: 'string',
+    value: 'SIZE',
+    help: `stream mode: bytes buffered per client toward its peers (default ${DEFAULT_RELAY_LIMITS.bufferBytes / 1024 / 1024}M)`,
+  },
+  'client-accept-rate': {
+    type: 'string',
+    value: 'N',
+    help: [
+      'stream mode: incoming connections per second per client, and dials per',
+      `second (default ${DEFAULT_RELAY_LIMITS.acceptRate}, bursts of twice that); more are refused`,
+    ],
+  },
   json: {
     type: 'boolean',
     help: [
@@ -97,7 +117,18 @@ routed to the client over its TCP connection, and the client's packets into the 
 One TUN device serves the whole range (the kernel routes the range to it; the server picks the
 client by destination). sixswarm clients that ask for offload are served by a second device,
 NAME-o, with a route to their /64 while they are connected: TCP then crosses the tunnel in
-segments of up to 64 KiB rather than one MTU-sized packet per write. Packets from a client whose source is outside its own /64 are dropped.
+segments of up to 64 KiB rather than one MTU-sized packet per write. Packets from a client whose
+source is outside its own /64 are dropped.
+
+sixswarm clients without root (no TUN device of their own) ask for the stream mode: the server
+configures their prefix::1 on its device while they are connected, terminates their IPv6 TCP and
+UDP there and relays it over their connection: their dials leave from prefix::1, connections to
+prefix::1 on the ports they listen on reach them, and they reach only global unicast addresses.
+Per client it bounds streams (--client-streams), the bytes it buffers for the client
+(--client-buffer), dials and accepted connections per second (--client-accept-rate), listeners
+(8) and UDP sockets (64); --client-rate paces its streams both ways. A thousand clients need a few
+thousand file descriptors (ulimit -n).
+
 IPv6 forwarding must be on for clients to reach beyond this host
 (sysctl -w net.ipv6.conf.all.forwarding=1). Needs root (or CAP_NET_ADMIN), /dev/net/tun,
 iproute2 and the native addon (npm run build:native).`;
@@ -173,10 +204,13 @@ function describe(e: ServerEvent): string {
     case 'warning':
       return `warning: ${e.message}`;
     case 'session-up':
-      return `${e.id} (${e.remote}) up: ${e.prefix}${e.offload ? ' (with offload)' : ''}`;
+      return `${e.id} (${e.remote}) up: ${e.prefix}${e.mode === 'offload' ? ' (with offload)' : e.mode === 'streams' ? ' (stream mode: relayed at its prefix::1)' : ''}`;
     case 'session-replaced':
       return `${e.id} reconnected from ${e.remote}: replacing its session from ${e.oldRemote}`;
     case 'session-down':
+      if (e.mode === 'streams') {
+        return `${e.id} (${e.remote}) down after ${e.seconds} s: ${e.reason} [in ${e.bytesIn} B, out ${e.bytesOut} B, ${e.streamsOpened ?? 0} streams, ${e.refused ?? 0} refused by a limit, ${e.droppedDatagrams ?? 0} datagrams dropped]`;
+      }
       return `${e.id} (${e.remote}) down after ${e.seconds} s: ${e.reason} [in ${e.packetsIn} pkts/${e.bytesIn} B, out ${e.packetsOut} pkts/${e.bytesOut} B, dropped: ${e.droppedSpoofed} spoofed, ${e.droppedRate} over rate, ${e.droppedQueue} queue full, ${e.droppedInvalid} invalid, ${e.droppedOffload} offloaded while switching]`;
     case 'prefix-reused':
       return `${e.id} gets ${e.prefix}, taken from ${e.fromId} (${e.lastSeen ? `last seen ${e.lastSeen}` : 'not seen since last-seen times were kept'}): no free /64 left`;
@@ -196,6 +230,13 @@ async function run(argv: string[]): Promise<number> {
   const clientPps = parseIntOption(values['client-pps'], '--client-pps', 1, 1_000_000_000);
   const mtu = parseIntOption(values.mtu, '--mtu', MTU_MIN, MTU_MAX);
   const maxAssignments = parseIntOption(values['max-assignments'], '--max-assignments', 1, MAX_ASSIGNMENTS);
+  const maxStreams = parseIntOption(values['client-streams'], '--client-streams', 1, 65536);
+  const acceptRate = parseIntOption(values['client-accept-rate'], '--client-accept-rate', 1, 100_000);
+  let bufferBytes: number | undefined;
+  if (values['client-buffer'] !== undefined) {
+    bufferBytes = parseSize(values['client-buffer']);
+    if (!bufferBytes || bufferBytes < 1024 * 1024) throw new UsageError(`--client-buffer must be a size of at least 1M like 32M, got "${values['client-buffer']}"`);
+  }
   let clientRate: number | undefined;
   if (values['client-rate'] !== undefined) {
     clientRate = parseSize(values['client-rate'].replace(/\/s$/i, ''));
@@ -223,6 +264,12 @@ async function run(argv: string[]): Promise<number> {
       ...(mtu !== undefined ? { mtu } : {}),
       ...(values.ifname !== undefined ? { ifname: values.ifname } : {}),
       offload: !values['no-offload'],
+      streams: !values['no-streams'],
+      relayLimits: {
+        ...(maxStreams !== undefined ? { maxStreams } : {}),
+        ...(acceptRate !== undefined ? { acceptRate, dialRate: acceptRate } : {}),
+        ...(bufferBytes !== undefined ? { bufferBytes } : {}),
+      },
     });
   } catch (e) {
     throw new UsageError(errorMessage(e));
@@ -256,7 +303,8 @@ export const tunnelServer = command({
   usage: `Usage: sixswarm tunnel-server [--listen ADDR:PORT] [--prefix-range P/LEN] [--assignments FILE]
                               [--max-assignments N] [--config config.ini] [--tokens FILE] [--token T]
                               [--max-clients N] [--ids-per-address N] [--client-rate BYTES/s]
-                              [--client-pps N] [--mtu N] [--ifname NAME] [--no-offload] [--json]`,
+                              [--client-pps N] [--mtu N] [--ifname NAME] [--no-offload] [--no-streams]
+                              [--client-streams N] [--client-buffer SIZE] [--client-accept-rate N] [--json]`,
   about,
   options,
   notes,

@@ -90,7 +90,7 @@ export function NetworkPanel({ engine, now, width, height }: { engine: UiSnapsho
     <Text key="th" wrap="truncate">
       <Text bold>Tunnel </Text>
       {tu ? (
-        <Text color={tu.state === 'up' ? t.ok : t.warn}>{`${tu.state} via ${tu.server}`}</Text>
+        <Text color={tu.state === 'up' ? t.ok : t.warn}>{`${tu.state} via ${tu.server}, ${tu.mode} mode`}</Text>
       ) : (
         <Text color={t.muted}>off (--tunnel HOST:PORT brings up IPv6 over IPv4, from a `sixswarm tunnel-server` on a host with IPv6)</Text>
       )}
@@ -104,7 +104,14 @@ export function NetworkPanel({ engine, now, width, height }: { engine: UiSnapsho
     );
     lines.push(
       <Text key="t2" wrap="truncate">
-        {`  traffic in ${shortSize(tu.bytesIn)} (${tu.packetsIn} packets)  out ${shortSize(tu.bytesOut)} (${tu.packetsOut})  dropped in ${tu.droppedIn} out ${tu.droppedOut}`}
+        {tu.mode === 'stream'
+          ? `  traffic in ${shortSize(tu.bytesIn)}  out ${shortSize(tu.bytesOut)}  relayed streams ${tu.streams ?? 0}`
+          : `  traffic in ${shortSize(tu.bytesIn)} (${tu.packetsIn} packets)  out ${shortSize(tu.bytesOut)} (${tu.packetsOut})  dropped in ${tu.droppedIn} out ${tu.droppedOut}`}
+      </Text>,
+    );
+    lines.push(
+      <Text key="tm" color={t.muted} wrap="truncate">
+        {fit(`  ${tu.modeReason}`, width)}
       </Text>,
     );
     if (tu.lastError) lines.push(<Text key="t3" color={t.error} wrap="truncate">{fit(`  last error: ${tu.lastError}`, width)}</Text>);

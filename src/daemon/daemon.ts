@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Engine, type EngineOptions } from '../engine/engine.js';
-import { bindTunnel } from '../engine/tunnel-binding.js';
+import { bindTunnel, networkFor } from '../engine/tunnel-binding.js';
 import { BodyBudget } from '../http/body.js';
 import type { Credentials } from '../http/credentials.js';
 import { RequestGuard } from '../http/guard.js';
@@ -96,8 +96,9 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
   ) {
     super();
     if (o.onEvent) this.on('event', o.onEvent);
-    this.engine = new Engine({ ...o.engine, lockCommand: o.command });
     const tunnel = o.tunnel;
+    // In the tunnel's stream mode, IPv6 goes over its relays.
+    this.engine = new Engine({ ...o.engine, lockCommand: o.command }, networkFor(tunnel));
     this.feed = new StatusFeed(this.engine, { tunnel: () => tunnel?.status() });
     if (tunnel) {
       bindTunnel(this.engine, tunnel);

@@ -1,11 +1,21 @@
 /**
- * The seam between the tunnel and the engine: when the tunnel is up, its address becomes one of
- * ours (advertised in BEP 10 and ipv6=, used for outgoing IPv6), the trackers hear from us
- * over IPv6 soon, and peers dialed before it was up (unreachable then) are dialed again at once.
- * The engine never looks at the tunnel itself.
+ * The seam between the tunnel and the engine: the network the engine runs on (in the tunnel's
+ * stream mode, IPv6 goes over the tunnel's relays and IPv4 over the kernel), and, when the
+ * tunnel is up, its address becomes one of ours (advertised in BEP 10 and ipv6=, used for
+ * outgoing IPv6), the trackers hear from us over IPv6 soon, and peers dialed before it was up
+ * (unreachable then) are dialed again at once. The engine never looks at the tunnel itself.
  */
+import { ByFamilyNetwork } from '../transport/by-family.js';
+import { KernelNetwork } from '../transport/kernel/kernel-network.js';
+import type { Network } from '../transport/network.js';
 import type { TunnelClient } from '../tunnel/client.js';
 import type { Engine } from './engine.js';
+
+/** What the engine dials and listens on with `tunnel` (not started yet): the kernel's sockets unless the tunnel relays IPv6. */
+export function networkFor(tunnel: TunnelClient | undefined): Network {
+  const kernel = new KernelNetwork();
+  return tunnel?.network ? new ByFamilyNetwork({ 4: kernel, 6: tunnel.network }) : kernel;
+}
 
 export function bindTunnel(engine: Engine, tunnel: TunnelClient): void {
   tunnel.on('up', ({ address }) => {

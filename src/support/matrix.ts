@@ -49,19 +49,24 @@ function connectivity(f: HostFacts): Connectivity {
   }
 }
 
+/** Why the TUN mode cannot run here (then the tunnel runs in its stream mode), with what would let it. */
+function tunProblem(t: HostFacts['tunnel']): string | undefined {
+  if (t.addon) return t.addon;
+  if (!t.privileged) return 'no root (CAP_NET_ADMIN) for a TUN device: run as root for the TUN mode';
+  if (t.tun) return `/dev/net/tun cannot be opened (${t.tun}): ${t.tun === 'ENOENT' ? 'modprobe tun (in a container: --device /dev/net/tun)' : 'run as root'} for the TUN mode`;
+  return undefined;
+}
+
 function tunnelRow(f: HostFacts, c: Connectivity): Omit<SupportRow, 'id' | 'component'> {
   const t = f.tunnel;
-  if (t.addon) return { status: 'no', reason: t.addon };
-  if (!t.privileged) return { status: 'no', reason: 'needs root (CAP_NET_ADMIN) for the TUN device and its routes: run as root' };
-  if (t.tun) {
-    const fix = t.tun === 'ENOENT' ? 'modprobe tun (in a container: --device /dev/net/tun)' : 'run as root';
-    return { status: 'no', reason: `/dev/net/tun cannot be opened (${t.tun}): ${fix}` };
-  }
+  const problem = tunProblem(t);
+  // Without what the TUN mode needs, the stream mode runs: a sixswarm tunnel-server relays for us.
+  const mode = problem ? ` in the stream mode (relayed by a sixswarm tunnel-server; ${problem})` : '';
   if (t.serverError) return { status: 'partial', reason: `SIXSWARM_TUNNEL_SERVER: ${t.serverError}` };
   if (c.best?.class === 'tunnel' && c.best.device === DEFAULT_CLIENT_IFNAME) return { status: 'yes', reason: `up: ${c.best.address} on ${c.best.device}` };
-  if (!t.server) return { status: 'partial', reason: 'can run here, but no server is configured: give --tunnel HOST:PORT or set SIXSWARM_TUNNEL_SERVER' };
+  if (!t.server) return { status: 'partial', reason: `can run here${mode}, but no server is configured: give --tunnel HOST:PORT or set SIXSWARM_TUNNEL_SERVER` };
   const auto = c.status === 'yes' ? 'stays off (this host has IPv6)' : 'comes up (this host has no IPv6 of its own)';
-  return { status: 'yes', reason: `ready: --tunnel auto with ${t.server} ${auto}` };
+  return { status: 'yes', reason: `ready${mode}: --tunnel auto with ${t.server} ${auto}` };
 }
 
 /** Whether peers outside can connect in over a family: what the router granted when asked. */

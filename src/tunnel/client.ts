@@ -1,10 +1,14 @@
 /**
- * The tunnel client: a TUN device whose packets travel over one TCP connection to a tunnel
- * server, which routes a /64 to us. It keeps the tunnel up on its own: after any loss it
- * reconnects every 2 s, keeping the device and address meanwhile, and asks for (and normally
- * gets back) the same prefix.
+ * The tunnel client: one TCP connection to a tunnel server, which gives us a /64. It keeps the
+ * tunnel up on its own: after any loss it reconnects every 2 s and asks for (and normally gets
+ * back) the same prefix. It runs in one of two modes:
  *
- * The engine binds to the address of the `up` event (prefix::1); it never needs to know more.
+ * - TUN mode (root and /dev/net/tun): a TUN device whose IPv6 packets travel the connection;
+ *   the device and its address stay while reconnecting. The engine binds to the address of the
+ *   `up` event (prefix::1); it never needs to know more.
+ * - stream mode (anyone): no device at all. The server terminates IPv6 TCP and UDP at prefix::1
+ *   for us and relays them (stream/); the engine uses `network` for IPv6. Streams open when the
+ *   connection drops close, as TCP through the device would.
  *
  * Routing, decided once at start:
  * - the host has no IPv6 default route: a default route through the tunnel (like the original
@@ -15,7 +19,7 @@
  *   drop it for its foreign source address.
  */
 import { EventEmitter } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { parseHostPort, formatHostPort, type HostPort } from '../net/hostport.js';
 import { errorMessage } from '../util/errors.js';
 import { destinationOf, isIpv6Packet, sourceOf } from './framer.js';
@@ -31,10 +35,17 @@ import {
   linkIndex,
   setLinkUp,
 } from './iproute.js';
+import { connectSharedRead, receive } from '../transport/kernel/shared-read.js';
+import { connectSlabRead } from '../transport/kernel/slab-read.js';
 import { TunnelLink, tuneTunnelSocket } from './link.js';
 import type { OffloadHeader } from './offload.js';
 import { firstHost, key64, type Prefix } from './prefix.js';
+import { ClientRelay } from './stream/client-relay.js';
+import { TunnelStreamNetwork } from './stream/stream-network.js';
 import { checkIfname, checkMtu, TunDevice } from './tun.js';
+
+export { chooseTunnelMode, type TunnelMode, type TunnelModeChoice } from './mode.js';
+import type { TunnelMode } from './mode.js';
 
 /** For `--tunnel auto`: start the tunnel only when this is false. */
 export { hostHasGlobalIPv6 } from './host.js';
@@ -61,6 +72,10 @@ export interface TunnelClientOptions {
   ifname?: string;
   /** Offer segmentation offload to the server (default true; see offload.ts). */
   offload?: boolean;
+  /** TUN mode (default) or stream mode (no device: `network` carries IPv6). */
+  mode?: TunnelMode;
+  /** Why this mode runs, for the status (e.g. "no root: ..."). */
+  modeReason?: string;
 }
 
 export interface TunnelUp {
@@ -72,6 +87,10 @@ export interface TunnelUp {
 
 export interface TunnelStatus {
   state: TunnelState;
+  /** tun: a TUN device carries IPv6 packets; stream: the server relays our streams (no device, no root). */
+  mode: TunnelMode;
+  /** Why this mode runs. */
+  modeReason: string;
   server: string;
   id: string | null;
   ifname: string;
@@ -90,6 +109,8 @@ export interface TunnelStatus {
   packetsOut: number;
   /** Outgoing packets dropped: while disconnected, queue full, a source outside our prefix, or offload the tunnel does not carry. */
   droppedOut: number;
+  /** Stream mode: relayed streams open now (null in TUN mode). */
+  streams: number | null;
   /** Incoming packets dropped: addressed outside our /64, or refused by the kernel. */
   droppedIn: number;
   lastError: string | null;
@@ -126,6 +147,12 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   private connectedSince: number | null = null;
   private lastError: string | null = null;
   private readonly counts = { reconnects: 0, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, droppedOut: 0, droppedIn: 0 };
+  readonly mode: TunnelMode;
+  private readonly modeReason: string;
+  /** Stream mode: the session's relay. */
+  private relay: ClientRelay | undefined;
+  /** Stream mode: the engine's Network for IPv6, across sessions (undefined in TUN mode). */
+  readonly network: TunnelStreamNetwork | undefined;
 
   /** Throws on bad options (server address, MTU, interface name). */
   constructor(private readonly opts: TunnelClientOptions) {
@@ -135,11 +162,17 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.ifname = opts.ifname ?? DEFAULT_CLIENT_IFNAME;
     checkIfname(this.ifname);
     this.id = opts.id ?? null;
+    this.mode = opts.mode ?? 'tun';
+    this.modeReason = opts.modeReason ?? (this.mode === 'tun' ? 'TUN mode asked for' : 'stream mode asked for');
+    if (this.mode === 'stream') this.network = new TunnelStreamNetwork((message) => (this.lastError = message));
   }
 
   status(): TunnelStatus {
+    const relayed = this.relay?.counters;
     return {
       state: this.state,
+      mode: this.mode,
+      modeReason: this.modeReason,
       server: formatHostPort(this.target.host, this.target.port),
       id: this.id,
       ifname: this.tun?.name ?? this.ifname,
@@ -149,7 +182,11 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       address: this.prefix ? firstHost(this.prefix) : null,
       connectedSince: this.connectedSince,
       ...this.counts,
+      // In stream mode what crossed the connection, sessions before this one included.
+      bytesIn: this.counts.bytesIn + (relayed?.bytesIn ?? 0),
+      bytesOut: this.counts.bytesOut + (relayed?.bytesOut ?? 0),
       droppedOut: this.counts.droppedOut + (this.tun?.droppedUnknownOffload ?? 0),
+      streams: this.mode === 'stream' ? (relayed?.streams ?? 0) : null,
       lastError: this.lastError,
     };
   }
@@ -162,6 +199,11 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
   async start(): Promise<void> {
     if (this.state !== 'idle') throw new Error('a TunnelClient starts once');
     this.id ??= await defaultTunnelId();
+    if (this.mode === 'stream') {
+      // Nothing to configure: the server does the part that needs a kernel.
+      if (!this.stopped) this.connect();
+      return;
+    }
     const otherDefault = await hasDefaultRoute6();
     if (this.stopped) return;
     const tun = TunDevice.open(this.ifname, { vnetHdr: this.opts.offload !== false });
@@ -191,6 +233,8 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.state = 'stopped';
     clearTimeout(this.retryTimer);
     this.link?.close('stopped');
+    this.relay?.close('stopped');
+    await this.network?.close();
     this.socket?.destroy();
     this.link = undefined;
     this.socket = undefined;
@@ -210,7 +254,12 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     if (this.stopped) return;
     this.lastAttemptAt = Date.now();
     this.setState('connecting');
-    const socket = connect({ host: this.target.host, port: this.target.port });
+    // Large reads: in the stream mode into one shared buffer (the engine copies what it keeps, as
+    // from its own sockets), in the TUN mode into slabs (packets are cut out of them without copies).
+    const at = { host: this.target.host, port: this.target.port };
+    const socket = this.mode === 'stream' ? connectSharedRead(at) : connectSlabRead(at);
+    // The handshake reads 'data' events: until the relay takes over, chunks come as events, copied.
+    if (this.mode === 'stream') receive(socket, (chunk, transient) => socket.emit('data', transient ? Buffer.from(chunk) : chunk));
     this.socket = socket;
     let connected = false;
     socket.on('error', () => {}); // reported through readHandshake / the link
@@ -218,13 +267,19 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
       connected = true;
       tuneTunnelSocket(socket);
       const token = this.opts.token !== undefined ? { token: this.opts.token } : {};
-      socket.write(encodeHello({ id: this.id!, ...token, offload: this.tun?.vnetHdr ?? false }));
+      const ask = this.mode === 'stream' ? { streams: true } : { offload: this.tun?.vnetHdr ?? false };
+      socket.write(encodeHello({ id: this.id!, ...token, ...ask }));
     });
     readHandshake(socket)
       .then(async ({ value, rest }) => {
         if (this.socket !== socket) return;
         const reply = parseReply(value);
         if (reply.kind === 'error') throw new HandshakeError(`server refused the tunnel: ${reply.message}`);
+        if (this.mode === 'stream') {
+          if (!reply.streams) throw new HandshakeError(`the server does not offer the stream mode, which this host needs (${this.modeReason}): use a sixswarm tunnel-server, or run as root for the TUN mode`);
+          this.prefix = reply.prefix;
+          return this.attachRelay(socket, rest);
+        }
         const clash = await overlappingAddress(reply.prefix, this.tun?.name ?? this.ifname);
         if (clash) throw new HandshakeError(`server sent ${reply.prefix.text}, which overlaps ${clash}; refusing it`);
         await this.configure(reply.prefix);
@@ -257,6 +312,35 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     link.on('close', (reason) => {
       if (this.link === link) this.lost(reason);
     });
+    this.cameUp();
+    link.start();
+  }
+
+  /** Stream mode: the session's relay, handed to the network. */
+  private attachRelay(socket: Socket, rest: Buffer): void {
+    const network = this.network!;
+    const address = firstHost(this.prefix!);
+    const relay = new ClientRelay(socket, rest, address, { accept: (t) => network.incoming(t) });
+    // What crossed the last session's connection stays counted.
+    const before = this.relay?.counters;
+    if (before) {
+      this.counts.bytesIn += before.bytesIn;
+      this.counts.bytesOut += before.bytesOut;
+    }
+    this.relay = relay;
+    relay.mux.on('close', (reason) => {
+      if (this.relay !== relay) return;
+      network.detach();
+      this.lost(reason);
+    });
+    relay.start((take) => receive(socket, take));
+    // Attached before `up` is told: the engine redials its peers at once on it.
+    network.attach(relay, address);
+    this.cameUp();
+  }
+
+  /** The connection carries traffic again: said once per session. */
+  private cameUp(): void {
     this.connectedSince = Date.now();
     this.lastError = null;
     if (this.everUp) this.counts.reconnects++;
@@ -264,7 +348,6 @@ export class TunnelClient extends EventEmitter<TunnelClientEvents> {
     this.setState('up');
     const prefix = this.prefix!;
     this.emit('up', { prefix: prefix.text, address: firstHost(prefix) });
-    link.start();
   }
 
   /** Adds the address (and routes) for `prefix`; a changed prefix replaces the old address. */

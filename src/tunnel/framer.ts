@@ -4,7 +4,11 @@
  * total length = 40 + payload length), never by how TCP happened to cut the stream.
  */
 
+import { Slab } from '../transport/kernel/slab-read.js';
+
 export const IPV6_HEADER_BYTES = 40;
+/** The largest frame: an offload header and an IPv6 packet without jumbograms. */
+const MAX_FRAME_BYTES = 16 + IPV6_HEADER_BYTES + 65535;
 /** Bytes of the IPv6 header needed to know its length: version (byte 0) .. payload length (bytes 4-5). */
 const LENGTH_KNOWN_AT = 6;
 
@@ -22,8 +26,9 @@ export class FramingError extends Error {
  * With `headerBytes`, each packet follows a fixed-size header of its own (the offload header),
  * and what is returned is header and packet together.
  *
- * Each byte is copied at most twice whatever the chunking, so a peer that trickles a 64 KiB
- * packet byte by byte costs linear, not quadratic, work.
+ * Only a packet cut by a chunk boundary is copied, once, into a slab (its head, to learn its
+ * length, at most twice): a peer that trickles a 64 KiB packet byte by byte costs linear, not
+ * quadratic, work, and a busy link costs no allocation per packet.
  */
 export class PacketFramer {
   private parts: Buffer[] = [];
@@ -33,6 +38,7 @@ export class PacketFramer {
   private broken: FramingError | undefined;
   /** Bytes needed to know a frame's length. */
   private readonly lengthAt: number;
+  private readonly slab = new Slab(MAX_FRAME_BYTES);
 
   constructor(private readonly headerBytes = 0) {
     this.lengthAt = headerBytes + LENGTH_KNOWN_AT;
@@ -47,24 +53,48 @@ export class PacketFramer {
     if (this.broken) throw this.broken;
     if (chunk.length === 0) return [];
     if (this.held === 0) return this.parse(chunk);
-    this.parts.push(chunk);
-    this.held += chunk.length;
-    if (this.need === 0 ? this.held < this.lengthAt && !this.versionBad() : this.held < this.need) return [];
-    const joined = Buffer.concat(this.parts, this.held);
+    let rest = chunk;
+    if (this.need === 0) {
+      // Only as much as it takes to learn the length.
+      const add = Math.min(rest.length, this.lengthAt - this.held);
+      this.parts.push(rest.subarray(0, add));
+      this.held += add;
+      rest = rest.subarray(add);
+      if (this.versionBad()) this.fail(`IP version ${this.versionAt()} at a packet boundary (expected 6)`);
+      if (this.held < this.lengthAt) return [];
+      const head = Buffer.concat(this.parts, this.held);
+      const payload = head.readUInt16BE(this.headerBytes + 4);
+      if (payload === 0) return this.fail('payload length 0 (jumbograms are not carried by this tunnel)');
+      this.parts = [head];
+      this.need = this.headerBytes + IPV6_HEADER_BYTES + payload;
+    }
+    const add = Math.min(rest.length, this.need - this.held);
+    this.parts.push(rest.subarray(0, add));
+    this.held += add;
+    if (this.held < this.need) return [];
+    const room = this.slab.room();
+    let at = 0;
+    for (const part of this.parts) at += part.copy(room, at);
+    const frame = this.slab.take(at);
     this.parts = [];
     this.held = 0;
     this.need = 0;
-    return this.parse(joined);
+    return add < rest.length ? [frame, ...this.parse(rest.subarray(add))] : [frame];
+  }
+
+  /** The version nibble of the held partial frame (once its byte is in). */
+  private versionAt(): number {
+    let i = this.headerBytes;
+    for (const part of this.parts) {
+      if (i < part.length) return part[i]! >> 4;
+      i -= part.length;
+    }
+    return 6;
   }
 
   /** A bad version nibble is reported as soon as its byte is in, not 6 bytes later. */
   private versionBad(): boolean {
-    let i = this.headerBytes;
-    for (const part of this.parts) {
-      if (i < part.length) return part[i]! >> 4 !== 6;
-      i -= part.length;
-    }
-    return false;
+    return this.versionAt() !== 6;
   }
 
   private parse(buf: Buffer): Buffer[] {

@@ -1,9 +1,10 @@
 /**
- * The handshake: the client sends `{"Id": "<mac>"}` (we add an optional `"Token"`, and
- * `"Offload"` when it can carry offload headers), the server answers
- * `{"Prefix": "2001:db8:aa:bb::/64"}` (with `"Offload"` echoed when it agrees; or, from our
- * server, `{"Error": "..."}` before closing). The original ignores fields it does not know, so
- * with it both extensions are simply off. Neither side sends a delimiter, and packets may follow in the same read, so exactly
+ * The handshake: the client sends `{"Id": "<mac>"}` (we add an optional `"Token"`, `"Offload"`
+ * when it can carry offload headers, or `"Streams"` when it asks for the stream mode, which
+ * needs no TUN device: stream/frames.ts), the server answers `{"Prefix": "2001:db8:aa:bb::/64"}`
+ * (with `"Offload"` or `"Streams"` echoed when it agrees; or, from our server,
+ * `{"Error": "..."}` before closing). The original ignores fields it does not know, so with it
+ * the extensions are simply off. Neither side sends a delimiter, and packets may follow in the same read, so exactly
  * ONE balanced JSON object is cut off the stream and the rest is packet data.
  */
 import type { Socket } from 'node:net';
@@ -119,17 +120,23 @@ function field(obj: Record<string, unknown>, name: string): unknown {
   return key === undefined ? undefined : obj[key];
 }
 
+/** The value both ends put in the handshake's "Streams" field (the version of stream/frames.ts). */
+export const STREAMS_FEATURE = 'relay-1';
+
 export interface Hello {
   id: string;
   token?: string;
   /** The client can carry offload headers (see offload.ts). */
   offload?: boolean;
+  /** The client asks for the stream mode instead of packets. */
+  streams?: boolean;
 }
 
 export function encodeHello(hello: Hello): Buffer {
   const msg: Record<string, string> = { Id: hello.id };
   if (hello.token !== undefined) msg.Token = hello.token;
   if (hello.offload) msg.Offload = OFFLOAD_FEATURE;
+  if (hello.streams) msg.Streams = STREAMS_FEATURE;
   return Buffer.from(JSON.stringify(msg));
 }
 
@@ -138,19 +145,22 @@ export function parseHello(obj: Record<string, unknown>): Hello {
   if (typeof id !== 'string' || id.length === 0) throw new HandshakeError('hello has no "Id" string');
   const problem = idProblem(id);
   if (problem) throw new HandshakeError(`"Id" refused: ${problem}`);
-  // An offload kind we do not know is a newer client's: it gets the original framing.
+  // An offload kind or stream version we do not know is a newer client's: it gets the original framing.
   const offload = field(obj, 'Offload') === OFFLOAD_FEATURE ? { offload: true } : {};
+  const streams = field(obj, 'Streams') === STREAMS_FEATURE ? { streams: true } : {};
   const token = field(obj, 'Token');
-  if (token === undefined || token === null) return { id, ...offload };
+  if (token === undefined || token === null) return { id, ...offload, ...streams };
   if (typeof token !== 'string' || token.length > TOKEN_MAX_CHARS) throw new HandshakeError('"Token" must be a string');
-  return { id, token, ...offload };
+  return { id, token, ...offload, ...streams };
 }
 
-export type Reply = { kind: 'prefix'; prefix: Prefix; offload?: boolean } | { kind: 'error'; message: string };
+export type Reply = { kind: 'prefix'; prefix: Prefix; offload?: boolean; streams?: boolean } | { kind: 'error'; message: string };
 
 export function encodeReply(reply: Reply): Buffer {
   if (reply.kind === 'error') return Buffer.from(JSON.stringify({ Error: reply.message }));
-  return Buffer.from(JSON.stringify(reply.offload ? { Prefix: reply.prefix.text, Offload: OFFLOAD_FEATURE } : { Prefix: reply.prefix.text }));
+  return Buffer.from(
+    JSON.stringify({ Prefix: reply.prefix.text, ...(reply.offload ? { Offload: OFFLOAD_FEATURE } : {}), ...(reply.streams ? { Streams: STREAMS_FEATURE } : {}) }),
+  );
 }
 
 /**
@@ -170,7 +180,7 @@ export function parseReply(obj: Record<string, unknown>): Reply {
     if (parsed.length !== 64) throw new HandshakeError(`server sent a /${parsed.length} prefix; the tunnel needs a /64`);
     const kind = classify(bytesToIp(parsed.bytes))!.kind;
     if (kind !== 'global') throw new HandshakeError(`server sent ${parsed.text} (${kind}), not a global unicast /64; refusing it`);
-    return { kind: 'prefix', prefix: parsed, offload: field(obj, 'Offload') === OFFLOAD_FEATURE };
+    return { kind: 'prefix', prefix: parsed, offload: field(obj, 'Offload') === OFFLOAD_FEATURE, streams: field(obj, 'Streams') === STREAMS_FEATURE };
   }
   const error = field(obj, 'Error');
   if (typeof error === 'string') {

@@ -2,7 +2,7 @@
  * Address, MTU, route and rule changes through iproute2's `ip`, run with execFile (no shell,
  * arguments never interpolated into a command line).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 
 export class IpCommandError extends Error {
   constructor(
@@ -27,6 +27,70 @@ export function ip(args: readonly string[]): Promise<string> {
   });
 }
 
+/**
+ * `ip` commands run in order, as many at once as have queued up while the previous batch ran, in
+ * one `ip -force -batch -` (a server taking back a thousand clients after a restart runs a few
+ * processes, not a thousand). Each command still succeeds or fails on its own. A batch line takes
+ * no options: commands name their family by their addresses (`addr del 2001:db8::1/128 ...`).
+ */
+export class IpBatcher {
+  private queued: Array<{ args: readonly string[]; resolve: () => void; reject: (e: Error) => void }> = [];
+  private running = false;
+
+  run(args: readonly string[]): Promise<void> {
+    if (args[0]?.startsWith('-')) return Promise.reject(new Error(`\`ip ${args.join(' ')}\`: a batched command takes no options`));
+    return new Promise((resolve, reject) => {
+      this.queued.push({ args, resolve, reject });
+      if (!this.running) void this.next();
+    });
+  }
+
+  private async next(): Promise<void> {
+    this.running = true;
+    while (this.queued.length > 0) {
+      const batch = this.queued.splice(0);
+      const failures = await runBatch(batch.map((c) => c.args));
+      batch.forEach((c, i) => {
+        const failure = failures.get(i + 1);
+        if (failure === undefined) c.resolve();
+        else c.reject(failure instanceof Error ? failure : new IpCommandError(c.args, failure));
+      });
+    }
+    this.running = false;
+  }
+}
+
+/** Failures of a batch by line number (1-based): ip's complaint, or an Error when ip did not run at all. */
+function runBatch(commands: ReadonlyArray<readonly string[]>): Promise<Map<number, string | Error>> {
+  return new Promise((resolve) => {
+    const failures = new Map<number, string | Error>();
+    const all = (e: Error) => {
+      commands.forEach((_, i) => failures.set(i + 1, e));
+      resolve(failures);
+    };
+    const child = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      all(e.code === 'ENOENT' ? new Error('the `ip` command (iproute2) is not installed; the tunnel needs it to configure its device') : e),
+    );
+    child.on('close', () => {
+      // Each failure is its complaint, then "Command failed -:N".
+      let said: string[] = [];
+      for (const line of stderr.split('\n')) {
+        const m = /^Command failed -:(\d+)$/.exec(line.trim());
+        if (m) {
+          failures.set(Number(m[1]), said.join(' ').trim() || 'no reason given');
+          said = [];
+        } else if (line.trim()) said.push(line.trim());
+      }
+      resolve(failures);
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(commands.map((c) => c.join(' ')).join('\n') + '\n');
+  });
+}
+
 /** `ip -j ...` parsed; iproute2 prints nothing at all (not `[]`) for an empty list. */
 async function ipJson(args: readonly string[]): Promise<unknown[]> {
   const out = (await ip(['-j', ...args])).trim();
@@ -44,6 +108,15 @@ export async function addAddress6(dev: string, cidr: string): Promise<void> {
   await ip(['-6', 'addr', 'add', cidr, 'dev', dev, 'nodad']);
 }
 
+/**
+ * An address for this host to answer and bind on, never to pick as a source of its own: added
+ * deprecated (preferred_lft 0), which source selection passes over (RFC 6724 rule 3) while
+ * explicit binds and incoming connections still work. Replaces one left from before.
+ */
+export function replaceLocalAddress6(batcher: IpBatcher, dev: string, cidr: string): Promise<void> {
+  return batcher.run(['addr', 'replace', cidr, 'dev', dev, 'nodad', 'preferred_lft', '0']);
+}
+
 export async function delAddress6(dev: string, cidr: string): Promise<void> {
   await ip(['-6', 'addr', 'del', cidr, 'dev', dev]);
 }
@@ -51,15 +124,6 @@ export async function delAddress6(dev: string, cidr: string): Promise<void> {
 /** Extra words go after `dev`: `table N`, `metric N`. */
 export async function addRoute6(dst: string, dev: string, extra: readonly string[] = []): Promise<void> {
   await ip(['-6', 'route', 'add', dst, 'dev', dev, ...extra]);
-}
-
-/** Adds or takes over the route to `dst` (a more specific one wins over the range's). */
-export async function replaceRoute6(dst: string, dev: string): Promise<void> {
-  await ip(['-6', 'route', 'replace', dst, 'dev', dev]);
-}
-
-export async function delRoute6(dst: string, dev: string): Promise<void> {
-  await ip(['-6', 'route', 'del', dst, 'dev', dev]);
 }
 
 export async function addSourceRule6(from: string, table: number, priority: number): Promise<void> {

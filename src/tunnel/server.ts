@@ -1,6 +1,6 @@
 /**
  * The tunnel server: accepts clients over TCP, gives each a /64 of its range, and routes IPv6
- * between them and the host's network.
+ * between them and the host's network (or, in the stream mode, terminates it for them).
  *
  * Unlike the original (one TUN device per client, 16 at most) it uses ONE device for the whole
  * range, with `route <range> dev <tun>` in the kernel and the choice of client made here, by
@@ -11,6 +11,10 @@
  * opened with offload on, and a route `<their /64> dev <ifname>-o` while they are connected:
  * the kernel then hands their traffic over in 64 KiB TCP segments, while the original's clients
  * keep getting finished, MTU-sized packets from the first device.
+ *
+ * Clients that ask for the stream mode (no TUN device of their own, so no root) get their
+ * address, prefix::1, configured on the first device for as long as they are connected, and
+ * a relay (stream/relay.ts) that dials, listens and binds UDP there on their behalf.
  */
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
@@ -22,10 +26,11 @@ import { errorMessage } from '../util/errors.js';
 import type { AssignmentStore } from './assignments.js';
 import { destinationOf, isIpv6Packet, sourceOf } from './framer.js';
 import { encodeReply, HANDSHAKE_MAX_BYTES, HANDSHAKE_TIMEOUT_MS, parseHello, readHandshake } from './handshake.js';
-import { addRoute6, delRoute6, replaceRoute6, setLinkUp } from './iproute.js';
+import { addRoute6, IpBatcher, replaceLocalAddress6, setLinkUp } from './iproute.js';
 import { TunnelLink, tuneTunnelSocket } from './link.js';
 import { segmentCount, type OffloadHeader } from './offload.js';
-import { key64, type Prefix } from './prefix.js';
+import { firstHost, key64, type Prefix } from './prefix.js';
+import { DEFAULT_RELAY_LIMITS, Relay, type RelayCounters, type RelayLimits } from './stream/relay.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { TokenPolicy } from './tokens.js';
 import { checkIfname, checkMtu, TunDevice } from './tun.js';
@@ -69,6 +74,10 @@ export interface TunnelServerOptions {
   ifname?: string;
   /** Offer segmentation offload to clients that ask (default true). */
   offload?: boolean;
+  /** Serve the stream mode to clients that ask (default true). */
+  streams?: boolean;
+  /** Per-client limits of the stream mode (DEFAULT_RELAY_LIMITS for what is not given). */
+  relayLimits?: Partial<RelayLimits>;
   handshakeTimeoutMs?: number;
   /**
    * Without tokens, the Ids one source host may hold (DEFAULT_IDS_PER_ADDRESS); a host at the
@@ -98,31 +107,49 @@ export interface LeaseCounters {
 export type ServerEvent =
   | { event: 'listening'; listen: string; ifname: string; offloadIfname: string | null; range: string; mtu: number; tokens: boolean; maxClients: number }
   | { event: 'warning'; message: string }
-  | { event: 'session-up'; id: string; prefix: string; remote: string; offload: boolean }
+  | { event: 'session-up'; id: string; prefix: string; remote: string; mode: LeaseMode; offload: boolean }
   /** The range (or the assignment store) was full: `id` got the prefix of `fromId`, the Id seen least recently (null: before last-seen times were kept). */
   | { event: 'prefix-reused'; id: string; prefix: string; fromId: string; lastSeen: string | null }
   | { event: 'session-replaced'; id: string; prefix: string; oldRemote: string; remote: string; why: string }
-  | ({ event: 'session-down'; id: string; prefix: string; remote: string; reason: string; seconds: number } & LeaseCounters)
+  | ({ event: 'session-down'; id: string; prefix: string; remote: string; mode: LeaseMode; reason: string; seconds: number } & LeaseCounters & Partial<StreamCounters>)
   | { event: 'refused'; remote: string; id?: string; reason: string }
   /** droppedUnknownOffload: packets the offload device handed over with offload we do not carry. */
   | { event: 'stopped'; droppedNoSession: number; droppedUnknownOffload: number };
 
-interface Lease {
+/** How a client's traffic travels: IPv6 packets (offload: in segments up to 64 KiB), or relayed streams. */
+export type LeaseMode = 'packets' | 'offload' | 'streams';
+
+/** What a stream-mode session did, in its session-down event. */
+export type StreamCounters = Pick<RelayCounters, 'streamsOpened' | 'refused' | 'droppedDatagrams'>;
+
+/** One connected client: its packets' link, or the relay of its streams. */
+type Carrier = { link: TunnelLink; relay?: undefined } | { relay: Relay; link?: undefined };
+
+type Lease = {
   id: string;
   prefix: Prefix;
   remote: string;
-  link: TunnelLink;
-  /** Served by the offload device (the client agreed on offload). */
-  offload: boolean;
+  mode: LeaseMode;
   since: number;
   /** All but what the link counts. */
   counters: Omit<LeaseCounters, 'droppedQueue' | 'droppedOffload'>;
   limitIn: Limiter | undefined;
   limitOut: Limiter | undefined;
+  /** The mode of the lease of the same Id that replaced this one. */
+  successor?: LeaseMode;
+} & Carrier;
+
+function countersOf(s: Lease): LeaseCounters & Partial<StreamCounters> {
+  if (s.relay) {
+    const r = s.relay.counters;
+    return { ...s.counters, bytesIn: r.bytesFromClient, bytesOut: r.bytesToClient, droppedQueue: 0, droppedOffload: 0, streamsOpened: r.streamsOpened, refused: r.refused, droppedDatagrams: r.droppedDatagrams };
+  }
+  return { ...s.counters, droppedQueue: s.link.counters.droppedQueue, droppedOffload: s.link.counters.droppedOffload };
 }
 
-function countersOf(s: Lease): LeaseCounters {
-  return { ...s.counters, droppedQueue: s.link.counters.droppedQueue, droppedOffload: s.link.counters.droppedOffload };
+function closeLease(lease: Lease, reason: string): void {
+  if (lease.relay) lease.relay.close(reason);
+  else lease.link.close(reason);
 }
 
 /** Byte and packet buckets for one direction of one client. */
@@ -151,8 +178,13 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   private readonly ifname: string;
   private tun: TunDevice | undefined;
   private offloadTun: TunDevice | undefined;
-  /** Route changes for offload leases, one at a time, in the order the leases came and went. */
-  private routeChanges: Promise<void> = Promise.resolve();
+  /** Route and address changes for leases, in the order the leases came and went, batched. */
+  private readonly ip = new IpBatcher();
+  /** Prefixes whose prefix::1 is (or is about to be) configured here, for their stream-mode clients. */
+  private readonly relayed = new Set<bigint>();
+  /** The last address change queued per prefix, until it is done. */
+  private readonly addressChanges = new Map<bigint, Promise<void>>();
+  private readonly relayLimits: RelayLimits;
   private server: Server | undefined;
   private readonly byKey = new Map<bigint, Lease>();
   private readonly byId = new Map<string, Lease>();
@@ -176,6 +208,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     if (opts.idsPerAddress !== undefined && !(Number.isInteger(opts.idsPerAddress) && opts.idsPerAddress >= 0)) {
       throw new Error('Ids per address must be a whole number (0: no cap)');
     }
+    this.relayLimits = { ...DEFAULT_RELAY_LIMITS, ...opts.relayLimits, ...(opts.clientRate ? { rate: opts.clientRate } : {}) };
     for (const [name, v] of [['client rate', opts.clientRate], ['client packet rate', opts.clientPps]] as const) {
       if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new Error(`${name} must be a positive number`);
     }
@@ -270,7 +303,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     this.stopped = true;
     this.server?.close();
     for (const s of [...this.pending.entries()]) s.destroy();
-    for (const lease of [...this.byId.values()]) lease.link.close('server stopped');
+    for (const lease of [...this.byId.values()]) closeLease(lease, 'server stopped');
     const tun = this.tun;
     tun?.close();
     const offloadTun = this.offloadTun;
@@ -332,7 +365,14 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       if (this.opts.store.get(hello.id)?.key !== prefix.key) return await this.refuse(socket, remote, 'the prefix was just given to another Id; try again', id);
       // Checked again: other handshakes may have completed while the assignment was stored.
       if (this.full(hello.id)) return await this.refuse(socket, remote, `server full (${this.maxClients} clients)`, id);
-      this.open(socket, remote, hello.id, prefix, rest, (hello.offload ?? false) && this.offloadTun !== undefined);
+      const mode: LeaseMode = hello.streams && this.opts.streams !== false ? 'streams' : hello.offload && this.offloadTun ? 'offload' : 'packets';
+      // prefix::1 is configured here exactly while a stream-mode client holds the prefix (else it belongs to the client's device).
+      await this.relayAddress(prefix, mode === 'streams');
+      if (this.stopped || socket.destroyed) {
+        socket.destroy();
+        return;
+      }
+      this.open(socket, remote, hello.id, prefix, rest, mode);
     } catch (e) {
       const why = this.dropped.has(socket) ? 'unfinished handshake dropped to make room: its host had the most (or its share) waiting' : errorMessage(e);
       await this.refuse(socket, remote, why, id);
@@ -354,7 +394,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
   }
 
-  private open(socket: Socket, remote: string, id: string, prefix: Prefix, rest: Buffer, offload: boolean): void {
+  private open(socket: Socket, remote: string, id: string, prefix: Prefix, rest: Buffer, mode: LeaseMode): void {
     const old = this.byId.get(id);
     if (old) {
       // One lease per Id, and the newcomer wins: the usual cause is the same client coming
@@ -367,39 +407,76 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
         remote,
         why: 'a reconnecting client (e.g. after a NAT timeout) replaces its stale lease',
       });
-      old.link.close('replaced by a new lease of the same Id');
+      old.successor = mode;
+      closeLease(old, 'replaced by a new lease of the same Id');
     }
-    socket.write(encodeReply({ kind: 'prefix', prefix, offload }));
+    const offload = mode === 'offload';
+    socket.write(encodeReply({ kind: 'prefix', prefix, offload, streams: mode === 'streams' }));
+    const carrier: Carrier = mode === 'streams' ? { relay: new Relay(socket, rest, firstHost(prefix), this.relayLimits) } : { link: new TunnelLink(socket, rest, { offload }) };
     const lease: Lease = {
       id,
       prefix,
       remote,
-      link: new TunnelLink(socket, rest, { offload }),
-      offload,
+      mode,
       since: Date.now(),
       counters: { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, droppedSpoofed: 0, droppedRate: 0, droppedInvalid: 0 },
-      limitIn: this.limiter(),
-      limitOut: this.limiter(),
+      limitIn: mode === 'streams' ? undefined : this.limiter(),
+      limitOut: mode === 'streams' ? undefined : this.limiter(),
+      ...carrier,
     };
     this.byId.set(id, lease);
     this.byKey.set(prefix.key, lease);
-    lease.link.on('packet', (p, h) => this.fromClient(lease, p, h));
-    lease.link.on('close', (reason) => this.closed(lease, reason));
+    if (lease.relay) {
+      lease.relay.on('close', (reason) => this.closed(lease, reason));
+    } else {
+      lease.link.on('packet', (p, h) => this.fromClient(lease, p, h));
+      lease.link.on('close', (reason) => this.closed(lease, reason));
+    }
     // Until the route is in, its packets still come (finished) from the main device: no loss.
-    if (offload) this.changeRoute(prefix, replaceRoute6);
-    this.log({ event: 'session-up', id, prefix: prefix.text, remote, offload });
-    lease.link.start();
+    if (offload) this.changeRoute(prefix, 'replace');
+    this.log({ event: 'session-up', id, prefix: prefix.text, remote, mode, offload });
+    if (lease.relay) lease.relay.start();
+    else lease.link.start();
+  }
+
+  /**
+   * Configures (or removes) prefix::1 here, after the changes queued before; resolves once done.
+   * Configuring it can fail (the client is then refused); removing it only warns.
+   */
+  private relayAddress(prefix: Prefix, on: boolean): Promise<void> {
+    const dev = this.tun?.name;
+    if (!dev) return Promise.resolve();
+    // Already (about to be) so: wait for that change, as the lease that asked for it does.
+    if (this.relayed.has(prefix.key) === on) return this.addressChanges.get(prefix.key) ?? Promise.resolve();
+    if (on) this.relayed.add(prefix.key);
+    else this.relayed.delete(prefix.key);
+    const cidr = `${firstHost(prefix)}/128`;
+    const change = (on ? replaceLocalAddress6(this.ip, dev, cidr) : this.ip.run(['addr', 'del', cidr, 'dev', dev])).then(
+      () => {},
+      (e: unknown) => {
+        if (!on) {
+          if (!this.stopped) this.log({ event: 'warning', message: `address ${cidr}: ${errorMessage(e)}` });
+          return;
+        }
+        this.relayed.delete(prefix.key);
+        throw new Error(`cannot configure ${cidr} for the stream mode: ${errorMessage(e)}`);
+      },
+    );
+    this.addressChanges.set(prefix.key, change);
+    const forget = () => {
+      if (this.addressChanges.get(prefix.key) === change) this.addressChanges.delete(prefix.key);
+    };
+    change.then(forget, forget);
+    return change;
   }
 
   /** Queues a route change for `prefix` on the offload device; a failure is a warning. */
-  private changeRoute(prefix: Prefix, change: (dst: string, dev: string) => Promise<void>): void {
+  private changeRoute(prefix: Prefix, op: 'replace' | 'del'): void {
     const dev = this.offloadTun?.name;
     if (!dev) return;
-    this.routeChanges = this.routeChanges.then(() =>
-      change(prefix.text, dev).catch((e: unknown) => {
-        if (!this.stopped) this.log({ event: 'warning', message: `route for ${prefix.text}: ${errorMessage(e)}` });
-      }),
-    );
+    this.ip.run(['route', op, prefix.text, 'dev', dev]).catch((e: unknown) => {
+      if (!this.stopped) this.log({ event: 'warning', message: `route for ${prefix.text}: ${errorMessage(e)}` });
+    });
   }
 
   private limiter(): Limiter | undefined {
@@ -413,13 +490,16 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     if (this.byKey.get(lease.prefix.key) === lease) {
       this.byKey.delete(lease.prefix.key);
       // Gone with the device when the server stops.
-      if (lease.offload && !this.stopped) this.changeRoute(lease.prefix, delRoute6);
+      if (lease.mode === 'offload' && !this.stopped) this.changeRoute(lease.prefix, 'del');
+      // A stream-mode successor keeps the address (the handshake configured it already).
+      if (lease.mode === 'streams' && lease.successor !== 'streams' && !this.stopped) void this.relayAddress(lease.prefix, false);
     }
     this.log({
       event: 'session-down',
       id: lease.id,
       prefix: lease.prefix.text,
       remote: lease.remote,
+      mode: lease.mode,
       reason,
       seconds: Math.round((Date.now() - lease.since) / 1000),
       ...countersOf(lease),
@@ -437,7 +517,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       c.droppedRate++;
       return;
     }
-    if (!(lease.offload ? this.offloadTun : this.tun)?.write(packet, header)) {
+    if (!(lease.mode === 'offload' ? this.offloadTun : this.tun)?.write(packet, header)) {
       c.droppedInvalid++;
       return;
     }
@@ -448,7 +528,8 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   /** A packet the kernel routed into the range: to the client owning the destination's /64. */
   private fromKernel(packet: Buffer, header: OffloadHeader): void {
     const lease = isIpv6Packet(packet) ? this.byKey.get(key64(destinationOf(packet))) : undefined;
-    if (!lease) {
+    // A stream-mode client has no packets: the kernel answers for its address, the rest of its /64 goes nowhere.
+    if (!lease?.link) {
       this.droppedNoSession++;
       return;
     }

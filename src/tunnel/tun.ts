@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, readSync, writeSync, writevSync } from 'node:fs';
 import type { Poller, TunAddonError } from '../../native/sixswarm_tun.js';
+import { Slab } from '../transport/kernel/slab-read.js';
 import { loadTunAddon } from './native.js';
 import { adjacent, kernelHeader, PLAIN_HEADER, TUN_F_CSUM, TUN_F_TSO6, VNET_HDR_BYTES, type OffloadHeader } from './offload.js';
 
@@ -62,7 +63,8 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> {
   readonly name: string;
   private fd: number;
   private poller: Poller | undefined;
-  private readonly buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  /** Packets are read into slabs and handed on as views: no copy, no allocation per packet. */
+  private readonly slab = new Slab(READ_BUFFER_BYTES);
   private unknownOffload = 0;
 
   private constructor(
@@ -117,8 +119,9 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> {
   private drain(): void {
     for (let i = 0; i < READS_PER_WAKEUP && !this.closed; i++) {
       let n: number;
+      const room = this.slab.room();
       try {
-        n = readSync(this.fd, this.buffer, 0, READ_BUFFER_BYTES, null);
+        n = readSync(this.fd, room, 0, READ_BUFFER_BYTES, null);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR') return;
@@ -131,15 +134,15 @@ export class TunDevice extends EventEmitter<TunDeviceEvents> {
   }
 
   private deliver(n: number): void {
+    const read = this.slab.take(n);
     if (!this.vnetHdr) {
-      this.emit('packet', Buffer.from(this.buffer.subarray(0, n)), null);
+      this.emit('packet', read, null);
       return;
     }
     if (n <= VNET_HDR_BYTES) return;
-    // One copy holds both, so header and packet can leave in one write.
-    const copy = Buffer.from(this.buffer.subarray(0, n));
-    const packet = copy.subarray(VNET_HDR_BYTES);
-    const header = kernelHeader(copy.subarray(0, VNET_HDR_BYTES), packet);
+    // Header and packet lie side by side, so they can leave in one write.
+    const packet = read.subarray(VNET_HDR_BYTES);
+    const header = kernelHeader(read.subarray(0, VNET_HDR_BYTES), packet);
     if (header === undefined) {
       this.unknownOffload++;
       return;

@@ -149,11 +149,18 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
     expect(viaTun.tunnel).toMatchObject({ status: 'yes', reason: 'up: 2001:db8:100::1 on sixtun0' });
   });
 
-  it.skipIf(!nobodyCanRunCli())('as user nobody: no tunnel (no root, /dev/net/tun closed to it); everything else as for root', async () => {
+  it.skipIf(!nobodyCanRunCli())('as user nobody: the tunnel in its stream mode (no root, /dev/net/tun closed to it); everything else as for root', async () => {
     const ns = await host('supnobody', { ipv6: ['2001:db8:1::2/64'], routes6: [['default', 'via', '2001:db8:1::1', 'dev', 'eth0']] });
     const asRoot = await support(ns);
     const asNobody = await support(ns, { wrap: ['setpriv', ...NOBODY] });
-    expect(asNobody.tunnel).toEqual({ id: 'tunnel', component: 'Network: IPv6 tunnel', status: 'no', reason: 'needs root (CAP_NET_ADMIN) for the TUN device and its routes: run as root' });
+    expect(asNobody.tunnel).toEqual({
+      id: 'tunnel',
+      component: 'Network: IPv6 tunnel',
+      status: 'partial',
+      reason: 'can run here in the stream mode (relayed by a sixswarm tunnel-server; no root (CAP_NET_ADMIN) for a TUN device: run as root for the TUN mode), but no server is configured: give --tunnel HOST:PORT or set SIXSWARM_TUNNEL_SERVER',
+    });
+    const configured = await support(ns, { wrap: ['setpriv', ...NOBODY], env: { SIXSWARM_TUNNEL_SERVER: '192.0.2.1:4000' } });
+    expect(configured.tunnel).toMatchObject({ status: 'yes', reason: expect.stringMatching(/^ready in the stream mode \(relayed by a sixswarm tunnel-server; no root .*\): --tunnel auto with 192\.0\.2\.1:4000 stays off \(this host has IPv6\)$/) });
     const { tunnel: _a, ...restNobody } = asNobody;
     const { tunnel: _b, ...restRoot } = asRoot;
     expect(restNobody).toEqual(restRoot);
@@ -163,7 +170,7 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
     const ns = await host('supnotun', {});
     // A private mount namespace hides /dev/net under an empty tmpfs; the host's /dev is untouched.
     const rows = await support(ns, { wrap: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs none /dev/net && exec "$@"', 'sh'] });
-    expect(rows.tunnel).toMatchObject({ status: 'no', reason: '/dev/net/tun cannot be opened (ENOENT): modprobe tun (in a container: --device /dev/net/tun)' });
+    expect(rows.tunnel).toMatchObject({ status: 'partial', reason: expect.stringContaining('in the stream mode (relayed by a sixswarm tunnel-server; /dev/net/tun cannot be opened (ENOENT): modprobe tun (in a container: --device /dev/net/tun) for the TUN mode)') });
   });
 
   it('a build without its native addons: the tunnel cannot run and RC4 runs in JavaScript, each row saying how to build them', async () => {
@@ -172,7 +179,7 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
     await cp(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
     await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
     const rows = await support(await host('supjs', {}), { cli: join(dir, 'dist', 'bin', 'sixswarm.js') });
-    expect(rows.tunnel).toMatchObject({ status: 'no', reason: expect.stringMatching(/native TUN addon, which is not built .*npm run build:native/) });
+    expect(rows.tunnel).toMatchObject({ status: 'partial', reason: expect.stringMatching(/in the stream mode .*native TUN addon, which is not built .*npm run build:native/) });
     expect(rows.encryption).toMatchObject({ status: 'partial', reason: expect.stringMatching(/^RC4 in JavaScript, a third slower \(.*sixswarm_rc4\.node is not built \(`npm run build:native` builds it\)\)$/) });
   });
 });

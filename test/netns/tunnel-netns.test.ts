@@ -262,8 +262,8 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
 
     const nobodyCanRun = nobodyCanRunCli();
 
-    it.skipIf(!nobodyCanRun)('as an unprivileged user: the client and the server say root is needed, exit 1, leave nothing', async () => {
-      const up = await topo.client.exec('setpriv', [...NOBODY, process.execPath, CLI, 'tunnel', 'up', '--server', `${topo.addresses.brokerV4}:${PORT}`, '--id', 'x', '--ifname', 'sxnobody0']);
+    it.skipIf(!nobodyCanRun)('as an unprivileged user: the client in TUN mode and the server say root is needed, exit 1, leave nothing', async () => {
+      const up = await topo.client.exec('setpriv', [...NOBODY, process.execPath, CLI, 'tunnel', 'up', '--mode', 'tun', '--server', `${topo.addresses.brokerV4}:${PORT}`, '--id', 'x', '--ifname', 'sxnobody0']);
       expect(up.code).toBe(1);
       expect(up.stderr).toContain('sixswarm tunnel: cannot create the tunnel device: no permission to open /dev/net/tun: run as root (sudo) or with the CAP_NET_ADMIN capability');
       await assertNothingLeft('sxnobody0');
@@ -274,18 +274,18 @@ describe.skipIf(unavailable !== undefined)('tunnel end to end (network namespace
       await assertNothingLeft('sxnobody1');
     });
 
-    it('as root without capabilities (a locked-down container): says CAP_NET_ADMIN is needed, exit 1, leaves nothing', async () => {
-      const r = await topo.client.exec('setpriv', ['--bounding-set=-all', process.execPath, CLI, 'tunnel', 'up', '--server', `${topo.addresses.brokerV4}:${PORT}`, '--id', 'x', '--ifname', 'sxnocap0']);
+    it('as root without capabilities (a locked-down container), in TUN mode: says CAP_NET_ADMIN is needed, exit 1, leaves nothing', async () => {
+      const r = await topo.client.exec('setpriv', ['--bounding-set=-all', process.execPath, CLI, 'tunnel', 'up', '--mode', 'tun', '--server', `${topo.addresses.brokerV4}:${PORT}`, '--id', 'x', '--ifname', 'sxnocap0']);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain('not allowed to create the network device "sxnocap0": run as root (sudo) or with the CAP_NET_ADMIN capability');
       await assertNothingLeft('sxnocap0');
     });
 
-    it('without /dev/net/tun: says to load the tun module, exit 1, leaves nothing', async () => {
+    it('without /dev/net/tun, in TUN mode: says to load the tun module, exit 1, leaves nothing', async () => {
       // A private mount namespace where /dev/net is an empty tmpfs.
       const r = await topo.client.exec('unshare', [
         '-m', 'sh', '-c', 'mount -t tmpfs none /dev/net && exec "$0" "$@"',
-        process.execPath, CLI, 'tunnel', 'up', '--server', `${topo.addresses.brokerV4}:${PORT}`, '--id', 'x', '--ifname', 'sxnotun0',
+        process.execPath, CLI, 'tunnel', 'up', '--mode', 'tun', '--server', `${topo.addresses.brokerV4}:${PORT}`, '--id', 'x', '--ifname', 'sxnotun0',
       ]);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain('/dev/net/tun does not exist: load the tun kernel module (modprobe tun)');

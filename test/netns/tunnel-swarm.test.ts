@@ -226,7 +226,7 @@ describe.skipIf(unavailable !== undefined)('the engine over the tunnel (network 
   describe('without root', () => {
     const nobodyCanRun = nobodyCanRunCli();
 
-    it.skipIf(!nobodyCanRun)('download --tunnel says root is needed, exits 1 and leaves no device, route or data behind', async () => {
+    it.skipIf(!nobodyCanRun)('download --tunnel-mode tun says root is needed, exits 1 and leaves no device, route or data behind (auto takes the stream mode: tunnel-stream.test.ts)', async () => {
       const p = await payload('a.bin', 6 * 1024 * 1024 + 12345);
       const mine = join(work, 'nobody');
       await rm(mine, { recursive: true, force: true });
@@ -236,7 +236,7 @@ describe.skipIf(unavailable !== undefined)('the engine over the tunnel (network 
       const out = join(mine, 'out');
       const r = await topo.client.exec('setpriv', [
         ...NOBODY, process.execPath, CLI, 'download', p.torrent, '-o', out, '--no-trackers', '--state-dir', join(mine, 'state'),
-        '--tunnel', `${topo.addresses.brokerV4}:${TUNNEL_PORT}`, '--peer', `[${topo.addresses.peerV6}]:6881`,
+        '--tunnel', `${topo.addresses.brokerV4}:${TUNNEL_PORT}`, '--tunnel-mode', 'tun', '--peer', `[${topo.addresses.peerV6}]:6881`,
       ]);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toContain('cannot create the tunnel device: no permission to open /dev/net/tun: run as root (sudo) or with the CAP_NET_ADMIN capability');

@@ -134,6 +134,8 @@ export const SNAPSHOT: UiSnapshot = {
     dht: { address: '0.0.0.0', port: 6881, nodes: 143, lookups: 7 },
     tunnel: {
       state: 'up',
+      mode: 'tun',
+      modeReason: 'TUN mode: root and /dev/net/tun are available',
       server: '198.51.100.1:3653',
       id: 'aa:bb:cc:dd:ee:ff',
       ifname: 'sixswarm0',
@@ -149,6 +151,7 @@ export const SNAPSHOT: UiSnapshot = {
       packetsOut: 12000,
       droppedOut: 0,
       droppedIn: 2,
+      streams: null,
       lastError: null,
     },
   },

@@ -153,7 +153,8 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
     expect(out).toMatch(/IPv4 192\.0\.2\.2 +documentation range/);
     expect(out).toMatch(/IPv6 ✓ yes, last from \[2001:db8::7\]:50000/);
     expect(out).toMatch(/IPv4 ✗ not yet/);
-    expect(out).toMatch(/Tunnel up via 198\.51\.100\.1:3653/);
+    expect(out).toMatch(/Tunnel up via 198\.51\.100\.1:3653, tun mode/);
+    expect(out).toMatch(/TUN mode: root and \/dev\/net\/tun are available/);
     expect(out).toMatch(/prefix 2001:db8:77::\/64 .*since 12m05s .*reconnects 1/);
     expect(out).toMatch(/Listening IPv6 \[::\]:6881 +IPv4 0\.0\.0\.0:6881/);
     expect(out).toMatch(/DHT IPv4 node on 0\.0\.0\.0:6881, 143 nodes known, 7 lookups done/);
