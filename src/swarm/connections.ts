@@ -122,7 +122,7 @@ export class Connections {
     for (const a of addrs) {
       if (!isDialable(a.host) || a.port === 0 || this.bans.isBanned(a.host) || !this.dialable(a)) continue;
       const delayMs = this.holdBack(a);
-      if (!this.pool.add([{ host: a.host, port: a.port }], source, { prefersEncryption: a.prefersEncryption === true, delayMs })) continue;
+      if (!this.pool.add([{ host: a.host, port: a.port }], source, { prefersEncryption: a.prefersEncryption === true, utp: a.utp === true, delayMs })) continue;
       added++;
       if (delayMs > 0 && !this.heldTimer) {
         this.heldTimer = setTimeout(() => {
@@ -259,7 +259,8 @@ export class Connections {
       }
       c.state = 'connecting';
       this.dialing.add(c);
-      const dialOpts = { families: this.opts.families, timeoutMs: 10_000 };
+      // A peer said to speak uTP is tried over it first (a network speaking both races them).
+      const dialOpts = { families: this.opts.families, timeoutMs: 10_000, ...(c.utp ? { prefer: 'utp' as const } : {}) };
       this.opts.handshaker.connect(c.targets, this.opts.infoHash, dialOpts, { prefersEncryption: c.prefersEncryption }).then(
         (wire) => this.onConnected(c, wire),
         (e: Error) => this.onDialFailed(c, e),
@@ -381,7 +382,7 @@ export class Connections {
   }
 
   private add(wire: PeerWire, source: PeerSource, candidate: Candidate | undefined): void {
-    const peer = new Peer(wire, source);
+    const peer = new Peer(wire, source, candidate?.utp ?? false);
     this.peers.add(peer);
     this.byId.set(peer.id.toString('hex'), peer);
     if (candidate) {
@@ -410,7 +411,7 @@ export class Connections {
     if (wire.handshake!.extended) this.sendExtensionHandshake(peer);
     if (this.handler) this.handler.added(peer, false);
     else if (peer.fast) wire.send.haveNone(); // nothing to offer until the metadata arrives
-    this.opts.emit({ event: 'peer-connected', address: peer.label, family: peer.family, client: peer.client(), direction: peer.direction, source: source.kind, encrypted: wire.encrypted });
+    this.opts.emit({ event: 'peer-connected', address: peer.label, family: peer.family, client: peer.client(), direction: peer.direction, source: source.kind, encrypted: wire.encrypted, transport: wire.transport.kind });
     this.opts.plugins.call('peerAdded', refOf(peer));
     // Last: what the peer sent after its handshake is read now, by the handlers above, after our greeting went out.
     wire.startMessages({ bitfieldBytes: this.handler?.bitfieldBytes ?? 0, ...this.opts.limits });
@@ -478,7 +479,7 @@ export class Connections {
     if (!host || !port || !this.opts.families[peer.family === 6 ? 4 : 6]) return;
     // An address of ours: the peer runs on this host, and the connection it has is the way to it.
     if (!isExchangeable(host, false) || this.bans.isBanned(host) || ownAddressCheck(this.opts.ownAddresses())(host)) return;
-    if (this.pool.add([{ host, port }], { kind: 'ltep', from: peer.label }, { prefersEncryption: peer.prefersEncryption, peerId: peer.id.toString('hex') })) this.connectMore();
+    if (this.pool.add([{ host, port }], { kind: 'ltep', from: peer.label }, { prefersEncryption: peer.prefersEncryption, utp: peer.speaksUtp, peerId: peer.id.toString('hex') })) this.connectMore();
   }
 
   /** Before the metadata: keep what the transfer will need to know, refuse what cannot be right yet. */

@@ -4,6 +4,7 @@
  */
 import type { Family } from '../net/address.js';
 import type { PeerSource } from './peer-pool.js';
+import type { TransportKind } from '../transport/transport.js';
 
 export interface PeerInfo {
   /** Its peer id, hex. */
@@ -24,6 +25,10 @@ export interface PeerInfo {
   encrypted: boolean;
   /** It speaks MSE (PEX flag 0x01). */
   prefersEncryption: boolean;
+  /** What carries the connection: TCP or uTP. */
+  transport: TransportKind;
+  /** It speaks uTP (PEX flag 0x04): connected over it, or its source said so. */
+  speaksUtp: boolean;
   /** Pieces it has (0 before the metadata). */
   pieces: number;
   seed: boolean;

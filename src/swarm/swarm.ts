@@ -204,6 +204,8 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
         client: p.client(),
         encrypted: p.wire.encrypted,
         prefersEncryption: p.prefersEncryption,
+        transport: p.transport,
+        speaksUtp: p.speaksUtp,
         pieces: tp?.bits.count ?? 0,
         seed: tp?.isSeed ?? false,
         downRate: Math.round(tp?.down.rate() ?? 0),

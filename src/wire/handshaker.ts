@@ -198,7 +198,9 @@ export class Handshaker {
         if (!(e instanceof MseError) || e.peerSpokeMse || this.closed) throw e;
         if (!plan.fallback) throw new HandshakeFailure(`it does not speak encryption (${e.message}); --encryption require refuses it`, false, 'encryption');
         this.memory.set(key, 'plaintext');
+        // Again where it answered, over the transport that reached it.
         targets = [tcp.remote];
+        dialOpts = { ...dialOpts, only: tcp.kind };
       }
     }
     const tcp = await this.open(targets, dialOpts);
