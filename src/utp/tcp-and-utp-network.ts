@@ -23,6 +23,12 @@ import { UtpNetwork } from './utp-network.js';
 const MAX_REMEMBERED = 10_000;
 /** After this, the second transport starts while the first is still trying. */
 const DEFAULT_STAGGER_MS = 500;
+/**
+ * Once TCP failed (mostly refused: an address the peer left), uTP gets this long from its SYN
+ * (its first retransmission included, libtorrent's uTP connect timeout is 3 s) rather than the
+ * dial's whole timeout: a stale address must not hold a dial slot for ten seconds.
+ */
+const UTP_AFTER_TCP_FAILED_MS = 4_000;
 
 /** Which transports to speak (`--transports`); at least one. */
 export type TransportSet = Record<TransportKind, boolean>;
@@ -58,16 +64,36 @@ export class TcpAndUtpNetwork implements Network {
     const first = this.known.get(key) ?? opts.prefer ?? 'tcp';
     const order: TransportKind[] = first === 'utp' ? ['utp', 'tcp'] : ['tcp', 'utp'];
     const failed: Partial<Record<TransportKind, Error>> = {};
-    const attempt = (kind: TransportKind) => (signal: AbortSignal) =>
-      this.over(kind, target, signal).catch((e: Error) => {
+    // uTP's deadline once TCP has failed (see UTP_AFTER_TCP_FAILED_MS).
+    const utpCap = new AbortController();
+    let utpStarted: number | undefined;
+    let capTimer: NodeJS.Timeout | undefined;
+    const capUtp = () => {
+      if (utpStarted === undefined || !failed.tcp || capTimer) return;
+      capTimer = setTimeout(() => utpCap.abort(), Math.max(0, utpStarted + UTP_AFTER_TCP_FAILED_MS - performance.now()));
+    };
+    const attempt = (kind: TransportKind) => (signal: AbortSignal) => {
+      let dialing: Promise<Transport>;
+      if (kind === 'utp') {
+        utpStarted = performance.now();
+        capUtp();
+        dialing = this.over('utp', target, AbortSignal.any([signal, utpCap.signal])).catch((e: Error) => {
+          throw utpCap.signal.aborted && !signal.aborted ? new Error(`no answer to the uTP SYN within ${UTP_AFTER_TCP_FAILED_MS / 1000} s`) : e;
+        });
+      } else dialing = this.over('tcp', target, signal);
+      return dialing.catch((e: Error) => {
         if (!signal.aborted) failed[kind] = e;
+        if (kind === 'tcp') capUtp();
         throw e;
       });
+    };
     let t: Transport;
     try {
       t = await staggeredRace(order.map(attempt), { staggerMs: this.staggerMs, signal: opts.signal });
     } catch (e) {
       throw failed.tcp && failed.utp ? bothFailed(failed.tcp, failed.utp) : e;
+    } finally {
+      clearTimeout(capTimer);
     }
     if (t.kind === 'utp') this.remember(key, 'utp');
     else if (failed.utp) this.remember(key, 'tcp');
