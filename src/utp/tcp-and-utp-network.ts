@@ -59,8 +59,12 @@ export class TcpAndUtpNetwork implements Network {
   }
 
   async dial(target: DialTarget, opts: DialOneOptions): Promise<Transport> {
-    if (opts.only) return this.over(opts.only, target, opts.signal);
     const key = addressKey(target);
+    if (opts.only) {
+      const t = await this.over(opts.only, target, opts.signal);
+      if (t.kind === 'utp') this.remember(key, 'utp');
+      return t;
+    }
     const first = this.known.get(key) ?? opts.prefer ?? 'tcp';
     const order: TransportKind[] = first === 'utp' ? ['utp', 'tcp'] : ['tcp', 'utp'];
     const failed: Partial<Record<TransportKind, Error>> = {};
