@@ -24,11 +24,11 @@ const MAX_REMEMBERED = 10_000;
 /** After this, the second transport starts while the first is still trying. */
 const DEFAULT_STAGGER_MS = 500;
 /**
- * Once TCP failed (mostly refused: an address the peer left), uTP gets this long from its SYN
- * (its first retransmission included, libtorrent's uTP connect timeout is 3 s) rather than the
- * dial's whole timeout: a stale address must not hold a dial slot for ten seconds.
+ * Once TCP failed (refused, mostly: an address the peer left), uTP gets this long from its SYN
+ * rather than the dial's whole timeout: a peer that speaks uTP answers within a round trip, and
+ * a stale address must not hold a dial slot for seconds (the pool tries it again later anyway).
  */
-const UTP_AFTER_TCP_FAILED_MS = 4_000;
+const UTP_AFTER_TCP_FAILED_MS = 1_000;
 
 /** Which transports to speak (`--transports`); at least one. */
 export type TransportSet = Record<TransportKind, boolean>;

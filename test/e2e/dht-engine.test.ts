@@ -269,7 +269,8 @@ describe('when the engine must not use the DHT', () => {
 
     await expectSameData('off', 'control');
     router.got.length = 0;
-    const off = leech(t, 'off', [...bootstrap, ...peer, '--no-dht']);
+    // uTP would bind the port's UDP socket too (the DHT shares it): TCP alone leaves it free.
+    const off = leech(t, 'off', [...bootstrap, ...peer, '--no-dht', '--transports', 'tcp']);
     const offPort = await off.port();
     await off.event('complete', 60_000);
     expect(await udpTaken(offPort)).toBe(false);
