@@ -3,7 +3,8 @@
  * session-set: the global rate limits and the default download folder can be changed; any other
  * key is accepted only when it asks for what is already so (the web pages send whole forms), and
  * otherwise refused by name. `sixswarm-*` fields report our addresses with their class, which
- * family has reached us from outside, the tunnel, the listening sockets and the DHT.
+ * family has reached us from outside, the tunnel, the listening sockets, the peer transports and
+ * the DHT.
  */
 import { VERSION } from '../version.js';
 import type { Args } from './args.js';
@@ -83,10 +84,11 @@ export function sessionFields(b: RpcBackend, sessionId: string): Record<string, 
       'memory-units': ['KiB', 'MiB', 'GiB', 'TiB'],
       'memory-bytes': 1024,
     },
-    'utp-enabled': false,
+    'utp-enabled': s.transports.includes('utp'),
     version: `${VERSION} (sixswarm)`,
     'sixswarm-version': VERSION,
     'sixswarm-families': { ipv4: s.ipv4, ipv6: s.ipv6 },
+    'sixswarm-transports': s.transports,
     'sixswarm-listening': st.listening,
     'sixswarm-addresses': st.addresses,
     'sixswarm-reached': st.reached,

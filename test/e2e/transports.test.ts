@@ -16,6 +16,7 @@ import type { Network } from '../../src/transport/network.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { TcpAndUtpNetwork, type TransportSet } from '../../src/utp/tcp-and-utp-network.js';
 import { UtpNetwork } from '../../src/utp/utp-network.js';
+import { startDaemon } from '../support/daemon.js';
 import { seedPayload, tempDir } from '../support/sixswarm.js';
 import { LOOPBACK, sha1, transportsEngine, type TestEngine } from '../support/utp.js';
 
@@ -214,5 +215,20 @@ describe('two engines, each with its --transports', () => {
     expect(leech.events.find((e) => e.event === 'peer-connected' && e.source === 'manual')).toMatchObject({ transport: 'tcp' });
     await leech.event((e) => e.event === 'complete', 30_000, 'the download');
     expect(sha1(await readFile(join(dir!, 'leech', 'payload', 'data.bin')))).toBe(sha1(payload));
+  });
+
+  it('the daemon with --transports utp: Transmission RPC says uTP is on, and lists a peer on it as uTP (isUTP, flag T)', async () => {
+    // A seed slowed to 512 KiB/s: the daemon's download is still running when its peers are listed.
+    const { seed } = await swarmOf(4, BOTH, BOTH, 2 * 1024 * 1024, 512 * 1024);
+    const d = await startDaemon(dir!, ['--transports', 'utp', '--no-ipv6']);
+    closing.push({ close: async () => void (d.proc.kill('SIGTERM'), await d.proc.exited) });
+    expect((await d.rpc.call('session-get', { fields: ['utp-enabled', 'sixswarm-transports'] })).arguments).toEqual({ 'utp-enabled': true, 'sixswarm-transports': ['utp'] });
+    const added = await d.rpc.call('torrent-add', { metainfo: (await readFile(join(dir!, 't.torrent'))).toString('base64') });
+    expect(added.result).toBe('success');
+    // The seed dials the daemon as a stranger: TCP is refused (nothing listens), uTP at once.
+    seed.torrent.swarm!.addPeers([{ host: '127.0.0.1', port: d.peerPort }], { kind: 'manual' });
+    const t = await d.rpc.waitTorrent(seed.torrent.infoHashHex, ['peers'], (x) => (x.peers as unknown[]).length > 0, 15_000, 'the seed among its peers');
+    expect((t.peers as Array<Record<string, unknown>>)[0]).toMatchObject({ isUTP: true, isIncoming: true, flagStr: expect.stringMatching(/^T/) });
+    expect(seed.events.find((e) => e.event === 'peer-connected')).toMatchObject({ transport: 'utp' });
   });
 });
