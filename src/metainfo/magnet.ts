@@ -50,6 +50,8 @@ export function parseMagnet(uri: string): MagnetLink {
   let sawV2 = false;
   let name: string | undefined;
   const trackers: string[] = [];
+  // A Set beside the list: looking each one up in the list made a link of n trackers cost n^2.
+  const trackerSet = new Set<string>();
   const peers: MagnetLink['peers'] = [];
   const peerKeys = new Set<string>();
 
@@ -67,7 +69,10 @@ export function parseMagnet(uri: string): MagnetLink {
       name = value;
     } else if (named(key, 'tr')) {
       // Other schemes (wss:// WebRTC trackers) are legal in magnets but nothing sixswarm can announce to.
-      if (isTrackerUrl(value) && !trackers.includes(value)) trackers.push(value);
+      if (isTrackerUrl(value) && !trackerSet.has(value)) {
+        trackerSet.add(value);
+        trackers.push(value);
+      }
     } else if (key === 'x.pe') {
       let peer;
       try {
