@@ -25,13 +25,24 @@ export class Violation extends Error {
 
 export type ErrorClass = abstract new (...args: never[]) => Error;
 
-/** An error message without what varies from input to input: its class of behaviour. */
-export function errorSignature(e: Error): string {
-  const text = e.message
-    .replace(/"(?:[^"\\]|\\.)*"/g, '"S"')
+/**
+ * A message without what varies from input to input: its class of behaviour. Quoted text goes
+ * from the first quote to the last (a quoted value may hold quotes of its own), and so does
+ * anything in parentheses (a nested error's details), numbers and hex become N and X.
+ */
+export function messageClass(text: string): string {
+  return text
+    .replace(/"[^]*"/g, '"S"')
+    .replace(/\([^]*\)/g, '(…)')
     .replace(/0x[0-9a-f]+/gi, 'X')
-    .replace(/-?\d+(\.\d+)?/g, 'N');
-  return `${e.name}: ${text.slice(0, 160)}`;
+    .replace(/-?\d+(\.\d+)?/g, 'N')
+    .replace(/[^\x20-\x7e…]/g, '?')
+    .slice(0, 120);
+}
+
+/** An error as a class of behaviour: its name and its message's class. */
+export function errorSignature(e: Error): string {
+  return `${e.name}: ${messageClass(e.message)}`;
 }
 
 function describe(e: unknown): string {
@@ -107,6 +118,8 @@ export interface Growth {
   sizes: [number, number];
   /** The parser alone on the input (no oracles), as it is timed; it must accept the input. */
   feed: (input: Buffer) => void;
+  /** Largest growth of the cost per byte from the small size to the large one (default 4). */
+  maxGrowth?: number;
 }
 
 export interface Target extends MutationHints {

@@ -41,26 +41,34 @@ function show(b: Buffer): string {
   return `${b.length} bytes, base64 ${b.subarray(0, 600).toString('base64')}${b.length > 600 ? '…' : ''}`;
 }
 
+/** Milliseconds of one feed, less the garbage collector's time in it (V8's GCProfiler). */
+function feedCost(g: Growth, input: Buffer): number {
+  const profiler = new GCProfiler();
+  profiler.start();
+  const elapsed = timed(() => g.feed(input));
+  return elapsed - profiler.stop().statistics.reduce((sum, s) => sum + s.cost, 0) / 1000;
+}
+
+interface Cost {
+  bytes: number;
+  /** The fastest run, less its garbage collection. */
+  ms: number;
+}
+
 /**
- * What one growth input costs at `size` bytes: the fastest of five runs after a warm-up, less
- * the garbage collector's time in it (V8's GCProfiler). Collections cost by the heap they find,
- * not by the parser's algorithm: a retained result of 1 MiB survives into the old generation
- * where 128 KiB dies young, which alone makes building it look 5x dearer per byte. Work the
- * parser itself does more than once per byte shows in what remains.
+ * What the growth inputs cost at both sizes: five runs of each, taken in turn after a warm-up,
+ * the fastest of each kept (a busy machine or a collection only ever adds time). The garbage
+ * collector's time is left out: collections cost by the heap they find, not by the parser's
+ * algorithm (a retained result of 1 MiB survives into the old generation where 128 KiB dies
+ * young, which alone makes building it look 5x dearer per byte); work the parser itself does
+ * more than once per byte shows in what remains.
  */
-function cost(g: Growth, size: number): { bytes: number; ms: number; withGc: number } {
-  const input = g.build(size);
-  g.feed(input);
-  let ms = Infinity, withGc = Infinity;
-  for (let k = 0; k < 5; k++) {
-    const profiler = new GCProfiler();
-    profiler.start();
-    const elapsed = timed(() => g.feed(input));
-    const gcMs = profiler.stop().statistics.reduce((sum, s) => sum + s.cost, 0) / 1000;
-    ms = Math.min(ms, elapsed - gcMs);
-    withGc = Math.min(withGc, elapsed);
-  }
-  return { bytes: input.length, ms, withGc };
+function costs(g: Growth): [Cost, Cost] {
+  const inputs = g.sizes.map((n) => g.build(n));
+  for (const input of inputs) g.feed(input);
+  const best = [Infinity, Infinity];
+  for (let k = 0; k < 5; k++) inputs.forEach((input, i) => (best[i] = Math.min(best[i]!, feedCost(g, input))));
+  return [{ bytes: inputs[0]!.length, ms: best[0]! }, { bytes: inputs[1]!.length, ms: best[1]! }];
 }
 
 /**
@@ -131,14 +139,19 @@ export function fuzzSuite(target: Target, opts: SuiteOptions): void {
 
     for (const g of target.growth) {
       it(`costs no more per byte at ${g.sizes[1]} bytes than at ${g.sizes[0]}: ${g.name}`, () => {
-        const small = cost(g, g.sizes[0]);
-        const large = cost(g, g.sizes[1]);
-        const growth = large.ms / large.bytes / (small.ms / small.bytes);
-        const us = (c: { bytes: number; ms: number }) => ((c.ms * 1000) / c.bytes).toFixed(3);
-        console.log(`${target.name}: ${g.name}: ${us(small)} us/byte at ${small.bytes} bytes, ${us(large)} at ${large.bytes} (x${growth.toFixed(2)}; with the GC ${us({ ...small, ms: small.withGc })} and ${us({ ...large, ms: large.withGc })})`);
-        // Below a few milliseconds the clock and the JIT say more than the parser.
-        if (large.ms < 5) return;
-        expect(growth, `${g.name}: cost per byte x${growth.toFixed(2)} from ${small.bytes} to ${large.bytes} bytes`).toBeLessThan(MAX_PER_BYTE_GROWTH);
+        const us = (c: Cost) => ((c.ms * 1000) / c.bytes).toFixed(3);
+        // Another process on the machine can slow one size's every run: a growth must show in three measurements.
+        const limit = g.maxGrowth ?? MAX_PER_BYTE_GROWTH;
+        let growth = Infinity;
+        for (let round = 0; round < 3 && growth >= limit; round++) {
+          const [small, large] = costs(g);
+          const measured = large.ms / large.bytes / (small.ms / small.bytes);
+          console.log(`${target.name}: ${g.name}: ${us(small)} us/byte at ${small.bytes} bytes, ${us(large)} at ${large.bytes} (x${measured.toFixed(2)}, the garbage collector's time left out)`);
+          // Below a few milliseconds the clock and the JIT say more than the parser.
+          if (large.ms < 5) return;
+          growth = Math.min(growth, measured);
+        }
+        expect(growth, `${g.name}: cost per byte x${growth.toFixed(2)} from ${g.sizes[0]} to ${g.sizes[1]} bytes`).toBeLessThan(limit);
       });
     }
   });

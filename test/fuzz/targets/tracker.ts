@@ -17,7 +17,7 @@ import {
   ACTION, announceReply, announceRequest, connectRequest, parseAnnounceReply as parseUdpAnnounce, parseRequest, parseScrapeReplyBody,
   replyHeader, scrapeReply, scrapeRequest,
 } from '../../../src/tracker/udp-protocol.js';
-import { bucket, check, guarded, same, total, type Target } from '../contract.js';
+import { bucket, check, guarded, messageClass, same, total, type Target } from '../contract.js';
 
 const token = (s: string) => Buffer.from(s, 'latin1');
 
@@ -125,7 +125,7 @@ export const trackerUdpTarget: Target = {
     }
     sig.push(`scrape${bucket(scrape.size)}`);
     const req = total('parseRequest', () => parseRequest(input));
-    sig.push(`request:${req ? (req.action === 'bad' ? `bad:${req.reason.replace(/\d+/g, 'N')}` : req.action) : 'none'}`);
+    sig.push(`request:${req ? (req.action === 'bad' ? `bad:${messageClass(req.reason)}` : req.action) : 'none'}`);
     if (req?.action === 'connect') check(connectRequest(req.tx).equals(input.subarray(0, 16)), 'round-trip', () => 'a connect request does not re-encode to its own bytes');
     if (req?.action === 'announce') {
       const clamped = [56, 64, 72].some((o) => input.readBigUInt64BE(o) > BigInt(Number.MAX_SAFE_INTEGER));
@@ -199,7 +199,7 @@ export const trackerRequestTarget: Target = {
       const body = total('decode(reply body)', () => decode(reply.body));
       check(body instanceof BDict, 'invariant', () => 'a reply body that is not a dictionary');
       const failure = (body as BDict).get('failure reason');
-      sig.push(`${reply.status}:${Buffer.isBuffer(failure) ? 'refused: ' + failure.toString().replace(/\d+/g, 'N').replace(/"[^"]*"/g, '"S"') : 'ok'}`);
+      sig.push(`${reply.status}:${Buffer.isBuffer(failure) ? `refused: ${messageClass(failure.toString())}` : 'ok'}`);
     }
     return sig.join(' | ');
   },

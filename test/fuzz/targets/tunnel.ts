@@ -9,7 +9,7 @@
 import { FramingError, isIpv6Packet, PacketFramer } from '../../../src/tunnel/framer.js';
 import { encodeHello, encodeReply, HandshakeError, JsonObjectScanner, parseHello, parseReply, type ScannedObject } from '../../../src/tunnel/handshake.js';
 import { offloadProblem, segmentCount, VNET_HDR_BYTES, wireHeader } from '../../../src/tunnel/offload.js';
-import { bucket, check, chunkings, guarded, same, type Target } from '../contract.js';
+import { bucket, check, chunkings, guarded, messageClass, same, type Target } from '../contract.js';
 
 interface Framed {
   frames: Buffer[];
@@ -53,7 +53,7 @@ function framedChecked(input: Buffer, headerBytes: number): Framed {
   return whole;
 }
 
-const framedSig = (f: Framed) => `frames${bucket(f.frames.length)}:${f.error ? `FramingError: ${f.error.replace(/\d+/g, 'N')}` : `held${bucket(f.pending)}`}`;
+const framedSig = (f: Framed) => `frames${bucket(f.frames.length)}:${f.error ? `FramingError: ${messageClass(f.error)}` : `held${bucket(f.pending)}`}`;
 
 /** An IPv6 packet of `payload` bytes (next header `next`). */
 export function ipv6Packet(payload: number, next = 59, fill = 0x5a): Buffer {
@@ -151,7 +151,7 @@ export const tunnelHandshakeTarget: Target = {
       const cut = scan(chunks);
       check(cut.json === whole.json && cut.error === whole.error && same(cut.rest, whole.rest), 'chunking', () => `cut into ${chunks.length} chunks the handshake reads differently: ${cut.error ?? 'ok'} vs ${whole.error ?? 'ok'}`);
     }
-    if (whole.error) return `HandshakeError: ${whole.error.replace(/\d+/g, 'N').replace(/\(.*\)/, '(…)')}`;
+    if (whole.error) return `HandshakeError: ${messageClass(whole.error)}`;
     if (whole.value === undefined) return 'waiting';
     const obj = whole.value as Record<string, unknown>;
     const sig = [`object:rest${bucket(whole.rest!.length)}`];
