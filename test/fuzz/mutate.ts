@@ -163,14 +163,14 @@ function insertToken(rng: Rng, b: Buffer, tokens: readonly Buffer[]): Buffer {
 // ---- bencode, tolerantly ----
 
 /** A bencoded value as written: integers keep their text, dictionaries their order and duplicates. */
-export type BNode =
+type BNode =
   | { t: 'i'; text: string }
   | { t: 's'; bytes: Buffer }
   | { t: 'l'; items: BNode[] }
   | { t: 'd'; entries: [Buffer, BNode][] };
 
 /** Parse the bencoded value at the front of `b` without judging it; undefined when it is not bencode at all. */
-export function parseTree(b: Buffer): { node: BNode; end: number } | undefined {
+function parseTree(b: Buffer): { node: BNode; end: number } | undefined {
   let pos = 0;
   let budget = 20_000;
   const value = (depth: number): BNode | undefined => {
@@ -219,7 +219,7 @@ export function parseTree(b: Buffer): { node: BNode; end: number } | undefined {
 }
 
 /** Write a tree back exactly as it stands (keys in their order, duplicates kept). */
-export function writeTree(node: BNode): Buffer {
+function writeTree(node: BNode): Buffer {
   const out: Buffer[] = [];
   const w = (n: BNode): void => {
     switch (n.t) {
@@ -408,7 +408,7 @@ export function mutate(rng: Rng, input: Buffer, others: readonly Buffer[], hints
 
 /**
  * `input` with one stretch repeated until the whole is about `size` bytes; with `count`, the
- * first decimal run of each copy is replaced by the copy's number, so repeated keys, trackers or
+ * longest decimal run of each copy is replaced by the copy's number, so repeated keys, trackers or
  * entries stay distinct. What a parser costs on these, against their size, shows a super-linear
  * path.
  */
@@ -416,15 +416,16 @@ export function amplify(input: Buffer, from: number, to: number, size: number, c
   const head = input.subarray(0, from), piece = input.subarray(from, to), tail = input.subarray(to);
   if (piece.length === 0) return input;
   const copies = Math.max(1, Math.floor((size - head.length - tail.length) / piece.length));
-  const digits = count ? /\d+/.exec(piece.toString('latin1')) : null;
+  const text = piece.toString('latin1');
+  // The longest run (the last of equals): short ones are often a length prefix or an escape (%3A), which numbering breaks.
+  const digits = count ? [...text.matchAll(/\d+/g)].reduce<RegExpMatchArray | undefined>((best, m) => (!best || m[0].length >= best[0].length ? m : best), undefined) : undefined;
   const parts: Buffer[] = [head];
   for (let k = 0; k < copies; k++) {
     if (!digits) parts.push(piece);
     else {
-      const text = piece.toString('latin1');
       // Same width as the original run where possible, so bencode lengths stay right.
       const n = String(k).padStart(digits[0].length, '0');
-      parts.push(Buffer.from(text.slice(0, digits.index) + n + text.slice(digits.index + digits[0].length), 'latin1'));
+      parts.push(Buffer.from(text.slice(0, digits.index) + n + text.slice(digits.index! + digits[0].length), 'latin1'));
     }
   }
   parts.push(tail);

@@ -51,7 +51,7 @@ export const trackerHttpTarget: Target = {
       check(r.peers4.every((p) => p.family === 4) && r.peers6.every((p) => p.family === 6), 'invariant', () => 'a peer in the other family\'s list');
       const again = guarded('parseAnnounceReply(rewritten)', [], () => parseAnnounceReply(announceBody(r)));
       check(again.ok && same(announceFields(again.value), announceFields(r)), 'round-trip', () => 'a parsed announce reply, written back, parses differently');
-      sig.push(`announce:ok:p4${bucket(r.peers4.length)}:p6${bucket(r.peers6.length)}:w${bucket(r.warnings.length)}`);
+      sig.push(`announce:ok${r.peers4.length + r.peers6.length ? ':peers' : ''}`);
     } else sig.push(a.sig);
     const s = guarded('parseScrapeReply', [TrackerError], () => parseScrapeReply(input));
     if (s.ok) {
@@ -60,7 +60,8 @@ export const trackerHttpTarget: Target = {
       check(again.ok && same(again.value, s.value), 'round-trip', () => 'a parsed scrape reply, written back, parses differently');
       sig.push(`scrape:ok:${bucket(s.value.size)}`);
     } else sig.push(s.sig);
-    return sig.join(' | ');
+    // A failure reason is the tracker's own text, not a class of behaviour.
+    return sig.join(' | ').replace(/tracker refused: [^|]*/g, 'tracker refused: S ');
   },
   // A body is an announce reply or a scrape reply, not both.
   accepted: (sig) => /announce:ok|scrape:ok/.test(sig),

@@ -66,7 +66,8 @@ function stream(input: Buffer, limits: FrameLimits, label: string): Decoded {
   for (const [k, chunks] of chunkings(input).entries()) {
     for (const transient of [false, true]) {
       const cut = decodeStream(chunks, limits, transient);
-      check(same(cut.frames, whole.frames) && same(cut.error, whole.error) && same(cut.extended, whole.extended), 'chunking', () =>
+      // Encoded frames carry their own lengths: their concatenations are equal only if they all are.
+      check(Buffer.concat(cut.frames).equals(Buffer.concat(whole.frames)) && cut.error === whole.error && same(cut.extended, whole.extended), 'chunking', () =>
         `${label}: cut into ${chunks.length} chunks (${k === 0 ? 'random' : 'bytes'}${transient ? ', reused buffer' : ''}) it decodes differently: ${cut.error ?? 'ok'} vs ${whole.error ?? 'ok'}`);
     }
   }
@@ -158,7 +159,7 @@ export const extHandshakeTarget: Target = {
     check(h.port === undefined || (h.port >= 1 && h.port <= 65535), 'invariant', () => `port ${h.port}`);
     const again = guarded('parseExtensionHandshake(encoded)', [], () => parseExtensionHandshake(encodeExtensionHandshake(ours(h))));
     check(again.ok && same(stable(again.value), stable(h)), 'round-trip', () => 'a parsed extension handshake, written by our encoder, parses differently');
-    return `ok:${Object.entries(stable(h)).filter(([, v]) => v !== undefined).map(([k]) => k).join(',')}:m${bucket(h.m.size)}`;
+    return `ok:m${bucket(h.m.size)}`;
   },
   exact(input) {
     const h = parseExtensionHandshake(input);
