@@ -60,8 +60,8 @@ export const trackerHttpTarget: Target = {
       check(again.ok && same(again.value, s.value), 'round-trip', () => 'a parsed scrape reply, written back, parses differently');
       sig.push(`scrape:ok:${bucket(s.value.size)}`);
     } else sig.push(s.sig);
-    // A failure reason is the tracker's own text, not a class of behaviour.
-    return sig.join(' | ').replace(/tracker refused: [^|]*/g, 'tracker refused: S ');
+    // A failure reason is the tracker's own text (it may even hold " | "), not a class of behaviour.
+    return sig.map((part) => part.replace(/tracker refused: .*/, 'tracker refused: S')).join(' | ');
   },
   // A body is an announce reply or a scrape reply, not both.
   accepted: (sig) => /announce:ok|scrape:ok/.test(sig),
