@@ -49,8 +49,9 @@ export function parseMagnet(uri: string): MagnetLink {
   let infoHash: Buffer | undefined;
   let sawV2 = false;
   let name: string | undefined;
-  const trackers: string[] = [];
-  const webSeeds: string[] = [];
+  // Sets keep insertion order; looking each one up in a list made a link of n trackers cost n^2.
+  const trackers = new Set<string>();
+  const webSeeds = new Set<string>();
   const peers: MagnetLink['peers'] = [];
   const peerKeys = new Set<string>();
 
@@ -68,9 +69,9 @@ export function parseMagnet(uri: string): MagnetLink {
       name = value;
     } else if (named(key, 'tr')) {
       // Other schemes (wss:// WebRTC trackers) are legal in magnets but nothing sixswarm can announce to.
-      if (isTrackerUrl(value) && !trackers.includes(value)) trackers.push(value);
+      if (isTrackerUrl(value)) trackers.add(value);
     } else if (named(key, 'ws')) {
-      if (isWebSeedUrl(value) && !webSeeds.includes(value)) webSeeds.push(value);
+      if (isWebSeedUrl(value)) webSeeds.add(value);
     } else if (key === 'x.pe') {
       let peer;
       try {
@@ -90,9 +91,9 @@ export function parseMagnet(uri: string): MagnetLink {
     if (sawV2) throw new InputError('v2-only magnet not supported: it has a "urn:btmh:" hash but no v1 "urn:btih:" infohash');
     throw new InputError('bad magnet link: it has no "xt=urn:btih:" infohash');
   }
-  const magnet: MagnetLink = { infoHash, infoHashHex: infoHash.toString('hex'), trackers, peers };
+  const magnet: MagnetLink = { infoHash, infoHashHex: infoHash.toString('hex'), trackers: [...trackers], peers };
   if (name !== undefined && name !== '') magnet.name = name;
-  if (webSeeds.length > 0) magnet.webSeeds = webSeeds;
+  if (webSeeds.size > 0) magnet.webSeeds = [...webSeeds];
   return magnet;
 }
 
