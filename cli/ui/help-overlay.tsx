@@ -24,7 +24,8 @@ export function HelpOverlay({ can, width, height }: { can: ReadonlySet<Capabilit
     '',
     'Peer flags: D downloading from it, d interested but it chokes us, U uploading to it,',
     '  u it is interested but we choke it, E encrypted, in/out who connected.',
-    'Learned: tracker, pex, dht, manual (--peer), magnet, ltep (its other family), incoming.',
+    'Learned: tracker, pex, dht, lsd (announced on the LAN), manual (--peer), magnet, ltep',
+    '  (its other family), incoming.',
     'Peers are grouped: IPv6, IPv6 via our tunnel, IPv4. Press any key to close.',
   ];
   return (

@@ -151,6 +151,17 @@ export function isExchangeable(ip: string, allowLoopback: boolean): boolean {
   return k === 'global' || k === 'private' || k === 'ula' || k === 'teredo' || k === '6to4' || (k === 'loopback' && allowLoopback);
 }
 
+/** Whether `ip` lies in the network of `address`/`prefix` (both of one family; a zone is ignored). */
+export function inSubnet(ip: string, address: string, prefix: number): boolean {
+  const a = ipToBytes(ip);
+  const b = ipToBytes(address);
+  if (!a || !b || a.length !== b.length || prefix < 0 || prefix > a.length * 8) return false;
+  const whole = prefix >> 3;
+  if (!a.subarray(0, whole).equals(b.subarray(0, whole))) return false;
+  const rest = prefix & 7;
+  return rest === 0 || ((a[whole]! ^ b[whole]!) & (0xff << (8 - rest))) === 0;
+}
+
 /** Node reports IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d: fold them back to IPv4. */
 export function unmapIp(ip: string): string {
   return ip.toLowerCase().startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
