@@ -9,8 +9,8 @@
  *     \r\n\r\n
  *
  * built, and parsed strictly within bounds: anyone on the LAN can send anything, so a datagram is
- * taken only whole and well formed (printable ASCII, CRLF lines, a bounded number of headers and
- * info hashes, one port), and otherwise dropped with the reason.
+ * taken only whole and well formed (printable ASCII, CRLF lines, a bounded number of headers, so
+ * of info hashes too, one port), and otherwise dropped with the reason.
  */
 import type { Family } from '../net/address.js';
 
@@ -18,10 +18,8 @@ export const LSD_PORT = 6771;
 export const LSD_GROUP: Record<Family, string> = { 4: '239.192.152.143', 6: 'ff15::efc0:988f' };
 /** BEP 14: a packet with several info hashes "should not exceed 1400 bytes". Anything longer is not an announce. */
 export const MAX_MESSAGE_BYTES = 1400;
-/** Header lines in one announce: enough for every info hash that fits 1400 bytes, and a few more. */
-const MAX_HEADERS = 40;
-/** Info hashes taken from one announce. */
-export const MAX_INFO_HASHES = 32;
+/** Header lines in one announce (so info hashes too): more than fit 1400 bytes as `Infohash: ...` lines. */
+export const MAX_HEADERS = 40;
 const MAX_COOKIE = 64;
 
 export interface LsdAnnounce {
@@ -93,7 +91,7 @@ export function parseAnnounce(b: Buffer): LsdAnnounce {
       port = n;
     } else if (name === 'infohash') {
       // A value that is no v1 info hash (a later BEP's longer one, say) is passed over, not fatal: the others still count.
-      if (INFO_HASH.test(value) && hashes.size < MAX_INFO_HASHES) hashes.set(value.toLowerCase(), Buffer.from(value, 'hex'));
+      if (INFO_HASH.test(value)) hashes.set(value.toLowerCase(), Buffer.from(value, 'hex'));
     } else if (name === 'cookie') {
       if (cookie !== undefined) throw new LsdMessageError('more than one cookie');
       if (value.length > MAX_COOKIE) throw new LsdMessageError(`a cookie longer than ${MAX_COOKIE} characters`);
