@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { canonicalIp, type Family } from '../net/address.js';
+import type { Family } from '../net/address.js';
 import { SourceLimiter } from '../net/source-limiter.js';
 import type { DatagramSource } from '../transport/datagram.js';
 import type { GroupInterface, MulticastChannel } from '../transport/multicast.js';
@@ -167,8 +167,8 @@ export class Lsd extends EventEmitter<{
   }
 
   private receive(family: Family, b: Buffer, from: DatagramSource): void {
-    // Per address, not per /64 as elsewhere: every IPv6 host of a LAN shares one /64.
-    if (!this.sources.allow(canonicalIp(from.host) ?? from.host)) {
+    // Per address (the kernel's text of it is canonical), not per /64 as elsewhere: every IPv6 host of a LAN shares one /64.
+    if (!this.sources.allow(from.host)) {
       this.counts.flooding++;
       return;
     }

@@ -120,3 +120,53 @@ export async function listenLsd(host: LanHost, families: readonly (4 | 6)[]): Pr
 export function lsdDatagrams(observer: NsProcess): LsdDatagram[] {
   return observer.json<LsdDatagram & Record<string, unknown>>().filter((d) => typeof d.text === 'string');
 }
+
+const SENDER = String.raw`
+const dgram = require('dgram');
+const os = require('os');
+const cfg = JSON.parse(process.argv[1]);
+const groups = { 4: '239.192.152.143', 6: 'ff15::efc0:988f' };
+const sockets = {};
+let sent = 0;
+let stop = false;
+process.on('SIGTERM', () => { stop = true; });
+function open(f) {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket({ type: f === 6 ? 'udp6' : 'udp4', ipv6Only: f === 6 });
+    const v4 = f === 4 ? os.networkInterfaces().eth0.find((a) => a.family === 'IPv4').address : undefined;
+    s.bind(0, f === 6 ? '::' : v4, () => {
+      s.setMulticastInterface(f === 6 ? '::%eth0' : v4);
+      s.setMulticastTTL(1);
+      s.setMulticastLoopback(false);
+      resolve(s);
+    });
+  });
+}
+(async () => {
+  for (const f of cfg.families) sockets[f] = await open(f);
+  const texts = cfg.texts.map((t) => Buffer.from(t, 'latin1'));
+  const perTick = cfg.perSecond ? Math.max(1, Math.round(cfg.perSecond / 100)) : 0;
+  console.log('ready');
+  for (let round = 0; !stop && (cfg.repeat === 0 || round < cfg.repeat); round++) {
+    for (const b of texts) {
+      for (const f of cfg.families) await new Promise((r) => sockets[f].send(b, 6771, groups[f], () => r()));
+      sent += cfg.families.length;
+      // Paced in 10 ms steps: perSecond datagrams a second at most.
+      if (perTick && sent % perTick < cfg.families.length) await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  console.log(JSON.stringify({ sent }));
+  process.exit(0);
+})();
+`;
+
+/**
+ * Sends `texts` (LSD datagrams or anything) from `host` to the group of each of `families`, out of
+ * eth0, `repeat` times over (0: until stopped, then it prints how many it sent), at most
+ * `perSecond` datagrams a second when given.
+ */
+export async function sendLsd(host: LanHost, o: { families: readonly (4 | 6)[]; texts: string[]; repeat: number; perSecond?: number }): Promise<NsProcess> {
+  const p = host.ns.spawn(process.execPath, ['-e', SENDER, JSON.stringify(o)]);
+  await p.waitForLine((l) => l === 'ready');
+  return p;
+}
