@@ -14,6 +14,9 @@
  * `listenLsd` runs a bare observer in a host: a socket of each family bound to port 6771 and
  * joined to the group on eth0, printing every datagram it gets as a JSON line.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createNetns, veth, type Netns, type NsProcess } from './netns.js';
 
 export interface LanHost {
@@ -124,7 +127,7 @@ export function lsdDatagrams(observer: NsProcess): LsdDatagram[] {
 const SENDER = String.raw`
 const dgram = require('dgram');
 const os = require('os');
-const cfg = JSON.parse(process.argv[1]);
+const cfg = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'));
 const groups = { 4: '239.192.152.143', 6: 'ff15::efc0:988f' };
 const sockets = {};
 let sent = 0;
@@ -149,12 +152,14 @@ function open(f) {
   console.log('ready');
   for (let round = 0; !stop && (cfg.repeat === 0 || round < cfg.repeat); round++) {
     for (const b of texts) {
-      for (const f of cfg.families) await new Promise((r) => sockets[f].send(b, 6771, groups[f], () => r()));
+      for (const f of cfg.families) sockets[f].send(b, 6771, groups[f]);
       sent += cfg.families.length;
-      // Paced in 10 ms steps: perSecond datagrams a second at most.
-      if (perTick && sent % perTick < cfg.families.length) await new Promise((r) => setTimeout(r, 10));
+      // A send completes in a later tick: every 64 let the loop turn (timers, signals, the sends' completions);
+      // paced in 10 ms steps when perSecond is given.
+      if (perTick ? sent % perTick < cfg.families.length : sent % 64 < cfg.families.length) await new Promise((r) => (perTick ? setTimeout(r, 10) : setImmediate(r)));
     }
   }
+  await new Promise((r) => setTimeout(r, 100));
   console.log(JSON.stringify({ sent }));
   process.exit(0);
 })();
@@ -166,7 +171,11 @@ function open(f) {
  * `perSecond` datagrams a second when given.
  */
 export async function sendLsd(host: LanHost, o: { families: readonly (4 | 6)[]; texts: string[]; repeat: number; perSecond?: number }): Promise<NsProcess> {
-  const p = host.ns.spawn(process.execPath, ['-e', SENDER, JSON.stringify(o)]);
+  // The datagrams go in a file: a flood's worth is more than one argument may hold.
+  const dir = await mkdtemp(join(tmpdir(), 'sixswarm-lsd-send-'));
+  await writeFile(join(dir, 'send.json'), JSON.stringify(o));
+  const p = host.ns.spawn(process.execPath, ['-e', SENDER, join(dir, 'send.json')]);
+  void p.exited.then(() => rm(dir, { recursive: true, force: true }));
   await p.waitForLine((l) => l === 'ready');
   return p;
 }
