@@ -89,7 +89,7 @@ export function NetworkPanel({ engine, now, width, height }: { engine: UiSnapsho
   lines.push(
     <Text key="lsd" wrap="truncate">
       <Text bold>LSD </Text>
-      {lsd ? `${lsdInterfaces(lsd.interfaces)}: ${lsd.sent} announces sent, ${lsd.heard} heard, ${lsd.peers} peers for our torrents` : <Text color={t.muted}>off</Text>}
+      {lsd ? `${lsdInterfaces(lsd.interfaces)}: sent ${lsd.sent}, heard ${lsd.heard} (${lsd.peers} for our torrents)` : <Text color={t.muted}>off</Text>}
     </Text>,
   );
   const tu = engine.tunnel;
