@@ -25,8 +25,8 @@ const PER_SOURCE_RATE = 20;
 const PER_SOURCE_BURST = 100;
 /** Addresses whose budget is remembered (a flood from many addresses resets the oldest, which favours the honest). */
 const MAX_SOURCES = 1024;
-/** How often the interfaces are looked at again (a laptop changes networks). */
-export const REFRESH_MS = 30_000;
+/** How often the interfaces are looked at again (a laptop changes networks; a look is a few small reads). */
+export const REFRESH_MS = 10_000;
 /** The same send failure is told at most this often; failures remembered (a few per interface). */
 const WARN_MS = 10 * 60_000;
 const MAX_WARNED = 256;
@@ -151,12 +151,14 @@ export class Lsd extends EventEmitter<{
 
   private announceDue(): void {
     if (this.stopped) return;
+    const usable = this.channels().filter(([f, c]) => this.opts.port(f) > 0 && c.interfaces().length > 0);
+    // Nowhere to announce (offline, not listening yet): torrents stay due, and go out once an interface comes.
+    if (usable.length === 0) return;
     for (const key of this.schedule.take()) {
       const infoHash = this.torrents.get(key);
       if (!infoHash) continue;
-      for (const [family, channel] of this.channels()) {
+      for (const [family, channel] of usable) {
         const port = this.opts.port(family);
-        if (port === 0 || channel.interfaces().length === 0) continue;
         const message = buildAnnounce({ family, port, infoHashes: [infoHash], cookie: this.cookie });
         void channel.send(message).then((r) => {
           this.counts.sent += r.sent;

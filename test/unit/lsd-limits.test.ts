@@ -143,6 +143,10 @@ describe('the announcer and listener', () => {
     await vi.advanceTimersByTimeAsync(2000);
     expect(idle4.sent).toEqual([]); // no interface
     expect(six.sent).toEqual([]); // not listening over IPv6
+    // Offline until now: the torrent waited, and goes out with the next round once an interface is there.
+    idle4.joined = [{ name: 'wlan0', address: '10.1.1.5' }];
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(idle4.sent).toHaveLength(1);
   });
 
   it('hands on peers only for torrents it announces; ignores its own cookie and what does not parse', async () => {

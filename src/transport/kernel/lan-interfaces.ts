@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { canonicalIp, familyOf, type Family } from '../../net/address.js';
+import { classify, type Family } from '../../net/address.js';
 
 /** IFF_* bits of <linux/if.h>. */
 const IFF_LOOPBACK = 0x8;
@@ -24,7 +24,7 @@ export interface LanInterface {
   name: string;
   /** The kernel's index, 0 where unknown: a name given to another device later has another index. */
   index: number;
-  /** Its addresses of the family, as Node lists them (the first is the primary one). */
+  /** Its addresses of the family, link-local ones last (the first is the one it is known by, and IPv4 sends from). */
   addresses: LanAddress[];
 }
 
@@ -50,15 +50,16 @@ function lanFlags(name: string): boolean {
 export function lanInterfaces(family: Family): LanInterface[] {
   const out: LanInterface[] = [];
   for (const [name, list] of Object.entries(networkInterfaces())) {
-    const addresses: LanAddress[] = [];
+    const addresses: (LanAddress & { linkLocal: boolean })[] = [];
     for (const a of list ?? []) {
-      if (a.internal || familyOf(a.address) !== family) continue;
-      const address = canonicalIp(a.address);
+      const c = classify(a.address);
       const prefix = Number(a.cidr?.split('/')[1]);
-      if (address && Number.isInteger(prefix)) addresses.push({ address, prefix });
+      if (a.internal || c?.family !== family || !Number.isInteger(prefix)) continue;
+      addresses.push({ address: c.text, prefix, linkLocal: c.kind === 'link-local' });
     }
+    addresses.sort((x, y) => Number(x.linkLocal) - Number(y.linkLocal));
     if (addresses.length === 0 || !lanFlags(name)) continue;
-    out.push({ name, index: sysNumber(name, 'ifindex') ?? 0, addresses });
+    out.push({ name, index: sysNumber(name, 'ifindex') ?? 0, addresses: addresses.map(({ address, prefix }) => ({ address, prefix })) });
   }
   return out;
 }

@@ -153,7 +153,9 @@ export class KernelMulticastChannel implements MulticastChannel {
     for (const [key, j] of this.joined) {
       const still = now.get(key);
       if (still && (this.family === 6 || still.addresses[0]!.address === j.address)) {
-        j.iface = still; // its networks may have changed
+        // Its networks may have changed; IPv6 joins by index, its address is only what it is known by.
+        j.iface = still;
+        j.address = still.addresses[0]!.address;
         continue;
       }
       this.joined.delete(key);

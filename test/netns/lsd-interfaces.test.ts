@@ -1,0 +1,70 @@
+/**
+ * LSD follows the host's interfaces, as a laptop's change: sixswarm started while its only LAN
+ * link is down announces nothing (no interface, nowhere to send), and once the link comes up it
+ * joins both groups there within a look (10 s) and announces at once; when the link's IPv4
+ * address then changes, it joins again under the new one and still hears what is announced on
+ * the LAN (it dials the peer named).
+ */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildAnnounce } from '../../src/lsd/message.js';
+import { createLan, listenLsd, lsdDatagrams, sendLsd, type Lan, type LanHost } from '../support/lsd-lan.js';
+import { netnsUnavailable } from '../support/netns.js';
+import { cleanUpAfterEach, seedPayload, sixswarm, tempDir, type JsonEvent } from '../support/sixswarm.js';
+
+const skip = netnsUnavailable();
+let dir: string | undefined;
+let lan: Lan | undefined;
+cleanUpAfterEach(() => dir);
+afterEach(async () => {
+  await lan?.destroy();
+  lan = undefined;
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Joined = Record<string, { name: string; address: string }[]>;
+
+describe.skipIf(skip)('LSD and changing interfaces', () => {
+  it('nothing while the link is down; joined and announcing within a look once it is up; joined again when its address changes', async () => {
+    dir = await tempDir('sixswarm-lsd-ifaces-');
+    lan = await createLan([{ label: 'six' }, { label: 'watch' }]);
+    const [six, watch] = lan.hosts as [LanHost, LanHost];
+    const { torrent, meta } = await seedPayload(dir, { 'a.bin': 100_000 }, 16384);
+    const observer = await listenLsd(watch, [4, 6]);
+    await six.ns.ip(['link', 'set', 'eth0', 'down']);
+
+    const seed = sixswarm(['seed', torrent, join(dir, 'seed'), '--port', '6881', '--no-dht', '--no-trackers', '--json'], {
+      wrap: ['ip', 'netns', 'exec', six.ns.name],
+      env: { SIXSWARM_LSD: '', SIXSWARM_STATE_DIR: join(dir, 'state') },
+    });
+    expect((await seed.event('lsd-listening', 15_000)).interfaces).toEqual({ 4: [], 6: [] });
+    await seed.event('lsd', 15_000);
+    await sleep(3000);
+    expect(lsdDatagrams(observer)).toEqual([]);
+
+    // Up again, its IPv6 address configured anew (Linux drops static IPv6 addresses with the link, as SLAAC would give one back).
+    await six.ns.ip(['link', 'set', 'eth0', 'up']);
+    const up = Date.now();
+    await six.ns.ip(['-6', 'addr', 'replace', `${six.v6}/64`, 'dev', 'eth0', 'nodad']);
+    const joined = (e: JsonEvent) => e.event === 'lsd-listening' && (e.interfaces as Joined)['4']![0]?.address === six.v4 && (e.interfaces as Joined)['6']![0]?.address === six.v6;
+    expect((await seed.waitFor(joined, 15_000, 'eth0 joined')).interfaces).toEqual({ 4: [{ name: 'eth0', address: six.v4 }], 6: [{ name: 'eth0', address: six.v6 }] });
+    await observer.waitForLine((l) => l.includes(`"from":"${six.v4}"`) && l.includes(meta.infoHashHex), { timeoutMs: 5000 });
+    await observer.waitForLine((l) => l.includes(`"from":"${six.v6}"`) && l.includes(meta.infoHashHex), { timeoutMs: 5000 });
+    expect(Date.now() - up).toBeLessThan(13_000);
+
+    // Another network: the IPv4 address changes.
+    await six.ns.ip(['addr', 'del', `${six.v4}/24`, 'dev', 'eth0']);
+    await six.ns.ip(['addr', 'add', '192.168.77.50/24', 'dev', 'eth0']);
+    await seed.waitFor((e) => e.event === 'lsd-listening' && (e.interfaces as Joined)['4']![0]?.address === '192.168.77.50', 15_000, 'the new address');
+    let dialed = 0;
+    const l = await watch.ns.listen('0.0.0.0', 7003);
+    l.server.on('connection', (s) => {
+      dialed++;
+      s.destroy();
+    });
+    await (await sendLsd(watch, { families: [4], texts: [buildAnnounce({ family: 4, port: 7003, infoHashes: [meta.infoHash], cookie: 'w' }).toString('latin1')], repeat: 3 })).exited;
+    for (let t = 0; t < 50 && dialed === 0; t++) await sleep(100);
+    expect(dialed).toBeGreaterThan(0);
+    expect(seed.events.find((e) => e.event === 'peer-unreachable' || e.event === 'peer-connected')).toMatchObject({ source: 'lsd', address: `${watch.v4}:7003` });
+  });
+});
