@@ -4,7 +4,9 @@
  *  - a public seed announces (the control: the listener hears it, over each family);
  *  - with --no-lsd, or `no-lsd = true` in the config file, not one datagram and no socket on 6771;
  *  - a private torrent (BEP 27) is never announced while a public one beside it is, says why in
- *    --json, and does not dial a peer announced for it on the LAN (the public one does).
+ *    --json, and does not dial a peer announced for it on the LAN (the public one does);
+ *  - a magnet that turns out private leaves LSD once its metadata says so, and from then on
+ *    dials no peer announced for it.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +15,8 @@ import { createLan, listenLsd, lsdDatagrams, sendLsd, type Lan, type LanHost } f
 import { netnsUnavailable } from '../support/netns.js';
 import { cleanUpAfterEach, runCli, seedPayload, sixswarm, tempDir, type SixswarmProcess } from '../support/sixswarm.js';
 import { buildAnnounce } from '../../src/lsd/message.js';
+import { readTorrentFile } from '../../src/metainfo/torrent.js';
+import { RawPeer } from '../support/raw-peer.js';
 
 const skip = netnsUnavailable();
 let dir: string | undefined;
@@ -116,5 +120,45 @@ describe.skipIf(skip)('LSD stays quiet when it must', () => {
     expect(heard.length).toBeGreaterThan(0);
     expect(heard.filter((d) => d.text.toLowerCase().includes(privHash))).toEqual([]);
     expect(heard.every((d) => d.text.includes(`Infohash: ${pub.meta.infoHashHex}`))).toBe(true);
+  });
+
+  it('a magnet whose metadata says private leaves LSD at once and dials no peer announced for it from then on', async () => {
+    dir = await tempDir('sixswarm-lsd-magnet-');
+    lan = await createLan([{ label: 'six' }, { label: 'watch' }]);
+    const [six, watch] = lan.hosts as [LanHost, LanHost];
+    const pub = await seedPayload(dir, { 'a.bin': 300_000 }, 16384);
+    const privTorrent = join(dir, 'p.torrent');
+    expect((await runCli(['create', join(dir, 'seed', 'payload'), '-o', privTorrent, '--private', '--piece-length', '16384'])).code).toBe(0);
+    const privHash = (JSON.parse((await runCli(['info', privTorrent, '--json'])).stdout) as { infoHash: string }).infoHash;
+    expect(privHash).not.toBe(pub.meta.infoHashHex);
+    const seed = seedIn(six, privTorrent, join(dir, 'seed'), 6881);
+    await seed.event('complete', 20_000);
+    // The private seed keeps its metadata to itself (as libtorrent does): a peer that hands it out is how a magnet turns out private.
+    const info = (await readTorrentFile(privTorrent)).infoBuffer;
+    const source = await six.ns.listen('127.0.0.1', 7010);
+    source.server.on('connection', (c) => {
+      const p = new RawPeer(c);
+      void p.readHandshake().then(() => p.serveMetadata(Buffer.from(privHash, 'hex'), info), () => p.close());
+    });
+    const magnet = `magnet:?xt=urn:btih:${privHash}&x.pe=127.0.0.1:7010`;
+    const leech = sixswarm(['download', magnet, '-o', join(dir, 'dl'), '--port', '6882', '--peer', '127.0.0.1:6881', '--no-dht', '--no-trackers', '--json'], {
+      wrap: ['ip', 'netns', 'exec', six.ns.name],
+      env: { SIXSWARM_LSD: '', SIXSWARM_STATE_DIR: join(dir, 'state-leech') },
+    });
+    // Nothing said it is private yet: announced, like the DHT would look it up.
+    expect(await leech.event('lsd', 20_000)).toMatchObject({ announcing: true });
+    await leech.event('metadata', 20_000);
+    expect(await leech.waitFor((e) => e.event === 'lsd' && e.announcing === false, 5000, 'leaving LSD')).toMatchObject({ reason: expect.stringMatching(/private \(BEP 27\)/) });
+    await leech.event('complete', 30_000);
+    let dialed = 0;
+    const l = await watch.ns.listen('0.0.0.0', 7004);
+    l.server.on('connection', (c) => {
+      dialed++;
+      c.destroy();
+    });
+    await (await sendLsd(watch, { families: [4], texts: [buildAnnounce({ family: 4, port: 7004, infoHashes: [Buffer.from(privHash, 'hex')], cookie: 'w' }).toString('latin1')], repeat: 3 })).exited;
+    await sleep(3000);
+    expect(dialed).toBe(0);
+    expect(leech.events.filter((e) => e.event === 'peer-connected').every((e) => e.source === 'manual' || e.source === 'magnet')).toBe(true);
   });
 });
