@@ -9,7 +9,7 @@
  * a joined interface's network (or IPv6 link-local) is dropped: the group is a LAN's.
  */
 import dgram from 'node:dgram';
-import { inSubnet, unmapIp, type Family } from '../../net/address.js';
+import { subnetMatcher, unmapIp, type Family } from '../../net/address.js';
 import { errorMessage } from '../../util/errors.js';
 import type { DatagramSource } from '../datagram.js';
 import type { GroupInterface, MulticastChannel, MulticastGroup, MulticastSent } from '../multicast.js';
@@ -54,6 +54,8 @@ export class KernelMulticastChannel implements MulticastChannel {
   private readonly joined = new Map<string, Joined>();
   private handler: (b: Buffer, from: DatagramSource) => void = () => {};
   private refreshing: Promise<string[]> = Promise.resolve([]);
+  /** Whether a source is on a joined interface's network (IPv6 link-local sources pass before it is asked). */
+  private onNetwork: (host: string) => boolean = () => false;
   private closed = false;
 
   private constructor(
@@ -142,9 +144,7 @@ export class KernelMulticastChannel implements MulticastChannel {
 
   /** A source on a joined interface's network (IPv6 link-local: on the link by definition). */
   private onLan(host: string): boolean {
-    if (this.family === 6 && /^fe[89ab]/i.test(host)) return true;
-    for (const j of this.joined.values()) for (const a of j.iface.addresses) if (inSubnet(host, a.address, a.prefix)) return true;
-    return false;
+    return (this.family === 6 && /^fe[89ab]/i.test(host)) || this.onNetwork(host);
   }
 
   private async look(): Promise<string[]> {
@@ -174,6 +174,7 @@ export class KernelMulticastChannel implements MulticastChannel {
       this.joined.set(key, j);
       added.push(iface.name);
     }
+    this.onNetwork = subnetMatcher([...this.joined.values()].flatMap((j) => j.iface.addresses));
     return added;
   }
 
