@@ -29,6 +29,17 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** UDP datagrams the kernel of a host delivered to sockets, and dropped for a full receive buffer (both families). */
+async function udpCounters(host: LanHost): Promise<{ delivered: number; dropped: number }> {
+  const snmp = await host.ns.must('cat', ['/proc/net/snmp', '/proc/net/snmp6']);
+  const udp = snmp.split('\n').filter((l) => l.startsWith('Udp: '));
+  const names = udp[0]!.split(/\s+/);
+  const values = udp[1]!.split(/\s+/).map(Number);
+  const v4 = (name: string) => values[names.indexOf(name)]!;
+  const v6 = (name: string) => Number(new RegExp(`^${name}\\s+(\\d+)`, 'm').exec(snmp)?.[1] ?? 0);
+  return { delivered: v4('InDatagrams') + v6('Udp6InDatagrams'), dropped: v4('RcvbufErrors') + v6('Udp6RcvbufErrors') };
+}
+
 /** Resident memory and CPU seconds (user + system) of a process. */
 async function usage(pid: number): Promise<{ rssMiB: number; cpuS: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -71,9 +82,11 @@ describe.skipIf(skip)('LSD under a flood from one LAN host', () => {
 
     // The flood goes on for 10 s more with the download done.
     const before = await usage(leech.proc.pid!);
+    const udpBefore = await udpCounters(six);
     const t0 = Date.now();
     await sleep(10_000);
     const after = await usage(leech.proc.pid!);
+    const udpAfter = await udpCounters(six);
     const seconds = (Date.now() - t0) / 1000;
     expect(leech.proc.exitCode).toBeNull();
 
@@ -97,7 +110,8 @@ describe.skipIf(skip)('LSD under a flood from one LAN host', () => {
     console.log(
       `LSD flood: the flooder sent ${sent} datagrams (about ${Math.round(sent / floodS)}/s over the run); ` +
         `sixswarm RSS ${started.rssMiB.toFixed(1)} MiB at start, ${before.rssMiB.toFixed(1)} after the download, ${after.rssMiB.toFixed(1)} after 10 s more flood; ` +
-        `CPU ${(((after.cpuS - before.cpuS) / seconds) * 100).toFixed(0)}% of a core during those 10 s; ${flooderDials.length} dials to the flooder's ports; at most ${most} candidates`,
+        `CPU ${(((after.cpuS - before.cpuS) / seconds) * 100).toFixed(0)}% of a core during those 10 s, while its host's kernel delivered ${Math.round((udpAfter.delivered - udpBefore.delivered) / seconds)} UDP datagrams/s ` +
+        `to its sockets and dropped ${Math.round((udpAfter.dropped - udpBefore.dropped) / seconds)}/s for a full buffer; ${flooderDials.length} dials to the flooder's ports; at most ${most} candidates`,
     );
     expect(sent).toBeGreaterThan(10_000);
     expect(after.rssMiB - started.rssMiB).toBeLessThan(64);

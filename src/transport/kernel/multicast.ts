@@ -6,7 +6,9 @@
  * socket's multicast interface decides, and Node applies a send a tick after it is asked for, so
  * switching one socket between interfaces would send out of the wrong one). Sends stay on the
  * link (TTL / hop limit 1) and are not looped back to this host. A datagram whose source is not on
- * a joined interface's network (or IPv6 link-local) is dropped: the group is a LAN's.
+ * a joined interface's network (or IPv6 link-local) is dropped: the group is a LAN's. The
+ * receiving buffer is as large as the shared UDP socket's (udp.ts): a host's burst would fill the
+ * default one between two turns of the event loop, and an honest announce then be lost.
  */
 import dgram from 'node:dgram';
 import { subnetMatcher, unmapIp, type Family } from '../../net/address.js';
@@ -14,6 +16,7 @@ import { errorMessage } from '../../util/errors.js';
 import type { DatagramSource } from '../datagram.js';
 import type { GroupInterface, MulticastChannel, MulticastGroup, MulticastSent } from '../multicast.js';
 import { lanInterfaces, type LanInterface } from './lan-interfaces.js';
+import { RECEIVE_BUFFER_BYTES } from './udp.js';
 
 interface Joined {
   iface: LanInterface;
@@ -74,12 +77,12 @@ export class KernelMulticastChannel implements MulticastChannel {
 
   /** Bind the group's port (the group's address, else the wildcard) and join it on every LAN interface of the family. */
   static async open(family: Family, group: MulticastGroup, onClose: () => void = () => {}): Promise<KernelMulticastChannel> {
-    let receiver = dgram.createSocket({ type: socketType(family), reuseAddr: true, ipv6Only: family === 6 });
+    let receiver = dgram.createSocket({ type: socketType(family), reuseAddr: true, ipv6Only: family === 6, recvBufferSize: RECEIVE_BUFFER_BYTES });
     try {
       await bind(receiver, group.port, group.address);
     } catch {
       await closeSocket(receiver);
-      receiver = dgram.createSocket({ type: socketType(family), reuseAddr: true, ipv6Only: family === 6 });
+      receiver = dgram.createSocket({ type: socketType(family), reuseAddr: true, ipv6Only: family === 6, recvBufferSize: RECEIVE_BUFFER_BYTES });
       try {
         await bind(receiver, group.port, family === 6 ? '::' : '0.0.0.0');
       } catch (e) {

@@ -9,7 +9,7 @@
  * kernel drops what comes, answers to our own DHT queries included. 4 MiB (the kernel grants up
  * to net.core.rmem_max) rides out pauses of half a second; it is only used while datagrams wait.
  */
-const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+export const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 import dgram from 'node:dgram';
 import type { Family } from '../../net/address.js';
 import { unmapIp } from '../../net/address.js';
