@@ -11,23 +11,16 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
 import { buildAnnounce } from '../../src/lsd/message.js';
-import { createLan, listenLsd, lsdDatagrams, sendLsd, type Lan, type LanHost } from '../support/lsd-lan.js';
+import { lanPerTest, listenLsd, lsdDatagrams, sendLsd, type LanHost } from '../support/lsd-lan.js';
 import { netnsUnavailable } from '../support/netns.js';
 import { libtorrentPeer } from '../support/peers.js';
-import { cleanUpAfterEach, seedPayload, sixswarm, tempDir, treeDigest } from '../support/sixswarm.js';
+import { seedPayload, sixswarm, treeDigest } from '../support/sixswarm.js';
 
 const skip = netnsUnavailable();
-let dir: string | undefined;
-let lan: Lan | undefined;
-cleanUpAfterEach(() => dir);
-afterEach(async () => {
-  await lan?.destroy();
-  lan = undefined;
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const { newLan, newDir } = lanPerTest();
 
 /** UDP datagrams the kernel of a host delivered to sockets, and dropped for a full receive buffer (both families). */
 async function udpCounters(host: LanHost): Promise<{ delivered: number; dropped: number }> {
@@ -50,8 +43,8 @@ async function usage(pid: number): Promise<{ rssMiB: number; cpuS: number }> {
 
 describe.skipIf(skip)('LSD under a flood from one LAN host', () => {
   it('still finds the honest libtorrent seed and downloads, still announces, takes few candidates from the flooder, and keeps its memory', async () => {
-    dir = await tempDir('sixswarm-lsd-flood-');
-    lan = await createLan([{ label: 'six' }, { label: 'lt' }, { label: 'evil' }]);
+    const dir = await newDir('sixswarm-lsd-flood-');
+    const lan = await newLan([{ label: 'six' }, { label: 'lt' }, { label: 'evil' }]);
     const [six, lt, evil] = lan.hosts as [LanHost, LanHost, LanHost];
     const { torrent, meta } = await seedPayload(dir, { 'a.bin': 2_000_000 }, 65536);
     const observer = await listenLsd(lt, [4, 6]);

@@ -6,28 +6,20 @@
  * the LAN (it dials the peer named).
  */
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { buildAnnounce } from '../../src/lsd/message.js';
-import { createLan, listenLsd, lsdDatagrams, sendLsd, type Lan, type LanHost } from '../support/lsd-lan.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { announceFrom, countDials, lanPerTest, listenLsd, lsdDatagrams, type LanHost } from '../support/lsd-lan.js';
 import { netnsUnavailable } from '../support/netns.js';
-import { cleanUpAfterEach, seedPayload, sixswarm, tempDir, type JsonEvent } from '../support/sixswarm.js';
+import { seedPayload, sixswarm, type JsonEvent } from '../support/sixswarm.js';
 
 const skip = netnsUnavailable();
-let dir: string | undefined;
-let lan: Lan | undefined;
-cleanUpAfterEach(() => dir);
-afterEach(async () => {
-  await lan?.destroy();
-  lan = undefined;
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const { newLan, newDir } = lanPerTest();
 type Joined = Record<string, { name: string; address: string }[]>;
 
 describe.skipIf(skip)('LSD and changing interfaces', () => {
   it('nothing while the link is down; joined and announcing within a look once it is up; joined again when its address changes', async () => {
-    dir = await tempDir('sixswarm-lsd-ifaces-');
-    lan = await createLan([{ label: 'six' }, { label: 'watch' }]);
+    const dir = await newDir('sixswarm-lsd-ifaces-');
+    const lan = await newLan([{ label: 'six' }, { label: 'watch' }]);
     const [six, watch] = lan.hosts as [LanHost, LanHost];
     const { torrent, meta } = await seedPayload(dir, { 'a.bin': 100_000 }, 16384);
     const observer = await listenLsd(watch, [4, 6]);
@@ -56,15 +48,10 @@ describe.skipIf(skip)('LSD and changing interfaces', () => {
     await six.ns.ip(['addr', 'del', `${six.v4}/24`, 'dev', 'eth0']);
     await six.ns.ip(['addr', 'add', '192.168.77.50/24', 'dev', 'eth0']);
     await seed.waitFor((e) => e.event === 'lsd-listening' && (e.interfaces as Joined)['4']![0]?.address === '192.168.77.50', 15_000, 'the new address');
-    let dialed = 0;
-    const l = await watch.ns.listen('0.0.0.0', 7003);
-    l.server.on('connection', (s) => {
-      dialed++;
-      s.destroy();
-    });
-    await (await sendLsd(watch, { families: [4], texts: [buildAnnounce({ family: 4, port: 7003, infoHashes: [meta.infoHash], cookie: 'w' }).toString('latin1')], repeat: 3 })).exited;
-    for (let t = 0; t < 50 && dialed === 0; t++) await sleep(100);
-    expect(dialed).toBeGreaterThan(0);
+    const dials = await countDials(watch, 7003);
+    await announceFrom(watch, 7003, meta.infoHash);
+    for (let t = 0; t < 50 && dials.count() === 0; t++) await sleep(100);
+    expect(dials.count()).toBeGreaterThan(0);
     expect(seed.events.find((e) => e.event === 'peer-unreachable' || e.event === 'peer-connected')).toMatchObject({ source: 'lsd', address: `${watch.v4}:7003` });
   });
 });

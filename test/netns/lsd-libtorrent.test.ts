@@ -10,11 +10,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createLan, type Lan, type LanHost } from '../support/lsd-lan.js';
+import { describe, expect, it } from 'vitest';
+import { lanPerTest, type LanHost } from '../support/lsd-lan.js';
 import { netnsUnavailable } from '../support/netns.js';
 import { libtorrentPeer, PYTHON } from '../support/peers.js';
-import { cleanUpAfterEach, seedPayload, sixswarm, tempDir, treeDigest, type JsonEvent } from '../support/sixswarm.js';
+import { seedPayload, sixswarm, treeDigest, type JsonEvent } from '../support/sixswarm.js';
 
 function libtorrentMissing(): string | undefined {
   try {
@@ -26,24 +26,18 @@ function libtorrentMissing(): string | undefined {
 }
 
 const skip = netnsUnavailable() ?? libtorrentMissing();
-let dir: string | undefined;
-let lan: Lan | undefined;
-cleanUpAfterEach(() => dir);
-afterEach(async () => {
-  await lan?.destroy();
-  lan = undefined;
-});
+const { newLan, newDir } = lanPerTest();
 
 type Variant = 'ipv4' | 'ipv6' | 'dual';
 const FAMILIES: Record<Variant, (4 | 6)[]> = { ipv4: [4], ipv6: [6], dual: [4, 6] };
 
 async function setUp(variant: Variant) {
-  dir = await tempDir('sixswarm-lsd-');
+  const d = await newDir('sixswarm-lsd-');
   const families = FAMILIES[variant];
-  lan = await createLan(['six', 'lt'].map((label) => ({ label, ipv4: families.includes(4), ipv6: families.includes(6) })));
+  const lan = await newLan(['six', 'lt'].map((label) => ({ label, ipv4: families.includes(4), ipv6: families.includes(6) })));
   const [six, lt] = lan.hosts as [LanHost, LanHost];
-  const { torrent } = await seedPayload(dir, { 'a.bin': 3_000_000, 'sub/b.bin': 700_001 }, 65536);
-  return { six, lt, torrent, families, d: dir };
+  const { torrent } = await seedPayload(d, { 'a.bin': 3_000_000, 'sub/b.bin': 700_001 }, 65536);
+  return { six, lt, torrent, families, d };
 }
 
 /** sixswarm in `host`, LSD on (the suite turns it off everywhere else), no tracker, no DHT, no --peer. */

@@ -12,12 +12,16 @@
  * address). IPv6 addresses skip duplicate address detection, so they work at once.
  *
  * `listenLsd` runs a bare observer in a host: a socket of each family bound to port 6771 and
- * joined to the group on eth0, printing every datagram it gets as a JSON line.
+ * joined to the group on eth0, printing every datagram it gets as a JSON line; `sendLsd` sends
+ * datagrams (announces, floods) from a host; `countDials` counts who dials a port of a host.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import { buildAnnounce } from '../../src/lsd/message.js';
 import { createNetns, veth, type Netns, type NsProcess } from './netns.js';
+import { cleanUpAfterEach, tempDir } from './sixswarm.js';
 
 export interface LanHost {
   ns: Netns;
@@ -178,4 +182,39 @@ export async function sendLsd(host: LanHost, o: { families: readonly (4 | 6)[]; 
   void p.exited.then(() => rm(dir, { recursive: true, force: true }));
   await p.waitForLine((l) => l === 'ready');
   return p;
+}
+
+/** Announces `infoHash` at `port` from `host` over IPv4, three times (as a client would, in case one is lost). */
+export async function announceFrom(host: LanHost, port: number, infoHash: Buffer): Promise<void> {
+  const text = buildAnnounce({ family: 4, port, infoHashes: [infoHash], cookie: 'test' }).toString('latin1');
+  await (await sendLsd(host, { families: [4], texts: [text], repeat: 3 })).exited;
+}
+
+/** Counts the TCP connections made to `port` on every address of `host` (each closed at once). */
+export async function countDials(host: LanHost, port: number): Promise<{ count(): number }> {
+  let n = 0;
+  const l = await host.ns.listen('0.0.0.0', port);
+  l.server.on('connection', (s) => {
+    n++;
+    s.destroy();
+  });
+  return { count: () => n };
+}
+
+/**
+ * For a test file: a temp folder and a LAN per test, made on demand, gone after each test with
+ * every process started (in the namespaces or not).
+ */
+export function lanPerTest(): { newLan(specs: LanHostSpec[]): Promise<Lan>; newDir(prefix: string): Promise<string> } {
+  let dir: string | undefined;
+  let lan: Lan | undefined;
+  cleanUpAfterEach(() => dir);
+  afterEach(async () => {
+    await lan?.destroy();
+    lan = undefined;
+  });
+  return {
+    newLan: async (specs) => (lan = await createLan(specs)),
+    newDir: async (prefix) => (dir = await tempDir(prefix)),
+  };
 }
