@@ -233,7 +233,7 @@ export const UI_OPTIONS = {
       'join the DHT through this node (repeatable; default $SIXSWARM_DHT_BOOTSTRAP,',
       'else the public routers; see `sixswarm download --help`)',
     ],
-    'no-lsd': 'do not announce torrents on the LAN nor take peers from it (local peer discovery, BEP 14)',
+    'no-lsd': ['do not announce torrents on the LAN nor take peers from it (local peer', 'discovery, BEP 14)'],
     encryption: 'protocol encryption with peers (default prefer; see `sixswarm download --help`)',
     'state-dir': [
       'where resume state lives (default $SIXSWARM_STATE_DIR, else',
