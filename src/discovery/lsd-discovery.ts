@@ -27,6 +27,8 @@ export class LsdDiscovery extends EventEmitter<{ listening: [LsdStatus]; warning
   private starting?: Promise<Lsd | undefined>;
   private readonly swarms = new Map<string, LsdSwarm>();
   private stopped = false;
+  /** It could not start (no group joined in any family). */
+  private failed = false;
 
   constructor(
     private readonly network: Network,
@@ -52,6 +54,7 @@ export class LsdDiscovery extends EventEmitter<{ listening: [LsdStatus]; warning
       }
       const opened = Object.values(channels);
       if (this.stopped || opened.length === 0) {
+        this.failed = true;
         await Promise.all(opened.map((c) => c.close()));
         return undefined;
       }
@@ -68,11 +71,12 @@ export class LsdDiscovery extends EventEmitter<{ listening: [LsdStatus]; warning
     return this.starting;
   }
 
-  /** Announce a public torrent's swarm and take the peers heard for it, from now on. */
-  track(swarm: LsdSwarm): void {
-    if (this.stopped) return;
+  /** Announce a public torrent's swarm and take the peers heard for it, from now on; false when LSD could not start. */
+  track(swarm: LsdSwarm): boolean {
+    if (this.stopped || this.failed) return false;
     this.swarms.set(swarm.infoHash.toString('hex'), swarm);
     this.lsd?.add(swarm.infoHash);
+    return true;
   }
 
   /** A torrent stopped or turned out private: not announced any more, its peers not taken. */

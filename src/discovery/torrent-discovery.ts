@@ -48,8 +48,9 @@ export interface DiscoveryOptions {
   lsd?: LsdDiscovery;
 }
 
-/** Why a private torrent is not announced on the LAN. */
+/** Why a torrent is not announced on the LAN. */
 export const LSD_PRIVATE = 'the torrent is private (BEP 27): its peers come from its trackers only';
+const LSD_OFF = 'local peer discovery could not start on this host (the warning says why)';
 
 export class TorrentDiscovery extends EventEmitter<{
   tracker: [AnnounceEvent];
@@ -78,11 +79,8 @@ export class TorrentDiscovery extends EventEmitter<{
       this.onDht = true;
     }
     if (this.opts.lsd) {
-      if (!opts.private) {
-        this.opts.lsd.track(this.swarm);
-        this.onLsd = true;
-      }
-      this.emit('lsd', this.onLsd, ...(this.onLsd ? [] : [LSD_PRIVATE]));
+      this.onLsd = !opts.private && this.opts.lsd.track(this.swarm);
+      this.emit('lsd', this.onLsd, ...(this.onLsd ? [] : [opts.private ? LSD_PRIVATE : LSD_OFF]));
     }
     this.startTrackers(tiers);
   }

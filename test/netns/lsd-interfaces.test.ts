@@ -3,7 +3,8 @@
  * link is down announces nothing (no interface, nowhere to send), and once the link comes up it
  * joins both groups there within a look (10 s) and announces at once; when the link's IPv4
  * address then changes, it joins again under the new one and still hears what is announced on
- * the LAN (it dials the peer named).
+ * the LAN (it dials the peer named). And when another program holds port 6771 alone, LSD says so
+ * per family and the torrent says it is not announced, and runs on.
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -52,6 +53,30 @@ describe.skipIf(skip)('LSD and changing interfaces', () => {
     await announceFrom(watch, 7003, meta.infoHash);
     for (let t = 0; t < 50 && dials.count() === 0; t++) await sleep(100);
     expect(dials.count()).toBeGreaterThan(0);
-    expect(seed.events.find((e) => e.event === 'peer-unreachable' || e.event === 'peer-connected')).toMatchObject({ source: 'lsd', address: `${watch.v4}:7003` });
+    expect(await seed.waitFor((e) => e.event === 'peer-unreachable' || e.event === 'peer-connected', 10_000, 'the dial to the announced peer')).toMatchObject({ source: 'lsd', address: `${watch.v4}:7003` });
+  });
+
+  it('UDP port 6771 held alone by another program: a warning per family saying what to do, the torrent not announced, and running on', async () => {
+    const dir = await newDir('sixswarm-lsd-held-');
+    const lan = await newLan([{ label: 'six' }, { label: 'watch' }]);
+    const [six] = lan.hosts as [LanHost, LanHost];
+    const { torrent } = await seedPayload(dir, { 'a.bin': 100_000 }, 16384);
+    const holder = six.ns.spawn(process.execPath, ['-e', `
+      const dgram = require('dgram');
+      let n = 0;
+      for (const type of ['udp4', 'udp6']) dgram.createSocket({ type, ipv6Only: type === 'udp6' }).bind(6771, () => { if (++n === 2) console.log('ready'); });
+    `]);
+    await holder.waitForLine((l) => l === 'ready');
+    const seed = sixswarm(['seed', torrent, join(dir, 'seed'), '--port', '6881', '--no-dht', '--no-trackers', '--json'], {
+      wrap: ['ip', 'netns', 'exec', six.ns.name],
+      env: { SIXSWARM_LSD: '', SIXSWARM_STATE_DIR: join(dir, 'state') },
+    });
+    for (const f of [4, 6]) {
+      const w = await seed.waitFor((e) => e.event === 'warning' && String(e.message).startsWith(`local peer discovery over IPv${f} off`), 15_000, `the IPv${f} warning`);
+      expect(w.message).toMatch(/cannot bind UDP port 6771 over IPv\d: .*EADDRINUSE.*\(--no-lsd turns it off\)$/);
+    }
+    expect(await seed.event('lsd', 15_000)).toMatchObject({ announcing: false, reason: expect.stringMatching(/could not start on this host/) });
+    expect(seed.events.some((e) => e.event === 'lsd-listening')).toBe(false);
+    await seed.event('complete', 15_000);
   });
 });
