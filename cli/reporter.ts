@@ -6,10 +6,10 @@
 import type { EngineEvent, TorrentSummary } from '../src/status/feed.js';
 import { formatSize } from '../src/util/size.js';
 import type { Reporter } from './reporting.js';
-import { formatDuration } from './ui/format.js';
+import { formatDuration, lsdInterfaces } from './ui/format.js';
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
-const NOTABLE_EVENTS = ['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'web-seed-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'port-mapping', 'seed-goal', 'peer-refused'] as const;
+const NOTABLE_EVENTS = ['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'web-seed-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'lsd-listening', 'lsd', 'port-mapping', 'seed-goal', 'peer-refused'] as const;
 type Notable = Extract<EngineEvent, { event: (typeof NOTABLE_EVENTS)[number] }>;
 const NOTABLE: ReadonlySet<string> = new Set(NOTABLE_EVENTS);
 /** Whether describe() has words for it. */
@@ -130,6 +130,10 @@ export function describe(e: Notable): string {
       return `tunnel ${e.state} via ${e.server}${e.prefix ? `: prefix ${e.prefix}, our address ${e.address}` : ''}${e.lastError ? ` (last error: ${e.lastError})` : ''}`;
     case 'dht-listening':
       return `DHT node on UDP ${e.address}:${e.port} (IPv4), ${e.nodes} nodes known`;
+    case 'lsd-listening':
+      return `local peer discovery (BEP 14) ${lsdInterfaces(e.interfaces)}`;
+    case 'lsd':
+      return e.announcing ? 'announced on the LAN (local peer discovery), every 5 minutes' : `not announced on the LAN: ${e.reason ?? 'off'}`;
     case 'complete':
       return 'download complete: every piece verified';
     case 'metadata':

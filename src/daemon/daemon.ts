@@ -215,6 +215,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
         peerPort: this.engine.listening()[0]?.port ?? engine.opts.port,
         encryption: engine.opts.encryption ?? 'prefer',
         dht: !!engine.dht,
+        lsd: !!engine.lsd,
         ipv4: engine.opts.ipv4,
         ipv6: engine.opts.ipv6,
         maxPeersPerTorrent: engine.opts.maxPeersPerTorrent ?? 60,

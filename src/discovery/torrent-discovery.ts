@@ -2,8 +2,8 @@
  * Where one torrent's peers come from, all into its swarm's one sink: the peers a magnet link
  * names (x.pe), the ones the user gives (host names resolved to every address, dialed Happy
  * Eyeballs style), the trackers (one announce per family; the last answer of each kept for
- * status), and the engine's DHT while the torrent is public. A torrent that turns out private (a
- * magnet's metadata says so) leaves the DHT at once.
+ * status), and the engine's DHT and local service discovery while the torrent is public. A
+ * torrent that turns out private (a magnet's metadata says so) leaves both at once.
  */
 import { EventEmitter } from 'node:events';
 import type { Family } from '../net/address.js';
@@ -18,6 +18,7 @@ import type { OurPorts } from '../transport/advertised-ports.js';
 import { resolveTargets } from '../transport/happy-eyeballs.js';
 import type { TrackerNetwork } from '../transport/network.js';
 import type { DhtDiscovery } from './dht-discovery.js';
+import type { LsdDiscovery } from './lsd-discovery.js';
 
 /** How the engine announces to trackers; undefined turns trackers off. */
 export interface TrackerConfig {
@@ -44,12 +45,23 @@ export interface DiscoveryOptions {
   stats(): { uploaded: number; downloaded: number; left: number };
   trackers?: TrackerConfig;
   dht?: DhtDiscovery;
+  lsd?: LsdDiscovery;
 }
 
-export class TorrentDiscovery extends EventEmitter<{ tracker: [AnnounceEvent]; warning: [string] }> {
+/** Why a torrent is not announced on the LAN. */
+export const LSD_PRIVATE = 'the torrent is private (BEP 27): its peers come from its trackers only';
+const LSD_OFF = 'local peer discovery could not start on this host (the warning says why)';
+
+export class TorrentDiscovery extends EventEmitter<{
+  tracker: [AnnounceEvent];
+  warning: [string];
+  /** Whether the torrent is announced on the LAN (BEP 14), and why not. */
+  lsd: [announcing: boolean, why?: string];
+}> {
   private readonly records = new Map<string, TrackerRecord>();
   private announcer?: Announcer;
   private onDht = false;
+  private onLsd = false;
   private stopped = false;
 
   constructor(
@@ -59,12 +71,16 @@ export class TorrentDiscovery extends EventEmitter<{ tracker: [AnnounceEvent]; w
     super();
   }
 
-  /** Start every source: the trackers of `tiers` (and the configured extra ones), the DHT unless private, the magnet's peers. */
+  /** Start every source: the trackers of `tiers` (and the configured extra ones), the DHT and LSD unless private, the magnet's peers. */
   start(tiers: string[][], opts: { private: boolean; magnetPeers?: PeerAddressHint[] }): void {
     if (opts.magnetPeers) this.swarm.addPeers(opts.magnetPeers, { kind: 'magnet' });
     if (!opts.private && this.opts.dht) {
       this.opts.dht.track(this.swarm);
       this.onDht = true;
+    }
+    if (this.opts.lsd) {
+      this.onLsd = !opts.private && this.opts.lsd.track(this.swarm);
+      this.emit('lsd', this.onLsd, ...(this.onLsd ? [] : [opts.private ? LSD_PRIVATE : LSD_OFF]));
     }
     this.startTrackers(tiers);
   }
@@ -84,11 +100,19 @@ export class TorrentDiscovery extends EventEmitter<{ tracker: [AnnounceEvent]; w
     }
   }
 
-  /** The metadata says the torrent is private (BEP 27): no more DHT for it. */
+  /** The metadata says the torrent is private (BEP 27): no more DHT or LSD for it. */
   setPrivate(): void {
-    if (!this.onDht) return;
+    const wasOnLsd = this.onLsd;
+    this.leave();
+    if (wasOnLsd) this.emit('lsd', false, LSD_PRIVATE);
+  }
+
+  /** Out of the DHT and LSD. */
+  private leave(): void {
+    if (this.onDht) this.opts.dht?.untrack(this.swarm);
+    if (this.onLsd) this.opts.lsd?.untrack(this.swarm);
     this.onDht = false;
-    this.opts.dht?.untrack(this.swarm);
+    this.onLsd = false;
   }
 
   /** The whole torrent is complete: trackers hear `completed`. */
@@ -109,7 +133,7 @@ export class TorrentDiscovery extends EventEmitter<{ tracker: [AnnounceEvent]; w
   /** Trackers told `stopped` (bounded), the DHT's lookups ended. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.setPrivate();
+    this.leave();
     await this.announcer?.stop();
   }
 

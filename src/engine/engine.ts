@@ -20,6 +20,7 @@ import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
 import { Torrent, type TorrentOptions, type TorrentSource } from './torrent.js';
 import { DhtDiscovery, type DhtConfig } from '../discovery/dht-discovery.js';
+import { LsdDiscovery } from '../discovery/lsd-discovery.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import { AnnouncePacer } from '../tracker/announce-pacer.js';
 import { RateLimits } from '../swarm/rate-limit.js';
@@ -50,6 +51,8 @@ export interface EngineOptions {
   encryption?: EncryptionPolicy;
   /** The DHT (IPv4 only: ignored without IPv4); undefined turns it off. */
   dht?: DhtConfig;
+  /** Local service discovery (BEP 14) on the LAN, for the families listened on at the wildcard (off on a network without multicast). */
+  lsd?: boolean;
   /** When a finished torrent has seeded enough (--seed-ratio, --seed-time): it reports `seed-goal`. */
   seedGoal?: SeedGoalOptions;
   /** What the torrents' locks say runs them (default: this process's command line). */
@@ -85,6 +88,8 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
   readonly ports: AdvertisedPorts;
   /** The engine's one DHT node, shared by every torrent. */
   readonly dht?: DhtDiscovery;
+  /** Local service discovery, shared likewise. */
+  readonly lsd?: LsdDiscovery;
   /** Every torrent's announces go through it: spaced, and spread over their interval. */
   readonly announcePacer = new AnnouncePacer();
 
@@ -104,6 +109,9 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
       onRefused: (from, why) => this.refusedIncoming(from.host, formatHostPort(from.host, from.port), why),
     });
     if (opts.dht && opts.ipv4) this.dht = new DhtDiscovery(opts.dht, opts.stateDir, network, this.ports);
+    // A family bound to one address (the demo's loopback) is no LAN's.
+    const lsdFamilies = ([4, 6] as const).filter((f) => (f === 4 ? opts.ipv4 : opts.ipv6) && !opts.listenHost?.[f]);
+    if (opts.lsd && network.multicast && lsdFamilies.length > 0) this.lsd = new LsdDiscovery(network, this.ports, lsdFamilies);
     // A gateway mapped our port elsewhere (or the mapping went): the trackers should know soon.
     this.ports.on('change', () => this.announceSoon());
   }
@@ -129,7 +137,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
     return this.network.listening();
   }
 
-  /** Listen for peers, then start the DHT (on our peer port by default) in the background. */
+  /** Listen for peers, then start the DHT (on our peer port by default) and LSD in the background. */
   async listen(): Promise<Listening[]> {
     const host = this.opts.listenHost;
     const on = (port: number) =>
@@ -153,6 +161,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
       void this.portMapping.start();
     }
     void this.dht?.start();
+    void this.lsd?.start();
     return listening;
   }
 
@@ -195,6 +204,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
       },
       ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer, network: this.network } } : {}),
       ...(this.dht ? { dht: this.dht } : {}),
+      ...(this.lsd ? { lsd: this.lsd } : {}),
       ...(this.opts.seedGoal ? { seedGoal: this.opts.seedGoal } : {}),
       ...(this.opts.store ? { store: this.opts.store } : {}),
     });
@@ -244,7 +254,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
     // The torrents first: their last announces (`stopped`) still name the port we listen on, and a
     // listener's close waits for the connections it accepted, which they close. The DHT lets go of
     // the shared UDP socket before the network closes it.
-    await Promise.all([...[...this.torrents.values()].map((t) => t.stop().then(() => this.unlock(t))), this.dht?.stop(), this.portMapping?.stop()]);
+    await Promise.all([...[...this.torrents.values()].map((t) => t.stop().then(() => this.unlock(t))), this.dht?.stop(), this.lsd?.stop(), this.portMapping?.stop()]);
     await this.network.close();
     this.torrents.clear();
     this.limits.close();

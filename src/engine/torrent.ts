@@ -19,6 +19,7 @@ import { TorrentStorage } from '../storage/torrent-storage.js';
 import type { RateLimits } from '../swarm/rate-limit.js';
 import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
 import type { DhtDiscovery } from '../discovery/dht-discovery.js';
+import type { LsdDiscovery } from '../discovery/lsd-discovery.js';
 import { TorrentDiscovery, type TrackerConfig, type TrackerRecord } from '../discovery/torrent-discovery.js';
 import type { PeerAddressHint } from '../swarm/peer-pool.js';
 import type { HostPort } from '../net/hostport.js';
@@ -38,6 +39,8 @@ export interface TorrentOptions {
   trackers?: TrackerConfig;
   /** The engine's DHT node, used while the torrent is public. */
   dht?: DhtDiscovery;
+  /** The engine's local service discovery, likewise. */
+  lsd?: LsdDiscovery;
   /** Once complete, seed until this is reached, then report `seed-goal`. */
   seedGoal?: SeedGoalOptions;
   /** Where its data lives (default: files in its folder, storage/torrent-storage.ts). */
@@ -66,7 +69,9 @@ export type TorrentEvent =
   | SwarmEvent
   | MetadataEvent
   /** Seeded enough (--seed-ratio, --seed-time): why. Said once; whoever runs the torrent stops it. */
-  | { event: 'seed-goal'; reason: string };
+  | { event: 'seed-goal'; reason: string }
+  /** With local service discovery on: whether this torrent is announced on the LAN, and why not (private). */
+  | { event: 'lsd'; announcing: boolean; reason?: string };
 
 /** How often a magnet that has no metadata yet says so. */
 const WAITING_REPORT_MS = 10_000;
@@ -235,8 +240,10 @@ export class Torrent extends EventEmitter<{
       },
       ...(this.opts.trackers ? { trackers: this.opts.trackers } : {}),
       ...(this.opts.dht ? { dht: this.opts.dht } : {}),
+      ...(this.opts.lsd ? { lsd: this.opts.lsd } : {}),
     });
     discovery.on('tracker', (ev) => this.emit('tracker', ev));
+    discovery.on('lsd', (announcing, reason) => this.emit('event', { event: 'lsd', announcing, ...(reason ? { reason } : {}) }));
     discovery.on('warning', (message) => this.emit('event', { event: 'warning', message }));
     this.discovery = discovery;
     discovery.start(tiers, { private: this.private, ...(magnetPeers ? { magnetPeers } : {}) });

@@ -22,6 +22,8 @@ export const EVENT_NAMES = everyOf<EventName>()([
   'tracker',
   'dht-listening',
   'dht',
+  'lsd-listening',
+  'lsd',
   'port-mapping',
   'tunnel',
   'peer-connected',

@@ -18,6 +18,7 @@ import type { Engine } from '../engine/engine.js';
 import { shareRatio } from '../engine/seed-goal.js';
 import type { MappingEvent, ReachabilityVerdict } from '../portmap/index.js';
 import type { DhtRound, DhtStatus } from '../discovery/dht-discovery.js';
+import type { LsdStatus } from '../discovery/lsd-discovery.js';
 import { interfaceAddresses } from '../engine/own-addresses.js';
 import type { TorrentEvent, Torrent, TorrentState } from '../engine/torrent.js';
 
@@ -155,6 +156,8 @@ export interface EngineStatus {
   tunnel?: TunnelStatus;
   /** The DHT node, while it runs. */
   dht?: DhtStatus;
+  /** Local service discovery, while it runs: the interfaces joined per family, what was sent and heard. */
+  lsd?: LsdStatus;
   /** Incoming connections our `--encryption` policy refused. */
   refused: number;
   /** Per family, what the gateway granted for our listening port, or why nothing (with port mapping on). */
@@ -174,6 +177,8 @@ export type EngineEvent =
   | ({ event: 'dht-listening' } & DhtStatus)
   /** One DHT lookup (and announce) of a torrent finished. */
   | ({ event: 'dht'; torrent: string } & Omit<DhtRound, 'infoHash'>)
+  /** Local service discovery joined its groups, or the interfaces it joins changed (a laptop changed networks). */
+  | ({ event: 'lsd-listening' } & LsdStatus)
   /** An incoming connection our `--encryption` policy refused (reported once a minute per host; `refused` in the snapshot counts them all). */
   | { event: 'peer-refused'; address: string; reason: string }
   /** A mapping of our port by the gateway changed: granted, renewed, moved, lost, failed, deleted. */
@@ -209,6 +214,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     engine.dht?.on('listening', (st) => this.publish({ event: 'dht-listening', ...st }));
     engine.dht?.on('round', ({ infoHash, ...r }) => this.publish({ event: 'dht', torrent: infoHash, ...r }));
     engine.dht?.on('warning', (message) => this.publish({ event: 'warning', message }));
+    engine.lsd?.on('listening', (st) => this.publish({ event: 'lsd-listening', ...st }));
+    engine.lsd?.on('warning', (message) => this.publish({ event: 'warning', message }));
     engine.on('port-mapping', (pm) => pm.on('mapping', (e) => this.publish({ event: 'port-mapping', ...e })));
     engine.on('refused', (address, reason) => this.publish({ event: 'peer-refused', address, reason }));
   }
@@ -349,6 +356,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   snapshot(): EngineStatus {
     const tunnel = this.source.tunnel?.();
     const dht = this.engine.dht?.status();
+    const lsd = this.engine.lsd?.status();
     const portMapping = this.engine.portMapping?.status();
     const own = this.engine.ownAddresses.get();
     const addresses: AddressStatus[] = [];
@@ -370,6 +378,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       refused: this.engine.refused,
       ...(tunnel ? { tunnel } : {}),
       ...(dht ? { dht } : {}),
+      ...(lsd ? { lsd } : {}),
       ...(portMapping ? { portMapping } : {}),
     };
   }

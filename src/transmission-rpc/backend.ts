@@ -15,6 +15,8 @@ export interface BackendSettings {
   peerPort: number;
   encryption: EncryptionPolicy;
   dht: boolean;
+  /** Local peer discovery (Transmission's lpd). */
+  lsd: boolean;
   ipv4: boolean;
   ipv6: boolean;
   maxPeersPerTorrent: number;

@@ -223,6 +223,27 @@ export class RawPeer {
     this.serve(data, pieceLength);
   }
 
+  /**
+   * Having read its handshake: answer as a source of the torrent's metadata only (BEP 9), as some
+   * clients serve even a private torrent's. The few fields needed are found in the bytes, not
+   * decoded (their extension id for ut_metadata, the piece asked for).
+   */
+  serveMetadata(infoHash: Buffer, info: Buffer): void {
+    const ours = 7;
+    this.sendHandshake(infoHash, { extended: true });
+    this.sendMessage(MSG.extended, Buffer.concat([Buffer.from([0]), Buffer.from(`d1:md11:ut_metadatai${ours}ee13:metadata_sizei${info.length}ee`, 'latin1')]));
+    let theirs = 0;
+    this.onMessage((m) => {
+      if (m.id !== MSG.extended) return;
+      const text = m.payload.subarray(1).toString('latin1');
+      if (m.payload[0] === 0) theirs = Number(/11:ut_metadatai(\d+)e/.exec(text)?.[1] ?? 0);
+      if (m.payload[0] !== ours || !/8:msg_typei0e/.test(text)) return;
+      const piece = Number(/5:piecei(\d+)e/.exec(text)?.[1]);
+      const head = Buffer.from(`d8:msg_typei1e5:piecei${piece}e10:total_sizei${info.length}ee`, 'latin1');
+      this.sendMessage(MSG.extended, Buffer.concat([Buffer.from([theirs]), head, info.subarray(piece * 16384, (piece + 1) * 16384)]));
+    });
+  }
+
   close(): void {
     this.closedBy ??= 'local';
     this.socket.destroy();

@@ -25,6 +25,7 @@ const LAYERS: Record<string, number> = {
   metainfo: 3,
   tracker: 3,
   dht: 3,
+  lsd: 3,
   tunnel: 3,
   portmap: 3,
   wire: 4,
