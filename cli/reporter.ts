@@ -9,7 +9,7 @@ import type { Reporter } from './reporting.js';
 import { formatDuration } from './ui/format.js';
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
-const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'port-mapping', 'seed-goal', 'peer-refused']);
+const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'piece-blamed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'port-mapping', 'seed-goal', 'peer-refused']);
 
 /** `seeding`: a seed's data being complete is no news ("download complete" would mislead); it says what it seeds instead. */
 export function createReporter(json: boolean, opts: { seeding?: boolean } = {}): Reporter {
@@ -102,7 +102,7 @@ function describe(e: EngineEvent): string {
     case 'listening':
       return `listening on ${e.family === 6 ? `[${e.address}]` : e.address}:${e.port} (IPv${e.family})`;
     case 'peer-connected':
-      return `peer ${e.address} connected (IPv${e.family}, ${e.direction}, ${e.client}${e.encrypted ? ', encrypted' : ''})`;
+      return `peer ${e.address} connected (IPv${e.family}, ${e.direction}, ${e.client}${e.encrypted ? ', encrypted' : ''}${e.v2 ? ', v2' : ''})`;
     case 'peer-disconnected':
       return `peer ${e.address} left: ${e.reason}`;
     case 'dht-listening':
@@ -115,6 +115,8 @@ function describe(e: EngineEvent): string {
       return `metadata from peers failed its hash check${e.peers.length > 0 ? `; dropped ${e.peers.join(', ')}` : '; fetching it again from one peer at a time'}`;
     case 'port-mapping':
       return `port mapping (IPv${e.family} ${e.transport.toUpperCase()}): ${mappingLine(e)}`;
+    case 'piece-blamed':
+      return `piece ${e.index}: block${e.blocks.length === 1 ? '' : 's'} ${e.blocks.join(', ')} failed ${e.blocks.length === 1 ? 'its merkle hash' : 'their merkle hashes'}, sent by ${e.peers.join(', ')} (only ${e.peers.length === 1 ? 'it is' : 'they are'} blamed)`;
     case 'seed-goal':
       return `${e.reason}`;
     case 'peer-refused':

@@ -23,9 +23,9 @@ export const SHARED_OPTIONS = {
     type: 'boolean',
     help: [
       'print one JSON object per line on stdout (events: listening, checking, checked,',
-      'peer-connected, peer-disconnected, piece-verified, piece-failed, peer-banned,',
-      'tracker, tunnel, dht-listening, dht, progress, complete, warning, error, stopped)',
-      'and nothing else',
+      'peer-connected, peer-disconnected, piece-verified, piece-failed, piece-blamed,',
+      'peer-banned, tracker, tunnel, dht-listening, dht, progress, complete, warning,',
+      'error, stopped) and nothing else',
     ],
   },
   recheck: { type: 'boolean', help: 'hash all data on disk, ignoring saved resume state' },

@@ -24,6 +24,8 @@ export type { SwarmEvent } from './events.js';
 
 export interface SwarmOptions {
   peerId: Buffer;
+  /** BEP 52: the torrent's v2 info hash cut to 20 bytes, when known from the start (see setV2Hash). */
+  v2Hash?: Buffer;
   clientName: string;
   handshaker: Handshaker;
   /** Our ports: the advertised one of a peer's family goes in BEP 10 `p`. */
@@ -83,6 +85,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
   readonly plugins = new SwarmPlugins((message) => this.emitEvent({ event: 'warning', message }));
   transfer?: Transfer;
   private stopTicking?: () => void;
+  private v2?: Buffer;
 
 
   constructor(
@@ -90,9 +93,11 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     private readonly opts: SwarmOptions & { private: boolean },
   ) {
     super();
+    this.v2 = opts.v2Hash;
     this.extensions = new ExtensionRegistry({ private: opts.private });
     this.connections = new Connections({
       infoHash,
+      v2Hash: () => this.v2,
       peerId: opts.peerId,
       clientName: opts.clientName,
       handshaker: opts.handshaker,
@@ -113,6 +118,16 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
 
   get complete(): boolean {
     return this.transfer?.complete ?? false;
+  }
+
+  /** BEP 52: its v2 info hash cut to 20 bytes, if it has one (what an upgraded connection runs under). */
+  get v2Hash(): Buffer | undefined {
+    return this.v2;
+  }
+
+  /** The metadata showed the torrent has a v2 hash too (a hybrid fetched by its v1 hash). */
+  setV2Hash(hash: Buffer): void {
+    this.v2 = hash;
   }
 
   /** Start connecting: peers are dialed and accepted whether or not the transfer is attached yet. */
