@@ -23,6 +23,10 @@ const REJECTED_MS = 60_000;
 /** Answers one peer may have in work with us (reading a piece for its leaves), and per minute. */
 const MAX_SERVING = 4;
 const ANSWERS_PER_MINUTE = 600;
+/** Requests per minute past which a peer is flooding (each still costs us a reject). */
+const FLOOD_PER_MINUTE = 4 * ANSWERS_PER_MINUTE;
+/** Bytes queued on a peer's socket past which its requests are rejected until it reads. */
+const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 /** Hashes messages nobody asked for that a peer may send (late answers to requests we gave up) before it is dropped. */
 const MAX_UNSOLICITED = 16;
 /** Wants looked at per round of requests (see pump). */
@@ -45,14 +49,23 @@ interface HashPeer {
   /** Requests it rejected or never answered, and when: not asked of it again for a while. */
   refused: Map<string, number>;
   serving: number;
-  answers: number;
+  /** Hash requests it sent in the current minute. */
+  requests: number;
   windowStart: number;
   unsolicited: number;
 }
 
 const keyOf = (file: number, r: HashRange): string => `${file}|${r.base}|${r.index}|${r.count}|${r.proofLayers}`;
 
+/** What the exchange did, for status: hashes messages taken (proven), answers sent, requests rejected. */
+export interface HashStats {
+  fetched: number;
+  answered: number;
+  rejected: number;
+}
+
 export class HashExchange {
+  readonly stats: HashStats = { fetched: 0, answered: 0, rejected: 0 };
   private readonly peers = new Map<TransferPeer, HashPeer>();
   /** Piece-layer chunks and leaves asked of some peer right now (by key): asked of one peer at a time. */
   private readonly inFlight = new Set<string>();
@@ -71,7 +84,7 @@ export class HashExchange {
 
   added(tp: TransferPeer): void {
     if (!tp.peer.v2 || !this.store.meta.v2) return;
-    this.peers.set(tp, { out: new Map(), refused: new Map(), serving: 0, answers: 0, windowStart: Date.now(), unsolicited: 0 });
+    this.peers.set(tp, { out: new Map(), refused: new Map(), serving: 0, requests: 0, windowStart: Date.now(), unsolicited: 0 });
     this.pump();
   }
 
@@ -115,7 +128,10 @@ export class HashExchange {
       hp.refused.set(key, Date.now());
       return this.pump();
     }
-    if (m.type === 'hashes') this.received(o.want, m.hashes);
+    if (m.type === 'hashes') {
+      this.received(o.want, m.hashes);
+      this.stats.fetched++;
+    }
     this.pump();
   }
 
@@ -214,13 +230,21 @@ export class HashExchange {
     const now = Date.now();
     if (now - hp.windowStart >= 60_000) {
       hp.windowStart = now;
-      hp.answers = 0;
+      hp.requests = 0;
     }
-    const reject = () => tp.wire.send.hashReject(m);
-    if (!tree || file === undefined || !tree.fits(m) || hp.serving >= MAX_SERVING || ++hp.answers > ANSWERS_PER_MINUTE) return reject();
+    if (++hp.requests > FLOOD_PER_MINUTE) throw new ProtocolError(`more than ${FLOOD_PER_MINUTE} hash requests a minute (request flood)`);
+    const reject = () => {
+      this.stats.rejected++;
+      tp.wire.send.hashReject(m);
+    };
+    const answer = (hashes: Buffer) => {
+      this.stats.answered++;
+      tp.wire.send.hashes(m, hashes);
+    };
+    if (!tree || file === undefined || !tree.fits(m) || hp.serving >= MAX_SERVING || hp.requests > ANSWERS_PER_MINUTE || tp.wire.queuedBytes > MAX_QUEUED_BYTES) return reject();
     if (m.base !== 0) {
-      const answer = tree.answer(m);
-      return answer ? tp.wire.send.hashes(m, answer) : reject();
+      const hashes = tree.answer(m);
+      return hashes ? answer(hashes) : reject();
     }
     const local = tree.leafPiece(m);
     const piece = local === undefined ? undefined : hashes.firstPieceOf(file) + local;
@@ -231,9 +255,9 @@ export class HashExchange {
       ({ block, release }) => {
         hp.serving--;
         try {
-          const answer = tree.answer(m, block);
+          const hashes = tree.answer(m, block);
           if (!tp.wire.closed) {
-            if (answer) tp.wire.send.hashes(m, answer);
+            if (hashes) answer(hashes);
             else reject();
           }
         } finally {

@@ -18,6 +18,7 @@ import { SwarmPlugins } from './plugins.js';
 import type { PeerAddressHint, PeerSource } from './peer-pool.js';
 import type { RateLimits } from './rate-limit.js';
 import { Transfer } from './transfer.js';
+import type { HashStats } from './hash-exchange.js';
 import { every } from '../util/ticker.js';
 
 export type { SwarmEvent } from './events.js';
@@ -67,6 +68,8 @@ export interface SwarmStats {
   downRate: number;
   upRate: number;
   banned: number;
+  /** BEP 52's hash messages, once a v2 torrent's transfer runs. */
+  hashes?: HashStats;
 }
 
 /** Requests we let a peer keep queued with us (told in BEP 10 `reqq`). */
@@ -256,6 +259,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       downRate: t?.down.rate() ?? 0,
       upRate: t?.up.rate() ?? 0,
       banned: c.bans.size,
+      ...(t?.hashStats ? { hashes: t.hashStats } : {}),
     };
   }
 }

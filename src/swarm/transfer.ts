@@ -12,7 +12,7 @@ import type { Message } from '../wire/messages.js';
 import type { Connections, PeerHandler } from './connections.js';
 import { Downloads, type TransferState } from './downloads.js';
 import type { SwarmEvent } from './events.js';
-import { HashExchange } from './hash-exchange.js';
+import { HashExchange, type HashStats } from './hash-exchange.js';
 import type { Peer } from './peer.js';
 import { PiecePicker } from './piece-picker.js';
 import { PieceVerifier, type Verdict } from './piece-verifier.js';
@@ -87,6 +87,11 @@ export class Transfer implements PeerHandler, TransferState {
 
   get up() {
     return this.uploads.meter;
+  }
+
+  /** BEP 52's hash messages, for a v2 torrent: hashes taken from peers, answers and rejects sent. */
+  get hashStats(): HashStats | undefined {
+    return this.store.meta.v2 ? { ...this.hashes.stats } : undefined;
   }
 
   /** Bytes received that we had already. */

@@ -26,6 +26,11 @@ export interface WireHandlers {
   onClose(reason: string): void;
 }
 
+/** Just the fields of a hash request (a decoded message passed on carries its own type). */
+function hashRequestOf(r: HashRequest): HashRequest {
+  return { root: r.root, base: r.base, index: r.index, count: r.count, proofLayers: r.proofLayers };
+}
+
 export class PeerWire {
   handshake?: Handshake;
   /** BEP 52: the connection runs under the torrent's v2 info hash (named, or upgraded to from a hybrid's v1 one). */
@@ -110,9 +115,9 @@ export class PeerWire {
     cancel: (r: BlockRef) => this.message({ type: 'cancel', ...r }),
     reject: (r: BlockRef) => this.message({ type: 'reject', ...r }),
     extended: (id: number, payload: Uint8Array) => this.write(encode.extended(id, payload)),
-    hashRequest: (r: HashRequest) => this.message({ type: 'hash-request', ...r }),
-    hashReject: (r: HashRequest) => this.message({ type: 'hash-reject', ...r }),
-    hashes: (r: HashRequest, hashes: Buffer) => this.message({ type: 'hashes', ...r, hashes }),
+    hashRequest: (r: HashRequest) => this.message({ ...hashRequestOf(r), type: 'hash-request' }),
+    hashReject: (r: HashRequest) => this.message({ ...hashRequestOf(r), type: 'hash-reject' }),
+    hashes: (r: HashRequest, hashes: Buffer) => this.message({ ...hashRequestOf(r), type: 'hashes', hashes }),
     /** `sent` runs once the transport no longer needs `block` (written, or the connection gone). */
     piece: (index: number, begin: number, block: Buffer, sent: () => void) => {
       if (this.closed) return sent();

@@ -75,6 +75,10 @@ async function libtorrentDownloadsFromSixswarm(d: string, env: NodeJS.ProcessEnv
   return seed;
 }
 
+function lastProgress(p: SixswarmProcess): Record<string, unknown> {
+  return p.events.filter((e) => e.event === 'progress').at(-1)!;
+}
+
 /** The metadata a magnet download kept in the state folder, with the piece layers it fetched. */
 async function savedMetadata(d: string): Promise<Metainfo> {
   const { readdir } = await import('node:fs/promises');
@@ -117,6 +121,7 @@ describe('BitTorrent v2 with libtorrent over [::1]', () => {
     expect(saved.infoHashV2).toEqual(original.infoHashV2);
     expect([...saved.pieceLayers.entries()]).toEqual([...original.pieceLayers.entries()]);
     expect(saved.pieceLayers.size).toBe(3);
+    expect(lastProgress(leech).hashes).toMatchObject({ fetched: 3 });
   });
 
   it('sixswarm downloads a libtorrent hybrid by file and by magnet, its v1 dial upgraded to v2', async () => {
@@ -155,7 +160,11 @@ describe('BitTorrent v2 with libtorrent over [::1]', () => {
     const { d, env } = await setup();
     await libtorrentCreate(join(d, 'seed', 'payload'), join(d, 'v2.torrent'), PIECE, 'v2');
     const magnet = await magnetOf(join(d, 'v2.torrent'));
-    await libtorrentDownloadsFromSixswarm(d, env, join(d, 'v2.torrent'), 'v2 magnet, piece layers served', magnet);
+    const seed = await libtorrentDownloadsFromSixswarm(d, env, join(d, 'v2.torrent'), 'v2 magnet, piece layers served', magnet);
+    // libtorrent asked for the three files' piece layers (and maybe leaves): every request answered.
+    const hashes = lastProgress(seed).hashes as { answered: number; rejected: number };
+    expect(hashes.answered).toBeGreaterThanOrEqual(3);
+    expect(hashes.rejected).toBe(0);
   });
 
   it('libtorrent fetches a hybrid magnet from a sixswarm seed over an upgraded connection', async () => {
