@@ -107,6 +107,9 @@ export class Torrent extends EventEmitter<{
   private stopping?: Promise<void>;
   /** Piece layers saved with a magnet's metadata so far (see saveResume). */
   private savedLayers = 0;
+  /** The save of a magnet's metadata in flight, and whether another is due after it. */
+  private metadataSave?: Promise<void>;
+  private metadataAgain = false;
 
   constructor(
     source: TorrentSource,
@@ -118,6 +121,7 @@ export class Torrent extends EventEmitter<{
     if ('meta' in source) {
       this.meta = source.meta;
       this.storage = this.makeStorage(source.meta);
+      this.saveLayersAsLearned();
     }
     this.infoHash = this.meta?.infoHash ?? this.magnet!.infoHash;
     this.infoHashHex = this.infoHash.toString('hex');
@@ -289,6 +293,7 @@ export class Torrent extends EventEmitter<{
       return;
     }
     this.meta = meta;
+    this.saveLayersAsLearned();
     if (meta.private) this.discovery?.setPrivate();
     this.learnHashes(meta);
     const saved = metadataPath(this.opts.stateDir, this.infoHashHex);
@@ -318,8 +323,31 @@ export class Torrent extends EventEmitter<{
     }
   }
 
+  /**
+   * A magnet's piece layers are saved with its metadata as each is learned, before any piece of
+   * their file is written: after a crash, the data on disk can be checked against them.
+   */
+  private saveLayersAsLearned(): void {
+    if (this.magnet) this.storage?.hashes.onLayer(() => void this.saveMetadata());
+  }
+
+  /** Save a magnet's metadata now, or once more after the save in flight: saves never overlap, and a burst of layers costs two. */
+  private saveMetadata(): Promise<void> {
+    if (this.metadataSave) {
+      this.metadataAgain = true;
+      return this.metadataSave;
+    }
+    this.metadataSave = (async () => {
+      do {
+        this.metadataAgain = false;
+        await this.writeMetadata();
+      } while (this.metadataAgain);
+    })().finally(() => (this.metadataSave = undefined));
+    return this.metadataSave;
+  }
+
   /** A magnet's metadata, with the piece layers learned so far, kept for the next start. */
-  private async saveMetadata(): Promise<void> {
+  private async writeMetadata(): Promise<void> {
     if (!this.meta || !this.magnet) return;
     const layers = this.storage?.hashes.knownLayers();
     this.savedLayers = this.storage?.hashes.learned ?? 0;
