@@ -59,6 +59,12 @@ export async function createTorrent(opts: CreateOptions): Promise<Buffer> {
   if (total > MAX_TOTAL_LENGTH) throw new InputError(`${showPath([opts.path])} is larger than ${MAX_TOTAL_LENGTH} bytes`);
   const pieceLength = opts.pieceLength ?? autoPieceLength(total);
   const format = opts.format ?? 'v1';
+  if (format === 'v2' && multiFile && files.length === 1 && files[0]!.path.length === 1) {
+    // BEP 52 reads a file tree of one file at its top as a single-file torrent: the folder would be lost.
+    throw new InputError(
+      `${showPath([opts.path])} holds a single file: a v2-only torrent of it would be read as that file alone, without its folder; share the file itself, or make a --hybrid torrent`,
+    );
+  }
   const info: Record<string, Encodable | undefined> = { name, 'piece length': pieceLength, private: opts.private ? 1 : undefined };
   let layers: Map<string, Encodable> | undefined;
   if (format === 'v1') {

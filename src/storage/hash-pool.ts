@@ -88,8 +88,8 @@ export class HashPool {
       jobs.push(
         this.submit({ id: 0, type: 'range', files, pieceLength, totalLength, first: a, last: b, sha1: kinds.sha1, ...(v2 ? { v2 } : {}) }, [], onProgress).then((r) => {
           if (r.type !== 'range') throw new Error('hash worker sent the wrong reply');
-          hashes.set(r.hashes, (a - first) * 20);
-          roots.set(r.roots, (a - first) * 32);
+          if (kinds.sha1) hashes.set(r.hashes, (a - first) * 20);
+          if (kinds.v2) roots.set(r.roots, (a - first) * 32);
           present.set(r.present, a - first);
           onProgress?.(r.bytes);
         }),

@@ -155,6 +155,14 @@ describe('create --v2 and --hybrid', () => {
   mkdirSync(join(dir, 'p', 'sub'), { recursive: true });
   for (const [rel, data] of Object.entries(files)) writeFileSync(join(dir, 'p', rel), data);
 
+  it('refuses a v2-only torrent of a folder holding one file (BEP 52 would read it as that file alone)', async () => {
+    mkdirSync(join(dir, 'one'));
+    writeFileSync(join(dir, 'one', 'only.bin'), bytes(100, 4));
+    await expect(createTorrent({ path: join(dir, 'one'), format: 'v2' })).rejects.toThrow(/holds a single file: a v2-only torrent of it would be read as that file alone/);
+    const hybrid = parseTorrent(await createTorrent({ path: join(dir, 'one'), format: 'hybrid' }));
+    expect(hybrid.files[0]!.path).toEqual(['one', 'only.bin']);
+  });
+
   it.each(['v2', 'hybrid'] as const)('%s: every root and layer is the payload\'s, files aligned to pieces', async (format) => {
     const m = parseTorrent(await createTorrent({ path: join(dir, 'p'), format, pieceLength: 32768 }));
     expect([m.v1, m.v2]).toEqual([format === 'hybrid', true]);
