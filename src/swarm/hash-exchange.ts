@@ -23,6 +23,8 @@ const REJECTED_MS = 60_000;
 /** Answers one peer may have in work with us (reading a piece for its leaves), and per minute. */
 const MAX_SERVING = 4;
 const ANSWERS_PER_MINUTE = 600;
+/** Leaf answers (each reads and hashes a whole piece) per peer and minute: a peer asks for them only after a piece failed. */
+const LEAF_ANSWERS_PER_MINUTE = 16;
 /** Requests per minute past which a peer is flooding (each still costs us a reject). */
 const FLOOD_PER_MINUTE = 4 * ANSWERS_PER_MINUTE;
 /** Bytes queued on a peer's socket past which its requests are rejected until it reads. */
@@ -49,8 +51,9 @@ interface HashPeer {
   /** Requests it rejected or never answered, and when: not asked of it again for a while. */
   refused: Map<string, number>;
   serving: number;
-  /** Hash requests it sent in the current minute. */
+  /** Hash requests it sent in the current minute, and of them leaf requests answered. */
   requests: number;
+  leafAnswers: number;
   windowStart: number;
   unsolicited: number;
 }
@@ -84,7 +87,7 @@ export class HashExchange {
 
   added(tp: TransferPeer): void {
     if (!tp.peer.v2 || !this.store.meta.v2) return;
-    this.peers.set(tp, { out: new Map(), refused: new Map(), serving: 0, requests: 0, windowStart: Date.now(), unsolicited: 0 });
+    this.peers.set(tp, { out: new Map(), refused: new Map(), serving: 0, requests: 0, leafAnswers: 0, windowStart: Date.now(), unsolicited: 0 });
     this.pump();
   }
 
@@ -98,13 +101,16 @@ export class HashExchange {
 
   /**
    * The leaf hashes of piece `index` (proven against its hash), for blame: `done` runs once a
-   * peer gave them, or never (no peer has them, or too many are wanted already).
+   * peer gave them, or never (no peer has them; the piece was verified meanwhile). False when
+   * they are not asked for (too many are wanted already).
    */
-  leaves(index: number, done: (leaves: Buffer) => void): void {
+  leaves(index: number, done: (leaves: Buffer) => void): boolean {
     const waiting = this.leafWants.get(index);
     if (waiting) waiting.push(done);
     else if (this.leafWants.size < MAX_LEAF_WANTS && this.store.hashes.v2Piece(index)) this.leafWants.set(index, [done]);
+    else return false;
     this.pump();
+    return true;
   }
 
   /** The pieces (their bits) a peer has changed: it may have what we wait for. */
@@ -190,6 +196,11 @@ export class HashExchange {
   private *wants(): Generator<Want> {
     const hashes = this.store.hashes;
     for (const piece of this.leafWants.keys()) {
+      // Verified meanwhile: its good copy judged the failed ones.
+      if (this.store.have.has(piece)) {
+        this.leafWants.delete(piece);
+        continue;
+      }
       const p = hashes.v2Piece(piece)!;
       const width = p.tree.pieceWidth;
       if (width < 2) continue; // a piece of one block: its hash is that block's
@@ -231,6 +242,7 @@ export class HashExchange {
     if (now - hp.windowStart >= 60_000) {
       hp.windowStart = now;
       hp.requests = 0;
+      hp.leafAnswers = 0;
     }
     if (++hp.requests > FLOOD_PER_MINUTE) throw new ProtocolError(`more than ${FLOOD_PER_MINUTE} hash requests a minute (request flood)`);
     const reject = () => {
@@ -248,7 +260,7 @@ export class HashExchange {
     }
     const local = tree.leafPiece(m);
     const piece = local === undefined ? undefined : hashes.firstPieceOf(file) + local;
-    if (piece === undefined || !this.store.have.has(piece)) return reject();
+    if (piece === undefined || !this.store.have.has(piece) || ++hp.leafAnswers > LEAF_ANSWERS_PER_MINUTE) return reject();
     const bytes = hashes.v2Piece(piece)!.bytes;
     hp.serving++;
     this.store.readBlock(piece, 0, bytes).then(

@@ -22,8 +22,8 @@ export type Verdict =
 
 /** Who can give a piece's true leaf hashes (v2: a peer, asked with a hash request). */
 export interface LeafSource {
-  /** `done` gets them once proven (never, if no peer gives them). */
-  leaves(index: number, done: (leaves: Buffer) => void): void;
+  /** `done` gets them once proven (never, if no peer gives them); false when they are not asked for. */
+  leaves(index: number, done: (leaves: Buffer) => void): boolean;
 }
 
 /** A failed v2 copy waiting for the truth: its blocks' hashes and who sent each. */
@@ -82,7 +82,7 @@ export class PieceVerifier {
     copies.push(copy);
     this.waiting.set(index, copies);
     this.waitingCopies++;
-    if (copies.length === 1) this.leafSource.leaves(index, (truth) => this.judge(index, truth));
+    if (copies.length === 1 && !this.leafSource.leaves(index, (truth) => this.judge(index, truth))) this.forget(index);
   }
 
   private forget(index: number): void {
