@@ -11,6 +11,7 @@ import { tunnelServer } from './tunnel-server.js';
 import { support } from './support.js';
 import { ui } from './session-ui.js';
 import { demo } from './demo.js';
+import { daemon } from './daemon.js';
 
 /** Every subcommand, in the order `sixswarm --help` lists them. */
-export const commands: Command[] = [ui, demo, download, seed, create, info, tracker, trackerCheck, tunnel, tunnelServer, support, config];
+export const commands: Command[] = [ui, daemon, demo, download, seed, create, info, tracker, trackerCheck, tunnel, tunnelServer, support, config];

@@ -1,4 +1,4 @@
-/** `sixswarm config`: the settings `download`, `seed` or `ui` would run with, and where each came from. */
+/** `sixswarm config`: the settings `download`, `seed`, `ui` or `daemon` would run with, and where each came from. */
 import { configLocations } from '../src/config/config-file.js';
 import { UsageError } from './usage-error.js';
 import { command } from './command.js';
@@ -6,18 +6,19 @@ import { withConfig, type Source } from './config-options.js';
 import { helpLines, parseOptions, type OptionSpec } from './option-table.js';
 import { CONFIG_COMMANDS } from './torrent-option-tables.js';
 
-const usage = 'Usage: sixswarm config [download|seed|ui] [OPTIONS OF THAT COMMAND]...';
+const usage = 'Usage: sixswarm config [download|seed|ui|daemon] [OPTIONS OF THAT COMMAND]...';
 
-const about = `Prints the settings \`sixswarm download\` (or seed, or ui) would run with, each with where it came
+const about = `Prints the settings \`sixswarm download\` (or seed, ui, daemon) would run with, each with where it came
 from: the command line (options given after the command name here), the config file, or the
 built-in default.
 
 The config file is $SIXSWARM_CONFIG, else $XDG_CONFIG_HOME/sixswarm/config.toml (without
 XDG_CONFIG_HOME: ~/.config/sixswarm/config.toml), or config.json in the same folder. Its keys
-are the long options of download, seed and ui without their dashes; options given on the command
+are the long options of download, seed, ui and daemon without their dashes; options given on the command
 line override it. Top-level keys apply to every command that has that option; a [download],
-[seed] or [ui] table applies to that command only and wins over the top level. A key that is no option,
-or a value of the wrong type, is an error (exit 2) naming it. A boolean set true in the file
+[seed], [ui] or [daemon] table applies to that command only and wins over the top level. A key that
+is no option, or a value of the wrong type, is an error (exit 2) naming it and its line. The file
+must be a regular file (not a pipe or a device) of at most 1 MiB. A boolean set true in the file
 cannot be turned off by an option: remove it from the file.
 
   # ~/.config/sixswarm/config.toml
@@ -42,7 +43,7 @@ function describe(source: Source): string {
 
 async function run(argv: string[]): Promise<number> {
   const name = argv[0] && !argv[0].startsWith('-') ? argv[0] : 'download';
-  if (!Object.hasOwn(CONFIG_COMMANDS, name)) throw new UsageError(`sixswarm config shows the settings of download, seed or ui, not "${name}"`);
+  if (!Object.hasOwn(CONFIG_COMMANDS, name)) throw new UsageError(`sixswarm config shows the settings of download, seed, ui or daemon, not "${name}"`);
   const target = name as keyof typeof CONFIG_COMMANDS;
   const rest = argv[0] === name ? argv.slice(1) : argv;
   const { values: given, positionals } = parseOptions(CONFIG_COMMANDS[target], rest, { positionals: true });
@@ -62,7 +63,7 @@ async function run(argv: string[]): Promise<number> {
 
 export const config = command({
   name: 'config',
-  summary: 'show the settings download, seed and ui run with, and where each comes from',
+  summary: 'show the settings download, seed, ui and daemon run with, and where each comes from',
   usage,
   about,
   options: {},

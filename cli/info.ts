@@ -26,7 +26,8 @@ const options = {
   },
 } as const satisfies OptionTable;
 
-const about = `Show what a torrent describes: name, infohash, magnet link, size, pieces, trackers and files.
+const about = `Show what a torrent describes: name, infohash, magnet link, size, pieces, trackers, web seeds
+(BEP 19 url-list and BEP 17 httpseeds: HTTP servers \`download\` fetches pieces from) and files.
 Files are numbered from 1, the numbers \`download --select\` takes (padding files are not listed).
 Control characters in names and other text are shown as \\xNN.`;
 
@@ -54,6 +55,7 @@ function torrentJson(m: Metainfo): object {
     multiFile: m.multiFile,
     announce: m.announce,
     urlList: m.urlList,
+    httpSeeds: m.httpSeeds,
     comment: m.comment,
     createdBy: m.createdBy,
     creationDate: m.creationDate,
@@ -91,9 +93,11 @@ function torrentText(m: Metainfo): string {
     lines.push('trackers');
     m.announce.forEach((tier, i) => tier.forEach((url, j) => row(j === 0 ? `  tier ${i + 1}` : '', url)));
   }
-  if (m.urlList.length > 0) {
+  // What `download` fetches from besides peers (unless --no-web-seeds).
+  if (m.urlList.length + m.httpSeeds.length > 0) {
     lines.push('web seeds');
-    for (const url of m.urlList) row('', url);
+    for (const url of m.urlList) row('  BEP 19', url);
+    for (const url of m.httpSeeds) row('  BEP 17', url);
   }
   const real = m.files.filter((f) => !f.pad);
   const pads = m.files.length - real.length;
@@ -108,7 +112,15 @@ function torrentText(m: Metainfo): string {
 }
 
 function magnetJson(m: MagnetLink): object {
-  return { type: 'magnet', infoHash: m.infoHashHex, ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2.toString('hex') } : {}), name: m.name, trackers: m.trackers, peers: m.peers };
+  return {
+    type: 'magnet',
+    infoHash: m.infoHashHex,
+    ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2.toString('hex') } : {}),
+    name: m.name,
+    trackers: m.trackers,
+    ...(m.webSeeds ? { webSeeds: m.webSeeds } : {}),
+    peers: m.peers,
+  };
 }
 
 function magnetText(m: MagnetLink): string {
@@ -123,6 +135,7 @@ function magnetText(m: MagnetLink): string {
   row('size', 'unknown until the metadata is fetched from peers');
   if (m.trackers.length === 0) row('trackers', 'none');
   else m.trackers.forEach((url, i) => row(i === 0 ? 'trackers' : '', url));
+  (m.webSeeds ?? []).forEach((url, i) => row(i === 0 ? 'web seeds' : '', url));
   m.peers.forEach((p, i) => row(i === 0 ? 'peers' : '', formatHostPort(p.host, p.port)));
   return `${lines.join('\n')}\n`;
 }

@@ -9,7 +9,7 @@ import type { Reporter } from './reporting.js';
 import { formatDuration } from './ui/format.js';
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
-const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'piece-blamed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'port-mapping', 'seed-goal', 'peer-refused']);
+const NOTABLE = new Set(['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'piece-blamed', 'web-seed-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'port-mapping', 'seed-goal', 'peer-refused']);
 
 /** `seeding`: a seed's data being complete is no news ("download complete" would mislead); it says what it seeds instead. */
 export function createReporter(json: boolean, opts: { seeding?: boolean } = {}): Reporter {
@@ -87,17 +87,25 @@ export function progressLine(p: TorrentSummary): string {
       ? `${formatSize(p.selected.haveBytes)}/${formatSize(p.selected.bytes)} (${p.selected.files} of ${p.selected.of} files) `
       : `${formatSize(p.haveBytes)}/${formatSize(p.totalBytes)} `) +
     `down ${formatSize(p.downRate)}/s${limit(p.maxDown)} up ${formatSize(p.upRate)}/s${limit(p.maxUp)} ` +
-    `peers ${p.peers} (v4 ${p.peers4}, v6 ${p.peers6}, seeds ${p.seeds}${unreachable})${eta}` +
+    `peers ${p.peers} (v4 ${p.peers4}, v6 ${p.peers6}, seeds ${p.seeds}${unreachable})${webSeeds(p)}${eta}` +
     (p.tunnel ? ` tunnel ${p.tunnel.state}${p.tunnel.prefix ? ` ${p.tunnel.prefix}` : ''}` : '') +
     (p.mapping ? ` router v4 ${p.mapping[4]} v6 ${p.mapping[6]}` : '')
   );
+}
+
+/** How many of the torrent's web seeds are fetching now, of how many. */
+function webSeeds(p: TorrentSummary): string {
+  if (!p.webSeeds) return '';
+  const busy = p.webSeeds.filter((w) => w.state === 'downloading' || w.state === 'connecting').length;
+  return ` web seeds ${busy}/${p.webSeeds.length}`;
 }
 
 function limit(rate: number | null): string {
   return rate === null ? '' : ` (max ${formatSize(rate)}/s)`;
 }
 
-function describe(e: EngineEvent): string {
+/** One line saying what an event means, for people (the log lines of every command). */
+export function describe(e: EngineEvent): string {
   switch (e.event) {
     case 'listening':
       return `listening on ${e.family === 6 ? `[${e.address}]` : e.address}:${e.port} (IPv${e.family})`;
@@ -119,18 +127,31 @@ function describe(e: EngineEvent): string {
       return `piece ${e.index}: block${e.blocks.length === 1 ? '' : 's'} ${e.blocks.join(', ')} failed ${e.blocks.length === 1 ? 'its merkle hash' : 'their merkle hashes'}, sent by ${e.peers.join(', ')} (only ${e.peers.length === 1 ? 'it is' : 'they are'} blamed)`;
     case 'seed-goal':
       return `${e.reason}`;
+    case 'web-seed-failed':
+      return `web seed ${e.url}: ${e.reason}; ${WEB_SEED_ACTION[e.action](e.retryIn)}`;
     case 'peer-refused':
       return `peer ${e.address} refused: ${e.reason}`;
     case 'warning':
       return `warning: ${e.message}`;
     case 'error':
       return `error: ${e.message}`;
-    default: {
-      const { event, ...rest } = e;
-      return `${event}: ${Object.entries(rest).filter(([k]) => k !== 'torrent').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}`;
+    case 'checked': {
+      // An unusable resume file is the user's news: it says which file and why.
+      const { resumeProblem, ...rest } = e;
+      return resumeProblem ? `${fields(rest)}\nwarning: ${resumeProblem}` : fields(rest);
     }
+    default:
+      return fields(e);
   }
 }
+
+/** What follows a web seed's failure, for people. */
+const WEB_SEED_ACTION: Record<Extract<EngineEvent, { event: 'web-seed-failed' }>['action'], (retryIn?: number) => string> = {
+  retry: (s) => `asking it again in ${s ?? '?'} s (it is not told again while it fails the same way)`,
+  'file-dropped': () => "this file's pieces come from peers and other web seeds",
+  dropped: () => 'not asked again this session',
+  banned: () => 'banned for this torrent',
+};
 
 /** One port-mapping change for people: what the gateway granted, or what went wrong. */
 function mappingLine(e: Extract<EngineEvent, { event: 'port-mapping' }>): string {
@@ -139,4 +160,9 @@ function mappingLine(e: Extract<EngineEvent, { event: 'port-mapping' }>): string
   const asked = e.requestedPort !== undefined ? ` (port ${e.requestedPort} is taken on the gateway)` : '';
   const lease = e.lifetimeSeconds !== undefined ? (e.lifetimeSeconds === 0 ? ', permanent' : `, for ${e.lifetimeSeconds} s`) : '';
   return `${e.change}${via}${at}${asked}${lease}${e.error ? `: ${e.error}` : ''}`;
+}
+
+function fields(e: EngineEvent): string {
+  const { event, ...rest } = e;
+  return `${event}: ${Object.entries(rest).filter(([k]) => k !== 'torrent').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')}`;
 }

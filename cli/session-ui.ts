@@ -7,6 +7,8 @@ import { Engine } from '../src/engine/engine.js';
 import { defaultSessionDir, SessionStore } from '../src/session/session-store.js';
 import { StatusFeed } from '../src/status/feed.js';
 import { Session } from '../src/session/session.js';
+import { lockSession, SessionLockedError } from '../src/session/session-lock.js';
+import type { PidLock } from '../src/util/pid-lock.js';
 import { errorMessage } from '../src/util/errors.js';
 import { UsageError } from './usage-error.js';
 import { command } from './command.js';
@@ -19,7 +21,7 @@ import { terminalUiPossible } from './ui/has-terminal.js';
 import { xdgDir } from '../src/util/environment.js';
 
 /** $XDG_DOWNLOAD_DIR, else ~/Downloads. */
-function defaultDownloadDir(): string {
+export function defaultDownloadDir(): string {
   return xdgDir('XDG_DOWNLOAD_DIR', 'Downloads');
 }
 
@@ -39,7 +41,18 @@ async function run(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError(`sixswarm ui takes no arguments (got "${positionals[0]}"): add torrents with a in the UI`);
   if (!terminalUiPossible(false)) throw new UsageError('sixswarm ui needs a terminal (stdin and stdout); for scripts use `sixswarm download --json`');
   const store = new SessionStore(resolve(values.session ?? defaultSessionDir()));
-  const engine = new Engine(engineOptions(values));
+  const options = engineOptions(values);
+  // One process per session: a daemon running it is shown instead (its web address is in the
+  // lock); anything else running it is named.
+  let lock: PidLock;
+  try {
+    lock = await lockSession(store.dir, ['sixswarm', 'ui', ...argv].join(' '));
+  } catch (e) {
+    const url = e instanceof SessionLockedError ? /^http:\/\/\S+/.exec(e.holder.note ?? '')?.[0] : undefined;
+    if (!url) throw e;
+    return attach(url, (e as SessionLockedError).holder.pid, e as SessionLockedError);
+  }
+  const engine = new Engine(options);
   const feed = new StatusFeed(engine);
   const session = new Session({ engine, feed, store, downloadDir: values.output ?? defaultDownloadDir() });
   let problems: string[];
@@ -48,6 +61,7 @@ async function run(argv: string[]): Promise<number> {
     problems = await session.open();
   } catch (e) {
     await engine.close();
+    await lock.release();
     throw e;
   }
   let quit!: () => void;
@@ -89,8 +103,40 @@ async function run(argv: string[]): Promise<number> {
     code = 1;
   }
   await ui.close();
+  await lock.release();
   signals.dispose();
   return code;
+}
+
+/** The UI on a running daemon: its session, shown and driven over HTTP; the daemon runs on when the UI quits. */
+async function attach(url: string, pid: number, locked: Error): Promise<number> {
+  const { DaemonSource } = await import('./ui/daemon-source.js');
+  const source = new DaemonSource(url);
+  try {
+    await source.open();
+  } catch (e) {
+    source.close();
+    throw new Error(`${locked.message} (its web page could not be shown here: ${errorMessage(e)})`);
+  }
+  let quit!: () => void;
+  const quitting = new Promise<void>((r) => (quit = r));
+  const { TerminalUi } = await import('./ui/terminal-ui.js');
+  const ui = new TerminalUi({
+    title: `daemon ${url}`,
+    can: ['add', 'pause', 'resume', 'remove', 'recheck'],
+    snapshot: (detailOf, cells) => source.snapshot(detailOf, cells),
+    run: (c) => source.run(c),
+    quit: () => quit(),
+  });
+  const signals = stopSignals();
+  void signals.stopped.then(() => quit());
+  ui.start();
+  ui.message('info', `this session is run by sixswarm daemon (pid ${pid}); q leaves it running`);
+  await quitting;
+  source.close();
+  await ui.close();
+  signals.dispose();
+  return 0;
 }
 
 export const ui = command({
@@ -104,7 +150,9 @@ export const ui = command({
   about: `The terminal UI over a session: every torrent you add stays in it, between runs too, and the
 session is resumed at start (paused torrents stay paused). Data whose files did not change since
 the last run is not hashed again. A torrent that another sixswarm (a \`download\` or \`seed\`)
-runs in the same folder is not started: the UI names that process.
+runs in the same folder is not started: the UI names that process. A session that a \`sixswarm
+daemon\` runs is shown from the daemon (over its web address; quitting leaves it running); one
+that another ui runs is not opened, naming that process.
 
 Keys (? in the UI lists them all):
   a            add a .torrent file (its path; ~ works) or a magnet link

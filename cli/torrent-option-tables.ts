@@ -1,5 +1,5 @@
 /**
- * The option tables of `download`, `seed` and `ui`, the commands that run torrents: the options
+ * The option tables of `download`, `seed`, `ui` and `daemon`, the commands that run torrents: the options
  * they share are declared once here and composed into each command's table, which is also what
  * the config file's keys are checked against (CONFIG_COMMANDS).
  */
@@ -24,8 +24,8 @@ export const SHARED_OPTIONS = {
     help: [
       'print one JSON object per line on stdout (events: listening, checking, checked,',
       'peer-connected, peer-disconnected, piece-verified, piece-failed, piece-blamed,',
-      'peer-banned, tracker, tunnel, dht-listening, dht, progress, complete, warning,',
-      'error, stopped) and nothing else',
+      'peer-banned, web-seed-failed, tracker, tunnel, dht-listening, dht, port-mapping,',
+      'progress, complete, warning, error, stopped) and nothing else',
     ],
   },
   recheck: { type: 'boolean', help: 'hash all data on disk, ignoring saved resume state' },
@@ -128,6 +128,14 @@ export const SHARED_OPTIONS = {
       'and deleted when we stop; what they grant is the port and address we advertise)',
     ],
   },
+  'no-web-seeds': {
+    type: 'boolean',
+    help: [
+      "do not fetch from the torrent's web seeds (by default the HTTP and HTTPS servers",
+      'of its url-list, BEP 19, and httpseeds, BEP 17, serve the pieces peers are not',
+      'fetching: Range requests over IPv6 and IPv4, checked like any piece)',
+    ],
+  },
   'no-dht': { type: 'boolean', help: 'do not use the DHT at all (no UDP socket, no lookups, no announces)' },
   'dht-port': { type: 'string', value: 'N', help: 'UDP port of our DHT node (default: the listening port; 0 picks a free one)' },
   'dht-bootstrap': {
@@ -217,6 +225,7 @@ export const UI_OPTIONS = {
     'no-trackers': 'do not announce to any tracker',
     'announce-ip': 'BEP 7 ipv6=/ipv4= in announces (see `sixswarm download --help`)',
     'no-dht': 'do not use the DHT (public torrents look up and announce there by default)',
+    'no-web-seeds': "do not fetch from torrents' web seeds (url-list, httpseeds)",
     'dht-port': 'UDP port of our DHT node (default: the listening port)',
     'dht-bootstrap': [
       'join the DHT through this node (repeatable; default $SIXSWARM_DHT_BOOTSTRAP,',
@@ -230,8 +239,77 @@ export const UI_OPTIONS = {
   }),
 } as const satisfies OptionTable;
 
+/** Shared options `daemon` refuses: they name one transfer's peers or ask for a check at start. */
+export const NOT_IN_DAEMON = ['peer', 'recheck'] as const;
+
+/** `daemon`: its own options, then the session's (ui's), then the tunnel, which a server may need. */
+export const DAEMON_OPTIONS = {
+  foreground: {
+    type: 'boolean',
+    help: [
+      'stay in the foreground (for systemd and other service managers); log lines',
+      'go to stdout, prefixed with their priority when that is the journal',
+    ],
+  },
+  json: {
+    type: 'boolean',
+    help: [
+      'log one JSON object per line (the events of `download --json` but',
+      'progress, checking and piece-verified, plus web-listening, remote,',
+      'refused and session-problem)',
+    ],
+  },
+  log: { type: 'string', value: 'FILE', help: 'in the background, where the log goes (default daemon.log in the state folder)' },
+  'allow-dir': {
+    type: 'string',
+    multiple: true,
+    value: 'DIR',
+    help: [
+      'another folder remotes may choose as download-dir (repeatable); folders',
+      'inside these and -o are allowed, nothing outside (not through symlinks either)',
+    ],
+  },
+  'rpc-bind': {
+    type: 'string',
+    multiple: true,
+    value: 'ADDR',
+    help: [
+      'listen for HTTP on this address (default 127.0.0.1 and ::1; repeatable; ::',
+      'or 0.0.0.0 for every address); anything but loopback needs --credentials',
+    ],
+  },
+  'rpc-port': { type: 'string', value: 'N', help: "the HTTP port (default 9091, Transmission's; 0 picks a free one)" },
+  'rpc-host': {
+    type: 'string',
+    multiple: true,
+    value: 'NAME',
+    help: [
+      'a host name the daemon answers to besides localhost and IP addresses',
+      '(repeatable): the name you reach it by (nas.example.org)',
+    ],
+  },
+  credentials: {
+    type: 'string',
+    value: 'FILE',
+    help: ['require a login: FILE holds name:password lines (chmod 600; refused when', 'others may read it)'],
+  },
+  'tls-cert': { type: 'string', value: 'FILE', help: 'serve HTTPS with this certificate (PEM, the chain included)' },
+  'tls-key': { type: 'string', value: 'FILE', help: 'and this private key (PEM)' },
+  ...UI_OPTIONS,
+  ...retold(
+    { tunnel: SHARED_OPTIONS.tunnel, 'tunnel-id': SHARED_OPTIONS['tunnel-id'], 'tunnel-token': SHARED_OPTIONS['tunnel-token'] },
+    {
+      tunnel: [
+        "the built-in IPv6-over-IPv4 tunnel for the daemon's session (see",
+        '`sixswarm download --help`): a server without IPv6 of its own becomes',
+        'reachable to IPv6 peers',
+      ],
+    },
+  ),
+} as const satisfies OptionTable;
+
 /** The commands that read the config file, with their tables: every key of the file is an option of one of them. */
-export const CONFIG_COMMANDS = { download: DOWNLOAD_OPTIONS, seed: SEED_OPTIONS, ui: UI_OPTIONS } as const;
+export const CONFIG_COMMANDS = { download: DOWNLOAD_OPTIONS, seed: SEED_OPTIONS, ui: UI_OPTIONS, daemon: DAEMON_OPTIONS } as const;
 
 /** What the --help of download and seed says about the config file, after their options. */
 export const CONFIG_FILE_NOTE = `Every long option can also be set in the config file ($XDG_CONFIG_HOME/sixswarm/config.toml, key =

@@ -108,6 +108,7 @@ export function engineOptions(values: Omit<SharedValues, (typeof NOT_IN_UI)[numb
     dht: parseDht(values),
     // Tests and benchmarks turn it off in the environment: they must not talk to the host's router.
     portMapping: !values['no-port-mapping'] && envValue(ENV.portMapping) !== 'off',
+    webSeeds: !values['no-web-seeds'],
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
   };
 }

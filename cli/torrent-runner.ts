@@ -40,7 +40,7 @@ export interface RunOptions extends SharedRunOptions {
 }
 
 /** Start the session's tunnel unless `auto` finds native IPv6; a tunnel that cannot start is a runtime failure. */
-async function startTunnel(choice: TunnelChoice | undefined, note: (text: string) => void): Promise<TunnelClient | undefined> {
+export async function startTunnel(choice: TunnelChoice | undefined, note: (text: string) => void): Promise<TunnelClient | undefined> {
   if (!choice) return undefined;
   if (choice.auto && hostHasGlobalIPv6()) {
     note('tunnel: not needed, this host has a global IPv6 address');
@@ -168,7 +168,7 @@ async function runAdded(o: RunOptions, { engine, torrent, source, dir, peers, se
       feed.publish({ event: 'error', message: `while shutting down: ${errorMessage(e)}` });
       code = code || 1;
     }
-    feed.publishProgress();
+    feed.publishProgress(true);
     feed.publish({ event: 'stopped', code });
     await reporter.close();
     finish(code);

@@ -16,7 +16,12 @@ const options = {
     type: 'string',
     multiple: true,
     value: 'ADDR',
-    help: ['address to listen on; repeat for several (default 0.0.0.0 and ::,', 'IPv6 sockets are IPv6-only)'],
+    help: [
+      'address to listen on; repeat for several (default 0.0.0.0 and ::,',
+      'IPv6 sockets are IPv6-only). UDP on 0.0.0.0 or :: is one socket per',
+      "address of the host (followed as addresses come and go), so replies",
+      'leave from the address that was asked',
+    ],
   },
   'honor-ip-params': {
     type: 'boolean',
@@ -35,7 +40,8 @@ const options = {
     type: 'boolean',
     help: [
       'one JSON object per line: a "listening" event per socket, then one',
-      '"announce" event per announce and a "bad-request" event per refused request',
+      '"announce" event per announce, a "bad-request" event per refused request,',
+      'and "listening"/"closed" as the host gains and loses addresses',
     ],
   },
 } as const satisfies OptionTable;
@@ -90,6 +96,9 @@ async function run(argv: string[]): Promise<number> {
     if (json) out(JSON.stringify(ev));
     else out(`${ev.transport} ${ev.source} refused: ${ev.reason}`);
   });
+  server.on('listening', (b) => out(json ? JSON.stringify(b) : `listening: ${b.transport} ${formatHostPort(b.address, b.port)} (an address this host gained)`));
+  server.on('closed', (b) => out(json ? JSON.stringify({ ...b, type: 'closed' }) : `closed: ${b.transport} ${formatHostPort(b.address, b.port)} (the host lost this address)`));
+  server.on('warning', (message) => (json ? out(JSON.stringify({ type: 'warning', message })) : process.stderr.write(`warning: ${message}\n`)));
   const signals = stopSignals();
   try {
     try {

@@ -5,9 +5,11 @@
  * CPU s over a 1 GiB download (bench/README.md: "The bundled CLI and per-block slow paths"). The
  * terminal UI stays in chunks loaded only when shown; the packages in node_modules stay outside
  * (and worker scripts run from dist/src, see src/util/compiled-path.ts).
+ * It also builds sixswarm's web page (web/: app.ts bundled for browsers, with index.html and
+ * style.css) into dist/web, which `sixswarm daemon` serves.
  */
 import { build } from 'esbuild';
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,3 +30,18 @@ await build({
   logLevel: 'warning',
 });
 await chmod(join(outdir, 'sixswarm.js'), 0o755);
+
+// The web page: one script for current browsers, nothing loaded from elsewhere.
+const web = join(root, 'dist', 'web');
+await rm(web, { recursive: true, force: true });
+await mkdir(web, { recursive: true });
+await build({
+  entryPoints: [join(root, 'web', 'app.ts')],
+  outfile: join(web, 'app.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  logLevel: 'warning',
+});
+for (const file of ['index.html', 'style.css']) await copyFile(join(root, 'web', file), join(web, file));

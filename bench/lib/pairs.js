@@ -39,7 +39,7 @@ const SEED_READY_MS = 300_000;
  */
 
 /** Runs `body` with a fresh list of started processes, and stops them all however it ends. */
-async function withProcesses(body) {
+export async function withProcesses(body) {
   const started = [];
   const start = (label, argv, logBase) => {
     const p = new BenchProcess(label, argv, { logBase });
@@ -53,7 +53,7 @@ async function withProcesses(body) {
   }
 }
 
-function sixswarmArgv(ctx, role, args) {
+export function sixswarmArgv(ctx, role, args) {
   const prof = ctx.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(ctx.cpuProfDir, role)] : [];
   return [ctx.node, ...prof, ctx.cli, ...args];
 }
@@ -107,7 +107,7 @@ export function sixswarmPair(ctx, dir, encryption, { ui = false } = {}) {
   });
 }
 
-const ARIA2_COMMON = [
+export const ARIA2_COMMON = [
   '--no-conf=true', '--interface=lo', '--enable-dht=false', '--enable-dht6=false', '--bt-enable-lpd=false',
   '--enable-peer-exchange=false', '--summary-interval=0', '--console-log-level=error',
 ];
@@ -155,7 +155,7 @@ function aria2Times(log, seedPort) {
 }
 
 /** "2026-11-23 05:51:28.262845 [INFO] ..." (local time) -> epoch ms. */
-function aria2Time(line) {
+export function aria2Time(line) {
   const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)\.(\d+) /.exec(line);
   if (!m) throw new Error(`aria2c log line without a timestamp: ${line.slice(0, 80)}`);
   return new Date(`${m[1]}T${m[2]}`).getTime() + Number(`0.${m[3]}`) * 1000;

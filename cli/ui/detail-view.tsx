@@ -40,7 +40,7 @@ export function DetailView({ summary: s, detail, history, tab, scroll, now, widt
   const chart = chartRows(height);
   const rest = height - 2 - chart - 1;
   const counts: Record<Tab, number> = {
-    peers: detail?.peerList.length ?? 0,
+    peers: (detail?.peerList.length ?? 0) + (s.webSeeds?.length ?? 0),
     trackers: detail?.trackers.length ?? 0,
     files: detail?.files.length ?? 0,
     pieces: s.pieces,
@@ -48,7 +48,7 @@ export function DetailView({ summary: s, detail, history, tab, scroll, now, widt
   const side = width >= SIDE_BY_SIDE;
   const panel = (which: Tab, w: number, h: number) => {
     if (!detail) return <Text>waiting for the engine…</Text>;
-    if (which === 'peers') return <PeersPanel peers={detail.peerList} width={w} height={h} scroll={scroll} />;
+    if (which === 'peers') return <PeersPanel peers={detail.peerList} webSeeds={s.webSeeds} width={w} height={h} scroll={scroll} />;
     if (which === 'trackers') return <TrackersPanel trackers={detail.trackers} now={now} width={w} height={h} scroll={scroll} />;
     if (which === 'files') return <FilesPanel files={detail.files} width={w} height={h} scroll={scroll} />;
     return <PieceMapPanel map={detail.pieceMap} pieces={s.pieces} have={s.have} width={w} height={h} />;

@@ -1,49 +1,40 @@
 /**
  * Connected peers, split by how the connection runs: native IPv6, IPv6 through our tunnel, and
  * IPv4. Flags: D downloading from it (u/d lower case: interested but choked), U uploading to it,
- * E encrypted, "in" it connected to us; then where its address was learned.
+ * E encrypted, "in" it connected to us; then where its address was learned. The torrent's web
+ * seeds follow as a group of their own: state, rate, failures and the last one.
  */
 import { Box, Text } from 'ink';
-import type { PeerStatus } from '../../src/status/feed.js';
-import { cell, shortRate } from './format.js';
+import type { PeerStatus, WebSeedStatus } from '../../src/status/feed.js';
+import { cell, shortRate, shortSize } from './format.js';
+import { peerFlags, peerLines, VIA_LABEL, type PeerLine } from './peer-lines.js';
 import { useTheme, type Theme } from './theme.js';
-
-export const VIA_LABEL: Record<PeerStatus['via'], string> = { ipv6: 'IPv6', tunnel: 'IPv6 via tunnel', ipv4: 'IPv4' };
-const VIA_ORDER: PeerStatus['via'][] = ['ipv6', 'tunnel', 'ipv4'];
 
 export function viaColor(via: PeerStatus['via'], t: Theme): string | undefined {
   return via === 'ipv4' ? t.v4 : via === 'tunnel' ? t.tunnel : t.v6;
 }
 
-/** The flag letters of a peer (see the file comment and the help overlay). */
-export function peerFlags(p: PeerStatus): string {
-  const down = p.amInterested ? (p.peerChoking ? 'd' : 'D') : '-';
-  const up = p.peerInterested ? (p.amChoking ? 'u' : 'U') : '-';
-  return `${down}${up}${p.encrypted ? 'E' : '-'} ${p.direction === 'in' ? 'in ' : 'out'}`;
+/** The panel's lines: the peers' (peer-lines.ts), then the web seeds'. */
+type PanelLine = PeerLine | { kind: 'web-group'; count: number } | { kind: 'web-seed'; seed: WebSeedStatus };
+
+/** A web seed's state in a few words: waiting says for how long, a connection says its family. */
+export function webSeedState(w: WebSeedStatus): string {
+  if (w.state === 'waiting') return `waiting ${w.retryIn ?? 0}s`;
+  if (w.state === 'downloading' || w.state === 'connecting') return `${w.state}${w.family ? ` v${w.family}` : ''}`;
+  return w.state;
 }
 
-export interface PeerLine {
-  kind: 'group' | 'peer';
-  via: PeerStatus['via'];
-  count?: number;
-  peer?: PeerStatus;
-}
-
-/** Peers as lines: a heading per group that has peers (IPv6 first), then its peers by download rate. */
-export function peerLines(peers: readonly PeerStatus[]): PeerLine[] {
-  const out: PeerLine[] = [];
-  for (const via of VIA_ORDER) {
-    const group = peers.filter((p) => p.via === via).sort((a, b) => b.downRate - a.downRate || b.upRate - a.upRate || a.address.localeCompare(b.address));
-    if (group.length === 0) continue;
-    out.push({ kind: 'group', via, count: group.length });
-    for (const peer of group) out.push({ kind: 'peer', via, peer });
-  }
+/** The peers' lines, then the web seeds, if any, as the torrent lists them. */
+function panelLines(peers: readonly PeerStatus[], webSeeds: readonly WebSeedStatus[]): PanelLine[] {
+  const out: PanelLine[] = peerLines(peers);
+  if (webSeeds.length > 0) out.push({ kind: 'web-group', count: webSeeds.length });
+  for (const seed of webSeeds) out.push({ kind: 'web-seed', seed });
   return out;
 }
 
-export function PeersPanel({ peers, width, height, scroll }: { peers: readonly PeerStatus[]; width: number; height: number; scroll: number }) {
+export function PeersPanel({ peers, webSeeds = [], width, height, scroll }: { peers: readonly PeerStatus[]; webSeeds?: readonly WebSeedStatus[]; width: number; height: number; scroll: number }) {
   const t = useTheme();
-  if (peers.length === 0) {
+  if (peers.length === 0 && webSeeds.length === 0) {
     return (
       <Box flexDirection="column" height={height}>
         <Text wrap="truncate">No peers connected.</Text>
@@ -54,7 +45,7 @@ export function PeersPanel({ peers, width, height, scroll }: { peers: readonly P
   const client = wide ? 22 : 14;
   const fixed = 2 + client + 1 + 8 + 1 + 8 + 1 + 5 + 1 + 7 + (wide ? 9 : 4);
   const addr = Math.max(14, width - fixed);
-  const lines = peerLines(peers);
+  const lines = panelLines(peers, webSeeds);
   const body = height - 1;
   const start = Math.min(scroll, Math.max(0, lines.length - body));
   return (
@@ -62,20 +53,44 @@ export function PeersPanel({ peers, width, height, scroll }: { peers: readonly P
       <Text bold wrap="truncate">
         {`  ${cell('Address', addr)}${cell('Client', client)} ${cell('Down', 8, true)} ${cell('Up', 8, true)} ${cell('Have', 5, true)} ${cell('Flags', 7)} ${wide ? cell('Learned', 8) : cell('Src', 3)}`}
       </Text>
-      {lines.slice(start, start + body).map((l, i) =>
-        l.kind === 'group' ? (
-          <Text key={`g${l.via}`} bold color={viaColor(l.via, t)} wrap="truncate">
-            {`${VIA_LABEL[l.via]} — ${l.count} peer${l.count === 1 ? '' : 's'}`}
+      {lines.slice(start, start + body).map((l, i) => {
+        if (l.kind === 'group') {
+          return (
+            <Text key={`g${l.via}`} bold color={viaColor(l.via, t)} wrap="truncate">
+              {`${VIA_LABEL[l.via]} — ${l.count} peer${l.count === 1 ? '' : 's'}`}
+            </Text>
+          );
+        }
+        if (l.kind === 'web-group') {
+          return (
+            <Text key="gweb" bold wrap="truncate">
+              {`Web seeds — ${l.count}`}
+            </Text>
+          );
+        }
+        if (l.kind === 'web-seed') {
+          const w = l.seed;
+          const bad = w.state === 'failed' || w.state === 'banned';
+          const failures = w.failures > 0 ? `${w.failures} failed${w.lastError ? `: ${w.lastError}` : ''}` : `${shortSize(w.downloaded)} in all`;
+          return (
+            <Text key={`w${w.url}${i}`} wrap="truncate">
+              {`  ${cell(w.url, addr - 1, false, true)} `}
+              <Text color={bad ? t.error : w.state === 'waiting' ? t.warn : undefined}>{cell(webSeedState(w), client)}</Text>{' '}
+              <Text color={t.down}>{cell(shortRate(w.downRate), 8, true)}</Text>{' '}
+              <Text color={w.failures > 0 ? t.warn : undefined}>{failures}</Text>
+            </Text>
+          );
+        }
+        const p = l.peer!;
+        return (
+          <Text key={`${p.address}${i}`} wrap="truncate">
+            <Text color={viaColor(l.via, t)}>{`  ${cell(p.address, addr - 1, false, true)} `}</Text>
+            {cell(p.client, client)} <Text color={t.down}>{cell(shortRate(p.downRate), 8, true)}</Text>{' '}
+            <Text color={t.up}>{cell(shortRate(p.upRate), 8, true)}</Text> {cell(`${Math.floor(p.progress * 100)}%`, 5, true)}{' '}
+            {cell(peerFlags(p), 7)} {wide ? cell(p.source, 8) : cell(p.source.slice(0, 3), 3)}
           </Text>
-        ) : (
-          <Text key={`${l.peer!.address}${i}`} wrap="truncate">
-            <Text color={viaColor(l.via, t)}>{`  ${cell(l.peer!.address, addr - 1, false, true)} `}</Text>
-            {cell(l.peer!.client, client)} <Text color={t.down}>{cell(shortRate(l.peer!.downRate), 8, true)}</Text>{' '}
-            <Text color={t.up}>{cell(shortRate(l.peer!.upRate), 8, true)}</Text> {cell(`${Math.floor(l.peer!.progress * 100)}%`, 5, true)}{' '}
-            {cell(peerFlags(l.peer!), 7)} {wide ? cell(l.peer!.source, 8) : cell(l.peer!.source.slice(0, 3), 3)}
-          </Text>
-        ),
-      )}
+        );
+      })}
     </Box>
   );
 }

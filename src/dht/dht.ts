@@ -10,12 +10,24 @@
  * IPv4 only by design: the swarm's DHT is the IPv4 one (BEP 32 is rarely spoken), and IPv6 peers
  * reach us through trackers and PEX. Never use it for a private torrent (BEP 27): the caller
  * checks the private flag and neither looks up nor announces such a torrent.
+ *
+ * Against Sybils and poisoning (routing-table.ts, lookup.ts): one node per IP, few per /24, and
+ * a node counts only once it answered us. Nodes that query us are pinged (at a bounded rate)
+ * before they are served to others or saved; a lookup that got no answer at all is run again
+ * through the routers, and lookups that keep failing are a warning. Our id follows BEP 42 once
+ * the nodes agree on our address (external-address.ts); others' ids are not required to, but a
+ * BEP 42 id wins a contested slot. A get_peers reply to a requester that has not proven its
+ * address (by answering us, or by announcing with our token) is no bigger than a find_node
+ * answer, so a spoofed query gains nothing over BEP 5's own baseline.
  */
 import { lookup as resolveName } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
 import type { PeerAddress } from '../net/compact.js';
 import type { DatagramChannel } from '../transport/datagram.js';
 import { KernelDatagramChannel } from '../transport/kernel/udp.js';
+import { TokenBucket } from '../util/token-bucket.js';
+import { bep42Id, bep42Valid } from './bep42.js';
+import { ExternalAddress } from './external-address.js';
 import { ERR_METHOD, ERR_PROTOCOL, type IncomingQuery, type IncomingResponse, type NodeContact, type Query, type QueryName } from './krpc.js';
 import { lookup, type LookupResult } from './lookup.js';
 import { ID_LENGTH, randomIdInBucket, randomNodeId } from './node-id.js';
@@ -45,6 +57,11 @@ export interface DhtLimits extends RpcLimits {
   maxQueuedLookups: number;
   /** Peers in one get_peers reply (50 * 8 bytes keeps the reply well inside one datagram). */
   valuesPerReply: number;
+  /** Peers in a get_peers reply to a requester that has not proven its address (in the room of some nodes). */
+  valuesPerUnprovenReply: number;
+  /** Nodes that queried us pinged per second to verify them, and how many may wait. */
+  verifyRate: number;
+  maxToVerify: number;
   peerStore: PeerStoreLimits;
 }
 
@@ -55,6 +72,9 @@ export const DHT_LIMITS: DhtLimits = {
   maxLookups: 16,
   maxQueuedLookups: 256,
   valuesPerReply: 50,
+  valuesPerUnprovenReply: 8,
+  verifyRate: 20,
+  maxToVerify: 256,
   maxOutstanding: 256,
   perSourceRate: 50,
   perSourceBurst: 100,
@@ -103,7 +123,13 @@ export interface DhtStats {
   address: Endpoint;
   nodes: number;
   verifiedNodes: number;
+  /** Nodes whose id BEP 42 allows at their address (local addresses count). */
+  bep42Nodes: number;
   replacementNodes: number;
+  /** Nodes that queried us, waiting for our ping. */
+  toVerify: number;
+  /** Our address as the nodes agree on it (BEP 42), once they do. */
+  externalAddress: string | undefined;
   buckets: number;
   storedPeers: number;
   storedInfoHashes: number;
@@ -123,6 +149,16 @@ const MAINTENANCE_MS = 60_000;
 const STALE_MS = 15 * 60_000;
 const PINGS_PER_ROUND = 8;
 const MAX_ROUTERS = 16;
+/** Lookups in a row without a single answer before that is worth a warning. */
+const FAILING_LOOKUPS = 3;
+/** How long a requester that announced with a valid token counts as proven, and how many are remembered. */
+const PROVEN_MS = 30 * 60_000;
+const MAX_PROVEN = 4096;
+const VERIFY_TICK_MS = 200;
+const JOIN_RETRIES = 5;
+/** A value and a node in a reply, encoded ("6:" and 6 bytes; 26 bytes of compact node info). */
+const COMPACT_PEER_BYTES = 8;
+const COMPACT_NODE_BYTES = 26;
 
 export class Dht {
   private readonly limits: DhtLimits;
@@ -140,11 +176,25 @@ export class Dht {
   private readonly queue: Array<{ go: () => void; fail: (e: Error) => void }> = [];
   private maintaining = false;
   private warnings = 0;
+  private joinTimer: NodeJS.Timeout | undefined;
+  private joinRetries = 0;
+  /** Lookups in a row that got no answer. */
+  private failedLookups = 0;
+  /** Nodes that queried us, to be pinged (by IP). */
+  private readonly toVerify = new Map<string, NodeContact>();
+  /** Hosts whose verifying ping is on its way. */
+  private readonly verifying = new Set<string>();
+  private verifyTimer: NodeJS.Timeout | undefined;
+  private readonly verifyBudget: TokenBucket;
+  /** Requesters that announced with our token: host -> until when. */
+  private readonly proven = new Map<string, number>();
+  private readonly external = new ExternalAddress();
   private readonly answered: Record<QueryName | 'unknown', number> = { ping: 0, find_node: 0, get_peers: 0, announce_peer: 0, unknown: 0 };
 
   constructor(private readonly opts: DhtOptions) {
     this.limits = { ...DHT_LIMITS, ...opts.limits };
     this.store = new PeerStore(this.limits.peerStore);
+    this.verifyBudget = new TokenBucket(this.limits.verifyRate, this.limits.verifyRate);
   }
 
   private warn(message: string): void {
@@ -168,6 +218,8 @@ export class Dht {
     this.routers = await this.resolveRouters();
     this.timer = setInterval(() => void this.maintain(), MAINTENANCE_MS);
     this.timer.unref();
+    this.verifyTimer = setInterval(() => this.verifySome(), VERIFY_TICK_MS);
+    this.verifyTimer.unref();
     void this.pingAll(loaded);
     void this.join();
   }
@@ -212,14 +264,50 @@ export class Dht {
 
   /** A query of ours; the answer (or its absence) updates the routing table. */
   private async ask(to: Endpoint, query: Query): Promise<IncomingResponse> {
-    const { rpc, table } = this.running();
+    const { rpc } = this.running();
     try {
       const r = await rpc.query(to, query);
-      table.heard({ id: r.id, host: to.host, port: to.port }, true);
+      if (r.ip) this.learnAddress(r.ip.host, to.host);
+      this.running().table.heard({ id: r.id, host: to.host, port: to.port }, true);
       return r;
     } catch (e) {
-      if (e instanceof QueryError && e.reason === 'timeout') table.failed(to.host, to.port);
+      if (e instanceof QueryError && e.reason === 'timeout') this.table?.failed(to.host, to.port);
       throw e;
+    }
+  }
+
+  /**
+   * A node told us our address. Once the nodes agree on a global one our id does not fit
+   * (BEP 42), we take one that does: the table is bucketed anew around it, nothing is lost.
+   */
+  private learnAddress(address: string, voter: string): void {
+    if (!this.external.add(address, voter) || !this.table || !this.rpc) return;
+    if (bep42Valid(this.table.ownId, address)) return;
+    const id = bep42Id(address);
+    this.table = this.table.withOwnId(id);
+    this.rpc.setOwnId(id);
+  }
+
+  /** A node that queried us is pinged (soon, at a bounded rate) before it counts. */
+  private toBeVerified(contact: NodeContact): void {
+    if (this.toVerify.size < this.limits.maxToVerify) this.toVerify.set(contact.host, contact);
+  }
+
+  private verifySome(): void {
+    // Nothing waiting: unverified nodes still in the table (spares that moved up, loaded ones) are next.
+    if (this.toVerify.size === 0 && this.table) for (const n of this.table.nodes()) if (!n.verified && !this.verifying.has(n.host)) this.toBeVerified(n);
+    for (const [host, contact] of this.toVerify) {
+      if (this.stopping.signal.aborted) return;
+      if (this.verifying.has(host) || !this.table?.knows(contact.host, contact.port)) {
+        this.toVerify.delete(host);
+        continue;
+      }
+      if (!this.verifyBudget.take()) return;
+      this.toVerify.delete(host);
+      this.verifying.add(host);
+      void this.ask(contact, { q: 'ping' })
+        .catch(() => {})
+        .finally(() => this.verifying.delete(host));
     }
   }
 
@@ -256,29 +344,56 @@ export class Dht {
       const { table } = this.running();
       const useRouters = opts.routers ?? table.counts().verified < this.limits.k;
       const query: Query = method === 'find_node' ? { q: 'find_node', target } : { q: 'get_peers', infoHash: target };
-      return await lookup({
-        target,
-        method,
-        k: this.limits.k,
-        alpha: this.limits.alpha,
-        maxQueries: this.limits.lookupQueries,
-        ownId: table.ownId,
-        seeds: table.closest(target, this.limits.k * 2),
-        routers: useRouters ? this.routers : [],
-        ask: (to) => this.ask(to, query),
-        onPeers: opts.onPeers,
-        signal: opts.signal ? AbortSignal.any([opts.signal, this.stopping.signal]) : this.stopping.signal,
-      });
+      const signal = opts.signal ? AbortSignal.any([opts.signal, this.stopping.signal]) : this.stopping.signal;
+      const run = (seeds: readonly NodeContact[], routers: readonly Endpoint[]) =>
+        lookup({
+          target,
+          method,
+          k: this.limits.k,
+          alpha: this.limits.alpha,
+          maxQueries: this.limits.lookupQueries,
+          ownId: this.running().table.ownId,
+          seeds,
+          routers,
+          ask: (to) => this.ask(to, query),
+          onPeers: opts.onPeers,
+          signal,
+        });
+      let r = await run(table.closest(target, this.limits.k * 2), useRouters ? this.routers : []);
+      // Not one answer from the table (stale, or poisoned with nodes that never answer): the routers, once more.
+      if (r.answers === 0 && !useRouters && this.routers.length > 0 && !signal.aborted) r = await run([], this.routers);
+      // (One that had nobody to ask, with no routers and an empty table, is no news.)
+      if (!signal.aborted && r.queries > 0) this.countLookup(r.answers > 0);
+      return r;
     } finally {
       this.release();
     }
   }
 
-  /** find_node towards our own id: fills the buckets near us and tells the nodes near us about us. */
+  private countLookup(answered: boolean): void {
+    if (answered) {
+      this.failedLookups = 0;
+      return;
+    }
+    if (++this.failedLookups !== FAILING_LOOKUPS) return;
+    const routers = this.routers.length > 0 ? 'its bootstrap nodes did not answer either' : 'and it has no bootstrap node (give one with --dht-bootstrap)';
+    this.warn(`the last ${FAILING_LOOKUPS} DHT lookups got no answer from any node (${this.table?.size ?? 0} nodes in the routing table); ${routers}: check that UDP gets through`);
+  }
+
+  /**
+   * find_node towards our own id: fills the buckets near us and tells the nodes near us about us.
+   * While fewer than K nodes answered, again after 1, 2, 4, 8 and 16 s: nodes hand out only nodes
+   * they verified, so in a young network the first answers are thin.
+   */
   private async join(): Promise<void> {
-    const { table } = this.running();
-    await this.iterate(table.ownId, 'find_node', { routers: true }).catch((e: Error) => this.warn(`DHT bootstrap: ${e.message}`));
-    if (table.size === 0 && this.routers.length > 0 && !this.stopping.signal.aborted) this.warn('no DHT node answered: check the bootstrap nodes and that UDP is not blocked');
+    clearTimeout(this.joinTimer);
+    await this.iterate(this.running().table.ownId, 'find_node', { routers: true }).catch((e: Error) => this.warn(`DHT bootstrap: ${e.message}`));
+    const table = this.table;
+    if (!table || this.stopping.signal.aborted) return;
+    if (this.joinRetries === 0 && table.size === 0 && this.routers.length > 0) this.warn('no DHT node answered: check the bootstrap nodes and that UDP is not blocked');
+    if (table.counts().verified >= this.limits.k || this.joinRetries >= JOIN_RETRIES || (table.size === 0 && this.routers.length === 0)) return;
+    this.joinTimer = setTimeout(() => void this.join(), 1000 * 2 ** this.joinRetries++);
+    this.joinTimer.unref();
   }
 
   /**
@@ -318,23 +433,52 @@ export class Dht {
     const query = q.query;
     this.answered[query ? query.q : 'unknown']++;
     if (!query) return rpc.replyError(from, q.t, ERR_METHOD, `unknown method "${q.method}"`);
-    if (!q.readOnly) table.heard({ id: q.id, host: from.host, port: from.port }, false);
+    if (!q.readOnly) {
+      const contact = { id: q.id, host: from.host, port: from.port };
+      const heard = table.heard(contact, false);
+      if ((heard === 'added' || heard === 'replacement') && !table.verifiedHost(from.host)) this.toBeVerified(contact);
+    }
     const id = table.ownId;
     const k = this.limits.k;
     switch (query.q) {
       case 'ping':
         return rpc.reply(from, q.t, { id });
       case 'find_node':
-        return rpc.reply(from, q.t, { id, nodes: table.closest(query.target, k) });
+        return rpc.reply(from, q.t, { id, nodes: table.closest(query.target, k, true) });
       case 'get_peers': {
+        const token = this.tokens.issue(from.host);
+        if (!this.isProven(from.host)) {
+          // Few values, in the room of some nodes: no bigger than a find_node answer (K nodes of
+          // 26 bytes), so a spoofed query gains nothing over find_node, and a lookup still goes on.
+          const some = this.store.get(query.infoHash, this.limits.valuesPerUnprovenReply);
+          const nodes = table.closest(query.infoHash, k - Math.ceil((some.length * COMPACT_PEER_BYTES) / COMPACT_NODE_BYTES), true);
+          return rpc.reply(from, q.t, { id, token, nodes, values: some.length > 0 ? some : undefined });
+        }
         const values = this.store.get(query.infoHash, this.limits.valuesPerReply);
-        return rpc.reply(from, q.t, { id, token: this.tokens.issue(from.host), nodes: table.closest(query.infoHash, k), values: values.length > 0 ? values : undefined });
+        return rpc.reply(from, q.t, { id, token, nodes: table.closest(query.infoHash, k, true), values: values.length > 0 ? values : undefined });
       }
       case 'announce_peer':
         if (!this.tokens.valid(from.host, query.token)) return rpc.replyError(from, q.t, ERR_PROTOCOL, 'bad token: send get_peers first');
+        this.prove(from.host);
         this.store.add(query.infoHash, from.host, query.impliedPort ? from.port : query.port);
         return rpc.reply(from, q.t, { id });
     }
+  }
+
+  /** The requester's address is its own: it answered one of our queries, or came back with our token. */
+  private isProven(host: string): boolean {
+    if (this.table?.verifiedHost(host)) return true;
+    const until = this.proven.get(host);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.proven.delete(host);
+    return false;
+  }
+
+  private prove(host: string): void {
+    this.proven.delete(host);
+    if (this.proven.size >= MAX_PROVEN) this.proven.delete(this.proven.keys().next().value!);
+    this.proven.set(host, Date.now() + PROVEN_MS);
   }
 
   /** Pings nodes not heard from lately, refreshes a stale bucket, rejoins when the table ran dry. */
@@ -365,7 +509,10 @@ export class Dht {
       address: this.address(),
       nodes: c.nodes,
       verifiedNodes: c.verified,
+      bep42Nodes: c.bep42,
       replacementNodes: c.replacements,
+      toVerify: this.toVerify.size,
+      externalAddress: this.external.address,
       buckets: c.buckets,
       storedPeers: this.store.size,
       storedInfoHashes: this.store.infoHashes,
@@ -387,11 +534,15 @@ export class Dht {
     const { rpc, table } = this.running();
     this.stopping.abort();
     clearInterval(this.timer);
+    clearInterval(this.verifyTimer);
+    clearTimeout(this.joinTimer);
     rpc.close();
     for (const w of this.queue.splice(0)) w.fail(new Error('the DHT is stopped'));
-    // An empty table (no node ever answered) would only overwrite a useful one from an earlier run.
-    if (this.opts.stateFile && table.size > 0) {
-      await saveState(this.opts.stateFile, { id: table.ownId, nodes: table.nodes() }).catch((e: Error) => this.warn(`DHT state not saved to ${this.opts.stateFile}: ${e.message}`));
+    // Only nodes that answered us (one per IP, few per /24): what merely queried us may be
+    // spoofed or a Sybil's. None at all would only overwrite a useful table from an earlier run.
+    const verified = table.nodes().filter((n) => n.verified);
+    if (this.opts.stateFile && verified.length > 0) {
+      await saveState(this.opts.stateFile, { id: table.ownId, nodes: verified }).catch((e: Error) => this.warn(`DHT state not saved to ${this.opts.stateFile}: ${e.message}`));
     }
     await this.ownSocket?.close();
   }

@@ -53,6 +53,8 @@ export interface IncomingResponse {
   nodes: NodeContact[];
   values: PeerAddress[];
   token: Buffer | undefined;
+  /** BEP 42: our own address as the responder saw it (the top-level "ip"), when it said. */
+  ip: { host: string; port: number } | undefined;
 }
 
 export interface IncomingError {
@@ -122,6 +124,13 @@ function parseQuery(msg: BDict, t: Buffer): IncomingQuery {
   return { y: 'q', t, id, readOnly, query, method: method.slice(0, 32) };
 }
 
+/** BEP 42's top-level "ip": 6 bytes of IPv4 and port; anything else is ignored, not an error. */
+function parseIp(v: unknown): { host: string; port: number } | undefined {
+  if (!Buffer.isBuffer(v) || v.length !== 6) return undefined;
+  const [a] = decodeCompactPeers(v, 4);
+  return a && { host: a.host, port: a.port };
+}
+
 function parseResponse(msg: BDict, t: Buffer): IncomingResponse {
   const r = asDict(msg.get('r'), 'r');
   const id = id20(r.get('id'), 'r.id');
@@ -135,7 +144,7 @@ function parseResponse(msg: BDict, t: Buffer): IncomingResponse {
     // 18-byte IPv6 entries (BEP 32 nodes answering over IPv4) are skipped: this DHT is IPv4 only.
     if (b.length === 6) values.push(...decodeCompactPeers(b, 4));
   }
-  return { y: 'r', t, id, nodes: nodesBlob ? decodeNodes(nodesBlob) : [], values, token: token && Buffer.from(token) };
+  return { y: 'r', t, id, nodes: nodesBlob ? decodeNodes(nodesBlob) : [], values, token: token && Buffer.from(token), ip: parseIp(msg.get('ip')) };
 }
 
 function parseError(msg: BDict, t: Buffer): IncomingError {
@@ -201,14 +210,15 @@ export interface ResponseBody {
   token?: Buffer;
 }
 
-export function encodeResponse(t: Buffer, body: ResponseBody): Buffer {
+/** A response; `to` (the requester's address) goes in the top-level "ip" (BEP 42), so it learns how it is seen. */
+export function encodeResponse(t: Buffer, body: ResponseBody, to?: { host: string; port: number }): Buffer {
   const r: Record<string, Encodable | undefined> = {
     id: body.id,
     nodes: body.nodes && encodeNodes(body.nodes),
     token: body.token,
     values: body.values?.map((p) => encodeCompactPeer(p)),
   };
-  return encode({ t, y: 'r', r });
+  return encode({ ip: to && encodeCompactPeer(to), t, y: 'r', r });
 }
 
 export function encodeError(t: Buffer, code: number, message: string): Buffer {

@@ -2,13 +2,16 @@
  * One iterative Kademlia lookup (BEP 5): ask the closest known nodes for `target`, `alpha` at a
  * time, move towards the closer nodes they name, stop when the K closest have all answered or
  * failed. For get_peers, the peers ("values") and tokens found on the way are kept. Bounded by
- * a query budget and a candidate list of fixed size.
+ * a query budget and a candidate list of fixed size, and hard to capture from few addresses: one
+ * candidate per IP (another one from that IP only once the first failed), at most two per /24, a
+ * node counts only once it answered under the id it was named by, and the peers one lookup
+ * takes are bounded per answering node and per peer host (all ports together).
  */
 import type { PeerAddress } from '../net/compact.js';
 import type { IncomingResponse, NodeContact } from './krpc.js';
 import { compareDistance } from './node-id.js';
 import type { Endpoint } from './rpc.js';
-import { reachableVia } from './scope.js';
+import { net24, reachableVia } from './scope.js';
 
 export interface LookupParams {
   target: Buffer;
@@ -49,6 +52,12 @@ interface Candidate {
 
 /** Distinct peers reported per lookup; past this, more are ignored. */
 const MAX_PEERS = 5000;
+/** Peers taken from one node's answer (libtorrent's nodes send at most 100). */
+const MAX_PEERS_PER_NODE = 100;
+/** Ports of one peer host taken per lookup: a few users behind one NAT, not a port scan of one target. */
+const MAX_PORTS_PER_PEER_HOST = 4;
+/** Candidates from one /24 that have not failed. */
+const MAX_PER_NET = 2;
 
 const key = (e: Endpoint) => `${e.host}:${e.port}`;
 
@@ -56,7 +65,9 @@ export function lookup(p: LookupParams): Promise<LookupResult> {
   const capacity = p.k * 4;
   let candidates: Candidate[] = [];
   const seen = new Set<string>(); // addresses and ids already candidates (or asked)
+  const byHost = new Map<string, Candidate>(); // the IP's candidate
   const peers = new Set<string>();
+  const portsOf = new Map<string, number>(); // peer host -> ports taken
   let inflight = 0;
   let queries = 0;
   let answers = 0;
@@ -67,12 +78,18 @@ export function lookup(p: LookupParams): Promise<LookupResult> {
     if (via !== undefined && !reachableVia(c.host, via)) return;
     const idKey = c.id.toString('hex');
     if (seen.has(key(c)) || seen.has(idKey)) return;
+    const sameHost = byHost.get(c.host);
+    if (sameHost && sameHost.state !== 'failed') return;
+    const net = net24(c.host);
+    if (candidates.filter((x) => x.state !== 'failed' && net24(x.contact.host) === net).length >= MAX_PER_NET) return;
     // Farther than every candidate of a full list: never asked, not worth remembering.
     const last = candidates[candidates.length - 1];
     if (candidates.length >= capacity && last && compareDistance(p.target, c.id, last.contact.id) >= 0) return;
     seen.add(key(c));
     seen.add(idKey);
-    candidates.push({ contact: c, state: 'new' });
+    const candidate: Candidate = { contact: c, state: 'new' };
+    byHost.set(c.host, candidate);
+    candidates.push(candidate);
     candidates.sort((a, b) => compareDistance(p.target, a.contact.id, b.contact.id));
     if (candidates.length > capacity) candidates = candidates.slice(0, capacity);
   };
@@ -95,9 +112,12 @@ export function lookup(p: LookupParams): Promise<LookupResult> {
       answers++;
       for (const n of r.nodes) offer(n, from.host);
       if (p.method === 'get_peers' && r.values.length > 0 && p.onPeers) {
-        const fresh = r.values.filter((v) => {
+        const fresh = r.values.slice(0, MAX_PEERS_PER_NODE).filter((v) => {
           const k = key(v);
           if (v.port === 0 || peers.has(k) || peers.size >= MAX_PEERS || !reachableVia(v.host, from.host)) return false;
+          const ports = portsOf.get(v.host) ?? 0;
+          if (ports >= MAX_PORTS_PER_PEER_HOST) return false;
+          portsOf.set(v.host, ports + 1);
           peers.add(k);
           return true;
         });
@@ -161,7 +181,9 @@ export function lookup(p: LookupParams): Promise<LookupResult> {
         const idKey = r.id.toString('hex');
         if (!r.id.equals(p.ownId) && !seen.has(idKey)) {
           seen.add(idKey);
-          candidates.push({ contact: { id: r.id, host: router.host, port: router.port }, state: 'answered', token: r.token });
+          const candidate: Candidate = { contact: { id: r.id, host: router.host, port: router.port }, state: 'answered', token: r.token };
+          byHost.set(router.host, candidate);
+          candidates.push(candidate);
           candidates.sort((a, b) => compareDistance(p.target, a.contact.id, b.contact.id));
           if (candidates.length > capacity) candidates = candidates.slice(0, capacity);
         }

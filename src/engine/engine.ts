@@ -54,6 +54,8 @@ export interface EngineOptions {
   lockCommand?: string;
   /** Ask the gateway for inbound reachability of the listening port (PCP, NAT-PMP, UPnP IGD) once listening. */
   portMapping?: boolean;
+  /** Fetch from torrents' web seeds (BEP 19 `url-list`, BEP 17 `httpseeds`); default on. */
+  webSeeds?: boolean;
   /** Where torrents' data lives (default: files on disk); a test may keep it in memory. */
   store?: StoreFactory;
 }
@@ -189,6 +191,8 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
         maxPeers: this.opts.maxPeersPerTorrent,
         limits: new RateLimits(opts.rates, this.limits),
         sequential: opts.sequential,
+        // A seed only serves what it has: it never fetches (its files are opened read-only).
+        ...(this.opts.webSeeds === false || !opts.writable ? {} : { webSeeds: { network: this.network, families: { 4: this.opts.ipv4, 6: this.opts.ipv6 } } }),
       },
       ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer, network: this.network } } : {}),
       ...(this.dht ? { dht: this.dht } : {}),

@@ -274,7 +274,7 @@ export class Torrent extends EventEmitter<{
     let meta: Metainfo;
     try {
       // Peers' bytes: validated like any torrent file (paths, sizes, hashes).
-      meta = parseInfoDict(info, { announce: this.magnet!.trackers.map((url) => [url]) });
+      meta = parseInfoDict(info, { announce: this.magnet!.trackers.map((url) => [url]), urlList: this.magnet!.webSeeds ?? [] });
       // A magnet naming both hashes names one torrent: the metadata matched one of them, it must be both.
       const m = this.magnet!;
       const v1Named = !m.infoHashV2 || !m.infoHash.equals(m.infoHashV2.subarray(0, 20));

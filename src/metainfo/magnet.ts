@@ -5,7 +5,7 @@
 import { formatHostPort, parseHostPort } from '../net/hostport.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { MagnetLink, Metainfo } from './types.js';
-import { isTrackerUrl } from './urls.js';
+import { isTrackerUrl, isWebSeedUrl } from './urls.js';
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 
@@ -62,6 +62,7 @@ export function parseMagnet(uri: string): MagnetLink {
   let infoHashV2: Buffer | undefined;
   let name: string | undefined;
   const trackers: string[] = [];
+  const webSeeds: string[] = [];
   const peers: MagnetLink['peers'] = [];
   const peerKeys = new Set<string>();
 
@@ -82,6 +83,8 @@ export function parseMagnet(uri: string): MagnetLink {
     } else if (named(key, 'tr')) {
       // Other schemes (wss:// WebRTC trackers) are legal in magnets but nothing sixswarm can announce to.
       if (isTrackerUrl(value) && !trackers.includes(value)) trackers.push(value);
+    } else if (named(key, 'ws')) {
+      if (isWebSeedUrl(value) && !webSeeds.includes(value)) webSeeds.push(value);
     } else if (key === 'x.pe') {
       let peer;
       try {
@@ -102,12 +105,13 @@ export function parseMagnet(uri: string): MagnetLink {
   if (!infoHash) throw new InputError('bad magnet link: it has no "xt=urn:btih:" or "xt=urn:btmh:" infohash');
   const magnet: MagnetLink = { infoHash, infoHashHex: infoHash.toString('hex'), ...(infoHashV2 ? { infoHashV2 } : {}), trackers, peers };
   if (name !== undefined && name !== '') magnet.name = name;
+  if (webSeeds.length > 0) magnet.webSeeds = webSeeds;
   return magnet;
 }
 
 /**
  * xt (btih for v1, btmh for v2, both for a hybrid), dn, every tracker tier flattened in order,
- * and any peers (x.pe): what `info` prints and clients accept.
+ * the BEP 19 web seeds (ws), and any peers (x.pe): what `info` prints and clients accept.
  */
 export function toMagnet(m: Metainfo, peers: { host: string; port: number }[] = []): string {
   const parts = [
@@ -116,6 +120,7 @@ export function toMagnet(m: Metainfo, peers: { host: string; port: number }[] = 
     `dn=${encodeURIComponent(m.name)}`,
   ];
   for (const url of m.announce.flat()) parts.push(`tr=${encodeURIComponent(url)}`);
+  for (const url of m.urlList) parts.push(`ws=${encodeURIComponent(url)}`);
   for (const p of peers) parts.push(`x.pe=${encodeURIComponent(formatHostPort(p.host, p.port))}`);
   return `magnet:?${parts.join('&')}`;
 }

@@ -1,6 +1,6 @@
 /**
- * .torrent parsing (BEP 3, with BEP 12 tiers, BEP 19 web seeds, BEP 27 private, BEP 47 pad files,
- * BEP 52 v2 and hybrid torrents: file trees in file-tree.ts).
+ * .torrent parsing (BEP 3, with BEP 12 tiers, BEP 17 and BEP 19 web seeds, BEP 27 private, BEP 47
+ * pad files, BEP 52 v2 and hybrid torrents: file trees in file-tree.ts).
  * Everything a hostile file could get wrong becomes an InputError naming the problem; nothing
  * past this module sees an unchecked length, count or path.
  */
@@ -36,7 +36,7 @@ export const MAX_TOTAL_LENGTH = 2 ** 50;
 export const MAX_PIECES = 4 * 1024 * 1024;
 
 /** What a torrent file carries outside its info dictionary (a magnet link supplies these for fetched metadata). */
-export type MetainfoExtras = Partial<Pick<Metainfo, 'announce' | 'urlList' | 'comment' | 'createdBy' | 'creationDate'>>;
+export type MetainfoExtras = Partial<Pick<Metainfo, 'announce' | 'urlList' | 'httpSeeds' | 'comment' | 'createdBy' | 'creationDate'>>;
 
 export function parseTorrent(buf: Buffer): Metainfo {
   const root = decodeChecked(buf, 'not a valid torrent file');
@@ -112,7 +112,7 @@ function optionalText(dict: BDict, key: string): string | undefined {
 }
 
 function rootExtras(root: BDict): MetainfoExtras {
-  const extras: MetainfoExtras = { announce: trackerTiers(root), urlList: webSeeds(root.get('url-list')) };
+  const extras: MetainfoExtras = { announce: trackerTiers(root), urlList: webSeeds(root.get('url-list')), httpSeeds: webSeeds(root.get('httpseeds')) };
   const comment = optionalText(root, 'comment');
   if (comment !== undefined) extras.comment = comment;
   const createdBy = optionalText(root, 'created by');
@@ -343,6 +343,7 @@ function buildChecked(info: BDict, infoBytes: Buffer, extras: MetainfoExtras, la
     private: info.get('private') === 1,
     announce: extras.announce ?? [],
     urlList: extras.urlList ?? [],
+    httpSeeds: extras.httpSeeds ?? [],
     infoBuffer,
   };
   if (extras.comment !== undefined) meta.comment = extras.comment;

@@ -37,7 +37,10 @@ export interface Metainfo {
   multiFile: boolean;
   private: boolean;
   announce: string[][]; // tiers (announce-list if present and valid, else [[announce]]); de-duplicated
+  /** BEP 19 web seeds (`url-list`): http(s) URLs of the data's files or folder. */
   urlList: string[];
+  /** BEP 17 HTTP seeds (`httpseeds`): http(s) URLs of scripts that serve pieces. */
+  httpSeeds: string[];
   infoBuffer: Buffer; // raw info dict bytes (used later for ut_metadata)
   comment?: string;
   createdBy?: string;
@@ -53,4 +56,5 @@ export interface MagnetLink {
   name?: string;
   trackers: string[]; // tr= values, in order, de-duplicated
   peers: { host: string; port: number; family?: 4 | 6 }[]; // x.pe= values (use parseHostPort)
+  webSeeds?: string[]; // ws= values: BEP 19 web seeds (http and https only), de-duplicated
 }

@@ -278,6 +278,11 @@ export interface ResponderOptions {
   /** What we accept, most wanted first; the first one the initiator provides is selected. */
   allowed: readonly CryptoMethod[];
   entropy?: MseEntropy;
+  /**
+   * Asked once Ya is in, before the Diffie-Hellman work it costs: false refuses the peer
+   * without doing any (a budget for what anyone can make us compute with 96 random bytes).
+   */
+  mayComputeDh?: () => boolean;
 }
 
 /** Info hashes by HASH('req2', info hash): what `findInfoHash` looks in, as torrents are added. */
@@ -331,6 +336,7 @@ export class ResponderHandshake {
         case 'ya': {
           const ya = this.inbox.take(DH_BYTES);
           if (!ya) return { send };
+          if (this.opts.mayComputeDh?.() === false) throw new MseError('too many encrypted handshakes arrive at once: refused before the key exchange');
           const x = this.entropy.privateKey();
           this.s = sharedSecret(x, ya);
           if (!this.s) throw new MseError('peer sent an invalid Diffie-Hellman key');

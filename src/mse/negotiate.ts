@@ -43,6 +43,11 @@ export interface AcceptOptions {
   /** Answer MSE attempts like this; without it they are refused (`--encryption off`). */
   mse?: ResponderOptions;
   timeoutMs?: number;
+  /**
+   * Aborted by whoever closed the connection from outside (an eviction): the handshake ends at
+   * once, its timer and all it holds released, instead of waiting for the timeout.
+   */
+  signal?: AbortSignal;
 }
 
 /** What one chunk did: bytes to send, and once it is decided, how the connection continues. */
@@ -71,19 +76,24 @@ function negotiate<R>(
   first: Buffer | undefined,
   feed: (chunk: Buffer) => Progress<R>,
   peerSpokeMse: () => boolean,
+  signal?: AbortSignal,
 ): Promise<R & { transport: Transport }> {
   return new Promise((resolve, reject) => {
     let open: MseTransport | undefined;
     let failed = false;
+    const onAbort = () => fail(new MseError('connection closed during the MSE handshake (by us)', peerSpokeMse()));
     const fail = (e: unknown): void => {
       if (failed || open) return;
       failed = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       inner.close();
       reject(e instanceof MseError ? e : new MseError(`MSE handshake failed: ${(e as Error).message}`, peerSpokeMse()));
     };
     const timer = setTimeout(() => fail(new MseError(`MSE handshake not done within ${timeoutMs / 1000} s`, peerSpokeMse())), timeoutMs);
     timer.unref();
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     inner.start({
       data(chunk, transient) {
         if (open) return open.inbound.data(chunk, transient);
@@ -98,6 +108,7 @@ function negotiate<R>(
         for (const b of p.send) inner.write(b);
         if (!p.open) return;
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         open = new MseTransport(inner, p.open.cipher, p.open.rest);
         resolve({ ...p.open.result, transport: open });
       },
@@ -149,5 +160,5 @@ export function acceptIncoming(inner: Transport, opts: AcceptOptions): Promise<I
     machine = new ResponderHandshake(opts.mse);
     return progressOf(machine.feed(sniffed));
   };
-  return negotiate(inner, opts.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, undefined, feed, () => machine?.peerSpokeMse ?? false);
+  return negotiate(inner, opts.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, undefined, feed, () => machine?.peerSpokeMse ?? false, opts.signal);
 }

@@ -20,6 +20,12 @@ export interface SessionEntry {
   /** Verified pieces and bytes when last saved: what a paused torrent shows without touching its data. */
   have: number;
   haveBytes: number;
+  /** Labels a remote gave it (Transmission's `labels`). */
+  labels?: string[];
+  /** When it was first seen complete. */
+  doneAt?: string;
+  /** Its own rate limits, bytes per second, within the global ones. */
+  rates?: { down?: number; up?: number };
 }
 
 interface SessionFile {
@@ -39,6 +45,8 @@ export function defaultSessionDir(): string {
 
 export class SessionStore {
   private saving: Promise<void> = Promise.resolve();
+  /** The next save, not begun yet: later saves join it (the newest list is what it writes). */
+  private queued?: { entries: readonly SessionEntry[]; done: Promise<void> };
 
   constructor(readonly dir: string) {}
 
@@ -52,10 +60,12 @@ export class SessionStore {
   }
 
   /**
-   * The saved entries; none when there is no session yet. A damaged file is an error, never
-   * silently replaced: it is the user's list.
+   * The saved entries; none when there is no session yet. A file that cannot be read as a session
+   * is an error, never silently replaced: it is the user's list. One unusable entry costs only
+   * itself: it is copied to a file beside the session (nothing the user added is lost when the
+   * list is saved again) and `onProblem` hears which entry, why, and where it went.
    */
-  async load(): Promise<SessionEntry[]> {
+  async load(onProblem: (message: string) => void = () => {}): Promise<SessionEntry[]> {
     let raw: string;
     try {
       raw = await readFile(this.file, 'utf8');
@@ -75,24 +85,45 @@ export class SessionStore {
     const f = parsed as Partial<SessionFile>;
     if (typeof f !== 'object' || f === null || f.version !== 1 || !Array.isArray(f.torrents)) throw damaged('not a version 1 session');
     const seen = new Set<string>();
-    return f.torrents.map((e, i) => {
-      const why = invalid(e);
-      if (why) throw damaged(`entry ${i + 1}: ${why}`);
-      if (seen.has(e.infoHash)) throw damaged(`entry ${i + 1}: ${e.infoHash} is listed twice`);
-      seen.add(e.infoHash);
-      return e;
+    const kept: SessionEntry[] = [];
+    const rejected: { entry: unknown; why: string }[] = [];
+    f.torrents.forEach((e: unknown, i) => {
+      const why = invalid(e) ?? (seen.has((e as SessionEntry).infoHash) ? `${(e as SessionEntry).infoHash} is listed twice` : undefined);
+      if (why) return rejected.push({ entry: e, why: `entry ${i + 1}: ${why}` });
+      seen.add((e as SessionEntry).infoHash);
+      kept.push(e as SessionEntry);
     });
+    if (rejected.length > 0) {
+      const aside = join(this.dir, `session.set-aside-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+      // Kept aside before anything can save the list without them; if that fails, nothing is loaded.
+      await writeFileAtomic(aside, JSON.stringify({ from: this.file, torrents: rejected }, null, 1)).catch((e: unknown) => {
+        throw damaged(`${rejected[0]!.why}, and it cannot be set aside in ${aside}: ${errorMessage(e)}`);
+      });
+      for (const r of rejected) onProblem(`the session ${this.file}: ${r.why}; it is left out and kept in ${aside} (fix it there and add the torrent again)`);
+    }
+    return kept;
   }
 
-  /** Replace the saved list; saves run one after another, in call order. */
+  /**
+   * Replace the saved list; saves run one after another, in call order. Saves asked for while one
+   * is being written are made once, with the newest list (a thousand torrents added one by one
+   * are not a thousand rewrites of a growing file).
+   */
   save(entries: readonly SessionEntry[]): Promise<void> {
-    const data = JSON.stringify({ version: 1, torrents: entries } satisfies SessionFile, null, 1);
-    const next = this.saving.then(async () => {
+    if (this.queued) {
+      this.queued.entries = entries;
+      return this.queued.done;
+    }
+    const q: { entries: readonly SessionEntry[]; done: Promise<void> } = { entries, done: Promise.resolve() };
+    q.done = this.saving.then(async () => {
+      this.queued = undefined;
+      const data = JSON.stringify({ version: 1, torrents: q.entries } satisfies SessionFile, null, 1);
       await mkdir(this.dir, { recursive: true });
       await writeFileAtomic(this.file, data);
     });
-    this.saving = next.catch(() => {});
-    return next;
+    this.queued = q;
+    this.saving = q.done.catch(() => {});
+    return q.done;
   }
 
   /** Keep a copy of a torrent's bytes; returns where. */
@@ -118,6 +149,13 @@ function invalid(e: unknown): string | undefined {
   if (typeof x.paused !== 'boolean') return 'paused is not true or false';
   if (typeof x.addedAt !== 'string') return 'addedAt is not text';
   if (!Number.isSafeInteger(x.have) || (x.have as number) < 0 || !Number.isSafeInteger(x.haveBytes) || (x.haveBytes as number) < 0) return 'have/haveBytes are not counts';
+  if (x.labels !== undefined && (!Array.isArray(x.labels) || !x.labels.every((l) => typeof l === 'string'))) return 'labels are not a list of text';
+  if (x.doneAt !== undefined && typeof x.doneAt !== 'string') return 'doneAt is not text';
+  if (x.rates !== undefined) {
+    const r = x.rates as Record<string, unknown> | null;
+    const rate = (v: unknown) => v === undefined || (typeof v === 'number' && v > 0 && Number.isFinite(v));
+    if (typeof r !== 'object' || r === null || !rate(r.down) || !rate(r.up)) return 'rates are not positive numbers';
+  }
   const s = x.source as Record<string, unknown> | undefined;
   if (typeof s !== 'object' || s === null) return 'source is missing';
   if (s.kind === 'torrent' && typeof s.file === 'string' && isAbsolute(s.file)) return undefined;

@@ -1,22 +1,23 @@
 /**
- * Every torrent of a `sixswarm ui` session in one Client: add (a .torrent path or a magnet),
- * pause, resume, remove (keeping or deleting the data), re-check, and the list kept on disk.
- * A paused torrent is not in the Client at all: pausing stops its TorrentSession (peers closed,
- * trackers told, resume state saved) and resuming starts a new one, whose check trusts that
- * resume state. Operations on one torrent run one after another.
+ * Every torrent of a session (`sixswarm ui`, `sixswarm daemon`) in one engine: add (a .torrent
+ * path or its bytes, or a magnet), pause, resume, remove (keeping or deleting the data),
+ * re-check, labels and per-torrent rate limits, and the list kept on disk. A paused torrent is
+ * not in the engine at all: pausing stops its Torrent (peers closed, trackers told, resume state
+ * saved) and resuming starts a new one, whose check trusts that resume state. Operations on one
+ * torrent run one after another.
  */
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isMagnet, parseMagnet } from '../metainfo/magnet.js';
-import { readTorrentFile } from '../metainfo/torrent.js';
+import { parseTorrent, readTorrentFile } from '../metainfo/torrent.js';
 import type { Metainfo } from '../metainfo/types.js';
 import { deleteTorrentData, type DeleteResult } from '../storage/delete-data.js';
 import { loadMetadata } from '../storage/metadata-store.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { Engine } from '../engine/engine.js';
 import type { SessionEntry, SessionStore } from './session-store.js';
-import type { StatusFeed, TorrentDetail, TorrentSummary } from '../status/feed.js';
+import type { FileStatus, PeerStatus, StatusFeed, TorrentDetail, TorrentSummary, TrackerStatus } from '../status/feed.js';
 import type { Torrent, TorrentSource } from '../engine/torrent.js';
 
 export interface SessionOptions {
@@ -25,6 +26,44 @@ export interface SessionOptions {
   store: SessionStore;
   /** Where added torrents' data goes. */
   downloadDir: string;
+}
+
+/** How a torrent joins the session. */
+export interface AddOptions {
+  /** Where its data goes (absolute; the caller checked it): the session's download folder by default. */
+  dir?: string;
+  /** Added paused: kept in the list, not started. */
+  paused?: boolean;
+  labels?: string[];
+}
+
+/** The torrent is in the session already: which one. */
+export class DuplicateError extends InputError {
+  constructor(
+    readonly infoHash: string,
+    name: string,
+    paused: boolean,
+  ) {
+    super(`"${name}" is already in the session (${paused ? 'paused' : 'running'})`);
+    this.name = 'DuplicateError';
+  }
+}
+
+/** What the session knows of one torrent besides its status: its list entry and its metainfo, once known. */
+export interface TorrentView {
+  entry: Readonly<SessionEntry>;
+  meta?: Metainfo;
+  /** It runs (in the engine), as opposed to paused or unable to start. */
+  running: boolean;
+}
+
+/** One torrent's detail, a part at a time. */
+export interface DetailParts {
+  peers(): PeerStatus[];
+  trackers(): TrackerStatus[];
+  files(): FileStatus[];
+  /** Its verified pieces as a BitTorrent bitfield (the first piece in the high bit), once its metadata is known. */
+  pieces(): Uint8Array | undefined;
 }
 
 interface Managed {
@@ -43,16 +82,20 @@ interface Managed {
 
 export class Session {
   private readonly list: Managed[] = [];
+  /** The same torrents by info hash (a list of a thousand is looked up a thousand times per request). */
+  private readonly byHash = new Map<string, Managed>();
   private closed = false;
+  private changes = 0;
 
   constructor(private readonly o: SessionOptions) {}
 
   /** Load the saved session and start every torrent that was not paused. Resolves to the problems met (each says what to do). */
   async open(): Promise<string[]> {
     const problems: string[] = [];
-    for (const entry of await this.o.store.load()) {
+    for (const entry of await this.o.store.load((p) => problems.push(p))) {
       const m: Managed = { entry, queue: Promise.resolve() };
       this.list.push(m);
+      this.byHash.set(entry.infoHash, m);
       try {
         m.source = await this.loadSource(entry);
       } catch (e) {
@@ -65,45 +108,55 @@ export class Session {
     return problems;
   }
 
-  /** Add a .torrent path (~ allowed) or a magnet link; it starts at once. Bad input is an InputError saying what to do. */
-  async add(input: string): Promise<TorrentSummary> {
+  /** Add a .torrent path (~ allowed) or a magnet link; it starts at once unless added paused. Bad input is an InputError saying what to do. */
+  async add(input: string, opts: AddOptions = {}): Promise<TorrentSummary> {
     const text = input.trim();
     if (!text) throw new InputError('type the path of a .torrent file or a magnet link');
-    let source: TorrentSource;
-    let saved: SessionEntry['source'];
     if (isMagnet(text)) {
       const magnet = parseMagnet(text);
       this.refuseKnown(magnet.infoHashHex, magnet.name ?? magnet.infoHashHex);
-      source = { magnet };
-      saved = { kind: 'magnet', uri: text };
-    } else {
-      const file = resolve(text === '~' || text.startsWith('~/') ? join(homedir(), text.slice(1)) : text);
-      const meta = await readTorrentFile(file);
-      this.refuseKnown(meta.infoHashHex, meta.name);
-      source = { meta };
-      saved = { kind: 'torrent', file: await this.o.store.keepTorrent(meta.infoHashHex, await readFile(file)) };
+      return this.addSource({ magnet }, { kind: 'magnet', uri: text }, opts);
     }
+    const file = resolve(text === '~' || text.startsWith('~/') ? join(homedir(), text.slice(1)) : text);
+    const meta = await readTorrentFile(file);
+    this.refuseKnown(meta.infoHashHex, meta.name);
+    return this.addSource({ meta }, { kind: 'torrent', file: await this.o.store.keepTorrent(meta.infoHashHex, await readFile(file)) }, opts);
+  }
+
+  /** Add a .torrent's bytes (an upload): validated like any torrent file. */
+  async addTorrent(bytes: Buffer, opts: AddOptions = {}): Promise<TorrentSummary> {
+    const meta = parseTorrent(bytes);
+    this.refuseKnown(meta.infoHashHex, meta.name);
+    return this.addSource({ meta }, { kind: 'torrent', file: await this.o.store.keepTorrent(meta.infoHashHex, bytes) }, opts);
+  }
+
+  private async addSource(source: TorrentSource, saved: SessionEntry['source'], opts: AddOptions): Promise<TorrentSummary> {
     const infoHash = 'meta' in source ? source.meta.infoHashHex : source.magnet.infoHashHex;
+    // Checked again after the awaits above: two adds of one torrent at once must not both get in.
+    this.refuseKnown(infoHash, 'meta' in source ? source.meta.name : (source.magnet.name ?? infoHash));
     const entry: SessionEntry = {
       infoHash,
       name: 'meta' in source ? source.meta.name : (source.magnet.name ?? infoHash),
-      dir: resolve(this.o.downloadDir),
-      paused: false,
+      dir: resolve(opts.dir ?? this.o.downloadDir),
+      paused: opts.paused ?? false,
       addedAt: new Date().toISOString(),
       source: saved,
       have: 0,
       haveBytes: 0,
+      ...(opts.labels?.length ? { labels: [...opts.labels] } : {}),
     };
     const m: Managed = { entry, source, queue: Promise.resolve() };
     this.list.push(m);
+    this.byHash.set(infoHash, m);
     await this.persist();
-    void this.enqueue(m, () => this.start(m, false));
+    if (!entry.paused) void this.enqueue(m, () => this.start(m, false));
     return this.summaryOf(m);
   }
 
   pause(infoHash: string): Promise<void> {
     return this.op(infoHash, async (m) => {
-      if (m.entry.paused) return;
+      // A paused torrent may still run: being re-checked.
+      if (m.entry.paused && !m.torrent) return;
       await this.stop(m);
       m.entry.paused = true;
       await this.persist();
@@ -119,13 +172,35 @@ export class Session {
     });
   }
 
-  /** Hash all its data again, ignoring the resume state; it runs afterwards. */
+  /** Hash all its data again, ignoring the resume state; a running torrent runs afterwards, a paused one stays paused. */
   recheck(infoHash: string): Promise<void> {
     return this.op(infoHash, async (m) => {
       await this.stop(m);
-      m.entry.paused = false;
-      await this.persist();
       await this.start(m, true);
+    });
+  }
+
+  /** Ask its trackers (and the DHT) for peers now. */
+  reannounce(infoHash: string): Promise<void> {
+    return this.op(infoHash, async (m) => m.torrent?.announceSoon());
+  }
+
+  setLabels(infoHash: string, labels: string[]): Promise<void> {
+    return this.op(infoHash, async (m) => {
+      if (labels.length > 0) m.entry.labels = [...labels];
+      else delete m.entry.labels;
+      await this.persist();
+    });
+  }
+
+  /** Its own rate limits (bytes per second; undefined: none of its own), at once and from now on. */
+  setRates(infoHash: string, rates: { down?: number; up?: number }): Promise<void> {
+    return this.op(infoHash, async (m) => {
+      if (rates.down === undefined && rates.up === undefined) delete m.entry.rates;
+      else m.entry.rates = { ...(rates.down !== undefined ? { down: rates.down } : {}), ...(rates.up !== undefined ? { up: rates.up } : {}) };
+      m.torrent?.limits?.down.setRate(rates.down);
+      m.torrent?.limits?.up.setRate(rates.up);
+      await this.persist();
     });
   }
 
@@ -135,6 +210,7 @@ export class Session {
     return this.op(infoHash, async (m) => {
       await this.stop(m);
       this.list.splice(this.list.indexOf(m), 1);
+      this.byHash.delete(m.entry.infoHash);
       await this.persist();
       if (m.entry.source.kind === 'torrent') await this.o.store.forgetTorrent(m.entry.infoHash);
       const meta = metaOf(m);
@@ -145,6 +221,43 @@ export class Session {
   /** The session in the order torrents were added. */
   summaries(): TorrentSummary[] {
     return this.list.map((m) => this.summaryOf(m));
+  }
+
+  /** Its name (from its metadata once known), if it is in the session. */
+  nameOf(infoHash: string): string | undefined {
+    const m = this.find(infoHash);
+    return m && (metaOf(m)?.name ?? m.entry.name);
+  }
+
+  /** Its list entry (read only) and metainfo, once known. */
+  view(infoHash: string): TorrentView | undefined {
+    const m = this.find(infoHash);
+    if (!m) return undefined;
+    const meta = metaOf(m);
+    return { entry: m.entry, ...(meta ? { meta } : {}), running: !!m.torrent };
+  }
+
+  /** Counts the changes to the list and its entries (added, paused, resumed, removed, labelled): whoever caches summaries compares it. */
+  get revision(): number {
+    return this.changes;
+  }
+
+  /**
+   * Its detail part by part, each computed when asked (a list of many torrents needs the peers of
+   * each, not their files); undefined for a torrent that has not run in this process.
+   */
+  parts(infoHash: string): DetailParts | undefined {
+    const m = this.find(infoHash);
+    const t = m?.torrent ?? m?.stopped;
+    if (!t) return undefined;
+    const feed = this.o.feed;
+    const running = !!m?.torrent;
+    return {
+      peers: () => (running ? feed.peers(t) : []),
+      trackers: () => feed.trackers(t),
+      files: () => feed.files(t),
+      pieces: () => feed.pieces(t),
+    };
   }
 
   detail(infoHash: string, cells: number): TorrentDetail | undefined {
@@ -166,11 +279,11 @@ export class Session {
 
   private refuseKnown(infoHash: string, name: string): void {
     const known = this.find(infoHash);
-    if (known) throw new InputError(`"${name}" is already in the session (${known.entry.paused ? 'paused' : 'running'})`);
+    if (known) throw new DuplicateError(infoHash, name, known.entry.paused);
   }
 
   private find(infoHash: string): Managed | undefined {
-    return this.list.find((m) => m.entry.infoHash === infoHash);
+    return this.byHash.get(infoHash);
   }
 
   private op(infoHash: string, fn: (m: Managed) => Promise<void>): Promise<void> {
@@ -200,21 +313,38 @@ export class Session {
     return { meta };
   }
 
-  /** Add it to the engine (its lock taken: another process running it in that folder is a problem to show) and start it. */
+  /**
+   * Add it to the engine (its lock taken: another process running it in that folder is a problem
+   * to show) and start it. A paused torrent started for a re-check is stopped again once checked,
+   * before it joins the swarm.
+   */
   private async start(m: Managed, forceRecheck: boolean): Promise<void> {
     if (!m.source || m.torrent || this.closed) return;
     m.problem = undefined;
     let t: Torrent;
     try {
-      t = await this.o.engine.addTorrent(m.source, m.entry.dir, { writable: true });
+      t = await this.o.engine.addTorrent(m.source, m.entry.dir, { writable: true, ...(m.entry.rates ? { rates: m.entry.rates } : {}) });
     } catch (e) {
       m.problem = `cannot start: ${errorMessage(e)}; then resume it (r)`;
       return;
     }
-    // Seeded enough (--seed-ratio, --seed-time): it is paused, as Transmission stops such a torrent.
     t.on('event', (e) => {
+      // Seeded enough (--seed-ratio, --seed-time): it is paused, as Transmission stops such a torrent.
       if (e.event === 'seed-goal') void this.pause(m.entry.infoHash).catch(() => {});
+      if (e.event === 'complete' && t.storage?.have.complete && !m.entry.doneAt) {
+        m.entry.doneAt = new Date().toISOString();
+        void this.persist().catch(() => {});
+      }
     });
+    if (m.entry.paused) {
+      // Stopped from within the event, so that the torrent never joins the swarm; the torrent's
+      // queue waits for that stop like for any operation.
+      t.once('checked', () => {
+        if (m.torrent !== t || !m.entry.paused) return;
+        const stopping = this.stop(m);
+        m.queue = m.queue.then(() => stopping).catch(() => {});
+      });
+    }
     m.torrent = t;
     m.stopped = undefined;
     this.o.feed.watch(t);
@@ -248,6 +378,7 @@ export class Session {
   }
 
   private persist(): Promise<void> {
+    this.changes++;
     return this.o.store.save(this.list.map((m) => m.entry));
   }
 
@@ -271,6 +402,7 @@ export class Session {
       maxUp: base?.maxUp ?? null,
       downloaded: base?.downloaded ?? 0,
       uploaded: base?.uploaded ?? 0,
+      wasted: base?.wasted ?? 0,
       ratio: base?.ratio ?? null,
       eta: null,
       peers: 0,

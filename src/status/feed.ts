@@ -12,6 +12,7 @@ import type { HashStats } from '../swarm/hash-exchange.js';
 import type { CheckProgress, CheckResult } from '../storage/piece-store.js';
 import type { PeerInfo } from '../swarm/peer-info.js';
 import type { PeerSourceKind } from '../swarm/peer-pool.js';
+import type { WebSeedInfo } from '../swarm/web-seed.js';
 import type { AnnounceEvent } from '../tracker/types.js';
 import type { TunnelStatus } from '../tunnel/client.js';
 import type { Engine } from '../engine/engine.js';
@@ -47,6 +48,8 @@ export interface TorrentSummary {
   maxUp: number | null;
   downloaded: number;
   uploaded: number;
+  /** Bytes downloaded that were not needed (endgame duplicates, pieces done meanwhile). */
+  wasted: number;
   /** uploaded / downloaded, or uploaded / size when nothing was downloaded; null before anything moved. */
   ratio: number | null;
   /** Seconds to completion at the current rate; null when not downloading. */
@@ -73,7 +76,12 @@ export interface TorrentSummary {
   tunnel?: TunnelStatus;
   /** With port mapping on: per family, the state of the router's mapping of our port. */
   mapping?: Record<Family, ReachabilityVerdict['state']>;
+  /** The torrent's web seeds (BEP 19, BEP 17), when it has any and they are on: each one's state, rate and failures. */
+  webSeeds?: WebSeedStatus[];
 }
+
+/** A web seed as the UI and --json show it. */
+export type WebSeedStatus = WebSeedInfo;
 
 /** A connected peer as the UI and --json show it: the swarm's own report of it, and where it sits. */
 export interface PeerStatus
@@ -176,6 +184,8 @@ export type EngineEvent =
 
 /** How often a checking torrent reports, at most. */
 const CHECK_REPORT_MS = 500;
+/** A torrent whose summary stays the same still reports this often: a reader can tell a stalled torrent from a dead process. */
+const UNCHANGED_PROGRESS_MS = 5000;
 
 export interface StatusSource {
   /** The session's tunnel, if any. */
@@ -188,6 +198,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   /** Followed torrents, kept after the engine let go of them so the last word on each can be said. */
   private readonly watched = new Set<Torrent>();
   private readonly reached: Partial<Record<Family, ReachedStatus>> = {};
+  /** Per torrent, the progress last published (as JSON) and when. */
+  private readonly lastProgress = new Map<Torrent, { json: string; at: number }>();
 
   constructor(
     private readonly engine: Engine,
@@ -231,6 +243,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   unwatch(t: Torrent): void {
     this.watched.delete(t);
     this.unreachableWhy.delete(t);
+    this.lastProgress.delete(t);
   }
 
   private sawIncoming(family: Family, label: string): void {
@@ -243,7 +256,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     this.reached[family] = { from: label, kind: classify(host)?.kind ?? 'reserved', at: Date.now() };
   }
 
-  /** A `progress` event per running torrent every `ms`. */
+  /** Every `ms`, a `progress` event per running torrent whose summary changed (see publishProgress). */
   startProgress(ms = 1000): void {
     this.progressTimer = setInterval(() => this.publishProgress(), ms);
     this.progressTimer.unref();
@@ -253,8 +266,21 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     clearInterval(this.progressTimer);
   }
 
-  publishProgress(): void {
-    for (const t of this.watched) if (t.swarm) this.publish({ event: 'progress', ...this.summary(t) });
+  /**
+   * A `progress` event per running torrent whose summary changed since its last one, or that has
+   * said nothing for UNCHANGED_PROGRESS_MS; with `all`, every running torrent's (the last word).
+   */
+  publishProgress(all = false): void {
+    const now = Date.now();
+    for (const t of this.watched) {
+      if (!t.swarm) continue;
+      const summary = this.summary(t);
+      const json = JSON.stringify(summary);
+      const last = this.lastProgress.get(t);
+      if (!all && last && last.json === json && now - last.at < UNCHANGED_PROGRESS_MS) continue;
+      this.lastProgress.set(t, { json, at: now });
+      this.publish({ event: 'progress', ...summary });
+    }
   }
 
   summary(t: Torrent): TorrentSummary {
@@ -272,6 +298,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     const tunnel = this.source.tunnel?.();
     const why = this.unreachableWhy.get(t);
     const pm = this.engine.portMapping?.status();
+    const webSeeds = t.swarm?.webSeedInfo() ?? [];
     return {
       infoHash: t.infoHashHex,
       name: t.name,
@@ -289,6 +316,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       maxUp: t.limits?.up.effective ?? null,
       downloaded,
       uploaded,
+      wasted: s?.wasted ?? 0,
       ratio: shareRatio(uploaded, downloaded, totalBytes),
       eta: meta && downRate > 0 && got < target ? (target - got) / downRate : null,
       peers: s?.peers ?? 0,
@@ -305,7 +333,14 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       ...(t.lastError ? { error: t.lastError } : {}),
       ...(tunnel ? { tunnel } : {}),
       ...(pm ? { mapping: { 4: pm[4].state, 6: pm[6].state } } : {}),
+      ...(webSeeds.length > 0 ? { webSeeds } : {}),
     };
+  }
+
+  /** Its verified pieces as a BitTorrent bitfield (the first piece in the high bit); undefined before its metadata. */
+  pieces(t: Torrent): Uint8Array | undefined {
+    const have = t.storage?.have;
+    return have && Uint8Array.from(have.bytes);
   }
 
   detail(t: Torrent, cells = 64): TorrentDetail {
@@ -339,7 +374,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     };
   }
 
-  private peers(t: Torrent): PeerStatus[] {
+  /** Its connected peers, each with where it sits (family, via the tunnel) and where we learned of it. */
+  peers(t: Torrent): PeerStatus[] {
     const swarm = t.swarm;
     if (!swarm) return [];
     const tunnelAddress = this.source.tunnel?.()?.address;
@@ -369,7 +405,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     });
   }
 
-  private trackers(t: Torrent): TrackerStatus[] {
+  /** Its trackers, one row per tracker and address family. */
+  trackers(t: Torrent): TrackerStatus[] {
     return t.trackerRecords().map((r) => ({
       url: r.tracker,
       family: r.family,
@@ -382,7 +419,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     }));
   }
 
-  private files(t: Torrent): FileStatus[] {
+  /** Its files (padding files left out) with the verified bytes of each. */
+  files(t: Torrent): FileStatus[] {
     const { meta, storage } = t;
     if (!meta || !storage) return [];
     const have = new Array<number>(meta.files.length).fill(0);

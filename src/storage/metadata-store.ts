@@ -1,8 +1,8 @@
 /**
  * Metadata fetched for a magnet link, kept beside the resume state as a .torrent file (the info
- * dictionary exactly as fetched, plus the magnet's trackers, and for a v2 torrent the piece
- * layers learned so far), so a restart never fetches it again. It is kept under the hash the
- * magnet names (a v2 hash cut to 20 bytes, for a `urn:btmh:` magnet of a hybrid).
+ * dictionary exactly as fetched, plus the magnet's trackers and web seeds, and for a v2 torrent
+ * the piece layers learned so far), so a restart never fetches it again. It is kept under the
+ * hash the magnet names (a v2 hash cut to 20 bytes, for a `urn:btmh:` magnet of a hybrid).
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,8 +37,10 @@ export async function saveMetadata(stateDir: string, meta: Metainfo, opts: { as?
     ...(meta.announce.length > 0 ? { 'announce-list': meta.announce } : {}),
     'created by': meta.createdBy,
   });
-  // d<announce...>4:info<raw>[12:piece layers<dict>]e: the head's closing 'e' is replaced by the info entry (keys stay sorted).
+  // Keys in order: d<announce...>4:info<raw>[12:piece layers<dict>][8:url-list<list>]e; the
+  // head's closing 'e' is replaced by the info entry, the piece layers and the web seeds (ws=).
   const layers = opts.layers && opts.layers.size > 0 ? [Buffer.from('12:piece layers'), encode(opts.layers)] : [];
-  const torrent = Buffer.concat([head.subarray(0, head.length - 1), Buffer.from('4:info'), meta.infoBuffer, ...layers, Buffer.from('e')]);
+  const tail = meta.urlList.length > 0 ? encode({ 'url-list': meta.urlList }).subarray(1) : Buffer.from('e');
+  const torrent = Buffer.concat([head.subarray(0, head.length - 1), Buffer.from('4:info'), meta.infoBuffer, ...layers, tail]);
   await writeFileAtomic(file, torrent);
 }

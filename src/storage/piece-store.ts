@@ -23,6 +23,8 @@ export interface CheckResult {
   /** Of those, pieces that matched. */
   valid: number;
   trusted: number;
+  /** The resume file was there and unusable (it names the file): every piece was checked instead. */
+  resumeProblem?: string;
 }
 
 /** Bytes of the torrent by state, kept current as pieces are verified (nobody scans the pieces for them). */

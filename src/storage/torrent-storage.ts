@@ -95,7 +95,8 @@ export class TorrentStorage implements TorrentStore {
     await this.store.checkFolder();
     const stats = await this.store.fileStats();
     const parts = await this.store.partStats(this.parted);
-    const resume = force ? undefined : await loadResume(this.resumeFile, this.meta.infoHashHex, this.meta.pieceCount);
+    const loaded = force ? {} : await loadResume(this.resumeFile, this.meta.infoHashHex, this.meta.pieceCount);
+    const resume = loaded.state;
     const saved = resume ? new Bitfield(this.meta.pieceCount, Buffer.from(resume.have, 'base64')) : undefined;
     const same = (now: FileStat | undefined, then: FileStat | null | undefined) => !!now && !!then && now.size === then.size && now.mtimeNs === then.mtimeNs;
     const unchanged = this.meta.files.map((f, i) => f.pad || same(stats[i], resume?.files[i]));
@@ -157,7 +158,7 @@ export class TorrentStorage implements TorrentStore {
     }
     this.checked = true;
     this.dirty = !saved || toHash.length > 0;
-    return { hashed: toHash.length, valid, trusted };
+    return { hashed: toHash.length, valid, trusted, ...(loaded.problem ? { resumeProblem: loaded.problem } : {}) };
   }
 
   /**

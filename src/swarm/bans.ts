@@ -4,7 +4,8 @@
  * sent it); when the piece later passes, every block that differs from the good data convicts
  * its sender. A piece that came from one peer alone convicts it at once, and so does a block whose
  * true hash is known (BEP 52: the piece's leaf hashes, from a peer). Two convictions ban the
- * address (an IPv6 host: its /64) for the rest of the session.
+ * address (an IPv6 host: its /64) for the rest of the session; one bans a web seed (its bytes
+ * came over a checked stream from the server itself: nothing but the server can be at fault).
  */
 import { createHash } from 'node:crypto';
 import { hostKey } from '../net/address.js';
@@ -17,6 +18,18 @@ interface FailedCopy {
 /** Failed copies kept per piece, and pieces kept at all: a liar must not make us hoard memory. */
 const MAX_COPIES = 4;
 const MAX_PIECES = 256;
+
+const WEB_SEED = 'web seed ';
+
+/** A web seed's sender key: never an address, so no peer shares its blame or its ban. */
+export function webSeedKey(url: string): string {
+  return `${WEB_SEED}${url}`;
+}
+
+/** The web seed's URL when `key` is one's. */
+export function webSeedOf(key: string): string | undefined {
+  return key.startsWith(WEB_SEED) ? key.slice(WEB_SEED.length) : undefined;
+}
 
 export class BanList {
   private readonly strikes = new Map<string, number>();
@@ -81,7 +94,7 @@ export class BanList {
     for (const ip of new Set([...ips].map(hostKey))) {
       const s = (this.strikes.get(ip) ?? 0) + 1;
       this.strikes.set(ip, s);
-      if (s >= this.threshold && !this.banned.has(ip)) {
+      if (s >= (webSeedOf(ip) !== undefined ? 1 : this.threshold) && !this.banned.has(ip)) {
         this.banned.add(ip);
         newlyBanned.push(ip);
       }

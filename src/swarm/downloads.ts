@@ -74,19 +74,28 @@ export class Downloads {
     }
     tp.lastPieceAt = Date.now();
     tp.down.add(block.length);
+    if (!this.accept(tp.ip, index, begin, block, tp) && req) this.picker.release(req);
+    this.fillRequests(tp);
+  }
+
+  /**
+   * A block arrived from `from` (a peer's IP, or a web seed's key: the evidence if its piece
+   * fails), `by` that peer if it is one: stored if it is still needed, with the same block's
+   * endgame requests to other peers cancelled, and a piece it completes handed to the verifier.
+   * False when it was not needed (counted as wasted).
+   */
+  accept(from: string, index: number, begin: number, block: Buffer, by?: TransferPeer): boolean {
     this.meter.add(block.length);
     const duplicated = this.picker.requestCount(index, begin) > 1; // endgame: others were asked too
-    const result = this.picker.receive(index, begin, block, tp.ip);
-    if (result !== 'new') {
+    if (this.picker.receive(index, begin, block, from) !== 'new') {
       this.wasted += block.length;
-      if (req) this.picker.release(req);
-      this.fillRequests(tp);
-      return;
+      return false;
     }
     // Endgame: the same block may be on its way from others; cancel those requests.
     if (duplicated) {
+      const key = blockKey({ index, begin });
       for (const other of this.state.transferPeers()) {
-        const dup = other === tp ? undefined : other.requests.get(key);
+        const dup = other === by ? undefined : other.requests.get(key);
         if (!dup) continue;
         other.requests.delete(key);
         other.rememberCancelled(key);
@@ -95,7 +104,7 @@ export class Downloads {
     }
     const done = this.picker.takeComplete(index);
     if (done) this.pieceDone(done);
-    this.fillRequests(tp);
+    return true;
   }
 
   /** A peer left: its requests go back to the picker. */

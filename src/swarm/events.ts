@@ -1,6 +1,7 @@
 /** What a swarm reports: its part of the engine's event stream (see src/client/status.ts). */
 import type { Family } from '../net/address.js';
 import type { PeerSourceKind } from './peer-pool.js';
+import type { FailureKind } from '../webseed/failure.js';
 
 export type SwarmEvent =
   /** `v2`: the connection runs under the torrent's v2 info hash (BEP 52; named, or upgraded to from a hybrid's v1 one). */
@@ -14,6 +15,12 @@ export type SwarmEvent =
   /** BEP 52: a failed piece's true block hashes came; `peers` sent its bad `blocks` (the others are cleared). */
   | { event: 'piece-blamed'; index: number; peers: string[]; blocks: number[] }
   | { event: 'peer-banned'; ip: string }
+  /**
+   * A web seed failed, said once per kind of failure (per file, for a file's): what happens now
+   * is `action`: retried in `retryIn` seconds, the file's pieces left to other sources, the seed
+   * no longer used this session, or banned for serving bad data.
+   */
+  | { event: 'web-seed-failed'; url: string; kind: FailureKind | 'hash'; reason: string; action: 'retry' | 'file-dropped' | 'dropped' | 'banned'; retryIn?: number }
   | { event: 'complete' }
   | { event: 'warning'; message: string }
   | { event: 'error'; message: string };

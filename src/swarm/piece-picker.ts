@@ -30,6 +30,8 @@ export type ReceiveResult = 'new' | 'duplicate' | 'unwanted';
 
 /** Endgame allows this many requests of one block at once. */
 const ENDGAME_DUPLICATES = 3;
+/** A web seed joins a block's endgame only while one other source fetches it (its runs are long: duplicates cost more). */
+const WEB_SEED_DUPLICATES = 2;
 /** The rarest-first order follows availability changes at most this often. */
 const REORDER_MS = 1000;
 
@@ -186,6 +188,70 @@ export class PiecePicker {
     return out;
   }
 
+  /**
+   * Blocks for a web seed, which asks for byte ranges: one run of blocks that are contiguous in
+   * the torrent, at most `maxBytes` of them, of pieces the seed has. First the free blocks of a
+   * started piece (requests given back by a peer that left or choked), else new pieces (rarest
+   * first, or in order when sequential) whole, followed by the next ones while they can be
+   * started too; in endgame, blocks not received yet that at most one other source is fetching
+   * and this seed is not (`mine`). Every block returned counts as requested until released or
+   * received, so no peer asks for it outside endgame. `resume`: the piece after the seed's last
+   * run, started instead of the rarest when it is as rare (a seed streams on where it was, so
+   * that its runs stay long instead of filling ever smaller gaps).
+   */
+  pickRun(seed: PeerPieces, maxBytes: number, mine: (r: BlockRef) => boolean, resume?: number): BlockRef[] {
+    const out: BlockRef[] = [];
+    let bytes = 0;
+    const take = (p: PieceInProgress, b: number): boolean => {
+      const r = p.block(b);
+      if (out.length > 0 && bytes + r.length > maxBytes) return false;
+      p.requested[b]!++;
+      out.push(r);
+      bytes += r.length;
+      return true;
+    };
+    for (const p of this.inProgress.values()) {
+      if (!seed.has(p.index)) continue;
+      let b = p.firstFree;
+      while (b < p.blockCount && (p.received[b] || p.requested[b])) b++;
+      if (b === p.blockCount) {
+        p.firstFree = b;
+        continue;
+      }
+      for (; b < p.blockCount && !p.received[b] && !p.requested[b]; b++) if (!take(p, b)) break;
+      p.firstFree = b; // everything before b was received, requested, or is taken now
+      return out;
+    }
+    // A new run only once all of it fits in the memory bound (verified pieces free it, and the
+    // transfer asks again): taking one piece at a time while it is full costs a request each.
+    const fits = this.bufferedBytes === 0 || this.bufferedBytes + Math.min(maxBytes, this.maxBufferedBytes / 2) <= this.maxBufferedBytes;
+    let first = fits ? this.rarestNewPiece(seed) : undefined;
+    if (first !== undefined && resume !== undefined && !this.sequential && resume < this.pieceCount && seed.has(resume) && this.startable(resume) && this.availability[resume]! <= this.availability[first]!) first = resume;
+    for (let next = first; next !== undefined; ) {
+      const size = this.pieceSize(next);
+      const p = new PieceInProgress(next, size, this.buffers.take(size));
+      this.inProgress.set(next, p);
+      this.bufferedBytes += p.size;
+      let b = 0;
+      while (b < p.blockCount && take(p, b)) b++;
+      p.firstFree = b;
+      // Whole pieces only after the first (one source per piece keeps blame simple).
+      const after = next + 1;
+      const more = b === p.blockCount && after < this.pieceCount && bytes + this.pieceSize(after) <= maxBytes && seed.has(after) && this.startable(after) && this.bufferedBytes < this.maxBufferedBytes;
+      next = more ? after : undefined;
+    }
+    if (out.length > 0 || !this.inEndgame()) return out;
+    for (const p of this.inProgress.values()) {
+      if (!seed.has(p.index)) continue;
+      const open = (b: number) => !p.received[b] && p.requested[b]! < WEB_SEED_DUPLICATES && !mine(p.block(b));
+      let b = 0;
+      while (b < p.blockCount && !open(b)) b++;
+      for (; b < p.blockCount && open(b); b++) if (!take(p, b)) break;
+      if (out.length > 0) return out;
+    }
+    return out;
+  }
+
   /** True when every block we still need is already requested from someone. */
   inEndgame(): boolean {
     // A piece left to start is one the order's cursor stops at (the cursor only moves forward).
@@ -194,6 +260,13 @@ export class PiecePicker {
     if (this.orderStart < this.pieceCount) return false;
     for (const p of this.inProgress.values()) for (let b = 0; b < p.blockCount; b++) if (!p.received[b] && !p.requested[b]) return false;
     return true;
+  }
+
+  /** Whether a block is still to be received (its piece started and the block not in). */
+  stillNeeded(r: { index: number; begin: number }): boolean {
+    const p = this.inProgress.get(r.index);
+    const b = r.begin / BLOCK_SIZE;
+    return !!p && Number.isInteger(b) && b < p.blockCount && !p.received[b];
   }
 
   /** How many requests for this block are out (more than one only in endgame). */

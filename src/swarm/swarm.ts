@@ -19,6 +19,8 @@ import type { PeerAddressHint, PeerSource } from './peer-pool.js';
 import type { RateLimits } from './rate-limit.js';
 import { Transfer } from './transfer.js';
 import type { HashStats } from './hash-exchange.js';
+import type { WebSeedInfo } from './web-seed.js';
+import type { WebSeedOptions } from './web-seeds.js';
 import { every } from '../util/ticker.js';
 
 export type { SwarmEvent } from './events.js';
@@ -49,6 +51,8 @@ export interface SwarmOptions {
   limits?: RateLimits;
   /** Download pieces in order. */
   sequential?: boolean;
+  /** Fetch from the torrent's web seeds (BEP 19, BEP 17) over this network; undefined: never. */
+  webSeeds?: WebSeedOptions;
 }
 
 export interface SwarmStats {
@@ -158,6 +162,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
         requestTimeoutMs: this.opts.requestTimeoutMs ?? 20_000,
         limits: this.opts.limits,
         sequential: this.opts.sequential,
+        webSeeds: this.opts.webSeeds,
       },
       this.emitEvent,
     );
@@ -229,6 +234,11 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
         peerInterested: tp?.peerInterested ?? p.early.peerInterested,
       };
     });
+  }
+
+  /** The torrent's web seeds (none before the metadata, or with web seeds off). */
+  webSeedInfo(): WebSeedInfo[] {
+    return this.transfer?.webSeedInfo() ?? [];
   }
 
   /** How many connected peers have piece `index` (0 before the metadata). */

@@ -3,7 +3,8 @@
  * the dispatch of its messages to the download side (downloads.ts), the upload side
  * (uploads.ts), BEP 52's hash messages (hash-exchange.ts) and, for a complete piece, the
  * verifier (piece-verifier.ts). Peers come and go through the connection half (connections.ts);
- * verified pieces go to the store. A v2 piece is asked for once its hash is known.
+ * the torrent's web seeds (web-seeds.ts) feed the download side beside them; verified pieces go
+ * to the store. A v2 piece is asked for once its hash is known.
  */
 import type { PieceStore } from '../storage/piece-store.js';
 import { Bitfield } from '../util/bitfield.js';
@@ -19,6 +20,8 @@ import { PieceVerifier, type Verdict } from './piece-verifier.js';
 import type { RateLimits } from './rate-limit.js';
 import { TransferPeer } from './transfer-peer.js';
 import { Uploads } from './uploads.js';
+import type { WebSeedInfo } from './web-seed.js';
+import { WebSeeds, type WebSeedOptions } from './web-seeds.js';
 
 export interface TransferOptions {
   uploadSlots: number;
@@ -29,6 +32,8 @@ export interface TransferOptions {
   limits?: RateLimits;
   /** Download pieces in order (see PiecePicker.sequential). */
   sequential?: boolean;
+  /** Fetch from the torrent's web seeds over this network; undefined: never. */
+  webSeeds?: WebSeedOptions;
 }
 
 export class Transfer implements PeerHandler, TransferState {
@@ -38,6 +43,7 @@ export class Transfer implements PeerHandler, TransferState {
   private readonly uploads: Uploads;
   private readonly verifier: PieceVerifier;
   private readonly hashes: HashExchange;
+  private readonly webSeeds?: WebSeeds;
   private readonly peers = new Map<Peer, TransferPeer>();
   private readonly pieceCount: number;
   private halted = false;
@@ -63,6 +69,31 @@ export class Transfer implements PeerHandler, TransferState {
     this.verifier = new PieceVerifier(store, connections.bans, (v) => this.onVerdict(v), this.hashes);
     this.downloads = new Downloads(this.picker, this, opts.limits?.down, opts.requestTimeoutMs, (piece) => this.verifier.verify(piece));
     this.uploads = new Uploads(store, this, { slots: opts.uploadSlots, maxQueuedRequests: opts.maxQueuedRequests }, opts.limits?.up, emit);
+    const { meta, layout } = store;
+    if (opts.webSeeds && meta.urlList.length + meta.httpSeeds.length > 0) {
+      const downloads = this.downloads;
+      const transfer = this;
+      this.webSeeds = new WebSeeds(
+        meta,
+        {
+          picker: this.picker,
+          accept: (from, index, begin, block) => downloads.accept(from, index, begin, block),
+          segments: (index, begin, length) => layout.segments(index, begin, length),
+          piecesOfFile: (f) => layout.piecesOfFile(f),
+          limit: opts.limits?.down,
+          get active() {
+            return !transfer.stopped && !transfer.complete;
+          },
+          emit,
+        },
+        opts.webSeeds,
+      );
+    }
+  }
+
+  /** The torrent's web seeds as status shows them (none when they are off). */
+  webSeedInfo(): WebSeedInfo[] {
+    return this.webSeeds?.info() ?? [];
   }
 
   /** Stopped: nothing more is requested, sent or written. */
@@ -111,10 +142,12 @@ export class Transfer implements PeerHandler, TransferState {
 
   start(): void {
     if (this.complete) this.markComplete();
+    else this.webSeeds?.fill();
   }
 
   async stop(): Promise<void> {
     this.halted = true;
+    this.webSeeds?.stop();
     for (const tp of this.peers.values()) {
       tp.downAsk?.();
       tp.upAsk?.();
@@ -245,7 +278,8 @@ export class Transfer implements PeerHandler, TransferState {
   private onVerdict(v: Verdict): void {
     if ('blamed' in v) {
       if (v.blamed.length > 0) this.emit({ event: 'piece-blamed', index: v.index, peers: v.blamed, blocks: v.blocks });
-      this.connections.ban(v.banned, 'banned: sent blocks that failed their merkle hashes');
+      const blamed = this.webSeeds ? this.webSeeds.ban(v.banned, v.index) : v.banned;
+      this.connections.ban(blamed, 'banned: sent blocks that failed their merkle hashes');
       return;
     }
     this.picker.verified(v.index);
@@ -257,8 +291,12 @@ export class Transfer implements PeerHandler, TransferState {
     if (v.ok) this.onVerified(v.index);
     else if (v.inconsistent) this.emit({ event: 'warning', message: `piece ${v.index} matches the torrent's v1 hash but not its v2 hash: the torrent's two halves disagree; ask whoever made it for a consistent one` });
     else this.emit({ event: 'piece-failed', index: v.index, peers: v.senders });
-    this.connections.ban(v.banned, 'banned: sent data that failed the hash check');
-    if (!v.ok) this.downloads.fillAll();
+    const peers = this.webSeeds ? this.webSeeds.ban(v.banned, v.index) : v.banned;
+    this.connections.ban(peers, 'banned: sent data that failed the hash check');
+    if (!v.ok) {
+      this.downloads.fillAll();
+      this.webSeeds?.fill();
+    }
   }
 
   private onVerified(index: number): void {
@@ -269,12 +307,16 @@ export class Transfer implements PeerHandler, TransferState {
       if (p.amInterested && p.bits.has(index) && !this.picker.interesting(p.bits)) this.downloads.setInterested(p, false);
     }
     if (this.complete) this.markComplete();
-    else this.downloads.fillAll();
+    else {
+      this.downloads.fillAll();
+      this.webSeeds?.fill();
+    }
   }
 
   private markComplete(): void {
     if (this.completeEmitted) return;
     this.completeEmitted = true;
+    this.webSeeds?.stop();
     void this.store.createEmptyFiles().catch((e: Error) => this.emit({ event: 'error', message: `cannot create empty files: ${e.message}` }));
     for (const p of [...this.peers.values()]) {
       this.downloads.setInterested(p, false);
@@ -294,5 +336,6 @@ export class Transfer implements PeerHandler, TransferState {
     this.uploads.tick(now);
     this.hashes.tick(now);
     this.downloads.fillAll();
+    if (!this.complete) this.webSeeds?.tick();
   }
 }

@@ -1,13 +1,12 @@
 /**
- * Happy-Eyeballs style connecting (RFC 8305) over any Network: given every address of one peer,
- * try IPv6 first, start the next attempt after a short delay if the previous has not connected,
- * keep the first that succeeds and abort or close the rest.
+ * Happy-Eyeballs style connecting (RFC 8305) over any Network: given every address of one peer
+ * (or one web server), try IPv6 first, start the next attempt after a short delay if the previous
+ * has not connected, keep the first that succeeds and abort or close the rest.
  */
 import { lookup } from 'node:dns/promises';
 import type { Family } from '../net/address.js';
 import { familyOf } from '../net/address.js';
-import type { DialTarget, StreamDialer } from './network.js';
-import type { Transport } from './transport.js';
+import type { DialOneOptions, DialTarget } from './network.js';
 
 export interface DialOptions {
   timeoutMs?: number;
@@ -41,7 +40,12 @@ export function targetFamily(t: DialTarget): Family {
   return familyOf(t.host) ?? 4;
 }
 
-export function dial(network: StreamDialer, targets: DialTarget[], opts: DialOptions = {}): Promise<Transport> {
+/** What connects to one address: a Network's peer streams (StreamDialer), or HTTP streams (src/http/connect.ts). */
+export interface Connector<T extends { close(): void }> {
+  dial(target: DialTarget, opts: DialOneOptions): Promise<T>;
+}
+
+export function dial<T extends { close(): void }>(network: Connector<T>, targets: DialTarget[], opts: DialOptions = {}): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const stagger = opts.staggerMs ?? 250;
   const allowed = opts.families ?? { 4: true, 6: true };
@@ -55,7 +59,7 @@ export function dial(network: StreamDialer, targets: DialTarget[], opts: DialOpt
     let lastError: Error | undefined;
     let staggerTimer: NodeJS.Timeout | undefined;
     const overall = setTimeout(() => finish(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
-    const finish = (err: Error | undefined, winner?: Transport) => {
+    const finish = (err: Error | undefined, winner?: T) => {
       if (done) return winner?.close();
       done = true;
       clearTimeout(overall);

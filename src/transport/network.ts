@@ -58,7 +58,11 @@ export interface Network extends StreamDialer {
   datagrams(family: Family, port?: number): Promise<DatagramChannel>;
   /** Datagrams to and from one endpoint (a UDP tracker), told apart from everyone else's. */
   openFlow(family: Family, host: string, port: number): Promise<DatagramFlow>;
-  /** A plain byte stream to one address for HTTP (http.request's createConnection): returned at once, connecting; failures come as 'error'. */
+  /**
+   * A plain byte stream to one address for HTTP (http.request's createConnection, web seeds):
+   * returned at once, connecting; it emits 'connect' once connected (as a socket does), failures
+   * come as 'error'.
+   */
   openStream(target: DialTarget & { family: Family }): Duplex;
   /** Outgoing connections of a family leave from this address (the tunnel's), or from the kernel's choice when undefined. */
   setLocalAddress(family: Family, address: string | undefined): void;

@@ -23,6 +23,10 @@ export const ENV = {
    * never carry traffic, so they are never our global address (some sandboxes use them).
    */
   documentationAsGlobal: 'SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL',
+  /** Transmission's web page (its folder), which `daemon` serves at /transmission/web/, as Transmission does. */
+  transmissionWebHome: 'TRANSMISSION_WEB_HOME',
+  /** Systemd's journal is our stderr: log lines carry a priority instead of a time. */
+  journalStream: 'JOURNAL_STREAM',
 } as const;
 
 /** A variable's value, or undefined when unset or empty. */
@@ -32,6 +36,11 @@ export function envValue(name: string): string | undefined {
 
 export function documentationRangesAreGlobal(): boolean {
   return process.env[ENV.documentationAsGlobal] === '1';
+}
+
+/** $XDG_DATA_DIRS (where installed packages keep their data), else its default. */
+export function xdgDataDirs(): string[] {
+  return (envValue('XDG_DATA_DIRS') ?? '/usr/local/share:/usr/share').split(':').filter((d) => d.startsWith('/'));
 }
 
 /** An XDG base folder: $NAME, else the fallback under the home folder. */

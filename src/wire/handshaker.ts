@@ -9,6 +9,8 @@
  * Unfinished handshakes (MSE included) are bounded overall and per host (an IPv4 address or an
  * IPv6 /64) by FairSlots: a host at its limit loses its own oldest, and a full table loses the
  * oldest of the host holding the most, so one host's idle connections never lock out anyone else.
+ * New incoming connections are rate-limited per host and in total, and the Diffie-Hellman work
+ * of MSE has a budget of its own (HandshakeBudget): what is over is closed before it costs more.
  */
 import { MseError } from '../mse/handshake.js';
 import { acceptIncoming, initiateMse } from '../mse/negotiate.js';
@@ -17,6 +19,7 @@ import type { DialTarget, StreamDialer } from '../transport/network.js';
 import { FairSlots } from '../net/fair-slots.js';
 import { formatHostPort } from '../net/hostport.js';
 import { acceptPolicy, dialPlan, EncryptionMemory, type EncryptionPolicy } from './encryption-policy.js';
+import { HANDSHAKE_BUDGET, HandshakeBudget, type HandshakeBudgetLimits, type RefusedHandshakes } from './handshake-budget.js';
 import { encodeHandshake, type Handshake } from './handshake.js';
 import { PeerWire } from './peer-wire.js';
 import type { Transport } from '../transport/transport.js';
@@ -62,6 +65,8 @@ export interface HandshakerOptions {
   network: StreamDialer;
   /** An incoming connection our `--encryption` policy refused (plaintext under require, MSE under off). */
   onRefused?: (from: PeerAddress, why: string) => void;
+  /** Rates of incoming connections and of MSE key exchanges (default HANDSHAKE_BUDGET). */
+  budget?: Partial<HandshakeBudgetLimits>;
 }
 
 /** Why a dial did not give a usable connection. */
@@ -98,6 +103,8 @@ function whyClosed(wire: PeerWire, reason: string): HandshakeFailure {
 interface Unfinished {
   timer: NodeJS.Timeout;
   close(reason: string): void;
+  /** Ends the MSE phase at once when we close the connection (an eviction, a timeout, shutdown). */
+  abort: AbortController;
 }
 
 /** Closes an outgoing connection still handshaking (at shutdown). */
@@ -111,10 +118,12 @@ export class Handshaker {
   private readonly outgoing = new Set<Closer>();
   private readonly memory = new EncryptionMemory();
   private readonly timeoutMs: number;
+  private readonly budget: HandshakeBudget;
   private closed = false;
 
   constructor(private readonly opts: HandshakerOptions) {
     this.unfinished = new FairSlots(opts.maxUnfinishedPerHost ?? 16, opts.maxUnfinished ?? 256);
+    this.budget = new HandshakeBudget({ ...HANDSHAKE_BUDGET, ...opts.budget });
     this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.encryption = opts.encryption ?? 'prefer';
   }
@@ -124,18 +133,26 @@ export class Handshaker {
     return this.unfinished.size;
   }
 
+  /** Incoming connections closed at once for being over a rate, since the start. */
+  get refused(): RefusedHandshakes {
+    return { ...this.budget.refused };
+  }
+
   /** A connection that arrived on our listener: MSE or plaintext, by its first bytes and our policy. */
   incoming(transport: Transport): void {
-    if (this.closed) return transport.close();
-    const entry: Unfinished = { timer: this.timeout((r) => this.drop(entry, r)), close: () => transport.close() };
+    const admission = this.closed ? undefined : this.budget.admit(transport.remote.host);
+    if (!admission) return transport.close();
+    const entry: Unfinished = { timer: this.timeout((r) => this.drop(entry, r)), close: () => transport.close(), abort: new AbortController() };
     const evicted = this.unfinished.admit(entry, transport.remote.host);
     if (evicted) this.drop(evicted, 'dropped: too many unfinished handshakes from its host');
-    const accept = acceptPolicy(this.encryption, (r) => this.opts.directory.findByReq2(r));
-    if (!accept) return this.incomingWire(transport, entry, undefined);
+    const policy = acceptPolicy(this.encryption, (r) => this.opts.directory.findByReq2(r));
+    if (!policy) return this.incomingWire(transport, entry, undefined);
+    const accept = { ...policy, mse: policy.mse && { ...policy.mse, mayComputeDh: () => this.budget.mayComputeDh(admission) } };
     // The MSE handshake closes the transport itself when it fails; closing it here (a timeout, an
-    // eviction) ends it too, and its own timer, no longer than ours, settles the promise.
-    // An entry evicted in the MSE phase has its slot freed at once (see drop).
-    acceptIncoming(transport, { ...accept, timeoutMs: this.timeoutMs }).then(
+    // eviction) aborts it, which settles it at once, its slot freed (see drop). Nothing of it
+    // waits for its own timer: under a flood with churn, thousands of evicted handshakes each
+    // held their socket and buffers for the whole timeout, hundreds of MB.
+    acceptIncoming(transport, { ...accept, timeoutMs: this.timeoutMs, signal: entry.abort.signal }).then(
       (c) => {
         if (!this.unfinished.has(entry)) return c.transport.close();
         this.incomingWire(c.transport, entry, c.kind === 'mse' ? c.infoHash : undefined);
@@ -279,6 +296,7 @@ export class Handshaker {
   /** Close an unfinished incoming handshake; in the MSE phase nothing reports that close, so its slot is freed here. */
   private drop(e: Unfinished, reason: string): void {
     e.close(reason);
+    e.abort.abort();
     this.finish(e);
   }
 

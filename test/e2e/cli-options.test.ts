@@ -81,6 +81,7 @@ describe('--help lists the option table', () => {
  */
 const PAST_THE_PARSER: Record<string, { extra?: string[]; message: RegExp }> = {
   ui: { message: /sixswarm ui needs a terminal/ },
+  daemon: { message: /--no-ipv4 and --no-ipv6 together leave nothing to connect with/ },
   demo: { message: /--size must be a size from 64K to 4G/ },
   download: { message: /download needs exactly one torrent file or magnet link/ },
   seed: { message: /seed needs a torrent file and the folder that holds its data/ },
@@ -91,7 +92,7 @@ const PAST_THE_PARSER: Record<string, { extra?: string[]; message: RegExp }> = {
   tunnel: { message: /expected `sixswarm tunnel up --server HOST:PORT`/ },
   'tunnel-server': { extra: ['past-the-options'], message: /Unexpected argument 'past-the-options'/ },
   support: { extra: ['past-the-options'], message: /Unexpected argument 'past-the-options'/ },
-  config: { extra: ['past-the-options'], message: /sixswarm config shows the settings of download, seed or ui, not "past-the-options"/ },
+  config: { extra: ['past-the-options'], message: /sixswarm config shows the settings of download, seed, ui or daemon, not "past-the-options"/ },
 };
 
 /** Every option of `table` on a command line: long names, or the short alias where there is one. */
@@ -116,7 +117,7 @@ describe('every option parses', () => {
     }
   });
 
-  it('config reads every option of download, seed and ui from its command line', async () => {
+  it('config reads every option of download, seed, ui and daemon from its command line', async () => {
     const env = await noConfig();
     for (const [name, table] of Object.entries(CONFIG_COMMANDS)) {
       const r = await runCli(['config', name, ...everyOption(table, false)], { env });
@@ -204,7 +205,7 @@ describe('the config file takes exactly the keys of the tables', () => {
     }
   });
 
-  it('at the top level, every option of any of the three is read, and nothing else', async () => {
+  it('at the top level, every option of any of the four is read, and nothing else', async () => {
     const env = await noConfig();
     const path = join(dir!, 'config.json');
     const configEnv = { ...env, SIXSWARM_CONFIG: path };

@@ -15,10 +15,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { asDict, decode, encode, type BDict, type Encodable } from '../../src/bencode/index.js';
 import { readTorrentFile } from '../../src/metainfo/torrent.js';
 import type { Endpoint } from '../../src/dht/rpc.js';
-import { libtorrentDht, localDht, type LocalDht } from '../support/dht.js';
+import { pcapRecords, startCapture } from '../support/capture.js';
+import { libtorrentDht, localDht, loopbackHost, type LocalDht } from '../support/dht.js';
 import { waitUntil } from '../support/peers.js';
 import { MSG, RawPeerServer, type RawPeer } from '../support/raw-peer.js';
-import { cleanUpAfterEach, freePort, type JsonEvent, makeTree, runCli, sixswarm, type SixswarmProcess, spawnTracked, tempDir, treeDigest } from '../support/sixswarm.js';
+import { cleanUpAfterEach, freePort, type JsonEvent, makeTree, runCli, sixswarm, type SixswarmProcess, tempDir, treeDigest } from '../support/sixswarm.js';
 
 const TREE = { 'a.bin': 1024 * 1024 + 77, 'b/c.bin': 300_001 };
 
@@ -47,10 +48,10 @@ async function torrent(name: string, opts: { private?: boolean; tracker?: string
   return { file, infoHash: /infohash ([0-9a-f]{40})/.exec(made.stdout)![1]! };
 }
 
-/** Four sixswarm nodes on 127.0.0.<first>.. and a libtorrent node that joined them. */
+/** Four sixswarm nodes on 127.<first>.0.1.. and a libtorrent node that joined them (127.<first + 4>.0.1). */
 async function localNetwork(first: number): Promise<Endpoint> {
   dht = await localDht(4, first);
-  const lt = libtorrentDht({ host: `127.0.0.${first + 4}`, port: await freePort(), bootstrap: [dht.router], save: dir! });
+  const lt = libtorrentDht({ host: loopbackHost(first + 4), port: await freePort(), bootstrap: [dht.router], save: dir! });
   await lt.event('bootstrapped', 30_000);
   await waitUntil(() => dht!.nodes.every((n) => n.stats().nodes >= 4), 15_000, () => `the nodes know libtorrent: ${dht!.nodes.map((n) => n.stats().nodes)}`);
   return dht.router;
@@ -90,26 +91,6 @@ async function udpTaken(port: number): Promise<boolean> {
     s.once('error', () => resolve(true));
     s.bind(port, '0.0.0.0', () => s.close(() => resolve(false)));
   });
-}
-
-/** Every UDP datagram on loopback (its first 512 bytes) into `file`, pcap format, until SIGINT. */
-async function startCapture(file: string): Promise<SixswarmProcess> {
-  const dumpcap = spawnTracked('dumpcap', ['-i', 'lo', '-f', 'udp', '-s', '512', '-P', '-w', file], { label: 'dumpcap' });
-  await waitUntil(() => /Capturing on/.test(dumpcap.stderr) || (dumpcap.proc.exitCode !== null && 'exited'), 15_000, () => `dumpcap starting: ${dumpcap.stderr}`);
-  expect(dumpcap.proc.exitCode, dumpcap.stderr).toBeNull();
-  return dumpcap;
-}
-
-/** The records of a classic pcap file (little-endian, microseconds): capture time in ms and bytes. */
-function pcapRecords(pcap: Buffer): { at: number; data: Buffer }[] {
-  expect(pcap.readUInt32LE(0)).toBe(0xa1b2c3d4);
-  const out: { at: number; data: Buffer }[] = [];
-  for (let o = 24; o + 16 <= pcap.length; ) {
-    const len = pcap.readUInt32LE(o + 8);
-    out.push({ at: pcap.readUInt32LE(o) * 1000 + pcap.readUInt32LE(o + 4) / 1000, data: pcap.subarray(o + 16, o + 16 + len) });
-    o += 16 + len;
-  }
-  return out;
 }
 
 /** A peer on 127.0.0.1 that has no pieces but serves `info` over ut_metadata (BEP 9) to whoever asks. */
@@ -237,7 +218,7 @@ describe('a magnet link with nothing but the info hash', () => {
     const t = await torrent('turns', { private: true });
     const meta = await readTorrentFile(t.file);
     const capture = join(dir, 'lo.pcap');
-    const dumpcap = await startCapture(capture);
+    const dumpcap = await startCapture(capture, 'udp');
     // A private torrent's seed does not serve its metadata (nor do libtorrent's); a peer that
     // does, as some clients do, is the only way a magnet can turn out private.
     const server = await metadataServer(meta.infoHash, meta.infoBuffer);
@@ -271,8 +252,8 @@ describe('when the engine must not use the DHT', () => {
   it('--no-dht binds no DHT socket and sends nothing to the bootstrap node; the control run does both', async () => {
     dir = await tempDir('sixswarm-dht-engine-');
     const t = await torrent('off');
-    const router = await recorder('127.0.0.120');
-    const bootstrap = ['--dht-bootstrap', `127.0.0.120:${router.socket.address().port}`];
+    const router = await recorder('127.120.0.1');
+    const bootstrap = ['--dht-bootstrap', `127.120.0.1:${router.socket.address().port}`];
     const s = seed(t, 'off', ['--no-dht', '--no-trackers']);
     const seedPort = await s.port();
     const peer = ['--peer', `127.0.0.1:${seedPort}`, '--no-trackers'];
@@ -307,7 +288,7 @@ describe('when the engine must not use the DHT', () => {
     const priv = await torrent('priv', { private: true });
     const pub = await torrent('pub');
     const capture = join(dir, 'lo.pcap');
-    const dumpcap = await startCapture(capture);
+    const dumpcap = await startCapture(capture, 'udp');
 
     // Both ends of the private torrent run a DHT node (given the local DHT) and find each other by --peer only.
     const s = seed(priv, 'priv', [...bootstrapArgs(router), '--no-trackers']);
@@ -349,7 +330,7 @@ describe('hostile datagrams to the engine DHT port', () => {
     expect(await l.event('dht-listening')).toMatchObject({ port: dhtPort });
     expect(await l.port()).not.toBe(dhtPort);
     const to = { host: '127.0.0.1', port: dhtPort };
-    const attacker = await recorder('127.0.0.150');
+    const attacker = await recorder('127.150.0.1');
     const send = (m: Buffer) => new Promise<void>((r) => attacker.socket.send(m, to.port, to.host, () => r()));
     const id = randomBytes(20);
     const hostile: (string | Buffer | Record<string, Encodable>)[] = [
@@ -391,7 +372,7 @@ describe('hostile datagrams to the engine DHT port', () => {
     expect(flooded).toBeGreaterThan(5000);
     // The flood earned the attacker little: 50 datagrams a second per host, after a burst of 100.
     expect(attacker.got.length).toBeLessThan(100 + 50 * seconds + hostile.length);
-    const honest = await recorder('127.0.0.151');
+    const honest = await recorder('127.151.0.1');
     await waitUntil(async () => {
       honest.got.length = 0;
       await new Promise<void>((r) => honest.socket.send(encode({ t: 'hp', y: 'q', q: 'ping', a: { id: randomBytes(20) } }), to.port, to.host, () => r()));

@@ -4,7 +4,7 @@
  * be stopped reliably halfway through; restarts get it at full speed.
  */
 import { execFileSync } from 'node:child_process';
-import { open } from 'node:fs/promises';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Metainfo } from '../../src/metainfo/types.js';
@@ -156,6 +156,40 @@ describe('resume', () => {
     const lastByte = (i: number) => Math.min(PIECE, meta.totalLength - i * PIECE) - 1;
     const inOtherFiles = before.filter((i) => locate(i, 0).path !== path && locate(i, lastByte(i)).path !== path);
     expect(checked.trusted as number).toBeGreaterThanOrEqual(inOtherFiles.length);
+  });
+
+  it('a damaged resume file (a "have" that is not text, and others) costs a full check with a warning naming the file, never the download', async () => {
+    const d = newDownload();
+    const before = await stopHalfway(d, 'SIGTERM');
+    const [name] = await readdir(join(d.stateDir, 'resume'));
+    const file = join(d.stateDir, 'resume', name!);
+    const good = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    const damage: [Record<string, unknown> | string, RegExp][] = [
+      [{ ...good, have: { length: 1e9 } }, /"have" is not a base64 bitfield/],
+      [{ ...good, have: 5 }, /"have" is not a base64 bitfield/],
+      [{ ...good, files: [{ size: 'x' }] }, /"files" is not a list/],
+      ['{"version":1,', /damaged \(/],
+    ];
+    for (const [content, why] of damage) {
+      await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content));
+      const p = run(d, ['--exit-on-complete']);
+      const checked = await p.event('checked', 20_000);
+      expect(checked.resumeProblem).toContain(`the resume file ${file} is damaged`);
+      expect(checked.resumeProblem).toMatch(why);
+      expect(checked.resumeProblem).toMatch(/checking every piece instead/);
+      // Nothing was trusted: every piece on disk was hashed, and what was verified before is found again.
+      expect(checked.trusted).toBe(0);
+      expect(checked.valid as number).toBeGreaterThanOrEqual(before.length);
+      await p.event('complete', 30_000);
+      expect(await p.exited, p.stderr).toBe(0);
+      expect(p.stderr).not.toMatch(/TypeError/);
+    }
+    // Without --json the warning is a line of its own.
+    await writeFile(file, JSON.stringify({ ...good, have: [1, 2] }));
+    const plain = sixswarm(['download', torrent, '-o', d.out, '--peer', `127.0.0.1:${harness.port}`, '--port', '0', '--exit-on-complete'], { env: { SIXSWARM_STATE_DIR: d.stateDir }, label: 'plain' });
+    procs.push(plain);
+    expect(await plain.exited, plain.stderr).toBe(0);
+    expect(plain.stdoutRaw).toContain(`warning: the resume file ${file} is damaged ("have" is not a base64 bitfield); checking every piece instead`);
   });
 
   it('--recheck hashes everything and catches a change the saved state cannot see', async () => {

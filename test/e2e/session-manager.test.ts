@@ -45,10 +45,46 @@ describe('session store', () => {
     await writeFile(store.file, '{"version":1,"torrents":[{"infoHash":"zz"');
     await expect(store.load()).rejects.toThrow(/session .* is damaged .*move it away to start an empty session/);
     expect(await readFile(store.file, 'utf8')).toBe('{"version":1,"torrents":[{"infoHash":"zz"');
-    await writeFile(store.file, JSON.stringify({ version: 1, torrents: [{ ...a, dir: 'relative/dir' }] }));
-    await expect(store.load()).rejects.toThrow(/entry 1: dir is not an absolute path/);
-    await writeFile(store.file, JSON.stringify({ version: 1, torrents: [a, a] }));
-    await expect(store.load()).rejects.toThrow(/listed twice/);
+    await writeFile(store.file, JSON.stringify({ version: 2, torrents: [a] }));
+    await expect(store.load()).rejects.toThrow(/not a version 1 session/);
+  });
+
+  it('one unusable entry costs only itself: the others load, it is kept in a file beside the session with a message naming it', async () => {
+    dir = await tempDir();
+    const store = new SessionStore(join(dir, 'session'));
+    const a = entry(), b = entry({ infoHash: 'cd'.repeat(20), name: 'b' });
+    const bad = [{ ...a, infoHash: 'ef'.repeat(20), dir: 'relative/dir' }, 'not even an object', { ...b, paused: 'yes' }, a];
+    await store.save([a, b]);
+    const text = await readFile(store.file, 'utf8');
+    const doc = JSON.parse(text) as { torrents: unknown[] };
+    doc.torrents.splice(1, 0, ...bad);
+    await writeFile(store.file, JSON.stringify(doc));
+    const problems: string[] = [];
+    expect(await store.load((p) => problems.push(p))).toEqual([a, b]);
+    expect(problems).toHaveLength(4);
+    expect(problems[0]).toMatch(/entry 2: dir is not an absolute path; it is left out and kept in .*session\.set-aside-.*\.json \(fix it there and add the torrent again\)/);
+    expect(problems[1]).toMatch(/entry 3: not an object/);
+    expect(problems[2]).toMatch(/entry 4: paused is not true or false/);
+    expect(problems[3]).toMatch(/entry 5: (ab){20} is listed twice/);
+    const aside = (await readdir(store.dir)).filter((f) => f.startsWith('session.set-aside-'));
+    expect(aside).toHaveLength(1);
+    const kept = JSON.parse(await readFile(join(store.dir, aside[0]!), 'utf8')) as { from: string; torrents: { entry: unknown; why: string }[] };
+    expect(kept.from).toBe(store.file);
+    expect(kept.torrents.map((t) => t.entry)).toEqual(bad);
+    // Saving the valid list afterwards loses nothing: the set-aside file stays.
+    await store.save([a, b]);
+    expect((await readdir(store.dir)).filter((f) => f.startsWith('session.set-aside-'))).toEqual(aside);
+
+    // The manager (what `sixswarm ui` opens) runs the rest of the session and reports the entry set aside.
+    const magnet = (h: string) => ({ kind: 'magnet' as const, uri: `magnet:?xt=urn:btih:${h}` });
+    const good = [entry({ paused: true, source: magnet(a.infoHash) }), entry({ infoHash: b.infoHash, name: 'b', paused: true, source: magnet(b.infoHash) })];
+    await writeFile(store.file, JSON.stringify({ version: 1, torrents: [good[0], { ...good[1], have: -1 }, good[1]] }));
+    const engine = new Engine({ port: 0, ipv4: true, ipv6: false, stateDir: join(dir, 'state') });
+    const manager = new Session({ engine, feed: new StatusFeed(engine), store, downloadDir: join(dir, 'downloads') });
+    const opened = await manager.open();
+    expect(opened).toEqual([expect.stringMatching(/entry 2: have\/haveBytes are not counts; it is left out and kept in/)]);
+    expect(manager.summaries().map((t) => t.infoHash)).toEqual([a.infoHash, b.infoHash]);
+    await manager.close();
   });
 });
 

@@ -88,7 +88,7 @@ describe('shutdown', () => {
     );
     rl.close();
     proc.stdout.destroy();
-    // It only notices at its next write: the progress line comes every second.
+    // It only notices at its next write: progress comes when something changed, and at least every 5 s.
     const code = await new Promise<number | null>((resolve) => proc.on('exit', resolve));
     expect(code, stderr).toBe(0);
     expect(stderr).toMatch(/SIGTERM: closing peers and saving resume state/);

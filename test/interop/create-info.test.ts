@@ -160,7 +160,7 @@ describe('sixswarm info', () => {
     const lines = r.stdout.split('\n');
     expect(lines).toContain('name        multi');
     expect(lines).toContain(`infohash    ${expected.info_hash_v1}`);
-    expect(lines).toContain(`magnet      magnet:?xt=urn:btih:${expected.info_hash_v1}&dn=multi&tr=http%3A%2F%2F%5B%3A%3A1%5D%3A6969%2Fannounce&tr=udp%3A%2F%2F%5B%3A%3A1%5D%3A6969&tr=udp%3A%2F%2F127.0.0.1%3A6969`);
+    expect(lines).toContain(`magnet      magnet:?xt=urn:btih:${expected.info_hash_v1}&dn=multi&tr=http%3A%2F%2F%5B%3A%3A1%5D%3A6969%2Fannounce&tr=udp%3A%2F%2F%5B%3A%3A1%5D%3A6969&tr=udp%3A%2F%2F127.0.0.1%3A6969&ws=http%3A%2F%2F%5B%3A%3A1%5D%3A8080%2Fmulti%2F`);
     expect(lines).toContain('size        74.2 KiB (76000 bytes)');
     expect(lines).toContain('pieces      3 x 32 KiB (32768 bytes)');
     expect(lines).toContain('private     yes');

@@ -1,5 +1,5 @@
 /**
- * A local DHT on 127.0.0.1/8: six sixswarm nodes and a python3-libtorrent node. A lookup finds a
+ * A local DHT on 127/8 (each node on its own 127.N.0.1): six sixswarm nodes and a python3-libtorrent node. A lookup finds a
  * peer that announced only into the DHT, whether a sixswarm node or libtorrent announced it;
  * libtorrent finds a peer that sixswarm announced; a node's routing table survives a restart.
  */
@@ -61,12 +61,12 @@ describe('a local DHT of sixswarm nodes and libtorrent', () => {
     const fromLibtorrent = randomBytes(20);
     const fromSixswarm = randomBytes(20);
     const ltPort = await freePort();
-    const lt = libtorrentDht({ host: '127.0.0.30', port: ltPort, bootstrap: [dht.router], save: dir, announce: [fromLibtorrent.toString('hex')], lookup: [fromSixswarm.toString('hex')] });
+    const lt = libtorrentDht({ host: '127.30.0.1', port: ltPort, bootstrap: [dht.router], save: dir, announce: [fromLibtorrent.toString('hex')], lookup: [fromSixswarm.toString('hex')] });
     await lt.event('listening', 15_000);
     await lt.event('bootstrapped', 30_000);
 
     // libtorrent announces its listen port for the torrent it has (no tracker, DHT only).
-    const peer = await findPeer(dht.nodes[4]!, fromLibtorrent, (p) => p.host === '127.0.0.30', 40_000);
+    const peer = await findPeer(dht.nodes[4]!, fromLibtorrent, (p) => p.host === '127.30.0.1', 40_000);
     expect(peer.port).toBe(ltPort);
 
     // A sixswarm node announces; libtorrent's own get_peers lookups find it.
@@ -82,7 +82,7 @@ describe('a local DHT of sixswarm nodes and libtorrent', () => {
     dir = await tempDir('sixswarm-dht-');
     const stateFile = join(dir, 'dht.state');
     dht = await localDht(5, 40);
-    const first = new Dht({ port: 0, host: '127.0.0.50', bootstrap: [dht.router], stateFile });
+    const first = new Dht({ port: 0, host: '127.50.0.1', bootstrap: [dht.router], stateFile });
     await first.start();
     await waitUntil(() => first.stats().nodes >= 5, 15_000, () => `the node joins: ${first.stats().nodes} nodes`);
     const id = first.stats().id;
@@ -94,7 +94,7 @@ describe('a local DHT of sixswarm nodes and libtorrent', () => {
 
     const infoHash = randomBytes(20);
     await dht.nodes[3]!.announce(infoHash, 6969);
-    const again = new Dht({ port: 0, host: '127.0.0.50', bootstrap: [], stateFile });
+    const again = new Dht({ port: 0, host: '127.50.0.1', bootstrap: [], stateFile });
     extra.push(again);
     await again.start();
     expect(again.stats().id).toBe(id);

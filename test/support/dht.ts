@@ -1,6 +1,7 @@
 /**
  * Test support for the DHT: a local DHT of sixswarm nodes, each on its own loopback address
- * (127.0.0.N: the per-source limits see distinct hosts, as on a real network), and a
+ * (127.N.0.1: each node in a /16 of its own, so the per-IP and per-/24 limits of the routing
+ * table and of lookups see distinct hosts, as on a real network; all of 127/8 reaches lo), and a
  * python3-libtorrent DHT node that joins it. Nothing here ever names a public bootstrap node:
  * every node is given local ones, and libtorrent's session is never built from its defaults.
  */
@@ -8,6 +9,12 @@ import { Dht, type DhtOptions } from '../../src/dht/dht.js';
 import type { Endpoint } from '../../src/dht/rpc.js';
 import { PYTHON, waitUntil } from './peers.js';
 import { spawnTracked, type SixswarmProcess } from './sixswarm.js';
+
+/** 127.N.0.1: the loopback address of test host N (1-254), in a /16 of its own. */
+export function loopbackHost(n: number): string {
+  if (!Number.isInteger(n) || n < 1 || n > 254) throw new RangeError(`test host ${n} is not 1-254`);
+  return `127.${n}.0.1`;
+}
 
 export interface LocalDht {
   nodes: Dht[];
@@ -17,21 +24,21 @@ export interface LocalDht {
 }
 
 /**
- * `count` sixswarm nodes on 127.0.0.<firstHost>.. (any free port), all bootstrapped through the
- * first; resolved once each knows at least `count - 1` others.
+ * `count` sixswarm nodes on 127.<firstHost>.0.1, 127.<firstHost + 1>.0.1, ... (any free port; the
+ * first on `routerPort` if given), all bootstrapped through the first; resolved once each knows at least `count - 1` others.
  */
-export async function localDht(count: number, firstHost: number, opts: Partial<DhtOptions> = {}): Promise<LocalDht> {
+export async function localDht(count: number, firstHost: number, opts: Partial<DhtOptions> = {}, routerPort = 0): Promise<LocalDht> {
   const nodes: Dht[] = [];
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
   };
   try {
-    const first = new Dht({ port: 0, host: `127.0.0.${firstHost}`, bootstrap: [], ...opts });
+    const first = new Dht({ port: routerPort, host: loopbackHost(firstHost), bootstrap: [], ...opts });
     nodes.push(first);
     await first.start();
     const router = first.address();
     for (let i = 1; i < count; i++) {
-      const n = new Dht({ port: 0, host: `127.0.0.${firstHost + i}`, bootstrap: [router], ...opts });
+      const n = new Dht({ port: 0, host: loopbackHost(firstHost + i), bootstrap: [router], ...opts });
       nodes.push(n);
       await n.start();
     }
@@ -62,7 +69,7 @@ ses = lt.session({
     'listen_interfaces': '%s:%d' % (cfg['host'], cfg['port']),
     'enable_dht': True,
     'dht_bootstrap_nodes': cfg['bootstrap'],   # local nodes only: never its public default
-    'dht_restrict_routing_ips': False,          # every node of the test shares 127/8
+    'dht_restrict_routing_ips': False,          # libtorrent counts all of 127/8 as one network
     'dht_restrict_search_ips': False,
     'dht_block_ratelimit': 100000,
     'dht_upload_rate_limit': 1000000,

@@ -216,7 +216,7 @@ export interface LibtorrentOptions {
   listen?: string[];
 }
 
-/** A libtorrent session listening on [::1] only; wait for its `checked` event before using it. */
+/** A libtorrent session listening on [::1] only (unless `listen` says otherwise); wait for its `checked` event before using it. */
 export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
   const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, listen: o.listen, connect: o.connect ?? [], pex: o.pex ?? false, stats: o.stats, encryption: o.encryption };
   const args = [PYTHON, '-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)];

@@ -24,6 +24,7 @@ export const UBUNTU: TorrentSummary = {
   maxUp: null,
   downloaded: 452 * MiB,
   uploaded: 40 * MiB,
+  wasted: 0,
   ratio: 40 / 452,
   eta: 44,
   peers: 4,
@@ -34,6 +35,10 @@ export const UBUNTU: TorrentSummary = {
   unreachable: 3,
   gone: 0,
   refusedCandidates: 0,
+  webSeeds: [
+    { url: 'https://mirror.example/ubuntu/', protocol: 'bep19', state: 'downloading', address: '[2001:db8::80]:443', family: 6, downRate: 2 * MiB, downloaded: 120 * MiB, failures: 0, missingFiles: 0 },
+    { url: 'http://old.example/seed.php', protocol: 'bep17', state: 'waiting', downRate: 0, downloaded: 0, failures: 3, lastError: 'busy (HTTP 503, retry in 40 s)', retryIn: 31, missingFiles: 0 },
+  ],
 };
 
 export const DEBIAN: TorrentSummary = {

@@ -1,7 +1,7 @@
 /** Blame for failed pieces: only the peers whose blocks were wrong are convicted. */
 import { describe, expect, it } from 'vitest';
 import { hostNetwork } from '../../src/net/address.js';
-import { BanList } from '../../src/swarm/bans.js';
+import { BanList, webSeedKey, webSeedOf } from '../../src/swarm/bans.js';
 import { hostKey } from '../../src/net/address.js';
 import { PeerPool } from '../../src/swarm/peer-pool.js';
 import { BLOCK_SIZE } from '../../src/wire/messages.js';
@@ -21,6 +21,20 @@ describe('BanList', () => {
     expect(bans.isBanned('10.0.0.9')).toBe(false);
     expect(bans.pieceFailed(1, corrupt([0]), ['10.0.0.9', '10.0.0.9', '10.0.0.9', '10.0.0.9'])).toEqual(['10.0.0.9']);
     expect(bans.isBanned('10.0.0.9')).toBe(true);
+  });
+
+  it('bans a web seed at its first conviction, and no peer with it', () => {
+    const bans = new BanList();
+    const seed = webSeedKey('http://[::1]:8080/data/');
+    expect(webSeedOf(seed)).toBe('http://[::1]:8080/data/');
+    expect(webSeedOf('::1')).toBeUndefined();
+    expect(bans.pieceFailed(0, corrupt([2]), [seed, seed, seed, seed])).toEqual([seed]);
+    expect(bans.isBanned(seed)).toBe(true);
+    expect(bans.isBanned('::1')).toBe(false);
+    // Mixed with a peer, it is convicted only by its own blocks once the piece passes.
+    const mixed = new BanList();
+    expect(mixed.pieceFailed(1, corrupt([0]), [seed, '10.0.0.1', '10.0.0.1', '10.0.0.1'])).toEqual([]);
+    expect(mixed.piecePassed(1, good)).toEqual([seed]);
   });
 
   it('never bans an honest peer that shared failed pieces with a liar', () => {

@@ -56,10 +56,10 @@ async function answers(host: string, target: { host: string; port: number }): Pr
 
 describe('a DHT node under hostile datagrams', () => {
   it('drops malformed bencode and oversized datagrams, answers queries with wrong types with error 203, and stays up', async () => {
-    const target = await node('127.0.0.70');
+    const target = await node('127.70.0.1');
     const to = target.address();
     const errors: Buffer[] = [];
-    const attacker = await udp('127.0.0.71', (buf) => errors.push(buf));
+    const attacker = await udp('127.71.0.1', (buf) => errors.push(buf));
     const malformed = ['l-3:e', 'd1:t-3:abe', 'i-0e', 'l'.repeat(1000), 'd1:ti1e', 'd1:y1:q1:t2:aa1:q4:ping', '4294967296:x', 'de', ''];
     for (const m of malformed) await send(attacker, to, Buffer.from(m, 'latin1'));
     // The largest datagram UDP over IPv4 carries; 1 MB cannot even be sent as one.
@@ -93,7 +93,7 @@ describe('a DHT node under hostile datagrams', () => {
     expect(s.dropped.malformed).toBe(malformed.length + wrongTypes.length - 1); // all but b5 (valid, only past 1500 bytes: oversize)
     expect(s.dropped.oversize).toBe(2);
     expect(s.nodes).toBe(0); // none of them entered the routing table
-    expect(await answers('127.0.0.72', to)).toBe(true);
+    expect(await answers('127.72.0.1', to)).toBe(true);
   });
 
   it('survives responses of the wrong type from a node it queries, and does not learn from them', async () => {
@@ -101,7 +101,7 @@ describe('a DHT node under hostile datagrams', () => {
       { y: 'r', r: { id: 5 } }, // kills bittorrent-dht (k-rpc-socket calls Buffer.equals on it)
       { y: 'r', r: { id: randomBytes(20), nodes: 7 } },
       // One well-formed loopback entry and a stray byte: a length that is not a multiple of 26.
-      { y: 'r', r: { id: randomBytes(20), nodes: Buffer.concat([randomBytes(20), Buffer.from([127, 0, 0, 99, 0x1a, 0xe1, 0])]) } },
+      { y: 'r', r: { id: randomBytes(20), nodes: Buffer.concat([randomBytes(20), Buffer.from([127, 99, 0, 1, 0x1a, 0xe1, 0])]) } },
       { y: 'r', r: { id: randomBytes(20), values: { a: 1 } } },
       { y: 'r', r: { id: randomBytes(20), values: [1, 2, 3] } },
       { y: 'r', r: { id: randomBytes(20), token: randomBytes(1000) } },
@@ -112,13 +112,13 @@ describe('a DHT node under hostile datagrams', () => {
     ];
     let answered = 0;
     let malformed = 0; // replies that are not well-formed errors
-    const liar = await udp('127.0.0.75', (buf, from, s) => {
+    const liar = await udp('127.75.0.1', (buf, from, s) => {
       const t = asBytes(asDict(decode(buf), 'query').get('t'), 't');
       const m = bad[answered++ % bad.length]!;
       if (m.y !== 'e') malformed++;
       s.send(encode({ t, ...m }), from.port, from.address);
     });
-    const target = await node('127.0.0.76', [{ host: '127.0.0.75', port: liar.address().port }]);
+    const target = await node('127.76.0.1', [{ host: '127.75.0.1', port: liar.address().port }]);
     for (let i = 0; i < bad.length; i++) {
       const r = await target.lookup(randomBytes(20), () => expect.fail('no peer can come out of these replies'));
       expect(r.answers, `lookup ${i}: a reply of the wrong type counts as no answer`).toBe(0);
@@ -126,13 +126,13 @@ describe('a DHT node under hostile datagrams', () => {
     expect(answered).toBeGreaterThanOrEqual(bad.length);
     expect(target.stats().dropped.malformed).toBe(malformed);
     expect(target.stats().nodes).toBe(0);
-    expect(await answers('127.0.0.77', target.address())).toBe(true);
+    expect(await answers('127.77.0.1', target.address())).toBe(true);
   });
 
   it('a flood from one address does not lock others out, and memory and tables stay bounded', async () => {
-    const target = await node('127.0.0.80');
+    const target = await node('127.80.0.1');
     const to = target.address();
-    const flooder = await udp('127.0.0.81');
+    const flooder = await udp('127.81.0.1');
     let token: Buffer | undefined;
     let flooderAnswers = 0;
     flooder.on('message', (buf) => {
@@ -146,7 +146,7 @@ describe('a DHT node under hostile datagrams', () => {
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
 
-    const honest = await udp('127.0.0.82');
+    const honest = await udp('127.82.0.1');
     let honestAnswers = 0;
     honest.on('message', () => honestAnswers++);
     const FLOOD = 30_000;

@@ -1,6 +1,6 @@
 /**
  * The shape of the code, checked: src/ is built in layers (util at the bottom, the engine, its
- * status and the ui session on top; the data path socket -> transport -> wire -> swarm -> storage
+ * status, the session, the Transmission RPC over it and the daemon on top; the data path socket -> transport -> wire -> swarm -> storage
  * in between), every import runs to a lower layer or within its own folder, no import loop exists
  * anywhere in src/ or cli/, and the terminal UI does not reach into the line reporters.
  * A new folder under src/ has to be given its place here.
@@ -19,6 +19,8 @@ const LAYERS: Record<string, number> = {
   net: 1,
   config: 1,
   transport: 2,
+  http: 2,
+  'http-client': 3,
   mse: 3,
   metainfo: 3,
   tracker: 3,
@@ -27,6 +29,7 @@ const LAYERS: Record<string, number> = {
   portmap: 3,
   wire: 4,
   storage: 4,
+  webseed: 4,
   support: 4,
   'tracker-check': 4,
   swarm: 5,
@@ -35,6 +38,8 @@ const LAYERS: Record<string, number> = {
   engine: 8,
   status: 9,
   session: 10,
+  'transmission-rpc': 11,
+  daemon: 12,
 };
 
 function sources(dir: string): string[] {

@@ -142,20 +142,32 @@ describe('MSE handshake: fixed vectors', () => {
     });
   }
 
-  it('our DH agrees with OpenSSL on random keys, and refuses degenerate public keys', () => {
-    for (let i = 0; i < 5; i++) {
+  it('our DH agrees with a fresh OpenSSL object and with BigInt arithmetic on random keys (short ones too), and refuses degenerate public keys', () => {
+    const p = BigInt('0x' + PRIME.toString('hex'));
+    const big = (b: Buffer) => BigInt('0x' + (b.toString('hex') || '0'));
+    const bytes = (n: bigint) => Buffer.from(n.toString(16).padStart(192, '0'), 'hex');
+    const modPow = (b: bigint, e: bigint) => {
+      let r = 1n;
+      for (b %= p; e > 0n; e >>= 1n, b = (b * b) % p) if (e & 1n) r = (r * b) % p;
+      return r;
+    };
+    for (let i = 0; i < 20; i++) {
       const x = randomBytes(20);
       const dh = createDiffieHellman(PRIME, 2);
       dh.setPrivateKey(x);
       expect(publicKey(x)).toEqual(dh96(dh.generateKeys()));
-      const peer = publicKey(randomBytes(20));
+      expect(publicKey(x)).toEqual(bytes(modPow(2n, big(x))));
+      // Peer keys with leading zero bytes: the secret is still 96 bytes, and right.
+      const peer = i % 2 ? publicKey(randomBytes(20)) : Buffer.concat([Buffer.alloc(1 + (i % 7)), randomBytes(95 - (i % 7))]);
       expect(sharedSecret(x, peer)).toEqual(dh96(dh.computeSecret(peer)));
+      expect(sharedSecret(x, peer)).toEqual(bytes(modPow(big(peer), big(x))));
     }
-    const p = BigInt('0x' + PRIME.toString('hex'));
     for (const y of [0n, 1n, p - 1n, p, p + 5n]) {
-      const b = Buffer.from(y.toString(16).padStart(192, '0'), 'hex');
+      const b = bytes(y);
       expect(sharedSecret(randomBytes(20), b.length === 96 ? b : b.subarray(b.length - 96))).toBeUndefined();
     }
+    for (const y of [2n, p - 2n]) expect(sharedSecret(randomBytes(20), bytes(y))).toHaveLength(96);
+    expect(sharedSecret(randomBytes(20), Buffer.alloc(95, 1))).toBeUndefined();
   });
 });
 

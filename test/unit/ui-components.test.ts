@@ -101,6 +101,16 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
     expect(out).toMatch(/ pex\b/);
   });
 
+  it('details: the web seeds after the peers, with state, family, rate and failures', () => {
+    const out = frame(keys(fixedState(), { return: true }), width, height);
+    fits(out, width, height);
+    expect(out).toContain('Web seeds — 2');
+    expect(out.indexOf('IPv4 — 1 peer')).toBeLessThan(out.indexOf('Web seeds — 2'));
+    // A long URL keeps both ends.
+    expect(out).toMatch(/https:\/\/mirro\S*…\S*ubuntu\/ +downloading v6 +2\.0M\/s +120M in all/);
+    expect(out).toMatch(/http:\/\/old\S*seed\.php +waiting 31s +0B\/s +3 failed: busy \(HTTP 503/);
+  });
+
   it('details: trackers, one row per family, with the error text of the failing one', () => {
     const out = frame(keys(fixedState(), { return: true }, '2'), width, height);
     fits(out, width, height);

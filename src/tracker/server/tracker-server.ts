@@ -1,6 +1,8 @@
 /**
  * The built-in tracker: HTTP and UDP (BEP 15) on every bind address, both families, one shared
  * store. With port 0 every socket gets the same (first free) port, so one URL per family works.
+ * A wildcard UDP bind is a socket per address of the host, kept in step with its addresses, so
+ * that every reply leaves from the address it was asked on (see udp-addresses.ts).
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
@@ -11,6 +13,7 @@ import { httpHandler } from './http-handler.js';
 import type { StoreLimits } from './swarm-store.js';
 import { TrackerCore, type ServerAnnounceEvent } from './tracker-core.js';
 import { UdpTrackerHandler } from './udp-handler.js';
+import { udpAddresses, WILDCARD } from './udp-addresses.js';
 
 export type { ServerAnnounceEvent } from './tracker-core.js';
 
@@ -46,11 +49,19 @@ export interface BadRequestEvent {
 export interface TrackerServerEvents {
   announce: [ev: ServerAnnounceEvent];
   'bad-request': [ev: BadRequestEvent];
+  /** A UDP socket of a wildcard bind, opened after listen() for an address the host gained. */
+  listening: [socket: BoundSocket];
+  /** A UDP socket of a wildcard bind, closed because the host lost its address. */
+  closed: [socket: BoundSocket];
+  /** An address the host gained that the tracker cannot answer on (reported once per address). */
+  warning: [message: string];
 }
 
 type Closer = () => Promise<void>;
 
 const PORT_ATTEMPTS = 10;
+/** How often the addresses behind a wildcard UDP bind are looked at again (getifaddrs: cheap). */
+const RESCAN_MS = 5_000;
 
 export class TrackerServer extends EventEmitter<TrackerServerEvents> {
   readonly bound: BoundSocket[] = [];
@@ -59,7 +70,14 @@ export class TrackerServer extends EventEmitter<TrackerServerEvents> {
   private readonly udp: UdpTrackerHandler;
   private readonly http: HttpConnections;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
   private readonly binds: { address: string; family: Family }[];
+  /** UDP sockets by the address they are bound to. */
+  private readonly udpSockets = new Map<string, Closer>();
+  /** Families whose UDP side is a wildcard bind: a socket per address of the host. */
+  private readonly udpEverywhere = new Set<Family>();
+  /** Addresses the rescan could not bind, reported once. */
+  private readonly unbindable = new Set<string>();
 
   constructor(private readonly opts: TrackerServerOptions = {}) {
     super();
@@ -90,7 +108,7 @@ export class TrackerServer extends EventEmitter<TrackerServerEvents> {
       try {
         for (const b of this.binds) {
           if (wantHttp) port = await this.listenHttp(b.address, b.family, port);
-          if (wantUdp) port = await this.listenUdp(b.address, b.family, port);
+          if (wantUdp) port = b.address === WILDCARD[b.family] ? await this.listenUdpEverywhere(b.family, port) : await this.listenUdp(b.address, b.family, port);
         }
         break;
       } catch (e) {
@@ -102,6 +120,10 @@ export class TrackerServer extends EventEmitter<TrackerServerEvents> {
     const sweepMs = Math.min(60_000, this.core.intervalSec * 1000);
     this.sweepTimer = setInterval(() => this.core.sweep(), sweepMs);
     this.sweepTimer.unref();
+    if (this.udpEverywhere.size > 0) {
+      this.rescanTimer = setInterval(() => void this.rescan(), RESCAN_MS);
+      this.rescanTimer.unref();
+    }
     return this.bound;
   }
 
@@ -112,14 +134,59 @@ export class TrackerServer extends EventEmitter<TrackerServerEvents> {
 
   async close(): Promise<void> {
     clearInterval(this.sweepTimer);
+    clearInterval(this.rescanTimer);
+    this.rescanTimer = undefined;
     this.http.close(); // its connections first: a listener closes only once they are gone
     await this.closeSockets();
   }
 
   private async closeSockets(): Promise<void> {
-    const closers = this.closers.splice(0);
+    const closers = [...this.closers.splice(0), ...this.udpSockets.values()];
+    this.udpSockets.clear();
     this.bound.length = 0;
     await Promise.all(closers.map((c) => c()));
+  }
+
+  /** A UDP socket on every address of the family the host has now; an address that is not ready yet (IPv6 duplicate detection) is left to the rescan. */
+  private async listenUdpEverywhere(family: Family, port: number): Promise<number> {
+    this.udpEverywhere.add(family);
+    for (const address of udpAddresses(family)) {
+      if (this.udpSockets.has(address)) continue;
+      try {
+        port = await this.listenUdp(address, family, port);
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EADDRNOTAVAIL') throw e;
+      }
+    }
+    return port;
+  }
+
+  /** Follow the host's addresses: a socket for each new one, on the tracker's port; close those of addresses gone. */
+  private async rescan(): Promise<void> {
+    const port = this.port;
+    for (const family of this.udpEverywhere) {
+      const now = new Set(udpAddresses(family));
+      for (const b of this.bound.filter((x) => x.transport === 'udp' && x.family === family && !now.has(x.address))) {
+        const close = this.udpSockets.get(b.address);
+        this.udpSockets.delete(b.address);
+        this.bound.splice(this.bound.indexOf(b), 1);
+        await close?.();
+        this.emit('closed', b);
+      }
+      for (const address of now) {
+        if (!this.rescanTimer) return; // closed meanwhile
+        if (this.udpSockets.has(address)) continue;
+        try {
+          await this.listenUdp(address, family, port);
+          this.unbindable.delete(address);
+          this.emit('listening', this.bound.at(-1)!);
+        } catch (e) {
+          if (this.unbindable.has(address) || (e as { code?: string }).code === 'EADDRNOTAVAIL') continue;
+          this.unbindable.add(address);
+          this.emit('warning', `cannot answer UDP on ${address} port ${port}, an address this host gained: ${(e as Error).message}`);
+        }
+      }
+    }
   }
 
   private listenHttp(address: string, family: Family, port: number): Promise<number> {
@@ -159,7 +226,7 @@ export class TrackerServer extends EventEmitter<TrackerServerEvents> {
             this.emit('bad-request', { type: 'bad-request', transport: 'udp', source: rinfo.address, reason: `internal error: ${(e as Error).message}` });
           }
         });
-        this.closers.push(() => new Promise<void>((done) => socket.close(() => done())));
+        this.udpSockets.set(address, () => new Promise<void>((done) => socket.close(() => done())));
         const bound = socket.address().port;
         this.bound.push({ type: 'listening', transport: 'udp', address, family, port: bound });
         resolve(bound);

@@ -1,7 +1,8 @@
 /**
- * Datagrams per source IP: a token bucket each, in a table of bounded size. One host can only
- * ever hold one entry, so a flood from it cannot push other hosts' buckets out; a flood from
- * many (spoofed) hosts only resets buckets to full, which favours the honest ones.
+ * A rate per source (the DHT's datagrams per IP, incoming handshakes per host): a token bucket
+ * each, in a table of bounded size. One source can only ever hold one entry, so a flood from it
+ * cannot push other sources' buckets out; a flood from many (spoofed) sources only resets
+ * buckets to full, which favours the honest ones.
  */
 import { TokenBucket } from '../util/token-bucket.js';
 
@@ -12,6 +13,7 @@ export class SourceLimiter {
     private readonly rate: number,
     private readonly burst: number,
     private readonly maxSources: number,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   get sources(): number {
@@ -22,7 +24,7 @@ export class SourceLimiter {
     let bucket = this.buckets.get(source);
     if (!bucket) {
       if (this.buckets.size >= this.maxSources) this.buckets.delete(this.buckets.keys().next().value!);
-      bucket = new TokenBucket(this.rate, this.burst);
+      bucket = new TokenBucket(this.rate, this.burst, this.now);
       this.buckets.set(source, bucket);
     }
     return bucket.take();
