@@ -4,7 +4,8 @@
  * file's piece layer (or the file's root, for a file of one piece); a hybrid's piece both. The
  * piece layers a torrent file left out (every one, from a magnet) come later from peers (or from
  * the data on disk, once it proves a file's root): until then a v2-only torrent's pieces of that
- * file cannot be checked, and a hybrid's are checked by their SHA-1 alone.
+ * file cannot be checked, and a hybrid's are checked by their SHA-1 alone. A hybrid whose two
+ * halves turn out to disagree is checked by its v1 half alone from then on (BEP 52's fallback).
  */
 import { createHash } from 'node:crypto';
 import { FileTree, type HashRange } from '../merkle/file-tree.js';
@@ -41,6 +42,8 @@ export class PieceHashes {
   /** Piece layers learned since the torrent started (from peers or the disk): worth saving. */
   private learnedLayers = 0;
   private readonly listeners: ((first: number, last: number) => void)[] = [];
+  /** A hybrid's v2 half disagreed with its v1 half: only the SHA-1s count. */
+  private v2Dropped = false;
 
   constructor(readonly meta: Metainfo) {
     this.trees = meta.files.map((f) => (meta.v2 && f.piecesRoot && !f.pad ? new FileTree(f.length, meta.pieceLength, f.piecesRoot) : undefined));
@@ -110,12 +113,20 @@ export class PieceHashes {
   /** Check a whole piece's data against every hash of it we know. */
   verify(index: number, data: Buffer): PieceCheck {
     const v1 = this.meta.v1 ? createHash('sha1').update(data).digest().equals(this.meta.pieceHashes.subarray(index * 20, index * 20 + 20)) : undefined;
-    const p = this.v2Piece(index);
+    const p = this.v2Dropped ? undefined : this.v2Piece(index);
     const expected = p?.tree.pieceHash(p.local);
     if (!p || !expected) return { ok: v1 ?? false };
     const leaves = leafHashes(data.subarray(0, p.bytes));
     const v2 = layerRoot(leaves, 0, p.tree.pieceWidth).equals(expected);
     return { ok: (v1 ?? true) && v2, leaves, ...(v1 === true && !v2 ? { inconsistent: true } : {}) };
+  }
+
+  /**
+   * A hybrid's halves disagree (a piece matched its SHA-1, not its merkle hash): BEP 52 lets a
+   * client go on with one of them as if the other were not there; the v1 half it is.
+   */
+  dropV2(): void {
+    if (this.meta.v1) this.v2Dropped = true;
   }
 
   /** The hash a piece's v2 data folds to, checked here (hash workers compute it from the disk): true when it matches. */

@@ -289,7 +289,11 @@ export class Transfer implements PeerHandler, TransferState {
     }
     if (this.stopped) return;
     if (v.ok) this.onVerified(v.index);
-    else if (v.inconsistent) this.emit({ event: 'warning', message: `piece ${v.index} matches the torrent's v1 hash but not its v2 hash: the torrent's two halves disagree; ask whoever made it for a consistent one` });
+    else if (v.inconsistent) {
+      // Once: from now on its pieces are checked by their SHA-1 alone.
+      this.store.hashes.dropV2();
+      this.emit({ event: 'warning', message: `piece ${v.index} matches the torrent's v1 hash but not its v2 hash: its two halves disagree, so only the v1 hashes are checked from now on; ask whoever made it for a consistent one` });
+    }
     else this.emit({ event: 'piece-failed', index: v.index, peers: v.senders });
     const peers = this.webSeeds ? this.webSeeds.ban(v.banned, v.index) : v.banned;
     this.connections.ban(peers, 'banned: sent data that failed the hash check');

@@ -136,6 +136,36 @@ describe('a seed answering hash requests', () => {
   });
 });
 
+describe('a hybrid whose halves disagree', () => {
+  it('is checked by its v1 hashes alone once a piece matches its SHA-1 and not its merkle hash, and completes', async () => {
+    // A hybrid of one small file whose v2 root was replaced: its data matches the v1 half only.
+    await makeTree(join(dir, 'odd', 'payload'), { 'x.bin': 20_000 });
+    const made = join(dir, 'odd.torrent');
+    expect((await runCli(['create', join(dir, 'odd', 'payload'), '-o', made, '--piece-length', String(PIECE), '--hybrid'])).code).toBe(0);
+    const top = decode(await readFile(made)) as BDict;
+    const info = top.get('info') as BDict;
+    const entry = ((info.get('file tree') as BDict).get('x.bin') as BDict).get('') as BDict;
+    entry.set('pieces root', Buffer.alloc(32, 0x77));
+    const odd = join(dir, 'odd-v2-root.torrent');
+    await writeFile(odd, encode(top));
+    const meta = await readTorrentFile(odd);
+    const data = Buffer.alloc(meta.totalLength);
+    (await readFile(join(dir, 'odd', 'payload', 'x.bin'))).copy(data);
+    const peer = await RawPeerServer.listen('127.0.0.1');
+    servers.push(peer);
+    peer.seed(meta.infoHash, data, PIECE);
+    const out = join(dir, 'leech-odd');
+    const leech = start(['download', odd, '-o', out, '--peer', peer.address, '--port', '0', '--no-ipv6', '--exit-on-complete', '--json'], 'leech');
+    const warned = await leech.waitFor((e) => e.event === 'warning' && /two halves disagree/.test(String(e.message)), 15_000, 'the warning');
+    expect(warned.message).toMatch(/only the v1 hashes are checked from now on/);
+    await leech.event('complete', 15_000);
+    expect(await leech.exited).toBe(0);
+    expect(leech.events.filter((e) => e.event === 'warning' && /disagree/.test(String(e.message)))).toHaveLength(1);
+    expect(leech.events.filter((e) => e.event === 'peer-banned')).toEqual([]);
+    expect(await treeDigest(join(out, 'payload'))).toEqual(await treeDigest(join(dir, 'odd', 'payload')));
+  });
+});
+
 describe('a downloader fetching piece layers', () => {
   it('drops a peer whose hashes do not prove the root, and gets the layers from an honest seed', async () => {
     const hostile = await RawPeerServer.listen(HOSTILE_IP);
