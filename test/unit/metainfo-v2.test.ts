@@ -155,6 +155,29 @@ describe('create --v2 and --hybrid', () => {
   mkdirSync(join(dir, 'p', 'sub'), { recursive: true });
   for (const [rel, data] of Object.entries(files)) writeFileSync(join(dir, 'p', rel), data);
 
+  it("makes the info dictionaries BEP 52's reference creator makes (bep_0052_torrent_creator.py, bittorrent.org 7b7b41f)", async () => {
+    // The reference's info hashes for this deterministic payload, 32 KiB pieces (it writes no
+    // creation date or creator: only the info dictionaries compare).
+    const det = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => ((i * 131 + seed * 7) ^ (i >> 9)) & 0xff));
+    const ref = join(dir, 'ref');
+    mkdirSync(join(ref, 'd', 'sub'), { recursive: true });
+    writeFileSync(join(ref, 'd', 'a.bin'), det(70000, 1));
+    writeFileSync(join(ref, 'd', 'empty'), Buffer.alloc(0));
+    writeFileSync(join(ref, 'd', 'sub', 'b.txt'), det(5000, 2));
+    writeFileSync(join(ref, 'single.bin'), det(40000, 3));
+    const expected = [
+      ['d', 'hybrid', 'e79a182492b4beb914823fd9d7313c8d9b8d5017', '498bf4a2d64bc294cb20cebcb1b049bf17c22fd52e36538039efba58a340ee0a'],
+      ['d', 'v2', undefined, '18e6e18b8d2c7b6ce7aaa4e4b42bafceb5b46251aa18f3ba24c1364bf271764e'],
+      ['single.bin', 'hybrid', '8b0c7cfc4157c2f0d0d5fe6f0c06b9003b65fe32', '596e960f861db5e73bd9b7863b3b059611632df2db4f4d822ca256bcf5dea4f5'],
+      ['single.bin', 'v2', undefined, '3978e1242c631e1859f97145e6723aecf1fa1dac788ad128a4849cb96793a172'],
+    ] as const;
+    for (const [path, format, v1, v2] of expected) {
+      const m = parseTorrent(await createTorrent({ path: join(ref, path), format, pieceLength: 32768 }));
+      expect(m.infoHashV2!.toString('hex'), `${path} ${format}`).toBe(v2);
+      if (v1) expect(m.infoHashHex, `${path} ${format}`).toBe(v1);
+    }
+  });
+
   it('refuses a v2-only torrent of a folder holding one file (BEP 52 would read it as that file alone)', async () => {
     mkdirSync(join(dir, 'one'));
     writeFileSync(join(dir, 'one', 'only.bin'), bytes(100, 4));
