@@ -75,7 +75,7 @@ function torrentText(m: Metainfo): string {
   };
   row('name', m.name);
   if (m.v1) row('infohash', m.infoHashHex);
-  if (m.infoHashV2) row(m.v1 ? 'infohash v2' : 'infohash', `${m.infoHashV2.toString('hex')} (v2${m.v1 ? '' : `; ${m.infoHashHex} cut to 20 bytes`})`);
+  if (m.infoHashV2) row(m.v1 ? 'infohash v2' : 'infohash', m.v1 ? m.infoHashV2.toString('hex') : `${m.infoHashV2.toString('hex')} (v2; ${m.infoHashHex} cut to 20 bytes)`);
   row('version', { v1: 'BitTorrent v1', v2: 'BitTorrent v2 (BEP 52)', hybrid: 'hybrid: BitTorrent v1 and v2 (BEP 52)' }[versionOf(m)]);
   row('magnet', toMagnet(m));
   row('size', `${formatSize(m.totalLength)} (${m.totalLength} bytes)`);
@@ -131,7 +131,7 @@ function magnetText(m: MagnetLink): string {
   if (m.name !== undefined) row('name', m.name);
   const v2Only = m.infoHashV2 !== undefined && m.infoHash.equals(m.infoHashV2.subarray(0, 20));
   if (!v2Only) row('infohash', m.infoHashHex);
-  if (m.infoHashV2) row(v2Only ? 'infohash' : 'infohash v2', `${m.infoHashV2.toString('hex')} (v2)`);
+  if (m.infoHashV2) row(v2Only ? 'infohash' : 'infohash v2', `${m.infoHashV2.toString('hex')}${v2Only ? ' (v2)' : ''}`);
   row('size', 'unknown until the metadata is fetched from peers');
   if (m.trackers.length === 0) row('trackers', 'none');
   else m.trackers.forEach((url, i) => row(i === 0 ? 'trackers' : '', url));
