@@ -3,7 +3,9 @@
  * names (x.pe), the ones the user gives (host names resolved to every address, dialed Happy
  * Eyeballs style), the trackers (one announce per family; the last answer of each kept for
  * status), and the engine's DHT and local service discovery while the torrent is public. A
- * torrent that turns out private (a magnet's metadata says so) leaves both at once.
+ * torrent that turns out private (a magnet's metadata says so) leaves both at once. A hybrid
+ * torrent (BEP 52) is announced and looked up under each of its hashes (its v2 one cut to 20
+ * bytes), as libtorrent does: the trackers and DHT nodes each side uses know it by its own hash.
  */
 import { EventEmitter } from 'node:events';
 import type { Family } from '../net/address.js';
@@ -52,6 +54,12 @@ export interface DiscoveryOptions {
 export const LSD_PRIVATE = 'the torrent is private (BEP 27): its peers come from its trackers only';
 const LSD_OFF = 'local peer discovery could not start on this host (the warning says why)';
 
+/** Another hash a torrent is known by (a hybrid's other half); `v2`: peers found under it are dialed with it. */
+interface OtherHash {
+  infoHash: Buffer;
+  v2: boolean;
+}
+
 export class TorrentDiscovery extends EventEmitter<{
   tracker: [AnnounceEvent];
   warning: [string];
@@ -60,6 +68,10 @@ export class TorrentDiscovery extends EventEmitter<{
 }> {
   private readonly records = new Map<string, TrackerRecord>();
   private announcer?: Announcer;
+  /** Announcers of the other hashes (their events are not shown: the main one's tell the trackers' state). */
+  private readonly others: Announcer[] = [];
+  private readonly otherHashes: OtherHash[] = [];
+  private tiers: string[][] = [];
   private onDht = false;
   private onLsd = false;
   private stopped = false;
@@ -82,7 +94,27 @@ export class TorrentDiscovery extends EventEmitter<{
       this.onLsd = !opts.private && this.opts.lsd.track(this.swarm);
       this.emit('lsd', this.onLsd, ...(this.onLsd ? [] : [opts.private ? LSD_PRIVATE : LSD_OFF]));
     }
+    this.tiers = tiers;
     this.startTrackers(tiers);
+    for (const other of this.otherHashes) this.startOther(other);
+  }
+
+  /** The torrent is known by another hash too (a hybrid's other half): announced and looked up under it from now on. */
+  alsoKnownAs(infoHash: Buffer, v2: boolean): void {
+    if (infoHash.equals(this.opts.infoHash) || this.otherHashes.some((o) => o.infoHash.equals(infoHash))) return;
+    const other = { infoHash, v2 };
+    this.otherHashes.push(other);
+    if (this.announcer || this.onDht) this.startOther(other);
+  }
+
+  private startOther(other: OtherHash): void {
+    if (this.stopped) return;
+    if (this.onDht) this.opts.dht?.track(this.swarm, other.infoHash, other.v2);
+    const announcer = this.makeAnnouncer(this.tiers, other.infoHash);
+    if (!announcer) return;
+    announcer.on('peers', (peers, ev) => this.swarm.addPeers(peers, { kind: 'tracker', from: ev.tracker, ...(other.v2 ? { v2: true } : {}) }));
+    this.others.push(announcer);
+    announcer.start();
   }
 
   /** Peers the user named; a host name is dialed at every address it resolves to. */
@@ -117,12 +149,16 @@ export class TorrentDiscovery extends EventEmitter<{
 
   /** The whole torrent is complete: trackers hear `completed`. */
   completed(): void {
-    this.announcer?.completed();
+    for (const a of this.announcers()) a.completed();
   }
 
   /** Ask the trackers for more peers soon (our addresses or ports changed). */
   requestMorePeers(): void {
-    this.announcer?.requestMorePeers();
+    for (const a of this.announcers()) a.requestMorePeers();
+  }
+
+  private announcers(): Announcer[] {
+    return [...(this.announcer ? [this.announcer] : []), ...this.others];
   }
 
   /** Per tracker and family, the last announce. */
@@ -134,17 +170,31 @@ export class TorrentDiscovery extends EventEmitter<{
   async stop(): Promise<void> {
     this.stopped = true;
     this.leave();
-    await this.announcer?.stop();
+    await Promise.all(this.announcers().map((a) => a.stop()));
   }
 
   private startTrackers(metaTiers: string[][]): void {
+    const announcer = this.makeAnnouncer(metaTiers, this.opts.infoHash);
+    if (!announcer) return;
+    announcer.on('announce', (ev) => {
+      this.records.set(`${ev.tracker} ${ev.family}`, { ...ev, at: Date.now() });
+      this.emit('tracker', ev);
+    });
+    announcer.on('peers', (peers, ev) => this.swarm.addPeers(peers, { kind: 'tracker', from: ev.tracker }));
+    this.announcer = announcer;
+    // A torrent that is already complete announces as a seed from the start (left=0).
+    announcer.start();
+  }
+
+  /** An announcer of `infoHash` to the torrent's trackers (and the configured extra ones), if there are any and we listen. */
+  private makeAnnouncer(metaTiers: string[][], infoHash: Buffer): Announcer | undefined {
     const t = this.opts.trackers;
     const tiers = [...metaTiers, ...(t?.extraTiers ?? [])];
-    if (!t || tiers.length === 0) return;
+    if (!t || tiers.length === 0) return undefined;
     const { ports, families } = this.opts;
-    if (!([4, 6] as const).some((f) => families[f] && ports.local(f) > 0)) return; // not listening: nothing to announce
-    const announcer = new Announcer({
-      infoHash: this.opts.infoHash,
+    if (!([4, 6] as const).some((f) => families[f] && ports.local(f) > 0)) return undefined; // not listening: nothing to announce
+    return new Announcer({
+      infoHash,
       peerId: this.opts.peerId,
       ports,
       tiers,
@@ -155,13 +205,5 @@ export class TorrentDiscovery extends EventEmitter<{
       ...(t.pacer ? { pacer: t.pacer } : {}),
       ...(t.network ? { network: t.network } : {}),
     });
-    announcer.on('announce', (ev) => {
-      this.records.set(`${ev.tracker} ${ev.family}`, { ...ev, at: Date.now() });
-      this.emit('tracker', ev);
-    });
-    announcer.on('peers', (peers, ev) => this.swarm.addPeers(peers, { kind: 'tracker', from: ev.tracker }));
-    this.announcer = announcer;
-    // A torrent that is already complete announces as a seed from the start (left=0).
-    announcer.start();
   }
 }

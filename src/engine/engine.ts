@@ -72,6 +72,8 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
   /** The global rate limits; each torrent's own limits sit under them. */
   readonly limits: RateLimits;
   private readonly torrents = new Map<string, Torrent>();
+  /** Torrents by their other hash (a hybrid's v2 one cut to 20 bytes, or its v1 one for a v2 magnet), hex. */
+  private readonly otherHashes = new Map<string, Torrent>();
   /** Info hashes being added (their lock is being taken). */
   private readonly adding = new Set<string>();
   private readonly locks = new Map<Torrent, TorrentLock>();
@@ -104,7 +106,13 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
     this.handshaker = new Handshaker({
       network,
       peerId: this.peerId,
-      directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm, findByReq2: (r) => this.req2.find(r) },
+      directory: {
+        find: (infoHash) => {
+          const hex = infoHash.toString('hex');
+          return (this.torrents.get(hex) ?? this.otherHashes.get(hex))?.swarm;
+        },
+        findByReq2: (r) => this.req2.find(r),
+      },
       encryption: opts.encryption,
       onRefused: (from, why) => this.refusedIncoming(from.host, formatHostPort(from.host, from.port), why),
     });
@@ -175,8 +183,8 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
     dir: string,
     opts: Pick<TorrentOptions, 'writable' | 'select'> & { rates?: { down?: number; up?: number }; sequential?: boolean },
   ): Promise<Torrent> {
-    const { infoHash, infoHashHex } = 'meta' in source ? source.meta : source.magnet;
-    if (this.torrents.has(infoHashHex) || this.adding.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
+    const { infoHash, infoHashHex, infoHashV2 } = 'meta' in source ? source.meta : source.magnet;
+    if (this.torrents.has(infoHashHex) || this.otherHashes.has(infoHashHex) || this.adding.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
     this.adding.add(infoHashHex);
     let lock: TorrentLock;
     try {
@@ -207,11 +215,22 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
       ...(this.lsd ? { lsd: this.lsd } : {}),
       ...(this.opts.seedGoal ? { seedGoal: this.opts.seedGoal } : {}),
       ...(this.opts.store ? { store: this.opts.store } : {}),
+      onOtherHash: (hash) => this.addOtherHash(t, hash),
     });
     this.torrents.set(infoHashHex, t);
     this.locks.set(t, lock);
     this.req2.add(infoHash);
+    const v2Hash = infoHashV2?.subarray(0, 20);
+    if (v2Hash && !v2Hash.equals(infoHash)) this.addOtherHash(t, v2Hash);
     return t;
+  }
+
+  /** Peers may name a running torrent by this hash too (one half of a hybrid); encrypted ones as well. */
+  private addOtherHash(t: Torrent, hash: Buffer): void {
+    const hex = hash.toString('hex');
+    if (this.torrents.get(t.infoHashHex) !== t || this.torrents.has(hex) || this.otherHashes.has(hex)) return;
+    this.otherHashes.set(hex, t);
+    this.req2.add(hash);
   }
 
   /** The running torrent with this info hash, if any. */
@@ -222,6 +241,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
   /** Stop a torrent (peers closed, trackers told, resume saved) and let go of it; it may be added again later. */
   async removeTorrent(t: Torrent): Promise<void> {
     if (this.torrents.get(t.infoHashHex) === t) this.torrents.delete(t.infoHashHex);
+    for (const [hex, other] of this.otherHashes) if (other === t) this.otherHashes.delete(hex);
     await t.stop();
     await this.unlock(t);
   }

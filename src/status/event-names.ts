@@ -33,6 +33,7 @@ export const EVENT_NAMES = everyOf<EventName>()([
   'peer-banned',
   'piece-verified',
   'piece-failed',
+  'piece-blamed',
   'web-seed-failed',
   'progress',
   'complete',

@@ -8,6 +8,7 @@ import { classify, type AddressKind, type Family } from '../net/address.js';
 import { parseHostPort } from '../net/hostport.js';
 import type { Listening } from '../transport/network.js';
 import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
+import type { HashStats } from '../swarm/hash-exchange.js';
 import type { CheckProgress, CheckResult } from '../storage/piece-store.js';
 import type { PeerInfo } from '../swarm/peer-info.js';
 import type { PeerSourceKind } from '../swarm/peer-pool.js';
@@ -69,6 +70,8 @@ export interface TorrentSummary {
   lastUnreachable?: string;
   /** Peer exchange: partners, and what they sent (taken, filtered, capped, ignored). */
   pex?: PexSummary;
+  /** BEP 52 (a v2 torrent): hashes messages taken from peers (piece layers, leaf hashes), answers and rejects sent. */
+  hashes?: HashStats;
   error?: string;
   /** The session's tunnel, when one is up or trying. */
   tunnel?: TunnelStatus;
@@ -336,6 +339,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       refusedCandidates: s?.refusedCandidates ?? 0,
       ...(why ? { lastUnreachable: why } : {}),
       ...(t.pex ? { pex: t.pex.summary() } : {}),
+      ...(s?.hashes ? { hashes: s.hashes } : {}),
       ...(t.lastError ? { error: t.lastError } : {}),
       ...(tunnel ? { tunnel } : {}),
       ...(pm ? { mapping: { 4: pm[4].state, 6: pm[6].state } } : {}),

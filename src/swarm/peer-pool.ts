@@ -25,6 +25,8 @@ export interface PeerSource {
   kind: PeerSourceKind;
   /** Who told us: a tracker's URL, the PEX partner's address, ... */
   from?: string;
+  /** Learned under a hybrid torrent's v2 info hash (its announce or DHT lookup): dialed with that hash. */
+  v2?: boolean;
 }
 
 /** Sources anyone on the network can feed with addresses of their choice. */

@@ -35,6 +35,8 @@ export class Peer {
    * 0x01 for it.
    */
   readonly prefersEncryption: boolean;
+  /** BEP 52: the connection runs under the torrent's v2 info hash (hash messages are allowed). */
+  readonly v2: boolean;
   ext?: ExtensionHandshake;
   extensions!: PeerExtensions;
   readonly early: EarlyState = { haves: [], peerChoking: true, peerInterested: false };
@@ -50,6 +52,7 @@ export class Peer {
     this.ip = wire.remote.host;
     this.label = formatHostPort(wire.remote.host, wire.remote.port);
     this.prefersEncryption = wire.mse;
+    this.v2 = wire.v2;
   }
 
   get family(): 4 | 6 {

@@ -126,7 +126,8 @@ def out(**e):
 if cfg['mode'] == 'create':
     fs = lt.file_storage()
     lt.add_files(fs, cfg['path'])
-    t = lt.create_torrent(fs, cfg['pieceLength'])  # default flags: a v1+v2 hybrid, pad files between files
+    # default flags: a v1+v2 hybrid, pad files between files; or v2 only (BEP 52), or v1 only
+    t = lt.create_torrent(fs, cfg['pieceLength'], flags={'hybrid': 0, 'v2': lt.create_torrent.v2_only, 'v1': lt.create_torrent.v1_only}[cfg.get('format', 'hybrid')])
     lt.set_piece_hashes(t, os.path.dirname(cfg['path']))
     with open(cfg['out'], 'wb') as f:
         f.write(lt.bencode(t.generate()))
@@ -239,9 +240,9 @@ export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
   return spawnTracked(cmd!, rest, { label: 'libtorrent' });
 }
 
-/** libtorrent's own .torrent of `path` (a v1+v2 hybrid with BEP 47 pad files). */
-export async function libtorrentCreate(path: string, out: string, pieceLength: number): Promise<JsonEvent> {
-  const { stdout } = await run(PYTHON, ['-c', LIBTORRENT_DRIVER, JSON.stringify({ mode: 'create', path, out, pieceLength })]);
+/** libtorrent's own .torrent of `path`: a v1+v2 hybrid with BEP 47 pad files (default), v2 only (BEP 52) or v1 only. */
+export async function libtorrentCreate(path: string, out: string, pieceLength: number, format: 'hybrid' | 'v2' | 'v1' = 'hybrid'): Promise<JsonEvent> {
+  const { stdout } = await run(PYTHON, ['-c', LIBTORRENT_DRIVER, JSON.stringify({ mode: 'create', path, out, pieceLength, format })]);
   return JSON.parse(stdout.trim()) as JsonEvent;
 }
 

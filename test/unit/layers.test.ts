@@ -15,6 +15,7 @@ const LAYERS: Record<string, number> = {
   util: 0,
   'version.ts': 0,
   bencode: 1,
+  merkle: 1,
   net: 1,
   config: 1,
   transport: 2,

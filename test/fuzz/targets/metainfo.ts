@@ -95,9 +95,12 @@ export function torrentOf(paths: string[][], extra: Record<string, unknown> = {}
 
 /** A magnet link with every field of `m`, as a client would write it. */
 function linkOf(m: MagnetLink): string {
-  const parts = [`xt=urn:btih:${m.infoHashHex}`];
+  // A v2-only link's infohash is its v2 hash cut to 20 bytes: it has no btih.
+  const v2Only = m.infoHashV2 !== undefined && m.infoHash.equals(m.infoHashV2.subarray(0, 20));
+  const parts = [...(v2Only ? [] : [`xt=urn:btih:${m.infoHashHex}`]), ...(m.infoHashV2 ? [`xt=urn:btmh:1220${m.infoHashV2.toString('hex')}`] : [])];
   if (m.name !== undefined) parts.push(`dn=${encodeURIComponent(m.name)}`);
   for (const t of m.trackers) parts.push(`tr=${encodeURIComponent(t)}`);
+  for (const w of m.webSeeds ?? []) parts.push(`ws=${encodeURIComponent(w)}`);
   for (const p of m.peers) parts.push(`x.pe=${encodeURIComponent(formatHostPort(p.host, p.port))}`);
   return `magnet:?${parts.join('&')}`;
 }
