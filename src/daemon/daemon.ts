@@ -217,6 +217,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
         encryption: engine.opts.encryption ?? 'prefer',
         transports: TRANSPORT_KINDS.filter((k) => engine.opts.transports?.[k] ?? k === 'tcp'),
         dht: !!engine.dht,
+        lsd: !!engine.lsd,
         ipv4: engine.opts.ipv4,
         ipv6: engine.opts.ipv6,
         maxPeersPerTorrent: engine.opts.maxPeersPerTorrent ?? 60,

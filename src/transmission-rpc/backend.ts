@@ -18,6 +18,8 @@ export interface BackendSettings {
   /** The peer transports spoken (--transports). */
   transports: TransportKind[];
   dht: boolean;
+  /** Local peer discovery (Transmission's lpd). */
+  lsd: boolean;
   ipv4: boolean;
   ipv6: boolean;
   maxPeersPerTorrent: number;
