@@ -7,7 +7,7 @@
  * transports; `tcp` alone never sends a uTP packet.
  */
 import dgram from 'node:dgram';
-import { cp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Family } from '../../src/net/address.js';
@@ -18,7 +18,7 @@ import { TcpAndUtpNetwork, type TransportSet } from '../../src/utp/tcp-and-utp-n
 import { UtpNetwork } from '../../src/utp/utp-network.js';
 import { pcapRecords, startCapture } from '../support/capture.js';
 import { startDaemon } from '../support/daemon.js';
-import { ensureBuilt, seedPayload, sixswarm, stopAll, tempDir } from '../support/sixswarm.js';
+import { ensureBuilt, runCli, seedPayload, sixswarm, stopAll, tempDir } from '../support/sixswarm.js';
 import { LOOPBACK, sha1, transportsEngine, type TestEngine } from '../support/utp.js';
 
 const closing: Array<{ close(): Promise<void> }> = [];
@@ -262,5 +262,19 @@ describe('two engines, each with its --transports', () => {
     expect(captured.tcp!.map((d) => d.includes(probe))).toEqual([true]);
     expect(captured.utp!.length).toBeGreaterThan(20); // 2 MiB over uTP (large sends go out as GSO batches)
     expect(captured.utp!.filter((d) => d.includes(probe))).toHaveLength(1);
+  });
+
+  it('a --transports that names anything but tcp and utp is refused, from the command line or the config file', async () => {
+    ensureBuilt();
+    dir = await tempDir('sixswarm-transports-');
+    const { torrent } = await seedPayload(dir, { 'data.bin': 1000 }, 16 * 1024);
+    const env = { XDG_CONFIG_HOME: join(dir, 'xdg'), SIXSWARM_CONFIG: '', SIXSWARM_STATE_DIR: join(dir, 'state') };
+    const typed = await runCli(['download', torrent, '-o', join(dir, 'out'), '--transports', 'tcp,quic'], { env });
+    expect(typed).toMatchObject({ code: 2, stderr: 'sixswarm download: --transports is a list of tcp and utp (tcp,utp; tcp; utp), not "tcp,quic"\n' });
+    const path = join(dir, 'xdg', 'sixswarm', 'config.toml');
+    await mkdir(join(dir, 'xdg', 'sixswarm'), { recursive: true });
+    await writeFile(path, 'transports = ""\n');
+    const filed = await runCli(['seed', torrent, join(dir, 'seed'), '--port', '0'], { env });
+    expect(filed).toMatchObject({ code: 2, stderr: `sixswarm seed: the config file ${path}: "transports" is a list of tcp and utp (tcp,utp; tcp; utp), not ""\n` });
   });
 });
