@@ -40,6 +40,7 @@ export interface TcpAndUtpOptions {
 }
 
 export class TcpAndUtpNetwork implements Network {
+  readonly transports = ['tcp', 'utp'] as const;
   readonly utp: UtpNetwork;
   private readonly staggerMs: number;
   /** host:port -> the transport that reached it (or, after a failed uTP dial, TCP). */
