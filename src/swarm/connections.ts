@@ -124,7 +124,10 @@ export class Connections {
     for (const a of addrs) {
       if (!isDialable(a.host) || a.port === 0 || this.bans.isBanned(a.host) || !this.dialable(a)) continue;
       const delayMs = this.holdBack(a);
-      if (!this.pool.add([{ host: a.host, port: a.port }], source, { prefersEncryption: a.prefersEncryption === true, utp: a.utp === true, delayMs })) continue;
+      if (!this.pool.add([{ host: a.host, port: a.port }], source, { prefersEncryption: a.prefersEncryption === true, utp: a.utp === true, delayMs })) {
+        if (a.utp) this.pool.speaksUtp(a); // a tracker gave it, a partner says it speaks uTP
+        continue;
+      }
       added++;
       if (delayMs > 0 && !this.heldTimer) {
         this.heldTimer = setTimeout(() => {

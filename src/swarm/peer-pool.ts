@@ -112,6 +112,12 @@ export class PeerPool {
     return true;
   }
 
+  /** A source says the peer at `t` speaks uTP (PEX flag 0x04): a candidate known there is dialed over uTP first. */
+  speaksUtp(t: DialTarget): void {
+    const c = this.byKey.get(formatHostPort(t.host, t.port));
+    if (c) c.utp = true;
+  }
+
   /** Candidates ready to dial now, manual ones first; `skip` leaves some out (a peer connected by other means). */
   ready(now: number, max: number, skip?: (c: Candidate) => boolean): Candidate[] {
     const out: Candidate[] = [];

@@ -65,4 +65,15 @@ describe('peer pool', () => {
     expect(pool.countBySource().lsd).toBe(200);
     expect(pool.countBySource().tracker).toBe(1);
   });
+
+  it('a candidate a tracker gave is marked as speaking uTP when a PEX partner says so later', () => {
+    const pool = new PeerPool();
+    const t = { host: '2001:db8:cc::1', port: 6881 };
+    expect(pool.add([t], { kind: 'tracker' })).toBe(true);
+    expect(pool.add([t], pex('[2001:db8:1::1]:6881'), { utp: true })).toBe(false); // known: not added twice
+    expect(pool.where(() => true).map((c) => c.utp)).toEqual([false]);
+    pool.speaksUtp({ host: '2001:db8:dd::1', port: 6881 }); // nobody there: nothing happens
+    pool.speaksUtp(t);
+    expect(pool.where(() => true).map((c) => c.utp)).toEqual([true]);
+  });
 });
