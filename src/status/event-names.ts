@@ -29,6 +29,7 @@ export const EVENT_NAMES = everyOf<EventName>()([
   'peer-unreachable',
   'peer-refused',
   'peer-banned',
+  'holepunch',
   'piece-verified',
   'piece-failed',
   'web-seed-failed',

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { classify, type AddressKind, type Family } from '../net/address.js';
 import { parseHostPort } from '../net/hostport.js';
 import type { Listening } from '../transport/network.js';
+import type { HolepunchSummary } from '../ext/ut-holepunch/index.js';
 import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
 import type { CheckProgress, CheckResult } from '../storage/piece-store.js';
 import type { PeerInfo } from '../swarm/peer-info.js';
@@ -68,6 +69,8 @@ export interface TorrentSummary {
   lastUnreachable?: string;
   /** Peer exchange: partners, and what they sent (taken, filtered, capped, ignored). */
   pex?: PexSummary;
+  /** BEP 55 holepunching: what we relayed, asked and dialed; `off` says why it is off or limited. */
+  holepunch?: HolepunchSummary & { off?: string };
   error?: string;
   /** The session's tunnel, when one is up or trying. */
   tunnel?: TunnelStatus;
@@ -82,7 +85,7 @@ export type WebSeedStatus = WebSeedInfo;
 
 /** A connected peer as the UI and --json show it: the swarm's own report of it, and where it sits. */
 export interface PeerStatus
-  extends Pick<PeerInfo, 'family' | 'client' | 'direction' | 'encrypted' | 'downRate' | 'upRate' | 'downloaded' | 'uploaded' | 'amChoking' | 'amInterested' | 'peerChoking' | 'peerInterested'> {
+  extends Pick<PeerInfo, 'family' | 'client' | 'direction' | 'encrypted' | 'holepunched' | 'downRate' | 'upRate' | 'downloaded' | 'uploaded' | 'amChoking' | 'amInterested' | 'peerChoking' | 'peerInterested'> {
   address: string;
   /** How the connection runs: native IPv4, native IPv6, or IPv6 through our tunnel. */
   via: 'ipv4' | 'ipv6' | 'tunnel';
@@ -329,6 +332,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       refusedCandidates: s?.refusedCandidates ?? 0,
       ...(why ? { lastUnreachable: why } : {}),
       ...(t.pex ? { pex: t.pex.summary() } : {}),
+      ...(t.holepunch ? { holepunch: t.holepunch.summary() } : {}),
       ...(t.lastError ? { error: t.lastError } : {}),
       ...(tunnel ? { tunnel } : {}),
       ...(pm ? { mapping: { 4: pm[4].state, 6: pm[6].state } } : {}),
@@ -391,6 +395,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
         direction: p.direction,
         source: p.source.kind,
         encrypted: p.encrypted,
+        holepunched: p.holepunched,
         downRate: p.downRate,
         upRate: p.upRate,
         downloaded: p.downloaded,

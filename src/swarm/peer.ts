@@ -43,6 +43,8 @@ export class Peer {
     readonly wire: PeerWire,
     /** Where we learned its address; `incoming` when it connected to us. */
     readonly source: PeerSource,
+    /** The connection was opened by a BEP 55 holepunch (a relay had both ends dial at once). */
+    readonly holepunched = false,
   ) {
     const h = wire.handshake!;
     this.id = h.peerId;

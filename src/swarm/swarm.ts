@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Family } from '../net/address.js';
 import type { OurPorts } from '../transport/advertised-ports.js';
-import type { DialTarget } from '../transport/network.js';
+import type { DialTarget, StreamDialer } from '../transport/network.js';
 import type { PieceStore } from '../storage/piece-store.js';
 import { ExtensionRegistry } from '../wire/extensions.js';
 import type { Handshaker } from '../wire/handshaker.js';
@@ -50,6 +50,8 @@ export interface SwarmOptions {
   sequential?: boolean;
   /** Fetch from the torrent's web seeds (BEP 19, BEP 17) over this network; undefined: never. */
   webSeeds?: WebSeedOptions;
+  /** Dials uTP alone, for BEP 55 holepunches; undefined when uTP is off. */
+  utp?: StreamDialer;
 }
 
 export interface SwarmStats {
@@ -112,6 +114,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       reqq: OUR_REQQ,
       emit: this.emitEvent,
       plugins: this.plugins,
+      ...(opts.utp ? { utp: opts.utp } : {}),
     });
   }
 
@@ -181,6 +184,16 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     this.connections.redialFailed();
   }
 
+  /** BEP 55: dial `target` over uTP now, as a relay (`relay`) told us; undefined once started, else why not. */
+  punch(target: DialTarget, relay: string, role: 'initiator' | 'target'): string | undefined {
+    return this.connections.punch(target, relay, role);
+  }
+
+  /** Whether this swarm can holepunch at all (it dials uTP). */
+  get canPunch(): boolean {
+    return this.opts.utp !== undefined;
+  }
+
   /** A handshaken incoming connection that named this torrent. */
   accept(wire: PeerWire): boolean {
     return this.connections.accept(wire);
@@ -201,9 +214,11 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
         localHost: p.wire.localHost,
         direction: p.direction,
         source: p.source,
+        holepunched: p.holepunched,
         client: p.client(),
         encrypted: p.wire.encrypted,
         prefersEncryption: p.prefersEncryption,
+        speaksHolepunch: p.extensions.supports('ut_holepunch'),
         pieces: tp?.bits.count ?? 0,
         seed: tp?.isSeed ?? false,
         downRate: Math.round(tp?.down.rate() ?? 0),

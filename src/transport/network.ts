@@ -65,6 +65,8 @@ export interface Network extends StreamDialer {
    * come as 'error'.
    */
   openStream(target: DialTarget & { family: Family }): Duplex;
+  /** Dials uTP alone (a BEP 55 holepunch), when the network speaks uTP. */
+  readonly utp?: StreamDialer;
   /** Outgoing connections of a family leave from this address (the tunnel's), or from the kernel's choice when undefined. */
   setLocalAddress(family: Family, address: string | undefined): void;
   /** Stop listening and close the UDP sockets; streams already handed out are their owners' to close. */

@@ -27,6 +27,11 @@ export class UtpNetwork implements Network {
     private readonly opts: UtpSocketOptions = {},
   ) {}
 
+  /** Itself: every dial is a uTP dial. */
+  get utp(): UtpNetwork {
+    return this;
+  }
+
   async dial(target: DialTarget, opts: DialOneOptions): Promise<Transport> {
     const family = familyOf(target.host);
     const host = canonicalIp(target.host);

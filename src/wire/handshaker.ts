@@ -39,6 +39,8 @@ export interface TorrentDirectory {
 export interface DialHints {
   /** It prefers encryption (PEX flag 0x01). */
   prefersEncryption?: boolean;
+  /** Dial over this network instead of the handshaker's (uTP alone, for a BEP 55 holepunch). */
+  via?: StreamDialer;
 }
 
 export interface HandshakerOptions {
@@ -184,7 +186,7 @@ export class Handshaker {
     const remembered = targets.map((t) => this.memory.get(addressKey(t))).find((r) => r !== undefined);
     const plan = dialPlan(this.encryption, remembered, hints.prefersEncryption ?? false);
     if (plan.kind === 'mse') {
-      const tcp = await this.open(targets, dialOpts);
+      const tcp = await this.open(targets, dialOpts, hints.via);
       const key = addressKey(tcp.remote);
       try {
         const c = await this.tracked(
@@ -201,7 +203,7 @@ export class Handshaker {
         targets = [tcp.remote];
       }
     }
-    const tcp = await this.open(targets, dialOpts);
+    const tcp = await this.open(targets, dialOpts, hints.via);
     try {
       return await this.handshake(tcp, infoHash);
     } catch (e) {
@@ -248,9 +250,9 @@ export class Handshaker {
   }
 
   /** A fresh connection to one of the targets (none once we are shutting down). */
-  private async open(targets: DialTarget[], dialOpts: DialOptions): Promise<Transport> {
+  private async open(targets: DialTarget[], dialOpts: DialOptions, via?: StreamDialer): Promise<Transport> {
     if (this.closed) throw new HandshakeFailure('shutting down');
-    const transport = await dial(this.opts.network, targets, dialOpts);
+    const transport = await dial(via ?? this.opts.network, targets, dialOpts);
     if (this.closed) {
       transport.close();
       throw new HandshakeFailure('shutting down');

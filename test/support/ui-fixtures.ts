@@ -78,6 +78,7 @@ function peer(address: string, via: PeerStatus['via'], extra: Partial<PeerStatus
     direction: 'out',
     source: 'tracker',
     encrypted: false,
+    holepunched: false,
     downRate: 0,
     upRate: 0,
     downloaded: 0,

@@ -162,7 +162,7 @@ class SwarmView implements PexSwarm {
 
 let ids = 0;
 function facts(host: string, o: Partial<SwarmPeerFacts> = {}): SwarmPeerFacts {
-  return { id: (++ids).toString(16).padStart(40, '0'), host, family: (host.includes(':') ? 6 : 4) as Family, remotePort: 6881, outgoing: true, seed: false, prefersEncryption: false, ...o };
+  return { id: (++ids).toString(16).padStart(40, '0'), host, family: (host.includes(':') ? 6 : 4) as Family, remotePort: 6881, outgoing: true, seed: false, prefersEncryption: false, holepunch: false, ...o };
 }
 
 /** One PEX connection to a partner at `host`, with the test's clock and every payload it sent. */
