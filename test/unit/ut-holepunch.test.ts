@@ -39,17 +39,23 @@ describe('ut_holepunch codec', () => {
     const cases: Array<[Buffer, RegExp]> = [
       [Buffer.alloc(0), /0 bytes/],
       [Buffer.from([1]), /1 bytes/],
-      [Buffer.concat([good, Buffer.from([0])]), /is 12 bytes, not 13/],
-      [good.subarray(0, 11), /is 12 bytes, not 11/],
+      [Buffer.concat([good, Buffer.from([0])]), /is 8 or 12 bytes, not 13/],
+      [good.subarray(0, 11), /is 8 or 12 bytes, not 11/],
+      [good.subarray(0, 7), /is 8 or 12 bytes, not 7/],
       [Buffer.from([3, 0, 1, 2, 3, 4, 0, 1, 0, 0, 0, 0]), /type 3/],
       [Buffer.from([1, 2, 1, 2, 3, 4, 0, 1, 0, 0, 0, 0]), /address type 2/],
-      [Buffer.from([1, 1, 1, 2, 3, 4, 0, 1, 0, 0, 0, 0]), /IPv6 address is 24 bytes, not 12/],
+      [Buffer.from([1, 1, 1, 2, 3, 4, 0, 1, 0, 0, 0, 0]), /IPv6 address is 20 or 24 bytes, not 12/],
+      [encodeHolepunch({ type: 'error', peer: v4('203.0.113.7', 6881), error: 'noSelf' }).subarray(0, 8), /error with an IPv4 address is 12 bytes, not 8/],
       [Buffer.from([2, 0, 1, 2, 3, 4, 0, 1, 0, 0, 0, 5]), /error code 5/],
       [Buffer.from([2, 0, 1, 2, 3, 4, 0, 1, 0, 0, 0, 0]), /error code 0/],
       [Buffer.alloc(1 << 20, 1), /1048576/],
     ];
     for (const [b, why] of cases) expect(() => decodeHolepunch(b)).toThrow(why);
     for (const [b] of cases) expect(() => decodeHolepunch(b)).toThrow(ProtocolError);
+    // libtorrent sends rendezvous and connect without err_code.
+    expect(decodeHolepunch(good.subarray(0, 8))).toEqual({ type: 'connect', peer: v4('203.0.113.7', 6881) });
+    const v6r = encodeHolepunch({ type: 'rendezvous', peer: v6('2001:db8:1::10', 6881) });
+    expect(decodeHolepunch(v6r.subarray(0, 20))).toEqual({ type: 'rendezvous', peer: v6('2001:db8:1::10', 6881) });
     // A connect with a non-zero code is read as a connect (libtorrent ignores the field there).
     const odd = Buffer.from(good);
     odd.writeUInt32BE(7, 8);

@@ -1,8 +1,9 @@
 /**
  * BEP 55 `ut_holepunch` messages: rendezvous, connect and error, each naming one endpoint (IPv4
  * or IPv6) — a fixed binary layout, not bencode: msg_type (1), addr_type (1), address (4 or 16),
- * port (2), err_code (4). Decoding is exact: any other length, type or address kind is a
- * ProtocolError, so nothing past 24 bytes is ever read.
+ * port (2), err_code (4). We send exactly that; we also read rendezvous and connect without
+ * err_code, as libtorrent sends them. Any other length, type or address kind is a ProtocolError,
+ * so nothing past 24 bytes is ever read.
  */
 import { bytesToIp, ipToBytes } from '../../net/address.js';
 import type { PeerAddress } from '../../net/compact.js';
@@ -60,16 +61,21 @@ export function decodeHolepunch(payload: Buffer): HolepunchMessage {
   const addrType = payload[1]!;
   if (addrType > 1) throw new ProtocolError(`ut_holepunch address type ${addrType} is neither IPv4 (0) nor IPv6 (1)`);
   const ipLen = addrType === 0 ? 4 : 16;
-  const want = 2 + ipLen + 2 + 4;
-  if (payload.length !== want) throw new ProtocolError(`ut_holepunch ${type} with an IPv${addrType === 0 ? 4 : 6} address is ${want} bytes, not ${payload.length}`);
+  const full = 2 + ipLen + 2 + 4;
+  // libtorrent (2.0) leaves err_code out of rendezvous and connect: those are read without it too.
+  const short = type === 'error' ? full : full - 4;
+  if (payload.length !== full && payload.length !== short) {
+    const sizes = short === full ? `${full} bytes` : `${short} or ${full} bytes`;
+    throw new ProtocolError(`ut_holepunch ${type} with an IPv${addrType === 0 ? 4 : 6} address is ${sizes}, not ${payload.length}`);
+  }
   const peer: PeerAddress = {
     host: bytesToIp(payload.subarray(2, 2 + ipLen)),
     port: payload.readUInt16BE(2 + ipLen),
     family: addrType === 0 ? 4 : 6,
   };
-  const code = payload.readUInt32BE(4 + ipLen);
   // BEP 55: the code is 0 in these; another value is ignored, as libtorrent does.
   if (type === 'rendezvous' || type === 'connect') return { type, peer };
+  const code = payload.readUInt32BE(4 + ipLen);
   const error = ERROR_NAMES.get(code);
   if (error === undefined) throw new ProtocolError(`ut_holepunch error code ${code} is none of BEP 55's (1-4)`);
   return { type, peer, error };
