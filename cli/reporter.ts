@@ -131,7 +131,7 @@ export function describe(e: Notable): string {
       // An unusable resume file is the user's news: it says which file and why.
       return `checked the data on disk: ${e.have} of ${e.pieces} pieces present (${checkedHow(e)})${e.resumeProblem ? `\nwarning: ${e.resumeProblem}` : ''}`;
     case 'peer-connected':
-      return `peer ${e.address} connected (IPv${e.family}, ${e.direction === 'in' ? 'it dialed us' : 'we dialed it'}, ${e.client}${e.encrypted ? ', encrypted' : ''}${e.holepunched ? ', holepunched' : ''})`;
+      return `peer ${e.address} connected (IPv${e.family}${e.transport === 'utp' ? ' over uTP' : ''}, ${e.direction === 'in' ? 'it dialed us' : 'we dialed it'}, ${e.client}${e.encrypted ? ', encrypted' : ''}${e.holepunched ? ', holepunched' : ''})`;
     case 'holepunch':
       return holepunchLine(e);
     case 'peer-disconnected':

@@ -165,7 +165,7 @@ export const ui = command({
   usage: `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4] [--no-ipv6] [--max-down RATE] [--max-up RATE]
                    [--tracker URL]... [--no-trackers] [--announce-ip auto|always|never] [--no-dht]
                    [--dht-port N] [--dht-bootstrap HOST:PORT]... [--encryption prefer|require|allow|off]
-                   [--seed-ratio R] [--seed-time DURATION] [--state-dir DIR]
+                   [--transports tcp,utp] [--seed-ratio R] [--seed-time DURATION] [--state-dir DIR]
        sixswarm            (on a terminal: the same as \`sixswarm ui\`)`,
   about: `The terminal UI over a session: every torrent you add stays in it, between runs too, and the
 session is resumed at start (paused torrents stay paused). Data whose files did not change since

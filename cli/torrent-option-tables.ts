@@ -148,6 +148,19 @@ export const SHARED_OPTIONS = {
       'only, encrypted attempts are refused',
     ],
   },
+  transports: {
+    type: 'string',
+    value: 'LIST',
+    default: 'tcp,utp',
+    help: [
+      'peer transports, comma-separated: tcp, utp (uTP, BEP 29: over UDP on the',
+      'listening port, shared with the DHT; its congestion control yields to your',
+      'other traffic, and it reaches peers behind NATs that TCP does not). Default',
+      'tcp,utp: listen on both, dial a peer over the one it is known to speak (PEX',
+      'flag, an earlier connection) and try the other half a second later, keep',
+      'the first that connects. tcp: TCP only, no uTP packet sent; utp: uTP only',
+    ],
+  },
   'tunnel-id': { type: 'string', value: 'ID', default: 'the MAC of the uplink', help: 'Id to present to the tunnel server (default: the MAC of the uplink)' },
   'tunnel-token': { type: 'string', value: 'T', help: 'token for a tunnel server that requires one' },
   'no-port-mapping': {
@@ -267,6 +280,7 @@ export const UI_OPTIONS = {
       'else the public routers; see `sixswarm download --help`)',
     ],
     encryption: 'protocol encryption with peers (default prefer; see `sixswarm download --help`)',
+    transports: 'peer transports: tcp, utp or tcp,utp (default; see `sixswarm download --help`)',
     'state-dir': [
       'where resume state lives (default $SIXSWARM_STATE_DIR, else',
       '$XDG_STATE_HOME/sixswarm, else ~/.local/state/sixswarm)',

@@ -14,6 +14,8 @@ import type { DhtConfig } from '../src/discovery/dht-discovery.js';
 import { parseHostPortOption } from './host-ports.js';
 import { checkFolderWritable } from '../src/storage/writable.js';
 import { ENV, envValue } from '../src/util/environment.js';
+import { TRANSPORT_KINDS } from '../src/transport/transport.js';
+import type { TransportSet } from '../src/utp/tcp-and-utp-network.js';
 
 /**
  * `argv` parsed by `command`'s table, over the config file (options given win; withConfig checks
@@ -44,6 +46,15 @@ export function parseEncryption(text: string | undefined): EncryptionPolicy {
   if (text === undefined) return 'prefer';
   if ((ENCRYPTION_POLICIES as readonly string[]).includes(text)) return text as EncryptionPolicy;
   throw new OptionValueError('--encryption', `must be prefer, require, allow or off, not "${text}"`);
+}
+
+/** --transports tcp,utp (default both): at least one, each known, none twice. */
+export function parseTransports(text: string | undefined): TransportSet {
+  if (text === undefined) return { tcp: true, utp: true };
+  const names = text.split(',').map((s) => s.trim().toLowerCase());
+  const unknown = names.find((n) => !(TRANSPORT_KINDS as readonly string[]).includes(n));
+  if (unknown !== undefined) throw new OptionValueError('--transports', `is a list of tcp and utp (tcp,utp; tcp; utp), not "${text}"`);
+  return { tcp: names.includes('tcp'), utp: names.includes('utp') };
 }
 
 /** Extra --tracker URLs, one tier each. */
@@ -122,6 +133,7 @@ export function engineOptions(values: Omit<SharedValues, (typeof NOT_IN_UI)[numb
     rates: { down: parseRateOption(values['max-down'], '--max-down'), up: parseRateOption(values['max-up'], '--max-up') },
     seedGoal: { ratio: parseDecimalOption(values['seed-ratio'], '--seed-ratio', 0, 1e6), seconds: parseDurationOption(values['seed-time'], '--seed-time') },
     encryption: parseEncryption(values.encryption),
+    transports: parseTransports(values.transports),
     dht: parseDht(values),
     // Tests and benchmarks turn it off in the environment: they must not talk to the host's router.
     portMapping: !values['no-port-mapping'] && envValue(ENV.portMapping) !== 'off',

@@ -113,7 +113,7 @@ export async function runTorrent(o: RunOptions): Promise<number> {
 
   // In the stream mode the tunnel is the engine's IPv6 network, so it is planned first (started later).
   const { tunnel, note: tunnelNote } = planTunnel(o.tunnel);
-  const engine = new Engine(o.engine, networkFor(tunnel));
+  const engine = new Engine(o.engine, networkFor(tunnel, o.engine.transports));
   let torrent: Torrent;
   try {
     // Taken first: a second process on this torrent and folder is refused before anything else happens.

@@ -23,7 +23,7 @@ export function HelpOverlay({ can, width, height }: { can: ReadonlySet<Capabilit
   const lines = [
     ...KEYS.map((k) => `  ${k.keys.padEnd(22)}${k.what}${k.needs && !can.has(k.needs) ? (k.needs === 'limits' ? ' (not in the demo)' : ' (in `sixswarm ui` only)') : ''}`),
     'Peer flags: D downloading from it, d interested but it chokes us, U uploading to it,',
-    '  u it is interested but we choke it, E encrypted, in/out who connected.',
+    '  u it is interested but we choke it, E encrypted, T uTP (H: holepunched), in/out.',
     'Learned: tracker, pex, dht, manual (--peer), magnet, ltep (its other family), incoming.',
     'Files are chosen at start (download --select / --skip): not while a torrent runs.',
     'Peers are grouped: IPv6, IPv6 via our tunnel, IPv4. Press any key to close.',

@@ -1,7 +1,7 @@
 /**
  * Connected peers, split by how the connection runs: native IPv6, IPv6 through our tunnel, and
  * IPv4. Flags: D downloading from it (u/d lower case: interested but choked), U uploading to it,
- * E encrypted, "in" it connected to us; then where its address was learned. The torrent's web
+ * E encrypted, T over uTP, "in" it connected to us; then where its address was learned. The torrent's web
  * seeds follow as a group of their own: state, rate, failures and the last one.
  */
 import { Box, Text } from 'ink';
@@ -47,7 +47,7 @@ export function PeersPanel({ peers, webSeeds = [], width, height, scroll }: { pe
   const wide = width >= 76;
   const learned = wide ? 9 : 4;
   const longest = Math.max(...peers.map((p) => [...p.address].length), ...webSeeds.map((w) => [...w.url].length)) + 1;
-  const rest = width - (2 + 1 + 8 + 1 + 8 + 1 + 5 + 1 + 7 + learned);
+  const rest = width - (2 + 1 + 8 + 1 + 8 + 1 + 5 + 1 + 8 + learned);
   // A web seed's state ("downloading v6") sits in the client column.
   const minClient = webSeeds.length > 0 ? 15 : 12;
   const addr = Math.max(14, Math.min(longest, rest - minClient));
@@ -58,7 +58,7 @@ export function PeersPanel({ peers, webSeeds = [], width, height, scroll }: { pe
   return (
     <Box flexDirection="column" height={height}>
       <Text bold wrap="truncate">
-        {`  ${cell('Address', addr)}${cell('Client', client)} ${cell('Down', 8, true)} ${cell('Up', 8, true)} ${cell('Have', 5, true)} ${cell('Flags', 7)} ${wide ? cell('Learned', 8) : cell('From', 3)}`}
+        {`  ${cell('Address', addr)}${cell('Client', client)} ${cell('Down', 8, true)} ${cell('Up', 8, true)} ${cell('Have', 5, true)} ${cell('Flags', 8)} ${wide ? cell('Learned', 8) : cell('From', 3)}`}
       </Text>
       {lines.slice(start, start + body).map((l, i) => {
         if (l.kind === 'group') {
@@ -94,7 +94,7 @@ export function PeersPanel({ peers, webSeeds = [], width, height, scroll }: { pe
             <Text color={viaColor(l.via, t)}>{`  ${cell(p.address, addr - 1, false, true)} `}</Text>
             {cell(p.client, client)} <Text color={t.down}>{cell(shortRate(p.downRate), 8, true)}</Text>{' '}
             <Text color={t.up}>{cell(shortRate(p.upRate), 8, true)}</Text> {cell(`${Math.floor(p.progress * 100)}%`, 5, true)}{' '}
-            {cell(peerFlags(p), 7)} {wide ? cell(p.source, 8) : cell(p.source.slice(0, 3), 3)}
+            {cell(peerFlags(p), 8)} {wide ? cell(p.source, 8) : cell(p.source.slice(0, 3), 3)}
           </Text>
         );
       })}

@@ -98,7 +98,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     if (o.onEvent) this.on('event', o.onEvent);
     const tunnel = o.tunnel;
     // In the tunnel's stream mode, IPv6 goes over its relays.
-    this.engine = new Engine({ ...o.engine, lockCommand: o.command }, networkFor(tunnel));
+    this.engine = new Engine({ ...o.engine, lockCommand: o.command }, networkFor(tunnel, o.engine.transports));
     this.feed = new StatusFeed(this.engine, { tunnel: () => tunnel?.status() });
     if (tunnel) {
       bindTunnel(this.engine, tunnel);

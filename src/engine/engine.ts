@@ -27,6 +27,7 @@ import { PortMapping } from './port-mapping.js';
 import type { SeedGoalOptions } from './seed-goal.js';
 import type { StoreFactory } from '../storage/piece-store.js';
 import { TorrentLock } from './torrent-lock.js';
+import { peerNetwork, type TransportSet } from '../utp/tcp-and-utp-network.js';
 
 /** A host whose incoming connections our encryption policy refuses is reported at most this often. */
 const REFUSED_REPORT_MS = 60_000;
@@ -60,6 +61,11 @@ export interface EngineOptions {
   webSeeds?: boolean;
   /** Where torrents' data lives (default: files on disk); a test may keep it in memory. */
   store?: StoreFactory;
+  /**
+   * `--transports`: what peers are dialed and accepted over when no network is given (TCP and
+   * uTP on the kernel's sockets; default TCP alone).
+   */
+  transports?: TransportSet;
 }
 
 export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refused: [address: string, why: string] }> {
@@ -91,7 +97,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
   constructor(
     readonly opts: EngineOptions,
     /** What peers are dialed and accepted over, and the UDP sockets on our port. */
-    readonly network: Network = new KernelNetwork(),
+    readonly network: Network = peerNetwork(new KernelNetwork(), opts.transports),
   ) {
     super();
     this.limits = new RateLimits(opts.rates);
@@ -192,7 +198,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
         sequential: opts.sequential,
         // A seed only serves what it has: it never fetches (its files are opened read-only).
         ...(this.opts.webSeeds === false || !opts.writable ? {} : { webSeeds: { network: this.network, families: { 4: this.opts.ipv4, 6: this.opts.ipv6 } } }),
-        ...(this.network.utp ? { utp: this.network.utp } : {}),
+        utp: this.network.utp !== undefined,
       },
       ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer, network: this.network } } : {}),
       ...(this.dht ? { dht: this.dht } : {}),

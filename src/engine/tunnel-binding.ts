@@ -10,11 +10,16 @@ import { KernelNetwork } from '../transport/kernel/kernel-network.js';
 import type { Network } from '../transport/network.js';
 import type { TunnelClient } from '../tunnel/client.js';
 import type { Engine } from './engine.js';
+import { peerNetwork, type TransportSet } from '../utp/tcp-and-utp-network.js';
 
-/** What the engine dials and listens on with `tunnel` (not started yet): the kernel's sockets unless the tunnel relays IPv6. */
-export function networkFor(tunnel: TunnelClient | undefined): Network {
+/**
+ * What the engine dials and listens on with `tunnel` (not started yet): the kernel's sockets unless
+ * the tunnel relays IPv6, with the peer transports `transports` names (TCP, uTP on the same
+ * port's UDP sockets, or both).
+ */
+export function networkFor(tunnel: TunnelClient | undefined, transports: TransportSet | undefined): Network {
   const kernel = new KernelNetwork();
-  return tunnel?.network ? new ByFamilyNetwork({ 4: kernel, 6: tunnel.network }) : kernel;
+  return peerNetwork(tunnel?.network ? new ByFamilyNetwork({ 4: kernel, 6: tunnel.network }) : kernel, transports);
 }
 
 export function bindTunnel(engine: Engine, tunnel: TunnelClient): void {

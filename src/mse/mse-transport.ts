@@ -7,12 +7,13 @@
  */
 import type { PeerAddress } from '../net/compact.js';
 import { EarlyReader } from '../transport/early-reader.js';
-import type { Transport, TransportHandlers } from '../transport/transport.js';
+import type { Transport, TransportHandlers, TransportKind } from '../transport/transport.js';
 import type { Rc4 } from './rc4.js';
 import { WriteSlabs } from './write-slabs.js';
 
 export class MseTransport implements Transport {
   readonly remote: PeerAddress;
+  readonly kind: TransportKind;
   readonly localHost: string;
   readonly encrypted: boolean;
   closed = false;
@@ -34,6 +35,7 @@ export class MseTransport implements Transport {
     rest: Buffer,
   ) {
     this.remote = inner.remote;
+    this.kind = inner.kind;
     this.localHost = inner.localHost;
     this.encrypted = cipher !== undefined;
     if (rest.length > 0) this.reader.data(rest, false);

@@ -85,7 +85,7 @@ export type WebSeedStatus = WebSeedInfo;
 
 /** A connected peer as the UI and --json show it: the swarm's own report of it, and where it sits. */
 export interface PeerStatus
-  extends Pick<PeerInfo, 'family' | 'client' | 'direction' | 'encrypted' | 'holepunched' | 'downRate' | 'upRate' | 'downloaded' | 'uploaded' | 'amChoking' | 'amInterested' | 'peerChoking' | 'peerInterested'> {
+  extends Pick<PeerInfo, 'family' | 'client' | 'direction' | 'encrypted' | 'transport' | 'holepunched' | 'downRate' | 'upRate' | 'downloaded' | 'uploaded' | 'amChoking' | 'amInterested' | 'peerChoking' | 'peerInterested'> {
   address: string;
   /** How the connection runs: native IPv4, native IPv6, or IPv6 through our tunnel. */
   via: 'ipv4' | 'ipv6' | 'tunnel';
@@ -395,6 +395,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
         direction: p.direction,
         source: p.source.kind,
         encrypted: p.encrypted,
+        transport: p.transport,
         holepunched: p.holepunched,
         downRate: p.downRate,
         upRate: p.upRate,

@@ -87,6 +87,24 @@ function routerRow(f: HostFacts, family: Family): Omit<SupportRow, 'id' | 'compo
   return { status: v.state === 'disabled' ? 'no' : 'partial', reason: `${text}: ${fix}` };
 }
 
+/** uTP runs on the listening port's UDP sockets; the native addon batches its datagrams. */
+function utpRow(f: HostFacts): Omit<SupportRow, 'id' | 'component'> {
+  const what = 'peers over TCP and uTP on one port (--transports), the one that connects first kept; LEDBAT yields to your other traffic; the transport shown per peer';
+  if (f.udp4 && f.udp6) return { status: 'no', reason: `cannot bind UDP (0.0.0.0: ${f.udp4}; [::]: ${f.udp6}): peers over TCP only` };
+  const families = f.udp6 ? `IPv4 only (cannot bind UDP on [::]: ${f.udp6}): ` : f.udp4 ? `IPv6 only (cannot bind UDP on 0.0.0.0: ${f.udp4}): ` : '';
+  if (f.udpAddonMissing) return { status: 'partial', reason: `${families}${what}; each datagram sent on its own, slower (${f.udpAddonMissing})` };
+  return { status: families ? 'partial' : 'yes', reason: `${families}${what}; datagrams batched by the native addon` };
+}
+
+/** Holepunches are uTP dials: they work where uTP does. Relaying for others needs nothing more. */
+function holepunchRow(f: HostFacts): Omit<SupportRow, 'id' | 'component'> {
+  const what =
+    'behind NAT routers, a peer connected to both sides introduces them and both dial uTP at once, which opens both routers; we ask, answer and relay; public torrents only (never on private ones); holepunched peers shown (H)';
+  if (f.udp4 && f.udp6) return { status: 'no', reason: `no uTP (cannot bind UDP): only relaying for other peers` };
+  if (f.udp4 || f.udp6) return { status: 'partial', reason: `IPv${f.udp4 ? 6 : 4} only (uTP on one family): ${what}` };
+  return { status: 'yes', reason: `IPv4 and IPv6: ${what}` };
+}
+
 export function supportMatrix(f: HostFacts): SupportRow[] {
   const c = connectivity(f);
   const bind6 = f.tcp6 ?? f.udp6;
@@ -122,6 +140,8 @@ export function supportMatrix(f: HostFacts): SupportRow[] {
       : { status: 'partial', reason: 'IPv4 only, by design: the IPv6 DHT (BEP 32) is rarely spoken; IPv6 peers come from trackers and PEX' });
   for (const family of [4, 6] as const) row(`router-ipv${family}`, `Network: reached over IPv${family}`, routerRow(f, family));
   row('tunnel', 'Network: IPv6 tunnel', tunnelRow(f, c));
+  row('utp', 'Torrent: uTP (BEP 29)', utpRow(f));
+  row('holepunch', 'Torrent: holepunch (BEP 55)', holepunchRow(f));
   row('encryption', 'Torrent: encryption (MSE)', f.rc4.engine === 'native'
     ? { status: 'yes', reason: 'MSE with RC4 from the native addon' }
     : { status: 'partial', reason: `RC4 in JavaScript, a third slower (${f.rc4.missing})` });

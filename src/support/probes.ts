@@ -15,6 +15,7 @@ import { parseHostPort } from '../net/hostport.js';
 import { defaultRc4Engine, nativeRc4Missing, type Rc4Engine } from '../mse/rc4.js';
 import { hasDefaultRoute6 } from '../tunnel/iproute.js';
 import { loadTunAddon } from '../tunnel/native.js';
+import { loadNativeAddon } from '../util/native-addon.js';
 import { errorMessage } from '../util/errors.js';
 import { ENV, envValue } from '../util/environment.js';
 
@@ -57,6 +58,8 @@ export interface HostFacts {
   ipv4: boolean;
   tunnel: TunnelFacts;
   rc4: { engine: Rc4Engine; missing: string };
+  /** Why the native UDP addon (uTP's batched sends and reads) does not load; undefined when it does. */
+  udpAddonMissing?: string;
   /** What the router answered when asked (`support --router`); undefined: not asked. */
   router?: Record<Family, ReachabilityVerdict>;
 }
@@ -180,5 +183,6 @@ export async function probeHost(): Promise<HostFacts> {
     defaultRoute6,
     tunnel: { addon, privileged: privileged(), tun, ...tunnelServer() },
     rc4: { engine: defaultRc4Engine(), missing: nativeRc4Missing() },
+    udpAddonMissing: loadNativeAddon<unknown>('sixswarm_udp').missing,
   };
 }

@@ -8,7 +8,7 @@
 import type { Family } from '../net/address.js';
 import { classify, familyOf, hostKey, hostNetwork, isDialable, isExchangeable } from '../net/address.js';
 import type { OurPorts } from '../transport/advertised-ports.js';
-import type { DialTarget, StreamDialer } from '../transport/network.js';
+import type { DialTarget } from '../transport/network.js';
 import { formatHostPort } from '../net/hostport.js';
 import { ownAddressCheck } from '../net/self.js';
 import { encodeExtensionHandshake, parseExtensionHandshake, type ExtensionHandshake } from '../wire/extension-handshake.js';
@@ -60,8 +60,8 @@ export interface ConnectionsOptions {
   reqq: number;
   emit(e: SwarmEvent): void;
   plugins: SwarmPlugins;
-  /** Dials uTP alone, for BEP 55 holepunches; undefined when uTP is off. */
-  utp?: StreamDialer;
+  /** The network speaks uTP: BEP 55 holepunches (uTP dials) can be made. */
+  utp: boolean;
 }
 
 const MAX_PER_HOST = 8;
@@ -130,7 +130,7 @@ export class Connections {
     for (const a of addrs) {
       if (!isDialable(a.host) || a.port === 0 || this.bans.isBanned(a.host) || !this.dialable(a)) continue;
       const delayMs = this.holdBack(a);
-      if (!this.pool.add([{ host: a.host, port: a.port }], source, { prefersEncryption: a.prefersEncryption === true, delayMs })) continue;
+      if (!this.pool.add([{ host: a.host, port: a.port }], source, { prefersEncryption: a.prefersEncryption === true, utp: a.utp === true, delayMs })) continue;
       added++;
       if (delayMs > 0 && !this.heldTimer) {
         this.heldTimer = setTimeout(() => {
@@ -185,7 +185,7 @@ export class Connections {
   accept(wire: PeerWire): boolean {
     if (this.admit(wire)) return false;
     // Its SYN crossed ours: the other half of a holepunch (both ends dial).
-    this.add(wire, { kind: 'incoming' }, undefined, this.punchedFrom(wire.remote));
+    this.add(wire, { kind: 'incoming' }, undefined, wire.transport.kind === 'utp' && this.punchedFrom(wire.remote));
     return true;
   }
 
@@ -195,8 +195,7 @@ export class Connections {
    */
   punch(target: DialTarget, relay: string, role: 'initiator' | 'target'): string | undefined {
     if (this.stopped) return 'the torrent is stopping';
-    const via = this.opts.utp;
-    if (!via) return 'uTP is off';
+    if (!this.opts.utp) return 'uTP is off';
     if (!this.dialable(target)) return `IPv${familyOf(target.host)} is off`;
     if (this.bans.isBanned(target.host)) return 'banned';
     const key = formatHostPort(target.host, target.port);
@@ -208,7 +207,7 @@ export class Connections {
     if (this.peers.size + this.dialing.size >= this.opts.maxPeers) return 'no room for another peer';
     this.punching.set(key, now);
     const source: PeerSource = { kind: 'pex', from: relay };
-    this.opts.handshaker.connect([target], this.opts.infoHash, { families: this.opts.families, timeoutMs: PUNCH_MS }, { via }).then(
+    this.opts.handshaker.connect([target], this.opts.infoHash, { families: this.opts.families, timeoutMs: PUNCH_MS, only: 'utp' }).then(
       (wire) => {
         const refused = this.admit(wire);
         if (refused) return wire.close(refused === 'duplicate' ? 'duplicate connection to the same peer' : 'not admitted');
@@ -315,7 +314,8 @@ export class Connections {
       }
       c.state = 'connecting';
       this.dialing.add(c);
-      const dialOpts = { families: this.opts.families, timeoutMs: 10_000 };
+      // A peer said to speak uTP is tried over it first (a network speaking both races them).
+      const dialOpts = { families: this.opts.families, timeoutMs: 10_000, ...(c.utp ? { prefer: 'utp' as const } : {}) };
       this.opts.handshaker.connect(c.targets, this.opts.infoHash, dialOpts, { prefersEncryption: c.prefersEncryption }).then(
         (wire) => this.onConnected(c, wire),
         (e: Error) => this.onDialFailed(c, e),
@@ -366,7 +366,7 @@ export class Connections {
       else if (c.state === 'connecting') this.pool.failed(c, Date.now());
       return;
     }
-    this.add(wire, c.source, c, this.punchedFrom(wire.remote));
+    this.add(wire, c.source, c, wire.transport.kind === 'utp' && this.punchedFrom(wire.remote));
   }
 
   /** `c` turned out to be another way to the connected peer `peerId`. */
@@ -437,7 +437,7 @@ export class Connections {
   }
 
   private add(wire: PeerWire, source: PeerSource, candidate: Candidate | undefined, holepunched: boolean): void {
-    const peer = new Peer(wire, source, holepunched);
+    const peer = new Peer(wire, source, candidate?.utp ?? false, holepunched);
     this.peers.add(peer);
     this.byId.set(peer.id.toString('hex'), peer);
     if (candidate) {
@@ -449,6 +449,7 @@ export class Connections {
         remote: wire.remote,
         peerId: peer.id,
         outgoing: wire.outgoing,
+        transport: wire.transport.kind,
         get ext() {
           return peer.ext;
         },
@@ -466,7 +467,7 @@ export class Connections {
     if (wire.handshake!.extended) this.sendExtensionHandshake(peer);
     if (this.handler) this.handler.added(peer, false);
     else if (peer.fast) wire.send.haveNone(); // nothing to offer until the metadata arrives
-    this.opts.emit({ event: 'peer-connected', address: peer.label, family: peer.family, client: peer.client(), direction: peer.direction, source: source.kind, encrypted: wire.encrypted, ...(holepunched ? { holepunched } : {}) });
+    this.opts.emit({ event: 'peer-connected', address: peer.label, family: peer.family, client: peer.client(), direction: peer.direction, source: source.kind, encrypted: wire.encrypted, transport: wire.transport.kind, ...(holepunched ? { holepunched } : {}) });
     this.opts.plugins.call('peerAdded', refOf(peer));
     // Last: what the peer sent after its handshake is read now, by the handlers above, after our greeting went out.
     wire.startMessages({ bitfieldBytes: this.handler?.bitfieldBytes ?? 0, ...this.opts.limits });
@@ -533,7 +534,7 @@ export class Connections {
     if (!host || !port || !this.opts.families[peer.family === 6 ? 4 : 6]) return;
     // An address of ours: the peer runs on this host, and the connection it has is the way to it.
     if (!isExchangeable(host, false) || this.bans.isBanned(host) || ownAddressCheck(this.opts.ownAddresses())(host)) return;
-    if (this.pool.add([{ host, port }], { kind: 'ltep', from: peer.label }, { prefersEncryption: peer.prefersEncryption, peerId: peer.id.toString('hex') })) this.connectMore();
+    if (this.pool.add([{ host, port }], { kind: 'ltep', from: peer.label }, { prefersEncryption: peer.prefersEncryption, utp: peer.speaksUtp, peerId: peer.id.toString('hex') })) this.connectMore();
   }
 
   /** Before the metadata: keep what the transfer will need to know, refuse what cannot be right yet. */

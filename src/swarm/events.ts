@@ -1,10 +1,11 @@
 /** What a swarm reports: its part of the engine's event stream (see src/client/status.ts). */
 import type { Family } from '../net/address.js';
 import type { PeerSourceKind } from './peer-pool.js';
+import type { TransportKind } from '../transport/transport.js';
 import type { FailureKind } from '../webseed/failure.js';
 
 export type SwarmEvent =
-  | { event: 'peer-connected'; address: string; family: Family; client: string; direction: 'in' | 'out'; source: PeerSourceKind; encrypted: boolean; holepunched?: true }
+  | { event: 'peer-connected'; address: string; family: Family; client: string; direction: 'in' | 'out'; source: PeerSourceKind; encrypted: boolean; transport: TransportKind; holepunched?: true }
   | { event: 'peer-disconnected'; address: string; family: Family; reason: string }
   /** A dial that gave no connection: refused, timed out, or closed during the handshake. */
   /** A dial gave no connection; `gone`: nothing listens there any more (a stale address, not counted as unreachable). */

@@ -4,6 +4,7 @@
  */
 import type { Family } from '../net/address.js';
 import type { PeerSource } from './peer-pool.js';
+import type { TransportKind } from '../transport/transport.js';
 
 export interface PeerInfo {
   /** Its peer id, hex. */
@@ -26,6 +27,10 @@ export interface PeerInfo {
   encrypted: boolean;
   /** It speaks MSE (PEX flag 0x01). */
   prefersEncryption: boolean;
+  /** What carries the connection: TCP or uTP. */
+  transport: TransportKind;
+  /** It speaks uTP (PEX flag 0x04): connected over it, or its source said so. */
+  speaksUtp: boolean;
   /** It offered ut_holepunch in its BEP 10 handshake (PEX flag 0x08). */
   speaksHolepunch: boolean;
   /** Pieces it has (0 before the metadata). */

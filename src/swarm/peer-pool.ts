@@ -48,6 +48,8 @@ export const DISCOVERY_SOURCES: ReadonlySet<PeerSourceKind> = new Set(['pex', 'd
 export interface PeerAddressHint extends DialTarget {
   /** PEX flag 0x01: the peer prefers encryption (dial it encrypted even under `--encryption allow`). */
   prefersEncryption?: boolean;
+  /** PEX flag 0x04: the peer speaks uTP (dialed over uTP first when we speak it too). */
+  utp?: boolean;
 }
 
 export interface Candidate {
@@ -55,6 +57,8 @@ export interface Candidate {
   targets: DialTarget[];
   source: PeerSource;
   prefersEncryption: boolean;
+  /** Its source says it speaks uTP. */
+  utp: boolean;
   /** The peer id (hex) of a connected peer that told us this address of its own (BEP 10 `ipv4`/`ipv6`). */
   peerId?: string;
   state: 'idle' | 'connecting' | 'connected' | 'self';
@@ -78,7 +82,7 @@ export class PeerPool {
    * Add an address (or several addresses of one peer), with what its source said of it, and the
    * peer id of the peer it belongs to if we know it. Returns false if it was known, or refused.
    */
-  add(targets: DialTarget[], source: PeerSource, opts: { prefersEncryption?: boolean; peerId?: string; delayMs?: number } = {}): boolean {
+  add(targets: DialTarget[], source: PeerSource, opts: { prefersEncryption?: boolean; utp?: boolean; peerId?: string; delayMs?: number } = {}): boolean {
     const key = targets.map((t) => formatHostPort(t.host, t.port)).join(',');
     if (this.byKey.has(key) || targets.some((t) => this.byKey.has(formatHostPort(t.host, t.port)))) return false;
     const untrusted = UNTRUSTED.has(source.kind);
@@ -91,7 +95,7 @@ export class PeerPool {
     // A kind at its quota makes room among its own; the pool at its size, among the largest kind's.
     if ((this.perKind.get(source.kind) ?? 0) >= QUOTA[source.kind] && !this.evictOne(source.kind)) return this.refuse();
     if (this.byKey.size >= this.maxCandidates && !this.evictOne()) return this.refuse();
-    const c: Candidate = { key, targets, source, prefersEncryption: opts.prefersEncryption ?? false, peerId: opts.peerId, state: 'idle', failures: 0, nextAttempt: opts.delayMs ? Date.now() + opts.delayMs : 0 };
+    const c: Candidate = { key, targets, source, prefersEncryption: opts.prefersEncryption ?? false, utp: opts.utp ?? false, peerId: opts.peerId, state: 'idle', failures: 0, nextAttempt: opts.delayMs ? Date.now() + opts.delayMs : 0 };
     this.byKey.set(key, c);
     this.count(c, 1);
     return true;

@@ -8,6 +8,7 @@ import type { ExtensionHandshake } from '../wire/extension-handshake.js';
 import type { PeerExtensions } from '../wire/extensions.js';
 import type { PeerWire } from '../wire/peer-wire.js';
 import type { PeerSource } from './peer-pool.js';
+import type { TransportKind } from '../transport/transport.js';
 
 /** `have` messages remembered before the metadata arrives: more is a peer that floods. */
 export const MAX_EARLY_HAVES = 65_536;
@@ -35,6 +36,8 @@ export class Peer {
    * 0x01 for it.
    */
   readonly prefersEncryption: boolean;
+  /** It speaks uTP: connected over it, or its source said so (PEX flag 0x04). What PEX sends as flag 0x04 for it. */
+  readonly speaksUtp: boolean;
   ext?: ExtensionHandshake;
   extensions!: PeerExtensions;
   readonly early: EarlyState = { haves: [], peerChoking: true, peerInterested: false };
@@ -43,6 +46,8 @@ export class Peer {
     readonly wire: PeerWire,
     /** Where we learned its address; `incoming` when it connected to us. */
     readonly source: PeerSource,
+    /** Its source said it speaks uTP. */
+    saidUtp = false,
     /** The connection was opened by a BEP 55 holepunch (a relay had both ends dial at once). */
     readonly holepunched = false,
   ) {
@@ -52,10 +57,16 @@ export class Peer {
     this.ip = wire.remote.host;
     this.label = formatHostPort(wire.remote.host, wire.remote.port);
     this.prefersEncryption = wire.mse;
+    this.speaksUtp = saidUtp || wire.transport.kind === 'utp';
   }
 
   get family(): 4 | 6 {
     return this.wire.remote.family;
+  }
+
+  /** What carries the connection. */
+  get transport(): TransportKind {
+    return this.wire.transport.kind;
   }
 
   get direction(): 'in' | 'out' {

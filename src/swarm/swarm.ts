@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Family } from '../net/address.js';
 import type { OurPorts } from '../transport/advertised-ports.js';
-import type { DialTarget, StreamDialer } from '../transport/network.js';
+import type { DialTarget } from '../transport/network.js';
 import type { PieceStore } from '../storage/piece-store.js';
 import { ExtensionRegistry } from '../wire/extensions.js';
 import type { Handshaker } from '../wire/handshaker.js';
@@ -50,8 +50,8 @@ export interface SwarmOptions {
   sequential?: boolean;
   /** Fetch from the torrent's web seeds (BEP 19, BEP 17) over this network; undefined: never. */
   webSeeds?: WebSeedOptions;
-  /** Dials uTP alone, for BEP 55 holepunches; undefined when uTP is off. */
-  utp?: StreamDialer;
+  /** The network speaks uTP: BEP 55 holepunches (uTP dials) can be made. */
+  utp?: boolean;
 }
 
 export interface SwarmStats {
@@ -114,7 +114,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       reqq: OUR_REQQ,
       emit: this.emitEvent,
       plugins: this.plugins,
-      ...(opts.utp ? { utp: opts.utp } : {}),
+      utp: opts.utp ?? false,
     });
   }
 
@@ -191,7 +191,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
 
   /** Whether this swarm can holepunch at all (it dials uTP). */
   get canPunch(): boolean {
-    return this.opts.utp !== undefined;
+    return this.opts.utp ?? false;
   }
 
   /** A handshaken incoming connection that named this torrent. */
@@ -218,6 +218,8 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
         client: p.client(),
         encrypted: p.wire.encrypted,
         prefersEncryption: p.prefersEncryption,
+        transport: p.transport,
+        speaksUtp: p.speaksUtp,
         speaksHolepunch: p.extensions.supports('ut_holepunch'),
         pieces: tp?.bits.count ?? 0,
         seed: tp?.isSeed ?? false,

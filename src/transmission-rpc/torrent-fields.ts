@@ -115,9 +115,9 @@ function hostAndPort(label: string): { host: string; port: number } {
   }
 }
 
-/** Transmission's peer flags: D/d downloading from / want to, U/u uploading to / they want to, K and ? unchoked but uninterested, E encrypted, X/H from PEX/DHT, I incoming. */
+/** Transmission's peer flags: T over uTP, D/d downloading from / want to, U/u uploading to / they want to, K and ? unchoked but uninterested, E encrypted, X/H from PEX/DHT, I incoming. */
 function flagStr(p: PeerStatus): string {
-  let f = '';
+  let f = p.transport === 'utp' ? 'T' : '';
   if (p.amInterested) f += p.peerChoking ? 'd' : 'D';
   else if (!p.peerChoking) f += 'K';
   if (p.peerInterested) f += p.amChoking ? 'u' : 'U';
@@ -141,7 +141,7 @@ function peer(p: PeerStatus) {
     rateToPeer: Math.round(p.upRate),
     isEncrypted: p.encrypted,
     isIncoming: p.direction === 'in',
-    isUTP: false,
+    isUTP: p.transport === 'utp',
     clientIsChoked: p.peerChoking,
     clientIsInterested: p.amInterested,
     peerIsChoked: p.amChoking,

@@ -47,8 +47,8 @@ export class ByFamilyNetwork implements Network {
     return this.distinct().flatMap(({ network, families }) => network.listening().filter((l) => families.includes(l.family)));
   }
 
-  datagrams(family: Family, port?: number): Promise<DatagramChannel> {
-    return this.networks[family].datagrams(family, port);
+  datagrams(family: Family, port?: number, host?: string): Promise<DatagramChannel> {
+    return this.networks[family].datagrams(family, port, host);
   }
 
   openFlow(family: Family, host: string, port: number): Promise<DatagramFlow> {

@@ -6,9 +6,9 @@
 import { lookup } from 'node:dns/promises';
 import type { Family } from '../net/address.js';
 import { familyOf } from '../net/address.js';
-import type { DialOneOptions, DialTarget } from './network.js';
+import type { DialOneOptions, DialTarget, TransportChoice } from './network.js';
 
-export interface DialOptions {
+export interface DialOptions extends TransportChoice {
   timeoutMs?: number;
   /** Delay before the next address is tried while the previous is still pending. */
   staggerMs?: number;
@@ -46,11 +46,35 @@ export interface Connector<T extends { close(): void }> {
 }
 
 export function dial<T extends { close(): void }>(network: Connector<T>, targets: DialTarget[], opts: DialOptions = {}): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  const stagger = opts.staggerMs ?? 250;
   const allowed = opts.families ?? { 4: true, 6: true };
   const ordered = orderAddresses(targets).filter((t) => allowed[targetFamily(t)]);
   if (ordered.length === 0) return Promise.reject(new Error('no address of an enabled family to connect to'));
+  const choice: TransportChoice = { ...(opts.prefer ? { prefer: opts.prefer } : {}), ...(opts.only ? { only: opts.only } : {}) };
+  return staggeredRace(
+    ordered.map((t) => (signal: AbortSignal) => network.dial(t, { signal, ...choice })),
+    { staggerMs: opts.staggerMs ?? 250, timeoutMs: opts.timeoutMs ?? 10_000 },
+  );
+}
+
+export interface RaceOptions {
+  /** Delay before the next attempt starts while the previous is still pending. */
+  staggerMs: number;
+  /** Give up after this long (the attempts are aborted). */
+  timeoutMs?: number;
+  /** Give up when this aborts. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Attempts started one after another, each `staggerMs` after the previous unless that one failed
+ * already (a failure starts the next at once): the first to succeed wins, the others are aborted,
+ * and one that succeeds too late is closed. Rejects with the last error once every attempt failed,
+ * when `timeoutMs` passes or when `signal` aborts. Happy Eyeballs races a peer's addresses with it,
+ * and a network speaking TCP and uTP its two transports to one address.
+ */
+export function staggeredRace<T extends { close(): void }>(attempts: Array<(signal: AbortSignal) => Promise<T>>, opts: RaceOptions): Promise<T> {
+  if (attempts.length === 0) return Promise.reject(new Error('nothing to connect to'));
+  if (opts.signal?.aborted) return Promise.reject(new Error('connect aborted'));
   return new Promise((resolve, reject) => {
     const abort = new AbortController();
     let next = 0;
@@ -58,32 +82,35 @@ export function dial<T extends { close(): void }>(network: Connector<T>, targets
     let done = false;
     let lastError: Error | undefined;
     let staggerTimer: NodeJS.Timeout | undefined;
-    const overall = setTimeout(() => finish(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
+    const overall = opts.timeoutMs === undefined ? undefined : setTimeout(() => finish(new Error(`connect timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    const onAbort = () => finish(new Error('connect aborted'));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     const finish = (err: Error | undefined, winner?: T) => {
       if (done) return winner?.close();
       done = true;
       clearTimeout(overall);
       clearTimeout(staggerTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
       abort.abort();
       if (winner) resolve(winner);
       else reject(err);
     };
     const start = () => {
-      if (done || next >= ordered.length) return;
-      const t = ordered[next++]!;
-      network.dial(t, { signal: abort.signal }).then(
+      if (done || next >= attempts.length) return;
+      const attempt = attempts[next++]!;
+      attempt(abort.signal).then(
         (transport) => finish(undefined, transport),
         (e: Error) => {
           if (done) return;
           lastError = e;
-          if (++failed === ordered.length) finish(lastError);
-          else if (next < ordered.length) {
+          if (++failed === attempts.length) finish(lastError);
+          else if (next < attempts.length) {
             clearTimeout(staggerTimer);
             start(); // a failure starts the next attempt at once
           }
         },
       );
-      if (next < ordered.length) staggerTimer = setTimeout(start, stagger);
+      if (next < attempts.length) staggerTimer = setTimeout(start, opts.staggerMs);
     };
     start();
   });

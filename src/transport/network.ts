@@ -9,17 +9,33 @@
 import type { Duplex } from 'node:stream';
 import type { Family } from '../net/address.js';
 import type { DatagramChannel, DatagramFlow } from './datagram.js';
-import type { Transport } from './transport.js';
+import type { Transport, TransportKind } from './transport.js';
 
 export interface DialTarget {
   host: string;
   port: number;
 }
 
+/** What a dial may use, and what is known of the peer. */
+export interface TransportChoice {
+  /**
+   * The transport the peer is known to speak (PEX flag 0x04, it reached us over it): a network
+   * that speaks several tries it first. A network that speaks one ignores it.
+   */
+  prefer?: TransportKind;
+  /** Only this transport (a holepunched peer: uTP). A network that does not speak it rejects the dial. */
+  only?: TransportKind;
+}
+
 /** One attempt at one address. */
-export interface DialOneOptions {
+export interface DialOneOptions extends TransportChoice {
   /** Abort the attempt: the promise rejects and nothing stays open. */
   signal: AbortSignal;
+}
+
+/** A network that speaks one transport refuses a dial asked to use only another. */
+export function checkOnly(speaks: TransportKind, opts: TransportChoice): void {
+  if (opts.only && opts.only !== speaks) throw new Error(`this network does not speak ${opts.only === 'utp' ? 'uTP' : 'TCP'} (see --transports)`);
 }
 
 export interface ListenOptions {
@@ -65,7 +81,7 @@ export interface Network extends StreamDialer {
    * come as 'error'.
    */
   openStream(target: DialTarget & { family: Family }): Duplex;
-  /** Dials uTP alone (a BEP 55 holepunch), when the network speaks uTP. */
+  /** Its uTP, when it speaks uTP (what a BEP 55 holepunch needs: its dials then ask for `only: 'utp'`). */
   readonly utp?: StreamDialer;
   /** Outgoing connections of a family leave from this address (the tunnel's), or from the kernel's choice when undefined. */
   setLocalAddress(family: Family, address: string | undefined): void;

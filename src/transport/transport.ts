@@ -5,6 +5,10 @@
  */
 import type { PeerAddress } from '../net/compact.js';
 
+/** What carries a peer connection: the kernel's TCP, or uTP (BEP 29) over our UDP socket. */
+export type TransportKind = 'tcp' | 'utp';
+export const TRANSPORT_KINDS: readonly TransportKind[] = ['tcp', 'utp'];
+
 export interface TransportHandlers {
   /**
    * Bytes in. A `transient` chunk is overwritten once this returns (a shared read buffer):
@@ -19,6 +23,8 @@ export interface TransportHandlers {
 
 export interface Transport {
   readonly remote: PeerAddress;
+  /** What carries it (an encryption layer reports the kind of the transport it wraps). */
+  readonly kind: TransportKind;
   /** Our own address on this connection (a tunnel's address tells tunneled peers apart). */
   readonly localHost: string;
   /** Whether the bytes on the wire are encrypted (reported, never acted on above). */

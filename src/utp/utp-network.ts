@@ -10,7 +10,7 @@ import { randomInt } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { canonicalIp, familyOf, type Family } from '../net/address.js';
 import type { DatagramChannel, DatagramFlow } from '../transport/datagram.js';
-import type { DialOneOptions, DialTarget, Listening, ListenOptions, Network } from '../transport/network.js';
+import { checkOnly, type DialOneOptions, type DialTarget, type Listening, type ListenOptions, type Network } from '../transport/network.js';
 import type { Transport } from '../transport/transport.js';
 import { UtpSocket, type UtpSocketOptions, type UtpSocketStats } from './socket.js';
 import { UtpTransport } from './utp-transport.js';
@@ -33,6 +33,7 @@ export class UtpNetwork implements Network {
   }
 
   async dial(target: DialTarget, opts: DialOneOptions): Promise<Transport> {
+    checkOnly('utp', opts);
     const family = familyOf(target.host);
     const host = canonicalIp(target.host);
     if (!family || !host) throw new Error(`uTP dials IP addresses, not "${target.host}"`);
@@ -48,7 +49,8 @@ export class UtpNetwork implements Network {
   async listen(opts: ListenOptions, onStream: (t: Transport) => void): Promise<Listening[]> {
     if (!opts.ipv4 && !opts.ipv6) throw new Error('both IPv4 and IPv6 are turned off: nothing to listen on');
     this.onStream = onStream;
-    const families: Family[] = [...(opts.ipv6 ? [6 as const] : []), ...(opts.ipv4 ? [4 as const] : [])];
+    // IPv4 first: under a network made of one per family, the kernel's is IPv4's and picks port 0.
+    const families: Family[] = [...(opts.ipv4 ? [4 as const] : []), ...(opts.ipv6 ? [6 as const] : [])];
     for (let attempt = 0; ; attempt++) {
       // Port 0: the first family's socket picks one; if the other family has it taken, try
       // random ports (the base keeps a port-0 socket as that port: asking again gives the same).
@@ -151,6 +153,14 @@ export class UtpNetwork implements Network {
     return s;
   }
 
+  /**
+   * Stop accepting on every family (a network that composes TCP and uTP undoes a listen whose
+   * TCP half failed, to try another port); the UDP sockets stay with the base.
+   */
+  async unlisten(): Promise<void> {
+    for (const l of [...this.bound]) await this.unbind(l.family);
+  }
+
   /** Undo a family's listening after a failed attempt (its UDP socket stays with the base). */
   private async unbind(family: Family): Promise<void> {
     const s = this.sockets.get(family);
@@ -163,7 +173,7 @@ export class UtpNetwork implements Network {
 
 function describe(e: unknown, port: number): Error {
   const err = e as NodeJS.ErrnoException;
-  if (err.code === 'EADDRINUSE') return new Error(`UDP port ${port} is already in use; pick another with --port`);
+  if (err.code === 'EADDRINUSE') return Object.assign(new Error(`UDP port ${port} is already in use; pick another with --port`), { code: err.code, port });
   if (err.code === 'EACCES') return new Error(`no permission to use UDP port ${port}; use a port above 1023`);
   return err;
 }

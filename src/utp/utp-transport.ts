@@ -12,6 +12,7 @@ import type { UtpConnection } from './connection.js';
 
 export class UtpTransport implements Transport {
   readonly remote: PeerAddress;
+  readonly kind = 'utp';
   readonly encrypted = false;
   closed = false;
   private readonly reader = new EarlyReader(() => this.end('peer sent too much before anyone read it'));

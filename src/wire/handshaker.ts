@@ -39,8 +39,6 @@ export interface TorrentDirectory {
 export interface DialHints {
   /** It prefers encryption (PEX flag 0x01). */
   prefersEncryption?: boolean;
-  /** Dial over this network instead of the handshaker's (uTP alone, for a BEP 55 holepunch). */
-  via?: StreamDialer;
 }
 
 export interface HandshakerOptions {
@@ -104,6 +102,8 @@ interface Unfinished {
 type Closer = () => void;
 
 const addressKey = (t: DialTarget): string => formatHostPort(t.host, t.port);
+/** The uTP try after a TCP hang-up: one SYN and its first retransmission. */
+const UTP_RETRY_MS = 4_000;
 
 export class Handshaker {
   readonly encryption: EncryptionPolicy;
@@ -181,12 +181,30 @@ export class Handshaker {
    * encrypted or not as the policy, what worked with this peer before and `hints` say.
    * Resolves with a wire whose handshake names that torrent; the caller attaches to it and
    * starts its messages (bytes that follow the handshake wait until then).
+   * A peer reached over TCP that hangs up without a word is tried once more over uTP, where the
+   * network speaks it: libtorrent with incoming TCP turned off accepts TCP connections and closes
+   * them at once.
    */
   async connect(targets: DialTarget[], infoHash: Buffer, dialOpts: DialOptions, hints: DialHints = {}): Promise<PeerWire> {
+    const opened: Transport[] = [];
+    try {
+      return await this.connectOver(targets, infoHash, dialOpts, hints, opened);
+    } catch (e) {
+      const last = opened.at(-1);
+      const silent = e instanceof HandshakeFailure && (e.kind === 'hung-up' || e.kind === 'encryption');
+      if (!silent || last?.kind !== 'tcp' || dialOpts.only || this.closed) throw e;
+      const overUtp = { ...dialOpts, only: 'utp' as const, timeoutMs: Math.min(dialOpts.timeoutMs ?? 10_000, UTP_RETRY_MS) };
+      return await this.connectOver([last.remote], infoHash, overUtp, hints, []).catch(() => Promise.reject(e));
+    }
+  }
+
+  /** connect() over the transports `dialOpts` allow; each transport opened is added to `opened`. */
+  private async connectOver(targets: DialTarget[], infoHash: Buffer, dialOpts: DialOptions, hints: DialHints, opened: Transport[]): Promise<PeerWire> {
     const remembered = targets.map((t) => this.memory.get(addressKey(t))).find((r) => r !== undefined);
     const plan = dialPlan(this.encryption, remembered, hints.prefersEncryption ?? false);
     if (plan.kind === 'mse') {
-      const tcp = await this.open(targets, dialOpts, hints.via);
+      const tcp = await this.open(targets, dialOpts);
+      opened.push(tcp);
       const key = addressKey(tcp.remote);
       try {
         const c = await this.tracked(
@@ -200,10 +218,13 @@ export class Handshaker {
         if (!(e instanceof MseError) || e.peerSpokeMse || this.closed) throw e;
         if (!plan.fallback) throw new HandshakeFailure(`it does not speak encryption (${e.message}); --encryption require refuses it`, false, 'encryption');
         this.memory.set(key, 'plaintext');
+        // Again where it answered, over the transport that reached it.
         targets = [tcp.remote];
+        dialOpts = { ...dialOpts, only: tcp.kind };
       }
     }
-    const tcp = await this.open(targets, dialOpts, hints.via);
+    const tcp = await this.open(targets, dialOpts);
+    opened.push(tcp);
     try {
       return await this.handshake(tcp, infoHash);
     } catch (e) {
@@ -250,9 +271,9 @@ export class Handshaker {
   }
 
   /** A fresh connection to one of the targets (none once we are shutting down). */
-  private async open(targets: DialTarget[], dialOpts: DialOptions, via?: StreamDialer): Promise<Transport> {
+  private async open(targets: DialTarget[], dialOpts: DialOptions): Promise<Transport> {
     if (this.closed) throw new HandshakeFailure('shutting down');
-    const transport = await dial(via ?? this.opts.network, targets, dialOpts);
+    const transport = await dial(this.opts.network, targets, dialOpts);
     if (this.closed) {
       transport.close();
       throw new HandshakeFailure('shutting down');

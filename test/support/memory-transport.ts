@@ -18,6 +18,7 @@ export interface MemoryPairOptions {
 }
 
 export class MemoryTransport implements Transport {
+  readonly kind = 'tcp';
   encrypted = false;
   closed = false;
   queuedBytes = 0;

@@ -14,6 +14,7 @@ import { KernelNetwork } from '../../src/transport/kernel/kernel-network.js';
 import type { Network } from '../../src/transport/network.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { UtpNetwork } from '../../src/utp/utp-network.js';
+import { peerNetwork, type TransportSet } from '../../src/utp/tcp-and-utp-network.js';
 
 export const LOOPBACK: Record<Family, string> = { 4: '127.0.0.1', 6: '::1' };
 
@@ -69,10 +70,10 @@ export function sha1(b: Buffer): string {
   return createHash('sha1').update(b).digest('hex');
 }
 
-/** A sixswarm engine that speaks uTP only (no TCP socket at all), on loopback of one family. */
-export interface UtpEngine {
+/** A sixswarm engine running one torrent on loopback of one family. */
+export interface TestEngine<N extends Network = Network> {
   engine: Engine;
-  network: UtpNetwork;
+  network: N;
   port: number;
   events: TorrentEvent[];
   torrent: Torrent;
@@ -81,12 +82,34 @@ export interface UtpEngine {
   close(): Promise<void>;
 }
 
+/** A sixswarm engine that speaks uTP only (no TCP socket at all), on loopback of one family. */
+export type UtpEngine = TestEngine<UtpNetwork>;
+
+export interface TestEngineOptions {
+  family: Family;
+  torrent: string;
+  dir: string;
+  stateDir: string;
+  encryption?: EncryptionPolicy;
+  dht?: boolean;
+  /** Limits for the engine, bytes per second. */
+  rates?: { down?: number; up?: number };
+}
+
 /**
  * Runs `torrent` with its data in `dir` (a seed when the data is complete) in an in-process
  * engine over `new UtpNetwork(new KernelNetwork())`, listening on loopback of `family`.
  */
-export async function utpEngine(o: { family: Family; torrent: string; dir: string; stateDir: string; encryption?: EncryptionPolicy; base?: Network; dht?: boolean }): Promise<UtpEngine> {
-  const network = new UtpNetwork(o.base ?? new KernelNetwork());
+export function utpEngine(o: TestEngineOptions & { base?: Network }): Promise<UtpEngine> {
+  return testEngine(o, new UtpNetwork(o.base ?? new KernelNetwork()));
+}
+
+/** The same over the network the engine makes for `--transports` (tcp, utp or both). */
+export function transportsEngine(o: TestEngineOptions & { transports: TransportSet }): Promise<TestEngine> {
+  return testEngine(o, peerNetwork(new KernelNetwork(), o.transports));
+}
+
+export async function testEngine<N extends Network>(o: TestEngineOptions, network: N): Promise<TestEngine<N>> {
   const engine = new Engine(
     {
       port: 0,
@@ -95,6 +118,7 @@ export async function utpEngine(o: { family: Family; torrent: string; dir: strin
       stateDir: o.stateDir,
       listenHost: { [o.family]: LOOPBACK[o.family] },
       encryption: o.encryption ?? 'prefer',
+      ...(o.rates ? { rates: o.rates } : {}),
       // On the peer port's UDP socket, shared with uTP; no bootstrap node: nobody outside is asked.
       ...(o.dht ? { dht: { bootstrap: [] } } : {}),
     },

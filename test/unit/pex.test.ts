@@ -162,7 +162,7 @@ class SwarmView implements PexSwarm {
 
 let ids = 0;
 function facts(host: string, o: Partial<SwarmPeerFacts> = {}): SwarmPeerFacts {
-  return { id: (++ids).toString(16).padStart(40, '0'), host, family: (host.includes(':') ? 6 : 4) as Family, remotePort: 6881, outgoing: true, seed: false, prefersEncryption: false, holepunch: false, ...o };
+  return { id: (++ids).toString(16).padStart(40, '0'), host, family: (host.includes(':') ? 6 : 4) as Family, remotePort: 6881, outgoing: true, seed: false, prefersEncryption: false, utp: false, holepunch: false, ...o };
 }
 
 /** One PEX connection to a partner at `host`, with the test's clock and every payload it sent. */
@@ -174,6 +174,7 @@ function partner(view: SwarmView, host: string, o: { id?: string; clock?: { now:
     remote: { host, port: 40000, family: host.includes(':') ? 6 : 4 },
     peerId: Buffer.from(o.id ?? 'ff'.repeat(20), 'hex'),
     outgoing: false,
+    transport: 'tcp',
     ext: undefined,
     close: () => {},
     useful: () => {},
@@ -190,7 +191,7 @@ describe('one PEX connection: sending', () => {
     view.list = [
       facts('2001:db8::10', { seed: true }), // we dialed it: reachable
       facts('203.0.113.11', { outgoing: false, remotePort: 5000, listenPort: 5000, prefersEncryption: true }), // came in from its listening port: reachable
-      facts('203.0.113.12', { outgoing: false, remotePort: 41234, listenPort: 7000 }), // came in from another port: not known reachable
+      facts('203.0.113.12', { outgoing: false, remotePort: 41234, listenPort: 7000, utp: true }), // came in from another port (over uTP): not known reachable
       facts('203.0.113.13', { outgoing: false, remotePort: 41235 }), // no listening port: never passed on
       facts('::1', { remotePort: 7777 }), // loopback: nothing to a partner elsewhere
       facts('fe80::5', { remotePort: 7778 }), // link-local: nothing to anyone
@@ -203,10 +204,11 @@ describe('one PEX connection: sending', () => {
     expect(p.sent).toHaveLength(1);
     expect(p.last().added).toEqual([
       peer('203.0.113.11', 5000, PEX_FLAGS.reachable | PEX_FLAGS.encryption),
-      peer('203.0.113.12', 7000, 0),
+      peer('203.0.113.12', 7000, PEX_FLAGS.utp),
       peer('2001:db8::10', 6881, PEX_FLAGS.reachable | PEX_FLAGS.seed),
     ]);
-    for (const e of p.last().added) expect(e.flags & PEX_FLAGS.utp).toBe(0);
+    // Only a peer that speaks uTP is told as one.
+    expect(p.last().added.filter((e) => e.flags & PEX_FLAGS.utp).map((e) => e.host)).toEqual(['203.0.113.12']);
     expect(p.last().filtered).toEqual({}); // nothing in it that a partner would refuse
     expect(p.torrent.messagesOut).toBe(1);
     // A partner on loopback does hear about loopback peers.
@@ -295,13 +297,14 @@ describe('one PEX connection: receiving', () => {
     expect(p.torrent.summary()).toMatchObject({ partners: 1, messagesIn: 2, taken: 210, capped: 4800, ignored: 1, littering: [] });
   });
 
-  it('hands the swarm flag 0x01 as a wish to be dialed encrypted', () => {
+  it('hands the swarm flag 0x01 as a wish to be dialed encrypted, 0x04 as a peer to dial over uTP first', () => {
     const view = new SwarmView();
     const p = partner(view, '2001:db8::99');
-    p.conn.onMessage(message({ added: blob([peer('203.0.113.1', 1), peer('203.0.113.2', 2)]), 'added.f': Buffer.from([PEX_FLAGS.encryption | PEX_FLAGS.seed, PEX_FLAGS.seed]) }));
+    const flags = [PEX_FLAGS.encryption | PEX_FLAGS.seed, PEX_FLAGS.seed | PEX_FLAGS.utp];
+    p.conn.onMessage(message({ added: blob([peer('203.0.113.1', 1), peer('203.0.113.2', 2)]), 'added.f': Buffer.from(flags) }));
     expect(view.taken[0]!.addrs).toEqual([
-      { host: '203.0.113.1', port: 1, prefersEncryption: true },
-      { host: '203.0.113.2', port: 2, prefersEncryption: false },
+      { host: '203.0.113.1', port: 1, prefersEncryption: true, utp: false },
+      { host: '203.0.113.2', port: 2, prefersEncryption: false, utp: true },
     ]);
   });
 

@@ -102,9 +102,9 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
     expect(out.indexOf('IPv6 — 2 peers')).toBeLessThan(out.indexOf('IPv4 — 1 peer'));
     expect(out).toContain('[2001:db8::7]:6881');
     expect(out).toContain('198.51.100.20:6881');
-    expect(out).toMatch(/D-E out/); // downloading, encrypted, we dialed
-    expect(out).toMatch(/DU- in/); // both ways, it dialed us
-    expect(out).toMatch(/d-- out/); // interested, choked by it
+    expect(out).toMatch(/D-E- out/); // downloading, encrypted, over TCP, we dialed
+    expect(out).toMatch(/DU-T in/); // both ways, over uTP, it dialed us
+    expect(out).toMatch(/d--- out/); // interested, choked by it
     expect(out).toMatch(/ man(ual)?$/m); // learned from --peer
     expect(out).toMatch(/ pex\b/);
   });
@@ -115,8 +115,8 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
     expect(out).toContain('Web seeds — 2');
     expect(out.indexOf('IPv4 — 1 peer')).toBeLessThan(out.indexOf('Web seeds — 2'));
     // A long URL keeps both ends.
-    expect(out).toMatch(/https:\/\/mi\S*…\S*ubuntu\/ +downloading v6 +2\.0M\/s +120M in all/);
-    expect(out).toMatch(/http:\/\/old\S*seed\.php +waiting 31s +0B\/s +3 failed: busy \(HTTP 503/);
+    expect(out).toMatch(/https:\/\/m\S*…\S*ubuntu\/ +downloading v6 +2\.0M\/s +120M in all/);
+    expect(out).toMatch(/http:\/\/ol\S*seed\.php +waiting 31s +0B\/s +3 failed: busy \(HTTP 503/);
   });
 
   it('details: trackers, one row per family, with the error text of the failing one', () => {

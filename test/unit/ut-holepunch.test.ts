@@ -91,12 +91,12 @@ class FakeSwarm implements HolepunchSwarm {
 }
 
 /** A partner at `remote` (its extended handshake saying it listens on `listenPort`) that records every message sent to it. */
-function partner(torrent: HolepunchTorrent, remote: PeerAddress, o: { outgoing?: boolean; listenPort?: number } = {}) {
+function partner(torrent: HolepunchTorrent, remote: PeerAddress, o: { outgoing?: boolean; listenPort?: number; utp?: boolean } = {}) {
   const sent: HolepunchMessage[] = [];
   const ext: ExtensionHandshake | undefined = o.listenPort ? { m: new Map([['ut_holepunch', 4]]), port: o.listenPort } : undefined;
   const conn = new HolepunchConnection(
     torrent,
-    { remote, peerId: Buffer.alloc(20), outgoing: o.outgoing ?? false, ext, close: () => {}, useful: () => {} },
+    { remote, peerId: Buffer.alloc(20), outgoing: o.outgoing ?? false, transport: o.utp ? 'utp' : 'tcp', ext, close: () => {}, useful: () => {} },
     (payload) => {
       sent.push(decodeHolepunch(Buffer.from(payload)));
       return true;
@@ -129,7 +129,12 @@ describe('ut_holepunch relay', () => {
     d.say({ type: 'rendezvous', peer: v6('2001:db8:1::10', 6881) });
     expect(c.sent).toEqual([{ type: 'connect', peer: v6('2001:db8:2::10', 6882) }]);
     expect(d.sent).toEqual([{ type: 'connect', peer: v6('2001:db8:1::10', 6881) }]);
-    expect(torrent.summary()).toMatchObject({ partners: 4, rendezvousIn: 2, relayed: 2, errorsSent: 0 });
+    // One that came over uTP is reached where its datagrams come from (its NAT's mapping of its listening socket).
+    const e = partner(torrent, v4('198.51.100.10', 30000), { listenPort: 6881, utp: true });
+    const f = partner(torrent, v4('198.51.100.11', 6881), { outgoing: true });
+    e.say({ type: 'rendezvous', peer: v4('198.51.100.11', 6881) });
+    expect(f.sent).toEqual([{ type: 'connect', peer: v4('198.51.100.10', 30000) }]);
+    expect(torrent.summary()).toMatchObject({ partners: 6, rendezvousIn: 3, relayed: 3, errorsSent: 0 });
   });
 
   it('answers with the error BEP 55 defines for each case', () => {

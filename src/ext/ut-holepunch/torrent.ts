@@ -235,11 +235,11 @@ function at(p: HolepunchPartner, ep: PeerAddress): boolean {
 }
 
 /**
- * Where another peer can reach `peer`: the address of our connection if we dialed it there, else
- * the host it came from at the port it listens on (a connection it opened over TCP leaves from a
- * port nothing listens on; its uTP listens on the port of its TCP).
+ * Where another peer can reach `peer`: the address of our connection if we dialed it there or it
+ * came over uTP (from its listening UDP socket, as its NAT maps it), else the host it came from at
+ * the port it listens on (a TCP connection it opened leaves from a port nothing listens on).
  */
 export function reachableAt(peer: ExtensionPeer): PeerAddress {
   const r = peer.remote;
-  return peer.outgoing || !peer.ext?.port ? r : { ...r, port: peer.ext.port };
+  return peer.outgoing || peer.transport === 'utp' || !peer.ext?.port ? r : { ...r, port: peer.ext.port };
 }

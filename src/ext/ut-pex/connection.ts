@@ -87,7 +87,7 @@ export class PexConnection implements PeerExtension {
     this.allowance -= take;
     c.taken += take;
     c.capped += d.added.length - take + d.unread;
-    const hints = d.added.slice(0, take).map((p) => ({ host: p.host, port: p.port, prefersEncryption: (p.flags & PEX_FLAGS.encryption) !== 0 }));
+    const hints = d.added.slice(0, take).map((p) => ({ host: p.host, port: p.port, prefersEncryption: (p.flags & PEX_FLAGS.encryption) !== 0, utp: (p.flags & PEX_FLAGS.utp) !== 0 }));
     if (take > 0) swarm.addPeers(hints, { kind: 'pex', from: this.partner.label });
   }
 

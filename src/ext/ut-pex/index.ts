@@ -35,6 +35,7 @@ export function pexSwarm(swarm: Swarm, own: { ports: OurPorts; ownAddresses(): P
         seed: p.seed,
         prefersEncryption: p.prefersEncryption,
         holepunch: p.speaksHolepunch,
+        utp: p.speaksUtp,
       })),
     addPeers: (addrs, source) => swarm.addPeers(addrs, source),
     dropFrom: (from) => swarm.dropFrom(from),

@@ -23,6 +23,8 @@ export interface SwarmPeerFacts {
   prefersEncryption: boolean;
   /** It speaks ut_holepunch (flag 0x08): a partner may ask us to introduce it. */
   holepunch: boolean;
+  /** It speaks uTP (flag 0x04): we are connected over it, or its source said so. */
+  utp: boolean;
 }
 
 /** The swarm as PEX uses it. */
@@ -108,7 +110,11 @@ export class PexTorrent {
       if (!port || !isExchangeable(p.host, true)) continue;
       const reachable = p.outgoing || p.remotePort === p.listenPort;
       const flags =
-        (p.seed ? PEX_FLAGS.seed : 0) | (p.prefersEncryption ? PEX_FLAGS.encryption : 0) | (reachable ? PEX_FLAGS.reachable : 0) | (p.holepunch ? PEX_FLAGS.holepunch : 0);
+        (p.seed ? PEX_FLAGS.seed : 0) |
+        (p.prefersEncryption ? PEX_FLAGS.encryption : 0) |
+        (reachable ? PEX_FLAGS.reachable : 0) |
+        (p.utp ? PEX_FLAGS.utp : 0) |
+        (p.holepunch ? PEX_FLAGS.holepunch : 0);
       const key = `${p.host}|${port}`;
       set.set(key, { key, id: p.id, host: p.host, port, family: p.family, flags, scope: partnerScope(p.host) });
     }

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Family } from '../../net/address.js';
 import type { DatagramChannel, DatagramFlow } from '../datagram.js';
 import { targetFamily } from '../happy-eyeballs.js';
-import type { DialOneOptions, DialTarget, Listening, ListenOptions, Network, TrackerNetwork } from '../network.js';
+import { checkOnly, type DialOneOptions, type DialTarget, type Listening, type ListenOptions, type Network, type TrackerNetwork } from '../network.js';
 import type { Transport } from '../transport.js';
 import { DualStackListener } from './listeners.js';
 import { connectSharedRead } from './shared-read.js';
@@ -37,6 +37,7 @@ export class KernelNetwork implements Network {
   dial(target: DialTarget, opts: DialOneOptions): Promise<Transport> {
     const local = this.local[targetFamily(target)];
     return new Promise((resolve, reject) => {
+      checkOnly('tcp', opts);
       if (opts.signal.aborted) return reject(new Error('connect aborted'));
       const s = connectSharedRead({ host: target.host, port: target.port, noDelay: true, ...(local ? { localAddress: local } : {}) });
       const onAbort = () => {

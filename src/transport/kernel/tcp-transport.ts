@@ -12,6 +12,7 @@ import { TickCork } from './tick-cork.js';
 
 export class TcpTransport implements Transport {
   readonly remote: PeerAddress;
+  readonly kind = 'tcp';
   readonly localHost: string;
   readonly encrypted = false;
   closed = false;

@@ -23,6 +23,8 @@ interface Queued {
 }
 
 export class RelayedTransport implements Transport {
+  /** A TCP connection the tunnel server made for us. */
+  readonly kind = 'tcp';
   readonly encrypted = false;
   closed = false;
   private readonly reader = new EarlyReader(() => this.abort('peer sent too much before anyone read it'));

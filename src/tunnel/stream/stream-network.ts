@@ -12,7 +12,7 @@
 import { Duplex } from 'node:stream';
 import type { Family } from '../../net/address.js';
 import { DatagramRoutes, type DatagramChannel, type DatagramFlow, type DatagramHandler, type DatagramKind, type DatagramSource } from '../../transport/datagram.js';
-import type { DialOneOptions, DialTarget, Listening, ListenOptions, Network } from '../../transport/network.js';
+import { checkOnly, type DialOneOptions, type DialTarget, type Listening, type ListenOptions, type Network } from '../../transport/network.js';
 import type { Transport } from '../../transport/transport.js';
 import { errorMessage } from '../../util/errors.js';
 import type { ClientRelay, RelayedUdpSocket } from './client-relay.js';
@@ -194,6 +194,7 @@ export class TunnelStreamNetwork implements Network {
   }
 
   async dial(target: DialTarget, opts: DialOneOptions): Promise<Transport> {
+    checkOnly('tcp', opts);
     const relay = await this.session(opts.signal, `connect to [${target.host}]:${target.port}`);
     return relay.connect(target, opts.signal);
   }
