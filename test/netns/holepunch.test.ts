@@ -24,14 +24,22 @@ let dir: string;
 let torrent: string;
 let nextPort = 41000;
 
-/** A sixswarm in a namespace on one family, no trackers, DHT or router: peers only from --peer and PEX. */
+/** A sixswarm (`download` or `seed`) in a namespace on one family, no trackers, DHT or router: peers only from --peer and PEX. */
 function node(ns: { name: string }, fam: Fam, port: number, args: string[], label: string): SixswarmProcess {
-  return sixswarm(['download', torrent, '--port', String(port), '--no-trackers', '--no-dht', '--no-port-mapping', '--json', fam === 4 ? '--no-ipv6' : '--no-ipv4', ...args], {
+  const [cmd, ...rest] = args;
+  return sixswarm([cmd!, torrent, ...rest, '--port', String(port), '--no-trackers', '--no-dht', '--no-port-mapping', '--json', fam === 4 ? '--no-ipv6' : '--no-ipv4'], {
     env: { ...process.env, SIXSWARM_STATE_DIR: join(dir, 'state', label) },
     wrap: ['ip', 'netns', 'exec', ns.name],
     label,
   });
 }
+
+/** Its events but progress, for a failed test's log. */
+function dump(label: string, p: SixswarmProcess): void {
+  onTestFailed(() => console.log(`${label}:\n${p.events.filter((e) => e.event !== 'progress').map((e) => JSON.stringify(e)).join('\n')}\n${p.stderr}`));
+}
+
+const connectedFrom = (host: string) => (e: JsonEvent) => e.event === 'peer-connected' && String(e.address).replace(/:\d+$/, '').replace(/^\[|\]$/g, '') === host;
 
 const events = (p: SixswarmProcess, name: string): JsonEvent[] => p.events.filter((e) => e.event === name);
 
@@ -69,9 +77,9 @@ describe.skipIf(unavailable !== undefined)('BEP 55 holepunch between two homes b
     it(`sixswarm relays a rendezvous between two libtorrents (IPv${fam})`, async () => {
       const l = lab!;
       const [pRelay, p1, p2, pHelper] = [nextPort++, nextPort++, nextPort++, nextPort++];
-      const relay = node(l.relay, fam, pRelay, ['-o', join(dir, `relay${fam}`), '--max-down', '1k'], `relay-v${fam}`);
+      const relay = node(l.relay, fam, pRelay, ['download', '-o', join(dir, `relay${fam}`), '--max-down', '1k'], `relay-v${fam}`);
+      dump('relay', relay);
       await relay.event('listening', 20_000);
-      onTestFailed(() => console.log(`relay events:\n${relay.events.filter((e) => e.event !== 'progress').map((e) => JSON.stringify(e)).join('\n')}`));
       const toRelay = [{ ep: ep(HP.relay[fam], pRelay), after: 0 }];
       if (fam === 6) {
         // libtorrent 2.0.8 sends its listening port (BEP 10 `p`) on an IPv6 connection only after
@@ -80,9 +88,10 @@ describe.skipIf(unavailable !== undefined)('BEP 55 holepunch between two homes b
         toRelay.unshift({ ep: ep(HP.relay[6], pHelper), after: 0 });
         toRelay[1]!.after = 2;
       }
-      const seed = ltNode(l.h1, { name: 'h1-seed', torrent, save: join(dir, 'seed'), listen: ep(HP.h1[fam], p1), seed: true, connect: toRelay });
+      // The seed speaks no PEX: it cannot learn of the downloader but by the relay's `connect`.
+      const seed = ltNode(l.h1, { name: 'h1-seed', torrent, save: join(dir, 'seed'), listen: ep(HP.h1[fam], p1), seed: true, pex: false, connect: toRelay });
       const h1Public = ep(HP.h1Public[fam], p1);
-      await relay.waitFor((e) => e.event === 'peer-connected' && String(e.address).startsWith(fam === 4 ? HP.h1Public[4] : `[${HP.h1Public[6]}]`), 20_000, 'the seed at the relay');
+      await relay.waitFor(connectedFrom(HP.h1Public[fam]), 20_000, 'the seed at the relay');
       // Nothing reaches the seed's port from the other home: its router drops it.
       const before = await l.drops(l.r1);
       expect(await l.tcpReaches(l.h2, HP.h1Public[fam], p1)).toBe(false);
@@ -105,7 +114,82 @@ describe.skipIf(unavailable !== undefined)('BEP 55 holepunch between two homes b
       expect(relayed.some((e) => (e.peer === h1Public && host(e.via) === host(h2Public)) || (e.peer === h2Public && host(e.via) === host(h1Public)))).toBe(true);
       // It never had a piece to serve.
       expect(events(relay, 'piece-verified')).toEqual([]);
-      seed.kill();
+    }, 90_000);
+
+    // libtorrent's relay names each side by its connection's address (libtorrent 2.0.8,
+    // bt_peer_connection.cpp): a sixswarm behind NAT must reach it from its listening port, i.e.
+    // over uTP, so these run with --transports utp. The relay knows a helper first, so its first
+    // PEX to the seed goes out at once and the next only a minute later: the seed never hears of
+    // the downloader but by the relay's `connect`.
+    it(`sixswarm and libtorrent behind the two routers meet through a libtorrent relay (IPv${fam}: sixswarm ${fam === 4 ? 'asks' : 'is asked'})`, async () => {
+      const l = lab!;
+      const [pRelay, p1, p2, pHelper] = [nextPort++, nextPort++, nextPort++, nextPort++];
+      const helper = ep(HP.relay[fam], pHelper);
+      ltNode(l.relay, { name: 'helper', torrent, save: join(dir, `helper-b${fam}`), listen: helper, downloadLimit: 1000, pex: false });
+      const relayEp = ep(HP.relay[fam], pRelay);
+      ltNode(l.relay, { name: 'relay', torrent, save: join(dir, `relay-b${fam}`), listen: relayEp, downloadLimit: 1000, connect: [{ ep: helper, after: 0.5 }] });
+      const h1Public = ep(HP.h1Public[fam], p1);
+      const h2Public = ep(HP.h2Public[fam], p2);
+      let ours: SixswarmProcess;
+      let theirs: SixswarmProcess;
+      if (fam === 4) {
+        // libtorrent seeds behind r1 (no PEX); sixswarm downloads behind r2 and asks the relay.
+        theirs = ltNode(l.h1, { name: 'h1-seed', torrent, save: join(dir, 'seed'), listen: ep(HP.h1[4], p1), seed: true, pex: false, connect: [{ ep: relayEp, after: 1 }] });
+        await new Promise((r) => setTimeout(r, 3000));
+        expect(await l.tcpReaches(l.h2, HP.h1Public[4], p1)).toBe(false);
+        ours = node(l.h2, 4, p2, ['download', '-o', join(dir, 'dl-b4'), '--transports', 'utp', '--peer', relayEp], 'h2-sixswarm');
+        dump('h2 sixswarm', ours);
+        await ours.event('complete', 60_000);
+        expect(await treeDigest(join(dir, 'dl-b4', 'payload'))).toEqual(await treeDigest(join(dir, 'seed', 'payload')));
+        const punched = ours.events.find((e) => connectedFrom(HP.h1Public[4])(e));
+        expect(punched).toMatchObject({ transport: 'utp', holepunched: true });
+        expect(events(ours, 'holepunch')).toContainEqual(expect.objectContaining({ role: 'initiator', step: 'asked', peer: h1Public, via: relayEp }));
+        expect(events(ours, 'holepunch')).toContainEqual(expect.objectContaining({ role: 'initiator', step: 'dialing', peer: h1Public, via: relayEp }));
+      } else {
+        // sixswarm seeds behind r1; libtorrent downloads behind r2 (meeting the helper first, see above) and asks.
+        ours = node(l.h1, 6, p1, ['seed', join(dir, 'seed'), '--transports', 'utp', '--peer', relayEp], 'h1-sixswarm');
+        dump('h1 sixswarm', ours);
+        await ours.waitFor(connectedFrom(HP.relay[6]), 20_000, 'the relay');
+        await new Promise((r) => setTimeout(r, 2000));
+        expect(await l.tcpReaches(l.h2, HP.h1Public[6], p1)).toBe(false);
+        theirs = ltNode(l.h2, { name: 'h2-dl', torrent, save: join(dir, 'dl-b6'), listen: ep(HP.h2[6], p2), connect: [{ ep: helper }, { ep: relayEp, after: 2 }] });
+        const done = await theirs.event('complete', 60_000);
+        expect(await treeDigest(join(dir, 'dl-b6', 'payload'))).toEqual(await treeDigest(join(dir, 'seed', 'payload')));
+        expect(ltPeers(done).find((p) => p.ep === h1Public)).toMatchObject({ utp: true });
+        expect(ltPeers(done).find((p) => p.ep === h1Public)!.down).toBeGreaterThan(2_000_000);
+        await ours.waitFor((e) => connectedFrom(HP.h2Public[6])(e) && e.holepunched === true, 5000, 'the holepunched downloader');
+        expect(events(ours, 'holepunch')).toContainEqual(expect.objectContaining({ role: 'target', step: 'dialing', peer: h2Public, via: relayEp }));
+      }
+      void theirs;
+    }, 90_000);
+
+    it(`two sixswarms behind the two routers meet through a sixswarm relay (IPv${fam})`, async () => {
+      const l = lab!;
+      const [pRelay, p1, p2, pHelper] = [nextPort++, nextPort++, nextPort++, nextPort++];
+      const helper = ep(HP.relay[fam], pHelper);
+      ltNode(l.relay, { name: 'helper', torrent, save: join(dir, `helper-c${fam}`), listen: helper, downloadLimit: 1000, pex: false });
+      const relayEp = ep(HP.relay[fam], pRelay);
+      const relay = node(l.relay, fam, pRelay, ['download', '-o', join(dir, `relay-c${fam}`), '--max-down', '1k', '--peer', helper], `relay-c${fam}`);
+      dump('relay', relay);
+      await relay.waitFor(connectedFrom(HP.relay[fam]), 20_000, 'the helper at the relay');
+      const seed = node(l.h1, fam, p1, ['seed', join(dir, 'seed'), '--peer', relayEp], `h1-c${fam}`);
+      dump('seed', seed);
+      await relay.waitFor(connectedFrom(HP.h1Public[fam]), 20_000, 'the seed at the relay');
+      const before = await l.drops(l.r1);
+      expect(await l.tcpReaches(l.h2, HP.h1Public[fam], p1)).toBe(false);
+      const dl = node(l.h2, fam, p2, ['download', '-o', join(dir, `dl-c${fam}`), '--peer', relayEp], `h2-c${fam}`);
+      dump('downloader', dl);
+      await dl.event('complete', 60_000);
+      expect(await treeDigest(join(dir, `dl-c${fam}`, 'payload'))).toEqual(await treeDigest(join(dir, 'seed', 'payload')));
+      const h1Public = ep(HP.h1Public[fam], p1);
+      const h2Public = ep(HP.h2Public[fam], p2);
+      // The downloader's dial failed (its SYNs dropped at r1), it asked, the relay introduced, both dialed uTP.
+      expect((await l.drops(l.r1))[fam]).toBeGreaterThan(before[fam]);
+      expect(events(dl, 'holepunch')).toContainEqual(expect.objectContaining({ role: 'initiator', step: 'asked', peer: h1Public }));
+      expect(events(relay, 'holepunch')).toContainEqual(expect.objectContaining({ role: 'relay', step: 'relayed', peer: h1Public }));
+      expect(events(seed, 'holepunch')).toContainEqual(expect.objectContaining({ role: 'target', step: 'dialing', peer: h2Public }));
+      expect(dl.events.find(connectedFrom(HP.h1Public[fam]))).toMatchObject({ transport: 'utp', holepunched: true });
+      await seed.waitFor((e) => connectedFrom(HP.h2Public[fam])(e) && e.holepunched === true, 5000, 'the holepunched downloader at the seed');
     }, 90_000);
   }
 });
