@@ -9,14 +9,14 @@
  * - sixswarm as the relay between two libtorrents;
  * - sixswarm behind one router, libtorrent behind the other, a libtorrent relay;
  * - two sixswarms with a sixswarm relay.
- * One topology for the file; each test has its own ports and the routers forget every flow
- * between tests.
+ * One topology for the file; the tests run at once, each on its own ports.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFailed } from 'vitest';
-import { createHolepunchLab, ep, HP, ltNode, type Fam, type HolepunchLab } from '../support/holepunch-lab.js';
+import { afterAll, beforeAll, describe, it, type TestContext } from 'vitest';
+import { createHolepunchLab, ep, HP, ltNode, type Fam, type HolepunchLab, type LtNodeOptions } from '../support/holepunch-lab.js';
 import { netnsUnavailable } from '../support/netns.js';
 import { ensureBuilt, removeDir, seedPayload, sixswarm, stopAll, tempDir, treeDigest, type JsonEvent, type SixswarmProcess } from '../support/sixswarm.js';
+import type { Netns } from '../support/netns.js';
 
 const unavailable = netnsUnavailable();
 let lab: HolepunchLab | undefined;
@@ -24,19 +24,34 @@ let dir: string;
 let torrent: string;
 let nextPort = 41000;
 
-/** A sixswarm (`download` or `seed`) in a namespace on one family, no trackers, DHT or router: peers only from --peer and PEX. */
-function node(ns: { name: string }, fam: Fam, port: number, args: string[], label: string): SixswarmProcess {
-  const [cmd, ...rest] = args;
-  return sixswarm([cmd!, torrent, ...rest, '--port', String(port), '--no-trackers', '--no-dht', '--no-port-mapping', '--json', fam === 4 ? '--no-ipv6' : '--no-ipv4'], {
-    env: { ...process.env, SIXSWARM_STATE_DIR: join(dir, 'state', label) },
-    wrap: ['ip', 'netns', 'exec', ns.name],
-    label,
+/**
+ * One test's processes (the tests run at once, each on its own ports): a sixswarm (`download` or
+ * `seed`) in a namespace on one family, no trackers, DHT or router (peers only from --peer and
+ * PEX), or a libtorrent; all stopped when the test ends, their events printed if it failed.
+ */
+function scope(ctx: TestContext, fam: Fam) {
+  const procs: SixswarmProcess[] = [];
+  ctx.onTestFinished(async () => {
+    for (const p of procs) p.kill();
+    await Promise.all(procs.map((p) => p.exitCode(10_000).catch(() => null)));
   });
-}
-
-/** Its events but progress, for a failed test's log. */
-function dump(label: string, p: SixswarmProcess): void {
-  onTestFailed(() => console.log(`${label}:\n${p.events.filter((e) => e.event !== 'progress').map((e) => JSON.stringify(e)).join('\n')}\n${p.stderr}`));
+  const keep = (label: string, p: SixswarmProcess) => {
+    procs.push(p);
+    ctx.onTestFailed(() => console.log(`${label}:\n${p.events.filter((e) => e.event !== 'progress').map((e) => JSON.stringify(e)).join('\n')}\n${p.stderr}`));
+    return p;
+  };
+  return {
+    sx(ns: Netns, port: number, args: string[], label: string): SixswarmProcess {
+      const [cmd, ...rest] = args;
+      const p = sixswarm([cmd!, torrent, ...rest, '--port', String(port), '--no-trackers', '--no-dht', '--no-port-mapping', '--json', fam === 4 ? '--no-ipv6' : '--no-ipv4'], {
+        env: { ...process.env, SIXSWARM_STATE_DIR: join(dir, 'state', label) },
+        wrap: ['ip', 'netns', 'exec', ns.name],
+        label,
+      });
+      return keep(label, p);
+    },
+    lt: (ns: Netns, o: LtNodeOptions): SixswarmProcess => keep(`libtorrent ${o.name}`, ltNode(ns, o)),
+  };
 }
 
 const connectedFrom = (host: string) => (e: JsonEvent) => e.event === 'peer-connected' && String(e.address).replace(/:\d+$/, '').replace(/^\[|\]$/g, '') === host;
@@ -68,28 +83,25 @@ describe.skipIf(unavailable !== undefined)('BEP 55 holepunch between two homes b
     await removeDir(dir);
   });
 
-  beforeEach(async () => {
-    await stopAll();
-    await lab?.forget();
-  });
 
   for (const fam of [4, 6] as const) {
-    it(`sixswarm relays a rendezvous between two libtorrents (IPv${fam})`, async () => {
+    it.concurrent(`sixswarm relays a rendezvous between two libtorrents (IPv${fam})`, async (ctx) => {
+      const { expect } = ctx;
+      const s = scope(ctx, fam);
       const l = lab!;
       const [pRelay, p1, p2, pHelper] = [nextPort++, nextPort++, nextPort++, nextPort++];
-      const relay = node(l.relay, fam, pRelay, ['download', '-o', join(dir, `relay${fam}`), '--max-down', '1k'], `relay-v${fam}`);
-      dump('relay', relay);
+      const relay = s.sx(l.relay, pRelay, ['download', '-o', join(dir, `relay${fam}`), '--max-down', '1k'], `relay-v${fam}`);
       await relay.event('listening', 20_000);
       const toRelay = [{ ep: ep(HP.relay[fam], pRelay), after: 0 }];
       if (fam === 6) {
         // libtorrent 2.0.8 sends its listening port (BEP 10 `p`) on an IPv6 connection only after
         // some peer's `yourip` told it its address (natlab's finding): it meets a helper first.
-        ltNode(l.relay, { name: 'helper', torrent, save: join(dir, 'helper6'), listen: ep(HP.relay[6], pHelper), downloadLimit: 1000, pex: false });
+        s.lt(l.relay, { name: 'helper', torrent, save: join(dir, 'helper6'), listen: ep(HP.relay[6], pHelper), downloadLimit: 1000, pex: false });
         toRelay.unshift({ ep: ep(HP.relay[6], pHelper), after: 0 });
         toRelay[1]!.after = 2;
       }
       // The seed speaks no PEX: it cannot learn of the downloader but by the relay's `connect`.
-      const seed = ltNode(l.h1, { name: 'h1-seed', torrent, save: join(dir, 'seed'), listen: ep(HP.h1[fam], p1), seed: true, pex: false, connect: toRelay });
+      const seed = s.lt(l.h1, { name: 'h1-seed', torrent, save: join(dir, 'seed'), listen: ep(HP.h1[fam], p1), seed: true, pex: false, connect: toRelay });
       const h1Public = ep(HP.h1Public[fam], p1);
       await relay.waitFor(connectedFrom(HP.h1Public[fam]), 20_000, 'the seed at the relay');
       // Nothing reaches the seed's port from the other home: its router drops it.
@@ -97,7 +109,7 @@ describe.skipIf(unavailable !== undefined)('BEP 55 holepunch between two homes b
       expect(await l.tcpReaches(l.h2, HP.h1Public[fam], p1)).toBe(false);
       expect((await l.drops(l.r1))[fam]).toBeGreaterThan(before[fam]);
 
-      const dl = ltNode(l.h2, { name: 'h2-dl', torrent, save: join(dir, `dl-lt${fam}`), listen: ep(HP.h2[fam], p2), connect: toRelay });
+      const dl = s.lt(l.h2, { name: 'h2-dl', torrent, save: join(dir, `dl-lt${fam}`), listen: ep(HP.h2[fam], p2), connect: toRelay });
       const done = await dl.event('complete', 60_000);
       const h2Public = ep(HP.h2Public[fam], p2);
       // All of it came from the seed over uTP, on the connection one of the two opened in holepunch mode.
@@ -121,24 +133,23 @@ describe.skipIf(unavailable !== undefined)('BEP 55 holepunch between two homes b
     // over uTP, so these run with --transports utp. The relay knows a helper first, so its first
     // PEX to the seed goes out at once and the next only a minute later: the seed never hears of
     // the downloader but by the relay's `connect`.
-    it(`sixswarm and libtorrent behind the two routers meet through a libtorrent relay (IPv${fam}: sixswarm ${fam === 4 ? 'asks' : 'is asked'})`, async () => {
+    it.concurrent(`sixswarm and libtorrent behind the two routers meet through a libtorrent relay (IPv${fam}: sixswarm ${fam === 4 ? 'asks' : 'is asked'})`, async (ctx) => {
+      const { expect } = ctx;
+      const s = scope(ctx, fam);
       const l = lab!;
       const [pRelay, p1, p2, pHelper] = [nextPort++, nextPort++, nextPort++, nextPort++];
       const helper = ep(HP.relay[fam], pHelper);
-      ltNode(l.relay, { name: 'helper', torrent, save: join(dir, `helper-b${fam}`), listen: helper, downloadLimit: 1000, pex: false });
+      s.lt(l.relay, { name: 'helper', torrent, save: join(dir, `helper-b${fam}`), listen: helper, downloadLimit: 1000, pex: false });
       const relayEp = ep(HP.relay[fam], pRelay);
-      ltNode(l.relay, { name: 'relay', torrent, save: join(dir, `relay-b${fam}`), listen: relayEp, downloadLimit: 1000, connect: [{ ep: helper, after: 0.5 }] });
+      s.lt(l.relay, { name: 'relay', torrent, save: join(dir, `relay-b${fam}`), listen: relayEp, downloadLimit: 1000, connect: [{ ep: helper, after: 0.5 }] });
       const h1Public = ep(HP.h1Public[fam], p1);
       const h2Public = ep(HP.h2Public[fam], p2);
-      let ours: SixswarmProcess;
-      let theirs: SixswarmProcess;
       if (fam === 4) {
         // libtorrent seeds behind r1 (no PEX); sixswarm downloads behind r2 and asks the relay.
-        theirs = ltNode(l.h1, { name: 'h1-seed', torrent, save: join(dir, 'seed'), listen: ep(HP.h1[4], p1), seed: true, pex: false, connect: [{ ep: relayEp, after: 1 }] });
+        s.lt(l.h1, { name: 'h1-seed', torrent, save: join(dir, 'seed'), listen: ep(HP.h1[4], p1), seed: true, pex: false, connect: [{ ep: relayEp, after: 1 }] });
         await new Promise((r) => setTimeout(r, 3000));
         expect(await l.tcpReaches(l.h2, HP.h1Public[4], p1)).toBe(false);
-        ours = node(l.h2, 4, p2, ['download', '-o', join(dir, 'dl-b4'), '--transports', 'utp', '--peer', relayEp], 'h2-sixswarm');
-        dump('h2 sixswarm', ours);
+        const ours = s.sx(l.h2, p2, ['download', '-o', join(dir, 'dl-b4'), '--transports', 'utp', '--peer', relayEp], 'h2-sixswarm');
         await ours.event('complete', 60_000);
         expect(await treeDigest(join(dir, 'dl-b4', 'payload'))).toEqual(await treeDigest(join(dir, 'seed', 'payload')));
         const punched = ours.events.find((e) => connectedFrom(HP.h1Public[4])(e));
@@ -147,12 +158,11 @@ describe.skipIf(unavailable !== undefined)('BEP 55 holepunch between two homes b
         expect(events(ours, 'holepunch')).toContainEqual(expect.objectContaining({ role: 'initiator', step: 'dialing', peer: h1Public, via: relayEp }));
       } else {
         // sixswarm seeds behind r1; libtorrent downloads behind r2 (meeting the helper first, see above) and asks.
-        ours = node(l.h1, 6, p1, ['seed', join(dir, 'seed'), '--transports', 'utp', '--peer', relayEp], 'h1-sixswarm');
-        dump('h1 sixswarm', ours);
+        const ours = s.sx(l.h1, p1, ['seed', join(dir, 'seed'), '--transports', 'utp', '--peer', relayEp], 'h1-sixswarm');
         await ours.waitFor(connectedFrom(HP.relay[6]), 20_000, 'the relay');
         await new Promise((r) => setTimeout(r, 2000));
         expect(await l.tcpReaches(l.h2, HP.h1Public[6], p1)).toBe(false);
-        theirs = ltNode(l.h2, { name: 'h2-dl', torrent, save: join(dir, 'dl-b6'), listen: ep(HP.h2[6], p2), connect: [{ ep: helper }, { ep: relayEp, after: 2 }] });
+        const theirs = s.lt(l.h2, { name: 'h2-dl', torrent, save: join(dir, 'dl-b6'), listen: ep(HP.h2[6], p2), connect: [{ ep: helper }, { ep: relayEp, after: 2 }] });
         const done = await theirs.event('complete', 60_000);
         expect(await treeDigest(join(dir, 'dl-b6', 'payload'))).toEqual(await treeDigest(join(dir, 'seed', 'payload')));
         expect(ltPeers(done).find((p) => p.ep === h1Public)).toMatchObject({ utp: true });
@@ -160,25 +170,23 @@ describe.skipIf(unavailable !== undefined)('BEP 55 holepunch between two homes b
         await ours.waitFor((e) => connectedFrom(HP.h2Public[6])(e) && e.holepunched === true, 5000, 'the holepunched downloader');
         expect(events(ours, 'holepunch')).toContainEqual(expect.objectContaining({ role: 'target', step: 'dialing', peer: h2Public, via: relayEp }));
       }
-      void theirs;
     }, 90_000);
 
-    it(`two sixswarms behind the two routers meet through a sixswarm relay (IPv${fam})`, async () => {
+    it.concurrent(`two sixswarms behind the two routers meet through a sixswarm relay (IPv${fam})`, async (ctx) => {
+      const { expect } = ctx;
+      const s = scope(ctx, fam);
       const l = lab!;
       const [pRelay, p1, p2, pHelper] = [nextPort++, nextPort++, nextPort++, nextPort++];
       const helper = ep(HP.relay[fam], pHelper);
-      ltNode(l.relay, { name: 'helper', torrent, save: join(dir, `helper-c${fam}`), listen: helper, downloadLimit: 1000, pex: false });
+      s.lt(l.relay, { name: 'helper', torrent, save: join(dir, `helper-c${fam}`), listen: helper, downloadLimit: 1000, pex: false });
       const relayEp = ep(HP.relay[fam], pRelay);
-      const relay = node(l.relay, fam, pRelay, ['download', '-o', join(dir, `relay-c${fam}`), '--max-down', '1k', '--peer', helper], `relay-c${fam}`);
-      dump('relay', relay);
+      const relay = s.sx(l.relay, pRelay, ['download', '-o', join(dir, `relay-c${fam}`), '--max-down', '1k', '--peer', helper], `relay-c${fam}`);
       await relay.waitFor(connectedFrom(HP.relay[fam]), 20_000, 'the helper at the relay');
-      const seed = node(l.h1, fam, p1, ['seed', join(dir, 'seed'), '--peer', relayEp], `h1-c${fam}`);
-      dump('seed', seed);
+      const seed = s.sx(l.h1, p1, ['seed', join(dir, 'seed'), '--peer', relayEp], `h1-c${fam}`);
       await relay.waitFor(connectedFrom(HP.h1Public[fam]), 20_000, 'the seed at the relay');
       const before = await l.drops(l.r1);
       expect(await l.tcpReaches(l.h2, HP.h1Public[fam], p1)).toBe(false);
-      const dl = node(l.h2, fam, p2, ['download', '-o', join(dir, `dl-c${fam}`), '--peer', relayEp], `h2-c${fam}`);
-      dump('downloader', dl);
+      const dl = s.sx(l.h2, p2, ['download', '-o', join(dir, `dl-c${fam}`), '--peer', relayEp], `h2-c${fam}`);
       await dl.event('complete', 60_000);
       expect(await treeDigest(join(dir, `dl-c${fam}`, 'payload'))).toEqual(await treeDigest(join(dir, 'seed', 'payload')));
       const h1Public = ep(HP.h1Public[fam], p1);

@@ -95,11 +95,6 @@ export class HolepunchLab {
     return (await from.exec(process.execPath, ['-e', script], ms + 5000)).code === 0;
   }
 
-  /** The routers forget every flow (between tests: a uTP flow of one stays established for minutes). */
-  async forget(): Promise<void> {
-    for (const r of [this.r1, this.r2]) await r.exec('conntrack', ['-F']);
-  }
-
   async destroy(): Promise<void> {
     await Promise.all([this.h1, this.h2, this.relay].map((n) => n.destroy()));
     await Promise.all([this.r1, this.r2, this.inet].map((n) => n.destroy()));
