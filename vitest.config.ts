@@ -12,7 +12,9 @@ export default defineConfig({
     // the Internet (src/net/address.ts); spawned processes inherit this.
     // No engine a test starts joins the public DHT: tests that use the DHT give local nodes.
     // Nor does any ask the host's router for a port mapping: the port-mapping tests run their own routers.
-    env: { SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL: '1', SIXSWARM_DHT_BOOTSTRAP: 'none', SIXSWARM_PORT_MAPPING: 'off' },
+    // Nor multicast local peer discovery on the host's LAN: the LSD tests run their own LANs.
+    // And the UI draws as in a person's terminal: ink draws only a final frame when it believes it runs in CI.
+    env: { CI: 'false', CONTINUOUS_INTEGRATION: 'false', SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL: '1', SIXSWARM_DHT_BOOTSTRAP: 'none', SIXSWARM_PORT_MAPPING: 'off', SIXSWARM_LSD: 'off' },
     reporters: ['default'],
   },
 });

@@ -22,6 +22,8 @@ const options = {
     help: ['piece size: a power of two from 16K to 256M, as 262144, 256K or 1M', '(default: chosen for about 1000-2000 pieces)'],
   },
   private: { type: 'boolean', short: 'p', help: 'set the private flag (BEP 27): peers come from the trackers only' },
+  v2: { type: 'boolean', help: ['a BitTorrent v2 torrent (BEP 52): per-file SHA-256 merkle trees; only v2', 'clients (libtorrent 2, qBittorrent 4.4 on) can use it'] },
+  hybrid: { type: 'boolean', help: ['a v1+v2 hybrid: both kinds of client can use it (files padded to', 'start at pieces; v1 peers and v2 peers share one swarm)'] },
   comment: { type: 'string', short: 'c', value: 'TEXT', help: 'a comment stored in the torrent' },
   force: { type: 'boolean', short: 'f', help: 'replace the output file if it exists' },
   magnet: { type: 'boolean', help: "also print the torrent's magnet link (with its trackers)" },
@@ -39,6 +41,7 @@ bad input (bad options, nothing to share, an unsafe file name, a symlink, an exi
 Examples:
   sixswarm create ./photos --tracker udp://[2001:db8::1]:6969/announce
   sixswarm create big.iso -o big.torrent --piece-length 4M --private
+  sixswarm create ./album --hybrid
 `;
 
 async function exists(file: string): Promise<boolean> {
@@ -97,6 +100,8 @@ async function run(argv: string[]): Promise<number> {
     pieceLength = parseSize(values['piece-length']);
     if (pieceLength === undefined) throw new UsageError(`bad --piece-length "${values['piece-length']}": expected bytes, like 262144, 256K or 1M`);
   }
+  if (values.v2 && values.hybrid) throw new UsageError('--v2 and --hybrid exclude each other: --hybrid already makes a v2 torrent that v1 clients can use too');
+  const format = values.hybrid ? 'hybrid' : values.v2 ? 'v2' : 'v1';
   const trackers = (values.tracker ?? []).map((t) => t.split(',').map((u) => u.trim()).filter((u) => u !== ''));
   const peers = parseHostPorts(values['x-pe'], '--x-pe');
   if (peers.length > 0 && !values.magnet) throw new UsageError('--x-pe only goes with --magnet');
@@ -122,6 +127,7 @@ async function run(argv: string[]): Promise<number> {
   try {
     torrent = await createTorrent({
       path: source,
+      format,
       trackers,
       pieceLength,
       private: values.private ?? false,
@@ -134,7 +140,8 @@ async function run(argv: string[]): Promise<number> {
   const meta = parseTorrent(torrent);
   if (values.force) await writeFileAtomic(output, torrent);
   else await writeNew(output, torrent);
-  process.stdout.write(`wrote ${outputName}\ninfohash ${meta.infoHashHex}\n${values.magnet ? `magnet ${toMagnet(meta, peers)}\n` : ''}`);
+  const v2Line = meta.infoHashV2 ? `infohash v2 ${meta.infoHashV2.toString('hex')}\n` : '';
+  process.stdout.write(`wrote ${outputName}\n${meta.v1 ? `infohash ${meta.infoHashHex}\n` : ''}${v2Line}${values.magnet ? `magnet ${toMagnet(meta, peers)}\n` : ''}`);
   return 0;
 }
 

@@ -15,7 +15,7 @@ const CHATTY = new Set(['progress', 'piece-verified', 'checking']);
 /** What a person reads in the plain log. */
 const NOTABLE = new Set([
   'listening', 'web-listening', 'remote', 'refused', 'session-problem', 'metadata', 'metadata-failed', 'checked', 'complete', 'seed-goal',
-  'peer-banned', 'piece-failed', 'warning', 'error', 'tunnel', 'dht-listening', 'stopped',
+  'peer-banned', 'piece-failed', 'warning', 'error', 'tunnel', 'dht-listening', 'lsd-listening', 'stopped',
 ]);
 
 function priority(e: DaemonEvent): 3 | 4 | 6 {

@@ -45,6 +45,8 @@ function torrentJson(m: Metainfo): object {
     type: 'torrent',
     name: m.name,
     infoHash: m.infoHashHex,
+    ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2.toString('hex') } : {}),
+    version: versionOf(m),
     magnet: toMagnet(m),
     totalLength: m.totalLength,
     pieceLength: m.pieceLength,
@@ -61,13 +63,20 @@ function torrentJson(m: Metainfo): object {
   };
 }
 
+/** v1 (BEP 3), v2 (BEP 52 only) or hybrid (both halves, one swarm). */
+function versionOf(m: Metainfo): 'v1' | 'v2' | 'hybrid' {
+  return m.v1 && m.v2 ? 'hybrid' : m.v2 ? 'v2' : 'v1';
+}
+
 function torrentText(m: Metainfo): string {
   const lines: string[] = [];
   const row = (label: string, value: string): void => {
     lines.push(`${label.padEnd(12)}${printable(value)}`);
   };
   row('name', m.name);
-  row('infohash', m.infoHashHex);
+  if (m.v1) row('infohash', m.infoHashHex);
+  if (m.infoHashV2) row(m.v1 ? 'infohash v2' : 'infohash', m.v1 ? m.infoHashV2.toString('hex') : `${m.infoHashV2.toString('hex')} (v2; ${m.infoHashHex} cut to 20 bytes)`);
+  row('version', { v1: 'BitTorrent v1', v2: 'BitTorrent v2 (BEP 52)', hybrid: 'hybrid: BitTorrent v1 and v2 (BEP 52)' }[versionOf(m)]);
   row('magnet', toMagnet(m));
   row('size', `${formatSize(m.totalLength)} (${m.totalLength} bytes)`);
   row('pieces', `${m.pieceCount} x ${formatSize(m.pieceLength)} (${m.pieceLength} bytes)`);
@@ -103,7 +112,15 @@ function torrentText(m: Metainfo): string {
 }
 
 function magnetJson(m: MagnetLink): object {
-  return { type: 'magnet', infoHash: m.infoHashHex, name: m.name, trackers: m.trackers, ...(m.webSeeds ? { webSeeds: m.webSeeds } : {}), peers: m.peers };
+  return {
+    type: 'magnet',
+    infoHash: m.infoHashHex,
+    ...(m.infoHashV2 ? { infoHashV2: m.infoHashV2.toString('hex') } : {}),
+    name: m.name,
+    trackers: m.trackers,
+    ...(m.webSeeds ? { webSeeds: m.webSeeds } : {}),
+    peers: m.peers,
+  };
 }
 
 function magnetText(m: MagnetLink): string {
@@ -112,7 +129,9 @@ function magnetText(m: MagnetLink): string {
     lines.push(`${label.padEnd(12)}${printable(value)}`);
   };
   if (m.name !== undefined) row('name', m.name);
-  row('infohash', m.infoHashHex);
+  const v2Only = m.infoHashV2 !== undefined && m.infoHash.equals(m.infoHashV2.subarray(0, 20));
+  if (!v2Only) row('infohash', m.infoHashHex);
+  if (m.infoHashV2) row(v2Only ? 'infohash' : 'infohash v2', `${m.infoHashV2.toString('hex')}${v2Only ? ' (v2)' : ''}`);
   row('size', 'unknown until the metadata is fetched from peers');
   if (m.trackers.length === 0) row('trackers', 'none');
   else m.trackers.forEach((url, i) => row(i === 0 ? 'trackers' : '', url));

@@ -6,10 +6,10 @@
 import type { EngineEvent, TorrentSummary } from '../src/status/feed.js';
 import { formatSize } from '../src/util/size.js';
 import type { Reporter } from './reporting.js';
-import { formatDuration } from './ui/format.js';
+import { formatDuration, lsdInterfaces } from './ui/format.js';
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
-const NOTABLE_EVENTS = ['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'holepunch', 'piece-failed', 'web-seed-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'port-mapping', 'seed-goal', 'peer-refused'] as const;
+const NOTABLE_EVENTS = ['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'holepunch', 'piece-failed', 'piece-blamed', 'web-seed-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'lsd-listening', 'lsd', 'port-mapping', 'seed-goal', 'peer-refused'] as const;
 type Notable = Extract<EngineEvent, { event: (typeof NOTABLE_EVENTS)[number] }>;
 const NOTABLE: ReadonlySet<string> = new Set(NOTABLE_EVENTS);
 /** Whether describe() has words for it. */
@@ -131,7 +131,7 @@ export function describe(e: Notable): string {
       // An unusable resume file is the user's news: it says which file and why.
       return `checked the data on disk: ${e.have} of ${e.pieces} pieces present (${checkedHow(e)})${e.resumeProblem ? `\nwarning: ${e.resumeProblem}` : ''}`;
     case 'peer-connected':
-      return `peer ${e.address} connected (IPv${e.family}${e.transport === 'utp' ? ' over uTP' : ''}, ${e.direction === 'in' ? 'it dialed us' : 'we dialed it'}, ${e.client}${e.encrypted ? ', encrypted' : ''}${e.holepunched ? ', holepunched' : ''})`;
+      return `peer ${e.address} connected (IPv${e.family}${e.transport === 'utp' ? ' over uTP' : ''}, ${e.direction === 'in' ? 'it dialed us' : 'we dialed it'}, ${e.client}${e.encrypted ? ', encrypted' : ''}${e.v2 ? ', v2' : ''}${e.holepunched ? ', holepunched' : ''})`;
     case 'holepunch':
       return holepunchLine(e);
     case 'peer-disconnected':
@@ -146,6 +146,10 @@ export function describe(e: Notable): string {
       return `tunnel ${e.state} via ${e.server}${e.prefix ? `: prefix ${e.prefix}, our address ${e.address}` : ''}${e.lastError ? ` (last error: ${e.lastError})` : ''}`;
     case 'dht-listening':
       return `DHT node on UDP ${e.address}:${e.port} (IPv4), ${e.nodes} nodes known`;
+    case 'lsd-listening':
+      return `local peer discovery (BEP 14) ${lsdInterfaces(e.interfaces)}`;
+    case 'lsd':
+      return e.announcing ? 'announced on the LAN (local peer discovery), every 5 minutes' : `not announced on the LAN: ${e.reason ?? 'off'}`;
     case 'complete':
       return 'download complete: every piece verified';
     case 'metadata':
@@ -154,6 +158,8 @@ export function describe(e: Notable): string {
       return `metadata from peers failed its hash check${e.peers.length > 0 ? `; dropped ${e.peers.join(', ')}` : '; fetching it again from one peer at a time'}`;
     case 'port-mapping':
       return `port mapping (IPv${e.family} ${e.transport.toUpperCase()}): ${mappingLine(e)}`;
+    case 'piece-blamed':
+      return `piece ${e.index}: block${e.blocks.length === 1 ? '' : 's'} ${e.blocks.join(', ')} failed ${e.blocks.length === 1 ? 'its merkle hash' : 'their merkle hashes'}, sent by ${e.peers.join(', ')} (only ${e.peers.length === 1 ? 'it is' : 'they are'} blamed)`;
     case 'seed-goal':
       return `${e.reason}`;
     case 'web-seed-failed':

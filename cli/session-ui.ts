@@ -164,8 +164,9 @@ export const ui = command({
   summary: 'the terminal UI over a session of torrents (also: sixswarm alone)',
   usage: `Usage: sixswarm ui [--session DIR] [-o DIR] [--port N] [--no-ipv4] [--no-ipv6] [--max-down RATE] [--max-up RATE]
                    [--tracker URL]... [--no-trackers] [--announce-ip auto|always|never] [--no-dht]
-                   [--dht-port N] [--dht-bootstrap HOST:PORT]... [--encryption prefer|require|allow|off]
-                   [--transports tcp,utp] [--seed-ratio R] [--seed-time DURATION] [--state-dir DIR]
+                   [--dht-port N] [--dht-bootstrap HOST:PORT]... [--no-lsd]
+                   [--encryption prefer|require|allow|off] [--transports tcp,utp] [--seed-ratio R]
+                   [--seed-time DURATION] [--state-dir DIR]
        sixswarm            (on a terminal: the same as \`sixswarm ui\`)`,
   about: `The terminal UI over a session: every torrent you add stays in it, between runs too, and the
 session is resumed at start (paused torrents stay paused). Data whose files did not change since

@@ -197,6 +197,16 @@ export const SHARED_OPTIONS = {
       'the state folder (dht-PORT.state) for the next start.',
     ],
   },
+  'no-lsd': {
+    type: 'boolean',
+    help: [
+      'do not use local peer discovery (BEP 14). By default each public torrent is',
+      'announced on the LAN with our port (multicast to 239.192.152.143:6771 and',
+      '[ff15::efc0:988f]:6771 out of every LAN interface, once at start, a minute',
+      'later, then every 5 minutes), and the peers that announce it there are dialed.',
+      'Private torrents (BEP 27) never use it.',
+    ],
+  },
 } as const satisfies OptionTable;
 
 /** `download`: its own options, then the shared ones. */
@@ -279,6 +289,7 @@ export const UI_OPTIONS = {
       'join the DHT through this node (repeatable; default $SIXSWARM_DHT_BOOTSTRAP,',
       'else the public routers; see `sixswarm download --help`)',
     ],
+    'no-lsd': ['do not announce torrents on the LAN nor take peers from it (local peer', 'discovery, BEP 14)'],
     encryption: 'protocol encryption with peers (default prefer; see `sixswarm download --help`)',
     transports: 'peer transports: tcp, utp or tcp,utp (default; see `sixswarm download --help`)',
     'state-dir': [

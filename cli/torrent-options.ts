@@ -138,6 +138,8 @@ export function engineOptions(values: Omit<SharedValues, (typeof NOT_IN_UI)[numb
     // Tests and benchmarks turn it off in the environment: they must not talk to the host's router.
     portMapping: !values['no-port-mapping'] && envValue(ENV.portMapping) !== 'off',
     webSeeds: !values['no-web-seeds'],
+    // Likewise: tests must not multicast on the host's LAN.
+    lsd: !values['no-lsd'] && envValue(ENV.lsd) !== 'off',
     trackers: values['no-trackers'] ? undefined : { announceIp: parseAnnounceIp(values['announce-ip']), extraTiers: parseTrackers(values.tracker) },
   };
 }

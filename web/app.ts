@@ -8,7 +8,7 @@
 import type { AddressStatus, PeerStatus, TorrentDetail, TorrentSummary, TrackerStatus } from '../src/status/feed.js';
 import type { PageSnapshot, PageUpdate, RateHistory } from '../src/daemon/web-types.js';
 import { applyUpdate, fromSnapshot, type PageState } from '../src/daemon/page-state.js';
-import { eta, formatDuration, percent, ratio, shortRate, shortSize } from '../cli/ui/format.js';
+import { eta, formatDuration, lsdInterfaces, percent, ratio, shortRate, shortSize } from '../cli/ui/format.js';
 import { peerFlags, peerLines, VIA_LABEL } from '../cli/ui/peer-lines.js';
 
 type Child = Node | string | number | null | undefined | false;
@@ -337,6 +337,8 @@ function renderNetwork(): void {
       : h('p', { class: 'empty' }, 'No tunnel (the daemon runs one with --tunnel).'),
     h('h3', {}, 'DHT'),
     h('p', {}, engine.dht ? `node on ${engine.dht.address}:${engine.dht.port} (IPv4), ${engine.dht.nodes} nodes known, ${engine.dht.lookups} lookups` : 'off'),
+    h('h3', {}, 'Local peer discovery'),
+    h('p', {}, engine.lsd ? `${lsdInterfaces(engine.lsd.interfaces)}: sent ${engine.lsd.sent}, heard ${engine.lsd.heard} (${engine.lsd.peers} for our torrents)` : 'off'),
     h('p', { class: 'empty' }, daemonInfo ? `sixswarm ${daemonInfo.version}; session ${daemonInfo.session}; downloads go to ${daemonInfo.downloadDir}` : ''),
   );
 }

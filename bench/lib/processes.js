@@ -43,7 +43,7 @@ export class BenchProcess {
       detached: true,
       stdio: ['ignore', 'pipe', err],
       // Never the public DHT: an engine's DHT node runs (as for users) but joins no router.
-      env: { ...process.env, SIXSWARM_DHT_BOOTSTRAP: 'none', SIXSWARM_PORT_MAPPING: 'off', ...opts.env },
+      env: { ...process.env, SIXSWARM_DHT_BOOTSTRAP: 'none', SIXSWARM_PORT_MAPPING: 'off', SIXSWARM_LSD: 'off', ...opts.env },
     });
     closeSync(err);
     live.add(this);

@@ -1,4 +1,5 @@
 /** Text for the terminal UI's cells: short sizes and rates, bars, ages, and text cut to a width. */
+import type { LsdStatus } from '../../src/discovery/lsd-discovery.js';
 import { printable } from '../../src/util/sanitize.js';
 
 const SHORT_UNITS = ['B', 'K', 'M', 'G', 'T', 'P'];
@@ -80,4 +81,14 @@ export function formatDuration(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
+}
+
+/** Where local peer discovery runs, per family: "on eth0, wlan0 (IPv4) and eth0 (IPv6)". */
+export function lsdInterfaces(interfaces: LsdStatus['interfaces']): string {
+  const parts = ([4, 6] as const).flatMap((f) => {
+    const list = interfaces[f];
+    if (!list) return [];
+    return [list.length > 0 ? `${list.map((i) => printable(i.name, 32)).join(', ')} (IPv${f})` : `no LAN interface yet (IPv${f})`];
+  });
+  return `on ${parts.join(' and ')}`;
 }

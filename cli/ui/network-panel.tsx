@@ -1,12 +1,12 @@
 /**
  * Our side of the network: every address with its class (and which one we advertise), where we
  * listen, what the router granted for our port on each family, whether anyone reached us from
- * outside over each family, and the tunnel.
+ * outside over each family, the DHT, local peer discovery, and the tunnel.
  */
 import { Box, Text } from 'ink';
 import type { ReactElement } from 'react';
 import type { UiSnapshot } from './state.js';
-import { ago, cell, fit, formatDuration, shortSize } from './format.js';
+import { ago, cell, fit, formatDuration, lsdInterfaces, shortSize } from './format.js';
 import { useTheme } from './theme.js';
 import { formatHostPort } from '../../src/net/hostport.js';
 import { verdictText } from '../../src/portmap/index.js';
@@ -83,6 +83,13 @@ export function NetworkPanel({ engine, now, width, height }: { engine: UiSnapsho
     <Text key="dht" wrap="truncate">
       <Text bold>DHT </Text>
       {dht ? `IPv4 node on ${formatHostPort(dht.address, dht.port)}, ${dht.nodes} nodes known, ${dht.lookups} lookups done` : <Text color={t.muted}>off</Text>}
+    </Text>,
+  );
+  const lsd = engine.lsd;
+  lines.push(
+    <Text key="lsd" wrap="truncate">
+      <Text bold>LSD </Text>
+      {lsd ? `${lsdInterfaces(lsd.interfaces)}: sent ${lsd.sent}, heard ${lsd.heard} (${lsd.peers} for our torrents)` : <Text color={t.muted}>off</Text>}
     </Text>,
   );
   const tu = engine.tunnel;

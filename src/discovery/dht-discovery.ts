@@ -3,7 +3,9 @@
  * public torrent looks up peers when its swarm starts and again later, sooner while it has few
  * peers, and announces our peer port; peers found go to the swarm's discovery sink. A private
  * torrent (BEP 27) is never tracked, and one that turns out private (a magnet's metadata
- * arrived) is untracked at once: its lookups end and nothing more is sent for it. The node itself answers other nodes' queries all along.
+ * arrived) is untracked at once: its lookups end and nothing more is sent for it. A hybrid
+ * torrent (BEP 52) is tracked under both its hashes, its v2 one cut to 20 bytes, as libtorrent
+ * does: v2 clients look for it there. The node itself answers other nodes' queries all along.
  */
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
@@ -55,6 +57,9 @@ class TorrentDht {
   constructor(
     readonly swarm: DhtSwarm,
     private readonly binding: DhtDiscovery,
+    /** The hash looked up (the swarm's, or a hybrid's v2 one); `v2`: peers found are dialed with it. */
+    private readonly infoHash: Buffer,
+    private readonly v2: boolean,
   ) {}
 
   /** Still tracked (not stopped, not found private). */
@@ -70,9 +75,9 @@ class TorrentDht {
   async round(dht: Dht, ports: OurPorts): Promise<void> {
     const port = ports.advertised(4);
     if (!this.allowed()) return;
-    const infoHash = this.swarm.infoHash;
+    const infoHash = this.infoHash;
     const onPeers = (peers: PeerAddress[]) => {
-      if (this.allowed()) this.swarm.addPeers(peers, { kind: 'dht' });
+      if (this.allowed()) this.swarm.addPeers(peers, this.v2 ? { kind: 'dht', v2: true } : { kind: 'dht' });
     };
     const opts = { signal: this.abort.signal, confirm: () => this.allowed() };
     try {
@@ -157,10 +162,13 @@ export class DhtDiscovery extends EventEmitter<{
     }
   }
 
-  /** Look up and announce a public torrent's swarm from now on (untrack it when it turns out private). */
-  track(swarm: DhtSwarm): void {
+  /**
+   * Look up and announce a public torrent's swarm from now on (untrack it when it turns out
+   * private), under its own hash or another it is known by (`v2`: a hybrid's v2 hash).
+   */
+  track(swarm: DhtSwarm, infoHash = swarm.infoHash, v2 = false): void {
     if (this.stopped) return;
-    const t = new TorrentDht(swarm, this);
+    const t = new TorrentDht(swarm, this, infoHash, v2);
     this.torrents.add(t);
     void this.start().then((dht) => {
       if (dht) void t.round(dht, this.ports);

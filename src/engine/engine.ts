@@ -20,6 +20,7 @@ import { OwnAddresses } from './own-addresses.js';
 import { CLIENT_NAME, PEER_ID_PREFIX } from '../version.js';
 import { Torrent, type TorrentOptions, type TorrentSource } from './torrent.js';
 import { DhtDiscovery, type DhtConfig } from '../discovery/dht-discovery.js';
+import { LsdDiscovery } from '../discovery/lsd-discovery.js';
 import type { AnnounceIpPolicy } from '../tracker/announce-ip.js';
 import { AnnouncePacer } from '../tracker/announce-pacer.js';
 import { RateLimits } from '../swarm/rate-limit.js';
@@ -51,6 +52,8 @@ export interface EngineOptions {
   encryption?: EncryptionPolicy;
   /** The DHT (IPv4 only: ignored without IPv4); undefined turns it off. */
   dht?: DhtConfig;
+  /** Local service discovery (BEP 14) on the LAN, for the families listened on at the wildcard (off on a network without multicast). */
+  lsd?: boolean;
   /** When a finished torrent has seeded enough (--seed-ratio, --seed-time): it reports `seed-goal`. */
   seedGoal?: SeedGoalOptions;
   /** What the torrents' locks say runs them (default: this process's command line). */
@@ -75,6 +78,8 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
   /** The global rate limits; each torrent's own limits sit under them. */
   readonly limits: RateLimits;
   private readonly torrents = new Map<string, Torrent>();
+  /** Torrents by their other hash (a hybrid's v2 one cut to 20 bytes, or its v1 one for a v2 magnet), hex. */
+  private readonly otherHashes = new Map<string, Torrent>();
   /** Info hashes being added (their lock is being taken). */
   private readonly adding = new Set<string>();
   private readonly locks = new Map<Torrent, TorrentLock>();
@@ -91,6 +96,8 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
   readonly ports: AdvertisedPorts;
   /** The engine's one DHT node, shared by every torrent. */
   readonly dht?: DhtDiscovery;
+  /** Local service discovery, shared likewise. */
+  readonly lsd?: LsdDiscovery;
   /** Every torrent's announces go through it: spaced, and spread over their interval. */
   readonly announcePacer = new AnnouncePacer();
 
@@ -105,11 +112,20 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
     this.handshaker = new Handshaker({
       network,
       peerId: this.peerId,
-      directory: { find: (infoHash) => this.torrents.get(infoHash.toString('hex'))?.swarm, findByReq2: (r) => this.req2.find(r) },
+      directory: {
+        find: (infoHash) => {
+          const hex = infoHash.toString('hex');
+          return (this.torrents.get(hex) ?? this.otherHashes.get(hex))?.swarm;
+        },
+        findByReq2: (r) => this.req2.find(r),
+      },
       encryption: opts.encryption,
       onRefused: (from, why) => this.refusedIncoming(from.host, formatHostPort(from.host, from.port), why),
     });
     if (opts.dht && opts.ipv4) this.dht = new DhtDiscovery(opts.dht, opts.stateDir, network, this.ports);
+    // A family bound to one address (the demo's loopback) is no LAN's.
+    const lsdFamilies = ([4, 6] as const).filter((f) => (f === 4 ? opts.ipv4 : opts.ipv6) && !opts.listenHost?.[f]);
+    if (opts.lsd && network.multicast && lsdFamilies.length > 0) this.lsd = new LsdDiscovery(network, this.ports, lsdFamilies);
     // A gateway mapped our port elsewhere (or the mapping went): the trackers should know soon.
     this.ports.on('change', () => this.announceSoon());
   }
@@ -135,7 +151,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
     return this.network.listening();
   }
 
-  /** Listen for peers, then start the DHT (on our peer port by default) in the background. */
+  /** Listen for peers, then start the DHT (on our peer port by default) and LSD in the background. */
   async listen(): Promise<Listening[]> {
     const host = this.opts.listenHost;
     const on = (port: number) =>
@@ -159,6 +175,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
       void this.portMapping.start();
     }
     void this.dht?.start();
+    void this.lsd?.start();
     return listening;
   }
 
@@ -172,8 +189,8 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
     dir: string,
     opts: Pick<TorrentOptions, 'writable' | 'select'> & { rates?: { down?: number; up?: number }; sequential?: boolean },
   ): Promise<Torrent> {
-    const { infoHash, infoHashHex } = 'meta' in source ? source.meta : source.magnet;
-    if (this.torrents.has(infoHashHex) || this.adding.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
+    const { infoHash, infoHashHex, infoHashV2 } = 'meta' in source ? source.meta : source.magnet;
+    if (this.torrents.has(infoHashHex) || this.otherHashes.has(infoHashHex) || this.adding.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
     this.adding.add(infoHashHex);
     let lock: TorrentLock;
     try {
@@ -202,13 +219,25 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
       },
       ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer, network: this.network } } : {}),
       ...(this.dht ? { dht: this.dht } : {}),
+      ...(this.lsd ? { lsd: this.lsd } : {}),
       ...(this.opts.seedGoal ? { seedGoal: this.opts.seedGoal } : {}),
       ...(this.opts.store ? { store: this.opts.store } : {}),
+      onOtherHash: (hash) => this.addOtherHash(t, hash),
     });
     this.torrents.set(infoHashHex, t);
     this.locks.set(t, lock);
     this.req2.add(infoHash);
+    const v2Hash = infoHashV2?.subarray(0, 20);
+    if (v2Hash && !v2Hash.equals(infoHash)) this.addOtherHash(t, v2Hash);
     return t;
+  }
+
+  /** Peers may name a running torrent by this hash too (one half of a hybrid); encrypted ones as well. */
+  private addOtherHash(t: Torrent, hash: Buffer): void {
+    const hex = hash.toString('hex');
+    if (this.torrents.get(t.infoHashHex) !== t || this.torrents.has(hex) || this.otherHashes.has(hex)) return;
+    this.otherHashes.set(hex, t);
+    this.req2.add(hash);
   }
 
   /** The running torrent with this info hash, if any. */
@@ -219,6 +248,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
   /** Stop a torrent (peers closed, trackers told, resume saved) and let go of it; it may be added again later. */
   async removeTorrent(t: Torrent): Promise<void> {
     if (this.torrents.get(t.infoHashHex) === t) this.torrents.delete(t.infoHashHex);
+    for (const [hex, other] of this.otherHashes) if (other === t) this.otherHashes.delete(hex);
     await t.stop();
     await this.unlock(t);
   }
@@ -251,7 +281,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
     // The torrents first: their last announces (`stopped`) still name the port we listen on, and a
     // listener's close waits for the connections it accepted, which they close. The DHT lets go of
     // the shared UDP socket before the network closes it.
-    await Promise.all([...[...this.torrents.values()].map((t) => t.stop().then(() => this.unlock(t))), this.dht?.stop(), this.portMapping?.stop()]);
+    await Promise.all([...[...this.torrents.values()].map((t) => t.stop().then(() => this.unlock(t))), this.dht?.stop(), this.lsd?.stop(), this.portMapping?.stop()]);
     await this.network.close();
     this.torrents.clear();
     this.limits.close();

@@ -2,7 +2,9 @@
  * One torrent from start to stop: from a .torrent, check what is on disk and run the swarm; from
  * a magnet link, run the swarm on the info hash alone, fetch the metadata from peers (saved
  * beside the resume state), then check and transfer as from a .torrent. It announces to the
- * trackers and saves resume state periodically and on stop.
+ * trackers and saves resume state periodically and on stop. A hybrid torrent (BEP 52) is known by
+ * two hashes, and a magnet may name only one of them: the other, once the metadata shows it,
+ * joins the swarm's (incoming handshakes, the trackers, the DHT).
  */
 import { EventEmitter } from 'node:events';
 import { MetadataExchange } from '../ext/ut-metadata/exchange.js';
@@ -20,6 +22,7 @@ import { TorrentStorage } from '../storage/torrent-storage.js';
 import type { RateLimits } from '../swarm/rate-limit.js';
 import { Swarm, type SwarmEvent, type SwarmOptions } from '../swarm/swarm.js';
 import type { DhtDiscovery } from '../discovery/dht-discovery.js';
+import type { LsdDiscovery } from '../discovery/lsd-discovery.js';
 import { TorrentDiscovery, type TrackerConfig, type TrackerRecord } from '../discovery/torrent-discovery.js';
 import type { PeerAddressHint } from '../swarm/peer-pool.js';
 import type { HostPort } from '../net/hostport.js';
@@ -39,10 +42,14 @@ export interface TorrentOptions {
   trackers?: TrackerConfig;
   /** The engine's DHT node, used while the torrent is public. */
   dht?: DhtDiscovery;
+  /** The engine's local service discovery, likewise. */
+  lsd?: LsdDiscovery;
   /** Once complete, seed until this is reached, then report `seed-goal`. */
   seedGoal?: SeedGoalOptions;
   /** Where its data lives (default: files in its folder, storage/torrent-storage.ts). */
   store?: StoreFactory;
+  /** It turned out to be known by another hash too (20 bytes): peers naming that one are its peers. */
+  onOtherHash?(infoHash: Buffer): void;
 }
 
 /** What a torrent is started from: its metainfo, or a magnet link whose metadata peers will supply. */
@@ -67,7 +74,9 @@ export type TorrentEvent =
   | SwarmEvent
   | MetadataEvent
   /** Seeded enough (--seed-ratio, --seed-time): why. Said once; whoever runs the torrent stops it. */
-  | { event: 'seed-goal'; reason: string };
+  | { event: 'seed-goal'; reason: string }
+  /** With local service discovery on: whether this torrent is announced on the LAN, and why not (private). */
+  | { event: 'lsd'; announcing: boolean; reason?: string };
 
 /** How often a magnet that has no metadata yet says so. */
 const WAITING_REPORT_MS = 10_000;
@@ -82,6 +91,8 @@ export class Torrent extends EventEmitter<{
 }> {
   readonly infoHash: Buffer;
   readonly infoHashHex: string;
+  /** BEP 52: its whole v2 info hash, once known (a v2 magnet names it; a hybrid's metadata shows it). */
+  private infoHashV2?: Buffer;
   meta?: Metainfo;
   storage?: TorrentStore;
   swarm?: Swarm;
@@ -102,6 +113,11 @@ export class Torrent extends EventEmitter<{
   private stopGoal?: () => void;
   private waitingTimer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
+  /** Piece layers saved with a magnet's metadata so far (see saveResume). */
+  private savedLayers = 0;
+  /** The save of a magnet's metadata in flight, and whether another is due after it. */
+  private metadataSave?: Promise<void>;
+  private metadataAgain = false;
 
   constructor(
     source: TorrentSource,
@@ -113,11 +129,13 @@ export class Torrent extends EventEmitter<{
     if ('meta' in source) {
       this.meta = source.meta;
       this.storage = this.makeStorage(source.meta);
+      this.saveLayersAsLearned();
     }
     this.infoHash = this.meta?.infoHash ?? this.magnet!.infoHash;
     this.infoHashHex = this.infoHash.toString('hex');
+    this.infoHashV2 = this.meta?.infoHashV2 ?? this.magnet?.infoHashV2;
     this.state = this.meta ? 'checking' : 'fetching-metadata';
-    this.exchange = new MetadataExchange(this.infoHash, this.meta?.infoBuffer);
+    this.exchange = new MetadataExchange(this.infoHash, this.meta?.infoBuffer, this.infoHashV2);
     const goal = opts.seedGoal && new SeedGoal(opts.seedGoal);
     if (goal?.set) this.goal = goal;
     this.on('event', (e) => {
@@ -212,7 +230,8 @@ export class Torrent extends EventEmitter<{
   }
 
   private startSwarm(tiers: string[][], magnetPeers?: PeerAddressHint[]): Swarm {
-    const swarm = new Swarm(this.infoHash, { ...this.opts.swarm, private: this.private });
+    const v2Hash = this.infoHashV2?.subarray(0, 20);
+    const swarm = new Swarm(this.infoHash, { ...this.opts.swarm, private: this.private, ...(v2Hash ? { v2Hash } : {}) });
     this.swarm = swarm;
     swarm.extensions.register(utMetadata(this.exchange, () => swarm.extensions.private));
     this.pex = registerUtPex(swarm, this.opts.swarm);
@@ -239,10 +258,14 @@ export class Torrent extends EventEmitter<{
       },
       ...(this.opts.trackers ? { trackers: this.opts.trackers } : {}),
       ...(this.opts.dht ? { dht: this.opts.dht } : {}),
+      ...(this.opts.lsd ? { lsd: this.opts.lsd } : {}),
     });
     discovery.on('tracker', (ev) => this.emit('tracker', ev));
+    discovery.on('lsd', (announcing, reason) => this.emit('event', { event: 'lsd', announcing, ...(reason ? { reason } : {}) }));
     discovery.on('warning', (message) => this.emit('event', { event: 'warning', message }));
     this.discovery = discovery;
+    // A hybrid (or a magnet naming both hashes): announced and looked up under its v2 hash too.
+    if (v2Hash && !v2Hash.equals(this.infoHash)) discovery.alsoKnownAs(v2Hash, true);
     discovery.start(tiers, { private: this.private, ...(magnetPeers ? { magnetPeers } : {}) });
     this.watchGoal(swarm);
     return swarm;
@@ -263,6 +286,12 @@ export class Torrent extends EventEmitter<{
     try {
       // Peers' bytes: validated like any torrent file (paths, sizes, hashes).
       meta = parseInfoDict(info, { announce: this.magnet!.trackers.map((url) => [url]), urlList: this.magnet!.webSeeds ?? [] });
+      // A magnet naming both hashes names one torrent: the metadata matched one of them, it must be both.
+      const m = this.magnet!;
+      const v1Named = !m.infoHashV2 || !m.infoHash.equals(m.infoHashV2.subarray(0, 20));
+      if ((m.infoHashV2 && !meta.infoHashV2?.equals(m.infoHashV2)) || (v1Named && !meta.infoHash.equals(m.infoHash))) {
+        throw new Error('the magnet link names the hashes of two different torrents (its btih and btmh do not match)');
+      }
     } catch (e) {
       this.emit('event', { event: 'error', message: `the metadata from peers is not a usable torrent: ${(e as Error).message}` });
       return;
@@ -275,12 +304,12 @@ export class Torrent extends EventEmitter<{
       return;
     }
     this.meta = meta;
+    this.saveLayersAsLearned();
     if (meta.private) this.discovery?.setPrivate();
-    const saved = metadataPath(this.opts.stateDir, meta.infoHashHex);
+    this.learnHashes(meta);
+    const saved = metadataPath(this.opts.stateDir, this.infoHashHex);
     this.emit('event', { event: 'metadata', ...stats, saved });
-    await saveMetadata(this.opts.stateDir, meta).catch((e: Error) =>
-      this.emit('event', { event: 'warning', message: `cannot save the metadata to ${saved}: ${e.message}; a restart will fetch it again` }),
-    );
+    await this.saveMetadata();
     try {
       await this.check(forceRecheck);
     } catch (e) {
@@ -291,8 +320,58 @@ export class Torrent extends EventEmitter<{
     this.beginTransfer(this.swarm);
   }
 
+  /** The metadata shows the hashes a magnet left out (a hybrid's other one): peers, trackers and the DHT use them too. */
+  private learnHashes(meta: Metainfo): void {
+    const v2Hash = meta.infoHashV2?.subarray(0, 20);
+    if (v2Hash && !this.infoHashV2) {
+      this.infoHashV2 = meta.infoHashV2;
+      this.swarm?.setV2Hash(v2Hash);
+    }
+    for (const [hash, v2] of [[meta.infoHash, false], [v2Hash, true]] as const) {
+      if (!hash || hash.equals(this.infoHash)) continue;
+      this.opts.onOtherHash?.(hash);
+      this.discovery?.alsoKnownAs(hash, v2);
+    }
+  }
+
+  /**
+   * A magnet's piece layers are saved with its metadata as each is learned, before any piece of
+   * their file is written: after a crash, the data on disk can be checked against them.
+   */
+  private saveLayersAsLearned(): void {
+    if (this.magnet) this.storage?.hashes.onLayer(() => void this.saveMetadata());
+  }
+
+  /** Save a magnet's metadata now, or once more after the save in flight: saves never overlap, and a burst of layers costs two. */
+  private saveMetadata(): Promise<void> {
+    if (this.metadataSave) {
+      this.metadataAgain = true;
+      return this.metadataSave;
+    }
+    this.metadataSave = (async () => {
+      do {
+        this.metadataAgain = false;
+        await this.writeMetadata();
+      } while (this.metadataAgain);
+    })().finally(() => (this.metadataSave = undefined));
+    return this.metadataSave;
+  }
+
+  /** A magnet's metadata, with the piece layers learned so far, kept for the next start. */
+  private async writeMetadata(): Promise<void> {
+    if (!this.meta || !this.magnet) return;
+    const layers = this.storage?.hashes.knownLayers();
+    this.savedLayers = this.storage?.hashes.learned ?? 0;
+    const saved = metadataPath(this.opts.stateDir, this.infoHashHex);
+    await saveMetadata(this.opts.stateDir, this.meta, { as: this.infoHashHex, ...(layers ? { layers } : {}) }).catch((e: Error) =>
+      this.emit('event', { event: 'warning', message: `cannot save the metadata to ${saved}: ${e.message}; a restart will fetch it again` }),
+    );
+  }
+
   async saveResume(): Promise<void> {
     if (!this.storage) return;
+    // Piece layers fetched since the metadata was saved go with it (a restart need not fetch them again).
+    if (this.magnet && this.storage.hashes.learned > this.savedLayers) await this.saveMetadata();
     try {
       await this.storage.saveResume();
     } catch (e) {

@@ -45,6 +45,26 @@ export function sendText(res: ServerResponse, status: number, text: string, head
   res.end(text);
 }
 
+/** How long a refused request's unread body is still read (and dropped) before its connection closes. */
+const LINGER_MS = 2000;
+
+/**
+ * Closing a socket with bytes of the client's still unread makes the kernel send a reset, which
+ * can destroy the refusal (a 413) before the client reads it. Like nginx's lingering close, the
+ * connection is half-closed after the reply and what still comes is dropped, until the client
+ * closes or LINGER_MS pass. Node's server closes a finished `Connection: close` response through
+ * destroySoon, so that is the step replaced.
+ */
+function lingerBeforeClose(socket: Socket): void {
+  socket.destroySoon = () => {
+    socket.end();
+    socket.resume();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.once('end', () => socket.destroy());
+    socket.once('close', () => clearTimeout(timer));
+  };
+}
+
 export interface Listening {
   family: Family;
   address: string;
@@ -141,6 +161,7 @@ export class HttpFront {
         return;
       }
       if (e instanceof HttpError) {
+        if (e.headers.Connection === 'close' && !req.complete) lingerBeforeClose(req.socket);
         sendText(res, e.status, `${e.message}\n`, e.headers);
         return;
       }

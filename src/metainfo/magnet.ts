@@ -1,4 +1,7 @@
-/** Magnet links (BEP 9): parsing with clear errors, and building one for a parsed torrent. */
+/**
+ * Magnet links (BEP 9, and BEP 52's `urn:btmh:` for v2 info hashes): parsing with clear errors,
+ * and building one for a parsed torrent.
+ */
 import { formatHostPort, parseHostPort } from '../net/hostport.js';
 import { InputError, errorMessage } from '../util/errors.js';
 import type { MagnetLink, Metainfo } from './types.js';
@@ -34,6 +37,15 @@ function btih(value: string): Buffer {
   throw new InputError(`bad magnet link: infohash "${hash}" is neither 40 hex digits nor 32 base32 digits`);
 }
 
+/** BEP 52: a multihash in hex, SHA2-256 (code 0x12) of 32 bytes (0x20): "1220" and 64 hex digits. */
+function btmh(value: string): Buffer {
+  const hash = value.slice('urn:btmh:'.length);
+  if (!/^[0-9a-fA-F]+$/.test(hash) || hash.length % 2 !== 0) throw new InputError(`bad magnet link: v2 infohash "${hash}" is not a hex multihash`);
+  if (!/^1220/.test(hash)) throw new InputError(`bad magnet link: v2 infohash "${hash}" is not a SHA2-256 multihash (it must start with 1220)`);
+  if (hash.length !== 4 + 64) throw new InputError(`bad magnet link: v2 infohash "${hash}" is not 32 bytes (1220 and 64 hex digits)`);
+  return Buffer.from(hash.slice(4), 'hex');
+}
+
 /** BEP 9 allows numbered forms (xt.1, tr.2) beside the plain parameter names. */
 const named = (key: string, name: string): boolean =>
   key === name || (key.startsWith(`${name}.`) && /^\d+$/.test(key.slice(name.length + 1)));
@@ -47,10 +59,11 @@ export function parseMagnet(uri: string): MagnetLink {
     throw new InputError(`bad magnet link: ${errorMessage(e)}`);
   }
   let infoHash: Buffer | undefined;
-  let sawV2 = false;
+  let infoHashV2: Buffer | undefined;
   let name: string | undefined;
-  const trackers: string[] = [];
-  const webSeeds: string[] = [];
+  // Sets keep insertion order; looking each one up in a list made a link of n trackers cost n^2.
+  const trackers = new Set<string>();
+  const webSeeds = new Set<string>();
   const peers: MagnetLink['peers'] = [];
   const peerKeys = new Set<string>();
 
@@ -62,15 +75,17 @@ export function parseMagnet(uri: string): MagnetLink {
         if (infoHash && !infoHash.equals(hash)) throw new InputError('bad magnet link: it names two different infohashes');
         infoHash = hash;
       } else if (lower.startsWith('urn:btmh:')) {
-        sawV2 = true;
+        const hash = btmh(value);
+        if (infoHashV2 && !infoHashV2.equals(hash)) throw new InputError('bad magnet link: it names two different v2 infohashes');
+        infoHashV2 = hash;
       }
     } else if (key === 'dn') {
       name = value;
     } else if (named(key, 'tr')) {
       // Other schemes (wss:// WebRTC trackers) are legal in magnets but nothing sixswarm can announce to.
-      if (isTrackerUrl(value) && !trackers.includes(value)) trackers.push(value);
+      if (isTrackerUrl(value)) trackers.add(value);
     } else if (named(key, 'ws')) {
-      if (isWebSeedUrl(value) && !webSeeds.includes(value)) webSeeds.push(value);
+      if (isWebSeedUrl(value)) webSeeds.add(value);
     } else if (key === 'x.pe') {
       let peer;
       try {
@@ -86,19 +101,25 @@ export function parseMagnet(uri: string): MagnetLink {
     }
   }
 
-  if (!infoHash) {
-    if (sawV2) throw new InputError('v2-only magnet not supported: it has a "urn:btmh:" hash but no v1 "urn:btih:" infohash');
-    throw new InputError('bad magnet link: it has no "xt=urn:btih:" infohash');
-  }
-  const magnet: MagnetLink = { infoHash, infoHashHex: infoHash.toString('hex'), trackers, peers };
+  // A v2-only torrent is known by its SHA-256 cut to 20 bytes (see Metainfo.infoHash).
+  infoHash ??= infoHashV2?.subarray(0, 20);
+  if (!infoHash) throw new InputError('bad magnet link: it has no "xt=urn:btih:" or "xt=urn:btmh:" infohash');
+  const magnet: MagnetLink = { infoHash, infoHashHex: infoHash.toString('hex'), ...(infoHashV2 ? { infoHashV2 } : {}), trackers: [...trackers], peers };
   if (name !== undefined && name !== '') magnet.name = name;
-  if (webSeeds.length > 0) magnet.webSeeds = webSeeds;
+  if (webSeeds.size > 0) magnet.webSeeds = [...webSeeds];
   return magnet;
 }
 
-/** xt, dn, every tracker tier flattened in order, the BEP 19 web seeds (ws), and any peers (x.pe): what `info` prints and clients accept. */
+/**
+ * xt (btih for v1, btmh for v2, both for a hybrid), dn, every tracker tier flattened in order,
+ * the BEP 19 web seeds (ws), and any peers (x.pe): what `info` prints and clients accept.
+ */
 export function toMagnet(m: Metainfo, peers: { host: string; port: number }[] = []): string {
-  const parts = [`xt=urn:btih:${m.infoHashHex}`, `dn=${encodeURIComponent(m.name)}`];
+  const parts = [
+    ...(m.v1 ? [`xt=urn:btih:${m.infoHashHex}`] : []),
+    ...(m.infoHashV2 ? [`xt=urn:btmh:1220${m.infoHashV2.toString('hex')}`] : []),
+    `dn=${encodeURIComponent(m.name)}`,
+  ];
   for (const url of m.announce.flat()) parts.push(`tr=${encodeURIComponent(url)}`);
   for (const url of m.urlList) parts.push(`ws=${encodeURIComponent(url)}`);
   for (const p of peers) parts.push(`x.pe=${encodeURIComponent(formatHostPort(p.host, p.port))}`);

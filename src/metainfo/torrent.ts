@@ -1,5 +1,6 @@
 /**
- * .torrent parsing (BEP 3, with BEP 12 tiers, BEP 17 and BEP 19 web seeds, BEP 27 private, BEP 47 pad files).
+ * .torrent parsing (BEP 3, with BEP 12 tiers, BEP 17 and BEP 19 web seeds, BEP 27 private, BEP 47
+ * pad files, BEP 52 v2 and hybrid torrents: file trees in file-tree.ts).
  * Everything a hostile file could get wrong becomes an InputError naming the problem; nothing
  * past this module sees an unchecked length, count or path.
  */
@@ -7,6 +8,8 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { BDict, BencodeError, FieldError, asBytes, asDict, asInt, asList, decode, type BValue, type DecodeLimits } from '../bencode/index.js';
 import { InputError, errorMessage } from '../util/errors.js';
+import { isPow2, LEAF_BYTES, sha256 } from '../merkle/merkle.js';
+import { alignedFiles, mergeHybrid, pieceLayers, treeFiles } from './file-tree.js';
 import { componentProblem, pathConflict, pathProblem, quote, showPath } from './paths.js';
 import type { Metainfo, TorrentFile } from './types.js';
 import { isTrackerUrl, isWebSeedUrl } from './urls.js';
@@ -25,6 +28,12 @@ export const TORRENT_LIMITS: Required<Omit<DecodeLimits, 'allowTrailing'>> = {
 };
 export const MAX_PIECE_LENGTH = 256 * 1024 * 1024;
 export const MAX_TOTAL_LENGTH = 2 ** 50;
+/**
+ * Most pieces in one torrent: a v1 torrent's "pieces" is bounded by the file size (some 3.3
+ * million), a v2 torrent's count only by its sizes. 4 Mi pieces keep bitfields at 512 KiB and a
+ * piece layer at 128 MiB; libtorrent accepts half as many by default.
+ */
+export const MAX_PIECES = 4 * 1024 * 1024;
 
 /** What a torrent file carries outside its info dictionary (a magnet link supplies these for fetched metadata). */
 export type MetainfoExtras = Partial<Pick<Metainfo, 'announce' | 'urlList' | 'httpSeeds' | 'comment' | 'createdBy' | 'creationDate'>>;
@@ -35,7 +44,7 @@ export function parseTorrent(buf: Buffer): Metainfo {
   const info = root.get('info');
   if (info === undefined) throw new InputError('not a valid torrent file: it has no "info" dictionary');
   if (!(info instanceof BDict)) throw new InputError('not a valid torrent file: "info" is not a dictionary');
-  return buildMetainfo(info, buf.subarray(info.span[0], info.span[1]), rootExtras(root));
+  return buildMetainfo(info, buf.subarray(info.span[0], info.span[1]), rootExtras(root), root.get('piece layers'));
 }
 
 /** A Metainfo from raw info dictionary bytes (as fetched with ut_metadata); the infohash is their SHA-1. */
@@ -204,23 +213,57 @@ function entryPath(file: BDict, i: number, name: string): string[] {
   return path;
 }
 
-function buildMetainfo(info: BDict, infoBytes: Buffer, extras: MetainfoExtras): Metainfo {
+/** The files of a v1 info dictionary ("length" or "files"), in order, with their offsets. */
+function v1Files(info: BDict, name: string, single: boolean): { files: TorrentFile[]; total: number } {
+  const files: TorrentFile[] = [];
+  let total = 0;
+  const addFile = (path: string[], length: number, pad: boolean): void => {
+    const problem = pathProblem(path);
+    if (problem) throw new InputError(`unsafe path in torrent: ${showPath(path)} (${problem})`);
+    files.push({ path, length, offset: total, pad });
+    total += length;
+    if (total > MAX_TOTAL_LENGTH) throw new InputError(`bad torrent: total size is huge (over ${MAX_TOTAL_LENGTH} bytes)`);
+  };
+  if (single) {
+    addFile([name], nonNegativeLength(info.get('length'), 'info.length'), false);
+    return { files, total };
+  }
+  const list = asList(info.get('files'), 'info.files');
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i]!;
+    const file = entry instanceof BDict ? entry : asDict(entry, `info.files[${i}]`);
+    const length = file.get('length');
+    const attr = file.get('attr');
+    addFile(
+      entryPath(file, i, name),
+      typeof length === 'number' && length >= 0 ? length : nonNegativeLength(length, `info.files[${i}].length`),
+      Buffer.isBuffer(attr) && attr.includes('p'),
+    );
+  }
+  return { files, total };
+}
+
+function buildMetainfo(info: BDict, infoBytes: Buffer, extras: MetainfoExtras, layers?: BValue): Metainfo {
   try {
-    return buildChecked(info, infoBytes, extras);
+    return buildChecked(info, infoBytes, extras, layers);
   } catch (e) {
     if (e instanceof FieldError) throw new InputError(`bad torrent: ${e.message}`);
     throw e;
   }
 }
 
-function buildChecked(info: BDict, infoBytes: Buffer, extras: MetainfoExtras): Metainfo {
-  const pieces = info.get('pieces');
-  if (pieces === undefined) {
-    if (info.get('meta version') === 2 || info.has('file tree')) {
-      throw new InputError('BitTorrent v2-only torrents are not supported (the info dictionary has no v1 "pieces")');
-    }
-    throw new InputError('bad torrent: the info dictionary has no "pieces"');
+function buildChecked(info: BDict, infoBytes: Buffer, extras: MetainfoExtras, layers: BValue | undefined): Metainfo {
+  // BEP 52: the version is checked first, so a newer torrent is named as such rather than as broken.
+  const version = info.get('meta version');
+  if (version !== undefined && version !== 1 && version !== 2) {
+    throw new InputError(`this torrent is of meta version ${typeof version === 'number' || typeof version === 'bigint' ? version : '?'}, newer than sixswarm understands (1 and 2)`);
   }
+  const v2 = version === 2;
+  if (v2 && !info.has('file tree')) throw new InputError('bad torrent: it is of meta version 2 but has no "file tree"');
+  if (!v2 && info.has('file tree')) throw new InputError('bad torrent: it has a "file tree" but no "meta version" 2');
+  const pieces = info.get('pieces');
+  const v1 = pieces !== undefined;
+  if (!v1 && !v2) throw new InputError('bad torrent: the info dictionary has no "pieces"');
   checkSortedKeys(info);
 
   const nameValue = preferUtf8(info, 'name');
@@ -233,68 +276,70 @@ function buildChecked(info: BDict, infoBytes: Buffer, extras: MetainfoExtras): M
   if (pieceLength <= 0 || pieceLength > MAX_PIECE_LENGTH) {
     throw new InputError(`bad torrent: piece length ${pieceLength} is not between 1 and ${MAX_PIECE_LENGTH}`);
   }
+  if (v2 && (pieceLength < LEAF_BYTES || !isPow2(pieceLength))) {
+    throw new InputError(`bad torrent: piece length ${pieceLength} of a v2 torrent is not a power of two of at least ${LEAF_BYTES}`);
+  }
 
   const hasLength = info.has('length');
   const hasFiles = info.has('files');
-  if (hasLength === hasFiles) {
-    throw new InputError(`bad torrent: the info dictionary must have exactly one of "length" (single file) and "files" (multi-file), it has ${hasLength ? 'both' : 'neither'}`);
-  }
-
-  const files: TorrentFile[] = [];
-  let total = 0;
-  const addFile = (path: string[], length: number, pad: boolean): void => {
-    const problem = pathProblem(path);
-    if (problem) throw new InputError(`unsafe path in torrent: ${showPath(path)} (${problem})`);
-    files.push({ path, length, offset: total, pad });
-    total += length;
-    if (total > MAX_TOTAL_LENGTH) throw new InputError(`bad torrent: total size is huge (over ${MAX_TOTAL_LENGTH} bytes)`);
-  };
-
-  if (hasLength) {
-    addFile([name], nonNegativeLength(info.get('length'), 'info.length'), false);
-  } else {
-    const list = asList(info.get('files'), 'info.files');
-    for (let i = 0; i < list.length; i++) {
-      const entry = list[i]!;
-      const file = entry instanceof BDict ? entry : asDict(entry, `info.files[${i}]`);
-      const length = file.get('length');
-      const attr = file.get('attr');
-      addFile(
-        entryPath(file, i, name),
-        typeof length === 'number' && length >= 0 ? length : nonNegativeLength(length, `info.files[${i}].length`),
-        Buffer.isBuffer(attr) && attr.includes('p'),
-      );
+  let files: TorrentFile[];
+  let total: number;
+  let multiFile: boolean;
+  if (v1) {
+    if (hasLength === hasFiles) {
+      throw new InputError(`bad torrent: the info dictionary must have exactly one of "length" (single file) and "files" (multi-file), it has ${hasLength ? 'both' : 'neither'}`);
     }
+    ({ files, total } = v1Files(info, name, hasLength));
+    multiFile = hasFiles;
+  } else {
+    const tree = treeFiles(info.get('file tree'), name, false);
+    ({ files, total } = alignedFiles(tree.files, name, pieceLength));
+    multiFile = !tree.single;
   }
+  if (total > MAX_TOTAL_LENGTH) throw new InputError(`bad torrent: total size is huge (over ${MAX_TOTAL_LENGTH} bytes)`);
   if (total === 0) throw new InputError('bad torrent: it describes no data (total size is 0)');
+  if (v1 && v2) {
+    const tree = treeFiles(info.get('file tree'), name, hasFiles);
+    files = mergeHybrid(files, alignedFiles(tree.files, name, pieceLength).files);
+  }
 
   // Pad files are never written, and libtorrent names them by size (".pad/16384"), so they may repeat.
   const conflict = pathConflict(files.filter((f) => !f.pad).map((f) => f.path), 1);
   if (conflict) throw new InputError(conflict);
 
-  const hashes = asBytes(pieces, 'info.pieces');
   const pieceCount = Math.ceil(total / pieceLength);
-  if (hashes.length % 20 !== 0) {
-    throw new InputError(`bad torrent: "pieces" is ${hashes.length} bytes, not a multiple of 20`);
-  }
-  if (hashes.length !== pieceCount * 20) {
-    throw new InputError(
-      `bad torrent: "pieces" is ${hashes.length} bytes (${hashes.length / 20} hashes) but ${total} bytes in pieces of ${pieceLength} need ${pieceCount * 20} bytes (${pieceCount} hashes)`,
-    );
+  if (pieceCount > MAX_PIECES) throw new InputError(`bad torrent: ${pieceCount} pieces are more than sixswarm handles (${MAX_PIECES}); a larger piece length would do`);
+  let hashes: Buffer = Buffer.alloc(0);
+  if (v1) {
+    hashes = asBytes(pieces, 'info.pieces');
+    if (hashes.length % 20 !== 0) {
+      throw new InputError(`bad torrent: "pieces" is ${hashes.length} bytes, not a multiple of 20`);
+    }
+    if (hashes.length !== pieceCount * 20) {
+      throw new InputError(
+        `bad torrent: "pieces" is ${hashes.length} bytes (${hashes.length / 20} hashes) but ${total} bytes in pieces of ${pieceLength} need ${pieceCount * 20} bytes (${pieceCount} hashes)`,
+      );
+    }
   }
 
   const infoBuffer = Buffer.from(infoBytes);
-  const infoHash = createHash('sha1').update(infoBuffer).digest();
+  const infoHashV2 = v2 ? sha256(infoBuffer) : undefined;
+  // The wire, the trackers and the DHT know a v2-only torrent by its SHA-256 cut to 20 bytes.
+  const infoHash = v1 ? createHash('sha1').update(infoBuffer).digest() : infoHashV2!.subarray(0, 20);
   const meta: Metainfo = {
     infoHash,
     infoHashHex: infoHash.toString('hex'),
+    ...(infoHashV2 ? { infoHashV2 } : {}),
+    v1,
+    v2,
     name,
     pieceLength,
     pieceHashes: Buffer.from(hashes),
+    pieceLayers: v2 ? pieceLayers(layers, files, pieceLength) : new Map(),
     pieceCount,
     totalLength: total,
     files,
-    multiFile: hasFiles,
+    multiFile,
     private: info.get('private') === 1,
     announce: extras.announce ?? [],
     urlList: extras.urlList ?? [],

@@ -88,24 +88,38 @@ export interface HandshakeStep {
   done?: HandshakeOutcome;
 }
 
-/** The bytes received and not yet consumed (copied in: a transient chunk may be fed). */
+/**
+ * The bytes received and not yet consumed (copied in: a transient chunk may be fed). Chunks are
+ * joined only when a step can take its bytes, so an initial payload of 64 KiB trickled in byte
+ * by byte is copied a few times, not once per byte (which was 2 GiB of copying).
+ */
 class Inbox {
-  private buf = Buffer.alloc(0);
+  private parts: Buffer[] = [];
+  private held = 0;
 
   push(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    if (chunk.length === 0) return;
+    this.parts.push(Buffer.from(chunk));
+    this.held += chunk.length;
   }
 
   get length(): number {
-    return this.buf.length;
+    return this.held;
+  }
+
+  /** Everything held, as one buffer (ours). */
+  private joined(): Buffer {
+    if (this.parts.length !== 1) this.parts = [Buffer.concat(this.parts, this.held)];
+    return this.parts[0]!;
   }
 
   /** The next `n` bytes (a view of our own copy), or undefined until that many arrived. */
   take(n: number): Buffer | undefined {
-    if (this.buf.length < n) return undefined;
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
-    return out;
+    if (this.held < n) return undefined;
+    const all = this.joined();
+    this.parts = [all.subarray(n)];
+    this.held -= n;
+    return all.subarray(0, n);
   }
 
   /**
@@ -113,19 +127,22 @@ class Inbox {
    * false while it may still come; throws when the window is past.
    */
   skipPast(mark: Buffer, window: number, what: string): boolean {
-    const at = this.buf.subarray(0, window + mark.length).indexOf(mark);
+    const all = this.joined();
+    const at = all.subarray(0, window + mark.length).indexOf(mark);
     if (at >= 0) {
-      this.buf = this.buf.subarray(at + mark.length);
+      this.parts = [all.subarray(at + mark.length)];
+      this.held -= at + mark.length;
       return true;
     }
-    if (this.buf.length >= window + mark.length) throw new MseError(`no ${what} within the first ${window} bytes of padding`);
+    if (this.held >= window + mark.length) throw new MseError(`no ${what} within the first ${window} bytes of padding`);
     return false;
   }
 
   /** Everything left (ours). */
   rest(): Buffer {
-    const out = this.buf;
-    this.buf = Buffer.alloc(0);
+    const out = this.joined();
+    this.parts = [];
+    this.held = 0;
     return out;
   }
 }

@@ -151,6 +151,25 @@ export function isExchangeable(ip: string, allowLoopback: boolean): boolean {
   return k === 'global' || k === 'private' || k === 'ula' || k === 'teredo' || k === '6to4' || (k === 'loopback' && allowLoopback);
 }
 
+/**
+ * A test of whether an address lies in one of `networks` (address and prefix length; a zone is
+ * ignored), the networks parsed once: it runs on every datagram a LAN protocol receives.
+ */
+export function subnetMatcher(networks: readonly { address: string; prefix: number }[]): (ip: string) => boolean {
+  const parsed = networks.flatMap((n) => {
+    const bytes = ipToBytes(n.address);
+    return bytes && n.prefix >= 0 && n.prefix <= bytes.length * 8 ? [{ bytes, whole: n.prefix >> 3, rest: n.prefix & 7 }] : [];
+  });
+  return (ip) => {
+    const a = ipToBytes(ip);
+    if (!a) return false;
+    return parsed.some(({ bytes, whole, rest }) => {
+      if (bytes.length !== a.length || a.compare(bytes, 0, whole, 0, whole) !== 0) return false;
+      return rest === 0 || ((a[whole]! ^ bytes[whole]!) & (0xff << (8 - rest)) & 0xff) === 0;
+    });
+  };
+}
+
 /** Node reports IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d: fold them back to IPv4. */
 export function unmapIp(ip: string): string {
   return ip.toLowerCase().startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;

@@ -9,6 +9,7 @@ import { parseHostPort } from '../net/hostport.js';
 import type { Listening } from '../transport/network.js';
 import type { HolepunchSummary } from '../ext/ut-holepunch/index.js';
 import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
+import type { HashStats } from '../swarm/hash-exchange.js';
 import type { CheckProgress, CheckResult } from '../storage/piece-store.js';
 import type { PeerInfo } from '../swarm/peer-info.js';
 import type { PeerSourceKind } from '../swarm/peer-pool.js';
@@ -19,6 +20,7 @@ import type { Engine } from '../engine/engine.js';
 import { shareRatio } from '../engine/seed-goal.js';
 import type { MappingEvent, ReachabilityVerdict } from '../portmap/index.js';
 import type { DhtRound, DhtStatus } from '../discovery/dht-discovery.js';
+import type { LsdStatus } from '../discovery/lsd-discovery.js';
 import { interfaceAddresses } from '../engine/own-addresses.js';
 import type { TorrentEvent, Torrent, TorrentState } from '../engine/torrent.js';
 
@@ -69,6 +71,8 @@ export interface TorrentSummary {
   lastUnreachable?: string;
   /** Peer exchange: partners, and what they sent (taken, filtered, capped, ignored). */
   pex?: PexSummary;
+  /** BEP 52 (a v2 torrent): hashes messages taken from peers (piece layers, leaf hashes), answers and rejects sent. */
+  hashes?: HashStats;
   /** BEP 55 holepunching: what we relayed, asked and dialed; `off` says why it is off or limited. */
   holepunch?: HolepunchSummary & { off?: string };
   error?: string;
@@ -158,6 +162,8 @@ export interface EngineStatus {
   tunnel?: TunnelStatus;
   /** The DHT node, while it runs. */
   dht?: DhtStatus;
+  /** Local service discovery, while it runs: the interfaces joined per family, what was sent and heard. */
+  lsd?: LsdStatus;
   /** Incoming connections our `--encryption` policy refused. */
   refused: number;
   /** Per family, what the gateway granted for our listening port, or why nothing (with port mapping on). */
@@ -177,6 +183,8 @@ export type EngineEvent =
   | ({ event: 'dht-listening' } & DhtStatus)
   /** One DHT lookup (and announce) of a torrent finished. */
   | ({ event: 'dht'; torrent: string } & Omit<DhtRound, 'infoHash'>)
+  /** Local service discovery joined its groups, or the interfaces it joins changed (a laptop changed networks). */
+  | ({ event: 'lsd-listening' } & LsdStatus)
   /** An incoming connection our `--encryption` policy refused (reported once a minute per host; `refused` in the snapshot counts them all). */
   | { event: 'peer-refused'; address: string; reason: string }
   /** A mapping of our port by the gateway changed: granted, renewed, moved, lost, failed, deleted. */
@@ -212,6 +220,8 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
     engine.dht?.on('listening', (st) => this.publish({ event: 'dht-listening', ...st }));
     engine.dht?.on('round', ({ infoHash, ...r }) => this.publish({ event: 'dht', torrent: infoHash, ...r }));
     engine.dht?.on('warning', (message) => this.publish({ event: 'warning', message }));
+    engine.lsd?.on('listening', (st) => this.publish({ event: 'lsd-listening', ...st }));
+    engine.lsd?.on('warning', (message) => this.publish({ event: 'warning', message }));
     engine.on('port-mapping', (pm) => pm.on('mapping', (e) => this.publish({ event: 'port-mapping', ...e })));
     engine.on('refused', (address, reason) => this.publish({ event: 'peer-refused', address, reason }));
   }
@@ -332,6 +342,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       refusedCandidates: s?.refusedCandidates ?? 0,
       ...(why ? { lastUnreachable: why } : {}),
       ...(t.pex ? { pex: t.pex.summary() } : {}),
+      ...(s?.hashes ? { hashes: s.hashes } : {}),
       ...(t.holepunch ? { holepunch: t.holepunch.summary() } : {}),
       ...(t.lastError ? { error: t.lastError } : {}),
       ...(tunnel ? { tunnel } : {}),
@@ -353,6 +364,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
   snapshot(): EngineStatus {
     const tunnel = this.source.tunnel?.();
     const dht = this.engine.dht?.status();
+    const lsd = this.engine.lsd?.status();
     const portMapping = this.engine.portMapping?.status();
     const own = this.engine.ownAddresses.get();
     const addresses: AddressStatus[] = [];
@@ -374,6 +386,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       refused: this.engine.refused,
       ...(tunnel ? { tunnel } : {}),
       ...(dht ? { dht } : {}),
+      ...(lsd ? { lsd } : {}),
       ...(portMapping ? { portMapping } : {}),
     };
   }

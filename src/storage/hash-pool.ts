@@ -5,9 +5,9 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { compiledModule } from '../util/compiled-path.js';
-import type { RangeFile, WorkerReply, WorkerTask } from './hash-protocol.js';
+import type { HashKinds, RangeFile, WorkerReply, WorkerTask } from './hash-protocol.js';
 
-export type { RangeFile } from './hash-protocol.js';
+export type { HashKinds, RangeFile } from './hash-protocol.js';
 
 interface Pending {
   resolve(reply: WorkerReply): void;
@@ -63,8 +63,9 @@ export class HashPool {
   }
 
   /**
-   * Hashes of pieces [first, last] read from disk, spread over all workers. `present[i]` is 0 where
-   * the data is missing or short (such pieces were not hashed).
+   * Hashes of pieces [first, last] read from disk, spread over all workers: SHA-1s (20 bytes a
+   * piece) and v2 roots (32) as `kinds` asks (its v2 plan covers [first, last]). `present[i]` is
+   * 0 where the data is missing or short (such pieces were not hashed).
    */
   async hashFiles(
     files: RangeFile[],
@@ -73,25 +74,29 @@ export class HashPool {
     first: number,
     last: number,
     onProgress?: (bytes: number) => void,
-  ): Promise<{ hashes: Buffer; present: Uint8Array }> {
+    kinds: HashKinds = { sha1: true },
+  ): Promise<{ hashes: Buffer; roots: Buffer; present: Uint8Array }> {
     const count = last - first + 1;
-    const hashes = Buffer.alloc(count * 20);
+    const hashes = Buffer.alloc(kinds.sha1 ? count * 20 : 0);
+    const roots = Buffer.alloc(kinds.v2 ? count * 32 : 0);
     const present = new Uint8Array(count);
     const step = Math.max(1, Math.floor(RANGE_BYTES / pieceLength));
     const jobs: Promise<void>[] = [];
     for (let a = first; a <= last; a += step) {
       const b = Math.min(last, a + step - 1);
+      const v2 = kinds.v2 && { bytes: kinds.v2.bytes.slice(a - first, b - first + 1), widths: kinds.v2.widths.slice(a - first, b - first + 1) };
       jobs.push(
-        this.submit({ id: 0, type: 'range', files, pieceLength, totalLength, first: a, last: b }, [], onProgress).then((r) => {
+        this.submit({ id: 0, type: 'range', files, pieceLength, totalLength, first: a, last: b, sha1: kinds.sha1, ...(v2 ? { v2 } : {}) }, [], onProgress).then((r) => {
           if (r.type !== 'range') throw new Error('hash worker sent the wrong reply');
-          hashes.set(r.hashes, (a - first) * 20);
+          if (kinds.sha1) hashes.set(r.hashes, (a - first) * 20);
+          if (kinds.v2) roots.set(r.roots, (a - first) * 32);
           present.set(r.present, a - first);
           onProgress?.(r.bytes);
         }),
       );
     }
     await Promise.all(jobs);
-    return { hashes, present };
+    return { hashes, roots, present };
   }
 
   async close(): Promise<void> {

@@ -1,17 +1,18 @@
 /**
- * Hashing worker: SHA-1 of piece ranges read straight from disk (resume checks), so that a check
- * uses every core.
+ * Hashing worker: the hashes of piece ranges read straight from disk (resume checks), so that a
+ * check uses every core: SHA-1 of whole pieces (v1), merkle roots of their blocks (v2), or both.
  */
 import { createHash } from 'node:crypto';
+import { dataRoot } from '../merkle/merkle.js';
 import { closeSync, openSync, readSync, constants } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import type { WorkerReply, WorkerTask, RangeFile } from './hash-protocol.js';
+import type { WorkerReply, WorkerTask } from './hash-protocol.js';
 
 const port = parentPort!;
 
 port.on('message', (task: WorkerTask) => {
   try {
-    hashRange(task.id, task.files, task.pieceLength, task.totalLength, task.first, task.last);
+    hashRange(task);
   } catch (e) {
     reply({ id: task.id, type: 'error', message: e instanceof Error ? e.message : String(e) });
   }
@@ -28,9 +29,11 @@ function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
 const READ_BYTES = 4 * 1024 * 1024;
 
 /** Hash pieces first..last from files on disk; a piece with missing or short data is reported absent. */
-function hashRange(id: number, files: RangeFile[], pieceLength: number, totalLength: number, first: number, last: number): void {
+function hashRange(task: WorkerTask): void {
+  const { id, files, pieceLength, totalLength, first, last } = task;
   const count = last - first + 1;
-  const hashes = new Uint8Array(count * 20);
+  const hashes = new Uint8Array(task.sha1 ? count * 20 : 0);
+  const roots = new Uint8Array(task.v2 ? count * 32 : 0);
   const present = new Uint8Array(count);
   const perRead = Math.max(1, Math.floor(READ_BYTES / pieceLength));
   const buf = Buffer.allocUnsafe(perRead * pieceLength);
@@ -81,7 +84,10 @@ function hashRange(id: number, files: RangeFile[], pieceLength: number, totalLen
       for (let p = a; p <= b; p++) {
         if (missing[p - a]) continue;
         const at = (p - a) * pieceLength;
-        hashes.set(createHash('sha1').update(buf.subarray(at, Math.min(at + pieceLength, end - start))).digest(), (p - first) * 20);
+        const piece = buf.subarray(at, Math.min(at + pieceLength, end - start));
+        if (task.sha1) hashes.set(createHash('sha1').update(piece).digest(), (p - first) * 20);
+        const width = task.v2?.widths[p - first];
+        if (width) roots.set(dataRoot(piece.subarray(0, task.v2!.bytes[p - first]), width), (p - first) * 32);
         present[p - first] = 1;
       }
       sinceProgress += end - start;
@@ -93,5 +99,5 @@ function hashRange(id: number, files: RangeFile[], pieceLength: number, totalLen
   } finally {
     for (const d of fds.values()) if (d !== null) closeSync(d);
   }
-  reply({ id, type: 'range', hashes, present, bytes: sinceProgress }, [hashes.buffer, present.buffer]);
+  reply({ id, type: 'range', hashes, roots, present, bytes: sinceProgress }, [hashes.buffer, roots.buffer, present.buffer]);
 }

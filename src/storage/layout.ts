@@ -40,6 +40,13 @@ export class PieceLayout {
     return out;
   }
 
+  /** Where piece `index`'s trailing padding starts (its size when it ends in data): what follows is zeros never asked for. */
+  dataEnd(index: number): number {
+    let end = 0;
+    for (const s of this.segments(index)) if (!this.files[s.fileIndex]!.pad) end = s.rangeOffset + s.length;
+    return end;
+  }
+
   /** Pieces [first, last] that hold any byte of file `f` (undefined for an empty file). */
   piecesOfFile(f: number): [number, number] | undefined {
     const file = this.files[f]!;

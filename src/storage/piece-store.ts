@@ -9,6 +9,7 @@ import type { Metainfo } from '../metainfo/types.js';
 import type { Bitfield } from '../util/bitfield.js';
 import type { PieceLayout } from './layout.js';
 import type { BlockLease } from './piece-cache.js';
+import type { PieceHashes } from './piece-hashes.js';
 import type { FileSelection, SelectionSpec } from './selection.js';
 
 export interface CheckProgress {
@@ -46,8 +47,8 @@ export interface PieceStore {
   /** Every wanted piece is verified. */
   readonly done: boolean;
   wanted(index: number): boolean;
-  /** The SHA-1 piece `index` must have. */
-  expected(index: number): Buffer;
+  /** What each piece must hash to (v1 SHA-1s, v2 merkle trees), and the check. */
+  readonly hashes: PieceHashes;
   /** Write a piece whose hash matched; it counts as had once this resolves. */
   writeVerified(index: number, data: Buffer): Promise<void>;
   /** A block of a verified piece, for uploading; release it once the socket has taken it. */

@@ -1,7 +1,7 @@
 /**
  * One torrent's data on disk: checks what is already there (trusting resume state only for
- * files that did not change), writes verified pieces, serves them, and keeps the resume file
- * current.
+ * files that did not change; v2 pieces by their merkle hashes, a file whose piece layer is
+ * unknown by its root), writes verified pieces, serves them, and keeps the resume file current.
  */
 import type { Metainfo } from '../metainfo/types.js';
 import { Bitfield } from '../util/bitfield.js';
@@ -11,6 +11,7 @@ import type { CheckProgress, CheckResult, StorageBytes, TorrentStore } from './p
 import { PieceLayout } from './layout.js';
 import { partFile, partsFolder } from './part-files.js';
 import { PieceCache, type BlockLease } from './piece-cache.js';
+import { PieceHashes } from './piece-hashes.js';
 import { loadResume, resumePath, saveResume, type FileStat } from './resume.js';
 import { FileSelection, type SelectionSpec } from './selection.js';
 
@@ -19,6 +20,7 @@ export class TorrentStorage implements TorrentStore {
   readonly have: Bitfield;
   /** The files to download, and the pieces that makes wanted. */
   readonly selection: FileSelection;
+  readonly hashes: PieceHashes;
   /** Wanted pieces not verified yet. */
   private missing: number;
   private readonly counted: StorageBytes;
@@ -47,6 +49,7 @@ export class TorrentStorage implements TorrentStore {
   ) {
     this.layout = new PieceLayout(meta.files, meta.pieceLength, meta.totalLength);
     this.have = new Bitfield(meta.pieceCount);
+    this.hashes = new PieceHashes(meta);
     this.selection = FileSelection.of(meta, this.layout, opts.select);
     this.missing = this.selection.pieces.count;
     this.counted = { have: 0, left: meta.totalLength, wanted: 0, wantedHave: 0 };
@@ -119,22 +122,34 @@ export class TorrentStorage implements TorrentStore {
     onProgress?.({ checkedBytes, totalBytes });
     let valid = 0;
     const files = this.rangeFiles();
+    // v2 roots of pieces whose file's piece layer is unknown: a file whose every piece is here proves it.
+    const unproven = new Map<number, Buffer>();
     // Contiguous runs of pieces go to the pool as ranges, which it spreads over the cores.
     await Promise.all(
       runs(toHash).map(async ([a, b]) => {
-        const { hashes, present } = await this.pool.hashFiles(files, this.meta.pieceLength, this.meta.totalLength, a, b, (bytes) => {
+        const v2 = this.hashes.v2Plan(a, b);
+        const { meta } = this;
+        const kinds = { sha1: meta.v1, ...(v2 ? { v2 } : {}) };
+        const { hashes, roots, present } = await this.pool.hashFiles(files, meta.pieceLength, meta.totalLength, a, b, (bytes) => {
           checkedBytes += bytes;
           onProgress?.({ checkedBytes, totalBytes });
-        });
+        }, kinds);
         for (let p = a; p <= b; p++) {
           const k = p - a;
-          if (present[k] && hashes.subarray(k * 20, k * 20 + 20).equals(this.expected(p))) {
+          if (!present[k]) continue;
+          const v1 = !meta.v1 || hashes.subarray(k * 20, k * 20 + 20).equals(meta.pieceHashes.subarray(p * 20, p * 20 + 20));
+          const root = v2 && v2.widths[k] ? roots.subarray(k * 32, k * 32 + 32) : undefined;
+          const merkle = root ? this.hashes.matchesRoot(p, root) : true;
+          if (merkle === undefined) unproven.set(p, Buffer.from(root!));
+          // A hybrid's piece whose layer is unknown counts by its SHA-1, as when it is downloaded.
+          if (v1 && (merkle ?? meta.v1)) {
             this.have.set(p);
             valid++;
           }
         }
       }),
     );
+    valid += this.proveLayers(unproven);
     this.missing = 0;
     Object.assign(this.counted, { have: 0, left: this.meta.totalLength, wantedHave: 0 });
     for (let p = 0; p < this.meta.pieceCount; p++) {
@@ -172,8 +187,31 @@ export class TorrentStorage implements TorrentStore {
     return out;
   }
 
-  expected(index: number): Buffer {
-    return this.meta.pieceHashes.subarray(index * 20, index * 20 + 20);
+  /**
+   * Files whose piece layer is unknown and whose every piece was hashed: their pieces' roots are
+   * the layer if it proves the file's root, and then every piece is good. Returns the pieces
+   * found good that were not counted yet.
+   */
+  private proveLayers(unproven: Map<number, Buffer>): number {
+    let valid = 0;
+    this.hashes.trees.forEach((tree, f) => {
+      if (!tree || tree.complete) return;
+      const first = this.hashes.firstPieceOf(f);
+      const layer: Buffer[] = [];
+      for (let p = first; p < first + tree.pieces; p++) {
+        const root = unproven.get(p);
+        if (!root) return;
+        layer.push(root);
+      }
+      // A hybrid's pieces were counted by their SHA-1 already; the layer is worth having all the same.
+      if (!this.hashes.setLayer(f, Buffer.concat(layer)) || this.meta.v1) return;
+      for (let p = first; p < first + tree.pieces; p++) {
+        if (this.have.has(p)) continue;
+        this.have.set(p);
+        valid++;
+      }
+    });
+    return valid;
   }
 
   /** Write a piece whose hash matched; it counts once written (resolves when nothing reads `data` any more). */

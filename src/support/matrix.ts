@@ -4,6 +4,8 @@
  * probes' facts alone, so it says the same for the same host.
  */
 import type { Family } from '../net/address.js';
+import { LSD_GROUP, LSD_PORT } from '../lsd/message.js';
+import { formatHostPort } from '../net/hostport.js';
 import { verdictText } from '../portmap/index.js';
 import { DEFAULT_CLIENT_IFNAME } from '../tunnel/client.js';
 import type { HostFacts, Ipv6Address } from './probes.js';
@@ -67,6 +69,21 @@ function tunnelRow(f: HostFacts, c: Connectivity): Omit<SupportRow, 'id' | 'comp
   if (!t.server) return { status: 'partial', reason: `can run here${mode}, but no server is configured: give --tunnel HOST:PORT or set SIXSWARM_TUNNEL_SERVER` };
   const auto = c.status === 'yes' ? 'stays off (this host has IPv6)' : 'comes up (this host has no IPv6 of its own)';
   return { status: 'yes', reason: `ready${mode}: --tunnel auto with ${t.server} ${auto}` };
+}
+
+/** Local peer discovery: on which LAN interfaces of each family it would announce and listen. */
+function lsdRow(f: HostFacts): Omit<SupportRow, 'id' | 'component'> {
+  if (f.lsd.off) return { status: 'no', reason: 'off: $SIXSWARM_LSD is "off" (unset it to find peers on the LAN without a tracker)' };
+  const works = ([4, 6] as const).filter((family) => f.lsd[family].interfaces.length > 0 && !f.lsd[family].bind);
+  const why = (family: Family) =>
+    f.lsd[family].bind
+      ? `cannot bind UDP port ${LSD_PORT} over IPv${family} (${f.lsd[family].bind}): another program holds it alone`
+      : `no LAN interface with IPv${family} (up, multicast, not loopback or point-to-point)`;
+  const on = works.map((family) => `IPv${family} on ${f.lsd[family].interfaces.join(', ')} (${formatHostPort(LSD_GROUP[family], LSD_PORT)})`).join(', ');
+  const tail = 'public torrents are announced there and their LAN peers found without a tracker; private ones never; --no-lsd turns it off';
+  if (works.length === 2) return { status: 'yes', reason: `${on}: ${tail}` };
+  if (works.length === 1) return { status: 'partial', reason: `${on}, but ${why(works[0] === 4 ? 6 : 4)}: ${tail}` };
+  return { status: 'no', reason: `${why(4)}; ${why(6)}: peers on the same LAN are found only through trackers, the DHT or PEX` };
 }
 
 /** Whether peers outside can connect in over a family: what the router granted when asked. */
@@ -138,6 +155,7 @@ export function supportMatrix(f: HostFacts): SupportRow[] {
     : !f.ipv4
       ? { status: 'no', reason: 'no IPv4 address here, and the DHT is IPv4 only: peers come from trackers and PEX' }
       : { status: 'partial', reason: 'IPv4 only, by design: the IPv6 DHT (BEP 32) is rarely spoken; IPv6 peers come from trackers and PEX' });
+  row('lsd', 'Torrent: local peer discovery (LSD)', lsdRow(f));
   for (const family of [4, 6] as const) row(`router-ipv${family}`, `Network: reached over IPv${family}`, routerRow(f, family));
   row('tunnel', 'Network: IPv6 tunnel', tunnelRow(f, c));
   row('utp', 'Torrent: uTP (BEP 29)', utpRow(f));

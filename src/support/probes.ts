@@ -1,7 +1,8 @@
 /**
  * What this host can do right now, for `sixswarm support`: whether sockets of each kind bind,
  * which IPv6 addresses it has and of which class, whether IPv6 has a default route, whether the
- * tunnel could start here, and which RC4 engine MSE loads. Every probe is local: nothing is sent.
+ * tunnel could start here, which RC4 engine MSE loads, and where local peer discovery would run
+ * (its LAN interfaces, its port). Every probe is local: nothing is sent, no group is joined.
  */
 import { createSocket, type SocketType } from 'node:dgram';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,6 +14,8 @@ import { classify, type Family } from '../net/address.js';
 import type { ReachabilityVerdict } from '../portmap/index.js';
 import { parseHostPort } from '../net/hostport.js';
 import { defaultRc4Engine, nativeRc4Missing, type Rc4Engine } from '../mse/rc4.js';
+import { LSD_PORT } from '../lsd/message.js';
+import { lanInterfaces } from '../transport/kernel/lan-interfaces.js';
 import { hasDefaultRoute6 } from '../tunnel/iproute.js';
 import { loadTunAddon } from '../tunnel/native.js';
 import { loadNativeAddon } from '../util/native-addon.js';
@@ -62,6 +65,14 @@ export interface HostFacts {
   udpAddonMissing?: string;
   /** What the router answered when asked (`support --router`); undefined: not asked. */
   router?: Record<Family, ReachabilityVerdict>;
+  /** Local peer discovery: off by $SIXSWARM_LSD, and per family its LAN interfaces and whether its port binds. */
+  lsd: { off: boolean } & Record<Family, LsdFacts>;
+}
+
+export interface LsdFacts {
+  interfaces: string[];
+  /** Binding UDP port 6771 (shared, as LSD binds it). */
+  bind: Outcome;
 }
 
 const CAP_NET_ADMIN = 12;
@@ -80,11 +91,12 @@ function bindTcp6(): Promise<Outcome> {
   });
 }
 
-function bindUdp(type: SocketType): Promise<Outcome> {
+/** Binding a UDP socket of `type` to `port` (0: any) on the wildcard; `reuseAddr` as a port shared with other programs is bound. */
+function bindUdp(type: SocketType, port = 0, reuseAddr = false): Promise<Outcome> {
   return new Promise((resolve) => {
     let s;
     try {
-      s = createSocket({ type, ipv6Only: type === 'udp6' });
+      s = createSocket({ type, ipv6Only: type === 'udp6', reuseAddr });
     } catch (e) {
       return resolve(code(e));
     }
@@ -93,7 +105,7 @@ function bindUdp(type: SocketType): Promise<Outcome> {
       socket.close();
       resolve(code(e));
     });
-    socket.bind(0, type === 'udp6' ? '::' : '0.0.0.0', () => socket.close(() => resolve(undefined)));
+    socket.bind(port, type === 'udp6' ? '::' : '0.0.0.0', () => socket.close(() => resolve(undefined)));
   });
 }
 
@@ -162,12 +174,14 @@ function tunnelServer(): Pick<TunnelFacts, 'server' | 'serverError'> {
 }
 
 export async function probeHost(): Promise<HostFacts> {
-  const [tcp6, udp6, udp4, defaultRoute6, tun] = await Promise.all([
+  const [tcp6, udp6, udp4, defaultRoute6, tun, lsd4, lsd6] = await Promise.all([
     bindTcp6(),
     bindUdp('udp6'),
     bindUdp('udp4'),
     hasDefaultRoute6().catch(() => undefined),
     openTun(),
+    bindUdp('udp4', LSD_PORT, true),
+    bindUdp('udp6', LSD_PORT, true),
   ]);
   let addon: Outcome;
   try {
@@ -184,5 +198,10 @@ export async function probeHost(): Promise<HostFacts> {
     tunnel: { addon, privileged: privileged(), tun, ...tunnelServer() },
     rc4: { engine: defaultRc4Engine(), missing: nativeRc4Missing() },
     udpAddonMissing: loadNativeAddon<unknown>('sixswarm_udp').missing,
+    lsd: {
+      off: envValue(ENV.lsd) === 'off',
+      4: { interfaces: lanInterfaces(4).map((i) => i.name), bind: lsd4 },
+      6: { interfaces: lanInterfaces(6).map((i) => i.name), bind: lsd6 },
+    },
   };
 }

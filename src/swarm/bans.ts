@@ -2,7 +2,8 @@
  * Who to blame for pieces that fail their hash, without banning honest peers that happened to
  * share a piece with a liar. A failed piece's blocks are remembered (a hash per block and who
  * sent it); when the piece later passes, every block that differs from the good data convicts
- * its sender. A piece that came from one peer alone convicts it at once. Two convictions ban the
+ * its sender. A piece that came from one peer alone convicts it at once, and so does a block whose
+ * true hash is known (BEP 52: the piece's leaf hashes, from a peer). Two convictions ban the
  * address (an IPv6 host: its /64) for the rest of the session; one bans a web seed (its bytes
  * came over a checked stream from the server itself: nothing but the server can be at fault).
  */
@@ -75,6 +76,15 @@ export class BanList {
         if (sender !== undefined && !h.equals(good[b]!)) liars.add(sender);
       });
     }
+    return this.convict(liars);
+  }
+
+  /**
+   * Blocks of a failed piece whose true hashes convicted their senders: the piece's copies kept
+   * as evidence go (a later pass must not convict them twice). Returns the hosts banned now.
+   */
+  blocksConvicted(index: number, liars: Set<string>): string[] {
+    this.failed.delete(index);
     return this.convict(liars);
   }
 

@@ -40,6 +40,8 @@ export interface PeerHandler {
 
 export interface ConnectionsOptions {
   infoHash: Buffer;
+  /** BEP 52: the torrent's v2 info hash cut to 20 bytes, once known (the infoHash itself for a v2-only torrent). */
+  v2Hash(): Buffer | undefined;
   peerId: Buffer;
   clientName: string;
   handshaker: Handshaker;
@@ -316,7 +318,10 @@ export class Connections {
       this.dialing.add(c);
       // A peer said to speak uTP is tried over it first (a network speaking both races them).
       const dialOpts = { families: this.opts.families, timeoutMs: 10_000, ...(c.utp ? { prefer: 'utp' as const } : {}) };
-      this.opts.handshaker.connect(c.targets, this.opts.infoHash, dialOpts, { prefersEncryption: c.prefersEncryption }).then(
+      // A hybrid is dialed by its v1 hash with the offer to upgrade, unless the peer was found under its v2 hash.
+      const v2Hash = this.opts.v2Hash();
+      const infoHash = c.source.v2 && v2Hash ? v2Hash : this.opts.infoHash;
+      this.opts.handshaker.connect(c.targets, infoHash, dialOpts, { prefersEncryption: c.prefersEncryption }, v2Hash ? { v2Hash } : {}).then(
         (wire) => this.onConnected(c, wire),
         (e: Error) => this.onDialFailed(c, e),
       );
@@ -467,7 +472,7 @@ export class Connections {
     if (wire.handshake!.extended) this.sendExtensionHandshake(peer);
     if (this.handler) this.handler.added(peer, false);
     else if (peer.fast) wire.send.haveNone(); // nothing to offer until the metadata arrives
-    this.opts.emit({ event: 'peer-connected', address: peer.label, family: peer.family, client: peer.client(), direction: peer.direction, source: source.kind, encrypted: wire.encrypted, transport: wire.transport.kind, ...(holepunched ? { holepunched } : {}) });
+    this.opts.emit({ event: 'peer-connected', address: peer.label, family: peer.family, client: peer.client(), direction: peer.direction, source: source.kind, encrypted: wire.encrypted, transport: wire.transport.kind, ...(peer.v2 ? { v2: true as const } : {}), ...(holepunched ? { holepunched } : {}) });
     this.opts.plugins.call('peerAdded', refOf(peer));
     // Last: what the peer sent after its handshake is read now, by the handlers above, after our greeting went out.
     wire.startMessages({ bitfieldBytes: this.handler?.bitfieldBytes ?? 0, ...this.opts.limits });
@@ -562,6 +567,9 @@ export class Connections {
         return;
       case 'request':
         throw new ProtocolError('request before we announced any piece');
+      case 'hash-request':
+        // BEP 52: answered, always; without the metadata there is no tree to answer from.
+        return peer.wire.send.hashReject(m);
       case 'piece':
         throw new ProtocolError('a block we never requested');
       default:

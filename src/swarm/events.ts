@@ -5,13 +5,16 @@ import type { TransportKind } from '../transport/transport.js';
 import type { FailureKind } from '../webseed/failure.js';
 
 export type SwarmEvent =
-  | { event: 'peer-connected'; address: string; family: Family; client: string; direction: 'in' | 'out'; source: PeerSourceKind; encrypted: boolean; transport: TransportKind; holepunched?: true }
+  /** `v2`: the connection runs under the torrent's v2 info hash (BEP 52; named, or upgraded to from a hybrid's v1 one). */
+  | { event: 'peer-connected'; address: string; family: Family; client: string; direction: 'in' | 'out'; source: PeerSourceKind; encrypted: boolean; transport: TransportKind; v2?: true; holepunched?: true }
   | { event: 'peer-disconnected'; address: string; family: Family; reason: string }
   /** A dial that gave no connection: refused, timed out, or closed during the handshake. */
   /** A dial gave no connection; `gone`: nothing listens there any more (a stale address, not counted as unreachable). */
   | { event: 'peer-unreachable'; address: string; source: PeerSourceKind; reason: string; gone?: boolean }
   | { event: 'piece-verified'; index: number }
   | { event: 'piece-failed'; index: number; peers: string[] }
+  /** BEP 52: a failed piece's true block hashes came; `peers` sent its bad `blocks` (the others are cleared). */
+  | { event: 'piece-blamed'; index: number; peers: string[]; blocks: number[] }
   | { event: 'peer-banned'; ip: string }
   /**
    * A web seed failed, said once per kind of failure (per file, for a file's): what happens now

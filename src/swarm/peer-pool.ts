@@ -1,39 +1,45 @@
 /**
- * Addresses we could connect to for one torrent (from --peer, trackers, PEX, the DHT, ...), with
+ * Addresses we could connect to for one torrent (from --peer, trackers, PEX, the DHT, LSD, ...), with
  * their dialing state and a backoff for addresses that failed, so a dead peer is not hammered.
  * Each remembers where it was learned, for the user and for blame.
  *
- * Sources anyone can feed (a PEX partner, a DHT node) cannot fill the pool or aim our dials: each
+ * Sources anyone can feed (a PEX partner, a DHT node, a host on the LAN) cannot fill the pool or aim our dials: each
  * source kind has a quota (a flood of one kind only evicts its own), one partner's entries are
  * capped, so are the addresses they give at one host (all ports together), and dials to one host
  * they named are spaced, with a backoff that outlives the candidates (a partner cannot reset it by
  * sending the same addresses again). What the user named (--peer, the magnet's x.pe) is never
  * evicted.
  */
-import { hostKey } from '../net/address.js';
+import { canonicalIp, hostKey } from '../net/address.js';
 import { formatHostPort } from '../net/hostport.js';
 import type { DialTarget } from '../transport/network.js';
 
 /**
  * Where a peer address came from. `ltep`: a connected peer's BEP 10 `ipv4`/`ipv6` (its other
- * family); `magnet`: a magnet link's `x.pe`; `incoming`: it connected to us.
+ * family); `magnet`: a magnet link's `x.pe`; `lsd`: a host on the LAN announced it (BEP 14);
+ * `incoming`: it connected to us.
  */
-export type PeerSourceKind = 'manual' | 'tracker' | 'pex' | 'dht' | 'magnet' | 'ltep' | 'incoming';
+export type PeerSourceKind = 'manual' | 'tracker' | 'pex' | 'dht' | 'magnet' | 'ltep' | 'lsd' | 'incoming';
 
 export interface PeerSource {
   kind: PeerSourceKind;
   /** Who told us: a tracker's URL, the PEX partner's address, ... */
   from?: string;
+  /** Learned under a hybrid torrent's v2 info hash (its announce or DHT lookup): dialed with that hash. */
+  v2?: boolean;
 }
 
 /** Sources anyone on the network can feed with addresses of their choice. */
-const UNTRUSTED: ReadonlySet<PeerSourceKind> = new Set(['pex', 'dht']);
+const UNTRUSTED: ReadonlySet<PeerSourceKind> = new Set(['pex', 'dht', 'lsd']);
 
 /** Candidates each source kind may hold (the pool holds 2000 in all). */
-const QUOTA: Record<PeerSourceKind, number> = { manual: Infinity, magnet: Infinity, tracker: 1000, dht: 500, pex: 500, ltep: 200, incoming: 0 };
+const QUOTA: Record<PeerSourceKind, number> = { manual: Infinity, magnet: Infinity, tracker: 1000, dht: 500, pex: 500, ltep: 200, lsd: 200, incoming: 0 };
 /** Candidates one PEX partner (one `from` of an untrusted kind) may hold. */
 const PER_PARTNER = 100;
-/** Candidates at one host (an IPv4 address, an IPv6 /64) from untrusted sources, all ports together. */
+/**
+ * Candidates at one host (an IPv4 address, an IPv6 /64; from LSD an IPv6 address, as every host of
+ * a LAN shares its /64) from untrusted sources, all ports together.
+ */
 const PER_HOST = 4;
 /** A host untrusted sources named is dialed at most this often; each failure doubles it, up to the cap. */
 const HOST_DIAL_MS = 15_000;
@@ -42,7 +48,12 @@ const HOST_BACKOFF_CAP_MS = 30 * 60_000;
 const MAX_HOSTS = 4096;
 
 /** Sources that spread peers a private torrent must not use (BEP 27). */
-export const DISCOVERY_SOURCES: ReadonlySet<PeerSourceKind> = new Set(['pex', 'dht', 'magnet']);
+export const DISCOVERY_SOURCES: ReadonlySet<PeerSourceKind> = new Set(['pex', 'dht', 'magnet', 'lsd']);
+
+/** The host an untrusted source's address counts against: per LAN address for LSD, else hostKey's network. */
+function untrustedHost(kind: PeerSourceKind, host: string): string {
+  return kind === 'lsd' ? (canonicalIp(host) ?? host) : hostKey(host);
+}
 
 /** An address to dial, with what its source said about the peer. */
 export interface PeerAddressHint extends DialTarget {
@@ -87,7 +98,7 @@ export class PeerPool {
     if (this.byKey.has(key) || targets.some((t) => this.byKey.has(formatHostPort(t.host, t.port)))) return false;
     const untrusted = UNTRUSTED.has(source.kind);
     const partner = untrusted && source.from !== undefined ? `${source.kind}|${source.from}` : undefined;
-    const host = untrusted ? hostKey(targets[0]!.host) : undefined;
+    const host = untrusted ? untrustedHost(source.kind, targets[0]!.host) : undefined;
     if ((partner && (this.perPartner.get(partner) ?? 0) >= PER_PARTNER) || (host && (this.perHost.get(host) ?? 0) >= PER_HOST)) {
       this.refused++;
       return false;
@@ -200,7 +211,7 @@ export class PeerPool {
 
   /** The host an untrusted source named, whose dials are spaced; undefined for trusted sources. */
   private hostOf(c: Candidate): string | undefined {
-    return UNTRUSTED.has(c.source.kind) ? hostKey(c.targets[0]!.host) : undefined;
+    return UNTRUSTED.has(c.source.kind) ? untrustedHost(c.source.kind, c.targets[0]!.host) : undefined;
   }
 
   private hostDue(c: Candidate, now: number): boolean {
@@ -229,7 +240,7 @@ export class PeerPool {
     bump(this.perKind, c.source.kind);
     if (UNTRUSTED.has(c.source.kind)) {
       if (c.source.from !== undefined) bump(this.perPartner, `${c.source.kind}|${c.source.from}`);
-      bump(this.perHost, hostKey(c.targets[0]!.host));
+      bump(this.perHost, untrustedHost(c.source.kind, c.targets[0]!.host));
     }
   }
 

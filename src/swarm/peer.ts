@@ -38,6 +38,8 @@ export class Peer {
   readonly prefersEncryption: boolean;
   /** It speaks uTP: connected over it, or its source said so (PEX flag 0x04). What PEX sends as flag 0x04 for it. */
   readonly speaksUtp: boolean;
+  /** BEP 52: the connection runs under the torrent's v2 info hash (hash messages are allowed). */
+  readonly v2: boolean;
   ext?: ExtensionHandshake;
   extensions!: PeerExtensions;
   readonly early: EarlyState = { haves: [], peerChoking: true, peerInterested: false };
@@ -58,6 +60,7 @@ export class Peer {
     this.label = formatHostPort(wire.remote.host, wire.remote.port);
     this.prefersEncryption = wire.mse;
     this.speaksUtp = saidUtp || wire.transport.kind === 'utp';
+    this.v2 = wire.v2;
   }
 
   get family(): 4 | 6 {

@@ -1,8 +1,8 @@
 /**
- * One piece being downloaded: its blocks copied into one buffer as they arrive, who sent each
- * (the evidence if it fails), and its SHA-1 once the last one is in.
+ * One piece being downloaded: its blocks copied into one buffer as they arrive, and who sent each
+ * (the evidence if it fails its check). Blocks of padding alone (BEP 47, the gap after a v2 file)
+ * are zeros we never ask for.
  */
-import { createHash } from 'node:crypto';
 import { BLOCK_SIZE, type BlockRef } from '../wire/messages.js';
 
 export class PieceInProgress {
@@ -23,16 +23,29 @@ export class PieceInProgress {
   /** Who (by IP) sent each block: the evidence if the piece fails its hash. */
   readonly senders: (string | undefined)[];
 
+  /** `dataEnd`: where its padding starts (the blocks from there on are never requested). */
   constructor(
     readonly index: number,
     readonly size: number,
     data: Buffer,
+    dataEnd = size,
   ) {
     this.data = data;
     this.blockCount = Math.ceil(size / BLOCK_SIZE);
     this.received = new Uint8Array(this.blockCount);
     this.requested = new Uint8Array(this.blockCount);
     this.senders = new Array<string | undefined>(this.blockCount);
+    const firstPad = Math.ceil(dataEnd / BLOCK_SIZE);
+    if (firstPad > 0 && firstPad < this.blockCount) {
+      data.fill(0, firstPad * BLOCK_SIZE, size);
+      this.received.fill(1, firstPad);
+      this.receivedCount = this.blockCount - firstPad;
+    }
+  }
+
+  /** Every block is in. */
+  get complete(): boolean {
+    return this.receivedCount === this.blockCount;
   }
 
   block(b: number): BlockRef {
@@ -54,11 +67,5 @@ export class PieceInProgress {
   /** Views of the piece's blocks, in order (the evidence for blame). */
   blocks(): Buffer[] {
     return Array.from({ length: this.blockCount }, (_, b) => this.data.subarray(b * BLOCK_SIZE, Math.min((b + 1) * BLOCK_SIZE, this.size)));
-  }
-
-  /** SHA-1 of the whole piece; only once every block is in. */
-  digest(): Buffer {
-    if (this.receivedCount !== this.blockCount) throw new Error(`piece ${this.index} is not complete`);
-    return createHash('sha1').update(this.data).digest();
   }
 }

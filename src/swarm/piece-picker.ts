@@ -39,6 +39,10 @@ export class PiecePicker {
   readonly availability: Uint32Array;
   /** Pieces to download (a file selection; see `selected`); undefined: all of them. */
   private selection?: PeerPieces;
+  /** Pieces whose hashes are known (a v2 piece waits for its file's piece layer); undefined: all of them. */
+  private checkable?: PeerPieces;
+  /** Where a piece's trailing padding starts (undefined: it has none). */
+  dataEnd?: (i: number) => number;
   /** Start new pieces in index order instead of rarest first (previewing media while it downloads). */
   sequential = false;
   readonly inProgress = new Map<number, PieceInProgress>();
@@ -83,7 +87,20 @@ export class PiecePicker {
   }
 
   wanted(i: number): boolean {
-    return !this.have.has(i) && !this.verifying.has(i) && (this.selection?.has(i) ?? true);
+    return !this.have.has(i) && !this.verifying.has(i) && (this.selection?.has(i) ?? true) && (this.checkable?.has(i) ?? true);
+  }
+
+  /** Which pieces can be checked yet (see `unlocked` for those that become so). */
+  set hashesKnown(pieces: PeerPieces | undefined) {
+    this.checkable = pieces;
+    this.selected = this.selection;
+  }
+
+  /** Pieces [first, last] can be checked now: they count towards interest, and the cursors start over. */
+  unlocked(first: number, last: number): void {
+    for (let i = first; i <= last; i++) if (this.wanted(i) && !this.inProgress.has(i)) this.countWanted(i, +1);
+    this.orderStart = 0;
+    this.seqStart = 0;
   }
 
   get selected(): PeerPieces | undefined {
@@ -150,7 +167,7 @@ export class PiecePicker {
       const next = this.rarestNewPiece(peer);
       if (next === undefined) break;
       const size = this.pieceSize(next);
-      const p = new PieceInProgress(next, size, this.buffers.take(size));
+      const p = new PieceInProgress(next, size, this.buffers.take(size), this.dataEnd?.(next));
       this.inProgress.set(next, p);
       this.bufferedBytes += p.size;
       this.takeFree(p, max, out);
@@ -286,7 +303,7 @@ export class PiecePicker {
   /** If piece `index` has every block, hand it over for verification and return it. */
   takeComplete(index: number): PieceInProgress | undefined {
     const p = this.inProgress.get(index);
-    if (!p || p.receivedCount !== p.blockCount) return undefined;
+    if (!p || !p.complete) return undefined;
     this.inProgress.delete(index);
     this.verifying.set(index, p);
     this.countWanted(index, -1);

@@ -18,6 +18,7 @@ import { SwarmPlugins } from './plugins.js';
 import type { PeerAddressHint, PeerSource } from './peer-pool.js';
 import type { RateLimits } from './rate-limit.js';
 import { Transfer } from './transfer.js';
+import type { HashStats } from './hash-exchange.js';
 import type { WebSeedInfo } from './web-seed.js';
 import type { WebSeedOptions } from './web-seeds.js';
 import { every } from '../util/ticker.js';
@@ -26,6 +27,8 @@ export type { SwarmEvent } from './events.js';
 
 export interface SwarmOptions {
   peerId: Buffer;
+  /** BEP 52: the torrent's v2 info hash cut to 20 bytes, when known from the start (see setV2Hash). */
+  v2Hash?: Buffer;
   clientName: string;
   handshaker: Handshaker;
   /** Our ports: the advertised one of a peer's family goes in BEP 10 `p`. */
@@ -71,6 +74,8 @@ export interface SwarmStats {
   downRate: number;
   upRate: number;
   banned: number;
+  /** BEP 52's hash messages, once a v2 torrent's transfer runs. */
+  hashes?: HashStats;
 }
 
 /** Requests we let a peer keep queued with us (told in BEP 10 `reqq`). */
@@ -89,6 +94,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
   readonly plugins = new SwarmPlugins((message) => this.emitEvent({ event: 'warning', message }));
   transfer?: Transfer;
   private stopTicking?: () => void;
+  private v2?: Buffer;
 
 
   constructor(
@@ -96,9 +102,11 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     private readonly opts: SwarmOptions & { private: boolean },
   ) {
     super();
+    this.v2 = opts.v2Hash;
     this.extensions = new ExtensionRegistry({ private: opts.private });
     this.connections = new Connections({
       infoHash,
+      v2Hash: () => this.v2,
       peerId: opts.peerId,
       clientName: opts.clientName,
       handshaker: opts.handshaker,
@@ -120,6 +128,16 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
 
   get complete(): boolean {
     return this.transfer?.complete ?? false;
+  }
+
+  /** BEP 52: its v2 info hash cut to 20 bytes, if it has one (what an upgraded connection runs under). */
+  get v2Hash(): Buffer | undefined {
+    return this.v2;
+  }
+
+  /** The metadata showed the torrent has a v2 hash too (a hybrid fetched by its v1 hash). */
+  setV2Hash(hash: Buffer): void {
+    this.v2 = hash;
   }
 
   /** Start connecting: peers are dialed and accepted whether or not the transfer is attached yet. */
@@ -268,6 +286,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       downRate: t?.down.rate() ?? 0,
       upRate: t?.up.rate() ?? 0,
       banned: c.bans.size,
+      ...(t?.hashStats ? { hashes: t.hashStats } : {}),
     };
   }
 }

@@ -1,9 +1,10 @@
 /**
  * The transfer half of a swarm, attached once the metadata is known: what each peer has, and
  * the dispatch of its messages to the download side (downloads.ts), the upload side
- * (uploads.ts) and, for a complete piece, the verifier (piece-verifier.ts). Peers come and go
- * through the connection half (connections.ts); the torrent's web seeds (web-seeds.ts) feed the
- * download side beside them; verified pieces go to the store.
+ * (uploads.ts), BEP 52's hash messages (hash-exchange.ts) and, for a complete piece, the
+ * verifier (piece-verifier.ts). Peers come and go through the connection half (connections.ts);
+ * the torrent's web seeds (web-seeds.ts) feed the download side beside them; verified pieces go
+ * to the store. A v2 piece is asked for once its hash is known.
  */
 import type { PieceStore } from '../storage/piece-store.js';
 import { Bitfield } from '../util/bitfield.js';
@@ -12,6 +13,7 @@ import type { Message } from '../wire/messages.js';
 import type { Connections, PeerHandler } from './connections.js';
 import { Downloads, type TransferState } from './downloads.js';
 import type { SwarmEvent } from './events.js';
+import { HashExchange, type HashStats } from './hash-exchange.js';
 import type { Peer } from './peer.js';
 import { PiecePicker } from './piece-picker.js';
 import { PieceVerifier, type Verdict } from './piece-verifier.js';
@@ -40,6 +42,7 @@ export class Transfer implements PeerHandler, TransferState {
   private readonly downloads: Downloads;
   private readonly uploads: Uploads;
   private readonly verifier: PieceVerifier;
+  private readonly hashes: HashExchange;
   private readonly webSeeds?: WebSeeds;
   private readonly peers = new Map<Peer, TransferPeer>();
   private readonly pieceCount: number;
@@ -57,7 +60,13 @@ export class Transfer implements PeerHandler, TransferState {
     this.picker = new PiecePicker(this.pieceCount, (i) => store.layout.pieceSize(i), store.have);
     if (!store.selection.all) this.picker.selected = store.selection.pieces;
     this.picker.sequential = !!opts.sequential;
-    this.verifier = new PieceVerifier(store, connections.bans, (v) => this.onVerdict(v));
+    this.picker.dataEnd = (i) => store.layout.dataEnd(i);
+    this.hashes = new HashExchange(store, this);
+    if (!store.hashes.complete) {
+      this.picker.hashesKnown = { has: (i) => store.hashes.known(i) };
+      store.hashes.onLayer((first, last) => this.onHashesKnown(first, last));
+    }
+    this.verifier = new PieceVerifier(store, connections.bans, (v) => this.onVerdict(v), this.hashes);
     this.downloads = new Downloads(this.picker, this, opts.limits?.down, opts.requestTimeoutMs, (piece) => this.verifier.verify(piece));
     this.uploads = new Uploads(store, this, { slots: opts.uploadSlots, maxQueuedRequests: opts.maxQueuedRequests }, opts.limits?.up, emit);
     const { meta, layout } = store;
@@ -111,6 +120,11 @@ export class Transfer implements PeerHandler, TransferState {
     return this.uploads.meter;
   }
 
+  /** BEP 52's hash messages, for a v2 torrent: hashes taken from peers, answers and rejects sent. */
+  get hashStats(): HashStats | undefined {
+    return this.store.meta.v2 ? { ...this.hashes.stats } : undefined;
+  }
+
   /** Bytes received that we had already. */
   get wasted(): number {
     return this.downloads.wasted;
@@ -158,6 +172,7 @@ export class Transfer implements PeerHandler, TransferState {
     for (const i of e.haves) this.onHave(tp, i);
     e.haves = [];
     this.uploads.added(tp);
+    this.hashes.added(tp);
     if (!tp.peerChoking) this.downloads.fillRequests(tp);
   }
 
@@ -167,6 +182,7 @@ export class Transfer implements PeerHandler, TransferState {
     this.peers.delete(peer);
     this.downloads.removed(tp);
     this.uploads.removed(tp);
+    this.hashes.removed(tp);
     this.picker.removePeer(tp.bits);
     if (!this.stopped) this.downloads.fillAll();
   }
@@ -211,6 +227,10 @@ export class Transfer implements PeerHandler, TransferState {
         return this.downloads.rejected(tp, m);
       case 'piece':
         return this.downloads.received(tp, m.index, m.begin, m.block);
+      case 'hash-request':
+      case 'hashes':
+      case 'hash-reject':
+        return this.hashes.message(tp, m);
       default:
         return; // keep-alive, port and extended are the connections' business
     }
@@ -222,6 +242,7 @@ export class Transfer implements PeerHandler, TransferState {
     tp.bits.set(index);
     this.picker.peerHas(tp.bits, index);
     if (!tp.amInterested && this.picker.wanted(index)) this.downloads.setInterested(tp, true);
+    this.hashes.peerPiecesChanged(tp);
     this.closeIfBothSeeds(tp);
   }
 
@@ -237,7 +258,15 @@ export class Transfer implements PeerHandler, TransferState {
     tp.bits.assign(fresh);
     this.picker.addPeer(tp.bits);
     this.downloads.setInterested(tp, this.picker.interesting(tp.bits));
+    this.hashes.peerPiecesChanged(tp);
     this.closeIfBothSeeds(tp);
+  }
+
+  /** A file's piece layer arrived: its pieces can be checked, so asked for. */
+  private onHashesKnown(first: number, last: number): void {
+    this.picker.unlocked(first, last);
+    for (const p of this.peers.values()) if (!p.amInterested) this.downloads.setInterested(p, this.picker.interesting(p.bits));
+    this.downloads.fillAll();
   }
 
   private closeIfBothSeeds(tp: TransferPeer): void {
@@ -247,6 +276,12 @@ export class Transfer implements PeerHandler, TransferState {
   // ---- verified pieces ----------------------------------------------------------------------
 
   private onVerdict(v: Verdict): void {
+    if ('blamed' in v) {
+      if (v.blamed.length > 0) this.emit({ event: 'piece-blamed', index: v.index, peers: v.blamed, blocks: v.blocks });
+      const blamed = this.webSeeds ? this.webSeeds.ban(v.banned, v.index) : v.banned;
+      this.connections.ban(blamed, 'banned: sent blocks that failed their merkle hashes');
+      return;
+    }
     this.picker.verified(v.index);
     if ('error' in v) {
       this.emit({ event: 'error', message: `cannot write piece ${v.index}: ${v.error.message}. Free some space or fix the folder's permissions and run again: verified data is kept` });
@@ -254,6 +289,11 @@ export class Transfer implements PeerHandler, TransferState {
     }
     if (this.stopped) return;
     if (v.ok) this.onVerified(v.index);
+    else if (v.inconsistent) {
+      // Once: from now on its pieces are checked by their SHA-1 alone.
+      this.store.hashes.dropV2();
+      this.emit({ event: 'warning', message: `piece ${v.index} matches the torrent's v1 hash but not its v2 hash: its two halves disagree, so only the v1 hashes are checked from now on; ask whoever made it for a consistent one` });
+    }
     else this.emit({ event: 'piece-failed', index: v.index, peers: v.senders });
     const peers = this.webSeeds ? this.webSeeds.ban(v.banned, v.index) : v.banned;
     this.connections.ban(peers, 'banned: sent data that failed the hash check');
@@ -298,6 +338,7 @@ export class Transfer implements PeerHandler, TransferState {
       this.uploads.serve(p);
     }
     this.uploads.tick(now);
+    this.hashes.tick(now);
     this.downloads.fillAll();
     if (!this.complete) this.webSeeds?.tick();
   }

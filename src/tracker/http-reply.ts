@@ -2,7 +2,7 @@
  * Announce and scrape replies of HTTP trackers (BEP 3, BEP 23 compact `peers`, BEP 7 `peers6`).
  * `peers` and `peers6` are parsed independently: a malformed one never throws away the other.
  */
-import { asDict, asInt, BDict, decode, optBytes, optDict, optInt, type BValue } from '../bencode/index.js';
+import { asDict, asInt, BDict, decode, optBytes, optInt, type BValue } from '../bencode/index.js';
 import { canonicalIp, familyOf, type Family } from '../net/address.js';
 import { COMPACT_SIZE, decodeCompactPeers, type PeerAddress } from '../net/compact.js';
 import { printable } from '../util/sanitize.js';
@@ -114,8 +114,8 @@ function addDictPeers(out: AnnounceReply, list: BValue[]): void {
 
 export function parseScrapeReply(body: Buffer): Map<string, ScrapeEntry> {
   const d = decodeReply(body);
-  const files = optDict(d.get('files'), 'files');
-  if (!files) throw new TrackerError('scrape reply has no "files" dictionary');
+  const files = d.get('files');
+  if (!(files instanceof BDict)) throw new TrackerError('scrape reply has no "files" dictionary');
   const out = new Map<string, ScrapeEntry>();
   for (const [k, v] of files) {
     const hash = Buffer.from(k, 'latin1');

@@ -6,6 +6,7 @@ import type { DownloadFolders } from '../session/download-folders.js';
 import type { Session } from '../session/session.js';
 import type { EngineStatus, TorrentSummary } from '../status/feed.js';
 import type { EncryptionPolicy } from '../wire/encryption-policy.js';
+import type { TransportKind } from '../transport/transport.js';
 
 export interface BackendSettings {
   /** "0.1.0": sixswarm's version. */
@@ -14,7 +15,11 @@ export interface BackendSettings {
   configDir: string;
   peerPort: number;
   encryption: EncryptionPolicy;
+  /** The peer transports spoken (--transports). */
+  transports: TransportKind[];
   dht: boolean;
+  /** Local peer discovery (Transmission's lpd). */
+  lsd: boolean;
   ipv4: boolean;
   ipv6: boolean;
   maxPeersPerTorrent: number;

@@ -3,7 +3,8 @@
  * session-set: the global rate limits and the default download folder can be changed; any other
  * key is accepted only when it asks for what is already so (the web pages send whole forms), and
  * otherwise refused by name. `sixswarm-*` fields report our addresses with their class, which
- * family has reached us from outside, the tunnel, the listening sockets and the DHT.
+ * family has reached us from outside, the tunnel, the listening sockets, the peer transports and
+ * the DHT.
  */
 import { VERSION } from '../version.js';
 import type { Args } from './args.js';
@@ -45,7 +46,7 @@ export function sessionFields(b: RpcBackend, sessionId: string): Record<string, 
     'idle-seeding-limit-enabled': false,
     'incomplete-dir': b.folders.defaultDir,
     'incomplete-dir-enabled': false,
-    'lpd-enabled': false,
+    'lpd-enabled': s.lsd,
     'peer-limit-global': s.maxPeersPerTorrent * Math.max(1, b.summaries().length),
     'peer-limit-per-torrent': s.maxPeersPerTorrent,
     'peer-port': s.peerPort,
@@ -83,15 +84,17 @@ export function sessionFields(b: RpcBackend, sessionId: string): Record<string, 
       'memory-units': ['KiB', 'MiB', 'GiB', 'TiB'],
       'memory-bytes': 1024,
     },
-    'utp-enabled': false,
+    'utp-enabled': s.transports.includes('utp'),
     version: `${VERSION} (sixswarm)`,
     'sixswarm-version': VERSION,
     'sixswarm-families': { ipv4: s.ipv4, ipv6: s.ipv6 },
+    'sixswarm-transports': s.transports,
     'sixswarm-listening': st.listening,
     'sixswarm-addresses': st.addresses,
     'sixswarm-reached': st.reached,
     'sixswarm-tunnel': st.tunnel ?? null,
     'sixswarm-dht': st.dht ?? null,
+    'sixswarm-lsd': st.lsd ?? null,
     'sixswarm-allowed-dirs': b.folders.roots,
   };
 }

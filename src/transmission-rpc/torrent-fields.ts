@@ -210,7 +210,7 @@ function peersFrom(r: TorrentRow) {
     fromCache: 0,
     fromDht: count((p) => p.source === 'dht'),
     fromIncoming: count((p) => p.source === 'incoming'),
-    fromLpd: 0,
+    fromLpd: count((p) => p.source === 'lsd'),
     fromLtep: count((p) => p.source === 'ltep'),
     fromPex: count((p) => p.source === 'pex'),
     fromTracker: count((p) => p.source === 'tracker'),

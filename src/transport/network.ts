@@ -2,13 +2,15 @@
  * What the engine needs from a network, and nothing more: streams to and from peers, a byte
  * stream for protocols above the wire (HTTP trackers), the UDP socket of each family on our port
  * (shared by the DHT and, later, uTP: replies are routed by their first bytes), and datagram
- * flows to one endpoint (UDP trackers). The kernel's sockets are one implementation
+ * flows to one endpoint (UDP trackers), and where it has them, multicast groups on the LAN (local
+ * service discovery; multicast.ts). The kernel's sockets are one implementation
  * (kernel/kernel-network.ts); a tunnel relaying streams, or uTP, are others. Nothing above this
  * file knows which one it runs on.
  */
 import type { Duplex } from 'node:stream';
 import type { Family } from '../net/address.js';
 import type { DatagramChannel, DatagramFlow } from './datagram.js';
+import type { MulticastChannel, MulticastGroup } from './multicast.js';
 import type { Transport, TransportKind } from './transport.js';
 
 export interface DialTarget {
@@ -73,6 +75,12 @@ export interface Network extends StreamDialer {
    * shared by every protocol that asks for it; owned by the network and closed with it.
    */
   datagrams(family: Family, port?: number, host?: string): Promise<DatagramChannel>;
+  /**
+   * A multicast group joined on every LAN interface of a family (BEP 14 local service discovery).
+   * Absent on a network that has no LAN (memory, a relay): then what needs it is off. The caller
+   * closes it; the network closes what is left open with itself.
+   */
+  multicast?(family: Family, group: MulticastGroup): Promise<MulticastChannel>;
   /** Datagrams to and from one endpoint (a UDP tracker), told apart from everyone else's. */
   openFlow(family: Family, host: string, port: number): Promise<DatagramFlow>;
   /**

@@ -15,6 +15,8 @@ export const ENV = {
   dhtBootstrap: 'SIXSWARM_DHT_BOOTSTRAP',
   /** `off`: no port mapping whatever the options say (tests and benchmarks never talk to the host's router). */
   portMapping: 'SIXSWARM_PORT_MAPPING',
+  /** `off`: no local peer discovery whatever the options say (tests and benchmarks never multicast on the host's LAN). */
+  lsd: 'SIXSWARM_LSD',
   /** The tunnel server `--tunnel auto` uses; set, it makes auto the default. */
   tunnelServer: 'SIXSWARM_TUNNEL_SERVER',
   /**

@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { canonicalIp, type Family } from '../net/address.js';
 import { formatHostPort } from '../net/hostport.js';
 import type { DatagramChannel, DatagramFlow } from '../transport/datagram.js';
+import type { MulticastChannel, MulticastGroup } from '../transport/multicast.js';
 import { staggeredRace } from '../transport/happy-eyeballs.js';
 import type { DialOneOptions, DialTarget, Listening, ListenOptions, Network } from '../transport/network.js';
 import type { Transport, TransportKind } from '../transport/transport.js';
@@ -24,11 +25,11 @@ const MAX_REMEMBERED = 10_000;
 /** After this, the second transport starts while the first is still trying. */
 const DEFAULT_STAGGER_MS = 500;
 /**
- * Once TCP failed (mostly refused: an address the peer left), uTP gets this long from its SYN
- * (its first retransmission included, libtorrent's uTP connect timeout is 3 s) rather than the
- * dial's whole timeout: a stale address must not hold a dial slot for ten seconds.
+ * Once TCP failed (refused, mostly: an address the peer left), uTP gets this long from its SYN
+ * rather than the dial's whole timeout: a peer that speaks uTP answers within a round trip, and
+ * a stale address must not hold a dial slot for seconds (the pool tries it again later anyway).
  */
-const UTP_AFTER_TCP_FAILED_MS = 4_000;
+const UTP_AFTER_TCP_FAILED_MS = 1_000;
 
 /** Which transports to speak (`--transports`); at least one. */
 export type TransportSet = Record<TransportKind, boolean>;
@@ -43,6 +44,8 @@ export class TcpAndUtpNetwork implements Network {
   private readonly staggerMs: number;
   /** host:port -> the transport that reached it (or, after a failed uTP dial, TCP). */
   private readonly known = new Map<string, TransportKind>();
+  /** The base's multicast groups (local peer discovery), where it has them. */
+  readonly multicast?: (family: Family, group: MulticastGroup) => Promise<MulticastChannel>;
 
   constructor(
     /** TCP, the UDP sockets and everything but peer streams. */
@@ -51,6 +54,7 @@ export class TcpAndUtpNetwork implements Network {
   ) {
     this.utp = new UtpNetwork(base, opts.utp);
     this.staggerMs = opts.staggerMs ?? DEFAULT_STAGGER_MS;
+    if (base.multicast) this.multicast = (family, group) => base.multicast!(family, group);
   }
 
   /** What we know works at an address: `utp`, `tcp` (its uTP failed), or undefined. */

@@ -10,6 +10,7 @@ import { randomInt } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { canonicalIp, familyOf, type Family } from '../net/address.js';
 import type { DatagramChannel, DatagramFlow } from '../transport/datagram.js';
+import type { MulticastChannel, MulticastGroup } from '../transport/multicast.js';
 import { checkOnly, type DialOneOptions, type DialTarget, type Listening, type ListenOptions, type Network } from '../transport/network.js';
 import type { Transport } from '../transport/transport.js';
 import { UtpSocket, type UtpSocketOptions, type UtpSocketStats } from './socket.js';
@@ -21,11 +22,15 @@ export class UtpNetwork implements Network {
   private readonly bound: Listening[] = [];
   private onStream: (t: Transport) => void = (t) => t.close();
   private closed = false;
+  /** The base's multicast groups (local peer discovery), where it has them. */
+  readonly multicast?: (family: Family, group: MulticastGroup) => Promise<MulticastChannel>;
 
   constructor(
     readonly base: Network,
     private readonly opts: UtpSocketOptions = {},
-  ) {}
+  ) {
+    if (base.multicast) this.multicast = (family, group) => base.multicast!(family, group);
+  }
 
   /** Itself: every dial is a uTP dial. */
   get utp(): UtpNetwork {

@@ -2,7 +2,7 @@
  * Bounded framing of the peer wire: an unsigned length prefix, a maximum frame size, and exact
  * per-type payload lengths. Anything else is a ProtocolError, which costs the peer its connection.
  */
-import { MSG, type Message } from './messages.js';
+import { HASH_REQUEST_BYTES, MSG, type HashRequest, type Message } from './messages.js';
 
 export class ProtocolError extends Error {
   constructor(message: string) {
@@ -34,7 +34,15 @@ const FIXED: Partial<Record<number, number>> = {
   [MSG.haveNone]: 0,
   [MSG.reject]: 12,
   [MSG.allowedFast]: 4,
+  [MSG.hashRequest]: HASH_REQUEST_BYTES,
+  [MSG.hashReject]: HASH_REQUEST_BYTES,
 };
+
+/**
+ * Most hashes one BEP 52 `hashes` message may carry: the 8192 of the largest request we make or
+ * answer (see merkle/file-tree.ts), and an uncle for each level of the deepest tree there is.
+ */
+export const MAX_HASHES = 8192 + 64;
 
 export class FrameDecoder {
   /** A length prefix split across chunks. */
@@ -60,6 +68,7 @@ export class FrameDecoder {
   }
 
   private frameLimit(): number {
+    // A full hashes message (MAX_HASHES, 264 KiB) fits under the swarm's 1 MiB extended bound.
     return Math.max(1 + this.limits.bitfieldBytes, 9 + this.limits.maxBlock, 2 + this.limits.maxExtended);
   }
 
@@ -160,6 +169,15 @@ export class FrameDecoder {
       case MSG.haveAll: return { type: 'have-all' };
       case MSG.haveNone: return { type: 'have-none' };
       case MSG.allowedFast: return { type: 'allowed-fast', index: b.readUInt32BE(1) };
+      case MSG.hashRequest:
+        return { type: 'hash-request', ...this.hashRequest(b) };
+      case MSG.hashReject:
+        return { type: 'hash-reject', ...this.hashRequest(b) };
+      case MSG.hashes: {
+        const extra = len - HASH_REQUEST_BYTES;
+        if (extra < 0 || extra % 32 !== 0 || extra / 32 > MAX_HASHES) throw new ProtocolError(`hashes message of ${len} bytes`);
+        return { type: 'hashes', ...this.hashRequest(b), hashes: this.own(b.subarray(1 + HASH_REQUEST_BYTES)) };
+      }
       case MSG.extended:
         if (len < 1) throw new ProtocolError('extended message without an id');
         if (len - 1 > this.limits.maxExtended) throw new ProtocolError(`extended message of ${len - 1} bytes`);
@@ -167,6 +185,11 @@ export class FrameDecoder {
       default:
         return undefined; // BEP 3: unknown messages are ignored (their size is already bounded).
     }
+  }
+
+  /** The fields every BEP 52 hash message starts with (the root copied: it outlives the chunk). */
+  private hashRequest(b: Buffer): HashRequest {
+    return { root: Buffer.from(b.subarray(1, 33)), base: b.readUInt32BE(33), index: b.readUInt32BE(37), count: b.readUInt32BE(41), proofLayers: b.readUInt32BE(45) };
   }
 
   private own(view: Buffer): Buffer {

@@ -1,4 +1,7 @@
-/** The 68-byte BEP 3 handshake, with the reserved bits we use (BEP 10 extensions, BEP 6 fast). */
+/**
+ * The 68-byte BEP 3 handshake, with the reserved bits we use (BEP 10 extensions, BEP 6 fast,
+ * BEP 52's offer to upgrade a hybrid torrent's connection from its v1 to its v2 info hash).
+ */
 
 export const HANDSHAKE_LENGTH = 68;
 const PSTR = Buffer.from('BitTorrent protocol', 'latin1');
@@ -9,14 +12,17 @@ export interface Handshake {
   peerId: Buffer;
   extended: boolean;
   fast: boolean;
+  /** BEP 52: it offers to upgrade to the v2 info hash (the 4th bit of the last reserved byte). */
+  v2: boolean;
 }
 
-export function encodeHandshake(infoHash: Buffer, peerId: Buffer): Buffer {
+/** `v2Upgrade`: we name a hybrid torrent's v1 hash and offer to switch to its v2 one. */
+export function encodeHandshake(infoHash: Buffer, peerId: Buffer, v2Upgrade = false): Buffer {
   const b = Buffer.alloc(HANDSHAKE_LENGTH);
   b[0] = PSTR.length;
   PSTR.copy(b, 1);
   b[25] = 0x10; // BEP 10 extension protocol
-  b[27] = 0x04; // BEP 6 fast extension
+  b[27] = 0x04 | (v2Upgrade ? 0x10 : 0); // BEP 6 fast extension, BEP 52 upgrade
   infoHash.copy(b, 28);
   peerId.copy(b, 48);
   return b;
@@ -32,5 +38,6 @@ export function parseHandshake(b: Buffer): Handshake | undefined {
     peerId: Buffer.from(b.subarray(48, 68)),
     extended: (reserved[5]! & 0x10) !== 0,
     fast: (reserved[7]! & 0x04) !== 0,
+    v2: (reserved[7]! & 0x10) !== 0,
   };
 }

@@ -1,7 +1,9 @@
 /**
  * The BitTorrent handshake in both directions, in one place, with encryption (MSE) in front of
  * it as the policy says (encryption-policy.ts). Incoming connections are told apart by their
- * first bytes (plaintext or MSE) and matched to the torrent their handshake names; our dials go
+ * first bytes (plaintext or MSE) and matched to the torrent their handshake names (either hash of
+ * a hybrid torrent; a peer that names its v1 hash and offers BEP 52's upgrade is answered with
+ * the v2 one, as we offer it when we dial with the v1 hash); our dials go
  * encrypted or not, fall back to plaintext for a peer that does not speak MSE, remember per
  * peer what worked, and learn whether the peer is the one we wanted.
  * Unfinished handshakes (MSE included) are bounded overall and per host (an IPv4 address or an
@@ -27,6 +29,13 @@ import type { PeerAddress } from '../net/compact.js';
 export interface HandshakeTarget {
   /** A handshaken incoming connection (our handshake is already sent). False refuses it. */
   accept(wire: PeerWire): boolean;
+  /** BEP 52: its v2 info hash cut to 20 bytes, when it has one (a v2-only torrent's only hash). */
+  readonly v2Hash?: Buffer;
+}
+
+/** For a dial: the v2 hash (20 bytes) of the torrent whose other hash we name, to offer the upgrade to it. */
+export interface DialHashes {
+  v2Hash?: Buffer;
 }
 
 export interface TorrentDirectory {
@@ -168,7 +177,10 @@ export class Handshaker {
         if (mseInfoHash && !h.infoHash.equals(mseInfoHash)) return false;
         const target = this.opts.directory.find(h.infoHash);
         if (!target) return false;
-        wire.sendHandshake(h.infoHash, this.opts.peerId);
+        // Named by its v2 hash, or by its v1 hash with the offer to upgrade: the connection runs under v2.
+        const v2 = target.v2Hash !== undefined && (h.infoHash.equals(target.v2Hash) || h.v2);
+        wire.v2 = v2;
+        wire.sendHandshake(v2 ? target.v2Hash! : h.infoHash, this.opts.peerId);
         return target.accept(wire);
       },
       onMessage: () => {},
@@ -185,21 +197,22 @@ export class Handshaker {
    * network speaks it: libtorrent with incoming TCP turned off accepts TCP connections and closes
    * them at once.
    */
-  async connect(targets: DialTarget[], infoHash: Buffer, dialOpts: DialOptions, hints: DialHints = {}): Promise<PeerWire> {
+  async connect(targets: DialTarget[], infoHash: Buffer, dialOpts: DialOptions, hints: DialHints = {}, hashes: DialHashes = {}): Promise<PeerWire> {
     const opened: Transport[] = [];
     try {
-      return await this.connectOver(targets, infoHash, dialOpts, hints, opened);
+      return await this.connectOver(targets, infoHash, dialOpts, hints, hashes, opened);
     } catch (e) {
       const last = opened.at(-1);
       const silent = e instanceof HandshakeFailure && (e.kind === 'hung-up' || e.kind === 'encryption');
       if (!silent || last?.kind !== 'tcp' || dialOpts.only || this.closed) throw e;
       const overUtp = { ...dialOpts, only: 'utp' as const, timeoutMs: Math.min(dialOpts.timeoutMs ?? 10_000, UTP_RETRY_MS) };
-      return await this.connectOver([last.remote], infoHash, overUtp, hints, []).catch(() => Promise.reject(e));
+      return await this.connectOver([last.remote], infoHash, overUtp, hints, hashes, []).catch(() => Promise.reject(e));
     }
   }
 
   /** connect() over the transports `dialOpts` allow; each transport opened is added to `opened`. */
-  private async connectOver(targets: DialTarget[], infoHash: Buffer, dialOpts: DialOptions, hints: DialHints, opened: Transport[]): Promise<PeerWire> {
+  private async connectOver(targets: DialTarget[], infoHash: Buffer, dialOpts: DialOptions, hints: DialHints, hashes: DialHashes, opened: Transport[]): Promise<PeerWire> {
+    const upgrade = hashes.v2Hash !== undefined && !hashes.v2Hash.equals(infoHash);
     const remembered = targets.map((t) => this.memory.get(addressKey(t))).find((r) => r !== undefined);
     const plan = dialPlan(this.encryption, remembered, hints.prefersEncryption ?? false);
     if (plan.kind === 'mse') {
@@ -209,10 +222,10 @@ export class Handshaker {
       try {
         const c = await this.tracked(
           () => tcp.close(),
-          initiateMse(tcp, { infoHash, initialPayload: encodeHandshake(infoHash, this.opts.peerId), provide: plan.provide, timeoutMs: this.timeoutMs }),
+          initiateMse(tcp, { infoHash, initialPayload: encodeHandshake(infoHash, this.opts.peerId, upgrade), provide: plan.provide, timeoutMs: this.timeoutMs }),
         );
         this.memory.set(key, 'mse');
-        return await this.handshake(c.transport, infoHash, { sent: true, mse: true });
+        return await this.handshake(c.transport, infoHash, { sent: true, mse: true, ...hashes });
       } catch (e) {
         // Hung up, silent or no sync mark: a peer that does not speak MSE. Anything else a plaintext dial would not mend.
         if (!(e instanceof MseError) || e.peerSpokeMse || this.closed) throw e;
@@ -226,7 +239,7 @@ export class Handshaker {
     const tcp = await this.open(targets, dialOpts);
     opened.push(tcp);
     try {
-      return await this.handshake(tcp, infoHash);
+      return await this.handshake(tcp, infoHash, hashes);
     } catch (e) {
       // It may want encryption now (or the first try was unlucky): the next dial tries MSE again.
       if (!(e instanceof HandshakeFailure && e.self)) this.memory.forget(addressKey(tcp.remote));
@@ -236,10 +249,12 @@ export class Handshaker {
 
   /**
    * Our handshake over an open transport (unless it already went out, as MSE's initial
-   * payload), then theirs.
+   * payload), then theirs: for the same hash, or (`v2Hash`, when we name a hybrid's v1 hash) the
+   * v2 one it upgraded the connection to.
    */
-  handshake(transport: Transport, infoHash: Buffer, opts: { sent?: boolean; mse?: boolean } = {}): Promise<PeerWire> {
+  handshake(transport: Transport, infoHash: Buffer, opts: { sent?: boolean; mse?: boolean } & DialHashes = {}): Promise<PeerWire> {
     const wire = new PeerWire(transport, true, opts.mse ?? false);
+    const upgrade = opts.v2Hash !== undefined && !opts.v2Hash.equals(infoHash);
     return new Promise((resolve, reject) => {
       const timer = this.timeout((reason) => wire.close(reason));
       const closer = () => wire.close('shutting down');
@@ -249,9 +264,11 @@ export class Handshaker {
         onHandshake: (h: Handshake) => {
           clearTimeout(timer);
           this.outgoing.delete(closer);
+          const v2 = opts.v2Hash !== undefined && h.infoHash.equals(opts.v2Hash);
           if (h.peerId.equals(this.opts.peerId)) result = new HandshakeFailure('connected to ourselves', true);
-          else if (!h.infoHash.equals(infoHash)) result = new HandshakeFailure('the peer answered for another torrent');
+          else if (!h.infoHash.equals(infoHash) && !(upgrade && v2)) result = new HandshakeFailure('the peer answered for another torrent');
           else result = wire;
+          wire.v2 = v2;
           if (result instanceof HandshakeFailure) {
             reject(result);
             return false;
@@ -266,7 +283,7 @@ export class Handshaker {
           if (!result) reject(whyClosed(wire, reason));
         },
       });
-      if (!opts.sent) wire.sendHandshake(infoHash, this.opts.peerId);
+      if (!opts.sent) wire.sendHandshake(infoHash, this.opts.peerId, upgrade);
     });
   }
 

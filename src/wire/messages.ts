@@ -1,4 +1,4 @@
-/** BEP 3 and BEP 6 messages: ids, the decoded shapes, and encoders. */
+/** BEP 3, BEP 6 and BEP 52 (hash request, hashes, hash reject) messages: ids, the decoded shapes, and encoders. */
 
 export const MSG = {
   choke: 0,
@@ -19,7 +19,24 @@ export const MSG = {
   allowedFast: 0x11,
   // BEP 10
   extended: 20,
+  // BEP 52
+  hashRequest: 21,
+  hashes: 22,
+  hashReject: 23,
 } as const;
+
+/** Bytes of a hash request's payload: the pieces root, then base layer, index, length and proof layers (uint32 each). */
+export const HASH_REQUEST_BYTES = 32 + 16;
+
+/** The payload of a BEP 52 hash request, hashes or hash reject message (see merkle/file-tree.ts HashRange). */
+export interface HashRequest {
+  /** The pieces root of the file whose tree is meant. */
+  root: Buffer;
+  base: number;
+  index: number;
+  count: number;
+  proofLayers: number;
+}
 
 /** The block size we request; the de facto standard every client serves. */
 export const BLOCK_SIZE = 16 * 1024;
@@ -47,7 +64,11 @@ export type Message =
   | { type: 'have-none' }
   | ({ type: 'reject' } & BlockRef)
   | { type: 'allowed-fast'; index: number }
-  | { type: 'extended'; id: number; payload: Buffer };
+  | { type: 'extended'; id: number; payload: Buffer }
+  | ({ type: 'hash-request' } & HashRequest)
+  /** `hashes`: the requested ones, then the uncle hashes, 32 bytes each. */
+  | ({ type: 'hashes' } & HashRequest & { hashes: Buffer })
+  | ({ type: 'hash-reject' } & HashRequest);
 
 function frame(id: number, payloadLength: number): Buffer {
   const b = Buffer.allocUnsafe(5 + payloadLength);
@@ -72,6 +93,17 @@ const WITH_BLOCK = { request: MSG.request, cancel: MSG.cancel, reject: MSG.rejec
 function withIndex(id: number, index: number): Buffer {
   const b = frame(id, 4);
   b.writeUInt32BE(index, 5);
+  return b;
+}
+
+function withHashRequest(id: number, r: HashRequest, hashes?: Uint8Array): Buffer {
+  const b = frame(id, HASH_REQUEST_BYTES + (hashes?.length ?? 0));
+  r.root.copy(b, 5);
+  b.writeUInt32BE(r.base, 37);
+  b.writeUInt32BE(r.index, 41);
+  b.writeUInt32BE(r.count, 45);
+  b.writeUInt32BE(r.proofLayers, 49);
+  if (hashes) b.set(hashes, 53);
   return b;
 }
 
@@ -116,6 +148,12 @@ export const encode = {
       }
       case 'extended':
         return encode.extended(m.id, m.payload);
+      case 'hash-request':
+        return withHashRequest(MSG.hashRequest, m);
+      case 'hash-reject':
+        return withHashRequest(MSG.hashReject, m);
+      case 'hashes':
+        return withHashRequest(MSG.hashes, m, m.hashes);
     }
   },
   /** Many requests in one buffer (one write for a whole batch). */

@@ -6,7 +6,7 @@
 import type { PeerAddress } from '../net/compact.js';
 import { FrameDecoder, ProtocolError, type FrameLimits } from './frame-decoder.js';
 import { encodeHandshake, HANDSHAKE_LENGTH, parseHandshake, type Handshake } from './handshake.js';
-import { encode, type BlockRef, type Message } from './messages.js';
+import { encode, type BlockRef, type HashRequest, type Message } from './messages.js';
 import type { Transport } from '../transport/transport.js';
 
 /** What a peer may stream ahead of a handshake we have not answered yet: a few frames. */
@@ -26,8 +26,15 @@ export interface WireHandlers {
   onClose(reason: string): void;
 }
 
+/** Just the fields of a hash request (a decoded message passed on carries its own type). */
+function hashRequestOf(r: HashRequest): HashRequest {
+  return { root: r.root, base: r.base, index: r.index, count: r.count, proofLayers: r.proofLayers };
+}
+
 export class PeerWire {
   handshake?: Handshake;
+  /** BEP 52: the connection runs under the torrent's v2 info hash (named, or upgraded to from a hybrid's v1 one). */
+  v2 = false;
   bytesIn = 0;
   bytesOut = 0;
   lastReceived = Date.now();
@@ -72,8 +79,9 @@ export class PeerWire {
     } else this.drainPending();
   }
 
-  sendHandshake(infoHash: Buffer, peerId: Buffer): void {
-    this.write(encodeHandshake(infoHash, peerId));
+  /** `v2Upgrade`: we name a hybrid's v1 hash and offer its v2 one (BEP 52). */
+  sendHandshake(infoHash: Buffer, peerId: Buffer, v2Upgrade = false): void {
+    this.write(encodeHandshake(infoHash, peerId, v2Upgrade));
   }
 
   /** After a handshake is accepted: frame limits need the torrent's size (bitfieldBytes 0 while it is unknown). */
@@ -107,6 +115,9 @@ export class PeerWire {
     cancel: (r: BlockRef) => this.message({ type: 'cancel', ...r }),
     reject: (r: BlockRef) => this.message({ type: 'reject', ...r }),
     extended: (id: number, payload: Uint8Array) => this.write(encode.extended(id, payload)),
+    hashRequest: (r: HashRequest) => this.message({ ...hashRequestOf(r), type: 'hash-request' }),
+    hashReject: (r: HashRequest) => this.message({ ...hashRequestOf(r), type: 'hash-reject' }),
+    hashes: (r: HashRequest, hashes: Buffer) => this.message({ ...hashRequestOf(r), type: 'hashes', hashes }),
     /** `sent` runs once the transport no longer needs `block` (written, or the connection gone). */
     piece: (index: number, begin: number, block: Buffer, sent: () => void) => {
       if (this.closed) return sent();

@@ -12,13 +12,13 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { asDict, decode, encode, type BDict, type Encodable } from '../../src/bencode/index.js';
+import { asDict, decode, encode, type Encodable } from '../../src/bencode/index.js';
 import { readTorrentFile } from '../../src/metainfo/torrent.js';
 import type { Endpoint } from '../../src/dht/rpc.js';
 import { pcapRecords, startCapture } from '../support/capture.js';
 import { libtorrentDht, localDht, loopbackHost, type LocalDht } from '../support/dht.js';
 import { waitUntil } from '../support/peers.js';
-import { MSG, RawPeerServer, type RawPeer } from '../support/raw-peer.js';
+import { RawPeerServer, type RawPeer } from '../support/raw-peer.js';
 import { cleanUpAfterEach, freePort, type JsonEvent, makeTree, runCli, sixswarm, type SixswarmProcess, tempDir, treeDigest } from '../support/sixswarm.js';
 
 const TREE = { 'a.bin': 1024 * 1024 + 77, 'b/c.bin': 300_001 };
@@ -99,18 +99,7 @@ async function metadataServer(infoHash: Buffer, info: Buffer): Promise<RawPeerSe
   servers.push(server);
   server.onPeer(async (p: RawPeer) => {
     await p.readHandshake();
-    p.sendHandshake(infoHash, { extended: true });
-    p.sendMessage(MSG.extended, Buffer.concat([Buffer.from([0]), encode({ m: { ut_metadata: 7 }, metadata_size: info.length })]));
-    let theirId = 0;
-    p.onMessage((m) => {
-      if (m.id !== MSG.extended) return;
-      const body = decode(m.payload.subarray(1)) as BDict;
-      if (m.payload[0] === 0) theirId = (body.get('m') as BDict).get('ut_metadata') as number;
-      if (m.payload[0] !== 7) return;
-      const piece = body.get('piece') as number;
-      const head = encode({ msg_type: 1, piece, total_size: info.length });
-      p.sendMessage(MSG.extended, Buffer.concat([Buffer.from([theirId]), head, info.subarray(piece * 16384, (piece + 1) * 16384)]));
-    });
+    p.serveMetadata(infoHash, info);
   });
   return server;
 }
@@ -269,7 +258,8 @@ describe('when the engine must not use the DHT', () => {
 
     await expectSameData('off', 'control');
     router.got.length = 0;
-    const off = leech(t, 'off', [...bootstrap, ...peer, '--no-dht']);
+    // uTP would bind the port's UDP socket too (the DHT shares it): TCP alone leaves it free.
+    const off = leech(t, 'off', [...bootstrap, ...peer, '--no-dht', '--transports', 'tcp']);
     const offPort = await off.port();
     await off.event('complete', 60_000);
     expect(await udpTaken(offPort)).toBe(false);

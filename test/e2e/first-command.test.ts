@@ -26,7 +26,7 @@ cleanUpAfterEach(() => dir);
 async function copyOfCheckout(): Promise<string> {
   dir = await tempDir('sixswarm-checkout-');
   const copy = join(dir, 'sixswarm');
-  for (const part of ['src', 'cli', 'scripts', 'types', '.ci', 'tsconfig.json', 'package.json', 'package-lock.json', 'README.md']) {
+  for (const part of ['src', 'cli', 'scripts', 'types', 'web', '.ci', 'tsconfig.json', 'package.json', 'package-lock.json', 'README.md']) {
     if (existsSync(join(ROOT, part))) cpSync(join(ROOT, part), join(copy, part), { recursive: true });
   }
   mkdirSync(join(copy, 'native'));

@@ -208,7 +208,7 @@ describe('terminal UI in tmux', () => {
     await tmux.waitFor('ui', /Add a torrent/);
     await tmux.type('ui', magnet);
     await tmux.keys('ui', 'Enter');
-    await tmux.waitFor('ui', /✓ added/);
+    await tmux.waitFor('ui', /· added quick/);
     await tmux.waitFor('ui', /quick +seeding/, 30_000);
     expect(await treeDigest(join(dir, 'downloads', 'quick'))).toEqual(await treeDigest(join(dir, 'seed', 'quick')));
 

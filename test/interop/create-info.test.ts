@@ -242,7 +242,7 @@ describe('sixswarm info', () => {
   it.each([
     [['info'], /expected one torrent file or magnet link, got 0/],
     [['info', '/nonexistent.torrent'], /no such torrent file: "\/nonexistent.torrent"/],
-    [['info', 'magnet:?xt=urn:btmh:1220abcd'], /v2-only magnet not supported/],
+    [['info', 'magnet:?xt=urn:btmh:1220abcd'], /v2 infohash "1220abcd" is not 32 bytes/],
     [['info', 'magnet:?xt=urn:btih:123'], /neither 40 hex digits nor 32 base32 digits/],
   ])('bad input %j exits 2', (args, message) => {
     const r = sixswarm(args, work);
@@ -284,7 +284,9 @@ describe('sixswarm info on hostile torrents', () => {
     ['bad-piece-length', single({ 'piece length': 0 }), /piece length 0 is not between 1 and 268435456/],
     ['unsorted-keys', Buffer.from(`d4:infod4:name1:x6:lengthi20000e12:piece lengthi16384e6:pieces40:${'\0'.repeat(40)}ee`, 'latin1'), /keys of "info" are not sorted/],
     ['duplicate-keys', Buffer.from(`d4:infod6:lengthi20000e6:lengthi1e4:name1:x12:piece lengthi16384e6:pieces40:${'\0'.repeat(40)}ee`, 'latin1'), /duplicate dictionary key "length"/],
-    ['v2-only', single({ 'meta version': 2, pieces: undefined, length: undefined, 'file tree': { a: { '': { length: 1 } } } }), /BitTorrent v2-only torrents are not supported/],
+    ['v2-no-root', single({ 'meta version': 2, pieces: undefined, length: undefined, 'file tree': { a: { '': { length: 1 } } } }), /the file "a" has no valid "pieces root"/],
+    ['v2-dotdot', single({ 'meta version': 2, pieces: undefined, length: undefined, 'file tree': { '..': { b: { '': { length: 0 } } } } }), /unsafe path in torrent: "x\/\.\." \(component "\.\."\)/],
+    ['v2-newer', single({ 'meta version': 3 }), /meta version 3, newer than sixswarm understands/],
   ];
 
   let hostileDir: string;

@@ -55,13 +55,22 @@ describe('parseMagnet', () => {
   it('accepts hybrid magnets (btih and btmh) and numbered xt', () => {
     const btmh = 'urn:btmh:1220' + 'ab'.repeat(32);
     expect(parseMagnet(`magnet:?xt=${btmh}&xt=urn:btih:${HEX}`).infoHashHex).toBe(HEX);
-    expect(parseMagnet(`magnet:?xt.1=${btmh}&xt.2=urn:btih:${HEX}`).infoHashHex).toBe(HEX);
+    expect(parseMagnet(`magnet:?xt.1=${btmh}&xt.2=urn:btih:${HEX}`).infoHashV2).toEqual(Buffer.from('ab'.repeat(32), 'hex'));
+  });
+
+  it('accepts v2-only magnets (btmh): known by the SHA-256 cut to 20 bytes', () => {
+    const m = parseMagnet(`magnet:?xt=urn:btmh:1220${'AB'.repeat(32)}&dn=x`);
+    expect(m.infoHashV2).toEqual(Buffer.from('ab'.repeat(32), 'hex'));
+    expect(m.infoHashHex).toBe('ab'.repeat(20));
   });
 
   it.each([
     ['not a magnet', 'http://example/x', 'not a magnet link: it must start with "magnet:?"'],
-    ['no xt', 'magnet:?dn=x', 'bad magnet link: it has no "xt=urn:btih:" infohash'],
-    ['v2 only', `magnet:?xt=urn:btmh:1220${'ab'.repeat(32)}`, /^v2-only magnet not supported/],
+    ['no xt', 'magnet:?dn=x', 'bad magnet link: it has no "xt=urn:btih:" or "xt=urn:btmh:" infohash'],
+    ['btmh not sha2-256', `magnet:?xt=urn:btmh:1120${'ab'.repeat(32)}`, /is not a SHA2-256 multihash \(it must start with 1220\)/],
+    ['btmh too short', `magnet:?xt=urn:btmh:1220${'ab'.repeat(31)}`, /is not 32 bytes/],
+    ['btmh not hex', `magnet:?xt=urn:btmh:1220${'zz'.repeat(32)}`, /is not a hex multihash/],
+    ['two different btmh', `magnet:?xt=urn:btmh:1220${'ab'.repeat(32)}&xt.1=urn:btmh:1220${'cd'.repeat(32)}`, /two different v2 infohashes/],
     ['short hex', `magnet:?xt=urn:btih:${HEX.slice(1)}`, /infohash ".*" is neither 40 hex digits nor 32 base32 digits/],
     ['hex with a non-hex digit', `magnet:?xt=urn:btih:${HEX.slice(1)}g`, /neither 40 hex digits/],
     ['bad base32 digit', `magnet:?xt=urn:btih:${B32.slice(1)}1`, /"1" is not a base32 digit/],

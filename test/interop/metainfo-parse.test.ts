@@ -13,14 +13,15 @@ const FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'torrents');
 const LT_INSPECT = join(FIXTURES, 'lt_inspect.py');
 
 interface LtView {
-  info_hash_v1: string;
+  info_hash_v1: string | null;
+  info_hash_v2: string | null;
   name: string;
   piece_length: number;
   num_pieces: number;
   total_size: number;
   private: boolean;
   trackers: string[][];
-  files: { path: string[]; length: number; offset: number; pad: boolean }[];
+  files: { path: string[]; length: number; offset: number; pad: boolean; pieces_root?: string }[];
   piece_hashes: string;
   pieces_ok?: boolean;
 }
@@ -29,7 +30,9 @@ const libtorrentView = (torrent: string, data?: string): LtView =>
   JSON.parse(execFileSync('/usr/bin/python3', [LT_INSPECT, torrent, ...(data ? [data] : [])], { encoding: 'utf8' })) as LtView;
 
 function expectSameAsLibtorrent(m: Metainfo, lt: LtView): void {
-  expect(m.infoHashHex).toBe(lt.info_hash_v1);
+  // A v2-only torrent is known by its v2 hash cut to 20 bytes.
+  expect(m.infoHashHex).toBe(lt.info_hash_v1 ?? lt.info_hash_v2!.slice(0, 40));
+  expect(m.infoHashV2?.toString('hex') ?? null).toBe(lt.info_hash_v2);
   expect(m.name).toBe(lt.name);
   expect(m.pieceLength).toBe(lt.piece_length);
   expect(m.pieceCount).toBe(lt.num_pieces);
@@ -38,7 +41,7 @@ function expectSameAsLibtorrent(m: Metainfo, lt: LtView): void {
   // libtorrent shuffles the trackers inside each tier (BEP 12); sixswarm keeps the file's order.
   const sorted = (tiers: string[][]): string[][] => tiers.map((t) => [...t].sort());
   expect(sorted(m.announce)).toEqual(sorted(lt.trackers));
-  expect(m.files).toEqual(lt.files);
+  expect(m.files.map(({ piecesRoot, ...f }) => ({ ...f, ...(piecesRoot ? { pieces_root: piecesRoot.toString('hex') } : {}) }))).toEqual(lt.files);
   expect(m.pieceHashes.toString('hex')).toBe(lt.piece_hashes);
 }
 
@@ -226,9 +229,17 @@ describe('parseTorrent refuses hostile and malformed torrents', () => {
     expect(parseError(buf)).toMatch(message);
   });
 
-  it('refuses v2-only torrents clearly', () => {
-    const v2 = single({ 'meta version': 2, pieces: undefined, length: undefined, 'file tree': { a: { '': { length: 5 } } } });
-    expect(parseError(v2)).toBe('BitTorrent v2-only torrents are not supported (the info dictionary has no v1 "pieces")');
+  it('reads a v2-only torrent: the file named by the tree, aligned to pieces, known by its SHA-256', () => {
+    const root = Buffer.alloc(32, 7);
+    const v2 = single({ 'meta version': 2, pieces: undefined, length: undefined, 'file tree': { a: { '': { length: 5, 'pieces root': root } } } });
+    const m = parseTorrent(v2);
+    expect([m.v1, m.v2, m.multiFile]).toEqual([false, true, false]);
+    expect(m.files).toEqual([
+      { path: ['a'], length: 5, offset: 0, pad: false, piecesRoot: root },
+      { path: ['x', '.pad', '16379'], length: 16379, offset: 5, pad: true },
+    ]);
+    expect(m.infoHash).toEqual(m.infoHashV2!.subarray(0, 20));
+    expect(m.pieceHashes.length).toBe(0);
   });
 
   it('refuses unsorted keys in the info dictionary, at any depth', () => {
@@ -381,7 +392,7 @@ open(sys.argv[3], 'wb').write(lt.bencode(ct.generate()))
       }
     });
 
-    it('python3-libtorrent v2-only torrents are refused with a clear message', async () => {
+    it('python3-libtorrent v2-only torrents (multi and single file) are read as libtorrent reads them', async () => {
       const out = join(dir, 'v2.torrent');
       execFileSync('/usr/bin/python3', [
         '-c',
@@ -397,7 +408,19 @@ open(sys.argv[3], 'wb').write(lt.bencode(ct.generate()))
         join(dir, 'data'),
         out,
       ]);
-      await expect(readTorrentFile(out)).rejects.toThrow(/BitTorrent v2-only torrents are not supported/);
+      expectSameAsLibtorrent(await readTorrentFile(out), libtorrentView(out));
+      const single = join(dir, 'v2-single.torrent');
+      execFileSync('/usr/bin/python3', ['-c', `
+import sys, libtorrent as lt
+fs = lt.file_storage()
+lt.add_files(fs, sys.argv[1])
+ct = lt.create_torrent(fs, 32768, lt.create_torrent.v2_only)
+lt.set_piece_hashes(ct, sys.argv[2])
+open(sys.argv[3], 'wb').write(lt.bencode(ct.generate()))
+`, join(dir, 'data', 'one.bin'), join(dir, 'data'), single]);
+      const m = await readTorrentFile(single);
+      expectSameAsLibtorrent(m, libtorrentView(single));
+      expect(m.pieceLayers.size).toBe(1);
     });
   });
 

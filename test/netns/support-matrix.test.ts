@@ -47,11 +47,11 @@ async function host(label: string, o: { ipv6?: string[]; routes6?: string[][] })
 
 /** `sixswarm support --json` inside `ns` (optionally wrapped: setpriv, unshare), as rows by id. */
 async function support(ns: Netns, opts: { env?: Record<string, string>; wrap?: string[]; cli?: string } = {}): Promise<Record<string, SupportRow>> {
-  const env = Object.entries({ SIXSWARM_TUNNEL_SERVER: '', ...opts.env }).map(([k, v]) => `${k}=${v}`);
+  const env = Object.entries({ SIXSWARM_TUNNEL_SERVER: '', SIXSWARM_LSD: '', ...opts.env }).map(([k, v]) => `${k}=${v}`);
   const r = await ns.exec('env', [...env, ...(opts.wrap ?? []), process.execPath, opts.cli ?? CLI, 'support', '--json'], 30_000);
   expect(r.code, r.stderr).toBe(0);
   const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as SupportRow);
-  expect(rows.map((x) => x.id)).toEqual(['ipv6-bind', 'ipv6-connections', 'wire', 'http-tracker', 'udp-tracker-ipv6', 'pex', 'dht', 'router-ipv4', 'router-ipv6', 'tunnel', 'utp', 'holepunch', 'encryption']);
+  expect(rows.map((x) => x.id)).toEqual(['ipv6-bind', 'ipv6-connections', 'wire', 'http-tracker', 'udp-tracker-ipv6', 'pex', 'dht', 'lsd', 'router-ipv4', 'router-ipv6', 'tunnel', 'utp', 'holepunch', 'encryption']);
   for (const x of rows) expect(x.reason.length, x.id).toBeGreaterThan(10);
   return Object.fromEntries(rows.map((x) => [x.id, x]));
 }
@@ -75,7 +75,7 @@ describe('sixswarm support on this host', () => {
   it('prints the matrix as a table, or one JSON object per row, and exits 0', async () => {
     const text = await runCli(['support']);
     expect(text.code).toBe(0);
-    for (const c of ['Network: binding to IPv6', 'Network: IPv6 connections', 'Torrent: wire protocol', 'Torrent: HTTP tracker', 'Torrent: UDP tracker over IPv6', 'Torrent: peer exchange (PEX)', 'Torrent: DHT', 'Network: IPv6 tunnel', 'Torrent: encryption (MSE)']) {
+    for (const c of ['Network: binding to IPv6', 'Network: IPv6 connections', 'Torrent: wire protocol', 'Torrent: HTTP tracker', 'Torrent: UDP tracker over IPv6', 'Torrent: peer exchange (PEX)', 'Torrent: DHT', 'Torrent: local peer discovery (LSD)', 'Network: IPv6 tunnel', 'Torrent: encryption (MSE)']) {
       expect(text.stdout).toMatch(new RegExp(`^\\| ${c.replace(/[()]/g, '\\$&')} +\\| (yes|partial|no) +\\| `, 'm'));
     }
     // Every line of the box is as wide as the others.
@@ -98,6 +98,7 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
       'udp-tracker-ipv6': 'no',
       pex: 'partial',
       dht: 'partial',
+      lsd: 'partial',
       'router-ipv4': 'partial',
       'router-ipv6': 'partial',
       tunnel: 'partial',
@@ -112,6 +113,8 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
     expect(rows['http-tracker']!.reason).toMatch(/IPv4 only/);
     expect(rows.pex!.reason).toMatch(/IPv6 ones cannot be dialed from here: use the built-in tunnel/);
     expect(rows.tunnel!.reason).toMatch(/no server is configured: give --tunnel HOST:PORT or set SIXSWARM_TUNNEL_SERVER/);
+    expect(rows.lsd!.reason).toMatch(/^IPv4 on eth0 \(239\.192\.152\.143:6771\), but no LAN interface with IPv6 \(up, multicast, not loopback or point-to-point\): public torrents are announced there/);
+    expect((await support(namespaces[0]!, { env: { SIXSWARM_LSD: 'off' } })).lsd).toMatchObject({ status: 'no', reason: expect.stringMatching(/^off: \$SIXSWARM_LSD is "off"/) });
     // A configured server: --tunnel auto would bring the tunnel up on this host.
     const configured = await support(namespaces[0]!, { env: { SIXSWARM_TUNNEL_SERVER: '192.0.2.1:4000' } });
     expect(configured.tunnel).toMatchObject({ status: 'yes', reason: 'ready: --tunnel auto with 192.0.2.1:4000 comes up (this host has no IPv6 of its own)' });
@@ -121,7 +124,8 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
   it('a host with a global IPv6 address (2001:db8::/32, counted as global) and a default route: native IPv6 everywhere', async () => {
     const ns = await host('sup6', { ipv6: ['2001:db8:1::2/64'], routes6: [['default', 'via', '2001:db8:1::1', 'dev', 'eth0']] });
     const rows = await support(ns, { env: { SIXSWARM_TUNNEL_SERVER: '192.0.2.1:4000' } });
-    expect(status(rows)).toMatchObject({ 'ipv6-bind': 'yes', 'ipv6-connections': 'yes', wire: 'yes', 'http-tracker': 'yes', 'udp-tracker-ipv6': 'yes', pex: 'yes', dht: 'partial', tunnel: 'yes' });
+    expect(status(rows)).toMatchObject({ 'ipv6-bind': 'yes', 'ipv6-connections': 'yes', wire: 'yes', 'http-tracker': 'yes', 'udp-tracker-ipv6': 'yes', pex: 'yes', dht: 'partial', lsd: 'yes', tunnel: 'yes' });
+    expect(rows.lsd!.reason).toMatch(/^IPv4 on eth0 \(239\.192\.152\.143:6771\), IPv6 on eth0 \(\[ff15::efc0:988f\]:6771\): /);
     expect(rows['ipv6-connections']).toMatchObject({ reason: 'native IPv6: 2001:db8:1::2 on eth0', addresses: [{ address: '2001:db8:1::2', device: 'eth0', class: 'native' }] });
     expect(rows.tunnel!.reason).toBe('ready: --tunnel auto with 192.0.2.1:4000 stays off (this host has IPv6)');
 
@@ -143,6 +147,8 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
 
     // Another VPN's TUN device, and then sixswarm's own (each held open, as `sixswarm tunnel up` holds its own).
     const vpn = await withTun('supvpn', 'vpn0', '2001:db8:200::2/64');
+    // A VPN is no LAN: local peer discovery runs on the Ethernet links (IPv6 link-local is enough there), never on vpn0.
+    expect((await support(vpn)).lsd).toMatchObject({ status: 'yes', reason: expect.stringMatching(/^IPv4 on eth0 \(239\.192\.152\.143:6771\), IPv6 on eth0, eth1 \(/) });
     expect((await support(vpn))['ipv6-connections']).toMatchObject({ status: 'yes', reason: 'through a tunnel: 2001:db8:200::2 on vpn0', addresses: [{ address: '2001:db8:200::2', device: 'vpn0', class: 'tunnel' }] });
 
     const tun = await withTun('suptun', 'sixtun0', '2001:db8:100::1/64');

@@ -8,8 +8,10 @@
  *               AAAA 2001:db8:d::99  nothing (no host has it)
  *               TXT "BITTORRENT UDP:6969 TCP:6969"
  *   multi.test  A 203.0.113.1, 203.0.113.2, AAAA 2001:db8:e::1, 2001:db8:e::2: one host "multi"
- *               whose tracker (sixswarm's, on the wildcard addresses, as by default) answers
- *               UDP from the route's source address, .1 / e::1, whichever address was asked
+ *               whose UDP tracker answers from .1 / e::1 whichever address was asked, as a
+ *               tracker on a wildcard socket does (the kernel picks the route's source): an
+ *               nftables rule on "multi" rewrites the source of the replies from .2 / e::2
+ *               (sixswarm's own tracker binds a socket per address and answers from the right one)
  *   deny.test, other.test, bad.test: BEP 34 records that say DENY, list other ports, or are malformed
  *
  *     v4     192.0.2.1/24 (IPv6 off)                   <---> 192.0.2.2/24                chk
@@ -64,9 +66,12 @@ beforeAll(async () => {
   for (const a of ['2001:db8:e::1/64', '2001:db8:e::2/64']) await multi.ip(['addr', 'add', a, 'dev', 'eth0', 'nodad']);
   await chk.ip(['addr', 'add', '203.0.113.100/24', 'dev', 'tom']);
   await chk.ip(['addr', 'add', '2001:db8:e::100/64', 'dev', 'tom', 'nodad']);
-  // Replies to the checker leave from .1 / e::1 whatever address the request came to.
-  await multi.ip(['route', 'add', '203.0.113.100/32', 'dev', 'eth0', 'src', '203.0.113.1']);
-  await multi.ip(['-6', 'route', 'add', '2001:db8:e::100/128', 'dev', 'eth0', 'src', '2001:db8:e::1']);
+  // UDP replies to the checker leave from .1 / e::1 whatever address the request came to.
+  await multi.exec('nft', [
+    'add table inet wrongsrc; add chain inet wrongsrc out { type filter hook output priority 0; }; ' +
+      'add rule inet wrongsrc out ip saddr 203.0.113.2 udp sport 6969 ip saddr set 203.0.113.1; ' +
+      'add rule inet wrongsrc out ip6 saddr 2001:db8:e::2 udp sport 6969 ip6 saddr set 2001:db8:e::1',
+  ]);
 
   dir = await tempDir('sixswarm-tcd-');
   dns = await startDnsmasq(chk, dir, {

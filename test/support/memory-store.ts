@@ -3,9 +3,9 @@
  * uses for files on disk (src/storage/piece-store.ts). A seed is given its payload; a leecher
  * starts empty. What the check finds is hashed for real, so a wrong payload is caught as on disk.
  */
-import { createHash } from 'node:crypto';
 import type { Metainfo } from '../../src/metainfo/types.js';
 import { PieceLayout } from '../../src/storage/layout.js';
+import { PieceHashes } from '../../src/storage/piece-hashes.js';
 import type { CheckResult, StorageBytes, StoreFactory, TorrentStore } from '../../src/storage/piece-store.js';
 import { FileSelection, type SelectionSpec } from '../../src/storage/selection.js';
 import { Bitfield } from '../../src/util/bitfield.js';
@@ -14,6 +14,7 @@ export class MemoryStore implements TorrentStore {
   readonly layout: PieceLayout;
   readonly have: Bitfield;
   readonly selection: FileSelection;
+  readonly hashes: PieceHashes;
   /** Every byte written, piece by piece (the torrent's whole payload, pad files included). */
   readonly data: Buffer;
   writes = 0;
@@ -26,6 +27,7 @@ export class MemoryStore implements TorrentStore {
     this.layout = new PieceLayout(meta.files, meta.pieceLength, meta.totalLength);
     this.have = new Bitfield(meta.pieceCount);
     this.selection = FileSelection.of(meta, this.layout, select);
+    this.hashes = new PieceHashes(meta);
     this.data = payload ? Buffer.from(payload) : Buffer.alloc(meta.totalLength);
   }
 
@@ -38,14 +40,10 @@ export class MemoryStore implements TorrentStore {
     return this.selection.pieces.has(index);
   }
 
-  expected(index: number): Buffer {
-    return this.meta.pieceHashes.subarray(index * 20, index * 20 + 20);
-  }
-
   async check(): Promise<CheckResult> {
     let valid = 0;
     for (let i = 0; i < this.meta.pieceCount; i++) {
-      if (createHash('sha1').update(this.piece(i)).digest().equals(this.expected(i))) {
+      if (this.hashes.verify(i, this.piece(i)).ok) {
         this.have.set(i);
         valid++;
       }

@@ -111,9 +111,11 @@ export function aria2Leech(o: { torrent: string; dir: string; port: number; log:
 /**
  * A libtorrent 2.0 session (or torrent creation) driven by one JSON argument. Prints JSON lines:
  * listening, checked, peers (the handshaken peers whenever that set changes, and in `pex` those
- * of them learned over PEX), peer-disconnected, hash-failed, stats (payload totals, when asked),
+ * of them learned over PEX, in `lsd` those learned by local service discovery), peer-disconnected,
+ * hash-failed, stats (payload totals, when asked),
  * complete (libtorrent's torrent_finished, also fired by a seed after its check),
- * error, created. Every connection is TCP, or with `utp` every one is uTP (`peers` lists those in `utp`).
+ * error, created. Every connection is TCP, or with `utp` every one is uTP (`peers` lists those in
+ * `utp`). LSD is off unless asked (then it announces every 10 s).
  */
 const LIBTORRENT_DRIVER = String.raw`
 import json, os, sys, time
@@ -124,7 +126,8 @@ def out(**e):
 if cfg['mode'] == 'create':
     fs = lt.file_storage()
     lt.add_files(fs, cfg['path'])
-    t = lt.create_torrent(fs, cfg['pieceLength'])  # default flags: a v1+v2 hybrid, pad files between files
+    # default flags: a v1+v2 hybrid, pad files between files; or v2 only (BEP 52), or v1 only
+    t = lt.create_torrent(fs, cfg['pieceLength'], flags={'hybrid': 0, 'v2': lt.create_torrent.v2_only, 'v1': lt.create_torrent.v1_only}[cfg.get('format', 'hybrid')])
     lt.set_piece_hashes(t, os.path.dirname(cfg['path']))
     with open(cfg['out'], 'wb') as f:
         f.write(lt.bencode(t.generate()))
@@ -133,10 +136,11 @@ if cfg['mode'] == 'create':
 cat = lt.alert.category_t
 ses = lt.session({
     'listen_interfaces': ','.join(('[%s]:%d' if ':' in h and not h.startswith('[') else '%s:%d') % (h, cfg['port']) for h in cfg.get('listen') or ['::1']),
-    'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-    # Either TCP alone or (cfg utp) uTP alone.
+    'enable_dht': False, 'enable_lsd': bool(cfg.get('lsd')), 'enable_upnp': False, 'enable_natpmp': False,
+    **({'local_service_announce_interval': 10} if cfg.get('lsd') else {}),
+    # Either TCP alone or (cfg utp) uTP alone; incomingTcp / outgoingTcp False leave one way of TCP.
     'enable_incoming_utp': bool(cfg.get('utp')), 'enable_outgoing_utp': bool(cfg.get('utp')),
-    'enable_incoming_tcp': not cfg.get('utp'), 'enable_outgoing_tcp': not cfg.get('utp'),
+    'enable_incoming_tcp': not cfg.get('utp') and cfg.get('incomingTcp', True), 'enable_outgoing_tcp': not cfg.get('utp') and cfg.get('outgoingTcp', True),
     'allow_multiple_connections_per_ip': True,  # every loopback peer shares one IP
     'alert_mask': cat.error_notification | cat.peer_notification | cat.connect_notification | cat.status_notification,
     **({'out_enc_policy': int(getattr(lt.enc_policy, cfg['encryption']['out'])), 'in_enc_policy': int(getattr(lt.enc_policy, cfg['encryption']['in'])),
@@ -191,7 +195,8 @@ while True:
         # peer_info::utp_socket is bit 17 in libtorrent 2.0; the Python binding has no name for it.
         utp = sorted('%s:%d' % (q.ip[0], q.ip[1]) for q in h.get_peer_info() if q.flags & (1 << 17) and not q.flags & q.connecting and not q.flags & q.handshake)
         rc4 = sorted('%s:%d' % (q.ip[0], q.ip[1]) for q in h.get_peer_info() if q.flags & q.rc4_encrypted)
-        out(event='peers', peers=peers, pex=pex, utp=utp, rc4=rc4, uploaded=s.total_payload_upload)
+        lsd = sorted('%s:%d' % (q.ip[0], q.ip[1]) for q in h.get_peer_info() if q.source & lt.peer_info.lsd and not q.flags & q.connecting and not q.flags & q.handshake)
+        out(event='peers', peers=peers, pex=pex, utp=utp, rc4=rc4, lsd=lsd, uploaded=s.total_payload_upload)
     if cfg.get('stats') and time.time() - last_stats >= cfg['stats']:
         last_stats = time.time()
         out(event='stats', t=last_stats, down=s.total_payload_download, up=s.total_payload_upload)
@@ -220,19 +225,24 @@ export interface LibtorrentOptions {
   wrap?: string[];
   /** Addresses it listens on (default ::1 only; IPv6 with or without brackets), e.g. ['0.0.0.0', '[::]'] in a namespace. */
   listen?: string[];
+  /** Local service discovery (BEP 14) on, announcing every 10 s (off by default: it multicasts on every interface). */
+  lsd?: boolean;
+  /** Incoming / outgoing TCP (default both): one off makes the other side the only one that can connect. */
+  incomingTcp?: boolean;
+  outgoingTcp?: boolean;
 }
 
 /** A libtorrent session listening on [::1] only (unless `listen` says otherwise); wait for its `checked` event before using it. */
 export function libtorrentPeer(o: LibtorrentOptions): SixswarmProcess {
-  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, listen: o.listen, connect: o.connect ?? [], pex: o.pex ?? false, stats: o.stats, encryption: o.encryption, utp: o.utp ?? false };
+  const cfg = { mode: 'run', torrent: o.torrent, magnet: o.magnet, save: o.save, port: o.port, listen: o.listen, connect: o.connect ?? [], pex: o.pex ?? false, stats: o.stats, encryption: o.encryption, utp: o.utp ?? false, lsd: o.lsd, incomingTcp: o.incomingTcp ?? true, outgoingTcp: o.outgoingTcp ?? true };
   const args = [PYTHON, '-c', LIBTORRENT_DRIVER, JSON.stringify(cfg)];
   const [cmd, ...rest] = [...(o.wrap ?? []), ...args];
   return spawnTracked(cmd!, rest, { label: 'libtorrent' });
 }
 
-/** libtorrent's own .torrent of `path` (a v1+v2 hybrid with BEP 47 pad files). */
-export async function libtorrentCreate(path: string, out: string, pieceLength: number): Promise<JsonEvent> {
-  const { stdout } = await run(PYTHON, ['-c', LIBTORRENT_DRIVER, JSON.stringify({ mode: 'create', path, out, pieceLength })]);
+/** libtorrent's own .torrent of `path`: a v1+v2 hybrid with BEP 47 pad files (default), v2 only (BEP 52) or v1 only. */
+export async function libtorrentCreate(path: string, out: string, pieceLength: number, format: 'hybrid' | 'v2' | 'v1' = 'hybrid'): Promise<JsonEvent> {
+  const { stdout } = await run(PYTHON, ['-c', LIBTORRENT_DRIVER, JSON.stringify({ mode: 'create', path, out, pieceLength, format })]);
   return JSON.parse(stdout.trim()) as JsonEvent;
 }
 

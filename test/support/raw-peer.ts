@@ -42,6 +42,12 @@ export interface HandshakeOptions {
 export interface ServeOptions {
   /** Answer requests with wrong bytes (same length) instead of the real data. */
   corrupt?: boolean;
+  /** Wrong bytes only for the blocks of these pieces. */
+  corruptPieces?: number[];
+  /** Announce and serve only these pieces (default all). */
+  pieces?: number[];
+  /** Answer BEP 52 hash requests with hash rejects (else they go unanswered). */
+  rejectHashRequests?: boolean;
   /** Upload rate limit in bytes per second; 0 or absent = as fast as the socket takes it. */
   bytesPerSecond?: number;
 }
@@ -74,6 +80,13 @@ export function fullBitfield(pieces: number): Buffer {
   const b = Buffer.alloc(Math.ceil(pieces / 8), 0xff);
   const spare = b.length * 8 - pieces;
   if (spare > 0) b[b.length - 1] = 0xff << spare;
+  return b;
+}
+
+/** A bitfield payload with the bits of `have` set. */
+export function someBitfield(pieces: number, have: Set<number>): Buffer {
+  const b = Buffer.alloc(Math.ceil(pieces / 8));
+  for (const i of have) if (i < pieces) b[i >> 3]! |= 0x80 >> (i & 7);
   return b;
 }
 
@@ -182,7 +195,8 @@ export class RawPeer {
    */
   serve(data: Buffer, pieceLength: number, opts: ServeOptions = {}): void {
     const pieces = Math.ceil(data.length / pieceLength);
-    this.sendMessage(MSG.bitfield, fullBitfield(pieces));
+    const only = opts.pieces && new Set(opts.pieces);
+    this.sendMessage(MSG.bitfield, only ? someBitfield(pieces, only) : fullBitfield(pieces));
     const queue: { index: number; begin: number; length: number }[] = [];
     let allowance = 0;
     let last = Date.now();
@@ -197,7 +211,7 @@ export class RawPeer {
         allowance -= r.length;
         const start = r.index * pieceLength + r.begin;
         let block = data.subarray(start, start + r.length);
-        if (opts.corrupt) block = Buffer.from(block.map((x) => x ^ 0x5a));
+        if (opts.corrupt || opts.corruptPieces?.includes(r.index)) block = Buffer.from(block.map((x) => x ^ 0x5a));
         this.sendMessage(MSG.piece, Buffer.concat([u32(r.index, r.begin), block]));
       }
     };
@@ -207,8 +221,10 @@ export class RawPeer {
       if (m.id === MSG.interested) this.sendMessage(MSG.unchoke);
       else if (m.id === MSG.request && m.payload.length === 12) {
         const r = { index: m.payload.readUInt32BE(0), begin: m.payload.readUInt32BE(4), length: m.payload.readUInt32BE(8) };
-        if (r.index < pieces && r.index * pieceLength + r.begin + r.length <= data.length) queue.push(r);
+        if (r.index < pieces && (!only || only.has(r.index)) && r.index * pieceLength + r.begin + r.length <= data.length) queue.push(r);
         pump();
+      } else if (m.id === MSG.hashRequest && opts.rejectHashRequests) {
+        this.sendMessage(MSG.hashReject, m.payload);
       } else if (m.id === MSG.cancel && m.payload.length === 12) {
         const i = queue.findIndex((q) => q.index === m.payload.readUInt32BE(0) && q.begin === m.payload.readUInt32BE(4));
         if (i >= 0) queue.splice(i, 1);
@@ -221,6 +237,27 @@ export class RawPeer {
     this.sendHandshake(infoHash);
     await this.readHandshake();
     this.serve(data, pieceLength);
+  }
+
+  /**
+   * Having read its handshake: answer as a source of the torrent's metadata only (BEP 9), as some
+   * clients serve even a private torrent's. The few fields needed are found in the bytes, not
+   * decoded (their extension id for ut_metadata, the piece asked for).
+   */
+  serveMetadata(infoHash: Buffer, info: Buffer): void {
+    const ours = 7;
+    this.sendHandshake(infoHash, { extended: true });
+    this.sendMessage(MSG.extended, Buffer.concat([Buffer.from([0]), Buffer.from(`d1:md11:ut_metadatai${ours}ee13:metadata_sizei${info.length}ee`, 'latin1')]));
+    let theirs = 0;
+    this.onMessage((m) => {
+      if (m.id !== MSG.extended) return;
+      const text = m.payload.subarray(1).toString('latin1');
+      if (m.payload[0] === 0) theirs = Number(/11:ut_metadatai(\d+)e/.exec(text)?.[1] ?? 0);
+      if (m.payload[0] !== ours || !/8:msg_typei0e/.test(text)) return;
+      const piece = Number(/5:piecei(\d+)e/.exec(text)?.[1]);
+      const head = Buffer.from(`d8:msg_typei1e5:piecei${piece}e10:total_sizei${info.length}ee`, 'latin1');
+      this.sendMessage(MSG.extended, Buffer.concat([Buffer.from([theirs]), head, info.subarray(piece * 16384, (piece + 1) * 16384)]));
+    });
   }
 
   close(): void {

@@ -18,16 +18,13 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 export class Tmux {
   readonly socket = `sixswarm-test-${process.pid}-${randomBytes(4).toString('hex')}`;
 
-  /**
-   * Start `sixswarm ARGS` in a `width` x `height` terminal. CI and CONTINUOUS_INTEGRATION are
-   * unset for it: ink draws only a final frame when it thinks it runs in CI.
-   */
+  /** Start `sixswarm ARGS` in a `width` x `height` terminal. */
   async start(name: string, args: string[], o: { width?: number; height?: number; env?: Record<string, string>; stderr?: string } = {}): Promise<void> {
-    // What the test runner sets for every process (no public DHT router, namespaces' ranges) goes in explicitly.
-    const forwarded = Object.fromEntries(['SIXSWARM_DHT_BOOTSTRAP', 'SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL'].flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : [])));
+    // What the test runner sets for every process (no public DHT router, namespaces' ranges, CI=false for ink's frames) goes in explicitly.
+    const forwarded = Object.fromEntries(['CI', 'CONTINUOUS_INTEGRATION', 'SIXSWARM_DHT_BOOTSTRAP', 'SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL', 'SIXSWARM_PORT_MAPPING', 'SIXSWARM_LSD'].flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : [])));
     const env = Object.entries({ ...forwarded, ...o.env }).map(([k, v]) => `${k}=${q(v)}`).join(' ');
     const err = o.stderr ? ` 2>${q(o.stderr)}` : '';
-    const cmd = `env -u CI -u CONTINUOUS_INTEGRATION ${env} ${q(process.execPath)} ${q(CLI)} ${args.map(q).join(' ')}${err}; echo "[exit $?]"; sleep 600`;
+    const cmd = `env ${env} ${q(process.execPath)} ${q(CLI)} ${args.map(q).join(' ')}${err}; echo "[exit $?]"; sleep 600`;
     await this.tmux('new-session', '-d', '-s', name, '-x', String(o.width ?? 100), '-y', String(o.height ?? 30), cmd);
   }
 

@@ -134,6 +134,7 @@ export const SNAPSHOT: UiSnapshot = {
     ],
     reached: { 6: { from: '[2001:db8::7]:50000', kind: 'documentation', at: NOW - 5_000 } },
     dht: { address: '0.0.0.0', port: 6881, nodes: 143, lookups: 7 },
+    lsd: { interfaces: { 4: [{ name: 'eth0', address: '192.0.2.2' }], 6: [{ name: 'eth0', address: 'fd00::2' }] }, torrents: 2, sent: 12, heard: 3, peers: 1, dropped: { malformed: 0, flooding: 0, own: 0 } },
     tunnel: {
       state: 'up',
       mode: 'tun',

@@ -1,10 +1,10 @@
 /**
- * Address classification (what may be announced or dialed), canonical text (RFC 5952), and the
- * compact 6/18-byte peer codecs with their length checks.
+ * Address classification (what may be announced or dialed), canonical text (RFC 5952), subnet
+ * membership, and the compact 6/18-byte peer codecs with their length checks.
  */
 import { ENV } from '../../src/util/environment.js';
 import { describe, expect, it } from 'vitest';
-import { bytesToIp, canonicalIp, classify, familyOf, ipToBytes, isDialable, isGlobalUnicast, unmapIp, type AddressKind } from '../../src/net/address.js';
+import { bytesToIp, canonicalIp, classify, familyOf, ipToBytes, isDialable, isGlobalUnicast, subnetMatcher, unmapIp, type AddressKind } from '../../src/net/address.js';
 import { CompactError, decodeCompactIp, decodeCompactPeers, encodeCompactPeer, encodeCompactPeers } from '../../src/net/compact.js';
 
 describe('classify', () => {
@@ -209,5 +209,20 @@ describe('documentation and benchmarking ranges', () => {
   it('stand in for the Internet only when the test suite says so', () => {
     expect(process.env[ENV.documentationAsGlobal]).toBe('1'); // vitest.config.ts
     for (const ip of ranges) expect(classify(ip)?.kind, ip).toBe('global');
+  });
+});
+
+describe('subnetMatcher', () => {
+  it('tells addresses in any of the networks, at whole and partial byte prefixes, each family apart', () => {
+    const on = subnetMatcher([
+      { address: '192.168.77.10', prefix: 24 },
+      { address: '10.1.2.3', prefix: 20 },
+      { address: '2001:db8:77::10', prefix: 64 },
+      { address: 'fe80::1', prefix: 200 }, // no such prefix: ignored
+    ]);
+    for (const ip of ['192.168.77.1', '192.168.77.255', '10.1.15.9', '10.1.0.0', '2001:db8:77::ffff', '2001:db8:77:0:1:2:3:4', '2001:db8:77::5%eth0']) expect(on(ip), ip).toBe(true);
+    for (const ip of ['192.168.78.1', '10.1.16.0', '2001:db8:78::1', '::ffff:192.168.77.1', 'fe80::1', 'nonsense', '']) expect(on(ip), ip).toBe(false);
+    expect(subnetMatcher([])('192.168.77.1')).toBe(false);
+    expect(subnetMatcher([{ address: '0.0.0.0', prefix: 0 }])('203.0.113.9')).toBe(true);
   });
 });

@@ -230,3 +230,36 @@ describe('frame decoder chunking', () => {
     expect(out).toEqual([{ type: 'interested' }]);
   });
 });
+
+describe('frame decoder: BEP 52 hash messages', () => {
+  const root = Buffer.alloc(32, 0xab);
+  const req = { root, base: 2, index: 512, count: 512, proofLayers: 9 };
+
+  it('decodes hash request, hash reject and hashes as encoded', () => {
+    const hashes = randomBytes(32 * 3);
+    const all = [
+      { type: 'hash-request' as const, ...req },
+      { type: 'hash-reject' as const, ...req },
+      { type: 'hashes' as const, ...req, hashes },
+    ];
+    for (const chunk of [1, 7, 1000]) expect(feed(Buffer.concat(all.map((m) => encode.message(m))), LIMITS, chunk)).toEqual(all);
+  });
+
+  it('rejects a hash request or reject of any other size', () => {
+    rejects(frame(MSG.hashRequest, Buffer.alloc(47)), /message type 21 with 47 payload bytes \(expected 48\)/);
+    rejects(frame(MSG.hashReject, Buffer.alloc(49)), /message type 23 with 49 payload bytes/);
+  });
+
+  it('rejects hashes that are not whole 32-byte hashes after the header, or too many of them', () => {
+    rejects(frame(MSG.hashes, Buffer.alloc(47)), /hashes message of 47 bytes/);
+    rejects(frame(MSG.hashes, Buffer.alloc(48 + 31)), /hashes message of 79 bytes/);
+    const big = { ...LIMITS, maxExtended: 1024 * 1024 };
+    expect(feed(frame(MSG.hashes, Buffer.alloc(48 + 32 * 8256)), big)).toHaveLength(1);
+    rejects(frame(MSG.hashes, Buffer.alloc(48 + 32 * 8257)), /hashes message of/, big);
+  });
+
+  it('reads the four numbers as unsigned 32-bit values (checked against the tree above it)', () => {
+    const m = feed(encode.message({ type: 'hash-request', root, base: 2 ** 32 - 1, index: 2 ** 31, count: 2 ** 32 - 1, proofLayers: 0 }))[0]!;
+    expect(m).toMatchObject({ base: 2 ** 32 - 1, index: 2 ** 31, count: 2 ** 32 - 1 });
+  });
+});

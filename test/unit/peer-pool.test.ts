@@ -48,4 +48,21 @@ describe('peer pool', () => {
     expect(Array.from({ length: 20 }, (_, i) => pool.add([{ host: '192.0.2.200', port: 2000 + i }], tracker)).every(Boolean)).toBe(true);
     expect(pool.ready(t0, 100).filter((c) => c.source.kind === 'tracker')).toHaveLength(20);
   });
+
+  it('LSD peers: a LAN host is capped per address (the LAN shares one IPv6 /64), the kind within its own quota', () => {
+    const pool = new PeerPool();
+    const lsd = (host: string) => ({ kind: 'lsd' as const, from: host });
+    // One host naming many ports: four of them.
+    expect(Array.from({ length: 50 }, (_, i) => pool.add([{ host: '2001:db8:77::66', port: 1000 + i }], lsd('2001:db8:77::66'))).filter(Boolean)).toHaveLength(4);
+    // Its neighbours on the same /64 are hosts of their own.
+    for (let h = 1; h <= 10; h++) expect(pool.add([{ host: `2001:db8:77::${h}`, port: 6881 }], lsd(`2001:db8:77::${h}`))).toBe(true);
+    // A flood of LAN addresses stays within the kind's quota and evicts only its own kind.
+    expect(pool.add([{ host: '198.51.100.9', port: 6881 }], { kind: 'tracker', from: 'http://t/announce' })).toBe(true);
+    for (let i = 0; i < 1000; i++) {
+      const host = `2001:db8:77::1:${i.toString(16)}`;
+      pool.add([{ host, port: 6881 }], lsd(host));
+    }
+    expect(pool.countBySource().lsd).toBe(200);
+    expect(pool.countBySource().tracker).toBe(1);
+  });
 });

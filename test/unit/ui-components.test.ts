@@ -145,7 +145,7 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
     expect(out).toMatch(/Availability, peers that have them: · none ░ 1 ▒ 2-3 ▓ 4-9 █ 10\+/);
   });
 
-  it('the network panel: addresses with their class, reached from outside per family, the tunnel', () => {
+  it('the network panel: addresses with their class, reached from outside per family, the DHT, LSD, the tunnel', () => {
     const out = frame(keys(fixedState(), 'n'), width, height);
     fits(out, width, height);
     expect(out).toMatch(/IPv6 fd00::2 +ULA/);
@@ -159,6 +159,7 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
     expect(out).toMatch(/prefix 2001:db8:77::\/64 .*since 12m05s .*reconnects 1/);
     expect(out).toMatch(/Listening IPv6 \[::\]:6881 +IPv4 0\.0\.0\.0:6881/);
     expect(out).toMatch(/DHT IPv4 node on 0\.0\.0\.0:6881, 143 nodes known, 7 lookups done/);
+    expect(out).toMatch(/LSD on eth0 \(IPv4\) and eth0 \(IPv6\): sent 12, heard 3 \(1 for our/);
   });
 
   it('the log shows every message with its time and level, wrapped, not cut', () => {

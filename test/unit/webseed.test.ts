@@ -54,7 +54,7 @@ describe('web seeds in magnet links', () => {
     const m = parseMagnet(`magnet:?xt=urn:btih:${hash}&ws=${encodeURIComponent('http://[::1]:8080/f.iso')}&ws.1=ftp%3A%2F%2Fx%2Ff&ws=${encodeURIComponent('http://[::1]:8080/f.iso')}&ws=https%3A%2F%2Fm.example%2Fd%2F`);
     expect(m.webSeeds).toEqual(['http://[::1]:8080/f.iso', 'https://m.example/d/']);
     expect(parseMagnet(`magnet:?xt=urn:btih:${hash}`).webSeeds).toBeUndefined();
-    const meta = { infoHashHex: hash, name: 'f.iso', announce: [], urlList: ['http://[::1]:8080/f.iso'] } as unknown as Metainfo;
+    const meta = { infoHashHex: hash, v1: true, v2: false, name: 'f.iso', announce: [], urlList: ['http://[::1]:8080/f.iso'] } as unknown as Metainfo;
     expect(toMagnet(meta)).toBe(`magnet:?xt=urn:btih:${hash}&dn=f.iso&ws=${encodeURIComponent('http://[::1]:8080/f.iso')}`);
   });
 });

@@ -70,9 +70,14 @@ export class MetadataExchange extends EventEmitter<MetadataExchangeEvents> {
   private readonly started = Date.now();
   private lastTick = 0;
 
+  /**
+   * `infoHash`: a v1 info hash (the SHA-1 of the info dictionary); `infoHashV2` (BEP 52): the
+   * SHA-256, which a v2 magnet names. A copy matching either is the metadata.
+   */
   constructor(
     readonly infoHash: Buffer,
     info?: Buffer,
+    readonly infoHashV2?: Buffer,
   ) {
     super();
     this.info = info;
@@ -203,7 +208,8 @@ export class MetadataExchange extends EventEmitter<MetadataExchangeEvents> {
 
   private assemble(): void {
     const info = Buffer.concat(this.pieces as Buffer[]);
-    if (createHash('sha1').update(info).digest().equals(this.infoHash)) {
+    const v2 = this.infoHashV2 && createHash('sha256').update(info).digest().equals(this.infoHashV2);
+    if (v2 || createHash('sha1').update(info).digest().equals(this.infoHash)) {
       this.info = info;
       const liars = new Set<MetadataSource>();
       // The good copy tells who lied in the failed one.

@@ -1,19 +1,21 @@
 /**
  * The kernel's network: TCP streams (dual-stack listeners, dials with Node's shared read buffer),
- * the UDP socket of each family on the listening port, connected UDP flows, and plain sockets for
- * HTTP. Outgoing connections of a family leave from its local address when one is set (the
+ * the UDP socket of each family on the listening port, connected UDP flows, multicast groups on
+ * the LAN interfaces, and plain sockets for HTTP. Outgoing connections of a family leave from its local address when one is set (the
  * tunnel's, with source routing).
  */
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Family } from '../../net/address.js';
 import type { DatagramChannel, DatagramFlow } from '../datagram.js';
+import type { MulticastChannel, MulticastGroup } from '../multicast.js';
 import { targetFamily } from '../happy-eyeballs.js';
 import { checkOnly, type DialOneOptions, type DialTarget, type Listening, type ListenOptions, type Network, type TrackerNetwork } from '../network.js';
 import type { Transport } from '../transport.js';
 import { DualStackListener } from './listeners.js';
 import { connectSharedRead } from './shared-read.js';
 import { TcpTransport } from './tcp-transport.js';
+import { KernelMulticastChannel } from './multicast.js';
 import { KernelDatagramChannel, openKernelFlow } from './udp.js';
 
 /** A TCP socket for HTTP, connecting. */
@@ -33,6 +35,8 @@ export class KernelNetwork implements Network {
   private readonly local: Partial<Record<Family, string>> = {};
   /** UDP sockets by "family port", bound on first use. */
   private readonly udp = new Map<string, Promise<KernelDatagramChannel>>();
+  /** Multicast groups handed out and not closed yet. */
+  private readonly groups = new Set<MulticastChannel>();
 
   dial(target: DialTarget, opts: DialOneOptions): Promise<Transport> {
     const local = this.local[targetFamily(target)];
@@ -87,6 +91,12 @@ export class KernelNetwork implements Network {
     return bound;
   }
 
+  async multicast(family: Family, group: MulticastGroup): Promise<MulticastChannel> {
+    const channel = await KernelMulticastChannel.open(family, group, () => this.groups.delete(channel));
+    this.groups.add(channel);
+    return channel;
+  }
+
   openFlow(family: Family, host: string, port: number): Promise<DatagramFlow> {
     return openKernelFlow(family, host, port, this.local[family]);
   }
@@ -103,7 +113,8 @@ export class KernelNetwork implements Network {
   async close(): Promise<void> {
     const udp = [...new Set(this.udp.values())];
     this.udp.clear();
+    const groups = [...this.groups];
     // A listener's close waits for the connections it accepted: their owners close those.
-    await Promise.all([this.listener.close(), ...udp.map((c) => c.then((s) => s.close(), () => {}))]);
+    await Promise.all([this.listener.close(), ...udp.map((c) => c.then((s) => s.close(), () => {})), ...groups.map((g) => g.close())]);
   }
 }

@@ -17,7 +17,7 @@ import { attachNativeUdp, type NativeUdp } from './native-udp.js';
  * included. 4 MiB (the kernel grants up to net.core.rmem_max) rides out pauses of half a second;
  * it is only used while datagrams wait.
  */
-const RECEIVE_BUFFER = 4 * 1024 * 1024;
+export const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 const SEND_BUFFER = 1024 * 1024;
 
 export class KernelDatagramChannel implements DatagramChannel {
@@ -45,7 +45,7 @@ export class KernelDatagramChannel implements DatagramChannel {
 
   /** Bind a socket of one family to `port` (0: any) on `host` (default the wildcard). */
   static bind(family: Family, port: number, host?: string): Promise<KernelDatagramChannel> {
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6, recvBufferSize: RECEIVE_BUFFER, sendBufferSize: SEND_BUFFER });
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6, recvBufferSize: RECEIVE_BUFFER_BYTES, sendBufferSize: SEND_BUFFER });
     return new Promise((resolve, reject) => {
       socket.once('error', (e) => {
         socket.close();

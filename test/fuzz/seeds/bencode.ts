@@ -1,0 +1,53 @@
+/** Seeds of the bencode corpus: canonical values of every kind, and every way a value can be broken. */
+import { encode } from '../../../src/bencode/index.js';
+import { seed, truncations, type Seed } from './seed.js';
+
+export function bencodeSeeds(): Seed[] {
+  const dict = encode({ announce: 'udp://tracker.example:6969/announce', info: { length: 12345, name: 'a file', 'piece length': 16384, pieces: Buffer.alloc(20, 7) }, list: [1, -2, 'three', [], {}] });
+  return [
+    seed('valid-int-zero', 'i0e'),
+    seed('valid-int-negative', 'i-42e'),
+    seed('valid-int-15-digits', 'i999999999999999e'),
+    seed('valid-int-max-safe', 'i9007199254740991e'),
+    seed('valid-int-past-safe', 'i9007199254740992e'),
+    seed('valid-int-20-digits', 'i-99999999999999999999e'),
+    seed('valid-string-empty', '0:'),
+    seed('valid-string-binary', Buffer.concat([Buffer.from('4:'), Buffer.from([0, 0xff, 0x0a, 0x80])])),
+    seed('valid-list-empty', 'le'),
+    seed('valid-dict-empty', 'de'),
+    seed('valid-dict-sorted-by-bytes', encode(new Map([['Z', 1], ['a', 2], ['\xff', 3]]) as never)),
+    seed('valid-depth-64', `${'l'.repeat(64)}${'e'.repeat(64)}`),
+    seed('valid-torrent-like', dict),
+    seed('unsorted-keys', 'd1:bi1e1:ai2ee'),
+    seed('duplicate-key', 'd1:ai1e1:ai2ee'),
+    seed('depth-65', `${'l'.repeat(65)}${'e'.repeat(65)}`),
+    seed('depth-1000-unterminated', 'l'.repeat(1000)),
+    seed('empty', ''),
+    seed('int-empty', 'ie'),
+    seed('int-minus-only', 'i-e'),
+    seed('int-negative-zero', 'i-0e'),
+    seed('int-leading-zero', 'i01e'),
+    seed('int-21-digits', 'i100000000000000000000e'),
+    seed('int-unterminated', 'i1'),
+    seed('int-plus-sign', 'i+1e'),
+    seed('int-space', 'i 1e'),
+    seed('string-leading-zero-length', '01:a'),
+    seed('string-no-colon', '1'),
+    seed('string-short', '2:a'),
+    seed('string-length-2-to-the-32', '4294967296:a'),
+    seed('string-length-12-digits', '999999999999:x'),
+    seed('string-length-13-digits', '9999999999999:x'),
+    seed('string-colon-first', ':a'),
+    seed('list-unterminated', 'li1e'),
+    seed('dict-unterminated', 'd1:ai1e'),
+    seed('dict-integer-key', 'di1ei1ee'),
+    seed('dict-key-without-value', 'd1:ae'),
+    seed('trailing-bytes', 'i1ei2e'),
+    seed('trailing-e', 'lee'),
+    seed('unknown-byte', 'x'),
+    seed('nul-byte', '\x00'),
+    seed('many-values', `l${'i1e'.repeat(300)}e`),
+    ...truncations('torrent-like', dict, [1, 11, 46, 50, 51, 57, 63, 75, 90, 100, 120, dict.length - 1]),
+    ...truncations('nested', Buffer.from('d1:ald1:bli1ei-2e0:eee1:ci3ee')),
+  ];
+}
