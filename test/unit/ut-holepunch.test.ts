@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeHolepunch, encodeHolepunch, HP_ERROR, MAX_MESSAGE_BYTES, type HolepunchMessage } from '../../src/ext/ut-holepunch/codec.js';
 import { HolepunchConnection } from '../../src/ext/ut-holepunch/connection.js';
-import { CONNECTS_PER_RELAY, CONNECTS_PER_TARGET, DIALS_PER_HOST, HolepunchTorrent, RENDEZVOUS_PER_ASKER, type HolepunchStep, type HolepunchSwarm } from '../../src/ext/ut-holepunch/torrent.js';
+import { CONNECTS_PER_RELAY, CONNECTS_PER_TARGET, DIALS_PER_HOST, ERRORS_PER_ASKER, HolepunchTorrent, RENDEZVOUS_PER_ASKER, type HolepunchStep, type HolepunchSwarm } from '../../src/ext/ut-holepunch/torrent.js';
 import type { PeerAddress } from '../../src/net/compact.js';
 import type { ExtensionHandshake } from '../../src/wire/extension-handshake.js';
 import { ProtocolError } from '../../src/wire/frame-decoder.js';
@@ -154,15 +154,9 @@ describe('ut_holepunch relay', () => {
     expect(ask(v4('0.0.0.0', 6881))).toEqual(err(v4('0.0.0.0', 6881), 'noSuchPeer'));
     expect(ask(v4('224.0.0.1', 6881))).toEqual(err(v4('224.0.0.1', 6881), 'noSuchPeer'));
     expect(ask(v4('198.51.100.7', 0))).toEqual(err(v4('198.51.100.7', 0), 'noSuchPeer'));
-    expect(swarm.steps.map((s) => s.reason)).toEqual([
-      'the relay is not connected to that peer',
-      'that peer does not support holepunching',
-      'the endpoint named is the relay or the asking peer itself',
-      'the endpoint named is the relay or the asking peer itself',
-      'the endpoint named is not a valid address',
-      'the endpoint named is not a valid address',
-      'the endpoint named is not a valid address',
-    ]);
+    // Counted, not reported one by one (libtorrent asks about itself every few seconds).
+    expect(swarm.steps).toEqual([]);
+    expect(torrent.summary().errorsSent).toBe(7);
   });
 
   it('bounds what one asker gets relayed, and what all askers together send one target', () => {
@@ -176,16 +170,20 @@ describe('ut_holepunch relay', () => {
     // Many askers (a botnet) at one target: the target hears no more than its own burst.
     for (const a of askers.slice(1)) for (let i = 0; i < 5; i++) a.say({ type: 'rendezvous', peer: v4('198.51.100.6', 6881) });
     expect(target.sent.length).toBe(CONNECTS_PER_TARGET.burst);
-    // Errors answered are bounded per asker too: a flood of bad endpoints gets its burst of answers.
-    const c = askers[39]!;
-    const before = c.sent.length;
-    for (let i = 0; i < 1000; i++) c.say({ type: 'rendezvous', peer: v4('198.51.100.250', 6881) });
-    expect(c.sent.length - before).toBeLessThanOrEqual(RENDEZVOUS_PER_ASKER.burst);
+    // Errors answered are bounded per asker too, on a budget of their own: a flood of bad
+    // endpoints (libtorrent asks about itself every few seconds) leaves its introductions alone.
+    const c = partner(torrent, v4('198.51.100.99', 6881), { outgoing: true });
+    for (let i = 0; i < 1000; i++) c.say({ type: 'rendezvous', peer: v4('198.51.100.99', 6881) });
+    expect(c.sent.length).toBe(ERRORS_PER_ASKER.burst);
+    const other = partner(torrent, v4('198.51.100.98', 6881), { outgoing: true });
+    c.say({ type: 'rendezvous', peer: v4('198.51.100.98', 6881) });
+    expect(c.sent.at(-1)).toEqual({ type: 'connect', peer: v4('198.51.100.98', 6881) });
+    expect(other.sent).toEqual([{ type: 'connect', peer: v4('198.51.100.99', 6881) }]);
     // A minute later each has its rate again.
     clock.now += 60_000;
     askers[1]!.say({ type: 'rendezvous', peer: v4('198.51.100.6', 6881) });
     expect(target.sent.length).toBe(CONNECTS_PER_TARGET.burst + 1);
-    expect(torrent.summary().relayLimited).toBeGreaterThan(1000);
+    expect(torrent.summary().relayLimited).toBeGreaterThan(1900);
   });
 });
 

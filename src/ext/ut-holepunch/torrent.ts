@@ -19,8 +19,13 @@ import type { ExtensionPeer } from '../../wire/extensions.js';
 import { partnerScope } from '../ut-pex/codec.js';
 import { ERROR_TEXT, type HolepunchError, type HolepunchMessage } from './codec.js';
 
-/** Rendezvous one asker may have relayed: a burst, then this many a minute (libtorrent's peers ask once per failed dial). */
+/** Rendezvous one asker may have relayed: a burst, then this many a minute (one per dial that failed it). */
 export const RENDEZVOUS_PER_ASKER = { burst: 10, perMinute: 6 } as const;
+/**
+ * Errors one asker may be answered with, apart: libtorrent 2.0.8 asks about itself every few
+ * seconds, which must not use up what its real rendezvous need. Only the asker hears them.
+ */
+export const ERRORS_PER_ASKER = { burst: 20, perMinute: 30 } as const;
 /** Connects we forward to one target host (from all askers together): the host a relay could be made to flood. */
 export const CONNECTS_PER_TARGET = { burst: 10, perMinute: 6 } as const;
 /** Unsolicited connects we act on from one relay, and dials to one host named in connects (all relays together). */
@@ -91,6 +96,7 @@ interface Pending {
 export class HolepunchTorrent {
   private readonly partners = new Set<HolepunchPartner>();
   private readonly askers: SourceLimiter;
+  private readonly answered: SourceLimiter;
   private readonly targets: SourceLimiter;
   private readonly relays: SourceLimiter;
   private readonly dialed: SourceLimiter;
@@ -117,6 +123,7 @@ export class HolepunchTorrent {
   ) {
     const limiter = (l: { burst: number; perMinute: number }) => new SourceLimiter(l.perMinute / 60, l.burst, MAX_SOURCES, clock);
     this.askers = limiter(RENDEZVOUS_PER_ASKER);
+    this.answered = limiter(ERRORS_PER_ASKER);
     this.targets = limiter(CONNECTS_PER_TARGET);
     this.relays = limiter(CONNECTS_PER_RELAY);
     this.dialed = limiter(DIALS_PER_HOST);
@@ -171,21 +178,18 @@ export class HolepunchTorrent {
   /** Relay: `from` asks to be introduced to `ep`. */
   private relay(from: HolepunchPartner, ep: PeerAddress): void {
     this.counts.rendezvousIn++;
-    if (!this.askers.allow(hostKey(from.peer.remote.host))) {
-      this.counts.relayLimited++;
-      return;
-    }
-    const peer = formatHostPort(ep.host, ep.port);
+    const asker = hostKey(from.peer.remote.host);
+    // Errors are only counted, not reported: libtorrent asking about itself is no news to the user.
     const fail = (error: HolepunchError) => {
+      if (!this.answered.allow(asker)) return void this.counts.relayLimited++;
       this.counts.errorsSent++;
       from.send({ type: 'error', peer: ep, error });
-      this.swarm.event({ role: 'relay', step: 'failed', peer, via: from.label, reason: ERROR_TEXT[error] });
     };
     if (ep.port === 0 || !isDialable(ep.host)) return fail('noSuchPeer');
     if (this.swarm.isSelf(ep.host, ep.port) || at(from, ep)) return fail('noSelf');
     const target = [...this.partners].find((p) => p !== from && at(p, ep));
     if (!target) return fail(this.swarm.connected(ep) ? 'noSupport' : 'notConnected');
-    if (!this.targets.allow(hostKey(target.peer.remote.host))) {
+    if (!this.askers.allow(asker) || !this.targets.allow(hostKey(target.peer.remote.host))) {
       this.counts.relayLimited++;
       return;
     }
@@ -193,7 +197,7 @@ export class HolepunchTorrent {
     target.send({ type: 'connect', peer: reachableAt(from.peer) });
     from.send({ type: 'connect', peer: ep });
     this.counts.relayed++;
-    this.swarm.event({ role: 'relay', step: 'relayed', peer, via: from.label });
+    this.swarm.event({ role: 'relay', step: 'relayed', peer: formatHostPort(ep.host, ep.port), via: from.label });
   }
 
   /** Target (or initiator, answered): `from` tells us to dial `ep` now. */
