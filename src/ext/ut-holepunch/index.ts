@@ -19,6 +19,9 @@ export const PRIVATE_REASON = 'private torrent: no holepunching (BEP 55 finds pe
 /** Why we neither ask for holepunches nor act on them without uTP (we still relay for others). */
 export const NO_UTP_REASON = 'uTP is off: holepunches need it (turn it on with --transports tcp,utp); relaying for other peers still works';
 
+/** Why a dial failed, when nothing answered it (a NAT or firewall dropping what we sent). */
+const NO_ANSWER = /timed out|EHOSTUNREACH/;
+
 export function utHolepunchExtension(torrent: HolepunchTorrent): ExtensionFactory {
   return {
     name: 'ut_holepunch',
@@ -67,8 +70,9 @@ export function registerUtHolepunch(swarm: Swarm, own: { ports: OurPorts; ownAdd
   swarm.extensions.register(utHolepunchExtension(torrent));
   swarm.plugins.add({
     dialFailed: (f) => {
-      // Only a peer a partner told us about has someone to introduce us; an address that refused us has nobody listening.
-      if (!swarm.canPunch || f.source.kind !== 'pex' || !f.source.from || /ECONNREFUSED/.test(f.reason)) return;
+      // Only a peer a partner told us about has someone to introduce us, and only silence (a
+      // router dropping our SYNs) is what a holepunch mends: a refusal or a closed handshake is not.
+      if (!swarm.canPunch || f.source.kind !== 'pex' || !f.source.from || !NO_ANSWER.test(f.reason)) return;
       for (const t of f.targets) {
         const family = familyOf(t.host);
         if (family) torrent.dialFailed({ host: t.host, port: t.port, family }, f.source.from);
