@@ -54,6 +54,14 @@ function scope(ctx: TestContext, fam: Fam) {
   };
 }
 
+/** The figures: when the initiator asked (its direct dial having failed), and how long the holepunch then took. */
+function timing(what: string, initiator: SixswarmProcess, connected: JsonEvent): void {
+  const at = (e: JsonEvent | undefined) => Date.parse(String(e?.time));
+  const start = at(initiator.events.find((e) => e.event === 'listening'));
+  const asked = at(initiator.events.find((e) => e.event === 'holepunch' && e.step === 'asked'));
+  console.log(`holepunch (${what}): asked ${asked - start} ms after start, connected ${at(connected) - asked} ms after asking`);
+}
+
 const connectedFrom = (host: string) => (e: JsonEvent) => e.event === 'peer-connected' && String(e.address).replace(/:\d+$/, '').replace(/^\[|\]$/g, '') === host;
 
 const events = (p: SixswarmProcess, name: string): JsonEvent[] => p.events.filter((e) => e.event === name);
@@ -154,6 +162,7 @@ describe.skipIf(unavailable !== undefined)('BEP 55 holepunch between two homes b
         expect(await treeDigest(join(dir, 'dl-b4', 'payload'))).toEqual(await treeDigest(join(dir, 'seed', 'payload')));
         const punched = ours.events.find((e) => connectedFrom(HP.h1Public[4])(e));
         expect(punched).toMatchObject({ transport: 'utp', holepunched: true });
+        timing('sixswarm asks a libtorrent relay, IPv4', ours, punched!);
         expect(events(ours, 'holepunch')).toContainEqual(expect.objectContaining({ role: 'initiator', step: 'asked', peer: h1Public, via: relayEp }));
         expect(events(ours, 'holepunch')).toContainEqual(expect.objectContaining({ role: 'initiator', step: 'dialing', peer: h1Public, via: relayEp }));
       } else {
@@ -196,7 +205,9 @@ describe.skipIf(unavailable !== undefined)('BEP 55 holepunch between two homes b
       expect(events(dl, 'holepunch')).toContainEqual(expect.objectContaining({ role: 'initiator', step: 'asked', peer: h1Public }));
       expect(events(relay, 'holepunch')).toContainEqual(expect.objectContaining({ role: 'relay', step: 'relayed', peer: h1Public }));
       expect(events(seed, 'holepunch')).toContainEqual(expect.objectContaining({ role: 'target', step: 'dialing', peer: h2Public }));
-      expect(dl.events.find(connectedFrom(HP.h1Public[fam]))).toMatchObject({ transport: 'utp', holepunched: true });
+      const punched = dl.events.find(connectedFrom(HP.h1Public[fam]));
+      expect(punched).toMatchObject({ transport: 'utp', holepunched: true });
+      timing(`two sixswarms, sixswarm relay, IPv${fam}`, dl, punched!);
       await seed.waitFor((e) => connectedFrom(HP.h2Public[fam])(e) && e.holepunched === true, 5000, 'the holepunched downloader at the seed');
     }, 90_000);
   }
