@@ -196,7 +196,7 @@ class UiOutput implements DemoOutput {
     const detail = chosen ? { ...chosen.p.feed.detail(chosen.p.torrent, cells), infoHash: chosen.key, name: torrents[rows.indexOf(chosen)]!.name } : undefined;
     // The network panel: the dual-stack leecher's view (or the first peer's), with every engine's sockets and reach.
     const main = this.swarm.peers.at(-1) ?? this.swarm.peers[0];
-    const engine = main ? engineOf(main.feed) : { listening: [], addresses: [], reached: {}, refused: 0 };
+    const engine = main ? engineOf(main.feed) : { listening: [], transports: [], addresses: [], reached: {}, refused: 0 };
     const listening = this.swarm.peers.flatMap((p) => p.engine.listening());
     const reached = { ...engine.reached };
     for (const p of this.swarm.peers) {

@@ -331,6 +331,7 @@ function renderNetwork(): void {
     h('div', { class: 'panel' }, addressList(engine.addresses)),
     h('h3', {}, 'Listening'),
     h('ul', {}, ...engine.listening.map((l) => h('li', { class: l.family === 6 ? 'v6' : 'v4' }, `${l.family === 6 ? `[${l.address}]` : l.address}:${l.port} (IPv${l.family})`))),
+    h('p', {}, `peers over ${engine.transports.map((k) => (k === 'utp' ? 'uTP' : 'TCP')).join(' and ')}`),
     h('h3', {}, 'Tunnel'),
     tunnel
       ? h('dl', { class: 'kv' }, h('dt', {}, 'state'), h('dd', { class: 'tunnel' }, tunnel.state), h('dt', {}, 'server'), h('dd', {}, tunnel.server), h('dt', {}, 'prefix'), h('dd', {}, tunnel.prefix ?? '-'), h('dt', {}, 'address'), h('dd', {}, tunnel.address ?? '-'), h('dt', {}, 'traffic'), h('dd', {}, `in ${shortSize(tunnel.bytesIn)}, out ${shortSize(tunnel.bytesOut)}`))

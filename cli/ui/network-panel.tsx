@@ -10,6 +10,10 @@ import { ago, cell, fit, formatDuration, lsdInterfaces, shortSize } from './form
 import { useTheme } from './theme.js';
 import { formatHostPort } from '../../src/net/hostport.js';
 import { verdictText } from '../../src/portmap/index.js';
+import type { TransportKind } from '../../src/transport/transport.js';
+
+/** How the listening line names the peer transports. */
+const TRANSPORT_LABEL: Record<TransportKind, string> = { tcp: 'TCP', utp: 'uTP' };
 
 const KIND_LABEL: Record<string, string> = {
   global: 'global',
@@ -42,7 +46,7 @@ export function NetworkPanel({ engine, now, width, height }: { engine: UiSnapsho
   lines.push(
     <Text key="l" wrap="truncate">
       <Text bold>Listening </Text>
-      {engine.listening.length === 0 ? 'not yet' : engine.listening.map((l) => `IPv${l.family} ${formatHostPort(l.address, l.port)}`).join('   ')}
+      {engine.listening.length === 0 ? 'not yet' : `${engine.listening.map((l) => `IPv${l.family} ${formatHostPort(l.address, l.port)}`).join('   ')}   ${engine.transports.map((k) => TRANSPORT_LABEL[k]).join(' and ')}`}
     </Text>,
   );
   const pm = engine.portMapping;

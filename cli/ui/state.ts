@@ -122,7 +122,7 @@ export const INFO_MESSAGE_MS = 8000;
 /** Messages the log view keeps. */
 export const LOG_MESSAGES = 500;
 
-const EMPTY_ENGINE: UiSnapshot['engine'] = { listening: [], addresses: [], reached: {}, refused: 0 };
+const EMPTY_ENGINE: UiSnapshot['engine'] = { listening: [], transports: [], addresses: [], reached: {}, refused: 0 };
 
 export function initialState(title: string, can: Iterable<Capability>, snapshot?: UiSnapshot): UiState {
   const s: UiState = {

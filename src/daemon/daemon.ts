@@ -32,7 +32,6 @@ import { RateHistoryBook } from './rate-history.js';
 import { daemonRoutes } from './routes.js';
 import type { PageDetail, PageSnapshot } from './web-types.js';
 import { ownWebRoot } from './web-home.js';
-import { TRANSPORT_KINDS } from '../transport/transport.js';
 
 export interface DaemonOptions {
   engine: EngineOptions;
@@ -215,7 +214,7 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
         configDir: this.o.sessionDir,
         peerPort: this.engine.listening()[0]?.port ?? engine.opts.port,
         encryption: engine.opts.encryption ?? 'prefer',
-        transports: TRANSPORT_KINDS.filter((k) => engine.opts.transports?.[k] ?? k === 'tcp'),
+        transports: [...engine.transports()],
         dht: !!engine.dht,
         lsd: !!engine.lsd,
         ipv4: engine.opts.ipv4,

@@ -12,6 +12,7 @@ import { formatHostPort } from '../net/hostport.js';
 import { AdvertisedPorts } from '../transport/advertised-ports.js';
 import { KernelNetwork } from '../transport/kernel/kernel-network.js';
 import type { Listening, Network } from '../transport/network.js';
+import type { TransportKind } from '../transport/transport.js';
 import { Req2Index } from '../mse/handshake.js';
 import { HashPool } from '../storage/hash-pool.js';
 import type { EncryptionPolicy } from '../wire/encryption-policy.js';
@@ -144,6 +145,11 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
     if (this.refusedReported.size >= MAX_REFUSED_HOSTS) this.refusedReported.clear();
     this.refusedReported.set(key, now);
     this.emit('refused', address, why);
+  }
+
+  /** What peers are dialed and accepted over (`--transports`). */
+  transports(): readonly TransportKind[] {
+    return this.network.transports ?? ['tcp'];
   }
 
   /** Where we listen (empty until listen() resolves). */

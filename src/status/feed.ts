@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { classify, type AddressKind, type Family } from '../net/address.js';
 import { parseHostPort } from '../net/hostport.js';
 import type { Listening } from '../transport/network.js';
+import type { TransportKind } from '../transport/transport.js';
 import type { HolepunchSummary } from '../ext/ut-holepunch/index.js';
 import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
 import type { HashStats } from '../swarm/hash-exchange.js';
@@ -156,6 +157,8 @@ export interface EngineStatus {
   /** The rate limits of all torrents together, bytes per second; null: none. */
   limits?: { down: number | null; up: number | null };
   listening: Listening[];
+  /** The peer transports spoken on those sockets (`--transports`). */
+  transports: TransportKind[];
   addresses: AddressStatus[];
   /** Per family, the latest incoming connection; a family absent here has never reached us. */
   reached: Partial<Record<Family, ReachedStatus>>;
@@ -381,6 +384,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       torrents: [...this.watched].map((t) => this.summary(t)),
       limits: { down: this.engine.limits.down.rate ?? null, up: this.engine.limits.up.rate ?? null },
       listening: this.engine.listening(),
+      transports: [...this.engine.transports()],
       addresses,
       reached: { ...this.reached },
       refused: this.engine.refused,

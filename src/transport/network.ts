@@ -65,6 +65,8 @@ export interface StreamDialer {
 export type TrackerNetwork = Pick<Network, 'openStream' | 'openFlow'>;
 
 export interface Network extends StreamDialer {
+  /** The transports its peer streams run over (absent: TCP, the kernel's or relayed). */
+  readonly transports?: readonly TransportKind[];
   /** Accept streams on one port for the families asked, each handed to `onStream`. Port 0 picks one free on both families. */
   listen(opts: ListenOptions, onStream: (t: Transport) => void): Promise<Listening[]>;
   /** Where we listen (empty before listen()). */

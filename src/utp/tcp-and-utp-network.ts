@@ -4,9 +4,11 @@
  * over both, keeping the one that connects first. The transport known to work goes first: uTP
  * for a peer that reached us over uTP, that a uTP dial reached before, or that PEX says speaks it
  * (flag 0x04), TCP for one whose uTP dial failed while TCP worked; an unknown peer gets TCP first
- * and uTP `staggerMs` later, or at once when TCP fails. libtorrent tries uTP first and TCP only
- * once the uTP attempt has failed (seconds later); racing them loses no time on a peer that
- * speaks one. Also the choice of network by `--transports` (`peerNetwork`).
+ * and uTP `staggerMs` later, or at once when TCP fails (then for a second only: a refused TCP
+ * dial is mostly an address the peer left). libtorrent tries uTP first and TCP only once the uTP
+ * attempt has failed (seconds later); racing them loses no time on a peer that speaks one. A peer
+ * that takes TCP connections and hangs up on them is tried over uTP by the handshaker. Also the
+ * choice of network by `--transports` (`peerNetwork`).
  */
 import { randomInt } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -40,6 +42,7 @@ export interface TcpAndUtpOptions {
 }
 
 export class TcpAndUtpNetwork implements Network {
+  readonly transports = ['tcp', 'utp'] as const;
   readonly utp: UtpNetwork;
   private readonly staggerMs: number;
   /** host:port -> the transport that reached it (or, after a failed uTP dial, TCP). */

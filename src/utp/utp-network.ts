@@ -17,6 +17,7 @@ import { UtpSocket, type UtpSocketOptions, type UtpSocketStats } from './socket.
 import { UtpTransport } from './utp-transport.js';
 
 export class UtpNetwork implements Network {
+  readonly transports = ['utp'] as const;
   /** The uTP socket on each family's UDP socket, made on first use. */
   private readonly sockets = new Map<Family, Promise<UtpSocket>>();
   private readonly bound: Listening[] = [];

@@ -7,7 +7,7 @@
  * transports; `tcp` alone never sends a uTP packet.
  */
 import dgram from 'node:dgram';
-import { cp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Family } from '../../src/net/address.js';
@@ -16,13 +16,15 @@ import type { Network } from '../../src/transport/network.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { TcpAndUtpNetwork, type TransportSet } from '../../src/utp/tcp-and-utp-network.js';
 import { UtpNetwork } from '../../src/utp/utp-network.js';
+import { pcapRecords, startCapture } from '../support/capture.js';
 import { startDaemon } from '../support/daemon.js';
-import { seedPayload, tempDir } from '../support/sixswarm.js';
+import { ensureBuilt, runCli, seedPayload, sixswarm, stopAll, tempDir } from '../support/sixswarm.js';
 import { LOOPBACK, sha1, transportsEngine, type TestEngine } from '../support/utp.js';
 
 const closing: Array<{ close(): Promise<void> }> = [];
 let dir: string | undefined;
 afterEach(async () => {
+  await stopAll();
   for (const c of closing.splice(0).reverse()) await c.close();
   if (dir) await rm(dir, { recursive: true, force: true });
   dir = undefined;
@@ -230,5 +232,49 @@ describe('two engines, each with its --transports', () => {
     const t = await d.rpc.waitTorrent(seed.torrent.infoHashHex, ['peers'], (x) => (x.peers as unknown[]).length > 0, 15_000, 'the seed among its peers');
     expect((t.peers as Array<Record<string, unknown>>)[0]).toMatchObject({ isUTP: true, isIncoming: true, flagStr: expect.stringMatching(/^T/) });
     expect(seed.events.find((e) => e.event === 'peer-connected')).toMatchObject({ transport: 'utp' });
+  });
+
+  it('sixswarm download --transports tcp sends no UDP packet to a peer that speaks both (captured on loopback); utp does', async () => {
+    ensureBuilt();
+    const { seed } = await swarmOf(6, BOTH, BOTH);
+    const probe = Buffer.from('sixswarm capture probe'); // no uTP header: the seed drops it unanswered
+    const captured: Record<string, Buffer[]> = {};
+    for (const transports of ['tcp', 'utp']) {
+      const capture = join(dir!, `${transports}.pcap`);
+      const dumpcap = await startCapture(capture, `udp port ${seed.port}`);
+      await new Promise((r) => setTimeout(r, 500)); // dumpcap says it captures a little before it does
+      const leech = sixswarm(['download', join(dir!, 't.torrent'), '-o', join(dir!, `cli-${transports}`), '--peer', `[::1]:${seed.port}`, '--port', '0', '--no-ipv4', '--no-dht', '--no-trackers', '--transports', transports, '--exit-on-complete', '--json'], {
+        env: { SIXSWARM_STATE_DIR: join(dir!, `cli-${transports}-state`) },
+        label: `download --transports ${transports}`,
+      });
+      expect(await leech.event('peer-connected', 10_000)).toMatchObject({ transport: transports });
+      await leech.event('complete', 30_000);
+      expect(await leech.exited).toBe(0);
+      // The capture is live to the end: the probe is in it.
+      const socket = dgram.createSocket({ type: 'udp6', ipv6Only: true });
+      await new Promise<void>((r) => socket.send(probe, seed.port, '::1', () => r()));
+      socket.close();
+      await new Promise((r) => setTimeout(r, 300));
+      dumpcap.kill('SIGINT');
+      await dumpcap.exited;
+      captured[transports] = pcapRecords(await readFile(capture)).map((x) => x.data);
+    }
+    expect(captured.tcp!.map((d) => d.includes(probe))).toEqual([true]);
+    expect(captured.utp!.length).toBeGreaterThan(20); // 2 MiB over uTP (large sends go out as GSO batches)
+    expect(captured.utp!.filter((d) => d.includes(probe))).toHaveLength(1);
+  });
+
+  it('a --transports that names anything but tcp and utp is refused, from the command line or the config file', async () => {
+    ensureBuilt();
+    dir = await tempDir('sixswarm-transports-');
+    const { torrent } = await seedPayload(dir, { 'data.bin': 1000 }, 16 * 1024);
+    const env = { XDG_CONFIG_HOME: join(dir, 'xdg'), SIXSWARM_CONFIG: '', SIXSWARM_STATE_DIR: join(dir, 'state') };
+    const typed = await runCli(['download', torrent, '-o', join(dir, 'out'), '--transports', 'tcp,quic'], { env });
+    expect(typed).toMatchObject({ code: 2, stderr: 'sixswarm download: --transports is a list of tcp and utp (tcp,utp; tcp; utp), not "tcp,quic"\n' });
+    const path = join(dir, 'xdg', 'sixswarm', 'config.toml');
+    await mkdir(join(dir, 'xdg', 'sixswarm'), { recursive: true });
+    await writeFile(path, 'transports = ""\n');
+    const filed = await runCli(['seed', torrent, join(dir, 'seed'), '--port', '0'], { env });
+    expect(filed).toMatchObject({ code: 2, stderr: `sixswarm seed: the config file ${path}: "transports" is a list of tcp and utp (tcp,utp; tcp; utp), not ""\n` });
   });
 });

@@ -1,6 +1,6 @@
 /**
  * qbittorrent-nox (Debian: qBittorrent 4.5 on libtorrent 2.0) for interop tests, driven over its
- * WebUI API on 127.0.0.1: a profile of its own (DHT, LSD, UPnP off; TCP only; encryption
+ * WebUI API on 127.0.0.1: a profile of its own (DHT, LSD, UPnP off; TCP only unless asked; encryption
  * allowed; a free peer port on loopback), torrents added from files or magnets with a save path,
  * peers added by address, progress read back. Recipe: /work/shared/interop/qbittorrent.sh.
  */
@@ -38,9 +38,10 @@ export interface Qbittorrent {
 
 /**
  * A qbittorrent-nox in `dir`. `listen`: 'lo' listens on every loopback address (a seed: it only
- * accepts), '::1' binds to that address only (a leech, which must dial out).
+ * accepts), '::1' binds to that address only (a leech, which must dial out). `protocol`: its peer
+ * transports (Session\\BTProtocol; default TCP).
  */
-export async function startQbittorrent(dir: string, listen: 'lo' | '::1'): Promise<Qbittorrent> {
+export async function startQbittorrent(dir: string, listen: 'lo' | '::1', protocol: 'TCP' | 'UTP' | 'Both' = 'TCP'): Promise<Qbittorrent> {
   const peerPort = await freePort();
   const webPort = await freePort();
   await mkdir(join(dir, 'qBittorrent', 'config'), { recursive: true });
@@ -59,7 +60,7 @@ export async function startQbittorrent(dir: string, listen: 'lo' | '::1'): Promi
       'Session\\LSDEnabled=false',
       'Session\\PeXEnabled=false',
       'Session\\MultiConnectionsPerIp=true',
-      'Session\\BTProtocol=TCP',
+      `Session\\BTProtocol=${protocol}`,
       'Session\\Encryption=0',
       'Session\\QueueingSystemEnabled=false',
       'Session\\GlobalMaxRatio=-1',

@@ -126,6 +126,7 @@ export const SNAPSHOT: UiSnapshot = {
       { family: 6, address: '::', port: 6881 },
       { family: 4, address: '0.0.0.0', port: 6881 },
     ],
+    transports: ['tcp', 'utp'],
     addresses: [
       { family: 4, address: '192.0.2.2', kind: 'documentation', advertised: false, ifname: 'eth0' },
       { family: 6, address: 'fd00::2', kind: 'ula', advertised: false, ifname: 'eth0' },

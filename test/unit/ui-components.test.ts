@@ -157,7 +157,7 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
     expect(out).toMatch(/Tunnel up via 198\.51\.100\.1:3653, tun mode/);
     expect(out).toMatch(/TUN mode: root and \/dev\/net\/tun are available/);
     expect(out).toMatch(/prefix 2001:db8:77::\/64 .*since 12m05s .*reconnects 1/);
-    expect(out).toMatch(/Listening IPv6 \[::\]:6881 +IPv4 0\.0\.0\.0:6881/);
+    expect(out).toMatch(/Listening IPv6 \[::\]:6881 +IPv4 0\.0\.0\.0:6881 +TCP and uTP/);
     expect(out).toMatch(/DHT IPv4 node on 0\.0\.0\.0:6881, 143 nodes known, 7 lookups done/);
     expect(out).toMatch(/LSD on eth0 \(IPv4\) and eth0 \(IPv6\): sent 12, heard 3 \(1 for our/);
   });
