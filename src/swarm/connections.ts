@@ -218,7 +218,9 @@ export class Connections {
         this.add(wire, c?.source ?? source, c, true);
       },
       (e: Error) => {
-        if (!this.stopped) this.opts.emit({ event: 'holepunch', role, step: 'failed', peer: key, via: relay, reason: e.message });
+        // Its own dial reaching us is the holepunch working too: only a punch that left no connection failed.
+        if (this.stopped || this.connectedTo(target) || this.peerListensAt(target)) return;
+        this.opts.emit({ event: 'holepunch', role, step: 'failed', peer: key, via: relay, reason: e.message });
       },
     );
     return undefined;
