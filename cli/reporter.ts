@@ -9,7 +9,7 @@ import type { Reporter } from './reporting.js';
 import { formatDuration, lsdInterfaces } from './ui/format.js';
 
 /** Events a person wants to see in the log; the rest (every piece) is only for --json. */
-const NOTABLE_EVENTS = ['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'piece-failed', 'piece-blamed', 'web-seed-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'lsd-listening', 'lsd', 'port-mapping', 'seed-goal', 'peer-refused'] as const;
+const NOTABLE_EVENTS = ['listening', 'metadata', 'metadata-failed', 'checked', 'peer-connected', 'peer-disconnected', 'peer-banned', 'holepunch', 'piece-failed', 'piece-blamed', 'web-seed-failed', 'complete', 'warning', 'error', 'tracker', 'tunnel', 'dht-listening', 'lsd-listening', 'lsd', 'port-mapping', 'seed-goal', 'peer-refused'] as const;
 type Notable = Extract<EngineEvent, { event: (typeof NOTABLE_EVENTS)[number] }>;
 const NOTABLE: ReadonlySet<string> = new Set(NOTABLE_EVENTS);
 /** Whether describe() has words for it. */
@@ -104,6 +104,20 @@ function webSeeds(p: Pick<TorrentSummary, 'webSeeds'>): string {
   return ` web seeds ${busy}/${p.webSeeds.length}`;
 }
 
+/** A BEP 55 step as a sentence. */
+function holepunchLine(e: Extract<Notable, { event: 'holepunch' }>): string {
+  switch (e.step) {
+    case 'asked':
+      return `holepunch: asked ${e.via} to introduce us to ${e.peer} (a direct dial failed)`;
+    case 'relayed':
+      return `holepunch: introduced ${e.via} and ${e.peer} to each other (relay)`;
+    case 'dialing':
+      return `holepunch: dialing ${e.peer} over uTP as ${e.via} asked`;
+    case 'failed':
+      return `holepunch to ${e.peer} via ${e.via} (${e.role}) failed: ${e.reason ?? 'unknown'}`;
+  }
+}
+
 function limit(rate: number | null): string {
   return rate === null ? '' : ` (max ${formatSize(rate)}/s)`;
 }
@@ -117,7 +131,9 @@ export function describe(e: Notable): string {
       // An unusable resume file is the user's news: it says which file and why.
       return `checked the data on disk: ${e.have} of ${e.pieces} pieces present (${checkedHow(e)})${e.resumeProblem ? `\nwarning: ${e.resumeProblem}` : ''}`;
     case 'peer-connected':
-      return `peer ${e.address} connected (IPv${e.family}${e.transport === 'utp' ? ' over uTP' : ''}, ${e.direction === 'in' ? 'it dialed us' : 'we dialed it'}, ${e.client}${e.encrypted ? ', encrypted' : ''}${e.v2 ? ', v2' : ''})`;
+      return `peer ${e.address} connected (IPv${e.family}${e.transport === 'utp' ? ' over uTP' : ''}, ${e.direction === 'in' ? 'it dialed us' : 'we dialed it'}, ${e.client}${e.encrypted ? ', encrypted' : ''}${e.v2 ? ', v2' : ''}${e.holepunched ? ', holepunched' : ''})`;
+    case 'holepunch':
+      return holepunchLine(e);
     case 'peer-disconnected':
       return `peer ${e.address} left: ${e.reason}`;
     case 'peer-banned':

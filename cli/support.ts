@@ -28,8 +28,8 @@ native, tunnel, 6to4, Teredo), the wire protocol, HTTP trackers, UDP trackers ov
 exchange, the DHT (IPv4 only, and why), local peer discovery (the LAN interfaces it would use
 per family, its UDP port 6771), the built-in tunnel (which mode would run: the TUN mode with the
 addon built, root and /dev/net/tun, else the stream mode; a server in $SIXSWARM_TUNNEL_SERVER),
-uTP (UDP on each family, the native addon that batches its datagrams) and encryption (which RC4
-engine loads). Each row has a
+uTP (UDP on each family, the native addon that batches its datagrams), holepunching (BEP 55, on
+the families uTP runs on) and encryption (which RC4 engine loads). Each row has a
 status (yes, partial, no) and one line that says what to do when something is missing.
 Every check is local (binding sockets to port 0, reading interfaces and routes): nothing is sent,
 but with --router, which asks the router (the default gateway of each family) for a mapping.`;
@@ -68,7 +68,7 @@ export function renderMatrix(rows: SupportRow[], columns = 100): string {
 
 export const support = command({
   name: 'support',
-  summary: "what this host supports now: IPv6, trackers, PEX, DHT, LSD, tunnel, uTP, encryption",
+  summary: "what this host supports now: IPv6, trackers, PEX, DHT, LSD, tunnel, uTP, holepunch, encryption",
   usage: 'Usage: sixswarm support [--router] [--json]',
   about,
   options,

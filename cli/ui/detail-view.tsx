@@ -59,6 +59,7 @@ export function DetailView({ summary: s, detail, history, tab, scroll, now, widt
       <Text wrap="truncate" bold>
         {fit(s.name, Math.max(10, width - 30))} <Text color={stateColor(s.state, t)}>{STATE_LABEL[s.state]}</Text>
         {s.state === 'checking' && s.checking ? ` ${shortSize(s.checking.checkedBytes)} of ${shortSize(s.checking.totalBytes)} checked` : ''}
+        {s.holepunch?.off ? <Text dimColor bold={false}>{` · no holepunch (${s.holepunch.off.split(':')[0]})`}</Text> : null}
       </Text>
       {s.error ? (
         <Text color={t.error} wrap="truncate">{fit(`✗ ${s.error}`, width)}</Text>

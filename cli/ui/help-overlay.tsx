@@ -23,10 +23,10 @@ export function HelpOverlay({ can, width, height }: { can: ReadonlySet<Capabilit
   const lines = [
     ...KEYS.map((k) => `  ${k.keys.padEnd(22)}${k.what}${k.needs && !can.has(k.needs) ? (k.needs === 'limits' ? ' (not in the demo)' : ' (in `sixswarm ui` only)') : ''}`),
     'Peer flags: D we download from it (d: it chokes us), U we upload to it (u: we',
-    '  choke it), E encrypted, T over uTP, in/out who connected. Learned: tracker,',
-    '  pex, dht, lsd (on the LAN), manual (--peer), magnet, ltep (its other family),',
-    '  incoming. Grouped: IPv6, IPv6 via our tunnel, IPv4. Files are chosen at',
-    '  start (download --select / --skip). Press any key to close.',
+    '  choke it), E encrypted, T over uTP (H: holepunched), in/out. Learned:',
+    '  tracker, pex, dht, lsd (on the LAN), manual (--peer), magnet, ltep (its',
+    '  other family), incoming. Grouped: IPv6, IPv6 via our tunnel, IPv4. Files',
+    '  are chosen at start (download --select / --skip). Press any key to close.',
   ];
   return (
     <Box flexDirection="column" height={height} width={width}>

@@ -9,12 +9,13 @@ export const VIA_ORDER: PeerStatus['via'][] = ['ipv6', 'tunnel', 'ipv4'];
 
 /**
  * The flag letters of a peer: D downloading from it (d: interested but choked), U uploading to it
- * (u: it is choked), E encrypted, T over uTP (Transmission's letter), then in/out.
+ * (u: it is choked), E encrypted, T over uTP (Transmission's letter; H: over uTP, opened by a BEP
+ * 55 holepunch), then in/out.
  */
 export function peerFlags(p: PeerStatus): string {
   const down = p.amInterested ? (p.peerChoking ? 'd' : 'D') : '-';
   const up = p.peerInterested ? (p.amChoking ? 'u' : 'U') : '-';
-  return `${down}${up}${p.encrypted ? 'E' : '-'}${p.transport === 'utp' ? 'T' : '-'} ${p.direction === 'in' ? 'in ' : 'out'}`;
+  return `${down}${up}${p.encrypted ? 'E' : '-'}${p.holepunched ? 'H' : p.transport === 'utp' ? 'T' : '-'} ${p.direction === 'in' ? 'in ' : 'out'}`;
 }
 
 export interface PeerLine {

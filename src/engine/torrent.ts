@@ -9,6 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { MetadataExchange } from '../ext/ut-metadata/exchange.js';
 import { utMetadata } from '../ext/ut-metadata/extension.js';
+import { registerUtHolepunch, type Holepunch } from '../ext/ut-holepunch/index.js';
 import { registerUtPex } from '../ext/ut-pex/index.js';
 import type { PexTorrent } from '../ext/ut-pex/torrent.js';
 import { parseInfoDict } from '../metainfo/torrent.js';
@@ -97,6 +98,8 @@ export class Torrent extends EventEmitter<{
   swarm?: Swarm;
   /** The swarm's peer exchange (off by itself on a private torrent). */
   pex?: PexTorrent;
+  /** The swarm's BEP 55 holepunching (off by itself on a private torrent). */
+  holepunch?: Holepunch;
   /** Where its peers come from, once the swarm runs. */
   private discovery?: TorrentDiscovery;
   state: TorrentState;
@@ -232,6 +235,7 @@ export class Torrent extends EventEmitter<{
     this.swarm = swarm;
     swarm.extensions.register(utMetadata(this.exchange, () => swarm.extensions.private));
     this.pex = registerUtPex(swarm, this.opts.swarm);
+    this.holepunch = registerUtHolepunch(swarm, this.opts.swarm);
     swarm.on('event', (e) => {
       // Before anyone hears of it (who may stop us at once): the trackers are to be told. A
       // finished selection is not a finished torrent: they hear `completed` only for all of it.

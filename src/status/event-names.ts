@@ -31,6 +31,7 @@ export const EVENT_NAMES = everyOf<EventName>()([
   'peer-unreachable',
   'peer-refused',
   'peer-banned',
+  'holepunch',
   'piece-verified',
   'piece-failed',
   'piece-blamed',

@@ -8,6 +8,7 @@ import { classify, type AddressKind, type Family } from '../net/address.js';
 import { parseHostPort } from '../net/hostport.js';
 import type { Listening } from '../transport/network.js';
 import type { TransportKind } from '../transport/transport.js';
+import type { HolepunchSummary } from '../ext/ut-holepunch/index.js';
 import type { PartnerCounts, PexSummary } from '../ext/ut-pex/index.js';
 import type { HashStats } from '../swarm/hash-exchange.js';
 import type { CheckProgress, CheckResult } from '../storage/piece-store.js';
@@ -73,6 +74,8 @@ export interface TorrentSummary {
   pex?: PexSummary;
   /** BEP 52 (a v2 torrent): hashes messages taken from peers (piece layers, leaf hashes), answers and rejects sent. */
   hashes?: HashStats;
+  /** BEP 55 holepunching: what we relayed, asked and dialed; `off` says why it is off or limited. */
+  holepunch?: HolepunchSummary & { off?: string };
   error?: string;
   /** The session's tunnel, when one is up or trying. */
   tunnel?: TunnelStatus;
@@ -87,7 +90,7 @@ export type WebSeedStatus = WebSeedInfo;
 
 /** A connected peer as the UI and --json show it: the swarm's own report of it, and where it sits. */
 export interface PeerStatus
-  extends Pick<PeerInfo, 'family' | 'client' | 'direction' | 'encrypted' | 'transport' | 'downRate' | 'upRate' | 'downloaded' | 'uploaded' | 'amChoking' | 'amInterested' | 'peerChoking' | 'peerInterested'> {
+  extends Pick<PeerInfo, 'family' | 'client' | 'direction' | 'encrypted' | 'transport' | 'holepunched' | 'downRate' | 'upRate' | 'downloaded' | 'uploaded' | 'amChoking' | 'amInterested' | 'peerChoking' | 'peerInterested'> {
   address: string;
   /** How the connection runs: native IPv4, native IPv6, or IPv6 through our tunnel. */
   via: 'ipv4' | 'ipv6' | 'tunnel';
@@ -343,6 +346,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
       ...(why ? { lastUnreachable: why } : {}),
       ...(t.pex ? { pex: t.pex.summary() } : {}),
       ...(s?.hashes ? { hashes: s.hashes } : {}),
+      ...(t.holepunch ? { holepunch: t.holepunch.summary() } : {}),
       ...(t.lastError ? { error: t.lastError } : {}),
       ...(tunnel ? { tunnel } : {}),
       ...(pm ? { mapping: { 4: pm[4].state, 6: pm[6].state } } : {}),
@@ -409,6 +413,7 @@ export class StatusFeed extends EventEmitter<{ event: [EngineEvent] }> {
         source: p.source.kind,
         encrypted: p.encrypted,
         transport: p.transport,
+        holepunched: p.holepunched,
         downRate: p.downRate,
         upRate: p.upRate,
         downloaded: p.downloaded,

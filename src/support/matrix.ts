@@ -113,6 +113,15 @@ function utpRow(f: HostFacts): Omit<SupportRow, 'id' | 'component'> {
   return { status: families ? 'partial' : 'yes', reason: `${families}${what}; datagrams batched by the native addon` };
 }
 
+/** Holepunches are uTP dials: they work where uTP does. Relaying for others needs nothing more. */
+function holepunchRow(f: HostFacts): Omit<SupportRow, 'id' | 'component'> {
+  const what =
+    'behind NAT routers, a peer connected to both sides introduces them and both dial uTP at once, which opens both routers; we ask, answer and relay; public torrents only (never on private ones); holepunched peers shown (H)';
+  if (f.udp4 && f.udp6) return { status: 'no', reason: `no uTP (cannot bind UDP): only relaying for other peers` };
+  if (f.udp4 || f.udp6) return { status: 'partial', reason: `IPv${f.udp4 ? 6 : 4} only (uTP on one family): ${what}` };
+  return { status: 'yes', reason: `IPv4 and IPv6: ${what}` };
+}
+
 export function supportMatrix(f: HostFacts): SupportRow[] {
   const c = connectivity(f);
   const bind6 = f.tcp6 ?? f.udp6;
@@ -150,6 +159,7 @@ export function supportMatrix(f: HostFacts): SupportRow[] {
   for (const family of [4, 6] as const) row(`router-ipv${family}`, `Network: reached over IPv${family}`, routerRow(f, family));
   row('tunnel', 'Network: IPv6 tunnel', tunnelRow(f, c));
   row('utp', 'Torrent: uTP (BEP 29)', utpRow(f));
+  row('holepunch', 'Torrent: holepunch (BEP 55)', holepunchRow(f));
   row('encryption', 'Torrent: encryption (MSE)', f.rc4.engine === 'native'
     ? { status: 'yes', reason: 'MSE with RC4 from the native addon' }
     : { status: 'partial', reason: `RC4 in JavaScript, a third slower (${f.rc4.missing})` });

@@ -9,6 +9,7 @@ import type { Family } from '../net/address.js';
 import { classify, familyOf, hostKey, hostNetwork, isDialable, isExchangeable } from '../net/address.js';
 import type { OurPorts } from '../transport/advertised-ports.js';
 import type { DialTarget } from '../transport/network.js';
+import { formatHostPort } from '../net/hostport.js';
 import { ownAddressCheck } from '../net/self.js';
 import { encodeExtensionHandshake, parseExtensionHandshake, type ExtensionHandshake } from '../wire/extension-handshake.js';
 import type { ExtensionRegistry } from '../wire/extensions.js';
@@ -61,6 +62,8 @@ export interface ConnectionsOptions {
   reqq: number;
   emit(e: SwarmEvent): void;
   plugins: SwarmPlugins;
+  /** The network speaks uTP: BEP 55 holepunches (uTP dials) can be made. */
+  utp: boolean;
 }
 
 const MAX_PER_HOST = 8;
@@ -72,6 +75,9 @@ const SIMULTANEOUS_MS = 5_000;
 /** How long a new IPv4 candidate waits for its peer's IPv6 address (RFC 8305's connection attempt delay). */
 const IPV4_HOLD_MS = 250;
 const IDLE_MS = 150_000;
+/** Holepunch dials at once; a connection from an address we punch towards within this counts as holepunched. */
+const MAX_PUNCHING = 8;
+const PUNCH_MS = 15_000;
 const KEEPALIVE_MS = 60_000;
 
 export class Connections {
@@ -93,6 +99,8 @@ export class Connections {
   private stopped = false;
   /** Wakes connectMore when held-back IPv4 candidates become due. */
   private heldTimer?: NodeJS.Timeout;
+  /** Addresses (host:port) we are holepunching towards, and when we started. */
+  private readonly punching = new Map<string, number>();
 
   constructor(private readonly opts: ConnectionsOptions) {
     this.bans = new BanList(opts.banThreshold);
@@ -181,8 +189,57 @@ export class Connections {
   /** A handshaken incoming connection that named this torrent. */
   accept(wire: PeerWire): boolean {
     if (this.admit(wire)) return false;
-    this.add(wire, { kind: 'incoming' }, undefined);
+    // Its SYN crossed ours: the other half of a holepunch (both ends dial).
+    this.add(wire, { kind: 'incoming' }, undefined, wire.transport.kind === 'utp' && this.punchedFrom(wire.remote));
     return true;
+  }
+
+  /**
+   * BEP 55: dial `target` over uTP now (a relay, `relay`, told both of us to; the SYNs crossing
+   * open both NATs). Undefined once started, else why not.
+   */
+  punch(target: DialTarget, relay: string, role: 'initiator' | 'target'): string | undefined {
+    if (this.stopped) return 'the torrent is stopping';
+    if (!this.opts.utp) return 'uTP is off';
+    if (!this.dialable(target)) return `IPv${familyOf(target.host)} is off`;
+    if (this.bans.isBanned(target.host)) return 'banned';
+    const key = formatHostPort(target.host, target.port);
+    const now = Date.now();
+    for (const [k, at] of this.punching) if (now - at > PUNCH_MS) this.punching.delete(k);
+    if (this.punching.has(key)) return 'already punching towards it';
+    if (this.punching.size >= MAX_PUNCHING) return 'too many holepunches at once';
+    if (this.connectedTo(target) || this.peerListensAt(target)) return 'connected already';
+    if (this.peers.size + this.dialing.size >= this.opts.maxPeers) return 'no room for another peer';
+    this.punching.set(key, now);
+    const source: PeerSource = { kind: 'pex', from: relay };
+    this.opts.handshaker.connect([target], this.opts.infoHash, { families: this.opts.families, timeoutMs: PUNCH_MS, only: 'utp' }).then(
+      (wire) => {
+        const refused = this.admit(wire);
+        if (refused) return wire.close(refused === 'duplicate' ? 'duplicate connection to the same peer' : 'not admitted');
+        // The candidate a failed dial left (the initiator's), if it waits: it is this peer now.
+        const c = this.pool.where((o) => o.state === 'idle' && o.targets.some((t) => t.host === target.host && t.port === target.port))[0];
+        this.add(wire, c?.source ?? source, c, true);
+      },
+      (e: Error) => {
+        // Its own dial reaching us is the holepunch working too: only a punch that left no connection failed.
+        if (this.stopped || this.connectedTo(target) || this.peerListensAt(target)) return;
+        this.opts.emit({ event: 'holepunch', role, step: 'failed', peer: key, via: relay, reason: e.message });
+      },
+    );
+    return undefined;
+  }
+
+  /** Whether a connected peer listens at `t`. */
+  private peerListensAt(t: DialTarget): boolean {
+    const key = listenKey(t.host, t.port);
+    for (const p of this.peers) if (peerListenKey(p) === key) return true;
+    return false;
+  }
+
+  /** Whether a connection from `remote` is one end of a holepunch of ours. */
+  private punchedFrom(remote: DialTarget): boolean {
+    const at = this.punching.get(formatHostPort(remote.host, remote.port));
+    return at !== undefined && Date.now() - at <= PUNCH_MS;
   }
 
   /** Ban hosts (by hostKey) and close their connections. */
@@ -229,8 +286,8 @@ export class Connections {
   private connectedPeerCheck(): (c: Candidate) => boolean {
     const listening = new Set<string>();
     for (const p of this.peers) {
-      const port = p.ext?.port ?? (p.wire.outgoing ? p.wire.remote.port : undefined);
-      if (port) listening.add(listenKey(p.ip, port));
+      const key = peerListenKey(p);
+      if (key) listening.add(key);
     }
     for (const d of this.dialing) for (const t of d.targets) listening.add(listenKey(t.host, t.port));
     return (c) => (c.peerId !== undefined && this.byId.has(c.peerId)) || c.targets.some((t) => listening.has(listenKey(t.host, t.port)));
@@ -319,7 +376,7 @@ export class Connections {
       else if (c.state === 'connecting') this.pool.failed(c, Date.now());
       return;
     }
-    this.add(wire, c.source, c);
+    this.add(wire, c.source, c, wire.transport.kind === 'utp' && this.punchedFrom(wire.remote));
   }
 
   /** `c` turned out to be another way to the connected peer `peerId`. */
@@ -389,8 +446,8 @@ export class Connections {
     return undefined;
   }
 
-  private add(wire: PeerWire, source: PeerSource, candidate: Candidate | undefined): void {
-    const peer = new Peer(wire, source, candidate?.utp ?? false);
+  private add(wire: PeerWire, source: PeerSource, candidate: Candidate | undefined, holepunched: boolean): void {
+    const peer = new Peer(wire, source, candidate?.utp ?? false, holepunched);
     this.peers.add(peer);
     this.byId.set(peer.id.toString('hex'), peer);
     if (candidate) {
@@ -402,6 +459,7 @@ export class Connections {
         remote: wire.remote,
         peerId: peer.id,
         outgoing: wire.outgoing,
+        transport: wire.transport.kind,
         get ext() {
           return peer.ext;
         },
@@ -419,7 +477,7 @@ export class Connections {
     if (wire.handshake!.extended) this.sendExtensionHandshake(peer);
     if (this.handler) this.handler.added(peer, false);
     else if (peer.fast) wire.send.haveNone(); // nothing to offer until the metadata arrives
-    this.opts.emit({ event: 'peer-connected', address: peer.label, family: peer.family, client: peer.client(), direction: peer.direction, source: source.kind, encrypted: wire.encrypted, transport: wire.transport.kind, ...(peer.v2 ? { v2: true as const } : {}) });
+    this.opts.emit({ event: 'peer-connected', address: peer.label, family: peer.family, client: peer.client(), direction: peer.direction, source: source.kind, encrypted: wire.encrypted, transport: wire.transport.kind, ...(peer.v2 ? { v2: true as const } : {}), ...(holepunched ? { holepunched } : {}) });
     this.opts.plugins.call('peerAdded', refOf(peer));
     // Last: what the peer sent after its handshake is read now, by the handlers above, after our greeting went out.
     wire.startMessages({ bitfieldBytes: this.handler?.bitfieldBytes ?? 0, ...this.opts.limits });
@@ -438,8 +496,7 @@ export class Connections {
     if (!this.bans.isBanned(peer.ip)) {
       // Its addresses in the other family wait as the one it used does: not redialed at once. They
       // are known by its peer id, or by where it listens (a local peer's other loopback address).
-      const port = peer.ext?.port ?? (peer.wire.outgoing ? peer.wire.remote.port : undefined);
-      const listening = port ? listenKey(peer.ip, port) : undefined;
+      const listening = peerListenKey(peer);
       const others = this.pool.where(
         (o) => o !== c && o.state === 'idle' && (o.peerId === idHex || (listening !== undefined && o.targets.some((t) => listenKey(t.host, t.port) === listening))),
       );
@@ -537,6 +594,12 @@ export class Connections {
 
 function refOf(p: Peer): PeerRef {
   return { id: p.id.toString('hex'), label: p.label, host: p.ip, family: p.family, direction: p.direction, source: p.source };
+}
+
+/** Where a connected peer listens (BEP 10 `p`, or the address we dialed), as a listenKey. */
+function peerListenKey(p: Peer): string | undefined {
+  const port = p.ext?.port ?? (p.wire.outgoing ? p.wire.remote.port : undefined);
+  return port ? listenKey(p.ip, port) : undefined;
 }
 
 /** host:port of where a peer listens, all of loopback counting as one host (a local peer's other family). */

@@ -6,7 +6,7 @@ import type { FailureKind } from '../webseed/failure.js';
 
 export type SwarmEvent =
   /** `v2`: the connection runs under the torrent's v2 info hash (BEP 52; named, or upgraded to from a hybrid's v1 one). */
-  | { event: 'peer-connected'; address: string; family: Family; client: string; direction: 'in' | 'out'; source: PeerSourceKind; encrypted: boolean; transport: TransportKind; v2?: true }
+  | { event: 'peer-connected'; address: string; family: Family; client: string; direction: 'in' | 'out'; source: PeerSourceKind; encrypted: boolean; transport: TransportKind; v2?: true; holepunched?: true }
   | { event: 'peer-disconnected'; address: string; family: Family; reason: string }
   /** A dial that gave no connection: refused, timed out, or closed during the handshake. */
   /** A dial gave no connection; `gone`: nothing listens there any more (a stale address, not counted as unreachable). */
@@ -22,6 +22,12 @@ export type SwarmEvent =
    * no longer used this session, or banned for serving bad data.
    */
   | { event: 'web-seed-failed'; url: string; kind: FailureKind | 'hash'; reason: string; action: 'retry' | 'file-dropped' | 'dropped' | 'banned'; retryIn?: number }
+  /**
+   * BEP 55: as initiator we `asked` relay `via` to introduce us to `peer`; as relay we `relayed`
+   * a rendezvous between `via` (the asker) and `peer`; as target or initiator we are `dialing`
+   * `peer` over uTP because `via` said so; or a step `failed` (`reason`).
+   */
+  | { event: 'holepunch'; role: 'initiator' | 'relay' | 'target'; step: 'asked' | 'relayed' | 'dialing' | 'failed'; peer: string; via: string; reason?: string }
   | { event: 'complete' }
   | { event: 'warning'; message: string }
   | { event: 'error'; message: string };

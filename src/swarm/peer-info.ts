@@ -21,6 +21,8 @@ export interface PeerInfo {
   localHost: string;
   direction: 'in' | 'out';
   source: PeerSource;
+  /** The connection was opened by a BEP 55 holepunch. */
+  holepunched: boolean;
   client: string;
   encrypted: boolean;
   /** It speaks MSE (PEX flag 0x01). */
@@ -29,6 +31,8 @@ export interface PeerInfo {
   transport: TransportKind;
   /** It speaks uTP (PEX flag 0x04): connected over it, or its source said so. */
   speaksUtp: boolean;
+  /** It offered ut_holepunch in its BEP 10 handshake (PEX flag 0x08). */
+  speaksHolepunch: boolean;
   /** Pieces it has (0 before the metadata). */
   pieces: number;
   seed: boolean;

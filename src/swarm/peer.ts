@@ -50,6 +50,8 @@ export class Peer {
     readonly source: PeerSource,
     /** Its source said it speaks uTP. */
     saidUtp = false,
+    /** The connection was opened by a BEP 55 holepunch (a relay had both ends dial at once). */
+    readonly holepunched = false,
   ) {
     const h = wire.handshake!;
     this.id = h.peerId;

@@ -53,6 +53,8 @@ export interface SwarmOptions {
   sequential?: boolean;
   /** Fetch from the torrent's web seeds (BEP 19, BEP 17) over this network; undefined: never. */
   webSeeds?: WebSeedOptions;
+  /** The network speaks uTP: BEP 55 holepunches (uTP dials) can be made. */
+  utp?: boolean;
 }
 
 export interface SwarmStats {
@@ -120,6 +122,7 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
       reqq: OUR_REQQ,
       emit: this.emitEvent,
       plugins: this.plugins,
+      utp: opts.utp ?? false,
     });
   }
 
@@ -199,6 +202,16 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     this.connections.redialFailed();
   }
 
+  /** BEP 55: dial `target` over uTP now, as a relay (`relay`) told us; undefined once started, else why not. */
+  punch(target: DialTarget, relay: string, role: 'initiator' | 'target'): string | undefined {
+    return this.connections.punch(target, relay, role);
+  }
+
+  /** Whether this swarm can holepunch at all (it dials uTP). */
+  get canPunch(): boolean {
+    return this.opts.utp ?? false;
+  }
+
   /** A handshaken incoming connection that named this torrent. */
   accept(wire: PeerWire): boolean {
     return this.connections.accept(wire);
@@ -219,11 +232,13 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
         localHost: p.wire.localHost,
         direction: p.direction,
         source: p.source,
+        holepunched: p.holepunched,
         client: p.client(),
         encrypted: p.wire.encrypted,
         prefersEncryption: p.prefersEncryption,
         transport: p.transport,
         speaksUtp: p.speaksUtp,
+        speaksHolepunch: p.extensions.supports('ut_holepunch'),
         pieces: tp?.bits.count ?? 0,
         seed: tp?.isSeed ?? false,
         downRate: Math.round(tp?.down.rate() ?? 0),

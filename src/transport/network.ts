@@ -91,6 +91,8 @@ export interface Network extends StreamDialer {
    * come as 'error'.
    */
   openStream(target: DialTarget & { family: Family }): Duplex;
+  /** Its uTP, when it speaks uTP (what a BEP 55 holepunch needs: its dials then ask for `only: 'utp'`). */
+  readonly utp?: StreamDialer;
   /** Outgoing connections of a family leave from this address (the tunnel's), or from the kernel's choice when undefined. */
   setLocalAddress(family: Family, address: string | undefined): void;
   /** Stop listening and close the UDP sockets; streams already handed out are their owners' to close. */

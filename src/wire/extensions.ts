@@ -9,6 +9,7 @@
  */
 import type { Encodable } from '../bencode/index.js';
 import type { PeerAddress } from '../net/compact.js';
+import type { TransportKind } from '../transport/transport.js';
 import type { ExtensionHandshake } from './extension-handshake.js';
 
 /** What a handler may know and do about its peer. */
@@ -16,6 +17,8 @@ export interface ExtensionPeer {
   readonly remote: PeerAddress;
   readonly peerId: Buffer;
   readonly outgoing: boolean;
+  /** What carries the connection (a uTP peer's port is the one its UDP socket is reached at). */
+  readonly transport: TransportKind;
   /** The peer's extended handshake, once it has arrived. */
   readonly ext: ExtensionHandshake | undefined;
   /** Close this peer's connection (a handler's last resort). */

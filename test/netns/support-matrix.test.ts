@@ -51,7 +51,7 @@ async function support(ns: Netns, opts: { env?: Record<string, string>; wrap?: s
   const r = await ns.exec('env', [...env, ...(opts.wrap ?? []), process.execPath, opts.cli ?? CLI, 'support', '--json'], 30_000);
   expect(r.code, r.stderr).toBe(0);
   const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as SupportRow);
-  expect(rows.map((x) => x.id)).toEqual(['ipv6-bind', 'ipv6-connections', 'wire', 'http-tracker', 'udp-tracker-ipv6', 'pex', 'dht', 'lsd', 'router-ipv4', 'router-ipv6', 'tunnel', 'utp', 'encryption']);
+  expect(rows.map((x) => x.id)).toEqual(['ipv6-bind', 'ipv6-connections', 'wire', 'http-tracker', 'udp-tracker-ipv6', 'pex', 'dht', 'lsd', 'router-ipv4', 'router-ipv6', 'tunnel', 'utp', 'holepunch', 'encryption']);
   for (const x of rows) expect(x.reason.length, x.id).toBeGreaterThan(10);
   return Object.fromEntries(rows.map((x) => [x.id, x]));
 }
@@ -103,6 +103,7 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
       'router-ipv6': 'partial',
       tunnel: 'partial',
       utp: 'yes',
+      holepunch: 'yes',
       encryption: 'yes',
     });
     // The way out, where a tunnel server comes from, and what still works without one.
@@ -187,6 +188,7 @@ describe.skipIf(skip)('sixswarm support in namespaces that are different hosts',
     await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
     const rows = await support(await host('supjs', {}), { cli: join(dir, 'dist', 'bin', 'sixswarm.js') });
     expect(rows.tunnel).toMatchObject({ status: 'partial', reason: expect.stringMatching(/in the stream mode .*native TUN addon, which is not built .*npm run build:native/) });
+    expect(rows.holepunch).toMatchObject({ status: 'yes', reason: expect.stringMatching(/^IPv4 and IPv6: .*public torrents only/) });
     expect(rows.utp).toMatchObject({ status: 'partial', reason: expect.stringMatching(/each datagram sent on its own, slower \(.*sixswarm_udp\.node is not built \(`npm run build:native` builds it\)\)$/) });
     expect(rows.encryption).toMatchObject({ status: 'partial', reason: expect.stringMatching(/^RC4 in JavaScript, a third slower \(.*sixswarm_rc4\.node is not built \(`npm run build:native` builds it\)\)$/) });
   });

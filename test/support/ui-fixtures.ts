@@ -79,6 +79,7 @@ function peer(address: string, via: PeerStatus['via'], extra: Partial<PeerStatus
     source: 'tracker',
     encrypted: false,
     transport: 'tcp',
+    holepunched: false,
     downRate: 0,
     upRate: 0,
     downloaded: 0,
@@ -97,7 +98,7 @@ export const DETAIL: TorrentDetail = {
   peerList: [
     peer('[2001:db8:1234:5678:9abc:def0:1234:5678]:51413', 'ipv6', { downRate: 8 * MiB, client: 'Transmission 3.00', encrypted: true }),
     peer('[2001:db8::7]:6881', 'ipv6', { downRate: 3 * MiB, source: 'pex', direction: 'in', peerInterested: true, amChoking: false, upRate: MiB, transport: 'utp' }),
-    peer('[2001:db8:77::1]:6881', 'tunnel', { downRate: 1.5 * MiB, client: 'sixswarm 0.1.0', source: 'dht' }),
+    peer('[2001:db8:77::1]:6881', 'tunnel', { downRate: 1.5 * MiB, client: 'sixswarm 0.1.0', source: 'dht', transport: 'utp', holepunched: true }),
     peer('198.51.100.20:6881', 'ipv4', { downRate: 0, client: 'aria2/1.36.0', progress: 0.3, peerChoking: true, source: 'manual' }),
   ],
   trackers: [

@@ -162,7 +162,7 @@ class SwarmView implements PexSwarm {
 
 let ids = 0;
 function facts(host: string, o: Partial<SwarmPeerFacts> = {}): SwarmPeerFacts {
-  return { id: (++ids).toString(16).padStart(40, '0'), host, family: (host.includes(':') ? 6 : 4) as Family, remotePort: 6881, outgoing: true, seed: false, prefersEncryption: false, utp: false, ...o };
+  return { id: (++ids).toString(16).padStart(40, '0'), host, family: (host.includes(':') ? 6 : 4) as Family, remotePort: 6881, outgoing: true, seed: false, prefersEncryption: false, utp: false, holepunch: false, ...o };
 }
 
 /** One PEX connection to a partner at `host`, with the test's clock and every payload it sent. */
@@ -174,6 +174,7 @@ function partner(view: SwarmView, host: string, o: { id?: string; clock?: { now:
     remote: { host, port: 40000, family: host.includes(':') ? 6 : 4 },
     peerId: Buffer.from(o.id ?? 'ff'.repeat(20), 'hex'),
     outgoing: false,
+    transport: 'tcp',
     ext: undefined,
     close: () => {},
     useful: () => {},

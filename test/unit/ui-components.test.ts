@@ -104,6 +104,7 @@ describe.each(SIZES)('at %ix%i', (width, height) => {
     expect(out).toContain('198.51.100.20:6881');
     expect(out).toMatch(/D-E- out/); // downloading, encrypted, over TCP, we dialed
     expect(out).toMatch(/DU-T in/); // both ways, over uTP, it dialed us
+    expect(out).toMatch(/D--H out/); // over uTP, opened by a holepunch (BEP 55)
     expect(out).toMatch(/d--- out/); // interested, choked by it
     expect(out).toMatch(/ man(ual)?$/m); // learned from --peer
     expect(out).toMatch(/ pex\b/);
@@ -277,6 +278,15 @@ describe('layout', () => {
     // Beside the trackers the peers have half the width: where each was learned is in words, not "tra"/"inc".
     expect(detail).toMatch(/Learned/);
     expect(detail).toMatch(/ out manual *$/m);
+  });
+
+  it('a private torrent says why it holepunches nobody', async () => {
+    const { PRIVATE_REASON } = await import('../../src/ext/ut-holepunch/index.js');
+    const { SNAPSHOT } = await import('../support/ui-fixtures.js');
+    const holepunch = { partners: 0, rendezvousIn: 0, relayed: 0, errorsSent: 0, relayLimited: 0, rendezvousOut: 0, errorsIn: {}, connectsIn: 0, punches: 0, connectsRefused: 0, off: PRIVATE_REASON };
+    const torrents = SNAPSHOT.torrents.map((t) => (t.infoHash === UBUNTU.infoHash ? { ...t, holepunch } : t));
+    const s = update(fixedState(), { type: 'snapshot', snapshot: { ...SNAPSHOT, torrents, at: Date.now() } }).state;
+    expect(frame(keys(s, { return: true }), 160, 40)).toMatch(/^ubuntu-24\.04-desktop-amd64\.iso downloading · no holepunch \(private torrent\)$/m);
   });
 
   it('a long title (the session folder) is cut in the middle, keeping its end, and takes the room there is', () => {

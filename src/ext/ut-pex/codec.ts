@@ -9,7 +9,7 @@ import { classify, isExchangeable, type Family } from '../../net/address.js';
 import { COMPACT_SIZE, decodeCompactPeers, encodeCompactPeer, type PeerAddress } from '../../net/compact.js';
 import { ProtocolError } from '../../wire/frame-decoder.js';
 
-/** `added.f` / `added6.f` bits. We set `utp` for peers that speak it; `holepunch` is ut_holepunch's. */
+/** `added.f` / `added6.f` bits. We set `utp` for peers that speak it, `holepunch` for peers that offered ut_holepunch (BEP 55). */
 export const PEX_FLAGS = { encryption: 0x01, seed: 0x02, utp: 0x04, holepunch: 0x08, reachable: 0x10 } as const;
 
 export interface PexPeer extends PeerAddress {

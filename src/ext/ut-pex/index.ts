@@ -34,6 +34,7 @@ export function pexSwarm(swarm: Swarm, own: { ports: OurPorts; ownAddresses(): P
         outgoing: p.direction === 'out',
         seed: p.seed,
         prefersEncryption: p.prefersEncryption,
+        holepunch: p.speaksHolepunch,
         utp: p.speaksUtp,
       })),
     addPeers: (addrs, source) => swarm.addPeers(addrs, source),

@@ -21,6 +21,8 @@ export interface SwarmPeerFacts {
   seed: boolean;
   /** It speaks MSE (flag 0x01). */
   prefersEncryption: boolean;
+  /** It speaks ut_holepunch (flag 0x08): a partner may ask us to introduce it. */
+  holepunch: boolean;
   /** It speaks uTP (flag 0x04): we are connected over it, or its source said so. */
   utp: boolean;
 }
@@ -107,7 +109,12 @@ export class PexTorrent {
       // What a partner would refuse is not sent (a link-local peer's scope means nothing elsewhere).
       if (!port || !isExchangeable(p.host, true)) continue;
       const reachable = p.outgoing || p.remotePort === p.listenPort;
-      const flags = (p.seed ? PEX_FLAGS.seed : 0) | (p.prefersEncryption ? PEX_FLAGS.encryption : 0) | (reachable ? PEX_FLAGS.reachable : 0) | (p.utp ? PEX_FLAGS.utp : 0);
+      const flags =
+        (p.seed ? PEX_FLAGS.seed : 0) |
+        (p.prefersEncryption ? PEX_FLAGS.encryption : 0) |
+        (reachable ? PEX_FLAGS.reachable : 0) |
+        (p.utp ? PEX_FLAGS.utp : 0) |
+        (p.holepunch ? PEX_FLAGS.holepunch : 0);
       const key = `${p.host}|${port}`;
       set.set(key, { key, id: p.id, host: p.host, port, family: p.family, flags, scope: partnerScope(p.host) });
     }
