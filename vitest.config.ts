@@ -13,13 +13,10 @@ export default defineConfig({
     // And the UI draws as in a person's terminal: ink draws only a final frame when it believes it runs in CI.
     env: { CI: 'false', CONTINUOUS_INTEGRATION: 'false', SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL: '1', SIXSWARM_DHT_BOOTSTRAP: 'none', SIXSWARM_PORT_MAPPING: 'off', SIXSWARM_LSD: 'off' },
     reporters: ['default'],
-    // Two lines of files, side by side, each one file at a time: the tests in network namespaces
-    // and against third-party programs, and those on this host's loopback (and in memory). Within
-    // a line, transfer tests share two cores and would slow each other past their timeouts; across
-    // the lines they share no address (namespaces have their own stacks, ports are picked free).
-    projects: [
-      { extends: true, test: { name: 'netns+interop', include: ['test/netns/**/*.test.ts', 'test/interop/**/*.test.ts'], fileParallelism: false } },
-      { extends: true, test: { name: 'loopback', include: ['test/e2e/**/*.test.ts', 'test/engine/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/fuzz/**/*.test.ts'], fileParallelism: false } },
-    ],
+    // Two files at a time, one per core: a file that waits (on a router's lease, a peer's timer)
+    // leaves its core to the other. They share no address: namespace tests have their own network
+    // stacks, loopback tests pick free ports; within a file, tests run one at a time.
+    include: ['test/**/*.test.ts'],
+    maxWorkers: 2,
   },
 });
