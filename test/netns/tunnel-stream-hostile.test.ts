@@ -312,7 +312,8 @@ describe.skipIf(unavailable !== undefined)('hostile stream-mode frames (network 
       expect((await runCli(['create', join(work, 'data', 'x.bin'), '-o', torrent])).code).toBe(0);
       const first = nextSession();
       leech = sixswarm(
-        ['download', torrent, '-o', join(work, 'out'), '--port', String(LISTEN_PORT), '--json', '--no-trackers', '--no-dht', '--state-dir', join(work, 'state'),
+        // TCP alone: this raw server answers LISTEN but no UDP_BIND (uTP's socket through the relay).
+        ['download', torrent, '-o', join(work, 'out'), '--port', String(LISTEN_PORT), '--transports', 'tcp', '--json', '--no-trackers', '--no-dht', '--state-dir', join(work, 'state'),
           '--tunnel', `${topo.addresses.brokerV4}:${RAW_SERVER_PORT}`, '--tunnel-mode', 'stream', '--tunnel-id', 'victim'],
         { wrap: ['ip', 'netns', 'exec', topo.client.name], label: 'stream-mode leecher' },
       );
