@@ -208,7 +208,7 @@ export class Connections {
     for (const [k, at] of this.punching) if (now - at > PUNCH_MS) this.punching.delete(k);
     if (this.punching.has(key)) return 'already punching towards it';
     if (this.punching.size >= MAX_PUNCHING) return 'too many holepunches at once';
-    if (this.connectedTo(target) || this.peerListensAt(target)) return 'connected already';
+    if (this.isConnected(target)) return 'connected already';
     if (this.peers.size + this.dialing.size >= this.opts.maxPeers) return 'no room for another peer';
     this.punching.set(key, now);
     const source: PeerSource = { kind: 'pex', from: relay };
@@ -222,11 +222,16 @@ export class Connections {
       },
       (e: Error) => {
         // Its own dial reaching us is the holepunch working too: only a punch that left no connection failed.
-        if (this.stopped || this.connectedTo(target) || this.peerListensAt(target)) return;
+        if (this.stopped || this.isConnected(target)) return;
         this.opts.emit({ event: 'holepunch', role, step: 'failed', peer: key, via: relay, reason: e.message });
       },
     );
     return undefined;
+  }
+
+  /** Whether a peer is connected at `t`: its connection's address, or where it listens. */
+  isConnected(t: DialTarget): boolean {
+    return this.connectedTo(t) || this.peerListensAt(t);
   }
 
   /** Whether a connected peer listens at `t`. */

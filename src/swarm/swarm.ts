@@ -207,6 +207,11 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     return this.connections.punch(target, relay, role);
   }
 
+  /** Whether a peer is connected at `t`: its connection's address, or where it listens (BEP 10 `p`). */
+  isConnected(t: DialTarget): boolean {
+    return this.connections.isConnected(t);
+  }
+
   /** Whether this swarm can holepunch at all (it dials uTP). */
   get canPunch(): boolean {
     return this.opts.utp ?? false;

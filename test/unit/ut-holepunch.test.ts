@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeHolepunch, encodeHolepunch, HP_ERROR, MAX_MESSAGE_BYTES, type HolepunchMessage } from '../../src/ext/ut-holepunch/codec.js';
 import { HolepunchConnection } from '../../src/ext/ut-holepunch/connection.js';
-import { CONNECTS_PER_RELAY, CONNECTS_PER_TARGET, DIALS_PER_HOST, ERRORS_PER_ASKER, HolepunchTorrent, RENDEZVOUS_PER_ASKER, type HolepunchStep, type HolepunchSwarm } from '../../src/ext/ut-holepunch/torrent.js';
+import { CONNECTS_PER_RELAY, CONNECTS_PER_TARGET, DIALS_PER_HOST, ERRORS_PER_ASKER, HolepunchTorrent, MESSAGES_PER_ASKER, RENDEZVOUS_PER_ASKER, type HolepunchStep, type HolepunchSwarm } from '../../src/ext/ut-holepunch/torrent.js';
 import type { PeerAddress } from '../../src/net/compact.js';
 import type { ExtensionHandshake } from '../../src/wire/extension-handshake.js';
 import { ProtocolError } from '../../src/wire/frame-decoder.js';
@@ -74,7 +74,10 @@ class FakeSwarm implements HolepunchSwarm {
   readonly steps: HolepunchStep[] = [];
   connectedAt: PeerAddress[] = [];
   refuseWith: string | undefined;
+  /** How often the relay asked whether a peer is connected: the lookup a flood must not multiply. */
+  lookups = 0;
   connected(ep: PeerAddress): boolean {
+    this.lookups++;
     return this.connectedAt.some((p) => p.host === ep.host && p.port === ep.port);
   }
   isSelf(host: string, port: number): boolean {
@@ -173,7 +176,7 @@ describe('ut_holepunch relay', () => {
     // Errors answered are bounded per asker too, on a budget of their own: a flood of bad
     // endpoints (libtorrent asks about itself every few seconds) leaves its introductions alone.
     const c = partner(torrent, v4('198.51.100.99', 6881), { outgoing: true });
-    for (let i = 0; i < 1000; i++) c.say({ type: 'rendezvous', peer: v4('198.51.100.99', 6881) });
+    for (let i = 0; i < ERRORS_PER_ASKER.burst + 10; i++) c.say({ type: 'rendezvous', peer: v4('198.51.100.99', 6881) });
     expect(c.sent.length).toBe(ERRORS_PER_ASKER.burst);
     const other = partner(torrent, v4('198.51.100.98', 6881), { outgoing: true });
     c.say({ type: 'rendezvous', peer: v4('198.51.100.98', 6881) });
@@ -183,7 +186,24 @@ describe('ut_holepunch relay', () => {
     clock.now += 60_000;
     askers[1]!.say({ type: 'rendezvous', peer: v4('198.51.100.6', 6881) });
     expect(target.sent.length).toBe(CONNECTS_PER_TARGET.burst + 1);
-    expect(torrent.summary().relayLimited).toBeGreaterThan(1900);
+    expect(torrent.summary().relayLimited).toBeGreaterThan(1000);
+  });
+
+  it('drops a flood of rendezvous before any lookup: the work it costs is bounded, however many peers we have', () => {
+    const { torrent, swarm, clock } = setup();
+    for (let i = 0; i < 200; i++) partner(torrent, v4(`198.51.100.${i + 1}`, 6881), { outgoing: true });
+    const flooder = partner(torrent, v4('203.0.113.50', 6881), { outgoing: true });
+    // Addresses of no partner: each would be looked up among all our peers.
+    for (let i = 0; i < 10_000; i++) flooder.say({ type: 'rendezvous', peer: v4(`192.0.2.${i % 250}`, 1000 + i) });
+    expect(swarm.lookups).toBe(MESSAGES_PER_ASKER.burst);
+    expect(torrent.summary()).toMatchObject({ rendezvousIn: 10_000, relayLimited: 10_000 - ERRORS_PER_ASKER.burst });
+    // Another asker is not held up by it, and the flooder gets its rate back over time.
+    const honest = partner(torrent, v4('203.0.113.51', 6881), { outgoing: true });
+    honest.say({ type: 'rendezvous', peer: v4('198.51.100.1', 6881) });
+    expect(honest.sent).toEqual([{ type: 'connect', peer: v4('198.51.100.1', 6881) }]);
+    clock.now += 10_000;
+    for (let i = 0; i < 10_000; i++) flooder.say({ type: 'rendezvous', peer: v4('192.0.2.1', 1000 + i) });
+    expect(swarm.lookups).toBe(MESSAGES_PER_ASKER.burst + MESSAGES_PER_ASKER.perMinute / 6);
   });
 });
 

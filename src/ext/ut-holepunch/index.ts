@@ -51,7 +51,7 @@ export class Holepunch {
 /** What holepunching needs of a swarm. */
 export function holepunchSwarm(swarm: Swarm, own: { ports: OurPorts; ownAddresses(): Partial<Record<Family, string>> }): HolepunchSwarm {
   return {
-    connected: (ep) => swarm.peerInfo().some((p) => p.host === ep.host && (p.remotePort === ep.port || p.listenPort === ep.port)),
+    connected: (ep) => swarm.isConnected(ep),
     // Behind a NAT we are known by the port the gateway gave us as well as by our own.
     isSelf: (host, port) => {
       const family = familyOf(host);

@@ -7,7 +7,8 @@
  *   dials us, and the crossing SYNs open both NATs;
  * - initiator: a dial to a peer that some partner told us about (PEX) failed: we ask that partner
  *   to relay a rendezvous, then dial as the target does when its `connect` comes.
- * Nobody can make us flood a third party: rendezvous are rate-limited per asker and the connects
+ * Nobody can make us flood a third party, or busy: rendezvous are rate-limited per asker (all of
+ * them, before anything is looked up; then those relayed) and the connects
  * we forward per target, connects we act on per relay and per address named, and an address is
  * dialed only if a partner of that relay's scope could have named it in PEX.
  */
@@ -19,6 +20,12 @@ import type { ExtensionPeer } from '../../wire/extensions.js';
 import { partnerScope } from '../ut-pex/codec.js';
 import { ERROR_TEXT, type HolepunchError, type HolepunchMessage } from './codec.js';
 
+/**
+ * Rendezvous one asker may send us at all, whatever becomes of them: checked before any work, so
+ * a flood costs a lookup per message, not a search of our peers. Room for libtorrent's asking
+ * about itself every few seconds beside its real rendezvous.
+ */
+export const MESSAGES_PER_ASKER = { burst: 40, perMinute: 60 } as const;
 /** Rendezvous one asker may have relayed: a burst, then this many a minute (one per dial that failed it). */
 export const RENDEZVOUS_PER_ASKER = { burst: 10, perMinute: 6 } as const;
 /**
@@ -95,6 +102,7 @@ interface Pending {
 
 export class HolepunchTorrent {
   private readonly partners = new Set<HolepunchPartner>();
+  private readonly incoming: SourceLimiter;
   private readonly askers: SourceLimiter;
   private readonly answered: SourceLimiter;
   private readonly targets: SourceLimiter;
@@ -122,6 +130,7 @@ export class HolepunchTorrent {
     private readonly clock: () => number = Date.now,
   ) {
     const limiter = (l: { burst: number; perMinute: number }) => new SourceLimiter(l.perMinute / 60, l.burst, MAX_SOURCES, clock);
+    this.incoming = limiter(MESSAGES_PER_ASKER);
     this.askers = limiter(RENDEZVOUS_PER_ASKER);
     this.answered = limiter(ERRORS_PER_ASKER);
     this.targets = limiter(CONNECTS_PER_TARGET);
@@ -179,6 +188,7 @@ export class HolepunchTorrent {
   private relay(from: HolepunchPartner, ep: PeerAddress): void {
     this.counts.rendezvousIn++;
     const asker = hostKey(from.peer.remote.host);
+    if (!this.incoming.allow(asker)) return void this.counts.relayLimited++;
     // Errors are only counted, not reported: libtorrent asking about itself is no news to the user.
     const fail = (error: HolepunchError) => {
       if (!this.answered.allow(asker)) return void this.counts.relayLimited++;
