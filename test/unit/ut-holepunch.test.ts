@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeHolepunch, encodeHolepunch, HP_ERROR, MAX_MESSAGE_BYTES, type HolepunchMessage } from '../../src/ext/ut-holepunch/codec.js';
 import { HolepunchConnection } from '../../src/ext/ut-holepunch/connection.js';
-import { CONNECTS_PER_RELAY, CONNECTS_PER_TARGET, DIALS_PER_HOST, ERRORS_PER_ASKER, HolepunchTorrent, MESSAGES_PER_ASKER, RENDEZVOUS_PER_ASKER, type HolepunchStep, type HolepunchSwarm } from '../../src/ext/ut-holepunch/torrent.js';
+import { CONNECTS_PER_PAIR, CONNECTS_PER_RELAY, CONNECTS_PER_TARGET, DIALS_PER_HOST, ERRORS_PER_ASKER, HolepunchTorrent, MESSAGES_PER_ASKER, RENDEZVOUS_PER_ASKER, type HolepunchStep, type HolepunchSwarm } from '../../src/ext/ut-holepunch/torrent.js';
 import type { PeerAddress } from '../../src/net/compact.js';
 import type { ExtensionHandshake } from '../../src/wire/extension-handshake.js';
 import { ProtocolError } from '../../src/wire/frame-decoder.js';
@@ -106,7 +106,7 @@ function partner(torrent: HolepunchTorrent, remote: PeerAddress, o: { outgoing?:
     },
   );
   const say = (m: HolepunchMessage) => conn.onMessage(encodeHolepunch(m));
-  return { conn, sent, say };
+  return { conn, sent, say, peer: remote };
 }
 
 function setup() {
@@ -166,10 +166,10 @@ describe('ut_holepunch relay', () => {
     const { torrent, clock } = setup();
     const target = partner(torrent, v4('198.51.100.6', 6881), { outgoing: true });
     const askers = Array.from({ length: 40 }, (_, i) => partner(torrent, v4(`198.51.100.${100 + i}`, 6881), { outgoing: true }));
-    // One asker floods: it gets its burst relayed, the rest is dropped without an answer.
+    // One asker floods: it gets its burst to that target relayed, the rest is dropped without an answer.
     for (let i = 0; i < 1000; i++) askers[0]!.say({ type: 'rendezvous', peer: v4('198.51.100.6', 6881) });
-    expect(askers[0]!.sent.length).toBe(RENDEZVOUS_PER_ASKER.burst);
-    expect(target.sent.length).toBe(RENDEZVOUS_PER_ASKER.burst);
+    expect(askers[0]!.sent.length).toBe(CONNECTS_PER_PAIR.burst);
+    expect(target.sent.length).toBe(CONNECTS_PER_PAIR.burst);
     // Many askers (a botnet) at one target: the target hears no more than its own burst.
     for (const a of askers.slice(1)) for (let i = 0; i < 5; i++) a.say({ type: 'rendezvous', peer: v4('198.51.100.6', 6881) });
     expect(target.sent.length).toBe(CONNECTS_PER_TARGET.burst);
@@ -187,6 +187,23 @@ describe('ut_holepunch relay', () => {
     askers[1]!.say({ type: 'rendezvous', peer: v4('198.51.100.6', 6881) });
     expect(target.sent.length).toBe(CONNECTS_PER_TARGET.burst + 1);
     expect(torrent.summary().relayLimited).toBeGreaterThan(1000);
+  });
+
+  it('lets no asker lock others out of a target: a flood uses up only its own share', () => {
+    const { torrent } = setup();
+    const target = partner(torrent, v4('198.51.100.6', 6881), { outgoing: true });
+    const flooder = partner(torrent, v4('203.0.113.50', 6881), { outgoing: true });
+    for (let i = 0; i < 1000; i++) flooder.say({ type: 'rendezvous', peer: v4('198.51.100.6', 6881) });
+    const flooded = target.sent.length;
+    const honest = Array.from({ length: 10 }, (_, i) => partner(torrent, v4(`203.0.113.${60 + i}`, 6881), { outgoing: true }));
+    for (const h of honest) h.say({ type: 'rendezvous', peer: v4('198.51.100.6', 6881) });
+    for (const h of honest) expect(h.sent).toEqual([{ type: 'connect', peer: v4('198.51.100.6', 6881) }]);
+    expect(target.sent.length).toBe(flooded + honest.length);
+    // One asker's rendezvous to many targets are bounded all together.
+    const targets = Array.from({ length: 20 }, (_, i) => partner(torrent, v4(`198.51.100.${100 + i}`, 6881), { outgoing: true }));
+    const many = partner(torrent, v4('203.0.113.90', 6881), { outgoing: true });
+    for (const t of targets) many.say({ type: 'rendezvous', peer: t.peer });
+    expect(targets.filter((t) => t.sent.length > 0).length).toBe(RENDEZVOUS_PER_ASKER.burst);
   });
 
   it('drops a flood of rendezvous before any lookup: the work it costs is bounded, however many peers we have', () => {

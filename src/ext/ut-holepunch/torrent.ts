@@ -9,7 +9,7 @@
  *   to relay a rendezvous, then dial as the target does when its `connect` comes.
  * Nobody can make us flood a third party, or busy: rendezvous are rate-limited per asker (all of
  * them, before anything is looked up; then those relayed) and the connects
- * we forward per target, connects we act on per relay and per address named, and an address is
+ * we forward per asker and target, and per target, connects we act on per relay and per address named, and an address is
  * dialed only if a partner of that relay's scope could have named it in PEX.
  */
 import { hostKey, isDialable, isExchangeable } from '../../net/address.js';
@@ -33,8 +33,13 @@ export const RENDEZVOUS_PER_ASKER = { burst: 10, perMinute: 6 } as const;
  * seconds, which must not use up what its real rendezvous need. Only the asker hears them.
  */
 export const ERRORS_PER_ASKER = { burst: 20, perMinute: 30 } as const;
-/** Connects we forward to one target host (from all askers together): the host a relay could be made to flood. */
-export const CONNECTS_PER_TARGET = { burst: 10, perMinute: 6 } as const;
+/**
+ * Connects we forward to one target host for one asker host, and (looser) from all askers
+ * together: one asker flooding a target uses up only its own share, never the others' way to it;
+ * the overall cap bounds what a relay can be made to send one host.
+ */
+export const CONNECTS_PER_PAIR = { burst: 3, perMinute: 2 } as const;
+export const CONNECTS_PER_TARGET = { burst: 30, perMinute: 20 } as const;
 /** Unsolicited connects we act on from one relay, and dials to one host named in connects (all relays together). */
 export const CONNECTS_PER_RELAY = { burst: 10, perMinute: 6 } as const;
 export const DIALS_PER_HOST = { burst: 3, perMinute: 2 } as const;
@@ -105,6 +110,7 @@ export class HolepunchTorrent {
   private readonly incoming: SourceLimiter;
   private readonly askers: SourceLimiter;
   private readonly answered: SourceLimiter;
+  private readonly pairs: SourceLimiter;
   private readonly targets: SourceLimiter;
   private readonly relays: SourceLimiter;
   private readonly dialed: SourceLimiter;
@@ -133,6 +139,7 @@ export class HolepunchTorrent {
     this.incoming = limiter(MESSAGES_PER_ASKER);
     this.askers = limiter(RENDEZVOUS_PER_ASKER);
     this.answered = limiter(ERRORS_PER_ASKER);
+    this.pairs = limiter(CONNECTS_PER_PAIR);
     this.targets = limiter(CONNECTS_PER_TARGET);
     this.relays = limiter(CONNECTS_PER_RELAY);
     this.dialed = limiter(DIALS_PER_HOST);
@@ -199,7 +206,8 @@ export class HolepunchTorrent {
     if (this.swarm.isSelf(ep.host, ep.port) || at(from, ep)) return fail('noSelf');
     const target = [...this.partners].find((p) => p !== from && at(p, ep));
     if (!target) return fail(this.swarm.connected(ep) ? 'noSupport' : 'notConnected');
-    if (!this.askers.allow(asker) || !this.targets.allow(hostKey(target.peer.remote.host))) {
+    const to = hostKey(target.peer.remote.host);
+    if (!this.pairs.allow(`${asker}>${to}`) || !this.askers.allow(asker) || !this.targets.allow(to)) {
       this.counts.relayLimited++;
       return;
     }
