@@ -5,7 +5,8 @@
  *
  * Sources anyone can feed (a PEX partner, a DHT node, a host on the LAN) cannot fill the pool or aim our dials: each
  * source kind has a quota (a flood of one kind only evicts its own), one partner's entries are
- * capped, so are the addresses they give at one host (all ports together), and dials to one host
+ * capped, so are the addresses they give at one host (all ports together; from LSD also per
+ * IPv6 /64), and dials to one host
  * they named are spaced, with a backoff that outlives the candidates (a partner cannot reset it by
  * sending the same addresses again). What the user named (--peer, the magnet's x.pe) is never
  * evicted.
@@ -41,6 +42,11 @@ const PER_PARTNER = 100;
  * a LAN shares its /64) from untrusted sources, all ports together.
  */
 const PER_HOST = 4;
+/**
+ * LSD candidates in one IPv6 /64 together: a LAN host may send from any address of its /64 (the
+ * kernel accepts any source on-link), so counting per address alone would let it fill LSD's quota.
+ */
+const LSD_PER_NETWORK = 16;
 /** A host untrusted sources named is dialed at most this often; each failure doubles it, up to the cap. */
 const HOST_DIAL_MS = 15_000;
 const HOST_BACKOFF_CAP_MS = 30 * 60_000;
@@ -53,6 +59,16 @@ export const DISCOVERY_SOURCES: ReadonlySet<PeerSourceKind> = new Set(['pex', 'd
 /** The host an untrusted source's address counts against: per LAN address for LSD, else hostKey's network. */
 function untrustedHost(kind: PeerSourceKind, host: string): string {
   return kind === 'lsd' ? (canonicalIp(host) ?? host) : hostKey(host);
+}
+
+/**
+ * What an untrusted source's address counts against, each with its cap: its host (above); from
+ * LSD over IPv6 also its /64 as a whole (keyed apart from PEX's and the DHT's count of that /64).
+ */
+function hostCaps(kind: PeerSourceKind, host: string): Array<[key: string, cap: number]> {
+  const own: [string, number] = [untrustedHost(kind, host), PER_HOST];
+  const network = hostKey(host);
+  return kind === 'lsd' && network !== own[0] ? [own, [`lsd|${network}`, LSD_PER_NETWORK]] : [own];
 }
 
 /** An address to dial, with what its source said about the peer. */
@@ -98,8 +114,8 @@ export class PeerPool {
     if (this.byKey.has(key) || targets.some((t) => this.byKey.has(formatHostPort(t.host, t.port)))) return false;
     const untrusted = UNTRUSTED.has(source.kind);
     const partner = untrusted && source.from !== undefined ? `${source.kind}|${source.from}` : undefined;
-    const host = untrusted ? untrustedHost(source.kind, targets[0]!.host) : undefined;
-    if ((partner && (this.perPartner.get(partner) ?? 0) >= PER_PARTNER) || (host && (this.perHost.get(host) ?? 0) >= PER_HOST)) {
+    const full = untrusted && hostCaps(source.kind, targets[0]!.host).some(([h, cap]) => (this.perHost.get(h) ?? 0) >= cap);
+    if ((partner && (this.perPartner.get(partner) ?? 0) >= PER_PARTNER) || full) {
       this.refused++;
       return false;
     }
@@ -246,7 +262,7 @@ export class PeerPool {
     bump(this.perKind, c.source.kind);
     if (UNTRUSTED.has(c.source.kind)) {
       if (c.source.from !== undefined) bump(this.perPartner, `${c.source.kind}|${c.source.from}`);
-      bump(this.perHost, untrustedHost(c.source.kind, c.targets[0]!.host));
+      for (const [h] of hostCaps(c.source.kind, c.targets[0]!.host)) bump(this.perHost, h);
     }
   }
 

@@ -49,17 +49,26 @@ describe('peer pool', () => {
     expect(pool.ready(t0, 100).filter((c) => c.source.kind === 'tracker')).toHaveLength(20);
   });
 
-  it('LSD peers: a LAN host is capped per address (the LAN shares one IPv6 /64), the kind within its own quota', () => {
+  it('LSD peers: a LAN host is capped per address (the LAN shares one IPv6 /64), an IPv6 /64 as a whole too, the kind within its own quota', () => {
     const pool = new PeerPool();
     const lsd = (host: string) => ({ kind: 'lsd' as const, from: host });
     // One host naming many ports: four of them.
     expect(Array.from({ length: 50 }, (_, i) => pool.add([{ host: '2001:db8:77::66', port: 1000 + i }], lsd('2001:db8:77::66'))).filter(Boolean)).toHaveLength(4);
     // Its neighbours on the same /64 are hosts of their own.
     for (let h = 1; h <= 10; h++) expect(pool.add([{ host: `2001:db8:77::${h}`, port: 6881 }], lsd(`2001:db8:77::${h}`))).toBe(true);
-    // A flood of LAN addresses stays within the kind's quota and evicts only its own kind.
-    expect(pool.add([{ host: '198.51.100.9', port: 6881 }], { kind: 'tracker', from: 'http://t/announce' })).toBe(true);
+    // One host making up addresses in its /64 (the kernel takes any on-link source): 16 candidates for the whole /64.
     for (let i = 0; i < 1000; i++) {
       const host = `2001:db8:77::1:${i.toString(16)}`;
+      pool.add([{ host, port: 6881 }], lsd(host));
+    }
+    expect(pool.countBySource().lsd).toBe(16);
+    // A host of another /64 (another LAN, or IPv4) is not held up by it.
+    expect(pool.add([{ host: '2001:db8:78::1', port: 6881 }], lsd('2001:db8:78::1'))).toBe(true);
+    expect(pool.add([{ host: '192.168.1.7', port: 6881 }], lsd('192.168.1.7'))).toBe(true);
+    // A flood of LAN addresses across networks stays within the kind's quota and evicts only its own kind.
+    expect(pool.add([{ host: '198.51.100.9', port: 6881 }], { kind: 'tracker', from: 'http://t/announce' })).toBe(true);
+    for (let i = 0; i < 1000; i++) {
+      const host = `2001:db8:${(0x100 + i).toString(16)}::1`;
       pool.add([{ host, port: 6881 }], lsd(host));
     }
     expect(pool.countBySource().lsd).toBe(200);
