@@ -7,12 +7,13 @@
  *
  * What is heard is bounded: each sending address gets a budget of datagrams before they are even
  * parsed (one host's flood costs us a table lookup per datagram and cannot use up anyone else's
- * budget), a datagram is parsed within fixed bounds (message.ts), and only info hashes we run
+ * budget), and each IPv6 /64 a budget of 16 addresses' (a host can send from any address of its
+ * /64), a datagram is parsed within fixed bounds (message.ts), and only info hashes we run
  * reach a swarm, whose peer pool caps what one source may add. Nothing we hear makes us send.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Family } from '../net/address.js';
+import { hostKey, type Family } from '../net/address.js';
 import { SourceLimiter } from '../net/source-limiter.js';
 import type { DatagramSource } from '../transport/datagram.js';
 import type { GroupInterface, MulticastChannel } from '../transport/multicast.js';
@@ -23,6 +24,11 @@ import { AnnounceSchedule } from './schedule.js';
 /** Datagrams each address may have parsed: a client announcing a thousand torrents every 5 minutes sends 3-4 a second. */
 const PER_SOURCE_RATE = 20;
 const PER_SOURCE_BURST = 100;
+/**
+ * IPv6 addresses of one /64 heard together, in honest hosts' budgets: a host may send from any
+ * address of its on-link /64, so the budget per address alone would not bound it.
+ */
+const ADDRESSES_PER_NETWORK = 16;
 /** Addresses whose budget is remembered (a flood from many addresses resets the oldest, which favours the honest). */
 const MAX_SOURCES = 1024;
 /** How often the interfaces are looked at again (a laptop changes networks; a look is a few small reads). */
@@ -73,6 +79,7 @@ export class Lsd extends EventEmitter<{
   /** Info hashes (hex) announced, with their bytes. */
   private readonly torrents = new Map<string, Buffer>();
   private readonly sources: SourceLimiter;
+  private readonly networks: SourceLimiter;
   private readonly warned = new Map<string, number>();
   private readonly counts = { sent: 0, heard: 0, peers: 0, malformed: 0, flooding: 0, own: 0 };
   private readonly now: () => number;
@@ -85,6 +92,7 @@ export class Lsd extends EventEmitter<{
     this.cookie = opts.cookie ?? randomBytes(4).toString('hex');
     this.schedule = new AnnounceSchedule(this.now);
     this.sources = new SourceLimiter(PER_SOURCE_RATE, PER_SOURCE_BURST, MAX_SOURCES, this.now);
+    this.networks = new SourceLimiter(PER_SOURCE_RATE * ADDRESSES_PER_NETWORK, PER_SOURCE_BURST * ADDRESSES_PER_NETWORK, MAX_SOURCES, this.now);
     for (const [f, channel] of this.channels()) channel.onMessage((b, from) => this.receive(f, b, from));
   }
 
@@ -169,8 +177,10 @@ export class Lsd extends EventEmitter<{
   }
 
   private receive(family: Family, b: Buffer, from: DatagramSource): void {
-    // Per address (the kernel's text of it is canonical), not per /64 as elsewhere: every IPv6 host of a LAN shares one /64.
-    if (!this.sources.allow(from.host)) {
+    // Per address (the kernel's text of it is canonical), as every IPv6 host of a LAN shares one /64;
+    // then, over IPv6, per /64 in all: what one host gets from addresses it made up.
+    const network = hostKey(from.host);
+    if (!this.sources.allow(from.host) || (network !== from.host && !this.networks.allow(network))) {
       this.counts.flooding++;
       return;
     }

@@ -3,7 +3,8 @@
  * multicast channels, a fake clock): each torrent is announced at start, a minute later, then
  * every 5 minutes, never twice within a minute whatever happens (interfaces coming and going),
  * and thousands of torrents are paced. What is heard: a flood from one address is cut before it
- * is parsed and does not lock out another host (of the same IPv6 /64 too), our own cookie is
+ * is parsed and does not lock out another host (of the same IPv6 /64 too), one host sending from
+ * many addresses of its /64 gets 16 addresses' budget, our own cookie is
  * ignored, only torrents we run give peers, and nothing heard makes us send.
  * The real sockets and LANs are in test/netns/lsd-*.test.ts.
  */
@@ -186,6 +187,26 @@ describe('the announcer and listener', () => {
     expect(lsd.stats().heard - before).toBeLessThanOrEqual(21);
     // Nothing heard was answered: what we sent is our own schedule's.
     expect(v6.sent.length).toBe(ours);
+  });
+
+  it('one host sending from made-up addresses of its IPv6 /64 is heard within 16 addresses\' budget; other networks are not held up', async () => {
+    const v6 = new MemoryGroup(6, [{ name: 'eth0', address: '2001:db8::10' }]);
+    const v4 = new MemoryGroup(4, [{ name: 'eth0', address: '10.0.0.10' }]);
+    const { lsd, peers } = start({ 4: v4, 6: v6 });
+    lsd.add(hash(1));
+    // 50,000 announces, each from another address of 2001:db8::/64 (the kernel takes any on-link source).
+    for (let i = 0; i < 50_000; i++) v6.deliver(from(6, 6881, [hash(1)]), `2001:db8::${(i >> 16) & 0xffff}:${(i & 0xffff).toString(16)}`);
+    expect(lsd.stats().heard).toBe(16 * 100);
+    expect(peers).toHaveLength(16 * 100);
+    // Another /64 and IPv4 are heard.
+    v6.deliver(from(6, 6881, [hash(1)]), '2001:db8:1::7');
+    v4.deliver(from(4, 6881, [hash(1)]), '10.0.0.7');
+    expect(peers.slice(-2).map(([, p]) => p.host)).toEqual(['2001:db8:1::7', '10.0.0.7']);
+    // The /64's budget refills at 16 addresses' rate (20 a second each).
+    await vi.advanceTimersByTimeAsync(1000);
+    const before = lsd.stats().heard;
+    for (let i = 0; i < 5000; i++) v6.deliver(from(6, 6881, [hash(1)]), `2001:db8::1:${i.toString(16)}`);
+    expect(lsd.stats().heard - before).toBeLessThanOrEqual(16 * 20 + 1);
   });
 
   it('a flood from many addresses keeps the table of budgets bounded and the honest host heard', () => {
