@@ -5,7 +5,7 @@
  * for a peer that reached us over uTP, that a uTP dial reached before, or that PEX says speaks it
  * (flag 0x04), TCP for one whose uTP dial failed while TCP worked; an unknown peer gets TCP first
  * and uTP `staggerMs` later, or at once when TCP fails (then for a second only: a refused TCP
- * dial is mostly an address the peer left). libtorrent tries uTP first and TCP only once the uTP
+ * dial is mostly an address the peer left; uTP that went first keeps the dial's whole time). libtorrent tries uTP first and TCP only once the uTP
  * attempt has failed (seconds later); racing them loses no time on a peer that speaks one. A peer
  * that takes TCP connections and hangs up on them is tried over uTP by the handshaker. Also the
  * choice of network by `--transports` (`peerNetwork`).
@@ -27,8 +27,9 @@ const MAX_REMEMBERED = 10_000;
 /** After this, the second transport starts while the first is still trying. */
 const DEFAULT_STAGGER_MS = 500;
 /**
- * Once TCP failed (refused, mostly: an address the peer left), uTP gets this long from its SYN
- * rather than the dial's whole timeout: a peer that speaks uTP answers within a round trip, and
+ * Once TCP failed (refused, mostly: an address the peer left), uTP started after it gets this long
+ * from its SYN rather than the dial's whole timeout (uTP that went first, for a peer known to
+ * speak it, keeps the whole): a peer that speaks uTP answers within a round trip, and
  * a stale address must not hold a dial slot for seconds (the pool tries it again later anyway).
  */
 const UTP_AFTER_TCP_FAILED_MS = 1_000;
@@ -80,7 +81,8 @@ export class TcpAndUtpNetwork implements Network {
     let utpStarted: number | undefined;
     let capTimer: NodeJS.Timeout | undefined;
     const capUtp = () => {
-      if (utpStarted === undefined || !failed.tcp || capTimer) return;
+      // uTP first: the peer is known to speak it, so TCP's refusal says nothing of uTP's chances.
+      if (first === 'utp' || utpStarted === undefined || !failed.tcp || capTimer) return;
       capTimer = setTimeout(() => utpCap.abort(), Math.max(0, utpStarted + UTP_AFTER_TCP_FAILED_MS - performance.now()));
     };
     const attempt = (kind: TransportKind) => (signal: AbortSignal) => {

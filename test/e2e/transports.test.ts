@@ -97,6 +97,19 @@ describe('a network that speaks TCP and uTP', () => {
     }
   });
 
+  it('gives uTP the whole dial when it went first (the peer is known to speak it), though TCP is refused', async () => {
+    const client = await listening(new TcpAndUtpNetwork(new KernelNetwork(), { staggerMs: 50 }), 4);
+    const nobody = await boundUdpPort(); // silent over uTP, TCP refused: a peer whose uTP answers late
+    try {
+      const t0 = performance.now();
+      const e = await client.network.dial({ host: '127.0.0.1', port: nobody.port }, { signal: AbortSignal.timeout(2_500), prefer: 'utp' }).then(() => undefined, (err: Error) => err);
+      expect(e?.message).not.toMatch(/within 1 s/);
+      expect(performance.now() - t0).toBeGreaterThan(2_000);
+    } finally {
+      nobody.socket.close();
+    }
+  });
+
   it('refuses a port whose UDP half is taken, and port 0 finds one free for both', async () => {
     const taken = await boundUdpPort('::');
     try {
