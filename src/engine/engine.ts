@@ -221,7 +221,7 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
         sequential: opts.sequential,
         // A seed only serves what it has: it never fetches (its files are opened read-only).
         ...(this.opts.webSeeds === false || !opts.writable ? {} : { webSeeds: { network: this.network, families: { 4: this.opts.ipv4, 6: this.opts.ipv6 } } }),
-        utp: this.network.utp !== undefined,
+        utp: this.transports().includes('utp'),
       },
       ...(this.opts.trackers ? { trackers: { ...this.opts.trackers, pacer: this.announcePacer, network: this.network } } : {}),
       ...(this.dht ? { dht: this.dht } : {}),

@@ -1,7 +1,7 @@
 /**
  * What the engine needs from a network, and nothing more: streams to and from peers, a byte
  * stream for protocols above the wire (HTTP trackers), the UDP socket of each family on our port
- * (shared by the DHT and, later, uTP: replies are routed by their first bytes), and datagram
+ * (shared by the DHT and uTP: datagrams are routed by their first bytes), and datagram
  * flows to one endpoint (UDP trackers), and where it has them, multicast groups on the LAN (local
  * service discovery; multicast.ts). The kernel's sockets are one implementation
  * (kernel/kernel-network.ts); a tunnel relaying streams, or uTP, are others. Nothing above this
@@ -91,8 +91,6 @@ export interface Network extends StreamDialer {
    * come as 'error'.
    */
   openStream(target: DialTarget & { family: Family }): Duplex;
-  /** Its uTP, when it speaks uTP (what a BEP 55 holepunch needs: its dials then ask for `only: 'utp'`). */
-  readonly utp?: StreamDialer;
   /** Outgoing connections of a family leave from this address (the tunnel's), or from the kernel's choice when undefined. */
   setLocalAddress(family: Family, address: string | undefined): void;
   /** Stop listening and close the UDP sockets; streams already handed out are their owners' to close. */

@@ -44,7 +44,7 @@ export interface TcpAndUtpOptions {
 
 export class TcpAndUtpNetwork implements Network {
   readonly transports = ['tcp', 'utp'] as const;
-  readonly utp: UtpNetwork;
+  private readonly utp: UtpNetwork;
   private readonly staggerMs: number;
   /** host:port -> the transport that reached it (or, after a failed uTP dial, TCP). */
   private readonly known = new Map<string, TransportKind>();
@@ -59,11 +59,6 @@ export class TcpAndUtpNetwork implements Network {
     this.utp = new UtpNetwork(base, opts.utp);
     this.staggerMs = opts.staggerMs ?? DEFAULT_STAGGER_MS;
     if (base.multicast) this.multicast = (family, group) => base.multicast!(family, group);
-  }
-
-  /** What we know works at an address: `utp`, `tcp` (its uTP failed), or undefined. */
-  knownTransport(target: DialTarget): TransportKind | undefined {
-    return this.known.get(addressKey(target));
   }
 
   async dial(target: DialTarget, opts: DialOneOptions): Promise<Transport> {

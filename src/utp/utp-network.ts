@@ -33,11 +33,6 @@ export class UtpNetwork implements Network {
     if (base.multicast) this.multicast = (family, group) => base.multicast!(family, group);
   }
 
-  /** Itself: every dial is a uTP dial. */
-  get utp(): UtpNetwork {
-    return this;
-  }
-
   async dial(target: DialTarget, opts: DialOneOptions): Promise<Transport> {
     checkOnly('utp', opts);
     const family = familyOf(target.host);

@@ -10,6 +10,7 @@ import dgram from 'node:dgram';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { NO_UTP_REASON } from '../../src/ext/ut-holepunch/index.js';
 import type { Family } from '../../src/net/address.js';
 import { KernelNetwork } from '../../src/transport/kernel/kernel-network.js';
 import type { Network } from '../../src/transport/network.js';
@@ -53,12 +54,14 @@ describe('a network that speaks TCP and uTP', () => {
     const hinted = await client.network.dial(target, { signal: signal(), prefer: 'utp' });
     expect(hinted.kind).toBe('utp');
     hinted.close();
-    expect(client.network.knownTransport(target)).toBe('utp');
+    // Remembered: the next dial, with no hint, goes over uTP first (TCP first would win on loopback).
     const again = await client.network.dial(target, { signal: signal() });
     expect(again.kind).toBe('utp');
     again.close();
     // The server learned it too: the peer reached it over uTP from the port it listens on.
-    expect(server.network.knownTransport({ host: '::1', port: client.port })).toBe('utp');
+    const back = await server.network.dial({ host: '::1', port: client.port }, { signal: signal() });
+    expect(back.kind).toBe('utp');
+    back.close();
     // `only` dials one transport whatever is known.
     const tcp = await client.network.dial(target, { signal: signal(), only: 'tcp' });
     expect(tcp.kind).toBe('tcp');
@@ -195,6 +198,10 @@ describe('two engines, each with its --transports', () => {
     expect(await utpDatagramsIn(seed)).toBe(0);
     expect(await utpDatagramsIn(utpOnly)).toBe(0);
     expect(leech.network).toBeInstanceOf(KernelNetwork);
+    // Holepunches need uTP: the leecher says why it has none; the seeds (uTP on) can punch.
+    expect(leech.torrent.holepunch!.off).toBe(NO_UTP_REASON);
+    expect(seed.torrent.holepunch!.off).toBeUndefined();
+    expect(utpOnly.torrent.holepunch!.off).toBeUndefined();
   });
 
   it('keeps one connection, the same at both ends, when each dials the other at once, one over uTP and one over TCP', async () => {
@@ -212,7 +219,10 @@ describe('two engines, each with its --transports', () => {
     expect(atLeech[0]!.transport).toBe(atSeed[0]!.transport);
     expect(atLeech[0]!.direction).not.toBe(atSeed[0]!.direction);
     // The leecher's dial did reach the seed over uTP (whether or not its connection was the one kept).
-    expect((leech.network as TcpAndUtpNetwork).knownTransport({ host: '::1', port: seed.port })).toBe('utp');
+    // (Its network remembers: a dial with no hint goes over uTP first, where TCP first would win on loopback.)
+    const again = await leech.network.dial({ host: '::1', port: seed.port }, { signal: signal() });
+    expect(again.kind).toBe('utp');
+    again.close();
     await leech.event((e) => e.event === 'complete', 30_000, 'the download');
   });
 
