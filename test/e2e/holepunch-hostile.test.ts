@@ -2,7 +2,8 @@
  * ut_holepunch (BEP 55) against hostile partners, over real sockets on loopback: raw peers that
  * speak the wire byte by byte connect to a sixswarm seed and
  * - flood it with rendezvous naming another partner: the target hears a bounded number of
- *   `connect`s, the asker a bounded number of answers (a relay cannot be made to flood anyone);
+ *   `connect`s, the asker a bounded number of answers (a relay cannot be made to flood anyone),
+ *   and another asker still reaches the target;
  * - flood it with `connect`s naming a third party: the seed's uTP SYNs to it stay a handful;
  * - send a malformed message: that partner alone is closed, with a reason that names it;
  * and a private torrent offers no ut_holepunch at all and says why in its status.
@@ -13,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BDict, decode, encode } from '../../src/bencode/index.js';
 import { decodeHolepunch, encodeHolepunch, type HolepunchMessage } from '../../src/ext/ut-holepunch/codec.js';
 import { PRIVATE_REASON } from '../../src/ext/ut-holepunch/index.js';
-import { CONNECTS_PER_TARGET, DIALS_PER_HOST, RENDEZVOUS_PER_ASKER } from '../../src/ext/ut-holepunch/torrent.js';
+import { CONNECTS_PER_PAIR, DIALS_PER_HOST } from '../../src/ext/ut-holepunch/torrent.js';
 import { waitUntil } from '../support/peers.js';
 import { MSG, RawPeer } from '../support/raw-peer.js';
 import { ensureBuilt, freePort, removeDir, runCli, seedPayload, sixswarm, stopAll, tempDir, type SixswarmProcess } from '../support/sixswarm.js';
@@ -89,16 +90,24 @@ describe('ut_holepunch against hostile partners', () => {
     expect(a.m().get('ut_holepunch')).toBeGreaterThan(0);
     const bAt = { host: '127.0.0.3', port: b.peer.socket.localPort!, family: 4 as const };
     for (let i = 0; i < 2000; i++) a.say({ type: 'rendezvous', peer: bAt });
-    await waitUntil(() => a.heard.length >= RENDEZVOUS_PER_ASKER.burst, 5000, () => `answers to the asker (${a.heard.length})`);
+    await waitUntil(() => a.heard.length >= CONNECTS_PER_PAIR.burst, 5000, () => `answers to the asker (${a.heard.length})`);
     await new Promise((r) => setTimeout(r, 500));
-    // Each side hears its burst: the asker B's address as it asked, B the asker at its listening port.
-    expect(a.heard.length).toBe(RENDEZVOUS_PER_ASKER.burst);
+    // Each side hears the pair's burst: the asker B's address as it asked, B the asker at its listening port.
+    expect(a.heard.length).toBe(CONNECTS_PER_PAIR.burst);
     expect(a.heard.every((m) => m.type === 'connect' && m.peer.port === bAt.port)).toBe(true);
-    expect(b.heard.length).toBe(CONNECTS_PER_TARGET.burst);
+    expect(b.heard.length).toBe(CONNECTS_PER_PAIR.burst);
     expect(b.heard[0]).toEqual({ type: 'connect', peer: { host: '127.0.0.2', port: 40001, family: 4 } });
     expect(a.peer.isClosed).toBe(false);
+    // The flood locked nobody else out of B: another asker is introduced at once.
+    const d = await partner(port, 40020, '127.0.0.20');
+    d.say({ type: 'rendezvous', peer: bAt });
+    await waitUntil(() => d.heard.length >= 1, 5000, () => 'the other asker introduced');
+    expect(d.heard).toEqual([{ type: 'connect', peer: bAt }]);
+    await waitUntil(() => b.heard.length > CONNECTS_PER_PAIR.burst, 5000, () => 'B told of the other asker');
+    expect(b.heard.at(-1)).toEqual({ type: 'connect', peer: { host: '127.0.0.20', port: 40020, family: 4 } });
     a.peer.close();
     b.peer.close();
+    d.peer.close();
   });
 
   it('answers rendezvous it cannot serve with the BEP 55 error', async () => {
