@@ -58,7 +58,8 @@ interface HashPeer {
   unsolicited: number;
 }
 
-const keyOf = (file: number, r: HashRange): string => `${file}|${r.base}|${r.index}|${r.count}|${r.proofLayers}`;
+/** A request by its merkle root (what hash messages carry): files with the same content share their requests. */
+const keyOf = (root: Buffer, r: HashRange): string => `${root.toString('hex')}|${r.base}|${r.index}|${r.count}|${r.proofLayers}`;
 
 /** What the exchange did, for status: hashes messages taken (proven), answers sent, requests rejected. */
 export interface HashStats {
@@ -121,10 +122,9 @@ export class HashExchange {
   message(tp: TransferPeer, m: HashMessage): void {
     if (m.type === 'hash-request') return this.requested(tp, m);
     const hp = this.peers.get(tp);
-    const file = this.store.hashes.fileOfRoot(m.root);
-    const key = file === undefined ? undefined : keyOf(file, m);
-    const o = key === undefined ? undefined : hp?.out.get(key);
-    if (!hp || !o || key === undefined) {
+    const key = keyOf(m.root, m);
+    const o = hp?.out.get(key);
+    if (!hp || !o) {
       if (m.type === 'hashes' && hp && ++hp.unsolicited > MAX_UNSOLICITED) throw new ProtocolError('too many hashes we never asked for');
       return;
     }
@@ -135,16 +135,16 @@ export class HashExchange {
       return this.pump();
     }
     if (m.type === 'hashes') {
-      this.received(o.want, m.hashes);
+      this.received(o.want, m.root, m.hashes);
       this.stats.fetched++;
     }
     this.pump();
   }
 
-  private received(want: Want, hashes: Buffer): void {
+  private received(want: Want, root: Buffer, hashes: Buffer): void {
     const hashesOf = this.store.hashes;
     if (want.kind === 'layer') {
-      if (!hashesOf.addChunk(want.file, want.r, hashes)) throw new ProtocolError('hashes that do not prove the file\'s merkle root');
+      if (!hashesOf.addChunk(root, want.r, hashes)) throw new ProtocolError('hashes that do not prove the file\'s merkle root');
       return;
     }
     const leaves = hashesOf.trees[want.file]!.checkLeaves(want.r, hashes);
@@ -180,7 +180,7 @@ export class HashExchange {
     let examined = 0;
     for (const want of this.wants()) {
       if (room === 0 || ++examined > MAX_EXAMINED) return;
-      const key = keyOf(want.file, want.r);
+      const key = keyOf(this.rootOf(want.file), want.r);
       if (this.inFlight.has(key)) continue;
       const tp = this.askable(want, key, now);
       if (!tp) continue;
@@ -188,11 +188,18 @@ export class HashExchange {
       hp.out.set(key, { want, at: now });
       this.inFlight.add(key);
       room--;
-      tp.wire.send.hashRequest({ root: this.store.meta.files[want.file]!.piecesRoot!, ...want.r });
+      tp.wire.send.hashRequest({ root: this.rootOf(want.file), ...want.r });
     }
   }
 
-  /** What we lack: leaves for blame first (few, and a download waits on them), then piece-layer chunks. */
+  private rootOf(file: number): Buffer {
+    return this.store.meta.files[file]!.piecesRoot!;
+  }
+
+  /**
+   * What we lack: leaves for blame first (few, and a download waits on them), then piece-layer
+   * chunks, asked once per root (the answer sets the layer of every file with that root).
+   */
   private *wants(): Generator<Want> {
     const hashes = this.store.hashes;
     for (const piece of this.leafWants.keys()) {
@@ -206,7 +213,11 @@ export class HashExchange {
       if (width < 2) continue; // a piece of one block: its hash is that block's
       yield { kind: 'leaves', piece, file: p.file, r: { base: 0, index: p.local * width, count: width, proofLayers: 0 } };
     }
+    const roots = new Set<string>();
     for (const file of hashes.incompleteFiles()) {
+      const root = this.rootOf(file).toString('latin1');
+      if (roots.has(root)) continue;
+      roots.add(root);
       for (const r of hashes.trees[file]!.missingChunks()) yield { kind: 'layer', file, r };
     }
   }
@@ -231,9 +242,30 @@ export class HashExchange {
 
   // ---- answering --------------------------------------------------------------------------------
 
+  /**
+   * The file (of those with the request's root) to answer from: for piece-layer hashes one whose
+   * layer is known, for leaves one whose piece we have; else the first (the answer is a reject).
+   */
+  private answeringFile(m: HashRequest): number | undefined {
+    const hashes = this.store.hashes;
+    const files = hashes.filesOfRoot(m.root);
+    for (let k = 0; k < Math.min(files.length, MAX_SAME_ROOT); k++) {
+      const f = files[k]!;
+      const piece = m.base === 0 ? this.leafPieceOf(f, m) : undefined;
+      if (m.base !== 0 ? hashes.trees[f]!.complete : piece !== undefined && this.store.have.has(piece)) return f;
+    }
+    return files[0];
+  }
+
+  /** The torrent's piece whose leaves a request at level 0 asks for, in file `file`. */
+  private leafPieceOf(file: number, m: HashRequest): number | undefined {
+    const local = this.store.hashes.trees[file]!.leafPiece(m);
+    return local === undefined ? undefined : this.store.hashes.firstPieceOf(file) + local;
+  }
+
   private requested(tp: TransferPeer, m: HashRequest): void {
     const hashes = this.store.hashes;
-    const file = hashes.fileOfRoot(m.root);
+    const file = this.answeringFile(m);
     const tree = file === undefined ? undefined : hashes.trees[file];
     const hp = this.peers.get(tp);
     // Hash requests belong to v2 connections (libtorrent drops a v1 peer that sends one).
@@ -258,8 +290,7 @@ export class HashExchange {
       const hashes = tree.answer(m);
       return hashes ? answer(hashes) : reject();
     }
-    const local = tree.leafPiece(m);
-    const piece = local === undefined ? undefined : hashes.firstPieceOf(file) + local;
+    const piece = this.leafPieceOf(file, m);
     if (piece === undefined || !this.store.have.has(piece) || ++hp.leafAnswers > LEAF_ANSWERS_PER_MINUTE) return reject();
     const bytes = hashes.v2Piece(piece)!.bytes;
     hp.serving++;
@@ -283,6 +314,9 @@ export class HashExchange {
     );
   }
 }
+
+/** Files of one root looked at to answer a request (a torrent may hold very many copies of one file). */
+const MAX_SAME_ROOT = 16;
 
 function hasAny(tp: TransferPeer, from: number, to: number): boolean {
   if (tp.bits.complete) return true;

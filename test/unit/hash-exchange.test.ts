@@ -1,0 +1,132 @@
+/**
+ * BEP 52's hash exchange between two transfers, in memory: a downloader without piece layers
+ * fetches them from a seed through real HashExchange objects on both sides, the messages carried
+ * by stand-in peers (bits, a send side, a closed flag). Files with the same content share a
+ * merkle root: one answer sets the layer of each, and nobody is asked twice for it.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BDict, decode, encode } from '../../src/bencode/index.js';
+import { createTorrent } from '../../src/metainfo/create.js';
+import { parseTorrent } from '../../src/metainfo/torrent.js';
+import type { Metainfo } from '../../src/metainfo/types.js';
+import type { TransferState } from '../../src/swarm/downloads.js';
+import { HashExchange, type HashMessage } from '../../src/swarm/hash-exchange.js';
+import type { TransferPeer } from '../../src/swarm/transfer-peer.js';
+import { Bitfield } from '../../src/util/bitfield.js';
+import type { HashRequest } from '../../src/wire/messages.js';
+import { MemoryStore } from '../support/memory-store.js';
+import { cleanUpAfterEach, tempDir } from '../support/sixswarm.js';
+
+let dir: string | undefined;
+cleanUpAfterEach(() => dir);
+
+const PIECE = 32 * 1024;
+
+/** A v2 torrent of `files` (name -> content), and the same without its piece layers (as from a magnet). */
+async function torrent(files: Record<string, Buffer>): Promise<{ meta: Metainfo; bare: Metainfo; payload: Buffer }> {
+  dir = await tempDir('sixswarm-hash-exchange-');
+  for (const [name, data] of Object.entries(files)) {
+    await mkdir(join(dir, 'p', name, '..'), { recursive: true });
+    await writeFile(join(dir, 'p', name), data);
+  }
+  const buf = await createTorrent({ path: join(dir, 'p'), format: 'v2', pieceLength: PIECE });
+  const top = decode(buf) as BDict;
+  top.delete('piece layers');
+  const meta = parseTorrent(buf);
+  const payload = Buffer.alloc(meta.totalLength);
+  for (const f of meta.files) if (!f.pad) files[f.path.slice(1).join('/')]!.copy(payload, f.offset);
+  return { meta, bare: parseTorrent(encode(top)), payload };
+}
+
+/** One side of a connection: what HashExchange uses of a TransferPeer. */
+class FakePeer {
+  readonly bits: Bitfield;
+  readonly requests: HashRequest[] = [];
+  other?: { exchange: HashExchange; peer: FakePeer };
+  readonly peer = { v2: true };
+  readonly wire = {
+    closed: false,
+    queuedBytes: 0,
+    send: {
+      hashRequest: (r: HashRequest) => {
+        this.requests.push(r);
+        this.deliver({ ...r, type: 'hash-request' });
+      },
+      hashes: (r: HashRequest, hashes: Buffer) => this.deliver({ ...r, type: 'hashes', hashes }),
+      hashReject: (r: HashRequest) => this.deliver({ ...r, type: 'hash-reject' }),
+    },
+  };
+  errors: unknown[] = [];
+
+  constructor(pieces: number, all: boolean) {
+    this.bits = new Bitfield(pieces);
+    if (all) this.bits.setAll();
+  }
+
+  get tp(): TransferPeer {
+    return this as unknown as TransferPeer;
+  }
+
+  private deliver(m: HashMessage): void {
+    const to = this.other!;
+    setImmediate(() => {
+      try {
+        to.exchange.message(to.peer.tp, m);
+      } catch (e) {
+        to.peer.errors.push(e);
+      }
+    });
+  }
+}
+
+const state: TransferState = { transferPeers: () => [], stopped: false, complete: false };
+
+/** A seed and a downloader (the torrent without its layers), connected. */
+function connect(meta: Metainfo, bare: Metainfo, payload: Buffer) {
+  const seedStore = new MemoryStore(meta, payload);
+  seedStore.have.setAll();
+  const leechStore = new MemoryStore(bare);
+  const seed = new HashExchange(seedStore, state);
+  const leech = new HashExchange(leechStore, state);
+  const atSeed = new FakePeer(meta.pieceCount, false);
+  const atLeech = new FakePeer(meta.pieceCount, true);
+  atSeed.other = { exchange: leech, peer: atLeech };
+  atLeech.other = { exchange: seed, peer: atSeed };
+  seed.added(atSeed.tp);
+  leech.added(atLeech.tp);
+  return { seed, leech, leechStore, atSeed, atLeech };
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('fetching piece layers', () => {
+  it('two files with the same content: one request per chunk of their root sets both layers', async () => {
+    const same = randomBytes(20 * PIECE + 300);
+    const { meta, bare, payload } = await torrent({ 'a.bin': same, 'b.bin': same, 'c.bin': randomBytes(5 * PIECE) });
+    const a = meta.files.findIndex((f) => f.path.at(-1) === 'a.bin');
+    const b = meta.files.findIndex((f) => f.path.at(-1) === 'b.bin');
+    expect(meta.files[a]!.piecesRoot).toEqual(meta.files[b]!.piecesRoot);
+    const { leechStore, atLeech, atSeed } = connect(meta, bare, payload);
+    await until(() => leechStore.hashes.complete);
+    // Every piece of both copies can be checked: each by the hash of the same piece of the other.
+    for (let i = 0; i < meta.pieceCount; i++) expect(leechStore.hashes.known(i)).toBe(true);
+    const firstA = leechStore.hashes.firstPieceOf(a), firstB = leechStore.hashes.firstPieceOf(b);
+    for (let k = 0; k < 21; k++) expect(leechStore.hashes.v2Piece(firstA + k)!.tree.pieceHash(k)).toEqual(leechStore.hashes.v2Piece(firstB + k)!.tree.pieceHash(k));
+    expect(leechStore.hashes.verify(firstB + 3, payload.subarray((firstB + 3) * PIECE, (firstB + 4) * PIECE)).ok).toBe(true);
+    // One request for the shared root, one for c.bin; no errors either side.
+    expect(atLeech.requests.map((r) => r.root.toString('hex')).sort()).toEqual(
+      [meta.files[a]!.piecesRoot!, meta.files.find((f) => f.path.at(-1) === 'c.bin')!.piecesRoot!].map((r) => r.toString('hex')).sort(),
+    );
+    expect(atLeech.errors).toEqual([]);
+    expect(atSeed.errors).toEqual([]);
+  });
+});
