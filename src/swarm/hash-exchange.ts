@@ -251,8 +251,9 @@ export class HashExchange {
     const files = hashes.filesOfRoot(m.root);
     for (let k = 0; k < Math.min(files.length, MAX_SAME_ROOT); k++) {
       const f = files[k]!;
-      const piece = m.base === 0 ? this.leafPieceOf(f, m) : undefined;
-      if (m.base !== 0 ? hashes.trees[f]!.complete : piece !== undefined && this.store.have.has(piece)) return f;
+      const tree = hashes.trees[f]!;
+      const piece = tree.needsData(m) ? this.leafPieceOf(f, m) : undefined;
+      if (tree.needsData(m) ? piece !== undefined && this.store.have.has(piece) : tree.complete) return f;
     }
     return files[0];
   }
@@ -286,7 +287,7 @@ export class HashExchange {
       tp.wire.send.hashes(m, hashes);
     };
     if (!tree || file === undefined || !tree.fits(m) || hp.serving >= MAX_SERVING || hp.requests > ANSWERS_PER_MINUTE || tp.wire.queuedBytes > MAX_QUEUED_BYTES) return reject();
-    if (m.base !== 0) {
+    if (!tree.needsData(m)) {
       const hashes = tree.answer(m);
       return hashes ? answer(hashes) : reject();
     }

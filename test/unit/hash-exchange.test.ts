@@ -26,13 +26,13 @@ cleanUpAfterEach(() => dir);
 const PIECE = 32 * 1024;
 
 /** A v2 torrent of `files` (name -> content), and the same without its piece layers (as from a magnet). */
-async function torrent(files: Record<string, Buffer>): Promise<{ meta: Metainfo; bare: Metainfo; payload: Buffer }> {
+async function torrent(files: Record<string, Buffer>, pieceLength = PIECE): Promise<{ meta: Metainfo; bare: Metainfo; payload: Buffer }> {
   dir = await tempDir('sixswarm-hash-exchange-');
   for (const [name, data] of Object.entries(files)) {
     await mkdir(join(dir, 'p', name, '..'), { recursive: true });
     await writeFile(join(dir, 'p', name), data);
   }
-  const buf = await createTorrent({ path: join(dir, 'p'), format: 'v2', pieceLength: PIECE });
+  const buf = await createTorrent({ path: join(dir, 'p'), format: 'v2', pieceLength });
   const top = decode(buf) as BDict;
   top.delete('piece layers');
   const meta = parseTorrent(buf);
@@ -126,6 +126,15 @@ describe('fetching piece layers', () => {
     expect(atLeech.requests.map((r) => r.root.toString('hex')).sort()).toEqual(
       [meta.files[a]!.piecesRoot!, meta.files.find((f) => f.path.at(-1) === 'c.bin')!.piecesRoot!].map((r) => r.toString('hex')).sort(),
     );
+    expect(atLeech.errors).toEqual([]);
+    expect(atSeed.errors).toEqual([]);
+  });
+
+  it('pieces of 16 KiB: the piece layer is level 0, asked and answered as a layer (not as leaves)', async () => {
+    const { meta, bare, payload } = await torrent({ 'a.bin': randomBytes(40 * 16384 + 5), 'b.bin': randomBytes(3 * 16384) }, 16384);
+    const { leechStore, atLeech, atSeed } = connect(meta, bare, payload);
+    await until(() => leechStore.hashes.complete);
+    expect(atLeech.requests.every((r) => r.base === 0)).toBe(true);
     expect(atLeech.errors).toEqual([]);
     expect(atSeed.errors).toEqual([]);
   });
