@@ -76,11 +76,15 @@ export class PieceHashes {
     return this.learnedLayers;
   }
 
-  /** Whether piece `index` can be checked now. */
+  /**
+   * Whether piece `index` can be checked now. A v2 piece counts only once its file's whole layer
+   * is known (not each 512-hash chunk as it is proven): `onLayer` then tells of it, the one place
+   * pieces become checkable.
+   */
   known(index: number): boolean {
     if (this.meta.v1) return true;
     const p = this.v2Piece(index);
-    return !p || p.tree.pieceHash(p.local) !== undefined;
+    return !p || p.tree.complete;
   }
 
   /** Every piece can be checked by every hash the torrent has. */

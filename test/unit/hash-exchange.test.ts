@@ -14,6 +14,7 @@ import { parseTorrent } from '../../src/metainfo/torrent.js';
 import type { Metainfo } from '../../src/metainfo/types.js';
 import type { TransferState } from '../../src/swarm/downloads.js';
 import { HashExchange, type HashMessage } from '../../src/swarm/hash-exchange.js';
+import { PiecePicker } from '../../src/swarm/piece-picker.js';
 import type { TransferPeer } from '../../src/swarm/transfer-peer.js';
 import { Bitfield } from '../../src/util/bitfield.js';
 import type { HashRequest } from '../../src/wire/messages.js';
@@ -46,6 +47,8 @@ class FakePeer {
   readonly bits: Bitfield;
   readonly requests: HashRequest[] = [];
   other?: { exchange: HashExchange; peer: FakePeer };
+  /** Runs after each message this side delivered was taken. */
+  afterEach?: () => void;
   readonly peer = { v2: true };
   readonly wire = {
     closed: false,
@@ -78,6 +81,7 @@ class FakePeer {
       } catch (e) {
         to.peer.errors.push(e);
       }
+      this.afterEach?.();
     });
   }
 }
@@ -137,5 +141,44 @@ describe('fetching piece layers', () => {
     expect(atLeech.requests.every((r) => r.base === 0)).toBe(true);
     expect(atLeech.errors).toEqual([]);
     expect(atSeed.errors).toEqual([]);
+  });
+
+  it('a layer proven chunk by chunk: pieces count towards interest once, and the download does not stall', async () => {
+    const P = 16384;
+    const { meta, bare, payload } = await torrent({ 'big.bin': randomBytes(1100 * P + 100), 'small.bin': randomBytes(3 * P) }, P);
+    const { leechStore, atSeed } = connect(meta, bare, payload);
+    const hashes = leechStore.hashes;
+    // Wired as a transfer wires them: checkable pieces are wanted, a known layer unlocks its file's.
+    const picker = new PiecePicker(meta.pieceCount, (i) => leechStore.layout.pieceSize(i), leechStore.have);
+    picker.hashesKnown = { has: (i) => hashes.known(i) };
+    hashes.onLayer((first, last) => picker.unlocked(first, last));
+    const seedBits = new Bitfield(meta.pieceCount);
+    seedBits.setAll();
+    picker.addPeer(seedBits);
+    /** Download (from the seed's bits, in memory) whatever the picker offers now. */
+    const fetchOffered = (): number => {
+      const refs = picker.pick(seedBits, 1 << 20, () => false);
+      for (const r of refs) picker.receive(r.index, r.begin, payload.subarray(r.index * P + r.begin, r.index * P + r.begin + r.length), 'seed');
+      const pieces = new Set(refs.map((r) => r.index));
+      for (const i of pieces) {
+        expect(picker.takeComplete(i)).toBeDefined();
+        expect(hashes.verify(i, payload.subarray(i * P, i * P + leechStore.layout.pieceSize(i))).ok).toBe(true);
+        leechStore.have.set(i);
+        picker.verified(i);
+      }
+      return pieces.size;
+    };
+    // Pieces are taken between the chunks' answers, as a live transfer would.
+    atSeed.afterEach = () => {
+      if (!hashes.complete) fetchOffered(); // the rest is left for the loop below
+    };
+    await until(() => hashes.complete);
+    expect(meta.files.find((f) => f.path.at(-1) === 'big.bin')!.length).toBeGreaterThan(2 * 512 * P);
+    while (!leechStore.have.complete) {
+      // The seed has what we lack: we stay interested in it until the last piece.
+      expect(picker.interesting(seedBits)).toBe(true);
+      expect(fetchOffered()).toBeGreaterThan(0);
+    }
+    expect(picker.interesting(seedBits)).toBe(false);
   });
 });
