@@ -5,7 +5,8 @@
  * to peers' hash requests (piece layers from the trees, leaf hashes from the data of pieces we
  * have). Hashes must answer a request we made and prove a known root, or the peer is dropped;
  * requests must fit the file's tree, and each peer gets a bounded number of answers at a time and
- * per minute (a 48-byte request can ask for a 256 KiB answer).
+ * per minute (a 48-byte request can ask for a 256 KiB answer); leaf answers, which read and hash a
+ * whole piece, are bounded for all peers together too.
  */
 import type { HashRange } from '../merkle/file-tree.js';
 import type { PieceStore } from '../storage/piece-store.js';
@@ -25,6 +26,14 @@ const MAX_SERVING = 4;
 const ANSWERS_PER_MINUTE = 600;
 /** Leaf answers (each reads and hashes a whole piece) per peer and minute: a peer asks for them only after a piece failed. */
 const LEAF_ANSWERS_PER_MINUTE = 16;
+/**
+ * For all peers together (a piece may be 16 MiB or more, read into memory and hashed on the main
+ * thread): leaf answers in work at once, more waiting their turn (the rest are rejected), and
+ * leaf answers per minute.
+ */
+const MAX_LEAF_WORK = 2;
+const MAX_LEAF_QUEUE = 8;
+const ALL_LEAF_ANSWERS_PER_MINUTE = 64;
 /** Requests per minute past which a peer is flooding (each still costs us a reject). */
 const FLOOD_PER_MINUTE = 4 * ANSWERS_PER_MINUTE;
 /** Bytes queued on a peer's socket past which its requests are rejected until it reads. */
@@ -75,6 +84,11 @@ export class HashExchange {
   private readonly inFlight = new Set<string>();
   /** Pieces whose leaves are wanted, with who waits for them. */
   private readonly leafWants = new Map<number, ((leaves: Buffer) => void)[]>();
+  /** Leaf answers being worked on, those waiting for their turn, and this minute's count (all peers). */
+  private leafWork = 0;
+  private readonly leafQueue: (() => void)[] = [];
+  private leafAnswers = 0;
+  private leafWindowStart = Date.now();
 
   constructor(
     private readonly store: PieceStore,
@@ -292,27 +306,56 @@ export class HashExchange {
       return hashes ? answer(hashes) : reject();
     }
     const piece = this.leafPieceOf(file, m);
-    if (piece === undefined || !this.store.have.has(piece) || ++hp.leafAnswers > LEAF_ANSWERS_PER_MINUTE) return reject();
+    if (piece === undefined || !this.store.have.has(piece) || ++hp.leafAnswers > LEAF_ANSWERS_PER_MINUTE || !this.leafRoom(now)) return reject();
     const bytes = hashes.v2Piece(piece)!.bytes;
     hp.serving++;
-    this.store.readBlock(piece, 0, bytes).then(
-      ({ block, release }) => {
+    const work = () => {
+      if (tp.wire.closed) {
         hp.serving--;
-        try {
-          const hashes = tree.answer(m, block);
-          if (!tp.wire.closed) {
-            if (hashes) answer(hashes);
-            else reject();
+        return this.leafDone();
+      }
+      this.store.readBlock(piece, 0, bytes).then(
+        ({ block, release }) => {
+          hp.serving--;
+          try {
+            const hashes = tree.answer(m, block);
+            if (!tp.wire.closed) {
+              if (hashes) answer(hashes);
+              else reject();
+            }
+          } finally {
+            release();
+            this.leafDone();
           }
-        } finally {
-          release();
-        }
-      },
-      () => {
-        hp.serving--;
-        if (!tp.wire.closed) reject();
-      },
-    );
+        },
+        () => {
+          hp.serving--;
+          if (!tp.wire.closed) reject();
+          this.leafDone();
+        },
+      );
+    };
+    this.leafAnswers++;
+    if (this.leafWork < MAX_LEAF_WORK) {
+      this.leafWork++;
+      work();
+    } else this.leafQueue.push(work);
+  }
+
+  /** Whether one more leaf answer may be taken on: within the minute's budget for all peers, and room in work or in the queue. */
+  private leafRoom(now: number): boolean {
+    if (now - this.leafWindowStart >= 60_000) {
+      this.leafWindowStart = now;
+      this.leafAnswers = 0;
+    }
+    return this.leafAnswers < ALL_LEAF_ANSWERS_PER_MINUTE && (this.leafWork < MAX_LEAF_WORK || this.leafQueue.length < MAX_LEAF_QUEUE);
+  }
+
+  /** A leaf answer finished: the next waiting one starts. */
+  private leafDone(): void {
+    const next = this.leafQueue.shift();
+    if (next) next();
+    else this.leafWork--;
   }
 }
 

@@ -73,8 +73,15 @@ class FakePeer {
     return this as unknown as TransferPeer;
   }
 
+  /** What this side sent, when nobody is on the other side (a peer played by the test). */
+  readonly sent: HashMessage[] = [];
+
   private deliver(m: HashMessage): void {
-    const to = this.other!;
+    const to = this.other;
+    if (!to) {
+      this.sent.push(m);
+      return;
+    }
     setImmediate(() => {
       try {
         to.exchange.message(to.peer.tp, m);
@@ -182,3 +189,61 @@ describe('fetching piece layers', () => {
     expect(picker.interesting(seedBits)).toBe(false);
   });
 });
+
+describe('answering leaf hash requests', () => {
+  it('reads and hashes at most two pieces at once for all peers, queues a few, rejects the rest, and answers honest requests', async () => {
+    const P = 256 * 1024;
+    const { meta, payload } = await torrent({ 'a.bin': randomBytes(30 * P), 'b.bin': randomBytes(2 * P + 9) }, P);
+    const store = new MemoryStore(meta, payload);
+    store.have.setAll();
+    // Reads that take a while, counted: how many pieces are read (and then hashed) at once.
+    let reading = 0, most = 0, reads = 0;
+    const read = store.readBlock.bind(store);
+    store.readBlock = async (index, begin, length) => {
+      reading++;
+      reads++;
+      most = Math.max(most, reading);
+      await new Promise((r) => setTimeout(r, 20));
+      reading--;
+      return read(index, begin, length);
+    };
+    const seed = new HashExchange(store, state);
+    const file = meta.files.findIndex((f) => f.path.at(-1) === 'a.bin');
+    const tree = store.hashes.trees[file]!;
+    const width = tree.pieceWidth;
+    const leafRequest = (local: number): HashRequest => ({ root: meta.files[file]!.piecesRoot!, base: 0, index: local * width, count: width, proofLayers: 0 });
+    // 40 connections each ask for the leaves of a piece (within each one's own limits).
+    const flood = Array.from({ length: 40 }, () => new FakePeer(meta.pieceCount, false));
+    for (const [k, p] of flood.entries()) {
+      seed.added(p.tp);
+      seed.message(p.tp, { ...leafRequest(k % 30), type: 'hash-request' });
+    }
+    await until(() => flood.every((p) => p.sent.length === 1));
+    expect(most).toBeLessThanOrEqual(2);
+    const answered = flood.filter((p) => p.sent[0]!.type === 'hashes');
+    // Two at work, eight waiting: the rest rejected at once, nothing read for them.
+    expect(answered).toHaveLength(10);
+    expect(reads).toBe(10);
+    expect(flood.filter((p) => p.sent[0]!.type === 'hash-reject')).toHaveLength(30);
+    for (const p of answered) {
+      const m = p.sent[0] as Extract<HashMessage, { type: 'hashes' }>;
+      expect(tree.checkLeaves(m, m.hashes)).toBeDefined();
+    }
+    // Once they are done, an honest peer's request is answered.
+    const honest = new FakePeer(meta.pieceCount, false);
+    seed.added(honest.tp);
+    seed.message(honest.tp, { ...leafRequest(3), type: 'hash-request' });
+    await until(() => honest.sent.length === 1);
+    expect(honest.sent[0]!.type).toBe('hashes');
+    // The minute's budget for all peers: 64 leaf answers, however many peers ask.
+    const more = Array.from({ length: 100 }, () => new FakePeer(meta.pieceCount, false));
+    for (const [k, p] of more.entries()) {
+      seed.added(p.tp);
+      seed.message(p.tp, { ...leafRequest(k % 30), type: 'hash-request' });
+      await until(() => p.sent.length === 1);
+    }
+    expect(more.filter((p) => p.sent[0]!.type === 'hashes')).toHaveLength(64 - 11);
+    expect(most).toBeLessThanOrEqual(2);
+  });
+});
+
