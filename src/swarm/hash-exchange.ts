@@ -228,9 +228,14 @@ export class HashExchange {
       yield { kind: 'leaves', piece, file: p.file, r: { base: 0, index: p.local * width, count: width, proofLayers: 0 } };
     }
     const roots = new Set<string>();
+    let copies = 0;
     for (const file of hashes.incompleteFiles()) {
       const root = this.rootOf(file).toString('latin1');
-      if (roots.has(root)) continue;
+      if (roots.has(root)) {
+        // Copies of a file cost a look each: bounded like the wants themselves (see pump).
+        if (++copies > MAX_EXAMINED) return;
+        continue;
+      }
       roots.add(root);
       for (const r of hashes.trees[file]!.missingChunks()) yield { kind: 'layer', file, r };
     }
