@@ -196,13 +196,20 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
     opts: Pick<TorrentOptions, 'writable' | 'select'> & { rates?: { down?: number; up?: number }; sequential?: boolean },
   ): Promise<Torrent> {
     const { infoHash, infoHashHex, infoHashV2 } = 'meta' in source ? source.meta : source.magnet;
-    if (this.torrents.has(infoHashHex) || this.otherHashes.has(infoHashHex) || this.adding.has(infoHashHex)) throw new Error(`torrent ${infoHashHex} is already running`);
-    this.adding.add(infoHashHex);
+    // Every hash the source names (a hybrid's two): a torrent running, or being added, under any
+    // of them is this one (a btmh-only magnet knows its v1 hash only once it has the metadata).
+    const hashes = [...new Set([infoHashHex, ...(infoHashV2 ? [infoHashV2.subarray(0, 20).toString('hex')] : [])])];
+    for (const hex of hashes) {
+      if (this.torrents.has(hex) || this.otherHashes.has(hex) || this.adding.has(hex)) {
+        throw new Error(`torrent ${infoHashHex} is already running${hex === infoHashHex ? '' : ` (under its other info hash ${hex})`}`);
+      }
+    }
+    for (const hex of hashes) this.adding.add(hex);
     let lock: TorrentLock;
     try {
       lock = await TorrentLock.acquire(this.opts.stateDir, infoHashHex, dir, this.opts.lockCommand ?? ['sixswarm', ...process.argv.slice(2)].join(' '));
     } finally {
-      this.adding.delete(infoHashHex);
+      for (const hex of hashes) this.adding.delete(hex);
     }
     const t = new Torrent(source, dir, {
       writable: opts.writable,

@@ -335,8 +335,10 @@ export class Torrent extends EventEmitter<{
   }
 
   /**
-   * A magnet's piece layers are saved with its metadata as each is learned, before any piece of
-   * their file is written: after a crash, the data on disk can be checked against them.
+   * A magnet's piece layers are saved with its metadata as each file's layer is complete: the
+   * moment its pieces become checkable (PieceHashes.known), so the save starts before any of them
+   * is requested. After a crash the data on disk is checked against them; a file whose layer did
+   * not reach the disk is proven from its data if whole, else its pieces are fetched again.
    */
   private saveLayersAsLearned(): void {
     if (this.magnet) this.storage?.hashes.onLayer(() => void this.saveMetadata());

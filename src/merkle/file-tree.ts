@@ -148,6 +148,14 @@ export class FileTree {
   }
 
   /**
+   * Whether the answer to `r` is computed from a piece's data (leaf hashes): a request at level 0,
+   * unless that level is the piece layer (pieces of 16 KiB, whose leaves are their hashes).
+   */
+  needsData(r: HashRange): boolean {
+    return r.base === 0 && !(this.layered && this.pieceLevel === 0);
+  }
+
+  /**
    * Leaves a request at level 0 needs: the piece (of this file) whose data they hash, or
    * undefined when the request is for the piece layer or cannot be answered anyway.
    */
@@ -165,7 +173,7 @@ export class FileTree {
   answer(r: HashRange, pieceData?: Uint8Array): Buffer | undefined {
     if (!this.fits(r)) return undefined;
     let leaves: Buffer[] | undefined;
-    if (r.base === 0) {
+    if (this.needsData(r)) {
       const piece = this.leafPiece(r);
       if (piece === undefined || !pieceData) return undefined;
       leaves = layersAbove(leafHashes(pieceData), 0, this.pieceWidth);

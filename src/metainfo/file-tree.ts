@@ -125,7 +125,9 @@ export function pieceLayers(v: BValue | undefined, files: TorrentFile[], pieceLe
   files.forEach((f, i) => {
     if (f.piecesRoot && f.length > pieceLength) {
       const key = f.piecesRoot.toString('latin1');
-      byRoot.set(key, [...(byRoot.get(key) ?? []), i]);
+      const owners = byRoot.get(key);
+      if (owners) owners.push(i);
+      else byRoot.set(key, [i]);
     }
   });
   for (const [key, layer] of v) {

@@ -36,7 +36,8 @@ export class PieceHashes {
   /** File index of each piece (v2), and of each file its first piece. */
   private readonly fileOfPiece?: Uint32Array;
   private readonly firstPiece: number[] = [];
-  private readonly byRoot = new Map<string, number>();
+  /** Files by merkle root: files with the same content share one root (and one set of hash requests). */
+  private readonly byRoot = new Map<string, number[]>();
   /** Files whose piece layer is not known yet. */
   private readonly incomplete = new Set<number>();
   /** Piece layers learned since the torrent started (from peers or the disk): worth saving. */
@@ -55,7 +56,10 @@ export class PieceHashes {
       const first = f.offset / meta.pieceLength;
       this.firstPiece[i] = first;
       this.fileOfPiece!.fill(i, first, first + tree.pieces);
-      this.byRoot.set(f.piecesRoot!.toString('latin1'), i);
+      const key = f.piecesRoot!.toString('latin1');
+      const same = this.byRoot.get(key);
+      if (same) same.push(i);
+      else this.byRoot.set(key, [i]);
       const layer = meta.pieceLayers.get(i);
       if (layer) tree.setLayer(layer);
       if (!tree.complete) this.incomplete.add(i);
@@ -72,11 +76,15 @@ export class PieceHashes {
     return this.learnedLayers;
   }
 
-  /** Whether piece `index` can be checked now. */
+  /**
+   * Whether piece `index` can be checked now. A v2 piece counts only once its file's whole layer
+   * is known (not each 512-hash chunk as it is proven): `onLayer` then tells of it, the one place
+   * pieces become checkable.
+   */
   known(index: number): boolean {
     if (this.meta.v1) return true;
     const p = this.v2Piece(index);
-    return !p || p.tree.pieceHash(p.local) !== undefined;
+    return !p || p.tree.complete;
   }
 
   /** Every piece can be checked by every hash the torrent has. */
@@ -89,9 +97,9 @@ export class PieceHashes {
     return this.incomplete;
   }
 
-  /** The file whose merkle root this is (for a hash request), if any. */
-  fileOfRoot(root: Buffer): number | undefined {
-    return this.byRoot.get(root.toString('latin1'));
+  /** The files whose merkle root this is (for hash messages): several when files have the same content. */
+  filesOfRoot(root: Buffer): readonly number[] {
+    return this.byRoot.get(root.toString('latin1')) ?? [];
   }
 
   /** Where a v2 piece lies (undefined in a v1 torrent, and for a piece of padding alone). */
@@ -145,14 +153,19 @@ export class PieceHashes {
     return true;
   }
 
-  /** Hashes a peer sent for a chunk of a file's piece layer: kept if they prove the root. */
-  addChunk(file: number, r: HashRange, hashes: Buffer): boolean {
-    const tree = this.trees[file];
-    if (!tree) return false;
-    const was = tree.complete;
-    if (!tree.addChunk(r, hashes)) return false;
-    if (!was && tree.complete) this.layerKnown(file);
-    return true;
+  /**
+   * Hashes a peer sent for a chunk of the piece layer under merkle root `root`: kept, for every
+   * file with that root still missing it, if they prove the root. True when they did.
+   */
+  addChunk(root: Buffer, r: HashRange, hashes: Buffer): boolean {
+    let proven = false;
+    for (const file of this.filesOfRoot(root)) {
+      const tree = this.trees[file]!;
+      if (tree.complete || !tree.addChunk(r, hashes)) continue;
+      proven = true;
+      if (tree.complete) this.layerKnown(file);
+    }
+    return proven;
   }
 
   private layerKnown(file: number): void {

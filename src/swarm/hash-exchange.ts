@@ -5,7 +5,8 @@
  * to peers' hash requests (piece layers from the trees, leaf hashes from the data of pieces we
  * have). Hashes must answer a request we made and prove a known root, or the peer is dropped;
  * requests must fit the file's tree, and each peer gets a bounded number of answers at a time and
- * per minute (a 48-byte request can ask for a 256 KiB answer).
+ * per minute (a 48-byte request can ask for a 256 KiB answer); leaf answers, which read and hash a
+ * whole piece, are bounded for all peers together too.
  */
 import type { HashRange } from '../merkle/file-tree.js';
 import type { PieceStore } from '../storage/piece-store.js';
@@ -25,6 +26,14 @@ const MAX_SERVING = 4;
 const ANSWERS_PER_MINUTE = 600;
 /** Leaf answers (each reads and hashes a whole piece) per peer and minute: a peer asks for them only after a piece failed. */
 const LEAF_ANSWERS_PER_MINUTE = 16;
+/**
+ * For all peers together (a piece may be 16 MiB or more, read into memory and hashed on the main
+ * thread): leaf answers in work at once, more waiting their turn (the rest are rejected), and
+ * leaf answers per minute.
+ */
+const MAX_LEAF_WORK = 2;
+const MAX_LEAF_QUEUE = 8;
+const ALL_LEAF_ANSWERS_PER_MINUTE = 64;
 /** Requests per minute past which a peer is flooding (each still costs us a reject). */
 const FLOOD_PER_MINUTE = 4 * ANSWERS_PER_MINUTE;
 /** Bytes queued on a peer's socket past which its requests are rejected until it reads. */
@@ -58,7 +67,8 @@ interface HashPeer {
   unsolicited: number;
 }
 
-const keyOf = (file: number, r: HashRange): string => `${file}|${r.base}|${r.index}|${r.count}|${r.proofLayers}`;
+/** A request by its merkle root (what hash messages carry): files with the same content share their requests. */
+const keyOf = (root: Buffer, r: HashRange): string => `${root.toString('hex')}|${r.base}|${r.index}|${r.count}|${r.proofLayers}`;
 
 /** What the exchange did, for status: hashes messages taken (proven), answers sent, requests rejected. */
 export interface HashStats {
@@ -74,6 +84,11 @@ export class HashExchange {
   private readonly inFlight = new Set<string>();
   /** Pieces whose leaves are wanted, with who waits for them. */
   private readonly leafWants = new Map<number, ((leaves: Buffer) => void)[]>();
+  /** Leaf answers being worked on, those waiting for their turn, and this minute's count (all peers). */
+  private leafWork = 0;
+  private readonly leafQueue: (() => void)[] = [];
+  private leafAnswers = 0;
+  private leafWindowStart = Date.now();
 
   constructor(
     private readonly store: PieceStore,
@@ -121,10 +136,9 @@ export class HashExchange {
   message(tp: TransferPeer, m: HashMessage): void {
     if (m.type === 'hash-request') return this.requested(tp, m);
     const hp = this.peers.get(tp);
-    const file = this.store.hashes.fileOfRoot(m.root);
-    const key = file === undefined ? undefined : keyOf(file, m);
-    const o = key === undefined ? undefined : hp?.out.get(key);
-    if (!hp || !o || key === undefined) {
+    const key = keyOf(m.root, m);
+    const o = hp?.out.get(key);
+    if (!hp || !o) {
       if (m.type === 'hashes' && hp && ++hp.unsolicited > MAX_UNSOLICITED) throw new ProtocolError('too many hashes we never asked for');
       return;
     }
@@ -135,16 +149,16 @@ export class HashExchange {
       return this.pump();
     }
     if (m.type === 'hashes') {
-      this.received(o.want, m.hashes);
+      this.received(o.want, m.root, m.hashes);
       this.stats.fetched++;
     }
     this.pump();
   }
 
-  private received(want: Want, hashes: Buffer): void {
+  private received(want: Want, root: Buffer, hashes: Buffer): void {
     const hashesOf = this.store.hashes;
     if (want.kind === 'layer') {
-      if (!hashesOf.addChunk(want.file, want.r, hashes)) throw new ProtocolError('hashes that do not prove the file\'s merkle root');
+      if (!hashesOf.addChunk(root, want.r, hashes)) throw new ProtocolError('hashes that do not prove the file\'s merkle root');
       return;
     }
     const leaves = hashesOf.trees[want.file]!.checkLeaves(want.r, hashes);
@@ -180,7 +194,7 @@ export class HashExchange {
     let examined = 0;
     for (const want of this.wants()) {
       if (room === 0 || ++examined > MAX_EXAMINED) return;
-      const key = keyOf(want.file, want.r);
+      const key = keyOf(this.rootOf(want.file), want.r);
       if (this.inFlight.has(key)) continue;
       const tp = this.askable(want, key, now);
       if (!tp) continue;
@@ -188,11 +202,18 @@ export class HashExchange {
       hp.out.set(key, { want, at: now });
       this.inFlight.add(key);
       room--;
-      tp.wire.send.hashRequest({ root: this.store.meta.files[want.file]!.piecesRoot!, ...want.r });
+      tp.wire.send.hashRequest({ root: this.rootOf(want.file), ...want.r });
     }
   }
 
-  /** What we lack: leaves for blame first (few, and a download waits on them), then piece-layer chunks. */
+  private rootOf(file: number): Buffer {
+    return this.store.meta.files[file]!.piecesRoot!;
+  }
+
+  /**
+   * What we lack: leaves for blame first (few, and a download waits on them), then piece-layer
+   * chunks, asked once per root (the answer sets the layer of every file with that root).
+   */
   private *wants(): Generator<Want> {
     const hashes = this.store.hashes;
     for (const piece of this.leafWants.keys()) {
@@ -206,7 +227,16 @@ export class HashExchange {
       if (width < 2) continue; // a piece of one block: its hash is that block's
       yield { kind: 'leaves', piece, file: p.file, r: { base: 0, index: p.local * width, count: width, proofLayers: 0 } };
     }
+    const roots = new Set<string>();
+    let copies = 0;
     for (const file of hashes.incompleteFiles()) {
+      const root = this.rootOf(file).toString('latin1');
+      if (roots.has(root)) {
+        // Copies of a file cost a look each: bounded like the wants themselves (see pump).
+        if (++copies > MAX_EXAMINED) return;
+        continue;
+      }
+      roots.add(root);
       for (const r of hashes.trees[file]!.missingChunks()) yield { kind: 'layer', file, r };
     }
   }
@@ -231,9 +261,31 @@ export class HashExchange {
 
   // ---- answering --------------------------------------------------------------------------------
 
+  /**
+   * The file (of those with the request's root) to answer from: for piece-layer hashes one whose
+   * layer is known, for leaves one whose piece we have; else the first (the answer is a reject).
+   */
+  private answeringFile(m: HashRequest): number | undefined {
+    const hashes = this.store.hashes;
+    const files = hashes.filesOfRoot(m.root);
+    for (let k = 0; k < Math.min(files.length, MAX_SAME_ROOT); k++) {
+      const f = files[k]!;
+      const tree = hashes.trees[f]!;
+      const piece = tree.needsData(m) ? this.leafPieceOf(f, m) : undefined;
+      if (tree.needsData(m) ? piece !== undefined && this.store.have.has(piece) : tree.complete) return f;
+    }
+    return files[0];
+  }
+
+  /** The torrent's piece whose leaves a request at level 0 asks for, in file `file`. */
+  private leafPieceOf(file: number, m: HashRequest): number | undefined {
+    const local = this.store.hashes.trees[file]!.leafPiece(m);
+    return local === undefined ? undefined : this.store.hashes.firstPieceOf(file) + local;
+  }
+
   private requested(tp: TransferPeer, m: HashRequest): void {
     const hashes = this.store.hashes;
-    const file = hashes.fileOfRoot(m.root);
+    const file = this.answeringFile(m);
     const tree = file === undefined ? undefined : hashes.trees[file];
     const hp = this.peers.get(tp);
     // Hash requests belong to v2 connections (libtorrent drops a v1 peer that sends one).
@@ -254,35 +306,66 @@ export class HashExchange {
       tp.wire.send.hashes(m, hashes);
     };
     if (!tree || file === undefined || !tree.fits(m) || hp.serving >= MAX_SERVING || hp.requests > ANSWERS_PER_MINUTE || tp.wire.queuedBytes > MAX_QUEUED_BYTES) return reject();
-    if (m.base !== 0) {
+    if (!tree.needsData(m)) {
       const hashes = tree.answer(m);
       return hashes ? answer(hashes) : reject();
     }
-    const local = tree.leafPiece(m);
-    const piece = local === undefined ? undefined : hashes.firstPieceOf(file) + local;
-    if (piece === undefined || !this.store.have.has(piece) || ++hp.leafAnswers > LEAF_ANSWERS_PER_MINUTE) return reject();
+    const piece = this.leafPieceOf(file, m);
+    if (piece === undefined || !this.store.have.has(piece) || ++hp.leafAnswers > LEAF_ANSWERS_PER_MINUTE || !this.leafRoom(now)) return reject();
     const bytes = hashes.v2Piece(piece)!.bytes;
     hp.serving++;
-    this.store.readBlock(piece, 0, bytes).then(
-      ({ block, release }) => {
+    const work = () => {
+      if (tp.wire.closed) {
         hp.serving--;
-        try {
-          const hashes = tree.answer(m, block);
-          if (!tp.wire.closed) {
-            if (hashes) answer(hashes);
-            else reject();
+        return this.leafDone();
+      }
+      this.store.readBlock(piece, 0, bytes).then(
+        ({ block, release }) => {
+          hp.serving--;
+          try {
+            const hashes = tree.answer(m, block);
+            if (!tp.wire.closed) {
+              if (hashes) answer(hashes);
+              else reject();
+            }
+          } finally {
+            release();
+            this.leafDone();
           }
-        } finally {
-          release();
-        }
-      },
-      () => {
-        hp.serving--;
-        if (!tp.wire.closed) reject();
-      },
-    );
+        },
+        () => {
+          hp.serving--;
+          if (!tp.wire.closed) reject();
+          this.leafDone();
+        },
+      );
+    };
+    this.leafAnswers++;
+    if (this.leafWork < MAX_LEAF_WORK) {
+      this.leafWork++;
+      work();
+    } else this.leafQueue.push(work);
+  }
+
+  /** Whether one more leaf answer may be taken on: within the minute's budget for all peers, and room in work or in the queue. */
+  private leafRoom(now: number): boolean {
+    if (now - this.leafWindowStart >= 60_000) {
+      this.leafWindowStart = now;
+      this.leafAnswers = 0;
+    }
+    return this.leafAnswers < ALL_LEAF_ANSWERS_PER_MINUTE && (this.leafWork < MAX_LEAF_WORK || this.leafQueue.length < MAX_LEAF_QUEUE);
+  }
+
+  /** A leaf answer finished: the next waiting one starts. */
+  private leafDone(): void {
+    const next = this.leafQueue.shift();
+    if (next) next();
+    else this.leafWork--;
   }
 }
+
+/** Files of one root looked at to answer a request (a torrent may hold very many copies of one file). */
+const MAX_SAME_ROOT = 16;
 
 function hasAny(tp: TransferPeer, from: number, to: number): boolean {
   if (tp.bits.complete) return true;

@@ -2,11 +2,13 @@
  * BitTorrent v2 (BEP 52) against a real libtorrent 2.0 (python3-libtorrent) over [::1]: v2-only
  * and hybrid torrents, by file and by magnet (`urn:btmh:`), both ways. sixswarm's connections run
  * under the v2 info hash (named, or a hybrid's v1 connection upgraded); a magnet's piece layers
- * come from the peer as hash requests and are served back the same way; torrents `create --v2`
+ * come from the peer as hash requests and are served back the same way (also for two files with
+ * one merkle root, and for 16 KiB pieces, whose layer is level 0); torrents `create --v2`
  * and `--hybrid` make are ones libtorrent downloads; and a corrupted block beside an honest seed
  * is caught by its merkle hash, with only its sender blamed.
  */
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTorrent, readTorrentFile } from '../../src/metainfo/torrent.js';
@@ -122,6 +124,33 @@ describe('BitTorrent v2 with libtorrent over [::1]', () => {
     expect([...saved.pieceLayers.entries()]).toEqual([...original.pieceLayers.entries()]);
     expect(saved.pieceLayers.size).toBe(3);
     expect(lastProgress(leech).hashes).toMatchObject({ fetched: 3 });
+  });
+
+  it('two files with the same content (one merkle root), pieces of 16 KiB: a v2 magnet downloads both ways', async () => {
+    dir = await tempDir('sixswarm-interop-v2-');
+    const d = dir, env = { SIXSWARM_STATE_DIR: join(d, 'state') };
+    const same = randomBytes(40 * 16 * 1024 + 5);
+    await mkdir(join(d, 'seed', 'payload', 'sub'), { recursive: true });
+    await writeFile(join(d, 'seed', 'payload', 'one.bin'), same);
+    await writeFile(join(d, 'seed', 'payload', 'sub', 'copy.bin'), same);
+    await writeFile(join(d, 'seed', 'payload', 'big.bin'), randomBytes(2 * MiB + 3));
+    await libtorrentCreate(join(d, 'seed', 'payload'), join(d, 'v2.torrent'), 16 * 1024, 'v2');
+    const meta = await readTorrentFile(join(d, 'v2.torrent'));
+    const roots = meta.files.filter((f) => f.piecesRoot).map((f) => f.piecesRoot!.toString('hex'));
+    expect(new Set(roots).size).toBe(roots.length - 1);
+    const magnet = await magnetOf(join(d, 'v2.torrent'));
+    // libtorrent -> sixswarm: both copies get their layer from the answers for their one root.
+    const port = await libtorrentSeed(d, join(d, 'v2.torrent'));
+    const leech = await downloadOverIPv6({ torrent: magnet, out: join(d, 'leech'), port, env, timeoutMs: 30_000 });
+    expect(leech.events.filter((e) => e.event === 'peer-disconnected' && /protocol error/.test(String(e.reason)))).toEqual([]);
+    expect(await treeDigest(join(d, 'leech'))).toEqual(await treeDigest(join(d, 'seed')));
+    // sixswarm -> libtorrent: the piece layers (level 0 of the trees, with 16 KiB pieces) served to it.
+    const seed = await seedOverIPv6({ torrent: join(d, 'v2.torrent'), dir: join(d, 'seed'), env: { SIXSWARM_STATE_DIR: join(d, 'state-seed') } });
+    const lt = libtorrentPeer({ magnet, save: join(d, 'by-libtorrent'), port: await freePort(), connect: [`[::1]:${await seed.port()}`] });
+    const done = await lt.event('complete', 30_000);
+    expect(done.failed, 'bytes that failed libtorrent hash checks').toBe(0);
+    expect(await treeDigest(join(d, 'by-libtorrent'))).toEqual(await treeDigest(join(d, 'seed')));
+    await stopSeed(seed);
   });
 
   it('sixswarm downloads a libtorrent hybrid by file and by magnet, its v1 dial upgraded to v2', async () => {

@@ -116,6 +116,32 @@ describe('hostile v2 metainfo', () => {
     expect(error(() => parseTorrent(v2({ a: file(40000, root) }, {}, { 'piece layers': new Map([[root.toString('latin1'), bad]]) })))).toMatch(/does not match its "pieces root"/);
   });
 
+  it('reads a torrent of very many identical files (one root, one piece layer) in time linear in their number', () => {
+    const data = Buffer.alloc(40000, 3);
+    const layer = Buffer.concat([data.subarray(0, 16384), data.subarray(16384, 32768), data.subarray(32768)].map((p) => dataRoot(p, 1)));
+    const root = layerRoot(layer, 0, 4);
+    const torrentOf = (n: number): Buffer => {
+      const tree: Record<string, Encodable> = {};
+      for (let i = 0; i < n; i++) tree[`f${String(i).padStart(6, '0')}`] = file(40000, root);
+      return v2(tree, {}, { 'piece layers': new Map([[root.toString('latin1'), layer]]) });
+    };
+    /** Parse time per file, the best of two runs. */
+    const perFile = (n: number): number => {
+      const buf = torrentOf(n);
+      let best = Infinity;
+      for (let run = 0; run < 2; run++) {
+        const t = performance.now();
+        const meta = parseTorrent(buf);
+        best = Math.min(best, performance.now() - t);
+        expect(meta.pieceLayers.size).toBe(n);
+      }
+      return best / n;
+    };
+    const small = perFile(10_000), large = perFile(80_000);
+    // Linear: about the same per file (a quadratic parse costs 8 times as much per file at 80k).
+    expect(large / small).toBeLessThan(3);
+  });
+
   it.each<[string, Fields, RegExp]>([
     ['a renamed file', { files: [{ length: 20000, path: ['b'] }], pieces: Buffer.alloc(40) }, /file 1 is "x\/b" in one and "x\/a" in the other/],
     ['a file of another size', { files: [{ length: 19999, path: ['a'] }], pieces: Buffer.alloc(40) }, /"x\/a" differs in size or position/],
