@@ -83,6 +83,23 @@ static bool per_packet_error(int e) {
 }
 
 /* One GSO sendmsg of packets [from, from + n), all `segment` bytes but maybe the last. 1: sent; 0: EAGAIN; -1: GSO refused; -2: other error (errno). */
+/* The socket address of `alen` (4 or 16) address bytes and `port`; its length. */
+static socklen_t to_address(struct sockaddr_storage *ss, const void *bytes, size_t alen, int32_t port) {
+  memset(ss, 0, sizeof(*ss));
+  if (alen == 4) {
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    memcpy(&a->sin_addr, bytes, 4);
+    return sizeof(*a);
+  }
+  struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+  a->sin6_family = AF_INET6;
+  a->sin6_port = htons((uint16_t)port);
+  memcpy(&a->sin6_addr, bytes, 16);
+  return sizeof(*a);
+}
+
 static int send_gso(int fd, struct sockaddr *to, socklen_t tolen, struct iovec *iov, size_t n, uint16_t segment) {
   char control[CMSG_SPACE(sizeof(uint16_t))];
   memset(control, 0, sizeof(control));
@@ -135,21 +152,7 @@ static napi_value send_many(napi_env env, napi_callback_info info) {
   if (napi_get_value_uint32(env, argv[5], &count) != napi_ok || count > length || count > nlengths) return throw_type(env, "sendMany: count must be at most packets.length and lengths.length");
 
   struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof(ss));
-  socklen_t tolen;
-  if (alen == 4) {
-    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    memcpy(&a->sin_addr, abytes, 4);
-    tolen = sizeof(*a);
-  } else {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons((uint16_t)port);
-    memcpy(&a->sin6_addr, abytes, 16);
-    tolen = sizeof(*a);
-  }
+  socklen_t tolen = to_address(&ss, abytes, alen, port);
 
   struct iovec iov[BATCH];
   struct mmsghdr msgs[BATCH];
@@ -240,22 +243,8 @@ static napi_value send_probe(napi_env env, napi_callback_info info) {
   }
   if (napi_get_value_uint32(env, argv[4], &length) != napi_ok || length > plen) return throw_type(env, "sendProbe: length runs past the packet");
   struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof(ss));
-  socklen_t tolen;
+  socklen_t tolen = to_address(&ss, abytes, alen, port);
   bool v6 = alen == 16;
-  if (!v6) {
-    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-    a->sin_family = AF_INET;
-    a->sin_port = htons((uint16_t)port);
-    memcpy(&a->sin_addr, abytes, 4);
-    tolen = sizeof(*a);
-  } else {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons((uint16_t)port);
-    memcpy(&a->sin6_addr, abytes, 16);
-    tolen = sizeof(*a);
-  }
   int before = v6 ? IPV6_PMTUDISC_WANT : IP_PMTUDISC_WANT;
   socklen_t blen = sizeof(before);
   if (v6 ? getsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &before, &blen) : getsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &before, &blen)) return number(env, errno);
