@@ -98,9 +98,17 @@ beforeAll(async () => {
   p = await fault(neverAnswers);
   add(`http://dual.test:${p}/announce`, 'dead', both('reachable'));
   add(`udp://dual.test:${p}`, 'dead', both('reachable'));
+  // Four distinct ports of each kind: a port handed out twice would make two lines one tracker.
+  const unused = async (next: () => Promise<number>, taken: Set<number>) => {
+    for (;;) {
+      const port = await next();
+      if (!taken.has(port)) return taken.add(port), port;
+    }
+  };
+  const [tcpTaken, udpTaken] = [new Set<number>(), new Set<number>()];
   for (let i = 0; i < 4; i++) {
-    add(`http://dual.test:${await freePort()}/announce`, 'dead', both('reachable'));
-    add(`udp://dual.test:${await closedUdpPort()}`, 'dead', both('reachable'));
+    add(`http://dual.test:${await unused(freePort, tcpTaken)}/announce`, 'dead', both('reachable'));
+    add(`udp://dual.test:${await unused(closedUdpPort, udpTaken)}`, 'dead', both('reachable'));
   }
   // opentracker (IPv4 only, whitelist): a random hash is refused.
   ot = await startOpentracker(join(dir), []);
