@@ -13,10 +13,9 @@ export default defineConfig({
     // And the UI draws as in a person's terminal: ink draws only a final frame when it believes it runs in CI.
     env: { CI: 'false', CONTINUOUS_INTEGRATION: 'false', SIXSWARM_TREAT_DOCUMENTATION_RANGES_AS_GLOBAL: '1', SIXSWARM_DHT_BOOTSTRAP: 'none', SIXSWARM_PORT_MAPPING: 'off', SIXSWARM_LSD: 'off' },
     reporters: ['default'],
-    // Two files at a time, one per core: a file that waits (on a router's lease, a peer's timer)
-    // leaves its core to the other. They share no address: namespace tests have their own network
-    // stacks, loopback tests pick free ports; within a file, tests run one at a time.
+    // One file at a time: transfer, namespace and interop tests share two cores, and two of them at
+    // once made timing-bound assertions flaky (in two of five full runs at two files at a time).
     include: ['test/**/*.test.ts'],
-    maxWorkers: 2,
+    fileParallelism: false,
   },
 });
