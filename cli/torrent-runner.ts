@@ -196,8 +196,7 @@ async function runAdded(o: RunOptions, { engine, torrent, source, dir, peers, se
     finish(code);
   };
   if (tunnel) {
-    bindTunnel(engine, tunnel);
-    tunnel.on('status', (st) => feed.publish({ ...st, event: 'tunnel' }));
+    bindTunnel(engine, tunnel, (st) => feed.publish({ ...st, event: 'tunnel' }));
     tunnel.on('fatal', (e) => void shutdown(1, `tunnel failed: ${e.message}`));
   }
   // A second signal during shutdown gets the default behaviour: exit at once.

@@ -100,11 +100,8 @@ export class Daemon extends EventEmitter<{ event: [DaemonEvent] }> {
     // In the tunnel's stream mode, IPv6 goes over its relays.
     this.engine = new Engine({ ...o.engine, lockCommand: o.command }, networkFor(tunnel, o.engine.transports));
     this.feed = new StatusFeed(this.engine, { tunnel: () => tunnel?.status() });
-    if (tunnel) {
-      bindTunnel(this.engine, tunnel);
-      tunnel.on('status', (st) => this.feed.publish({ ...st, event: 'tunnel' }));
-    }
     this.feed.on('event', (e) => this.emit('event', e));
+    if (tunnel) bindTunnel(this.engine, tunnel, (st) => this.feed.publish({ ...st, event: 'tunnel' }));
     this.session = new Session({ engine: this.engine, feed: this.feed, store: new SessionStore(o.sessionDir), downloadDir: o.folders.defaultDir });
     this.methods = new RpcMethods(this.backend(), () => this.token.value);
     const guard = new RequestGuard({ hostNames: o.http.hostNames, realm: 'sixswarm', ...(o.http.credentials ? { credentials: o.http.credentials } : {}) });

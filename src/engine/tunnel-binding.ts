@@ -8,7 +8,7 @@
 import { ByFamilyNetwork } from '../transport/by-family.js';
 import { KernelNetwork } from '../transport/kernel/kernel-network.js';
 import type { Network } from '../transport/network.js';
-import type { TunnelClient } from '../tunnel/client.js';
+import type { TunnelClient, TunnelStatus } from '../tunnel/client.js';
 import type { Engine } from './engine.js';
 import { peerNetwork, type TransportSet } from '../utp/tcp-and-utp-network.js';
 
@@ -22,12 +22,22 @@ export function networkFor(tunnel: TunnelClient | undefined, transports: Transpo
   return peerNetwork(tunnel?.network ? new ByFamilyNetwork({ 4: kernel, 6: tunnel.network }) : kernel, transports);
 }
 
-export function bindTunnel(engine: Engine, tunnel: TunnelClient): void {
-  tunnel.on('up', ({ address }) => {
+/**
+ * Ties a started tunnel to `engine` and sends its status changes to `report`. The stream mode
+ * connects in the background of start(), so the tunnel may be up already: that state counts too.
+ */
+export function bindTunnel(engine: Engine, tunnel: TunnelClient, report: (status: TunnelStatus) => void): void {
+  const adopt = (address: string) => {
     engine.ownAddresses.set(6, address);
     // With source routing (the host has other IPv6 routes) only connections from this address use the tunnel.
     if (tunnel.status().routing === 'source') engine.network.setLocalAddress(6, address);
     engine.announceSoon();
     engine.redialFailedPeers();
-  });
+  };
+  tunnel.on('up', ({ address }) => adopt(address));
+  tunnel.on('status', report);
+  const now = tunnel.status();
+  if (now.state === 'idle') return;
+  if (now.state === 'up' && now.address) adopt(now.address);
+  report(now);
 }

@@ -239,6 +239,30 @@ describe.skipIf(unavailable !== undefined)('the tunnel\'s stream mode, without r
     await probe.stop('SIGKILL');
   });
 
+  it('an engine bound to a tunnel that came up before it (the stream mode connects during start) still takes its address', async () => {
+    const dist = pathToFileURL(join(ROOT, 'dist', 'src')).href;
+    const probe = topo.client.spawn('setpriv', [...NOBODY, process.execPath, '--input-type=module', '-e', `
+      const { once } = await import('node:events');
+      const { TunnelClient } = await import('${dist}/tunnel/client.js');
+      const { Engine } = await import('${dist}/engine/engine.js');
+      const { bindTunnel, networkFor } = await import('${dist}/engine/tunnel-binding.js');
+      const client = new TunnelClient({ server: '${topo.addresses.brokerV4}:${TUNNEL_PORT}', id: 'late-bind', mode: 'stream' });
+      await client.start();
+      await once(client, 'up');
+      const engine = new Engine({ port: 0, ipv4: true, ipv6: true, stateDir: '${join(mine, 'state-late-bind')}' }, networkFor(client, undefined));
+      const reported = [];
+      bindTunnel(engine, client, (st) => reported.push(st.state));
+      console.log(JSON.stringify({ own: engine.ownAddresses.get(), reported, address: client.status().address }));
+      await engine.close();
+      await client.stop();
+      `]);
+    const line = JSON.parse(await probe.waitForLine((l) => l.startsWith('{"own"'), { timeoutMs: 15_000 })) as { own: Record<string, string>; reported: string[]; address: string };
+    expect(line.address).toMatch(/^2001:db8:100:/);
+    expect(line.own[6]).toBe(line.address);
+    expect(line.reported).toEqual(['up']);
+    await probe.stop('SIGKILL');
+  });
+
   it('tunnel up as nobody: the stream mode, a SOCKS5 proxy to IPv6 and a port of this host forwarded from prefix::1', async () => {
     await restartServer();
     const www = join(work, 'www');
