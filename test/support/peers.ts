@@ -246,9 +246,14 @@ export async function libtorrentCreate(path: string, out: string, pieceLength: n
   return JSON.parse(stdout.trim()) as JsonEvent;
 }
 
-/** Connected peers as libtorrent lists them: "out ::1:PORT client" / "in ::1:PORT client". */
+/** Every connection libtorrent has listed so far: "out ::1:PORT client" / "in ::1:PORT client" (one entry per list it was in). */
 export function libtorrentPeers(p: SixswarmProcess): string[] {
   return p.events.filter((e) => e.event === 'peers').flatMap((e) => e.peers as string[]);
+}
+
+/** The connections libtorrent has now (its latest list). */
+export function libtorrentPeersNow(p: SixswarmProcess): string[] {
+  return (p.events.filter((e) => e.event === 'peers').at(-1)?.peers ?? []) as string[];
 }
 
 // ---- transmission-daemon ------------------------------------------------------------------------
