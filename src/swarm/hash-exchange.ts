@@ -6,9 +6,10 @@
  * have). Hashes must answer a request we made and prove a known root, or the peer is dropped;
  * requests must fit the file's tree, and each peer gets a bounded number of answers at a time and
  * per minute (a 48-byte request can ask for a 256 KiB answer); leaf answers, which read and hash a
- * whole piece, are bounded for all peers together too.
+ * whole piece, are bounded per host (all its connections together) and for all peers together too.
  */
 import type { HashRange } from '../merkle/file-tree.js';
+import { hostKey } from '../net/address.js';
 import type { PieceStore } from '../storage/piece-store.js';
 import { ProtocolError } from '../wire/frame-decoder.js';
 import type { HashRequest, Message } from '../wire/messages.js';
@@ -24,8 +25,13 @@ const REJECTED_MS = 60_000;
 /** Answers one peer may have in work with us (reading a piece for its leaves), and per minute. */
 const MAX_SERVING = 4;
 const ANSWERS_PER_MINUTE = 600;
-/** Leaf answers (each reads and hashes a whole piece) per peer and minute: a peer asks for them only after a piece failed. */
-const LEAF_ANSWERS_PER_MINUTE = 16;
+/**
+ * Leaf answers (each reads and hashes a whole piece) per host and minute, and in work or waiting
+ * for one host at once: a peer asks for them only after a piece failed, and one host's many
+ * connections must not take the budget of all.
+ */
+const LEAF_ANSWERS_PER_HOST_MINUTE = 16;
+const LEAF_BUSY_PER_HOST = 4;
 /**
  * For all peers together (a piece may be 16 MiB or more, read into memory and hashed on the main
  * thread): leaf answers in work at once, more waiting their turn (the rest are rejected), and
@@ -60,9 +66,8 @@ interface HashPeer {
   /** Requests it rejected or never answered, and when: not asked of it again for a while. */
   refused: Map<string, number>;
   serving: number;
-  /** Hash requests it sent in the current minute, and of them leaf requests answered. */
+  /** Hash requests it sent in the current minute. */
   requests: number;
-  leafAnswers: number;
   windowStart: number;
   unsolicited: number;
 }
@@ -89,6 +94,8 @@ export class HashExchange {
   private readonly leafQueue: (() => void)[] = [];
   private leafAnswers = 0;
   private leafWindowStart = Date.now();
+  /** Per host (see hostKey): leaf answers this minute, and those in work or waiting now. */
+  private readonly leafHosts = new Map<string, { answers: number; busy: number }>();
 
   constructor(
     private readonly store: PieceStore,
@@ -102,7 +109,7 @@ export class HashExchange {
 
   added(tp: TransferPeer): void {
     if (!tp.peer.v2 || !this.store.meta.v2) return;
-    this.peers.set(tp, { out: new Map(), refused: new Map(), serving: 0, requests: 0, leafAnswers: 0, windowStart: Date.now(), unsolicited: 0 });
+    this.peers.set(tp, { out: new Map(), refused: new Map(), serving: 0, requests: 0, windowStart: Date.now(), unsolicited: 0 });
     this.pump();
   }
 
@@ -294,7 +301,6 @@ export class HashExchange {
     if (now - hp.windowStart >= 60_000) {
       hp.windowStart = now;
       hp.requests = 0;
-      hp.leafAnswers = 0;
     }
     if (++hp.requests > FLOOD_PER_MINUTE) throw new ProtocolError(`more than ${FLOOD_PER_MINUTE} hash requests a minute (request flood)`);
     const reject = () => {
@@ -311,17 +317,25 @@ export class HashExchange {
       return hashes ? answer(hashes) : reject();
     }
     const piece = this.leafPieceOf(file, m);
-    if (piece === undefined || !this.store.have.has(piece) || ++hp.leafAnswers > LEAF_ANSWERS_PER_MINUTE || !this.leafRoom(now)) return reject();
+    if (piece === undefined || !this.store.have.has(piece) || !this.leafRoom(now)) return reject();
+    const host = this.leafHost(tp.ip);
+    if (host.answers >= LEAF_ANSWERS_PER_HOST_MINUTE || host.busy >= LEAF_BUSY_PER_HOST) return reject();
+    host.answers++;
+    host.busy++;
     const bytes = hashes.v2Piece(piece)!.bytes;
     hp.serving++;
+    const finished = () => {
+      hp.serving--;
+      host.busy--;
+    };
     const work = () => {
       if (tp.wire.closed) {
-        hp.serving--;
+        finished();
         return this.leafDone();
       }
       this.store.readBlock(piece, 0, bytes).then(
         ({ block, release }) => {
-          hp.serving--;
+          finished();
           try {
             const hashes = tree.answer(m, block);
             if (!tp.wire.closed) {
@@ -334,7 +348,7 @@ export class HashExchange {
           }
         },
         () => {
-          hp.serving--;
+          finished();
           if (!tp.wire.closed) reject();
           this.leafDone();
         },
@@ -352,8 +366,20 @@ export class HashExchange {
     if (now - this.leafWindowStart >= 60_000) {
       this.leafWindowStart = now;
       this.leafAnswers = 0;
+      // A new minute: hosts with nothing in work are forgotten (the map holds only this minute's askers).
+      for (const [key, h] of this.leafHosts) {
+        if (h.busy === 0) this.leafHosts.delete(key);
+        else h.answers = 0;
+      }
     }
     return this.leafAnswers < ALL_LEAF_ANSWERS_PER_MINUTE && (this.leafWork < MAX_LEAF_WORK || this.leafQueue.length < MAX_LEAF_QUEUE);
+  }
+
+  private leafHost(ip: string): { answers: number; busy: number } {
+    const key = hostKey(ip);
+    let h = this.leafHosts.get(key);
+    if (!h) this.leafHosts.set(key, (h = { answers: 0, busy: 0 }));
+    return h;
   }
 
   /** A leaf answer finished: the next waiting one starts. */

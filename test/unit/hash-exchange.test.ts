@@ -42,6 +42,8 @@ async function torrent(files: Record<string, Buffer>, pieceLength = PIECE): Prom
   return { meta, bare: parseTorrent(encode(top)), payload };
 }
 
+let hosts = 0;
+
 /** One side of a connection: what HashExchange uses of a TransferPeer. */
 class FakePeer {
   readonly bits: Bitfield;
@@ -64,7 +66,12 @@ class FakePeer {
   };
   errors: unknown[] = [];
 
-  constructor(pieces: number, all: boolean) {
+  /** Each on a host of its own (an IPv6 /64) unless given an address. */
+  constructor(
+    pieces: number,
+    all: boolean,
+    readonly ip = `2001:db8:${(++hosts).toString(16)}::1`,
+  ) {
     this.bits = new Bitfield(pieces);
     if (all) this.bits.setAll();
   }
@@ -244,6 +251,54 @@ describe('answering leaf hash requests', () => {
     }
     expect(more.filter((p) => p.sent[0]!.type === 'hashes')).toHaveLength(64 - 11);
     expect(most).toBeLessThanOrEqual(2);
+  });
+
+  it('one host\'s many connections share one peer\'s leaf budget: four in work and sixteen a minute, and others are still answered', async () => {
+    const P = 64 * 1024;
+    const { meta, payload } = await torrent({ 'a.bin': randomBytes(30 * P), 'b.bin': randomBytes(P + 5) }, P);
+    const store = new MemoryStore(meta, payload);
+    store.have.setAll();
+    let release!: () => void;
+    let gate = new Promise<void>((r) => (release = r));
+    const read = store.readBlock.bind(store);
+    store.readBlock = async (index, begin, length) => {
+      await gate;
+      return read(index, begin, length);
+    };
+    const seed = new HashExchange(store, state);
+    const file = meta.files.findIndex((f) => f.path.at(-1) === 'a.bin');
+    const tree = store.hashes.trees[file]!;
+    const leafRequest = (piece: number): HashMessage => ({ root: meta.files[file]!.piecesRoot!, base: 0, index: piece * tree.pieceWidth, count: tree.pieceWidth, proofLayers: 0, type: 'hash-request' });
+    // Twenty connections from one /64 (each address its own), one request each, reads held.
+    const one = Array.from({ length: 20 }, (_, k) => new FakePeer(meta.pieceCount, false, `2001:db8:aaaa:1::${(k + 1).toString(16)}`));
+    for (const [k, p] of one.entries()) {
+      seed.added(p.tp);
+      seed.message(p.tp, leafRequest(k));
+    }
+    // Four taken on (two in work, two waiting); the other sixteen rejected at once.
+    expect(one.filter((p) => p.sent.length === 1 && p.sent[0]!.type === 'hash-reject')).toHaveLength(16);
+    // Another host is not locked out by them.
+    const other = new FakePeer(meta.pieceCount, false);
+    seed.added(other.tp);
+    seed.message(other.tp, leafRequest(25));
+    release();
+    await until(() => other.sent.length === 1 && one.filter((p) => p.sent.length === 1).length === 20);
+    expect(other.sent[0]!.type).toBe('hashes');
+    expect(one.filter((p) => p.sent[0]!.type === 'hashes')).toHaveLength(4);
+    // Over the minute the host gets sixteen answers in all, however its connections ask.
+    const again = Array.from({ length: 30 }, (_, k) => new FakePeer(meta.pieceCount, false, `2001:db8:aaaa:1::${(k + 100).toString(16)}`));
+    gate = Promise.resolve();
+    for (const [k, p] of again.entries()) {
+      seed.added(p.tp);
+      seed.message(p.tp, leafRequest(k % 30));
+      await until(() => p.sent.length === 1);
+    }
+    expect(again.filter((p) => p.sent[0]!.type === 'hashes')).toHaveLength(16 - 4);
+    const last = new FakePeer(meta.pieceCount, false);
+    seed.added(last.tp);
+    seed.message(last.tp, leafRequest(7));
+    await until(() => last.sent.length === 1);
+    expect(last.sent[0]!.type).toBe('hashes');
   });
 });
 
