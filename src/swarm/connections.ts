@@ -93,8 +93,10 @@ export class Connections {
   gone = 0;
   private readonly byId = new Map<string, Peer>();
   private readonly candidateOf = new Map<Peer, Candidate>();
-  /** Outgoing attempts in flight (dialing or handshaking). */
-  private readonly dialing = new Set<Candidate>();
+  /** Outgoing attempts in flight (dialing or handshaking): the connectivity each started under, and its abort. */
+  private readonly dialing = new Map<Candidate, { connectivity: number; abort: AbortController }>();
+  /** Counts our connectivity changes (a tunnel came up). */
+  private connectivity = 0;
   private handler?: PeerHandler;
   private stopped = false;
   /** Wakes connectMore when held-back IPv4 candidates become due. */
@@ -182,6 +184,9 @@ export class Connections {
   /** Our addresses changed (a tunnel came up): dial now the peers that failed, e.g. for want of a route. */
   redialFailed(): void {
     if (this.stopped) return;
+    this.connectivity++;
+    // Dials still waiting to connect under the old connectivity (a SYN lost for want of a route) start over.
+    for (const d of this.dialing.values()) d.abort.abort();
     this.pool.retryNow();
     this.connectMore();
   }
@@ -294,7 +299,7 @@ export class Connections {
       const key = peerListenKey(p);
       if (key) listening.add(key);
     }
-    for (const d of this.dialing) for (const t of d.targets) listening.add(listenKey(t.host, t.port));
+    for (const d of this.dialing.keys()) for (const t of d.targets) listening.add(listenKey(t.host, t.port));
     return (c) => (c.peerId !== undefined && this.byId.has(c.peerId)) || c.targets.some((t) => listening.has(listenKey(t.host, t.port)));
   }
 
@@ -325,9 +330,10 @@ export class Connections {
         continue;
       }
       c.state = 'connecting';
-      this.dialing.add(c);
+      const abort = new AbortController();
+      this.dialing.set(c, { connectivity: this.connectivity, abort });
       // A peer said to speak uTP is tried over it first (a network speaking both races them).
-      const dialOpts = { families: this.opts.families, timeoutMs: 10_000, ...(c.utp ? { prefer: 'utp' as const } : {}) };
+      const dialOpts = { families: this.opts.families, timeoutMs: 10_000, signal: abort.signal, ...(c.utp ? { prefer: 'utp' as const } : {}) };
       // A hybrid is dialed by its v1 hash with the offer to upgrade, unless the peer was found under its v2 hash.
       const v2Hash = this.opts.v2Hash();
       const infoHash = c.source.v2 && v2Hash ? v2Hash : this.opts.infoHash;
@@ -391,6 +397,8 @@ export class Connections {
   }
 
   private onDialFailed(c: Candidate, e: Error): void {
+    const started = this.dialing.get(c);
+    const stale = started !== undefined && started.connectivity !== this.connectivity;
     this.dialing.delete(c);
     if (e instanceof HandshakeFailure && e.self) {
       c.state = 'self';
@@ -402,6 +410,13 @@ export class Connections {
     const sibling = e instanceof HandshakeFailure && e.kind === 'hung-up' ? [...this.peers].find((p) => c.targets.some((t) => hostKey(t.host) === hostKey(p.ip))) : undefined;
     if (sibling) return this.alias(c, sibling.id.toString('hex'));
     this.pool.failed(c, Date.now());
+    // Started before our connectivity changed (e.g. for want of the route a tunnel now gives): dialed
+    // again at once, and reported if that fails too.
+    if (stale) {
+      this.pool.retryNow(c);
+      queueMicrotask(() => this.connectMore());
+      return;
+    }
     // Nothing listens there (the peer left since a tracker or partner heard of it): a stale address, not a problem.
     const gone = c.source.kind !== 'manual' && /ECONNREFUSED/.test(e.message);
     if (gone) this.gone++;

@@ -14,6 +14,8 @@ export interface DialOptions extends TransportChoice {
   staggerMs?: number;
   /** Families we may use (a family turned off is never dialed). */
   families?: { 4: boolean; 6: boolean };
+  /** Give up when this aborts. */
+  signal?: AbortSignal;
 }
 
 /** Interleave families, IPv6 first, as RFC 8305 section 4 recommends. */
@@ -52,7 +54,7 @@ export function dial<T extends { close(): void }>(network: Connector<T>, targets
   const choice: TransportChoice = { ...(opts.prefer ? { prefer: opts.prefer } : {}), ...(opts.only ? { only: opts.only } : {}) };
   return staggeredRace(
     ordered.map((t) => (signal: AbortSignal) => network.dial(t, { signal, ...choice })),
-    { staggerMs: opts.staggerMs ?? 250, timeoutMs: opts.timeoutMs ?? 10_000 },
+    { staggerMs: opts.staggerMs ?? 250, timeoutMs: opts.timeoutMs ?? 10_000, ...(opts.signal ? { signal: opts.signal } : {}) },
   );
 }
 
