@@ -5,14 +5,18 @@
  * for a peer that reached us over uTP, that a uTP dial reached before, or that PEX says speaks it
  * (flag 0x04), TCP for one whose uTP dial failed while TCP worked; an unknown peer gets TCP first
  * and uTP `staggerMs` later, or at once when TCP fails (then for a second only: a refused TCP
- * dial is mostly an address the peer left; uTP that went first keeps the dial's whole time). libtorrent tries uTP first and TCP only once the uTP
- * attempt has failed (seconds later); racing them loses no time on a peer that speaks one. A peer
- * that takes TCP connections and hangs up on them is tried over uTP by the handshaker. Also the
- * choice of network by `--transports` (`peerNetwork`).
+ * dial is mostly an address the peer left; uTP that went first keeps the dial's whole time).
+ * From behind an IPv4 NAT an unknown peer across it gets uTP first: a uTP connection leaves from
+ * our listening port, so the peer (and a BEP 55 relay, which libtorrent's finds by the connection's
+ * address) knows us by the port our NAT keeps for it, where a holepunch can reach us. libtorrent
+ * tries uTP first and TCP only once the uTP attempt has failed (seconds later); racing them loses
+ * no time on a peer that speaks one. A peer that takes TCP connections and hangs up on them is
+ * tried over uTP by the handshaker. Also the choice of network by `--transports` (`peerNetwork`).
  */
 import { randomInt } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { canonicalIp, type Family } from '../net/address.js';
+import { canonicalIp, classify, type Family } from '../net/address.js';
+import { behindIpv4Nat } from '../net/behind-nat.js';
 import { formatHostPort } from '../net/hostport.js';
 import type { DatagramChannel, DatagramFlow } from '../transport/datagram.js';
 import type { MulticastChannel, MulticastGroup } from '../transport/multicast.js';
@@ -40,12 +44,15 @@ export type TransportSet = Record<TransportKind, boolean>;
 export interface TcpAndUtpOptions {
   staggerMs?: number;
   utp?: UtpSocketOptions;
+  /** Whether this host is behind an IPv4 NAT (default: none of its IPv4 addresses is global). */
+  behindNat?: () => boolean;
 }
 
 export class TcpAndUtpNetwork implements Network {
   readonly transports = ['tcp', 'utp'] as const;
   private readonly utp: UtpNetwork;
   private readonly staggerMs: number;
+  private readonly behindNat: () => boolean;
   /** host:port -> the transport that reached it (or, after a failed uTP dial, TCP). */
   private readonly known = new Map<string, TransportKind>();
   /** The base's multicast groups (local peer discovery), where it has them. */
@@ -58,6 +65,7 @@ export class TcpAndUtpNetwork implements Network {
   ) {
     this.utp = new UtpNetwork(base, opts.utp);
     this.staggerMs = opts.staggerMs ?? DEFAULT_STAGGER_MS;
+    this.behindNat = opts.behindNat ?? (() => behindIpv4Nat());
     if (base.multicast) this.multicast = (family, group) => base.multicast!(family, group);
   }
 
@@ -68,7 +76,7 @@ export class TcpAndUtpNetwork implements Network {
       if (t.kind === 'utp') this.remember(key, 'utp');
       return t;
     }
-    const first = this.known.get(key) ?? opts.prefer ?? 'tcp';
+    const first = this.known.get(key) ?? opts.prefer ?? (this.acrossNat(target) ? 'utp' : 'tcp');
     const order: TransportKind[] = first === 'utp' ? ['utp', 'tcp'] : ['tcp', 'utp'];
     const failed: Partial<Record<TransportKind, Error>> = {};
     // uTP's deadline once TCP has failed (see UTP_AFTER_TCP_FAILED_MS).
@@ -161,6 +169,12 @@ export class TcpAndUtpNetwork implements Network {
   async close(): Promise<void> {
     await this.utp.shutdown();
     await this.base.close();
+  }
+
+  /** An IPv4 peer on the Internet while we are behind a NAT (not one on our LAN). */
+  private acrossNat(target: DialTarget): boolean {
+    const c = classify(target.host);
+    return c?.family === 4 && c.kind === 'global' && this.behindNat();
   }
 
   private over(kind: TransportKind, target: DialTarget, signal: AbortSignal): Promise<Transport> {
