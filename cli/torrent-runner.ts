@@ -198,6 +198,9 @@ async function runAdded(o: RunOptions, { engine, torrent, source, dir, peers, se
   if (tunnel) {
     bindTunnel(engine, tunnel, (st) => feed.publish({ ...st, event: 'tunnel' }));
     tunnel.on('fatal', (e) => void shutdown(1, `tunnel failed: ${e.message}`));
+    // It may have failed already, while we got ready (the device went away).
+    const st = tunnel.status();
+    if (st.state === 'failed') void shutdown(1, `tunnel failed: ${st.lastError ?? 'unknown error'}`);
   }
   // A second signal during shutdown gets the default behaviour: exit at once.
   const signals = stopSignals();

@@ -278,9 +278,9 @@ export class Engine extends EventEmitter<{ 'port-mapping': [PortMapping]; refuse
     for (const t of this.torrents.values()) t.announceSoon();
   }
 
-  /** Our addresses changed: peers that could not be reached (no IPv6 route yet) are dialed again now. */
-  redialFailedPeers(): void {
-    for (const t of this.torrents.values()) t.swarm?.redialFailed();
+  /** Our addresses of `family` changed: peers that could not be reached (no IPv6 route yet) are dialed again now. */
+  redialFailedPeers(family: Family): void {
+    for (const t of this.torrents.values()) t.swarm?.redialFailed(family);
   }
 
   /** Stop every torrent (their locks released), the DHT, the network, the hashing pool. Safe to call twice. */

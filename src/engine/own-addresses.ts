@@ -4,7 +4,7 @@
  * an address a peer claims to see us at (`yourip`) is never advertised on its word alone.
  */
 import { networkInterfaces } from 'node:os';
-import { classify, type AddressKind, type Family } from '../net/address.js';
+import { classify, type Family } from '../net/address.js';
 
 export class OwnAddresses {
   private readonly extra: Partial<Record<Family, string>> = {};
@@ -27,17 +27,4 @@ export class OwnAddresses {
     }
     return out;
   }
-}
-
-/** Every address on our interfaces but loopback, with its class: what the network panel lists. */
-export function interfaceAddresses(): { family: Family; address: string; kind: AddressKind; ifname: string }[] {
-  const out: { family: Family; address: string; kind: AddressKind; ifname: string }[] = [];
-  for (const [ifname, list] of Object.entries(networkInterfaces())) {
-    for (const a of list ?? []) {
-      const c = classify(a.address);
-      if (!c || a.internal || c.kind === 'loopback') continue;
-      out.push({ family: c.family, address: c.text, kind: c.kind, ifname });
-    }
-  }
-  return out;
 }

@@ -32,7 +32,7 @@ export function bindTunnel(engine: Engine, tunnel: TunnelClient, report: (status
     // With source routing (the host has other IPv6 routes) only connections from this address use the tunnel.
     if (tunnel.status().routing === 'source') engine.network.setLocalAddress(6, address);
     engine.announceSoon();
-    engine.redialFailedPeers();
+    engine.redialFailedPeers(6);
   };
   tunnel.on('up', ({ address }) => adopt(address));
   tunnel.on('status', report);

@@ -3,8 +3,7 @@
  * none of them global (a home LAN's 192.168/16, a carrier's 100.64/10). Read from the interfaces,
  * at most once every CHECK_MS (a laptop moves between networks; a dial must not list them each time).
  */
-import { networkInterfaces } from 'node:os';
-import { classify } from './address.js';
+import { interfaceAddresses } from './interfaces.js';
 
 const CHECK_MS = 10_000;
 let checkedAt = -Infinity;
@@ -13,12 +12,9 @@ let behind = false;
 export function behindIpv4Nat(now = performance.now()): boolean {
   if (now - checkedAt >= CHECK_MS) {
     checkedAt = now;
-    const kinds = Object.values(networkInterfaces())
-      .flatMap((list) => list ?? [])
-      .filter((a) => !a.internal)
-      .map((a) => classify(a.address))
-      .filter((c) => c?.family === 4)
-      .map((c) => c!.kind);
+    const kinds = interfaceAddresses()
+      .filter((a) => a.family === 4)
+      .map((a) => a.kind);
     behind = kinds.length > 0 && !kinds.includes('global');
   }
   return behind;

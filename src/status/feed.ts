@@ -22,7 +22,7 @@ import { shareRatio } from '../engine/seed-goal.js';
 import type { MappingEvent, ReachabilityVerdict } from '../portmap/index.js';
 import type { DhtRound, DhtStatus } from '../discovery/dht-discovery.js';
 import type { LsdStatus } from '../discovery/lsd-discovery.js';
-import { interfaceAddresses } from '../engine/own-addresses.js';
+import { interfaceAddresses } from '../net/interfaces.js';
 import type { TorrentEvent, Torrent, TorrentState } from '../engine/torrent.js';
 
 /** What the progress line and the torrent list show; `--json` prints it as the `progress` event. */

@@ -8,6 +8,7 @@
 import type { Family } from '../net/address.js';
 import { classify, familyOf, hostKey, hostNetwork, isDialable, isExchangeable } from '../net/address.js';
 import type { OurPorts } from '../transport/advertised-ports.js';
+import { ConnectAborted } from '../transport/happy-eyeballs.js';
 import type { DialTarget } from '../transport/network.js';
 import { formatHostPort } from '../net/hostport.js';
 import { ownAddressCheck } from '../net/self.js';
@@ -93,10 +94,8 @@ export class Connections {
   gone = 0;
   private readonly byId = new Map<string, Peer>();
   private readonly candidateOf = new Map<Peer, Candidate>();
-  /** Outgoing attempts in flight (dialing or handshaking): the connectivity each started under, and its abort. */
-  private readonly dialing = new Map<Candidate, { connectivity: number; abort: AbortController }>();
-  /** Counts our connectivity changes (a tunnel came up). */
-  private connectivity = 0;
+  /** Outgoing attempts in flight (dialing or handshaking), each with the abort of its connecting. */
+  private readonly dialing = new Map<Candidate, AbortController>();
   private handler?: PeerHandler;
   private stopped = false;
   /** Wakes connectMore when held-back IPv4 candidates become due. */
@@ -181,12 +180,14 @@ export class Connections {
     return this.pool.dropWhere((c) => c.source.from === from);
   }
 
-  /** Our addresses changed (a tunnel came up): dial now the peers that failed, e.g. for want of a route. */
-  redialFailed(): void {
+  /**
+   * Our addresses of `family` changed (a tunnel came up): dial now the peers that failed, e.g. for
+   * want of a route, and start over the dials of that family still trying to connect (their SYNs
+   * went nowhere); dials past connecting are not touched (the signal is for connecting only).
+   */
+  redialFailed(family: Family): void {
     if (this.stopped) return;
-    this.connectivity++;
-    // Dials still waiting to connect under the old connectivity (a SYN lost for want of a route) start over.
-    for (const d of this.dialing.values()) d.abort.abort();
+    for (const [c, abort] of this.dialing) if (c.targets.some((t) => familyOf(t.host) === family)) abort.abort();
     this.pool.retryNow();
     this.connectMore();
   }
@@ -331,7 +332,7 @@ export class Connections {
       }
       c.state = 'connecting';
       const abort = new AbortController();
-      this.dialing.set(c, { connectivity: this.connectivity, abort });
+      this.dialing.set(c, abort);
       // A peer said to speak uTP is tried over it first (a network speaking both races them).
       const dialOpts = { families: this.opts.families, timeoutMs: 10_000, signal: abort.signal, ...(c.utp ? { prefer: 'utp' as const } : {}) };
       // A hybrid is dialed by its v1 hash with the offer to upgrade, unless the peer was found under its v2 hash.
@@ -397,8 +398,6 @@ export class Connections {
   }
 
   private onDialFailed(c: Candidate, e: Error): void {
-    const started = this.dialing.get(c);
-    const stale = started !== undefined && started.connectivity !== this.connectivity;
     this.dialing.delete(c);
     if (e instanceof HandshakeFailure && e.self) {
       c.state = 'self';
@@ -409,14 +408,13 @@ export class Connections {
     // (Transmission, rtorrent), and it is most likely the same peer.
     const sibling = e instanceof HandshakeFailure && e.kind === 'hung-up' ? [...this.peers].find((p) => c.targets.some((t) => hostKey(t.host) === hostKey(p.ip))) : undefined;
     if (sibling) return this.alias(c, sibling.id.toString('hex'));
-    this.pool.failed(c, Date.now());
-    // Started before our connectivity changed (e.g. for want of the route a tunnel now gives): dialed
-    // again at once, and reported if that fails too.
-    if (stale) {
-      this.pool.retryNow(c);
+    // Given up while connecting because our connectivity changed (see redialFailed): not the peer's failure.
+    if (e instanceof ConnectAborted) {
+      this.pool.restart(c);
       queueMicrotask(() => this.connectMore());
       return;
     }
+    this.pool.failed(c, Date.now());
     // Nothing listens there (the peer left since a tracker or partner heard of it): a stale address, not a problem.
     const gone = c.source.kind !== 'manual' && /ECONNREFUSED/.test(e.message);
     if (gone) this.gone++;

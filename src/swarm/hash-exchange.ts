@@ -9,7 +9,7 @@
  * whole piece, are bounded per host (all its connections together) and for all peers together too.
  */
 import type { HashRange } from '../merkle/file-tree.js';
-import { hostKey } from '../net/address.js';
+import { hostNetwork } from '../net/address.js';
 import type { PieceStore } from '../storage/piece-store.js';
 import { ProtocolError } from '../wire/frame-decoder.js';
 import type { HashRequest, Message } from '../wire/messages.js';
@@ -94,7 +94,7 @@ export class HashExchange {
   private readonly leafQueue: (() => void)[] = [];
   private leafAnswers = 0;
   private leafWindowStart = Date.now();
-  /** Per host (see hostKey): leaf answers this minute, and those in work or waiting now. */
+  /** Per host (an IPv4 address, an IPv6 /64; loopback is exempt, as from the per-host peer caps): leaf answers this minute, and those in work or waiting now. */
   private readonly leafHosts = new Map<string, { answers: number; busy: number }>();
 
   constructor(
@@ -376,7 +376,8 @@ export class HashExchange {
   }
 
   private leafHost(ip: string): { answers: number; busy: number } {
-    const key = hostKey(ip);
+    const key = hostNetwork(ip);
+    if (key === undefined) return { answers: 0, busy: 0 }; // loopback: a record of its own each time, no cap
     let h = this.leafHosts.get(key);
     if (!h) this.leafHosts.set(key, (h = { answers: 0, busy: 0 }));
     return h;

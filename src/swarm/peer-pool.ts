@@ -184,9 +184,18 @@ export class PeerPool {
     if (h) this.hosts.delete(h);
   }
 
-  /** Our connectivity changed (a tunnel came up): addresses waiting out a backoff (all, or `only`) may work now. */
-  retryNow(only?: Candidate): void {
-    for (const c of only ? [only] : this.byKey.values()) if (c.state === 'idle') c.nextAttempt = 0;
+  /** Our connectivity changed (a tunnel came up): addresses waiting out a backoff may work now. */
+  retryNow(): void {
+    for (const c of this.byKey.values()) if (c.state === 'idle') c.nextAttempt = 0;
+  }
+
+  /** A dial we abandoned because our connectivity changed: not the peer's failure, dialed again at once. */
+  restart(c: Candidate): void {
+    c.state = 'idle';
+    c.nextAttempt = 0;
+    const h = this.hostOf(c);
+    const e = h === undefined ? undefined : this.hosts.get(h);
+    if (e) e.next = 0;
   }
 
   /** A connection that worked ended normally: allow a reconnect later. */

@@ -197,9 +197,9 @@ export class Swarm extends EventEmitter<{ event: [SwarmEvent] }> {
     return this.connections.dropFrom(from);
   }
 
-  /** Our addresses changed (a tunnel came up): dial now the peers that failed, e.g. for want of a route. */
-  redialFailed(): void {
-    this.connections.redialFailed();
+  /** Our addresses of `family` changed (a tunnel came up): dial now the peers that failed, e.g. for want of a route. */
+  redialFailed(family: Family): void {
+    this.connections.redialFailed(family);
   }
 
   /** BEP 55: dial `target` over uTP now, as a relay (`relay`) told us; undefined once started, else why not. */

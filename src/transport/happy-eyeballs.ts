@@ -67,6 +67,13 @@ export interface RaceOptions {
   signal?: AbortSignal;
 }
 
+/** A race given up because its caller's signal aborted (not because the peer failed). */
+export class ConnectAborted extends Error {
+  constructor() {
+    super('connect aborted');
+  }
+}
+
 /**
  * Attempts started one after another, each `staggerMs` after the previous unless that one failed
  * already (a failure starts the next at once): the first to succeed wins, the others are aborted,
@@ -76,7 +83,7 @@ export interface RaceOptions {
  */
 export function staggeredRace<T extends { close(): void }>(attempts: Array<(signal: AbortSignal) => Promise<T>>, opts: RaceOptions): Promise<T> {
   if (attempts.length === 0) return Promise.reject(new Error('nothing to connect to'));
-  if (opts.signal?.aborted) return Promise.reject(new Error('connect aborted'));
+  if (opts.signal?.aborted) return Promise.reject(new ConnectAborted());
   return new Promise((resolve, reject) => {
     const abort = new AbortController();
     let next = 0;
@@ -85,7 +92,7 @@ export function staggeredRace<T extends { close(): void }>(attempts: Array<(sign
     let lastError: Error | undefined;
     let staggerTimer: NodeJS.Timeout | undefined;
     const overall = opts.timeoutMs === undefined ? undefined : setTimeout(() => finish(new Error(`connect timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
-    const onAbort = () => finish(new Error('connect aborted'));
+    const onAbort = () => finish(new ConnectAborted());
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const finish = (err: Error | undefined, winner?: T) => {
       if (done) return winner?.close();

@@ -44,15 +44,15 @@ export type TransportSet = Record<TransportKind, boolean>;
 export interface TcpAndUtpOptions {
   staggerMs?: number;
   utp?: UtpSocketOptions;
-  /** Whether this host is behind an IPv4 NAT (default: none of its IPv4 addresses is global). */
-  behindNat?: () => boolean;
+  /** Whether `target` is an IPv4 peer on the Internet while we are behind a NAT (default: see acrossIpv4Nat). */
+  acrossNat?: (target: DialTarget) => boolean;
 }
 
 export class TcpAndUtpNetwork implements Network {
   readonly transports = ['tcp', 'utp'] as const;
   private readonly utp: UtpNetwork;
   private readonly staggerMs: number;
-  private readonly behindNat: () => boolean;
+  private readonly acrossNat: (target: DialTarget) => boolean;
   /** host:port -> the transport that reached it (or, after a failed uTP dial, TCP). */
   private readonly known = new Map<string, TransportKind>();
   /** The base's multicast groups (local peer discovery), where it has them. */
@@ -65,7 +65,7 @@ export class TcpAndUtpNetwork implements Network {
   ) {
     this.utp = new UtpNetwork(base, opts.utp);
     this.staggerMs = opts.staggerMs ?? DEFAULT_STAGGER_MS;
-    this.behindNat = opts.behindNat ?? (() => behindIpv4Nat());
+    this.acrossNat = opts.acrossNat ?? acrossIpv4Nat;
     if (base.multicast) this.multicast = (family, group) => base.multicast!(family, group);
   }
 
@@ -76,7 +76,10 @@ export class TcpAndUtpNetwork implements Network {
       if (t.kind === 'utp') this.remember(key, 'utp');
       return t;
     }
-    const first = this.known.get(key) ?? opts.prefer ?? (this.acrossNat(target) ? 'utp' : 'tcp');
+    const known = this.known.get(key) ?? opts.prefer;
+    // Known to speak uTP: TCP's refusal then says nothing of uTP's chances (across a NAT it does).
+    const utpKnown = known === 'utp';
+    const first = known ?? (this.acrossNat(target) ? 'utp' : 'tcp');
     const order: TransportKind[] = first === 'utp' ? ['utp', 'tcp'] : ['tcp', 'utp'];
     const failed: Partial<Record<TransportKind, Error>> = {};
     // uTP's deadline once TCP has failed (see UTP_AFTER_TCP_FAILED_MS).
@@ -84,8 +87,7 @@ export class TcpAndUtpNetwork implements Network {
     let utpStarted: number | undefined;
     let capTimer: NodeJS.Timeout | undefined;
     const capUtp = () => {
-      // uTP first: the peer is known to speak it, so TCP's refusal says nothing of uTP's chances.
-      if (first === 'utp' || utpStarted === undefined || !failed.tcp || capTimer) return;
+      if (utpKnown || utpStarted === undefined || !failed.tcp || capTimer) return;
       capTimer = setTimeout(() => utpCap.abort(), Math.max(0, utpStarted + UTP_AFTER_TCP_FAILED_MS - performance.now()));
     };
     const attempt = (kind: TransportKind) => (signal: AbortSignal) => {
@@ -171,12 +173,6 @@ export class TcpAndUtpNetwork implements Network {
     await this.base.close();
   }
 
-  /** An IPv4 peer on the Internet while we are behind a NAT (not one on our LAN). */
-  private acrossNat(target: DialTarget): boolean {
-    const c = classify(target.host);
-    return c?.family === 4 && c.kind === 'global' && this.behindNat();
-  }
-
   private over(kind: TransportKind, target: DialTarget, signal: AbortSignal): Promise<Transport> {
     return kind === 'utp' ? this.utp.dial(target, { signal }) : this.base.dial(target, { signal });
   }
@@ -196,6 +192,12 @@ export function peerNetwork(base: Network, transports: TransportSet | undefined)
   if (!transports || (transports.tcp && !transports.utp)) return base;
   if (!transports.tcp) return new UtpNetwork(base);
   return new TcpAndUtpNetwork(base);
+}
+
+/** An IPv4 peer on the Internet (not one on our LAN) while this host is behind an IPv4 NAT. */
+function acrossIpv4Nat(target: DialTarget): boolean {
+  const c = classify(target.host);
+  return c?.family === 4 && c.kind === 'global' && behindIpv4Nat();
 }
 
 function addressKey(t: DialTarget): string {

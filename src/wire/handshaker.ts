@@ -205,7 +205,7 @@ export class Handshaker {
       const last = opened.at(-1);
       const silent = e instanceof HandshakeFailure && (e.kind === 'hung-up' || e.kind === 'encryption');
       if (!silent || last?.kind !== 'tcp' || dialOpts.only || this.closed) throw e;
-      const overUtp = { ...dialOpts, only: 'utp' as const, timeoutMs: Math.min(dialOpts.timeoutMs ?? 10_000, UTP_RETRY_MS) };
+      const overUtp = { ...againOptions(dialOpts), only: 'utp' as const, timeoutMs: Math.min(dialOpts.timeoutMs ?? 10_000, UTP_RETRY_MS) };
       return await this.connectOver([last.remote], infoHash, overUtp, hints, hashes, []).catch(() => Promise.reject(e));
     }
   }
@@ -233,7 +233,7 @@ export class Handshaker {
         this.memory.set(key, 'plaintext');
         // Again where it answered, over the transport that reached it.
         targets = [tcp.remote];
-        dialOpts = { ...dialOpts, only: tcp.kind };
+        dialOpts = { ...againOptions(dialOpts), only: tcp.kind };
       }
     }
     const tcp = await this.open(targets, dialOpts);
@@ -327,4 +327,11 @@ export class Handshaker {
     clearTimeout(e.timer);
     this.unfinished.release(e);
   }
+}
+
+/** A second dial's options: the caller's abort signal was for the first dial's connecting only. */
+function againOptions(o: DialOptions): DialOptions {
+  const again = { ...o };
+  delete again.signal;
+  return again;
 }

@@ -47,6 +47,20 @@ async function rss(d: RunningDaemon): Promise<number> {
 
 const mib = (bytes: number) => (bytes / 1048576).toFixed(0);
 
+/** The least-squares slope of `ys` over their indices. */
+function slope(ys: number[]): number {
+  const n = ys.length;
+  const mx = (n - 1) / 2;
+  const my = ys.reduce((a, y) => a + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  ys.forEach((y, x) => {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  });
+  return num / den;
+}
+
 /** A .torrent whose file path climbs out of the download folder. */
 function escapingTorrent(): Buffer {
   return encode({ info: { name: 'x', 'piece length': 16384, pieces: Buffer.alloc(20), files: [{ length: 10, path: ['..', '..', 'etc', 'cron.d', 'evil'] }] } });
@@ -148,7 +162,7 @@ describe('sixswarm daemon under hostile requests', () => {
     expect(await raw(d.port, Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nX: '), Buffer.alloc(40_000, 0x61), Buffer.from('\r\n\r\n')]))).toMatch(/^HTTP\/1\.1 431 /);
 
     // Huge bodies: a declared one is refused before it is sent, a streamed one once it passes the
-    // limit, an argument over its own limit by name. Four rounds: memory must not grow with them.
+    // limit, an argument over its own limit by name. Memory must not grow with the rounds (below).
     const hugeBodies = async () => {
       const declared = await raw(d.port, `POST /transmission/rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Transmission-Session-Id: ${rpc.sessionId}\r\nContent-Length: 1000000000\r\n\r\n{`);
       expect(declared).toMatch(/^HTTP\/1\.1 413 /);
@@ -173,20 +187,19 @@ describe('sixswarm daemon under hostile requests', () => {
       expect(streamed).toMatch(/^HTTP\/1\.1 413 /);
       expect((await rpc.call('torrent-add', { metainfo: 'A'.repeat(22_400_000) })).result).toMatch(/argument "metainfo" is longer than/);
     };
-    // Sixteen rounds (86 MiB sent each), their peaks in windows of four. A body kept per round
-    // would add 88 MiB or more from each window to the next; the heap settling at its size grows
-    // at most once (one jump of 66 MiB seen here, anywhere from the second round to the fifth),
-    // and all of it stays within what the body budget allows.
+    // Sixteen rounds (86 MiB sent each). The resident size saws up and down with the collector
+    // (200-260 MiB after the first rounds in CI runs); a body kept per round would add at least
+    // 22 MiB a round. So: past the first four rounds (the heap finding its size), the trend of the
+    // peaks must be under half of that, and all of it within what the body budget allows.
     const peaks: number[] = [];
     for (let round = 0; round < 16; round++) {
       await hugeBodies();
       peaks.push(await rss(d));
     }
-    const windows = [0, 4, 8, 12].map((i) => Math.max(...peaks.slice(i, i + 4)));
-    const growths = windows.slice(1).map((w, i) => w - windows[i]!);
     console.info(`[daemon] resident memory ${mib(before)} MiB at start; after each round of huge bodies: ${peaks.map(mib).join(', ')} MiB`);
-    expect(growths.filter((g) => g > 32 * 1024 * 1024).length, `window peaks ${windows.map(mib).join(', ')} MiB`).toBeLessThanOrEqual(1);
-    const late = windows.at(-1)!;
+    const settled = peaks.slice(4);
+    expect(slope(settled), 'growth per round (least squares), bytes').toBeLessThan(11 * 1024 * 1024);
+    const late = Math.max(...settled);
     expect(late - before).toBeLessThan(256 * 1024 * 1024);
 
     // A thousand concurrent requests, each on a connection of its own: all answered.
@@ -215,7 +228,7 @@ describe('sixswarm daemon under hostile requests', () => {
     const logged = d.proc.events.filter((e) => e.event === 'refused');
     expect(logged.length).toBeGreaterThan(0);
     expect(logged.length).toBeLessThanOrEqual(20);
-  });
+  }, 240_000);
 
   it('slows down a host guessing passwords without locking out another host', async () => {
     dir = await tempDir();

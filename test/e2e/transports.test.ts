@@ -113,6 +113,32 @@ describe('a network that speaks TCP and uTP', () => {
     }
   });
 
+  it('across a NAT a stranger gets uTP first, and a refused TCP dial still ends it within a second or so (a peer that left)', async () => {
+    const asked: string[] = [];
+    const across = (t: { host: string }) => (asked.push(t.host), true);
+    const client = await listening(new TcpAndUtpNetwork(new KernelNetwork(), { staggerMs: 50, acrossNat: across }), 4);
+    const direct = await listening(new TcpAndUtpNetwork(new KernelNetwork(), { staggerMs: 50, acrossNat: () => false }), 4);
+    const server = await listening(new TcpAndUtpNetwork(new KernelNetwork()), 4);
+    // A peer speaking both: uTP, tried first, wins across the NAT; TCP, tried first, wins otherwise.
+    for (const [network, kind] of [[client.network, 'utp'], [direct.network, 'tcp']] as const) {
+      const t = await network.dial({ host: '127.0.0.1', port: server.port }, { signal: signal() });
+      expect(t.kind).toBe(kind);
+      t.close();
+    }
+    asked.length = 0;
+    const nobody = await boundUdpPort(); // silent over uTP, TCP refused
+    try {
+      const t0 = performance.now();
+      const e = await client.network.dial({ host: '127.0.0.1', port: nobody.port }, { signal: AbortSignal.timeout(8_000) }).then(() => undefined, (err: Error) => err);
+      expect(asked).toEqual(['127.0.0.1']);
+      expect(e?.message).toMatch(/ECONNREFUSED.*\(TCP\); no answer to the uTP SYN within 1 s \(uTP\)/);
+      expect((e as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+      expect(performance.now() - t0).toBeLessThan(3_000);
+    } finally {
+      nobody.socket.close();
+    }
+  });
+
   it('refuses a port whose UDP half is taken, and port 0 finds one free for both', async () => {
     const taken = await boundUdpPort('::');
     try {
