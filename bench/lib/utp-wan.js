@@ -68,7 +68,7 @@ export async function wanRuns(o, selected, path, env) {
   out('MB/s = 10^6 bytes/s of payload; "link" = MB/s over the bottleneck\'s rate (IP, UDP/TCP and uTP headers take about 3-4% of it);');
   out('"transfer" = first connection -> every piece verified, by the leecher\'s own account (libtorrent\'s starts at its connect attempt, one RTT earlier).');
   out('CPU s = user+sys of the whole process (seeds include their initial hash check). queue ms = bytes waiting at the bottleneck towards the');
-  out('leecher over its rate, sampled every 250 ms while the transfer ran; drops = packets that queue dropped (full) during the pair;');
+  out(`leecher over its rate, sampled every 250 ms while the transfer ran; drops = packets that queue dropped (full) during the pair${cross ? ', the TCP flow\'s included' : ''};`);
   out('resent = the seed\'s retransmissions (TCP: segments, from its namespace\'s counters; sixswarm uTP: packets; libtorrent uTP: not known).');
   if (cross) out(`--cross-traffic: ${CROSS_LEAD_MS / 1000} s after each transfer's first connection a bulk TCP flow from a third host to the leecher's host shares the bottleneck for ${o.crossSeconds} s; shares are of the link's rate, over that window less its first ${CROSS_SETTLE_MS / 1000} s.`);
   out(`page cache before every pair: flushed, ${dropCaches ? 'clean pages dropped' : 'NOT dropped (not root)'}, payload read back`);
