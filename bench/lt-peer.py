@@ -14,6 +14,8 @@
   magnet: dial, connected as a leech;  {"event": "metadata"}  metadata_received_alert; then exit 0
   both:  {"event": "error", "message": ...}   then exit 1
 --utp: uTP only (TCP off both ways) instead of TCP only (bench/utp).
+--listen HOST: listen on HOST (an IPv6 or IPv4 address) instead of ::1 (bench/utp --path wan,
+inside a network namespace).
 Run it with /usr/bin/python3: a pyenv python3 earlier in PATH lacks Debian's libtorrent module.
 """
 import json
@@ -36,19 +38,24 @@ def fail(message):
 def main():
     args = sys.argv[1:]
     flags = set()
-    while args[:1] in (['--rc4'], ['--utp']):
-        flags.add(args.pop(0))
+    listen = '::1'
+    while args[:1] in (['--rc4'], ['--utp'], ['--listen']):
+        if args[0] == '--listen' and len(args) > 1:
+            listen = args[1]
+            del args[:2]
+        else:
+            flags.add(args.pop(0))
     rc4 = '--rc4' in flags
     utp = '--utp' in flags
     if len(args) not in (3, 4) or args[0] not in ('seed', 'leech', 'magnet') or (args[0] != 'seed') != (len(args) == 4):
-        fail('usage: lt-peer.py [--rc4] [--utp] seed TORRENT SAVE | lt-peer.py [--rc4] [--utp] leech TORRENT SAVE [::1]:PORT | lt-peer.py [--rc4] [--utp] magnet MAGNET SAVE [::1]:PORT')
+        fail('usage: lt-peer.py [--rc4] [--utp] [--listen HOST] seed TORRENT SAVE | lt-peer.py [...] leech TORRENT SAVE [HOST]:PORT | lt-peer.py [...] magnet MAGNET SAVE [HOST]:PORT')
     mode, torrent, save = args[:3]
     encryption = {
         'out_enc_policy': int(lt.enc_policy.forced), 'in_enc_policy': int(lt.enc_policy.forced),
         'allowed_enc_level': int(lt.enc_level.rc4), 'prefer_rc4': True,
     } if rc4 else {}
     ses = lt.session({
-        'listen_interfaces': '[::1]:0',
+        'listen_interfaces': f'[{listen}]:0' if ':' in listen else f'{listen}:0',
         'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
         # TCP only, like sixswarm and aria2c; or (--utp) uTP only
         'enable_incoming_utp': utp, 'enable_outgoing_utp': utp,
