@@ -10,8 +10,11 @@ import { SeqRing } from './seq-ring.js';
 
 /** How far ahead of the next expected packet one may arrive and be kept (libutp's REORDER_BUFFER_MAX_SIZE). */
 export const REORDER_LIMIT = 1024;
-/** The receive buffer we advertise (libutp's default UTP_RCVBUF). */
-export const RECEIVE_BUFFER = 1024 * 1024;
+/**
+ * The receive buffer we advertise: 4 times libutp's default UTP_RCVBUF, as a long fat path needs
+ * (1 MiB over 100 ms is 10 MB/s); what is held out of order is bounded per socket (ReorderBudget).
+ */
+export const RECEIVE_BUFFER = 4 * 1024 * 1024;
 /** Most bytes of selective ACK bitmask we send (covers 1024 packets). */
 const MAX_SACK_BYTES = 128;
 /** Marks a FIN's place among the packets held ahead. */

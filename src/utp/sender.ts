@@ -16,8 +16,11 @@ import { WriteQueue } from './write-queue.js';
 
 /** Packets in flight at most (libutp's OUTGOING_BUFFER_MAX_SIZE); one slot stays free for the FIN. */
 const RING_LIMIT = 1024;
-/** The most the congestion window may grow to (libutp's default send buffer). */
-export const SEND_BUFFER = 1024 * 1024;
+/**
+ * The most the congestion window may grow to: 4 times libutp's default send buffer, for long fat
+ * paths (RING_LIMIT packets bound it too: 1.4 MB at a 1500-byte MTU).
+ */
+export const SEND_BUFFER = 4 * 1024 * 1024;
 /** Acknowledgements of later packets, or duplicate ACKs, that make a packet count as lost. */
 const DUPLICATE_ACKS = 3;
 /** Packets resent at once on one selective ACK (libutp resends at most 4). */
