@@ -3,8 +3,8 @@
  * tracker `ipv4=`/`ipv6=`). Only addresses configured on a local interface count as verified;
  * an address a peer claims to see us at (`yourip`) is never advertised on its word alone.
  */
-import { networkInterfaces } from 'node:os';
-import { classify, type Family } from '../net/address.js';
+import type { Family } from '../net/address.js';
+import { interfaceAddresses } from '../net/interfaces.js';
 
 export class OwnAddresses {
   private readonly extra: Partial<Record<Family, string>> = {};
@@ -18,13 +18,7 @@ export class OwnAddresses {
   /** The first global unicast address per family: our own additions first, then the interfaces. */
   get(): Partial<Record<Family, string>> {
     const out: Partial<Record<Family, string>> = { ...this.extra };
-    for (const list of Object.values(networkInterfaces())) {
-      for (const a of list ?? []) {
-        const c = classify(a.address);
-        if (!c || c.kind !== 'global' || a.internal) continue;
-        out[c.family] ??= c.text;
-      }
-    }
+    for (const a of interfaceAddresses()) if (a.kind === 'global') out[a.family] ??= a.address;
     return out;
   }
 }

@@ -9,7 +9,8 @@ const CHECK_MS = 10_000;
 let checkedAt = -Infinity;
 let behind = false;
 
-export function behindIpv4Nat(now = performance.now()): boolean {
+export function behindIpv4Nat(): boolean {
+  const now = performance.now();
   if (now - checkedAt >= CHECK_MS) {
     checkedAt = now;
     const kinds = interfaceAddresses()
